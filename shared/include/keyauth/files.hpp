@@ -1,0 +1,65 @@
+// Files keytool hands out: created exclusively, never through a link, with
+// exact modes whatever the umask, and never seen half-written.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept;
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd();
+
+    int get() const { return fd_; }
+    int release();
+    bool valid() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+// A set of files written in full and fsynced before any of them gets its
+// name: publish() links them into place, rollback() removes what it linked.
+class StagedFiles {
+public:
+    StagedFiles() = default;
+    StagedFiles(StagedFiles&&) = default;
+    StagedFiles& operator=(StagedFiles&&) = default;
+
+    // Fails early if the path exists (unless overwrite) or its directory is
+    // not writable, so nothing is registered for files that cannot be written.
+    Status stage(const std::string& path, std::string_view contents, mode_t mode,
+                 bool overwrite);
+    Status publish();
+    void rollback();
+    const std::vector<std::string>& paths() const { return paths_; }
+
+private:
+    struct Entry {
+        std::string path;
+        UniqueFd fd;
+        bool overwrite = false;
+        bool published = false;
+    };
+    std::vector<Entry> entries_;
+    std::vector<std::string> paths_;
+};
+
+// One file, staged and published.
+Status write_file_exclusive(const std::string& path, std::string_view contents, mode_t mode,
+                            bool overwrite);
+
+Result<std::string> read_small_file(const std::string& path);
+
+}  // namespace keyauth

@@ -1,0 +1,71 @@
+/*
+ * The C facade of the keyauth core, for C callers (the NGINX glue).
+ * Errors are values; nothing here throws, nothing here logs, no secret is
+ * ever copied into an error message.
+ */
+#ifndef KEYAUTH_KEYAUTH_H
+#define KEYAUTH_KEYAUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KEYAUTH_CLIENT_ID_MAX 64
+
+typedef struct keyauth_registry_s keyauth_registry_t;
+struct x509_st;
+
+typedef enum {
+    KEYAUTH_ACCEPTED = 0,
+    KEYAUTH_MISSING,         /* no credential presented */
+    KEYAUTH_MALFORMED,       /* not "<id>:b:<64 lowercase hex>", or bad header */
+    KEYAUTH_UNKNOWN_CLIENT,  /* no such client (never issued, or deleted) */
+    KEYAUTH_MISMATCH,        /* secret or certificate does not match */
+    KEYAUTH_NOT_YET_VALID,
+    KEYAUTH_EXPIRED,
+    KEYAUTH_REGISTRY_ERROR   /* registry unreadable: fail closed */
+} keyauth_verdict_t;
+
+typedef struct {
+    keyauth_verdict_t verdict;
+    size_t            client_id_len;
+    char              client_id[KEYAUTH_CLIENT_ID_MAX + 1]; /* NUL-terminated */
+} keyauth_result_t;
+
+/*
+ * Opens the registry directory read-only. Call after fork (one handle per
+ * process). Returns 0, or -1 with a one-line reason in err.
+ */
+int keyauth_registry_open(const char *dir, keyauth_registry_t **out, char *err,
+    size_t err_len);
+void keyauth_registry_close(keyauth_registry_t *registry);
+
+/* Checks a bare token ("<id>:b:<hex>") against the registry, now. */
+void keyauth_check_token(keyauth_registry_t *registry, const char *token,
+    size_t token_len, keyauth_result_t *result);
+
+/*
+ * Checks an Authorization header value: scheme "Bearer" (any case), one or
+ * more spaces, one token, nothing else.
+ */
+void keyauth_check_bearer(keyauth_registry_t *registry, const char *header,
+    size_t header_len, keyauth_result_t *result);
+
+/*
+ * Checks a presented client certificate: its SHA-256 fingerprint must be
+ * registered and live. The chain itself is verified by the TLS layer.
+ */
+void keyauth_check_certificate(keyauth_registry_t *registry,
+    struct x509_st *certificate, keyauth_result_t *result);
+
+/* A short, secret-free description of a verdict, for logs. */
+const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEYAUTH_KEYAUTH_H */

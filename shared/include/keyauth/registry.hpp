@@ -1,0 +1,69 @@
+// The registry of clients. ClientStore is the one interface every adapter
+// uses; LmdbRegistry is the embedded, one-host implementation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyauth/client_record.hpp"
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+class ClientStore {
+public:
+    virtual ~ClientStore() = default;
+
+    // Errc::unknown_client when absent. Never allocates on success.
+    virtual Status find(std::string_view id, ClientCredentials& out) = 0;
+    // Fills the id (at most kMaxClientIdLength bytes) of the certificate's owner.
+    virtual Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                       ClientCredentials& out) = 0;
+    virtual Result<std::vector<ClientRecord>> list() = 0;
+    // Changes whenever a write commits or the store is replaced: a cheap
+    // "has anything changed" for callers that cache verdicts.
+    virtual std::uint64_t generation() = 0;
+};
+
+enum class OpenMode { read_only, read_write };
+
+// Applies writes in one transaction, exclusive across processes, committed
+// only by commit(). Destroying it uncommitted rolls everything back.
+class RegistryWriter {
+public:
+    virtual ~RegistryWriter() = default;
+    virtual Status find(std::string_view id, ClientCredentials& out) = 0;
+    // Refused with Errc::already_exists unless replace; replacing drops the
+    // old certificate's fingerprint from the index.
+    virtual Status put(const ClientRecord& record, bool replace) = 0;
+    virtual Status erase(std::string_view id) = 0;
+    virtual Status commit() = 0;
+};
+
+class LmdbRegistry final : public ClientStore {
+public:
+    // read_only: the servers (never creates anything). read_write: keytool
+    // (creates data.mdb and lock.mdb if missing, mode 0660).
+    static Result<std::unique_ptr<LmdbRegistry>> open(std::string_view dir, OpenMode mode);
+    ~LmdbRegistry() override;
+
+    Status find(std::string_view id, ClientCredentials& out) override;
+    Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                               ClientCredentials& out) override;
+    Result<std::vector<ClientRecord>> list() override;
+    std::uint64_t generation() override;
+
+    Result<std::unique_ptr<RegistryWriter>> begin_write();
+
+    struct Impl;
+
+private:
+    explicit LmdbRegistry(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keyauth

@@ -1,0 +1,27 @@
+// Where everything lives in a registry directory.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keyauth {
+
+inline constexpr std::string_view kDefaultRegistryDir = "/var/lib/keyauth";
+inline constexpr std::string_view kRegistryEnvVar = "KEYAUTH_REGISTRY";
+
+struct RegistryLayout {
+    std::string dir;
+
+    std::string data_file() const { return dir + "/data.mdb"; }
+    std::string lock_file() const { return dir + "/lock.mdb"; }
+    std::string ca_cert() const { return dir + "/ca_cert.pem"; }
+    std::string ca_key() const { return dir + "/ca_key.pem"; }
+    std::string server_cert() const { return dir + "/server_cert.pem"; }
+    std::string server_key() const { return dir + "/server_key.pem"; }
+};
+
+// --registry DIR, else $KEYAUTH_REGISTRY, else /var/lib/keyauth.
+RegistryLayout resolve_registry(std::optional<std::string_view> flag);
+
+}  // namespace keyauth

@@ -1,0 +1,71 @@
+// Errors as values: every fallible core function returns Status or Result<T>.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace keyauth {
+
+enum class Errc {
+    ok = 0,
+    invalid_argument,  // bad client id, bad option value
+    malformed_token,
+    unknown_client,
+    token_mismatch,
+    not_yet_valid,
+    expired,
+    already_exists,  // duplicate client id or existing output file
+    not_found,       // missing file or registry
+    permission_denied,
+    registry_corrupt,
+    registry_full,
+    io_error,
+    crypto_error,
+};
+
+// A one-line, secret-free description of what went wrong.
+struct Error {
+    Errc code = Errc::io_error;
+    std::string message;
+};
+
+class [[nodiscard]] Status {
+public:
+    Status() = default;
+    Status(Error error) : error_(std::move(error)) {}
+
+    bool ok() const { return !error_.has_value(); }
+    explicit operator bool() const { return ok(); }
+    const Error& error() const { return *error_; }
+    Errc code() const { return error_ ? error_->code : Errc::ok; }
+
+private:
+    std::optional<Error> error_;
+};
+
+template <typename T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : value_(std::move(value)) {}
+    Result(Error error) : value_(std::move(error)) {}
+
+    bool ok() const { return std::holds_alternative<T>(value_); }
+    explicit operator bool() const { return ok(); }
+    T& value() & { return std::get<T>(value_); }
+    const T& value() const& { return std::get<T>(value_); }
+    T&& value() && { return std::get<T>(std::move(value_)); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    T& operator*() { return value(); }
+    const Error& error() const { return std::get<Error>(value_); }
+    Status status() const { return ok() ? Status() : Status(error()); }
+
+private:
+    std::variant<T, Error> value_;
+};
+
+inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+
+}  // namespace keyauth

@@ -1,0 +1,83 @@
+// X.509 with OpenSSL 3: the CA, the server certificate, client issuance and
+// reading the identity out of a presented certificate.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "keyauth/client_record.hpp"
+#include "keyauth/result.hpp"
+#include "keyauth/token.hpp"
+
+namespace keyauth {
+
+struct X509Free {
+    void operator()(X509* p) const { X509_free(p); }
+};
+struct EvpPkeyFree {
+    void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
+
+inline constexpr int kDefaultClientDays = 1095;
+inline constexpr int kDefaultCaDays = 3650;
+inline constexpr int kMaxDays = 36500;
+
+// A freshly made key and certificate, as PEM.
+struct IssuedCertificate {
+    std::string certificate_pem;
+    SecretString private_key_pem;
+    Fingerprint fingerprint;
+    CertificateSerial serial;
+    ValidityWindow validity;
+};
+
+class CertificateAuthority {
+public:
+    static Result<CertificateAuthority> create(std::string_view common_name, int days,
+                                               std::int64_t now);
+    static Result<CertificateAuthority> load(const std::string& cert_path,
+                                             const std::string& key_path);
+
+    // ECDSA P-256, CN = id, 128+ random serial bits, CA:FALSE,
+    // digitalSignature, clientAuth.
+    Result<IssuedCertificate> issue_client(std::string_view client_id, int days,
+                                           std::int64_t now) const;
+    // serverAuth, with each host (DNS name or IP address) as a subjectAltName.
+    Result<IssuedCertificate> issue_server(const std::vector<std::string>& hosts, int days,
+                                           std::int64_t now) const;
+
+    std::string certificate_pem() const;
+    SecretString private_key_pem() const;
+
+private:
+    CertificateAuthority(X509Ptr cert, EvpPkeyPtr key)
+        : cert_(std::move(cert)), key_(std::move(key)) {}
+    X509Ptr cert_;
+    EvpPkeyPtr key_;
+};
+
+Fingerprint fingerprint_of(const X509* certificate);
+
+// What a presented certificate claims: its CN (refused if absent, repeated,
+// or holding a NUL), fingerprint and validity.
+struct PresentedIdentity {
+    std::string common_name;
+    Fingerprint fingerprint;
+    ValidityWindow validity;
+};
+Result<PresentedIdentity> identity_of(const X509* certificate);
+Result<X509Ptr> parse_certificate_pem(std::string_view pem);
+Result<X509Ptr> parse_certificate_der(std::string_view der);
+
+// A host for a subjectAltName: an IPv4/IPv6 literal or a DNS name.
+Status check_host_name(std::string_view host);
+
+}  // namespace keyauth

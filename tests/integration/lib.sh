@@ -1,0 +1,76 @@
+# Shared helpers for the integration tests. Source it; each test script then
+# reads like the commands a user types.
+set -euo pipefail
+
+: "${KEYTOOL:?KEYTOOL must name the keytool binary}"
+
+WORK=$(mktemp -d /tmp/keyauth-test.XXXXXX)
+chmod 755 "$WORK"
+export KEYAUTH_REGISTRY="$WORK/registry"
+cd "$WORK"
+
+CLEANUPS=()
+on_exit() {
+    local rc=$?
+    local i
+    for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+        eval "${CLEANUPS[$i]}" || true
+    done
+    if [ "$rc" -eq 0 ]; then
+        rm -rf "$WORK"
+    else
+        echo "FAILED (exit $rc); work directory kept: $WORK" >&2
+    fi
+}
+trap on_exit EXIT
+at_exit() { CLEANUPS+=("$1"); }
+
+keytool() { "$KEYTOOL" "$@"; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+    [ "$1" == "$2" ] || fail "$3: expected [$2], got [$1]"
+}
+# expect_contains HAYSTACK NEEDLE WHAT
+expect_contains() {
+    [[ "$1" == *"$2"* ]] || fail "$3: expected to contain [$2], got [$1]"
+}
+expect_not_contains() {
+    [[ "$1" != *"$2"* ]] || fail "$3: must not contain [$2]"
+}
+# expect_mode FILE OCTAL
+expect_mode() {
+    local m
+    m=$(stat -c %a "$1")
+    [ "$m" == "$2" ] || fail "mode of $1: expected $2, got $m"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    python3 - <<'PY' 2>/dev/null || shuf -i 20000-60000 -n 1
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# wait_for_port PORT [SECONDS]
+wait_for_port() {
+    local port=$1 tries=$(( ${2:-10} * 20 ))
+    while ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || fail "nothing listens on port $port"
+        sleep 0.05
+    done
+}
+
+# A snapshot of a directory tree (names, modes, sizes, contents' hashes) to
+# prove a failed command changed nothing.
+tree_snapshot() {
+    (cd "$1" && find . -printf '%p %m %s\n' | sort && find . -type f -exec sha256sum {} + | sort)
+}
