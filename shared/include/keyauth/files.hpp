@@ -2,6 +2,7 @@
 // exact modes whatever the umask, and never seen half-written.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -40,7 +41,7 @@ public:
     // Fails early if the path exists (unless overwrite) or its directory is
     // not writable, so nothing is registered for files that cannot be written.
     Status stage(const std::string& path, std::string_view contents, mode_t mode,
-                 bool overwrite);
+                 bool overwrite, std::optional<gid_t> group = std::nullopt);
     Status publish();
     void rollback();
     const std::vector<std::string>& paths() const { return paths_; }
@@ -58,7 +59,7 @@ private:
 
 // One file, staged and published.
 Status write_file_exclusive(const std::string& path, std::string_view contents, mode_t mode,
-                            bool overwrite);
+                            bool overwrite, std::optional<gid_t> group = std::nullopt);
 
 Result<std::string> read_small_file(const std::string& path);
 

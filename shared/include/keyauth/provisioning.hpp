@@ -24,6 +24,10 @@ Status initialize_registry(const RegistryLayout& layout, const InitOptions& opti
 
 bool registry_initialized(const RegistryLayout& layout);
 
+// As init with defaults, if the registry has no CA yet. True if it made one.
+// Safe against concurrent first uses.
+Result<bool> ensure_registry(const RegistryLayout& layout);
+
 Result<CertificateAuthority> load_authority(const RegistryLayout& layout);
 
 }  // namespace keyauth

@@ -1,0 +1,91 @@
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "commands.hpp"
+#include "keyauth/registry.hpp"
+
+namespace keytool {
+namespace {
+
+constexpr std::size_t kMinIdWidth = 20;
+constexpr std::size_t kTimeWidth = 29;  // "2023-02-05 01:55:18 +0000 UTC"
+
+std::string repeat(std::string_view piece, std::size_t count) {
+    std::string out;
+    for (std::size_t i = 0; i < count; ++i) out += piece;
+    return out;
+}
+
+std::string rule(std::string_view left, std::string_view middle, std::string_view right,
+                 std::size_t id_width) {
+    return std::string(left) + repeat("─", 8) + std::string(middle) + repeat("─", id_width + 2) +
+           std::string(middle) + repeat("─", kTimeWidth + 2) + std::string(middle) +
+           repeat("─", kTimeWidth + 2) + std::string(right) + "\n";
+}
+
+std::string pad_right(std::string text, std::size_t width) {
+    if (text.size() < width) text.append(width - text.size(), ' ');
+    return text;
+}
+
+std::string row(const std::string& rownum, const std::string& id, const std::string& from,
+                const std::string& until, std::size_t id_width) {
+    return "│ " + rownum + " │ " + pad_right(id, id_width) + " │ " + pad_right(from, kTimeWidth) +
+           " │ " + pad_right(until, kTimeWidth) + " │\n";
+}
+
+void print_table(const std::vector<keyauth::ClientRecord>& records) {
+    std::size_t id_width = kMinIdWidth;
+    for (const auto& record : records) id_width = std::max(id_width, record.id.size());
+    std::string out = rule("┌", "┬", "┐", id_width);
+    out += row("ROWNUM", "ID", "VALID FROM", "EXPIRE", id_width);
+    out += rule("├", "┼", "┤", id_width);
+    std::size_t rownum = 0;
+    for (const auto& record : records) {
+        char number[16];
+        std::snprintf(number, sizeof number, "%6zu", ++rownum);
+        const auto& validity = record.credentials.validity;
+        out += row(number, record.id, format_time(validity.not_before),
+                   format_time(validity.not_after), id_width);
+    }
+    out += rule("└", "┴", "┘", id_width);
+    std::fputs(out.c_str(), stdout);
+}
+
+void print_json(const std::vector<keyauth::ClientRecord>& records) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& c = records[i].credentials;
+        out += i == 0 ? "\n" : ",\n";
+        out += "  {\"id\":" + json_string(records[i].id) +
+               ",\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
+               ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
+               ",\"not_before\":" + std::to_string(c.validity.not_before) +
+               ",\"not_after\":" + std::to_string(c.validity.not_after) +
+               ",\"issued_at\":" + std::to_string(c.issued_at) +
+               ",\"serial\":" + json_string(c.serial.hex()) +
+               ",\"certificate_sha256\":" + json_string(c.certificate_fingerprint.hex()) + "}";
+    }
+    out += records.empty() ? "]\n" : "\n]\n";
+    std::fputs(out.c_str(), stdout);
+}
+
+}  // namespace
+
+int run_list(const Invocation& invocation, const Arguments& arguments) {
+    if (!arguments.operands.empty()) return report_failure("list takes no operands");
+    auto registry = keyauth::LmdbRegistry::open(invocation.registry.dir,
+                                                keyauth::OpenMode::read_only);
+    if (!registry) return report_failure(registry.error());
+    auto records = (*registry)->list();
+    if (!records) return report_failure(records.error());
+    if (arguments.flag("json")) {
+        print_json(*records);
+    } else {
+        print_table(*records);
+    }
+    return kExitOk;
+}
+
+}  // namespace keytool

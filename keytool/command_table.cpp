@@ -1,0 +1,64 @@
+#include "commands.hpp"
+
+namespace keytool {
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table = {
+        {"init", "create the registry, its CA and the server certificate",
+         "usage: keytool [--registry DIR] init [--host NAME|IP]... [--group G] [--days N]\n"
+         "\n"
+         "Creates the registry directory, a self-signed CA (ca_cert.pem, ca_key.pem 0600)\n"
+         "and a server certificate signed by it (server_cert.pem, server_key.pem 0640)\n"
+         "for the broker's and NGINX's TLS listeners.\n"
+         "\n"
+         "  --host NAME|IP  a subjectAltName of the server certificate (repeatable;\n"
+         "                  default: localhost, 127.0.0.1, ::1)\n"
+         "  --group G       let group G (mosquitto, www-data) read the registry\n"
+         "  --days N        validity of the CA and server certificate (default 3650)\n",
+         {{"host", true, true}, {"group", true, false}, {"days", true, false}},
+         run_init},
+        {"gen", "register a client; save its certificate, key and token",
+         "usage: keytool [--registry DIR] gen <id> [--output PREFIX] [--days N] [--zip FILE]\n"
+         "                                    [--force] [--json]\n"
+         "\n"
+         "Registers client <id> and saves, once, PREFIX_cert.pem (0644), PREFIX_key.pem\n"
+         "(0600) and PREFIX_token (0600). The key and token are never stored: keep them.\n"
+         "\n"
+         "  --output PREFIX  where to save (default ./<id>; a directory: DIR/<id>)\n"
+         "  --days N         validity in days (default 1095)\n"
+         "  --zip FILE       also save the three files as one zip bundle (0600)\n"
+         "  --force          replace an existing client and existing files\n"
+         "  --json           describe what was saved as JSON on stdout\n",
+         {{"output", true, false},
+          {"days", true, false},
+          {"zip", true, false},
+          {"force", false, false},
+          {"json", false, false}},
+         run_gen},
+        {"list", "list the registered clients",
+         "usage: keytool [--registry DIR] list [--json]\n"
+         "\n"
+         "  --json  one JSON array instead of the table\n",
+         {{"json", false, false}},
+         run_list},
+        {"del", "delete a client: its token and certificate stop working at once",
+         "usage: keytool [--registry DIR] del <id>\n", {}, run_del},
+        {"server-cert", "save the certificate clients pass as --cafile",
+         "usage: keytool [--registry DIR] server-cert [--output FILE] [--force]\n"
+         "\n"
+         "Writes the CA certificate that signed the server's and the clients'\n"
+         "certificates (stdout without --output).\n",
+         {{"output", true, false}, {"force", false, false}},
+         run_server_cert},
+        {"verify", "check a token: valid for which client, or why not",
+         "usage: keytool [--registry DIR] verify <token>|-\n"
+         "\n"
+         "Exit 0 if the token is valid now, 1 if not. '-' (or no operand) reads the\n"
+         "token from stdin, which keeps it out of the process list.\n",
+         {},
+         run_verify},
+    };
+    return table;
+}
+
+}  // namespace keytool

@@ -1,0 +1,162 @@
+// keytool: registers API clients and hands out their certificate, key and
+// token, once.
+#include <sodium.h>
+
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <iostream>
+#include <optional>
+
+#include "commands.hpp"
+#include "keyauth/provisioning.hpp"
+
+namespace keytool {
+namespace {
+
+constexpr std::string_view kOverview =
+    "usage: keytool [--registry DIR] <command> [options]\n"
+    "\n"
+    "Registers API clients of Mosquitto and NGINX and hands out, once, their\n"
+    "X.509 certificate, private key and token.\n"
+    "\n"
+    "commands:\n";
+
+constexpr std::string_view kOverviewTail =
+    "\n"
+    "The registry is --registry DIR, else $KEYAUTH_REGISTRY, else /var/lib/keyauth.\n"
+    "Run 'keytool <command> --help' for a command's options.\n";
+
+void print_overview(std::FILE* to) {
+    std::fputs(std::string(kOverview).c_str(), to);
+    for (const Command& command : commands()) {
+        std::fprintf(to, "  %-12s %s\n", std::string(command.name).c_str(),
+                     std::string(command.summary).c_str());
+    }
+    std::fputs(std::string(kOverviewTail).c_str(), to);
+}
+
+const Command* find_command(std::string_view name) {
+    for (const Command& command : commands()) {
+        if (command.name == name) return &command;
+    }
+    return nullptr;
+}
+
+bool is_help(std::string_view word) { return word == "--help" || word == "-h"; }
+
+int run(int argc, char** argv) {
+    std::optional<std::string> registry_flag;
+    std::optional<std::string> command_name;
+    std::vector<std::string> rest;
+    bool wants_help = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word == "--registry" || word.rfind("--registry=", 0) == 0) {
+            std::string value;
+            if (word == "--registry") {
+                if (i + 1 >= argc) return report_failure("--registry needs a directory");
+                value = argv[++i];
+            } else {
+                value = word.substr(std::string_view("--registry=").size());
+            }
+            if (value.empty()) return report_failure("--registry needs a directory");
+            registry_flag = value;
+        } else if (!command_name && is_help(word)) {
+            wants_help = true;
+        } else if (!command_name && word.rfind("-", 0) != 0) {
+            command_name = word;
+        } else {
+            rest.push_back(word);
+        }
+    }
+    if (!command_name) {
+        print_overview(wants_help ? stdout : stderr);
+        return wants_help ? kExitOk : kExitUsage;
+    }
+    const Command* command = find_command(*command_name);
+    if (command == nullptr) {
+        std::fprintf(stderr, "keytool: unknown command %s\n", command_name->c_str());
+        print_overview(stderr);
+        return kExitUsage;
+    }
+    for (const std::string& word : rest) {
+        if (word == "--") break;
+        if (is_help(word)) {
+            std::fputs(std::string(command->usage).c_str(), stdout);
+            return kExitOk;
+        }
+    }
+    auto arguments = parse_arguments(rest, command->options);
+    if (!arguments) return report_usage(*command, arguments.error().message);
+    Invocation invocation{keyauth::resolve_registry(registry_flag), rest};
+    return command->run(invocation, *arguments);
+}
+
+}  // namespace
+
+int report_failure(const std::string& message) {
+    std::fprintf(stderr, "keytool: %s\n", message.c_str());
+    return kExitFailure;
+}
+
+int report_failure(const keyauth::Error& error) { return report_failure(error.message); }
+
+int report_usage(const Command& command, const std::string& message) {
+    std::fprintf(stderr, "keytool %s: %s\n%s", std::string(command.name).c_str(), message.c_str(),
+                 std::string(command.usage).c_str());
+    return kExitUsage;
+}
+
+keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry) {
+    auto created = keyauth::ensure_registry(registry);
+    if (!created) return created.error();
+    if (*created) {
+        std::fprintf(stderr,
+                     "keytool: created registry %s with a new CA and a server certificate for "
+                     "localhost, 127.0.0.1, ::1\n",
+                     registry.dir.c_str());
+    }
+    return {};
+}
+
+std::string format_time(std::int64_t unix_seconds) {
+    const auto seconds = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[64];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+    return text;
+}
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+}  // namespace keytool
+
+int main(int argc, char** argv) {
+    if (sodium_init() < 0) {
+        std::fputs("keytool: libsodium failed to initialize\n", stderr);
+        return keytool::kExitFailure;
+    }
+    try {
+        return keytool::run(argc, argv);
+    } catch (const std::exception& e) {
+        return keytool::report_failure(std::string("internal error: ") + e.what());
+    }
+}

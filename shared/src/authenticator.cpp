@@ -1,0 +1,139 @@
+#include "keyauth/authenticator.hpp"
+
+#include <cstring>
+
+#include "keyauth/bearer.hpp"
+#include "keyauth/token.hpp"
+#include "keyauth/x509.hpp"
+
+namespace keyauth {
+namespace {
+
+void set_client_id(AuthResult& result, std::string_view id) {
+    const std::size_t length = id.size() < kMaxClientIdLength ? id.size() : kMaxClientIdLength;
+    std::memcpy(result.client_id_bytes, id.data(), length);
+    result.client_id_bytes[length] = '\0';
+    result.client_id_length = static_cast<std::uint8_t>(length);
+}
+
+Verdict lookup_failure(const Status& status) {
+    return status.code() == Errc::unknown_client ? Verdict::unknown_client
+                                                 : Verdict::registry_error;
+}
+
+Verdict judge_validity(const ValidityWindow& validity, std::int64_t now) {
+    if (now < validity.not_before) return Verdict::not_yet_valid;
+    if (now > validity.not_after) return Verdict::expired;
+    return Verdict::accepted;
+}
+
+AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
+    AuthResult result;
+    if (token.empty()) {
+        result.verdict = Verdict::missing;
+        return result;
+    }
+    ParsedToken parsed;
+    if (!parse_token(token, parsed)) {
+        result.verdict = Verdict::malformed;
+        return result;
+    }
+    set_client_id(result, parsed.client_id);
+    ClientCredentials credentials;
+    if (Status s = store.find(parsed.client_id, credentials); !s) {
+        result.verdict = lookup_failure(s);
+        return result;
+    }
+    if (!token_hashes_equal(hash_token_secret(parsed.secret), credentials.token_hash)) {
+        result.verdict = Verdict::mismatch;
+        return result;
+    }
+    result.verdict = judge_validity(credentials.validity, now);
+    result.not_after = credentials.validity.not_after;
+    return result;
+}
+
+AuthResult check_certificate_unguarded(ClientStore& store, const X509* certificate,
+                                       std::int64_t now) {
+    AuthResult result;
+    if (certificate == nullptr) {
+        result.verdict = Verdict::missing;
+        return result;
+    }
+    std::string id;
+    ClientCredentials credentials;
+    if (Status s = store.find_by_fingerprint(fingerprint_of(certificate), id, credentials); !s) {
+        result.verdict = lookup_failure(s);
+        return result;
+    }
+    set_client_id(result, id);
+    result.verdict = judge_validity(credentials.validity, now);
+    result.not_after = credentials.validity.not_after;
+    return result;
+}
+
+AuthResult registry_failure() {
+    AuthResult result;
+    result.verdict = Verdict::registry_error;
+    return result;
+}
+
+}  // namespace
+
+std::string_view verdict_reason(Verdict verdict) noexcept {
+    switch (verdict) {
+        case Verdict::accepted:
+            return "accepted";
+        case Verdict::missing:
+            return "no credential";
+        case Verdict::malformed:
+            return "malformed credential";
+        case Verdict::unknown_client:
+            return "unknown client";
+        case Verdict::mismatch:
+            return "credential does not match";
+        case Verdict::not_yet_valid:
+            return "not yet valid";
+        case Verdict::expired:
+            return "expired";
+        case Verdict::registry_error:
+            return "registry unavailable";
+    }
+    return "refused";
+}
+
+// Failing closed: anything thrown below (allocation) is a refusal.
+AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t now) noexcept {
+    try {
+        return check_token_unguarded(store, token, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult check_bearer(ClientStore& store, std::string_view header_value,
+                        std::int64_t now) noexcept {
+    if (header_value.empty()) {
+        AuthResult result;
+        result.verdict = Verdict::missing;
+        return result;
+    }
+    const auto token = bearer_token(header_value);
+    if (!token) {
+        AuthResult result;
+        result.verdict = Verdict::malformed;
+        return result;
+    }
+    return check_token(store, *token, now);
+}
+
+AuthResult check_certificate(ClientStore& store, const X509* certificate,
+                             std::int64_t now) noexcept {
+    try {
+        return check_certificate_unguarded(store, certificate, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+}  // namespace keyauth

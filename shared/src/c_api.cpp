@@ -1,0 +1,83 @@
+// The C facade: C++ behind a C boundary no exception crosses.
+#include "keyauth/keyauth.h"
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "keyauth/authenticator.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/registry.hpp"
+
+struct keyauth_registry_s {
+    std::unique_ptr<keyauth::LmdbRegistry> registry;
+};
+
+namespace {
+
+void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
+    to->verdict = static_cast<keyauth_verdict_t>(from.verdict);
+    to->client_id_len = from.client_id_length;
+    std::memcpy(to->client_id, from.client_id_bytes, from.client_id_length);
+    to->client_id[from.client_id_length] = '\0';
+}
+
+void set_registry_error(keyauth_result_t* result) {
+    result->verdict = KEYAUTH_REGISTRY_ERROR;
+    result->client_id_len = 0;
+    result->client_id[0] = '\0';
+}
+
+}  // namespace
+
+extern "C" {
+
+int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err,
+                          size_t err_len) {
+    try {
+        auto opened = keyauth::LmdbRegistry::open(dir ? dir : "", keyauth::OpenMode::read_only);
+        if (!opened) {
+            if (err != nullptr && err_len > 0) {
+                std::snprintf(err, err_len, "%s", opened.error().message.c_str());
+            }
+            return -1;
+        }
+        *out = new keyauth_registry_s{std::move(*opened)};
+        return 0;
+    } catch (...) {
+        if (err != nullptr && err_len > 0) std::snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+}
+
+void keyauth_registry_close(keyauth_registry_t* registry) { delete registry; }
+
+void keyauth_check_token(keyauth_registry_t* registry, const char* token, size_t token_len,
+                         keyauth_result_t* result) {
+    if (registry == nullptr) return set_registry_error(result);
+    copy_result(keyauth::check_token(*registry->registry, {token ? token : "", token_len},
+                                     keyauth::unix_now()),
+                result);
+}
+
+void keyauth_check_bearer(keyauth_registry_t* registry, const char* header, size_t header_len,
+                          keyauth_result_t* result) {
+    if (registry == nullptr) return set_registry_error(result);
+    copy_result(keyauth::check_bearer(*registry->registry, {header ? header : "", header_len},
+                                      keyauth::unix_now()),
+                result);
+}
+
+void keyauth_check_certificate(keyauth_registry_t* registry, struct x509_st* certificate,
+                               keyauth_result_t* result) {
+    if (registry == nullptr) return set_registry_error(result);
+    copy_result(keyauth::check_certificate(*registry->registry, certificate, keyauth::unix_now()),
+                result);
+}
+
+const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
+    // verdict_reason returns views of string literals: NUL-terminated.
+    return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
+}
+
+}  // extern "C"

@@ -1,0 +1,181 @@
+#include "keyauth/files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <sodium.h>
+
+namespace keyauth {
+namespace {
+
+constexpr std::size_t kMaxSmallFile = 1 << 20;
+
+Error file_error(int err, const std::string& path) {
+    Errc code = Errc::io_error;
+    if (err == EACCES || err == EPERM || err == EROFS) code = Errc::permission_denied;
+    if (err == ENOENT || err == ENOTDIR) code = Errc::not_found;
+    if (err == EEXIST) code = Errc::already_exists;
+    return make_error(code, path + ": " + std::strerror(err));
+}
+
+std::string directory_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+Status write_all(int fd, std::string_view contents, const std::string& path) {
+    while (!contents.empty()) {
+        const ssize_t n = write(fd, contents.data(), contents.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return file_error(errno, path);
+        }
+        contents.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (fsync(fd) != 0) return file_error(errno, path);
+    return {};
+}
+
+// Gives an anonymous O_TMPFILE file the name path; EEXIST if it is taken.
+int link_anonymous(int fd, const std::string& path) {
+    if (linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOENT && errno != EPERM) return -1;
+    // Without CAP_DAC_READ_SEARCH, link through /proc instead.
+    char proc_path[64];
+    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc_path, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW);
+}
+
+std::string temporary_name(const std::string& path) {
+    const std::string dir = directory_of(path);
+    const auto slash = path.rfind('/');
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, ".%d.%lx", static_cast<int>(getpid()),
+                  static_cast<unsigned long>(randombytes_random()));
+    return dir + "/." + base + suffix + ".tmp";
+}
+
+Status fsync_directory(const std::string& dir) {
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid() || fsync(fd.get()) != 0) return file_error(errno, dir);
+    return {};
+}
+
+}  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+        if (fd_ >= 0) close(fd_);
+        fd_ = other.release();
+    }
+    return *this;
+}
+
+UniqueFd::~UniqueFd() {
+    if (fd_ >= 0) close(fd_);
+}
+
+int UniqueFd::release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+}
+
+Status StagedFiles::stage(const std::string& path, std::string_view contents, mode_t mode,
+                          bool overwrite, std::optional<gid_t> group) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!overwrite || S_ISDIR(st.st_mode)) {
+            return make_error(Errc::already_exists, path + " already exists");
+        }
+    } else if (errno != ENOENT) {
+        return file_error(errno, path);
+    }
+    // Anonymous until published: a crash leaves nothing behind.
+    UniqueFd fd(open(directory_of(path).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
+    if (!fd.valid()) return file_error(errno, path);
+    if (group && fchown(fd.get(), static_cast<uid_t>(-1), *group) != 0) {
+        return file_error(errno, path);
+    }
+    // After fchown, which may clear set-id bits; and whatever the umask.
+    if (fchmod(fd.get(), mode) != 0) return file_error(errno, path);
+    if (Status s = write_all(fd.get(), contents, path); !s) return s;
+    entries_.push_back(Entry{path, std::move(fd), overwrite, false});
+    paths_.push_back(path);
+    return {};
+}
+
+Status StagedFiles::publish() {
+    for (Entry& entry : entries_) {
+        int rc = 0;
+        if (entry.overwrite) {
+            // Linked under a private name, then renamed over: the old file
+            // (or a link planted there) is replaced, never written through.
+            const std::string temporary = temporary_name(entry.path);
+            rc = link_anonymous(entry.fd.get(), temporary);
+            if (rc == 0 && rename(temporary.c_str(), entry.path.c_str()) != 0) {
+                const int err = errno;
+                unlink(temporary.c_str());
+                errno = err;
+                rc = -1;
+            }
+        } else {
+            rc = link_anonymous(entry.fd.get(), entry.path);
+        }
+        if (rc != 0) {
+            const Error error = file_error(errno, entry.path);
+            rollback();
+            return error;
+        }
+        entry.published = true;
+    }
+    for (const Entry& entry : entries_) {
+        if (Status s = fsync_directory(directory_of(entry.path)); !s) return s;
+    }
+    return {};
+}
+
+void StagedFiles::rollback() {
+    for (Entry& entry : entries_) {
+        if (entry.published) unlink(entry.path.c_str());
+        entry.published = false;
+    }
+}
+
+Status write_file_exclusive(const std::string& path, std::string_view contents, mode_t mode,
+                            bool overwrite, std::optional<gid_t> group) {
+    StagedFiles files;
+    if (Status s = files.stage(path, contents, mode, overwrite, group); !s) return s;
+    return files.publish();
+}
+
+Result<std::string> read_small_file(const std::string& path) {
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return file_error(errno, path);
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) return file_error(errno, path);
+    if (!S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxSmallFile) {
+        return make_error(Errc::invalid_argument, path + " is not a small regular file");
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = read(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return file_error(errno, path);
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    text.resize(done);
+    return text;
+}
+
+}  // namespace keyauth

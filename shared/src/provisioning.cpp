@@ -1,0 +1,141 @@
+#include "keyauth/provisioning.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "keyauth/clock.hpp"
+#include "keyauth/files.hpp"
+#include "keyauth/registry.hpp"
+
+namespace keyauth {
+namespace {
+
+const std::vector<std::string> kDefaultHosts = {"localhost", "127.0.0.1", "::1"};
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return lstat(path.c_str(), &st) == 0;
+}
+
+Result<std::optional<gid_t>> resolve_group(const std::optional<std::string>& name) {
+    if (!name) return std::optional<gid_t>();
+    const group* found = getgrnam(name->c_str());
+    if (found == nullptr) return make_error(Errc::invalid_argument, "no group named " + *name);
+    return std::optional<gid_t>(found->gr_gid);
+}
+
+Status validate(const InitOptions& options) {
+    if (options.days < 1 || options.days > kMaxDays) {
+        return make_error(Errc::invalid_argument,
+                          "--days must be between 1 and " + std::to_string(kMaxDays));
+    }
+    for (const std::string& host : options.hosts) {
+        if (Status s = check_host_name(host); !s) return s;
+    }
+    return {};
+}
+
+// The directory exists (created 0750 if not) and is locked against a
+// concurrent first use.
+Result<UniqueFd> lock_directory(const std::string& dir) {
+    if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+        return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                          "cannot create registry " + dir + ": " + std::strerror(errno));
+    }
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) {
+        return make_error(errno == EACCES ? Errc::permission_denied : Errc::not_found,
+                          "registry " + dir + ": " + std::strerror(errno));
+    }
+    if (flock(fd.get(), LOCK_EX) != 0) {
+        return make_error(Errc::io_error, "cannot lock registry " + dir);
+    }
+    return fd;
+}
+
+Status set_group_and_mode(const std::string& path, std::optional<gid_t> group, mode_t mode) {
+    if (group && chown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+        return make_error(Errc::permission_denied, path + ": " + std::strerror(errno));
+    }
+    if (chmod(path.c_str(), mode) != 0) {
+        return make_error(Errc::permission_denied, path + ": " + std::strerror(errno));
+    }
+    return {};
+}
+
+Status initialize_locked(const RegistryLayout& layout, const InitOptions& options,
+                         std::optional<gid_t> group) {
+    const std::int64_t now = unix_now();
+    auto authority = CertificateAuthority::create("keyauth CA", options.days, now);
+    if (!authority) return authority.error();
+    const auto& hosts = options.hosts.empty() ? kDefaultHosts : options.hosts;
+    auto server = authority->issue_server(hosts, options.days, now);
+    if (!server) return server.error();
+
+    // Readers (the broker, NGINX workers) read data.mdb and write lock.mdb.
+    auto registry = LmdbRegistry::open(layout.dir, OpenMode::read_write);
+    if (!registry) return registry.error();
+    if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s) return s;
+    if (Status s = set_group_and_mode(layout.lock_file(), group, 0660); !s) return s;
+
+    StagedFiles files;
+    const SecretString ca_key = authority->private_key_pem();
+    Status staged = files.stage(layout.server_cert(), server->certificate_pem, 0640, false, group);
+    if (staged) {
+        staged = files.stage(layout.server_key(), server->private_key_pem.view(), 0640, false,
+                             group);
+    }
+    if (staged) staged = files.stage(layout.ca_key(), ca_key.view(), 0600, false);
+    // Written last: its presence marks a complete registry.
+    if (staged) staged = files.stage(layout.ca_cert(), authority->certificate_pem(), 0644, false);
+    if (!staged) return staged;
+    if (Status s = files.publish(); !s) return s;
+    return set_group_and_mode(layout.dir, group, group ? 02750 : 0750);
+}
+
+Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, bool if_missing) {
+    if (Status s = validate(options); !s) return s.error();
+    auto group = resolve_group(options.group);
+    if (!group) return group.error();
+    auto lock = lock_directory(layout.dir);
+    if (!lock) return lock.error();
+    if (registry_initialized(layout)) {
+        if (if_missing) return false;
+        return make_error(Errc::already_exists,
+                          "registry " + layout.dir + " is already initialized");
+    }
+    for (const std::string& path : {layout.ca_key(), layout.server_cert(), layout.server_key()}) {
+        if (exists(path)) {
+            return make_error(Errc::already_exists,
+                              path + " exists but the registry has no CA; remove it first");
+        }
+    }
+    if (Status s = initialize_locked(layout, options, *group); !s) return s.error();
+    return true;
+}
+
+}  // namespace
+
+bool registry_initialized(const RegistryLayout& layout) {
+    return exists(layout.ca_cert()) && exists(layout.ca_key()) && exists(layout.data_file());
+}
+
+Status initialize_registry(const RegistryLayout& layout, const InitOptions& options) {
+    return setup(layout, options, false).status();
+}
+
+Result<bool> ensure_registry(const RegistryLayout& layout) {
+    return setup(layout, InitOptions{}, true);
+}
+
+Result<CertificateAuthority> load_authority(const RegistryLayout& layout) {
+    return CertificateAuthority::load(layout.ca_cert(), layout.ca_key());
+}
+
+}  // namespace keyauth

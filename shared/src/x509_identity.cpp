@@ -1,0 +1,128 @@
+// Reading certificates: fingerprints, identities, parsing, host names.
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "keyauth/client_id.hpp"
+#include "keyauth/x509.hpp"
+#include "openssl_handles.hpp"
+
+namespace keyauth {
+
+Error openssl_error(const std::string& doing) {
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (code == 0) return make_error(Errc::crypto_error, doing);
+    char reason[256];
+    ERR_error_string_n(code, reason, sizeof reason);
+    return make_error(Errc::crypto_error, doing + ": " + reason);
+}
+
+std::string bio_contents(BIO* bio) {
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio, &data);
+    return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
+}
+
+BioPtr memory_reader(std::string_view text) {
+    return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+Fingerprint fingerprint_of(const X509* certificate) {
+    Fingerprint fingerprint;
+    unsigned int length = 0;
+    if (X509_digest(certificate, EVP_sha256(), fingerprint.bytes.data(), &length) != 1 ||
+        length != fingerprint.bytes.size()) {
+        fingerprint.bytes.fill(0);
+    }
+    return fingerprint;
+}
+
+namespace {
+
+bool to_unix_time(const ASN1_TIME* time, std::int64_t& out) {
+    std::tm tm{};
+    if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return false;
+    out = static_cast<std::int64_t>(timegm(&tm));
+    return true;
+}
+
+}  // namespace
+
+Result<PresentedIdentity> identity_of(const X509* certificate) {
+    if (certificate == nullptr) return make_error(Errc::invalid_argument, "no certificate");
+    const X509_NAME* subject = X509_get_subject_name(certificate);
+    const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (index < 0) return make_error(Errc::invalid_argument, "certificate has no common name");
+    if (X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) {
+        return make_error(Errc::invalid_argument, "certificate has several common names");
+    }
+    const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    const auto* data = reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn));
+    const int length = ASN1_STRING_length(cn);
+    if (data == nullptr || length <= 0) {
+        return make_error(Errc::invalid_argument, "certificate has an empty common name");
+    }
+    const std::string_view common_name(data, static_cast<std::size_t>(length));
+    // A NUL or any byte outside the id alphabet is refused, never truncated.
+    if (!is_valid_client_id(common_name)) {
+        return make_error(Errc::invalid_argument, "certificate common name is not a client id");
+    }
+    PresentedIdentity identity;
+    identity.common_name.assign(common_name);
+    identity.fingerprint = fingerprint_of(certificate);
+    if (!to_unix_time(X509_get0_notBefore(certificate), identity.validity.not_before) ||
+        !to_unix_time(X509_get0_notAfter(certificate), identity.validity.not_after)) {
+        return make_error(Errc::invalid_argument, "certificate validity is unreadable");
+    }
+    return identity;
+}
+
+Result<X509Ptr> parse_certificate_pem(std::string_view pem) {
+    BioPtr bio = memory_reader(pem);
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) return openssl_error("not a PEM certificate");
+    return cert;
+}
+
+Result<X509Ptr> parse_certificate_der(std::string_view der) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!cert) return openssl_error("not a DER certificate");
+    if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+        return make_error(Errc::invalid_argument, "trailing bytes after certificate");
+    }
+    return cert;
+}
+
+Status check_host_name(std::string_view host) {
+    const std::string text(host);
+    unsigned char address[16];
+    if (inet_pton(AF_INET, text.c_str(), address) == 1 ||
+        inet_pton(AF_INET6, text.c_str(), address) == 1) {
+        return {};
+    }
+    if (host.empty() || host.size() > 253) {
+        return make_error(Errc::invalid_argument, "host name must be 1 to 253 characters");
+    }
+    for (std::size_t i = 0; i < host.size(); ++i) {
+        const char c = host[i];
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '.' || (c == '*' && i == 0);
+        if (!ok) {
+            return make_error(Errc::invalid_argument,
+                              "host \"" + text + "\" is neither an IP address nor a DNS name");
+        }
+    }
+    if (host.front() == '.' || host.back() == '.' || host.find("..") != std::string_view::npos) {
+        return make_error(Errc::invalid_argument, "host \"" + text + "\" is not a DNS name");
+    }
+    return {};
+}
+
+}  // namespace keyauth
