@@ -1,0 +1,22 @@
+// Everything the plugin keeps between callbacks: the userdata Mosquitto hands
+// back to each of them. Only the broker's one thread touches it.
+#pragma once
+
+#include <memory>
+
+#include <keyauth/registry.hpp>
+
+#include "broker_api.hpp"
+#include "options.hpp"
+#include "sessions.hpp"
+
+namespace keyauth::mqtt {
+
+struct Plugin {
+    mosquitto_plugin_id_t* identifier = nullptr;
+    Options options;
+    std::unique_ptr<ClientStore> store;
+    SessionTable sessions;
+};
+
+}  // namespace keyauth::mqtt

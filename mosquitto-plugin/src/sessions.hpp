@@ -1,0 +1,71 @@
+// Accepted MQTT sessions and what admitted them, so that a deletion, an
+// expiry or a re-issue in the registry disconnects them within a tick.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <keyauth/authenticator.hpp>
+#include <keyauth/client_record.hpp>
+#include <keyauth/registry.hpp>
+#include <keyauth/token.hpp>
+
+struct mosquitto;
+
+namespace keyauth::mqtt {
+
+enum class Credential { token, certificate };
+
+// What a session proved, without its secret: the registered id and the hash
+// of its token or the fingerprint of its certificate. A re-issue changes both.
+struct Grant {
+    Credential kind = Credential::token;
+    std::string client_id;
+    TokenHash token_hash;     // kind == token
+    Fingerprint fingerprint;  // kind == certificate
+    std::int64_t not_after = 0;
+};
+
+// Is the registry's current record still the one that admitted the session,
+// and live now? Refreshes grant.not_after when it is.
+Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now);
+
+struct Session {
+    std::string mqtt_client_id;  // what the broker knows it by, for the kick
+    Grant grant;
+};
+
+// A session the registry no longer admits.
+struct Revocation {
+    std::string mqtt_client_id;
+    std::string client_id;
+    Verdict verdict;
+};
+
+class SessionTable {
+  public:
+    // Keyed by the broker's client: the broker reports every disconnect.
+    void track(const mosquitto* client, Session session);
+    void untrack(const mosquitto* client) noexcept { sessions_.erase(client); }
+    Session* find(const mosquitto* client);
+    std::size_t size() const { return sessions_.size(); }
+
+    // Re-checks every session when the registry has changed since the last
+    // sweep or a session's validity has ended; the revoked ones are untracked
+    // and returned.
+    std::vector<Revocation> sweep(ClientStore& store, std::int64_t now);
+
+  private:
+    std::unordered_map<const mosquitto*, Session> sessions_;
+    std::uint64_t swept_generation_ = 0;
+    std::int64_t earliest_not_after_ = std::numeric_limits<std::int64_t>::max();
+};
+
+// MOSQ_EVT_TICK and MOSQ_EVT_DISCONNECT; userdata is the Plugin.
+int on_tick(int event, void* event_data, void* userdata);
+int on_disconnect(int event, void* event_data, void* userdata);
+
+}  // namespace keyauth::mqtt
