@@ -102,6 +102,10 @@ Status LmdbRegistry::Impl::open_environment() {
     struct stat st {};
     if (stat(dir.c_str(), &st) != 0) {
         const int err = errno;
+        if (err == ENOENT) {
+            return make_error(Errc::not_found,
+                              "registry " + dir + " does not exist (run keytool init)");
+        }
         return make_error(err == EACCES ? Errc::permission_denied : Errc::not_found,
                           "registry " + dir + ": " + std::strerror(err));
     }
@@ -109,8 +113,12 @@ Status LmdbRegistry::Impl::open_environment() {
         return make_error(Errc::invalid_argument, "registry " + dir + " is not a directory");
     }
     if (mode == OpenMode::read_only && access(layout.data_file().c_str(), F_OK) != 0) {
-        return make_error(Errc::not_found,
-                          "registry " + dir + " has no data.mdb (run keytool init)");
+        if (errno == ENOENT) {
+            return make_error(Errc::not_found,
+                              "registry " + dir + " has no data.mdb (run keytool init)");
+        }
+        return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                          "registry " + dir + ": " + std::strerror(errno));
     }
 
     MDB_env* raw = nullptr;
