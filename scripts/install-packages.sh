@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages keyauth builds, tests and demos with.
+# Quick and quiet when they are all there already.
+set -euo pipefail
+cd "$(dirname "$0")"
+mapfile -t packages < <(grep -v '^#' debian-packages.txt | sed '/^$/d')
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-packages: need root to install: ${missing[*]}" >&2
+    exit 1
+fi
+echo "install-packages: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts the services it installs; our tests and demo run their own.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl stop nginx mosquitto 2>/dev/null || true
+fi
+pkill -x nginx 2>/dev/null || true
+pkill -x mosquitto 2>/dev/null || true
