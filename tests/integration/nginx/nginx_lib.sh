@@ -1,0 +1,153 @@
+# Helpers for the NGINX tests: the real /usr/sbin/nginx, our module, workers as
+# www-data, a registry made by keytool. Source after "$TESTLIB".
+#
+#   keytool init --group www-data --host 127.0.0.1 --host localhost
+#   UP=$(free_port) PORT=$(free_port)
+#   start_nginx "server { listen 127.0.0.1:$PORT; ... }"
+#   curl ... http://127.0.0.1:$PORT/...
+#   expect_clean_error_log
+
+: "${NGINX_MODULE:?NGINX_MODULE must name ngx_http_keyauth_module.so}"
+NGINX=${NGINX:-/usr/sbin/nginx}
+NGX_PREFIX=$WORK/nginx
+NGX_ERROR_LOG=$NGX_PREFIX/logs/error.log
+# The refusal the seed shows, and what comes with it.
+INVALID_TOKEN_BODY='{"success":false,"reason":"invalid token"}'
+MISSING_TOKEN_BODY='{"success":false,"reason":"missing token"}'
+INVALID_CERTIFICATE_BODY='{"success":false,"reason":"invalid certificate"}'
+INVALID_TOKEN_CHALLENGE='WWW-Authenticate: Bearer realm="keyauth", error="invalid_token"'
+
+# The upstream every protected location proxies to: it echoes what reached it.
+upstream_server() {
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            return 200 "client=\$http_x_client_id\n";
+        }
+        location /authorization {
+            return 200 "authorization=\$http_authorization\n";
+        }
+    }
+EOF
+}
+
+# write_nginx_conf HTTP_BLOCK_BODY: the whole nginx.conf of a test.
+write_nginx_conf() {
+    mkdir -p "$NGX_PREFIX/conf" "$NGX_PREFIX/logs" "$NGX_PREFIX/html"
+    cat >"$NGX_PREFIX/conf/nginx.conf" <<EOF
+load_module $NGINX_MODULE;
+user www-data;
+worker_processes 2;
+# notice: where nginx says it started, and we say what we enabled
+error_log $NGX_ERROR_LOG ${NGX_LOG_LEVEL:-info};
+pid $NGX_PREFIX/logs/nginx.pid;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $NGX_PREFIX/client_body;
+    proxy_temp_path $NGX_PREFIX/proxy;
+    fastcgi_temp_path $NGX_PREFIX/fastcgi;
+    uwsgi_temp_path $NGX_PREFIX/uwsgi;
+    scgi_temp_path $NGX_PREFIX/scgi;
+    default_type text/plain;
+
+$1
+}
+EOF
+}
+
+# nginx_test HTTP_BLOCK_BODY: runs "nginx -t"; prints its output, returns its
+# exit code.
+nginx_test() {
+    write_nginx_conf "$1"
+    "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -t 2>&1
+}
+
+# start_nginx HTTP_BLOCK_BODY: starts nginx (daemon, two workers) and waits
+# for every listen port in the configuration. ${NGX_PRELOAD} goes to LD_PRELOAD.
+start_nginx() {
+    local port out
+    write_nginx_conf "$1"
+    out=$(env ${NGX_PRELOAD:+LD_PRELOAD="$NGX_PRELOAD"} \
+          "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) \
+        || fail "nginx did not start: $out"
+    at_exit stop_nginx
+    for port in $(grep -o 'listen 127\.0\.0\.1:[0-9]*' "$NGX_PREFIX/conf/nginx.conf" | cut -d: -f2); do
+        wait_for_port "$port"
+    done
+    wait_for_workers 2
+}
+
+stop_nginx() {
+    local pid
+    [ -f "$NGX_PREFIX/logs/nginx.pid" ] || return 0
+    pid=$(cat "$NGX_PREFIX/logs/nginx.pid")
+    kill -QUIT "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The pids of the running workers.
+nginx_workers() {
+    pgrep -P "$(cat "$NGX_PREFIX/logs/nginx.pid")" | sort
+}
+
+wait_for_workers() {
+    local tries=100
+    while [ "$(nginx_workers | wc -l)" -lt "$1" ]; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || fail "nginx started fewer than $1 workers"
+        sleep 0.05
+    done
+}
+
+# A token's secret part: what must never reach a log.
+token_secret() {
+    local token
+    token=$(cat "$1")
+    echo "${token##*:}"
+}
+
+# No crash, no alert, no secret of the given token files in the error log.
+expect_clean_error_log() {
+    local log f
+    log=$(cat "$NGX_ERROR_LOG")
+    for word in '[alert]' '[crit]' '[emerg]' 'exited on signal' 'segfault'; do
+        expect_not_contains "$log" "$word" "nginx error log"
+    done
+    for f in "$@"; do
+        expect_not_contains "$log" "$(token_secret "$f")" "nginx error log (token $f)"
+    done
+}
+
+# curl_status_body ARGS...: prints "STATUS BODY" of one request.
+curl_status_body() {
+    curl -s -o "$WORK/body" -w '%{http_code}' "$@"
+    printf ' %s' "$(cat "$WORK/body")"
+}
+
+# The reverse proxy of the seed's /db/query, with Bearer tokens: the upstream
+# on port $2 gets the client id in X-Client-Id.
+protected_server() {
+    cat <<EOF2
+    server {
+        listen 127.0.0.1:$1;
+        keyauth_registry $KEYAUTH_REGISTRY;
+        keyauth on;
+        add_header X-Worker \$pid always;
+
+        location / {
+            proxy_pass http://127.0.0.1:$2;
+            proxy_set_header X-Client-Id \$keyauth_client_id;
+        }
+    }
+EOF2
+}
