@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -125,5 +126,28 @@ inline bool put_client(keyauth::RegistryWriter& writer, std::string id,
                        const keyauth::ClientCredentials& credentials, bool replace = false) {
     return writer.put(keyauth::ClientRecord{std::move(id), credentials}, replace).ok();
 }
+
+// A temporary directory holding an empty LMDB registry (no CA).
+class TempRegistry {
+  public:
+    TempRegistry() {
+        if (!create(dir_.path())) {
+            std::fprintf(stderr, "cannot create a registry in %s\n", dir_.path().c_str());
+            std::abort();
+        }
+    }
+    static bool create(const std::string& dir) {
+        return keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::read_write).ok();
+    }
+    const std::string& path() const { return dir_.path(); }
+    const TempDir& dir() const { return dir_; }
+    std::unique_ptr<keyauth::LmdbRegistry> open(keyauth::OpenMode mode) const {
+        auto opened = keyauth::LmdbRegistry::open(dir_.path(), mode);
+        return opened ? std::move(*opened) : nullptr;
+    }
+
+  private:
+    TempDir dir_;
+};
 
 }  // namespace keyauth_test

@@ -1,0 +1,395 @@
+// The LMDB registry: one writer, read-only servers that see every commit on
+// their next lookup and notice a registry replaced on disk.
+#include "unit_test.hpp"
+
+#include <lmdb.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "keyauth/files.hpp"
+#include "keyauth/registry.hpp"
+
+using keyauth::ClientCredentials;
+using keyauth::ClientRecord;
+using keyauth::Errc;
+using keyauth::LmdbRegistry;
+using keyauth::OpenMode;
+using keyauth::RegistryWriter;
+using keyauth_test::fingerprint_filled;
+using keyauth_test::make_credentials;
+using keyauth_test::put_client;
+using keyauth_test::TempDir;
+using keyauth_test::TempRegistry;
+using keyauth_test::write_registry;
+using keyauth_test::write_registry_in_child;
+
+namespace {
+
+const ClientCredentials kFirst = make_credentials(0x10, 1000, 2000);
+const ClientCredentials kSecond = make_credentials(0x20, 3000, 4000);
+
+void assert_same_credentials(const ClientCredentials& a, const ClientCredentials& b) {
+    assert_memory_equal(a.token_hash.bytes.data(), b.token_hash.bytes.data(), 32);
+    assert_memory_equal(a.certificate_fingerprint.bytes.data(),
+                        b.certificate_fingerprint.bytes.data(), 32);
+    assert_int_equal(a.serial.length, b.serial.length);
+    assert_memory_equal(a.serial.bytes.data(), b.serial.bytes.data(), a.serial.length);
+    assert_int_equal(a.validity.not_before, b.validity.not_before);
+    assert_int_equal(a.validity.not_after, b.validity.not_after);
+    assert_int_equal(a.issued_at, b.issued_at);
+}
+
+void put_then_find_in_the_same_transaction_and_after_commit(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    assert_non_null(registry.get());
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->put(ClientRecord{"myapp01", kFirst}, false));
+        ClientCredentials found;
+        assert_ok((*writer)->find("myapp01", found));
+        assert_same_credentials(found, kFirst);
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    assert_ok(registry->find("myapp01", found));
+    assert_same_credentials(found, kFirst);
+    assert_code(registry->find("myapp02", found), Errc::unknown_client);
+}
+
+void uncommitted_writes_are_rolled_back(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->put(ClientRecord{"myapp01", kFirst}, false));
+    }
+    ClientCredentials found;
+    assert_code(registry->find("myapp01", found), Errc::unknown_client);
+    assert_int_equal(registry->list()->size(), 0);
+}
+
+void list_gives_every_client_in_id_order(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "zeta", kFirst) && put_client(w, "alpha", kSecond) &&
+               put_client(w, "mid", make_credentials(0x30, 5, 6));
+    }));
+    auto registry = temp.open(OpenMode::read_only);
+    auto listed = registry->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 3);
+    assert_sv_equal((*listed)[0].id, "alpha");
+    assert_sv_equal((*listed)[1].id, "mid");
+    assert_sv_equal((*listed)[2].id, "zeta");
+    assert_same_credentials((*listed)[0].credentials, kSecond);
+    assert_same_credentials((*listed)[2].credentials, kFirst);
+}
+
+void empty_registry_lists_nothing(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_only);
+    assert_non_null(registry.get());
+    auto listed = registry->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 0);
+}
+
+void erase_removes_client_and_fingerprint(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "a", kFirst) && put_client(w, "b", kSecond);
+    }));
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) { return w.erase("a").ok(); }));
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find("a", found), Errc::unknown_client);
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+    assert_ok(registry->find("b", found));
+    assert_int_equal(registry->list()->size(), 1);
+}
+
+void erase_of_unknown_client_is_refused(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    auto writer = registry->begin_write();
+    const keyauth::Status status = (*writer)->erase("ghost");
+    assert_code(status, Errc::unknown_client);
+    assert_sv_equal(status.error().message, "no client ghost");
+}
+
+void duplicate_is_refused_without_replace(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        const keyauth::Status status = (*writer)->put(ClientRecord{"myapp01", kSecond}, false);
+        assert_code(status, Errc::already_exists);
+        assert_sv_equal(status.error().message, "client myapp01 already exists");
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    assert_ok(registry->find("myapp01", found));
+    assert_same_credentials(found, kFirst);
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+}
+
+void replace_drops_the_old_fingerprint(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_true(write_registry(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "myapp01");
+    assert_same_credentials(found, kSecond);
+    assert_ok(registry->find("myapp01", found));
+    assert_same_credentials(found, kSecond);
+}
+
+void put_refuses_invalid_ids(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    auto writer = registry->begin_write();
+    for (const std::string& id : std::vector<std::string>{
+             "", "a/b", ".x", "a..b", std::string(65, 'a'), std::string("a\0b", 3)}) {
+        assert_code((*writer)->put(ClientRecord{id, kFirst}, false), Errc::invalid_argument);
+    }
+}
+
+void find_by_fingerprint_names_the_owner(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "one", kFirst) && put_client(w, "two", kSecond);
+    }));
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    std::string id = "stale contents";
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "two");
+    assert_same_credentials(found, kSecond);
+    assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "one");
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                Errc::unknown_client);
+}
+
+void find_refuses_ids_that_cannot_exist(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    assert_code(registry->find("", found), Errc::unknown_client);
+    assert_code(registry->find(std::string(65, 'a'), found), Errc::unknown_client);
+    assert_code(registry->find(std::string(100000, 'a'), found), Errc::unknown_client);
+}
+
+void reader_sees_commits_on_next_lookup(void**) {
+    TempRegistry temp;
+    auto reader = temp.open(OpenMode::read_only);
+    assert_non_null(reader.get());
+    ClientCredentials found;
+    assert_code(reader->find("myapp01", found), Errc::unknown_client);
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_ok(reader->find("myapp01", found));
+    assert_same_credentials(found, kFirst);
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    assert_ok(reader->find("myapp01", found));
+    assert_same_credentials(found, kSecond);
+    assert_true(write_registry_in_child(temp.path(),
+                                        [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_code(reader->find("myapp01", found), Errc::unknown_client);
+}
+
+void reader_cannot_write(void**) {
+    TempRegistry temp;
+    auto reader = temp.open(OpenMode::read_only);
+    auto writer = reader->begin_write();
+    assert_false(writer.ok());
+    assert_int_equal(static_cast<int>(writer.error().code),
+                     static_cast<int>(Errc::permission_denied));
+}
+
+void read_only_open_of_missing_dir_is_not_found(void**) {
+    TempDir dir;
+    const std::string missing = dir / "nope";
+    auto opened = LmdbRegistry::open(missing, OpenMode::read_only);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + missing + " does not exist (run keytool init)");
+    // Nothing was created.
+    struct stat st {};
+    assert_int_equal(stat(missing.c_str(), &st), -1);
+}
+
+void read_only_open_without_data_mdb_is_not_found(void**) {
+    TempDir dir;
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_only);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + dir.path() + " has no data.mdb (run keytool init)");
+    struct stat st {};
+    assert_int_equal(stat((dir / "data.mdb").c_str(), &st), -1);
+    assert_int_equal(stat((dir / "lock.mdb").c_str(), &st), -1);
+}
+
+void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
+    TempDir dir;
+    MDB_env* env = nullptr;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_open(env, dir.path().c_str(), 0, 0600), 0);
+    mdb_env_close(env);
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_only);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + dir.path() + " is empty (run keytool init)");
+}
+
+void open_of_a_file_is_refused(void**) {
+    TempDir dir;
+    const std::string file = dir / "file";
+    assert_ok(keyauth::write_file_exclusive(file, "x", 0600, false));
+    auto opened = LmdbRegistry::open(file, OpenMode::read_only);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code),
+                     static_cast<int>(Errc::invalid_argument));
+}
+
+void read_write_open_creates_files_0660_under_umask(void**) {
+    TempDir dir;
+    const mode_t old = umask(0);
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_write);
+    umask(old);
+    assert_ok(opened);
+    struct stat st {};
+    assert_int_equal(stat((dir / "data.mdb").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0660);
+    assert_int_equal(stat((dir / "lock.mdb").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0660);
+}
+
+void generation_changes_after_a_commit(void**) {
+    TempRegistry temp;
+    auto reader = temp.open(OpenMode::read_only);
+    const std::uint64_t before = reader->generation();
+    assert_int_equal(reader->generation(), before);
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    const std::uint64_t after = reader->generation();
+    assert_int_not_equal(after, before);
+    assert_int_equal(reader->generation(), after);
+    // An aborted write changes nothing.
+    assert_false(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "other", kSecond) && false; }));
+    assert_int_equal(reader->generation(), after);
+}
+
+// Polls find(id) until it succeeds; the milliseconds it took, or -1.
+long millis_until_found(LmdbRegistry& registry, const std::string& id, long limit_millis) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        ClientCredentials found;
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+        if (registry.find(id, found).ok())
+            return static_cast<long>(elapsed);
+        if (elapsed > limit_millis)
+            return -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+void replaced_registry_is_noticed_within_300ms(void**) {
+    TempDir parent;
+    const std::string dir = parent / "registry";
+    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+    assert_true(
+        write_registry(dir, [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
+    auto reader = LmdbRegistry::open(dir, OpenMode::read_only);
+    assert_ok(reader);
+    ClientCredentials found;
+    assert_ok((*reader)->find("old", found));
+    const std::uint64_t generation = (*reader)->generation();
+
+    assert_int_equal(rename(dir.c_str(), (parent / "registry.old").c_str()), 0);
+    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+    assert_true(write_registry_in_child(
+        dir, [](RegistryWriter& w) { return put_client(w, "new", kSecond); }));
+
+    const long millis = millis_until_found(**reader, "new", 1000);
+    print_message("replacement noticed after %ld ms\n", millis);
+    assert_in_range(millis, 0, 300);
+    assert_code((*reader)->find("old", found), Errc::unknown_client);
+    assert_int_not_equal((*reader)->generation(), generation);
+}
+
+void removed_registry_fails_closed_then_recovers(void**) {
+    TempDir parent;
+    const std::string dir = parent / "registry";
+    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+    assert_true(
+        write_registry(dir, [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
+    auto reader = LmdbRegistry::open(dir, OpenMode::read_only);
+    assert_ok(reader);
+
+    TempDir::remove_tree(dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ClientCredentials found;
+    assert_code((*reader)->find("old", found), Errc::not_found);
+    assert_int_equal((*reader)->generation(), ~std::uint64_t{0});
+
+    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+    assert_true(write_registry_in_child(
+        dir, [](RegistryWriter& w) { return put_client(w, "new", kSecond); }));
+    assert_in_range(millis_until_found(**reader, "new", 1000), 0, 300);
+    assert_code((*reader)->find("old", found), Errc::unknown_client);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(put_then_find_in_the_same_transaction_and_after_commit),
+        cmocka_unit_test(uncommitted_writes_are_rolled_back),
+        cmocka_unit_test(list_gives_every_client_in_id_order),
+        cmocka_unit_test(empty_registry_lists_nothing),
+        cmocka_unit_test(erase_removes_client_and_fingerprint),
+        cmocka_unit_test(erase_of_unknown_client_is_refused),
+        cmocka_unit_test(duplicate_is_refused_without_replace),
+        cmocka_unit_test(replace_drops_the_old_fingerprint),
+        cmocka_unit_test(put_refuses_invalid_ids),
+        cmocka_unit_test(find_by_fingerprint_names_the_owner),
+        cmocka_unit_test(find_refuses_ids_that_cannot_exist),
+        cmocka_unit_test(reader_sees_commits_on_next_lookup),
+        cmocka_unit_test(reader_cannot_write),
+        cmocka_unit_test(read_only_open_of_missing_dir_is_not_found),
+        cmocka_unit_test(read_only_open_without_data_mdb_is_not_found),
+        cmocka_unit_test(read_only_open_of_lmdb_without_tables_is_not_found),
+        cmocka_unit_test(open_of_a_file_is_refused),
+        cmocka_unit_test(read_write_open_creates_files_0660_under_umask),
+        cmocka_unit_test(generation_changes_after_a_commit),
+        cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
+        cmocka_unit_test(removed_registry_fails_closed_then_recovers),
+    };
+    return run_group(tests);
+}
