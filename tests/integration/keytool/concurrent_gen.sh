@@ -3,7 +3,7 @@ source "$TESTLIB"
 
 pids=()
 for i in $(seq 1 20); do
-    keytool gen "client$i" >/dev/null 2>"err$i" &
+    "$KEYTOOL" gen "client$i" >/dev/null 2>"err$i" &
     pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || fail "a concurrent gen failed: $(cat err*)"; done
@@ -13,7 +13,7 @@ for i in $(seq 1 20); do keytool verify - <"client${i}_token" >/dev/null || fail
 wins=0
 pids=()
 for i in $(seq 1 10); do
-    keytool gen same --output "./same$i" >/dev/null 2>"same_err$i" &
+    "$KEYTOOL" gen same --output "./same$i" >/dev/null 2>"same_err$i" &
     pids+=($!)
 done
 for pid in "${pids[@]}"; do if wait "$pid"; then wins=$((wins + 1)); fi; done
