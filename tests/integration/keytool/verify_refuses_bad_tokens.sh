@@ -23,3 +23,12 @@ check "alice:$secret" "malformed credential" "no :b:"
 check "" "no credential" "empty"
 check "Alice:b:$secret" "unknown client (client Alice)" "ids are case-sensitive"
 pass "verify refuses every bad token with the reason"
+
+# Validity edges: expired one second ago, valid for one more second, not yet valid.
+"$SET_VALIDITY" "$KEYAUTH_REGISTRY" alice -100 -1
+check "$token" "expired (client alice)" "expired a second ago"
+"$SET_VALIDITY" "$KEYAUTH_REGISTRY" alice +5 +100
+check "$token" "not yet valid (client alice)" "valid in five seconds"
+"$SET_VALIDITY" "$KEYAUTH_REGISTRY" alice -100 +100
+keytool verify "$token" >/dev/null || fail "valid again"
+pass "expired and not-yet-valid tokens refused"
