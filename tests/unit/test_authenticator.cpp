@@ -1,0 +1,404 @@
+// check_token / check_bearer / check_certificate: the verdicts every adapter
+// acts on, at the edges of the validity window and against hostile input.
+#include "unit_test.hpp"
+
+#include <new>
+
+#include "keyauth/authenticator.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/issuance.hpp"
+#include "keyauth/provisioning.hpp"
+#include "keyauth/x509.hpp"
+
+using keyauth::AuthResult;
+using keyauth::check_bearer;
+using keyauth::check_certificate;
+using keyauth::check_token;
+using keyauth::ClientCredentials;
+using keyauth::LmdbRegistry;
+using keyauth::OpenMode;
+using keyauth::RegistryWriter;
+using keyauth::Verdict;
+using keyauth_test::make_credentials;
+using keyauth_test::put_client;
+using keyauth_test::TempRegistry;
+using keyauth_test::token_text;
+using keyauth_test::write_registry;
+using keyauth_test::write_registry_in_child;
+
+namespace {
+
+constexpr std::string_view kSecretA =
+    "00112233445566778899aabbccddeeff0123456789abcdef0f1e2d3c4b5a6978";
+constexpr std::string_view kSecretB =
+    "ffeeddccbbaa99887766554433221100fedcba98765432100f1e2d3c4b5a6978";
+constexpr std::int64_t kNotBefore = 1675561518;  // 2023-02-05 01:55:18 UTC
+constexpr std::int64_t kNotAfter = 1990921518;   // 2033-02-02 01:55:18 UTC
+
+#define assert_verdict(result, expected)                                  \
+    assert_string_equal(keyauth::verdict_reason((result).verdict).data(), \
+                        keyauth::verdict_reason(expected).data())
+
+// Fingerprints must differ between clients: tag them by the secret's first digit.
+ClientCredentials credentials_for(std::string_view secret_hex) {
+    ClientCredentials c =
+        make_credentials(static_cast<std::uint8_t>(secret_hex[0]), kNotBefore, kNotAfter);
+    c.token_hash = keyauth_test::hash_of_hex(secret_hex);
+    return c;
+}
+
+// A registry with myapp01 (secret A) and other (secret B), opened read-only.
+struct TokenFixture {
+    TempRegistry temp;
+    std::unique_ptr<LmdbRegistry> reader;
+};
+
+int token_setup(void** state) {
+    auto* fixture = new TokenFixture;
+    const bool written = write_registry(fixture->temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "myapp01", credentials_for(kSecretA)) &&
+               put_client(w, "other", credentials_for(kSecretB));
+    });
+    fixture->reader = fixture->temp.open(OpenMode::read_only);
+    *state = fixture;
+    return written && fixture->reader ? 0 : -1;
+}
+
+int token_teardown(void** state) {
+    delete static_cast<TokenFixture*>(*state);
+    return 0;
+}
+
+LmdbRegistry& reader_of(void** state) {
+    return *static_cast<TokenFixture*>(*state)->reader;
+}
+
+const std::string kTokenA = token_text("myapp01", kSecretA);
+
+void token_validity_edges(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    const AuthResult early = check_token(store, kTokenA, kNotBefore - 1);
+    assert_verdict(early, Verdict::not_yet_valid);
+    assert_sv_equal(early.client_id(), "myapp01");
+
+    const AuthResult first = check_token(store, kTokenA, kNotBefore);
+    assert_verdict(first, Verdict::accepted);
+    assert_true(first.accepted());
+    assert_sv_equal(first.client_id(), "myapp01");
+    assert_int_equal(first.not_after, kNotAfter);
+
+    const AuthResult last = check_token(store, kTokenA, kNotAfter);
+    assert_verdict(last, Verdict::accepted);
+    assert_int_equal(last.not_after, kNotAfter);
+
+    const AuthResult late = check_token(store, kTokenA, kNotAfter + 1);
+    assert_verdict(late, Verdict::expired);
+    assert_false(late.accepted());
+    assert_sv_equal(late.client_id(), "myapp01");
+}
+
+void secret_of_another_client_is_a_mismatch(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    const AuthResult result = check_token(store, token_text("myapp01", kSecretB), kNotBefore);
+    assert_verdict(result, Verdict::mismatch);
+    assert_sv_equal(result.client_id(), "myapp01");
+    assert_int_equal(result.not_after, 0);
+    // And the other way round.
+    assert_verdict(check_token(store, token_text("other", kSecretA), kNotBefore),
+                   Verdict::mismatch);
+    assert_verdict(check_token(store, token_text("other", kSecretB), kNotBefore),
+                   Verdict::accepted);
+}
+
+void wrong_secret_says_mismatch_even_outside_the_window(void** state) {
+    // The window is only disclosed to the holder of the secret.
+    LmdbRegistry& store = reader_of(state);
+    assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotAfter + 1),
+                   Verdict::mismatch);
+    assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotBefore - 1),
+                   Verdict::mismatch);
+}
+
+void every_one_character_change_is_refused(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    for (std::size_t i = 0; i < kTokenA.size(); ++i) {
+        std::string changed = kTokenA;
+        changed[i] = changed[i] == '1' ? '2' : '1';
+        const AuthResult result = check_token(store, changed, kNotBefore);
+        assert_false(result.accepted());
+    }
+    std::string upper = kTokenA;
+    upper[kTokenA.size() - 1] = 'A';
+    assert_verdict(check_token(store, upper, kNotBefore), Verdict::malformed);
+}
+
+void unknown_client(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    const AuthResult result = check_token(store, token_text("ghost", kSecretA), kNotBefore);
+    assert_verdict(result, Verdict::unknown_client);
+    assert_sv_equal(result.client_id(), "ghost");
+}
+
+void malformed_and_missing_tokens(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    assert_verdict(check_token(store, "", kNotBefore), Verdict::missing);
+    for (const std::string& bad :
+         {kTokenA + "0", kTokenA.substr(0, kTokenA.size() - 1), kTokenA + std::string(1, '\0'),
+          std::string("myapp01"), std::string("myapp01:b:"), std::string(100000, 'a'),
+          std::string("my/app:b:") + std::string(kSecretA), std::string(1, '\0')}) {
+        const AuthResult result = check_token(store, bad, kNotBefore);
+        assert_verdict(result, Verdict::malformed);
+        assert_int_equal(result.client_id_length, 0);
+        assert_sv_equal(result.client_id(), "");
+    }
+}
+
+void deleted_client_is_refused_on_next_check(void** state) {
+    auto* fixture = static_cast<TokenFixture*>(*state);
+    LmdbRegistry& store = *fixture->reader;
+    assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
+    assert_true(write_registry_in_child(fixture->temp.path(),
+                                        [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    const AuthResult result = check_token(store, kTokenA, kNotBefore);
+    assert_verdict(result, Verdict::unknown_client);
+    assert_sv_equal(result.client_id(), "myapp01");
+}
+
+void reissued_client_refuses_old_token(void** state) {
+    auto* fixture = static_cast<TokenFixture*>(*state);
+    LmdbRegistry& store = *fixture->reader;
+    assert_true(write_registry_in_child(fixture->temp.path(), [](RegistryWriter& w) {
+        ClientCredentials fresh = credentials_for(kSecretB);
+        fresh.certificate_fingerprint.bytes.fill(0x77);
+        return put_client(w, "myapp01", fresh, true);
+    }));
+    assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::mismatch);
+    assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotBefore),
+                   Verdict::accepted);
+}
+
+void bearer_header_is_checked(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    const AuthResult ok = check_bearer(store, "Bearer " + kTokenA, kNotBefore);
+    assert_verdict(ok, Verdict::accepted);
+    assert_sv_equal(ok.client_id(), "myapp01");
+    assert_verdict(check_bearer(store, "bEaReR \t" + kTokenA + "  ", kNotBefore),
+                   Verdict::accepted);
+    assert_verdict(check_bearer(store, "", kNotBefore), Verdict::missing);
+    assert_verdict(check_bearer(store, "Bearer", kNotBefore), Verdict::malformed);
+    assert_verdict(check_bearer(store, "Bearer   ", kNotBefore), Verdict::malformed);
+    assert_verdict(check_bearer(store, "Basic " + kTokenA, kNotBefore), Verdict::malformed);
+    assert_verdict(check_bearer(store, kTokenA, kNotBefore), Verdict::malformed);
+    assert_verdict(check_bearer(store, "Bearer " + kTokenA + " x", kNotBefore), Verdict::malformed);
+    assert_verdict(check_bearer(store, "Bearer x", kNotBefore), Verdict::malformed);
+    assert_verdict(check_bearer(store, "Bearer " + kTokenA, kNotAfter + 1), Verdict::expired);
+    assert_verdict(check_bearer(store, "Bearer " + token_text("myapp01", kSecretB), kNotBefore),
+                   Verdict::mismatch);
+}
+
+// --- certificates -------------------------------------------------------
+
+struct CertFixture {
+    TempRegistry temp;
+    std::unique_ptr<LmdbRegistry> reader;
+    keyauth::X509Ptr registered;    // CN myapp01, registered
+    keyauth::X509Ptr unregistered;  // CN myapp01 too, same CA, never registered
+};
+
+keyauth::X509Ptr issue(const keyauth::CertificateAuthority& ca, std::string_view id,
+                       keyauth::Fingerprint& fingerprint) {
+    auto issued = ca.issue_client(id, 30, kNotBefore);
+    if (!issued)
+        return nullptr;
+    fingerprint = issued->fingerprint;
+    auto parsed = keyauth::parse_certificate_pem(issued->certificate_pem);
+    return parsed ? std::move(*parsed) : nullptr;
+}
+
+int cert_setup(void** state) {
+    auto* fixture = new CertFixture;
+    *state = fixture;
+    auto ca = keyauth::CertificateAuthority::create("test CA", 30, kNotBefore);
+    if (!ca)
+        return -1;
+    keyauth::Fingerprint registered_fp;
+    keyauth::Fingerprint unregistered_fp;
+    fixture->registered = issue(*ca, "myapp01", registered_fp);
+    fixture->unregistered = issue(*ca, "myapp01", unregistered_fp);
+    const bool written = write_registry(fixture->temp.path(), [&](RegistryWriter& w) {
+        ClientCredentials c = credentials_for(kSecretA);
+        c.certificate_fingerprint = registered_fp;
+        return put_client(w, "myapp01", c);
+    });
+    fixture->reader = fixture->temp.open(OpenMode::read_only);
+    return written && fixture->reader && fixture->registered && fixture->unregistered ? 0 : -1;
+}
+
+int cert_teardown(void** state) {
+    delete static_cast<CertFixture*>(*state);
+    return 0;
+}
+
+void certificate_validity_edges(void** state) {
+    auto* f = static_cast<CertFixture*>(*state);
+    const X509* cert = f->registered.get();
+    const AuthResult early = check_certificate(*f->reader, cert, kNotBefore - 1);
+    assert_verdict(early, Verdict::not_yet_valid);
+    assert_sv_equal(early.client_id(), "myapp01");
+    const AuthResult first = check_certificate(*f->reader, cert, kNotBefore);
+    assert_verdict(first, Verdict::accepted);
+    assert_sv_equal(first.client_id(), "myapp01");
+    assert_int_equal(first.not_after, kNotAfter);
+    assert_verdict(check_certificate(*f->reader, cert, kNotAfter), Verdict::accepted);
+    assert_verdict(check_certificate(*f->reader, cert, kNotAfter + 1), Verdict::expired);
+}
+
+void certificate_with_unregistered_fingerprint_is_unknown(void** state) {
+    auto* f = static_cast<CertFixture*>(*state);
+    // Same CA, same CN: only the fingerprint tells them apart.
+    const AuthResult result = check_certificate(*f->reader, f->unregistered.get(), kNotBefore);
+    assert_verdict(result, Verdict::unknown_client);
+    assert_int_equal(result.client_id_length, 0);
+}
+
+void missing_certificate(void** state) {
+    auto* f = static_cast<CertFixture*>(*state);
+    const AuthResult result = check_certificate(*f->reader, nullptr, kNotBefore);
+    assert_verdict(result, Verdict::missing);
+}
+
+void deleted_certificate_is_refused_on_next_check(void** state) {
+    auto* f = static_cast<CertFixture*>(*state);
+    assert_verdict(check_certificate(*f->reader, f->registered.get(), kNotBefore),
+                   Verdict::accepted);
+    assert_true(write_registry_in_child(f->temp.path(),
+                                        [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_verdict(check_certificate(*f->reader, f->registered.get(), kNotBefore),
+                   Verdict::unknown_client);
+}
+
+// --- a store that fails ----------------------------------------------------
+
+class FailingStore final : public keyauth::ClientStore {
+  public:
+    explicit FailingStore(keyauth::Errc code, bool throws = false) : code_(code), throws_(throws) {}
+    keyauth::Status find(std::string_view, ClientCredentials&) override { return refuse(); }
+    keyauth::Status find_by_fingerprint(const keyauth::Fingerprint&, std::string&,
+                                        ClientCredentials&) override {
+        return refuse();
+    }
+    keyauth::Result<std::vector<keyauth::ClientRecord>> list() override {
+        return keyauth::make_error(code_, "failing");
+    }
+    std::uint64_t generation() override { return 0; }
+
+  private:
+    keyauth::Status refuse() {
+        if (throws_)
+            throw std::bad_alloc();
+        return keyauth::make_error(code_, "failing");
+    }
+    keyauth::Errc code_;
+    bool throws_;
+};
+
+void registry_failures_fail_closed(void**) {
+    auto ca = keyauth::CertificateAuthority::create("test CA", 30, kNotBefore);
+    assert_ok(ca);
+    keyauth::Fingerprint fp;
+    keyauth::X509Ptr cert = issue(*ca, "myapp01", fp);
+    for (keyauth::Errc code : {keyauth::Errc::io_error, keyauth::Errc::registry_corrupt,
+                               keyauth::Errc::not_found, keyauth::Errc::permission_denied}) {
+        FailingStore store(code);
+        assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::registry_error);
+        assert_verdict(check_certificate(store, cert.get(), kNotBefore), Verdict::registry_error);
+    }
+    FailingStore throwing(keyauth::Errc::io_error, true);
+    assert_verdict(check_token(throwing, kTokenA, kNotBefore), Verdict::registry_error);
+    assert_verdict(check_bearer(throwing, "Bearer " + kTokenA, kNotBefore),
+                   Verdict::registry_error);
+    assert_verdict(check_certificate(throwing, cert.get(), kNotBefore), Verdict::registry_error);
+}
+
+void verdict_reasons_are_fixed_words(void**) {
+    assert_string_equal(keyauth::verdict_reason(Verdict::accepted).data(), "accepted");
+    assert_string_equal(keyauth::verdict_reason(Verdict::missing).data(), "no credential");
+    assert_string_equal(keyauth::verdict_reason(Verdict::malformed).data(), "malformed credential");
+    assert_string_equal(keyauth::verdict_reason(Verdict::unknown_client).data(), "unknown client");
+    assert_string_equal(keyauth::verdict_reason(Verdict::mismatch).data(),
+                        "credential does not match");
+    assert_string_equal(keyauth::verdict_reason(Verdict::not_yet_valid).data(), "not yet valid");
+    assert_string_equal(keyauth::verdict_reason(Verdict::expired).data(), "expired");
+    assert_string_equal(keyauth::verdict_reason(Verdict::registry_error).data(),
+                        "registry unavailable");
+    assert_string_equal(keyauth::verdict_reason(static_cast<Verdict>(99)).data(), "refused");
+}
+
+// --- issued end to end ---------------------------------------------------
+
+void issued_client_is_accepted_by_token_and_certificate(void**) {
+    keyauth_test::TempDir dir;
+    const keyauth::RegistryLayout layout{dir.path()};
+    assert_ok(keyauth::initialize_registry(layout, keyauth::InitOptions{}));
+    auto authority = keyauth::load_authority(layout);
+    assert_ok(authority);
+    const std::int64_t now = keyauth::unix_now();
+    std::string token;
+    std::string certificate_pem;
+    {
+        auto writer = LmdbRegistry::open(dir.path(), OpenMode::read_write);
+        assert_ok(writer);
+        keyauth::IssueRequest request{"myapp01", 2, false};
+        assert_ok(keyauth::issue_client(
+            **writer, *authority, request, now,
+            [&](const keyauth::IssuedClient& issued) {
+                token.assign(issued.token.text.view());
+                certificate_pem = issued.certificate.certificate_pem;
+                return keyauth::Status();
+            },
+            [] {}));
+    }
+    auto reader = LmdbRegistry::open(dir.path(), OpenMode::read_only);
+    assert_ok(reader);
+    const AuthResult by_token = check_token(**reader, token, now);
+    assert_verdict(by_token, Verdict::accepted);
+    assert_sv_equal(by_token.client_id(), "myapp01");
+    assert_int_equal(by_token.not_after, now + 2 * 86400);
+    assert_verdict(check_token(**reader, token, now + 2 * 86400 + 1), Verdict::expired);
+    auto cert = keyauth::parse_certificate_pem(certificate_pem);
+    assert_ok(cert);
+    const AuthResult by_cert = check_certificate(**reader, cert->get(), now);
+    assert_verdict(by_cert, Verdict::accepted);
+    assert_sv_equal(by_cert.client_id(), "myapp01");
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(token_validity_edges, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(secret_of_another_client_is_a_mismatch, token_setup,
+                                        token_teardown),
+        cmocka_unit_test_setup_teardown(wrong_secret_says_mismatch_even_outside_the_window,
+                                        token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(every_one_character_change_is_refused, token_setup,
+                                        token_teardown),
+        cmocka_unit_test_setup_teardown(unknown_client, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(malformed_and_missing_tokens, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(deleted_client_is_refused_on_next_check, token_setup,
+                                        token_teardown),
+        cmocka_unit_test_setup_teardown(reissued_client_refuses_old_token, token_setup,
+                                        token_teardown),
+        cmocka_unit_test_setup_teardown(bearer_header_is_checked, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(certificate_validity_edges, cert_setup, cert_teardown),
+        cmocka_unit_test_setup_teardown(certificate_with_unregistered_fingerprint_is_unknown,
+                                        cert_setup, cert_teardown),
+        cmocka_unit_test_setup_teardown(missing_certificate, cert_setup, cert_teardown),
+        cmocka_unit_test_setup_teardown(deleted_certificate_is_refused_on_next_check, cert_setup,
+                                        cert_teardown),
+        cmocka_unit_test(registry_failures_fail_closed),
+        cmocka_unit_test(verdict_reasons_are_fixed_words),
+        cmocka_unit_test(issued_client_is_accepted_by_token_and_certificate),
+    };
+    return run_group(tests);
+}
