@@ -4,11 +4,9 @@
 source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
-keytool init --group www-data --host 127.0.0.1 --host localhost >/dev/null
+init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
-UP=$(free_port)
-PORT=$(free_port)
-start_nginx "$(upstream_server "$UP") $(protected_server "$PORT" "$UP")"
+start_protected_proxy
 
 expect_contains "$(cat "$NGX_ERROR_LOG")" "HTTP token authentication enabled" "error log at start"
 pass "error log says HTTP token authentication enabled"

@@ -6,11 +6,9 @@
 source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
-keytool init --group www-data --host 127.0.0.1 --host localhost >/dev/null
+init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
-UP=$(free_port)
-PORT=$(free_port)
-NGX_LOG_LEVEL=notice start_nginx "$(upstream_server "$UP") $(protected_server "$PORT" "$UP")"
+NGX_LOG_LEVEL=notice start_protected_proxy
 token=$(cat ./myapp01_token)
 
 out=$(curl_status_body http://127.0.0.1:$PORT/db/query \

@@ -42,6 +42,7 @@ worker_processes 2;
 # notice: where nginx says it started, and we say what we enabled
 error_log $NGX_ERROR_LOG ${NGX_LOG_LEVEL:-info};
 pid $NGX_PREFIX/logs/nginx.pid;
+${NGX_PRELOAD:+env FAKETIME;}
 
 events {
     worker_connections 1024;
@@ -139,7 +140,8 @@ curl_status_body() {
 protected_server() {
     cat <<EOF2
     server {
-        listen 127.0.0.1:$1;
+        # reuseport: the kernel spreads new connections over both workers
+        listen 127.0.0.1:$1 reuseport;
         keyauth_registry $KEYAUTH_REGISTRY;
         keyauth on;
         add_header X-Worker \$pid always;
@@ -150,4 +152,25 @@ protected_server() {
         }
     }
 EOF2
+}
+
+# The registry the workers (www-data) read, its server certificate for the
+# names the tests connect to.
+init_registry() {
+    keytool init --group www-data --host 127.0.0.1 --host localhost >/dev/null
+}
+
+# start_protected_proxy [MORE_HTTP_CONFIG]: the upstream on $UP behind the
+# protected proxy on $PORT.
+start_protected_proxy() {
+    UP=$(free_port)
+    PORT=$(free_port)
+    start_nginx "$(upstream_server "$UP") $(protected_server "$PORT" "$UP") ${1:-}"
+}
+
+# status_and_worker URL CURL_ARGS...: "STATUS WORKER_PID" of one request on a
+# new connection.
+status_and_worker() {
+    curl -s -o /dev/null -D - "$@" | tr -d '\r' \
+        | awk '/^HTTP\// { s = $2 } tolower($1) == "x-worker:" { w = $2 } END { print s, w }'
 }
