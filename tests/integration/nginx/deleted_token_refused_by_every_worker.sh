@@ -7,7 +7,6 @@ source "$(dirname "$0")/nginx_lib.sh"
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 start_protected_proxy
-URL=http://127.0.0.1:$PORT/db/query
 
 # twenty_requests: "STATUS WORKER" of 20 requests, each on its own connection.
 twenty_requests() {

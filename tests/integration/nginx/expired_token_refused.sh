@@ -13,7 +13,6 @@ keytool gen long01 --days 3 --output ./long01 >/dev/null
 export NGX_PRELOAD=$FAKETIME_LIB
 
 FAKETIME=+2d start_protected_proxy
-URL=http://127.0.0.1:$PORT/db/query
 expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./short01_token`")" \
     "401 $INVALID_TOKEN_BODY" "1-day token, two days later"
 expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./long01_token`")" \
@@ -24,7 +23,6 @@ expect_clean_error_log ./short01_token ./long01_token
 stop_nginx
 
 FAKETIME=-1d start_protected_proxy
-URL=http://127.0.0.1:$PORT/db/query
 expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./long01_token`")" \
     "401 $INVALID_TOKEN_BODY" "token, a day before it was issued"
 expect_contains "$(cat "$NGX_ERROR_LOG")" 'token of client "long01" refused: not yet valid' "refusal logged"

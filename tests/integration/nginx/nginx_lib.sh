@@ -161,10 +161,11 @@ init_registry() {
 }
 
 # start_protected_proxy [MORE_HTTP_CONFIG]: the upstream on $UP behind the
-# protected proxy on $PORT.
+# protected proxy on $PORT; $URL is the seed's /db/query there.
 start_protected_proxy() {
     UP=$(free_port)
     PORT=$(free_port)
+    URL=http://127.0.0.1:$PORT/db/query
     start_nginx "$(upstream_server "$UP") $(protected_server "$PORT" "$UP") ${1:-}"
 }
 

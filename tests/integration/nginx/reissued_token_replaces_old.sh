@@ -6,7 +6,6 @@ source "$(dirname "$0")/nginx_lib.sh"
 init_registry
 keytool gen myapp01 --output ./old >/dev/null
 start_protected_proxy
-URL=http://127.0.0.1:$PORT/db/query
 
 expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./old_token`")" \
     "200 client=myapp01" "first token"
