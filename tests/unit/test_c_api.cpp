@@ -1,0 +1,212 @@
+// The C facade the NGINX glue calls: errors as values, NUL-terminated ids.
+#include "unit_test.hpp"
+
+#include <cstring>
+
+#include "keyauth/authenticator.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/keyauth.h"
+
+using keyauth::RegistryWriter;
+using keyauth_test::put_client;
+using keyauth_test::TempDir;
+using keyauth_test::TempRegistry;
+using keyauth_test::token_text;
+
+namespace {
+
+constexpr std::string_view kSecret =
+    "00112233445566778899aabbccddeeff0123456789abcdef0f1e2d3c4b5a6978";
+const std::string kLongId(64, 'L');
+
+struct Fixture {
+    TempRegistry temp;
+    keyauth_registry_t* registry = nullptr;
+    ~Fixture() { keyauth_registry_close(registry); }
+};
+
+int setup(void** state) {
+    auto* fixture = new Fixture;
+    *state = fixture;
+    const std::int64_t now = keyauth::unix_now();
+    const bool written = keyauth_test::write_registry(fixture->temp.path(), [&](RegistryWriter& w) {
+        keyauth::ClientCredentials live = keyauth_test::make_credentials(1, now - 10, now + 3600);
+        live.token_hash = keyauth_test::hash_of_hex(kSecret);
+        keyauth::ClientCredentials long_id =
+            keyauth_test::make_credentials(3, now - 10, now + 3600);
+        long_id.token_hash = live.token_hash;
+        keyauth::ClientCredentials old = keyauth_test::make_credentials(5, now - 20, now - 10);
+        old.token_hash = live.token_hash;
+        return put_client(w, "myapp01", live) && put_client(w, kLongId, long_id) &&
+               put_client(w, "old", old);
+    });
+    char err[256] = {};
+    if (!written || keyauth_registry_open(fixture->temp.path().c_str(), &fixture->registry, err,
+                                          sizeof err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int teardown(void** state) {
+    delete static_cast<Fixture*>(*state);
+    return 0;
+}
+
+keyauth_registry_t* registry_of(void** state) {
+    return static_cast<Fixture*>(*state)->registry;
+}
+
+keyauth_result_t bearer(keyauth_registry_t* registry, std::string_view header) {
+    keyauth_result_t result;
+    std::memset(&result, 0x55, sizeof result);  // nothing may be left unset
+    keyauth_check_bearer(registry, header.data(), header.size(), &result);
+    return result;
+}
+
+void open_missing_dir_explains_itself(void**) {
+    TempDir dir;
+    const std::string missing = dir / "nope";
+    keyauth_registry_t* registry = reinterpret_cast<keyauth_registry_t*>(0x1);
+    char err[256];
+    std::memset(err, 'x', sizeof err);
+    assert_int_equal(keyauth_registry_open(missing.c_str(), &registry, err, sizeof err), -1);
+    assert_string_equal(err,
+                        ("registry " + missing + " does not exist (run keytool init)").c_str());
+    // Untouched on failure.
+    assert_ptr_equal(registry, reinterpret_cast<keyauth_registry_t*>(0x1));
+}
+
+void open_error_is_truncated_and_terminated(void**) {
+    TempDir dir;
+    keyauth_registry_t* registry = nullptr;
+    char err[12];
+    std::memset(err, 'x', sizeof err);
+    assert_int_equal(keyauth_registry_open((dir / "nope").c_str(), &registry, err, 10), -1);
+    assert_string_equal(err, "registry ");
+    assert_int_equal(err[10], 'x');
+    // No buffer at all is fine too.
+    assert_int_equal(keyauth_registry_open((dir / "nope").c_str(), &registry, nullptr, 0), -1);
+    assert_int_equal(keyauth_registry_open(nullptr, &registry, err, sizeof err), -1);
+    assert_null(registry);
+}
+
+void open_without_data_mdb_explains_itself(void**) {
+    TempDir dir;
+    keyauth_registry_t* registry = nullptr;
+    char err[256] = {};
+    assert_int_equal(keyauth_registry_open(dir.path().c_str(), &registry, err, sizeof err), -1);
+    assert_string_equal(err,
+                        ("registry " + dir.path() + " has no data.mdb (run keytool init)").c_str());
+}
+
+void bearer_accepts_a_live_token(void** state) {
+    const keyauth_result_t result =
+        bearer(registry_of(state), "Bearer " + token_text("myapp01", kSecret));
+    assert_int_equal(result.verdict, KEYAUTH_ACCEPTED);
+    assert_int_equal(result.client_id_len, 7);
+    assert_string_equal(result.client_id, "myapp01");
+}
+
+void bearer_gives_a_64_character_id_nul_terminated(void** state) {
+    const keyauth_result_t result =
+        bearer(registry_of(state), "bearer  " + token_text(kLongId, kSecret));
+    assert_int_equal(result.verdict, KEYAUTH_ACCEPTED);
+    assert_int_equal(result.client_id_len, 64);
+    assert_int_equal(result.client_id[64], '\0');
+    assert_string_equal(result.client_id, kLongId.c_str());
+}
+
+void bearer_refusals(void** state) {
+    keyauth_registry_t* registry = registry_of(state);
+    const std::string token = token_text("myapp01", kSecret);
+    assert_int_equal(bearer(registry, "").verdict, KEYAUTH_MISSING);
+    assert_int_equal(bearer(registry, "Bearer").verdict, KEYAUTH_MALFORMED);
+    assert_int_equal(bearer(registry, "Bearer " + token + " extra").verdict, KEYAUTH_MALFORMED);
+    assert_int_equal(bearer(registry, "Basic " + token).verdict, KEYAUTH_MALFORMED);
+    // The length is what counts, not a NUL.
+    std::string with_nul = "Bearer " + token;
+    with_nul[20] = '\0';
+    const keyauth_result_t nul = bearer(registry, with_nul);
+    assert_int_equal(nul.verdict, KEYAUTH_MALFORMED);
+    assert_int_equal(nul.client_id_len, 0);
+    assert_string_equal(nul.client_id, "");
+    const keyauth_result_t unknown = bearer(registry, "Bearer " + token_text("ghost", kSecret));
+    assert_int_equal(unknown.verdict, KEYAUTH_UNKNOWN_CLIENT);
+    assert_string_equal(unknown.client_id, "ghost");
+    const keyauth_result_t expired = bearer(registry, "Bearer " + token_text("old", kSecret));
+    assert_int_equal(expired.verdict, KEYAUTH_EXPIRED);
+    assert_string_equal(expired.client_id, "old");
+    std::string wrong = token;
+    wrong.back() = wrong.back() == '8' ? '9' : '8';
+    assert_int_equal(bearer(registry, "Bearer " + wrong).verdict, KEYAUTH_MISMATCH);
+}
+
+void null_arguments_are_refusals(void** state) {
+    keyauth_result_t result;
+    keyauth_check_bearer(registry_of(state), nullptr, 0, &result);
+    assert_int_equal(result.verdict, KEYAUTH_MISSING);
+    keyauth_check_token(registry_of(state), nullptr, 0, &result);
+    assert_int_equal(result.verdict, KEYAUTH_MISSING);
+    keyauth_check_certificate(registry_of(state), nullptr, &result);
+    assert_int_equal(result.verdict, KEYAUTH_MISSING);
+    const std::string token = token_text("myapp01", kSecret);
+    keyauth_check_bearer(nullptr, token.data(), token.size(), &result);
+    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
+    assert_string_equal(result.client_id, "");
+    keyauth_check_token(nullptr, token.data(), token.size(), &result);
+    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
+    keyauth_check_certificate(nullptr, nullptr, &result);
+    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
+    keyauth_registry_close(nullptr);
+}
+
+void check_token_takes_a_bare_token(void** state) {
+    const std::string token = token_text("myapp01", kSecret);
+    keyauth_result_t result;
+    keyauth_check_token(registry_of(state), token.data(), token.size(), &result);
+    assert_int_equal(result.verdict, KEYAUTH_ACCEPTED);
+    assert_string_equal(result.client_id, "myapp01");
+    // Only as many bytes as given are read.
+    keyauth_check_token(registry_of(state), token.data(), token.size() - 1, &result);
+    assert_int_equal(result.verdict, KEYAUTH_MALFORMED);
+}
+
+void verdicts_match_the_core(void**) {
+    assert_int_equal(KEYAUTH_ACCEPTED, static_cast<int>(keyauth::Verdict::accepted));
+    assert_int_equal(KEYAUTH_MISSING, static_cast<int>(keyauth::Verdict::missing));
+    assert_int_equal(KEYAUTH_MALFORMED, static_cast<int>(keyauth::Verdict::malformed));
+    assert_int_equal(KEYAUTH_UNKNOWN_CLIENT, static_cast<int>(keyauth::Verdict::unknown_client));
+    assert_int_equal(KEYAUTH_MISMATCH, static_cast<int>(keyauth::Verdict::mismatch));
+    assert_int_equal(KEYAUTH_NOT_YET_VALID, static_cast<int>(keyauth::Verdict::not_yet_valid));
+    assert_int_equal(KEYAUTH_EXPIRED, static_cast<int>(keyauth::Verdict::expired));
+    assert_int_equal(KEYAUTH_REGISTRY_ERROR, static_cast<int>(keyauth::Verdict::registry_error));
+    assert_int_equal(KEYAUTH_CLIENT_ID_MAX, keyauth::kMaxClientIdLength);
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_ACCEPTED), "accepted");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_MISSING), "no credential");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_MALFORMED), "malformed credential");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_UNKNOWN_CLIENT), "unknown client");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_MISMATCH), "credential does not match");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_NOT_YET_VALID), "not yet valid");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_EXPIRED), "expired");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_REGISTRY_ERROR), "registry unavailable");
+    assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(42)), "refused");
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(open_missing_dir_explains_itself),
+        cmocka_unit_test(open_error_is_truncated_and_terminated),
+        cmocka_unit_test(open_without_data_mdb_explains_itself),
+        cmocka_unit_test_setup_teardown(bearer_accepts_a_live_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(bearer_gives_a_64_character_id_nul_terminated, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bearer_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(null_arguments_are_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(check_token_takes_a_bare_token, setup, teardown),
+        cmocka_unit_test(verdicts_match_the_core),
+    };
+    return run_group(tests);
+}
