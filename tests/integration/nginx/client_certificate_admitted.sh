@@ -11,6 +11,7 @@ keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
 keytool gen myapp03 --output ./old03 >/dev/null
 keytool server-cert --output ./server.crt >/dev/null
+mkdir -p "$WORK/html/dir"
 UP=$(free_port)
 TLS=$(free_port)
 start_nginx "$(upstream_server "$UP")
@@ -27,6 +28,13 @@ start_nginx "$(upstream_server "$UP")
         location / {
             proxy_pass http://127.0.0.1:$UP;
             proxy_set_header X-Client-Id \$keyauth_client_id;
+        }
+        # a certificate, or loopback; a directory without index: nginx's 403
+        location /dir/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            root $WORK/html;
         }
         location /both/ {
             keyauth on;
@@ -80,6 +88,11 @@ expect_eq "$(tail -n 1 <<<"$out")" "$INVALID_CERTIFICATE_BODY" "deleted certific
 expect_eq "$(with myapp01 --http2 https://localhost:$TLS/db/query)" "403 $INVALID_CERTIFICATE_BODY" "deleted certificate over HTTP/2"
 expect_eq "$(with myapp02 https://localhost:$TLS/db/query)" "200 client=myapp02" "the other client after del"
 pass "deleted certificate refused at once: 403 invalid certificate"
+
+out=$(with myapp01 https://localhost:$TLS/dir/)
+expect_eq "${out%% *}" "403" "refused certificate, allowed address, forbidden directory"
+expect_contains "$out" "<html>" "nginx's own 403 page"
+pass "satisfy any: once an address rule admits, a later 403 is nginx's, not ours"
 
 expect_contains "$(cat "$NGX_ERROR_LOG")" "keyauth: client certificate refused: unknown client" "refusal logged"
 expect_clean_error_log ./myapp01_token ./myapp02_token
