@@ -2,6 +2,7 @@
 // back to each of them. Only the broker's one thread touches it.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include <keyauth/registry.hpp>
@@ -17,6 +18,7 @@ struct Plugin {
     Options options;
     std::unique_ptr<ClientStore> store;
     SessionTable sessions;
+    std::chrono::steady_clock::time_point next_sweep{};
 };
 
 }  // namespace keyauth::mqtt
