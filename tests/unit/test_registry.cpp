@@ -10,6 +10,7 @@
 
 #include "keyauth/files.hpp"
 #include "keyauth/registry.hpp"
+#include "keyauth/registry_layout.hpp"
 
 using keyauth::ClientCredentials;
 using keyauth::ClientRecord;
@@ -365,6 +366,24 @@ void removed_registry_fails_closed_then_recovers(void**) {
     assert_code((*reader)->find("old", found), Errc::unknown_client);
 }
 
+void registry_directory_comes_from_flag_then_env_then_default(void**) {
+    setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
+    assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/from/env");
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).data_file(), "/from/env/data.mdb");
+    setenv("KEYAUTH_REGISTRY", "", 1);
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/var/lib/keyauth");
+    unsetenv("KEYAUTH_REGISTRY");
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/var/lib/keyauth");
+    assert_sv_equal(keyauth::resolve_registry(std::string_view("/")).dir, "/");
+    const keyauth::RegistryLayout layout{"/r"};
+    assert_sv_equal(layout.lock_file(), "/r/lock.mdb");
+    assert_sv_equal(layout.ca_cert(), "/r/ca_cert.pem");
+    assert_sv_equal(layout.ca_key(), "/r/ca_key.pem");
+    assert_sv_equal(layout.server_cert(), "/r/server_cert.pem");
+    assert_sv_equal(layout.server_key(), "/r/server_key.pem");
+}
+
 }  // namespace
 
 int main() {
@@ -390,6 +409,7 @@ int main() {
         cmocka_unit_test(generation_changes_after_a_commit),
         cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
+        cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),
     };
     return run_group(tests);
 }
