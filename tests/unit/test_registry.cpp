@@ -366,6 +366,76 @@ void removed_registry_fails_closed_then_recovers(void**) {
     assert_code((*reader)->find("old", found), Errc::unknown_client);
 }
 
+// Writes bytes straight into one of the registry's LMDB tables, bypassing
+// the core: how a corrupt or hostile registry is made.
+bool raw_put(const std::string& dir, const char* table, std::string_view key,
+             std::string_view value) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0)
+        return false;
+    mdb_env_set_maxdbs(env, 2);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    const bool ok = mdb_env_open(env, dir.c_str(), 0, 0660) == 0 &&
+                    mdb_txn_begin(env, nullptr, 0, &txn) == 0 &&
+                    mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_put(txn, dbi, &k, &v, 0) == 0 &&
+                    mdb_txn_commit(txn) == 0;
+    if (!ok && txn != nullptr)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ok;
+}
+
+std::string bytes_of(const keyauth::Fingerprint& f) {
+    return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
+}
+
+void corrupt_record_is_reported_not_trusted(void**) {
+    TempRegistry temp;
+    assert_true(raw_put(temp.path(), "clients", "broken", "short"));
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    const keyauth::Status status = registry->find("broken", found);
+    assert_code(status, Errc::registry_corrupt);
+    assert_sv_equal(status.error().message, "registry record is corrupt");
+    auto listed = registry->list();
+    assert_false(listed.ok());
+    assert_int_equal(static_cast<int>(listed.error().code),
+                     static_cast<int>(Errc::registry_corrupt));
+}
+
+void stale_fingerprint_index_entry_is_refused(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    // An index entry for another certificate naming myapp01.
+    assert_true(
+        raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "myapp01"));
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    std::string id = "untouched";
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                Errc::unknown_client);
+    assert_sv_equal(id, "untouched");
+    assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+}
+
+void fingerprint_index_naming_an_invalid_id_is_corrupt(void**) {
+    TempRegistry temp;
+    assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "../x"));
+    assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x98)),
+                        std::string(65, 'a')));
+    auto registry = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                Errc::registry_corrupt);
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x98), id, found),
+                Errc::registry_corrupt);
+}
+
 void registry_directory_comes_from_flag_then_env_then_default(void**) {
     setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
     assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
@@ -409,6 +479,9 @@ int main() {
         cmocka_unit_test(generation_changes_after_a_commit),
         cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
+        cmocka_unit_test(corrupt_record_is_reported_not_trusted),
+        cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
+        cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
         cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),
     };
     return run_group(tests);
