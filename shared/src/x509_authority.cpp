@@ -173,22 +173,31 @@ Result<CertificateAuthority> CertificateAuthority::load(const std::string& cert_
     return CertificateAuthority(std::move(*cert), std::move(key));
 }
 
-Result<IssuedCertificate> CertificateAuthority::issue_client(std::string_view client_id, int days,
-                                                             std::int64_t now) const {
+// A new P-256 key and a certificate for it, signed by this CA.
+Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& common_name,
+                                                           int days, std::int64_t now,
+                                                           std::string_view usage,
+                                                           const std::string& alt_names) const {
     auto key = generate_p256_key();
     if (!key) return key.error();
     auto serial = random_serial();
     if (!serial) return serial.error();
-    const Profile profile{std::string(client_id),
-                          days,
-                          {{NID_basic_constraints, "critical,CA:FALSE"},
-                           {NID_key_usage, "critical,digitalSignature"},
-                           {NID_ext_key_usage, "clientAuth"},
-                           {NID_subject_key_identifier, "hash"},
-                           {NID_authority_key_identifier, "keyid:always"}}};
+    Profile profile{common_name,
+                    days,
+                    {{NID_basic_constraints, "critical,CA:FALSE"},
+                     {NID_key_usage, "critical,digitalSignature"},
+                     {NID_ext_key_usage, std::string(usage)},
+                     {NID_subject_key_identifier, "hash"},
+                     {NID_authority_key_identifier, "keyid:always"}}};
+    if (!alt_names.empty()) profile.extensions.emplace_back(NID_subject_alt_name, alt_names);
     auto cert = make_certificate(profile, key->get(), cert_.get(), key_.get(), *serial, now);
     if (!cert) return cert.error();
     return package(*cert, key->get(), *serial, now, days);
+}
+
+Result<IssuedCertificate> CertificateAuthority::issue_client(std::string_view client_id, int days,
+                                                             std::int64_t now) const {
+    return issue_leaf(std::string(client_id), days, now, "clientAuth", "");
 }
 
 Result<IssuedCertificate> CertificateAuthority::issue_server(const std::vector<std::string>& hosts,
@@ -197,21 +206,7 @@ Result<IssuedCertificate> CertificateAuthority::issue_server(const std::vector<s
     for (const std::string& host : hosts) {
         if (Status s = check_host_name(host); !s) return s.error();
     }
-    auto key = generate_p256_key();
-    if (!key) return key.error();
-    auto serial = random_serial();
-    if (!serial) return serial.error();
-    const Profile profile{hosts.front(),
-                          days,
-                          {{NID_basic_constraints, "critical,CA:FALSE"},
-                           {NID_key_usage, "critical,digitalSignature"},
-                           {NID_ext_key_usage, "serverAuth"},
-                           {NID_subject_alt_name, subject_alt_names(hosts)},
-                           {NID_subject_key_identifier, "hash"},
-                           {NID_authority_key_identifier, "keyid:always"}}};
-    auto cert = make_certificate(profile, key->get(), cert_.get(), key_.get(), *serial, now);
-    if (!cert) return cert.error();
-    return package(*cert, key->get(), *serial, now, days);
+    return issue_leaf(hosts.front(), days, now, "serverAuth", subject_alt_names(hosts));
 }
 
 std::string CertificateAuthority::certificate_pem() const { return certificate_to_pem(cert_.get()); }

@@ -58,6 +58,10 @@ public:
     SecretString private_key_pem() const;
 
 private:
+    Result<IssuedCertificate> issue_leaf(const std::string& common_name, int days,
+                                         std::int64_t now, std::string_view usage,
+                                         const std::string& alt_names) const;
+
     CertificateAuthority(X509Ptr cert, EvpPkeyPtr key)
         : cert_(std::move(cert)), key_(std::move(key)) {}
     X509Ptr cert_;
