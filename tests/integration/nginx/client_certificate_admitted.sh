@@ -89,6 +89,10 @@ expect_eq "$(with myapp01 --http2 https://localhost:$TLS/db/query)" "403 $INVALI
 expect_eq "$(with myapp02 https://localhost:$TLS/db/query)" "200 client=myapp02" "the other client after del"
 pass "deleted certificate refused at once: 403 invalid certificate"
 
+"$SET_VALIDITY" "$KEYAUTH_REGISTRY" myapp02 -200000 -1
+expect_eq "$(with myapp02 https://localhost:$TLS/db/query)" "403 $INVALID_CERTIFICATE_BODY" "expired client"
+pass "expired client's certificate refused: 403 invalid certificate"
+
 out=$(with myapp01 https://localhost:$TLS/dir/)
 expect_eq "${out%% *}" "403" "refused certificate, allowed address, forbidden directory"
 expect_contains "$out" "<html>" "nginx's own 403 page"

@@ -42,7 +42,6 @@ worker_processes 2;
 # notice: where nginx says it started, and we say what we enabled
 error_log $NGX_ERROR_LOG ${NGX_LOG_LEVEL:-info};
 pid $NGX_PREFIX/logs/nginx.pid;
-${NGX_PRELOAD:+env FAKETIME;}
 
 events {
     worker_connections 1024;
@@ -70,12 +69,11 @@ nginx_test() {
 }
 
 # start_nginx HTTP_BLOCK_BODY: starts nginx (daemon, two workers) and waits
-# for every listen port in the configuration. ${NGX_PRELOAD} goes to LD_PRELOAD.
+# for every listen port in the configuration.
 start_nginx() {
     local port out
     write_nginx_conf "$1"
-    out=$(env ${NGX_PRELOAD:+LD_PRELOAD="$NGX_PRELOAD"} \
-          "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) \
+    out=$("$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) \
         || fail "nginx did not start: $out"
     at_exit stop_nginx
     for port in $(grep -o 'listen 127\.0\.0\.1:[0-9]*' "$NGX_PREFIX/conf/nginx.conf" | cut -d: -f2); do

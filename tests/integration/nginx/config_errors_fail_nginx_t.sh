@@ -1,0 +1,58 @@
+#!/bin/bash
+# nginx -t says clearly what is wrong with a keyauth configuration, and
+# accepts a right one.
+source "$TESTLIB"
+source "$(dirname "$0")/nginx_lib.sh"
+
+init_registry
+PORT=$(free_port)
+
+# expect_nginx_t_fails WHAT MESSAGE HTTP_BLOCK_BODY
+expect_nginx_t_fails() {
+    local out
+    if out=$(nginx_test "$3"); then
+        fail "$1: nginx -t accepted it: $out"
+    fi
+    expect_contains "$out" "$2" "$1"
+    expect_contains "$out" "test failed" "$1"
+}
+
+expect_nginx_t_fails "missing registry" \
+    "keyauth registry \"$WORK/nowhere\" not found" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/nowhere; keyauth on; }"
+pass "nginx -t: a missing registry"
+
+expect_nginx_t_fails "registry is a file" \
+    "keyauth registry \"$KEYAUTH_REGISTRY/ca_cert.pem\" is not a directory" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $KEYAUTH_REGISTRY/ca_cert.pem; }"
+pass "nginx -t: a registry that is not a directory"
+
+expect_nginx_t_fails "keyauth on without a registry" \
+    '"keyauth" is on in location "/api/" but its server has no "keyauth_registry"' \
+    "server { listen 127.0.0.1:$PORT; location /api/ { keyauth on; } }"
+pass "nginx -t: keyauth on without keyauth_registry"
+
+expect_nginx_t_fails "keyauth_client_cert without ssl_verify_client" \
+    '"keyauth_client_cert" is on in location "/" but its server has no "ssl_verify_client"' \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $KEYAUTH_REGISTRY;
+              location / { keyauth_client_cert on; } }"
+pass "nginx -t: keyauth_client_cert without ssl_verify_client"
+
+expect_nginx_t_fails "bad flag" \
+    'invalid value "maybe" in "keyauth" directive, it must be "on" or "off"' \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $KEYAUTH_REGISTRY; keyauth maybe; }"
+expect_nginx_t_fails "registry in a location" \
+    '"keyauth_registry" directive is not allowed here' \
+    "server { listen 127.0.0.1:$PORT; location / { keyauth_registry $KEYAUTH_REGISTRY; } }"
+expect_nginx_t_fails "two registries in one server" \
+    '"keyauth_registry" directive is duplicate' \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $KEYAUTH_REGISTRY; keyauth_registry $KEYAUTH_REGISTRY; }"
+pass "nginx -t: misused directives"
+
+out=$(nginx_test "keyauth_registry $KEYAUTH_REGISTRY;
+    keyauth on;
+    server { listen 127.0.0.1:$PORT; location /public/ { keyauth off; } }
+    server { listen 127.0.0.1:$(free_port); keyauth off; }") \
+    || fail "nginx -t refused a right configuration: $out"
+expect_contains "$out" "test is successful" "nginx -t"
+pass "nginx -t: registry and keyauth at http level, off in a server and a location"
