@@ -1,0 +1,18 @@
+#!/bin/bash
+# conf-examples/nginx works as it is: try-it.sh runs nginx with the two
+# example files and shows the seed's accepted and refused requests.
+source "$TESTLIB"
+source "$(dirname "$0")/nginx_lib.sh"
+
+out=$(bash "$(dirname "$0")/../../../conf-examples/nginx/try-it.sh" 2>&1) \
+    || fail "try-it.sh failed: $out"
+echo "$out"
+expect_contains "$out" "HTTP token authentication enabled" "start message"
+expect_contains "$out" "HTTP client certificate authentication enabled" "start message"
+expect_contains "$out" '{"success":true,"client":"myapp01"} (HTTP 200)' "accepted token"
+expect_contains "$out" "$MISSING_TOKEN_BODY (HTTP 401)" "missing token"
+expect_contains "$out" "$INVALID_TOKEN_BODY (HTTP 401)" "forged token"
+expect_contains "$out" "$INVALID_CERTIFICATE_BODY (HTTP 403)" "deleted certificate"
+expect_eq "$(grep -c '(HTTP 200)' <<<"$out")" "2" "accepted requests (token, certificate)"
+expect_contains "$out" 'keyauth: token of client "myapp01" refused: unknown client' "refusal logged"
+pass "conf-examples/nginx/try-it.sh: accepted and refused as the seed shows"
