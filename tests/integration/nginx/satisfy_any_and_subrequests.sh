@@ -39,6 +39,13 @@ start_nginx "$(upstream_server "$UP")
             deny all;
             proxy_pass http://127.0.0.1:$UP;
         }
+        location /custom/ {
+            error_page 401 = @denied;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location @denied {
+            return 401 'ask for a token\n';
+        }
         location = /page.html {
             ssi on;
             root $WORK/html;
@@ -63,6 +70,10 @@ expect_eq "$(curl_status_body $BASE/token-or-loopback/q -H "$BAD")" "200 client=
 out=$(curl -s -i $BASE/token-or-loopback/q)
 expect_not_contains "$out" "WWW-Authenticate" "satisfy any, allowed address: challenge left over"
 pass "satisfy any: an allowed address admits without a token"
+
+expect_eq "$(curl_status_body $BASE/custom/q -H "$BAD")" "401 ask for a token" "error_page 401"
+expect_eq "$(curl_status_body $BASE/custom/q -H "$AUTH")" "200 client=myapp01" "error_page 401, valid token"
+pass "error_page 401 replaces our body with the operator's"
 
 expect_eq "$(curl_status_body $BASE/page.html -H "$AUTH")" "200 page: client=myapp01" "SSI subrequest"
 pass "a subrequest carries the main request's client id"
