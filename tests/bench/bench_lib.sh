@@ -100,3 +100,74 @@ machine_line() {
     printf '%s cores, %s, kernel %s' "$(nproc)" \
         "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(uname -r)"
 }
+
+# Servers run as the invoking user; as root they stay root (the registry is
+# root's here), instead of dropping to nobody/mosquitto.
+as_root() { [ "$(id -u)" = 0 ]; }
+
+# stop_pid PID [SIGNAL]: signal, then KILL after five seconds.
+stop_pid() {
+    kill -"${2:-TERM}" "$1" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+}
+
+# start_nginx_bench PREFIX WORKERS AFFINITY HTTP_BODY: nginx with our module,
+# daemonised, stopped at exit. Sets NGINX_MASTER.
+start_nginx_bench() {
+    local prefix=$1 workers=$2 affinity=$3 body=$4 port
+    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+    {
+        echo "load_module $NGINX_MODULE;"
+        if as_root; then echo "user root;"; fi
+        echo "worker_processes $workers;"
+        if [ -n "$affinity" ]; then echo "worker_cpu_affinity $affinity;"; fi
+        echo "error_log $prefix/logs/error.log notice;"
+        echo "pid $prefix/logs/nginx.pid;"
+        echo "events { worker_connections 4096; }"
+        echo "http {"
+        echo "    access_log off;"
+        for t in client_body proxy fastcgi uwsgi scgi; do
+            echo "    ${t}_temp_path $prefix/tmp/$t;"
+        done
+        echo "    default_type text/plain;"
+        echo "    keepalive_requests 1000000;"
+        echo "$body"
+        echo "}"
+    } >"$prefix/conf/nginx.conf"
+    "${NGINX:-/usr/sbin/nginx}" -p "$prefix" -c conf/nginx.conf -g 'daemon on;' \
+        2>"$prefix/logs/start.log" || die "nginx did not start: $(cat "$prefix/logs/start.log")"
+    NGINX_MASTER=$(cat "$prefix/logs/nginx.pid")
+    at_exit "stop_pid $NGINX_MASTER QUIT"
+    for port in $(grep -o 'listen 127\.0\.0\.1:[0-9]*' "$prefix/conf/nginx.conf" | cut -d: -f2); do
+        wait_for_port "$port"
+    done
+    for _ in $(seq 50); do
+        [ "$(pgrep -c -P "$NGINX_MASTER")" -ge "$workers" ] && return 0
+        sleep 0.1
+    done
+    die "nginx started fewer than $workers workers"
+}
+
+# start_mosquitto NAME PORT CPU CONF_LINES: a broker on 127.0.0.1:PORT pinned
+# to CPU, stopped at exit; its pid in MOSQUITTO_PID[NAME].
+declare -A MOSQUITTO_PID=()
+start_mosquitto() {
+    local name=$1 port=$2 cpu=$3 body=$4 dir=$WORK/mosquitto-$1
+    mkdir -p "$dir"
+    {
+        if as_root; then echo "user root"; fi
+        echo "per_listener_settings false"
+        echo "persistence false"
+        echo "connection_messages false"
+        echo "log_dest file $dir/mosquitto.log"
+        printf 'log_type %s\n' error warning notice
+        echo "listener $port 127.0.0.1"
+        echo "$body"
+    } >"$dir/mosquitto.conf"
+    taskset -c "$cpu" "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" \
+        >"$dir/stdout.log" 2>&1 &
+    MOSQUITTO_PID[$name]=$!
+    at_exit "stop_pid ${MOSQUITTO_PID[$name]}"
+    wait_for_port "$port"
+}

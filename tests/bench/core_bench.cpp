@@ -491,8 +491,9 @@ void bm_spawn_floor(benchmark::State& state, const Options* options) {
 
 // ---- reporting ----------------------------------------------------------
 
-// The console output, plus one SUMMARY line per benchmark (the median of the
-// repetitions, or the single run) for run_all.sh to pick up.
+// The console output, plus one line per benchmark for run_all.sh to pick up:
+//   SUMMARY <name> <real ns> <cpu ns>
+// (the median of the repetitions, or the single run).
 class SummaryReporter : public benchmark::ConsoleReporter {
 public:
     void ReportRuns(const std::vector<Run>& runs) override {
@@ -502,22 +503,25 @@ public:
             const bool single = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
             const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
             if (!single && !median) continue;
+            const double unit = run.time_unit == benchmark::kMicrosecond   ? 1e3
+                                : run.time_unit == benchmark::kMillisecond ? 1e6
+                                : run.time_unit == benchmark::kSecond      ? 1e9
+                                                                           : 1.0;
             Line line;
             line.name = run.run_name.str();
-            line.ns = run.GetAdjustedRealTime() *
-                      (run.time_unit == benchmark::kMicrosecond   ? 1e3
-                       : run.time_unit == benchmark::kMillisecond ? 1e6
-                       : run.time_unit == benchmark::kSecond      ? 1e9
-                                                                  : 1.0);
+            line.real_ns = run.GetAdjustedRealTime() * unit;
+            line.cpu_ns = run.GetAdjustedCPUTime() * unit;
             auto it = run.counters.find("median_ms");
-            if (it != run.counters.end()) line.ns = it->second.value * 1e6;
+            if (it != run.counters.end()) line.real_ns = line.cpu_ns = it->second.value * 1e6;
             lines_.push_back(line);
         }
     }
     void Finalize() override {
         ConsoleReporter::Finalize();
+        // The console reporter may leave a colour reset on the last line.
+        std::printf("\n");
         for (const Line& line : lines_) {
-            std::printf("SUMMARY %s %.1f ns\n", line.name.c_str(), line.ns);
+            std::printf("SUMMARY %s %.1f %.1f\n", line.name.c_str(), line.real_ns, line.cpu_ns);
         }
         std::fflush(stdout);
     }
@@ -525,7 +529,8 @@ public:
 private:
     struct Line {
         std::string name;
-        double ns = 0;
+        double real_ns = 0;  // wall clock; for keytool, the median of the runs
+        double cpu_ns = 0;   // this thread's CPU time: steadier on a shared machine
     };
     std::vector<Line> lines_;
 };

@@ -2,10 +2,11 @@
 # NGINX throughput with and without keyauth, side by side in one run.
 #
 #   tests/bench/nginx_bench.sh [--build-dir DIR] [--registry DIR] [--duration S]
-#                              [--rounds N] [--connections N] [--smoke]
+#                              [--rounds N] [--connections N] [--pin] [--smoke]
 #
-# One nginx, one worker (pinned to the last CPU; wrk, one thread, to the
-# first), a 128-byte static file behind six locations:
+# One nginx, one worker, wrk with one thread (with --pin: the worker on the
+# last CPU, wrk on the first; off by default, as pinning on a machine shared
+# with other work starves both), a 128-byte static file behind six locations:
 #   none             no access control
 #   keyauth valid    keyauth on, one valid token on every request
 #   keyauth rotating keyauth on, a different valid client per request (the
@@ -22,7 +23,7 @@
 # else a small one made here by keytool.
 source "$(dirname "$0")/bench_lib.sh"
 
-BUILD_ARG="" REGISTRY_ARG="" DURATION=3 ROUNDS=5 CONNECTIONS=32
+BUILD_ARG="" REGISTRY_ARG="" DURATION=3 ROUNDS=5 CONNECTIONS=32 PIN=0
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) BUILD_ARG=$2; shift ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --connections) CONNECTIONS=$2; shift ;;
     --smoke) DURATION=1 ROUNDS=1 ;;
+    --pin) PIN=1 ;;
     -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
     esac
@@ -47,7 +49,7 @@ command -v "$WRK" >/dev/null || die "no wrk"
 prepare_registry "$REGISTRY_ARG" "$WORK"
 
 PREFIX=$WORK/nginx
-mkdir -p "$PREFIX/conf" "$PREFIX/logs" "$PREFIX/html/none" "$PREFIX/tmp"
+mkdir -p "$PREFIX/conf"
 for loc in none keyauth basic authreq; do
     mkdir -p "$PREFIX/html/$loc"
     head -c 127 /dev/zero | tr '\0' 'k' >"$PREFIX/html/$loc/file.txt"
@@ -55,31 +57,14 @@ for loc in none keyauth basic authreq; do
 done
 echo 'bench:{PLAIN}benchpassword' >"$PREFIX/conf/htpasswd"
 
-CPUS=$(nproc)
-WORKER_CPU=$((CPUS - 1))
-# worker_cpu_affinity takes a bit mask, lowest CPU rightmost.
-AFFINITY=1$(printf '%*s' "$WORKER_CPU" '' | tr ' ' 0)
+AFFINITY="" PIN_WRK="" WORKER_CPU=any
+if [ "$PIN" = 1 ]; then
+    WORKER_CPU=$(($(nproc) - 1)) PIN_WRK="taskset -c 0"
+    # worker_cpu_affinity takes a bit mask, lowest CPU rightmost.
+    AFFINITY=1$(printf '%*s' "$WORKER_CPU" '' | tr ' ' 0)
+fi
 PORT=$(free_port)
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"   # the registry is root's here
-
-cat >"$PREFIX/conf/nginx.conf" <<EOF
-load_module $NGINX_MODULE;
-$USER_LINE
-worker_processes 1;
-worker_cpu_affinity $AFFINITY;
-error_log $PREFIX/logs/error.log notice;
-pid $PREFIX/logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $PREFIX/tmp/body;
-    proxy_temp_path $PREFIX/tmp/proxy;
-    fastcgi_temp_path $PREFIX/tmp/fastcgi;
-    uwsgi_temp_path $PREFIX/tmp/uwsgi;
-    scgi_temp_path $PREFIX/tmp/scgi;
-    default_type text/plain;
-    keepalive_requests 1000000;
+start_nginx_bench "$PREFIX" 1 "$AFFINITY" "
     server {
         listen 127.0.0.1:$PORT;
         root $PREFIX/html;
@@ -87,33 +72,13 @@ http {
         location /none/ { }
         location /keyauth/ { keyauth on; }
         location /basic/ {
-            auth_basic "bench";
+            auth_basic bench;
             auth_basic_user_file $PREFIX/conf/htpasswd;
         }
         location /authreq/ { auth_request /_auth; }
         location = /_auth { internal; return 204; }
-    }
-}
-EOF
-
-"$NGINX" -p "$PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>"$WORK/nginx.start" \
-    || die "nginx did not start: $(cat "$WORK/nginx.start")"
-stop_nginx() {
-    local pid
-    pid=$(cat "$PREFIX/logs/nginx.pid" 2>/dev/null) || return 0
-    kill -QUIT "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-at_exit stop_nginx
-wait_for_port "$PORT"
-MASTER=$(cat "$PREFIX/logs/nginx.pid")
-WORKER=""
-for _ in $(seq 50); do
-    WORKER=$(pgrep -P "$MASTER" | head -1) && [ -n "$WORKER" ] && break
-    sleep 0.1
-done
-[ -n "$WORKER" ] || die "no nginx worker"
+    }"
+WORKER=$(pgrep -P "$NGINX_MASTER" | head -1)
 
 # The Authorization values of each case, one per line (none: no header).
 VALID=$(head -1 "$TOKENS_FILE")
@@ -155,12 +120,11 @@ for c in "${CASES[@]}"; do
     [ "$code" = "${EXPECT_STATUS[$c]:-200}" ] || die "case $c answers $code, not ${EXPECT_STATUS[$c]:-200}"
 done
 
-WRK_CPU=0
 # run_case CASE -> "rps worker_cpu_percent non2xx worker_us_per_request"
 run_case() {
     local c=$1 out before after
     before=$(cpu_seconds "$WORKER")
-    out=$(WRK_AUTH_FILE="$WORK/auth-$c" taskset -c "$WRK_CPU" "$WRK" -t1 -c"$CONNECTIONS" \
+    out=$(WRK_AUTH_FILE="$WORK/auth-$c" $PIN_WRK "$WRK" -t1 -c"$CONNECTIONS" \
         -d"${DURATION}s" -s "$WORK/cycle.lua" "http://127.0.0.1:$PORT${PATH_OF[$c]}" 2>&1)
     after=$(cpu_seconds "$WORKER")
     local rps non2xx requests
@@ -173,7 +137,7 @@ run_case() {
         'BEGIN { printf "%s %.0f %s %.2f\n", r, 100 * (a - b) / d, n, (q > 0 ? 1e6 * (a - b) / q : 0) }'
 }
 
-note "nginx on 127.0.0.1:$PORT, worker $WORKER on CPU $WORKER_CPU, wrk on CPU $WRK_CPU;" \
+note "nginx on 127.0.0.1:$PORT, worker $WORKER on CPU $WORKER_CPU, wrk ${PIN_WRK:-unpinned};" \
     "registry $REGISTRY ($(registry_clients "$REGISTRY") clients);" \
     "$ROUNDS rounds x ${#CASES[@]} cases x ${DURATION}s, $CONNECTIONS connections"
 MEM_IDLE=$(memory_of "$WORKER")
