@@ -30,7 +30,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                    registries;  /* ngx_http_keyauth_registry_t * */
+    ngx_array_t                    registries;  /* of registry pointers */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
 } ngx_http_keyauth_main_conf_t;
