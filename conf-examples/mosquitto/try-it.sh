@@ -24,6 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$demo"
+# The broker loads the plugin as the mosquitto user, who may not see into
+# the build tree.
+install -m 644 "$plugin" ./mosquitto_keyauth.so
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -42,7 +45,7 @@ show keytool gen myapp01 --output ./myapp01
 "$keytool" server-cert --output ./server.crt >/dev/null
 
 sed -e "s|/var/lib/keyauth|$KEYAUTH_REGISTRY|g" \
-    -e "s|^plugin /.*|plugin $plugin|" \
+    -e "s|^plugin /.*|plugin $demo/mosquitto_keyauth.so|" \
     -e "s|^listener 1883 |listener $token_port |" \
     -e "s|^listener 8883\$|listener $tls_port 127.0.0.1|" \
     "$here/keyauth.conf" "$here/keyauth-tls.conf" >mosquitto.conf

@@ -40,15 +40,22 @@ Session* SessionTable::find(const mosquitto* client) {
     return it == sessions_.end() ? nullptr : &it->second;
 }
 
-std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now) {
+std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now,
+                                            void (*on_sweep)(std::size_t sessions)) {
     std::vector<Revocation> revoked;
     if (sessions_.empty())
         return revoked;
     // Read before the lookups: a commit landing during the sweep changes it
     // again, so the next tick sweeps once more.
     const std::uint64_t generation = store.generation();
-    if (generation == swept_generation_ && now <= earliest_not_after_)
+    if (generation == swept_generation_ && confirmations_left_ == 0 && now <= earliest_not_after_)
         return revoked;
+    // LMDB shows a commit's meta page (the generation) before new read
+    // transactions see its data, for as long as the synchronous write of
+    // that page takes: after a change, keep sweeping for a while.
+    const bool changed = generation != swept_generation_;
+    if (on_sweep != nullptr)
+        on_sweep(sessions_.size());
     std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
     std::vector<const mosquitto*> gone;
     for (auto& [client, session] : sessions_) {
@@ -65,6 +72,7 @@ std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now
     for (const mosquitto* client : gone)
         sessions_.erase(client);
     swept_generation_ = generation;
+    confirmations_left_ = changed ? kConfirmations : std::max(0, confirmations_left_ - 1);
     earliest_not_after_ = earliest;
     return revoked;
 }
@@ -82,8 +90,11 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     plugin.next_sweep = now + kSweepInterval;
     std::vector<Revocation> revoked;
     try {
-        revoked = plugin.sessions.sweep(*plugin.store, unix_now());
-    } catch (const std::exception&) {
+        revoked = plugin.sessions.sweep(*plugin.store, unix_now(), [](std::size_t count) {
+            log(MOSQ_LOG_DEBUG, "registry changed or a validity ended: re-checking %zu sessions",
+                count);
+        });
+    } catch (...) {
         log(MOSQ_LOG_ERR, "could not re-check sessions; trying again next tick");
         return MOSQ_ERR_SUCCESS;
     }

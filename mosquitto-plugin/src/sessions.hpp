@@ -47,6 +47,9 @@ struct Revocation {
 
 class SessionTable {
   public:
+    // Sweeps after a registry change (10 at 50 ms: half a second).
+    static constexpr int kConfirmations = 10;
+
     // Keyed by the broker's client: the broker reports every disconnect.
     void track(const mosquitto* client, Session session);
     void untrack(const mosquitto* client) noexcept { sessions_.erase(client); }
@@ -56,11 +59,13 @@ class SessionTable {
     // Re-checks every session when the registry has changed since the last
     // sweep or a session's validity has ended; the revoked ones are untracked
     // and returned.
-    std::vector<Revocation> sweep(ClientStore& store, std::int64_t now);
+    std::vector<Revocation> sweep(ClientStore& store, std::int64_t now,
+                                  void (*on_sweep)(std::size_t sessions) = nullptr);
 
   private:
     std::unordered_map<const mosquitto*, Session> sessions_;
     std::uint64_t swept_generation_ = 0;
+    int confirmations_left_ = 0;  // sweeps still due after a change, see sweep()
     std::int64_t earliest_not_after_ = std::numeric_limits<std::int64_t>::max();
 };
 
