@@ -108,33 +108,50 @@ Status StagedFiles::stage(const std::string& path, std::string_view contents, mo
     // After fchown, which may clear set-id bits; and whatever the umask.
     if (fchmod(fd.get(), mode) != 0) return file_error(errno, path);
     if (Status s = write_all(fd.get(), contents, path); !s) return s;
-    entries_.push_back(Entry{path, std::move(fd), overwrite, false});
+    Entry entry;
+    entry.path = path;
+    entry.fd = std::move(fd);
+    entry.overwrite = overwrite;
+    entries_.push_back(std::move(entry));
     paths_.push_back(path);
     return {};
 }
 
 Status StagedFiles::publish() {
+    // Phase one, undoable: new files get their name or a private one; files
+    // about to be replaced get a hard-linked backup.
     for (Entry& entry : entries_) {
         int rc = 0;
         if (entry.overwrite) {
-            // Linked under a private name, then renamed over: the old file
-            // (or a link planted there) is replaced, never written through.
-            const std::string temporary = temporary_name(entry.path);
-            rc = link_anonymous(entry.fd.get(), temporary);
-            if (rc == 0 && rename(temporary.c_str(), entry.path.c_str()) != 0) {
-                const int err = errno;
-                unlink(temporary.c_str());
-                errno = err;
-                rc = -1;
+            entry.pending = temporary_name(entry.path);
+            rc = link_anonymous(entry.fd.get(), entry.pending);
+            if (rc != 0) entry.pending.clear();
+            struct stat st {};
+            if (rc == 0 && lstat(entry.path.c_str(), &st) == 0) {
+                // linkat without AT_SYMLINK_FOLLOW backs up a link itself.
+                entry.backup = temporary_name(entry.path);
+                rc = linkat(AT_FDCWD, entry.path.c_str(), AT_FDCWD, entry.backup.c_str(), 0);
+                if (rc != 0) entry.backup.clear();
             }
         } else {
             rc = link_anonymous(entry.fd.get(), entry.path);
+            entry.published = rc == 0;
         }
         if (rc != 0) {
             const Error error = file_error(errno, entry.path);
             rollback();
             return error;
         }
+    }
+    // Phase two: renames over the old files.
+    for (Entry& entry : entries_) {
+        if (entry.pending.empty()) continue;
+        if (rename(entry.pending.c_str(), entry.path.c_str()) != 0) {
+            const Error error = file_error(errno, entry.path);
+            rollback();
+            return error;
+        }
+        entry.pending.clear();
         entry.published = true;
     }
     for (const Entry& entry : entries_) {
@@ -143,10 +160,30 @@ Status StagedFiles::publish() {
     return {};
 }
 
+void StagedFiles::undo(Entry& entry) {
+    if (!entry.pending.empty()) unlink(entry.pending.c_str());
+    entry.pending.clear();
+    if (entry.published) {
+        if (!entry.backup.empty()) {
+            rename(entry.backup.c_str(), entry.path.c_str());
+            entry.backup.clear();
+        } else {
+            unlink(entry.path.c_str());
+        }
+    }
+    if (!entry.backup.empty()) unlink(entry.backup.c_str());
+    entry.backup.clear();
+    entry.published = false;
+}
+
 void StagedFiles::rollback() {
+    for (Entry& entry : entries_) undo(entry);
+}
+
+StagedFiles::~StagedFiles() {
     for (Entry& entry : entries_) {
-        if (entry.published) unlink(entry.path.c_str());
-        entry.published = false;
+        if (!entry.pending.empty()) unlink(entry.pending.c_str());
+        if (!entry.backup.empty()) unlink(entry.backup.c_str());
     }
 }
 

@@ -5,8 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include <arpa/inet.h>
-
+#include "keyauth/client_id.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/x509.hpp"
 #include "openssl_handles.hpp"
@@ -127,11 +126,8 @@ Result<IssuedCertificate> package(const X509Ptr& cert, EVP_PKEY* key,
 std::string subject_alt_names(const std::vector<std::string>& hosts) {
     std::string names;
     for (const std::string& host : hosts) {
-        unsigned char address[16];
-        const bool is_ip = inet_pton(AF_INET, host.c_str(), address) == 1 ||
-                           inet_pton(AF_INET6, host.c_str(), address) == 1;
         if (!names.empty()) names += ",";
-        names += (is_ip ? "IP:" : "DNS:") + host;
+        names += (is_ip_address(host) ? "IP:" : "DNS:") + host;
     }
     return names;
 }
@@ -197,6 +193,8 @@ Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& co
 
 Result<IssuedCertificate> CertificateAuthority::issue_client(std::string_view client_id, int days,
                                                              std::int64_t now) const {
+    // The CN is the id: one that could be truncated or mistaken is refused.
+    if (Status s = check_client_id(client_id); !s) return s.error();
     return issue_leaf(std::string(client_id), days, now, "clientAuth", "");
 }
 

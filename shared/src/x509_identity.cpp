@@ -100,29 +100,54 @@ Result<X509Ptr> parse_certificate_der(std::string_view der) {
     return cert;
 }
 
+namespace {
+
+// One DNS label: 1..63 letters, digits and inner hyphens.
+bool is_dns_label(std::string_view label) {
+    if (label.empty() || label.size() > 63) return false;
+    if (label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool is_dns_name(std::string_view host) {
+    if (host.size() > 253) return false;
+    // A wildcard only as a whole first label of a name with at least two more.
+    if (host.substr(0, 2) == "*.") host.remove_prefix(2);
+    std::size_t labels = 0;
+    while (true) {
+        const std::size_t dot = host.find('.');
+        if (!is_dns_label(host.substr(0, dot))) return false;
+        ++labels;
+        if (dot == std::string_view::npos) break;
+        host.remove_prefix(dot + 1);
+    }
+    return labels > 0;
+}
+
+}  // namespace
+
+bool is_ip_address(const std::string& text) {
+    unsigned char address[16];
+    return inet_pton(AF_INET, text.c_str(), address) == 1 ||
+           inet_pton(AF_INET6, text.c_str(), address) == 1;
+}
+
 Status check_host_name(std::string_view host) {
     const std::string text(host);
-    unsigned char address[16];
-    if (inet_pton(AF_INET, text.c_str(), address) == 1 ||
-        inet_pton(AF_INET6, text.c_str(), address) == 1) {
-        return {};
+    // inet_pton reads a C string: a NUL would hide whatever follows it.
+    if (host.find('\0') == std::string_view::npos) {
+        if (is_ip_address(text)) return {};
+        if (is_dns_name(host)) return {};
     }
-    if (host.empty() || host.size() > 253) {
-        return make_error(Errc::invalid_argument, "host name must be 1 to 253 characters");
-    }
-    for (std::size_t i = 0; i < host.size(); ++i) {
-        const char c = host[i];
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '-' || c == '.' || (c == '*' && i == 0);
-        if (!ok) {
-            return make_error(Errc::invalid_argument,
-                              "host \"" + text + "\" is neither an IP address nor a DNS name");
-        }
-    }
-    if (host.front() == '.' || host.back() == '.' || host.find("..") != std::string_view::npos) {
-        return make_error(Errc::invalid_argument, "host \"" + text + "\" is not a DNS name");
-    }
-    return {};
+    std::string shown;
+    for (char c : host) shown += (c > 0x20 && c < 0x7f) ? c : '?';
+    return make_error(Errc::invalid_argument,
+                      "host \"" + shown + "\" is neither an IP address nor a DNS name");
 }
 
 }  // namespace keyauth

@@ -31,12 +31,15 @@ private:
 };
 
 // A set of files written in full and fsynced before any of them gets its
-// name: publish() links them into place, rollback() removes what it linked.
+// name. publish() puts them all in place or none; until the set dies,
+// rollback() restores exactly what was there before (files replaced with
+// overwrite come back from hard-linked backups).
 class StagedFiles {
 public:
     StagedFiles() = default;
     StagedFiles(StagedFiles&&) = default;
     StagedFiles& operator=(StagedFiles&&) = default;
+    ~StagedFiles();  // keeps what was published; drops the backups
 
     // Fails early if the path exists (unless overwrite) or its directory is
     // not writable, so nothing is registered for files that cannot be written.
@@ -51,8 +54,11 @@ private:
         std::string path;
         UniqueFd fd;
         bool overwrite = false;
+        std::string pending;  // linked, not yet renamed into place
+        std::string backup;   // the file this one replaced
         bool published = false;
     };
+    void undo(Entry& entry);
     std::vector<Entry> entries_;
     std::vector<std::string> paths_;
 };

@@ -83,5 +83,6 @@ Result<X509Ptr> parse_certificate_der(std::string_view der);
 
 // A host for a subjectAltName: an IPv4/IPv6 literal or a DNS name.
 Status check_host_name(std::string_view host);
+bool is_ip_address(const std::string& text);
 
 }  // namespace keyauth
