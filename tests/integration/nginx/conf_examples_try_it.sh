@@ -4,7 +4,7 @@
 source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
-out=$(bash "$(dirname "$0")/../../../conf-examples/nginx/try-it.sh" 2>&1) \
+out=$(sanitized bash "$(dirname "$0")/../../../conf-examples/nginx/try-it.sh" 2>&1) \
     || fail "try-it.sh failed: $out"
 echo "$out"
 expect_contains "$out" "HTTP token authentication enabled" "start message"
@@ -16,3 +16,4 @@ expect_contains "$out" "$INVALID_CERTIFICATE_BODY (HTTP 403)" "deleted certifica
 expect_eq "$(grep -c '(HTTP 200)' <<<"$out")" "2" "accepted requests (token, certificate)"
 expect_contains "$out" 'keyauth: token of client "myapp01" refused: unknown client' "refusal logged"
 pass "conf-examples/nginx/try-it.sh: accepted and refused as the seed shows"
+expect_no_sanitizer_reports

@@ -11,6 +11,11 @@
 NGINX=${NGINX:-/usr/sbin/nginx}
 NGX_PREFIX=$WORK/nginx
 NGX_ERROR_LOG=$NGX_PREFIX/logs/error.log
+# Where libasan and UBSan report, when the module is sanitized (workers, as
+# www-data, write there too).
+NGX_SANITIZER_LOGS=$WORK/sanitizer
+mkdir -p "$NGX_SANITIZER_LOGS"
+chmod 1777 "$NGX_SANITIZER_LOGS"
 # The refusal the seed shows, and what comes with it.
 INVALID_TOKEN_BODY='{"success":false,"reason":"invalid token"}'
 MISSING_TOKEN_BODY='{"success":false,"reason":"missing token"}'
@@ -61,11 +66,25 @@ $1
 EOF
 }
 
+# sanitized ARGS...: runs a command, under libasan when the module is
+# sanitized (NGINX_PRELOAD): nginx loads it into an uninstrumented binary.
+# (No leak check: nginx leaves its pools to exit.)
+sanitized() {
+    if [ -n "${NGINX_PRELOAD:-}" ]; then
+        env LD_PRELOAD="$NGINX_PRELOAD" \
+            ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$NGX_SANITIZER_LOGS/asan" \
+            UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$NGX_SANITIZER_LOGS/ubsan" \
+            "$@"
+    else
+        "$@"
+    fi
+}
+
 # nginx_test HTTP_BLOCK_BODY: runs "nginx -t"; prints its output, returns its
 # exit code.
 nginx_test() {
     write_nginx_conf "$1"
-    "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -t 2>&1
+    sanitized "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -t 2>&1
 }
 
 # start_nginx HTTP_BLOCK_BODY: starts nginx (daemon, two workers) and waits
@@ -73,7 +92,7 @@ nginx_test() {
 start_nginx() {
     local port out
     write_nginx_conf "$1"
-    out=$("$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) \
+    out=$(sanitized "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) \
         || fail "nginx did not start: $out"
     at_exit stop_nginx
     for port in $(grep -o 'listen 127\.0\.0\.1:[0-9]*' "$NGX_PREFIX/conf/nginx.conf" | cut -d: -f2); do
@@ -115,9 +134,18 @@ token_secret() {
     echo "${token##*:}"
 }
 
-# No crash, no alert, no secret of the given token files in the error log.
+expect_no_sanitizer_reports() {
+    if [ -n "$(ls -A "$NGX_SANITIZER_LOGS")" ]; then
+        cat "$NGX_SANITIZER_LOGS"/* >&2
+        fail "sanitizer reports from nginx"
+    fi
+}
+
+# No sanitizer report, no crash, no alert, no secret of the given token
+# files in the error log.
 expect_clean_error_log() {
     local log f
+    expect_no_sanitizer_reports
     log=$(cat "$NGX_ERROR_LOG")
     for word in '[alert]' '[crit]' '[emerg]' 'exited on signal' 'segfault'; do
         expect_not_contains "$log" "$word" "nginx error log"
