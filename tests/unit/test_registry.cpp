@@ -366,6 +366,103 @@ void removed_registry_fails_closed_then_recovers(void**) {
     assert_code((*reader)->find("old", found), Errc::unknown_client);
 }
 
+// A child process that opens the registry, waits for `start` (if given),
+// opens a write transaction, puts `id`, tells the parent through `ready`,
+// and commits once `go` says so (or after 300 ms without `go`).
+struct ChildWriter {
+    int start = -1;
+    int ready = -1;
+    int go = -1;
+};
+
+pid_t hold_write_in_child(const std::string& dir, const char* id, ChildWriter pipes) {
+    const pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
+    if (!registry)
+        _exit(2);
+    char byte = 0;
+    if (pipes.start >= 0 && read(pipes.start, &byte, 1) != 1)
+        _exit(7);
+    auto writer = (*registry)->begin_write();
+    if (!writer || !put_client(**writer, id, make_credentials(0x55, 1, 2)))
+        _exit(3);
+    byte = 'r';
+    if (write(pipes.ready, &byte, 1) != 1)
+        _exit(4);
+    if (pipes.go >= 0) {
+        if (read(pipes.go, &byte, 1) != 1)
+            _exit(5);
+    } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    _exit((*writer)->commit().ok() ? 0 : 6);
+}
+
+int exit_code_of(pid_t pid) {
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+void readers_are_not_blocked_by_an_open_write(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
+    auto reader = temp.open(OpenMode::read_only);
+    int ready[2];
+    int go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    const pid_t child = hold_write_in_child(temp.path(), "new", {-1, ready[1], go[0]});
+    char byte = 0;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    // The write transaction is open: lookups answer at once, from the last commit.
+    const auto start = std::chrono::steady_clock::now();
+    ClientCredentials found;
+    assert_ok(reader->find("old", found));
+    assert_code(reader->find("new", found), Errc::unknown_client);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+    assert_in_range(millis, 0, 100);
+    assert_int_equal(write(go[1], &byte, 1), 1);
+    assert_int_equal(exit_code_of(child), 0);
+    assert_ok(reader->find("new", found));
+    for (int fd : {ready[0], ready[1], go[0], go[1]})
+        close(fd);
+}
+
+void writers_take_turns(void**) {
+    TempRegistry temp;
+    int start[2];
+    int ready[2];
+    assert_int_equal(pipe(start), 0);
+    assert_int_equal(pipe(ready), 0);
+    const pid_t child = hold_write_in_child(temp.path(), "first", {start[0], ready[1], -1});
+    auto registry = temp.open(OpenMode::read_write);
+    assert_non_null(registry.get());
+    char byte = 's';
+    assert_int_equal(write(start[1], &byte, 1), 1);
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    // The child holds the write transaction and commits about 300 ms from now.
+    const auto begun = std::chrono::steady_clock::now();
+    auto writer = registry->begin_write();
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - begun)
+                            .count();
+    assert_ok(writer);
+    assert_in_range(millis, 150, 5000);
+    // And it starts from the child's commit.
+    ClientCredentials found;
+    assert_ok((*writer)->find("first", found));
+    assert_int_equal(exit_code_of(child), 0);
+    for (int fd : {start[0], start[1], ready[0], ready[1]})
+        close(fd);
+}
+
 // Writes bytes straight into one of the registry's LMDB tables, bypassing
 // the core: how a corrupt or hostile registry is made.
 bool raw_put(const std::string& dir, const char* table, std::string_view key,
@@ -479,6 +576,8 @@ int main() {
         cmocka_unit_test(generation_changes_after_a_commit),
         cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
+        cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
+        cmocka_unit_test(writers_take_turns),
         cmocka_unit_test(corrupt_record_is_reported_not_trusted),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
         cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
