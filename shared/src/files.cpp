@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -39,7 +40,7 @@ Status write_all(int fd, std::string_view contents, const std::string& path) {
         }
         contents.remove_prefix(static_cast<std::size_t>(n));
     }
-    if (fsync(fd) != 0) return file_error(errno, path);
+    if (fdatasync(fd) != 0) return file_error(errno, path);
     return {};
 }
 
@@ -154,8 +155,12 @@ Status StagedFiles::publish() {
         entry.pending.clear();
         entry.published = true;
     }
+    std::vector<std::string> synced;
     for (const Entry& entry : entries_) {
-        if (Status s = fsync_directory(directory_of(entry.path)); !s) return s;
+        const std::string dir = directory_of(entry.path);
+        if (std::find(synced.begin(), synced.end(), dir) != synced.end()) continue;
+        if (Status s = fsync_directory(dir); !s) return s;
+        synced.push_back(dir);
     }
     return {};
 }

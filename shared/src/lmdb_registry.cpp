@@ -10,6 +10,7 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/registry_layout.hpp"
 #include "lmdb_handles.hpp"
+#include "lookup_cache.hpp"
 
 namespace keyauth {
 namespace {
@@ -89,6 +90,7 @@ struct LmdbRegistry::Impl {
     std::optional<OpenEnvironment> open_env;
     std::int64_t next_check_millis = 0;
     std::uint64_t reopen_count = 0;
+    LookupCache cache;  // read-only mode only: servers answering many lookups
 
     Status open_environment();
     Status ensure_current();
@@ -221,6 +223,11 @@ public:
     }
     const Status& status() const { return status_; }
     MDB_txn* txn() const { return txn_; }
+    // The snapshot this scope reads, unique per environment and reopen.
+    std::uint64_t snapshot() const {
+        if (impl_.mode != OpenMode::read_only) return 0;  // keytool: no cache
+        return (impl_.reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(txn_));
+    }
 
 private:
     LmdbRegistry::Impl& impl_;
@@ -261,13 +268,19 @@ Status LmdbRegistry::find(std::string_view id, ClientCredentials& out) {
     }
     ReadScope read(*impl_);
     if (!read.status()) return read.status();
-    return read_credentials(read.txn(), impl_->open_env->clients, id, out);
+    const std::uint64_t snapshot = read.snapshot();
+    if (impl_->cache.find(snapshot, id, out)) return {};
+    if (Status s = read_credentials(read.txn(), impl_->open_env->clients, id, out); !s) return s;
+    if (snapshot != 0) impl_->cache.remember(snapshot, id, out);
+    return {};
 }
 
 Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                          ClientCredentials& out) {
     ReadScope read(*impl_);
     if (!read.status()) return read.status();
+    const std::uint64_t snapshot = read.snapshot();
+    if (impl_->cache.find(snapshot, fingerprint, id, out)) return {};
     MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
     MDB_val value{};
     const int rc = mdb_get(read.txn(), impl_->open_env->fingerprints, &key, &value);
@@ -285,6 +298,7 @@ Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::st
         return make_error(Errc::unknown_client, "unknown certificate");
     }
     id.assign(owner);
+    if (snapshot != 0) impl_->cache.remember(snapshot, fingerprint, owner, out);
     return {};
 }
 
@@ -312,11 +326,12 @@ Result<std::vector<ClientRecord>> LmdbRegistry::list() {
     return records;
 }
 
+// The snapshot a lookup made now would read: the id of a fresh read
+// transaction (the meta page can run ahead of what readers see).
 std::uint64_t LmdbRegistry::generation() {
-    if (!impl_->ensure_current().ok()) return ~std::uint64_t{0};
-    MDB_envinfo info{};
-    mdb_env_info(impl_->open_env->env.get(), &info);
-    return (impl_->reopen_count << 48) ^ static_cast<std::uint64_t>(info.me_last_txnid);
+    ReadScope read(*impl_);
+    if (!read.status()) return ~std::uint64_t{0};
+    return (impl_->reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(read.txn()));
 }
 
 namespace {

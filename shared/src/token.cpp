@@ -8,7 +8,8 @@
 namespace keyauth {
 
 bool token_hashes_equal(const TokenHash& a, const TokenHash& b) noexcept {
-    return sodium_memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size()) == 0;
+    static_assert(kTokenHashBytes == crypto_verify_32_BYTES);
+    return crypto_verify_32(a.bytes.data(), b.bytes.data()) == 0;
 }
 
 TokenHash hash_token_secret(const TokenSecret& secret) noexcept {

@@ -1,0 +1,46 @@
+// Registry reads remembered per process, each tagged with the LMDB snapshot
+// (transaction id) it was read in. An entry serves only a lookup whose own
+// read transaction has the same id, so a commit anywhere retires every entry
+// at once: nothing can go stale.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "keyauth/client_id.hpp"
+#include "keyauth/client_record.hpp"
+
+namespace keyauth {
+
+class LookupCache {
+public:
+    bool find(std::uint64_t snapshot, std::string_view id, ClientCredentials& out) const;
+    void remember(std::uint64_t snapshot, std::string_view id, const ClientCredentials& c);
+
+    bool find(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string& id,
+              ClientCredentials& out) const;
+    void remember(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string_view id,
+                  const ClientCredentials& c);
+
+private:
+    static constexpr std::size_t kSlots = 4096;  // a power of two; ~1.6 MB in all
+
+    struct Slot {
+        std::uint64_t snapshot = 0;  // 0: empty (LMDB transaction ids start at 1)
+        std::uint8_t id_length = 0;
+        char id[kMaxClientIdLength];
+        ClientCredentials credentials;
+    };
+    struct FingerprintSlot {
+        Slot slot;
+        Fingerprint fingerprint;
+    };
+
+    void allocate();
+    std::unique_ptr<Slot[]> by_id_;
+    std::unique_ptr<FingerprintSlot[]> by_fingerprint_;
+};
+
+}  // namespace keyauth
