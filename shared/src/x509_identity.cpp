@@ -34,9 +34,12 @@ BioPtr memory_reader(std::string_view text) {
 }
 
 Fingerprint fingerprint_of(const X509* certificate) {
+    // Fetched once: an implicit fetch on every handshake costs more than the hash.
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     Fingerprint fingerprint;
     unsigned int length = 0;
-    if (X509_digest(certificate, EVP_sha256(), fingerprint.bytes.data(), &length) != 1 ||
+    if (sha256 == nullptr ||
+        X509_digest(certificate, sha256, fingerprint.bytes.data(), &length) != 1 ||
         length != fingerprint.bytes.size()) {
         fingerprint.bytes.fill(0);
     }
