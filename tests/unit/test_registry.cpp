@@ -485,6 +485,45 @@ bool raw_put(const std::string& dir, const char* table, std::string_view key,
     return ok;
 }
 
+// The number of entries in one of the registry's LMDB tables, or -1.
+long raw_count(const std::string& dir, const char* table) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0)
+        return -1;
+    mdb_env_set_maxdbs(env, 2);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_stat stat{};
+    long count = -1;
+    if (mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0660) == 0 &&
+        mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0 &&
+        mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_stat(txn, dbi, &stat) == 0) {
+        count = static_cast<long>(stat.ms_entries);
+    }
+    if (txn != nullptr)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return count;
+}
+
+void index_holds_exactly_the_live_fingerprints(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "a", kFirst) && put_client(w, "b", kSecond);
+    }));
+    assert_int_equal(raw_count(temp.path(), "clients"), 2);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 2);
+    // Replacing a's certificate drops its old fingerprint from the index.
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "a", make_credentials(0x70, 1, 2), true);
+    }));
+    assert_int_equal(raw_count(temp.path(), "clients"), 2);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 2);
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) { return w.erase("b").ok(); }));
+    assert_int_equal(raw_count(temp.path(), "clients"), 1);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 1);
+}
+
 std::string bytes_of(const keyauth::Fingerprint& f) {
     return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
 }
@@ -578,6 +617,7 @@ int main() {
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
         cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
         cmocka_unit_test(writers_take_turns),
+        cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_is_reported_not_trusted),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
         cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
