@@ -13,6 +13,13 @@
 #include "openssl_handles.hpp"
 
 namespace keyauth {
+namespace {
+
+struct EvpMdFree {
+    void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+
+}  // namespace
 
 Error openssl_error(const std::string& doing) {
     const unsigned long code = ERR_get_error();
@@ -34,12 +41,13 @@ BioPtr memory_reader(std::string_view text) {
 }
 
 Fingerprint fingerprint_of(const X509* certificate) {
-    // Fetched once: an implicit fetch on every handshake costs more than the hash.
-    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    // Fetched once: an implicit fetch on every handshake costs more than the
+    // hash. Freed when the plugin or module is unloaded.
+    static const std::unique_ptr<EVP_MD, EvpMdFree> sha256(EVP_MD_fetch(nullptr, "SHA256", nullptr));
     Fingerprint fingerprint;
     unsigned int length = 0;
-    if (sha256 == nullptr ||
-        X509_digest(certificate, sha256, fingerprint.bytes.data(), &length) != 1 ||
+    if (!sha256 ||
+        X509_digest(certificate, sha256.get(), fingerprint.bytes.data(), &length) != 1 ||
         length != fingerprint.bytes.size()) {
         fingerprint.bytes.fill(0);
     }

@@ -1,7 +1,7 @@
 // Test tool: moves a registered client's validity window, so tests can make
 // expired and not-yet-valid clients without waiting. Never installed.
 //   keyauth_set_validity REGISTRY_DIR CLIENT_ID NOT_BEFORE NOT_AFTER
-// Times are Unix seconds; a leading + or - makes them relative to now.
+// Times are seconds relative to now ("-60", "+2", "0").
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -12,9 +12,7 @@
 namespace {
 
 std::int64_t parse_time(const std::string& text) {
-    const std::int64_t value = std::strtoll(text.c_str(), nullptr, 10);
-    const bool relative = !text.empty() && (text[0] == '+' || text[0] == '-');
-    return relative ? keyauth::unix_now() + value : value;
+    return keyauth::unix_now() + std::strtoll(text.c_str(), nullptr, 10);
 }
 
 int fail(const std::string& message) {

@@ -51,13 +51,29 @@ CONF
 # not see into the build tree: it gets a copy beside the registry.
 install -m 644 "$PLUGIN" "$WORK/mosquitto_keyauth.so"
 
+# A sanitized plugin (MOSQUITTO_PRELOAD=libasan) runs in the uninstrumented
+# broker with libasan loaded first; reports go to the broker log.
+if [ -n "${MOSQUITTO_PRELOAD:-}" ]; then
+    SANITIZED_BROKER="env LD_PRELOAD=$MOSQUITTO_PRELOAD ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+        LSAN_OPTIONS=suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan.supp:fast_unwind_on_malloc=0
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
+else
+    SANITIZED_BROKER=""
+fi
+
+# expect_no_sanitizer_report LOG: fails on any AddressSanitizer or UBSan report.
+expect_no_sanitizer_report() {
+    ! grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$1" ||
+        { cat "$1" >&2; fail "sanitizer report in $1"; }
+}
+
 # start_broker [LINE]...: started as root, it drops to the mosquitto user.
 # $BROKER_WRAPPER (e.g. valgrind) runs in front of it when set.
 start_broker() {
     pick_ports
     broker_config "$@" >"$WORK/mosquitto.conf"
     BROKER_LOG=$WORK/broker.log
-    ${BROKER_WRAPPER:-} "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$BROKER_LOG" 2>&1 &
+    ${BROKER_WRAPPER:-$SANITIZED_BROKER} "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
     at_exit stop_broker
     local port tries
@@ -80,6 +96,7 @@ stop_broker() {
     BROKER_STATUS=0
     wait "$BROKER_PID" || BROKER_STATUS=$?
     BROKER_PID=
+    expect_no_sanitizer_report "$BROKER_LOG"
 }
 
 # run_broker_expecting_refusal [LINE]...: the broker must exit by itself, not
@@ -88,7 +105,8 @@ run_broker_expecting_refusal() {
     pick_ports
     broker_config "$@" >"$WORK/mosquitto.conf"
     local rc=0
-    timeout 20 "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 || rc=$?
+    timeout 20 $SANITIZED_BROKER "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 || rc=$?
+    expect_no_sanitizer_report "$WORK/broker.log"
     [ "$rc" -ne 0 ] || fail "broker started although it should have refused"
     [ "$rc" -ne 124 ] || fail "broker kept running although it should have refused"
     cat "$WORK/broker.log"

@@ -3,6 +3,7 @@
 # definitely lost.
 source "$TESTLIB"
 command -v valgrind >/dev/null || { echo "skip: valgrind is not installed"; exit 77; }
+[ -z "${MOSQUITTO_PRELOAD:-}" ] || { echo "skip: valgrind cannot run a sanitized plugin"; exit 77; }
 source "$BROKER_LIB"
 gen_clients alice bob
 BROKER_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite
