@@ -230,6 +230,56 @@ void publish_is_all_or_nothing(void**) {
     assert_sv_equal(contents_of(dir / "b"), "theirs");
 }
 
+// gen --force: a publication that fails part-way leaves the old files.
+void failed_overwrite_publish_keeps_the_old_files(void**) {
+    TempDir dir;
+    assert_ok(write_file_exclusive(dir / "a_token", "old token", 0600, false));
+    StagedFiles files;
+    assert_ok(files.stage(dir / "a_token", "new token", 0600, true));
+    assert_ok(files.stage(dir / "a_key.pem", "new key", 0600, true));
+    // The second publication fails: a directory took its name meanwhile.
+    assert_int_equal(mkdir((dir / "a_key.pem").c_str(), 0700), 0);
+    assert_false(files.publish().ok());
+    assert_sv_equal(contents_of(dir / "a_token"), "old token");
+    assert_true(S_ISDIR(mode_of(dir / "a_key.pem")));
+    assert_names(dir.path(), {"a_key.pem", "a_token"});
+}
+
+// gen --force whose registry commit fails: rollback brings back the old
+// files, links included, and the backups vanish with the set.
+void rollback_after_overwrite_restores_what_was_there(void**) {
+    TempDir dir;
+    assert_ok(write_file_exclusive(dir / "a_token", "old token", 0600, false));
+    assert_ok(write_file_exclusive(dir / "target", "precious", 0644, false));
+    assert_int_equal(symlink((dir / "target").c_str(), (dir / "a_key.pem").c_str()), 0);
+    {
+        StagedFiles files;
+        assert_ok(files.stage(dir / "a_token", "new token", 0600, true));
+        assert_ok(files.stage(dir / "a_key.pem", "new key", 0600, true));
+        assert_ok(files.stage(dir / "a_cert.pem", "new cert", 0644, true));
+        assert_ok(files.publish());
+        assert_sv_equal(contents_of(dir / "a_token"), "new token");
+        assert_int_equal(mode_of(dir / "a_key.pem"), S_IFREG | 0600);
+        files.rollback();
+    }
+    assert_sv_equal(contents_of(dir / "a_token"), "old token");
+    assert_true(S_ISLNK(mode_of(dir / "a_key.pem")));
+    assert_sv_equal(contents_of(dir / "target"), "precious");
+    assert_names(dir.path(), {"a_key.pem", "a_token", "target"});
+}
+
+void published_overwrite_leaves_no_backups(void**) {
+    TempDir dir;
+    assert_ok(write_file_exclusive(dir / "a_token", "old token", 0600, false));
+    {
+        StagedFiles files;
+        assert_ok(files.stage(dir / "a_token", "new token", 0600, true));
+        assert_ok(files.publish());
+    }
+    assert_sv_equal(contents_of(dir / "a_token"), "new token");
+    assert_names(dir.path(), {"a_token"});
+}
+
 void read_small_file_refusals(void**) {
     TempDir dir;
     auto missing = keyauth::read_small_file(dir / "missing");
@@ -267,6 +317,9 @@ int main() {
         cmocka_unit_test(rollback_removes_what_was_published),
         cmocka_unit_test(stage_fails_early_on_existing_file),
         cmocka_unit_test(publish_is_all_or_nothing),
+        cmocka_unit_test(failed_overwrite_publish_keeps_the_old_files),
+        cmocka_unit_test(rollback_after_overwrite_restores_what_was_there),
+        cmocka_unit_test(published_overwrite_leaves_no_backups),
         cmocka_unit_test(read_small_file_refusals),
     };
     return run_group(tests);

@@ -344,6 +344,36 @@ void replaced_registry_is_noticed_within_300ms(void**) {
     assert_int_not_equal((*reader)->generation(), generation);
 }
 
+// The replacement holds the same id, written in as many transactions: only
+// the reopen tells the two apart, and the new credentials must win.
+void replaced_registry_with_the_same_history_is_read_afresh(void**) {
+    TempDir parent;
+    const std::string dir = parent / "registry";
+    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+    assert_true(
+        write_registry(dir, [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto reader = LmdbRegistry::open(dir, OpenMode::read_only);
+    assert_ok(reader);
+    ClientCredentials found;
+    for (int i = 0; i < 3; ++i) {
+        assert_ok((*reader)->find("myapp01", found));
+        assert_same_credentials(found, kFirst);
+    }
+    std::string id;
+    assert_ok((*reader)->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+
+    assert_int_equal(rename(dir.c_str(), (parent / "registry.old").c_str()), 0);
+    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+    assert_true(write_registry_in_child(
+        dir, [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond); }));
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    assert_ok((*reader)->find("myapp01", found));
+    assert_same_credentials(found, kSecond);
+    assert_code((*reader)->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+}
+
 void removed_registry_fails_closed_then_recovers(void**) {
     TempDir parent;
     const std::string dir = parent / "registry";
@@ -614,6 +644,7 @@ int main() {
         cmocka_unit_test(read_write_open_creates_files_0660_under_umask),
         cmocka_unit_test(generation_changes_after_a_commit),
         cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
+        cmocka_unit_test(replaced_registry_with_the_same_history_is_read_afresh),
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
         cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
         cmocka_unit_test(writers_take_turns),

@@ -30,7 +30,7 @@ class TempDir {
   public:
     TempDir() {
         const char* base = std::getenv("TMPDIR");
-        std::string pattern = std::string(base && *base ? base : "/tmp") + "/keyauth-test.XXXXXX";
+        std::string pattern = std::string(base && *base ? base : "/tmp") + "/keyauth-unit.XXXXXX";
         if (mkdtemp(pattern.data()) == nullptr) {
             std::perror("mkdtemp");
             std::abort();

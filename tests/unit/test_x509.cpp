@@ -233,6 +233,18 @@ void days_out_of_range_are_refused(void** state) {
     assert_ok(fixture(state).ca->issue_client("myapp01", keyauth::kMaxDays, kNow));
 }
 
+// The id is the CN: an id that is not valid never reaches a certificate
+// (a NUL would otherwise cut "a\0b" down to another client's "a").
+void issue_client_refuses_invalid_ids(void** state) {
+    for (const std::string& bad : {std::string("a\0b", 3), std::string("a/b"), std::string(""),
+                                   std::string(65, 'a'), std::string("a..b")}) {
+        auto issued = fixture(state).ca->issue_client(bad, 10, kNow);
+        assert_false(issued.ok());
+        assert_int_equal(static_cast<int>(issued.error().code),
+                         static_cast<int>(Errc::invalid_argument));
+    }
+}
+
 // --- server ------------------------------------------------------------
 
 int san_count(X509* cert, int type) {
@@ -290,12 +302,15 @@ void check_host_name_rules(void**) {
          {std::string(""), std::string("a b"), std::string("a..b"), std::string(".a"),
           std::string("a."), std::string("a,DNS:evil"), std::string("a/b"), std::string("a:b"),
           std::string("x*.example.com"), std::string("caf\xc3\xa9"), std::string(254, 'a'),
-          std::string("a\0b", 3)}) {
+          std::string("a\0b", 3), std::string("127.0.0.1\0evil", 14), std::string("::1\0x", 5),
+          std::string("*"), std::string("*foo"), std::string("-"),
+          std::string(64, 'a') + ".example.com"}) {
         assert_code(keyauth::check_host_name(bad), Errc::invalid_argument);
     }
     // 253 characters, every label at most 63.
     const std::string label(63, 'a');
-    assert_ok(keyauth::check_host_name(label + "." + label + "." + label + "." + std::string(61, 'a')));
+    assert_ok(
+        keyauth::check_host_name(label + "." + label + "." + label + "." + std::string(61, 'a')));
 }
 
 // --- identity_of --------------------------------------------------------
@@ -453,6 +468,7 @@ int main() {
         cmocka_unit_test_setup_teardown(client_key_matches_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(fingerprint_is_sha256_of_der, setup, teardown),
         cmocka_unit_test_setup_teardown(days_out_of_range_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(issue_client_refuses_invalid_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(server_certificate_carries_hosts_as_sans, setup, teardown),
         cmocka_unit_test_setup_teardown(server_refuses_bad_hosts, setup, teardown),
         cmocka_unit_test(check_host_name_rules),
