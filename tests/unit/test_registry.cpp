@@ -320,80 +320,78 @@ long millis_until_found(LmdbRegistry& registry, const std::string& id, long limi
     }
 }
 
-void replaced_registry_is_noticed_within_300ms(void**) {
+// A registry directory holding one client, opened by a reader, that the
+// test then removes or swaps for a new one at the same path.
+struct SwappableRegistry {
     TempDir parent;
-    const std::string dir = parent / "registry";
-    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
-    assert_true(
-        write_registry(dir, [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
-    auto reader = LmdbRegistry::open(dir, OpenMode::read_only);
-    assert_ok(reader);
+    std::string dir = parent / "registry";
+    std::unique_ptr<LmdbRegistry> reader;
+
+    SwappableRegistry(const std::string& id, const ClientCredentials& credentials) {
+        assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+        assert_true(
+            write_registry(dir, [&](RegistryWriter& w) { return put_client(w, id, credentials); }));
+        auto opened = LmdbRegistry::open(dir, OpenMode::read_only);
+        assert_ok(opened);
+        reader = std::move(*opened);
+    }
+    // A new directory at the same path, written by another process.
+    void recreate(const std::string& id, const ClientCredentials& credentials) {
+        assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+        assert_true(write_registry_in_child(
+            dir, [&](RegistryWriter& w) { return put_client(w, id, credentials); }));
+    }
+    void replace(const std::string& id, const ClientCredentials& credentials) {
+        assert_int_equal(rename(dir.c_str(), (parent / "registry.old").c_str()), 0);
+        recreate(id, credentials);
+    }
+};
+
+void replaced_registry_is_noticed_within_300ms(void**) {
+    SwappableRegistry registry("old", kFirst);
     ClientCredentials found;
-    assert_ok((*reader)->find("old", found));
-    const std::uint64_t generation = (*reader)->generation();
+    assert_ok(registry.reader->find("old", found));
+    const std::uint64_t generation = registry.reader->generation();
 
-    assert_int_equal(rename(dir.c_str(), (parent / "registry.old").c_str()), 0);
-    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
-    assert_true(write_registry_in_child(
-        dir, [](RegistryWriter& w) { return put_client(w, "new", kSecond); }));
-
-    const long millis = millis_until_found(**reader, "new", 1000);
+    registry.replace("new", kSecond);
+    const long millis = millis_until_found(*registry.reader, "new", 1000);
     print_message("replacement noticed after %ld ms\n", millis);
     assert_in_range(millis, 0, 300);
-    assert_code((*reader)->find("old", found), Errc::unknown_client);
-    assert_int_not_equal((*reader)->generation(), generation);
+    assert_code(registry.reader->find("old", found), Errc::unknown_client);
+    assert_int_not_equal(registry.reader->generation(), generation);
 }
 
 // The replacement holds the same id, written in as many transactions: only
 // the reopen tells the two apart, and the new credentials must win.
 void replaced_registry_with_the_same_history_is_read_afresh(void**) {
-    TempDir parent;
-    const std::string dir = parent / "registry";
-    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
-    assert_true(
-        write_registry(dir, [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
-    auto reader = LmdbRegistry::open(dir, OpenMode::read_only);
-    assert_ok(reader);
+    SwappableRegistry registry("myapp01", kFirst);
     ClientCredentials found;
     for (int i = 0; i < 3; ++i) {
-        assert_ok((*reader)->find("myapp01", found));
+        assert_ok(registry.reader->find("myapp01", found));
         assert_same_credentials(found, kFirst);
     }
     std::string id;
-    assert_ok((*reader)->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    assert_ok(registry.reader->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
 
-    assert_int_equal(rename(dir.c_str(), (parent / "registry.old").c_str()), 0);
-    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
-    assert_true(write_registry_in_child(
-        dir, [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond); }));
-
+    registry.replace("myapp01", kSecond);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    assert_ok((*reader)->find("myapp01", found));
+    assert_ok(registry.reader->find("myapp01", found));
     assert_same_credentials(found, kSecond);
-    assert_code((*reader)->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+    assert_code(registry.reader->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
                 Errc::unknown_client);
 }
 
 void removed_registry_fails_closed_then_recovers(void**) {
-    TempDir parent;
-    const std::string dir = parent / "registry";
-    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
-    assert_true(
-        write_registry(dir, [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
-    auto reader = LmdbRegistry::open(dir, OpenMode::read_only);
-    assert_ok(reader);
-
-    TempDir::remove_tree(dir);
+    SwappableRegistry registry("old", kFirst);
+    TempDir::remove_tree(registry.dir);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     ClientCredentials found;
-    assert_code((*reader)->find("old", found), Errc::not_found);
-    assert_int_equal((*reader)->generation(), ~std::uint64_t{0});
+    assert_code(registry.reader->find("old", found), Errc::not_found);
+    assert_int_equal(registry.reader->generation(), ~std::uint64_t{0});
 
-    assert_int_equal(mkdir(dir.c_str(), 0700), 0);
-    assert_true(write_registry_in_child(
-        dir, [](RegistryWriter& w) { return put_client(w, "new", kSecond); }));
-    assert_in_range(millis_until_found(**reader, "new", 1000), 0, 300);
-    assert_code((*reader)->find("old", found), Errc::unknown_client);
+    registry.recreate("new", kSecond);
+    assert_in_range(millis_until_found(*registry.reader, "new", 1000), 0, 300);
+    assert_code(registry.reader->find("old", found), Errc::unknown_client);
 }
 
 // A child process that opens the registry, waits for `start` (if given),
