@@ -7,7 +7,6 @@
 
 #include <keyauth/authenticator.hpp>
 #include <keyauth/clock.hpp>
-#include <keyauth/token.hpp>
 #include <keyauth/x509.hpp>
 
 #include "broker_api.hpp"
@@ -62,33 +61,20 @@ int check_certificate_of(Plugin& plugin, mosquitto* client, const X509* certific
         return refuse(plugin, client, "certificate", result.client_id(),
                       "MQTT client id is not the registered id");
     }
-    Grant grant;
-    grant.kind = Credential::certificate;
-    grant.client_id = std::string(result.client_id());
-    grant.fingerprint = fingerprint_of(certificate);
-    grant.not_after = result.not_after;
-    return admit(plugin, client, std::move(grant));
+    return admit(plugin, client, Grant::from(result));
 }
 
 int check_token_of(Plugin& plugin, mosquitto* client, std::string_view token) {
     const AuthResult result = check_token(*plugin.store, token, unix_now());
     if (!result.accepted())
         return refuse(plugin, client, "token", result);
-    ParsedToken parsed;
-    if (!parse_token(token, parsed))
-        return refuse(plugin, client, "token", "", "malformed");
-    Grant grant;
-    grant.kind = Credential::token;
-    grant.client_id = std::string(result.client_id());
-    grant.token_hash = hash_token_secret(parsed.secret);
-    grant.not_after = result.not_after;
-    return admit(plugin, client, std::move(grant));
+    return admit(plugin, client, Grant::from(result));
 }
 
 // SIGHUP: a session admitted by a token now carries its registered id as
 // username; it passes again exactly while its token would.
 bool is_token_session_reauth(const Session* session, mosquitto* client, std::string_view username) {
-    return session != nullptr && session->grant.kind == Credential::token &&
+    return session != nullptr && session->grant.credential.kind == CredentialKind::token &&
            username == session->grant.client_id &&
            view_of(mosquitto_client_id(client)) == session->mqtt_client_id;
 }

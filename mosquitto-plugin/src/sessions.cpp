@@ -12,22 +12,10 @@
 namespace keyauth::mqtt {
 
 Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now) {
-    ClientCredentials current;
-    if (Status found = store.find(grant.client_id, current); !found) {
-        return found.code() == Errc::unknown_client ? Verdict::unknown_client
-                                                    : Verdict::registry_error;
-    }
-    const bool same_credential = grant.kind == Credential::token
-                                     ? token_hashes_equal(current.token_hash, grant.token_hash)
-                                     : current.certificate_fingerprint == grant.fingerprint;
-    if (!same_credential)
-        return Verdict::mismatch;
-    if (now < current.validity.not_before)
-        return Verdict::not_yet_valid;
-    if (now > current.validity.not_after)
-        return Verdict::expired;
-    grant.not_after = current.validity.not_after;
-    return Verdict::accepted;
+    const AuthResult result = keyauth::recheck(store, grant.client_id, grant.credential, now);
+    if (result.accepted())
+        grant.not_after = result.not_after;
+    return result.verdict;
 }
 
 void SessionTable::track(const mosquitto* client, Session session) {

@@ -11,22 +11,21 @@
 #include <keyauth/authenticator.hpp>
 #include <keyauth/client_record.hpp>
 #include <keyauth/registry.hpp>
-#include <keyauth/token.hpp>
 
 struct mosquitto;
 
 namespace keyauth::mqtt {
 
-enum class Credential { token, certificate };
-
-// What a session proved, without its secret: the registered id and the hash
-// of its token or the fingerprint of its certificate. A re-issue changes both.
+// What a session proved, without its secret: the registered id and the
+// digest of its token or certificate (a re-issue changes it).
 struct Grant {
-    Credential kind = Credential::token;
     std::string client_id;
-    TokenHash token_hash;     // kind == token
-    Fingerprint fingerprint;  // kind == certificate
+    CredentialDigest credential;
     std::int64_t not_after = 0;
+
+    static Grant from(const AuthResult& accepted) {
+        return Grant{std::string(accepted.client_id()), accepted.credential, accepted.not_after};
+    }
 };
 
 // Is the registry's current record still the one that admitted the session,

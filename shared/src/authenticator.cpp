@@ -27,6 +27,36 @@ Verdict judge_validity(const ValidityWindow& validity, std::int64_t now) {
     return Verdict::accepted;
 }
 
+// Same credential as the registry's, in constant time for token hashes.
+bool matches(const ClientCredentials& record, const CredentialDigest& credential) {
+    if (credential.kind == CredentialKind::token) {
+        TokenHash presented;
+        presented.bytes = credential.bytes;
+        return token_hashes_equal(presented, record.token_hash);
+    }
+    return credential.bytes == record.certificate_fingerprint.bytes;
+}
+
+// The registry's verdict on a client id presenting a credential.
+AuthResult judge(ClientStore& store, std::string_view id, const CredentialDigest& credential,
+                 std::int64_t now) {
+    AuthResult result;
+    set_client_id(result, id);
+    ClientCredentials record;
+    if (Status s = store.find(id, record); !s) {
+        result.verdict = lookup_failure(s);
+        return result;
+    }
+    if (!matches(record, credential)) {
+        result.verdict = Verdict::mismatch;
+        return result;
+    }
+    result.verdict = judge_validity(record.validity, now);
+    result.not_after = record.validity.not_after;
+    result.credential = credential;
+    return result;
+}
+
 AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
     AuthResult result;
     if (token.empty()) {
@@ -38,19 +68,8 @@ AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std
         result.verdict = Verdict::malformed;
         return result;
     }
-    set_client_id(result, parsed.client_id);
-    ClientCredentials credentials;
-    if (Status s = store.find(parsed.client_id, credentials); !s) {
-        result.verdict = lookup_failure(s);
-        return result;
-    }
-    if (!token_hashes_equal(hash_token_secret(parsed.secret), credentials.token_hash)) {
-        result.verdict = Verdict::mismatch;
-        return result;
-    }
-    result.verdict = judge_validity(credentials.validity, now);
-    result.not_after = credentials.validity.not_after;
-    return result;
+    CredentialDigest credential{CredentialKind::token, hash_token_secret(parsed.secret).bytes};
+    return judge(store, parsed.client_id, credential, now);
 }
 
 AuthResult check_certificate_unguarded(ClientStore& store, const X509* certificate,
@@ -60,15 +79,17 @@ AuthResult check_certificate_unguarded(ClientStore& store, const X509* certifica
         result.verdict = Verdict::missing;
         return result;
     }
+    const Fingerprint fingerprint = fingerprint_of(certificate);
     std::string id;
-    ClientCredentials credentials;
-    if (Status s = store.find_by_fingerprint(fingerprint_of(certificate), id, credentials); !s) {
+    ClientCredentials record;
+    if (Status s = store.find_by_fingerprint(fingerprint, id, record); !s) {
         result.verdict = lookup_failure(s);
         return result;
     }
     set_client_id(result, id);
-    result.verdict = judge_validity(credentials.validity, now);
-    result.not_after = credentials.validity.not_after;
+    result.verdict = judge_validity(record.validity, now);
+    result.not_after = record.validity.not_after;
+    result.credential = {CredentialKind::certificate, fingerprint.bytes};
     return result;
 }
 
@@ -131,6 +152,20 @@ AuthResult check_certificate(ClientStore& store, const X509* certificate,
                              std::int64_t now) noexcept {
     try {
         return check_certificate_unguarded(store, certificate, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult recheck(ClientStore& store, std::string_view client_id,
+                   const CredentialDigest& credential, std::int64_t now) noexcept {
+    try {
+        if (!is_valid_client_id(client_id)) {
+            AuthResult result;
+            result.verdict = Verdict::malformed;
+            return result;
+        }
+        return judge(store, client_id, credential, now);
     } catch (...) {
         return registry_failure();
     }
