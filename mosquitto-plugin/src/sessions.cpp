@@ -33,15 +33,12 @@ std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now
     std::vector<Revocation> revoked;
     if (sessions_.empty())
         return revoked;
-    // Read before the lookups: a commit landing during the sweep changes it
-    // again, so the next tick sweeps once more.
+    // Read before the lookups (it is the snapshot a lookup now reads): a
+    // commit landing during the sweep changes it again, so the next tick
+    // sweeps once more.
     const std::uint64_t generation = store.generation();
-    if (generation == swept_generation_ && confirmations_left_ == 0 && now <= earliest_not_after_)
+    if (generation == swept_generation_ && now <= earliest_not_after_)
         return revoked;
-    // LMDB shows a commit's meta page (the generation) before new read
-    // transactions see its data, for as long as the synchronous write of
-    // that page takes: after a change, keep sweeping for a while.
-    const bool changed = generation != swept_generation_;
     if (on_sweep != nullptr)
         on_sweep(sessions_.size());
     std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
@@ -60,7 +57,6 @@ std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now
     for (const mosquitto* client : gone)
         sessions_.erase(client);
     swept_generation_ = generation;
-    confirmations_left_ = changed ? kConfirmations : std::max(0, confirmations_left_ - 1);
     earliest_not_after_ = earliest;
     return revoked;
 }

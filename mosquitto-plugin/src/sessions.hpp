@@ -46,9 +46,6 @@ struct Revocation {
 
 class SessionTable {
   public:
-    // Sweeps after a registry change (10 at 50 ms: half a second).
-    static constexpr int kConfirmations = 10;
-
     // Keyed by the broker's client: the broker reports every disconnect.
     void track(const mosquitto* client, Session session);
     void untrack(const mosquitto* client) noexcept { sessions_.erase(client); }
@@ -64,7 +61,6 @@ class SessionTable {
   private:
     std::unordered_map<const mosquitto*, Session> sessions_;
     std::uint64_t swept_generation_ = 0;
-    int confirmations_left_ = 0;  // sweeps still due after a change, see sweep()
     std::int64_t earliest_not_after_ = std::numeric_limits<std::int64_t>::max();
 };
 
