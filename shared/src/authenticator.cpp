@@ -79,7 +79,11 @@ AuthResult check_certificate_unguarded(ClientStore& store, const X509* certifica
         result.verdict = Verdict::missing;
         return result;
     }
-    const Fingerprint fingerprint = fingerprint_of(certificate);
+    Fingerprint fingerprint;
+    if (!fingerprint_of(certificate, fingerprint)) {
+        result.verdict = Verdict::malformed;  // never looked up
+        return result;
+    }
     std::string id;
     ClientCredentials record;
     if (Status s = store.find_by_fingerprint(fingerprint, id, record); !s) {

@@ -117,7 +117,9 @@ Result<IssuedCertificate> package(const X509Ptr& cert, EVP_PKEY* key,
     if (issued.certificate_pem.empty() || issued.private_key_pem.view().empty()) {
         return openssl_error("encoding PEM");
     }
-    issued.fingerprint = fingerprint_of(cert.get());
+    if (!fingerprint_of(cert.get(), issued.fingerprint)) {
+        return openssl_error("fingerprinting certificate");
+    }
     issued.serial = serial;
     issued.validity = {now, now + static_cast<std::int64_t>(days) * kSecondsPerDay};
     return issued;

@@ -40,17 +40,25 @@ BioPtr memory_reader(std::string_view text) {
     return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
 
-Fingerprint fingerprint_of(const X509* certificate) {
+bool fingerprint_of(const X509* certificate, Fingerprint& out) noexcept {
     // Fetched once: an implicit fetch on every handshake costs more than the
     // hash. Freed when the plugin or module is unloaded.
     static const std::unique_ptr<EVP_MD, EvpMdFree> sha256(EVP_MD_fetch(nullptr, "SHA256", nullptr));
     Fingerprint fingerprint;
     unsigned int length = 0;
-    if (!sha256 ||
+    if (certificate == nullptr || !sha256 ||
         X509_digest(certificate, sha256.get(), fingerprint.bytes.data(), &length) != 1 ||
         length != fingerprint.bytes.size()) {
-        fingerprint.bytes.fill(0);
+        ERR_clear_error();
+        return false;
     }
+    out = fingerprint;
+    return true;
+}
+
+Fingerprint fingerprint_of(const X509* certificate) {
+    Fingerprint fingerprint;
+    fingerprint_of(certificate, fingerprint);
     return fingerprint;
 }
 
@@ -86,7 +94,9 @@ Result<PresentedIdentity> identity_of(const X509* certificate) {
     }
     PresentedIdentity identity;
     identity.common_name.assign(common_name);
-    identity.fingerprint = fingerprint_of(certificate);
+    if (!fingerprint_of(certificate, identity.fingerprint)) {
+        return make_error(Errc::invalid_argument, "certificate cannot be fingerprinted");
+    }
     if (!to_unix_time(X509_get0_notBefore(certificate), identity.validity.not_before) ||
         !to_unix_time(X509_get0_notAfter(certificate), identity.validity.not_after)) {
         return make_error(Errc::invalid_argument, "certificate validity is unreadable");

@@ -68,6 +68,9 @@ private:
     EvpPkeyPtr key_;
 };
 
+// SHA-256 of the DER encoding; false (and out untouched) if it cannot be had.
+bool fingerprint_of(const X509* certificate, Fingerprint& out) noexcept;
+// As above, all zero bytes on failure: for certificates we made ourselves.
 Fingerprint fingerprint_of(const X509* certificate);
 
 // What a presented certificate claims: its CN (refused if absent, repeated,
