@@ -76,6 +76,9 @@ void keyauth_check_certificate(keyauth_registry_t* registry, struct x509_st* cer
 }
 
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
+    // A C caller may pass any int: only known values reach the C++ enum.
+    const int value = static_cast<int>(verdict);
+    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_REGISTRY_ERROR) return "refused";
     // verdict_reason returns views of string literals: NUL-terminated.
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
 }

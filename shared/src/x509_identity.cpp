@@ -138,7 +138,8 @@ bool is_dns_label(std::string_view label) {
 bool is_dns_name(std::string_view host) {
     if (host.size() > 253) return false;
     // A wildcard only as a whole first label of a name with at least two more.
-    if (host.substr(0, 2) == "*.") host.remove_prefix(2);
+    const bool wildcard = host.substr(0, 2) == "*.";
+    if (wildcard) host.remove_prefix(2);
     std::size_t labels = 0;
     while (true) {
         const std::size_t dot = host.find('.');
@@ -147,7 +148,7 @@ bool is_dns_name(std::string_view host) {
         if (dot == std::string_view::npos) break;
         host.remove_prefix(dot + 1);
     }
-    return labels > 0;
+    return wildcard ? labels >= 2 : labels > 0;
 }
 
 }  // namespace

@@ -301,7 +301,7 @@ void check_host_name_rules(void**) {
     for (const std::string& bad :
          {std::string(""), std::string("a b"), std::string("a..b"), std::string(".a"),
           std::string("a."), std::string("a,DNS:evil"), std::string("a/b"), std::string("a:b"),
-          std::string("x*.example.com"), std::string("caf\xc3\xa9"), std::string(254, 'a'),
+          std::string("x*.example.com"), std::string("*.com"), std::string("*"), std::string("caf\xc3\xa9"), std::string(254, 'a'),
           std::string("a\0b", 3), std::string("127.0.0.1\0evil", 14), std::string("::1\0x", 5),
           std::string("*"), std::string("*foo"), std::string("-"),
           std::string(64, 'a') + ".example.com"}) {

@@ -1,7 +1,5 @@
-// Regression tests for bugs found in shared/ and reported, not yet fixed.
-// They FAIL against the current core, so they are kept out of CTest unless
-// configured with -DKEYAUTH_PENDING_CORE_FIXES=ON (label "pending"). When a
-// fix lands, move its test into the matching test_<area>.cpp.
+// A certificate that cannot be digested is refused, never looked up
+// (regression: the fingerprint used to fall back to 32 zero bytes).
 #include "unit_test.hpp"
 
 #include "keyauth/authenticator.hpp"
