@@ -12,22 +12,7 @@ import asyncio
 import os
 import sys
 
-
-def utf8_field(text: bytes) -> bytes:
-    return len(text).to_bytes(2, "big") + text
-
-
-def connect_packet(client_id: bytes, username: bytes) -> bytes:
-    variable = utf8_field(b"MQTT") + bytes([4, 0x82]) + (600).to_bytes(2, "big")
-    payload = utf8_field(client_id) + utf8_field(username)
-    body = variable + payload
-    length, encoded = len(body), b""
-    while True:
-        byte, length = length % 128, length // 128
-        encoded += bytes([byte | (0x80 if length else 0)])
-        if not length:
-            break
-    return b"\x10" + encoded + body
+from mqtt_wire import connect_packet
 
 
 async def hold(port, client_id, token, closed, connected):
