@@ -11,7 +11,8 @@ using keyauth::make_error;
 
 std::optional<std::string> Arguments::value(std::string_view name) const {
     const auto found = options.find(name);
-    if (found == options.end() || found->second.empty()) return std::nullopt;
+    if (found == options.end() || found->second.empty())
+        return std::nullopt;
     return found->second.back();
 }
 
@@ -45,9 +46,11 @@ keyauth::Result<Arguments> parse_arguments(const std::vector<std::string>& words
         }
         const OptionSpec* spec = nullptr;
         for (const OptionSpec& candidate : specs) {
-            if (candidate.name == name) spec = &candidate;
+            if (candidate.name == name)
+                spec = &candidate;
         }
-        if (spec == nullptr) return make_error(Errc::invalid_argument, "unknown option --" + name);
+        if (spec == nullptr)
+            return make_error(Errc::invalid_argument, "unknown option --" + name);
         if (!spec->repeatable && parsed.options.count(name) != 0) {
             return make_error(Errc::invalid_argument, "--" + name + " given twice");
         }
@@ -75,7 +78,8 @@ keyauth::Result<Arguments> parse_arguments(const std::vector<std::string>& words
 
 keyauth::Result<int> parse_days(const Arguments& arguments, int default_days) {
     const auto text = arguments.value("days");
-    if (!text) return default_days;
+    if (!text)
+        return default_days;
     int days = 0;
     const char* end = text->data() + text->size();
     const auto [ptr, ec] = std::from_chars(text->data(), end, days);

@@ -29,7 +29,8 @@ bool is_directory(const std::string& path) {
 OutputPaths output_paths(const std::optional<std::string>& output, const std::string& id) {
     std::string prefix = output ? *output : "./" + id;
     if (output && (prefix.back() == '/' || is_directory(prefix))) {
-        if (prefix.back() != '/') prefix += '/';
+        if (prefix.back() != '/')
+            prefix += '/';
         prefix += id;
     }
     return OutputPaths{prefix + "_cert.pem", prefix + "_key.pem", prefix + "_token"};
@@ -46,8 +47,10 @@ keyauth::Status stage_outputs(keyauth::StagedFiles& files, const keyauth::Issued
     const std::string token_line = std::string(issued.token.text.view()) + "\n";
     const keyauth::SecretString token_file(token_line);
     auto s = files.stage(paths.certificate, issued.certificate.certificate_pem, 0644, force);
-    if (s) s = files.stage(paths.private_key, issued.certificate.private_key_pem.view(), 0600, force);
-    if (s) s = files.stage(paths.token, token_file.view(), 0600, force);
+    if (s)
+        s = files.stage(paths.private_key, issued.certificate.private_key_pem.view(), 0600, force);
+    if (s)
+        s = files.stage(paths.token, token_file.view(), 0600, force);
     if (s && zip) {
         const keyauth::SecretString bundle(make_zip(
             {{base_name(paths.certificate), issued.certificate.certificate_pem, 0644},
@@ -66,7 +69,8 @@ void print_json(const keyauth::ClientRecord& record, const OutputPaths& paths,
                       ",\"certificate\":" + json_string(paths.certificate) +
                       ",\"private_key\":" + json_string(paths.private_key) +
                       ",\"token\":" + json_string(paths.token);
-    if (zip) out += ",\"zip\":" + json_string(*zip);
+    if (zip)
+        out += ",\"zip\":" + json_string(*zip);
     out += ",\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
            ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
            ",\"serial\":" + json_string(c.serial.hex()) +
@@ -77,42 +81,51 @@ void print_json(const keyauth::ClientRecord& record, const OutputPaths& paths,
 }  // namespace
 
 int run_gen(const Invocation& invocation, const Arguments& arguments) {
-    if (arguments.operands.size() != 1) return report_failure("gen takes exactly one client id");
+    if (arguments.operands.size() != 1)
+        return report_failure("gen takes exactly one client id");
     keyauth::IssueRequest request;
     request.client_id = arguments.operands.front();
     // Refused before anything, the registry included, is created.
-    if (auto s = keyauth::check_client_id(request.client_id); !s) return report_failure(s.error());
+    if (auto s = keyauth::check_client_id(request.client_id); !s)
+        return report_failure(s.error());
     auto days = parse_days(arguments, keyauth::kDefaultClientDays);
-    if (!days) return report_failure(days.error());
+    if (!days)
+        return report_failure(days.error());
     request.days = *days;
     request.replace = arguments.flag("force");
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
-    if (auto s = ensure_ca(invocation.registry); !s) return report_failure(s.error());
+    if (auto s = ensure_ca(invocation.registry); !s)
+        return report_failure(s.error());
     auto authority = keyauth::load_authority(invocation.registry);
-    if (!authority) return report_failure(authority.error());
-    auto registry = keyauth::LmdbRegistry::open(invocation.registry.dir,
-                                                keyauth::OpenMode::read_write);
-    if (!registry) return report_failure(registry.error());
+    if (!authority)
+        return report_failure(authority.error());
+    auto registry =
+        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_write);
+    if (!registry)
+        return report_failure(registry.error());
 
     keyauth::StagedFiles files;
     keyauth::ClientRecord registered;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
-        if (auto s = stage_outputs(files, issued, paths, zip, request.replace); !s) return s;
+        if (auto s = stage_outputs(files, issued, paths, zip, request.replace); !s)
+            return s;
         registered = issued.record;
         return files.publish();
     };
     auto s = keyauth::issue_client(**registry, *authority, request, keyauth::unix_now(), deliver,
                                    [&] { files.rollback(); });
-    if (!s) return report_failure(s.error());
+    if (!s)
+        return report_failure(s.error());
     if (arguments.flag("json")) {
         print_json(registered, paths, zip);
     } else {
         std::printf("Save certificate %s\n", paths.certificate.c_str());
         std::printf("Save private key %s\n", paths.private_key.c_str());
         std::printf("Save token %s\n", paths.token.c_str());
-        if (zip) std::printf("Save bundle %s\n", zip->c_str());
+        if (zip)
+            std::printf("Save bundle %s\n", zip->c_str());
     }
     return kExitOk;
 }

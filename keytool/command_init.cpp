@@ -6,9 +6,11 @@
 namespace keytool {
 
 int run_init(const Invocation& invocation, const Arguments& arguments) {
-    if (!arguments.operands.empty()) return report_failure("init takes no operands");
+    if (!arguments.operands.empty())
+        return report_failure("init takes no operands");
     auto days = parse_days(arguments, keyauth::kDefaultCaDays);
-    if (!days) return report_failure(days.error());
+    if (!days)
+        return report_failure(days.error());
     keyauth::InitOptions options;
     options.hosts = arguments.values("host");
     options.group = arguments.value("group");

@@ -13,7 +13,8 @@ constexpr std::size_t kTimeWidth = 29;  // "2023-02-05 01:55:18 +0000 UTC"
 
 std::string repeat(std::string_view piece, std::size_t count) {
     std::string out;
-    for (std::size_t i = 0; i < count; ++i) out += piece;
+    for (std::size_t i = 0; i < count; ++i)
+        out += piece;
     return out;
 }
 
@@ -25,7 +26,8 @@ std::string rule(std::string_view left, std::string_view middle, std::string_vie
 }
 
 std::string pad_right(std::string text, std::size_t width) {
-    if (text.size() < width) text.append(width - text.size(), ' ');
+    if (text.size() < width)
+        text.append(width - text.size(), ' ');
     return text;
 }
 
@@ -37,7 +39,8 @@ std::string row(const std::string& rownum, const std::string& id, const std::str
 
 void print_table(const std::vector<keyauth::ClientRecord>& records) {
     std::size_t id_width = kMinIdWidth;
-    for (const auto& record : records) id_width = std::max(id_width, record.id.size());
+    for (const auto& record : records)
+        id_width = std::max(id_width, record.id.size());
     std::string out = rule("┌", "┬", "┐", id_width);
     out += row("ROWNUM", "ID", "VALID FROM", "EXPIRE", id_width);
     out += rule("├", "┼", "┤", id_width);
@@ -74,12 +77,15 @@ void print_json(const std::vector<keyauth::ClientRecord>& records) {
 }  // namespace
 
 int run_list(const Invocation& invocation, const Arguments& arguments) {
-    if (!arguments.operands.empty()) return report_failure("list takes no operands");
-    auto registry = keyauth::LmdbRegistry::open(invocation.registry.dir,
-                                                keyauth::OpenMode::read_only);
-    if (!registry) return report_failure(registry.error());
+    if (!arguments.operands.empty())
+        return report_failure("list takes no operands");
+    auto registry =
+        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_only);
+    if (!registry)
+        return report_failure(registry.error());
     auto records = (*registry)->list();
-    if (!records) return report_failure(records.error());
+    if (!records)
+        return report_failure(records.error());
     if (arguments.flag("json")) {
         print_json(*records);
     } else {

@@ -7,10 +7,13 @@
 namespace keytool {
 
 int run_server_cert(const Invocation& invocation, const Arguments& arguments) {
-    if (!arguments.operands.empty()) return report_failure("server-cert takes no operands");
-    if (auto s = ensure_ca(invocation.registry); !s) return report_failure(s.error());
+    if (!arguments.operands.empty())
+        return report_failure("server-cert takes no operands");
+    if (auto s = ensure_ca(invocation.registry); !s)
+        return report_failure(s.error());
     auto pem = keyauth::read_small_file(invocation.registry.ca_cert());
-    if (!pem) return report_failure(pem.error());
+    if (!pem)
+        return report_failure(pem.error());
     const auto output = arguments.value("output");
     if (!output) {
         std::fputs(pem->c_str(), stdout);

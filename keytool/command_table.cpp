@@ -4,7 +4,8 @@ namespace keytool {
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
-        {"init", "create the registry, its CA and the server certificate",
+        {"init",
+         "create the registry, its CA and the server certificate",
          "usage: keytool [--registry DIR] init [--host NAME|IP]... [--group G] [--days N]\n"
          "\n"
          "Creates the registry directory, a self-signed CA (ca_cert.pem, ca_key.pem 0600)\n"
@@ -17,7 +18,8 @@ const std::vector<Command>& commands() {
          "  --days N        validity of the CA and server certificate (default 3650)\n",
          {{"host", true, true}, {"group", true, false}, {"days", true, false}},
          run_init},
-        {"gen", "register a client; save its certificate, key and token",
+        {"gen",
+         "register a client; save its certificate, key and token",
          "usage: keytool [--registry DIR] gen <id> [--output PREFIX] [--days N] [--zip FILE]\n"
          "                                    [--force] [--json]\n"
          "\n"
@@ -35,22 +37,28 @@ const std::vector<Command>& commands() {
           {"force", false, false},
           {"json", false, false}},
          run_gen},
-        {"list", "list the registered clients",
+        {"list",
+         "list the registered clients",
          "usage: keytool [--registry DIR] list [--json]\n"
          "\n"
          "  --json  one JSON array instead of the table\n",
          {{"json", false, false}},
          run_list},
-        {"del", "delete a client: its token and certificate stop working at once",
-         "usage: keytool [--registry DIR] del <id>\n", {}, run_del},
-        {"server-cert", "save the certificate clients pass as --cafile",
+        {"del",
+         "delete a client: its token and certificate stop working at once",
+         "usage: keytool [--registry DIR] del <id>\n",
+         {},
+         run_del},
+        {"server-cert",
+         "save the certificate clients pass as --cafile",
          "usage: keytool [--registry DIR] server-cert [--output FILE] [--force]\n"
          "\n"
          "Writes the CA certificate that signed the server's and the clients'\n"
          "certificates (stdout without --output).\n",
          {{"output", true, false}, {"force", false, false}},
          run_server_cert},
-        {"verify", "check a token: valid for which client, or why not",
+        {"verify",
+         "check a token: valid for which client, or why not",
          "usage: keytool [--registry DIR] verify <token>|-\n"
          "\n"
          "Exit 0 if the token is valid now, 1 if not. '-' (or no operand) reads the\n"

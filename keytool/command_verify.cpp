@@ -14,23 +14,26 @@ namespace {
 keyauth::SecretString read_token_line() {
     std::string line;
     std::getline(std::cin, line);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line.back() == '\r')
+        line.pop_back();
     return keyauth::SecretString(std::move(line));
 }
 
 }  // namespace
 
 int run_verify(const Invocation& invocation, const Arguments& arguments) {
-    if (arguments.operands.size() > 1) return report_failure("verify takes one token");
+    if (arguments.operands.size() > 1)
+        return report_failure("verify takes one token");
     keyauth::SecretString token;
     if (arguments.operands.empty() || arguments.operands.front() == "-") {
         token = read_token_line();
     } else {
         token = keyauth::SecretString(arguments.operands.front());
     }
-    auto registry = keyauth::LmdbRegistry::open(invocation.registry.dir,
-                                                keyauth::OpenMode::read_only);
-    if (!registry) return report_failure(registry.error());
+    auto registry =
+        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_only);
+    if (!registry)
+        return report_failure(registry.error());
     const auto result = keyauth::check_token(**registry, token.view(), keyauth::unix_now());
     if (result.accepted()) {
         std::printf("valid: client %s until %s\n", std::string(result.client_id()).c_str(),
@@ -38,7 +41,8 @@ int run_verify(const Invocation& invocation, const Arguments& arguments) {
         return kExitOk;
     }
     std::string why(keyauth::verdict_reason(result.verdict));
-    if (result.client_id_length > 0) why += " (client " + std::string(result.client_id()) + ")";
+    if (result.client_id_length > 0)
+        why += " (client " + std::string(result.client_id()) + ")";
     std::printf("invalid: %s\n", why.c_str());
     return kExitFailure;
 }

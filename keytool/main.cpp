@@ -38,12 +38,15 @@ void print_overview(std::FILE* to) {
 
 const Command* find_command(std::string_view name) {
     for (const Command& command : commands()) {
-        if (command.name == name) return &command;
+        if (command.name == name)
+            return &command;
     }
     return nullptr;
 }
 
-bool is_help(std::string_view word) { return word == "--help" || word == "-h"; }
+bool is_help(std::string_view word) {
+    return word == "--help" || word == "-h";
+}
 
 int run(int argc, char** argv) {
     std::optional<std::string> registry_flag;
@@ -55,12 +58,14 @@ int run(int argc, char** argv) {
         if (word == "--registry" || word.rfind("--registry=", 0) == 0) {
             std::string value;
             if (word == "--registry") {
-                if (i + 1 >= argc) return report_failure("--registry needs a directory");
+                if (i + 1 >= argc)
+                    return report_failure("--registry needs a directory");
                 value = argv[++i];
             } else {
                 value = word.substr(std::string_view("--registry=").size());
             }
-            if (value.empty()) return report_failure("--registry needs a directory");
+            if (value.empty())
+                return report_failure("--registry needs a directory");
             registry_flag = value;
         } else if (!command_name && is_help(word)) {
             wants_help = true;
@@ -81,14 +86,16 @@ int run(int argc, char** argv) {
         return kExitUsage;
     }
     for (const std::string& word : rest) {
-        if (word == "--") break;
+        if (word == "--")
+            break;
         if (is_help(word)) {
             std::fputs(std::string(command->usage).c_str(), stdout);
             return kExitOk;
         }
     }
     auto arguments = parse_arguments(rest, command->options);
-    if (!arguments) return report_usage(*command, arguments.error().message);
+    if (!arguments)
+        return report_usage(*command, arguments.error().message);
     Invocation invocation{keyauth::resolve_registry(registry_flag), rest};
     return command->run(invocation, *arguments);
 }
@@ -100,7 +107,9 @@ int report_failure(const std::string& message) {
     return kExitFailure;
 }
 
-int report_failure(const keyauth::Error& error) { return report_failure(error.message); }
+int report_failure(const keyauth::Error& error) {
+    return report_failure(error.message);
+}
 
 int report_usage(const Command& command, const std::string& message) {
     std::fprintf(stderr, "keytool %s: %s\n%s", std::string(command.name).c_str(), message.c_str(),
@@ -110,7 +119,8 @@ int report_usage(const Command& command, const std::string& message) {
 
 keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry) {
     auto created = keyauth::ensure_registry(registry);
-    if (!created) return created.error();
+    if (!created)
+        return created.error();
     if (*created) {
         std::fprintf(stderr,
                      "keytool: created registry %s with a new CA and a server certificate for "

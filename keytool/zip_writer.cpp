@@ -11,13 +11,15 @@ std::uint32_t crc32(std::string_view data) {
         std::array<std::uint32_t, 256> t{};
         for (std::uint32_t i = 0; i < 256; ++i) {
             std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            for (int k = 0; k < 8; ++k)
+                c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
             t[i] = c;
         }
         return t;
     }();
     std::uint32_t crc = 0xffffffffu;
-    for (unsigned char byte : data) crc = table[(crc ^ byte) & 0xff] ^ (crc >> 8);
+    for (unsigned char byte : data)
+        crc = table[(crc ^ byte) & 0xff] ^ (crc >> 8);
     return crc ^ 0xffffffffu;
 }
 
@@ -41,8 +43,9 @@ DosTime dos_time(std::int64_t unix_time) {
     std::tm tm{};
     gmtime_r(&seconds, &tm);
     const int year = tm.tm_year + 1900 < 1980 ? 0 : tm.tm_year + 1900 - 1980;
-    return DosTime{static_cast<std::uint16_t>((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2)),
-                   static_cast<std::uint16_t>((year << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday)};
+    return DosTime{
+        static_cast<std::uint16_t>((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2)),
+        static_cast<std::uint16_t>((year << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday)};
 }
 
 constexpr std::uint32_t kVersionNeeded = 20;
@@ -85,10 +88,10 @@ std::string make_zip(const std::vector<ZipEntry>& entries, std::int64_t unix_tim
         put32(directory, size);
         put32(directory, size);
         put16(directory, name_length);
-        put16(directory, 0);  // extra
-        put16(directory, 0);  // comment
-        put16(directory, 0);  // disk
-        put16(directory, 0);  // internal attributes
+        put16(directory, 0);                              // extra
+        put16(directory, 0);                              // comment
+        put16(directory, 0);                              // disk
+        put16(directory, 0);                              // internal attributes
         put32(directory, (0100000u | entry.mode) << 16);  // regular file, unix mode
         put32(directory, offset);
         directory += entry.name;

@@ -22,8 +22,10 @@ Verdict lookup_failure(const Status& status) {
 }
 
 Verdict judge_validity(const ValidityWindow& validity, std::int64_t now) {
-    if (now < validity.not_before) return Verdict::not_yet_valid;
-    if (now > validity.not_after) return Verdict::expired;
+    if (now < validity.not_before)
+        return Verdict::not_yet_valid;
+    if (now > validity.not_after)
+        return Verdict::expired;
     return Verdict::accepted;
 }
 

@@ -32,8 +32,7 @@ void set_registry_error(keyauth_result_t* result) {
 
 extern "C" {
 
-int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err,
-                          size_t err_len) {
+int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err, size_t err_len) {
     try {
         auto opened = keyauth::LmdbRegistry::open(dir ? dir : "", keyauth::OpenMode::read_only);
         if (!opened) {
@@ -45,16 +44,20 @@ int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err,
         *out = new keyauth_registry_s{std::move(*opened)};
         return 0;
     } catch (...) {
-        if (err != nullptr && err_len > 0) std::snprintf(err, err_len, "out of memory");
+        if (err != nullptr && err_len > 0)
+            std::snprintf(err, err_len, "out of memory");
         return -1;
     }
 }
 
-void keyauth_registry_close(keyauth_registry_t* registry) { delete registry; }
+void keyauth_registry_close(keyauth_registry_t* registry) {
+    delete registry;
+}
 
 void keyauth_check_token(keyauth_registry_t* registry, const char* token, size_t token_len,
                          keyauth_result_t* result) {
-    if (registry == nullptr) return set_registry_error(result);
+    if (registry == nullptr)
+        return set_registry_error(result);
     copy_result(keyauth::check_token(*registry->registry, {token ? token : "", token_len},
                                      keyauth::unix_now()),
                 result);
@@ -62,7 +65,8 @@ void keyauth_check_token(keyauth_registry_t* registry, const char* token, size_t
 
 void keyauth_check_bearer(keyauth_registry_t* registry, const char* header, size_t header_len,
                           keyauth_result_t* result) {
-    if (registry == nullptr) return set_registry_error(result);
+    if (registry == nullptr)
+        return set_registry_error(result);
     copy_result(keyauth::check_bearer(*registry->registry, {header ? header : "", header_len},
                                       keyauth::unix_now()),
                 result);
@@ -70,7 +74,8 @@ void keyauth_check_bearer(keyauth_registry_t* registry, const char* header, size
 
 void keyauth_check_certificate(keyauth_registry_t* registry, struct x509_st* certificate,
                                keyauth_result_t* result) {
-    if (registry == nullptr) return set_registry_error(result);
+    if (registry == nullptr)
+        return set_registry_error(result);
     copy_result(keyauth::check_certificate(*registry->registry, certificate, keyauth::unix_now()),
                 result);
 }
@@ -78,7 +83,8 @@ void keyauth_check_certificate(keyauth_registry_t* registry, struct x509_st* cer
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     // A C caller may pass any int: only known values reach the C++ enum.
     const int value = static_cast<int>(verdict);
-    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_REGISTRY_ERROR) return "refused";
+    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_REGISTRY_ERROR)
+        return "refused";
     // verdict_reason returns views of string literals: NUL-terminated.
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
 }

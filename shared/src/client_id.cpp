@@ -9,14 +9,18 @@ bool is_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool is_id_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '@' || c == '-'; }
+bool is_id_char(char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '@' || c == '-';
+}
 
 enum class IdProblem { none, empty, too_long, bad_start, bad_char, double_dot };
 
 // Allocation-free, so the token hot path can use it.
 IdProblem find_problem(std::string_view id, char& offender) noexcept {
-    if (id.empty()) return IdProblem::empty;
-    if (id.size() > kMaxClientIdLength) return IdProblem::too_long;
+    if (id.empty())
+        return IdProblem::empty;
+    if (id.size() > kMaxClientIdLength)
+        return IdProblem::too_long;
     if (!is_alnum(id.front())) {
         offender = id.front();
         return IdProblem::bad_start;
@@ -26,7 +30,8 @@ IdProblem find_problem(std::string_view id, char& offender) noexcept {
             offender = id[i];
             return IdProblem::bad_char;
         }
-        if (id[i] == '.' && i + 1 < id.size() && id[i + 1] == '.') return IdProblem::double_dot;
+        if (id[i] == '.' && i + 1 < id.size() && id[i + 1] == '.')
+            return IdProblem::double_dot;
     }
     return IdProblem::none;
 }
@@ -34,7 +39,8 @@ IdProblem find_problem(std::string_view id, char& offender) noexcept {
 // The offending byte, shown safely whatever it is.
 std::string describe_byte(char c) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte > 0x20 && byte < 0x7f) return std::string("'") + c + "'";
+    if (byte > 0x20 && byte < 0x7f)
+        return std::string("'") + c + "'";
     static constexpr char kDigits[] = "0123456789abcdef";
     return std::string("byte 0x") + kDigits[byte >> 4] + kDigits[byte & 0x0f];
 }
@@ -54,9 +60,9 @@ Status check_client_id(std::string_view id) {
         case IdProblem::empty:
             return make_error(Errc::invalid_argument, "client id is empty");
         case IdProblem::too_long:
-            return make_error(Errc::invalid_argument,
-                              "client id is longer than " + std::to_string(kMaxClientIdLength) +
-                                  " characters");
+            return make_error(
+                Errc::invalid_argument,
+                "client id is longer than " + std::to_string(kMaxClientIdLength) + " characters");
         case IdProblem::bad_start:
             return make_error(Errc::invalid_argument,
                               "client id must start with a letter or digit (found " +

@@ -18,16 +18,21 @@ constexpr std::size_t kMaxSmallFile = 1 << 20;
 
 Error file_error(int err, const std::string& path) {
     Errc code = Errc::io_error;
-    if (err == EACCES || err == EPERM || err == EROFS) code = Errc::permission_denied;
-    if (err == ENOENT || err == ENOTDIR) code = Errc::not_found;
-    if (err == EEXIST) code = Errc::already_exists;
+    if (err == EACCES || err == EPERM || err == EROFS)
+        code = Errc::permission_denied;
+    if (err == ENOENT || err == ENOTDIR)
+        code = Errc::not_found;
+    if (err == EEXIST)
+        code = Errc::already_exists;
     return make_error(code, path + ": " + std::strerror(err));
 }
 
 std::string directory_of(const std::string& path) {
     const auto slash = path.rfind('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
+    if (slash == std::string::npos)
+        return ".";
+    if (slash == 0)
+        return "/";
     return path.substr(0, slash);
 }
 
@@ -35,19 +40,23 @@ Status write_all(int fd, std::string_view contents, const std::string& path) {
     while (!contents.empty()) {
         const ssize_t n = write(fd, contents.data(), contents.size());
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return file_error(errno, path);
         }
         contents.remove_prefix(static_cast<std::size_t>(n));
     }
-    if (fdatasync(fd) != 0) return file_error(errno, path);
+    if (fdatasync(fd) != 0)
+        return file_error(errno, path);
     return {};
 }
 
 // Gives an anonymous O_TMPFILE file the name path; EEXIST if it is taken.
 int link_anonymous(int fd, const std::string& path) {
-    if (linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
-    if (errno != ENOENT && errno != EPERM) return -1;
+    if (linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno != ENOENT && errno != EPERM)
+        return -1;
     // Without CAP_DAC_READ_SEARCH, link through /proc instead.
     char proc_path[64];
     std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
@@ -66,7 +75,8 @@ std::string temporary_name(const std::string& path) {
 
 Status fsync_directory(const std::string& dir) {
     UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid() || fsync(fd.get()) != 0) return file_error(errno, dir);
+    if (!fd.valid() || fsync(fd.get()) != 0)
+        return file_error(errno, dir);
     return {};
 }
 
@@ -74,14 +84,16 @@ Status fsync_directory(const std::string& dir) {
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
     if (this != &other) {
-        if (fd_ >= 0) close(fd_);
+        if (fd_ >= 0)
+            close(fd_);
         fd_ = other.release();
     }
     return *this;
 }
 
 UniqueFd::~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0)
+        close(fd_);
 }
 
 int UniqueFd::release() {
@@ -102,13 +114,16 @@ Status StagedFiles::stage(const std::string& path, std::string_view contents, mo
     }
     // Anonymous until published: a crash leaves nothing behind.
     UniqueFd fd(open(directory_of(path).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
-    if (!fd.valid()) return file_error(errno, path);
+    if (!fd.valid())
+        return file_error(errno, path);
     if (group && fchown(fd.get(), static_cast<uid_t>(-1), *group) != 0) {
         return file_error(errno, path);
     }
     // After fchown, which may clear set-id bits; and whatever the umask.
-    if (fchmod(fd.get(), mode) != 0) return file_error(errno, path);
-    if (Status s = write_all(fd.get(), contents, path); !s) return s;
+    if (fchmod(fd.get(), mode) != 0)
+        return file_error(errno, path);
+    if (Status s = write_all(fd.get(), contents, path); !s)
+        return s;
     Entry entry;
     entry.path = path;
     entry.fd = std::move(fd);
@@ -126,13 +141,15 @@ Status StagedFiles::publish() {
         if (entry.overwrite) {
             entry.pending = temporary_name(entry.path);
             rc = link_anonymous(entry.fd.get(), entry.pending);
-            if (rc != 0) entry.pending.clear();
+            if (rc != 0)
+                entry.pending.clear();
             struct stat st {};
             if (rc == 0 && lstat(entry.path.c_str(), &st) == 0) {
                 // linkat without AT_SYMLINK_FOLLOW backs up a link itself.
                 entry.backup = temporary_name(entry.path);
                 rc = linkat(AT_FDCWD, entry.path.c_str(), AT_FDCWD, entry.backup.c_str(), 0);
-                if (rc != 0) entry.backup.clear();
+                if (rc != 0)
+                    entry.backup.clear();
             }
         } else {
             rc = link_anonymous(entry.fd.get(), entry.path);
@@ -146,7 +163,8 @@ Status StagedFiles::publish() {
     }
     // Phase two: renames over the old files.
     for (Entry& entry : entries_) {
-        if (entry.pending.empty()) continue;
+        if (entry.pending.empty())
+            continue;
         if (rename(entry.pending.c_str(), entry.path.c_str()) != 0) {
             const Error error = file_error(errno, entry.path);
             rollback();
@@ -158,15 +176,18 @@ Status StagedFiles::publish() {
     std::vector<std::string> synced;
     for (const Entry& entry : entries_) {
         const std::string dir = directory_of(entry.path);
-        if (std::find(synced.begin(), synced.end(), dir) != synced.end()) continue;
-        if (Status s = fsync_directory(dir); !s) return s;
+        if (std::find(synced.begin(), synced.end(), dir) != synced.end())
+            continue;
+        if (Status s = fsync_directory(dir); !s)
+            return s;
         synced.push_back(dir);
     }
     return {};
 }
 
 void StagedFiles::undo(Entry& entry) {
-    if (!entry.pending.empty()) unlink(entry.pending.c_str());
+    if (!entry.pending.empty())
+        unlink(entry.pending.c_str());
     entry.pending.clear();
     if (entry.published) {
         if (!entry.backup.empty()) {
@@ -176,34 +197,41 @@ void StagedFiles::undo(Entry& entry) {
             unlink(entry.path.c_str());
         }
     }
-    if (!entry.backup.empty()) unlink(entry.backup.c_str());
+    if (!entry.backup.empty())
+        unlink(entry.backup.c_str());
     entry.backup.clear();
     entry.published = false;
 }
 
 void StagedFiles::rollback() {
-    for (Entry& entry : entries_) undo(entry);
+    for (Entry& entry : entries_)
+        undo(entry);
 }
 
 StagedFiles::~StagedFiles() {
     for (Entry& entry : entries_) {
-        if (!entry.pending.empty()) unlink(entry.pending.c_str());
-        if (!entry.backup.empty()) unlink(entry.backup.c_str());
+        if (!entry.pending.empty())
+            unlink(entry.pending.c_str());
+        if (!entry.backup.empty())
+            unlink(entry.backup.c_str());
     }
 }
 
 Status write_file_exclusive(const std::string& path, std::string_view contents, mode_t mode,
                             bool overwrite, std::optional<gid_t> group) {
     StagedFiles files;
-    if (Status s = files.stage(path, contents, mode, overwrite, group); !s) return s;
+    if (Status s = files.stage(path, contents, mode, overwrite, group); !s)
+        return s;
     return files.publish();
 }
 
 Result<std::string> read_small_file(const std::string& path) {
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return file_error(errno, path);
+    if (!fd.valid())
+        return file_error(errno, path);
     struct stat st {};
-    if (fstat(fd.get(), &st) != 0) return file_error(errno, path);
+    if (fstat(fd.get(), &st) != 0)
+        return file_error(errno, path);
     if (!S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxSmallFile) {
         return make_error(Errc::invalid_argument, path + " is not a small regular file");
     }
@@ -211,9 +239,12 @@ Result<std::string> read_small_file(const std::string& path) {
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = read(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return file_error(errno, path);
-        if (n == 0) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return file_error(errno, path);
+        if (n == 0)
+            break;
         done += static_cast<std::size_t>(n);
     }
     text.resize(done);

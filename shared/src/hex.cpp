@@ -8,9 +8,12 @@ namespace {
 // 0..15 for '0'-'9' and 'a'-'f', 0x10 for every other byte.
 constexpr std::array<std::uint8_t, 256> kLowerHexValue = [] {
     std::array<std::uint8_t, 256> table{};
-    for (auto& value : table) value = 0x10;
-    for (int c = '0'; c <= '9'; ++c) table[c] = static_cast<std::uint8_t>(c - '0');
-    for (int c = 'a'; c <= 'f'; ++c) table[c] = static_cast<std::uint8_t>(c - 'a' + 10);
+    for (auto& value : table)
+        value = 0x10;
+    for (int c = '0'; c <= '9'; ++c)
+        table[c] = static_cast<std::uint8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c)
+        table[c] = static_cast<std::uint8_t>(c - 'a' + 10);
     return table;
 }();
 
@@ -27,7 +30,8 @@ std::string to_hex(const std::uint8_t* bytes, std::size_t length) {
 }
 
 bool from_lower_hex(std::string_view text, std::uint8_t* out, std::size_t length) noexcept {
-    if (text.size() != 2 * length) return false;
+    if (text.size() != 2 * length)
+        return false;
     // No early exit: decoding time does not depend on where a bad digit is.
     unsigned bad = 0;
     for (std::size_t i = 0; i < length; ++i) {

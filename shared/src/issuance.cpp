@@ -7,24 +7,28 @@ namespace keyauth {
 Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authority,
                     const IssueRequest& request, std::int64_t now, const Delivery& deliver,
                     const std::function<void()>& undeliver) {
-    if (Status s = check_client_id(request.client_id); !s) return s;
+    if (Status s = check_client_id(request.client_id); !s)
+        return s;
     if (request.days < 1 || request.days > kMaxDays) {
         return make_error(Errc::invalid_argument,
                           "--days must be between 1 and " + std::to_string(kMaxDays));
     }
     // Held from the existence check to the commit: one writer at a time.
     auto writer = registry.begin_write();
-    if (!writer) return writer.error();
+    if (!writer)
+        return writer.error();
     ClientCredentials existing;
     const Status found = (*writer)->find(request.client_id, existing);
     if (found.ok() && !request.replace) {
-        return make_error(Errc::already_exists,
-                          "client " + request.client_id + " already exists (use --force to replace)");
+        return make_error(Errc::already_exists, "client " + request.client_id +
+                                                    " already exists (use --force to replace)");
     }
-    if (!found.ok() && found.code() != Errc::unknown_client) return found;
+    if (!found.ok() && found.code() != Errc::unknown_client)
+        return found;
 
     auto certificate = authority.issue_client(request.client_id, request.days, now);
-    if (!certificate) return certificate.status();
+    if (!certificate)
+        return certificate.status();
     IssuedClient issued{ClientRecord{request.client_id, {}}, std::move(*certificate),
                         generate_token(request.client_id)};
     ClientCredentials& credentials = issued.record.credentials;
@@ -34,8 +38,10 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     credentials.validity = issued.certificate.validity;
     credentials.issued_at = now;
 
-    if (Status s = (*writer)->put(issued.record, request.replace); !s) return s;
-    if (Status s = deliver(issued); !s) return s;
+    if (Status s = (*writer)->put(issued.record, request.replace); !s)
+        return s;
+    if (Status s = deliver(issued); !s)
+        return s;
     if (Status s = (*writer)->commit(); !s) {
         undeliver();
         return s;
@@ -44,10 +50,13 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
 }
 
 Status revoke_client(LmdbRegistry& registry, std::string_view client_id) {
-    if (Status s = check_client_id(client_id); !s) return s;
+    if (Status s = check_client_id(client_id); !s)
+        return s;
     auto writer = registry.begin_write();
-    if (!writer) return writer.error();
-    if (Status s = (*writer)->erase(client_id); !s) return s;
+    if (!writer)
+        return writer.error();
+    if (Status s = (*writer)->erase(client_id); !s)
+        return s;
     return (*writer)->commit();
 }
 

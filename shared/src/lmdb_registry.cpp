@@ -41,7 +41,8 @@ struct FileIdentity {
 
 bool identify(const std::string& path, FileIdentity& out) {
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0) return false;
+    if (stat(path.c_str(), &st) != 0)
+        return false;
     out = FileIdentity{st.st_dev, st.st_ino};
     return true;
 }
@@ -124,11 +125,13 @@ Status LmdbRegistry::Impl::open_environment() {
     }
 
     MDB_env* raw = nullptr;
-    if (int rc = mdb_env_create(&raw); rc != 0) return lmdb_error(rc, "registry " + dir);
+    if (int rc = mdb_env_create(&raw); rc != 0)
+        return lmdb_error(rc, "registry " + dir);
     OpenEnvironment opened;
     opened.env.reset(raw);
     mdb_env_set_maxdbs(raw, 2);
-    if (mode == OpenMode::read_write) mdb_env_set_mapsize(raw, kMapSize);
+    if (mode == OpenMode::read_write)
+        mdb_env_set_mapsize(raw, kMapSize);
     const unsigned flags = MDB_NOTLS | (mode == OpenMode::read_only ? MDB_RDONLY : 0);
     if (int rc = mdb_env_open(raw, dir.c_str(), flags, 0660); rc != 0) {
         return lmdb_error(rc, "registry " + dir);
@@ -142,13 +145,16 @@ Status LmdbRegistry::Impl::open_environment() {
     MdbTxnPtr setup(txn);
     const unsigned db_flags = mode == OpenMode::read_only ? 0 : MDB_CREATE;
     int rc = mdb_dbi_open(txn, kClientsDb, db_flags, &opened.clients);
-    if (rc == 0) rc = mdb_dbi_open(txn, kFingerprintsDb, db_flags, &opened.fingerprints);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, kFingerprintsDb, db_flags, &opened.fingerprints);
     if (rc == MDB_NOTFOUND) {
         return make_error(Errc::not_found, "registry " + dir + " is empty (run keytool init)");
     }
-    if (rc != 0) return lmdb_error(rc, "registry " + dir);
+    if (rc != 0)
+        return lmdb_error(rc, "registry " + dir);
     rc = mdb_txn_commit(setup.release());
-    if (rc != 0) return lmdb_error(rc, "registry " + dir);
+    if (rc != 0)
+        return lmdb_error(rc, "registry " + dir);
 
     if (mode == OpenMode::read_only) {
         if (int rc2 = mdb_txn_begin(raw, nullptr, MDB_RDONLY, &txn); rc2 != 0) {
@@ -172,26 +178,31 @@ Status LmdbRegistry::Impl::ensure_current() {
             const bool present = identify(layout.data_file(), current);
             if (!open_env || !present || !(current == open_env->identity)) {
                 ++reopen_count;
-                if (Status s = open_environment(); !s) return s;
+                if (Status s = open_environment(); !s)
+                    return s;
             }
         }
     }
-    if (!open_env) return make_error(Errc::not_found, "registry " + layout.dir + " is not open");
+    if (!open_env)
+        return make_error(Errc::not_found, "registry " + layout.dir + " is not open");
     return {};
 }
 
 Status LmdbRegistry::Impl::begin_read(MDB_txn*& txn) {
-    if (Status s = ensure_current(); !s) return s;
+    if (Status s = ensure_current(); !s)
+        return s;
     if (mode == OpenMode::read_only) {
         txn = open_env->reader.get();
         int rc = mdb_txn_renew(txn);
         if (rc == MDB_MAP_RESIZED || rc == MDB_BAD_RSLOT) {
             ++reopen_count;
-            if (Status s = open_environment(); !s) return s;
+            if (Status s = open_environment(); !s)
+                return s;
             txn = open_env->reader.get();
             rc = mdb_txn_renew(txn);
         }
-        if (rc != 0) return lmdb_error(rc, "registry " + layout.dir);
+        if (rc != 0)
+            return lmdb_error(rc, "registry " + layout.dir);
         return {};
     }
     if (int rc = mdb_txn_begin(open_env->env.get(), nullptr, MDB_RDONLY, &txn); rc != 0) {
@@ -201,7 +212,8 @@ Status LmdbRegistry::Impl::begin_read(MDB_txn*& txn) {
 }
 
 void LmdbRegistry::Impl::end_read() {
-    if (!open_env) return;
+    if (!open_env)
+        return;
     if (mode == OpenMode::read_only) {
         mdb_txn_reset(open_env->reader.get());
     }
@@ -211,10 +223,11 @@ namespace {
 
 // A read transaction for the length of one lookup.
 class ReadScope {
-public:
+  public:
     explicit ReadScope(LmdbRegistry::Impl& impl) : impl_(impl) { status_ = impl.begin_read(txn_); }
     ~ReadScope() {
-        if (!status_.ok()) return;
+        if (!status_.ok())
+            return;
         if (impl_.mode == OpenMode::read_only) {
             impl_.end_read();
         } else {
@@ -225,11 +238,12 @@ public:
     MDB_txn* txn() const { return txn_; }
     // The snapshot this scope reads, unique per environment and reopen.
     std::uint64_t snapshot() const {
-        if (impl_.mode != OpenMode::read_only) return 0;  // keytool: no cache
+        if (impl_.mode != OpenMode::read_only)
+            return 0;  // keytool: no cache
         return (impl_.reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(txn_));
     }
 
-private:
+  private:
     LmdbRegistry::Impl& impl_;
     MDB_txn* txn_ = nullptr;
     Status status_;
@@ -240,8 +254,10 @@ Status read_credentials(MDB_txn* txn, MDB_dbi clients, std::string_view id,
     MDB_val key = mdb_value(id.data(), id.size());
     MDB_val value{};
     const int rc = mdb_get(txn, clients, &key, &value);
-    if (rc == MDB_NOTFOUND) return make_error(Errc::unknown_client, "unknown client");
-    if (rc != 0) return lmdb_error(rc, "reading client");
+    if (rc == MDB_NOTFOUND)
+        return make_error(Errc::unknown_client, "unknown client");
+    if (rc != 0)
+        return lmdb_error(rc, "reading client");
     if (!decode_credentials(as_view(value), out)) {
         return make_error(Errc::registry_corrupt, "registry record is corrupt");
     }
@@ -257,7 +273,8 @@ Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, O
     auto impl = std::make_unique<Impl>();
     impl->layout = RegistryLayout{std::string(dir)};
     impl->mode = mode;
-    if (Status s = impl->open_environment(); !s) return s.error();
+    if (Status s = impl->open_environment(); !s)
+        return s.error();
     impl->next_check_millis = monotonic_millis() + kReplacementCheckMillis;
     return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
 }
@@ -267,25 +284,33 @@ Status LmdbRegistry::find(std::string_view id, ClientCredentials& out) {
         return make_error(Errc::unknown_client, "unknown client");
     }
     ReadScope read(*impl_);
-    if (!read.status()) return read.status();
+    if (!read.status())
+        return read.status();
     const std::uint64_t snapshot = read.snapshot();
-    if (impl_->cache.find(snapshot, id, out)) return {};
-    if (Status s = read_credentials(read.txn(), impl_->open_env->clients, id, out); !s) return s;
-    if (snapshot != 0) impl_->cache.remember(snapshot, id, out);
+    if (impl_->cache.find(snapshot, id, out))
+        return {};
+    if (Status s = read_credentials(read.txn(), impl_->open_env->clients, id, out); !s)
+        return s;
+    if (snapshot != 0)
+        impl_->cache.remember(snapshot, id, out);
     return {};
 }
 
 Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                          ClientCredentials& out) {
     ReadScope read(*impl_);
-    if (!read.status()) return read.status();
+    if (!read.status())
+        return read.status();
     const std::uint64_t snapshot = read.snapshot();
-    if (impl_->cache.find(snapshot, fingerprint, id, out)) return {};
+    if (impl_->cache.find(snapshot, fingerprint, id, out))
+        return {};
     MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
     MDB_val value{};
     const int rc = mdb_get(read.txn(), impl_->open_env->fingerprints, &key, &value);
-    if (rc == MDB_NOTFOUND) return make_error(Errc::unknown_client, "unknown certificate");
-    if (rc != 0) return lmdb_error(rc, "reading certificate index");
+    if (rc == MDB_NOTFOUND)
+        return make_error(Errc::unknown_client, "unknown certificate");
+    if (rc != 0)
+        return lmdb_error(rc, "reading certificate index");
     const std::string_view owner = as_view(value);
     if (!is_valid_client_id(owner)) {
         return make_error(Errc::registry_corrupt, "certificate index is corrupt");
@@ -298,13 +323,15 @@ Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::st
         return make_error(Errc::unknown_client, "unknown certificate");
     }
     id.assign(owner);
-    if (snapshot != 0) impl_->cache.remember(snapshot, fingerprint, owner, out);
+    if (snapshot != 0)
+        impl_->cache.remember(snapshot, fingerprint, owner, out);
     return {};
 }
 
 Result<std::vector<ClientRecord>> LmdbRegistry::list() {
     ReadScope read(*impl_);
-    if (!read.status()) return read.status().error();
+    if (!read.status())
+        return read.status().error();
     MDB_cursor* raw = nullptr;
     if (int rc = mdb_cursor_open(read.txn(), impl_->open_env->clients, &raw); rc != 0) {
         return lmdb_error(rc, "listing clients");
@@ -322,7 +349,8 @@ Result<std::vector<ClientRecord>> LmdbRegistry::list() {
         }
         records.push_back(std::move(record));
     }
-    if (rc != MDB_NOTFOUND) return lmdb_error(rc, "listing clients");
+    if (rc != MDB_NOTFOUND)
+        return lmdb_error(rc, "listing clients");
     return records;
 }
 
@@ -330,14 +358,15 @@ Result<std::vector<ClientRecord>> LmdbRegistry::list() {
 // transaction (the meta page can run ahead of what readers see).
 std::uint64_t LmdbRegistry::generation() {
     ReadScope read(*impl_);
-    if (!read.status()) return ~std::uint64_t{0};
+    if (!read.status())
+        return ~std::uint64_t{0};
     return (impl_->reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(read.txn()));
 }
 
 namespace {
 
 class LmdbWriter final : public RegistryWriter {
-public:
+  public:
     LmdbWriter(MdbTxnPtr txn, MDB_dbi clients, MDB_dbi fingerprints)
         : txn_(std::move(txn)), clients_(clients), fingerprints_(fingerprints) {}
 
@@ -346,14 +375,16 @@ public:
     }
 
     Status put(const ClientRecord& record, bool replace) override {
-        if (Status s = check_client_id(record.id); !s) return s;
+        if (Status s = check_client_id(record.id); !s)
+            return s;
         ClientCredentials old;
         Status existing = find(record.id, old);
         if (existing.ok() && !replace) {
             return make_error(Errc::already_exists, "client " + record.id + " already exists");
         }
         if (existing.ok()) {
-            if (Status s = drop_fingerprint(old.certificate_fingerprint); !s) return s;
+            if (Status s = drop_fingerprint(old.certificate_fingerprint); !s)
+                return s;
         } else if (existing.code() != Errc::unknown_client) {
             return existing;
         }
@@ -381,7 +412,8 @@ public:
             }
             return s;
         }
-        if (Status s = drop_fingerprint(old.certificate_fingerprint); !s) return s;
+        if (Status s = drop_fingerprint(old.certificate_fingerprint); !s)
+            return s;
         MDB_val key = mdb_value(id.data(), id.size());
         if (int rc = mdb_del(txn_.get(), clients_, &key, nullptr); rc != 0) {
             return lmdb_error(rc, "deleting client");
@@ -390,18 +422,20 @@ public:
     }
 
     Status commit() override {
-        if (!txn_) return make_error(Errc::io_error, "transaction already finished");
+        if (!txn_)
+            return make_error(Errc::io_error, "transaction already finished");
         if (int rc = mdb_txn_commit(txn_.release()); rc != 0) {
             return lmdb_error(rc, "committing registry");
         }
         return {};
     }
 
-private:
+  private:
     Status drop_fingerprint(const Fingerprint& fingerprint) {
         MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
         const int rc = mdb_del(txn_.get(), fingerprints_, &key, nullptr);
-        if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "updating certificate index");
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return lmdb_error(rc, "updating certificate index");
         return {};
     }
 
@@ -423,8 +457,8 @@ Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
     if (int rc = mdb_txn_begin(env, nullptr, 0, &txn); rc != 0) {
         return lmdb_error(rc, "registry " + impl_->layout.dir);
     }
-    return std::unique_ptr<RegistryWriter>(new LmdbWriter(
-        MdbTxnPtr(txn), impl_->open_env->clients, impl_->open_env->fingerprints));
+    return std::unique_ptr<RegistryWriter>(
+        new LmdbWriter(MdbTxnPtr(txn), impl_->open_env->clients, impl_->open_env->fingerprints));
 }
 
 }  // namespace keyauth

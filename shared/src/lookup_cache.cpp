@@ -9,7 +9,8 @@ namespace {
 // collision only costs a registry read.
 std::size_t slot_of(std::string_view id, std::size_t slots) {
     std::uint32_t hash = 2166136261u;
-    for (char c : id) hash = (hash ^ static_cast<std::uint8_t>(c)) * 16777619u;
+    for (char c : id)
+        hash = (hash ^ static_cast<std::uint8_t>(c)) * 16777619u;
     return hash & (slots - 1);
 }
 
@@ -22,13 +23,15 @@ std::size_t slot_of(const Fingerprint& fingerprint, std::size_t slots) {
 }  // namespace
 
 void LookupCache::allocate() {
-    if (!by_id_) by_id_.reset(new Slot[kSlots]());
-    if (!by_fingerprint_) by_fingerprint_.reset(new FingerprintSlot[kSlots]());
+    if (!by_id_)
+        by_id_.reset(new Slot[kSlots]());
+    if (!by_fingerprint_)
+        by_fingerprint_.reset(new FingerprintSlot[kSlots]());
 }
 
-bool LookupCache::find(std::uint64_t snapshot, std::string_view id,
-                       ClientCredentials& out) const {
-    if (!by_id_ || snapshot == 0) return false;
+bool LookupCache::find(std::uint64_t snapshot, std::string_view id, ClientCredentials& out) const {
+    if (!by_id_ || snapshot == 0)
+        return false;
     const Slot& slot = by_id_[slot_of(id, kSlots)];
     if (slot.snapshot != snapshot || std::string_view(slot.id, slot.id_length) != id) {
         return false;
@@ -39,7 +42,8 @@ bool LookupCache::find(std::uint64_t snapshot, std::string_view id,
 
 void LookupCache::remember(std::uint64_t snapshot, std::string_view id,
                            const ClientCredentials& c) {
-    if (id.size() > kMaxClientIdLength) return;
+    if (id.size() > kMaxClientIdLength)
+        return;
     allocate();
     Slot& slot = by_id_[slot_of(id, kSlots)];
     slot.snapshot = snapshot;
@@ -50,9 +54,11 @@ void LookupCache::remember(std::uint64_t snapshot, std::string_view id,
 
 bool LookupCache::find(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string& id,
                        ClientCredentials& out) const {
-    if (!by_fingerprint_ || snapshot == 0) return false;
+    if (!by_fingerprint_ || snapshot == 0)
+        return false;
     const FingerprintSlot& entry = by_fingerprint_[slot_of(fingerprint, kSlots)];
-    if (entry.slot.snapshot != snapshot || !(entry.fingerprint == fingerprint)) return false;
+    if (entry.slot.snapshot != snapshot || !(entry.fingerprint == fingerprint))
+        return false;
     id.assign(entry.slot.id, entry.slot.id_length);
     out = entry.slot.credentials;
     return true;
@@ -60,7 +66,8 @@ bool LookupCache::find(std::uint64_t snapshot, const Fingerprint& fingerprint, s
 
 void LookupCache::remember(std::uint64_t snapshot, const Fingerprint& fingerprint,
                            std::string_view id, const ClientCredentials& c) {
-    if (id.size() > kMaxClientIdLength) return;
+    if (id.size() > kMaxClientIdLength)
+        return;
     allocate();
     FingerprintSlot& entry = by_fingerprint_[slot_of(fingerprint, kSlots)];
     entry.fingerprint = fingerprint;

@@ -15,7 +15,7 @@
 namespace keyauth {
 
 class LookupCache {
-public:
+  public:
     bool find(std::uint64_t snapshot, std::string_view id, ClientCredentials& out) const;
     void remember(std::uint64_t snapshot, std::string_view id, const ClientCredentials& c);
 
@@ -24,7 +24,7 @@ public:
     void remember(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string_view id,
                   const ClientCredentials& c);
 
-private:
+  private:
     static constexpr std::size_t kSlots = 4096;  // a power of two; ~1.6 MB in all
 
     struct Slot {

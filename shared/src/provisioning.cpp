@@ -24,9 +24,11 @@ bool exists(const std::string& path) {
 }
 
 Result<std::optional<gid_t>> resolve_group(const std::optional<std::string>& name) {
-    if (!name) return std::optional<gid_t>();
+    if (!name)
+        return std::optional<gid_t>();
     const group* found = getgrnam(name->c_str());
-    if (found == nullptr) return make_error(Errc::invalid_argument, "no group named " + *name);
+    if (found == nullptr)
+        return make_error(Errc::invalid_argument, "no group named " + *name);
     return std::optional<gid_t>(found->gr_gid);
 }
 
@@ -36,7 +38,8 @@ Status validate(const InitOptions& options) {
                           "--days must be between 1 and " + std::to_string(kMaxDays));
     }
     for (const std::string& host : options.hosts) {
-        if (Status s = check_host_name(host); !s) return s;
+        if (Status s = check_host_name(host); !s)
+            return s;
     }
     return {};
 }
@@ -73,40 +76,53 @@ Status initialize_locked(const RegistryLayout& layout, const InitOptions& option
                          std::optional<gid_t> group) {
     const std::int64_t now = unix_now();
     auto authority = CertificateAuthority::create("keyauth CA", options.days, now);
-    if (!authority) return authority.error();
+    if (!authority)
+        return authority.error();
     const auto& hosts = options.hosts.empty() ? kDefaultHosts : options.hosts;
     auto server = authority->issue_server(hosts, options.days, now);
-    if (!server) return server.error();
+    if (!server)
+        return server.error();
 
     // Readers (the broker, NGINX workers) read data.mdb and write lock.mdb.
     auto registry = LmdbRegistry::open(layout.dir, OpenMode::read_write);
-    if (!registry) return registry.error();
-    if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s) return s;
-    if (Status s = set_group_and_mode(layout.lock_file(), group, 0660); !s) return s;
+    if (!registry)
+        return registry.error();
+    if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s)
+        return s;
+    if (Status s = set_group_and_mode(layout.lock_file(), group, 0660); !s)
+        return s;
 
     StagedFiles files;
     const SecretString ca_key = authority->private_key_pem();
     Status staged = files.stage(layout.server_cert(), server->certificate_pem, 0640, false, group);
     if (staged) {
-        staged = files.stage(layout.server_key(), server->private_key_pem.view(), 0640, false,
-                             group);
+        staged =
+            files.stage(layout.server_key(), server->private_key_pem.view(), 0640, false, group);
     }
-    if (staged) staged = files.stage(layout.ca_key(), ca_key.view(), 0600, false);
+    if (staged)
+        staged = files.stage(layout.ca_key(), ca_key.view(), 0600, false);
     // Written last: its presence marks a complete registry.
-    if (staged) staged = files.stage(layout.ca_cert(), authority->certificate_pem(), 0644, false);
-    if (!staged) return staged;
-    if (Status s = files.publish(); !s) return s;
+    if (staged)
+        staged = files.stage(layout.ca_cert(), authority->certificate_pem(), 0644, false);
+    if (!staged)
+        return staged;
+    if (Status s = files.publish(); !s)
+        return s;
     return set_group_and_mode(layout.dir, group, group ? 02750 : 0750);
 }
 
 Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, bool if_missing) {
-    if (Status s = validate(options); !s) return s.error();
+    if (Status s = validate(options); !s)
+        return s.error();
     auto group = resolve_group(options.group);
-    if (!group) return group.error();
+    if (!group)
+        return group.error();
     auto lock = lock_directory(layout.dir);
-    if (!lock) return lock.error();
+    if (!lock)
+        return lock.error();
     if (registry_initialized(layout)) {
-        if (if_missing) return false;
+        if (if_missing)
+            return false;
         return make_error(Errc::already_exists,
                           "registry " + layout.dir + " is already initialized");
     }
@@ -116,7 +132,8 @@ Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, boo
                               path + " exists but the registry has no CA; remove it first");
         }
     }
-    if (Status s = initialize_locked(layout, options, *group); !s) return s.error();
+    if (Status s = initialize_locked(layout, options, *group); !s)
+        return s.error();
     return true;
 }
 

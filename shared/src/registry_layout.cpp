@@ -14,7 +14,8 @@ RegistryLayout resolve_registry(std::optional<std::string_view> flag) {
     } else {
         dir = std::string(kDefaultRegistryDir);
     }
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.pop_back();
     return RegistryLayout{dir};
 }
 

@@ -14,8 +14,8 @@ bool token_hashes_equal(const TokenHash& a, const TokenHash& b) noexcept {
 
 TokenHash hash_token_secret(const TokenSecret& secret) noexcept {
     TokenHash hash;
-    crypto_generichash(hash.bytes.data(), hash.bytes.size(), secret.data(), secret.size(),
-                       nullptr, 0);
+    crypto_generichash(hash.bytes.data(), hash.bytes.size(), secret.data(), secret.size(), nullptr,
+                       0);
     return hash;
 }
 
@@ -27,16 +27,22 @@ SecretString& SecretString::operator=(SecretString&& other) noexcept {
     return *this;
 }
 
-SecretString::~SecretString() { sodium_memzero(value_.data(), value_.size()); }
+SecretString::~SecretString() {
+    sodium_memzero(value_.data(), value_.size());
+}
 
 bool parse_token(std::string_view text, ParsedToken& out) noexcept {
-    if (text.size() > kMaxTokenLength) return false;
+    if (text.size() > kMaxTokenLength)
+        return false;
     const std::size_t separator = text.find(kTokenSeparator);
-    if (separator == std::string_view::npos) return false;
+    if (separator == std::string_view::npos)
+        return false;
     const std::string_view id = text.substr(0, separator);
     const std::string_view hex = text.substr(separator + kTokenSeparator.size());
-    if (!is_valid_client_id(id)) return false;
-    if (!from_lower_hex(hex, out.secret.data(), out.secret.size())) return false;
+    if (!is_valid_client_id(id))
+        return false;
+    if (!from_lower_hex(hex, out.secret.data(), out.secret.size()))
+        return false;
     out.client_id = id;
     return true;
 }

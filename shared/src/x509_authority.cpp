@@ -17,7 +17,8 @@ constexpr long kSecondsPerDay = 86400;
 
 Result<EvpPkeyPtr> generate_p256_key() {
     EvpPkeyPtr key(EVP_EC_gen("P-256"));
-    if (!key) return openssl_error("generating P-256 key");
+    if (!key)
+        return openssl_error("generating P-256 key");
     return key;
 }
 
@@ -64,9 +65,11 @@ Result<X509Ptr> make_certificate(const Profile& profile, EVP_PKEY* key, const X5
                           "days must be between 1 and " + std::to_string(kMaxDays));
     }
     X509Ptr cert(X509_new());
-    if (!cert) return openssl_error("allocating certificate");
+    if (!cert)
+        return openssl_error("allocating certificate");
     X509_set_version(cert.get(), X509_VERSION_3);
-    if (Status s = set_serial(cert.get(), serial); !s) return s.error();
+    if (Status s = set_serial(cert.get(), serial); !s)
+        return s.error();
     const auto start = static_cast<time_t>(now);
     if (ASN1_TIME_set(X509_getm_notBefore(cert.get()), start) == nullptr ||
         ASN1_TIME_adj(X509_getm_notAfter(cert.get()), start, profile.days, 0) == nullptr) {
@@ -75,8 +78,7 @@ Result<X509Ptr> make_certificate(const Profile& profile, EVP_PKEY* key, const X5
     X509_NAME* name = X509_get_subject_name(cert.get());
     if (X509_NAME_add_entry_by_NID(
             name, NID_commonName, MBSTRING_UTF8,
-            reinterpret_cast<const unsigned char*>(profile.common_name.c_str()), -1, -1,
-            0) != 1) {
+            reinterpret_cast<const unsigned char*>(profile.common_name.c_str()), -1, -1, 0) != 1) {
         return openssl_error("setting subject");
     }
     const X509_NAME* issuer_name = issuer_cert ? X509_get_subject_name(issuer_cert) : name;
@@ -89,7 +91,8 @@ Result<X509Ptr> make_certificate(const Profile& profile, EVP_PKEY* key, const X5
     X509V3_set_ctx(&ctx, issuer_cert ? const_cast<X509*>(issuer_cert) : cert.get(), cert.get(),
                    nullptr, nullptr, 0);
     for (const auto& [nid, value] : profile.extensions) {
-        if (Status s = add_extension(cert.get(), &ctx, nid, value); !s) return s.error();
+        if (Status s = add_extension(cert.get(), &ctx, nid, value); !s)
+            return s.error();
     }
     if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) {
         return openssl_error("signing certificate");
@@ -128,7 +131,8 @@ Result<IssuedCertificate> package(const X509Ptr& cert, EVP_PKEY* key,
 std::string subject_alt_names(const std::vector<std::string>& hosts) {
     std::string names;
     for (const std::string& host : hosts) {
-        if (!names.empty()) names += ",";
+        if (!names.empty())
+            names += ",";
         names += (is_ip_address(host) ? "IP:" : "DNS:") + host;
     }
     return names;
@@ -139,31 +143,38 @@ std::string subject_alt_names(const std::vector<std::string>& hosts) {
 Result<CertificateAuthority> CertificateAuthority::create(std::string_view common_name, int days,
                                                           std::int64_t now) {
     auto key = generate_p256_key();
-    if (!key) return key.error();
+    if (!key)
+        return key.error();
     auto serial = random_serial();
-    if (!serial) return serial.error();
+    if (!serial)
+        return serial.error();
     const Profile profile{std::string(common_name),
                           days,
                           {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
                            {NID_key_usage, "critical,keyCertSign,cRLSign"},
                            {NID_subject_key_identifier, "hash"}}};
     auto cert = make_certificate(profile, key->get(), nullptr, key->get(), *serial, now);
-    if (!cert) return cert.error();
+    if (!cert)
+        return cert.error();
     return CertificateAuthority(std::move(*cert), std::move(*key));
 }
 
 Result<CertificateAuthority> CertificateAuthority::load(const std::string& cert_path,
                                                         const std::string& key_path) {
     auto cert_text = read_small_file(cert_path);
-    if (!cert_text) return cert_text.error();
+    if (!cert_text)
+        return cert_text.error();
     auto cert = parse_certificate_pem(*cert_text);
-    if (!cert) return make_error(Errc::registry_corrupt, cert_path + " is not a certificate");
+    if (!cert)
+        return make_error(Errc::registry_corrupt, cert_path + " is not a certificate");
     auto key_text = read_small_file(key_path);
-    if (!key_text) return key_text.error();
+    if (!key_text)
+        return key_text.error();
     SecretString key_pem(std::move(*key_text));
     BioPtr bio = memory_reader(key_pem.view());
     EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-    if (!key) return make_error(Errc::registry_corrupt, key_path + " is not a private key");
+    if (!key)
+        return make_error(Errc::registry_corrupt, key_path + " is not a private key");
     if (X509_check_private_key(cert->get(), key.get()) != 1) {
         ERR_clear_error();
         return make_error(Errc::registry_corrupt, key_path + " does not match " + cert_path);
@@ -172,14 +183,15 @@ Result<CertificateAuthority> CertificateAuthority::load(const std::string& cert_
 }
 
 // A new P-256 key and a certificate for it, signed by this CA.
-Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& common_name,
-                                                           int days, std::int64_t now,
-                                                           std::string_view usage,
+Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& common_name, int days,
+                                                           std::int64_t now, std::string_view usage,
                                                            const std::string& alt_names) const {
     auto key = generate_p256_key();
-    if (!key) return key.error();
+    if (!key)
+        return key.error();
     auto serial = random_serial();
-    if (!serial) return serial.error();
+    if (!serial)
+        return serial.error();
     Profile profile{common_name,
                     days,
                     {{NID_basic_constraints, "critical,CA:FALSE"},
@@ -187,30 +199,39 @@ Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& co
                      {NID_ext_key_usage, std::string(usage)},
                      {NID_subject_key_identifier, "hash"},
                      {NID_authority_key_identifier, "keyid:always"}}};
-    if (!alt_names.empty()) profile.extensions.emplace_back(NID_subject_alt_name, alt_names);
+    if (!alt_names.empty())
+        profile.extensions.emplace_back(NID_subject_alt_name, alt_names);
     auto cert = make_certificate(profile, key->get(), cert_.get(), key_.get(), *serial, now);
-    if (!cert) return cert.error();
+    if (!cert)
+        return cert.error();
     return package(*cert, key->get(), *serial, now, days);
 }
 
 Result<IssuedCertificate> CertificateAuthority::issue_client(std::string_view client_id, int days,
                                                              std::int64_t now) const {
     // The CN is the id: one that could be truncated or mistaken is refused.
-    if (Status s = check_client_id(client_id); !s) return s.error();
+    if (Status s = check_client_id(client_id); !s)
+        return s.error();
     return issue_leaf(std::string(client_id), days, now, "clientAuth", "");
 }
 
 Result<IssuedCertificate> CertificateAuthority::issue_server(const std::vector<std::string>& hosts,
                                                              int days, std::int64_t now) const {
-    if (hosts.empty()) return make_error(Errc::invalid_argument, "server needs at least one host");
+    if (hosts.empty())
+        return make_error(Errc::invalid_argument, "server needs at least one host");
     for (const std::string& host : hosts) {
-        if (Status s = check_host_name(host); !s) return s.error();
+        if (Status s = check_host_name(host); !s)
+            return s.error();
     }
     return issue_leaf(hosts.front(), days, now, "serverAuth", subject_alt_names(hosts));
 }
 
-std::string CertificateAuthority::certificate_pem() const { return certificate_to_pem(cert_.get()); }
+std::string CertificateAuthority::certificate_pem() const {
+    return certificate_to_pem(cert_.get());
+}
 
-SecretString CertificateAuthority::private_key_pem() const { return key_to_pem(key_.get()); }
+SecretString CertificateAuthority::private_key_pem() const {
+    return key_to_pem(key_.get());
+}
 
 }  // namespace keyauth

@@ -24,7 +24,8 @@ struct EvpMdFree {
 Error openssl_error(const std::string& doing) {
     const unsigned long code = ERR_get_error();
     ERR_clear_error();
-    if (code == 0) return make_error(Errc::crypto_error, doing);
+    if (code == 0)
+        return make_error(Errc::crypto_error, doing);
     char reason[256];
     ERR_error_string_n(code, reason, sizeof reason);
     return make_error(Errc::crypto_error, doing + ": " + reason);
@@ -43,7 +44,8 @@ BioPtr memory_reader(std::string_view text) {
 bool fingerprint_of(const X509* certificate, Fingerprint& out) noexcept {
     // Fetched once: an implicit fetch on every handshake costs more than the
     // hash. Freed when the plugin or module is unloaded.
-    static const std::unique_ptr<EVP_MD, EvpMdFree> sha256(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+    static const std::unique_ptr<EVP_MD, EvpMdFree> sha256(
+        EVP_MD_fetch(nullptr, "SHA256", nullptr));
     Fingerprint fingerprint;
     unsigned int length = 0;
     if (certificate == nullptr || !sha256 ||
@@ -66,7 +68,8 @@ namespace {
 
 bool to_unix_time(const ASN1_TIME* time, std::int64_t& out) {
     std::tm tm{};
-    if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return false;
+    if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1)
+        return false;
     out = static_cast<std::int64_t>(timegm(&tm));
     return true;
 }
@@ -74,10 +77,12 @@ bool to_unix_time(const ASN1_TIME* time, std::int64_t& out) {
 }  // namespace
 
 Result<PresentedIdentity> identity_of(const X509* certificate) {
-    if (certificate == nullptr) return make_error(Errc::invalid_argument, "no certificate");
+    if (certificate == nullptr)
+        return make_error(Errc::invalid_argument, "no certificate");
     const X509_NAME* subject = X509_get_subject_name(certificate);
     const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-    if (index < 0) return make_error(Errc::invalid_argument, "certificate has no common name");
+    if (index < 0)
+        return make_error(Errc::invalid_argument, "certificate has no common name");
     if (X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) {
         return make_error(Errc::invalid_argument, "certificate has several common names");
     }
@@ -107,14 +112,16 @@ Result<PresentedIdentity> identity_of(const X509* certificate) {
 Result<X509Ptr> parse_certificate_pem(std::string_view pem) {
     BioPtr bio = memory_reader(pem);
     X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!cert) return openssl_error("not a PEM certificate");
+    if (!cert)
+        return openssl_error("not a PEM certificate");
     return cert;
 }
 
 Result<X509Ptr> parse_certificate_der(std::string_view der) {
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    if (!cert) return openssl_error("not a DER certificate");
+    if (!cert)
+        return openssl_error("not a DER certificate");
     if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
         return make_error(Errc::invalid_argument, "trailing bytes after certificate");
     }
@@ -125,27 +132,34 @@ namespace {
 
 // One DNS label: 1..63 letters, digits and inner hyphens.
 bool is_dns_label(std::string_view label) {
-    if (label.empty() || label.size() > 63) return false;
-    if (label.front() == '-' || label.back() == '-') return false;
+    if (label.empty() || label.size() > 63)
+        return false;
+    if (label.front() == '-' || label.back() == '-')
+        return false;
     for (char c : label) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '-';
-        if (!ok) return false;
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+        if (!ok)
+            return false;
     }
     return true;
 }
 
 bool is_dns_name(std::string_view host) {
-    if (host.size() > 253) return false;
+    if (host.size() > 253)
+        return false;
     // A wildcard only as a whole first label of a name with at least two more.
     const bool wildcard = host.substr(0, 2) == "*.";
-    if (wildcard) host.remove_prefix(2);
+    if (wildcard)
+        host.remove_prefix(2);
     std::size_t labels = 0;
     while (true) {
         const std::size_t dot = host.find('.');
-        if (!is_dns_label(host.substr(0, dot))) return false;
+        if (!is_dns_label(host.substr(0, dot)))
+            return false;
         ++labels;
-        if (dot == std::string_view::npos) break;
+        if (dot == std::string_view::npos)
+            break;
         host.remove_prefix(dot + 1);
     }
     return wildcard ? labels >= 2 : labels > 0;
@@ -163,11 +177,14 @@ Status check_host_name(std::string_view host) {
     const std::string text(host);
     // inet_pton reads a C string: a NUL would hide whatever follows it.
     if (host.find('\0') == std::string_view::npos) {
-        if (is_ip_address(text)) return {};
-        if (is_dns_name(host)) return {};
+        if (is_ip_address(text))
+            return {};
+        if (is_dns_name(host))
+            return {};
     }
     std::string shown;
-    for (char c : host) shown += (c > 0x20 && c < 0x7f) ? c : '?';
+    for (char c : host)
+        shown += (c > 0x20 && c < 0x7f) ? c : '?';
     return make_error(Errc::invalid_argument,
                       "host \"" + shown + "\" is neither an IP address nor a DNS name");
 }

@@ -49,9 +49,9 @@ using Clock = std::chrono::steady_clock;
 using keyauth::Fingerprint;
 using keyauth::LmdbRegistry;
 
-constexpr std::size_t kSampleSize = 4096;    // tokens and fingerprints checked in turn
+constexpr std::size_t kSampleSize = 4096;     // tokens and fingerprints checked in turn
 constexpr std::size_t kRealCertificates = 8;  // issued for real, spread through the registry
-constexpr std::size_t kRandomIds = 65536;    // ids looked up uniformly over the registry
+constexpr std::size_t kRandomIds = 65536;     // ids looked up uniformly over the registry
 constexpr const char* kCompleteMarker = "bench-complete";
 constexpr int kFormatVersion = 1;
 
@@ -87,17 +87,20 @@ bool exists(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& content, mode_t mode) {
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) die("cannot write " + path + ": " + std::strerror(errno));
-    const bool ok = write(fd, content.data(), content.size()) ==
-                    static_cast<ssize_t>(content.size());
+    if (fd < 0)
+        die("cannot write " + path + ": " + std::strerror(errno));
+    const bool ok =
+        write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
     close(fd);
-    if (!ok) die("cannot write " + path);
+    if (!ok)
+        die("cannot write " + path);
     chmod(path.c_str(), mode);
 }
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) die("cannot read " + path);
+    if (!in)
+        die("cannot read " + path);
     std::ostringstream out;
     out << in.rdbuf();
     return out.str();
@@ -106,7 +109,8 @@ std::string read_file(const std::string& path) {
 // Runs argv to completion with stdout/stderr discarded; returns its exit status.
 int run_quietly(const std::vector<std::string>& argv) {
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -115,7 +119,8 @@ int run_quietly(const std::vector<std::string>& argv) {
     pid_t pid = 0;
     const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return -1;
+    if (rc != 0)
+        return -1;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -126,28 +131,31 @@ int run_quietly(const std::vector<std::string>& argv) {
 struct BenchRegistry {
     std::size_t clients = 0;
     std::string dir;
-    std::unique_ptr<LmdbRegistry> reader;           // read-only, as the servers open it
-    std::vector<std::string> valid_tokens;          // sample of issued tokens
-    std::vector<std::string> wrong_tokens;          // same ids, another secret
-    std::vector<Fingerprint> fingerprints;          // sample of registered fingerprints
-    std::vector<keyauth::X509Ptr> certificates;     // real, registered certificates
-    std::vector<std::string> random_ids;            // uniform over all ids
+    std::unique_ptr<LmdbRegistry> reader;        // read-only, as the servers open it
+    std::vector<std::string> valid_tokens;       // sample of issued tokens
+    std::vector<std::string> wrong_tokens;       // same ids, another secret
+    std::vector<Fingerprint> fingerprints;       // sample of registered fingerprints
+    std::vector<keyauth::X509Ptr> certificates;  // real, registered certificates
+    std::vector<std::string> random_ids;         // uniform over all ids
 };
 
 // Makes DIR: the CA and server certificate, then every client in one
 // transaction, in a shuffled order (ids are not issued in sorted order, and
 // LMDB packs sorted inserts tighter than real life would).
 void populate(const Options& options, std::size_t clients, const std::string& dir) {
-    if (exists(dir)) run_quietly({"/bin/rm", "-rf", dir});
+    if (exists(dir))
+        run_quietly({"/bin/rm", "-rf", dir});
     const auto total_start = Clock::now();
     const keyauth::RegistryLayout layout{dir};
     if (auto s = keyauth::initialize_registry(layout, keyauth::InitOptions{}); !s) {
         die("init " + dir + ": " + s.error().message);
     }
     auto authority = keyauth::load_authority(layout);
-    if (!authority) die("CA of " + dir + ": " + authority.error().message);
+    if (!authority)
+        die("CA of " + dir + ": " + authority.error().message);
     auto registry = LmdbRegistry::open(dir, keyauth::OpenMode::read_write);
-    if (!registry) die("open " + dir + ": " + registry.error().message);
+    if (!registry)
+        die("open " + dir + ": " + registry.error().message);
 
     std::mt19937_64 rng(clients);
     std::vector<std::size_t> order(clients);
@@ -156,7 +164,8 @@ void populate(const Options& options, std::size_t clients, const std::string& di
     // Which clients end up in the sample, and which get a real certificate.
     const std::size_t sample = std::min(kSampleSize, clients);
     std::vector<char> in_sample(clients, 0);
-    for (std::size_t i = 0; i < sample; ++i) in_sample[order[i]] = 1;
+    for (std::size_t i = 0; i < sample; ++i)
+        in_sample[order[i]] = 1;
     std::vector<char> real_certificate(clients, 0);
     for (std::size_t i = 0; i < std::min(kRealCertificates, clients); ++i) {
         real_certificate[order[i]] = 1;
@@ -169,7 +178,8 @@ void populate(const Options& options, std::size_t clients, const std::string& di
     std::string certificates_file;
     const auto write_start = Clock::now();
     auto writer = registry.value()->begin_write();
-    if (!writer) die("begin_write: " + writer.error().message);
+    if (!writer)
+        die("begin_write: " + writer.error().message);
     for (const std::size_t index : order) {
         keyauth::ClientRecord record;
         record.id = client_id(index);
@@ -180,7 +190,8 @@ void populate(const Options& options, std::size_t clients, const std::string& di
         c.validity = {now - 60, now + std::int64_t{1095} * 86400};
         if (real_certificate[index]) {
             auto issued = authority->issue_client(record.id, keyauth::kDefaultClientDays, now);
-            if (!issued) die("issue " + record.id + ": " + issued.error().message);
+            if (!issued)
+                die("issue " + record.id + ": " + issued.error().message);
             c.certificate_fingerprint = issued->fingerprint;
             c.serial = issued->serial;
             c.validity = issued->validity;
@@ -194,14 +205,17 @@ void populate(const Options& options, std::size_t clients, const std::string& di
         }
         if (in_sample[index]) {
             tokens_file.append(token.text.view()).append("\n");
-            fingerprints_file.append(reinterpret_cast<const char*>(c.certificate_fingerprint.bytes.data()),
-                                     c.certificate_fingerprint.bytes.size());
+            fingerprints_file.append(
+                reinterpret_cast<const char*>(c.certificate_fingerprint.bytes.data()),
+                c.certificate_fingerprint.bytes.size());
         }
-        if (auto s = writer.value()->put(record, false); !s) die("put: " + s.error().message);
+        if (auto s = writer.value()->put(record, false); !s)
+            die("put: " + s.error().message);
     }
     const double generate_seconds = seconds_since(write_start);
     const auto commit_start = Clock::now();
-    if (auto s = writer.value()->commit(); !s) die("commit: " + s.error().message);
+    if (auto s = writer.value()->commit(); !s)
+        die("commit: " + s.error().message);
     const double commit_seconds = seconds_since(commit_start);
     const double total_seconds = seconds_since(total_start);
 
@@ -229,7 +243,8 @@ void populate(const Options& options, std::size_t clients, const std::string& di
 
 bool cache_is_complete(const std::string& dir, std::size_t clients) {
     const std::string marker = dir + "/" + kCompleteMarker;
-    if (!exists(marker)) return false;
+    if (!exists(marker))
+        return false;
     const std::string text = read_file(marker);
     char expected[64];
     std::snprintf(expected, sizeof expected, "version=%d\nclients=%zu\n", kFormatVersion, clients);
@@ -242,10 +257,12 @@ std::vector<keyauth::X509Ptr> split_certificates(const std::string& pem) {
     std::size_t start = 0;
     for (;;) {
         const std::size_t end = pem.find(kEnd, start);
-        if (end == std::string::npos) break;
+        if (end == std::string::npos)
+            break;
         auto cert = keyauth::parse_certificate_pem(
             std::string_view(pem).substr(start, end + kEnd.size() - start));
-        if (!cert) die("bench certificate: " + cert.error().message);
+        if (!cert)
+            die("bench certificate: " + cert.error().message);
         out.push_back(std::move(cert.value()));
         start = end + kEnd.size();
     }
@@ -264,12 +281,14 @@ std::unique_ptr<BenchRegistry> prepare(const Options& options, std::size_t clien
                      read_file(bench->dir + "/" + kCompleteMarker).substr(0).c_str());
     }
     auto reader = LmdbRegistry::open(bench->dir, keyauth::OpenMode::read_only);
-    if (!reader) die("open " + bench->dir + ": " + reader.error().message);
+    if (!reader)
+        die("open " + bench->dir + ": " + reader.error().message);
     bench->reader = std::move(reader.value());
 
     std::istringstream tokens(read_file(bench->dir + "/bench-tokens.txt"));
     for (std::string line; std::getline(tokens, line);) {
-        if (line.empty()) continue;
+        if (line.empty())
+            continue;
         bench->valid_tokens.push_back(line);
         const std::string id = line.substr(0, line.find(':'));
         bench->wrong_tokens.emplace_back(keyauth::generate_token(id).text.view());
@@ -284,12 +303,14 @@ std::unique_ptr<BenchRegistry> prepare(const Options& options, std::size_t clien
     bench->certificates = split_certificates(read_file(bench->dir + "/bench-certificates.pem"));
     std::mt19937_64 rng(42);
     std::uniform_int_distribution<std::size_t> pick(0, clients - 1);
-    for (std::size_t i = 0; i < kRandomIds; ++i) bench->random_ids.push_back(client_id(pick(rng)));
+    for (std::size_t i = 0; i < kRandomIds; ++i)
+        bench->random_ids.push_back(client_id(pick(rng)));
 
     // Every sample must give the expected verdict before it is timed.
     const std::int64_t now = keyauth::unix_now();
     for (const auto& t : bench->valid_tokens) {
-        if (!keyauth::check_token(*bench->reader, t, now).accepted()) die("a sample token is refused");
+        if (!keyauth::check_token(*bench->reader, t, now).accepted())
+            die("a sample token is refused");
     }
     for (const auto& t : bench->wrong_tokens) {
         if (keyauth::check_token(*bench->reader, t, now).verdict != keyauth::Verdict::mismatch) {
@@ -317,7 +338,8 @@ void bm_check_tokens(benchmark::State& state, const std::vector<std::string>* to
     for (auto _ : state) {
         auto result = keyauth::check_token(*r->reader, (*tokens)[i], now);
         benchmark::DoNotOptimize(result);
-        if (++i == tokens->size()) i = 0;
+        if (++i == tokens->size())
+            i = 0;
     }
 }
 
@@ -335,12 +357,14 @@ void bm_check_token_same(benchmark::State& state, BenchRegistry* r) {
 void bm_check_bearer_valid(benchmark::State& state, BenchRegistry* r) {
     const std::int64_t now = keyauth::unix_now();
     std::vector<std::string> headers;
-    for (const auto& t : r->valid_tokens) headers.push_back("Bearer " + t);
+    for (const auto& t : r->valid_tokens)
+        headers.push_back("Bearer " + t);
     std::size_t i = 0;
     for (auto _ : state) {
         auto result = keyauth::check_bearer(*r->reader, headers[i], now);
         benchmark::DoNotOptimize(result);
-        if (++i == headers.size()) i = 0;
+        if (++i == headers.size())
+            i = 0;
     }
 }
 
@@ -352,7 +376,8 @@ void bm_find_by_fingerprint(benchmark::State& state, BenchRegistry* r) {
     for (auto _ : state) {
         auto s = r->reader->find_by_fingerprint(r->fingerprints[i], id, credentials);
         benchmark::DoNotOptimize(s);
-        if (++i == r->fingerprints.size()) i = 0;
+        if (++i == r->fingerprints.size())
+            i = 0;
     }
 }
 
@@ -362,7 +387,8 @@ void bm_check_certificate(benchmark::State& state, BenchRegistry* r) {
     for (auto _ : state) {
         auto result = keyauth::check_certificate(*r->reader, r->certificates[i].get(), now);
         benchmark::DoNotOptimize(result);
-        if (++i == r->certificates.size()) i = 0;
+        if (++i == r->certificates.size())
+            i = 0;
     }
 }
 
@@ -373,7 +399,8 @@ void bm_find_random_id(benchmark::State& state, BenchRegistry* r) {
     for (auto _ : state) {
         auto s = r->reader->find(r->random_ids[i], credentials);
         benchmark::DoNotOptimize(s);
-        if (++i == r->random_ids.size()) i = 0;
+        if (++i == r->random_ids.size())
+            i = 0;
     }
 }
 
@@ -384,7 +411,8 @@ void bm_parse_token(benchmark::State& state, BenchRegistry* r) {
     for (auto _ : state) {
         bool ok = keyauth::parse_token(r->valid_tokens[i], parsed);
         benchmark::DoNotOptimize(ok);
-        if (++i == r->valid_tokens.size()) i = 0;
+        if (++i == r->valid_tokens.size())
+            i = 0;
     }
 }
 
@@ -414,7 +442,8 @@ void bm_memory_latency(benchmark::State& state, std::size_t bytes) {
     std::shuffle(order.begin(), order.end(), std::mt19937_64(7));
     // One random cycle through every cache line: next[order[i]] = order[i+1].
     std::vector<std::size_t> next(slots * 8);
-    for (std::size_t i = 0; i < slots; ++i) next[order[i] * 8] = order[(i + 1) % slots] * 8;
+    for (std::size_t i = 0; i < slots; ++i)
+        next[order[i] * 8] = order[(i + 1) % slots] * 8;
     std::size_t at = 0;
     for (auto _ : state) {
         at = next[at];
@@ -433,7 +462,8 @@ struct Percentiles {
 Percentiles percentiles(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     Percentiles p;
-    if (v.empty()) return p;
+    if (v.empty())
+        return p;
     p.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
     p.p90 = v[std::min(v.size() - 1, (v.size() * 9) / 10)];
     p.max = v.back();
@@ -444,14 +474,15 @@ Percentiles percentiles(std::vector<double> v) {
 // (the other one timed), so the registry ends as it started.
 void bm_keytool(benchmark::State& state, BenchRegistry* r, const Options* options, bool time_gen) {
     char out_template[] = "/tmp/keyauth-bench-out.XXXXXX";
-    if (mkdtemp(out_template) == nullptr) die("mkdtemp");
+    if (mkdtemp(out_template) == nullptr)
+        die("mkdtemp");
     const std::string out_dir = out_template;
     std::vector<double> samples;
     std::size_t n = 0;
     for (auto _ : state) {
         const std::string id = "keytoolbench" + std::to_string(n++);
         const std::vector<std::string> gen = {options->keytool, "--registry", r->dir, "gen", id,
-                                              "--output", out_dir + "/"};
+                                              "--output",       out_dir + "/"};
         const std::vector<std::string> del = {options->keytool, "--registry", r->dir, "del", id};
         auto t0 = Clock::now();
         const int gen_rc = run_quietly(gen);
@@ -495,14 +526,16 @@ void bm_spawn_floor(benchmark::State& state, const Options* options) {
 //   SUMMARY <name> <real ns> <cpu ns>
 // (the median of the repetitions, or the single run).
 class SummaryReporter : public benchmark::ConsoleReporter {
-public:
+  public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const Run& run : runs) {
-            if (run.error_occurred) continue;
+            if (run.error_occurred)
+                continue;
             const bool single = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
             const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-            if (!single && !median) continue;
+            if (!single && !median)
+                continue;
             const double unit = run.time_unit == benchmark::kMicrosecond   ? 1e3
                                 : run.time_unit == benchmark::kMillisecond ? 1e6
                                 : run.time_unit == benchmark::kSecond      ? 1e9
@@ -512,7 +545,8 @@ public:
             line.real_ns = run.GetAdjustedRealTime() * unit;
             line.cpu_ns = run.GetAdjustedCPUTime() * unit;
             auto it = run.counters.find("median_ms");
-            if (it != run.counters.end()) line.real_ns = line.cpu_ns = it->second.value * 1e6;
+            if (it != run.counters.end())
+                line.real_ns = line.cpu_ns = it->second.value * 1e6;
             lines_.push_back(line);
         }
     }
@@ -526,7 +560,7 @@ public:
         std::fflush(stdout);
     }
 
-private:
+  private:
     struct Line {
         std::string name;
         double real_ns = 0;  // wall clock; for keytool, the median of the runs
@@ -541,23 +575,28 @@ std::vector<std::size_t> parse_sizes(const std::string& text) {
     for (std::string item; std::getline(in, item, ',');) {
         char* end = nullptr;
         const unsigned long long v = std::strtoull(item.c_str(), &end, 10);
-        if (end == item.c_str() || *end != '\0' || v == 0) die("bad --sizes " + text);
+        if (end == item.c_str() || *end != '\0' || v == 0)
+            die("bad --sizes " + text);
         sizes.push_back(static_cast<std::size_t>(v));
     }
-    if (sizes.empty()) die("bad --sizes " + text);
+    if (sizes.empty())
+        die("bad --sizes " + text);
     return sizes;
 }
 
 // Takes our options out of argv; Google Benchmark gets the rest.
 Options parse_options(int& argc, char** argv) {
     Options options;
-    if (const char* env = std::getenv("KEYAUTH_BENCH_CACHE")) options.cache_dir = env;
+    if (const char* env = std::getenv("KEYAUTH_BENCH_CACHE"))
+        options.cache_dir = env;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
         auto value = [&](const std::string& flag) -> std::string {
-            if (word.rfind(flag + "=", 0) == 0) return word.substr(flag.size() + 1);
-            if (i + 1 >= argc) die(flag + " needs a value");
+            if (word.rfind(flag + "=", 0) == 0)
+                return word.substr(flag.size() + 1);
+            if (i + 1 >= argc)
+                die(flag + " needs a value");
             return argv[++i];
         };
         auto is = [&](const std::string& flag) {
@@ -589,23 +628,28 @@ Options parse_options(int& argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (sodium_init() < 0) die("libsodium failed to initialise");
+    if (sodium_init() < 0)
+        die("libsodium failed to initialise");
     Options options = parse_options(argc, argv);
     std::string smoke_dir;
     if (options.smoke) {
         char tmpl[] = "/tmp/keyauth-bench-smoke.XXXXXX";
-        if (mkdtemp(tmpl) == nullptr) die("mkdtemp");
+        if (mkdtemp(tmpl) == nullptr)
+            die("mkdtemp");
         smoke_dir = tmpl;
         options.cache_dir = smoke_dir;
         options.sizes = {1000};
         options.keytool_runs = 3;
     }
-    if (options.cache_dir.empty()) options.cache_dir = "/tmp/keyauth-bench-cache";
+    if (options.cache_dir.empty())
+        options.cache_dir = "/tmp/keyauth-bench-cache";
     mkdir(options.cache_dir.c_str(), 0700);
 
     std::vector<std::unique_ptr<BenchRegistry>> registries;
-    for (const std::size_t size : options.sizes) registries.push_back(prepare(options, size));
-    if (options.populate_only) return 0;
+    for (const std::size_t size : options.sizes)
+        registries.push_back(prepare(options, size));
+    if (options.populate_only)
+        return 0;
     if (options.keytool_enabled && access(options.keytool.c_str(), X_OK) != 0) {
         std::fprintf(stderr, "core_bench: no keytool at %s; keytool latency skipped\n",
                      options.keytool.c_str());
@@ -614,16 +658,16 @@ int main(int argc, char** argv) {
 
     // Defaults first, so flags given on the command line win.
     std::vector<char*> args(argv, argv + argc);
-    std::string repetitions = options.smoke ? "--benchmark_repetitions=1"
-                                            : "--benchmark_repetitions=5";
-    std::string min_time = options.smoke ? "--benchmark_min_time=0.01"
-                                         : "--benchmark_min_time=0.2";
+    std::string repetitions =
+        options.smoke ? "--benchmark_repetitions=1" : "--benchmark_repetitions=5";
+    std::string min_time = options.smoke ? "--benchmark_min_time=0.01" : "--benchmark_min_time=0.2";
     std::string aggregates = "--benchmark_report_aggregates_only=true";
     args.insert(args.begin() + 1, {repetitions.data(), min_time.data(), aggregates.data()});
     int bench_argc = static_cast<int>(args.size());
     args.push_back(nullptr);
     benchmark::Initialize(&bench_argc, args.data());
-    if (benchmark::ReportUnrecognizedArguments(bench_argc, args.data())) return 2;
+    if (benchmark::ReportUnrecognizedArguments(bench_argc, args.data()))
+        return 2;
 
     benchmark::RegisterBenchmark("hash_token_secret", bm_hash_token_secret);
     benchmark::RegisterBenchmark("parse_token", bm_parse_token, registries.front().get());
@@ -636,8 +680,10 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("check_token_same" + n).c_str(), bm_check_token_same, reg);
         benchmark::RegisterBenchmark(("check_token_wrong" + n).c_str(), bm_check_tokens,
                                      &reg->wrong_tokens, reg);
-        benchmark::RegisterBenchmark(("check_bearer_valid" + n).c_str(), bm_check_bearer_valid, reg);
-        benchmark::RegisterBenchmark(("find_by_fingerprint" + n).c_str(), bm_find_by_fingerprint, reg);
+        benchmark::RegisterBenchmark(("check_bearer_valid" + n).c_str(), bm_check_bearer_valid,
+                                     reg);
+        benchmark::RegisterBenchmark(("find_by_fingerprint" + n).c_str(), bm_find_by_fingerprint,
+                                     reg);
         benchmark::RegisterBenchmark(("check_certificate" + n).c_str(), bm_check_certificate, reg);
         benchmark::RegisterBenchmark(("find_random_id" + n).c_str(), bm_find_random_id, reg);
     }
@@ -646,21 +692,30 @@ int main(int argc, char** argv) {
         stat((registries.back()->dir + "/data.mdb").c_str(), &st);
         const std::size_t bytes = static_cast<std::size_t>(st.st_size);
         benchmark::RegisterBenchmark(
-            ("memory_latency/" + std::to_string(bytes >> 20) + "MiB").c_str(),
-            bm_memory_latency, bytes);
+            ("memory_latency/" + std::to_string(bytes >> 20) + "MiB").c_str(), bm_memory_latency,
+            bytes);
     }
     if (options.keytool_enabled) {
         const int runs = std::max(1, options.keytool_runs);
         benchmark::RegisterBenchmark("keytool_spawn_floor", bm_spawn_floor, &options)
-            ->UseManualTime()->Iterations(runs)->Repetitions(1)->Unit(benchmark::kMillisecond);
+            ->UseManualTime()
+            ->Iterations(runs)
+            ->Repetitions(1)
+            ->Unit(benchmark::kMillisecond);
         for (auto& r : registries) {
             const std::string n = "/" + std::to_string(r->clients);
-            benchmark::RegisterBenchmark(("keytool_gen" + n).c_str(), bm_keytool, r.get(),
-                                         &options, true)
-                ->UseManualTime()->Iterations(runs)->Repetitions(1)->Unit(benchmark::kMillisecond);
-            benchmark::RegisterBenchmark(("keytool_del" + n).c_str(), bm_keytool, r.get(),
-                                         &options, false)
-                ->UseManualTime()->Iterations(runs)->Repetitions(1)->Unit(benchmark::kMillisecond);
+            benchmark::RegisterBenchmark(("keytool_gen" + n).c_str(), bm_keytool, r.get(), &options,
+                                         true)
+                ->UseManualTime()
+                ->Iterations(runs)
+                ->Repetitions(1)
+                ->Unit(benchmark::kMillisecond);
+            benchmark::RegisterBenchmark(("keytool_del" + n).c_str(), bm_keytool, r.get(), &options,
+                                         false)
+                ->UseManualTime()
+                ->Iterations(runs)
+                ->Repetitions(1)
+                ->Unit(benchmark::kMillisecond);
         }
     }
 
@@ -668,6 +723,7 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
     registries.clear();
-    if (!smoke_dir.empty()) run_quietly({"/bin/rm", "-rf", smoke_dir});
+    if (!smoke_dir.empty())
+        run_quietly({"/bin/rm", "-rf", smoke_dir});
     return 0;
 }

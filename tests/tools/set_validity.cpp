@@ -23,15 +23,21 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) return fail("usage: keyauth_set_validity DIR ID NOT_BEFORE NOT_AFTER");
+    if (argc != 5)
+        return fail("usage: keyauth_set_validity DIR ID NOT_BEFORE NOT_AFTER");
     auto registry = keyauth::LmdbRegistry::open(argv[1], keyauth::OpenMode::read_write);
-    if (!registry) return fail(registry.error().message);
+    if (!registry)
+        return fail(registry.error().message);
     auto writer = (*registry)->begin_write();
-    if (!writer) return fail(writer.error().message);
+    if (!writer)
+        return fail(writer.error().message);
     keyauth::ClientRecord record{argv[2], {}};
-    if (auto s = (*writer)->find(record.id, record.credentials); !s) return fail(s.error().message);
+    if (auto s = (*writer)->find(record.id, record.credentials); !s)
+        return fail(s.error().message);
     record.credentials.validity = {parse_time(argv[3]), parse_time(argv[4])};
-    if (auto s = (*writer)->put(record, true); !s) return fail(s.error().message);
-    if (auto s = (*writer)->commit(); !s) return fail(s.error().message);
+    if (auto s = (*writer)->put(record, true); !s)
+        return fail(s.error().message);
+    if (auto s = (*writer)->commit(); !s)
+        return fail(s.error().message);
     return 0;
 }

@@ -298,13 +298,26 @@ void check_host_name_rules(void**) {
                              "*.example.com", "EXAMPLE.com", "1.2.3"}) {
         assert_ok(keyauth::check_host_name(good));
     }
-    for (const std::string& bad :
-         {std::string(""), std::string("a b"), std::string("a..b"), std::string(".a"),
-          std::string("a."), std::string("a,DNS:evil"), std::string("a/b"), std::string("a:b"),
-          std::string("x*.example.com"), std::string("*.com"), std::string("*"), std::string("caf\xc3\xa9"), std::string(254, 'a'),
-          std::string("a\0b", 3), std::string("127.0.0.1\0evil", 14), std::string("::1\0x", 5),
-          std::string("*"), std::string("*foo"), std::string("-"),
-          std::string(64, 'a') + ".example.com"}) {
+    for (const std::string& bad : {std::string(""),
+                                   std::string("a b"),
+                                   std::string("a..b"),
+                                   std::string(".a"),
+                                   std::string("a."),
+                                   std::string("a,DNS:evil"),
+                                   std::string("a/b"),
+                                   std::string("a:b"),
+                                   std::string("x*.example.com"),
+                                   std::string("*.com"),
+                                   std::string("*"),
+                                   std::string("caf\xc3\xa9"),
+                                   std::string(254, 'a'),
+                                   std::string("a\0b", 3),
+                                   std::string("127.0.0.1\0evil", 14),
+                                   std::string("::1\0x", 5),
+                                   std::string("*"),
+                                   std::string("*foo"),
+                                   std::string("-"),
+                                   std::string(64, 'a') + ".example.com"}) {
         assert_code(keyauth::check_host_name(bad), Errc::invalid_argument);
     }
     // 253 characters, every label at most 63.

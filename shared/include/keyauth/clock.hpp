@@ -5,6 +5,8 @@
 
 namespace keyauth {
 
-inline std::int64_t unix_now() noexcept { return static_cast<std::int64_t>(std::time(nullptr)); }
+inline std::int64_t unix_now() noexcept {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 }  // namespace keyauth

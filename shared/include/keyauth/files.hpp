@@ -13,7 +13,7 @@
 namespace keyauth {
 
 class UniqueFd {
-public:
+  public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) : fd_(fd) {}
     UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
@@ -26,7 +26,7 @@ public:
     int release();
     bool valid() const { return fd_ >= 0; }
 
-private:
+  private:
     int fd_ = -1;
 };
 
@@ -35,7 +35,7 @@ private:
 // rollback() restores exactly what was there before (files replaced with
 // overwrite come back from hard-linked backups).
 class StagedFiles {
-public:
+  public:
     StagedFiles() = default;
     StagedFiles(StagedFiles&&) = default;
     StagedFiles& operator=(StagedFiles&&) = default;
@@ -43,13 +43,13 @@ public:
 
     // Fails early if the path exists (unless overwrite) or its directory is
     // not writable, so nothing is registered for files that cannot be written.
-    Status stage(const std::string& path, std::string_view contents, mode_t mode,
-                 bool overwrite, std::optional<gid_t> group = std::nullopt);
+    Status stage(const std::string& path, std::string_view contents, mode_t mode, bool overwrite,
+                 std::optional<gid_t> group = std::nullopt);
     Status publish();
     void rollback();
     const std::vector<std::string>& paths() const { return paths_; }
 
-private:
+  private:
     struct Entry {
         std::string path;
         UniqueFd fd;

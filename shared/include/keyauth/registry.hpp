@@ -15,7 +15,7 @@
 namespace keyauth {
 
 class ClientStore {
-public:
+  public:
     virtual ~ClientStore() = default;
 
     // Errc::unknown_client when absent. Never allocates on success.
@@ -34,7 +34,7 @@ enum class OpenMode { read_only, read_write };
 // Applies writes in one transaction, exclusive across processes, committed
 // only by commit(). Destroying it uncommitted rolls everything back.
 class RegistryWriter {
-public:
+  public:
     virtual ~RegistryWriter() = default;
     virtual Status find(std::string_view id, ClientCredentials& out) = 0;
     // Refused with Errc::already_exists unless replace; replacing drops the
@@ -45,7 +45,7 @@ public:
 };
 
 class LmdbRegistry final : public ClientStore {
-public:
+  public:
     // read_only: the servers (never creates anything). read_write: keytool
     // (creates data.mdb and lock.mdb if missing, mode 0660).
     static Result<std::unique_ptr<LmdbRegistry>> open(std::string_view dir, OpenMode mode);
@@ -61,7 +61,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit LmdbRegistry(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

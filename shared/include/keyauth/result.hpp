@@ -32,7 +32,7 @@ struct Error {
 };
 
 class [[nodiscard]] Status {
-public:
+  public:
     Status() = default;
     Status(Error error) : error_(std::move(error)) {}
 
@@ -41,13 +41,13 @@ public:
     const Error& error() const { return *error_; }
     Errc code() const { return error_ ? error_->code : Errc::ok; }
 
-private:
+  private:
     std::optional<Error> error_;
 };
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : value_(std::move(value)) {}
     Result(Error error) : value_(std::move(error)) {}
 
@@ -62,10 +62,12 @@ public:
     const Error& error() const { return std::get<Error>(value_); }
     Status status() const { return ok() ? Status() : Status(error()); }
 
-private:
+  private:
     std::variant<T, Error> value_;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+    return Error{code, std::move(message)};
+}
 
 }  // namespace keyauth

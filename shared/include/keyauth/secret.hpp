@@ -11,7 +11,7 @@ namespace keyauth {
 
 template <std::size_t N>
 class SecretBytes {
-public:
+  public:
     SecretBytes() { bytes_.fill(0); }
     SecretBytes(const SecretBytes& other) = default;
     SecretBytes& operator=(const SecretBytes& other) = default;
@@ -21,7 +21,7 @@ public:
     const std::uint8_t* data() const { return bytes_.data(); }
     static constexpr std::size_t size() { return N; }
 
-private:
+  private:
     std::array<std::uint8_t, N> bytes_;
 };
 

@@ -16,8 +16,7 @@ namespace keyauth {
 inline constexpr std::size_t kTokenSecretBytes = 32;
 inline constexpr std::size_t kTokenHashBytes = 32;
 inline constexpr std::string_view kTokenSeparator = ":b:";
-inline constexpr std::size_t kMaxTokenLength =
-    64 + kTokenSeparator.size() + 2 * kTokenSecretBytes;
+inline constexpr std::size_t kMaxTokenLength = 64 + kTokenSeparator.size() + 2 * kTokenSecretBytes;
 
 using TokenSecret = SecretBytes<kTokenSecretBytes>;
 
@@ -32,7 +31,7 @@ TokenHash hash_token_secret(const TokenSecret& secret) noexcept;
 
 // A std::string that is wiped when it dies: token text and private keys.
 class SecretString {
-public:
+  public:
     SecretString() = default;
     explicit SecretString(std::string value) : value_(std::move(value)) {}
     SecretString(SecretString&& other) noexcept : value_(std::move(other.value_)) {}
@@ -43,7 +42,7 @@ public:
 
     std::string_view view() const { return value_; }
 
-private:
+  private:
     std::string value_;
 };
 

@@ -40,7 +40,7 @@ struct IssuedCertificate {
 };
 
 class CertificateAuthority {
-public:
+  public:
     static Result<CertificateAuthority> create(std::string_view common_name, int days,
                                                std::int64_t now);
     static Result<CertificateAuthority> load(const std::string& cert_path,
@@ -57,9 +57,9 @@ public:
     std::string certificate_pem() const;
     SecretString private_key_pem() const;
 
-private:
-    Result<IssuedCertificate> issue_leaf(const std::string& common_name, int days,
-                                         std::int64_t now, std::string_view usage,
+  private:
+    Result<IssuedCertificate> issue_leaf(const std::string& common_name, int days, std::int64_t now,
+                                         std::string_view usage,
                                          const std::string& alt_names) const;
 
     CertificateAuthority(X509Ptr cert, EvpPkeyPtr key)
