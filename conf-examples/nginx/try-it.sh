@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 module=$(realpath "${NGINX_MODULE:-$build/nginx-module/ngx_http_keyauth_module.so}")
 keytool=$(realpath "${KEYTOOL:-$build/keytool/keytool}")
+nginx=${NGINX_BIN:-/usr/sbin/nginx}
 [ "$(id -u)" -eq 0 ] || { echo "run me as root (sudo)" >&2; exit 1; }
 
 demo=$(mktemp -d /tmp/keyauth-nginx.XXXXXX)
@@ -76,7 +77,7 @@ http {
     }
 }
 CONF
-/usr/sbin/nginx -p "$demo" -c nginx.conf -g 'daemon on;'
+"$nginx" -p "$demo" -c nginx.conf -g 'daemon on;'
 for port in "$http_port" "$tls_port" "$api_port"; do
     for _ in $(seq 100); do
         (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break

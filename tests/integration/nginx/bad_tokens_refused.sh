@@ -1,7 +1,6 @@
 #!/bin/bash
 # Wrong, unknown, malformed and missing tokens: 401, the seed's JSON body, a
 # Bearer challenge; the refusal is logged with who and why, never the secret.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -1,7 +1,6 @@
 #!/bin/bash
 # A valid token gets through; the upstream sees the client id and the
 # Authorization header as the client sent it.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -3,7 +3,6 @@
 # client certificate gets through (HTTP/1.1 and HTTP/2), its id upstream;
 # a deleted or replaced one is refused. curl trusts keytool's server-cert
 # file: no -k.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -1,10 +1,9 @@
 #!/bin/bash
 # conf-examples/nginx works as it is: try-it.sh runs nginx with the two
 # example files and shows the seed's accepted and refused requests.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
-out=$(sanitized bash "$(dirname "$0")/../../../conf-examples/nginx/try-it.sh" 2>&1) \
+out=$(NGINX_BIN=$(sanitized_nginx_program) bash "$NGINX_TESTS/../../../conf-examples/nginx/try-it.sh" 2>&1) \
     || fail "try-it.sh failed: $out"
 echo "$out"
 expect_contains "$out" "HTTP token authentication enabled" "start message"

@@ -1,7 +1,6 @@
 #!/bin/bash
 # nginx -t says clearly what is wrong with a keyauth configuration, and
 # accepts a right one.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -1,7 +1,6 @@
 #!/bin/bash
 # keytool del: the very next requests, in every worker, are refused; no
 # reload, no restart.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -3,7 +3,6 @@
 # ("client sent duplicate header line"). It logs that line, token included,
 # at info level: at notice, and at the default level error, no secret is
 # written.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -2,7 +2,6 @@
 # A client outside its validity is refused on its next request, with no
 # reload: expired, or not yet valid. (SET_VALIDITY moves a client's window in
 # the registry, as time would.)
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 : "${SET_VALIDITY:?SET_VALIDITY must name keyauth_set_validity}"
 

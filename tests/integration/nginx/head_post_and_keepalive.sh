@@ -1,7 +1,6 @@
 #!/bin/bash
 # Refusals on a keep-alive connection: a HEAD gets headers only, a POST's body
 # is read and dropped, and the next request on the same connection is served.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

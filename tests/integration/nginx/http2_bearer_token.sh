@@ -1,7 +1,6 @@
 #!/bin/bash
 # The same contract over HTTP/2 (TLS, ALPN h2): a valid token gets through, a
 # bad one gets the seed's 401, on one multiplexed connection.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -1,6 +1,5 @@
 #!/bin/bash
 # keytool gen --force: the old token stops working at once, the new one works.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

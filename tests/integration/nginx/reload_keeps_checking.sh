@@ -1,7 +1,6 @@
 #!/bin/bash
 # nginx -s reload: the new workers open the registry and check tokens as the
 # old ones did; a client deleted meanwhile stays refused.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry
@@ -13,7 +12,7 @@ old_workers=$(nginx_workers)
 expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./myapp01_token`")" \
     "200 client=myapp01" "before reload"
 keytool del myapp02 >/dev/null
-sanitized "$NGINX" -p "$NGX_PREFIX" -c conf/nginx.conf -s reload
+sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -s reload
 for _ in $(seq 100); do
     [ -z "$(comm -12 <(echo "$old_workers") <(nginx_workers))" ] && break
     sleep 0.05

@@ -2,7 +2,6 @@
 # keyauth beside nginx's own access rules: "satisfy any" with allow/deny,
 # "keyauth off" opening a sub-location, and subrequests (SSI) acting for the
 # main request's client.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -2,7 +2,6 @@
 # A registry the workers cannot open: nginx starts, says why in the error
 # log, and refuses every protected request with 500 (fail closed) until the
 # registry is readable; then requests pass, with no reload.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry

@@ -1,7 +1,6 @@
 #!/bin/bash
 # 10 000 keep-alive requests with a valid token under wrk: every one answered
 # 200, no socket error, no worker trouble in the error log.
-source "$TESTLIB"
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry
