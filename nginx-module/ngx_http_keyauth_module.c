@@ -717,6 +717,7 @@ ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                      *value, path;
     ngx_uint_t                      i;
+    u_char                          err[256];
     ngx_file_info_t                 fi;
     ngx_http_keyauth_registry_t    *registry, **registries;
     ngx_http_keyauth_main_conf_t   *kmcf;
@@ -744,6 +745,16 @@ ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "keyauth registry \"%V\" is not a directory",
                            &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (keyauth_registry_check((const char *) path.data, (char *) err,
+                               sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "keyauth registry \"%V\" cannot be used: %s",
+                           &path, err);
         return NGX_CONF_ERROR;
     }
 

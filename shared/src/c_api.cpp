@@ -54,6 +54,22 @@ void keyauth_registry_close(keyauth_registry_t* registry) {
     delete registry;
 }
 
+int keyauth_registry_check(const char* dir, char* err, size_t err_len) {
+    try {
+        const keyauth::Status checked = keyauth::check_registry_directory(dir ? dir : "");
+        if (checked.ok())
+            return 0;
+        if (err != nullptr && err_len > 0) {
+            std::snprintf(err, err_len, "%s", checked.error().message.c_str());
+        }
+        return -1;
+    } catch (...) {
+        if (err != nullptr && err_len > 0)
+            std::snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+}
+
 void keyauth_check_token(keyauth_registry_t* registry, const char* token, size_t token_len,
                          keyauth_result_t* result) {
     if (registry == nullptr)

@@ -99,9 +99,9 @@ struct LmdbRegistry::Impl {
     void end_read();
 };
 
-Status LmdbRegistry::Impl::open_environment() {
-    open_env.reset();
-    const std::string& dir = layout.dir;
+namespace {
+
+Status check_directory(const std::string& dir) {
     struct stat st {};
     if (stat(dir.c_str(), &st) != 0) {
         const int err = errno;
@@ -115,13 +115,38 @@ Status LmdbRegistry::Impl::open_environment() {
     if (!S_ISDIR(st.st_mode)) {
         return make_error(Errc::invalid_argument, "registry " + dir + " is not a directory");
     }
-    if (mode == OpenMode::read_only && access(layout.data_file().c_str(), F_OK) != 0) {
-        if (errno == ENOENT) {
-            return make_error(Errc::not_found,
-                              "registry " + dir + " has no data.mdb (run keytool init)");
-        }
-        return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
-                          "registry " + dir + ": " + std::strerror(errno));
+    return {};
+}
+
+Status check_file(const std::string& dir, const std::string& path, const char* name) {
+    if (access(path.c_str(), F_OK) == 0)
+        return {};
+    if (errno == ENOENT) {
+        return make_error(Errc::not_found,
+                          "registry " + dir + " has no " + name + " (run keytool init)");
+    }
+    return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                      "registry " + dir + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Status check_registry_directory(std::string_view dir_view) {
+    const RegistryLayout layout{std::string(dir_view)};
+    if (Status s = check_directory(layout.dir); !s)
+        return s;
+    if (Status s = check_file(layout.dir, layout.data_file(), "data.mdb"); !s)
+        return s;
+    return check_file(layout.dir, layout.lock_file(), "lock.mdb");
+}
+
+Status LmdbRegistry::Impl::open_environment() {
+    open_env.reset();
+    const std::string& dir = layout.dir;
+    if (Status s =
+            mode == OpenMode::read_only ? check_registry_directory(dir) : check_directory(dir);
+        !s) {
+        return s;
     }
 
     MDB_env* raw = nullptr;

@@ -43,6 +43,13 @@ int keyauth_registry_open(const char *dir, keyauth_registry_t **out, char *err,
     size_t err_len);
 void keyauth_registry_close(keyauth_registry_t *registry);
 
+/*
+ * Checks, without opening it, that dir is a registry a server can open:
+ * for configuration tests, run before the workers exist. Returns 0, or -1
+ * with a one-line reason in err.
+ */
+int keyauth_registry_check(const char *dir, char *err, size_t err_len);
+
 /* Checks a bare token ("<id>:b:<hex>") against the registry, now. */
 void keyauth_check_token(keyauth_registry_t *registry, const char *token,
     size_t token_len, keyauth_result_t *result);

@@ -31,6 +31,10 @@ class ClientStore {
 
 enum class OpenMode { read_only, read_write };
 
+// Is dir a registry a server can open (a directory holding data.mdb and
+// lock.mdb), judged without opening it: opening as root would create files.
+Status check_registry_directory(std::string_view dir);
+
 // Applies writes in one transaction, exclusive across processes, committed
 // only by commit(). Destroying it uncommitted rolls everything back.
 class RegistryWriter {

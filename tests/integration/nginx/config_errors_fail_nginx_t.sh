@@ -26,6 +26,13 @@ expect_nginx_t_fails "registry is a file" \
     "server { listen 127.0.0.1:$PORT; keyauth_registry $KEYAUTH_REGISTRY/ca_cert.pem; }"
 pass "nginx -t: a registry that is not a directory"
 
+mkdir "$WORK/empty"
+expect_nginx_t_fails "a directory that is no registry" \
+    "keyauth registry \"$WORK/empty\" cannot be used: registry $WORK/empty has no data.mdb (run keytool init)" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/empty; keyauth on; }"
+[ ! -e "$WORK/empty/lock.mdb" ] || fail "nginx -t created files in the registry"
+pass "nginx -t: a directory that is not a registry"
+
 expect_nginx_t_fails "keyauth on without a registry" \
     '"keyauth" is on in location "/api/" but its server has no "keyauth_registry"' \
     "server { listen 127.0.0.1:$PORT; location /api/ { keyauth on; } }"
