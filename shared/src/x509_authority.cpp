@@ -33,6 +33,22 @@ Result<CertificateSerial> random_serial() {
     return serial;
 }
 
+// What every new certificate starts from: its own key and a fresh serial.
+struct NewSubject {
+    EvpPkeyPtr key;
+    CertificateSerial serial;
+};
+
+Result<NewSubject> new_subject() {
+    auto key = generate_p256_key();
+    if (!key)
+        return key.error();
+    auto serial = random_serial();
+    if (!serial)
+        return serial.error();
+    return NewSubject{std::move(*key), *serial};
+}
+
 Status set_serial(X509* cert, const CertificateSerial& serial) {
     BignumPtr bn(BN_bin2bn(serial.bytes.data(), serial.length, nullptr));
     if (!bn || BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) == nullptr) {
@@ -142,21 +158,19 @@ std::string subject_alt_names(const std::vector<std::string>& hosts) {
 
 Result<CertificateAuthority> CertificateAuthority::create(std::string_view common_name, int days,
                                                           std::int64_t now) {
-    auto key = generate_p256_key();
-    if (!key)
-        return key.error();
-    auto serial = random_serial();
-    if (!serial)
-        return serial.error();
+    auto subject = new_subject();
+    if (!subject)
+        return subject.error();
     const Profile profile{std::string(common_name),
                           days,
                           {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
                            {NID_key_usage, "critical,keyCertSign,cRLSign"},
                            {NID_subject_key_identifier, "hash"}}};
-    auto cert = make_certificate(profile, key->get(), nullptr, key->get(), *serial, now);
+    EVP_PKEY* key = subject->key.get();
+    auto cert = make_certificate(profile, key, nullptr, key, subject->serial, now);
     if (!cert)
         return cert.error();
-    return CertificateAuthority(std::move(*cert), std::move(*key));
+    return CertificateAuthority(std::move(*cert), std::move(subject->key));
 }
 
 Result<CertificateAuthority> CertificateAuthority::load(const std::string& cert_path,
@@ -186,12 +200,9 @@ Result<CertificateAuthority> CertificateAuthority::load(const std::string& cert_
 Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& common_name, int days,
                                                            std::int64_t now, std::string_view usage,
                                                            const std::string& alt_names) const {
-    auto key = generate_p256_key();
-    if (!key)
-        return key.error();
-    auto serial = random_serial();
-    if (!serial)
-        return serial.error();
+    auto subject = new_subject();
+    if (!subject)
+        return subject.error();
     Profile profile{common_name,
                     days,
                     {{NID_basic_constraints, "critical,CA:FALSE"},
@@ -201,10 +212,11 @@ Result<IssuedCertificate> CertificateAuthority::issue_leaf(const std::string& co
                      {NID_authority_key_identifier, "keyid:always"}}};
     if (!alt_names.empty())
         profile.extensions.emplace_back(NID_subject_alt_name, alt_names);
-    auto cert = make_certificate(profile, key->get(), cert_.get(), key_.get(), *serial, now);
+    auto cert = make_certificate(profile, subject->key.get(), cert_.get(), key_.get(),
+                                 subject->serial, now);
     if (!cert)
         return cert.error();
-    return package(*cert, key->get(), *serial, now, days);
+    return package(*cert, subject->key.get(), subject->serial, now, days);
 }
 
 Result<IssuedCertificate> CertificateAuthority::issue_client(std::string_view client_id, int days,
