@@ -1,6 +1,8 @@
 // The C facade the NGINX glue calls: errors as values, NUL-terminated ids.
 #include "unit_test.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "keyauth/authenticator.hpp"
@@ -98,6 +100,24 @@ void open_without_data_mdb_explains_itself(void**) {
     assert_int_equal(keyauth_registry_open(dir.path().c_str(), &registry, err, sizeof err), -1);
     assert_string_equal(err,
                         ("registry " + dir.path() + " has no data.mdb (run keytool init)").c_str());
+}
+
+// keyauth_registry_check judges a directory without creating anything in it.
+void check_judges_without_opening(void** state) {
+    auto* fixture = static_cast<Fixture*>(*state);
+    char err[256] = {};
+    assert_int_equal(keyauth_registry_check(fixture->temp.path().c_str(), err, sizeof err), 0);
+
+    TempDir empty;
+    assert_int_equal(keyauth_registry_check(empty.path().c_str(), err, sizeof err), -1);
+    assert_string_equal(
+        err, ("registry " + empty.path() + " has no data.mdb (run keytool init)").c_str());
+    assert_int_not_equal(access((empty / "lock.mdb").c_str(), F_OK), 0);
+    assert_int_equal(keyauth_registry_check((empty / "nowhere").c_str(), err, sizeof err), -1);
+    assert_string_equal(
+        err,
+        ("registry " + (empty / "nowhere") + " does not exist (run keytool init)").c_str());
+    assert_int_equal(keyauth_registry_check(nullptr, err, sizeof err), -1);
 }
 
 void bearer_accepts_a_live_token(void** state) {
@@ -199,6 +219,7 @@ int main() {
         cmocka_unit_test(open_missing_dir_explains_itself),
         cmocka_unit_test(open_error_is_truncated_and_terminated),
         cmocka_unit_test(open_without_data_mdb_explains_itself),
+        cmocka_unit_test_setup_teardown(check_judges_without_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(bearer_accepts_a_live_token, setup, teardown),
         cmocka_unit_test_setup_teardown(bearer_gives_a_64_character_id_nul_terminated, setup,
                                         teardown),
