@@ -115,8 +115,7 @@ void check_judges_without_opening(void** state) {
     assert_int_not_equal(access((empty / "lock.mdb").c_str(), F_OK), 0);
     assert_int_equal(keyauth_registry_check((empty / "nowhere").c_str(), err, sizeof err), -1);
     assert_string_equal(
-        err,
-        ("registry " + (empty / "nowhere") + " does not exist (run keytool init)").c_str());
+        err, ("registry " + (empty / "nowhere") + " does not exist (run keytool init)").c_str());
     assert_int_equal(keyauth_registry_check(nullptr, err, sizeof err), -1);
 }
 
