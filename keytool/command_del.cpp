@@ -12,6 +12,9 @@ int run_del(const Invocation& invocation, const Arguments& arguments) {
     const std::string& id = arguments.operands.front();
     if (auto s = keyauth::check_client_id(id); !s)
         return report_failure(s.error());
+    // Opening for writing would make a registry of any directory: judge it first.
+    if (auto s = keyauth::check_registry_directory(invocation.registry.dir); !s)
+        return report_failure(s.error());
     auto registry =
         keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_write);
     if (!registry)

@@ -13,6 +13,8 @@ one_line_failure "registry $WORK/none does not exist (run keytool init)" keytool
 one_line_failure "registry $WORK/none does not exist (run keytool init)" keytool --registry "$WORK/none" del x
 mkdir "$WORK/empty"
 one_line_failure "registry $WORK/empty has no data.mdb (run keytool init)" keytool --registry "$WORK/empty" list
+one_line_failure "registry $WORK/empty has no data.mdb (run keytool init)" keytool --registry "$WORK/empty" del x
+expect_eq "$(ls -A "$WORK/empty")" "" "del made a registry of an empty directory"
 [ ! -e "$WORK/none" ] || fail "list/del created a registry"
 
 keytool gen good >/dev/null 2>&1
