@@ -129,7 +129,6 @@ Status StagedFiles::stage(const std::string& path, std::string_view contents, mo
     entry.fd = std::move(fd);
     entry.overwrite = overwrite;
     entries_.push_back(std::move(entry));
-    paths_.push_back(path);
     return {};
 }
 
@@ -201,6 +200,13 @@ void StagedFiles::undo(Entry& entry) {
         unlink(entry.backup.c_str());
     entry.backup.clear();
     entry.published = false;
+}
+
+std::vector<std::string> StagedFiles::paths() const {
+    std::vector<std::string> paths;
+    for (const Entry& entry : entries_)
+        paths.push_back(entry.path);
+    return paths;
 }
 
 void StagedFiles::rollback() {

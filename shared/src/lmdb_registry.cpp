@@ -96,7 +96,11 @@ struct LmdbRegistry::Impl {
     Status open_environment();
     Status ensure_current();
     Status begin_read(MDB_txn*& txn);
-    void end_read();
+    void end_read(MDB_txn* txn);
+    // Unique per LMDB snapshot and per reopened environment.
+    std::uint64_t snapshot_of(MDB_txn* txn) const {
+        return (reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(txn));
+    }
 };
 
 namespace {
@@ -236,11 +240,12 @@ Status LmdbRegistry::Impl::begin_read(MDB_txn*& txn) {
     return {};
 }
 
-void LmdbRegistry::Impl::end_read() {
-    if (!open_env)
-        return;
+// Readers keep their one transaction handle for the next lookup.
+void LmdbRegistry::Impl::end_read(MDB_txn* txn) {
     if (mode == OpenMode::read_only) {
-        mdb_txn_reset(open_env->reader.get());
+        mdb_txn_reset(txn);
+    } else {
+        mdb_txn_abort(txn);
     }
 }
 
@@ -251,21 +256,14 @@ class ReadScope {
   public:
     explicit ReadScope(LmdbRegistry::Impl& impl) : impl_(impl) { status_ = impl.begin_read(txn_); }
     ~ReadScope() {
-        if (!status_.ok())
-            return;
-        if (impl_.mode == OpenMode::read_only) {
-            impl_.end_read();
-        } else {
-            mdb_txn_abort(txn_);
-        }
+        if (status_.ok())
+            impl_.end_read(txn_);
     }
     const Status& status() const { return status_; }
     MDB_txn* txn() const { return txn_; }
-    // The snapshot this scope reads, unique per environment and reopen.
+    // The snapshot this scope reads, or 0 (no cache) for keytool's writer.
     std::uint64_t snapshot() const {
-        if (impl_.mode != OpenMode::read_only)
-            return 0;  // keytool: no cache
-        return (impl_.reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(txn_));
+        return impl_.mode == OpenMode::read_only ? impl_.snapshot_of(txn_) : 0;
     }
 
   private:
@@ -385,7 +383,7 @@ std::uint64_t LmdbRegistry::generation() {
     ReadScope read(*impl_);
     if (!read.status())
         return ~std::uint64_t{0};
-    return (impl_->reopen_count << 48) ^ static_cast<std::uint64_t>(mdb_txn_id(read.txn()));
+    return impl_->snapshot_of(read.txn());
 }
 
 namespace {

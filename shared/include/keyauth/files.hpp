@@ -47,7 +47,7 @@ class StagedFiles {
                  std::optional<gid_t> group = std::nullopt);
     Status publish();
     void rollback();
-    const std::vector<std::string>& paths() const { return paths_; }
+    std::vector<std::string> paths() const;
 
   private:
     struct Entry {
@@ -60,7 +60,6 @@ class StagedFiles {
     };
     void undo(Entry& entry);
     std::vector<Entry> entries_;
-    std::vector<std::string> paths_;
 };
 
 // One file, staged and published.
