@@ -9,6 +9,12 @@
 namespace keyauth {
 namespace {
 
+AuthResult refusal(Verdict verdict) {
+    AuthResult result;
+    result.verdict = verdict;
+    return result;
+}
+
 void set_client_id(AuthResult& result, std::string_view id) {
     const std::size_t length = id.size() < kMaxClientIdLength ? id.size() : kMaxClientIdLength;
     std::memcpy(result.client_id_bytes, id.data(), length);
@@ -60,32 +66,23 @@ AuthResult judge(ClientStore& store, std::string_view id, const CredentialDigest
 }
 
 AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
-    AuthResult result;
-    if (token.empty()) {
-        result.verdict = Verdict::missing;
-        return result;
-    }
+    if (token.empty())
+        return refusal(Verdict::missing);
     ParsedToken parsed;
-    if (!parse_token(token, parsed)) {
-        result.verdict = Verdict::malformed;
-        return result;
-    }
+    if (!parse_token(token, parsed))
+        return refusal(Verdict::malformed);
     CredentialDigest credential{CredentialKind::token, hash_token_secret(parsed.secret).bytes};
     return judge(store, parsed.client_id, credential, now);
 }
 
 AuthResult check_certificate_unguarded(ClientStore& store, const X509* certificate,
                                        std::int64_t now) {
-    AuthResult result;
-    if (certificate == nullptr) {
-        result.verdict = Verdict::missing;
-        return result;
-    }
+    if (certificate == nullptr)
+        return refusal(Verdict::missing);
     Fingerprint fingerprint;
-    if (!fingerprint_of(certificate, fingerprint)) {
-        result.verdict = Verdict::malformed;  // never looked up
-        return result;
-    }
+    if (!fingerprint_of(certificate, fingerprint))
+        return refusal(Verdict::malformed);  // never looked up
+    AuthResult result;
     std::string id;
     ClientCredentials record;
     if (Status s = store.find_by_fingerprint(fingerprint, id, record); !s) {
@@ -100,9 +97,7 @@ AuthResult check_certificate_unguarded(ClientStore& store, const X509* certifica
 }
 
 AuthResult registry_failure() {
-    AuthResult result;
-    result.verdict = Verdict::registry_error;
-    return result;
+    return refusal(Verdict::registry_error);
 }
 
 }  // namespace
@@ -141,15 +136,11 @@ AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t 
 AuthResult check_bearer(ClientStore& store, std::string_view header_value,
                         std::int64_t now) noexcept {
     if (header_value.empty()) {
-        AuthResult result;
-        result.verdict = Verdict::missing;
-        return result;
+        return refusal(Verdict::missing);
     }
     const auto token = bearer_token(header_value);
     if (!token) {
-        AuthResult result;
-        result.verdict = Verdict::malformed;
-        return result;
+        return refusal(Verdict::malformed);
     }
     return check_token(store, *token, now);
 }
@@ -167,9 +158,7 @@ AuthResult recheck(ClientStore& store, std::string_view client_id,
                    const CredentialDigest& credential, std::int64_t now) noexcept {
     try {
         if (!is_valid_client_id(client_id)) {
-            AuthResult result;
-            result.verdict = Verdict::malformed;
-            return result;
+            return refusal(Verdict::malformed);
         }
         return judge(store, client_id, credential, now);
     } catch (...) {
