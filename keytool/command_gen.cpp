@@ -44,8 +44,7 @@ std::string base_name(const std::string& path) {
 keyauth::Status stage_outputs(keyauth::StagedFiles& files, const keyauth::IssuedClient& issued,
                               const OutputPaths& paths, const std::optional<std::string>& zip,
                               bool force) {
-    const std::string token_line = std::string(issued.token.text.view()) + "\n";
-    const keyauth::SecretString token_file(token_line);
+    const keyauth::SecretString token_file(std::string(issued.token.text.view()) + "\n");
     auto s = files.stage(paths.certificate, issued.certificate.certificate_pem, 0644, force);
     if (s)
         s = files.stage(paths.private_key, issued.certificate.private_key_pem.view(), 0600, force);
@@ -64,17 +63,13 @@ keyauth::Status stage_outputs(keyauth::StagedFiles& files, const keyauth::Issued
 
 void print_json(const keyauth::ClientRecord& record, const OutputPaths& paths,
                 const std::optional<std::string>& zip) {
-    const auto& c = record.credentials;
     std::string out = "{\"id\":" + json_string(record.id) +
                       ",\"certificate\":" + json_string(paths.certificate) +
                       ",\"private_key\":" + json_string(paths.private_key) +
                       ",\"token\":" + json_string(paths.token);
     if (zip)
         out += ",\"zip\":" + json_string(*zip);
-    out += ",\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
-           ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
-           ",\"serial\":" + json_string(c.serial.hex()) +
-           ",\"certificate_sha256\":" + json_string(c.certificate_fingerprint.hex()) + "}\n";
+    out += "," + json_credential_fields(record.credentials) + "}\n";
     std::fputs(out.c_str(), stdout);
 }
 

@@ -59,16 +59,9 @@ void print_table(const std::vector<keyauth::ClientRecord>& records) {
 void print_json(const std::vector<keyauth::ClientRecord>& records) {
     std::string out = "[";
     for (std::size_t i = 0; i < records.size(); ++i) {
-        const auto& c = records[i].credentials;
         out += i == 0 ? "\n" : ",\n";
-        out += "  {\"id\":" + json_string(records[i].id) +
-               ",\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
-               ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
-               ",\"not_before\":" + std::to_string(c.validity.not_before) +
-               ",\"not_after\":" + std::to_string(c.validity.not_after) +
-               ",\"issued_at\":" + std::to_string(c.issued_at) +
-               ",\"serial\":" + json_string(c.serial.hex()) +
-               ",\"certificate_sha256\":" + json_string(c.certificate_fingerprint.hex()) + "}";
+        out += "  {\"id\":" + json_string(records[i].id) + "," +
+               json_credential_fields(records[i].credentials) + "}";
     }
     out += records.empty() ? "]\n" : "\n]\n";
     std::fputs(out.c_str(), stdout);

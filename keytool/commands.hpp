@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "keyauth/client_record.hpp"
 #include "keyauth/registry_layout.hpp"
 
 namespace keytool {
@@ -42,6 +43,9 @@ keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry);
 // "2023-02-05 01:55:18 +0000 UTC", as the seed prints it.
 std::string format_time(std::int64_t unix_seconds);
 std::string json_string(std::string_view text);
+// "valid_from":...,"expire":...,"not_before":...,"not_after":...,"issued_at":...,
+// "serial":...,"certificate_sha256":... (no secret: there is none in a record)
+std::string json_credential_fields(const keyauth::ClientCredentials& credentials);
 
 int run_init(const Invocation&, const Arguments&);
 int run_gen(const Invocation&, const Arguments&);

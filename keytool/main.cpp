@@ -157,6 +157,16 @@ std::string json_string(std::string_view text) {
     return out + "\"";
 }
 
+std::string json_credential_fields(const keyauth::ClientCredentials& c) {
+    return "\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
+           ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
+           ",\"not_before\":" + std::to_string(c.validity.not_before) +
+           ",\"not_after\":" + std::to_string(c.validity.not_after) +
+           ",\"issued_at\":" + std::to_string(c.issued_at) +
+           ",\"serial\":" + json_string(c.serial.hex()) +
+           ",\"certificate_sha256\":" + json_string(c.certificate_fingerprint.hex());
+}
+
 }  // namespace keytool
 
 int main(int argc, char** argv) {
