@@ -12,6 +12,8 @@ int run_del(const Invocation& invocation, const Arguments& arguments) {
     const std::string& id = arguments.operands.front();
     if (auto s = keyauth::check_client_id(id); !s)
         return report_failure(s.error());
+    if (invocation.etcd.enabled())
+        return run_del_in_fleet(invocation, id);
     // Opening for writing would make a registry of any directory: judge it first.
     if (auto s = keyauth::check_registry_directory(invocation.registry.dir); !s)
         return report_failure(s.error());

@@ -73,6 +73,18 @@ void print_json(const keyauth::ClientRecord& record, const OutputPaths& paths,
     std::fputs(out.c_str(), stdout);
 }
 
+keyauth::Status issue_in_registry(const keyauth::RegistryLayout& layout,
+                                  const keyauth::CertificateAuthority& authority,
+                                  const keyauth::IssueRequest& request,
+                                  const keyauth::Delivery& deliver,
+                                  const std::function<void()>& undeliver) {
+    auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::read_write);
+    if (!registry)
+        return registry.error();
+    return keyauth::issue_client(**registry, authority, request, keyauth::unix_now(), deliver,
+                                 undeliver);
+}
+
 }  // namespace
 
 int run_gen(const Invocation& invocation, const Arguments& arguments) {
@@ -96,11 +108,6 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     auto authority = keyauth::load_authority(invocation.registry);
     if (!authority)
         return report_failure(authority.error());
-    auto registry =
-        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return report_failure(registry.error());
-
     keyauth::StagedFiles files;
     keyauth::ClientRecord registered;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
@@ -109,8 +116,10 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         registered = issued.record;
         return files.publish();
     };
-    auto s = keyauth::issue_client(**registry, *authority, request, keyauth::unix_now(), deliver,
-                                   [&] { files.rollback(); });
+    const auto undeliver = [&] { files.rollback(); };
+    auto s = invocation.etcd.enabled()
+                 ? issue_in_fleet(invocation.etcd, *authority, request, deliver, undeliver)
+                 : issue_in_registry(invocation.registry, *authority, request, deliver, undeliver);
     if (!s)
         return report_failure(s.error());
     if (arguments.flag("json")) {

@@ -16,6 +16,8 @@ int run_init(const Invocation& invocation, const Arguments& arguments) {
     options.group = arguments.value("group");
     options.days = *days;
     const keyauth::RegistryLayout& registry = invocation.registry;
+    if (invocation.etcd.enabled())
+        return run_init_in_fleet(invocation, options);
     if (auto s = keyauth::initialize_registry(registry, options); !s) {
         return report_failure(s.error());
     }

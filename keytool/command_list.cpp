@@ -67,15 +67,20 @@ void print_json(const std::vector<keyauth::ClientRecord>& records) {
     std::fputs(out.c_str(), stdout);
 }
 
+keyauth::Result<std::vector<keyauth::ClientRecord>> list_registry(const std::string& dir) {
+    auto registry = keyauth::open_registry_to_read(dir);
+    if (!registry)
+        return registry.error();
+    return (*registry)->list();
+}
+
 }  // namespace
 
 int run_list(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("list takes no operands");
-    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
-    if (!registry)
-        return report_failure(registry.error());
-    auto records = (*registry)->list();
+    auto records = invocation.etcd.enabled() ? list_fleet(invocation.etcd)
+                                             : list_registry(invocation.registry.dir);
     if (!records)
         return report_failure(records.error());
     if (arguments.flag("json")) {

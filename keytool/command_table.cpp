@@ -52,10 +52,19 @@ const std::vector<Command>& commands() {
         {"server-cert",
          "save the certificate clients pass as --cafile",
          "usage: keytool [--registry DIR] server-cert [--output FILE] [--force]\n"
+         "       keytool [--registry DIR] server-cert --issue --host NAME|IP... --output PREFIX\n"
+         "                                            [--days N] [--force]\n"
          "\n"
          "Writes the CA certificate that signed the server's and the clients'\n"
-         "certificates (stdout without --output).\n",
-         {{"output", true, false}, {"force", false, false}},
+         "certificates (stdout without --output).\n"
+         "With --issue, signs a new server certificate for another host of the fleet\n"
+         "instead: PREFIX_cert.pem (0644) and PREFIX_key.pem (0600), with each --host\n"
+         "as a subjectAltName; install them there as server_cert.pem and server_key.pem.\n",
+         {{"output", true, false},
+          {"force", false, false},
+          {"issue", false, false},
+          {"host", true, true},
+          {"days", true, false}},
          run_server_cert},
         {"verify",
          "check a token: valid for which client, or why not",
@@ -65,6 +74,14 @@ const std::vector<Command>& commands() {
          "token from stdin, which keeps it out of the process list.\n",
          {},
          run_verify},
+        {"status",
+         "what this host's keyauth-sync last replicated from etcd",
+         "usage: keytool [--registry DIR] status\n"
+         "\n"
+         "Prints the clients held, the etcd revision and when keyauth-sync last heard\n"
+         "from etcd. Exit 1 if that was more than 30 s ago (stale).\n",
+         {},
+         run_status},
     };
     return table;
 }

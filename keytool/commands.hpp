@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "fleet.hpp"
 #include "keyauth/client_record.hpp"
 #include "keyauth/registry_layout.hpp"
 
@@ -15,6 +16,7 @@ namespace keytool {
 struct Invocation {
     keyauth::RegistryLayout registry;
     std::vector<std::string> words;
+    EtcdTarget etcd;  // enabled: changes go to the fleet's etcd
 };
 
 struct Command {

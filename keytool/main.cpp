@@ -25,6 +25,8 @@ constexpr std::string_view kOverview =
 constexpr std::string_view kOverviewTail =
     "\n"
     "The registry is --registry DIR, else $KEYAUTH_REGISTRY, else /var/lib/keyauth.\n"
+    "With --etcd URL[,URL...] (or $KEYAUTH_ETCD), init, gen, del and list act on the\n"
+    "fleet's registry in etcd; the CA key stays in the registry (docs/FLEET.md).\n"
     "Run 'keytool <command> --help' for a command's options.\n";
 
 void print_overview(std::FILE* to) {
@@ -52,6 +54,7 @@ int run(int argc, char** argv) {
     std::optional<std::string> registry_flag;
     std::optional<std::string> command_name;
     std::vector<std::string> rest;
+    EtcdTarget etcd;
     bool wants_help = false;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
@@ -67,6 +70,9 @@ int run(int argc, char** argv) {
             if (value.empty())
                 return report_failure("--registry needs a directory");
             registry_flag = value;
+        } else if (is_etcd_flag(word)) {
+            if (auto s = take_etcd_flag(argc, argv, i, etcd); !s)
+                return report_failure(s.error());
         } else if (!command_name && is_help(word)) {
             wants_help = true;
         } else if (!command_name && word.rfind("-", 0) != 0) {
@@ -96,7 +102,8 @@ int run(int argc, char** argv) {
     auto arguments = parse_arguments(rest, command->options);
     if (!arguments)
         return report_usage(*command, arguments.error().message);
-    Invocation invocation{keyauth::resolve_registry(registry_flag), rest};
+    Invocation invocation{keyauth::resolve_registry(registry_flag), rest,
+                          resolve_etcd(std::move(etcd))};
     return command->run(invocation, *arguments);
 }
 

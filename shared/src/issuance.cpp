@@ -3,16 +3,43 @@
 #include "keyauth/client_id.hpp"
 
 namespace keyauth {
+namespace {
 
-Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authority,
-                    const IssueRequest& request, std::int64_t now, const Delivery& deliver,
-                    const std::function<void()>& undeliver) {
+Status check_request(const IssueRequest& request) {
     if (Status s = check_client_id(request.client_id); !s)
         return s;
     if (request.days < 1 || request.days > kMaxDays) {
         return make_error(Errc::invalid_argument,
                           "--days must be between 1 and " + std::to_string(kMaxDays));
     }
+    return {};
+}
+
+}  // namespace
+
+Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
+                                       const IssueRequest& request, std::int64_t now) {
+    if (Status s = check_request(request); !s)
+        return s.error();
+    auto certificate = authority.issue_client(request.client_id, request.days, now);
+    if (!certificate)
+        return certificate.error();
+    IssuedClient issued{ClientRecord{request.client_id, {}}, std::move(*certificate),
+                        generate_token(request.client_id)};
+    ClientCredentials& credentials = issued.record.credentials;
+    credentials.token_hash = issued.token.hash;
+    credentials.certificate_fingerprint = issued.certificate.fingerprint;
+    credentials.serial = issued.certificate.serial;
+    credentials.validity = issued.certificate.validity;
+    credentials.issued_at = now;
+    return issued;
+}
+
+Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authority,
+                    const IssueRequest& request, std::int64_t now, const Delivery& deliver,
+                    const std::function<void()>& undeliver) {
+    if (Status s = check_request(request); !s)
+        return s;
     // Held from the existence check to the commit: one writer at a time.
     auto writer = registry.begin_write();
     if (!writer)
@@ -26,21 +53,12 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     if (!found.ok() && found.code() != Errc::unknown_client)
         return found;
 
-    auto certificate = authority.issue_client(request.client_id, request.days, now);
-    if (!certificate)
-        return certificate.status();
-    IssuedClient issued{ClientRecord{request.client_id, {}}, std::move(*certificate),
-                        generate_token(request.client_id)};
-    ClientCredentials& credentials = issued.record.credentials;
-    credentials.token_hash = issued.token.hash;
-    credentials.certificate_fingerprint = issued.certificate.fingerprint;
-    credentials.serial = issued.certificate.serial;
-    credentials.validity = issued.certificate.validity;
-    credentials.issued_at = now;
-
-    if (Status s = (*writer)->put(issued.record, request.replace); !s)
+    auto issued = issue_credentials(authority, request, now);
+    if (!issued)
+        return issued.error();
+    if (Status s = (*writer)->put(issued->record, request.replace); !s)
         return s;
-    if (Status s = deliver(issued); !s)
+    if (Status s = deliver(*issued); !s)
         return s;
     if (Status s = (*writer)->commit(); !s) {
         undeliver();

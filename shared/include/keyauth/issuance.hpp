@@ -25,6 +25,10 @@ struct IssueRequest {
     bool replace = false;  // gen --force
 };
 
+// A new certificate and token for request.client_id, registered nowhere yet.
+Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
+                                       const IssueRequest& request, std::int64_t now);
+
 // Hands the new credentials to deliver() (which writes them out) while the
 // registry's write lock is held, and commits only if deliver() succeeds: a
 // client is registered exactly when its files exist.

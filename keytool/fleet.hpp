@@ -1,0 +1,48 @@
+// keytool against a fleet: --etcd ENDPOINTS (or $KEYAUTH_ETCD) sends gen, del
+// and list to etcd, the registry of record; the CA key stays in --registry.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keyauth/etcd_registry.hpp"
+#include "keyauth/provisioning.hpp"
+
+namespace keytool {
+
+struct Invocation;
+struct Arguments;
+
+struct EtcdTarget {
+    std::optional<std::string> endpoints;
+    std::vector<std::pair<std::string, std::string>> flags;  // --etcd-cacert FILE ...
+
+    bool enabled() const { return endpoints.has_value(); }
+};
+
+bool is_etcd_flag(std::string_view word);
+// Consumes the --etcd* flag at argv[i] (and its value).
+keyauth::Status take_etcd_flag(int argc, char** argv, int& i, EtcdTarget& target);
+// $KEYAUTH_ETCD when no --etcd was given.
+EtcdTarget resolve_etcd(EtcdTarget target);
+
+keyauth::Result<std::unique_ptr<keyauth::EtcdRegistry>> connect_fleet(const EtcdTarget& target);
+
+keyauth::Status issue_in_fleet(const EtcdTarget& target,
+                               const keyauth::CertificateAuthority& authority,
+                               const keyauth::IssueRequest& request,
+                               const keyauth::Delivery& deliver,
+                               const std::function<void()>& undeliver);
+int run_del_in_fleet(const Invocation& invocation, const std::string& id);
+int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options);
+keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget& target);
+// server-cert --issue --host NAME...: a server certificate for another host.
+int run_server_cert_issue(const Invocation& invocation, const Arguments& arguments);
+// What this host's keyauth-sync last did.
+int run_status(const Invocation& invocation, const Arguments& arguments);
+
+}  // namespace keytool

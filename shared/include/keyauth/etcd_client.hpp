@@ -1,0 +1,127 @@
+// A small etcd v3 client over etcd's JSON gateway (/v3/kv/range, /v3/kv/txn,
+// /v3/watch, /v3/auth/authenticate) through libcurl: no protoc at build time,
+// TLS and client certificates from libcurl. Several endpoints, failing over
+// between them. Only the fleet's programs (keytool --etcd, keyauth-sync)
+// link it; the servers never talk to etcd.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyauth/result.hpp"
+#include "keyauth/token.hpp"
+
+namespace keyauth {
+
+inline constexpr std::string_view kEtcdEnvVar = "KEYAUTH_ETCD";
+
+struct EtcdOptions {
+    std::vector<std::string> endpoints;  // http://host:port or https://host:port
+    std::string ca_cert;                 // PEM file the members' certificates chain to
+    std::string client_cert;             // for etcd's --client-cert-auth
+    std::string client_key;
+    std::string user;  // etcd's own authentication, if enabled
+    SecretString password;
+    std::chrono::milliseconds request_timeout{5000};
+};
+
+// Endpoints from a comma-separated list; TLS and user from the environment
+// (KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD or _PASSWORD_FILE), each
+// overridden by a flag: "--etcd-cacert" etc. in flags, as name -> value.
+Result<EtcdOptions> etcd_options(std::string_view endpoints,
+                                 const std::vector<std::pair<std::string, std::string>>& flags);
+// The flags etcd_options understands, without the leading "--".
+const std::vector<std::string_view>& etcd_flag_names();
+
+struct EtcdKeyValue {
+    std::string key;
+    std::string value;  // raw bytes (base64 only on the wire)
+    std::int64_t create_revision = 0;
+    std::int64_t mod_revision = 0;
+};
+
+struct EtcdRange {
+    std::int64_t revision = 0;  // the store's revision the range was read at
+    std::vector<EtcdKeyValue> kvs;
+    bool more = false;  // limit cut it short
+};
+
+// A compare that must hold for a transaction to apply: the key's
+// create_revision (0 = absent) or mod_revision equals revision.
+struct EtcdCompare {
+    enum class Target { create_revision, mod_revision };
+    Target target = Target::mod_revision;
+    std::string key;
+    std::int64_t revision = 0;
+};
+
+struct EtcdOperation {
+    enum class Kind { put, erase };
+    Kind kind = Kind::put;
+    std::string key;
+    std::string value;
+};
+
+struct EtcdTxnResult {
+    bool succeeded = false;
+    std::int64_t revision = 0;
+    // When the compare failed: what is at the compared keys now (absent: none).
+    std::vector<EtcdKeyValue> current;
+};
+
+struct EtcdEvent {
+    bool deleted = false;
+    EtcdKeyValue kv;  // for a delete: the key and its mod_revision
+};
+
+struct EtcdWatchBatch {
+    std::int64_t header_revision = 0;
+    std::vector<EtcdEvent> events;
+    std::int64_t compact_revision = 0;  // non-zero: the start was compacted away
+    bool canceled = false;
+};
+
+// Range errors: Errc::not_found with "compacted" when the revision asked for
+// has been compacted; Errc::io_error when no endpoint answered.
+class EtcdClient {
+  public:
+    static Result<std::unique_ptr<EtcdClient>> connect(EtcdOptions options);
+    ~EtcdClient();
+
+    // [key, range_end) at revision (0: now), sorted by key; limit 0: all.
+    Result<EtcdRange> range(std::string_view key, std::string_view range_end,
+                            std::int64_t revision = 0, std::int64_t limit = 0);
+    // All compares hold -> all operations, atomically. On failure the
+    // compared keys are read in the same transaction.
+    Result<EtcdTxnResult> txn(const std::vector<EtcdCompare>& compares,
+                              const std::vector<EtcdOperation>& operations);
+    Status compact(std::int64_t revision);
+
+    // Watches [key, range_end) from start_revision on one endpoint, handing
+    // each response to on_batch until it returns false, the stream breaks or
+    // `session` has passed (then returns ok: the caller watches again from
+    // where it is). should_stop is polled about once a second.
+    Status watch(std::string_view key, std::string_view range_end, std::int64_t start_revision,
+                 const std::function<bool(const EtcdWatchBatch&)>& on_batch,
+                 std::chrono::milliseconds session, const std::function<bool()>& should_stop);
+
+    // The endpoint that answered last.
+    const std::string& endpoint() const;
+
+    struct Impl;
+
+  private:
+    explicit EtcdClient(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// The end of a prefix's range: the prefix with its last byte incremented.
+std::string etcd_prefix_end(std::string_view prefix);
+
+}  // namespace keyauth

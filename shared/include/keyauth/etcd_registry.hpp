@@ -1,0 +1,85 @@
+// The fleet's registry of record in etcd: where each thing lives, changes by
+// compare-and-swap only, and the digest a replica checks itself against.
+// The CA key never goes there; the CA certificate and the records do.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sodium.h>
+
+#include "keyauth/etcd_client.hpp"
+#include "keyauth/issuance.hpp"
+#include "keyauth/registry.hpp"
+
+namespace keyauth {
+
+inline constexpr std::string_view kFleetPrefix = "/keyauth/";
+inline constexpr std::string_view kFleetClientsPrefix = "/keyauth/clients/";
+inline constexpr std::string_view kFleetCaCertKey = "/keyauth/ca_cert";
+
+// What a replica (keyauth-sync) stores beside the clients, in the same
+// transaction: the etcd revision it holds, and when it last heard from etcd
+// (unix seconds, decimal).
+inline constexpr std::string_view kReplicaRevisionMeta = "fleet.revision";
+inline constexpr std::string_view kReplicaContactMeta = "fleet.contact";
+
+std::string fleet_client_key(std::string_view client_id);
+// The id of a /keyauth/clients/<id> key; nullopt for any other key.
+std::optional<std::string> fleet_client_id(std::string_view key);
+// A record from its etcd key and value, refused unless both are exact.
+Result<ClientRecord> fleet_record(const EtcdKeyValue& kv);
+
+// The registry of record: a ClientStore for reading, CAS for changing.
+class EtcdRegistry final : public ClientStore {
+  public:
+    explicit EtcdRegistry(std::unique_ptr<EtcdClient> client);
+
+    Status find(std::string_view id, ClientCredentials& out) override;
+    // A scan of every record: for administrators, not a request path.
+    Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                               ClientCredentials& out) override;
+    Result<std::vector<ClientRecord>> list() override;
+    std::uint64_t generation() override;  // the last etcd revision seen
+
+    // Publishes the CA certificate if etcd has none; refuses a different one,
+    // so that one fleet has one CA.
+    Status publish_ca_certificate(std::string_view pem);
+
+    EtcdClient& client() { return *client_; }
+
+  private:
+    std::unique_ptr<EtcdClient> client_;
+    std::int64_t revision_ = 0;
+};
+
+// As the one-host issue_client, with the registration a compare-and-swap in
+// etcd: created only if the id is absent fleet-wide (or, with replace, only
+// if nobody changed it since it was read). The CA certificate in etcd must be
+// this authority's.
+Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authority,
+                    const IssueRequest& request, std::int64_t now, const Delivery& deliver,
+                    const std::function<void()>& undeliver);
+// Deletes the client if nobody changed it since it was read.
+Status revoke_client(EtcdRegistry& registry, std::string_view client_id);
+
+// SHA-256 over the records in id order (id, NUL, encoded credentials): two
+// registries hold the same clients exactly when their digests are equal.
+class RegistryDigest {
+  public:
+    RegistryDigest();
+    // Records must come in increasing id order (as LMDB and etcd list them).
+    void add(const ClientRecord& record);
+    std::string hex();
+
+  private:
+    crypto_hash_sha256_state state_;
+};
+
+std::string registry_digest(const std::vector<ClientRecord>& records);
+
+}  // namespace keyauth

@@ -1,0 +1,555 @@
+#include "keyauth/etcd_client.hpp"
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "keyauth/files.hpp"
+
+namespace keyauth {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// gRPC status codes the gateway passes through.
+constexpr int kGrpcOutOfRange = 11;
+constexpr int kGrpcUnavailable = 14;
+constexpr int kGrpcUnauthenticated = 16;
+constexpr int kGrpcDeadlineExceeded = 4;
+
+struct CurlEasyFree {
+    void operator()(CURL* p) const { curl_easy_cleanup(p); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlEasyFree>;
+struct CurlListFree {
+    void operator()(curl_slist* p) const { curl_slist_free_all(p); }
+};
+using CurlListPtr = std::unique_ptr<curl_slist, CurlListFree>;
+
+void init_curl_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string base64(std::string_view bytes) {
+    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                      bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1);  // the NUL sodium writes
+    return out;
+}
+
+bool unbase64(std::string_view text, std::string& out) {
+    out.assign(text.size(), '\0');
+    std::size_t length = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                          text.size(), nullptr, &length, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        return false;
+    }
+    out.resize(length);
+    return true;
+}
+
+// proto3's JSON writes 64-bit integers as strings and leaves out zeros.
+std::int64_t int_field(const json& object, const char* name) {
+    auto it = object.find(name);
+    if (it == object.end())
+        return 0;
+    if (it->is_string())
+        return std::strtoll(it->get<std::string>().c_str(), nullptr, 10);
+    if (it->is_number_integer())
+        return it->get<std::int64_t>();
+    return 0;
+}
+
+std::string bytes_field(const json& object, const char* name) {
+    auto it = object.find(name);
+    std::string out;
+    if (it != object.end() && it->is_string() && !unbase64(it->get<std::string>(), out))
+        throw std::runtime_error(std::string("etcd sent a bad base64 ") + name);
+    return out;
+}
+
+EtcdKeyValue key_value_of(const json& kv) {
+    return EtcdKeyValue{bytes_field(kv, "key"), bytes_field(kv, "value"),
+                        int_field(kv, "create_revision"), int_field(kv, "mod_revision")};
+}
+
+size_t append_body(char* data, size_t size, size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+// One HTTP exchange: curl's verdict, the status and the body.
+struct Exchange {
+    CURLcode transport = CURLE_OK;
+    long status = 0;
+    std::string body;
+};
+
+// What a failed answer means for the next try.
+enum class Next { done, other_endpoint, authenticate, give_up };
+
+struct Failure {
+    Next next = Next::give_up;
+    Error error;
+};
+
+std::optional<std::string> env(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0')
+        return std::nullopt;
+    return std::string(value);
+}
+
+}  // namespace
+
+struct EtcdClient::Impl {
+    EtcdOptions options;
+    std::size_t current = 0;  // the endpoint that answered last
+    CurlPtr handle;
+    SecretString token;  // etcd's auth token, when a user is set
+
+    void set_common(CURL* curl, const std::string& url) const {
+        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+        curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (!options.ca_cert.empty())
+            curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_cert.c_str());
+        if (!options.client_cert.empty())
+            curl_easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert.c_str());
+        if (!options.client_key.empty())
+            curl_easy_setopt(curl, CURLOPT_SSLKEY, options.client_key.c_str());
+    }
+
+    CurlListPtr headers() const {
+        curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+        if (!token.view().empty()) {
+            // The token is a credential: built in a wiped string.
+            const SecretString header("Authorization: " + std::string(token.view()));
+            list = curl_slist_append(list, std::string(header.view()).c_str());
+        }
+        return CurlListPtr(list);
+    }
+
+    Exchange post(const std::string& endpoint, std::string_view path, const std::string& body,
+                  std::chrono::milliseconds timeout) {
+        if (!handle)
+            handle.reset(curl_easy_init());
+        CURL* curl = handle.get();
+        curl_easy_reset(curl);
+        set_common(curl, endpoint + std::string(path));
+        auto list = headers();
+        Exchange out;
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+        out.transport = curl_easy_perform(curl);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+        return out;
+    }
+
+    static Failure judge(const std::string& endpoint, const Exchange& exchange) {
+        if (exchange.transport != CURLE_OK) {
+            return {Next::other_endpoint,
+                    make_error(Errc::io_error,
+                               "etcd " + endpoint + ": " + curl_easy_strerror(exchange.transport))};
+        }
+        std::string message = "HTTP " + std::to_string(exchange.status);
+        int code = 0;
+        const json answer = json::parse(exchange.body, nullptr, false);
+        if (answer.is_object()) {
+            code = static_cast<int>(int_field(answer, "code"));
+            if (auto it = answer.find("message"); it != answer.end() && it->is_string())
+                message = it->get<std::string>();
+            else if (auto e = answer.find("error"); e != answer.end() && e->is_string())
+                message = e->get<std::string>();
+        }
+        const std::string what = "etcd " + endpoint + ": " + message;
+        if (code == kGrpcOutOfRange && message.find("compacted") != std::string::npos)
+            return {Next::give_up, make_error(Errc::not_found, what)};
+        if (code == kGrpcUnauthenticated)
+            return {Next::authenticate, make_error(Errc::permission_denied, what)};
+        // No leader, leader changed, timed out, a member shutting down.
+        if (code == kGrpcUnavailable || code == kGrpcDeadlineExceeded || exchange.status >= 500 ||
+            message.find("leader") != std::string::npos)
+            return {Next::other_endpoint, make_error(Errc::io_error, what)};
+        return {Next::give_up,
+                make_error(code == 7 ? Errc::permission_denied : Errc::io_error, what)};
+    }
+
+    // nullopt once a token is held.
+    std::optional<Failure> authenticate(const std::string& endpoint) {
+        json body = {{"name", options.user}, {"password", std::string(options.password.view())}};
+        const SecretString text(body.dump());
+        body = json();
+        token = SecretString();
+        Exchange exchange = post(endpoint, "/v3/auth/authenticate", std::string(text.view()),
+                                 options.request_timeout);
+        if (exchange.transport == CURLE_OK && exchange.status == 200) {
+            const json answer = json::parse(exchange.body, nullptr, false);
+            sodium_memzero(exchange.body.data(), exchange.body.size());
+            if (answer.is_object() && answer.contains("token") && answer["token"].is_string()) {
+                token = SecretString(answer["token"].get<std::string>());
+                return std::nullopt;
+            }
+        }
+        Failure failure = judge(endpoint, exchange);
+        if (failure.next != Next::other_endpoint) {
+            failure.next = Next::give_up;
+            failure.error =
+                make_error(Errc::permission_denied,
+                           "etcd refused user " + options.user + ": " + failure.error.message);
+        }
+        return failure;
+    }
+
+    // Tries the endpoints in turn (the last good one first) until one
+    // answers, or the request's time is up. Every retried request is safe
+    // to repeat: reads, and transactions guarded by compares.
+    Result<json> call(std::string_view path, const json& request) {
+        const std::string body = request.dump();
+        const auto deadline = Clock::now() + options.request_timeout;
+        Error last = make_error(Errc::io_error, "etcd: no endpoint");
+        bool authenticated_again = false;
+        for (std::size_t attempt = 0;; ++attempt) {
+            const std::string& endpoint = options.endpoints[current];
+            if (!options.user.empty() && token.view().empty()) {
+                if (auto failure = authenticate(endpoint)) {
+                    last = failure->error;
+                    if (failure->next == Next::give_up)
+                        return last;
+                    current = (current + 1) % options.endpoints.size();
+                    if (Clock::now() >= deadline)
+                        return last;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    continue;
+                }
+            }
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            Exchange exchange =
+                post(endpoint, path, body, std::max(left, std::chrono::milliseconds(200)));
+            if (exchange.transport == CURLE_OK && exchange.status == 200) {
+                json answer = json::parse(exchange.body, nullptr, false);
+                if (!answer.is_object())
+                    return make_error(Errc::io_error, "etcd " + endpoint + ": not JSON");
+                return answer;
+            }
+            Failure failure = judge(endpoint, exchange);
+            last = failure.error;
+            if (failure.next == Next::give_up)
+                return last;
+            if (failure.next == Next::authenticate) {
+                if (authenticated_again || options.user.empty())
+                    return last;
+                authenticated_again = true;
+                token = SecretString();
+                continue;
+            }
+            current = (current + 1) % options.endpoints.size();
+            if (Clock::now() >= deadline)
+                return last;
+            // A full round failed: give an election time to finish.
+            if ((attempt + 1) % options.endpoints.size() == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+};
+
+Result<EtcdOptions> etcd_options(std::string_view endpoints,
+                                 const std::vector<std::pair<std::string, std::string>>& flags) {
+    EtcdOptions options;
+    std::size_t start = 0;
+    while (start <= endpoints.size()) {
+        std::size_t comma = endpoints.find(',', start);
+        if (comma == std::string_view::npos)
+            comma = endpoints.size();
+        std::string endpoint(endpoints.substr(start, comma - start));
+        while (!endpoint.empty() && endpoint.back() == '/')
+            endpoint.pop_back();
+        if (!endpoint.empty()) {
+            if (endpoint.rfind("http://", 0) != 0 && endpoint.rfind("https://", 0) != 0) {
+                return make_error(Errc::invalid_argument,
+                                  "etcd endpoint " + endpoint + " is not http:// or https://");
+            }
+            options.endpoints.push_back(endpoint);
+        }
+        start = comma + 1;
+    }
+    if (options.endpoints.empty())
+        return make_error(Errc::invalid_argument, "no etcd endpoint given");
+    options.ca_cert = env("KEYAUTH_ETCD_CACERT").value_or("");
+    options.client_cert = env("KEYAUTH_ETCD_CERT").value_or("");
+    options.client_key = env("KEYAUTH_ETCD_KEY").value_or("");
+    options.user = env("KEYAUTH_ETCD_USER").value_or("");
+    std::optional<std::string> password_file = env("KEYAUTH_ETCD_PASSWORD_FILE");
+    if (auto password = env("KEYAUTH_ETCD_PASSWORD"))
+        options.password = SecretString(*password);
+    for (const auto& [name, value] : flags) {
+        if (name == "etcd-cacert")
+            options.ca_cert = value;
+        else if (name == "etcd-cert")
+            options.client_cert = value;
+        else if (name == "etcd-key")
+            options.client_key = value;
+        else if (name == "etcd-user")
+            options.user = value;
+        else if (name == "etcd-password-file")
+            password_file = value;
+        else
+            return make_error(Errc::invalid_argument, "unknown option --" + name);
+    }
+    if (password_file) {
+        auto text = read_small_file(*password_file);
+        if (!text)
+            return text.error();
+        while (!text->empty() && (text->back() == '\n' || text->back() == '\r'))
+            text->pop_back();
+        options.password = SecretString(std::move(*text));
+    }
+    if (options.client_cert.empty() != options.client_key.empty())
+        return make_error(Errc::invalid_argument, "an etcd client certificate needs its key");
+    return options;
+}
+
+const std::vector<std::string_view>& etcd_flag_names() {
+    static const std::vector<std::string_view> names = {"etcd-cacert", "etcd-cert", "etcd-key",
+                                                        "etcd-user", "etcd-password-file"};
+    return names;
+}
+
+std::string etcd_prefix_end(std::string_view prefix) {
+    std::string end(prefix);
+    while (!end.empty()) {
+        auto& last = reinterpret_cast<unsigned char&>(end.back());
+        if (last < 0xff) {
+            ++last;
+            return end;
+        }
+        end.pop_back();
+    }
+    return std::string(1, '\0');  // every key
+}
+
+EtcdClient::EtcdClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EtcdClient::~EtcdClient() = default;
+
+Result<std::unique_ptr<EtcdClient>> EtcdClient::connect(EtcdOptions options) {
+    if (options.endpoints.empty())
+        return make_error(Errc::invalid_argument, "no etcd endpoint given");
+    init_curl_once();
+    auto impl = std::make_unique<Impl>();
+    impl->options = std::move(options);
+    return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(impl)));
+}
+
+const std::string& EtcdClient::endpoint() const {
+    return impl_->options.endpoints[impl_->current];
+}
+
+Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range_end,
+                                    std::int64_t revision, std::int64_t limit) {
+    json request = {{"key", base64(key)}};
+    if (!range_end.empty())
+        request["range_end"] = base64(range_end);
+    if (revision > 0)
+        request["revision"] = std::to_string(revision);
+    if (limit > 0)
+        request["limit"] = std::to_string(limit);
+    auto answer = impl_->call("/v3/kv/range", request);
+    if (!answer)
+        return answer.error();
+    try {
+        EtcdRange out;
+        out.revision = int_field((*answer)["header"], "revision");
+        out.more = answer->value("more", false);
+        if (auto kvs = answer->find("kvs"); kvs != answer->end()) {
+            out.kvs.reserve(kvs->size());
+            for (const json& kv : *kvs)
+                out.kvs.push_back(key_value_of(kv));
+        }
+        return out;
+    } catch (const std::exception& e) {
+        return make_error(Errc::io_error, std::string("etcd range: ") + e.what());
+    }
+}
+
+Result<EtcdTxnResult> EtcdClient::txn(const std::vector<EtcdCompare>& compares,
+                                      const std::vector<EtcdOperation>& operations) {
+    json request = {
+        {"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
+    for (const EtcdCompare& c : compares) {
+        const bool created = c.target == EtcdCompare::Target::create_revision;
+        request["compare"].push_back(
+            {{"target", created ? "CREATE" : "MOD"},
+             {"result", "EQUAL"},
+             {"key", base64(c.key)},
+             {created ? "create_revision" : "mod_revision", std::to_string(c.revision)}});
+        request["failure"].push_back({{"request_range", {{"key", base64(c.key)}}}});
+    }
+    for (const EtcdOperation& op : operations) {
+        if (op.kind == EtcdOperation::Kind::put) {
+            request["success"].push_back(
+                {{"request_put", {{"key", base64(op.key)}, {"value", base64(op.value)}}}});
+        } else {
+            request["success"].push_back({{"request_delete_range", {{"key", base64(op.key)}}}});
+        }
+    }
+    auto answer = impl_->call("/v3/kv/txn", request);
+    if (!answer)
+        return answer.error();
+    try {
+        EtcdTxnResult out;
+        out.revision = int_field((*answer)["header"], "revision");
+        out.succeeded = answer->value("succeeded", false);
+        if (!out.succeeded) {
+            for (const json& response : answer->value("responses", json::array())) {
+                const json range = response.value("response_range", json::object());
+                for (const json& kv : range.value("kvs", json::array()))
+                    out.current.push_back(key_value_of(kv));
+            }
+        }
+        return out;
+    } catch (const std::exception& e) {
+        return make_error(Errc::io_error, std::string("etcd txn: ") + e.what());
+    }
+}
+
+Status EtcdClient::compact(std::int64_t revision) {
+    auto answer = impl_->call("/v3/kv/compaction",
+                              {{"revision", std::to_string(revision)}, {"physical", true}});
+    return answer.status();
+}
+
+namespace {
+
+struct WatchState {
+    const std::function<bool(const EtcdWatchBatch&)>* on_batch = nullptr;
+    const std::function<bool()>* should_stop = nullptr;
+    Clock::time_point until;
+    std::string pending;  // an incomplete line of the stream
+    bool stopped = false;
+    std::optional<Error> error;
+};
+
+// The gateway streams one JSON object a line: {"result": WatchResponse} or
+// {"error": ...}.
+bool handle_line(WatchState& state, std::string_view line) {
+    const json message = json::parse(line, nullptr, false);
+    if (!message.is_object()) {
+        state.error = make_error(Errc::io_error, "etcd watch: not JSON");
+        return false;
+    }
+    if (auto e = message.find("error"); e != message.end()) {
+        state.error = make_error(Errc::io_error, "etcd watch: " + e->dump());
+        return false;
+    }
+    const json result = message.value("result", json::object());
+    EtcdWatchBatch batch;
+    try {
+        batch.header_revision = int_field(result.value("header", json::object()), "revision");
+        batch.compact_revision = int_field(result, "compact_revision");
+        batch.canceled = result.value("canceled", false);
+        for (const json& event : result.value("events", json::array())) {
+            batch.events.push_back(EtcdEvent{event.value("type", "PUT") == "DELETE",
+                                             key_value_of(event.value("kv", json::object()))});
+        }
+    } catch (const std::exception& e) {
+        state.error = make_error(Errc::io_error, std::string("etcd watch: ") + e.what());
+        return false;
+    }
+    if (!(*state.on_batch)(batch)) {
+        state.stopped = true;
+        return false;
+    }
+    return true;
+}
+
+size_t watch_body(char* data, size_t size, size_t count, void* user) {
+    auto& state = *static_cast<WatchState*>(user);
+    state.pending.append(data, size * count);
+    std::size_t start = 0;
+    for (std::size_t newline; (newline = state.pending.find('\n', start)) != std::string::npos;
+         start = newline + 1) {
+        const std::string_view line(state.pending.data() + start, newline - start);
+        if (line.find_first_not_of(" \r\t") == std::string_view::npos)
+            continue;
+        if (!handle_line(state, line))
+            return 0;  // stops the transfer
+    }
+    state.pending.erase(0, start);
+    return size * count;
+}
+
+int watch_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto& state = *static_cast<WatchState*>(user);
+    return (Clock::now() >= state.until || (*state.should_stop)()) ? 1 : 0;
+}
+
+}  // namespace
+
+Status EtcdClient::watch(std::string_view key, std::string_view range_end,
+                         std::int64_t start_revision,
+                         const std::function<bool(const EtcdWatchBatch&)>& on_batch,
+                         std::chrono::milliseconds session,
+                         const std::function<bool()>& should_stop) {
+    Impl& impl = *impl_;
+    const std::string& endpoint = impl.options.endpoints[impl.current];
+    if (!impl.options.user.empty() && impl.token.view().empty()) {
+        if (auto failure = impl.authenticate(endpoint)) {
+            if (failure->next == Next::other_endpoint)
+                impl.current = (impl.current + 1) % impl.options.endpoints.size();
+            return failure->error;
+        }
+    }
+    json request = {{"create_request",
+                     {{"key", base64(key)},
+                      {"range_end", base64(range_end)},
+                      {"start_revision", std::to_string(start_revision)}}}};
+    const std::string body = request.dump();
+    CurlPtr curl(curl_easy_init());
+    impl.set_common(curl.get(), endpoint + "/v3/watch");
+    auto list = impl.headers();
+    WatchState state;
+    state.on_batch = &on_batch;
+    state.should_stop = &should_stop;
+    state.until = Clock::now() + session;
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list.get());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, watch_body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
+    curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, watch_progress);
+    curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
+    const CURLcode rc = curl_easy_perform(curl.get());
+    long status = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (state.stopped || rc == CURLE_ABORTED_BY_CALLBACK)
+        return {};
+    if (state.error) {
+        if (state.error->message.find("auth") != std::string::npos)
+            impl.token = SecretString();
+        return *state.error;
+    }
+    // Any other end: this endpoint is gone or refused; try the next one.
+    impl.current = (impl.current + 1) % impl.options.endpoints.size();
+    if (rc != CURLE_OK)
+        return make_error(Errc::io_error, "etcd " + endpoint + ": " + curl_easy_strerror(rc));
+    return make_error(Errc::io_error,
+                      "etcd " + endpoint + ": watch ended (HTTP " + std::to_string(status) + ")");
+}
+
+}  // namespace keyauth

@@ -1,0 +1,229 @@
+#include "keyauth/etcd_registry.hpp"
+
+#include <algorithm>
+
+#include "hex.hpp"
+#include "keyauth/client_id.hpp"
+
+namespace keyauth {
+namespace {
+
+// Pages of a full listing: bounded memory whatever the fleet's size.
+constexpr std::int64_t kListPage = 5000;
+
+std::string encoded_value(const ClientCredentials& credentials) {
+    const auto encoded = encode_credentials(credentials);
+    return std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size());
+}
+
+struct Stored {
+    ClientRecord record;
+    std::int64_t mod_revision = 0;
+};
+
+Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view id) {
+    auto range = client.range(fleet_client_key(id), "");
+    if (!range)
+        return range.error();
+    if (range->kvs.empty())
+        return std::optional<Stored>();
+    auto record = fleet_record(range->kvs.front());
+    if (!record)
+        return record.error();
+    return std::optional<Stored>(Stored{std::move(*record), range->kvs.front().mod_revision});
+}
+
+bool holds_value(const EtcdTxnResult& result, std::string_view value) {
+    return result.current.size() == 1 && result.current.front().value == value;
+}
+
+}  // namespace
+
+std::string fleet_client_key(std::string_view client_id) {
+    return std::string(kFleetClientsPrefix) + std::string(client_id);
+}
+
+std::optional<std::string> fleet_client_id(std::string_view key) {
+    if (key.substr(0, kFleetClientsPrefix.size()) != kFleetClientsPrefix)
+        return std::nullopt;
+    return std::string(key.substr(kFleetClientsPrefix.size()));
+}
+
+Result<ClientRecord> fleet_record(const EtcdKeyValue& kv) {
+    auto id = fleet_client_id(kv.key);
+    if (!id)
+        return make_error(Errc::invalid_argument, "not a client key: " + kv.key);
+    ClientRecord record;
+    record.id = std::move(*id);
+    if (Status s = check_client_id(record.id); !s)
+        return make_error(Errc::registry_corrupt, "etcd holds a bad client id");
+    if (!decode_credentials(kv.value, record.credentials))
+        return make_error(Errc::registry_corrupt, "etcd record of " + record.id + " is corrupt");
+    return record;
+}
+
+EtcdRegistry::EtcdRegistry(std::unique_ptr<EtcdClient> client) : client_(std::move(client)) {}
+
+Status EtcdRegistry::find(std::string_view id, ClientCredentials& out) {
+    auto stored = find_stored(*client_, id);
+    if (!stored)
+        return stored.error();
+    if (!*stored)
+        return make_error(Errc::unknown_client, "unknown client");
+    out = (*stored)->record.credentials;
+    return {};
+}
+
+Status EtcdRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                         ClientCredentials& out) {
+    auto records = list();
+    if (!records)
+        return records.error();
+    for (const ClientRecord& record : *records) {
+        if (record.credentials.certificate_fingerprint == fingerprint) {
+            id = record.id;
+            out = record.credentials;
+            return {};
+        }
+    }
+    return make_error(Errc::unknown_client, "unknown certificate");
+}
+
+Result<std::vector<ClientRecord>> EtcdRegistry::list() {
+    std::vector<ClientRecord> records;
+    const std::string end = etcd_prefix_end(kFleetClientsPrefix);
+    std::string from(kFleetClientsPrefix);
+    std::int64_t at = 0;  // every page at the first page's revision
+    for (;;) {
+        auto page = client_->range(from, end, at, kListPage);
+        if (!page)
+            return page.error();
+        at = page->revision;
+        for (const EtcdKeyValue& kv : page->kvs) {
+            auto record = fleet_record(kv);
+            if (!record)
+                return record.error();
+            records.push_back(std::move(*record));
+        }
+        if (!page->more || page->kvs.empty())
+            break;
+        from = page->kvs.back().key + '\0';
+    }
+    revision_ = at;
+    return records;
+}
+
+std::uint64_t EtcdRegistry::generation() {
+    return static_cast<std::uint64_t>(revision_);
+}
+
+Status EtcdRegistry::publish_ca_certificate(std::string_view pem) {
+    auto published =
+        client_->txn({{EtcdCompare::Target::create_revision, std::string(kFleetCaCertKey), 0}},
+                     {{EtcdOperation::Kind::put, std::string(kFleetCaCertKey), std::string(pem)}});
+    if (!published)
+        return published.error();
+    if (published->succeeded || holds_value(*published, pem))
+        return {};
+    return make_error(Errc::already_exists,
+                      "the fleet in etcd has another CA certificate than this registry's: "
+                      "issue from the registry holding the fleet's CA key");
+}
+
+Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authority,
+                    const IssueRequest& request, std::int64_t now, const Delivery& deliver,
+                    const std::function<void()>& undeliver) {
+    if (Status s = check_client_id(request.client_id); !s)
+        return s;
+    if (Status s = registry.publish_ca_certificate(authority.certificate_pem()); !s)
+        return s;
+    EtcdClient& etcd = registry.client();
+    auto stored = find_stored(etcd, request.client_id);
+    if (!stored)
+        return stored.error();
+    if (*stored && !request.replace) {
+        return make_error(Errc::already_exists, "client " + request.client_id +
+                                                    " already exists (use --force to replace)");
+    }
+    // Absent: created only if still absent. Replaced: only if unchanged.
+    const EtcdCompare unchanged =
+        *stored ? EtcdCompare{EtcdCompare::Target::mod_revision,
+                              fleet_client_key(request.client_id), (*stored)->mod_revision}
+                : EtcdCompare{EtcdCompare::Target::create_revision,
+                              fleet_client_key(request.client_id), 0};
+    auto issued = issue_credentials(authority, request, now);
+    if (!issued)
+        return issued.error();
+    const std::string value = encoded_value(issued->record.credentials);
+    if (Status s = deliver(*issued); !s)
+        return s;
+    auto written = etcd.txn(
+        {unchanged}, {{EtcdOperation::Kind::put, fleet_client_key(request.client_id), value}});
+    if (!written) {
+        undeliver();
+        return make_error(written.error().code, "client " + request.client_id +
+                                                    " not registered: " + written.error().message);
+    }
+    // A retry after a lost answer finds its own write: the token hash is new.
+    if (written->succeeded || holds_value(*written, value))
+        return {};
+    undeliver();
+    return make_error(Errc::already_exists, "client " + request.client_id +
+                                                " was registered or changed by someone else "
+                                                "meanwhile; nothing was saved");
+}
+
+Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
+    if (Status s = check_client_id(client_id); !s)
+        return s;
+    EtcdClient& etcd = registry.client();
+    auto stored = find_stored(etcd, client_id);
+    if (!stored)
+        return stored.error();
+    if (!*stored)
+        return make_error(Errc::unknown_client, "no client " + std::string(client_id));
+    const std::string key = fleet_client_key(client_id);
+    auto erased = etcd.txn({{EtcdCompare::Target::mod_revision, key, (*stored)->mod_revision}},
+                           {{EtcdOperation::Kind::erase, key, ""}});
+    if (!erased)
+        return erased.error();
+    // Gone either way (a retry after a lost answer finds it gone).
+    if (erased->succeeded || erased->current.empty())
+        return {};
+    return make_error(Errc::already_exists,
+                      "client " + std::string(client_id) + " was replaced meanwhile; not deleted");
+}
+
+RegistryDigest::RegistryDigest() {
+    crypto_hash_sha256_init(&state_);
+}
+
+void RegistryDigest::add(const ClientRecord& record) {
+    const auto encoded = encode_credentials(record.credentials);
+    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(record.id.data()),
+                              record.id.size());
+    const unsigned char nul = 0;
+    crypto_hash_sha256_update(&state_, &nul, 1);
+    crypto_hash_sha256_update(&state_, encoded.data(), encoded.size());
+}
+
+std::string RegistryDigest::hex() {
+    unsigned char out[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&state_, out);
+    return to_hex(out, sizeof out);
+}
+
+std::string registry_digest(const std::vector<ClientRecord>& records) {
+    std::vector<const ClientRecord*> sorted;
+    sorted.reserve(records.size());
+    for (const ClientRecord& record : records)
+        sorted.push_back(&record);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const ClientRecord* a, const ClientRecord* b) { return a->id < b->id; });
+    RegistryDigest digest;
+    for (const ClientRecord* record : sorted)
+        digest.add(*record);
+    return digest.hex();
+}
+
+}  // namespace keyauth
