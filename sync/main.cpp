@@ -1,0 +1,133 @@
+// keyauth-sync: keeps this host's registry a replica of the fleet's registry
+// of record in etcd. The only writer of that registry; the servers only read.
+#include <signal.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "keyauth/etcd_client.hpp"
+#include "replica.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: keyauth-sync --etcd URL[,URL...] [--registry DIR] [--group G]\n"
+    "                    [--etcd-cacert FILE] [--etcd-cert FILE --etcd-key FILE]\n"
+    "                    [--etcd-user NAME --etcd-password-file FILE]\n"
+    "                    [--digest-interval SECONDS] [--once | --check]\n"
+    "\n"
+    "Replicates the fleet's clients from etcd into this host's registry (the\n"
+    "broker and NGINX read it as ever). --etcd defaults to $KEYAUTH_ETCD, the\n"
+    "registry to $KEYAUTH_REGISTRY, else /var/lib/keyauth; --group G is the\n"
+    "servers' group for a registry made here. --once catches up and exits;\n"
+    "--check compares this registry with etcd by digest (exit 0 if equal).\n"
+    "TLS and user also from KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD(_FILE).\n";
+
+std::atomic<bool> stop_requested{false};
+
+void on_signal(int) {
+    stop_requested = true;
+}
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "keyauth-sync: %s\n%s", message.c_str(), kUsage);
+    return 2;
+}
+
+int run(int argc, char** argv) {
+    std::optional<std::string> endpoints;
+    std::optional<std::string> registry;
+    keysync::ReplicaOptions options;
+    std::vector<std::pair<std::string, std::string>> etcd_flags;
+    bool check = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word == "--help" || word == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (word == "--once") {
+            options.once = true;
+            continue;
+        }
+        if (word == "--check") {
+            check = true;
+            continue;
+        }
+        if (word.rfind("--", 0) != 0 || i + 1 >= argc)
+            return usage_error("unexpected " + word);
+        const std::string name = word.substr(2);
+        const std::string value = argv[++i];
+        if (name == "etcd") {
+            endpoints = value;
+        } else if (name == "registry") {
+            registry = value;
+        } else if (name == "group") {
+            options.group = value;
+        } else if (name == "digest-interval") {
+            const long seconds = std::strtol(value.c_str(), nullptr, 10);
+            if (seconds < 1)
+                return usage_error("--digest-interval needs a number of seconds");
+            options.digest_interval = std::chrono::seconds(seconds);
+        } else {
+            etcd_flags.emplace_back(name, value);
+        }
+    }
+    if (!endpoints) {
+        if (const char* env = std::getenv("KEYAUTH_ETCD"); env != nullptr && *env != '\0')
+            endpoints = env;
+        else
+            return usage_error("--etcd is required");
+    }
+    auto etcd_options = keyauth::etcd_options(*endpoints, etcd_flags);
+    if (!etcd_options)
+        return usage_error(etcd_options.error().message);
+    options.layout = keyauth::resolve_registry(registry);
+    auto etcd = keyauth::EtcdClient::connect(std::move(*etcd_options));
+    if (!etcd) {
+        std::fprintf(stderr, "keyauth-sync: %s\n", etcd.error().message.c_str());
+        return 1;
+    }
+    keysync::Replica replica(**etcd, options);
+    if (check) {
+        std::string report;
+        auto equal = replica.check(report);
+        if (!equal) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", equal.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s %s\n", *equal ? "equal" : "DIFFERENT", report.c_str());
+        return *equal ? 0 : 1;
+    }
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    const keyauth::Status s = replica.run([] { return stop_requested.load(); });
+    if (!s) {
+        std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (sodium_init() < 0) {
+        std::fputs("keyauth-sync: libsodium failed to initialize\n", stderr);
+        return 1;
+    }
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "keyauth-sync: internal error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,48 @@
+// A host's replica of the fleet's registry: etcd -> this host's LMDB, with
+// the etcd revision committed in the same transaction as the clients it
+// describes. One loop, one writer; a restart is the loop starting from the
+// stored revision.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "keyauth/etcd_client.hpp"
+#include "keyauth/registry.hpp"
+#include "keyauth/registry_layout.hpp"
+
+namespace keysync {
+
+struct ReplicaOptions {
+    keyauth::RegistryLayout layout;
+    std::optional<std::string> group;  // for a registry made here: the servers' group
+    // How long one watch stream lives before etcd is asked, linearizably,
+    // whether it still has a quorum: the resolution of "last contact".
+    std::chrono::milliseconds session{2000};
+    // How often the whole registry is compared with etcd's by digest.
+    std::chrono::seconds digest_interval{60};
+    bool once = false;  // catch up with etcd, then return
+};
+
+class Replica {
+  public:
+    Replica(keyauth::EtcdClient& etcd, ReplicaOptions options);
+    ~Replica();
+
+    // The loop. Returns when should_stop() says so (or, with once, when
+    // caught up); an error only for what retrying cannot mend.
+    keyauth::Status run(const std::function<bool()>& should_stop);
+
+    // Local digest against etcd's at the stored revision: true if equal.
+    keyauth::Result<bool> check(std::string& report);
+
+  private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace keysync

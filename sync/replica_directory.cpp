@@ -1,0 +1,158 @@
+#include "replica_directory.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "keyauth/files.hpp"
+
+namespace keysync {
+namespace {
+
+namespace fs = std::filesystem;
+using keyauth::Errc;
+using keyauth::make_error;
+using keyauth::Status;
+
+Status system_error(const std::string& what) {
+    return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                      what + ": " + std::strerror(errno));
+}
+
+Status set_group_and_mode(const std::string& path, gid_t group, mode_t mode) {
+    if (chown(path.c_str(), static_cast<uid_t>(-1), group) != 0 || chmod(path.c_str(), mode) != 0)
+        return system_error(path);
+    return {};
+}
+
+std::string rebuild_dir(const keyauth::RegistryLayout& layout) {
+    return layout.dir + ".rebuild";
+}
+
+std::string parent_of(const std::string& dir) {
+    const fs::path parent = fs::path(dir).parent_path();
+    return parent.empty() ? "." : parent.string();
+}
+
+// The files the LMDB writer makes itself; every other file is copied.
+bool is_lmdb_file(const std::string& name) {
+    return name == "data.mdb" || name == "commit.seq" || name == "writer.lock" ||
+           name == "lock.mdb";
+}
+
+Status copy_file(const std::string& from, const std::string& to) {
+    struct stat st {};
+    if (stat(from.c_str(), &st) != 0)
+        return system_error(from);
+    auto contents = keyauth::read_small_file(from);
+    if (!contents)
+        return contents.error();
+    if (Status s = keyauth::write_file_exclusive(to, *contents, st.st_mode & 07777, true); !s)
+        return s;
+    if (chown(to.c_str(), st.st_uid, st.st_gid) != 0 || chmod(to.c_str(), st.st_mode & 07777) != 0)
+        return system_error(to);
+    return {};
+}
+
+// The registry's files in `dir`, with data.mdb's and commit.seq's group.
+Status make_registry_files(const keyauth::RegistryLayout& layout, gid_t group) {
+    auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::create);
+    if (!registry)
+        return registry.error();
+    if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s)
+        return s;
+    return set_group_and_mode(layout.commit_sequence(), group, 0640);
+}
+
+}  // namespace
+
+Status prepare_registry(const keyauth::RegistryLayout& layout,
+                        const std::optional<std::string>& group_name) {
+    gid_t group = getegid();
+    if (group_name) {
+        const struct group* found = getgrnam(group_name->c_str());
+        if (found == nullptr)
+            return make_error(Errc::invalid_argument, "no group named " + *group_name);
+        group = found->gr_gid;
+    }
+    struct stat st {};
+    if (stat(layout.dir.c_str(), &st) != 0) {
+        if (mkdir(layout.dir.c_str(), 0750) != 0)
+            return system_error("cannot create registry " + layout.dir);
+        if (Status s = set_group_and_mode(layout.dir, group, group_name ? 02750 : 0750); !s)
+            return s;
+    } else if (!S_ISDIR(st.st_mode)) {
+        return make_error(Errc::invalid_argument, "registry " + layout.dir + " is not a directory");
+    } else if (!group_name) {
+        group = st.st_gid;
+    }
+    if (access(layout.data_file().c_str(), F_OK) == 0)
+        return {};
+    return make_registry_files(layout, group);
+}
+
+void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
+    std::error_code ignored;
+    fs::remove_all(rebuild_dir(layout), ignored);
+}
+
+Status rebuild_registry(const keyauth::RegistryLayout& layout,
+                        const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
+    const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
+    remove_rebuild_leftovers(layout);
+    struct stat dir_st {};
+    struct stat data_st {};
+    if (stat(layout.dir.c_str(), &dir_st) != 0)
+        return system_error(layout.dir);
+    if (stat(layout.data_file().c_str(), &data_st) != 0)
+        return system_error(layout.data_file());
+    if (mkdir(fresh.dir.c_str(), 0700) != 0)
+        return system_error(fresh.dir);
+    if (Status s = make_registry_files(fresh, data_st.st_gid); !s)
+        return s;
+    {
+        auto registry = keyauth::LmdbRegistry::open(fresh.dir, keyauth::OpenMode::read_write);
+        if (!registry)
+            return registry.error();
+        if (Status s = fill(**registry); !s)
+            return s;
+    }
+    std::error_code error;
+    for (const fs::directory_entry& entry : fs::directory_iterator(layout.dir, error)) {
+        const std::string name = entry.path().filename().string();
+        if (!entry.is_regular_file() || is_lmdb_file(name) ||
+            access((fresh.dir + "/" + name).c_str(), F_OK) == 0)
+            continue;
+        if (Status s = copy_file(entry.path().string(), fresh.dir + "/" + name); !s)
+            return s;
+    }
+    if (error)
+        return make_error(Errc::io_error, layout.dir + ": " + error.message());
+    // The directory last: its group and setgid bit as the old one's.
+    if (chown(fresh.dir.c_str(), dir_st.st_uid, dir_st.st_gid) != 0 ||
+        chmod(fresh.dir.c_str(), dir_st.st_mode & 07777) != 0)
+        return system_error(fresh.dir);
+    if (Status s = keyauth::fsync_directory(fresh.dir); !s)
+        return s;
+    if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(), RENAME_EXCHANGE) != 0)
+        return system_error("cannot swap in " + fresh.dir);
+    if (Status s = keyauth::fsync_directory(parent_of(layout.dir)); !s)
+        return s;
+    remove_rebuild_leftovers(layout);  // now the old registry
+    return {};
+}
+
+Status install_ca_certificate(const keyauth::RegistryLayout& layout, const std::string& pem) {
+    auto current = keyauth::read_small_file(layout.ca_cert());
+    if (current && *current == pem)
+        return {};
+    return keyauth::write_file_exclusive(layout.ca_cert(), pem, 0644, true);
+}
+
+}  // namespace keysync

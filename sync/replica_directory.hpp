@@ -1,0 +1,36 @@
+// The replica's directory: made with the servers' modes and group, and
+// replaced whole, atomically, when it is rebuilt.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "keyauth/registry.hpp"
+#include "keyauth/registry_layout.hpp"
+
+namespace keysync {
+
+// Makes the registry directory and its LMDB files if missing: directory
+// 0750 (2750 with a group), data.mdb and commit.seq 0640 in the group,
+// writer.lock 0600, as `keytool init --group G` leaves them (no CA key: a
+// replica host never holds it).
+keyauth::Status prepare_registry(const keyauth::RegistryLayout& layout,
+                                 const std::optional<std::string>& group);
+
+// Builds a new registry beside layout.dir (fill writes it), with the same
+// modes and group and a copy of the other files (certificates), then
+// exchanges the two directories in one rename(2) and removes the old one.
+// Servers see the new data.mdb's inode and reopen it.
+keyauth::Status rebuild_registry(
+    const keyauth::RegistryLayout& layout,
+    const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill);
+
+// Leftovers of a rebuild that died half way.
+void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
+
+// Writes ca_cert.pem (0644) if its contents differ.
+keyauth::Status install_ca_certificate(const keyauth::RegistryLayout& layout,
+                                       const std::string& pem);
+
+}  // namespace keysync
