@@ -1,0 +1,254 @@
+# What the fleet tests share, sourced instead of "$TESTLIB" (which it
+# sources): a 3-member etcd cluster of our own on loopback ports, an
+# administrator's registry (the CA key) at $ADMIN, and hosts 1..3, each a
+# registry directory kept by its own keyauth-sync, some with a real broker
+# (Debian's mosquitto user) and a real nginx (www-data) reading it.
+#
+#   start_etcd_cluster
+#   admin init
+#   start_host 1 && start_broker 1 && start_nginx 1
+#   admin gen alice
+#   wait_on_host 1 valid ./alice_token
+
+source "$TESTLIB"
+: "${KEYAUTH_SYNC:?KEYAUTH_SYNC must name the keyauth-sync binary}"
+
+command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+    { echo "skip: etcd-server and etcd-client are not installed"; exit 77; }
+[ "$(id -u)" -eq 0 ] && id mosquitto >/dev/null 2>&1 && id www-data >/dev/null 2>&1 ||
+    { echo "skip: needs root and Debian's mosquitto and www-data users"; exit 77; }
+
+ADMIN=$WORK/admin
+MEMBERS=(1 2 3)
+declare -A CLIENT_PORT PEER_PORT ETCD_PID SYNC_PID BROKER_PID BROKER_PORT NGINX_PORT
+export ETCDCTL_API=3
+
+now_millis() { date +%s%3N; }
+
+# wait_until SECONDS WHAT COMMAND...: polls every 20 ms.
+wait_until() {
+    local seconds=$1 what=$2 tries
+    shift 2
+    tries=$((seconds * 50))
+    until "$@" >/dev/null 2>&1; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || fail "$what: not within $seconds s"
+        sleep 0.02
+    done
+}
+
+# ---- etcd -------------------------------------------------------------------
+
+start_etcd_cluster() {
+    local i cluster=""
+    for i in "${MEMBERS[@]}"; do
+        CLIENT_PORT[$i]=$(free_port)
+        PEER_PORT[$i]=$(free_port)
+        cluster+="${cluster:+,}m$i=http://127.0.0.1:${PEER_PORT[$i]}"
+    done
+    ETCD_CLUSTER=$cluster
+    ETCD=""
+    for i in "${MEMBERS[@]}"; do
+        ETCD+="${ETCD:+,}http://127.0.0.1:${CLIENT_PORT[$i]}"
+    done
+    export KEYAUTH_ETCD=$ETCD
+    for i in "${MEMBERS[@]}"; do start_member "$i"; done
+    wait_until 20 "etcd cluster healthy" etcdctl --endpoints "$ETCD" endpoint health
+}
+
+# start_member I: (re)starts member I on its ports and data directory.
+start_member() {
+    local i=$1
+    etcd --name "m$i" --data-dir "$WORK/etcd$i" \
+        --listen-client-urls "http://127.0.0.1:${CLIENT_PORT[$i]}" \
+        --advertise-client-urls "http://127.0.0.1:${CLIENT_PORT[$i]}" \
+        --listen-peer-urls "http://127.0.0.1:${PEER_PORT[$i]}" \
+        --initial-advertise-peer-urls "http://127.0.0.1:${PEER_PORT[$i]}" \
+        --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
+        --initial-cluster-token "keyauth-$$" >>"$WORK/etcd$i.log" 2>&1 &
+    ETCD_PID[$i]=$!
+    at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null"
+    wait_for_port "${CLIENT_PORT[$i]}" 10
+}
+
+# stop_member I [SIGNAL]
+stop_member() {
+    local i=$1
+    kill -"${2:-TERM}" "${ETCD_PID[$i]}" 2>/dev/null || true
+    wait "${ETCD_PID[$i]}" 2>/dev/null || true
+}
+
+# The member number of the current leader.
+etcd_leader() {
+    local i status
+    for i in "${MEMBERS[@]}"; do
+        status=$(etcdctl --endpoints "http://127.0.0.1:${CLIENT_PORT[$i]}" endpoint status \
+            -w fields 2>/dev/null) || continue
+        if [ "$(awk -F' : ' '/"MemberID"/ {print $2}' <<<"$status")" == \
+            "$(awk -F' : ' '/"Leader"/ {print $2}' <<<"$status")" ]; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
+etcd_revision() {
+    etcdctl --endpoints "$ETCD" endpoint status -w fields |
+        awk -F' : ' '/"Revision"/ {print $2; exit}'
+}
+
+# The ids registered in etcd, one a line, sorted.
+etcd_ids() {
+    etcdctl --endpoints "$ETCD" get --prefix /keyauth/clients/ --keys-only |
+        sed -n 's|^/keyauth/clients/||p' | sort
+}
+
+# ---- the administrator ----------------------------------------------------
+
+# admin ARGS...: keytool on the administrator's host, against etcd.
+admin() { keytool --registry "$ADMIN" --etcd "$ETCD" "$@"; }
+
+# admin_gen ID...: each client's files as ./ID_cert.pem, ./ID_key.pem, ./ID_token.
+admin_gen() {
+    local id
+    for id in "$@"; do admin gen "$id" --output "./$id" >/dev/null || fail "admin gen $id"; done
+}
+
+# ---- hosts ------------------------------------------------------------------
+
+host_dir() { echo "$WORK/host$1"; }
+
+# start_host I: host I's keyauth-sync (registry made for the mosquitto group,
+# which the hosts' nginx workers get as their group too).
+start_host() {
+    local i=$1
+    "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$i")" --group mosquitto \
+        --digest-interval "${DIGEST_INTERVAL:-30}" >>"$WORK/sync$i.log" 2>&1 &
+    SYNC_PID[$i]=$!
+    at_exit "kill -KILL ${SYNC_PID[$i]} 2>/dev/null"
+    wait_until 10 "host $i's first load" test -f "$(host_dir "$i")/ca_cert.pem"
+}
+
+# stop_host I [SIGNAL]
+stop_host() {
+    kill -"${2:-TERM}" "${SYNC_PID[$1]}" 2>/dev/null || true
+    wait "${SYNC_PID[$1]}" 2>/dev/null || true
+}
+
+# on_host I verify TOKEN-FILE: keytool verify against host I's replica.
+host_verify() {
+    keytool --registry "$(host_dir "$1")" verify - <"$2" >/dev/null 2>&1
+}
+host_refuses() { ! host_verify "$@"; }
+
+# wait_on_host I valid|refused TOKEN-FILE [SECONDS]
+wait_on_host() {
+    if [ "$2" == valid ]; then
+        wait_until "${4:-5}" "$3 valid on host $1" host_verify "$1" "$3"
+    else
+        wait_until "${4:-5}" "$3 refused on host $1" host_refuses "$1" "$3"
+    fi
+}
+
+# host_digest_equal I: keyauth-sync --check (digest of host I against etcd's).
+host_digest_equal() {
+    "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$1")" --check
+}
+
+# ---- servers on a host --------------------------------------------------------
+
+# start_broker I: the real mosquitto with our plugin on host I's registry, a
+# token listener on BROKER_PORT[I].
+start_broker() {
+    local i=$1
+    install -m 644 "$PLUGIN" "$WORK/mosquitto_keyauth.so"
+    BROKER_PORT[$i]=$(free_port)
+    cat >"$WORK/broker$i.conf" <<CONF
+user mosquitto
+log_dest stderr
+log_type all
+listener ${BROKER_PORT[$i]} 127.0.0.1
+plugin $WORK/mosquitto_keyauth.so
+plugin_opt_registry $(host_dir "$i")
+CONF
+    local preload=()
+    [ -z "${MOSQUITTO_PRELOAD:-}" ] ||
+        preload=(env LD_PRELOAD="$MOSQUITTO_PRELOAD" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1)
+    "${preload[@]}" /usr/sbin/mosquitto -c "$WORK/broker$i.conf" >"$WORK/broker$i.log" 2>&1 &
+    BROKER_PID[$i]=$!
+    at_exit "kill -TERM ${BROKER_PID[$i]} 2>/dev/null; wait ${BROKER_PID[$i]} 2>/dev/null"
+    wait_for_port "${BROKER_PORT[$i]}" 10
+}
+
+# subscribe I NAME TOKEN-FILE: a live session on host I's broker (output in
+# NAME.out, pid in SUB_PID_NAME), returned once subscribed.
+declare -A SUB_PID
+subscribe() {
+    local i=$1 name=$2 token=$3
+    mosquitto_sub -h 127.0.0.1 -p "${BROKER_PORT[$i]}" --username "$(cat "$token")" \
+        --id "$name" -t 'db/#' >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    SUB_PID[$name]=$!
+    at_exit "kill ${SUB_PID[$name]} 2>/dev/null"
+    wait_until 5 "$name subscribed on host $i" grep -q "Sending SUBACK to $name\$" "$WORK/broker$i.log"
+}
+
+session_alive() { kill -0 "${SUB_PID[$1]}" 2>/dev/null; }
+
+# publish I TOKEN-FILE MESSAGE: prints mosquitto_pub's output; its status.
+publish() {
+    mosquitto_pub -h 127.0.0.1 -p "${BROKER_PORT[$1]}" --username "$(cat "$2")" \
+        -t db/write/EXAMPLE -m "$3" 2>&1
+}
+
+# start_nginx I: the real nginx with our module on host I's registry: an
+# upstream echoing the client id behind the protected NGINX_PORT[I].
+start_nginx() {
+    local i=$1 prefix=$WORK/nginx$1 up
+    up=$(free_port)
+    NGINX_PORT[$i]=$(free_port)
+    mkdir -p "$prefix/conf" "$prefix/logs"
+    cat >"$prefix/conf/nginx.conf" <<CONF
+load_module $NGINX_MODULE;
+# The registry's group is mosquitto: the workers read it as that group.
+user www-data mosquitto;
+worker_processes 2;
+error_log $prefix/logs/error.log info;
+pid $prefix/logs/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $prefix/client_body;
+    proxy_temp_path $prefix/proxy;
+    fastcgi_temp_path $prefix/fastcgi;
+    uwsgi_temp_path $prefix/uwsgi;
+    scgi_temp_path $prefix/scgi;
+    server {
+        listen 127.0.0.1:$up;
+        location / { return 200 "client=\$http_x_client_id\n"; }
+    }
+    server {
+        listen 127.0.0.1:${NGINX_PORT[$i]};
+        keyauth_registry $(host_dir "$i");
+        keyauth on;
+        location / {
+            proxy_pass http://127.0.0.1:$up;
+            proxy_set_header X-Client-Id \$keyauth_client_id;
+        }
+    }
+}
+CONF
+    local preload=()
+    [ -z "${NGINX_PRELOAD:-}" ] ||
+        preload=(env LD_PRELOAD="$NGINX_PRELOAD" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1)
+    "${preload[@]}" /usr/sbin/nginx -p "$prefix" -c conf/nginx.conf -g 'daemon on;' ||
+        fail "nginx on host $i did not start"
+    at_exit "kill -QUIT \$(cat $prefix/logs/nginx.pid) 2>/dev/null"
+    wait_for_port "${NGINX_PORT[$i]}" 10
+}
+
+# http_status I TOKEN-FILE: the status of one request to host I's nginx.
+http_status() {
+    curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$2")" \
+        "http://127.0.0.1:${NGINX_PORT[$1]}/db/query"
+}
