@@ -76,11 +76,11 @@ const std::vector<Command>& commands() {
          run_verify},
         {"status",
          "what this host's keyauth-sync last replicated from etcd",
-         "usage: keytool [--registry DIR] status\n"
+         "usage: keytool [--registry DIR] status [--stale-after SECONDS]\n"
          "\n"
          "Prints the clients held, the etcd revision and when keyauth-sync last heard\n"
-         "from etcd. Exit 1 if that was more than 30 s ago (stale).\n",
-         {},
+         "from etcd. Exit 1 if that was more than SECONDS (default 30) ago: stale.\n",
+         {{"stale-after", true, false}},
          run_status},
     };
     return table;

@@ -183,7 +183,14 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
     std::printf("last contact:  %s (%lld s ago)\n", format_time(seen).c_str(),
                 static_cast<long long>(age));
     // keyauth-sync records contact at least every few seconds while etcd answers.
-    if (age > kStaleAfterSeconds) {
+    std::int64_t stale_after = kStaleAfterSeconds;
+    if (auto value = arguments.value("stale-after")) {
+        char* end = nullptr;
+        stale_after = std::strtoll(value->c_str(), &end, 10);
+        if (value->empty() || *end != '\0' || stale_after < 0)
+            return report_failure("--stale-after needs a number of seconds");
+    }
+    if (age > stale_after) {
         std::printf("state:         STALE: no contact with etcd for %lld s\n",
                     static_cast<long long>(age));
         return kExitFailure;

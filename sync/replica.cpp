@@ -364,6 +364,8 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         if (Clock::now() >= s.next_digest) {
             s.next_digest = Clock::now() + s.options.digest_interval;
             auto pair = s.digests();
+            if (!pair)
+                log_line("digest check failed: %s", pair.error().message.c_str());
             if (pair && *pair && (*pair)->first != (*pair)->second) {
                 log_line("digest mismatch at revision %lld (local %s, etcd %s): rebuilding",
                          static_cast<long long>(s.revision), (*pair)->first.c_str(),

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ constexpr int kGrpcOutOfRange = 11;
 constexpr int kGrpcUnavailable = 14;
 constexpr int kGrpcUnauthenticated = 16;
 constexpr int kGrpcDeadlineExceeded = 4;
+constexpr std::size_t kRefusedRounds = 3;
 
 struct CurlEasyFree {
     void operator()(CURL* p) const { curl_easy_cleanup(p); }
@@ -223,6 +225,10 @@ struct EtcdClient::Impl {
         const auto deadline = Clock::now() + options.request_timeout;
         Error last = make_error(Errc::io_error, "etcd: no endpoint");
         bool authenticated_again = false;
+        // Rounds in which no endpoint even accepted a connection: the
+        // cluster is down, not electing; said at once rather than at the deadline.
+        std::size_t refused_in_round = 0;
+        std::size_t refused_rounds = 0;
         for (std::size_t attempt = 0;; ++attempt) {
             const std::string& endpoint = options.endpoints[current];
             if (!options.user.empty() && token.view().empty()) {
@@ -239,8 +245,12 @@ struct EtcdClient::Impl {
             }
             const auto left =
                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            // One member may hang (a follower waiting for a dead leader):
+            // each attempt gets a slice, the rest goes to the others.
             Exchange exchange =
-                post(endpoint, path, body, std::max(left, std::chrono::milliseconds(200)));
+                post(endpoint, path, body,
+                     std::clamp(left, std::chrono::milliseconds(200),
+                                std::max(options.attempt_timeout, std::chrono::milliseconds(200))));
             if (exchange.transport == CURLE_OK && exchange.status == 200) {
                 json answer = json::parse(exchange.body, nullptr, false);
                 if (!answer.is_object())
@@ -258,12 +268,23 @@ struct EtcdClient::Impl {
                 token = SecretString();
                 continue;
             }
+            if (exchange.transport == CURLE_COULDNT_CONNECT)
+                ++refused_in_round;
             current = (current + 1) % options.endpoints.size();
             if (Clock::now() >= deadline)
                 return last;
-            // A full round failed: give an election time to finish.
-            if ((attempt + 1) % options.endpoints.size() == 0)
+            if ((attempt + 1) % options.endpoints.size() == 0) {
+                refused_rounds =
+                    refused_in_round == options.endpoints.size() ? refused_rounds + 1 : 0;
+                refused_in_round = 0;
+                if (refused_rounds == kRefusedRounds) {
+                    return make_error(Errc::io_error, "no etcd endpoint accepts connections (" +
+                                                          std::to_string(options.endpoints.size()) +
+                                                          " tried): " + last.message);
+                }
+                // A full round failed: give an election time to finish.
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
         }
     }
 };

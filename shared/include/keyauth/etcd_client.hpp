@@ -28,7 +28,9 @@ struct EtcdOptions {
     std::string client_key;
     std::string user;  // etcd's own authentication, if enabled
     SecretString password;
-    std::chrono::milliseconds request_timeout{5000};
+    // The whole request, across endpoints and retries; and one try at one endpoint.
+    std::chrono::milliseconds request_timeout{10000};
+    std::chrono::milliseconds attempt_timeout{2000};
 };
 
 // Endpoints from a comma-separated list; TLS and user from the environment

@@ -51,7 +51,6 @@ start_etcd_cluster() {
     for i in "${MEMBERS[@]}"; do
         ETCD+="${ETCD:+,}http://127.0.0.1:${CLIENT_PORT[$i]}"
     done
-    export KEYAUTH_ETCD=$ETCD
     for i in "${MEMBERS[@]}"; do start_member "$i"; done
     wait_until 20 "etcd cluster healthy" etcdctl --endpoints "$ETCD" endpoint health
 }
