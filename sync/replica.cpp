@@ -94,6 +94,7 @@ struct Replica::State {
     Clock::time_point last_stale_report;
     bool unreachable = false;
     bool must_rebuild = false;
+    Clock::duration load_time{};
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
 
@@ -148,20 +149,23 @@ struct Replica::State {
             if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
                 return s;
         }
-        log_line("%s %zu clients at etcd revision %lld%s", how, snapshot.clients,
-                 static_cast<long long>(revision),
+        log_line("%s %zu clients at etcd revision %lld in %.3f s%s", how, snapshot.clients,
+                 static_cast<long long>(revision), std::chrono::duration<double>(load_time).count(),
                  snapshot.refused ? " (some corrupt records left out)" : "");
         return {};
     }
 
     Status load_in_place() {
+        const auto started = Clock::now();
         auto snapshot = load_into(*registry, etcd);
+        load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
         return after_load(*snapshot, "loaded");
     }
 
     Status rebuild() {
+        const auto started = Clock::now();
         Snapshot loaded;
         registry.reset();
         Status built = rebuild_registry(options.layout, [&](keyauth::LmdbRegistry& fresh) {
@@ -176,6 +180,7 @@ struct Replica::State {
         if (!built)
             return built;
         must_rebuild = false;
+        load_time = Clock::now() - started;
         return after_load(loaded, "rebuilt the registry with");
     }
 
@@ -329,6 +334,11 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         }
         if (s.revision == 0)
             continue;
+        if (s.options.once) {
+            auto current = s.heartbeat();
+            if (current && s.revision >= *current)
+                return {};
+        }
 
         Status applied;
         Status watched = s.etcd.watch(
