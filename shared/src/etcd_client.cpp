@@ -164,7 +164,12 @@ struct EtcdClient::Impl {
 
     static Failure judge(const std::string& endpoint, const Exchange& exchange) {
         if (exchange.transport != CURLE_OK) {
-            return {Next::other_endpoint,
+            // Our own TLS settings are wrong, or the member is not who it
+            // claims: no other endpoint will do better.
+            const bool refused_by_tls = exchange.transport == CURLE_PEER_FAILED_VERIFICATION ||
+                                        exchange.transport == CURLE_SSL_CERTPROBLEM ||
+                                        exchange.transport == CURLE_SSL_CACERT_BADFILE;
+            return {refused_by_tls ? Next::give_up : Next::other_endpoint,
                     make_error(Errc::io_error,
                                "etcd " + endpoint + ": " + curl_easy_strerror(exchange.transport))};
         }
