@@ -369,6 +369,16 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         }
         s.report_reachable();
         backoff = std::chrono::milliseconds(100);
+        if (*current < s.revision) {
+            // Restored from an older snapshot, or a new cluster: our
+            // revision means nothing there, and the watch would wait for it.
+            log_line(
+                "etcd is at revision %lld, behind this replica's %lld (restored or "
+                "replaced): rebuilding",
+                static_cast<long long>(*current), static_cast<long long>(s.revision));
+            s.must_rebuild = true;
+            continue;
+        }
         if (s.options.once && s.revision >= *current)
             return {};
         if (Clock::now() >= s.next_digest) {
