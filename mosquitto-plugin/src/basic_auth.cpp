@@ -168,6 +168,9 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     const AuthResult result = authenticate(*plugin.store, presented, requirements, unix_now());
     if (!result.accepted())
         return refuse(plugin, client, result);
+    // A reload's pass over an offline session (password form): it stays parked.
+    if (plugin.reloading && plugin.sessions.find_parked(client) != nullptr)
+        return MOSQ_ERR_SUCCESS;
     return admit(plugin, client, result);
 }
 

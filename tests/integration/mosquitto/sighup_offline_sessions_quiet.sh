@@ -14,6 +14,11 @@ for who in alice bob; do
     kill "${SUB_PID[$who]}"
     expect_in_log "Client $who:persist (closed its connection|disconnected)" "$who offline"
 done
+# And one in the username = id, password = token form.
+start_subscriber alice-pw -p "$TOKEN_PORT" --username alice --pw "$(cat ./alice_token)" \
+    --id alice:pw -c -q 1
+kill "${SUB_PID[alice-pw]}"
+expect_in_log "Client alice:pw (closed its connection|disconnected)" "alice:pw offline"
 out=$(publish_with_token ./alice_token "queued while offline" --id alice:pub -q 1) ||
     fail "publish refused: $out"
 keytool del bob >/dev/null
@@ -34,5 +39,8 @@ start_subscriber alice-back -p "$TOKEN_PORT" --username "$(cat ./alice_token)" \
     --id alice:persist -c -q 1
 wait_for_output alice-back "queued while offline"
 wait_for_output alice-back "after reload"
+start_subscriber alice-pw-back -p "$TOKEN_PORT" --username alice --pw "$(cat ./alice_token)" \
+    --id alice:pw -c -q 1
+wait_for_output alice-pw-back "queued while offline"
 pass "alice's persistent session and its queued messages survived the reload"
 expect_no_secret_in_log
