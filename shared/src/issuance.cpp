@@ -18,8 +18,7 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     ClientCredentials existing;
     const Status found = (*writer)->find(request.client_id, existing);
     if (found.ok() && !request.replace) {
-        return make_error(Errc::already_exists, "client " + request.client_id +
-                                                    " already exists (use --force to replace)");
+        return make_error(Errc::already_exists, "client " + request.client_id + " already exists");
     }
     if (!found.ok() && found.code() != Errc::unknown_client)
         return found;
