@@ -39,17 +39,20 @@ static_assert(KEYAUTH_CHECK_OFF == static_cast<int>(Check::off));
 static_assert(KEYAUTH_CHECK_WHEN_PRESENTED == static_cast<int>(Check::when_presented));
 static_assert(KEYAUTH_CHECK_REQUIRED == static_cast<int>(Check::required));
 
-// A C caller may pass any int: an unknown value checks nothing.
-Check check_of(keyauth_check_t check) {
-    switch (check) {
+// A C caller may store any int in the enum: it is read as an int (reading
+// it as the C++ enum would be undefined), and an unknown value checks nothing.
+Check check_of(const keyauth_check_t& field) {
+    static_assert(sizeof(keyauth_check_t) == sizeof(int));
+    int value = 0;
+    std::memcpy(&value, &field, sizeof value);
+    switch (value) {
         case KEYAUTH_CHECK_WHEN_PRESENTED:
             return Check::when_presented;
         case KEYAUTH_CHECK_REQUIRED:
             return Check::required;
-        case KEYAUTH_CHECK_OFF:
-            break;
+        default:
+            return Check::off;
     }
-    return Check::off;
 }
 
 void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
