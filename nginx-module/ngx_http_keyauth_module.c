@@ -13,6 +13,10 @@
  * its own page for that status, the header and body filters below swap the
  * HTML for the JSON body. If another access module grants the request under
  * "satisfy any", the precontent handler forgets the refusal.
+ *
+ * A request admitted here and still open (a WebSocket, a gRPC stream, an
+ * SSE stream, a long poll) is tracked by its worker and closed once its
+ * credential is deleted, replaced or expires: see "Open requests" below.
  */
 
 
@@ -26,6 +30,8 @@
 typedef struct {
     ngx_str_t                      path;    /* NUL-terminated */
     keyauth_registry_t            *handle;  /* per process, opened after fork */
+    uint64_t                       generation;  /* last seen by the sweep */
+    unsigned                       changed:1;   /* since the last sweep */
 } ngx_http_keyauth_registry_t;
 
 
@@ -88,6 +94,16 @@ static char *ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_keyauth_init(ngx_conf_t *cf);
 static char *ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
+    keyauth_result_t *token);
+static void ngx_http_keyauth_untrack(void *data);
+static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
+static void ngx_http_keyauth_close_revoked(ngx_http_request_t *r,
+    keyauth_result_t *grant);
+static void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
@@ -250,7 +266,9 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
                    certificate.client_id_len);
     }
 
-    return NGX_OK;
+    return ngx_http_keyauth_track(r, kscf->registry,
+                                  klcf->client_cert ? &certificate : NULL,
+                                  klcf->token ? &token : NULL);
 }
 
 
@@ -860,6 +878,8 @@ ngx_http_keyauth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_keyauth_streams_init(cycle);
+
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_keyauth_module);
 
     if (kmcf == NULL) {
@@ -903,4 +923,284 @@ ngx_http_keyauth_exit_process(ngx_cycle_t *cycle)
             registries[i]->handle = NULL;
         }
     }
+}
+
+
+/*
+ * Open requests. Each worker links every request this module admitted into
+ * one list, unlinked by a pool cleanup when the request is freed. While the
+ * list is not empty a timer looks, every 250 ms, at each registry's
+ * generation and at the earliest end of validity in the list: only when one
+ * of them moved are the requests rechecked, and those whose credential no
+ * longer holds are closed as nginx closes a request on an error (HTTP/1:
+ * the connection; HTTP/2: RST_STREAM), upstream connection included.
+ */
+
+
+#define NGX_HTTP_KEYAUTH_SWEEP_INTERVAL  250
+
+
+typedef struct {
+    ngx_queue_t                    queue;
+    ngx_http_request_t            *request;
+    ngx_http_keyauth_registry_t   *registry;
+    ngx_uint_t                     ngrants;
+    keyauth_result_t               grants[2];   /* certificate, token */
+} ngx_http_keyauth_stream_t;
+
+
+static ngx_queue_t   ngx_http_keyauth_streams;
+static ngx_event_t   ngx_http_keyauth_sweep_event;
+static time_t        ngx_http_keyauth_earliest_not_after;
+
+
+static ngx_int_t
+ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
+    keyauth_result_t *token)
+{
+    ngx_uint_t                  i;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_keyauth_stream_t  *stream;
+
+    /* an internal redirect admits the same request again: one entry */
+
+    stream = NULL;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_keyauth_untrack) {
+            stream = cln->data;
+            break;
+        }
+    }
+
+    if (stream == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_keyauth_stream_t));
+        if (cln == NULL) {
+            /* an admission that could not be revoked later is no admission */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        stream = cln->data;
+        stream->request = r;
+
+        ngx_queue_insert_tail(&ngx_http_keyauth_streams, &stream->queue);
+        cln->handler = ngx_http_keyauth_untrack;
+
+        if (!ngx_http_keyauth_sweep_event.timer_set) {
+            ngx_add_timer(&ngx_http_keyauth_sweep_event,
+                          NGX_HTTP_KEYAUTH_SWEEP_INTERVAL);
+        }
+    }
+
+    stream->registry = registry;
+    stream->ngrants = 0;
+
+    if (certificate) {
+        stream->grants[stream->ngrants++] = *certificate;
+    }
+
+    if (token) {
+        stream->grants[stream->ngrants++] = *token;
+    }
+
+    for (i = 0; i < stream->ngrants; i++) {
+        if (stream->grants[i].not_after < ngx_http_keyauth_earliest_not_after)
+        {
+            ngx_http_keyauth_earliest_not_after =
+                                    (time_t) stream->grants[i].not_after;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_keyauth_untrack(void *data)
+{
+    ngx_http_keyauth_stream_t  *stream = data;
+
+    ngx_queue_remove(&stream->queue);
+}
+
+
+static void
+ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
+{
+    time_t                      now, earliest, ends;
+    ngx_uint_t                  i, ok;
+    ngx_queue_t                *q, *next, revoked;
+    keyauth_result_t           *refused;
+    ngx_http_keyauth_stream_t  *stream;
+
+    if (ngx_queue_empty(&ngx_http_keyauth_streams)) {
+        return;     /* armed again by the next admission */
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_KEYAUTH_SWEEP_INTERVAL);
+
+    now = ngx_time();
+
+    if (!ngx_http_keyauth_note_registries(now)) {
+        return;
+    }
+
+    /* verdicts first, closes after: closing may free other entries' pools */
+
+    ngx_queue_init(&revoked);
+    earliest = NGX_MAX_TIME_T_VALUE;
+
+    for (q = ngx_queue_head(&ngx_http_keyauth_streams);
+         q != ngx_queue_sentinel(&ngx_http_keyauth_streams);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        ok = 1;
+        ends = NGX_MAX_TIME_T_VALUE;
+
+        for (i = 0; i < stream->ngrants; i++) {
+            if (stream->registry->changed
+                || stream->grants[i].not_after < now)
+            {
+                keyauth_recheck(stream->registry->handle, &stream->grants[i]);
+            }
+
+            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
+                ok = 0;
+                break;
+            }
+
+            if (stream->grants[i].not_after < ends) {
+                ends = (time_t) stream->grants[i].not_after;
+            }
+        }
+
+        if (ok) {
+            earliest = ngx_min(earliest, ends);
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&revoked, q);
+    }
+
+    ngx_http_keyauth_earliest_not_after = earliest;
+
+    while (!ngx_queue_empty(&revoked)) {
+        q = ngx_queue_head(&revoked);
+        ngx_queue_remove(q);
+
+        /* unlinked for good: the pool cleanup removes it from itself */
+        ngx_queue_init(q);
+
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        refused = &stream->grants[0];
+
+        for (i = 0; i < stream->ngrants; i++) {
+            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
+                refused = &stream->grants[i];
+                break;
+            }
+        }
+
+        ngx_http_keyauth_close_revoked(stream->request, refused);
+    }
+}
+
+
+/* Notes which registries changed; whether anything needs a recheck now. */
+
+static ngx_uint_t
+ngx_http_keyauth_note_registries(time_t now)
+{
+    uint64_t                        generation;
+    ngx_uint_t                      i, changed;
+    ngx_http_keyauth_registry_t   **registries;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_keyauth_module);
+
+    changed = 0;
+    registries = kmcf->registries.elts;
+
+    for (i = 0; i < kmcf->registries.nelts; i++) {
+
+        /*
+         * read before the rechecks, which read this snapshot or a newer
+         * one: a commit landing during the sweep makes the next tick sweep
+         */
+
+        generation = keyauth_registry_generation(registries[i]->handle);
+
+        registries[i]->changed = (generation != registries[i]->generation);
+        registries[i]->generation = generation;
+
+        changed |= registries[i]->changed;
+    }
+
+    return changed || now > ngx_http_keyauth_earliest_not_after;
+}
+
+
+static void
+ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
+{
+    const char        *reason;
+    ngx_connection_t  *c;
+#if (NGX_HTTP_V2)
+    ngx_connection_t  *h2;
+#endif
+
+    if (r->done) {
+        /* answered already: nginx is only closing or draining it */
+        return;
+    }
+
+    c = r->connection;
+
+    reason = (grant->verdict == KEYAUTH_MISMATCH)
+             ? "credential re-issued"
+             : keyauth_verdict_reason(grant->verdict);
+
+    ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
+                  "keyauth: closing open request of client \"%s\": %s",
+                  grant->client_id, reason);
+
+#if (NGX_HTTP_V2)
+    h2 = r->stream ? r->stream->connection->connection : NULL;
+#endif
+
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(c);
+
+#if (NGX_HTTP_V2)
+
+    /* the RST_STREAM is queued: let the connection send it now */
+
+    if (h2) {
+        ngx_post_event(h2->write, &ngx_posted_events);
+    }
+
+#endif
+}
+
+
+static void
+ngx_http_keyauth_streams_init(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_keyauth_streams);
+
+    ngx_http_keyauth_earliest_not_after = NGX_MAX_TIME_T_VALUE;
+
+    ngx_http_keyauth_sweep_event.handler = ngx_http_keyauth_sweep_handler;
+    ngx_http_keyauth_sweep_event.log = cycle->log;
+    ngx_http_keyauth_sweep_event.data = &ngx_http_keyauth_streams;
+
+    /* no reason to keep a worker that is shutting down */
+    ngx_http_keyauth_sweep_event.cancelable = 1;
 }
