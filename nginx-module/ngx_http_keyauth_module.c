@@ -1175,6 +1175,13 @@ ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
     h2 = r->stream ? r->stream->connection->connection : NULL;
 #endif
 
+    /*
+     * Held while the upstream's cleanup finalizes the request with NGX_DONE
+     * (which alone would free it, or even keep the connection alive): only
+     * the terminate handler, posted by this call, may close it.
+     */
+    r->main->count++;
+
     ngx_http_finalize_request(r, NGX_ERROR);
     ngx_http_run_posted_requests(c);
 
