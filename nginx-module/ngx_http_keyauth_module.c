@@ -39,6 +39,7 @@ typedef struct {
     ngx_array_t                    registries;  /* of registry pointers */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
+    ngx_array_t                   *locations;   /* for nginx -t's warnings */
 } ngx_http_keyauth_main_conf_t;
 
 
@@ -104,6 +105,10 @@ static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
 static void ngx_http_keyauth_close_revoked(ngx_http_request_t *r,
     keyauth_result_t *grant);
 static void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
+
+static ngx_int_t ngx_http_keyauth_note_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf);
+static void ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf);
 
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
@@ -681,6 +686,10 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->token, prev->token, 0);
     ngx_conf_merge_value(conf->client_cert, prev->client_cert, 0);
 
+    if (ngx_http_keyauth_note_location(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (!conf->token && !conf->client_cert) {
         return NGX_CONF_OK;
     }
@@ -829,6 +838,8 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_keyauth_precontent_handler;
+
+    ngx_http_keyauth_warn_subrequest_targets(cf);
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_keyauth_header_filter;
@@ -1210,4 +1221,165 @@ ngx_http_keyauth_streams_init(ngx_cycle_t *cycle)
 
     /* no reason to keep a worker that is shutting down */
     ngx_http_keyauth_sweep_event.cancelable = 1;
+}
+
+
+/*
+ * Subrequests skip the access phase: "keyauth" in a location reached only
+ * as a subrequest (an "auth_request" target, an SSI include) checks
+ * nothing. SSI includes are known only when pages are served; "auth_request"
+ * targets are known here: while merging, each location is noted with its
+ * "auth_request" URI (that module's merge has run: it is built in, this
+ * module is loaded after it), and postconfiguration warns for every
+ * target that has keyauth on while the location asking does not.
+ */
+
+
+typedef struct {
+    void                          *server;       /* its srv conf: identity */
+    ngx_str_t                      name;
+    ngx_str_t                      auth_request;  /* its target, or empty */
+    unsigned                       exact:1;
+    unsigned                       checked:1;     /* keyauth on here */
+    unsigned                       warned:1;
+} ngx_http_keyauth_location_t;
+
+
+/* the head of ngx_http_auth_request_module's location configuration */
+
+typedef struct {
+    ngx_str_t                      uri;
+} ngx_http_keyauth_auth_request_conf_t;
+
+
+static ngx_int_t
+ngx_http_keyauth_note_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf)
+{
+    ngx_uint_t                             m;
+    ngx_http_conf_ctx_t                   *ctx;
+    ngx_http_core_loc_conf_t              *clcf;
+    ngx_http_keyauth_location_t           *loc;
+    ngx_http_keyauth_main_conf_t          *kmcf;
+    ngx_http_keyauth_auth_request_conf_t  *arcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* as nginx finds them without regular expressions */
+
+    if (clcf->name.len == 0 || clcf->named || clcf->noname
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+       )
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    if (kmcf->locations == NULL) {
+        kmcf->locations = ngx_array_create(cf->pool, 8,
+                                       sizeof(ngx_http_keyauth_location_t));
+        if (kmcf->locations == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    loc = ngx_array_push(kmcf->locations);
+    if (loc == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(loc, sizeof(ngx_http_keyauth_location_t));
+
+    loc->server = ngx_http_conf_get_module_srv_conf(cf,
+                                                    ngx_http_keyauth_module);
+    loc->name = clcf->name;
+    loc->exact = clcf->exact_match;
+    loc->checked = (conf->token || conf->client_cert);
+
+    ctx = cf->ctx;
+
+    for (m = 0; cf->cycle->modules[m]; m++) {
+        if (cf->cycle->modules[m]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[m]->name,
+                          "ngx_http_auth_request_module") == 0)
+        {
+            arcf = ctx->loc_conf[cf->cycle->modules[m]->ctx_index];
+            loc->auth_request = arcf->uri;
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i, j;
+    ngx_http_keyauth_location_t    *locs, *target;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    if (kmcf->locations == NULL) {
+        return;
+    }
+
+    locs = kmcf->locations->elts;
+
+    for (i = 0; i < kmcf->locations->nelts; i++) {
+
+        /* a location that checks its own requests has no need of it */
+
+        if (locs[i].auth_request.len == 0 || locs[i].checked) {
+            continue;
+        }
+
+        /* an exact match, else the longest prefix, as nginx looks */
+
+        target = NULL;
+
+        for (j = 0; j < kmcf->locations->nelts; j++) {
+
+            if (locs[j].server != locs[i].server
+                || locs[j].name.len > locs[i].auth_request.len
+                || ngx_strncmp(locs[j].name.data, locs[i].auth_request.data,
+                               locs[j].name.len)
+                   != 0)
+            {
+                continue;
+            }
+
+            if (locs[j].exact) {
+                if (locs[j].name.len == locs[i].auth_request.len) {
+                    target = &locs[j];
+                    break;
+                }
+
+                continue;
+            }
+
+            if (target == NULL || locs[j].name.len > target->name.len) {
+                target = &locs[j];
+            }
+        }
+
+        if (target == NULL || !target->checked || target->warned) {
+            continue;
+        }
+
+        target->warned = 1;
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"keyauth\" in location \"%V\" checks nothing when "
+                      "\"auth_request %V\" of location \"%V\" reaches it: "
+                      "subrequests skip the access phase; put \"keyauth\" "
+                      "in location \"%V\" itself",
+                      &target->name, &locs[i].auth_request, &locs[i].name,
+                      &locs[i].name);
+    }
 }
