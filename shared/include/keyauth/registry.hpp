@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,10 +30,13 @@ class ClientStore {
     virtual std::uint64_t generation() = 0;
 };
 
-enum class OpenMode { read_only, read_write };
+// read_only: the servers; they write nothing anywhere and take no lock.
+// read_write: keytool on an existing registry (upgrading one made by 0.1).
+// create: provisioning, which may make the data file.
+enum class OpenMode { read_only, read_write, create };
 
 // Is dir a registry a server can open (a directory holding data.mdb and
-// lock.mdb), judged without opening it: opening as root would create files.
+// commit.seq), judged without opening it: opening as root would create files.
 Status check_registry_directory(std::string_view dir);
 
 // Applies writes in one transaction, exclusive across processes, committed
@@ -45,13 +49,20 @@ class RegistryWriter {
     // old certificate's fingerprint from the index.
     virtual Status put(const ClientRecord& record, bool replace) = 0;
     virtual Status erase(std::string_view id) = 0;
+    // Every client and index entry (a replica rebuilding from its source).
+    virtual Status erase_all() = 0;
+    // Bookkeeping beside the clients, committed with them in the same
+    // transaction (a replica's position in its source). Servers never read it.
+    virtual Status put_meta(std::string_view key, std::string_view value) = 0;
+    virtual Result<std::optional<std::string>> find_meta(std::string_view key) = 0;
     virtual Status commit() = 0;
 };
 
 class LmdbRegistry final : public ClientStore {
   public:
-    // read_only: the servers (never creates anything). read_write: keytool
-    // (creates data.mdb and lock.mdb if missing, mode 0660).
+    // Writers (read_write, create) leave data.mdb 0640, commit.seq 0640
+    // (both in data.mdb's group) and writer.lock 0600, and remove 0.1's
+    // lock.mdb; each write and each keytool read holds writer.lock.
     static Result<std::unique_ptr<LmdbRegistry>> open(std::string_view dir, OpenMode mode);
     ~LmdbRegistry() override;
 
@@ -69,5 +80,9 @@ class LmdbRegistry final : public ClientStore {
     explicit LmdbRegistry(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+// keytool's reads: as the writer where the caller may write the registry
+// directory (which also upgrades one made by keyauth 0.1), else as a server.
+Result<std::unique_ptr<LmdbRegistry>> open_registry_to_read(std::string_view dir);
 
 }  // namespace keyauth
