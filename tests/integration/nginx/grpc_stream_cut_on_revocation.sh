@@ -12,26 +12,13 @@ for id in myapp01 myapp02 myapp03; do
     keytool gen $id --output ./$id >/dev/null
 done
 keytool server-cert --output ./server.crt >/dev/null
-UP=$(free_port)
+start_upstream grpc-server
 TLS=$(free_port)
-run_bg grpc-server $STREAMS_PY grpc-server "$UP"
-wait_for_port "$UP"
-start_nginx "
-    server {
-        listen 127.0.0.1:$TLS ssl http2 reuseport;
-        ssl_certificate $KEYAUTH_REGISTRY/server_cert.pem;
-        ssl_certificate_key $KEYAUTH_REGISTRY/server_key.pem;
-        ssl_client_certificate $KEYAUTH_REGISTRY/ca_cert.pem;
-        ssl_verify_client on;
-
-        keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth_client_cert on;
-
+start_nginx "$(certificate_server "$TLS" "
         location / {
             grpc_pass grpc://127.0.0.1:$UP;
             grpc_read_timeout 60s;
-        }
-    }"
+        }")"
 
 # call CLIENT CERT_PREFIX: one streaming call, in the background.
 call() {

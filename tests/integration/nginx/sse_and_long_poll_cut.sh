@@ -11,10 +11,8 @@ source "$NGINX_TESTS/streams_lib.sh"
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
-UP=$(free_port)
+start_upstream http-server
 PORT=$(free_port)
-run_bg upstream $STREAMS_PY http-server "$UP"
-wait_for_port "$UP"
 start_nginx "
     server {
         listen 127.0.0.1:$PORT reuseport;

@@ -2,6 +2,7 @@
 # nginx_lib.sh. The upstreams and clients are Debian's python3-websockets and
 # python3-grpcio, and curl, run by streams.py (see there).
 #
+#   start_upstream ROLE           streams.py ROLE on port $UP
 #   run_bg NAME COMMAND...        output in $WORK/NAME.out, stopped at exit
 #   wait_for_lines NAME WORD N    until NAME printed WORD N times
 #   T0=$(now); keytool del ...
@@ -17,6 +18,14 @@ run_bg() {
     shift
     "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     at_exit "kill $! 2>/dev/null"
+}
+
+# start_upstream ROLE: streams.py ROLE (ws-echo, grpc-server, http-server)
+# listening on a free port, $UP.
+start_upstream() {
+    UP=$(free_port)
+    run_bg upstream $STREAMS_PY "$1" "$UP"
+    wait_for_port "$UP"
 }
 
 # count NAME WORD: how many lines NAME printed that start with WORD.

@@ -10,10 +10,8 @@ init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
 keytool gen myapp03 --output ./myapp03 >/dev/null
-UP=$(free_port)
+start_upstream ws-echo
 PORT=$(free_port)
-run_bg echo-server $STREAMS_PY ws-echo "$UP"
-wait_for_port "$UP"
 start_nginx "
     server {
         listen 127.0.0.1:$PORT reuseport;
