@@ -1198,9 +1198,12 @@ ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
 
 #if (NGX_HTTP_V2)
 
-    /* the RST_STREAM is queued: let the connection send it now */
+    /*
+     * the RST_STREAM is only queued: let the connection send it now (a
+     * connection closed meanwhile has its posted events removed)
+     */
 
-    if (h2) {
+    if (h2 && !h2->destroyed) {
         ngx_post_event(h2->write, &ngx_posted_events);
     }
 
