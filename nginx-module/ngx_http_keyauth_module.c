@@ -1199,7 +1199,8 @@ ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
 #if (NGX_HTTP_V2)
 
     /*
-     * the RST_STREAM is only queued: let the connection send it now (a
+     * the RST_STREAM is only queued, and nginx flushes the queue on its own
+     * only once no stream is left or another one writes: send it now (a
      * connection closed meanwhile has its posted events removed)
      */
 

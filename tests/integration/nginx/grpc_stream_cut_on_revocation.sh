@@ -3,7 +3,8 @@
 # certificates (a Python grpcio client and server): a server-streaming call
 # ends with an error status within a second of "keytool del" or of
 # "keytool gen --force" for its client; the other clients' streams, on their
-# own connections, keep flowing.
+# own connections, keep flowing. With tokens, two clients' calls on one HTTP/2
+# connection: one stream is reset, the other goes on.
 source "$(dirname "$0")/nginx_lib.sh"
 source "$NGINX_TESTS/streams_lib.sh"
 
@@ -14,11 +15,21 @@ done
 keytool server-cert --output ./server.crt >/dev/null
 start_upstream grpc-server
 TLS=$(free_port)
+H2C=$(free_port)
 start_nginx "$(certificate_server "$TLS" "
         location / {
             grpc_pass grpc://127.0.0.1:$UP;
             grpc_read_timeout 60s;
-        }")"
+        }")
+    server {
+        listen 127.0.0.1:$H2C http2 reuseport;
+        keyauth_registry $KEYAUTH_REGISTRY;
+        keyauth on;
+        location / {
+            grpc_pass grpc://127.0.0.1:$UP;
+            grpc_read_timeout 60s;
+        }
+    }"
 
 # call CLIENT CERT_PREFIX: one streaming call, in the background.
 call() {
@@ -63,4 +74,28 @@ expect_eq "$(cuts_of myapp02)" "1" "cut lines for myapp02"
 expect_eq "$(cuts_of myapp03)" "0" "cut lines for myapp03"
 pass "one log line per cut"
 
-expect_clean_error_log
+# Two token clients' calls multiplexed on one connection (grpcio opens one
+# per channel).
+keytool gen myapp04 --output ./myapp04 >/dev/null
+keytool gen myapp05 --output ./myapp05 >/dev/null
+run_bg pair $STREAMS_PY grpc-pair "127.0.0.1:$H2C" "$(cat ./myapp04_token)" "$(cat ./myapp05_token)"
+wait_for_lines pair "tick a" 5
+wait_for_lines pair "tick b" 5
+expect_eq "$(ss -Htn state established "( dport = :$H2C )" | wc -l)" "1" "client connections to the h2c server"
+T0=$(now)
+keytool del myapp04 >/dev/null
+for _ in $(seq 60); do
+    grep -q '^error a ' "$WORK/pair.out" && break
+    sleep 0.05
+done
+line=$(grep '^error a ' "$WORK/pair.out") || fail "myapp04's call still open: $(tail -n 3 "$WORK/pair.out")"
+at=${line##* }
+awk -v a="$at" -v b="$T0" 'BEGIN { exit !(a - b < 1.0) }' || fail "myapp04's call ended late: $line"
+before=$(count pair "tick b")
+sleep 1
+[ "$(count pair "tick b")" -ge $((before + 5)) ] || fail "myapp05's call stalled: $(tail -n 3 "$WORK/pair.out")"
+! grep -qE '^(error|end) b ' "$WORK/pair.out" || fail "myapp05's call ended: $(grep -E '^(error|end) b ' "$WORK/pair.out")"
+expect_eq "$(ss -Htn state established "( dport = :$H2C )" | wc -l)" "1" "the connection after the reset"
+pass "one connection, two clients: del resets only the deleted client's stream (${line% *})"
+
+expect_clean_error_log ./myapp04_token ./myapp05_token

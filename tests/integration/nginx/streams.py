@@ -9,6 +9,8 @@ after LIFETIME seconds.
   streams.py ws-client URL TOKEN
   streams.py grpc-server PORT
   streams.py grpc-client HOST:PORT CA_FILE CERT_FILE KEY_FILE
+  streams.py grpc-pair HOST:PORT TOKEN_A TOKEN_B   (two calls, one h2c
+                                   connection: "tick a", "error b ..." lines)
   streams.py http-server PORT      (/events: SSE, /poll: answers late)
 """
 import sys
@@ -103,6 +105,29 @@ def grpc_client(target, ca, cert, key):
             say("error", e.code().name)
 
 
+def grpc_pair(target, token_a, token_b):
+    import threading
+    import grpc
+
+    def run(channel, name, token):
+        metadata = (("authorization", "Bearer " + token),)
+        call = channel.unary_stream(METHOD)(b"", metadata=metadata, timeout=LIFETIME + 5)
+        try:
+            for message in call:
+                say(message.decode(), name)
+            say("end", name)
+        except grpc.RpcError as e:
+            say("error", name, e.code().name)
+
+    with grpc.insecure_channel(target) as channel:
+        threads = [threading.Thread(target=run, args=(channel, n, t))
+                   for n, t in (("a", token_a), ("b", token_b))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 def http_server(port):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -149,6 +174,7 @@ ROLES = {
     "ws-client": ws_client,
     "grpc-server": grpc_server,
     "grpc-client": grpc_client,
+    "grpc-pair": grpc_pair,
     "http-server": http_server,
 }
 
