@@ -98,4 +98,22 @@ sleep 1
 expect_eq "$(ss -Htn state established "( dport = :$H2C )" | wc -l)" "1" "the connection after the reset"
 pass "one connection, two clients: del resets only the deleted client's stream (${line% *})"
 
-expect_clean_error_log ./myapp04_token ./myapp05_token
+# The same while the other stream is quiet: nothing else on the connection
+# would carry the reset.
+keytool gen myapp06 --output ./myapp06 >/dev/null
+run_bg quiet $STREAMS_PY grpc-pair "127.0.0.1:$H2C" "$(cat ./myapp06_token)" "$(cat ./myapp05_token)" \
+    /keyauth.test.Ticker/Quiet
+wait_for_lines quiet "tick a" 5
+wait_for_lines quiet "tick b" 1
+T0=$(now)
+keytool del myapp06 >/dev/null
+for _ in $(seq 60); do
+    grep -q '^error a ' "$WORK/quiet.out" && break
+    sleep 0.05
+done
+line=$(grep '^error a ' "$WORK/quiet.out") || fail "myapp06's call still open: $(tail -n 3 "$WORK/quiet.out")"
+awk -v a="${line##* }" -v b="$T0" 'BEGIN { exit !(a - b < 1.0) }' || fail "myapp06's call ended late: $line"
+! grep -qE '^(error|end) b ' "$WORK/quiet.out" || fail "the quiet call ended: $(cat "$WORK/quiet.out")"
+pass "beside a quiet stream on the same connection, the reset still arrives within 1 s"
+
+expect_clean_error_log ./myapp04_token ./myapp05_token ./myapp06_token

@@ -9,8 +9,9 @@ after LIFETIME seconds.
   streams.py ws-client URL TOKEN
   streams.py grpc-server PORT
   streams.py grpc-client HOST:PORT CA_FILE CERT_FILE KEY_FILE
-  streams.py grpc-pair HOST:PORT TOKEN_A TOKEN_B   (two calls, one h2c
-                                   connection: "tick a", "error b ..." lines)
+  streams.py grpc-pair HOST:PORT TOKEN_A TOKEN_B [METHOD_B]  (two calls on
+      one h2c connection: "tick a", "error b ..." lines; METHOD_B
+      /keyauth.test.Ticker/Quiet sends one tick, then nothing)
   streams.py http-server PORT      (/events: SSE, /poll: answers late)
 """
 import sys
@@ -79,8 +80,15 @@ def grpc_server(port):
             yield b"tick"
             time.sleep(TICK)
 
+    def quiet(request, context):
+        yield b"tick"
+        deadline = time.time() + LIFETIME
+        while context.is_active() and time.time() < deadline:
+            time.sleep(TICK)
+
     handler = grpc.method_handlers_generic_handler(
-        "keyauth.test.Ticker", {"Tick": grpc.unary_stream_rpc_method_handler(tick)})
+        "keyauth.test.Ticker", {"Tick": grpc.unary_stream_rpc_method_handler(tick),
+                                "Quiet": grpc.unary_stream_rpc_method_handler(quiet)})
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=[handler])
     server.add_insecure_port("127.0.0.1:" + port)
     server.start()
@@ -105,13 +113,13 @@ def grpc_client(target, ca, cert, key):
             say("error", e.code().name)
 
 
-def grpc_pair(target, token_a, token_b):
+def grpc_pair(target, token_a, token_b, method_b=METHOD):
     import threading
     import grpc
 
-    def run(channel, name, token):
+    def run(channel, name, token, method):
         metadata = (("authorization", "Bearer " + token),)
-        call = channel.unary_stream(METHOD)(b"", metadata=metadata, timeout=LIFETIME + 5)
+        call = channel.unary_stream(method)(b"", metadata=metadata, timeout=LIFETIME + 5)
         try:
             for message in call:
                 say(message.decode(), name)
@@ -120,8 +128,8 @@ def grpc_pair(target, token_a, token_b):
             say("error", name, e.code().name)
 
     with grpc.insecure_channel(target) as channel:
-        threads = [threading.Thread(target=run, args=(channel, n, t))
-                   for n, t in (("a", token_a), ("b", token_b))]
+        threads = [threading.Thread(target=run, args=(channel, n, t, m))
+                   for n, t, m in (("a", token_a, METHOD), ("b", token_b, method_b))]
         for t in threads:
             t.start()
         for t in threads:
