@@ -5,6 +5,13 @@
 
 namespace keytool {
 
+keyauth::Status require_registry(const keyauth::RegistryLayout& registry) {
+    if (keyauth::registry_initialized(registry))
+        return {};
+    return keyauth::make_error(keyauth::Errc::not_found,
+                               "no registry in " + registry.dir + ": run keytool init");
+}
+
 int run_init(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("init takes no operands");

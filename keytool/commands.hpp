@@ -37,8 +37,9 @@ int report_failure(const std::string& message);
 int report_failure(const keyauth::Error& error);
 int report_usage(const Command& command, const std::string& message);
 
-// Creates the CA on first use, telling stderr so.
-keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry);
+// Commands that issue need a registry made by init (or the package): they
+// never make one, so a registry always has the group the servers need.
+keyauth::Status require_registry(const keyauth::RegistryLayout& registry);
 
 // "2023-02-05 01:55:18 +0000 UTC", as the seed prints it.
 std::string format_time(std::int64_t unix_seconds);

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kOverview =
     "usage: keytool [--registry DIR] <command> [options]\n"
+    "       keytool --version\n"
     "\n"
     "Registers API clients of Mosquitto and NGINX and hands out, once, their\n"
     "X.509 certificate, private key and token.\n"
@@ -69,6 +70,9 @@ int run(int argc, char** argv) {
             registry_flag = value;
         } else if (!command_name && is_help(word)) {
             wants_help = true;
+        } else if (!command_name && word == "--version") {
+            std::printf("keytool %s\n", KEYAUTH_VERSION);
+            return kExitOk;
         } else if (!command_name && word.rfind("-", 0) != 0) {
             command_name = word;
         } else {
@@ -115,19 +119,6 @@ int report_usage(const Command& command, const std::string& message) {
     std::fprintf(stderr, "keytool %s: %s\n%s", std::string(command.name).c_str(), message.c_str(),
                  std::string(command.usage).c_str());
     return kExitUsage;
-}
-
-keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry) {
-    auto created = keyauth::ensure_registry(registry);
-    if (!created)
-        return created.error();
-    if (*created) {
-        std::fprintf(stderr,
-                     "keytool: created registry %s with a new CA and a server certificate for "
-                     "localhost, 127.0.0.1, ::1\n",
-                     registry.dir.c_str());
-    }
-    return {};
 }
 
 std::string format_time(std::int64_t unix_seconds) {
