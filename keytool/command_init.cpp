@@ -2,14 +2,18 @@
 
 #include "commands.hpp"
 #include "keyauth/provisioning.hpp"
+#include "keyauth/registry.hpp"
 
 namespace keytool {
 
 keyauth::Status require_registry(const keyauth::RegistryLayout& registry) {
-    if (keyauth::registry_initialized(registry))
-        return {};
-    return keyauth::make_error(keyauth::Errc::not_found,
-                               "no registry in " + registry.dir + ": run keytool init");
+    // Judged without writing anything: the same words as list and del.
+    if (auto s = keyauth::check_registry_directory(registry.dir); !s)
+        return s;
+    if (!keyauth::registry_initialized(registry))
+        return keyauth::make_error(keyauth::Errc::not_found,
+                                   "registry " + registry.dir + " has no CA (run keytool init)");
+    return {};
 }
 
 int run_init(const Invocation& invocation, const Arguments& arguments) {
