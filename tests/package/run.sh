@@ -31,7 +31,11 @@ unset -f keytool
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 passed=0
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
-apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300 "$@"; }
+# apt as the README runs it, without a terminal: yes to its question, and
+# wait for a dpkg lock another apt holds.
+printf 'APT::Get::Assume-Yes "true";\nDPkg::Lock::Timeout "300";\n' >"$WORK/apt.conf"
+export APT_CONFIG=$WORK/apt.conf DEBIAN_FRONTEND=noninteractive
+apt_get() { apt-get -q "$@"; }
 
 forget_install() {
     apt_get purge "${packages[@]}" >/dev/null 2>&1 || true
@@ -117,10 +121,11 @@ echo "== Debian's mosquitto, packaged configuration plus the README's snippet"
 MQTT_PORT=$(free_port)
 MQTTS_PORT=$(free_port)
 mq=$WORK/mosquitto
-mkdir -p "$mq/conf.d" "$mq/data"
+mkdir -p "$mq/conf.d" "$mq/data" "$mq/run"
 touch "$mq/mosquitto.log"
-chown mosquitto "$mq/data" "$mq/mosquitto.log"
-sed -e "s|^pid_file .*|pid_file $mq/mosquitto.pid|" \
+# The broker writes these as the mosquitto user, as in /run/mosquitto.
+chown mosquitto "$mq/data" "$mq/run" "$mq/mosquitto.log"
+sed -e "s|^pid_file .*|pid_file $mq/run/mosquitto.pid|" \
     -e "s|^persistence_location .*|persistence_location $mq/data/|" \
     -e "s|^log_dest file .*|log_dest file $mq/mosquitto.log|" \
     -e "s|^include_dir .*|include_dir $mq/conf.d|" /etc/mosquitto/mosquitto.conf >"$mq/mosquitto.conf"
@@ -132,7 +137,7 @@ grep -q "^listener $MQTT_PORT " "$mq/conf.d/keyauth.conf" || fail "the example's
 # As /etc/init.d/mosquitto starts it.
 start-stop-daemon --start --background --make-pidfile --pidfile "$mq/ssd.pid" \
     --exec /usr/sbin/mosquitto -- -c "$mq/mosquitto.conf"
-at_exit "kill \$(cat '$mq/ssd.pid') 2>/dev/null"
+at_exit "kill \$(cat '$mq/ssd.pid' 2>/dev/null) 2>/dev/null"
 for _ in $(seq 100); do
     grep -q ' running$' "$mq/mosquitto.log" && break
     kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || { cat "$mq/mosquitto.log"; fail "mosquitto died"; }
@@ -172,10 +177,10 @@ EOF
 /usr/sbin/nginx -t -c "$ng/nginx.conf" >nginx-t.out 2>&1 || { cat nginx-t.out; fail "nginx -t"; }
 # As /etc/init.d/nginx starts it.
 start-stop-daemon --start --pidfile "$ng/nginx.pid" --exec /usr/sbin/nginx -- -c "$ng/nginx.conf"
-at_exit "kill -QUIT \$(cat '$ng/nginx.pid') 2>/dev/null"
+at_exit "kill -QUIT \$(cat '$ng/nginx.pid' 2>/dev/null) 2>/dev/null"
 wait_for_port "$HTTP_PORT"
 expect_eq "$(ps -o user=,group= --ppid "$(cat "$ng/nginx.pid")" | sort -u | tr -s ' ')" "www-data keyauth" "workers' user and group"
-out=$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|")
+out=$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|" 2>/dev/null)
 expect_eq "$out" "client=myapp01" "README curl"
 out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer wrong" "http://127.0.0.1:$HTTP_PORT/db/query")
 expect_eq "$out" '{"success":false,"reason":"invalid token"} 401' "wrong token"
@@ -183,7 +188,7 @@ ok "curl with the token through Debian's nginx; wrong token 401"
 
 echo "== revocation seen by both servers"
 keytool del myapp01 >/dev/null
-expect_contains "$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|" 's|$| -w " %{http_code}"|')" " 401" "deleted token, nginx"
+expect_contains "$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|" 's|$| -w " %{http_code}"|' 2>/dev/null)" " 401" "deleted token, nginx"
 if readme_run mosquitto-token "s/-p 1883/-p $MQTT_PORT/" 2>/dev/null; then fail "deleted token, broker"; fi
 ok "keytool del refuses the client in both servers"
 kill -QUIT "$(cat "$ng/nginx.pid")"
@@ -192,6 +197,7 @@ for _ in $(seq 50); do
     kill -0 "$(cat "$ng/nginx.pid" 2>/dev/null)" 2>/dev/null || kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || break
     sleep 0.1
 done
+rm -f "$mq/ssd.pid"
 
 echo "== apt remove"
 keytool gen kept01 >/dev/null
