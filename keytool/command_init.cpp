@@ -27,6 +27,21 @@ int run_init(const Invocation& invocation, const Arguments& arguments) {
     options.group = arguments.value("group");
     options.days = *days;
     const keyauth::RegistryLayout& registry = invocation.registry;
+    // Run again with hosts or a group, init changes them and keeps the CA and
+    // every client.
+    if ((!options.hosts.empty() || options.group) && keyauth::registry_initialized(registry)) {
+        if (auto s = keyauth::reconfigure_registry(registry, options); !s)
+            return report_failure(s.error());
+        std::printf("Updated registry %s (CA and clients kept)\n", registry.dir.c_str());
+        if (!options.hosts.empty()) {
+            std::printf("Save server certificate %s\n", registry.server_cert().c_str());
+            std::printf("Save server key %s\n", registry.server_key().c_str());
+            std::printf("Restart mosquitto and reload nginx to serve the new certificate\n");
+        }
+        if (options.group)
+            std::printf("Readable by group %s\n", options.group->c_str());
+        return kExitOk;
+    }
     if (auto s = keyauth::initialize_registry(registry, options); !s) {
         return report_failure(s.error());
     }

@@ -22,6 +22,11 @@ struct InitOptions {
 // existing CA. The directory is created 0750 (2750 with a group).
 Status initialize_registry(const RegistryLayout& layout, const InitOptions& options);
 
+// On an initialized registry: a new server certificate and key for
+// options.hosts (if any), signed by the registry's CA, and options.group (if
+// any) as the readers' group. The CA and the clients stay as they are.
+Status reconfigure_registry(const RegistryLayout& layout, const InitOptions& options);
+
 bool registry_initialized(const RegistryLayout& layout);
 
 // As init with defaults, if the registry has no CA yet. True if it made one.
