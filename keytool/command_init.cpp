@@ -29,9 +29,10 @@ int run_init(const Invocation& invocation, const Arguments& arguments) {
     const keyauth::RegistryLayout& registry = invocation.registry;
     // Run again with hosts or a group, init changes them and keeps the CA and
     // every client.
-    if ((!options.hosts.empty() || options.group) && keyauth::registry_initialized(registry)) {
-        if (auto s = keyauth::reconfigure_registry(registry, options); !s)
-            return report_failure(s.error());
+    const bool existed = keyauth::registry_initialized(registry);
+    if (auto s = keyauth::initialize_registry(registry, options); !s)
+        return report_failure(s.error());
+    if (existed) {
         std::printf("Updated registry %s (CA and clients kept)\n", registry.dir.c_str());
         if (!options.hosts.empty()) {
             std::printf("Save server certificate %s\n", registry.server_cert().c_str());
@@ -41,9 +42,6 @@ int run_init(const Invocation& invocation, const Arguments& arguments) {
         if (options.group)
             std::printf("Readable by group %s\n", options.group->c_str());
         return kExitOk;
-    }
-    if (auto s = keyauth::initialize_registry(registry, options); !s) {
-        return report_failure(s.error());
     }
     std::printf("Initialized registry %s\n", registry.dir.c_str());
     std::printf("Save CA certificate %s\n", registry.ca_cert().c_str());

@@ -152,9 +152,10 @@ Status reconfigure_locked(const RegistryLayout& layout, const InitOptions& optio
     return set_group_and_mode(layout.dir, group, 02750);
 }
 
-Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, bool if_missing) {
+// Creates the registry or, initialized already, changes its hosts or group.
+Status setup(const RegistryLayout& layout, const InitOptions& options) {
     if (Status s = validate(options); !s)
-        return s.error();
+        return s;
     auto group = resolve_group(options.group);
     if (!group)
         return group.error();
@@ -162,10 +163,11 @@ Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, boo
     if (!lock)
         return lock.error();
     if (registry_initialized(layout)) {
-        if (if_missing)
-            return false;
-        return make_error(Errc::already_exists,
-                          "registry " + layout.dir + " is already initialized");
+        if (options.hosts.empty() && !options.group) {
+            return make_error(Errc::already_exists,
+                              "registry " + layout.dir + " is already initialized");
+        }
+        return reconfigure_locked(layout, options, *group);
     }
     for (const std::string& path : {layout.ca_key(), layout.server_cert(), layout.server_key()}) {
         if (exists(path)) {
@@ -173,9 +175,7 @@ Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, boo
                               path + " exists but the registry has no CA; remove it first");
         }
     }
-    if (Status s = initialize_locked(layout, options, *group); !s)
-        return s.error();
-    return true;
+    return initialize_locked(layout, options, *group);
 }
 
 }  // namespace
@@ -185,25 +185,7 @@ bool registry_initialized(const RegistryLayout& layout) {
 }
 
 Status initialize_registry(const RegistryLayout& layout, const InitOptions& options) {
-    return setup(layout, options, false).status();
-}
-
-Status reconfigure_registry(const RegistryLayout& layout, const InitOptions& options) {
-    if (Status s = validate(options); !s)
-        return s;
-    auto group = resolve_group(options.group);
-    if (!group)
-        return group.error();
-    auto lock = lock_directory(layout.dir);
-    if (!lock)
-        return lock.error();
-    if (!registry_initialized(layout))
-        return make_error(Errc::not_found, "registry " + layout.dir + " is not initialized");
-    return reconfigure_locked(layout, options, *group);
-}
-
-Result<bool> ensure_registry(const RegistryLayout& layout) {
-    return setup(layout, InitOptions{}, true);
+    return setup(layout, options);
 }
 
 Result<CertificateAuthority> load_authority(const RegistryLayout& layout) {
