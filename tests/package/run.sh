@@ -80,7 +80,10 @@ echo "== what the install made"
 expect_eq "$(command -v keytool)" "/usr/sbin/keytool" "keytool on root's PATH"
 expect_eq "$(keytool --version)" "keytool $(dpkg-query -W -f='${Version}' keyauth-tools)" "keytool --version"
 expect_eq "$(man -w 8 keytool)" "/usr/share/man/man8/keytool.8.gz" "keytool(8)"
-man -w mosquitto_keyauth ngx_http_keyauth_module >/dev/null || fail "man pages of the plugin and module"
+version=$(dpkg-query -W -f='${Version}' keyauth-tools)
+for page in $(man -w 8 keytool mosquitto_keyauth ngx_http_keyauth_module); do
+    zcat "$page" | head -1 | grep -q "\"keyauth $version\"" || fail "$page does not say keyauth $version"
+done
 expect_eq "$(stat -c '%U:%G %a' /var/lib/keyauth/data.mdb /var/lib/keyauth/server_key.pem /var/lib/keyauth/ca_key.pem | paste -sd' ')" \
     "root:keyauth 640 root:keyauth 640 root:root 600" "registry modes"
 sans=$(openssl x509 -in /var/lib/keyauth/server_cert.pem -noout -ext subjectAltName)
