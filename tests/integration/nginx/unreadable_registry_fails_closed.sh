@@ -24,6 +24,7 @@ start_protected_proxy
 cp -a "$KEYAUTH_REGISTRY" "$WORK/copy"
 chmod 700 "$WORK/copy"
 mv "$KEYAUTH_REGISTRY" "$WORK/old" && mv "$WORK/copy" "$KEYAUTH_REGISTRY"
+sleep 0.3    # readers look for a replaced registry every 200 ms
 
 for _ in $(seq 6); do
     out=$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./myapp01_token`")
@@ -34,6 +35,7 @@ expect_contains "$(cat "$NGX_ERROR_LOG")" "keyauth: registry \"$KEYAUTH_REGISTRY
 pass "unreadable registry: 500, and the error log says why"
 
 chmod 2750 "$KEYAUTH_REGISTRY"
+sleep 0.3
 for _ in $(seq 6); do
     expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./myapp01_token`")" \
         "200 client=myapp01" "token once the registry is readable"
