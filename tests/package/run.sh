@@ -182,7 +182,13 @@ EOF
 start-stop-daemon --start --pidfile "$ng/nginx.pid" --exec /usr/sbin/nginx -- -c "$ng/nginx.conf"
 at_exit "kill -QUIT \$(cat '$ng/nginx.pid' 2>/dev/null) 2>/dev/null"
 wait_for_port "$HTTP_PORT"
-expect_eq "$(ps -o user=,group= --ppid "$(cat "$ng/nginx.pid")" | sort -u | tr -s ' ')" "www-data keyauth" "workers' user and group"
+# (a worker just forked is still root for a moment)
+for _ in $(seq 50); do
+    workers=$(ps -o user=,group= --ppid "$(cat "$ng/nginx.pid")" | sort -u | tr -s ' ')
+    [ "$workers" == "www-data keyauth" ] && break
+    sleep 0.1
+done
+expect_eq "$workers" "www-data keyauth" "workers' user and group"
 out=$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|" 2>/dev/null)
 expect_eq "$out" "client=myapp01" "README curl"
 out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer wrong" "http://127.0.0.1:$HTTP_PORT/db/query")
