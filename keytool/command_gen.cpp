@@ -92,7 +92,7 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         return report_failure("gen takes exactly one client id");
     keyauth::IssueRequest request;
     request.client_id = arguments.operands.front();
-    // Refused before anything, the registry included, is created.
+    // Refused before anything is written.
     if (auto s = keyauth::check_client_id(request.client_id); !s)
         return report_failure(s.error());
     auto days = parse_days(arguments, keyauth::kDefaultClientDays);
@@ -103,14 +103,16 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
-    if (auto s = ensure_ca(invocation.registry); !s)
+    if (auto s = require_registry(invocation.registry); !s)
         return report_failure(s.error());
     auto authority = keyauth::load_authority(invocation.registry);
     if (!authority)
         return report_failure(authority.error());
     keyauth::StagedFiles files;
     keyauth::ClientRecord registered;
+    bool delivering = false;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
+        delivering = true;
         if (auto s = stage_outputs(files, issued, paths, zip, request.replace); !s)
             return s;
         registered = issued.record;
@@ -120,6 +122,10 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     auto s = invocation.etcd.enabled()
                  ? issue_in_fleet(invocation.etcd, *authority, request, deliver, undeliver)
                  : issue_in_registry(invocation.registry, *authority, request, deliver, undeliver);
+    // The core says the client exists; the flag that replaces it is keytool's.
+    if (!s && s.code() == keyauth::Errc::already_exists && !delivering)
+        return report_failure("client " + request.client_id +
+                              " already exists (use --force to replace)");
     if (!s)
         return report_failure(s.error());
     if (arguments.flag("json")) {

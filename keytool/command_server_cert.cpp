@@ -11,7 +11,7 @@ int run_server_cert(const Invocation& invocation, const Arguments& arguments) {
         return report_failure("server-cert takes no operands");
     if (arguments.flag("issue"))
         return run_server_cert_issue(invocation, arguments);
-    if (auto s = ensure_ca(invocation.registry); !s)
+    if (auto s = require_registry(invocation.registry); !s)
         return report_failure(s.error());
     auto pem = keyauth::read_small_file(invocation.registry.ca_cert());
     if (!pem)

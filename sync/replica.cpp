@@ -18,7 +18,8 @@ using keyauth::Result;
 using keyauth::Status;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::int64_t kLoadPage = 5000;
+// Small enough pages that a busy member answers each well within one attempt.
+constexpr std::int64_t kLoadPage = 1000;
 constexpr std::chrono::seconds kStaleReportEvery{30};
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
@@ -274,6 +275,12 @@ struct Replica::State {
 
     void report_unreachable(const keyauth::Error& error) {
         const auto now = Clock::now();
+        if (last_contact == 0) {
+            if (!unreachable)
+                log_line("etcd unreachable (%s); nothing loaded yet", error.message.c_str());
+            unreachable = true;
+            return;
+        }
         const long long stale = static_cast<long long>(keyauth::unix_now() - last_contact);
         if (!unreachable) {
             unreachable = true;

@@ -42,8 +42,8 @@ std::string parent_of(const std::string& dir) {
 
 // The files the LMDB writer makes itself; every other file is copied.
 bool is_lmdb_file(const std::string& name) {
-    return name == "data.mdb" || name == "commit.seq" || name == "writer.lock" ||
-           name == "lock.mdb";
+    return name == "data.mdb" || name == "lookup.idx" || name == "commit.seq" ||
+           name == "writer.lock" || name == "lock.mdb";
 }
 
 Status copy_file(const std::string& from, const std::string& to) {
@@ -60,14 +60,18 @@ Status copy_file(const std::string& from, const std::string& to) {
     return {};
 }
 
-// The registry's files in `dir`, with data.mdb's and commit.seq's group.
+// The registry's files in `dir`: what the servers read (lookup.idx,
+// commit.seq) and data.mdb in the servers' group, as keytool init leaves them.
 Status make_registry_files(const keyauth::RegistryLayout& layout, gid_t group) {
     auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::create);
     if (!registry)
         return registry.error();
-    if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s)
-        return s;
-    return set_group_and_mode(layout.commit_sequence(), group, 0640);
+    for (const std::string& path :
+         {layout.data_file(), layout.lookup_index(), layout.commit_sequence()}) {
+        if (Status s = set_group_and_mode(path, group, 0640); !s)
+            return s;
+    }
+    return {};
 }
 
 }  // namespace

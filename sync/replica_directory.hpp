@@ -12,7 +12,7 @@
 namespace keysync {
 
 // Makes the registry directory and its LMDB files if missing: directory
-// 0750 (2750 with a group), data.mdb and commit.seq 0640 in the group,
+// 0750 (2750 with a group), data.mdb, lookup.idx and commit.seq 0640 in the group,
 // writer.lock 0600, as `keytool init --group G` leaves them (no CA key: a
 // replica host never holds it).
 keyauth::Status prepare_registry(const keyauth::RegistryLayout& layout,

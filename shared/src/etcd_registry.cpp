@@ -9,7 +9,7 @@ namespace keyauth {
 namespace {
 
 // Pages of a full listing: bounded memory whatever the fleet's size.
-constexpr std::int64_t kListPage = 5000;
+constexpr std::int64_t kListPage = 1000;
 
 std::string encoded_value(const ClientCredentials& credentials) {
     const auto encoded = encode_credentials(credentials);
@@ -142,8 +142,7 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
     if (!stored)
         return stored.error();
     if (*stored && !request.replace) {
-        return make_error(Errc::already_exists, "client " + request.client_id +
-                                                    " already exists (use --force to replace)");
+        return make_error(Errc::already_exists, "client " + request.client_id + " already exists");
     }
     // Absent: created only if still absent. Replaced: only if unchanged.
     const EtcdCompare unchanged =

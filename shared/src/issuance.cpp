@@ -3,23 +3,12 @@
 #include "keyauth/client_id.hpp"
 
 namespace keyauth {
-namespace {
-
-Status check_request(const IssueRequest& request) {
-    if (Status s = check_client_id(request.client_id); !s)
-        return s;
-    if (request.days < 1 || request.days > kMaxDays) {
-        return make_error(Errc::invalid_argument,
-                          "--days must be between 1 and " + std::to_string(kMaxDays));
-    }
-    return {};
-}
-
-}  // namespace
 
 Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
                                        const IssueRequest& request, std::int64_t now) {
-    if (Status s = check_request(request); !s)
+    if (Status s = check_client_id(request.client_id); !s)
+        return s.error();
+    if (Status s = check_validity_days(request.days); !s)
         return s.error();
     auto certificate = authority.issue_client(request.client_id, request.days, now);
     if (!certificate)
@@ -38,7 +27,9 @@ Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
 Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authority,
                     const IssueRequest& request, std::int64_t now, const Delivery& deliver,
                     const std::function<void()>& undeliver) {
-    if (Status s = check_request(request); !s)
+    if (Status s = check_client_id(request.client_id); !s)
+        return s;
+    if (Status s = check_validity_days(request.days); !s)
         return s;
     // Held from the existence check to the commit: one writer at a time.
     auto writer = registry.begin_write();
@@ -47,8 +38,7 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     ClientCredentials existing;
     const Status found = (*writer)->find(request.client_id, existing);
     if (found.ok() && !request.replace) {
-        return make_error(Errc::already_exists, "client " + request.client_id +
-                                                    " already exists (use --force to replace)");
+        return make_error(Errc::already_exists, "client " + request.client_id + " already exists");
     }
     if (!found.ok() && found.code() != Errc::unknown_client)
         return found;

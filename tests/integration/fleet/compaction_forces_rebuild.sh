@@ -9,7 +9,7 @@ start_broker 1
 start_nginx 1
 admin_gen alice bob
 wait_on_host 1 valid ./bob_token
-subscribe 1 alice-live ./alice_token
+subscribe 1 alice:live ./alice_token
 old_inode=$(stat -c %i "$(host_dir 1)/data.mdb")
 
 stop_host 1
@@ -30,7 +30,7 @@ cmp -s "$ADMIN/ca_cert.pem" "$(host_dir 1)/ca_cert.pem" || fail "CA certificate 
 [ ! -e "$(host_dir 1).rebuild" ] || fail "the old registry was left behind"
 pass "the new registry has the old one's modes, group and certificate"
 
-wait_until 5 "alice's live session dropped" grep -q "disconnecting MQTT client 'alice-live' of 'alice'" "$WORK/broker1.log"
+wait_until 5 "alice's live session dropped" grep -q "disconnecting MQTT client 'alice:live' of 'alice'" "$WORK/broker1.log"
 out=$(publish 1 ./carol_token "after the rebuild") || fail "the broker refused carol: $out"
 expect_eq "$(http_status 1 ./alice_token)" "401" "nginx with alice after the rebuild"
 expect_eq "$(http_status 1 ./carol_token)" "200" "nginx with carol after the rebuild"

@@ -180,7 +180,8 @@ CONF
     wait_for_port "${BROKER_PORT[$i]}" 10
 }
 
-# subscribe I NAME TOKEN-FILE: a live session on host I's broker (output in
+# subscribe I NAME TOKEN-FILE: a live session on host I's broker, MQTT client id
+# NAME ("alice:on-1": the client's id, or it with a suffix after a colon; output in
 # NAME.out, pid in SUB_PID_NAME), returned once subscribed.
 declare -A SUB_PID
 subscribe() {
