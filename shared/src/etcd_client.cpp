@@ -303,7 +303,8 @@ Result<EtcdOptions> etcd_options(std::string_view endpoints,
         if (comma == std::string_view::npos)
             comma = endpoints.size();
         std::string endpoint(endpoints.substr(start, comma - start));
-        while (!endpoint.empty() && endpoint.back() == '/')
+        endpoint.erase(0, endpoint.find_first_not_of(" \t"));
+        while (!endpoint.empty() && (endpoint.back() == '/' || endpoint.back() == ' '))
             endpoint.pop_back();
         if (!endpoint.empty()) {
             if (endpoint.rfind("http://", 0) != 0 && endpoint.rfind("https://", 0) != 0) {

@@ -1,0 +1,125 @@
+// The fleet's pieces that need no etcd: key layout, records read from etcd,
+// the replica digest, and the options keytool and keyauth-sync parse.
+#include "unit_test.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "keyauth/etcd_client.hpp"
+#include "keyauth/etcd_registry.hpp"
+
+using keyauth::ClientRecord;
+using keyauth::EtcdKeyValue;
+using keyauth_test::make_credentials;
+
+namespace {
+
+std::string encoded(const keyauth::ClientCredentials& c) {
+    const auto bytes = keyauth::encode_credentials(c);
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+void prefix_end_is_the_next_key(void**) {
+    assert_sv_equal(keyauth::etcd_prefix_end("/keyauth/"), "/keyauth0");
+    assert_sv_equal(keyauth::etcd_prefix_end("a\xff"), "b");
+    assert_sv_equal(keyauth::etcd_prefix_end("\xff"), std::string(1, '\0'));
+}
+
+void client_keys_and_only_them(void**) {
+    assert_sv_equal(keyauth::fleet_client_key("alice"), "/keyauth/clients/alice");
+    assert_sv_equal(*keyauth::fleet_client_id("/keyauth/clients/alice"), "alice");
+    assert_false(keyauth::fleet_client_id("/keyauth/ca_cert").has_value());
+    assert_false(keyauth::fleet_client_id("/keyauth/clientsalice").has_value());
+    assert_false(keyauth::fleet_client_id("/other/clients/alice").has_value());
+}
+
+void records_from_etcd_are_checked(void**) {
+    const auto credentials = make_credentials(7, 1675561518, 1959558918);
+    auto good =
+        keyauth::fleet_record(EtcdKeyValue{"/keyauth/clients/alice", encoded(credentials), 2, 2});
+    assert_true(good.ok());
+    assert_sv_equal(good->id, "alice");
+    assert_int_equal(good->credentials.validity.not_after, 1959558918);
+
+    auto bad_id =
+        keyauth::fleet_record(EtcdKeyValue{"/keyauth/clients/bad id", encoded(credentials), 2, 2});
+    assert_false(bad_id.ok());
+    assert_int_equal(static_cast<int>(bad_id.error().code),
+                     static_cast<int>(keyauth::Errc::registry_corrupt));
+    auto short_value = keyauth::fleet_record(
+        EtcdKeyValue{"/keyauth/clients/alice", encoded(credentials).substr(1), 2, 2});
+    assert_false(short_value.ok());
+    auto not_a_client = keyauth::fleet_record(EtcdKeyValue{"/keyauth/ca_cert", "PEM", 2, 2});
+    assert_false(not_a_client.ok());
+}
+
+void digest_is_of_the_records_not_their_order(void**) {
+    const std::vector<ClientRecord> records = {{"alice", make_credentials(1, 10, 20)},
+                                               {"bob", make_credentials(2, 10, 20)}};
+    const std::vector<ClientRecord> reversed = {records[1], records[0]};
+    assert_sv_equal(keyauth::registry_digest(records), keyauth::registry_digest(reversed));
+
+    keyauth::RegistryDigest incremental;
+    incremental.add(records[0]);
+    incremental.add(records[1]);
+    assert_sv_equal(incremental.hex(), keyauth::registry_digest(records));
+
+    auto changed = records;
+    changed[1].credentials.validity.not_after = 21;
+    assert_true(keyauth::registry_digest(changed) != keyauth::registry_digest(records));
+    auto renamed = records;
+    renamed[1].id = "bobby";
+    assert_true(keyauth::registry_digest(renamed) != keyauth::registry_digest(records));
+    assert_true(keyauth::registry_digest({records[0]}) != keyauth::registry_digest(records));
+    assert_int_equal(keyauth::registry_digest({}).size(), 64);
+}
+
+void endpoints_are_urls(void**) {
+    auto options = keyauth::etcd_options("http://127.0.0.1:2379/, https://etcd2:2379,", {});
+    assert_true(options.ok());
+    assert_int_equal(options->endpoints.size(), 2);
+    assert_sv_equal(options->endpoints[0], "http://127.0.0.1:2379");
+    assert_sv_equal(options->endpoints[1], "https://etcd2:2379");
+    assert_false(keyauth::etcd_options("", {}).ok());
+    assert_false(keyauth::etcd_options(",", {}).ok());
+    assert_false(keyauth::etcd_options("etcd1:2379", {}).ok());
+    assert_false(keyauth::etcd_options("ftp://etcd1:2379", {}).ok());
+}
+
+void tls_and_user_options(void**) {
+    char path[] = "/tmp/keyauth-etcd-password.XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    auto options = keyauth::etcd_options("https://e:2379", {{"etcd-cacert", "/ca.pem"},
+                                                            {"etcd-cert", "/c.pem"},
+                                                            {"etcd-key", "/k.pem"},
+                                                            {"etcd-user", "keyauth"},
+                                                            {"etcd-password-file", path}});
+    unlink(path);
+    assert_true(options.ok());
+    assert_sv_equal(options->ca_cert, "/ca.pem");
+    assert_sv_equal(options->user, "keyauth");
+    assert_sv_equal(options->password.view(), "s3cret");
+
+    assert_false(keyauth::etcd_options("https://e:2379", {{"etcd-cert", "/c.pem"}}).ok());
+    assert_false(keyauth::etcd_options("https://e:2379", {{"etcd-token", "x"}}).ok());
+    assert_false(
+        keyauth::etcd_options("https://e:2379", {{"etcd-password-file", "/nonexistent/pw"}}).ok());
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(prefix_end_is_the_next_key),
+        cmocka_unit_test(client_keys_and_only_them),
+        cmocka_unit_test(records_from_etcd_are_checked),
+        cmocka_unit_test(digest_is_of_the_records_not_their_order),
+        cmocka_unit_test(endpoints_are_urls),
+        cmocka_unit_test(tls_and_user_options),
+    };
+    return run_group(tests);
+}
