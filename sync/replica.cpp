@@ -235,11 +235,17 @@ struct Replica::State {
         return {};
     }
 
-    // A linearizable read: proof that etcd has a quorum and answers us.
+    // A linearizable read: proof that etcd has a quorum and answers us. It
+    // reads the CA certificate, so a change whose file write a crash cut
+    // short (the file is written after the commit) is made good here.
     Result<std::int64_t> heartbeat() {
         auto range = etcd.range(keyauth::kFleetCaCertKey, "");
         if (!range)
             return range.error();
+        if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision) {
+            if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
+                return s.error();
+        }
         const std::int64_t now = keyauth::unix_now();
         // Every commit moves commit.seq, and the broker re-checks its live
         // sessions when it does: contact alone is recorded sparingly.

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -83,6 +84,25 @@ EtcdKeyValue key_value_of(const json& kv) {
                         int_field(kv, "create_revision"), int_field(kv, "mod_revision")};
 }
 
+// A JSON string literal appended in place (no temporary copies of a secret).
+void append_json_string(std::string& out, std::string_view text) {
+    out += '"';
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
 size_t append_body(char* data, size_t size, size_t count, void* user) {
     static_cast<std::string*>(user)->append(data, size * count);
     return size * count;
@@ -137,12 +157,12 @@ struct EtcdClient::Impl {
         if (!token.view().empty()) {
             // The token is a credential: built in a wiped string.
             const SecretString header("Authorization: " + std::string(token.view()));
-            list = curl_slist_append(list, std::string(header.view()).c_str());
+            list = curl_slist_append(list, header.view().data());
         }
         return CurlListPtr(list);
     }
 
-    Exchange post(const std::string& endpoint, std::string_view path, const std::string& body,
+    Exchange post(const std::string& endpoint, std::string_view path, std::string_view body,
                   std::chrono::milliseconds timeout) {
         if (!handle)
             handle.reset(curl_easy_init());
@@ -152,7 +172,7 @@ struct EtcdClient::Impl {
         auto list = headers();
         Exchange out;
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
@@ -198,12 +218,15 @@ struct EtcdClient::Impl {
 
     // nullopt once a token is held.
     std::optional<Failure> authenticate(const std::string& endpoint) {
-        json body = {{"name", options.user}, {"password", std::string(options.password.view())}};
-        const SecretString text(body.dump());
-        body = json();
+        // Built by hand: the password is never copied outside a wiped string.
+        std::string body = "{\"name\":" + json(options.user).dump() + ",\"password\":";
+        body.reserve(body.size() + 6 * options.password.view().size() + 3);
+        append_json_string(body, options.password.view());
+        body += '}';
+        const SecretString text(std::move(body));
         token = SecretString();
-        Exchange exchange = post(endpoint, "/v3/auth/authenticate", std::string(text.view()),
-                                 options.request_timeout);
+        Exchange exchange =
+            post(endpoint, "/v3/auth/authenticate", text.view(), options.request_timeout);
         if (exchange.transport == CURLE_OK && exchange.status == 200) {
             const json answer = json::parse(exchange.body, nullptr, false);
             sodium_memzero(exchange.body.data(), exchange.body.size());
