@@ -5,6 +5,19 @@
 #include "keyauth/issuance.hpp"
 
 namespace keytool {
+namespace {
+
+keyauth::Status revoke_in_registry(const keyauth::RegistryLayout& layout, const std::string& id) {
+    // Opening for writing would make a registry of any directory: judge it first.
+    if (auto s = keyauth::check_registry_directory(layout.dir); !s)
+        return s;
+    auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::read_write);
+    if (!registry)
+        return registry.error();
+    return keyauth::revoke_client(**registry, id);
+}
+
+}  // namespace
 
 int run_del(const Invocation& invocation, const Arguments& arguments) {
     if (arguments.operands.size() != 1)
@@ -12,16 +25,9 @@ int run_del(const Invocation& invocation, const Arguments& arguments) {
     const std::string& id = arguments.operands.front();
     if (auto s = keyauth::check_client_id(id); !s)
         return report_failure(s.error());
-    if (invocation.etcd.enabled())
-        return run_del_in_fleet(invocation, id);
-    // Opening for writing would make a registry of any directory: judge it first.
-    if (auto s = keyauth::check_registry_directory(invocation.registry.dir); !s)
-        return report_failure(s.error());
-    auto registry =
-        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return report_failure(registry.error());
-    if (auto s = keyauth::revoke_client(**registry, id); !s)
+    auto s = invocation.etcd.enabled() ? revoke_in_fleet(invocation.etcd, id)
+                                       : revoke_in_registry(invocation.registry, id);
+    if (!s)
         return report_failure(s.error());
     std::puts("deleted");
     return kExitOk;

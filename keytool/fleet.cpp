@@ -75,14 +75,11 @@ keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                  undeliver);
 }
 
-int run_del_in_fleet(const Invocation& invocation, const std::string& id) {
-    auto fleet = connect_fleet(invocation.etcd);
+keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id) {
+    auto fleet = connect_fleet(target);
     if (!fleet)
-        return report_failure(fleet.error());
-    if (auto s = keyauth::revoke_client(**fleet, id); !s)
-        return report_failure(s.error());
-    std::puts("deleted");
-    return kExitOk;
+        return fleet.error();
+    return keyauth::revoke_client(**fleet, id);
 }
 
 int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options) {

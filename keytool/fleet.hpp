@@ -37,7 +37,7 @@ keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                const keyauth::IssueRequest& request,
                                const keyauth::Delivery& deliver,
                                const std::function<void()>& undeliver);
-int run_del_in_fleet(const Invocation& invocation, const std::string& id);
+keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id);
 int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options);
 keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget& target);
 // server-cert --issue --host NAME...: a server certificate for another host.
