@@ -97,8 +97,7 @@ static char *ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
-    keyauth_result_t *token);
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 static void ngx_http_keyauth_untrack(void *data);
 static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
@@ -198,8 +197,8 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_int_t
 ngx_http_keyauth_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                     rc;
-    keyauth_result_t              token, certificate;
+    keyauth_result_t              result;
+    keyauth_request_t             request;
     ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
@@ -232,76 +231,64 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (klcf->client_cert) {
-        rc = ngx_http_keyauth_check_certificate(r, ctx, kscf->registry,
-                                                &certificate);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+    /* what the request presented; the core judges all of it */
+
+    ngx_memzero(&request, sizeof(keyauth_request_t));
+
+    request.token = klcf->token ? KEYAUTH_CHECK_REQUIRED : KEYAUTH_CHECK_OFF;
+    request.client_certificate = klcf->client_cert ? KEYAUTH_CHECK_REQUIRED
+                                                   : KEYAUTH_CHECK_OFF;
+
+    if (r->headers_in.authorization) {
+        request.authorization =
+                          (const char *) r->headers_in.authorization->value.data;
+        request.authorization_len = r->headers_in.authorization->value.len;
     }
 
-    if (klcf->token) {
-        rc = ngx_http_keyauth_check_token(r, ctx, kscf->registry, &token);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+#if (NGX_HTTP_SSL)
 
-        if (klcf->client_cert
-            && (token.client_id_len != certificate.client_id_len
-                || ngx_strncmp(token.client_id, certificate.client_id,
-                               token.client_id_len)
-                   != 0))
-        {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "keyauth: token of client \"%s\" refused: "
-                          "the certificate names client \"%s\"",
-                          token.client_id, certificate.client_id);
-
-            return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                           &ngx_http_keyauth_invalid_token,
-                                           &ngx_http_keyauth_invalid_challenge);
-        }
-
-        ctx->client_id_len = token.client_id_len;
-        ngx_memcpy(ctx->client_id, token.client_id, token.client_id_len);
-
-    } else {
-        ctx->client_id_len = certificate.client_id_len;
-        ngx_memcpy(ctx->client_id, certificate.client_id,
-                   certificate.client_id_len);
+    if (klcf->client_cert && r->connection->ssl) {
+        request.certificate =
+                   SSL_get_peer_certificate(r->connection->ssl->connection);
+        request.certificate_verified =
+          SSL_get_verify_result(r->connection->ssl->connection) == X509_V_OK;
     }
 
-    return ngx_http_keyauth_track(r, kscf->registry,
-                                  klcf->client_cert ? &certificate : NULL,
-                                  klcf->token ? &token : NULL);
+#endif
+
+    keyauth_authenticate(kscf->registry->handle, &request, &result);
+
+#if (NGX_HTTP_SSL)
+
+    if (request.certificate) {
+        X509_free(request.certificate);
+    }
+
+#endif
+
+    if (result.verdict == KEYAUTH_ACCEPTED) {
+        ctx->client_id_len = result.client_id_len;
+        ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
+
+        return ngx_http_keyauth_track(r, kscf->registry, &result);
+    }
+
+    if (result.about == KEYAUTH_CERTIFICATE) {
+        return ngx_http_keyauth_check_certificate(r, ctx, kscf->registry,
+                                                  &result);
+    }
+
+    return ngx_http_keyauth_check_token(r, ctx, kscf->registry, &result);
 }
 
+
+/* a token refused by the core: 401, and why in the log */
 
 static ngx_int_t
 ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result)
 {
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: token refused: no Authorization header");
-
-        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                       &ngx_http_keyauth_missing_token,
-                                       &ngx_http_keyauth_challenge);
-    }
-
-    keyauth_check_bearer(registry->handle, (const char *) h->value.data,
-                         h->value.len, result);
-
-    if (result->verdict == KEYAUTH_ACCEPTED) {
-        return NGX_OK;
-    }
-
     if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "keyauth: registry \"%V\" unreadable, token refused",
@@ -313,68 +300,35 @@ ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_log_refusal(r, "token", result,
                                  keyauth_verdict_reason(result->verdict));
 
+    if (result->verdict == KEYAUTH_MISSING) {
+        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       &ngx_http_keyauth_missing_token,
+                                       &ngx_http_keyauth_challenge);
+    }
+
     return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                    &ngx_http_keyauth_invalid_token,
                                    &ngx_http_keyauth_invalid_challenge);
 }
 
 
+/* a client certificate refused by the core: 403, and why in the log */
+
 static ngx_int_t
 ngx_http_keyauth_check_certificate(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result)
 {
-    const char  *reason;
-#if (NGX_HTTP_SSL)
-    SSL         *ssl;
-    X509        *cert;
-#endif
+    if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "keyauth: registry \"%V\" unreadable, "
+                      "client certificate refused", &registry->path);
 
-    ngx_memzero(result, sizeof(keyauth_result_t));
-    result->verdict = KEYAUTH_MISSING;
-
-    reason = NULL;
-
-#if (NGX_HTTP_SSL)
-
-    if (r->connection->ssl) {
-        ssl = r->connection->ssl->connection;
-
-        /* the core matches fingerprints; the chain is the TLS layer's job */
-
-        if (SSL_get_verify_result(ssl) != X509_V_OK) {
-            reason = "certificate not verified";
-
-        } else {
-            cert = SSL_get_peer_certificate(ssl);
-
-            if (cert) {
-                keyauth_check_certificate(registry->handle, cert, result);
-                X509_free(cert);
-            }
-        }
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-#endif
-
-    if (reason == NULL) {
-
-        if (result->verdict == KEYAUTH_ACCEPTED) {
-            return NGX_OK;
-        }
-
-        if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "keyauth: registry \"%V\" unreadable, "
-                          "client certificate refused", &registry->path);
-
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        reason = keyauth_verdict_reason(result->verdict);
-    }
-
-    ngx_http_keyauth_log_refusal(r, "client certificate", result, reason);
+    ngx_http_keyauth_log_refusal(r, "client certificate", result,
+                                 keyauth_verdict_reason(result->verdict));
 
     return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                    &ngx_http_keyauth_invalid_certificate,
@@ -955,8 +909,7 @@ typedef struct {
     ngx_queue_t                    queue;
     ngx_http_request_t            *request;
     ngx_http_keyauth_registry_t   *registry;
-    ngx_uint_t                     ngrants;
-    keyauth_result_t               grants[2];   /* certificate, token */
+    keyauth_result_t               grant;       /* what admitted it */
 } ngx_http_keyauth_stream_t;
 
 
@@ -967,10 +920,8 @@ static time_t        ngx_http_keyauth_earliest_not_after;
 
 static ngx_int_t
 ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
-    keyauth_result_t *token)
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant)
 {
-    ngx_uint_t                  i;
     ngx_pool_cleanup_t         *cln;
     ngx_http_keyauth_stream_t  *stream;
 
@@ -1005,22 +956,10 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     }
 
     stream->registry = registry;
-    stream->ngrants = 0;
+    stream->grant = *grant;
 
-    if (certificate) {
-        stream->grants[stream->ngrants++] = *certificate;
-    }
-
-    if (token) {
-        stream->grants[stream->ngrants++] = *token;
-    }
-
-    for (i = 0; i < stream->ngrants; i++) {
-        if (stream->grants[i].not_after < ngx_http_keyauth_earliest_not_after)
-        {
-            ngx_http_keyauth_earliest_not_after =
-                                    (time_t) stream->grants[i].not_after;
-        }
+    if (grant->not_after < ngx_http_keyauth_earliest_not_after) {
+        ngx_http_keyauth_earliest_not_after = (time_t) grant->not_after;
     }
 
     return NGX_OK;
@@ -1039,10 +978,8 @@ ngx_http_keyauth_untrack(void *data)
 static void
 ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 {
-    time_t                      now, earliest, ends;
-    ngx_uint_t                  i, ok;
+    time_t                      now, earliest;
     ngx_queue_t                *q, *next, revoked;
-    keyauth_result_t           *refused;
     ngx_http_keyauth_stream_t  *stream;
 
     if (ngx_queue_empty(&ngx_http_keyauth_streams)) {
@@ -1069,28 +1006,12 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
         next = ngx_queue_next(q);
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        ok = 1;
-        ends = NGX_MAX_TIME_T_VALUE;
-
-        for (i = 0; i < stream->ngrants; i++) {
-            if (stream->registry->changed
-                || stream->grants[i].not_after < now)
-            {
-                keyauth_recheck(stream->registry->handle, &stream->grants[i]);
-            }
-
-            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
-                ok = 0;
-                break;
-            }
-
-            if (stream->grants[i].not_after < ends) {
-                ends = (time_t) stream->grants[i].not_after;
-            }
+        if (stream->registry->changed || stream->grant.not_after < now) {
+            keyauth_recheck(stream->registry->handle, &stream->grant);
         }
 
-        if (ok) {
-            earliest = ngx_min(earliest, ends);
+        if (stream->grant.verdict == KEYAUTH_ACCEPTED) {
+            earliest = ngx_min(earliest, (time_t) stream->grant.not_after);
             continue;
         }
 
@@ -1109,16 +1030,7 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        refused = &stream->grants[0];
-
-        for (i = 0; i < stream->ngrants; i++) {
-            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
-                refused = &stream->grants[i];
-                break;
-            }
-        }
-
-        ngx_http_keyauth_close_revoked(stream->request, refused);
+        ngx_http_keyauth_close_revoked(stream->request, &stream->grant);
     }
 }
 
