@@ -27,8 +27,9 @@ struct Command {
 
 const std::vector<Command>& commands();
 
-// Creates the CA on first use, telling stderr so.
-keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry);
+// Commands that issue need a registry made by init (or the package): they
+// never make one, so a registry always has the group the servers need.
+keyauth::Status require_registry(const keyauth::RegistryLayout& registry);
 
 int run_init(const Invocation&, const Arguments&);
 int run_gen(const Invocation&, const Arguments&);

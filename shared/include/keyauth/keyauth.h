@@ -128,9 +128,10 @@ uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
 /*
  * Rechecks an accepted result against the registry, now. It stays accepted
  * (not_after renewed) while the client's record holds the very credential
- * that admitted it (about, credential) and is live; otherwise its verdict becomes the refusal:
- * KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH (re-issued),
- * KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or KEYAUTH_REGISTRY_ERROR.
+ * that admitted it (about, credential) and is live; otherwise its verdict
+ * becomes the refusal: KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH
+ * (re-issued), KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or
+ * KEYAUTH_REGISTRY_ERROR.
  */
 void keyauth_recheck(keyauth_registry_t *registry, keyauth_result_t *admitted);
 
