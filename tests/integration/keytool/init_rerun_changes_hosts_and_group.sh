@@ -28,7 +28,7 @@ keytool verify - <myapp01_token >/dev/null || fail "client lost by a new server 
 out=$(keytool init --group mosquitto)
 expect_contains "$out" "Readable by group mosquitto" "group output"
 expect_mode "$r" 2750
-for f in . server_cert.pem server_key.pem data.mdb commit.seq; do
+for f in . server_cert.pem server_key.pem data.mdb commit.seq lookup.idx; do
     expect_eq "$(stat -c %G "$r/$f")" "mosquitto" "group of $f"
 done
 expect_mode "$r/ca_key.pem" 600
