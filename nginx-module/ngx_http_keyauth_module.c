@@ -97,8 +97,7 @@ static char *ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
-    keyauth_result_t *token);
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 static void ngx_http_keyauth_untrack(void *data);
 static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
@@ -275,14 +274,7 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         ctx->client_id_len = result.client_id_len;
         ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
 
-        /*
-         * token and certificate name one client, one record: its re-check
-         * covers both
-         */
-
-        return ngx_http_keyauth_track(r, kscf->registry,
-                            result.about == KEYAUTH_CERTIFICATE ? &result : NULL,
-                            result.about == KEYAUTH_TOKEN ? &result : NULL);
+        return ngx_http_keyauth_track(r, kscf->registry, &result);
     }
 
     if (result.about == KEYAUTH_CERTIFICATE) {
@@ -1047,8 +1039,7 @@ typedef struct {
     ngx_queue_t                    queue;
     ngx_http_request_t            *request;
     ngx_http_keyauth_registry_t   *registry;
-    ngx_uint_t                     ngrants;
-    keyauth_result_t               grants[2];   /* certificate, token */
+    keyauth_result_t               grant;       /* what admitted it */
 } ngx_http_keyauth_stream_t;
 
 
@@ -1059,10 +1050,8 @@ static time_t        ngx_http_keyauth_earliest_not_after;
 
 static ngx_int_t
 ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
-    keyauth_result_t *token)
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant)
 {
-    ngx_uint_t                  i;
     ngx_pool_cleanup_t         *cln;
     ngx_http_keyauth_stream_t  *stream;
 
@@ -1097,22 +1086,10 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     }
 
     stream->registry = registry;
-    stream->ngrants = 0;
+    stream->grant = *grant;
 
-    if (certificate) {
-        stream->grants[stream->ngrants++] = *certificate;
-    }
-
-    if (token) {
-        stream->grants[stream->ngrants++] = *token;
-    }
-
-    for (i = 0; i < stream->ngrants; i++) {
-        if (stream->grants[i].not_after < ngx_http_keyauth_earliest_not_after)
-        {
-            ngx_http_keyauth_earliest_not_after =
-                                    (time_t) stream->grants[i].not_after;
-        }
+    if (grant->not_after < ngx_http_keyauth_earliest_not_after) {
+        ngx_http_keyauth_earliest_not_after = (time_t) grant->not_after;
     }
 
     return NGX_OK;
@@ -1131,10 +1108,8 @@ ngx_http_keyauth_untrack(void *data)
 static void
 ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 {
-    time_t                      now, earliest, ends;
-    ngx_uint_t                  i, ok;
+    time_t                      now, earliest;
     ngx_queue_t                *q, *next, revoked;
-    keyauth_result_t           *refused;
     ngx_http_keyauth_stream_t  *stream;
 
     if (ngx_queue_empty(&ngx_http_keyauth_streams)) {
@@ -1161,28 +1136,12 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
         next = ngx_queue_next(q);
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        ok = 1;
-        ends = NGX_MAX_TIME_T_VALUE;
-
-        for (i = 0; i < stream->ngrants; i++) {
-            if (stream->registry->changed
-                || stream->grants[i].not_after < now)
-            {
-                keyauth_recheck(stream->registry->handle, &stream->grants[i]);
-            }
-
-            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
-                ok = 0;
-                break;
-            }
-
-            if (stream->grants[i].not_after < ends) {
-                ends = (time_t) stream->grants[i].not_after;
-            }
+        if (stream->registry->changed || stream->grant.not_after < now) {
+            keyauth_recheck(stream->registry->handle, &stream->grant);
         }
 
-        if (ok) {
-            earliest = ngx_min(earliest, ends);
+        if (stream->grant.verdict == KEYAUTH_ACCEPTED) {
+            earliest = ngx_min(earliest, (time_t) stream->grant.not_after);
             continue;
         }
 
@@ -1201,16 +1160,7 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        refused = &stream->grants[0];
-
-        for (i = 0; i < stream->ngrants; i++) {
-            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
-                refused = &stream->grants[i];
-                break;
-            }
-        }
-
-        ngx_http_keyauth_close_revoked(stream->request, refused);
+        ngx_http_keyauth_close_revoked(stream->request, &stream->grant);
     }
 }
 
