@@ -58,12 +58,17 @@ typedef struct {
     ngx_uint_t                     status;   /* of our refusal, or 0 */
     ngx_str_t                     *body;     /* JSON body of the refusal */
     unsigned                       replace:1;
+    /* judged before the access phase, for $keyauth_client_id (limit_req) */
+    unsigned                       judged:1;
+    keyauth_result_t               verdict;
     size_t                         client_id_len;
     u_char                         client_id[KEYAUTH_CLIENT_ID_MAX];
 } ngx_http_keyauth_ctx_t;
 
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
+    keyauth_result_t *result);
 static ngx_int_t ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result);
@@ -198,44 +203,21 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
+/* what the request presented, judged by the core */
+
 static ngx_int_t
-ngx_http_keyauth_handler(ngx_http_request_t *r)
+ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result)
 {
-    keyauth_result_t              result;
     keyauth_request_t             request;
-    ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
-
-    if (!klcf->token && !klcf->client_cert) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_palloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
-    }
-
-    ctx->status = 0;
-    ctx->body = NULL;
-    ctx->replace = 0;
-    ctx->client_id_len = 0;
-
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
     if (ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
-
-    /* what the request presented; the core judges all of it */
 
     ngx_memzero(&request, sizeof(keyauth_request_t));
 
@@ -260,7 +242,7 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
 
 #endif
 
-    keyauth_authenticate(kscf->registry->handle, &request, &result);
+    keyauth_authenticate(kscf->registry->handle, &request, result);
 
 #if (NGX_HTTP_SSL)
 
@@ -269,6 +251,52 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     }
 
 #endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_keyauth_handler(ngx_http_request_t *r)
+{
+    keyauth_result_t              result;
+    ngx_http_keyauth_ctx_t       *ctx;
+    ngx_http_keyauth_srv_conf_t  *kscf;
+    ngx_http_keyauth_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
+
+    if (!klcf->token && !klcf->client_cert) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
+    }
+
+    kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
+
+    /* judged already if $keyauth_client_id was asked for before access */
+
+    if (ctx->judged) {
+        result = ctx->verdict;
+        ctx->judged = 0;
+
+    } else if (ngx_http_keyauth_judge(r, &result) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = 0;
+    ctx->body = NULL;
+    ctx->replace = 0;
+    ctx->client_id_len = 0;
 
     if (result.verdict == KEYAUTH_ACCEPTED) {
         ctx->client_id_len = result.client_id_len;
@@ -522,11 +550,40 @@ static ngx_int_t
 ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_keyauth_ctx_t  *ctx;
+    ngx_http_keyauth_ctx_t       *ctx;
+    ngx_http_keyauth_loc_conf_t  *klcf;
 
     /* subrequests skip the access phase: they act for the main request */
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_keyauth_module);
+
+    /*
+     * asked for before the access phase (limit_req_zone, a map used there):
+     * judge now, once; the access handler takes this verdict
+     */
+
+    if (ctx == NULL && r == r->main) {
+        klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
+
+        if (klcf->token || klcf->client_cert) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
+
+            if (ngx_http_keyauth_judge(r, &ctx->verdict) == NGX_OK) {
+                ctx->judged = 1;
+
+                if (ctx->verdict.verdict == KEYAUTH_ACCEPTED) {
+                    ctx->client_id_len = ctx->verdict.client_id_len;
+                    ngx_memcpy(ctx->client_id, ctx->verdict.client_id,
+                               ctx->client_id_len);
+                }
+            }
+        }
+    }
 
     if (ctx == NULL || ctx->status || ctx->client_id_len == 0) {
         v->not_found = 1;
