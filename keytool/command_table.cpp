@@ -65,6 +65,18 @@ const std::vector<Command>& commands() {
          "token from stdin, which keeps it out of the process list.\n",
          {},
          run_verify},
+        {"serve",
+         "run the web console: the clients' page and its JSON API",
+         "usage: keytool [--registry DIR] serve [--listen ADDR:PORT] [--tls]\n"
+         "\n"
+         "Prints a one-time login link as its first line, then serves the console until\n"
+         "interrupted. The page and the API under /api/v1 (docs/openapi.yaml) make the\n"
+         "same changes as gen and del.\n"
+         "\n"
+         "  --listen ADDR:PORT  where to listen (default 127.0.0.1:5688; port 0: any)\n"
+         "  --tls               HTTPS with the registry's server certificate\n",
+         {{"listen", true, false}, {"tls", false, false}},
+         run_serve},
     };
     return table;
 }

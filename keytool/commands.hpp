@@ -53,5 +53,6 @@ int run_list(const Invocation&, const Arguments&);
 int run_del(const Invocation&, const Arguments&);
 int run_server_cert(const Invocation&, const Arguments&);
 int run_verify(const Invocation&, const Arguments&);
+int run_serve(const Invocation&, const Arguments&);
 
 }  // namespace keytool

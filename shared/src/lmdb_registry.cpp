@@ -377,6 +377,42 @@ Result<std::vector<ClientRecord>> LmdbRegistry::list() {
     return records;
 }
 
+Status LmdbRegistry::scan(std::string_view from, const ClientVisitor& visit) {
+    ReadScope read(*impl_);
+    if (!read.status())
+        return read.status();
+    MDB_cursor* raw = nullptr;
+    if (int rc = mdb_cursor_open(read.txn(), impl_->open_env->clients, &raw); rc != 0) {
+        return lmdb_error(rc, "listing clients");
+    }
+    MdbCursorPtr cursor(raw);
+    MDB_val key = mdb_value(from.data(), from.size());
+    MDB_val value{};
+    int rc = mdb_cursor_get(raw, &key, &value, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    ClientCredentials credentials;
+    for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
+        if (!decode_credentials(as_view(value), credentials)) {
+            return make_error(Errc::registry_corrupt, "registry record is corrupt");
+        }
+        if (!visit(as_view(key), credentials))
+            return {};
+    }
+    if (rc != MDB_NOTFOUND)
+        return lmdb_error(rc, "listing clients");
+    return {};
+}
+
+Result<std::size_t> LmdbRegistry::count() {
+    ReadScope read(*impl_);
+    if (!read.status())
+        return read.status().error();
+    MDB_stat stat{};
+    if (int rc = mdb_stat(read.txn(), impl_->open_env->clients, &stat); rc != 0) {
+        return lmdb_error(rc, "counting clients");
+    }
+    return static_cast<std::size_t>(stat.ms_entries);
+}
+
 // The snapshot a lookup made now would read: the id of a fresh read
 // transaction (the meta page can run ahead of what readers see).
 std::uint64_t LmdbRegistry::generation() {

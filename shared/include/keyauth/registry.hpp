@@ -63,6 +63,12 @@ class LmdbRegistry final : public ClientStore {
 
     Result<std::unique_ptr<RegistryWriter>> begin_write();
 
+    // Walks one snapshot in id order from the first id >= from, until visit
+    // returns false: paging without loading the whole registry.
+    using ClientVisitor = std::function<bool(std::string_view id, const ClientCredentials&)>;
+    Status scan(std::string_view from, const ClientVisitor& visit);
+    Result<std::size_t> count();
+
     struct Impl;
 
   private:
