@@ -3,7 +3,8 @@
 set(ASSETS
   "/|text/html|${ASSET_DIR}/index.html"
   "/console.js|text/javascript|${ASSET_DIR}/console.js"
-  "/console.css|text/css|${ASSET_DIR}/console.css")
+  "/console.css|text/css|${ASSET_DIR}/console.css"
+  "/favicon.svg|image/svg+xml|${ASSET_DIR}/favicon.svg")
 set(arrays "")
 set(entries "")
 set(index 0)
