@@ -13,14 +13,19 @@ std::int64_t order_key(const ClientCredentials& credentials, ListOrder order) {
 }
 
 // "a before b" in the page's order; ties in time fall back to the id.
-bool ranks_before(const ClientRecord& a, const ClientRecord& b, const ListingQuery& query) {
+bool ranks_before(std::string_view a_id, const ClientCredentials& a, std::string_view b_id,
+                  const ClientCredentials& b, const ListingQuery& query) {
     if (query.order != ListOrder::id) {
-        const std::int64_t ka = order_key(a.credentials, query.order);
-        const std::int64_t kb = order_key(b.credentials, query.order);
+        const std::int64_t ka = order_key(a, query.order);
+        const std::int64_t kb = order_key(b, query.order);
         if (ka != kb)
             return query.descending ? ka > kb : ka < kb;
     }
-    return query.descending ? a.id > b.id : a.id < b.id;
+    return query.descending ? a_id > b_id : a_id < b_id;
+}
+
+bool ranks_before(const ClientRecord& a, const ClientRecord& b, const ListingQuery& query) {
+    return ranks_before(a.id, a.credentials, b.id, b.credentials, query);
 }
 
 // Id order, no search: skip along the cursor, stop after the page.
@@ -32,22 +37,17 @@ Result<ClientPage> page_in_id_order(LmdbRegistry& registry, const ListingQuery& 
     page.total = *total;
     if (query.offset >= page.total)
         return page;
-    // Descending pages are the mirrored ascending window, reversed.
-    std::size_t first = query.offset;
-    std::size_t wanted = std::min(query.limit, page.total - query.offset);
-    if (query.descending)
-        first = page.total - query.offset - wanted;
+    const std::size_t wanted = std::min(query.limit, page.total - query.offset);
     std::size_t position = 0;
-    Status s = registry.scan({}, [&](std::string_view id, const ClientCredentials& c) {
-        if (position++ < first)
-            return true;
-        page.records.push_back(ClientRecord{std::string(id), c});
-        return page.records.size() < wanted;
-    });
+    Status s =
+        registry.scan(query.descending, [&](std::string_view id, const ClientCredentials& c) {
+            if (position++ < query.offset)
+                return true;
+            page.records.push_back(ClientRecord{std::string(id), c});
+            return page.records.size() < wanted;
+        });
     if (!s)
         return s.error();
-    if (query.descending)
-        std::reverse(page.records.begin(), page.records.end());
     return page;
 }
 
@@ -59,17 +59,17 @@ Result<ClientPage> page_by_scan(LmdbRegistry& registry, const ListingQuery& quer
     };
     std::vector<ClientRecord> heap;
     ClientPage page;
-    Status s = registry.scan({}, [&](std::string_view id, const ClientCredentials& c) {
+    Status s = registry.scan(false, [&](std::string_view id, const ClientCredentials& c) {
         if (!query.id_contains.empty() && id.find(query.id_contains) == std::string_view::npos)
             return true;
         ++page.total;
-        ClientRecord candidate{std::string(id), c};
         if (heap.size() < keep) {
-            heap.push_back(std::move(candidate));
+            heap.push_back(ClientRecord{std::string(id), c});
             std::push_heap(heap.begin(), heap.end(), worse_on_top);
-        } else if (ranks_before(candidate, heap.front(), query)) {
+        } else if (ranks_before(id, c, heap.front().id, heap.front().credentials, query)) {
             std::pop_heap(heap.begin(), heap.end(), worse_on_top);
-            heap.back() = std::move(candidate);
+            heap.back().id.assign(id);
+            heap.back().credentials = c;
             std::push_heap(heap.begin(), heap.end(), worse_on_top);
         }
         return true;
@@ -145,7 +145,7 @@ Result<ExpiryCalendar> expiry_calendar(LmdbRegistry& registry, std::int64_t now,
             ExpiryMonth{today.tm_year + 1900 + index / 12, index % 12 + 1, 0});
         bounds.push_back(month_start(today.tm_year + 1900, today.tm_mon + i + 2));
     }
-    Status s = registry.scan({}, [&](std::string_view, const ClientCredentials& c) {
+    Status s = registry.scan(false, [&](std::string_view, const ClientCredentials& c) {
         const std::int64_t end = c.validity.not_after;
         if (end < now) {
             ++calendar.expired;

@@ -377,7 +377,7 @@ Result<std::vector<ClientRecord>> LmdbRegistry::list() {
     return records;
 }
 
-Status LmdbRegistry::scan(std::string_view from, const ClientVisitor& visit) {
+Status LmdbRegistry::scan(bool backward, const ClientVisitor& visit) {
     ReadScope read(*impl_);
     if (!read.status())
         return read.status();
@@ -386,11 +386,12 @@ Status LmdbRegistry::scan(std::string_view from, const ClientVisitor& visit) {
         return lmdb_error(rc, "listing clients");
     }
     MdbCursorPtr cursor(raw);
-    MDB_val key = mdb_value(from.data(), from.size());
+    MDB_val key{};
     MDB_val value{};
-    int rc = mdb_cursor_get(raw, &key, &value, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+    int rc = mdb_cursor_get(raw, &key, &value, backward ? MDB_LAST : MDB_FIRST);
     ClientCredentials credentials;
-    for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
+    for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, step)) {
         if (!decode_credentials(as_view(value), credentials)) {
             return make_error(Errc::registry_corrupt, "registry record is corrupt");
         }

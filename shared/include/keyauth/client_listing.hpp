@@ -36,8 +36,8 @@ struct ClientPage {
     std::size_t total = 0;  // clients matching the query, across all pages
 };
 
-// In id order without a search it walks only offset + limit records; any
-// other query is one pass over the registry keeping offset + limit of them.
+// In id order (either way) without a search it walks only offset + limit
+// records; any other query is one pass keeping the best offset + limit.
 Result<ClientPage> list_clients_page(LmdbRegistry& registry, const ListingQuery& query);
 
 struct ExpiryMonth {

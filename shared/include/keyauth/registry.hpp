@@ -63,10 +63,10 @@ class LmdbRegistry final : public ClientStore {
 
     Result<std::unique_ptr<RegistryWriter>> begin_write();
 
-    // Walks one snapshot in id order from the first id >= from, until visit
+    // Walks one snapshot in id order (from the last id backward), until visit
     // returns false: paging without loading the whole registry.
     using ClientVisitor = std::function<bool(std::string_view id, const ClientCredentials&)>;
-    Status scan(std::string_view from, const ClientVisitor& visit);
+    Status scan(bool backward, const ClientVisitor& visit);
     Result<std::size_t> count();
 
     struct Impl;
