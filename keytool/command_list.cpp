@@ -72,8 +72,7 @@ void print_json(const std::vector<keyauth::ClientRecord>& records) {
 int run_list(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("list takes no operands");
-    auto registry =
-        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_only);
+    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
     if (!registry)
         return report_failure(registry.error());
     auto records = (*registry)->list();

@@ -30,8 +30,7 @@ int run_verify(const Invocation& invocation, const Arguments& arguments) {
     } else {
         token = keyauth::SecretString(arguments.operands.front());
     }
-    auto registry =
-        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_only);
+    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
     if (!registry)
         return report_failure(registry.error());
     const auto result = keyauth::check_token(**registry, token.view(), keyauth::unix_now());

@@ -39,13 +39,17 @@ Result<ClientPage> page_in_id_order(LmdbRegistry& registry, const ListingQuery& 
         return page;
     const std::size_t wanted = std::min(query.limit, page.total - query.offset);
     std::size_t position = 0;
-    Status s =
-        registry.scan(query.descending, [&](std::string_view id, const ClientCredentials& c) {
-            if (position++ < query.offset)
-                return true;
-            page.records.push_back(ClientRecord{std::string(id), c});
-            return page.records.size() < wanted;
-        });
+    auto start_over = [&] {
+        position = 0;
+        page.records.clear();
+    };
+    Status s = registry.scan(query.descending, start_over,
+                             [&](std::string_view id, const ClientCredentials& c) {
+                                 if (position++ < query.offset)
+                                     return true;
+                                 page.records.push_back(ClientRecord{std::string(id), c});
+                                 return page.records.size() < wanted;
+                             });
     if (!s)
         return s.error();
     return page;
@@ -59,21 +63,26 @@ Result<ClientPage> page_by_scan(LmdbRegistry& registry, const ListingQuery& quer
     };
     std::vector<ClientRecord> heap;
     ClientPage page;
-    Status s = registry.scan(false, [&](std::string_view id, const ClientCredentials& c) {
-        if (!query.id_contains.empty() && id.find(query.id_contains) == std::string_view::npos)
+    auto start_over = [&] {
+        heap.clear();
+        page.total = 0;
+    };
+    Status s =
+        registry.scan(false, start_over, [&](std::string_view id, const ClientCredentials& c) {
+            if (!query.id_contains.empty() && id.find(query.id_contains) == std::string_view::npos)
+                return true;
+            ++page.total;
+            if (heap.size() < keep) {
+                heap.push_back(ClientRecord{std::string(id), c});
+                std::push_heap(heap.begin(), heap.end(), worse_on_top);
+            } else if (ranks_before(id, c, heap.front().id, heap.front().credentials, query)) {
+                std::pop_heap(heap.begin(), heap.end(), worse_on_top);
+                heap.back().id.assign(id);
+                heap.back().credentials = c;
+                std::push_heap(heap.begin(), heap.end(), worse_on_top);
+            }
             return true;
-        ++page.total;
-        if (heap.size() < keep) {
-            heap.push_back(ClientRecord{std::string(id), c});
-            std::push_heap(heap.begin(), heap.end(), worse_on_top);
-        } else if (ranks_before(id, c, heap.front().id, heap.front().credentials, query)) {
-            std::pop_heap(heap.begin(), heap.end(), worse_on_top);
-            heap.back().id.assign(id);
-            heap.back().credentials = c;
-            std::push_heap(heap.begin(), heap.end(), worse_on_top);
-        }
-        return true;
-    });
+        });
     if (!s)
         return s.error();
     std::sort_heap(heap.begin(), heap.end(), worse_on_top);
@@ -145,7 +154,12 @@ Result<ExpiryCalendar> expiry_calendar(LmdbRegistry& registry, std::int64_t now,
             ExpiryMonth{today.tm_year + 1900 + index / 12, index % 12 + 1, 0});
         bounds.push_back(month_start(today.tm_year + 1900, today.tm_mon + i + 2));
     }
-    Status s = registry.scan(false, [&](std::string_view, const ClientCredentials& c) {
+    auto start_over = [&] {
+        calendar.expired = calendar.later = 0;
+        for (ExpiryMonth& month : calendar.months)
+            month.count = 0;
+    };
+    Status s = registry.scan(false, start_over, [&](std::string_view, const ClientCredentials& c) {
         const std::int64_t end = c.validity.not_after;
         if (end < now) {
             ++calendar.expired;

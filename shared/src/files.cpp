@@ -73,14 +73,14 @@ std::string temporary_name(const std::string& path) {
     return dir + "/." + base + suffix + ".tmp";
 }
 
+}  // namespace
+
 Status fsync_directory(const std::string& dir) {
     UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.valid() || fsync(fd.get()) != 0)
         return file_error(errno, dir);
     return {};
 }
-
-}  // namespace
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
     if (this != &other) {

@@ -70,10 +70,10 @@ wait_for_port() {
 }
 
 # A snapshot of a directory tree (names, modes, sizes, contents' hashes) to
-# prove a failed command changed nothing. LMDB's lock.mdb is left out: it is
-# the table of live readers and writers, not data; err* are the tests' own
-# captures of stderr.
+# prove a failed command changed nothing. The writer's lock and commit
+# sequence are left out: they say who writes and how often, not what is
+# registered; err* are the tests' own captures of stderr.
 tree_snapshot() {
-    (cd "$1" && find . ! -name lock.mdb ! -name 'err*' -printf '%p %m %s\n' | sort &&
-        find . -type f ! -name lock.mdb ! -name 'err*' -exec sha256sum {} + | sort)
+    (cd "$1" && find . ! -name writer.lock ! -name commit.seq ! -name 'err*' -printf '%p %m %s\n' | sort &&
+        find . -type f ! -name writer.lock ! -name commit.seq ! -name 'err*' -exec sha256sum {} + | sort)
 }

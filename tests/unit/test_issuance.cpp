@@ -91,7 +91,8 @@ void init_lays_out_the_registry_with_spec_modes(void**) {
     assert_int_equal(permissions(layout.server_cert()), 0640);
     assert_int_equal(permissions(layout.server_key()), 0640);
     assert_int_equal(permissions(layout.data_file()), 0640);
-    assert_int_equal(permissions(layout.lock_file()), 0660);
+    assert_int_equal(permissions(layout.commit_sequence()), 0640);
+    assert_int_equal(permissions(layout.writer_lock()), 0600);
     assert_ok(keyauth::load_authority(layout));
 }
 

@@ -2,9 +2,12 @@
 // their next lookup and notice a registry replaced on disk.
 #include "unit_test.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <lmdb.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -261,8 +264,11 @@ void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
     auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_only);
     assert_false(opened.ok());
     assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    // LMDB's own layout, without keyauth's commit sequence: a 0.1 registry.
     assert_sv_equal(opened.error().message,
-                    "registry " + dir.path() + " is empty (run keytool init)");
+                    "registry " + dir.path() +
+                        " was made by keyauth 0.1 and has no commit.seq: run any keytool command "
+                        "on it as root once (e.g. keytool list) to upgrade it");
 }
 
 void open_of_a_file_is_refused(void**) {
@@ -275,17 +281,36 @@ void open_of_a_file_is_refused(void**) {
                      static_cast<int>(Errc::invalid_argument));
 }
 
-void read_write_open_creates_files_0660_under_umask(void**) {
+void create_open_makes_files_with_exact_modes_under_umask(void**) {
     TempDir dir;
     const mode_t old = umask(0);
-    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_write);
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::create);
     umask(old);
     assert_ok(opened);
     struct stat st {};
     assert_int_equal(stat((dir / "data.mdb").c_str(), &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0660);
-    assert_int_equal(stat((dir / "lock.mdb").c_str(), &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0660);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(stat((dir / "commit.seq").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(stat((dir / "writer.lock").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    // LMDB's lock file is gone: nobody takes LMDB's locks any more.
+    assert_int_equal(stat((dir / "lock.mdb").c_str(), &st), -1);
+}
+
+void read_write_open_of_an_empty_directory_creates_nothing(void**) {
+    TempDir dir;
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_write);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + dir.path() + " has no data.mdb (run keytool init)");
+    DIR* listing = opendir(dir.path().c_str());
+    int entries = 0;
+    while (readdir(listing) != nullptr)
+        ++entries;
+    closedir(listing);
+    assert_int_equal(entries, 2);  // . and ..
 }
 
 void generation_changes_after_a_commit(void**) {
@@ -491,6 +516,99 @@ void writers_take_turns(void**) {
         close(fd);
 }
 
+// Sets the commit sequence as a writer that died mid-commit leaves it.
+void leave_commit_in_progress(const std::string& dir) {
+    const int fd = open((dir + "/commit.seq").c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    std::uint64_t counter = 0;
+    assert_int_equal(pread(fd, &counter, sizeof counter, 8), 8);
+    counter |= 1;
+    assert_int_equal(pwrite(fd, &counter, sizeof counter, 8), 8);
+    close(fd);
+}
+
+void reader_fails_closed_while_a_commit_never_ends_and_the_next_writer_repairs(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto reader = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    assert_ok(reader->find("myapp01", found));
+
+    leave_commit_in_progress(temp.path());
+    const auto begun = std::chrono::steady_clock::now();
+    const keyauth::Status refused = reader->find("myapp01", found);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - begun)
+                            .count();
+    assert_false(refused.ok());
+    assert_int_equal(static_cast<int>(refused.code()), static_cast<int>(Errc::io_error));
+    assert_non_null(strstr(refused.error().message.c_str(), "in progress for over 1 s"));
+    assert_in_range(millis, 900, 3000);
+    // Not even a remembered answer is served meanwhile.
+    assert_false(reader->find("myapp01", found).ok());
+
+    // keytool's next write repairs the counter before its own commit.
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "other", kSecond); }));
+    assert_ok(reader->find("myapp01", found));
+    assert_ok(reader->find("other", found));
+}
+
+void a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause(void**) {
+    TempRegistry temp;
+    // Another writer (here: a bare lock holder) keeps writer.lock.
+    const int fd = open((temp.path() + "/writer.lock").c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    assert_int_equal(fcntl(fd, F_OFD_SETLK, &lock), 0);
+    auto registry = temp.open(OpenMode::read_write);
+    assert_null(registry.get());  // opening a writer takes the lock too
+    auto opened = LmdbRegistry::open(temp.path(), OpenMode::read_write);
+    assert_false(opened.ok());
+    assert_non_null(strstr(opened.error().message.c_str(), "registry is busy: another writer"));
+    // Readers do not care.
+    auto reader = temp.open(OpenMode::read_only);
+    assert_non_null(reader.get());
+    ClientCredentials found;
+    assert_code(reader->find("nobody", found), Errc::unknown_client);
+    close(fd);
+    assert_non_null(temp.open(OpenMode::read_write).get());
+}
+
+// Hundreds of readers at once: no reader table to fill (LMDB's held 126).
+void three_hundred_readers_at_once(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < 300; ++i) {
+        const pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(go[1]);
+            auto reader = LmdbRegistry::open(temp.path(), OpenMode::read_only);
+            char byte = 0;
+            // Every reader holds its registry open until all are open.
+            if (!reader || read(go[0], &byte, 1) != 0)
+                _exit(2);
+            ClientCredentials found;
+            _exit((*reader)->find("myapp01", found).ok() ? 0 : 1);
+        }
+        children.push_back(pid);
+    }
+    close(go[0]);
+    close(go[1]);
+    int succeeded = 0;
+    for (pid_t pid : children)
+        succeeded += exit_code_of(pid) == 0 ? 1 : 0;
+    assert_int_equal(succeeded, 300);
+}
+
 // Writes bytes straight into one of the registry's LMDB tables, bypassing
 // the core: how a corrupt or hostile registry is made.
 bool raw_put(const std::string& dir, const char* table, std::string_view key,
@@ -503,7 +621,7 @@ bool raw_put(const std::string& dir, const char* table, std::string_view key,
     MDB_dbi dbi = 0;
     MDB_val k{key.size(), const_cast<char*>(key.data())};
     MDB_val v{value.size(), const_cast<char*>(value.data())};
-    const bool ok = mdb_env_open(env, dir.c_str(), 0, 0660) == 0 &&
+    const bool ok = mdb_env_open(env, dir.c_str(), MDB_NOLOCK, 0660) == 0 &&
                     mdb_txn_begin(env, nullptr, 0, &txn) == 0 &&
                     mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_put(txn, dbi, &k, &v, 0) == 0 &&
                     mdb_txn_commit(txn) == 0;
@@ -523,7 +641,7 @@ long raw_count(const std::string& dir, const char* table) {
     MDB_dbi dbi = 0;
     MDB_stat stat{};
     long count = -1;
-    if (mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0660) == 0 &&
+    if (mdb_env_open(env, dir.c_str(), MDB_RDONLY | MDB_NOLOCK, 0660) == 0 &&
         mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0 &&
         mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_stat(txn, dbi, &stat) == 0) {
         count = static_cast<long>(stat.ms_entries);
@@ -611,7 +729,8 @@ void registry_directory_comes_from_flag_then_env_then_default(void**) {
     assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/var/lib/keyauth");
     assert_sv_equal(keyauth::resolve_registry(std::string_view("/")).dir, "/");
     const keyauth::RegistryLayout layout{"/r"};
-    assert_sv_equal(layout.lock_file(), "/r/lock.mdb");
+    assert_sv_equal(layout.commit_sequence(), "/r/commit.seq");
+    assert_sv_equal(layout.writer_lock(), "/r/writer.lock");
     assert_sv_equal(layout.ca_cert(), "/r/ca_cert.pem");
     assert_sv_equal(layout.ca_key(), "/r/ca_key.pem");
     assert_sv_equal(layout.server_cert(), "/r/server_cert.pem");
@@ -639,13 +758,17 @@ int main() {
         cmocka_unit_test(read_only_open_without_data_mdb_is_not_found),
         cmocka_unit_test(read_only_open_of_lmdb_without_tables_is_not_found),
         cmocka_unit_test(open_of_a_file_is_refused),
-        cmocka_unit_test(read_write_open_creates_files_0660_under_umask),
+        cmocka_unit_test(create_open_makes_files_with_exact_modes_under_umask),
+        cmocka_unit_test(read_write_open_of_an_empty_directory_creates_nothing),
         cmocka_unit_test(generation_changes_after_a_commit),
         cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
         cmocka_unit_test(replaced_registry_with_the_same_history_is_read_afresh),
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
         cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
         cmocka_unit_test(writers_take_turns),
+        cmocka_unit_test(reader_fails_closed_while_a_commit_never_ends_and_the_next_writer_repairs),
+        cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
+        cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_is_reported_not_trusted),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),

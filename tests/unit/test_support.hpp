@@ -96,7 +96,7 @@ inline keyauth::TokenHash hash_of_hex(std::string_view hex) {
 // keytool writes. Returns false if anything failed.
 inline bool write_registry(const std::string& dir,
                            const std::function<bool(keyauth::RegistryWriter&)>& change) {
-    auto registry = keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::read_write);
+    auto registry = keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::create);
     if (!registry)
         return false;
     auto writer = (*registry)->begin_write();
@@ -137,7 +137,7 @@ class TempRegistry {
         }
     }
     static bool create(const std::string& dir) {
-        return keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::read_write).ok();
+        return keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::create).ok();
     }
     const std::string& path() const { return dir_.path(); }
     const TempDir& dir() const { return dir_; }

@@ -68,4 +68,7 @@ Status write_file_exclusive(const std::string& path, std::string_view contents, 
 
 Result<std::string> read_small_file(const std::string& path);
 
+// Makes a rename or unlink in dir durable.
+Status fsync_directory(const std::string& dir);
+
 }  // namespace keyauth

@@ -29,10 +29,13 @@ class ClientStore {
     virtual std::uint64_t generation() = 0;
 };
 
-enum class OpenMode { read_only, read_write };
+// read_only: the servers; they write nothing anywhere and take no lock.
+// read_write: keytool on an existing registry (upgrading one made by 0.1).
+// create: provisioning, which may make the data file.
+enum class OpenMode { read_only, read_write, create };
 
 // Is dir a registry a server can open (a directory holding data.mdb and
-// lock.mdb), judged without opening it: opening as root would create files.
+// commit.seq), judged without opening it: opening as root would create files.
 Status check_registry_directory(std::string_view dir);
 
 // Applies writes in one transaction, exclusive across processes, committed
@@ -50,8 +53,9 @@ class RegistryWriter {
 
 class LmdbRegistry final : public ClientStore {
   public:
-    // read_only: the servers (never creates anything). read_write: keytool
-    // (creates data.mdb and lock.mdb if missing, mode 0660).
+    // Writers (read_write, create) leave data.mdb 0640, commit.seq 0640
+    // (both in data.mdb's group) and writer.lock 0600, and remove 0.1's
+    // lock.mdb; each write and each keytool read holds writer.lock.
     static Result<std::unique_ptr<LmdbRegistry>> open(std::string_view dir, OpenMode mode);
     ~LmdbRegistry() override;
 
@@ -64,9 +68,11 @@ class LmdbRegistry final : public ClientStore {
     Result<std::unique_ptr<RegistryWriter>> begin_write();
 
     // Walks one snapshot in id order (from the last id backward), until visit
-    // returns false: paging without loading the whole registry.
+    // returns false: paging without loading the whole registry. A reader
+    // that meets a commit reads again: start_over() resets what visit kept.
     using ClientVisitor = std::function<bool(std::string_view id, const ClientCredentials&)>;
-    Status scan(bool backward, const ClientVisitor& visit);
+    Status scan(bool backward, const std::function<void()>& start_over,
+                const ClientVisitor& visit);
     Result<std::size_t> count();
 
     struct Impl;
@@ -75,5 +81,9 @@ class LmdbRegistry final : public ClientStore {
     explicit LmdbRegistry(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+// keytool's reads: as the writer where the caller may write the registry
+// directory (which also upgrades one made by keyauth 0.1), else as a server.
+Result<std::unique_ptr<LmdbRegistry>> open_registry_to_read(std::string_view dir);
 
 }  // namespace keyauth

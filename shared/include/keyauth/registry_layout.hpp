@@ -14,7 +14,12 @@ struct RegistryLayout {
     std::string dir;
 
     std::string data_file() const { return dir + "/data.mdb"; }
-    std::string lock_file() const { return dir + "/lock.mdb"; }
+    // The writer's seqlock counter, which the readers map read-only.
+    std::string commit_sequence() const { return dir + "/commit.seq"; }
+    // The writer's lock: its owner's alone.
+    std::string writer_lock() const { return dir + "/writer.lock"; }
+    // LMDB's own lock file, from registries made before keyauth 0.2.
+    std::string legacy_lock_file() const { return dir + "/lock.mdb"; }
     std::string ca_cert() const { return dir + "/ca_cert.pem"; }
     std::string ca_key() const { return dir + "/ca_key.pem"; }
     std::string server_cert() const { return dir + "/server_cert.pem"; }

@@ -11,11 +11,18 @@ expect_mode "$r/ca_key.pem" 600
 expect_mode "$r/server_cert.pem" 640
 expect_mode "$r/server_key.pem" 640
 expect_mode "$r/data.mdb" 640
-expect_mode "$r/lock.mdb" 660
-for f in server_cert.pem server_key.pem data.mdb lock.mdb; do
+expect_mode "$r/commit.seq" 640
+keytool gen first >/dev/null
+expect_mode "$r/writer.lock" 600
+[ ! -e "$r/lock.mdb" ] || fail "LMDB's lock.mdb exists: readers could write it"
+for f in server_cert.pem server_key.pem data.mdb commit.seq; do
     expect_eq "$(stat -c %G "$r/$f")" "www-data" "group of $f"
 done
 [ "$(stat -c %G "$r/ca_key.pem")" != "www-data" ] || fail "CA key readable by the group"
+[ "$(stat -c %G "$r/writer.lock")" != "www-data" ] || fail "writer lock reachable by the group"
+# The servers' user can write nothing in the registry.
+writable=$(setpriv --reuid=www-data --regid=www-data --init-groups find "$r" -writable)
+expect_eq "$writable" "" "files www-data can write"
 
 san=$(openssl x509 -in "$r/server_cert.pem" -noout -ext subjectAltName)
 expect_contains "$san" "DNS:broker.example" "DNS SAN"

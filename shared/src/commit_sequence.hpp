@@ -1,0 +1,61 @@
+// The registry's commit sequence: a counter in commit.seq that only the
+// writer can change, odd while a commit is being written and even otherwise.
+// Readers map it read-only and open LMDB without its lock file, so they need
+// no write access anywhere; the counter is how they know that what they read
+// was one committed snapshot (a seqlock across processes). See
+// docs/ARCHITECTURE.md, "Readers that cannot write".
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "keyauth/files.hpp"
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+class CommitSequence {
+  public:
+    CommitSequence() = default;
+    CommitSequence(CommitSequence&& other) noexcept;
+    CommitSequence& operator=(CommitSequence&& other) noexcept;
+    CommitSequence(const CommitSequence&) = delete;
+    CommitSequence& operator=(const CommitSequence&) = delete;
+    ~CommitSequence();
+
+    // A reader's view: the file must exist and be what the writer made.
+    static Result<CommitSequence> open_for_reading(const std::string& path);
+    // The writer's: created (mode 0640, the group of group_from) if missing.
+    static Result<CommitSequence> open_for_writing(const std::string& path,
+                                                   const std::string& group_from);
+
+    std::uint64_t load() const { return counter()->load(std::memory_order_acquire); }
+    // Orders the reads a reader made before it compares the counter again.
+    std::uint64_t reload() const {
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return counter()->load(std::memory_order_relaxed);
+    }
+
+    // Writer only, under the write lock. A writer that died between these
+    // two left the counter odd; the next one repairs it first.
+    void repair();
+    void begin_commit();
+    void end_commit();
+
+    dev_t device() const { return device_; }
+    ino_t inode() const { return inode_; }
+
+  private:
+    std::atomic<std::uint64_t>* counter() const;
+    Status attach(int fd, const std::string& path, bool writable);
+    void unmap();
+
+    void* map_ = nullptr;
+    dev_t device_ = 0;
+    ino_t inode_ = 0;
+};
+
+}  // namespace keyauth

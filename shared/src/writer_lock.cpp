@@ -1,0 +1,57 @@
+#include "writer_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace keyauth {
+namespace {
+
+constexpr long kRetryMillis = 10;
+
+Error lock_error(int err, const std::string& path) {
+    return make_error(err == EACCES || err == EPERM ? Errc::permission_denied : Errc::io_error,
+                      path + ": " + std::strerror(err));
+}
+
+bool try_lock(int fd, int& err) {
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (fcntl(fd, F_OFD_SETLK, &lock) == 0)
+        return true;
+    err = errno;
+    return false;
+}
+
+}  // namespace
+
+Result<WriterLock> WriterLock::acquire(const std::string& path, long wait_millis) {
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid())
+        return lock_error(errno, path);
+    // Whoever made it, it is the writer's alone.
+    if (fchmod(fd.get(), 0600) != 0)
+        return lock_error(errno, path);
+    for (long waited = 0;; waited += kRetryMillis) {
+        int err = 0;
+        if (try_lock(fd.get(), err))
+            return WriterLock(std::move(fd));
+        if (err != EAGAIN && err != EACCES && err != EINTR)
+            return lock_error(err, path);
+        if (waited >= wait_millis) {
+            return make_error(Errc::io_error,
+                              "registry is busy: another writer (keytool, keytool serve or "
+                              "keyauth-sync) has held " +
+                                  path + " for over " + std::to_string(wait_millis / 1000) + " s");
+        }
+        const timespec pause{0, kRetryMillis * 1000000};
+        nanosleep(&pause, nullptr);
+    }
+}
+
+}  // namespace keyauth
