@@ -56,31 +56,28 @@ void escape_torn_read(MDB_env*, const char*) {
         std::longjmp(*torn_read_escape, 1);
 }
 
-// mdb_get, for readers: nothing with a destructor lives between the setjmp
-// and LMDB's frames.
-int guarded_get(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* value) {
+// One LMDB read call for a reader: nothing with a destructor lives between
+// the setjmp and LMDB's frames.
+template <class Call>
+int guarded(const Call& call) {
     std::jmp_buf escape;
     if (setjmp(escape) != 0) {
         torn_read_escape = nullptr;
         return MDB_CORRUPTED;
     }
     torn_read_escape = &escape;
-    const int rc = mdb_get(txn, dbi, key, value);
+    const int rc = call();
     torn_read_escape = nullptr;
     return rc;
 }
 
-// mdb_cursor_get, guarded as guarded_get is: for the console's pages.
+int guarded_get(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* value) {
+    return guarded([&] { return mdb_get(txn, dbi, key, value); });
+}
+
+// For the console's pages.
 int guarded_cursor_get(MDB_cursor* cursor, MDB_val* key, MDB_val* value, MDB_cursor_op op) {
-    std::jmp_buf escape;
-    if (setjmp(escape) != 0) {
-        torn_read_escape = nullptr;
-        return MDB_CORRUPTED;
-    }
-    torn_read_escape = &escape;
-    const int rc = mdb_cursor_get(cursor, key, value, op);
-    torn_read_escape = nullptr;
-    return rc;
+    return guarded([&] { return mdb_cursor_get(cursor, key, value, op); });
 }
 
 // Keeps kReadSlackBytes of (sparse) file after the last page in use.

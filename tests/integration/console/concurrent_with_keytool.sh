@@ -1,6 +1,7 @@
 #!/bin/bash
 # keytool and the console writing at the same time lose nothing: every client
-# either made is listed, and deletions from both sides all land.
+# either made is listed, and deletions from both sides all land; pages and the
+# calendar read meanwhile always answer.
 source "$(dirname "$0")/console_lib.sh"
 keytool init >/dev/null
 start_console
@@ -9,12 +10,26 @@ N=30
 
 for i in $(seq $N); do keytool gen "cli$i" --output "$WORK/" >/dev/null; done &
 cli=$!
+# A reader of pages all along (it stops when keytool is done).
+(
+    while kill -0 "$cli" 2>/dev/null; do
+        for path in '/api/v1/clients?sort=-expire&limit=5' '/api/v1/expiry-calendar' '/api/v1/clients?q=cli'; do
+            s=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$CONSOLE$path")
+            [ "$s" = 200 ] || echo "GET $path: $s" >>"$WORK/read-failures"
+            echo >>"$WORK/reads"
+        done
+    done
+) &
+reader=$!
 for i in $(seq $N); do
     s=$(api POST /api/v1/clients -H 'Content-Type: application/json' -d "{\"id\":\"web$i\"}")
     [ "${s%% *}" = 201 ] || echo "web$i: $s" >>"$WORK/web-failures"
 done
 wait "$cli" || fail "keytool gen failed"
+wait "$reader"
 [ ! -s "$WORK/web-failures" ] || fail "console POSTs failed: $(cat "$WORK/web-failures")"
+[ ! -s "$WORK/read-failures" ] || fail "reads failed during writes: $(cat "$WORK/read-failures")"
+[ "$(wc -l <"$WORK/reads")" -gt 3 ] || fail "too few reads during the writes"
 expect_eq "$(keytool list --json | grep -c '"id"')" $((2 * N)) "clients after concurrent gen"
 expect_contains "$(api GET /api/v1/clients?limit=1)" "\"total\":$((2 * N))" "the console's count"
 
