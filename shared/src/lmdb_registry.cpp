@@ -26,6 +26,8 @@ namespace {
 constexpr std::size_t kMapSize = std::size_t{8} << 30;
 constexpr const char* kClientsDb = "clients";
 constexpr const char* kFingerprintsDb = "fingerprints";
+constexpr const char* kMetaDb = "meta";  // writers only
+constexpr unsigned kMaxTables = 3;
 // How often a reader looks for a registry replaced on disk.
 constexpr long kReplacementCheckMillis = 200;
 // How long a reader waits for a commit in progress before it fails closed.
@@ -294,7 +296,7 @@ Status open_reader_environment(const std::string& dir, OpenEnvironment& opened) 
     if (int rc = mdb_env_create(&raw); rc != 0)
         return lmdb_error(rc, "registry " + dir);
     opened.env.reset(raw);
-    mdb_env_set_maxdbs(raw, 2);
+    mdb_env_set_maxdbs(raw, kMaxTables);
     mdb_env_set_assert(raw, escape_torn_read);
     if (int rc = mdb_env_open(raw, dir.c_str(), MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0); rc != 0) {
         return lmdb_error(rc, "registry " + dir);
@@ -377,7 +379,7 @@ Status upgrade_legacy_registry(const RegistryLayout& layout) {
     if (int rc = mdb_env_create(&raw); rc != 0)
         return lmdb_error(rc, "registry " + dir);
     MdbEnvPtr env(raw);
-    mdb_env_set_maxdbs(raw, 2);
+    mdb_env_set_maxdbs(raw, kMaxTables);
     if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_RDONLY, 0600); rc != 0)
         return lmdb_error(rc, "upgrading registry " + dir);
     UniqueFd fd(open(staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -425,7 +427,7 @@ Status LmdbRegistry::Impl::open_writer() {
         return lmdb_error(rc, "registry " + dir);
     OpenEnvironment opened;
     opened.env.reset(raw);
-    mdb_env_set_maxdbs(raw, 2);
+    mdb_env_set_maxdbs(raw, kMaxTables);
     mdb_env_set_mapsize(raw, kMapSize);
     // NOMETASYNC: the meta page is synced after the commit sequence is even
     // again, so readers do not wait for that fsync (commit() syncs it).
@@ -790,6 +792,37 @@ class LmdbWriter final : public RegistryWriter {
         return {};
     }
 
+    Status erase_all() override {
+        for (MDB_dbi table : {clients_, fingerprints_}) {
+            if (int rc = mdb_drop(txn_.get(), table, 0); rc != 0)
+                return lmdb_error(rc, "emptying registry");
+        }
+        return {};
+    }
+
+    Status put_meta(std::string_view key, std::string_view value) override {
+        if (Status s = open_meta(); !s)
+            return s;
+        MDB_val k = mdb_value(key.data(), key.size());
+        MDB_val v = mdb_value(value.data(), value.size());
+        if (int rc = mdb_put(txn_.get(), meta_, &k, &v, 0); rc != 0)
+            return lmdb_error(rc, "writing registry metadata");
+        return {};
+    }
+
+    Result<std::optional<std::string>> find_meta(std::string_view key) override {
+        if (Status s = open_meta(); !s)
+            return s.error();
+        MDB_val k = mdb_value(key.data(), key.size());
+        MDB_val v{};
+        const int rc = mdb_get(txn_.get(), meta_, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            return std::optional<std::string>();
+        if (rc != 0)
+            return lmdb_error(rc, "reading registry metadata");
+        return std::optional<std::string>(std::string(as_view(v)));
+    }
+
     Status commit() override {
         if (!txn_)
             return make_error(Errc::io_error, "transaction already finished");
@@ -805,6 +838,16 @@ class LmdbWriter final : public RegistryWriter {
     }
 
   private:
+    // Made on first use: registries from before it have no meta table.
+    Status open_meta() {
+        if (meta_open_)
+            return {};
+        if (int rc = mdb_dbi_open(txn_.get(), kMetaDb, MDB_CREATE, &meta_); rc != 0)
+            return lmdb_error(rc, "opening registry metadata");
+        meta_open_ = true;
+        return {};
+    }
+
     Status drop_fingerprint(const Fingerprint& fingerprint) {
         MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
         const int rc = mdb_del(txn_.get(), fingerprints_, &key, nullptr);
@@ -819,6 +862,8 @@ class LmdbWriter final : public RegistryWriter {
     MDB_dbi fingerprints_;
     MDB_env* env_;
     CommitSequence& sequence_;
+    MDB_dbi meta_ = 0;
+    bool meta_open_ = false;
 };
 
 }  // namespace

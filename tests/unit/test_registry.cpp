@@ -670,6 +670,47 @@ void index_holds_exactly_the_live_fingerprints(void**) {
     assert_int_equal(raw_count(temp.path(), "fingerprints"), 1);
 }
 
+void meta_is_committed_with_the_clients_or_not_at_all(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_true(put_client(**writer, "a", kFirst));
+        assert_ok((*writer)->put_meta("revision", "41"));
+        // Dropped uncommitted: neither the client nor the revision.
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        auto revision = (*writer)->find_meta("revision");
+        assert_ok(revision);
+        assert_false(revision->has_value());
+        ClientCredentials found;
+        assert_code((*writer)->find("a", found), Errc::unknown_client);
+        assert_true(put_client(**writer, "a", kFirst) && put_client(**writer, "b", kSecond));
+        assert_ok((*writer)->put_meta("revision", "42"));
+        assert_ok((*writer)->commit());
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        auto revision = (*writer)->find_meta("revision");
+        assert_ok(revision);
+        assert_sv_equal(**revision, "42");
+        assert_ok((*writer)->erase_all());
+        assert_ok((*writer)->put_meta("revision", "50"));
+        assert_ok((*writer)->commit());
+    }
+    auto reader = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    std::string owner;
+    assert_code(reader->find("a", found), Errc::unknown_client);
+    assert_code(reader->find_by_fingerprint(kSecond.certificate_fingerprint, owner, found),
+                Errc::unknown_client);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 0);
+}
+
 std::string bytes_of(const keyauth::Fingerprint& f) {
     return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
 }
@@ -769,6 +810,7 @@ int main() {
         cmocka_unit_test(reader_fails_closed_while_a_commit_never_ends_and_the_next_writer_repairs),
         cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
         cmocka_unit_test(three_hundred_readers_at_once),
+        cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_is_reported_not_trusted),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),

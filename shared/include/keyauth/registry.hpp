@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,12 @@ class RegistryWriter {
     // old certificate's fingerprint from the index.
     virtual Status put(const ClientRecord& record, bool replace) = 0;
     virtual Status erase(std::string_view id) = 0;
+    // Every client and index entry (a replica rebuilding from its source).
+    virtual Status erase_all() = 0;
+    // Bookkeeping beside the clients, committed with them in the same
+    // transaction (a replica's position in its source). Servers never read it.
+    virtual Status put_meta(std::string_view key, std::string_view value) = 0;
+    virtual Result<std::optional<std::string>> find_meta(std::string_view key) = 0;
     virtual Status commit() = 0;
 };
 
