@@ -47,4 +47,5 @@ for i in $(seq 1 2 $N); do
     grep -q " cli$i " "$WORK/list" || fail "cli$i lost"
     grep -q " web$i " "$WORK/list" || fail "web$i lost"
 done
+expect_no_secret_in_console_log
 pass "concurrent changes from keytool and the console all land"

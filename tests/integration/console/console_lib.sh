@@ -13,13 +13,27 @@ stop_console() {
     [ -n "${CONSOLE_PID:-}" ] || return 0
     kill "$CONSOLE_PID" 2>/dev/null || true
     wait "$CONSOLE_PID" 2>/dev/null || true
+    CONSOLE_PID=
+}
+
+# SIGTERM ends the console with exit 0 and nothing from the sanitizers.
+stop_console_cleanly() {
+    local rc=0
+    [ -n "${CONSOLE_PID:-}" ] || return 0
+    kill -TERM "$CONSOLE_PID"
+    wait "$CONSOLE_PID" || rc=$?
+    CONSOLE_PID=
+    [ "$rc" = 0 ] || fail "keytool serve exited $rc: $(tail -20 "$CONSOLE_LOG")"
+    expect_not_contains "$(cat "$CONSOLE_LOG")" "Sanitizer" "console log"
+    expect_contains "$(tail -1 "$CONSOLE_LOG")" "stopping on signal 15" "console log"
 }
 
 # start_console [SERVE_OPTIONS...]
 start_console() {
     local port
     port=$(free_port)
-    keytool serve --listen "127.0.0.1:$port" "$@" >"$WORK/console.out" 2>"$CONSOLE_LOG" &
+    # The binary itself, not the keytool function: $! must be the server.
+    "$KEYTOOL" serve --listen "127.0.0.1:$port" "$@" >"$WORK/console.out" 2>"$CONSOLE_LOG" &
     CONSOLE_PID=$!
     at_exit stop_console
     for _ in $(seq 100); do
@@ -77,9 +91,10 @@ for f in answer["files"]:
 PY
 }
 
-# Nothing the console handed out or was handed may reach its log.
+# Stops the console; nothing it handed out or was handed reached its log.
 expect_no_secret_in_console_log() {
     local log f
+    stop_console_cleanly
     log=$(cat "$CONSOLE_LOG")
     expect_not_contains "$log" "${LOGIN_LINK##*=}" "console log (login secret)"
     [ -f "${JAR:-/nonexistent}" ] && expect_not_contains "$log" "$(awk '$6 == "keyauth_session" {print $7}' "$JAR")" "console log (session)"

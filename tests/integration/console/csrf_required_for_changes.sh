@@ -7,11 +7,13 @@ keytool gen myapp01 >/dev/null
 start_console
 console_login
 body='{"id":"forged"}'
+# The right token with its last digit changed.
+if [ "${CSRF: -1}" = 0 ]; then wrong=${CSRF%?}1; else wrong=${CSRF%?}0; fi
 
 status() { curl -s -o "$WORK/body" -w '%{http_code}' -b "$JAR" "$@"; }
 expect_eq "$(status -X POST -H 'Content-Type: application/json' -d "$body" "$CONSOLE/api/v1/clients")" 403 "POST without the CSRF header"
 expect_contains "$(cat "$WORK/body")" "X-CSRF-Token" "refusal"
-expect_eq "$(status -X POST -H "X-CSRF-Token: ${CSRF%?}0" -H 'Content-Type: application/json' -d "$body" "$CONSOLE/api/v1/clients")" 403 "POST with a wrong CSRF token"
+expect_eq "$(status -X POST -H "X-CSRF-Token: $wrong" -H 'Content-Type: application/json' -d "$body" "$CONSOLE/api/v1/clients")" 403 "POST with a wrong CSRF token"
 expect_eq "$(status -X POST -H "X-CSRF-Token: ${CSRF:0:10}" -H 'Content-Type: application/json' -d "$body" "$CONSOLE/api/v1/clients")" 403 "POST with a short CSRF token"
 expect_eq "$(status -X DELETE "$CONSOLE/api/v1/clients/myapp01")" 403 "DELETE without the CSRF header"
 expect_eq "$(status -X DELETE -H "X-CSRF-Token: $CSRF" -H 'Origin: http://evil.example' "$CONSOLE/api/v1/clients/myapp01")" 403 "DELETE from another origin"

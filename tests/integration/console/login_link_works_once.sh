@@ -25,7 +25,7 @@ expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -b "$WORK/jar2" "$CONSOLE/ap
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -b "$WORK/jar" "$CONSOLE/api/v1/clients")" 200 "the first session still works"
 
 # Under TLS the cookie is Secure, and the link is https.
-stop_console
+stop_console_cleanly
 start_console --tls
 [[ "$LOGIN_LINK" == https://* ]] || fail "--tls link is not https: $LOGIN_LINK"
 cookie=$(curl -s -D - -o /dev/null --cacert "$KEYAUTH_REGISTRY/ca_cert.pem" "$LOGIN_LINK" | tr -d '\r' | grep -i '^Set-Cookie:')
