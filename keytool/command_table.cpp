@@ -39,11 +39,18 @@ const std::vector<Command>& commands() {
          run_gen},
         {"list",
          "list the registered clients",
-         "usage: keytool [--registry DIR] list [--json]\n"
+         "usage: keytool [--registry DIR] list [--expiring DURATION] [--json]\n"
          "\n"
-         "  --json  one JSON array instead of the table\n",
-         {{"json", false, false}},
+         "  --expiring DURATION  only clients whose credentials have not ended but end\n"
+         "                       within DURATION from now (90s, 12h, 30d)\n"
+         "  --json               one JSON array instead of the table\n",
+         {{"expiring", true, false}, {"json", false, false}},
          run_list},
+        {"show",
+         "show one client: state, validity, certificate serial and fingerprint",
+         "usage: keytool [--registry DIR] show <id> [--json]\n",
+         {{"json", false, false}},
+         run_show},
         {"del",
          "delete a client: its token and certificate stop working at once",
          "usage: keytool [--registry DIR] del <id>\n",

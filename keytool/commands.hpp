@@ -47,6 +47,10 @@ std::string json_string(std::string_view text);
 // "serial":...,"certificate_sha256":... (no secret: there is none in a record)
 std::string json_credential_fields(const keyauth::ClientCredentials& credentials);
 
+// {"id":...,"state":...,<json_credential_fields>}: show --json and the console.
+std::string json_client(std::string_view id, const keyauth::ClientCredentials& credentials,
+                        std::int64_t now);
+
 int run_init(const Invocation&, const Arguments&);
 int run_gen(const Invocation&, const Arguments&);
 int run_list(const Invocation&, const Arguments&);
@@ -54,5 +58,6 @@ int run_del(const Invocation&, const Arguments&);
 int run_server_cert(const Invocation&, const Arguments&);
 int run_verify(const Invocation&, const Arguments&);
 int run_serve(const Invocation&, const Arguments&);
+int run_show(const Invocation&, const Arguments&);
 
 }  // namespace keytool

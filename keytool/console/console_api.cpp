@@ -11,6 +11,7 @@
 #include "../commands.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/client_listing.hpp"
+#include "keyauth/duration.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
@@ -41,14 +42,7 @@ std::optional<std::size_t> whole_number(const QueryParams& query, std::string_vi
     return value;
 }
 
-std::string client_json(std::string_view id, const keyauth::ClientCredentials& credentials,
-                        std::int64_t now) {
-    return "{\"id\":" + json_string(id) + ",\"state\":" +
-           json_string(keyauth::state_name(keyauth::client_state(credentials, now))) + "," +
-           json_credential_fields(credentials) + "}";
-}
-
-keyauth::Result<keyauth::ListingQuery> listing_query(const QueryParams& query) {
+keyauth::Result<keyauth::ListingQuery> listing_query(const QueryParams& query, std::int64_t now) {
     keyauth::ListingQuery listing;
     std::string problem;
     const auto offset = whole_number(query, "offset", 0, 0, 100000000, problem);
@@ -67,6 +61,12 @@ keyauth::Result<keyauth::ListingQuery> listing_query(const QueryParams& query) {
                               "q must be up to 64 characters from A-Z a-z 0-9 . _ @ -");
         }
         listing.id_contains = q->second;
+    }
+    if (const auto expiring = query.find("expiring"); expiring != query.end()) {
+        auto seconds = keyauth::parse_duration(expiring->second);
+        if (!seconds)
+            return make_error(Errc::invalid_argument, "expiring: " + seconds.error().message);
+        listing.ending = keyauth::ending_within(now, *seconds);
     }
     if (const auto sort = query.find("sort"); sort != query.end()) {
         std::string_view name = sort->second;
@@ -233,7 +233,7 @@ keyauth::Result<keyauth::LmdbRegistry*> ConsoleApi::reader() const {
 }
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
-    auto listing = listing_query(query);
+    auto listing = listing_query(query, now);
     if (!listing)
         return error_response(listing.error());
     auto registry = reader();
@@ -249,7 +249,7 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     for (std::size_t i = 0; i < page->records.size(); ++i) {
         if (i != 0)
             out += ',';
-        out += client_json(page->records[i].id, page->records[i].credentials, now);
+        out += json_client(page->records[i].id, page->records[i].credentials, now);
     }
     return json_response(200, out + "]}");
 }
@@ -263,7 +263,7 @@ HttpResponse ConsoleApi::show_client(std::string_view id, std::int64_t now) cons
     keyauth::ClientCredentials credentials;
     if (keyauth::Status s = (*registry)->find(id, credentials); !s)
         return error_response(s.error());
-    return json_response(200, client_json(id, credentials, now));
+    return json_response(200, json_client(id, credentials, now));
 }
 
 HttpResponse ConsoleApi::create_client(std::string_view body, bool as_zip, std::int64_t now) const {

@@ -71,6 +71,8 @@ Result<ClientPage> page_by_scan(LmdbRegistry& registry, const ListingQuery& quer
         registry.scan(false, start_over, [&](std::string_view id, const ClientCredentials& c) {
             if (!query.id_contains.empty() && id.find(query.id_contains) == std::string_view::npos)
                 return true;
+            if (query.ending && !query.ending->matches(c))
+                return true;
             ++page.total;
             if (heap.size() < keep) {
                 heap.push_back(ClientRecord{std::string(id), c});
@@ -131,7 +133,7 @@ Result<ClientPage> list_clients_page(LmdbRegistry& registry, const ListingQuery&
     if (query.offset > kMaxPageSize * kMaxPageSize * 100) {
         return make_error(Errc::invalid_argument, "page offset out of range");
     }
-    if (query.order == ListOrder::id && query.id_contains.empty())
+    if (query.order == ListOrder::id && query.id_contains.empty() && !query.ending)
         return page_in_id_order(registry, query);
     return page_by_scan(registry, query);
 }

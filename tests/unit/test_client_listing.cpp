@@ -114,6 +114,19 @@ void sorts_by_expiry_and_validity_with_the_id_breaking_ties(void**) {
     assert_sv_equal(ids(page_of(*registry, query)), "c09 other");
 }
 
+void filters_credentials_ending_within_a_duration(void**) {
+    TempRegistry temp;
+    fill(temp);
+    auto registry = temp.open(OpenMode::read_only);
+    ListingQuery query;
+    query.ending = keyauth::ending_within(kNow, 100 * kDay);
+    ClientPage page = page_of(*registry, query);
+    assert_int_equal(page.total, 2);  // c00 (+40 d), c01 (+80 d); c05 has ended
+    assert_sv_equal(ids(page), "c00 c01");
+    query.ending = keyauth::ending_within(kNow, 0);
+    assert_int_equal(page_of(*registry, query).total, 0);
+}
+
 void refuses_pages_out_of_range(void**) {
     TempRegistry temp;
     auto registry = temp.open(OpenMode::read_only);
@@ -185,6 +198,7 @@ int main() {
         cmocka_unit_test(pages_in_id_order_either_way),
         cmocka_unit_test(search_counts_every_match_and_pages_them),
         cmocka_unit_test(sorts_by_expiry_and_validity_with_the_id_breaking_ties),
+        cmocka_unit_test(filters_credentials_ending_within_a_duration),
         cmocka_unit_test(refuses_pages_out_of_range),
         cmocka_unit_test(calendar_counts_each_month_from_this_one),
         cmocka_unit_test(a_credential_ending_on_the_first_second_of_a_month_counts_there),

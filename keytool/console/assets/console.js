@@ -3,7 +3,7 @@
 
 const SOON_SECONDS = 30 * 86400;
 const MONTHS_SHOWN = 12;
-const state = { csrf: '', offset: 0, limit: 50, q: '', sort: 'id', descending: false, total: 0, zip: null };
+const state = { csrf: '', offset: 0, limit: 50, q: '', expiring: '', sort: 'id', descending: false, total: 0, zip: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -39,6 +39,7 @@ async function loadClients() {
   const sort = (state.descending ? '-' : '') + state.sort;
   const query = new URLSearchParams({ offset: state.offset, limit: state.limit, sort });
   if (state.q) query.set('q', state.q);
+  if (state.expiring) query.set('expiring', state.expiring);
   let page;
   try {
     page = await api('GET', `/api/v1/clients?${query}`);
@@ -288,6 +289,11 @@ async function start() {
     button.addEventListener('click', () => sortBy(button.dataset.sort));
   }
   $('search').addEventListener('input', searchChanged);
+  $('expiring').addEventListener('change', () => {
+    state.expiring = $('expiring').value;
+    state.offset = 0;
+    loadClients();
+  });
   $('page-size').addEventListener('change', () => {
     state.limit = Number($('page-size').value);
     state.offset = 0;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,20 @@ enum class ClientState { active, not_yet_valid, expired };
 ClientState client_state(const ClientCredentials& credentials, std::int64_t now) noexcept;
 std::string_view state_name(ClientState state) noexcept;
 
+// Credentials that have not ended yet but end by `until`: who needs a new key soon.
+struct EndingBy {
+    std::int64_t now = 0;
+    std::int64_t until = 0;
+
+    bool matches(const ClientCredentials& c) const noexcept {
+        return now <= c.validity.not_after && c.validity.not_after <= until;
+    }
+};
+
+inline EndingBy ending_within(std::int64_t now, std::int64_t seconds) noexcept {
+    return EndingBy{now, now + seconds};
+}
+
 enum class ListOrder { id, valid_from, expire };
 
 inline constexpr std::size_t kMaxPageSize = 1000;
@@ -27,6 +42,7 @@ struct ListingQuery {
     std::size_t offset = 0;
     std::size_t limit = 50;   // 1..kMaxPageSize
     std::string id_contains;  // empty: every client
+    std::optional<EndingBy> ending;
     ListOrder order = ListOrder::id;
     bool descending = false;
 };
@@ -36,7 +52,7 @@ struct ClientPage {
     std::size_t total = 0;  // clients matching the query, across all pages
 };
 
-// In id order (either way) without a search it walks only offset + limit
+// In id order (either way) without a filter it walks only offset + limit
 // records; any other query is one pass keeping the best offset + limit.
 Result<ClientPage> list_clients_page(LmdbRegistry& registry, const ListingQuery& query);
 

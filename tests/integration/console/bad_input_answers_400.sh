@@ -31,6 +31,7 @@ expect_400 "$(api GET '/api/v1/clients?limit=5000')" "limit must be" "limit 5000
 expect_400 "$(api GET '/api/v1/clients?offset=-1')" "offset must be" "offset -1"
 expect_400 "$(api GET '/api/v1/clients?sort=secret')" "sort must be" "unknown sort"
 expect_400 "$(api GET '/api/v1/clients?q=a%2Fb')" "q must be" "search with /"
+expect_400 "$(api GET '/api/v1/clients?expiring=soon')" "expiring: a duration" "expiring=soon"
 expect_400 "$(api GET '/api/v1/expiry-calendar?months=1000')" "months must be" "months 1000"
 expect_400 "$(api DELETE /api/v1/clients/a..b)" "client id" "DELETE of a bad id"
 answer=$(api DELETE /api/v1/clients/nobody)

@@ -71,7 +71,7 @@ async function bearerStatus(token) {
       await page.keyboard.press('Tab');
       reached.add(await page.evaluate(() => document.activeElement.id || document.activeElement.textContent));
     }
-    for (const id of ['new-client', 'ca-download', 'logout', 'search', 'page-size']) {
+    for (const id of ['new-client', 'ca-download', 'logout', 'search', 'expiring', 'page-size']) {
       check(reached.has(id), `Tab reaches #${id}`);
     }
 
@@ -110,6 +110,12 @@ async function bearerStatus(token) {
     check(await bearerStatus(token) === 200, 'nginx admits the new token');
     await page.click('#result-close');
     check(await page.$$eval('#result-files textarea', (a) => a.length) === 0, 'the keys leave the page on close');
+
+    // Ending within 30 days: none of the two (both end in three years).
+    await page.select('#expiring', '30d');
+    await page.waitForFunction(() => document.getElementById('page-status').textContent.endsWith('of 0'));
+    check(true, 'the expiring filter leaves out clients ending later');
+    await page.select('#expiring', '');
 
     // Search, then delete with confirmation.
     await page.type('#search', 'webapp');

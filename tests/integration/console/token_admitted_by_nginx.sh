@@ -52,6 +52,7 @@ expect_eq "$(api GET '/api/v1/clients?limit=1&offset=1&sort=-expire' | grep -o '
     '"id":"myapp03"' "second page of one, latest expiry first"
 expect_eq "$(api GET '/api/v1/clients?q=p02' | grep -o '"id":"[^"]*"' | tr '\n' ' ')" '"id":"myapp02" ' "search"
 expect_contains "$(api GET '/api/v1/expiry-calendar?months=2')" '"months":[' "calendar"
+expect_eq "$(api GET '/api/v1/clients?expiring=31d' | grep -o '"id":"[^"]*"' | tr '\n' ' ')" '"id":"myapp01" ' "expiring within 31 days"
 # A second POST of the same id is refused; force replaces it.
 answer=$(api POST /api/v1/clients -H 'Content-Type: application/json' -d '{"id":"myapp01"}')
 expect_eq "${answer%% *}" 409 "a second myapp01"
