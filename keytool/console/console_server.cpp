@@ -165,7 +165,8 @@ HttpResponse route(Server& server, MHD_Connection* connection, std::string_view 
     const std::string_view host = header(connection, MHD_HEADER_KIND, "Host");
     if (!server.any_host && host != server.authority)
         return text_response(421, "421 Misdirected Request: use " + server.origin() + "/\n");
-    if (path == "/login" && (method == "GET" || method == "HEAD"))
+    // GET only: a HEAD from a link previewer must not use up the link.
+    if (path == "/login" && method == "GET")
         return log_in(server, connection);
     const bool api = starts_with(path, "/api/");
     const std::string_view cookie = header(connection, MHD_COOKIE_KIND, kSessionCookie);

@@ -9,6 +9,8 @@ wrong=${LOGIN_LINK%=*}=$(printf '%064d' 0)
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$wrong")" 401 "a wrong secret"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "${LOGIN_LINK%=*}=")" 401 "an empty secret"
 
+# A link previewer's HEAD does not use it up.
+curl -s -I "$LOGIN_LINK" >/dev/null
 headers=$(curl -s -D - -o /dev/null -c "$WORK/jar" "$LOGIN_LINK" | tr -d '\r')
 expect_contains "$headers" "HTTP/1.1 303" "first use of the link"
 expect_contains "$headers" "Location: /" "first use of the link"
