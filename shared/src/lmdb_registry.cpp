@@ -648,29 +648,12 @@ Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::st
 
 Result<std::vector<ClientRecord>> LmdbRegistry::list() {
     std::vector<ClientRecord> records;
-    std::uint64_t tag = 0;
-    Status listed = impl_->read(tag, [&](MDB_txn* txn) -> Status {
-        records.clear();  // a reader's retry starts over
-        MDB_cursor* raw = nullptr;
-        if (int rc = mdb_cursor_open(txn, impl_->open_env->clients, &raw); rc != 0) {
-            return lmdb_error(rc, "listing clients");
-        }
-        MdbCursorPtr cursor(raw);
-        MDB_val key{};
-        MDB_val value{};
-        int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
-        for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
-            ClientRecord record;
-            record.id.assign(as_view(key));
-            if (!decode_credentials(as_view(value), record.credentials)) {
-                return make_error(Errc::registry_corrupt, "registry record is corrupt");
-            }
-            records.push_back(std::move(record));
-        }
-        if (rc != MDB_NOTFOUND)
-            return lmdb_error(rc, "listing clients");
-        return {};
-    });
+    Status listed = scan(
+        false, [&] { records.clear(); },
+        [&](std::string_view id, const ClientCredentials& credentials) {
+            records.push_back(ClientRecord{std::string(id), credentials});
+            return true;
+        });
     if (!listed)
         return listed.error();
     return records;
