@@ -101,7 +101,9 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
 
     keyauth::StagedFiles files;
     keyauth::ClientRecord registered;
+    bool delivering = false;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
+        delivering = true;
         if (auto s = stage_outputs(files, issued, paths, zip, request.replace); !s)
             return s;
         registered = issued.record;
@@ -109,6 +111,10 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     };
     auto s = keyauth::issue_client(**registry, *authority, request, keyauth::unix_now(), deliver,
                                    [&] { files.rollback(); });
+    // The core says the client exists; the flag that replaces it is keytool's.
+    if (!s && s.code() == keyauth::Errc::already_exists && !delivering)
+        return report_failure("client " + request.client_id +
+                              " already exists (use --force to replace)");
     if (!s)
         return report_failure(s.error());
     if (arguments.flag("json")) {

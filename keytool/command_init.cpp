@@ -26,4 +26,17 @@ int run_init(const Invocation& invocation, const Arguments& arguments) {
     return kExitOk;
 }
 
+keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry) {
+    auto created = keyauth::ensure_registry(registry);
+    if (!created)
+        return created.error();
+    if (*created) {
+        std::fprintf(stderr,
+                     "keytool: created registry %s with a new CA and a server certificate for "
+                     "localhost, 127.0.0.1, ::1\n",
+                     registry.dir.c_str());
+    }
+    return {};
+}
+
 }  // namespace keytool

@@ -177,8 +177,8 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_int_t
 ngx_http_keyauth_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                     rc;
-    keyauth_result_t              token, certificate;
+    keyauth_result_t              result;
+    keyauth_request_t             request;
     ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
@@ -211,74 +211,64 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (klcf->client_cert) {
-        rc = ngx_http_keyauth_check_certificate(r, ctx, kscf->registry,
-                                                &certificate);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+    /* what the request presented; the core judges all of it */
+
+    ngx_memzero(&request, sizeof(keyauth_request_t));
+
+    request.token = klcf->token ? KEYAUTH_CHECK_REQUIRED : KEYAUTH_CHECK_OFF;
+    request.client_certificate = klcf->client_cert ? KEYAUTH_CHECK_REQUIRED
+                                                   : KEYAUTH_CHECK_OFF;
+
+    if (r->headers_in.authorization) {
+        request.authorization =
+                          (const char *) r->headers_in.authorization->value.data;
+        request.authorization_len = r->headers_in.authorization->value.len;
     }
 
-    if (klcf->token) {
-        rc = ngx_http_keyauth_check_token(r, ctx, kscf->registry, &token);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+#if (NGX_HTTP_SSL)
 
-        if (klcf->client_cert
-            && (token.client_id_len != certificate.client_id_len
-                || ngx_strncmp(token.client_id, certificate.client_id,
-                               token.client_id_len)
-                   != 0))
-        {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "keyauth: token of client \"%s\" refused: "
-                          "the certificate names client \"%s\"",
-                          token.client_id, certificate.client_id);
-
-            return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                           &ngx_http_keyauth_invalid_token,
-                                           &ngx_http_keyauth_invalid_challenge);
-        }
-
-        ctx->client_id_len = token.client_id_len;
-        ngx_memcpy(ctx->client_id, token.client_id, token.client_id_len);
-
-    } else {
-        ctx->client_id_len = certificate.client_id_len;
-        ngx_memcpy(ctx->client_id, certificate.client_id,
-                   certificate.client_id_len);
+    if (klcf->client_cert && r->connection->ssl) {
+        request.certificate =
+                   SSL_get_peer_certificate(r->connection->ssl->connection);
+        request.certificate_verified =
+          SSL_get_verify_result(r->connection->ssl->connection) == X509_V_OK;
     }
 
-    return NGX_OK;
+#endif
+
+    keyauth_authenticate(kscf->registry->handle, &request, &result);
+
+#if (NGX_HTTP_SSL)
+
+    if (request.certificate) {
+        X509_free(request.certificate);
+    }
+
+#endif
+
+    if (result.verdict == KEYAUTH_ACCEPTED) {
+        ctx->client_id_len = result.client_id_len;
+        ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
+
+        return NGX_OK;
+    }
+
+    if (result.about == KEYAUTH_CERTIFICATE) {
+        return ngx_http_keyauth_check_certificate(r, ctx, kscf->registry,
+                                                  &result);
+    }
+
+    return ngx_http_keyauth_check_token(r, ctx, kscf->registry, &result);
 }
 
+
+/* a token refused by the core: 401, and why in the log */
 
 static ngx_int_t
 ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result)
 {
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: token refused: no Authorization header");
-
-        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                       &ngx_http_keyauth_missing_token,
-                                       &ngx_http_keyauth_challenge);
-    }
-
-    keyauth_check_bearer(registry->handle, (const char *) h->value.data,
-                         h->value.len, result);
-
-    if (result->verdict == KEYAUTH_ACCEPTED) {
-        return NGX_OK;
-    }
-
     if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "keyauth: registry \"%V\" unreadable, token refused",
@@ -290,68 +280,35 @@ ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_log_refusal(r, "token", result,
                                  keyauth_verdict_reason(result->verdict));
 
+    if (result->verdict == KEYAUTH_MISSING) {
+        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       &ngx_http_keyauth_missing_token,
+                                       &ngx_http_keyauth_challenge);
+    }
+
     return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                    &ngx_http_keyauth_invalid_token,
                                    &ngx_http_keyauth_invalid_challenge);
 }
 
 
+/* a client certificate refused by the core: 403, and why in the log */
+
 static ngx_int_t
 ngx_http_keyauth_check_certificate(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result)
 {
-    const char  *reason;
-#if (NGX_HTTP_SSL)
-    SSL         *ssl;
-    X509        *cert;
-#endif
+    if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "keyauth: registry \"%V\" unreadable, "
+                      "client certificate refused", &registry->path);
 
-    ngx_memzero(result, sizeof(keyauth_result_t));
-    result->verdict = KEYAUTH_MISSING;
-
-    reason = NULL;
-
-#if (NGX_HTTP_SSL)
-
-    if (r->connection->ssl) {
-        ssl = r->connection->ssl->connection;
-
-        /* the core matches fingerprints; the chain is the TLS layer's job */
-
-        if (SSL_get_verify_result(ssl) != X509_V_OK) {
-            reason = "certificate not verified";
-
-        } else {
-            cert = SSL_get_peer_certificate(ssl);
-
-            if (cert) {
-                keyauth_check_certificate(registry->handle, cert, result);
-                X509_free(cert);
-            }
-        }
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-#endif
-
-    if (reason == NULL) {
-
-        if (result->verdict == KEYAUTH_ACCEPTED) {
-            return NGX_OK;
-        }
-
-        if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "keyauth: registry \"%V\" unreadable, "
-                          "client certificate refused", &registry->path);
-
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        reason = keyauth_verdict_reason(result->verdict);
-    }
-
-    ngx_http_keyauth_log_refusal(r, "client certificate", result, reason);
+    ngx_http_keyauth_log_refusal(r, "client certificate", result,
+                                 keyauth_verdict_reason(result->verdict));
 
     return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                    &ngx_http_keyauth_invalid_certificate,

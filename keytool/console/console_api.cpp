@@ -222,21 +222,11 @@ HttpResponse error_response(const keyauth::Error& error) {
     }
 }
 
-keyauth::Result<keyauth::LmdbRegistry*> ConsoleApi::reader() const {
-    if (!reader_) {
-        auto opened = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_only);
-        if (!opened)
-            return opened.error();
-        reader_ = std::move(*opened);
-    }
-    return reader_.get();
-}
-
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
     auto listing = listing_query(query, now);
     if (!listing)
         return error_response(listing.error());
-    auto registry = reader();
+    auto registry = keyauth::open_registry_to_read(registry_.dir);
     if (!registry)
         return error_response(registry.error());
     auto page = keyauth::list_clients_page(**registry, *listing);
@@ -257,7 +247,7 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
 HttpResponse ConsoleApi::show_client(std::string_view id, std::int64_t now) const {
     if (keyauth::Status s = keyauth::check_client_id(id); !s)
         return error_response(s.error());
-    auto registry = reader();
+    auto registry = keyauth::open_registry_to_read(registry_.dir);
     if (!registry)
         return error_response(registry.error());
     keyauth::ClientCredentials credentials;
@@ -325,7 +315,7 @@ HttpResponse ConsoleApi::expiry_calendar(const QueryParams& query, std::int64_t 
     const auto months = whole_number(query, "months", 12, 1, keyauth::kMaxCalendarMonths, problem);
     if (!months)
         return error_response(400, problem);
-    auto registry = reader();
+    auto registry = keyauth::open_registry_to_read(registry_.dir);
     if (!registry)
         return error_response(registry.error());
     auto calendar = keyauth::expiry_calendar(**registry, now, static_cast<int>(*months));

@@ -31,12 +31,7 @@ class ConsoleApi {
     HttpResponse expiry_calendar(const QueryParams& query, std::int64_t now) const;
 
   private:
-    // One reader for the server's life, as the servers keep theirs: its map
-    // stays warm, and it notices a registry replaced on disk.
-    keyauth::Result<keyauth::LmdbRegistry*> reader() const;
-
     keyauth::RegistryLayout registry_;
-    mutable std::unique_ptr<keyauth::LmdbRegistry> reader_;
 };
 
 }  // namespace keytool::console

@@ -127,6 +127,38 @@ void filters_credentials_ending_within_a_duration(void**) {
     assert_int_equal(page_of(*registry, query).total, 0);
 }
 
+// keytool and the console page LMDB's cursor; a server's reader pages the
+// sorted lookup index: the same pages either way.
+void owner_and_reader_page_alike(void**) {
+    TempRegistry temp;
+    fill(temp);
+    auto owner = temp.open(OpenMode::read_write);
+    auto reader = temp.open(OpenMode::read_only);
+    assert_non_null(owner.get());
+    assert_non_null(reader.get());
+    for (bool descending : {false, true}) {
+        for (std::size_t offset : {0, 2, 10, 11}) {
+            for (ListOrder order : {ListOrder::id, ListOrder::expire}) {
+                ListingQuery query;
+                query.offset = offset;
+                query.limit = 3;
+                query.order = order;
+                query.descending = descending;
+                const ClientPage a = page_of(*owner, query);
+                const ClientPage b = page_of(*reader, query);
+                assert_int_equal(a.total, b.total);
+                assert_sv_equal(ids(a), ids(b));
+            }
+        }
+    }
+    auto counted = owner->count();
+    assert_ok(counted);
+    assert_int_equal(*counted, 11);
+    counted = reader->count();
+    assert_ok(counted);
+    assert_int_equal(*counted, 11);
+}
+
 void refuses_pages_out_of_range(void**) {
     TempRegistry temp;
     auto registry = temp.open(OpenMode::read_only);
@@ -199,6 +231,7 @@ int main() {
         cmocka_unit_test(search_counts_every_match_and_pages_them),
         cmocka_unit_test(sorts_by_expiry_and_validity_with_the_id_breaking_ties),
         cmocka_unit_test(filters_credentials_ending_within_a_duration),
+        cmocka_unit_test(owner_and_reader_page_alike),
         cmocka_unit_test(refuses_pages_out_of_range),
         cmocka_unit_test(calendar_counts_each_month_from_this_one),
         cmocka_unit_test(a_credential_ending_on_the_first_second_of_a_month_counts_there),

@@ -1,5 +1,5 @@
 // Setting up a registry directory: LMDB files, the CA and the server
-// certificate, with the modes and group SPEC.md gives.
+// certificate, with the modes and group docs/ARCHITECTURE.md lists.
 #pragma once
 
 #include <optional>
