@@ -13,6 +13,10 @@
  * its own page for that status, the header and body filters below swap the
  * HTML for the JSON body. If another access module grants the request under
  * "satisfy any", the precontent handler forgets the refusal.
+ *
+ * A request admitted here and still open (a WebSocket, a gRPC stream, an
+ * SSE stream, a long poll) is tracked by its worker and closed once its
+ * credential is deleted, replaced or expires: see "Open requests" below.
  */
 
 
@@ -26,6 +30,8 @@
 typedef struct {
     ngx_str_t                      path;    /* NUL-terminated */
     keyauth_registry_t            *handle;  /* per process, opened after fork */
+    uint64_t                       generation;  /* last seen by the sweep */
+    unsigned                       changed:1;   /* since the last sweep */
 } ngx_http_keyauth_registry_t;
 
 
@@ -33,6 +39,7 @@ typedef struct {
     ngx_array_t                    registries;  /* of registry pointers */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
+    ngx_array_t                   *locations;   /* for nginx -t's warnings */
 } ngx_http_keyauth_main_conf_t;
 
 
@@ -88,6 +95,20 @@ static char *ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_keyauth_init(ngx_conf_t *cf);
 static char *ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
+    keyauth_result_t *token);
+static void ngx_http_keyauth_untrack(void *data);
+static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
+static void ngx_http_keyauth_close_revoked(ngx_http_request_t *r,
+    keyauth_result_t *grant);
+static void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
+
+static ngx_int_t ngx_http_keyauth_note_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf);
+static void ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf);
 
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
@@ -250,7 +271,14 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         ctx->client_id_len = result.client_id_len;
         ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
 
-        return NGX_OK;
+        /*
+         * token and certificate name one client, one record: its re-check
+         * covers both
+         */
+
+        return ngx_http_keyauth_track(r, kscf->registry,
+                            result.about == KEYAUTH_CERTIFICATE ? &result : NULL,
+                            result.about == KEYAUTH_TOKEN ? &result : NULL);
     }
 
     if (result.about == KEYAUTH_CERTIFICATE) {
@@ -620,6 +648,10 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->token, prev->token, 0);
     ngx_conf_merge_value(conf->client_cert, prev->client_cert, 0);
 
+    if (ngx_http_keyauth_note_location(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (!conf->token && !conf->client_cert) {
         return NGX_CONF_OK;
     }
@@ -769,6 +801,8 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
 
     *h = ngx_http_keyauth_precontent_handler;
 
+    ngx_http_keyauth_warn_subrequest_targets(cf);
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_keyauth_header_filter;
 
@@ -817,6 +851,8 @@ ngx_http_keyauth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_keyauth_streams_init(cycle);
+
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_keyauth_module);
 
     if (kmcf == NULL) {
@@ -859,5 +895,457 @@ ngx_http_keyauth_exit_process(ngx_cycle_t *cycle)
             keyauth_registry_close(registries[i]->handle);
             registries[i]->handle = NULL;
         }
+    }
+}
+
+
+/*
+ * Open requests. Each worker links every request this module admitted into
+ * one list, unlinked by a pool cleanup when the request is freed. While the
+ * list is not empty a timer looks, every 250 ms, at each registry's
+ * generation and at the earliest end of validity in the list: only when one
+ * of them moved are the requests rechecked, and those whose credential no
+ * longer holds are closed as nginx closes a request on an error (HTTP/1:
+ * the connection; HTTP/2: RST_STREAM), upstream connection included.
+ */
+
+
+#define NGX_HTTP_KEYAUTH_SWEEP_INTERVAL  250
+
+
+typedef struct {
+    ngx_queue_t                    queue;
+    ngx_http_request_t            *request;
+    ngx_http_keyauth_registry_t   *registry;
+    ngx_uint_t                     ngrants;
+    keyauth_result_t               grants[2];   /* certificate, token */
+} ngx_http_keyauth_stream_t;
+
+
+static ngx_queue_t   ngx_http_keyauth_streams;
+static ngx_event_t   ngx_http_keyauth_sweep_event;
+static time_t        ngx_http_keyauth_earliest_not_after;
+
+
+static ngx_int_t
+ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
+    keyauth_result_t *token)
+{
+    ngx_uint_t                  i;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_keyauth_stream_t  *stream;
+
+    /* an internal redirect admits the same request again: one entry */
+
+    stream = NULL;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_keyauth_untrack) {
+            stream = cln->data;
+            break;
+        }
+    }
+
+    if (stream == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_keyauth_stream_t));
+        if (cln == NULL) {
+            /* an admission that could not be revoked later is no admission */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        stream = cln->data;
+        stream->request = r;
+
+        ngx_queue_insert_tail(&ngx_http_keyauth_streams, &stream->queue);
+        cln->handler = ngx_http_keyauth_untrack;
+
+        if (!ngx_http_keyauth_sweep_event.timer_set) {
+            ngx_add_timer(&ngx_http_keyauth_sweep_event,
+                          NGX_HTTP_KEYAUTH_SWEEP_INTERVAL);
+        }
+    }
+
+    stream->registry = registry;
+    stream->ngrants = 0;
+
+    if (certificate) {
+        stream->grants[stream->ngrants++] = *certificate;
+    }
+
+    if (token) {
+        stream->grants[stream->ngrants++] = *token;
+    }
+
+    for (i = 0; i < stream->ngrants; i++) {
+        if (stream->grants[i].not_after < ngx_http_keyauth_earliest_not_after)
+        {
+            ngx_http_keyauth_earliest_not_after =
+                                    (time_t) stream->grants[i].not_after;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_keyauth_untrack(void *data)
+{
+    ngx_http_keyauth_stream_t  *stream = data;
+
+    ngx_queue_remove(&stream->queue);
+}
+
+
+static void
+ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
+{
+    time_t                      now, earliest, ends;
+    ngx_uint_t                  i, ok;
+    ngx_queue_t                *q, *next, revoked;
+    keyauth_result_t           *refused;
+    ngx_http_keyauth_stream_t  *stream;
+
+    if (ngx_queue_empty(&ngx_http_keyauth_streams)) {
+        return;     /* armed again by the next admission */
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_KEYAUTH_SWEEP_INTERVAL);
+
+    now = ngx_time();
+
+    if (!ngx_http_keyauth_note_registries(now)) {
+        return;
+    }
+
+    /* verdicts first, closes after: closing may free other entries' pools */
+
+    ngx_queue_init(&revoked);
+    earliest = NGX_MAX_TIME_T_VALUE;
+
+    for (q = ngx_queue_head(&ngx_http_keyauth_streams);
+         q != ngx_queue_sentinel(&ngx_http_keyauth_streams);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        ok = 1;
+        ends = NGX_MAX_TIME_T_VALUE;
+
+        for (i = 0; i < stream->ngrants; i++) {
+            if (stream->registry->changed
+                || stream->grants[i].not_after < now)
+            {
+                keyauth_recheck(stream->registry->handle, &stream->grants[i]);
+            }
+
+            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
+                ok = 0;
+                break;
+            }
+
+            if (stream->grants[i].not_after < ends) {
+                ends = (time_t) stream->grants[i].not_after;
+            }
+        }
+
+        if (ok) {
+            earliest = ngx_min(earliest, ends);
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&revoked, q);
+    }
+
+    ngx_http_keyauth_earliest_not_after = earliest;
+
+    while (!ngx_queue_empty(&revoked)) {
+        q = ngx_queue_head(&revoked);
+        ngx_queue_remove(q);
+
+        /* unlinked for good: the pool cleanup removes it from itself */
+        ngx_queue_init(q);
+
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        refused = &stream->grants[0];
+
+        for (i = 0; i < stream->ngrants; i++) {
+            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
+                refused = &stream->grants[i];
+                break;
+            }
+        }
+
+        ngx_http_keyauth_close_revoked(stream->request, refused);
+    }
+}
+
+
+/* Notes which registries changed; whether anything needs a recheck now. */
+
+static ngx_uint_t
+ngx_http_keyauth_note_registries(time_t now)
+{
+    uint64_t                        generation;
+    ngx_uint_t                      i, changed;
+    ngx_http_keyauth_registry_t   **registries;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_keyauth_module);
+
+    changed = 0;
+    registries = kmcf->registries.elts;
+
+    for (i = 0; i < kmcf->registries.nelts; i++) {
+
+        /*
+         * read before the rechecks, which read this snapshot or a newer
+         * one: a commit landing during the sweep makes the next tick sweep
+         */
+
+        generation = keyauth_registry_generation(registries[i]->handle);
+
+        registries[i]->changed = (generation != registries[i]->generation);
+        registries[i]->generation = generation;
+
+        changed |= registries[i]->changed;
+    }
+
+    return changed || now > ngx_http_keyauth_earliest_not_after;
+}
+
+
+static void
+ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
+{
+    const char        *reason;
+    ngx_connection_t  *c;
+#if (NGX_HTTP_V2)
+    ngx_connection_t  *h2;
+#endif
+
+    if (r->done) {
+        /* answered already: nginx is only closing or draining it */
+        return;
+    }
+
+    c = r->connection;
+
+    reason = (grant->verdict == KEYAUTH_MISMATCH)
+             ? "credential re-issued"
+             : keyauth_verdict_reason(grant->verdict);
+
+    ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
+                  "keyauth: closing open request of client \"%s\": %s",
+                  grant->client_id, reason);
+
+#if (NGX_HTTP_V2)
+    h2 = r->stream ? r->stream->connection->connection : NULL;
+#endif
+
+    /*
+     * Held while the upstream's cleanup finalizes the request with NGX_DONE
+     * (which alone would free it, or even keep the connection alive): only
+     * the terminate handler, posted by this call, may close it.
+     */
+    r->main->count++;
+
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(c);
+
+#if (NGX_HTTP_V2)
+
+    /*
+     * the RST_STREAM is only queued, and nginx flushes the queue on its own
+     * only once no stream is left or another one writes: send it now (a
+     * connection closed meanwhile has its posted events removed)
+     */
+
+    if (h2 && !h2->destroyed) {
+        ngx_post_event(h2->write, &ngx_posted_events);
+    }
+
+#endif
+}
+
+
+static void
+ngx_http_keyauth_streams_init(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_keyauth_streams);
+
+    ngx_http_keyauth_earliest_not_after = NGX_MAX_TIME_T_VALUE;
+
+    ngx_http_keyauth_sweep_event.handler = ngx_http_keyauth_sweep_handler;
+    ngx_http_keyauth_sweep_event.log = cycle->log;
+    ngx_http_keyauth_sweep_event.data = &ngx_http_keyauth_streams;
+
+    /* no reason to keep a worker that is shutting down */
+    ngx_http_keyauth_sweep_event.cancelable = 1;
+}
+
+
+/*
+ * Subrequests skip the access phase: "keyauth" in a location reached only
+ * as a subrequest (an "auth_request" target, an SSI include) checks
+ * nothing. SSI includes are known only when pages are served; "auth_request"
+ * targets are known here: while merging, each location is noted with its
+ * "auth_request" URI (that module's merge has run: it is built in, this
+ * module is loaded after it), and postconfiguration warns for every
+ * target that has keyauth on while the location asking does not.
+ */
+
+
+typedef struct {
+    void                          *server;       /* its srv conf: identity */
+    ngx_str_t                      name;
+    ngx_str_t                      auth_request;  /* its target, or empty */
+    unsigned                       exact:1;
+    unsigned                       checked:1;     /* keyauth on here */
+    unsigned                       warned:1;
+} ngx_http_keyauth_location_t;
+
+
+/* the head of ngx_http_auth_request_module's location configuration */
+
+typedef struct {
+    ngx_str_t                      uri;
+} ngx_http_keyauth_auth_request_conf_t;
+
+
+static ngx_int_t
+ngx_http_keyauth_note_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf)
+{
+    ngx_uint_t                             m;
+    ngx_http_conf_ctx_t                   *ctx;
+    ngx_http_core_loc_conf_t              *clcf;
+    ngx_http_keyauth_location_t           *loc;
+    ngx_http_keyauth_main_conf_t          *kmcf;
+    ngx_http_keyauth_auth_request_conf_t  *arcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* as nginx finds them without regular expressions */
+
+    if (clcf->name.len == 0 || clcf->named || clcf->noname
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+       )
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    if (kmcf->locations == NULL) {
+        kmcf->locations = ngx_array_create(cf->pool, 8,
+                                       sizeof(ngx_http_keyauth_location_t));
+        if (kmcf->locations == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    loc = ngx_array_push(kmcf->locations);
+    if (loc == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(loc, sizeof(ngx_http_keyauth_location_t));
+
+    loc->server = ngx_http_conf_get_module_srv_conf(cf,
+                                                    ngx_http_keyauth_module);
+    loc->name = clcf->name;
+    loc->exact = clcf->exact_match;
+    loc->checked = (conf->token || conf->client_cert);
+
+    ctx = cf->ctx;
+
+    for (m = 0; cf->cycle->modules[m]; m++) {
+        if (cf->cycle->modules[m]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[m]->name,
+                          "ngx_http_auth_request_module") == 0)
+        {
+            arcf = ctx->loc_conf[cf->cycle->modules[m]->ctx_index];
+            loc->auth_request = arcf->uri;
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i, j;
+    ngx_http_keyauth_location_t    *locs, *target;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    if (kmcf->locations == NULL) {
+        return;
+    }
+
+    locs = kmcf->locations->elts;
+
+    for (i = 0; i < kmcf->locations->nelts; i++) {
+
+        /* a location that checks its own requests has no need of it */
+
+        if (locs[i].auth_request.len == 0 || locs[i].checked) {
+            continue;
+        }
+
+        /* an exact match, else the longest prefix, as nginx looks */
+
+        target = NULL;
+
+        for (j = 0; j < kmcf->locations->nelts; j++) {
+
+            if (locs[j].server != locs[i].server
+                || locs[j].name.len > locs[i].auth_request.len
+                || ngx_strncmp(locs[j].name.data, locs[i].auth_request.data,
+                               locs[j].name.len)
+                   != 0)
+            {
+                continue;
+            }
+
+            if (locs[j].exact) {
+                if (locs[j].name.len == locs[i].auth_request.len) {
+                    target = &locs[j];
+                    break;
+                }
+
+                continue;
+            }
+
+            if (target == NULL || locs[j].name.len > target->name.len) {
+                target = &locs[j];
+            }
+        }
+
+        if (target == NULL || !target->checked || target->warned) {
+            continue;
+        }
+
+        target->warned = 1;
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"keyauth\" in location \"%V\" checks nothing when "
+                      "\"auth_request %V\" of location \"%V\" reaches it: "
+                      "subrequests skip the access phase; put \"keyauth\" "
+                      "in location \"%V\" itself",
+                      &target->name, &locs[i].auth_request, &locs[i].name,
+                      &locs[i].name);
     }
 }

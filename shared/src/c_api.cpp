@@ -2,6 +2,7 @@
 #include "keyauth/keyauth.h"
 
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -61,6 +62,9 @@ void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
     to->client_id_len = from.client_id_length;
     std::memcpy(to->client_id, from.client_id_bytes, from.client_id_length);
     to->client_id[from.client_id_length] = '\0';
+    to->not_after = from.not_after;
+    to->credential_kind = static_cast<std::uint8_t>(from.credential.kind);
+    std::memcpy(to->credential, from.credential.bytes.data(), sizeof to->credential);
 }
 
 void set_registry_error(keyauth_result_t* result) {
@@ -163,6 +167,48 @@ const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
         return "refused";
     // verdict_reason returns views of string literals: NUL-terminated.
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// Requests that stay open: generation and recheck (see keyauth.h).
+
+static_assert(KEYAUTH_CREDENTIAL_TOKEN == static_cast<int>(keyauth::CredentialKind::token));
+static_assert(KEYAUTH_CREDENTIAL_CERTIFICATE ==
+              static_cast<int>(keyauth::CredentialKind::certificate));
+static_assert(sizeof(keyauth_result_t::credential) ==
+              std::tuple_size_v<decltype(keyauth::CredentialDigest::bytes)>);
+static_assert(KEYAUTH_CLIENT_ID_MAX == keyauth::kMaxClientIdLength);
+
+extern "C" {
+
+uint64_t keyauth_registry_generation(keyauth_registry_t* registry) {
+    if (registry == nullptr)
+        return ~std::uint64_t{0};
+    try {
+        return registry->registry->generation();
+    } catch (...) {
+        return ~std::uint64_t{0};
+    }
+}
+
+void keyauth_recheck(keyauth_registry_t* registry, keyauth_result_t* admitted) {
+    if (registry == nullptr) {
+        admitted->verdict = KEYAUTH_REGISTRY_ERROR;
+        return;
+    }
+    keyauth::CredentialDigest credential;
+    credential.kind = admitted->credential_kind == KEYAUTH_CREDENTIAL_CERTIFICATE
+                          ? keyauth::CredentialKind::certificate
+                          : keyauth::CredentialKind::token;
+    std::memcpy(credential.bytes.data(), admitted->credential, credential.bytes.size());
+    const keyauth::AuthResult now =
+        keyauth::recheck(*registry->registry, {admitted->client_id, admitted->client_id_len},
+                         credential, keyauth::unix_now());
+    admitted->verdict = static_cast<keyauth_verdict_t>(now.verdict);
+    if (now.accepted())
+        admitted->not_after = now.not_after;
 }
 
 }  // extern "C"

@@ -44,6 +44,10 @@ typedef struct {
     /* the credential the verdict is about: the refused one, or the one that
      * admitted (the certificate when both did) */
     keyauth_credential_t about;
+    /* set when accepted: what keyauth_recheck() takes (end of this file) */
+    int64_t              not_after;         /* Unix time the validity ends */
+    uint8_t              credential_kind;   /* KEYAUTH_CREDENTIAL_* */
+    uint8_t              credential[32];    /* token hash or cert fingerprint */
 } keyauth_result_t;
 
 /* How a location treats one kind of credential. */
@@ -107,6 +111,32 @@ void keyauth_check_certificate(keyauth_registry_t *registry,
 
 /* A short, secret-free description of a verdict, for logs. */
 const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
+
+/* ---------------------------------------------------------------------
+ * Requests that stay open (WebSockets, gRPC and SSE streams, long polls):
+ * seeing whether an admission still holds, without the secret. Cheap while
+ * nothing changes: compare keyauth_registry_generation(), and the earliest
+ * not_after with the clock, before rechecking anything.
+ * ------------------------------------------------------------------- */
+
+#define KEYAUTH_CREDENTIAL_TOKEN        0
+#define KEYAUTH_CREDENTIAL_CERTIFICATE  1
+
+/*
+ * Changes on every commit to the registry and when it is replaced; only
+ * equality means anything. A registry that cannot be read gives a value no
+ * commit gives, so a caller rechecks and fails closed.
+ */
+uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
+
+/*
+ * Rechecks an accepted result against the registry, now. It stays accepted
+ * (not_after renewed) while the client's record holds the very credential
+ * that admitted it and is live; otherwise its verdict becomes the refusal:
+ * KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH (re-issued),
+ * KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or KEYAUTH_REGISTRY_ERROR.
+ */
+void keyauth_recheck(keyauth_registry_t *registry, keyauth_result_t *admitted);
 
 #ifdef __cplusplus
 }
