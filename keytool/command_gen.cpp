@@ -78,7 +78,7 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         return report_failure("gen takes exactly one client id");
     keyauth::IssueRequest request;
     request.client_id = arguments.operands.front();
-    // Refused before anything, the registry included, is created.
+    // Refused before anything is written.
     if (auto s = keyauth::check_client_id(request.client_id); !s)
         return report_failure(s.error());
     auto days = parse_days(arguments, keyauth::kDefaultClientDays);
@@ -89,7 +89,7 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
-    if (auto s = ensure_ca(invocation.registry); !s)
+    if (auto s = require_registry(invocation.registry); !s)
         return report_failure(s.error());
     auto authority = keyauth::load_authority(invocation.registry);
     if (!authority)

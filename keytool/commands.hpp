@@ -27,8 +27,9 @@ struct Command {
 
 const std::vector<Command>& commands();
 
-// Creates the CA on first use, telling stderr so.
-keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry);
+// Commands that issue need a registry made by init (or the package): they
+// never make one, so a registry always has the group the servers need.
+keyauth::Status require_registry(const keyauth::RegistryLayout& registry);
 
 // {"id":...,"state":...,<json_credential_fields>}: show --json and the console.
 std::string json_client(std::string_view id, const keyauth::ClientCredentials& credentials,

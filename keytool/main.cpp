@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kOverview =
     "usage: keytool [--registry DIR] <command> [options]\n"
+    "       keytool --version\n"
     "\n"
     "Registers API clients of Mosquitto and NGINX and hands out, once, their\n"
     "X.509 certificate, private key and token.\n"
@@ -69,6 +70,9 @@ int run(int argc, char** argv) {
             registry_flag = value;
         } else if (!command_name && is_help(word)) {
             wants_help = true;
+        } else if (!command_name && word == "--version") {
+            std::printf("keytool %s\n", KEYAUTH_VERSION);
+            return kExitOk;
         } else if (!command_name && word.rfind("-", 0) != 0) {
             command_name = word;
         } else {

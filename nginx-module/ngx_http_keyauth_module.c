@@ -111,6 +111,10 @@ static ngx_int_t ngx_http_keyauth_note_location(ngx_conf_t *cf,
 static void ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf);
 
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
+    ngx_http_keyauth_registry_t *registry);
+static ngx_uint_t ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid,
+    gid_t *groups, int ngroups, mode_t other_bit);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_keyauth_exit_process(ngx_cycle_t *cycle);
 
@@ -782,8 +786,23 @@ ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_keyauth_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                      i;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_keyauth_registry_t   **registries;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    registries = kmcf->registries.elts;
+
+    for (i = 0; i < kmcf->registries.nelts; i++) {
+        if (ngx_http_keyauth_check_workers_access(cf, registries[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -810,6 +829,115 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_keyauth_body_filter;
 
     return NGX_OK;
+}
+
+
+/*
+ * A registry the workers' user cannot read would pass "nginx -t" and then
+ * answer every request with 500: judge it here, at configuration time (a
+ * failed reload keeps the running configuration), with the user and groups
+ * the workers will have. The "user" directive precedes "http" in any sane
+ * nginx.conf; without one, a master started as root uses nginx's default.
+ */
+
+static ngx_int_t
+ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
+    ngx_http_keyauth_registry_t *registry)
+{
+    int                ngroups;
+    char              *user;
+    gid_t              gid, groups[64];
+    u_char             path[NGX_MAX_PATH];
+    ngx_uid_t          uid;
+    ngx_uint_t         i;
+    struct group      *grp;
+    struct passwd     *pwd;
+    ngx_file_info_t    fi;
+    ngx_core_conf_t   *ccf;
+
+    static const char  *names[] = { "", "/data.mdb", "/commit.seq" };
+    static const mode_t need[] = { S_IXOTH, S_IROTH, S_IROTH };
+
+    if (geteuid() != 0) {
+        return NGX_OK;    /* the workers will be this user: already judged */
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        user = ccf->username;
+        uid = ccf->user;
+        gid = ccf->group;
+
+    } else {
+        user = NGX_USER;
+        pwd = getpwnam(NGX_USER);
+        grp = getgrnam(NGX_GROUP);
+
+        if (pwd == NULL || grp == NULL) {
+            return NGX_OK;    /* nginx itself will say so */
+        }
+
+        uid = pwd->pw_uid;
+        gid = grp->gr_gid;
+    }
+
+    if (uid == 0) {
+        return NGX_OK;
+    }
+
+    ngroups = sizeof(groups) / sizeof(groups[0]);
+
+    if (getgrouplist(user, gid, groups, &ngroups) == -1) {
+        ngroups = sizeof(groups) / sizeof(groups[0]);
+    }
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ngx_snprintf(path, sizeof(path), "%V%s%Z", &registry->path, names[i]);
+
+        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+            continue;    /* keyauth_registry_check() judged what is missing */
+        }
+
+        if (ngx_http_keyauth_permits(&fi, uid, groups, ngroups, need[i])) {
+            continue;
+        }
+
+        grp = getgrgid(fi.st_gid);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "keyauth registry \"%s\" is not readable by the "
+                           "workers' user \"%s\" (its group is \"%s\": "
+                           "e.g. \"user %s %s;\")",
+                           path, user, grp ? grp->gr_name : "?",
+                           user, grp ? grp->gr_name : "?");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* POSIX permission classes: the owner's bits, else a group's, else others' */
+
+static ngx_uint_t
+ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid, gid_t *groups,
+    int ngroups, mode_t other_bit)
+{
+    int  i;
+
+    if (fi->st_uid == uid) {
+        return (fi->st_mode & (other_bit << 6)) != 0;
+    }
+
+    for (i = 0; i < ngroups; i++) {
+        if (fi->st_gid == groups[i]) {
+            return (fi->st_mode & (other_bit << 3)) != 0;
+        }
+    }
+
+    return (fi->st_mode & other_bit) != 0;
 }
 
 

@@ -1,5 +1,6 @@
 # The issued certificate verifies against server-cert and matches its key.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen myapp01 --output ./myapp01 >/dev/null 2>&1
 out=$(keytool server-cert --output ./server.crt)
