@@ -1,6 +1,7 @@
 # keytool show <id> says one client's state, validity, serial and certificate
 # fingerprint; keytool list --expiring DURATION lists those that end within it.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen soon --days 10 >/dev/null 2>&1
 keytool gen later --days 100 >/dev/null 2>&1
