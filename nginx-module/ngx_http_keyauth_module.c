@@ -855,7 +855,9 @@ ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
     ngx_file_info_t    fi;
     ngx_core_conf_t   *ccf;
 
-    static const char  *names[] = { "", "/data.mdb", "/commit.seq" };
+    /* what the workers read: lookup.idx and commit.seq, not data.mdb */
+
+    static const char  *names[] = { "", "/lookup.idx", "/commit.seq" };
     static const mode_t need[] = { S_IXOTH, S_IROTH, S_IROTH };
 
     if (geteuid() != 0) {
