@@ -626,45 +626,91 @@ Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::st
     return unknown(found, "unknown certificate");
 }
 
-Result<std::vector<ClientRecord>> LmdbRegistry::list() {
-    std::vector<ClientRecord> records;
-    if (impl_->mode != OpenMode::read_only) {
-        Status listed = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
-            MDB_cursor* raw = nullptr;
-            if (int rc = mdb_cursor_open(txn, impl_->lmdb->clients, &raw); rc != 0)
-                return lmdb_error(rc, "listing clients");
-            MdbCursorPtr cursor(raw);
-            MDB_val key{};
-            MDB_val value{};
-            int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
-            for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
-                ClientRecord record;
-                record.id.assign(as_view(key));
-                if (!decode_credentials(as_view(value), record.credentials))
-                    return make_error(Errc::registry_corrupt, "registry record is corrupt");
-                records.push_back(std::move(record));
-            }
-            if (rc != MDB_NOTFOUND)
-                return lmdb_error(rc, "listing clients");
-            return {};
+// keytool and the console walk LMDB's cursor under the write lock; servers
+// have only lookup.idx, a hash table, ordered once sorted.
+Status LmdbRegistry::scan(bool backward, const std::function<void()>& start_over,
+                          const ClientVisitor& visit) {
+    if (impl_->mode == OpenMode::read_only) {
+        std::vector<ClientRecord> records;
+        std::uint64_t tag = 0;
+        LookupIndex::Found found = LookupIndex::Found::no;
+        Status listed = impl_->read_index(tag, found, [&](const LookupIndex& index) {
+            records.clear();  // a retry starts over
+            const bool whole = index.for_each([&](std::string_view id, const ClientCredentials& c) {
+                records.push_back(ClientRecord{std::string(id), c});
+            });
+            return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
         });
         if (!listed)
-            return listed.error();
-        return records;
+            return listed;
+        std::sort(records.begin(), records.end(),
+                  [&](const ClientRecord& a, const ClientRecord& b) {
+                      return backward ? b.id < a.id : a.id < b.id;
+                  });
+        start_over();
+        for (const ClientRecord& record : records) {
+            if (!visit(record.id, record.credentials))
+                break;
+        }
+        return {};
     }
-    std::uint64_t tag = 0;
-    LookupIndex::Found found = LookupIndex::Found::no;
-    Status listed = impl_->read_index(tag, found, [&](const LookupIndex& index) {
-        records.clear();  // a retry starts over
-        const bool whole = index.for_each([&](std::string_view id, const ClientCredentials& c) {
-            records.push_back(ClientRecord{std::string(id), c});
-        });
-        return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
+    return impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+        start_over();
+        MDB_cursor* raw = nullptr;
+        if (int rc = mdb_cursor_open(txn, impl_->lmdb->clients, &raw); rc != 0)
+            return lmdb_error(rc, "listing clients");
+        MdbCursorPtr cursor(raw);
+        MDB_val key{};
+        MDB_val value{};
+        const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+        int rc = mdb_cursor_get(raw, &key, &value, backward ? MDB_LAST : MDB_FIRST);
+        ClientCredentials credentials;
+        for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, step)) {
+            if (!decode_credentials(as_view(value), credentials))
+                return make_error(Errc::registry_corrupt, "registry record is corrupt");
+            if (!visit(as_view(key), credentials))
+                return {};
+        }
+        if (rc != MDB_NOTFOUND)
+            return lmdb_error(rc, "listing clients");
+        return {};
     });
+}
+
+Result<std::size_t> LmdbRegistry::count() {
+    std::size_t entries = 0;
+    Status counted;
+    if (impl_->mode == OpenMode::read_only) {
+        counted = scan(
+            false, [&] { entries = 0; },
+            [&](std::string_view, const ClientCredentials&) {
+                ++entries;
+                return true;
+            });
+    } else {
+        counted = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+            MDB_stat stat{};
+            if (int rc = mdb_stat(txn, impl_->lmdb->clients, &stat); rc != 0)
+                return lmdb_error(rc, "counting clients");
+            entries = static_cast<std::size_t>(stat.ms_entries);
+            return {};
+        });
+    }
+    if (!counted)
+        return counted.error();
+    return entries;
+}
+
+Result<std::vector<ClientRecord>> LmdbRegistry::list() {
+    std::vector<ClientRecord> records;
+    Status listed = scan(
+        false, [&] { records.clear(); },
+        [&](std::string_view id, const ClientCredentials& credentials) {
+            records.push_back(ClientRecord{std::string(id), credentials});
+            return true;
+        });
     if (!listed)
         return listed.error();
-    std::sort(records.begin(), records.end(),
-              [](const ClientRecord& a, const ClientRecord& b) { return a.id < b.id; });
     return records;
 }
 
