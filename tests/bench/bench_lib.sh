@@ -190,13 +190,12 @@ start_nginx_bench() {
     die "nginx started fewer than $workers workers"
 }
 
-# callgrind_nginx NAME "MODULES" BODY PORT PATH AUTHORIZATION STATUS COUNT:
-# one nginx process (no master, no daemon) under callgrind serves COUNT
-# requests on one keep-alive connection, then quits; its profile is
-# $WORK/callgrind/NAME.out.
+# callgrind_nginx NAME "MODULES" BODY PORT CLIENT...: one nginx process (no
+# master, no daemon) under callgrind, driven by the CLIENT command, then
+# stopped; its profile is $WORK/callgrind/NAME.out.
 callgrind_nginx() {
-    local name=$1 modules=$2 body=$3 port=$4 path=$5 header=$6 status=$7 count=$8
-    local prefix=$WORK/callgrind/nginx-$name pid
+    local name=$1 modules=$2 body=$3 port=$4 prefix=$WORK/callgrind/nginx-$1 pid
+    shift 4
     write_nginx_conf "$prefix" 1 "" "$modules" "$body"
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
         "${NGINX:-/usr/sbin/nginx}" -p "$prefix" -c conf/nginx.conf \
@@ -204,10 +203,35 @@ callgrind_nginx() {
     pid=$!
     at_exit "stop_pid $pid KILL"
     wait_for_port "$port" 120
-    python3 "$BENCH_DIR/http_repeat.py" "$port" "$path" "$count" "$header" --status "$status" ||
-        die "callgrind case $name: wrong answers"
+    "$@" || die "callgrind case $name: the client failed"
     kill -QUIT "$pid"
     wait "$pid" || die "nginx under callgrind ($name) failed: $(tail -5 "$prefix/logs/valgrind.log")"
+}
+
+# callgrind_mosquitto NAME CONF_LINES PORT CLIENT...: the same for the broker.
+callgrind_mosquitto() {
+    local name=$1 body=$2 port=$3 dir=$WORK/callgrind/mosquitto-$1 pid
+    shift 3
+    mkdir -p "$dir"
+    {
+        if as_root; then echo "user root"; fi
+        echo "per_listener_settings false"
+        echo "persistence false"
+        echo "connection_messages false"
+        echo "log_dest file $dir/mosquitto.log"
+        printf 'log_type %s\n' error warning notice
+        echo "listener $port 127.0.0.1"
+        echo "$body"
+    } >"$dir/mosquitto.conf"
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
+        "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" >"$dir/valgrind.log" 2>&1 &
+    pid=$!
+    at_exit "stop_pid $pid KILL"
+    wait_for_port "$port" 300
+    "$@" >"$dir/client.out" || die "callgrind case $name: the client failed: $(cat "$dir/client.out")"
+    grep -q ' errors 0 ' "$dir/client.out" || die "callgrind case $name: errors: $(cat "$dir/client.out")"
+    kill -TERM "$pid"
+    wait "$pid" || die "mosquitto under callgrind ($name) failed: $(tail -5 "$dir/valgrind.log")"
 }
 
 # start_mosquitto NAME PORT CPU CONF_LINES: a broker on 127.0.0.1:PORT pinned
@@ -292,14 +316,15 @@ perf_top_symbols() {
 callgrind_total() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
 
 # callgrind_functions FILE [yes|no]: "Ir<TAB>function" for every function,
-# inclusive (yes, default) or self; a function's pieces (inlined from
-# several source files) summed.
+# inclusive (yes, default) or self. callgrind_annotate may list a function
+# once per source file it has lines from: self costs are summed, inclusive
+# ones (each already the whole call) taken once.
 callgrind_functions() {
     LC_ALL=C callgrind_annotate --auto=no --inclusive="${2:-yes}" --threshold=100 "$1" 2>/dev/null |
-        awk '$1 ~ /^[0-9,]+$/ && $2 ~ /^\(/ {
-            n = $1; gsub(",", "", n); $1 = ""; $2 = ""
+        awk -v inclusive="${2:-yes}" '$1 ~ /^[0-9,]+$/ && $2 ~ /^\(/ {
+            n = $1; gsub(",", "", n); n += 0; $1 = ""; $2 = ""
             sub(/^ +/, ""); sub(/ \[[^]]*\]$/, ""); sub(/^[^:]*:/, "")
-            sum[$0] += n }
+            if (inclusive == "yes") { if (n > sum[$0]) sum[$0] = n } else sum[$0] += n }
             END { for (f in sum) print sum[f] "\t" f }'
 }
 
