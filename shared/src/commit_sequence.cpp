@@ -128,22 +128,18 @@ Result<CommitSequence> CommitSequence::open_for_writing(const std::string& path,
     return sequence;
 }
 
-void CommitSequence::repair() {
-    const std::uint64_t value = counter()->load(std::memory_order_relaxed);
-    if (value & 1)
-        counter()->store(value + 1, std::memory_order_seq_cst);
-}
-
 // seq_cst on both sides of the commit: the odd value is visible before
 // LMDB's first page write, and every write of the commit before the even one.
 void CommitSequence::begin_commit() {
-    counter()->fetch_add(1, std::memory_order_seq_cst);
+    const std::uint64_t value = counter()->load(std::memory_order_relaxed);
+    counter()->store(value | 1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 void CommitSequence::end_commit() {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    counter()->fetch_add(1, std::memory_order_seq_cst);
+    const std::uint64_t value = counter()->load(std::memory_order_relaxed);
+    counter()->store((value | 1) + 1, std::memory_order_seq_cst);
 }
 
 }  // namespace keyauth

@@ -40,10 +40,10 @@ class CommitSequence {
     }
 
     // Writer only, under the write lock. A writer that died between these
-    // two left the counter odd; the next one repairs it first.
-    void repair();
-    void begin_commit();
-    void end_commit();
+    // two left the counter odd; the next one repairs what it was writing.
+    bool odd() const { return load() & 1; }
+    void begin_commit();  // odd (stays odd if it already is)
+    void end_commit();    // the next even value
 
     dev_t device() const { return device_; }
     ino_t inode() const { return inode_; }

@@ -1,6 +1,8 @@
 #include "keyauth/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,10 +65,64 @@ int link_anonymous(int fd, const std::string& path) {
     return linkat(AT_FDCWD, proc_path, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW);
 }
 
+std::string base_name_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// ".<base>.<pid>.<hex>.tmp": temporary_name()'s names; the pid, or -1.
+long temporary_owner(std::string_view name, std::string_view base) {
+    const std::string_view tail = ".tmp";
+    if (name.size() < base.size() + 2 + tail.size() || name[0] != '.' ||
+        name.substr(1, base.size()) != base || name[1 + base.size()] != '.' ||
+        name.substr(name.size() - tail.size()) != tail) {
+        return -1;
+    }
+    std::string_view middle =
+        name.substr(base.size() + 2, name.size() - base.size() - 2 - tail.size());
+    const auto dot = middle.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == middle.size())
+        return -1;
+    const std::string_view pid = middle.substr(0, dot);
+    const std::string_view random = middle.substr(dot + 1);
+    if (pid.size() > 9 ||
+        !std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        !std::all_of(random.begin(), random.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+        return -1;
+    }
+    return std::stol(std::string(pid));
+}
+
+// A keytool killed between linking and renaming leaves private copies of
+// old and new files (keys, tokens) beside path: the next run for the same
+// path removes those of processes that are gone, and only files it owns.
+void remove_stale_temporaries(const std::string& path) {
+    const std::string base = base_name_of(path);
+    UniqueFd dir_fd(open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd.valid())
+        return;
+    DIR* listing = fdopendir(dup(dir_fd.get()));
+    if (listing == nullptr)
+        return;
+    while (const dirent* entry = readdir(listing)) {
+        const long owner = temporary_owner(entry->d_name, base);
+        if (owner <= 0 || owner == getpid())
+            continue;
+        if (kill(static_cast<pid_t>(owner), 0) == 0 || errno != ESRCH)
+            continue;  // its writer may still be at work
+        struct stat st {};
+        if (fstatat(dir_fd.get(), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+            unlinkat(dir_fd.get(), entry->d_name, 0);
+        }
+    }
+    closedir(listing);
+}
+
 std::string temporary_name(const std::string& path) {
     const std::string dir = directory_of(path);
-    const auto slash = path.rfind('/');
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    const std::string base = base_name_of(path);
     char suffix[32];
     std::snprintf(suffix, sizeof suffix, ".%d.%lx", static_cast<int>(getpid()),
                   static_cast<unsigned long>(randombytes_random()));
@@ -112,6 +168,7 @@ Status StagedFiles::stage(const std::string& path, std::string_view contents, mo
     } else if (errno != ENOENT) {
         return file_error(errno, path);
     }
+    remove_stale_temporaries(path);
     // Anonymous until published: a crash leaves nothing behind.
     UniqueFd fd(open(directory_of(path).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
     if (!fd.valid())

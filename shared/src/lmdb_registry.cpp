@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <csetjmp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -16,6 +16,7 @@
 #include "keyauth/registry_layout.hpp"
 #include "lmdb_handles.hpp"
 #include "lookup_cache.hpp"
+#include "lookup_index.hpp"
 #include "writer_lock.hpp"
 
 namespace keyauth {
@@ -36,58 +37,12 @@ constexpr long kReplacementCheckMillis = 200;
 constexpr long kReaderWaitMillis = 1000;
 constexpr const char* kStuckWrite =
     "a commit has been in progress for over 1 s (if no keytool is running, one died "
-    "mid-commit: run any keytool command that writes, e.g. keytool list as root, to repair it)";
+    "mid-commit: run any keytool command as root, e.g. keytool list, to repair it)";
 
 std::int64_t monotonic_millis() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-// Readers never write, so LMDB cannot keep a commit from reusing the pages
-// of the snapshot a reader is in the middle of. Whatever such a read gets is
-// discarded (the commit sequence moved), but it must not bring the server
-// down: LMDB's own assertions on a page being rewritten escape back to the
-// lookup, which fails and is retried, and the data file ends with slack so
-// that no offset read from a torn page lies past its end.
-thread_local std::jmp_buf* torn_read_escape = nullptr;
-constexpr off_t kReadSlackBytes = off_t{1} << 20;
-
-void escape_torn_read(MDB_env*, const char*) {
-    if (torn_read_escape != nullptr)
-        std::longjmp(*torn_read_escape, 1);
-}
-
-// mdb_get, for readers: nothing with a destructor lives between the setjmp
-// and LMDB's frames.
-int guarded_get(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* value) {
-    std::jmp_buf escape;
-    if (setjmp(escape) != 0) {
-        torn_read_escape = nullptr;
-        return MDB_CORRUPTED;
-    }
-    torn_read_escape = &escape;
-    const int rc = mdb_get(txn, dbi, key, value);
-    torn_read_escape = nullptr;
-    return rc;
-}
-
-// Keeps kReadSlackBytes of (sparse) file after the last page in use.
-Status keep_read_slack(MDB_env* env, const std::string& path) {
-    MDB_envinfo info{};
-    MDB_stat stat{};
-    int fd = -1;
-    struct stat st {};
-    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &stat) != 0 ||
-        mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &st) != 0) {
-        return make_error(Errc::io_error, path + ": cannot size the data file");
-    }
-    const off_t used = static_cast<off_t>(info.me_last_pgno + 1) * stat.ms_psize;
-    if (st.st_size >= used + kReadSlackBytes)
-        return {};
-    if (ftruncate(fd, used + 2 * kReadSlackBytes) != 0)
-        return make_error(Errc::io_error, path + ": " + std::strerror(errno));
-    return {};
 }
 
 std::string_view as_view(const MDB_val& v) {
@@ -106,6 +61,72 @@ bool identify(const std::string& path, FileIdentity& out) {
         return false;
     out = FileIdentity{st.st_dev, st.st_ino};
     return true;
+}
+
+std::uint64_t last_txnid(MDB_env* env) {
+    MDB_envinfo info{};
+    mdb_env_info(env, &info);
+    return info.me_last_txnid;
+}
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return lstat(path.c_str(), &st) == 0;
+}
+
+Status check_directory(const std::string& dir) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0) {
+        const int err = errno;
+        if (err == ENOENT) {
+            return make_error(Errc::not_found,
+                              "registry " + dir + " does not exist (run keytool init)");
+        }
+        return make_error(err == EACCES ? Errc::permission_denied : Errc::not_found,
+                          "registry " + dir + ": " + std::strerror(err));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return make_error(Errc::invalid_argument, "registry " + dir + " is not a directory");
+    }
+    return {};
+}
+
+Status check_file(const std::string& dir, const std::string& path, const char* name) {
+    if (access(path.c_str(), F_OK) == 0)
+        return {};
+    if (errno == ENOENT) {
+        return make_error(Errc::not_found,
+                          "registry " + dir + " has no " + name + " (run keytool init)");
+    }
+    return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                      "registry " + dir + ": " + std::strerror(errno));
+}
+
+void pause_briefly(int round) {
+    if (round < 16) {
+        sched_yield();
+        return;
+    }
+    const timespec pause{0, 100 * 1000};
+    nanosleep(&pause, nullptr);
+}
+
+// A deadline that costs nothing until someone has to wait.
+class WaitDeadline {
+  public:
+    bool passed() {
+        const std::int64_t now = monotonic_millis();
+        if (at_ == 0)
+            at_ = now + kReaderWaitMillis;
+        return now >= at_;
+    }
+
+  private:
+    std::int64_t at_ = 0;
+};
+
+Error with_dir(const std::string& dir, const Error& error) {
+    return make_error(error.code, "registry " + dir + ": " + error.message);
 }
 
 }  // namespace
@@ -137,100 +158,46 @@ Error lmdb_error(int rc, const std::string& doing) {
     return make_error(code, doing + ": " + mdb_strerror(rc));
 }
 
-// One open LMDB environment with its two tables. Everyone opens LMDB with
-// MDB_NOLOCK: readers take no slot and write nothing; the writer lock and
-// the commit sequence do what lock.mdb did.
-struct OpenEnvironment {
+// The writer's LMDB environment with its tables. Opened with MDB_NOLOCK:
+// writer.lock does what lock.mdb's writer mutex did, and no server reads
+// LMDB at all.
+struct WriterEnvironment {
     MdbEnvPtr env;
     MDB_dbi clients = 0;
     MDB_dbi fingerprints = 0;
-    MdbTxnPtr reader;  // read_only: reset between lookups, renewed for each
-    CommitSequence sequence;
-    FileIdentity data_identity;
-};
-
-// A deadline that costs nothing until someone has to wait.
-class WaitDeadline {
-  public:
-    bool passed() {
-        const std::int64_t now = monotonic_millis();
-        if (at_ == 0)
-            at_ = now + kReaderWaitMillis;
-        return now >= at_;
-    }
-
-  private:
-    std::int64_t at_ = 0;
 };
 
 struct LmdbRegistry::Impl {
     RegistryLayout layout;
     OpenMode mode = OpenMode::read_only;
-    std::optional<OpenEnvironment> open_env;
+    bool open = false;
+    CommitSequence sequence;
+    // Servers read it; the writer keeps it in step with LMDB.
+    LookupIndex index;
+    std::optional<WriterEnvironment> lmdb;  // writers only
     std::int64_t next_check_millis = 0;
     std::uint64_t reopen_count = 0;
     LookupCache cache;  // read-only mode only: servers answering many lookups
 
-    Status open_environment();
+    Status open_files();
     Status open_reader();
     Status open_writer();
     Status ensure_current();
     // Waits for a counter with no commit in progress.
     Status settled(std::uint64_t& counter, WaitDeadline& deadline);
-    // Runs lookup(txn) on one committed snapshot; tag names that snapshot.
+    // Readers: runs lookup(index) on one committed state; tag names it.
     template <class Lookup>
-    Status read(std::uint64_t& tag, Lookup&& lookup);
+    Status read_index(std::uint64_t& tag, LookupIndex::Found& found, Lookup&& lookup);
+    // keytool: runs lookup(txn) on LMDB under the write lock.
+    template <class Lookup>
+    Status read_lmdb(Lookup&& lookup);
+    // Writer, under the write lock, counter odd: lookup.idx afresh from LMDB.
+    Status rebuild_index();
     // Unique per committed state and per reopened registry; never 0.
     std::uint64_t tag_of(std::uint64_t counter) const {
         return ((reopen_count + 1) << 48) ^ counter;
     }
 };
-
-namespace {
-
-Status check_directory(const std::string& dir) {
-    struct stat st {};
-    if (stat(dir.c_str(), &st) != 0) {
-        const int err = errno;
-        if (err == ENOENT) {
-            return make_error(Errc::not_found,
-                              "registry " + dir + " does not exist (run keytool init)");
-        }
-        return make_error(err == EACCES ? Errc::permission_denied : Errc::not_found,
-                          "registry " + dir + ": " + std::strerror(err));
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        return make_error(Errc::invalid_argument, "registry " + dir + " is not a directory");
-    }
-    return {};
-}
-
-bool exists(const std::string& path) {
-    struct stat st {};
-    return lstat(path.c_str(), &st) == 0;
-}
-
-Status check_file(const std::string& dir, const std::string& path, const char* name) {
-    if (access(path.c_str(), F_OK) == 0)
-        return {};
-    if (errno == ENOENT) {
-        return make_error(Errc::not_found,
-                          "registry " + dir + " has no " + name + " (run keytool init)");
-    }
-    return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
-                      "registry " + dir + ": " + std::strerror(errno));
-}
-
-void pause_briefly(int round) {
-    if (round < 16) {
-        sched_yield();
-        return;
-    }
-    const timespec pause{0, 100 * 1000};
-    nanosleep(&pause, nullptr);
-}
-
-}  // namespace
 
 Status check_registry_directory(std::string_view dir_view) {
     const RegistryLayout layout{std::string(dir_view)};
@@ -238,23 +205,53 @@ Status check_registry_directory(std::string_view dir_view) {
         return s;
     if (Status s = check_file(layout.dir, layout.data_file(), "data.mdb"); !s)
         return s;
-    if (!exists(layout.commit_sequence())) {
+    if (!exists(layout.lookup_index())) {
         return make_error(Errc::not_found,
                           "registry " + layout.dir +
-                              " was made by keyauth 0.1 and has no commit.seq: run any keytool "
-                              "command on it as root once (e.g. keytool list) to upgrade it");
+                              " was made by an older keyauth and has no lookup.idx: run any "
+                              "keytool command on it as root once (e.g. keytool list) to "
+                              "upgrade it");
     }
+    if (Status s = check_file(layout.dir, layout.lookup_index(), "lookup.idx"); !s)
+        return s;
     return check_file(layout.dir, layout.commit_sequence(), "commit.seq");
 }
 
-Status LmdbRegistry::Impl::open_environment() {
-    open_env.reset();
-    return mode == OpenMode::read_only ? open_reader() : open_writer();
+Status LmdbRegistry::Impl::open_files() {
+    open = false;
+    Status opened = mode == OpenMode::read_only ? open_reader() : open_writer();
+    open = opened.ok();
+    return opened;
+}
+
+// Servers open two files read-only: the counter, then the index. Neither
+// is LMDB's.
+Status LmdbRegistry::Impl::open_reader() {
+    const std::string& dir = layout.dir;
+    if (Status s = check_registry_directory(dir); !s)
+        return s;
+    auto opened_sequence = CommitSequence::open_for_reading(layout.commit_sequence());
+    if (!opened_sequence)
+        return with_dir(dir, opened_sequence.error());
+    auto opened_index = LookupIndex::open_for_reading(layout.lookup_index());
+    if (!opened_index)
+        return with_dir(dir, opened_index.error());
+    // The counter must be the one that guards this index: a registry
+    // swapped in meanwhile brings its own.
+    FileIdentity now;
+    if (!identify(layout.commit_sequence(), now) ||
+        !(now == FileIdentity{opened_sequence->device(), opened_sequence->inode()})) {
+        return make_error(Errc::not_found, "registry " + dir + " changed while opening");
+    }
+    sequence = std::move(*opened_sequence);
+    index = std::move(*opened_index);
+    return {};
 }
 
 namespace {
 
-Status open_tables(MDB_env* env, const std::string& dir, bool create, OpenEnvironment& into) {
+Status open_tables(MDB_env* env, const std::string& dir, bool create, WriterEnvironment& into,
+                   CommitSequence& sequence) {
     MDB_txn* txn = nullptr;
     if (int rc = mdb_txn_begin(env, nullptr, create ? 0 : MDB_RDONLY, &txn); rc != 0) {
         return lmdb_error(rc, "registry " + dir);
@@ -270,89 +267,29 @@ Status open_tables(MDB_env* env, const std::string& dir, bool create, OpenEnviro
     if (rc != 0)
         return lmdb_error(rc, "registry " + dir);
     if (create)
-        into.sequence.begin_commit();
+        sequence.begin_commit();
     rc = mdb_txn_commit(setup.release());
     if (create)
-        into.sequence.end_commit();
+        sequence.end_commit();
     if (rc != 0)
         return lmdb_error(rc, "registry " + dir);
     return {};
 }
 
-// One attempt at opening the data file as a reader, for the state the
-// counter named; the caller retries if a commit ran meanwhile.
-Status open_reader_environment(const std::string& dir, OpenEnvironment& opened) {
-    MDB_env* raw = nullptr;
-    if (int rc = mdb_env_create(&raw); rc != 0)
-        return lmdb_error(rc, "registry " + dir);
-    opened.env.reset(raw);
-    mdb_env_set_maxdbs(raw, kMaxTables);
-    mdb_env_set_assert(raw, escape_torn_read);
-    if (int rc = mdb_env_open(raw, dir.c_str(), MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0); rc != 0) {
-        return lmdb_error(rc, "registry " + dir);
+Status read_credentials(MDB_txn* txn, MDB_dbi clients, std::string_view id,
+                        ClientCredentials& out) {
+    MDB_val key = mdb_value(id.data(), id.size());
+    MDB_val value{};
+    const int rc = mdb_get(txn, clients, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        return make_error(Errc::unknown_client, "unknown client");
+    if (rc != 0)
+        return lmdb_error(rc, "reading client");
+    if (!decode_credentials(as_view(value), out)) {
+        return make_error(Errc::registry_corrupt, "registry record is corrupt");
     }
-    if (Status s = open_tables(raw, dir, false, opened); !s)
-        return s;
-    MDB_txn* txn = nullptr;
-    if (int rc = mdb_txn_begin(raw, nullptr, MDB_RDONLY, &txn); rc != 0)
-        return lmdb_error(rc, "registry " + dir);
-    mdb_txn_reset(txn);
-    opened.reader.reset(txn);
     return {};
 }
-
-bool identify_open_data(MDB_env* env, FileIdentity& out) {
-    int fd = -1;
-    struct stat st {};
-    if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &st) != 0)
-        return false;
-    out = FileIdentity{st.st_dev, st.st_ino};
-    return true;
-}
-
-}  // namespace
-
-Status LmdbRegistry::Impl::open_reader() {
-    const std::string& dir = layout.dir;
-    if (Status s = check_registry_directory(dir); !s)
-        return s;
-    auto sequence = CommitSequence::open_for_reading(layout.commit_sequence());
-    if (!sequence)
-        return make_error(sequence.error().code,
-                          "registry " + dir + ": " + sequence.error().message);
-    WaitDeadline deadline;
-    for (int round = 0;; ++round) {
-        std::uint64_t counter = sequence->load();
-        while (counter & 1) {
-            if (deadline.passed())
-                return make_error(Errc::io_error, "registry " + dir + ": " + kStuckWrite);
-            pause_briefly(round++);
-            counter = sequence->load();
-        }
-        OpenEnvironment opened;
-        Status status = open_reader_environment(dir, opened);
-        if (sequence->reload() != counter) {
-            if (deadline.passed())
-                return make_error(Errc::io_error, "registry " + dir + ": " + kStuckWrite);
-            continue;  // a commit ran: what was read may be torn
-        }
-        if (!status)
-            return status;
-        // The counter must be the one that guards this data file: a
-        // registry swapped in meanwhile brings its own.
-        FileIdentity sequence_now;
-        if (!identify(layout.commit_sequence(), sequence_now) ||
-            !(sequence_now == FileIdentity{sequence->device(), sequence->inode()}) ||
-            !identify_open_data(opened.env.get(), opened.data_identity)) {
-            return make_error(Errc::not_found, "registry " + dir + " changed while opening");
-        }
-        opened.sequence = std::move(*sequence);
-        open_env = std::move(opened);
-        return {};
-    }
-}
-
-namespace {
 
 // Registries made by keyauth 0.1 had LMDB's lock.mdb, writable by the
 // servers. The data file is copied to a new inode, so that a server still
@@ -406,8 +343,8 @@ Status LmdbRegistry::Impl::open_writer() {
         return check_file(dir, layout.data_file(), "data.mdb");
     auto lock = WriterLock::acquire(layout.writer_lock());
     if (!lock)
-        return make_error(lock.error().code, "registry " + dir + ": " + lock.error().message);
-    if (present && (exists(layout.legacy_lock_file()) || !exists(layout.commit_sequence()))) {
+        return with_dir(dir, lock.error());
+    if (present && exists(layout.legacy_lock_file())) {
         if (Status s = upgrade_legacy_registry(layout); !s)
             return s;
     }
@@ -415,7 +352,7 @@ Status LmdbRegistry::Impl::open_writer() {
     MDB_env* raw = nullptr;
     if (int rc = mdb_env_create(&raw); rc != 0)
         return lmdb_error(rc, "registry " + dir);
-    OpenEnvironment opened;
+    WriterEnvironment opened;
     opened.env.reset(raw);
     mdb_env_set_maxdbs(raw, kMaxTables);
     mdb_env_set_mapsize(raw, kMapSize);
@@ -425,28 +362,82 @@ Status LmdbRegistry::Impl::open_writer() {
         rc != 0) {
         return lmdb_error(rc, "registry " + dir);
     }
-    // The servers may read the data, never write it, whatever made the file.
+    // Readable by the group (keytool verify and list), never writable by it.
     int data_fd = -1;
     if (mdb_env_get_fd(raw, &data_fd) != 0 || fchmod(data_fd, 0640) != 0)
         return make_error(Errc::permission_denied,
                           layout.data_file() + ": " + std::strerror(errno));
-    auto sequence = CommitSequence::open_for_writing(layout.commit_sequence(), layout.data_file());
-    if (!sequence)
-        return make_error(sequence.error().code,
-                          "registry " + dir + ": " + sequence.error().message);
-    opened.sequence = std::move(*sequence);
-    opened.sequence.repair();
+    auto opened_sequence =
+        CommitSequence::open_for_writing(layout.commit_sequence(), layout.data_file());
+    if (!opened_sequence)
+        return with_dir(dir, opened_sequence.error());
+    sequence = std::move(*opened_sequence);
     // Only provisioning makes the tables (a commit); keytool's other
     // commands find them.
-    Status tables = open_tables(raw, dir, false, opened);
+    Status tables = open_tables(raw, dir, false, opened, sequence);
     if (!tables && tables.code() == Errc::not_found && mode == OpenMode::create)
-        tables = open_tables(raw, dir, true, opened);
+        tables = open_tables(raw, dir, true, opened, sequence);
     if (!tables)
         return tables;
-    if (Status s = keep_read_slack(raw, layout.data_file()); !s)
-        return s;
-    identify_open_data(raw, opened.data_identity);
-    open_env = std::move(opened);
+    lmdb = std::move(opened);
+
+    // The index must say what LMDB says. It does not if a writer died
+    // mid-commit (the counter is odd), if it is missing (a registry from
+    // before it), or if it reflects another LMDB transaction (a crash
+    // between the two, or a power loss).
+    bool current = !sequence.odd();
+    if (current) {
+        auto opened_index = LookupIndex::open_for_writing(layout.lookup_index());
+        current = opened_index && opened_index->lmdb_txnid() == last_txnid(lmdb->env.get());
+        if (current)
+            index = std::move(*opened_index);
+    }
+    if (current)
+        return {};
+    sequence.begin_commit();
+    if (Status s = rebuild_index(); !s)
+        return s;  // the counter stays odd: servers refuse, the next writer retries
+    sequence.end_commit();
+    return {};
+}
+
+Status LmdbRegistry::Impl::rebuild_index() {
+    MDB_env* env = lmdb->env.get();
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbTxnPtr txn(raw);
+    MDB_stat stat{};
+    struct stat data {};
+    if (int rc = mdb_stat(raw, lmdb->clients, &stat); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    if (::stat(layout.data_file().c_str(), &data) != 0)
+        return make_error(Errc::io_error, layout.data_file() + ": " + std::strerror(errno));
+    auto fresh = LookupIndex::create(layout.lookup_index(), stat.ms_entries, data.st_gid);
+    if (!fresh)
+        return with_dir(layout.dir, fresh.error());
+    MDB_cursor* cursor_raw = nullptr;
+    if (int rc = mdb_cursor_open(raw, lmdb->clients, &cursor_raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbCursorPtr cursor(cursor_raw);
+    MDB_val key{};
+    MDB_val value{};
+    int rc = mdb_cursor_get(cursor_raw, &key, &value, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cursor_raw, &key, &value, MDB_NEXT)) {
+        ClientCredentials credentials;
+        if (!is_valid_client_id(as_view(key)) || !decode_credentials(as_view(value), credentials)) {
+            return make_error(Errc::registry_corrupt, "registry record is corrupt");
+        }
+        fresh->put(as_view(key), credentials);
+    }
+    if (rc != MDB_NOTFOUND)
+        return lmdb_error(rc, "registry " + layout.dir);
+    fresh->set_lmdb_txnid(last_txnid(env));
+    if (Status s = fresh->publish(layout.lookup_index()); !s)
+        return with_dir(layout.dir, s.error());
+    if (index.mapped())
+        index.retire();  // readers still on it reopen
+    index = std::move(*fresh);
     return {};
 }
 
@@ -456,20 +447,20 @@ Status LmdbRegistry::Impl::ensure_current() {
         const std::int64_t now = monotonic_millis();
         if (now >= next_check_millis) {
             next_check_millis = now + kReplacementCheckMillis;
-            FileIdentity data;
-            FileIdentity sequence;
-            const bool present =
-                identify(layout.data_file(), data) && identify(layout.commit_sequence(), sequence);
-            if (!open_env || !present || !(data == open_env->data_identity) ||
-                !(sequence ==
-                  FileIdentity{open_env->sequence.device(), open_env->sequence.inode()})) {
+            FileIdentity on_disk_index;
+            FileIdentity on_disk_sequence;
+            const bool present = identify(layout.lookup_index(), on_disk_index) &&
+                                 identify(layout.commit_sequence(), on_disk_sequence);
+            if (!open || !present ||
+                !(on_disk_index == FileIdentity{index.device(), index.inode()}) ||
+                !(on_disk_sequence == FileIdentity{sequence.device(), sequence.inode()})) {
                 ++reopen_count;
-                if (Status s = open_environment(); !s)
+                if (Status s = open_files(); !s)
                     return s;
             }
         }
     }
-    if (!open_env)
+    if (!open)
         return make_error(Errc::not_found, "registry " + layout.dir + " is not open");
     return {};
 }
@@ -477,83 +468,63 @@ Status LmdbRegistry::Impl::ensure_current() {
 Status LmdbRegistry::Impl::settled(std::uint64_t& counter, WaitDeadline& deadline) {
     if (Status s = ensure_current(); !s)
         return s;
-    counter = open_env->sequence.load();
+    counter = sequence.load();
     for (int round = 0; counter & 1; ++round) {
         if (deadline.passed())
             return make_error(Errc::io_error, "registry " + layout.dir + ": " + kStuckWrite);
         pause_briefly(round);
-        counter = open_env->sequence.load();
+        counter = sequence.load();
     }
     return {};
 }
 
 // A reader trusts what it read only if no commit began between noting the
-// counter and checking it again: then the meta page it picked was whole,
-// and no page of its snapshot can have been reused. Otherwise it reads
-// again, for at most kReaderWaitMillis, then fails closed. keytool reads
-// under the write lock instead: nothing can commit meanwhile.
+// counter and checking it again; otherwise it reads again, for at most
+// kReaderWaitMillis, then fails closed. An index the writer has replaced
+// (grown, rebuilt) says so in its header; the reader moves to the new one.
 template <class Lookup>
-Status LmdbRegistry::Impl::read(std::uint64_t& tag, Lookup&& lookup) {
-    if (mode != OpenMode::read_only) {
-        auto lock = WriterLock::acquire(layout.writer_lock());
-        if (!lock)
-            return make_error(lock.error().code,
-                              "registry " + layout.dir + ": " + lock.error().message);
-        MDB_txn* raw = nullptr;
-        if (int rc = mdb_txn_begin(open_env->env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
-            return lmdb_error(rc, "registry " + layout.dir);
-        MdbTxnPtr txn(raw);
-        tag = tag_of(open_env->sequence.load());
-        return lookup(raw);
-    }
+Status LmdbRegistry::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& found,
+                                      Lookup&& lookup) {
     WaitDeadline deadline;
     for (;;) {
         std::uint64_t counter = 0;
         if (Status s = settled(counter, deadline); !s)
             return s;
-        MDB_txn* txn = open_env->reader.get();
-        const int rc = mdb_txn_renew(txn);
-        if (open_env->sequence.reload() != counter) {
-            if (rc == 0)
-                mdb_txn_reset(txn);
-        } else if (rc == MDB_MAP_RESIZED) {
-            ++reopen_count;  // the writer grew the map
-            if (Status s = open_environment(); !s)
-                return s;
-        } else if (rc != 0) {
-            return lmdb_error(rc, "registry " + layout.dir);
-        } else {
-            Status status = lookup(txn);
-            mdb_txn_reset(txn);
-            if (open_env->sequence.reload() == counter) {
-                tag = tag_of(counter);
-                return status;
+        const LookupIndex::Found answer = lookup(index);
+        const bool retired = index.retired();
+        if (sequence.reload() == counter) {
+            if (retired) {
+                ++reopen_count;
+                if (Status s = open_files(); !s)
+                    return s;
+                continue;
             }
+            if (answer == LookupIndex::Found::garbage) {
+                return make_error(Errc::registry_corrupt,
+                                  "registry " + layout.dir + ": lookup.idx is corrupt");
+            }
+            tag = tag_of(counter);
+            found = answer;
+            return {};
         }
-        if (deadline.passed()) {
+        if (deadline.passed())
             return make_error(Errc::io_error, "registry " + layout.dir + ": " + kStuckWrite);
-        }
     }
 }
 
-namespace {
-
-Status read_credentials(MDB_txn* txn, MDB_dbi clients, std::string_view id,
-                        ClientCredentials& out) {
-    MDB_val key = mdb_value(id.data(), id.size());
-    MDB_val value{};
-    const int rc = guarded_get(txn, clients, &key, &value);
-    if (rc == MDB_NOTFOUND)
-        return make_error(Errc::unknown_client, "unknown client");
-    if (rc != 0)
-        return lmdb_error(rc, "reading client");
-    if (!decode_credentials(as_view(value), out)) {
-        return make_error(Errc::registry_corrupt, "registry record is corrupt");
-    }
-    return {};
+// keytool reads LMDB, the registry of record, under the write lock: nothing
+// can commit meanwhile.
+template <class Lookup>
+Status LmdbRegistry::Impl::read_lmdb(Lookup&& lookup) {
+    auto lock = WriterLock::acquire(layout.writer_lock());
+    if (!lock)
+        return with_dir(layout.dir, lock.error());
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(lmdb->env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbTxnPtr txn(raw);
+    return lookup(raw);
 }
-
-}  // namespace
 
 LmdbRegistry::LmdbRegistry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LmdbRegistry::~LmdbRegistry() = default;
@@ -562,7 +533,7 @@ Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, O
     auto impl = std::make_unique<Impl>();
     impl->layout = RegistryLayout{std::string(dir)};
     impl->mode = mode;
-    if (Status s = impl->open_environment(); !s)
+    if (Status s = impl->open_files(); !s)
         return s.error();
     impl->next_check_millis = monotonic_millis() + kReplacementCheckMillis;
     return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
@@ -574,100 +545,131 @@ Result<std::unique_ptr<LmdbRegistry>> open_registry_to_read(std::string_view dir
     return LmdbRegistry::open(dir, owner ? OpenMode::read_write : OpenMode::read_only);
 }
 
+namespace {
+
+Status unknown(LookupIndex::Found found, const char* what) {
+    if (found == LookupIndex::Found::yes)
+        return {};
+    return make_error(Errc::unknown_client, what);
+}
+
+}  // namespace
+
 // The hot path: while nothing has committed since a client was last looked
-// up, its answer comes from the cache without touching LMDB at all.
+// up, its answer comes from the cache; otherwise from the lookup index.
 Status LmdbRegistry::find(std::string_view id, ClientCredentials& out) {
     if (id.empty() || id.size() > kMaxClientIdLength) {
         return make_error(Errc::unknown_client, "unknown client");
     }
-    const bool cached = impl_->mode == OpenMode::read_only;
-    if (cached) {
-        std::uint64_t counter = 0;
-        WaitDeadline deadline;
-        if (Status s = impl_->settled(counter, deadline); !s)
-            return s;
-        if (impl_->cache.find(impl_->tag_of(counter), id, out))
-            return {};
+    if (impl_->mode != OpenMode::read_only) {
+        return impl_->read_lmdb(
+            [&](MDB_txn* txn) { return read_credentials(txn, impl_->lmdb->clients, id, out); });
     }
+    std::uint64_t counter = 0;
+    WaitDeadline deadline;
+    if (Status s = impl_->settled(counter, deadline); !s)
+        return s;
+    if (impl_->cache.find(impl_->tag_of(counter), id, out))
+        return {};
     std::uint64_t tag = 0;
-    Status found = impl_->read(tag, [&](MDB_txn* txn) {
-        return read_credentials(txn, impl_->open_env->clients, id, out);
-    });
-    if (found && cached)
+    LookupIndex::Found found = LookupIndex::Found::no;
+    if (Status s = impl_->read_index(tag, found,
+                                     [&](const LookupIndex& index) { return index.find(id, out); });
+        !s) {
+        return s;
+    }
+    if (found == LookupIndex::Found::yes)
         impl_->cache.remember(tag, id, out);
-    return found;
+    return unknown(found, "unknown client");
 }
 
 Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                          ClientCredentials& out) {
-    const bool cached = impl_->mode == OpenMode::read_only;
-    if (cached) {
-        std::uint64_t counter = 0;
-        WaitDeadline deadline;
-        if (Status s = impl_->settled(counter, deadline); !s)
-            return s;
-        if (impl_->cache.find(impl_->tag_of(counter), fingerprint, id, out))
+    if (impl_->mode != OpenMode::read_only) {
+        return impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+            MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
+            MDB_val value{};
+            const int rc = mdb_get(txn, impl_->lmdb->fingerprints, &key, &value);
+            if (rc == MDB_NOTFOUND)
+                return make_error(Errc::unknown_client, "unknown certificate");
+            if (rc != 0)
+                return lmdb_error(rc, "reading certificate index");
+            const std::string_view owner = as_view(value);
+            if (!is_valid_client_id(owner))
+                return make_error(Errc::registry_corrupt, "certificate index is corrupt");
+            if (Status s = read_credentials(txn, impl_->lmdb->clients, owner, out); !s)
+                return s;
+            // The index and the record must agree; a stale entry is refused.
+            if (!(out.certificate_fingerprint == fingerprint))
+                return make_error(Errc::unknown_client, "unknown certificate");
+            id.assign(owner);
             return {};
+        });
     }
-    std::uint64_t tag = 0;
-    Status found = impl_->read(tag, [&](MDB_txn* txn) -> Status {
-        MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
-        MDB_val value{};
-        const int rc = guarded_get(txn, impl_->open_env->fingerprints, &key, &value);
-        if (rc == MDB_NOTFOUND)
-            return make_error(Errc::unknown_client, "unknown certificate");
-        if (rc != 0)
-            return lmdb_error(rc, "reading certificate index");
-        const std::string_view owner = as_view(value);
-        if (!is_valid_client_id(owner)) {
-            return make_error(Errc::registry_corrupt, "certificate index is corrupt");
-        }
-        if (Status s = read_credentials(txn, impl_->open_env->clients, owner, out); !s)
-            return s;
-        // The index and the record must agree; a stale index entry is refused.
-        if (!(out.certificate_fingerprint == fingerprint)) {
-            return make_error(Errc::unknown_client, "unknown certificate");
-        }
-        id.assign(owner);
+    std::uint64_t counter = 0;
+    WaitDeadline deadline;
+    if (Status s = impl_->settled(counter, deadline); !s)
+        return s;
+    if (impl_->cache.find(impl_->tag_of(counter), fingerprint, id, out))
         return {};
-    });
-    if (found && cached)
+    std::uint64_t tag = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    if (Status s = impl_->read_index(tag, found,
+                                     [&](const LookupIndex& index) {
+                                         return index.find_by_fingerprint(fingerprint, id, out);
+                                     });
+        !s) {
+        return s;
+    }
+    if (found == LookupIndex::Found::yes)
         impl_->cache.remember(tag, fingerprint, id, out);
-    return found;
+    return unknown(found, "unknown certificate");
 }
 
 Result<std::vector<ClientRecord>> LmdbRegistry::list() {
     std::vector<ClientRecord> records;
-    std::uint64_t tag = 0;
-    Status listed = impl_->read(tag, [&](MDB_txn* txn) -> Status {
-        records.clear();  // a reader's retry starts over
-        MDB_cursor* raw = nullptr;
-        if (int rc = mdb_cursor_open(txn, impl_->open_env->clients, &raw); rc != 0) {
-            return lmdb_error(rc, "listing clients");
-        }
-        MdbCursorPtr cursor(raw);
-        MDB_val key{};
-        MDB_val value{};
-        int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
-        for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
-            ClientRecord record;
-            record.id.assign(as_view(key));
-            if (!decode_credentials(as_view(value), record.credentials)) {
-                return make_error(Errc::registry_corrupt, "registry record is corrupt");
+    if (impl_->mode != OpenMode::read_only) {
+        Status listed = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+            MDB_cursor* raw = nullptr;
+            if (int rc = mdb_cursor_open(txn, impl_->lmdb->clients, &raw); rc != 0)
+                return lmdb_error(rc, "listing clients");
+            MdbCursorPtr cursor(raw);
+            MDB_val key{};
+            MDB_val value{};
+            int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
+            for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
+                ClientRecord record;
+                record.id.assign(as_view(key));
+                if (!decode_credentials(as_view(value), record.credentials))
+                    return make_error(Errc::registry_corrupt, "registry record is corrupt");
+                records.push_back(std::move(record));
             }
-            records.push_back(std::move(record));
-        }
-        if (rc != MDB_NOTFOUND)
-            return lmdb_error(rc, "listing clients");
-        return {};
+            if (rc != MDB_NOTFOUND)
+                return lmdb_error(rc, "listing clients");
+            return {};
+        });
+        if (!listed)
+            return listed.error();
+        return records;
+    }
+    std::uint64_t tag = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    Status listed = impl_->read_index(tag, found, [&](const LookupIndex& index) {
+        records.clear();  // a retry starts over
+        const bool whole = index.for_each([&](std::string_view id, const ClientCredentials& c) {
+            records.push_back(ClientRecord{std::string(id), c});
+        });
+        return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
     });
     if (!listed)
         return listed.error();
+    std::sort(records.begin(), records.end(),
+              [](const ClientRecord& a, const ClientRecord& b) { return a.id < b.id; });
     return records;
 }
 
 // The state a lookup made now would read: the commit sequence, which every
-// commit moves, tagged with the registry file it guards.
+// commit moves, tagged with the files it guards.
 std::uint64_t LmdbRegistry::generation() {
     std::uint64_t counter = 0;
     WaitDeadline deadline;
@@ -680,13 +682,12 @@ namespace {
 
 class LmdbWriter final : public RegistryWriter {
   public:
-    LmdbWriter(WriterLock lock, MdbTxnPtr txn, OpenEnvironment& environment)
+    LmdbWriter(WriterLock lock, MdbTxnPtr txn, LmdbRegistry::Impl& impl)
         : lock_(std::move(lock)),
           txn_(std::move(txn)),
-          clients_(environment.clients),
-          fingerprints_(environment.fingerprints),
-          env_(environment.env.get()),
-          sequence_(environment.sequence) {}
+          clients_(impl.lmdb->clients),
+          fingerprints_(impl.lmdb->fingerprints),
+          impl_(impl) {}
 
     Status find(std::string_view id, ClientCredentials& out) override {
         return read_credentials(txn_.get(), clients_, id, out);
@@ -719,6 +720,7 @@ class LmdbWriter final : public RegistryWriter {
             rc != 0) {
             return lmdb_error(rc, "indexing certificate of " + record.id);
         }
+        changes_.push_back({record.id, record.credentials});
         return {};
     }
 
@@ -736,6 +738,7 @@ class LmdbWriter final : public RegistryWriter {
         if (int rc = mdb_del(txn_.get(), clients_, &key, nullptr); rc != 0) {
             return lmdb_error(rc, "deleting client");
         }
+        changes_.push_back({std::string(id), std::nullopt});
         return {};
     }
 
@@ -744,6 +747,8 @@ class LmdbWriter final : public RegistryWriter {
             if (int rc = mdb_drop(txn_.get(), table, 0); rc != 0)
                 return lmdb_error(rc, "emptying registry");
         }
+        changes_.clear();
+        rebuild_ = true;
         return {};
     }
 
@@ -770,21 +775,49 @@ class LmdbWriter final : public RegistryWriter {
         return std::optional<std::string>(std::string(as_view(v)));
     }
 
+    // LMDB and the lookup index change together inside the odd window. If
+    // the index cannot follow, the counter stays odd: servers refuse until
+    // the next writer rebuilds it, rather than serve what LMDB no longer says.
     Status commit() override {
         if (!txn_)
             return make_error(Errc::io_error, "transaction already finished");
-        sequence_.begin_commit();
-        int rc = mdb_txn_commit(txn_.release());
-        sequence_.end_commit();
-        // The meta page's own fsync, left out of the commit (MDB_NOMETASYNC).
-        if (rc == 0)
-            rc = mdb_env_sync(env_, 1);
-        if (rc != 0)
+        impl_.sequence.begin_commit();
+        if (int rc = mdb_txn_commit(txn_.release()); rc != 0) {
+            impl_.sequence.end_commit();
             return lmdb_error(rc, "committing registry");
-        return keep_read_slack(env_, "registry");
+        }
+        if (Status s = apply_to_index(); !s) {
+            return make_error(s.code(), "registry committed, but " + s.error().message +
+                                            ": servers refuse every client until the next "
+                                            "keytool command repairs the lookup index");
+        }
+        impl_.sequence.end_commit();
+        // The meta page's own fsync, left out of the commit (MDB_NOMETASYNC).
+        if (int rc = mdb_env_sync(impl_.lmdb->env.get(), 1); rc != 0)
+            return lmdb_error(rc, "syncing registry");
+        return {};
     }
 
   private:
+    struct Change {
+        std::string id;
+        std::optional<ClientCredentials> credentials;  // none: deleted
+    };
+
+    Status apply_to_index() {
+        LookupIndex& index = impl_.index;
+        if (rebuild_ || !index.has_room_for(changes_.size()))
+            return impl_.rebuild_index();
+        for (const Change& change : changes_) {
+            if (change.credentials)
+                index.put(change.id, *change.credentials);
+            else
+                index.erase(change.id);
+        }
+        index.set_lmdb_txnid(last_txnid(impl_.lmdb->env.get()));
+        return index.sync();
+    }
+
     // Made on first use: registries from before it have no meta table.
     Status open_meta() {
         if (meta_open_)
@@ -807,10 +840,11 @@ class LmdbWriter final : public RegistryWriter {
     MdbTxnPtr txn_;
     MDB_dbi clients_;
     MDB_dbi fingerprints_;
-    MDB_env* env_;
-    CommitSequence& sequence_;
+    LmdbRegistry::Impl& impl_;
     MDB_dbi meta_ = 0;
     bool meta_open_ = false;
+    std::vector<Change> changes_;
+    bool rebuild_ = false;
 };
 
 }  // namespace
@@ -820,18 +854,21 @@ Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
         return make_error(Errc::permission_denied, "registry is open read-only");
     }
     auto lock = WriterLock::acquire(impl_->layout.writer_lock());
-    if (!lock) {
-        return make_error(lock.error().code,
-                          "registry " + impl_->layout.dir + ": " + lock.error().message);
+    if (!lock)
+        return with_dir(impl_->layout.dir, lock.error());
+    // A writer that died mid-commit left the counter odd and the index
+    // possibly half-applied: rebuild it before anything else.
+    if (impl_->sequence.odd()) {
+        if (Status s = impl_->rebuild_index(); !s)
+            return s.error();
+        impl_->sequence.end_commit();
     }
-    OpenEnvironment& environment = *impl_->open_env;
-    environment.sequence.repair();  // a writer died mid-commit
     MDB_txn* txn = nullptr;
-    if (int rc = mdb_txn_begin(environment.env.get(), nullptr, 0, &txn); rc != 0) {
+    if (int rc = mdb_txn_begin(impl_->lmdb->env.get(), nullptr, 0, &txn); rc != 0) {
         return lmdb_error(rc, "registry " + impl_->layout.dir);
     }
     return std::unique_ptr<RegistryWriter>(
-        new LmdbWriter(std::move(*lock), MdbTxnPtr(txn), environment));
+        new LmdbWriter(std::move(*lock), MdbTxnPtr(txn), *impl_));
 }
 
 }  // namespace keyauth

@@ -83,14 +83,17 @@ Status initialize_locked(const RegistryLayout& layout, const InitOptions& option
     if (!server)
         return server.error();
 
-    // Readers (the broker, NGINX workers) read data.mdb and commit.seq and
-    // write nothing; writer.lock stays the writer's alone.
+    // Readers (the broker, NGINX workers) read lookup.idx and commit.seq
+    // and write nothing; keytool verify and list by the group read data.mdb;
+    // writer.lock stays the writer's alone.
     auto registry = LmdbRegistry::open(layout.dir, OpenMode::create);
     if (!registry)
         return registry.error();
     if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s)
         return s;
     if (Status s = set_group_and_mode(layout.commit_sequence(), group, 0640); !s)
+        return s;
+    if (Status s = set_group_and_mode(layout.lookup_index(), group, 0640); !s)
         return s;
 
     StagedFiles files;

@@ -238,7 +238,8 @@ int main(int argc, char** argv) {
         int status = 0;
         waitpid(pid, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            std::fprintf(stderr, "process %d ended abnormally (status %#x)\n", pid, status);
+            std::fprintf(stderr, "%s %d ended abnormally (status %#x)\n",
+                         pid == children.front() ? "the writer" : "reader", pid, status);
             crashed = true;
         }
     }

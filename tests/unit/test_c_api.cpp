@@ -93,7 +93,7 @@ void open_error_is_truncated_and_terminated(void**) {
     assert_null(registry);
 }
 
-void open_without_data_mdb_explains_itself(void**) {
+void open_of_an_empty_directory_explains_itself(void**) {
     TempDir dir;
     keyauth_registry_t* registry = nullptr;
     char err[256] = {};
@@ -112,7 +112,7 @@ void check_judges_without_opening(void** state) {
     assert_int_equal(keyauth_registry_check(empty.path().c_str(), err, sizeof err), -1);
     assert_string_equal(
         err, ("registry " + empty.path() + " has no data.mdb (run keytool init)").c_str());
-    assert_int_not_equal(access((empty / "lock.mdb").c_str(), F_OK), 0);
+    assert_int_not_equal(access((empty / "lookup.idx").c_str(), F_OK), 0);
     assert_int_equal(keyauth_registry_check((empty / "nowhere").c_str(), err, sizeof err), -1);
     assert_string_equal(
         err, ("registry " + (empty / "nowhere") + " does not exist (run keytool init)").c_str());
@@ -217,7 +217,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(open_missing_dir_explains_itself),
         cmocka_unit_test(open_error_is_truncated_and_terminated),
-        cmocka_unit_test(open_without_data_mdb_explains_itself),
+        cmocka_unit_test(open_of_an_empty_directory_explains_itself),
         cmocka_unit_test_setup_teardown(check_judges_without_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(bearer_accepts_a_live_token, setup, teardown),
         cmocka_unit_test_setup_teardown(bearer_gives_a_64_character_id_nul_terminated, setup,

@@ -264,11 +264,11 @@ void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
     auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_only);
     assert_false(opened.ok());
     assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
-    // LMDB's own layout, without keyauth's commit sequence: a 0.1 registry.
+    // LMDB's own layout, without keyauth's lookup index: a 0.1 registry.
     assert_sv_equal(opened.error().message,
                     "registry " + dir.path() +
-                        " was made by keyauth 0.1 and has no commit.seq: run any keytool command "
-                        "on it as root once (e.g. keytool list) to upgrade it");
+                        " was made by an older keyauth and has no lookup.idx: run any keytool "
+                        "command on it as root once (e.g. keytool list) to upgrade it");
 }
 
 void open_of_a_file_is_refused(void**) {
@@ -715,18 +715,51 @@ std::string bytes_of(const keyauth::Fingerprint& f) {
     return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
 }
 
-void corrupt_record_is_reported_not_trusted(void**) {
+// LMDB changed behind keytool's back (raw_put does not keep lookup.idx in
+// step): the next writer rebuilds the index from LMDB and refuses a corrupt
+// record, leaving the counter odd, so the servers refuse everyone.
+void corrupt_record_stops_the_writer_and_the_servers(void**) {
     TempRegistry temp;
-    assert_true(raw_put(temp.path(), "clients", "broken", "short"));
-    auto registry = temp.open(OpenMode::read_only);
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto reader = temp.open(OpenMode::read_only);
     ClientCredentials found;
-    const keyauth::Status status = registry->find("broken", found);
-    assert_code(status, Errc::registry_corrupt);
-    assert_sv_equal(status.error().message, "registry record is corrupt");
-    auto listed = registry->list();
-    assert_false(listed.ok());
-    assert_int_equal(static_cast<int>(listed.error().code),
+    assert_ok(reader->find("myapp01", found));
+    assert_true(raw_put(temp.path(), "clients", "broken", "short"));
+    auto writer = LmdbRegistry::open(temp.path(), OpenMode::read_write);
+    assert_false(writer.ok());
+    assert_int_equal(static_cast<int>(writer.error().code),
                      static_cast<int>(Errc::registry_corrupt));
+    assert_sv_equal(writer.error().message, "registry record is corrupt");
+    const keyauth::Status refused = reader->find("myapp01", found);
+    assert_code(refused, Errc::io_error);
+    assert_false(reader->list().ok());
+}
+
+// A lookup index whose slots make no sense is reported, never trusted.
+void corrupt_lookup_index_is_reported_not_trusted(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open(OpenMode::read_only);
+    // Every slot's state byte set to a value no writer writes.
+    const std::string path = temp.path() + "/lookup.idx";
+    const int fd = open(path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st {};
+    assert_int_equal(fstat(fd, &st), 0);
+    std::vector<char> bytes(static_cast<std::size_t>(st.st_size) - 4096, 7);
+    assert_int_equal(pwrite(fd, bytes.data(), bytes.size(), 4096),
+                     static_cast<ssize_t>(bytes.size()));
+    close(fd);
+    ClientCredentials found;
+    const keyauth::Status status = registry->find("myapp01", found);
+    assert_code(status, Errc::registry_corrupt);
+    assert_non_null(strstr(status.error().message.c_str(), "lookup.idx is corrupt"));
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::registry_corrupt);
+    assert_false(registry->list().ok());
 }
 
 void stale_fingerprint_index_entry_is_refused(void**) {
@@ -736,21 +769,25 @@ void stale_fingerprint_index_entry_is_refused(void**) {
     // An index entry for another certificate naming myapp01.
     assert_true(
         raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "myapp01"));
-    auto registry = temp.open(OpenMode::read_only);
-    ClientCredentials found;
-    std::string id = "untouched";
-    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
-                Errc::unknown_client);
-    assert_sv_equal(id, "untouched");
-    assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    for (OpenMode mode : {OpenMode::read_write, OpenMode::read_only}) {
+        auto registry = temp.open(mode);
+        assert_non_null(registry.get());
+        ClientCredentials found;
+        std::string id = "untouched";
+        assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                    Errc::unknown_client);
+        assert_sv_equal(id, "untouched");
+        assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    }
 }
 
+// keytool reads LMDB itself: an index entry naming no valid id is corrupt.
 void fingerprint_index_naming_an_invalid_id_is_corrupt(void**) {
     TempRegistry temp;
     assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "../x"));
     assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x98)),
                         std::string(65, 'a')));
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open(OpenMode::read_write);
     ClientCredentials found;
     std::string id;
     assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
@@ -812,7 +849,8 @@ int main() {
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
-        cmocka_unit_test(corrupt_record_is_reported_not_trusted),
+        cmocka_unit_test(corrupt_record_stops_the_writer_and_the_servers),
+        cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
         cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
         cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),

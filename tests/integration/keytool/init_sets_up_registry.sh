@@ -12,10 +12,11 @@ expect_mode "$r/server_cert.pem" 640
 expect_mode "$r/server_key.pem" 640
 expect_mode "$r/data.mdb" 640
 expect_mode "$r/commit.seq" 640
+expect_mode "$r/lookup.idx" 640
 keytool gen first >/dev/null
 expect_mode "$r/writer.lock" 600
 [ ! -e "$r/lock.mdb" ] || fail "LMDB's lock.mdb exists: readers could write it"
-for f in server_cert.pem server_key.pem data.mdb commit.seq; do
+for f in server_cert.pem server_key.pem data.mdb commit.seq lookup.idx; do
     expect_eq "$(stat -c %G "$r/$f")" "www-data" "group of $f"
 done
 [ "$(stat -c %G "$r/ca_key.pem")" != "www-data" ] || fail "CA key readable by the group"

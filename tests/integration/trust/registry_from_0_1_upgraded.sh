@@ -16,7 +16,7 @@ UP=$(free_port)
 PORT=$(free_port)
 out=$(nginx_test "$(upstream_server "$UP") $(protected_server "$PORT" "$UP")") &&
     fail "nginx -t accepted a 0.1 registry: $out"
-expect_contains "$out" "was made by keyauth 0.1 and has no commit.seq" "nginx -t"
+expect_contains "$out" "was made by an older keyauth and has no lookup.idx" "nginx -t"
 pass "a 0.1 registry is refused with the step that upgrades it"
 
 data_inode=$(stat -c %i "$KEYAUTH_REGISTRY/data.mdb")

@@ -13,7 +13,7 @@ as_user() {
 expect_registry_read_only_for() {
     local user=$1 r=$KEYAUTH_REGISTRY f
     expect_eq "$(as_user "$user" find "$r" -writable)" "" "files $user can write"
-    for f in data.mdb commit.seq writer.lock; do
+    for f in data.mdb lookup.idx commit.seq writer.lock; do
         if as_user "$user" python3 -c 'import sys; open(sys.argv[1], "r+b")' "$r/$f" 2>/dev/null; then
             fail "$user opened $f for writing"
         fi
