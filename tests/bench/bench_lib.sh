@@ -208,11 +208,10 @@ callgrind_nginx() {
     wait "$pid" || die "nginx under callgrind ($name) failed: $(tail -5 "$prefix/logs/valgrind.log")"
 }
 
-# callgrind_mosquitto NAME CONF_LINES PORT CLIENT...: the same for the broker.
-callgrind_mosquitto() {
-    local name=$1 body=$2 port=$3 dir=$WORK/callgrind/mosquitto-$1 pid
-    shift 3
-    mkdir -p "$dir"
+# write_mosquitto_conf DIR PORT CONF_LINES: DIR/mosquitto.conf, a broker on
+# 127.0.0.1:PORT logging to DIR.
+write_mosquitto_conf() {
+    local dir=$1 port=$2 body=$3
     {
         if as_root; then echo "user root"; fi
         echo "per_listener_settings false"
@@ -223,6 +222,14 @@ callgrind_mosquitto() {
         echo "listener $port 127.0.0.1"
         echo "$body"
     } >"$dir/mosquitto.conf"
+}
+
+# callgrind_mosquitto NAME CONF_LINES PORT CLIENT...: the same for the broker.
+callgrind_mosquitto() {
+    local name=$1 body=$2 port=$3 dir=$WORK/callgrind/mosquitto-$1 pid
+    shift 3
+    mkdir -p "$dir"
+    write_mosquitto_conf "$dir" "$port" "$body"
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
         "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" >"$dir/valgrind.log" 2>&1 &
     pid=$!
@@ -240,16 +247,7 @@ declare -A MOSQUITTO_PID=()
 start_mosquitto() {
     local name=$1 port=$2 cpu=$3 body=$4 dir=$WORK/mosquitto-$1
     mkdir -p "$dir"
-    {
-        if as_root; then echo "user root"; fi
-        echo "per_listener_settings false"
-        echo "persistence false"
-        echo "connection_messages false"
-        echo "log_dest file $dir/mosquitto.log"
-        printf 'log_type %s\n' error warning notice
-        echo "listener $port 127.0.0.1"
-        echo "$body"
-    } >"$dir/mosquitto.conf"
+    write_mosquitto_conf "$dir" "$port" "$body"
     taskset -c "$cpu" "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" \
         >"$dir/stdout.log" 2>&1 &
     MOSQUITTO_PID[$name]=$!
@@ -308,8 +306,8 @@ perf_top_symbols() {
     for f in "$@"; do
         [ -s "$f" ] || continue
         perf report -i "$f" --sort dso,sym --stdio -q -F sample,dso,sym 2>/dev/null
-    done | awk -v re="$KEYAUTH_DSOS" '$2 ~ re { n[$0] += $1 } END { for (k in n) print n[k], k }' |
-        sort -rn | head -12
+    done | awk -v re="$KEYAUTH_DSOS" '$2 ~ re { c = $1; $1 = ""; n[$0] += c } END { for (k in n) print n[k] k }' |
+        sort -rn | sed -n 1,12p
 }
 
 # callgrind_total FILE: the instructions the process executed (Ir).

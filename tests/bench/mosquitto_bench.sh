@@ -281,7 +281,7 @@ if [ "$CALLGRIND" = 1 ]; then
     printf '\nWhere keyauth_same spends its instructions (inclusive, per CONNECT):\n'
     per_op_functions "$WORK/callgrind/keyauth_same-a.out" "$WORK/callgrind/keyauth_same-b.out" \
         "$(cat "$WORK/callgrind/keyauth_same.count")" \
-        'keyauth|crypto_generichash|mdb_|on_basic_auth|on_tick|on_disconnect|SessionTable' yes | head -24
+        'keyauth|crypto_generichash|mdb_|on_basic_auth|on_tick|on_disconnect|SessionTable' yes | sed -n 1,24p
 fi
 if [ "$PERF" = 1 ]; then
     printf '\nkeyauth_token: keyauth samples by symbol (perf):\n'
