@@ -310,6 +310,27 @@ perf_top_symbols() {
         sort -rn | sed -n 1,12p
 }
 
+# show_profile CASE REGEX LINES TITLE: the callgrind profile of CASE (from
+# count runs NAME-a/NAME-b): its functions matching REGEX, inclusive
+# instructions per operation, largest first.
+show_profile() {
+    printf '\n%s\n' "$4"
+    per_op_functions "$WORK/callgrind/$1-a.out" "$WORK/callgrind/$1-b.out" \
+        "$(cat "$WORK/callgrind/$1.count")" "$2" yes | sed -n "1,$3p"
+}
+
+# profile_results KEY SHARE INSTRUCTIONS EXTRA: the RESULT lines of the
+# figures noise cannot move (SHARE "-" and empty values are left out).
+profile_results() {
+    local key=$1 share=$2 instr=$3 extra=$4
+    if [ "$share" != - ] && [ -n "$share" ]; then echo "RESULT ${key}_cpu_share_pct $share"; fi
+    if [ -n "$instr" ]; then echo "RESULT ${key}_instructions $instr"; fi
+    if [ -n "$extra" ]; then
+        echo "RESULT ${key}_extra_instructions $extra"
+        echo "RESULT ${key}_instruction_share_pct $(awk -v e="$extra" -v i="$instr" 'BEGIN {printf "%.2f", 100 * e / i}')"
+    fi
+}
+
 # callgrind_total FILE: the instructions the process executed (Ir).
 callgrind_total() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
 

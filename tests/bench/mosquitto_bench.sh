@@ -257,10 +257,7 @@ for c in "${CASES[@]}"; do
         echo "RESULT mqtt_${c}_rate $med"
         [ "$r" != - ] && echo "RESULT mqtt_${c}_ratio $r"
         echo "RESULT mqtt_${c}_broker_us_per_connect $us"
-        [ "$share" != - ] && echo "RESULT mqtt_${c}_cpu_share_pct $share"
-        [ -n "$instr" ] && echo "RESULT mqtt_${c}_instructions $instr"
-        [ -n "$extra" ] && echo "RESULT mqtt_${c}_extra_instructions $extra"
-        [ -n "$extra" ] && echo "RESULT mqtt_${c}_instruction_share_pct $(awk -v e="$extra" -v i="$instr" 'BEGIN {printf "%.2f", 100 * e / i}')"
+        profile_results "mqtt_$c" "$share" "$instr" "$extra"
     } >>"$WORK/summary"
 done
 for name in keyauth_same_small keyauth_token_small; do
@@ -278,10 +275,8 @@ cat <<'EOF'
   instructions per CONNECT cycle under callgrind; +instr: minus anonymous (same username).
 EOF
 if [ "$CALLGRIND" = 1 ]; then
-    printf '\nWhere keyauth_same spends its instructions (inclusive, per CONNECT):\n'
-    per_op_functions "$WORK/callgrind/keyauth_same-a.out" "$WORK/callgrind/keyauth_same-b.out" \
-        "$(cat "$WORK/callgrind/keyauth_same.count")" \
-        'keyauth|crypto_generichash|mdb_|on_basic_auth|on_tick|on_disconnect|SessionTable' yes | sed -n 1,24p
+    show_profile keyauth_same 'keyauth|crypto_generichash|on_basic_auth|on_tick|on_disconnect|SessionTable' 24 \
+        'Where keyauth_same spends its instructions (inclusive, per CONNECT):'
 fi
 if [ "$PERF" = 1 ]; then
     printf '\nkeyauth_token: keyauth samples by symbol (perf):\n'

@@ -326,10 +326,7 @@ for c in "${CASES[@]}"; do
         echo "RESULT nginx_${c}_ratio $(ratio "$med" "$base")"
         echo "RESULT nginx_${c}_worker_us_per_request $us"
         echo "RESULT nginx_${c}_cost_ratio $(ratio "$base_us" "$us")"
-        [ "$share" != - ] && echo "RESULT nginx_${c}_cpu_share_pct $share"
-        [ -n "$instr" ] && echo "RESULT nginx_${c}_instructions $instr"
-        [ -n "$extra" ] && echo "RESULT nginx_${c}_extra_instructions $extra"
-        [ -n "$extra" ] && echo "RESULT nginx_${c}_instruction_share_pct $(awk -v e="$extra" -v i="$instr" 'BEGIN {printf "%.2f", 100 * e / i}')"
+        profile_results "nginx_$c" "$share" "$instr" "$extra"
     } >>"$WORK/summary"
 done
 for name in none_basic keyauth_valid_small keyauth_rotating_small; do
@@ -350,14 +347,11 @@ cat <<'EOF'
 EOF
 
 if [ "$CALLGRIND" = 1 ]; then
-    printf '\nWhere keyauth_valid spends its instructions (inclusive, per request):\n'
-    per_op_functions "$WORK/callgrind/keyauth_valid-a.out" "$WORK/callgrind/keyauth_valid-b.out" \
-        "$(cat "$WORK/callgrind/keyauth_valid.count")" \
-        'keyauth::|keyauth_check|ngx_http_keyauth_handler|crypto_generichash|crypto_verify|sodium_memzero' yes | sed -n 1,30p
-    printf '\nkeyauth_rotating (a cold lookup per request), the registry read path:\n'
-    per_op_functions "$WORK/callgrind/keyauth_rotating-a.out" "$WORK/callgrind/keyauth_rotating-b.out" \
-        "$(cat "$WORK/callgrind/keyauth_rotating.count")" \
-        'keyauth::(check|judge|LmdbRegistry|LookupCache|LookupIndex|parse|hash|decode)' yes | sed -n 1,20p
+    show_profile keyauth_valid \
+        'keyauth::|keyauth_check|ngx_http_keyauth_handler|crypto_generichash|crypto_verify|sodium_memzero' 30 \
+        'Where keyauth_valid spends its instructions (inclusive, per request):'
+    show_profile keyauth_rotating 'keyauth::(check|judge|LmdbRegistry|LookupCache|LookupIndex|parse|hash|decode)' 20 \
+        'keyauth_rotating (a cold lookup per request), the registry read path:'
 fi
 if [ "$PERF" = 1 ]; then
     printf '\nkeyauth_valid: keyauth samples by symbol (perf):\n'
