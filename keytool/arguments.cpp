@@ -83,7 +83,8 @@ keyauth::Result<int> parse_days(const Arguments& arguments, int default_days) {
     int days = 0;
     const char* end = text->data() + text->size();
     const auto [ptr, ec] = std::from_chars(text->data(), end, days);
-    if (ec != std::errc() || ptr != end || days < 1 || days > keyauth::kMaxDays) {
+    // The range is the core's rule; the message speaks of the flag.
+    if (ec != std::errc() || ptr != end || !keyauth::check_validity_days(days).ok()) {
         return make_error(Errc::invalid_argument, "--days must be a whole number from 1 to " +
                                                       std::to_string(keyauth::kMaxDays));
     }

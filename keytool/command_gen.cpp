@@ -80,7 +80,7 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         return report_failure("gen takes exactly one client id");
     keyauth::IssueRequest request;
     request.client_id = arguments.operands.front();
-    // Refused before anything, the registry included, is created.
+    // Refused before anything is written.
     if (auto s = keyauth::check_client_id(request.client_id); !s)
         return report_failure(s.error());
     auto days = parse_days(arguments, keyauth::kDefaultClientDays);
@@ -91,7 +91,7 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
-    if (auto s = ensure_ca(invocation.registry); !s)
+    if (auto s = require_registry(invocation.registry); !s)
         return report_failure(s.error());
     auto authority = keyauth::load_authority(invocation.registry);
     if (!authority)
@@ -103,7 +103,9 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
 
     keyauth::StagedFiles files;
     keyauth::ClientRecord registered;
+    bool delivering = false;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
+        delivering = true;
         if (auto s = stage_outputs(files, issued, paths, zip, request.replace); !s)
             return s;
         registered = issued.record;
@@ -111,6 +113,10 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     };
     auto s = keyauth::issue_client(**registry, *authority, request, keyauth::unix_now(), deliver,
                                    [&] { files.rollback(); });
+    // The core says the client exists; the flag that replaces it is keytool's.
+    if (!s && s.code() == keyauth::Errc::already_exists && !delivering)
+        return report_failure("client " + request.client_id +
+                              " already exists (use --force to replace)");
     if (!s)
         return report_failure(s.error());
     if (arguments.flag("json")) {

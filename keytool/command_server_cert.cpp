@@ -9,7 +9,7 @@ namespace keytool {
 int run_server_cert(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("server-cert takes no operands");
-    if (auto s = ensure_ca(invocation.registry); !s)
+    if (auto s = require_registry(invocation.registry); !s)
         return report_failure(s.error());
     auto pem = keyauth::read_small_file(invocation.registry.ca_cert());
     if (!pem)

@@ -10,11 +10,13 @@ const std::vector<Command>& commands() {
          "\n"
          "Creates the registry directory, a self-signed CA (ca_cert.pem, ca_key.pem 0600)\n"
          "and a server certificate signed by it (server_cert.pem, server_key.pem 0640)\n"
-         "for the broker's and NGINX's TLS listeners.\n"
+         "for the broker's and NGINX's TLS listeners. Run again on a registry with\n"
+         "--host or --group, it issues a new server certificate for the hosts or\n"
+         "changes the readers' group, keeping the CA and every client.\n"
          "\n"
          "  --host NAME|IP  a subjectAltName of the server certificate (repeatable;\n"
          "                  default: localhost, 127.0.0.1, ::1)\n"
-         "  --group G       let group G (mosquitto, www-data) read the registry\n"
+         "  --group G       let group G (the package's: keyauth) read the registry\n"
          "  --days N        validity of the CA and server certificate (default 3650)\n",
          {{"host", true, true}, {"group", true, false}, {"days", true, false}},
          run_init},

@@ -6,15 +6,15 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "output.hpp"
 #include "keyauth/client_record.hpp"
 #include "keyauth/registry_layout.hpp"
 
 namespace keytool {
 
-// What every command gets: the registry and its own words.
+// What every command gets besides its arguments.
 struct Invocation {
     keyauth::RegistryLayout registry;
-    std::vector<std::string> words;
 };
 
 struct Command {
@@ -27,25 +27,9 @@ struct Command {
 
 const std::vector<Command>& commands();
 
-// Exit codes.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
-
-// "keytool: <message>" on stderr; returns kExitFailure.
-int report_failure(const std::string& message);
-int report_failure(const keyauth::Error& error);
-int report_usage(const Command& command, const std::string& message);
-
-// Creates the CA on first use, telling stderr so.
-keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry);
-
-// "2023-02-05 01:55:18 +0000 UTC", as the seed prints it.
-std::string format_time(std::int64_t unix_seconds);
-std::string json_string(std::string_view text);
-// "valid_from":...,"expire":...,"not_before":...,"not_after":...,"issued_at":...,
-// "serial":...,"certificate_sha256":... (no secret: there is none in a record)
-std::string json_credential_fields(const keyauth::ClientCredentials& credentials);
+// Commands that issue need a registry made by init (or the package): they
+// never make one, so a registry always has the group the servers need.
+keyauth::Status require_registry(const keyauth::RegistryLayout& registry);
 
 int run_init(const Invocation&, const Arguments&);
 int run_gen(const Invocation&, const Arguments&);

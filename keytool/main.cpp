@@ -3,19 +3,20 @@
 #include <sodium.h>
 
 #include <cstdio>
-#include <ctime>
 #include <exception>
 #include <iostream>
 #include <optional>
 
 #include "commands.hpp"
 #include "keyauth/provisioning.hpp"
+#include "output.hpp"
 
 namespace keytool {
 namespace {
 
 constexpr std::string_view kOverview =
     "usage: keytool [--registry DIR] <command> [options]\n"
+    "       keytool --version\n"
     "\n"
     "Registers API clients of Mosquitto and NGINX and hands out, once, their\n"
     "X.509 certificate, private key and token.\n"
@@ -69,6 +70,9 @@ int run(int argc, char** argv) {
             registry_flag = value;
         } else if (!command_name && is_help(word)) {
             wants_help = true;
+        } else if (!command_name && word == "--version") {
+            std::printf("keytool %s\n", KEYAUTH_VERSION);
+            return kExitOk;
         } else if (!command_name && word.rfind("-", 0) != 0) {
             command_name = word;
         } else {
@@ -96,76 +100,11 @@ int run(int argc, char** argv) {
     auto arguments = parse_arguments(rest, command->options);
     if (!arguments)
         return report_usage(*command, arguments.error().message);
-    Invocation invocation{keyauth::resolve_registry(registry_flag), rest};
+    Invocation invocation{keyauth::resolve_registry(registry_flag)};
     return command->run(invocation, *arguments);
 }
 
 }  // namespace
-
-int report_failure(const std::string& message) {
-    std::fprintf(stderr, "keytool: %s\n", message.c_str());
-    return kExitFailure;
-}
-
-int report_failure(const keyauth::Error& error) {
-    return report_failure(error.message);
-}
-
-int report_usage(const Command& command, const std::string& message) {
-    std::fprintf(stderr, "keytool %s: %s\n%s", std::string(command.name).c_str(), message.c_str(),
-                 std::string(command.usage).c_str());
-    return kExitUsage;
-}
-
-keyauth::Status ensure_ca(const keyauth::RegistryLayout& registry) {
-    auto created = keyauth::ensure_registry(registry);
-    if (!created)
-        return created.error();
-    if (*created) {
-        std::fprintf(stderr,
-                     "keytool: created registry %s with a new CA and a server certificate for "
-                     "localhost, 127.0.0.1, ::1\n",
-                     registry.dir.c_str());
-    }
-    return {};
-}
-
-std::string format_time(std::int64_t unix_seconds) {
-    const auto seconds = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[64];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
-    return text;
-}
-
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (byte < 0x20) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
-            out += escaped;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
-std::string json_credential_fields(const keyauth::ClientCredentials& c) {
-    return "\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
-           ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
-           ",\"not_before\":" + std::to_string(c.validity.not_before) +
-           ",\"not_after\":" + std::to_string(c.validity.not_after) +
-           ",\"issued_at\":" + std::to_string(c.issued_at) +
-           ",\"serial\":" + json_string(c.serial.hex()) +
-           ",\"certificate_sha256\":" + json_string(c.certificate_fingerprint.hex());
-}
 
 }  // namespace keytool
 

@@ -13,6 +13,10 @@
  * its own page for that status, the header and body filters below swap the
  * HTML for the JSON body. If another access module grants the request under
  * "satisfy any", the precontent handler forgets the refusal.
+ *
+ * A request admitted here and still open (a WebSocket, a gRPC stream, an
+ * SSE stream, a long poll) is tracked by its worker and closed once its
+ * credential is deleted, replaced or expires: see "Open requests" below.
  */
 
 
@@ -26,6 +30,8 @@
 typedef struct {
     ngx_str_t                      path;    /* NUL-terminated */
     keyauth_registry_t            *handle;  /* per process, opened after fork */
+    uint64_t                       generation;  /* last seen by the sweep */
+    unsigned                       changed:1;   /* since the last sweep */
 } ngx_http_keyauth_registry_t;
 
 
@@ -33,6 +39,7 @@ typedef struct {
     ngx_array_t                    registries;  /* of registry pointers */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
+    ngx_array_t                   *locations;   /* for nginx -t's warnings */
 } ngx_http_keyauth_main_conf_t;
 
 
@@ -89,7 +96,25 @@ static ngx_int_t ngx_http_keyauth_init(ngx_conf_t *cf);
 static char *ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
+    keyauth_result_t *token);
+static void ngx_http_keyauth_untrack(void *data);
+static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
+static void ngx_http_keyauth_close_revoked(ngx_http_request_t *r,
+    keyauth_result_t *grant);
+static void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
+
+static ngx_int_t ngx_http_keyauth_note_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf);
+static void ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf);
+
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
+    ngx_http_keyauth_registry_t *registry);
+static ngx_uint_t ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid,
+    gid_t *groups, int ngroups, mode_t other_bit);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_keyauth_exit_process(ngx_cycle_t *cycle);
 
@@ -177,8 +202,8 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_int_t
 ngx_http_keyauth_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                     rc;
-    keyauth_result_t              token, certificate;
+    keyauth_result_t              result;
+    keyauth_request_t             request;
     ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
@@ -211,74 +236,71 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (klcf->client_cert) {
-        rc = ngx_http_keyauth_check_certificate(r, ctx, kscf->registry,
-                                                &certificate);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+    /* what the request presented; the core judges all of it */
+
+    ngx_memzero(&request, sizeof(keyauth_request_t));
+
+    request.token = klcf->token ? KEYAUTH_CHECK_REQUIRED : KEYAUTH_CHECK_OFF;
+    request.client_certificate = klcf->client_cert ? KEYAUTH_CHECK_REQUIRED
+                                                   : KEYAUTH_CHECK_OFF;
+
+    if (r->headers_in.authorization) {
+        request.authorization =
+                          (const char *) r->headers_in.authorization->value.data;
+        request.authorization_len = r->headers_in.authorization->value.len;
     }
 
-    if (klcf->token) {
-        rc = ngx_http_keyauth_check_token(r, ctx, kscf->registry, &token);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+#if (NGX_HTTP_SSL)
 
-        if (klcf->client_cert
-            && (token.client_id_len != certificate.client_id_len
-                || ngx_strncmp(token.client_id, certificate.client_id,
-                               token.client_id_len)
-                   != 0))
-        {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "keyauth: token of client \"%s\" refused: "
-                          "the certificate names client \"%s\"",
-                          token.client_id, certificate.client_id);
-
-            return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                           &ngx_http_keyauth_invalid_token,
-                                           &ngx_http_keyauth_invalid_challenge);
-        }
-
-        ctx->client_id_len = token.client_id_len;
-        ngx_memcpy(ctx->client_id, token.client_id, token.client_id_len);
-
-    } else {
-        ctx->client_id_len = certificate.client_id_len;
-        ngx_memcpy(ctx->client_id, certificate.client_id,
-                   certificate.client_id_len);
+    if (klcf->client_cert && r->connection->ssl) {
+        request.certificate =
+                   SSL_get_peer_certificate(r->connection->ssl->connection);
+        request.certificate_verified =
+          SSL_get_verify_result(r->connection->ssl->connection) == X509_V_OK;
     }
 
-    return NGX_OK;
+#endif
+
+    keyauth_authenticate(kscf->registry->handle, &request, &result);
+
+#if (NGX_HTTP_SSL)
+
+    if (request.certificate) {
+        X509_free(request.certificate);
+    }
+
+#endif
+
+    if (result.verdict == KEYAUTH_ACCEPTED) {
+        ctx->client_id_len = result.client_id_len;
+        ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
+
+        /*
+         * token and certificate name one client, one record: its re-check
+         * covers both
+         */
+
+        return ngx_http_keyauth_track(r, kscf->registry,
+                            result.about == KEYAUTH_CERTIFICATE ? &result : NULL,
+                            result.about == KEYAUTH_TOKEN ? &result : NULL);
+    }
+
+    if (result.about == KEYAUTH_CERTIFICATE) {
+        return ngx_http_keyauth_check_certificate(r, ctx, kscf->registry,
+                                                  &result);
+    }
+
+    return ngx_http_keyauth_check_token(r, ctx, kscf->registry, &result);
 }
 
+
+/* a token refused by the core: 401, and why in the log */
 
 static ngx_int_t
 ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result)
 {
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: token refused: no Authorization header");
-
-        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                       &ngx_http_keyauth_missing_token,
-                                       &ngx_http_keyauth_challenge);
-    }
-
-    keyauth_check_bearer(registry->handle, (const char *) h->value.data,
-                         h->value.len, result);
-
-    if (result->verdict == KEYAUTH_ACCEPTED) {
-        return NGX_OK;
-    }
-
     if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "keyauth: registry \"%V\" unreadable, token refused",
@@ -290,68 +312,35 @@ ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_log_refusal(r, "token", result,
                                  keyauth_verdict_reason(result->verdict));
 
+    if (result->verdict == KEYAUTH_MISSING) {
+        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       &ngx_http_keyauth_missing_token,
+                                       &ngx_http_keyauth_challenge);
+    }
+
     return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                    &ngx_http_keyauth_invalid_token,
                                    &ngx_http_keyauth_invalid_challenge);
 }
 
 
+/* a client certificate refused by the core: 403, and why in the log */
+
 static ngx_int_t
 ngx_http_keyauth_check_certificate(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result)
 {
-    const char  *reason;
-#if (NGX_HTTP_SSL)
-    SSL         *ssl;
-    X509        *cert;
-#endif
+    if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "keyauth: registry \"%V\" unreadable, "
+                      "client certificate refused", &registry->path);
 
-    ngx_memzero(result, sizeof(keyauth_result_t));
-    result->verdict = KEYAUTH_MISSING;
-
-    reason = NULL;
-
-#if (NGX_HTTP_SSL)
-
-    if (r->connection->ssl) {
-        ssl = r->connection->ssl->connection;
-
-        /* the core matches fingerprints; the chain is the TLS layer's job */
-
-        if (SSL_get_verify_result(ssl) != X509_V_OK) {
-            reason = "certificate not verified";
-
-        } else {
-            cert = SSL_get_peer_certificate(ssl);
-
-            if (cert) {
-                keyauth_check_certificate(registry->handle, cert, result);
-                X509_free(cert);
-            }
-        }
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-#endif
-
-    if (reason == NULL) {
-
-        if (result->verdict == KEYAUTH_ACCEPTED) {
-            return NGX_OK;
-        }
-
-        if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "keyauth: registry \"%V\" unreadable, "
-                          "client certificate refused", &registry->path);
-
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        reason = keyauth_verdict_reason(result->verdict);
-    }
-
-    ngx_http_keyauth_log_refusal(r, "client certificate", result, reason);
+    ngx_http_keyauth_log_refusal(r, "client certificate", result,
+                                 keyauth_verdict_reason(result->verdict));
 
     return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                    &ngx_http_keyauth_invalid_certificate,
@@ -663,6 +652,10 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->token, prev->token, 0);
     ngx_conf_merge_value(conf->client_cert, prev->client_cert, 0);
 
+    if (ngx_http_keyauth_note_location(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (!conf->token && !conf->client_cert) {
         return NGX_CONF_OK;
     }
@@ -793,8 +786,23 @@ ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_keyauth_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                      i;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_keyauth_registry_t   **registries;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    registries = kmcf->registries.elts;
+
+    for (i = 0; i < kmcf->registries.nelts; i++) {
+        if (ngx_http_keyauth_check_workers_access(cf, registries[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -812,6 +820,8 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
 
     *h = ngx_http_keyauth_precontent_handler;
 
+    ngx_http_keyauth_warn_subrequest_targets(cf);
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_keyauth_header_filter;
 
@@ -819,6 +829,115 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_keyauth_body_filter;
 
     return NGX_OK;
+}
+
+
+/*
+ * A registry the workers' user cannot read would pass "nginx -t" and then
+ * answer every request with 500: judge it here, at configuration time (a
+ * failed reload keeps the running configuration), with the user and groups
+ * the workers will have. The "user" directive precedes "http" in any sane
+ * nginx.conf; without one, a master started as root uses nginx's default.
+ */
+
+static ngx_int_t
+ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
+    ngx_http_keyauth_registry_t *registry)
+{
+    int                ngroups;
+    char              *user;
+    gid_t              gid, groups[64];
+    u_char             path[NGX_MAX_PATH];
+    ngx_uid_t          uid;
+    ngx_uint_t         i;
+    struct group      *grp;
+    struct passwd     *pwd;
+    ngx_file_info_t    fi;
+    ngx_core_conf_t   *ccf;
+
+    static const char  *names[] = { "", "/data.mdb", "/commit.seq" };
+    static const mode_t need[] = { S_IXOTH, S_IROTH, S_IROTH };
+
+    if (geteuid() != 0) {
+        return NGX_OK;    /* the workers will be this user: already judged */
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        user = ccf->username;
+        uid = ccf->user;
+        gid = ccf->group;
+
+    } else {
+        user = NGX_USER;
+        pwd = getpwnam(NGX_USER);
+        grp = getgrnam(NGX_GROUP);
+
+        if (pwd == NULL || grp == NULL) {
+            return NGX_OK;    /* nginx itself will say so */
+        }
+
+        uid = pwd->pw_uid;
+        gid = grp->gr_gid;
+    }
+
+    if (uid == 0) {
+        return NGX_OK;
+    }
+
+    ngroups = sizeof(groups) / sizeof(groups[0]);
+
+    if (getgrouplist(user, gid, groups, &ngroups) == -1) {
+        ngroups = sizeof(groups) / sizeof(groups[0]);
+    }
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ngx_snprintf(path, sizeof(path), "%V%s%Z", &registry->path, names[i]);
+
+        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+            continue;    /* keyauth_registry_check() judged what is missing */
+        }
+
+        if (ngx_http_keyauth_permits(&fi, uid, groups, ngroups, need[i])) {
+            continue;
+        }
+
+        grp = getgrgid(fi.st_gid);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "keyauth registry \"%s\" is not readable by the "
+                           "workers' user \"%s\" (its group is \"%s\": "
+                           "e.g. \"user %s %s;\")",
+                           path, user, grp ? grp->gr_name : "?",
+                           user, grp ? grp->gr_name : "?");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* POSIX permission classes: the owner's bits, else a group's, else others' */
+
+static ngx_uint_t
+ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid, gid_t *groups,
+    int ngroups, mode_t other_bit)
+{
+    int  i;
+
+    if (fi->st_uid == uid) {
+        return (fi->st_mode & (other_bit << 6)) != 0;
+    }
+
+    for (i = 0; i < ngroups; i++) {
+        if (fi->st_gid == groups[i]) {
+            return (fi->st_mode & (other_bit << 3)) != 0;
+        }
+    }
+
+    return (fi->st_mode & other_bit) != 0;
 }
 
 
@@ -859,6 +978,8 @@ ngx_http_keyauth_init_process(ngx_cycle_t *cycle)
     if (ngx_process == NGX_PROCESS_HELPER) {
         return NGX_OK;
     }
+
+    ngx_http_keyauth_streams_init(cycle);
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_keyauth_module);
 
@@ -902,5 +1023,457 @@ ngx_http_keyauth_exit_process(ngx_cycle_t *cycle)
             keyauth_registry_close(registries[i]->handle);
             registries[i]->handle = NULL;
         }
+    }
+}
+
+
+/*
+ * Open requests. Each worker links every request this module admitted into
+ * one list, unlinked by a pool cleanup when the request is freed. While the
+ * list is not empty a timer looks, every 250 ms, at each registry's
+ * generation and at the earliest end of validity in the list: only when one
+ * of them moved are the requests rechecked, and those whose credential no
+ * longer holds are closed as nginx closes a request on an error (HTTP/1:
+ * the connection; HTTP/2: RST_STREAM), upstream connection included.
+ */
+
+
+#define NGX_HTTP_KEYAUTH_SWEEP_INTERVAL  250
+
+
+typedef struct {
+    ngx_queue_t                    queue;
+    ngx_http_request_t            *request;
+    ngx_http_keyauth_registry_t   *registry;
+    ngx_uint_t                     ngrants;
+    keyauth_result_t               grants[2];   /* certificate, token */
+} ngx_http_keyauth_stream_t;
+
+
+static ngx_queue_t   ngx_http_keyauth_streams;
+static ngx_event_t   ngx_http_keyauth_sweep_event;
+static time_t        ngx_http_keyauth_earliest_not_after;
+
+
+static ngx_int_t
+ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
+    keyauth_result_t *token)
+{
+    ngx_uint_t                  i;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_keyauth_stream_t  *stream;
+
+    /* an internal redirect admits the same request again: one entry */
+
+    stream = NULL;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_keyauth_untrack) {
+            stream = cln->data;
+            break;
+        }
+    }
+
+    if (stream == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_keyauth_stream_t));
+        if (cln == NULL) {
+            /* an admission that could not be revoked later is no admission */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        stream = cln->data;
+        stream->request = r;
+
+        ngx_queue_insert_tail(&ngx_http_keyauth_streams, &stream->queue);
+        cln->handler = ngx_http_keyauth_untrack;
+
+        if (!ngx_http_keyauth_sweep_event.timer_set) {
+            ngx_add_timer(&ngx_http_keyauth_sweep_event,
+                          NGX_HTTP_KEYAUTH_SWEEP_INTERVAL);
+        }
+    }
+
+    stream->registry = registry;
+    stream->ngrants = 0;
+
+    if (certificate) {
+        stream->grants[stream->ngrants++] = *certificate;
+    }
+
+    if (token) {
+        stream->grants[stream->ngrants++] = *token;
+    }
+
+    for (i = 0; i < stream->ngrants; i++) {
+        if (stream->grants[i].not_after < ngx_http_keyauth_earliest_not_after)
+        {
+            ngx_http_keyauth_earliest_not_after =
+                                    (time_t) stream->grants[i].not_after;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_keyauth_untrack(void *data)
+{
+    ngx_http_keyauth_stream_t  *stream = data;
+
+    ngx_queue_remove(&stream->queue);
+}
+
+
+static void
+ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
+{
+    time_t                      now, earliest, ends;
+    ngx_uint_t                  i, ok;
+    ngx_queue_t                *q, *next, revoked;
+    keyauth_result_t           *refused;
+    ngx_http_keyauth_stream_t  *stream;
+
+    if (ngx_queue_empty(&ngx_http_keyauth_streams)) {
+        return;     /* armed again by the next admission */
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_KEYAUTH_SWEEP_INTERVAL);
+
+    now = ngx_time();
+
+    if (!ngx_http_keyauth_note_registries(now)) {
+        return;
+    }
+
+    /* verdicts first, closes after: closing may free other entries' pools */
+
+    ngx_queue_init(&revoked);
+    earliest = NGX_MAX_TIME_T_VALUE;
+
+    for (q = ngx_queue_head(&ngx_http_keyauth_streams);
+         q != ngx_queue_sentinel(&ngx_http_keyauth_streams);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        ok = 1;
+        ends = NGX_MAX_TIME_T_VALUE;
+
+        for (i = 0; i < stream->ngrants; i++) {
+            if (stream->registry->changed
+                || stream->grants[i].not_after < now)
+            {
+                keyauth_recheck(stream->registry->handle, &stream->grants[i]);
+            }
+
+            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
+                ok = 0;
+                break;
+            }
+
+            if (stream->grants[i].not_after < ends) {
+                ends = (time_t) stream->grants[i].not_after;
+            }
+        }
+
+        if (ok) {
+            earliest = ngx_min(earliest, ends);
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&revoked, q);
+    }
+
+    ngx_http_keyauth_earliest_not_after = earliest;
+
+    while (!ngx_queue_empty(&revoked)) {
+        q = ngx_queue_head(&revoked);
+        ngx_queue_remove(q);
+
+        /* unlinked for good: the pool cleanup removes it from itself */
+        ngx_queue_init(q);
+
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        refused = &stream->grants[0];
+
+        for (i = 0; i < stream->ngrants; i++) {
+            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
+                refused = &stream->grants[i];
+                break;
+            }
+        }
+
+        ngx_http_keyauth_close_revoked(stream->request, refused);
+    }
+}
+
+
+/* Notes which registries changed; whether anything needs a recheck now. */
+
+static ngx_uint_t
+ngx_http_keyauth_note_registries(time_t now)
+{
+    uint64_t                        generation;
+    ngx_uint_t                      i, changed;
+    ngx_http_keyauth_registry_t   **registries;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_keyauth_module);
+
+    changed = 0;
+    registries = kmcf->registries.elts;
+
+    for (i = 0; i < kmcf->registries.nelts; i++) {
+
+        /*
+         * read before the rechecks, which read this snapshot or a newer
+         * one: a commit landing during the sweep makes the next tick sweep
+         */
+
+        generation = keyauth_registry_generation(registries[i]->handle);
+
+        registries[i]->changed = (generation != registries[i]->generation);
+        registries[i]->generation = generation;
+
+        changed |= registries[i]->changed;
+    }
+
+    return changed || now > ngx_http_keyauth_earliest_not_after;
+}
+
+
+static void
+ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
+{
+    const char        *reason;
+    ngx_connection_t  *c;
+#if (NGX_HTTP_V2)
+    ngx_connection_t  *h2;
+#endif
+
+    if (r->done) {
+        /* answered already: nginx is only closing or draining it */
+        return;
+    }
+
+    c = r->connection;
+
+    reason = (grant->verdict == KEYAUTH_MISMATCH)
+             ? "credential re-issued"
+             : keyauth_verdict_reason(grant->verdict);
+
+    ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
+                  "keyauth: closing open request of client \"%s\": %s",
+                  grant->client_id, reason);
+
+#if (NGX_HTTP_V2)
+    h2 = r->stream ? r->stream->connection->connection : NULL;
+#endif
+
+    /*
+     * Held while the upstream's cleanup finalizes the request with NGX_DONE
+     * (which alone would free it, or even keep the connection alive): only
+     * the terminate handler, posted by this call, may close it.
+     */
+    r->main->count++;
+
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(c);
+
+#if (NGX_HTTP_V2)
+
+    /*
+     * the RST_STREAM is only queued, and nginx flushes the queue on its own
+     * only once no stream is left or another one writes: send it now (a
+     * connection closed meanwhile has its posted events removed)
+     */
+
+    if (h2 && !h2->destroyed) {
+        ngx_post_event(h2->write, &ngx_posted_events);
+    }
+
+#endif
+}
+
+
+static void
+ngx_http_keyauth_streams_init(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_keyauth_streams);
+
+    ngx_http_keyauth_earliest_not_after = NGX_MAX_TIME_T_VALUE;
+
+    ngx_http_keyauth_sweep_event.handler = ngx_http_keyauth_sweep_handler;
+    ngx_http_keyauth_sweep_event.log = cycle->log;
+    ngx_http_keyauth_sweep_event.data = &ngx_http_keyauth_streams;
+
+    /* no reason to keep a worker that is shutting down */
+    ngx_http_keyauth_sweep_event.cancelable = 1;
+}
+
+
+/*
+ * Subrequests skip the access phase: "keyauth" in a location reached only
+ * as a subrequest (an "auth_request" target, an SSI include) checks
+ * nothing. SSI includes are known only when pages are served; "auth_request"
+ * targets are known here: while merging, each location is noted with its
+ * "auth_request" URI (that module's merge has run: it is built in, this
+ * module is loaded after it), and postconfiguration warns for every
+ * target that has keyauth on while the location asking does not.
+ */
+
+
+typedef struct {
+    void                          *server;       /* its srv conf: identity */
+    ngx_str_t                      name;
+    ngx_str_t                      auth_request;  /* its target, or empty */
+    unsigned                       exact:1;
+    unsigned                       checked:1;     /* keyauth on here */
+    unsigned                       warned:1;
+} ngx_http_keyauth_location_t;
+
+
+/* the head of ngx_http_auth_request_module's location configuration */
+
+typedef struct {
+    ngx_str_t                      uri;
+} ngx_http_keyauth_auth_request_conf_t;
+
+
+static ngx_int_t
+ngx_http_keyauth_note_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf)
+{
+    ngx_uint_t                             m;
+    ngx_http_conf_ctx_t                   *ctx;
+    ngx_http_core_loc_conf_t              *clcf;
+    ngx_http_keyauth_location_t           *loc;
+    ngx_http_keyauth_main_conf_t          *kmcf;
+    ngx_http_keyauth_auth_request_conf_t  *arcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* as nginx finds them without regular expressions */
+
+    if (clcf->name.len == 0 || clcf->named || clcf->noname
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+       )
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    if (kmcf->locations == NULL) {
+        kmcf->locations = ngx_array_create(cf->pool, 8,
+                                       sizeof(ngx_http_keyauth_location_t));
+        if (kmcf->locations == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    loc = ngx_array_push(kmcf->locations);
+    if (loc == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(loc, sizeof(ngx_http_keyauth_location_t));
+
+    loc->server = ngx_http_conf_get_module_srv_conf(cf,
+                                                    ngx_http_keyauth_module);
+    loc->name = clcf->name;
+    loc->exact = clcf->exact_match;
+    loc->checked = (conf->token || conf->client_cert);
+
+    ctx = cf->ctx;
+
+    for (m = 0; cf->cycle->modules[m]; m++) {
+        if (cf->cycle->modules[m]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[m]->name,
+                          "ngx_http_auth_request_module") == 0)
+        {
+            arcf = ctx->loc_conf[cf->cycle->modules[m]->ctx_index];
+            loc->auth_request = arcf->uri;
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i, j;
+    ngx_http_keyauth_location_t    *locs, *target;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
+
+    if (kmcf->locations == NULL) {
+        return;
+    }
+
+    locs = kmcf->locations->elts;
+
+    for (i = 0; i < kmcf->locations->nelts; i++) {
+
+        /* a location that checks its own requests has no need of it */
+
+        if (locs[i].auth_request.len == 0 || locs[i].checked) {
+            continue;
+        }
+
+        /* an exact match, else the longest prefix, as nginx looks */
+
+        target = NULL;
+
+        for (j = 0; j < kmcf->locations->nelts; j++) {
+
+            if (locs[j].server != locs[i].server
+                || locs[j].name.len > locs[i].auth_request.len
+                || ngx_strncmp(locs[j].name.data, locs[i].auth_request.data,
+                               locs[j].name.len)
+                   != 0)
+            {
+                continue;
+            }
+
+            if (locs[j].exact) {
+                if (locs[j].name.len == locs[i].auth_request.len) {
+                    target = &locs[j];
+                    break;
+                }
+
+                continue;
+            }
+
+            if (target == NULL || locs[j].name.len > target->name.len) {
+                target = &locs[j];
+            }
+        }
+
+        if (target == NULL || !target->checked || target->warned) {
+            continue;
+        }
+
+        target->warned = 1;
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"keyauth\" in location \"%V\" checks nothing when "
+                      "\"auth_request %V\" of location \"%V\" reaches it: "
+                      "subrequests skip the access phase; put \"keyauth\" "
+                      "in location \"%V\" itself",
+                      &target->name, &locs[i].auth_request, &locs[i].name,
+                      &locs[i].name);
     }
 }

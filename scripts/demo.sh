@@ -12,10 +12,12 @@ build=$top/build
 keytool() { "$build/keytool/keytool" "$@"; }
 plugin=$build/mosquitto-plugin/mosquitto_keyauth.so
 module=$build/nginx-module/ngx_http_keyauth_module.so
-MQTT_PORT=${MQTT_PORT:-5653}
-MQTTS_PORT=${MQTTS_PORT:-5655}
-HTTP_PORT=${HTTP_PORT:-5654}
-UPSTREAM_PORT=${UPSTREAM_PORT:-5656}
+# Ports no common server uses by default (the seed's 5653-5656 are a time-series
+# database's own); each can be overridden from the environment.
+MQTT_PORT=${MQTT_PORT:-41883}
+MQTTS_PORT=${MQTTS_PORT:-48883}
+HTTP_PORT=${HTTP_PORT:-41080}
+UPSTREAM_PORT=${UPSTREAM_PORT:-41081}
 
 demo=$(mktemp -d /tmp/keyauth-demo.XXXXXX)
 chmod 755 "$demo"
@@ -28,15 +30,26 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# Bold commands on a terminal; plain text into pipes and files.
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 run() { say "$*"; eval "$@" || true; }
 
-wait_for_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+# The broker is up when it says so in its log, not when something answers on
+# its port (that may be another server); if it died, its own words say why
+# (e.g. "Error: Address already in use").
+wait_for_broker() {  # wait_for_broker PID LOG
+    for _ in $(seq 200); do
+        grep -q ' running$' "$2" && return 0
+        if ! kill -0 "$1" 2>/dev/null; then
+            echo "demo: mosquitto did not start; it said:" >&2
+            sed 's/^/    /' "$2" >&2
+            echo "demo: ports are MQTT_PORT=$MQTT_PORT MQTTS_PORT=$MQTTS_PORT HTTP_PORT=$HTTP_PORT UPSTREAM_PORT=$UPSTREAM_PORT; set them to others if taken" >&2
+            exit 1
+        fi
         sleep 0.05
     done
-    echo "demo: nothing listens on port $1" >&2
+    echo "demo: mosquitto did not start within 10 s" >&2
     exit 1
 }
 
@@ -66,8 +79,7 @@ CONF
 touch mosquitto.log && chown mosquitto mosquitto.log
 /usr/sbin/mosquitto -c mosquitto.conf &
 pids+=($!)
-wait_for_port "$MQTT_PORT"
-wait_for_port "$MQTTS_PORT"
+wait_for_broker "$!" mosquitto.log
 grep keyauth mosquitto.log | sed 's/^/    broker log: /'
 
 echo
@@ -98,8 +110,11 @@ http {
     }
 }
 CONF
-/usr/sbin/nginx -p "$demo/nginx" -c nginx.conf
-wait_for_port "$HTTP_PORT"
+# nginx reports a failed bind itself, on stderr, before it detaches.
+if ! /usr/sbin/nginx -p "$demo/nginx" -c nginx.conf; then
+    echo "demo: nginx did not start (its words above); ports are HTTP_PORT=$HTTP_PORT UPSTREAM_PORT=$UPSTREAM_PORT" >&2
+    exit 1
+fi
 grep -h "authentication enabled" nginx/logs/error.log | sed 's/^/    nginx log: /'
 
 echo
@@ -120,7 +135,7 @@ echo
 echo "== refused"
 run 'mosquitto_pub -h 127.0.0.1 -p '"$MQTT_PORT"' --username "myapp01:b:0000000000000000000000000000000000000000000000000000000000000000" -t db/write/EXAMPLE -m x'
 run 'mosquitto_pub -h 127.0.0.1 -p '"$MQTTS_PORT"' --id someone-else --cert ./myapp01_cert.pem --key ./myapp01_key.pem --cafile ./server.crt -t db/append/EXAMPLE -m x'
-run 'curl -s -i http://127.0.0.1:'"$HTTP_PORT"'/db/query -H "Authorization: Bearer wrong"'
+run 'curl -s -i -w "\n" http://127.0.0.1:'"$HTTP_PORT"'/db/query -H "Authorization: Bearer wrong"'
 
 echo
 echo "== revoked: keytool del, no reload"

@@ -17,9 +17,6 @@ echo "install-packages: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the services it installs; our tests and demo run their own.
-if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl stop nginx mosquitto 2>/dev/null || true
-fi
-pkill -x nginx 2>/dev/null || true
-pkill -x mosquitto 2>/dev/null || true
+# Services Debian starts on install are left running: the tests and the demo
+# start their own servers on ports of their own, and a production host's
+# nginx and mosquitto are what keyauth plugs into.

@@ -103,6 +103,10 @@ forged="myapp01:b:$(printf '0%.0s' $(seq 64))"
 try "curl $query --data-urlencode \"q=select 1\" -H \"Authorization: Bearer $forged\"" \
     curl "$query" --data-urlencode "q=select 1" -H "Authorization: Bearer $forged"
 echo
+echo "== the open /healthz: a client's own X-Client-Id does not reach the API"
+health="http://127.0.0.1:$http_port/healthz"
+try "curl $health -H \"X-Client-Id: admin\"" curl "$health" -H "X-Client-Id: admin"
+echo
 echo "== its certificate over HTTPS (no -k)"
 tls_query="https://localhost:$tls_port/db/query"
 try "curl $tls_query --cert ./myapp01_cert.pem --key ./myapp01_key.pem --cacert ./server.crt" \

@@ -1,7 +1,9 @@
 #include "basic_auth.hpp"
 
+#include <chrono>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +21,16 @@ std::string_view view_of(const char* text) {
     return text != nullptr ? std::string_view(text) : std::string_view();
 }
 
+std::optional<std::string_view> optional_of(const char* text) {
+    if (text == nullptr)
+        return std::nullopt;
+    return std::string_view(text);
+}
+
+const char* credential_name(CredentialKind kind) {
+    return kind == CredentialKind::certificate ? "certificate" : "token";
+}
+
 // Who was refused and why; never the token, which may be the username.
 int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::string_view client_id,
            std::string_view reason) {
@@ -31,44 +43,63 @@ int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::strin
     return MOSQ_ERR_AUTH;
 }
 
-int refuse(Plugin& plugin, mosquitto* client, const char* credential, const AuthResult& result) {
-    return refuse(plugin, client, credential, result.client_id(), verdict_reason(result.verdict));
+int refuse(Plugin& plugin, mosquitto* client, const AuthResult& result) {
+    return refuse(plugin, client, credential_name(result.about), result.client_id(),
+                  verdict_reason(result.verdict));
+}
+
+// Live revocation needs the tick; say so once if it never came.
+void warn_if_no_tick(Plugin& plugin) {
+    using namespace std::chrono_literals;
+    if (plugin.ticked || plugin.warned_no_tick ||
+        std::chrono::steady_clock::now() - plugin.started < 3s)
+        return;
+    plugin.warned_no_tick = true;
+    log(MOSQ_LOG_WARNING,
+        "WARNING: no tick from the broker (per_listener_settings true?): "
+        "deleted clients are NOT disconnected while connected");
 }
 
 // From here on the broker, its log and acl_file's %u know the client by its
 // registered id: the token never reaches them. On SIGHUP the broker re-runs
 // BASIC_AUTH with this id as the username; the session table answers that.
-int admit(Plugin& plugin, mosquitto* client, Grant grant) {
+int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
     const char* mqtt_client_id = mosquitto_client_id(client);
-    if (mqtt_client_id == nullptr) {
-        return refuse(plugin, client, "credential", grant.client_id, "no MQTT client id");
-    }
-    const std::string registered_id = grant.client_id;
-    plugin.sessions.track(client, Session{mqtt_client_id, std::move(grant)});
+    const std::string registered_id(result.client_id());
+    Session session{mqtt_client_id, Grant::from(result), !mosquitto_client_clean_session(client)};
+    plugin.sessions.track(client, std::move(session));
     if (view_of(mosquitto_client_username(client)) != registered_id &&
         mosquitto_set_username(client, registered_id.c_str()) != MOSQ_ERR_SUCCESS) {
         return refuse(plugin, client, "credential", registered_id, "could not set username");
     }
+    warn_if_no_tick(plugin);
     return MOSQ_ERR_SUCCESS;
 }
 
-int check_certificate_of(Plugin& plugin, mosquitto* client, const X509* certificate) {
-    const AuthResult result = check_certificate(*plugin.store, certificate, unix_now());
-    if (!result.accepted())
-        return refuse(plugin, client, "certificate", result);
-    if (plugin.options.clientid_match &&
-        view_of(mosquitto_client_id(client)) != result.client_id()) {
-        return refuse(plugin, client, "certificate", result.client_id(),
-                      "MQTT client id is not the registered id");
+// Mosquitto 2.0 gives a client that sent no id its auto_id_prefix ("auto-")
+// and 36 characters: 8-4-4-4-12 uppercase hex digits from 16 random bytes.
+bool looks_broker_assigned(std::string_view id) {
+    constexpr std::size_t kLength = 36;
+    if (id.size() < kLength)
+        return false;
+    const std::string_view uuid = id.substr(id.size() - kLength);
+    for (std::size_t i = 0; i < kLength; ++i) {
+        const char c = uuid[i];
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
+            return false;
     }
-    return admit(plugin, client, Grant::from(result));
+    return true;
 }
 
-int check_token_of(Plugin& plugin, mosquitto* client, std::string_view token) {
-    const AuthResult result = check_token(*plugin.store, token, unix_now());
-    if (!result.accepted())
-        return refuse(plugin, client, "token", result);
-    return admit(plugin, client, Grant::from(result));
+// The plugin API does not say whether the broker assigned the id. A client
+// may choose one of that form, so: only with a clean session (an assigned
+// id has no session to resume), and only while no session we admitted goes
+// by it (fresh random ids never collide; one that does was chosen, to take
+// that session over).
+bool broker_assigned(const Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id) {
+    return looks_broker_assigned(mqtt_client_id) && mosquitto_client_clean_session(client) &&
+           !plugin.sessions.holds_mqtt_client_id(mqtt_client_id);
 }
 
 // SIGHUP: a session admitted by a token now carries its registered id as
@@ -79,26 +110,68 @@ bool is_token_session_reauth(const Session* session, mosquitto* client, std::str
            view_of(mosquitto_client_id(client)) == session->mqtt_client_id;
 }
 
+// SIGHUP also re-runs BASIC_AUTH for the persistent sessions the broker
+// keeps offline; those are answered quietly from what admitted them.
+int reauth_offline(Plugin& plugin, const Session& parked) {
+    Grant grant = parked.grant;
+    const Verdict verdict = recheck(*plugin.store, grant, unix_now());
+    if (verdict == Verdict::accepted)
+        return MOSQ_ERR_SUCCESS;
+    log(MOSQ_LOG_NOTICE, "offline session '%s' of '%s' no longer admitted: %s",
+        parked.mqtt_client_id.c_str(), grant.client_id.c_str(), verdict_reason(verdict).data());
+    return MOSQ_ERR_AUTH;
+}
+
 int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     mosquitto* client = event.client;
-    // A certificate (only on a require_certificate listener) decides alone.
+    // Only on a require_certificate listener, after TLS verified it.
     X509Ptr certificate(static_cast<X509*>(mosquitto_client_certificate(client)));
-    if (certificate)
-        return check_certificate_of(plugin, client, certificate.get());
-
-    if (!plugin.options.token_auth)
+    if (!certificate && !plugin.options.token_auth)
         return MOSQ_ERR_PLUGIN_DEFER;
+
     const std::string_view username = view_of(event.username);
-    Session* session = plugin.sessions.find(client);
-    if (is_token_session_reauth(session, client, username)) {
-        const Verdict verdict = recheck(*plugin.store, session->grant, unix_now());
-        if (verdict != Verdict::accepted) {
-            const std::string client_id = session->grant.client_id;
-            return refuse(plugin, client, "token", client_id, verdict_reason(verdict));
+    if (!certificate) {
+        Session* session = plugin.sessions.find(client);
+        if (is_token_session_reauth(session, client, username)) {
+            const Verdict verdict = recheck(*plugin.store, session->grant, unix_now());
+            if (verdict != Verdict::accepted) {
+                const std::string client_id = session->grant.client_id;
+                return refuse(plugin, client, "token", client_id, verdict_reason(verdict));
+            }
+            return MOSQ_ERR_SUCCESS;
         }
-        return MOSQ_ERR_SUCCESS;
+        const Session* parked = plugin.reloading ? plugin.sessions.find_parked(client) : nullptr;
+        if (event.password == nullptr && is_token_session_reauth(parked, client, username))
+            return reauth_offline(plugin, *parked);
     }
-    return check_token_of(plugin, client, username);
+
+    const char* mqtt_client_id = mosquitto_client_id(client);
+    if (mqtt_client_id == nullptr)
+        return refuse(plugin, client, "credential", "", "no MQTT client id");
+    Presented presented;
+    presented.mqtt_username = optional_of(event.username);
+    presented.mqtt_password = optional_of(event.password);
+    presented.mqtt_client_id = mqtt_client_id;
+    presented.mqtt_client_id_assigned = broker_assigned(plugin, client, mqtt_client_id);
+    presented.certificate = certificate.get();
+    presented.certificate_verified = certificate != nullptr;
+
+    Requirements requirements;
+    if (certificate) {
+        requirements.certificate = Check::required;
+        requirements.token = plugin.options.token_auth ? Check::when_presented : Check::off;
+    } else {
+        requirements.token = Check::required;
+    }
+    requirements.certificate_client_id_is_registered_id = plugin.options.clientid_match;
+
+    const AuthResult result = authenticate(*plugin.store, presented, requirements, unix_now());
+    if (!result.accepted())
+        return refuse(plugin, client, result);
+    // A reload's pass over an offline session (password form): it stays parked.
+    if (plugin.reloading && plugin.sessions.find_parked(client) != nullptr)
+        return MOSQ_ERR_SUCCESS;
+    return admit(plugin, client, result);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // mosquitto_keyauth.so: registered tokens and client certificates for
 // Mosquitto 2.0 (plugin API v5). Entry points only; each concern lives in
-// its own file: options, basic_auth, sessions.
+// its own file: options, basic_auth, sessions, callbacks.
 #include <cstdarg>
 #include <cstdio>
 #include <exception>
@@ -11,9 +11,9 @@
 
 #include "basic_auth.hpp"
 #include "broker_api.hpp"
+#include "callbacks.hpp"
 #include "options.hpp"
 #include "plugin_state.hpp"
-#include "sessions.hpp"
 
 #define KEYAUTH_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -42,7 +42,16 @@ constexpr Registration kCallbacks[] = {
     {MOSQ_EVT_BASIC_AUTH, on_basic_auth},
     {MOSQ_EVT_TICK, on_tick},
     {MOSQ_EVT_DISCONNECT, on_disconnect},
+    {MOSQ_EVT_RELOAD, on_reload},
 };
+
+// With per_listener_settings true, Mosquitto 2.0 loads the plugin for one
+// listener and never delivers it a tick: deleted clients stay connected.
+// Its plugin id is then that listener; this reads the one field of 2.0's
+// mosquitto_plugin_id_t (struct { struct mosquitto__listener *listener; }).
+bool loaded_per_listener(const mosquitto_plugin_id_t* identifier) {
+    return *reinterpret_cast<void* const*>(identifier) != nullptr;
+}
 
 void unregister_callbacks(mosquitto_plugin_id_t* identifier) {
     for (const Registration& r : kCallbacks) {
@@ -82,6 +91,12 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         o.token_auth ? "MQTT token authentication enabled" : "MQTT token authentication disabled");
     log(MOSQ_LOG_NOTICE, "client certificates are checked against the registry%s",
         o.clientid_match ? "; MQTT client id must be the registered id" : "");
+    if (loaded_per_listener(identifier)) {
+        log(MOSQ_LOG_WARNING,
+            "WARNING: per_listener_settings true: the broker sends this plugin no tick, so "
+            "deleted, expired or re-issued clients are NOT disconnected (they are refused "
+            "when they connect again); remove per_listener_settings for live revocation");
+    }
     *userdata = plugin.release();
     return MOSQ_ERR_SUCCESS;
 }

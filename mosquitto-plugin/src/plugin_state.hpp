@@ -19,6 +19,10 @@ struct Plugin {
     std::unique_ptr<ClientStore> store;
     SessionTable sessions;
     std::chrono::steady_clock::time_point next_sweep{};
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    bool ticked = false;          // a tick arrived: live revocation works
+    bool warned_no_tick = false;  // said so once when it does not
+    bool reloading = false;       // from MOSQ_EVT_RELOAD to the next tick
 };
 
 }  // namespace keyauth::mqtt

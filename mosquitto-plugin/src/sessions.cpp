@@ -1,13 +1,6 @@
 #include "sessions.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <exception>
-
-#include <keyauth/clock.hpp>
-
-#include "broker_api.hpp"
-#include "plugin_state.hpp"
 
 namespace keyauth::mqtt {
 
@@ -21,6 +14,32 @@ Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now) {
 void SessionTable::track(const mosquitto* client, Session session) {
     earliest_not_after_ = std::min(earliest_not_after_, session.grant.not_after);
     sessions_.insert_or_assign(client, std::move(session));
+}
+
+void SessionTable::disconnected(const mosquitto* client) {
+    if (parked_.erase(client) > 0)
+        return;
+    auto it = sessions_.find(client);
+    if (it == sessions_.end())
+        return;
+    if (it->second.persistent)
+        parked_.insert_or_assign(client, std::move(it->second));
+    sessions_.erase(it);
+}
+
+const Session* SessionTable::find_parked(const mosquitto* client) const {
+    auto it = parked_.find(client);
+    return it == parked_.end() ? nullptr : &it->second;
+}
+
+bool SessionTable::holds_mqtt_client_id(std::string_view mqtt_client_id) const {
+    for (const auto* table : {&sessions_, &parked_}) {
+        for (const auto& [client, session] : *table) {
+            if (session.mqtt_client_id == mqtt_client_id)
+                return true;
+        }
+    }
+    return false;
 }
 
 Session* SessionTable::find(const mosquitto* client) {
@@ -59,45 +78,6 @@ std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now
     swept_generation_ = generation;
     earliest_not_after_ = earliest;
     return revoked;
-}
-
-// Under load the broker fires the tick on every pass of its loop, thousands
-// of times a second; looking at the registry every 50 ms keeps the promise
-// of a disconnect within a second.
-constexpr std::chrono::milliseconds kSweepInterval{50};
-
-int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
-    Plugin& plugin = *static_cast<Plugin*>(userdata);
-    const auto now = std::chrono::steady_clock::now();
-    if (now < plugin.next_sweep)
-        return MOSQ_ERR_SUCCESS;
-    plugin.next_sweep = now + kSweepInterval;
-    std::vector<Revocation> revoked;
-    try {
-        revoked = plugin.sessions.sweep(*plugin.store, unix_now(), [](std::size_t count) {
-            log(MOSQ_LOG_DEBUG, "registry changed or a validity ended: re-checking %zu sessions",
-                count);
-        });
-    } catch (...) {
-        log(MOSQ_LOG_ERR, "could not re-check sessions; trying again next tick");
-        return MOSQ_ERR_SUCCESS;
-    }
-    // Kicked only after the sweep: a kick may report the disconnect at once.
-    for (const Revocation& r : revoked) {
-        const std::string_view why =
-            r.verdict == Verdict::mismatch ? "re-issued" : verdict_reason(r.verdict);
-        log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s",
-            r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()),
-            why.data());
-        mosquitto_kick_client_by_clientid(r.mqtt_client_id.c_str(), false);
-    }
-    return MOSQ_ERR_SUCCESS;
-}
-
-int on_disconnect(int /*event*/, void* event_data, void* userdata) {
-    Plugin& plugin = *static_cast<Plugin*>(userdata);
-    plugin.sessions.untrack(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
-    return MOSQ_ERR_SUCCESS;
 }
 
 }  // namespace keyauth::mqtt

@@ -1,10 +1,12 @@
 // Accepted MQTT sessions and what admitted them, so that a deletion, an
 // expiry or a re-issue in the registry disconnects them within a tick.
+// The broker's callbacks that use the table are in callbacks.hpp.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +37,7 @@ Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now);
 struct Session {
     std::string mqtt_client_id;  // what the broker knows it by, for the kick
     Grant grant;
+    bool persistent = false;  // clean session off: the broker keeps it offline
 };
 
 // A session the registry no longer admits.
@@ -49,7 +52,13 @@ class SessionTable {
     // Keyed by the broker's client: the broker reports every disconnect.
     void track(const mosquitto* client, Session session);
     void untrack(const mosquitto* client) noexcept { sessions_.erase(client); }
+    // The broker reports a disconnect: a persistent session is kept offline
+    // (parked) until the broker drops it, which it reports as well.
+    void disconnected(const mosquitto* client);
     Session* find(const mosquitto* client);
+    const Session* find_parked(const mosquitto* client) const;
+    // Does a session we admitted, live or parked, go by this MQTT client id?
+    bool holds_mqtt_client_id(std::string_view mqtt_client_id) const;
     std::size_t size() const { return sessions_.size(); }
 
     // Re-checks every session when the registry has changed since the last
@@ -60,12 +69,9 @@ class SessionTable {
 
   private:
     std::unordered_map<const mosquitto*, Session> sessions_;
+    std::unordered_map<const mosquitto*, Session> parked_;
     std::uint64_t swept_generation_ = 0;
     std::int64_t earliest_not_after_ = std::numeric_limits<std::int64_t>::max();
 };
-
-// MOSQ_EVT_TICK and MOSQ_EVT_DISCONNECT; userdata is the Plugin.
-int on_tick(int event, void* event_data, void* userdata);
-int on_disconnect(int event, void* event_data, void* userdata);
 
 }  // namespace keyauth::mqtt

@@ -100,6 +100,100 @@ AuthResult registry_failure() {
     return refusal(Verdict::registry_error);
 }
 
+AuthResult about(AuthResult result, CredentialKind kind) {
+    result.about = kind;
+    return result;
+}
+
+// The token an MQTT CONNECT carries: the username when it has a token's
+// form, else the password, whose username must then be the registered id.
+AuthResult check_mqtt_token(ClientStore& store, const Presented& presented, std::int64_t now) {
+    const std::string_view username = presented.mqtt_username.value_or("");
+    const std::string_view password = presented.mqtt_password.value_or("");
+    ParsedToken parsed;
+    if (password.empty() || parse_token(username, parsed))
+        return check_token_unguarded(store, username, now);
+    AuthResult result = check_token_unguarded(store, password, now);
+    if (result.accepted() && username != result.client_id())
+        result.verdict = Verdict::different_clients;
+    return result;
+}
+
+// In MQTT a username alone is a token only in a token's form: elsewhere it
+// is the client's business (a certificate listener ignores it).
+bool token_presented(const Presented& presented) {
+    if (!presented.mqtt_client_id)
+        return presented.authorization.has_value();
+    ParsedToken parsed;
+    return !presented.mqtt_password.value_or("").empty() ||
+           parse_token(presented.mqtt_username.value_or(""), parsed);
+}
+
+AuthResult check_presented_token(ClientStore& store, const Presented& presented, std::int64_t now) {
+    if (presented.mqtt_client_id)
+        return check_mqtt_token(store, presented, now);
+    if (!presented.authorization)
+        return refusal(Verdict::missing);
+    // A header that is there but empty is a bad credential, not a missing one.
+    if (presented.authorization->empty())
+        return refusal(Verdict::malformed);
+    return check_bearer(store, *presented.authorization, now);
+}
+
+AuthResult check_presented_certificate(ClientStore& store, const Presented& presented,
+                                       std::int64_t now) {
+    if (presented.certificate == nullptr)
+        return refusal(Verdict::missing);
+    if (!presented.certificate_verified)
+        return refusal(Verdict::not_verified);
+    return check_certificate_unguarded(store, presented.certificate, now);
+}
+
+bool judged(Check check, bool is_presented) {
+    return check == Check::required || (check == Check::when_presented && is_presented);
+}
+
+// The MQTT client id rule of authenticate(), once the credentials passed.
+bool client_id_admitted(const Presented& presented, const Requirements& requirements,
+                        const AuthResult& admitted) {
+    const std::string_view mqtt_id = *presented.mqtt_client_id;
+    const std::string_view registered = admitted.client_id();
+    if (admitted.about == CredentialKind::certificate)
+        return !requirements.certificate_client_id_is_registered_id || mqtt_id == registered;
+    if (presented.mqtt_client_id_assigned || mqtt_id == registered)
+        return true;
+    return mqtt_id.size() > registered.size() &&
+           mqtt_id.substr(0, registered.size()) == registered &&
+           mqtt_id[registered.size()] == kClientIdSuffixSeparator;
+}
+
+AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented,
+                                  const Requirements& requirements, std::int64_t now) {
+    std::optional<AuthResult> certificate, token;
+    if (judged(requirements.certificate, presented.certificate != nullptr)) {
+        certificate =
+            about(check_presented_certificate(store, presented, now), CredentialKind::certificate);
+        if (!certificate->accepted())
+            return *certificate;
+    }
+    if (judged(requirements.token, token_presented(presented))) {
+        token = about(check_presented_token(store, presented, now), CredentialKind::token);
+        if (!token->accepted())
+            return *token;
+    }
+    if (!certificate && !token)
+        return refusal(Verdict::missing);  // nothing is required: a host's misuse
+    if (certificate && token && certificate->client_id() != token->client_id()) {
+        AuthResult result = *token;
+        result.verdict = Verdict::different_clients;
+        return result;
+    }
+    AuthResult admitted = certificate ? *certificate : *token;
+    if (presented.mqtt_client_id && !client_id_admitted(presented, requirements, admitted))
+        admitted.verdict = Verdict::client_id_refused;
+    return admitted;
+}
+
 }  // namespace
 
 std::string_view verdict_reason(Verdict verdict) noexcept {
@@ -120,6 +214,12 @@ std::string_view verdict_reason(Verdict verdict) noexcept {
             return "expired";
         case Verdict::registry_error:
             return "registry unavailable";
+        case Verdict::not_verified:
+            return "certificate not verified";
+        case Verdict::different_clients:
+            return "credentials name different clients";
+        case Verdict::client_id_refused:
+            return "MQTT client id is not the client's";
     }
     return "refused";
 }
@@ -149,6 +249,15 @@ AuthResult check_certificate(ClientStore& store, const X509* certificate,
                              std::int64_t now) noexcept {
     try {
         return check_certificate_unguarded(store, certificate, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult authenticate(ClientStore& store, const Presented& presented,
+                        const Requirements& requirements, std::int64_t now) noexcept {
+    try {
+        return authenticate_unguarded(store, presented, requirements, now);
     } catch (...) {
         return registry_failure();
     }

@@ -2,6 +2,7 @@
 #include "keyauth/keyauth.h"
 
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -15,14 +16,59 @@ struct keyauth_registry_s {
 
 namespace {
 
+using keyauth::Check;
+using keyauth::CredentialKind;
+using keyauth::Verdict;
+
+// The C mirrors are kept in step by the compiler.
+static_assert(KEYAUTH_CLIENT_ID_MAX == keyauth::kMaxClientIdLength);
+static_assert(sizeof(keyauth_result_t::client_id) == sizeof(keyauth::AuthResult::client_id_bytes));
+static_assert(KEYAUTH_ACCEPTED == static_cast<int>(Verdict::accepted));
+static_assert(KEYAUTH_MISSING == static_cast<int>(Verdict::missing));
+static_assert(KEYAUTH_MALFORMED == static_cast<int>(Verdict::malformed));
+static_assert(KEYAUTH_UNKNOWN_CLIENT == static_cast<int>(Verdict::unknown_client));
+static_assert(KEYAUTH_MISMATCH == static_cast<int>(Verdict::mismatch));
+static_assert(KEYAUTH_NOT_YET_VALID == static_cast<int>(Verdict::not_yet_valid));
+static_assert(KEYAUTH_EXPIRED == static_cast<int>(Verdict::expired));
+static_assert(KEYAUTH_REGISTRY_ERROR == static_cast<int>(Verdict::registry_error));
+static_assert(KEYAUTH_NOT_VERIFIED == static_cast<int>(Verdict::not_verified));
+static_assert(KEYAUTH_DIFFERENT_CLIENTS == static_cast<int>(Verdict::different_clients));
+static_assert(KEYAUTH_CLIENT_ID_REFUSED == static_cast<int>(Verdict::client_id_refused));
+static_assert(KEYAUTH_TOKEN == static_cast<int>(CredentialKind::token));
+static_assert(KEYAUTH_CERTIFICATE == static_cast<int>(CredentialKind::certificate));
+static_assert(KEYAUTH_CHECK_OFF == static_cast<int>(Check::off));
+static_assert(KEYAUTH_CHECK_WHEN_PRESENTED == static_cast<int>(Check::when_presented));
+static_assert(KEYAUTH_CHECK_REQUIRED == static_cast<int>(Check::required));
+
+// A C caller may store any int in the enum: it is read as an int (reading
+// it as the C++ enum would be undefined), and an unknown value checks nothing.
+Check check_of(const keyauth_check_t& field) {
+    static_assert(sizeof(keyauth_check_t) == sizeof(int));
+    int value = 0;
+    std::memcpy(&value, &field, sizeof value);
+    switch (value) {
+        case KEYAUTH_CHECK_WHEN_PRESENTED:
+            return Check::when_presented;
+        case KEYAUTH_CHECK_REQUIRED:
+            return Check::required;
+        default:
+            return Check::off;
+    }
+}
+
 void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
+    to->about = static_cast<keyauth_credential_t>(from.about);
     to->verdict = static_cast<keyauth_verdict_t>(from.verdict);
     to->client_id_len = from.client_id_length;
     std::memcpy(to->client_id, from.client_id_bytes, from.client_id_length);
     to->client_id[from.client_id_length] = '\0';
+    to->not_after = from.not_after;
+    to->credential_kind = static_cast<std::uint8_t>(from.credential.kind);
+    std::memcpy(to->credential, from.credential.bytes.data(), sizeof to->credential);
 }
 
 void set_registry_error(keyauth_result_t* result) {
+    result->about = KEYAUTH_TOKEN;
     result->verdict = KEYAUTH_REGISTRY_ERROR;
     result->client_id_len = 0;
     result->client_id[0] = '\0';
@@ -70,6 +116,24 @@ int keyauth_registry_check(const char* dir, char* err, size_t err_len) {
     }
 }
 
+void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t* request,
+                          keyauth_result_t* result) {
+    if (registry == nullptr || request == nullptr)
+        return set_registry_error(result);
+    keyauth::Presented presented;
+    if (request->authorization != nullptr)
+        presented.authorization =
+            std::string_view(request->authorization, request->authorization_len);
+    presented.certificate = request->certificate;
+    presented.certificate_verified = request->certificate_verified != 0;
+    keyauth::Requirements requirements;
+    requirements.token = check_of(request->token);
+    requirements.certificate = check_of(request->client_certificate);
+    copy_result(
+        keyauth::authenticate(*registry->registry, presented, requirements, keyauth::unix_now()),
+        result);
+}
+
 void keyauth_check_token(keyauth_registry_t* registry, const char* token, size_t token_len,
                          keyauth_result_t* result) {
     if (registry == nullptr)
@@ -99,10 +163,52 @@ void keyauth_check_certificate(keyauth_registry_t* registry, struct x509_st* cer
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     // A C caller may pass any int: only known values reach the C++ enum.
     const int value = static_cast<int>(verdict);
-    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_REGISTRY_ERROR)
+    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_CLIENT_ID_REFUSED)
         return "refused";
     // verdict_reason returns views of string literals: NUL-terminated.
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// Requests that stay open: generation and recheck (see keyauth.h).
+
+static_assert(KEYAUTH_CREDENTIAL_TOKEN == static_cast<int>(keyauth::CredentialKind::token));
+static_assert(KEYAUTH_CREDENTIAL_CERTIFICATE ==
+              static_cast<int>(keyauth::CredentialKind::certificate));
+static_assert(sizeof(keyauth_result_t::credential) ==
+              std::tuple_size_v<decltype(keyauth::CredentialDigest::bytes)>);
+static_assert(KEYAUTH_CLIENT_ID_MAX == keyauth::kMaxClientIdLength);
+
+extern "C" {
+
+uint64_t keyauth_registry_generation(keyauth_registry_t* registry) {
+    if (registry == nullptr)
+        return ~std::uint64_t{0};
+    try {
+        return registry->registry->generation();
+    } catch (...) {
+        return ~std::uint64_t{0};
+    }
+}
+
+void keyauth_recheck(keyauth_registry_t* registry, keyauth_result_t* admitted) {
+    if (registry == nullptr) {
+        admitted->verdict = KEYAUTH_REGISTRY_ERROR;
+        return;
+    }
+    keyauth::CredentialDigest credential;
+    credential.kind = admitted->credential_kind == KEYAUTH_CREDENTIAL_CERTIFICATE
+                          ? keyauth::CredentialKind::certificate
+                          : keyauth::CredentialKind::token;
+    std::memcpy(credential.bytes.data(), admitted->credential, credential.bytes.size());
+    const keyauth::AuthResult now =
+        keyauth::recheck(*registry->registry, {admitted->client_id, admitted->client_id_len},
+                         credential, keyauth::unix_now());
+    admitted->verdict = static_cast<keyauth_verdict_t>(now.verdict);
+    if (now.accepted())
+        admitted->not_after = now.not_after;
 }
 
 }  // extern "C"

@@ -9,10 +9,8 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
                     const std::function<void()>& undeliver) {
     if (Status s = check_client_id(request.client_id); !s)
         return s;
-    if (request.days < 1 || request.days > kMaxDays) {
-        return make_error(Errc::invalid_argument,
-                          "--days must be between 1 and " + std::to_string(kMaxDays));
-    }
+    if (Status s = check_validity_days(request.days); !s)
+        return s;
     // Held from the existence check to the commit: one writer at a time.
     auto writer = registry.begin_write();
     if (!writer)
@@ -20,8 +18,7 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     ClientCredentials existing;
     const Status found = (*writer)->find(request.client_id, existing);
     if (found.ok() && !request.replace) {
-        return make_error(Errc::already_exists, "client " + request.client_id +
-                                                    " already exists (use --force to replace)");
+        return make_error(Errc::already_exists, "client " + request.client_id + " already exists");
     }
     if (!found.ok() && found.code() != Errc::unknown_client)
         return found;

@@ -1,4 +1,5 @@
-// RAII owners for the OpenSSL objects the core uses, and PEM helpers.
+// RAII owners for the OpenSSL objects the core uses, and helpers over them
+// (errors, memory BIOs) defined in openssl_handles.cpp.
 #pragma once
 
 #include <openssl/bio.h>
@@ -10,7 +11,7 @@
 #include <string_view>
 
 #include "keyauth/result.hpp"
-#include "keyauth/token.hpp"
+#include "keyauth/secret.hpp"
 
 namespace keyauth {
 

@@ -115,9 +115,51 @@ Status initialize_locked(const RegistryLayout& layout, const InitOptions& option
     return set_group_and_mode(layout.dir, group, group ? 02750 : 0750);
 }
 
-Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, bool if_missing) {
+// The group the readers have now: that of the server key.
+std::optional<gid_t> current_group(const RegistryLayout& layout) {
+    struct stat st {};
+    if (stat(layout.server_key().c_str(), &st) != 0)
+        return std::nullopt;
+    return st.st_gid;
+}
+
+Status reconfigure_locked(const RegistryLayout& layout, const InitOptions& options,
+                          std::optional<gid_t> group) {
+    if (!options.hosts.empty()) {
+        auto authority = CertificateAuthority::load(layout.ca_cert(), layout.ca_key());
+        if (!authority)
+            return authority.error();
+        auto server = authority->issue_server(options.hosts, options.days, unix_now());
+        if (!server)
+            return server.error();
+        const auto readers = group ? group : current_group(layout);
+        StagedFiles files;
+        Status staged =
+            files.stage(layout.server_cert(), server->certificate_pem, 0640, true, readers);
+        if (staged) {
+            staged = files.stage(layout.server_key(), server->private_key_pem.view(), 0640, true,
+                                 readers);
+        }
+        if (!staged)
+            return staged;
+        if (Status s = files.publish(); !s)
+            return s;
+    }
+    if (!group)
+        return {};
+    for (const std::string& path : {layout.data_file(), layout.commit_sequence(),
+                                    layout.lookup_index(), layout.server_cert(),
+                                    layout.server_key()}) {
+        if (Status s = set_group_and_mode(path, group, 0640); !s)
+            return s;
+    }
+    return set_group_and_mode(layout.dir, group, 02750);
+}
+
+// Creates the registry or, initialized already, changes its hosts or group.
+Status setup(const RegistryLayout& layout, const InitOptions& options) {
     if (Status s = validate(options); !s)
-        return s.error();
+        return s;
     auto group = resolve_group(options.group);
     if (!group)
         return group.error();
@@ -125,10 +167,11 @@ Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, boo
     if (!lock)
         return lock.error();
     if (registry_initialized(layout)) {
-        if (if_missing)
-            return false;
-        return make_error(Errc::already_exists,
-                          "registry " + layout.dir + " is already initialized");
+        if (options.hosts.empty() && !options.group) {
+            return make_error(Errc::already_exists,
+                              "registry " + layout.dir + " is already initialized");
+        }
+        return reconfigure_locked(layout, options, *group);
     }
     for (const std::string& path : {layout.ca_key(), layout.server_cert(), layout.server_key()}) {
         if (exists(path)) {
@@ -136,9 +179,7 @@ Result<bool> setup(const RegistryLayout& layout, const InitOptions& options, boo
                               path + " exists but the registry has no CA; remove it first");
         }
     }
-    if (Status s = initialize_locked(layout, options, *group); !s)
-        return s.error();
-    return true;
+    return initialize_locked(layout, options, *group);
 }
 
 }  // namespace
@@ -148,11 +189,7 @@ bool registry_initialized(const RegistryLayout& layout) {
 }
 
 Status initialize_registry(const RegistryLayout& layout, const InitOptions& options) {
-    return setup(layout, options, false).status();
-}
-
-Result<bool> ensure_registry(const RegistryLayout& layout) {
-    return setup(layout, InitOptions{}, true);
+    return setup(layout, options);
 }
 
 Result<CertificateAuthority> load_authority(const RegistryLayout& layout) {

@@ -31,18 +31,6 @@ TokenHash hash_token_secret(const TokenSecret& secret) noexcept {
     return hash;
 }
 
-SecretString& SecretString::operator=(SecretString&& other) noexcept {
-    if (this != &other) {
-        sodium_memzero(value_.data(), value_.size());
-        value_ = std::move(other.value_);
-    }
-    return *this;
-}
-
-SecretString::~SecretString() {
-    sodium_memzero(value_.data(), value_.size());
-}
-
 bool parse_token(std::string_view text, ParsedToken& out) noexcept {
     if (text.size() > kMaxTokenLength)
         return false;

@@ -76,10 +76,8 @@ struct Profile {
 Result<X509Ptr> make_certificate(const Profile& profile, EVP_PKEY* key, const X509* issuer_cert,
                                  EVP_PKEY* issuer_key, const CertificateSerial& serial,
                                  std::int64_t now) {
-    if (profile.days < 1 || profile.days > kMaxDays) {
-        return make_error(Errc::invalid_argument,
-                          "days must be between 1 and " + std::to_string(kMaxDays));
-    }
+    if (Status s = check_validity_days(profile.days); !s)
+        return s.error();
     X509Ptr cert(X509_new());
     if (!cert)
         return openssl_error("allocating certificate");
@@ -155,6 +153,15 @@ std::string subject_alt_names(const std::vector<std::string>& hosts) {
 }
 
 }  // namespace
+
+Status check_validity_days(int days) {
+    if (days < 1 || days > kMaxDays) {
+        return make_error(Errc::invalid_argument, "a certificate's validity must be 1 to " +
+                                                      std::to_string(kMaxDays) + " days, not " +
+                                                      std::to_string(days));
+    }
+    return {};
+}
 
 Result<CertificateAuthority> CertificateAuthority::create(std::string_view common_name, int days,
                                                           std::int64_t now) {

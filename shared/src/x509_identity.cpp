@@ -1,9 +1,7 @@
-// Reading certificates: fingerprints, identities, parsing, host names.
+// Reading certificates: fingerprints, identities, parsing.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-
-#include <arpa/inet.h>
 
 #include <cstring>
 #include <ctime>
@@ -20,26 +18,6 @@ struct EvpMdFree {
 };
 
 }  // namespace
-
-Error openssl_error(const std::string& doing) {
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0)
-        return make_error(Errc::crypto_error, doing);
-    char reason[256];
-    ERR_error_string_n(code, reason, sizeof reason);
-    return make_error(Errc::crypto_error, doing + ": " + reason);
-}
-
-std::string bio_contents(BIO* bio) {
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio, &data);
-    return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
-}
-
-BioPtr memory_reader(std::string_view text) {
-    return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
 
 bool fingerprint_of(const X509* certificate, Fingerprint& out) noexcept {
     // Fetched once: an implicit fetch on every handshake costs more than the
@@ -126,67 +104,6 @@ Result<X509Ptr> parse_certificate_der(std::string_view der) {
         return make_error(Errc::invalid_argument, "trailing bytes after certificate");
     }
     return cert;
-}
-
-namespace {
-
-// One DNS label: 1..63 letters, digits and inner hyphens.
-bool is_dns_label(std::string_view label) {
-    if (label.empty() || label.size() > 63)
-        return false;
-    if (label.front() == '-' || label.back() == '-')
-        return false;
-    for (char c : label) {
-        const bool ok =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-bool is_dns_name(std::string_view host) {
-    if (host.size() > 253)
-        return false;
-    // A wildcard only as a whole first label of a name with at least two more.
-    const bool wildcard = host.substr(0, 2) == "*.";
-    if (wildcard)
-        host.remove_prefix(2);
-    std::size_t labels = 0;
-    while (true) {
-        const std::size_t dot = host.find('.');
-        if (!is_dns_label(host.substr(0, dot)))
-            return false;
-        ++labels;
-        if (dot == std::string_view::npos)
-            break;
-        host.remove_prefix(dot + 1);
-    }
-    return wildcard ? labels >= 2 : labels > 0;
-}
-
-}  // namespace
-
-bool is_ip_address(const std::string& text) {
-    unsigned char address[16];
-    return inet_pton(AF_INET, text.c_str(), address) == 1 ||
-           inet_pton(AF_INET6, text.c_str(), address) == 1;
-}
-
-Status check_host_name(std::string_view host) {
-    const std::string text(host);
-    // inet_pton reads a C string: a NUL would hide whatever follows it.
-    if (host.find('\0') == std::string_view::npos) {
-        if (is_ip_address(text))
-            return {};
-        if (is_dns_name(host))
-            return {};
-    }
-    std::string shown;
-    for (char c : host)
-        shown += (c > 0x20 && c < 0x7f) ? c : '?';
-    return make_error(Errc::invalid_argument,
-                      "host \"" + shown + "\" is neither an IP address nor a DNS name");
 }
 
 }  // namespace keyauth

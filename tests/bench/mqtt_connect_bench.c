@@ -197,15 +197,20 @@ static const unsigned char kDisconnect[2] = {0xe0, 0x00};
 
 /* CONNECT -> CONNACK -> DISCONNECT -> close. CONNACK return code, or -1. */
 static int connect_cycle(struct worker *w, unsigned long serial, double *connack_us) {
-    char client_id[64];
-    if (w->client_id) {
-        snprintf(client_id, sizeof client_id, "%s", w->client_id);
-    } else {
-        snprintf(client_id, sizeof client_id, "bench-%d-%lu", w->index, serial);
-    }
     const char *username = opt.username;
     if (opt.usernames) {
         username = opt.usernames[atomic_fetch_add(&next_username, 1) % opt.username_count];
+    }
+    /* A token session's client id is its registered id, ':' and a suffix. */
+    const char *token_id_end = username ? strstr(username, ":b:") : NULL;
+    char client_id[128];
+    if (w->client_id) {
+        snprintf(client_id, sizeof client_id, "%s", w->client_id);
+    } else if (token_id_end) {
+        snprintf(client_id, sizeof client_id, "%.*s:bench-%d-%lu", (int)(token_id_end - username),
+                 username, w->index, serial);
+    } else {
+        snprintf(client_id, sizeof client_id, "bench-%d-%lu", w->index, serial);
     }
     unsigned char packet[4096];
     size_t length = mqtt_connect_packet(packet, sizeof packet, client_id, username, opt.password);
@@ -328,7 +333,16 @@ static int compare_doubles(const void *a, const void *b) {
 static int watch(void) {
     struct worker w = {0};
     if (opt.tls) w.ctx = make_tls_context(opt.certificate_count ? &opt.certificates[0] : NULL);
-    const char *client_id = opt.certificate_count ? opt.certificates[0].id : "bench-watch";
+    const char *token_id_end = opt.username ? strstr(opt.username, ":b:") : NULL;
+    char token_client_id[128];
+    const char *client_id = "bench-watch";
+    if (opt.certificate_count) {
+        client_id = opt.certificates[0].id;
+    } else if (token_id_end) {
+        snprintf(token_client_id, sizeof token_client_id, "%.*s:bench-watch",
+                 (int)(token_id_end - opt.username), opt.username);
+        client_id = token_client_id;
+    }
     unsigned char packet[4096];
     size_t length = mqtt_connect_packet(packet, sizeof packet, client_id, opt.username, opt.password);
     struct link l;

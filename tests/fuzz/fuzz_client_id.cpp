@@ -1,4 +1,4 @@
-// Client-id validation against an independent statement of the SPEC rule.
+// Client-id validation against an independent statement of the rule.
 #include <cstddef>
 #include <cstdint>
 
@@ -9,7 +9,7 @@ using namespace keyauth_fuzz;
 
 namespace {
 
-// SPEC.md: 1 to 64 characters from A-Z a-z 0-9 . _ @ -, starting with a
+// The rule as README states it: 1 to 64 characters from A-Z a-z 0-9 . _ @ -, starting with a
 // letter or digit, never "..".
 bool reference_rule(std::string_view id) {
     if (id.empty() || id.size() > 64)

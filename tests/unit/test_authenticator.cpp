@@ -231,7 +231,7 @@ int cert_setup(void** state) {
     const bool written = write_registry(fixture->temp.path(), [&](RegistryWriter& w) {
         ClientCredentials c = credentials_for(kSecretA);
         c.certificate_fingerprint = registered_fp;
-        return put_client(w, "myapp01", c);
+        return put_client(w, "myapp01", c) && put_client(w, "other", credentials_for(kSecretB));
     });
     fixture->reader = fixture->temp.open(OpenMode::read_only);
     return written && fixture->reader && fixture->registered && fixture->unregistered ? 0 : -1;
@@ -280,6 +280,187 @@ void deleted_certificate_is_refused_on_next_check(void** state) {
                    Verdict::unknown_client);
 }
 
+// --- authenticate: the one policy ------------------------------------------
+
+using keyauth::authenticate;
+using keyauth::Check;
+using keyauth::CredentialKind;
+using keyauth::Presented;
+using keyauth::Requirements;
+
+const std::string kTokenB = token_text("other", kSecretB);
+const std::string kBearerA = "Bearer " + kTokenA;
+const std::string kBearerB = "Bearer " + kTokenB;
+const std::string kBasicA = "Basic " + kTokenA;
+const std::string kWrongSecretA = token_text("myapp01", kSecretB);
+
+Presented mqtt(std::string_view client_id, std::optional<std::string_view> username,
+               std::optional<std::string_view> password = std::nullopt) {
+    Presented p;
+    p.mqtt_client_id = client_id;
+    p.mqtt_username = username;
+    p.mqtt_password = password;
+    return p;
+}
+
+const Requirements kMqttTokens{Check::required, Check::off, true};
+
+void mqtt_token_as_username_or_as_password(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    // The seed's form: the username is the token, a password is ignored.
+    AuthResult r = authenticate(store, mqtt("myapp01", kTokenA), kMqttTokens, kNotBefore);
+    assert_verdict(r, Verdict::accepted);
+    assert_sv_equal(r.client_id(), "myapp01");
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::token));
+    assert_verdict(authenticate(store, mqtt("myapp01", kTokenA, "x"), kMqttTokens, kNotBefore),
+                   Verdict::accepted);
+    // Tools with separate fields: username = registered id, password = token.
+    r = authenticate(store, mqtt("myapp01", "myapp01", kTokenA), kMqttTokens, kNotBefore);
+    assert_verdict(r, Verdict::accepted);
+    assert_sv_equal(r.client_id(), "myapp01");
+    // ... and the username must be the token's client.
+    r = authenticate(store, mqtt("myapp01", "myapp01", kTokenB), kMqttTokens, kNotBefore);
+    assert_verdict(r, Verdict::different_clients);
+    assert_sv_equal(r.client_id(), "other");
+    assert_verdict(
+        authenticate(store, mqtt("other", std::nullopt, kTokenB), kMqttTokens, kNotBefore),
+        Verdict::different_clients);
+    assert_verdict(
+        authenticate(store, mqtt("myapp01", "myapp01", kWrongSecretA), kMqttTokens, kNotBefore),
+        Verdict::mismatch);
+    // Nothing, or a username that is no token and no password.
+    assert_verdict(authenticate(store, mqtt("myapp01", std::nullopt), kMqttTokens, kNotBefore),
+                   Verdict::missing);
+    assert_verdict(authenticate(store, mqtt("myapp01", ""), kMqttTokens, kNotBefore),
+                   Verdict::missing);
+    assert_verdict(authenticate(store, mqtt("myapp01", "myapp01"), kMqttTokens, kNotBefore),
+                   Verdict::malformed);
+    assert_verdict(authenticate(store, mqtt("myapp01", kTokenA), kMqttTokens, kNotAfter + 1),
+                   Verdict::expired);
+}
+
+void mqtt_token_session_client_id_belongs_to_its_client(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    auto verdict_for = [&](std::string_view client_id) {
+        return authenticate(store, mqtt(client_id, kTokenA), kMqttTokens, kNotBefore);
+    };
+    assert_verdict(verdict_for("myapp01"), Verdict::accepted);
+    assert_verdict(verdict_for("myapp01:sensor1"), Verdict::accepted);
+    assert_verdict(verdict_for("myapp01:"), Verdict::accepted);
+    assert_verdict(verdict_for("myapp01:a:b/c"), Verdict::accepted);
+    for (std::string_view other :
+         {"other", "other:x", "myapp011", "myapp0", "myapp01-x", "MYAPP01", "",
+          "auto-0A1B2C3D-0000-0000-0000-000000000000", ":myapp01", "xmyapp01"}) {
+        const AuthResult r = verdict_for(other);
+        assert_verdict(r, Verdict::client_id_refused);
+        assert_sv_equal(r.client_id(), "myapp01");  // for the log: who tried
+    }
+    // An id the broker assigned to a client that sent none.
+    Presented assigned = mqtt("auto-0A1B2C3D-0000-0000-0000-000000000000", kTokenA);
+    assigned.mqtt_client_id_assigned = true;
+    assert_verdict(authenticate(store, assigned, kMqttTokens, kNotBefore), Verdict::accepted);
+    // The client id is judged after the credential: a bad token says so.
+    assert_verdict(authenticate(store, mqtt("other", kWrongSecretA), kMqttTokens, kNotBefore),
+                   Verdict::mismatch);
+}
+
+void nothing_checked_is_refused(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    assert_verdict(authenticate(store, mqtt("myapp01", kTokenA),
+                                Requirements{Check::off, Check::off}, kNotBefore),
+                   Verdict::missing);
+    Presented http;
+    http.authorization = kBearerA;
+    assert_verdict(
+        authenticate(store, http, Requirements{Check::when_presented, Check::off}, kNotBefore),
+        Verdict::accepted);
+    assert_verdict(authenticate(store, Presented{}, Requirements{Check::when_presented, Check::off},
+                                kNotBefore),
+                   Verdict::missing);
+}
+
+void http_bearer_required(void** state) {
+    LmdbRegistry& store = reader_of(state);
+    const Requirements tokens{Check::required, Check::off};
+    Presented http;
+    AuthResult r = authenticate(store, http, tokens, kNotBefore);
+    assert_verdict(r, Verdict::missing);
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::token));
+    http.authorization = "";
+    assert_verdict(authenticate(store, http, tokens, kNotBefore), Verdict::malformed);
+    http.authorization = kBearerA;
+    r = authenticate(store, http, tokens, kNotBefore);
+    assert_verdict(r, Verdict::accepted);
+    assert_sv_equal(r.client_id(), "myapp01");
+    http.authorization = kBasicA;
+    assert_verdict(authenticate(store, http, tokens, kNotBefore), Verdict::malformed);
+}
+
+void certificate_and_token_must_name_one_client(void** state) {
+    auto* f = static_cast<CertFixture*>(*state);
+    const Requirements both{Check::required, Check::required};
+    Presented http;
+    http.certificate = f->registered.get();
+    http.certificate_verified = true;
+    http.authorization = kBearerA;
+    AuthResult r = authenticate(*f->reader, http, both, kNotBefore);
+    assert_verdict(r, Verdict::accepted);
+    assert_sv_equal(r.client_id(), "myapp01");
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
+    // Both valid, two clients.
+    http.authorization = kBearerB;
+    r = authenticate(*f->reader, http, both, kNotBefore);
+    assert_verdict(r, Verdict::different_clients);
+    assert_sv_equal(r.client_id(), "other");
+    // A required token is required even with a good certificate.
+    http.authorization.reset();
+    r = authenticate(*f->reader, http, both, kNotBefore);
+    assert_verdict(r, Verdict::missing);
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::token));
+    // The certificate is judged first: the TLS layer's verdict, then the registry's.
+    http.certificate_verified = false;
+    http.authorization = kBearerA;
+    r = authenticate(*f->reader, http, both, kNotBefore);
+    assert_verdict(r, Verdict::not_verified);
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
+    http.certificate = f->unregistered.get();
+    http.certificate_verified = true;
+    assert_verdict(authenticate(*f->reader, http, both, kNotBefore), Verdict::unknown_client);
+    http.certificate = nullptr;
+    r = authenticate(*f->reader, http, both, kNotBefore);
+    assert_verdict(r, Verdict::missing);
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
+}
+
+void mqtt_certificate_session(void** state) {
+    auto* f = static_cast<CertFixture*>(*state);
+    // A certificate listener: the certificate decides, a token must agree.
+    const Requirements listener{Check::when_presented, Check::required, true};
+    Presented p = mqtt("myapp01", std::nullopt);
+    p.certificate = f->registered.get();
+    p.certificate_verified = true;
+    AuthResult r = authenticate(*f->reader, p, listener, kNotBefore);
+    assert_verdict(r, Verdict::accepted);
+    assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
+    p.mqtt_username = "any name";  // no token: the client's business
+    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::accepted);
+    p.mqtt_username = kTokenA;
+    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::accepted);
+    p.mqtt_username = kTokenB;
+    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::different_clients);
+    p.mqtt_username = "myapp01";
+    p.mqtt_password = kWrongSecretA;
+    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::mismatch);
+    // The certificate's client id is the registered id, no suffix.
+    p.mqtt_username.reset();
+    p.mqtt_password.reset();
+    p.mqtt_client_id = "myapp01:x";
+    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::client_id_refused);
+    assert_verdict(
+        authenticate(*f->reader, p, Requirements{Check::off, Check::required, false}, kNotBefore),
+        Verdict::accepted);
+}
+
 // --- a store that fails ----------------------------------------------------
 
 class FailingStore final : public keyauth::ClientStore {
@@ -321,6 +502,8 @@ void registry_failures_fail_closed(void**) {
     assert_verdict(check_bearer(throwing, "Bearer " + kTokenA, kNotBefore),
                    Verdict::registry_error);
     assert_verdict(check_certificate(throwing, cert.get(), kNotBefore), Verdict::registry_error);
+    assert_verdict(authenticate(throwing, mqtt("myapp01", kTokenA), kMqttTokens, kNotBefore),
+                   Verdict::registry_error);
 }
 
 void verdict_reasons_are_fixed_words(void**) {
@@ -334,6 +517,12 @@ void verdict_reasons_are_fixed_words(void**) {
     assert_string_equal(keyauth::verdict_reason(Verdict::expired).data(), "expired");
     assert_string_equal(keyauth::verdict_reason(Verdict::registry_error).data(),
                         "registry unavailable");
+    assert_string_equal(keyauth::verdict_reason(Verdict::not_verified).data(),
+                        "certificate not verified");
+    assert_string_equal(keyauth::verdict_reason(Verdict::different_clients).data(),
+                        "credentials name different clients");
+    assert_string_equal(keyauth::verdict_reason(Verdict::client_id_refused).data(),
+                        "MQTT client id is not the client's");
     assert_string_equal(keyauth::verdict_reason(static_cast<Verdict>(99)).data(), "refused");
 }
 
@@ -393,6 +582,15 @@ int main() {
         cmocka_unit_test_setup_teardown(reissued_client_refuses_old_token, token_setup,
                                         token_teardown),
         cmocka_unit_test_setup_teardown(bearer_header_is_checked, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(mqtt_token_as_username_or_as_password, token_setup,
+                                        token_teardown),
+        cmocka_unit_test_setup_teardown(mqtt_token_session_client_id_belongs_to_its_client,
+                                        token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(nothing_checked_is_refused, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(http_bearer_required, token_setup, token_teardown),
+        cmocka_unit_test_setup_teardown(certificate_and_token_must_name_one_client, cert_setup,
+                                        cert_teardown),
+        cmocka_unit_test_setup_teardown(mqtt_certificate_session, cert_setup, cert_teardown),
         cmocka_unit_test_setup_teardown(certificate_validity_edges, cert_setup, cert_teardown),
         cmocka_unit_test_setup_teardown(certificate_with_unregistered_fingerprint_is_unknown,
                                         cert_setup, cert_teardown),

@@ -191,16 +191,8 @@ void check_token_takes_a_bare_token(void** state) {
     assert_int_equal(result.verdict, KEYAUTH_MALFORMED);
 }
 
-void verdicts_match_the_core(void**) {
-    assert_int_equal(KEYAUTH_ACCEPTED, static_cast<int>(keyauth::Verdict::accepted));
-    assert_int_equal(KEYAUTH_MISSING, static_cast<int>(keyauth::Verdict::missing));
-    assert_int_equal(KEYAUTH_MALFORMED, static_cast<int>(keyauth::Verdict::malformed));
-    assert_int_equal(KEYAUTH_UNKNOWN_CLIENT, static_cast<int>(keyauth::Verdict::unknown_client));
-    assert_int_equal(KEYAUTH_MISMATCH, static_cast<int>(keyauth::Verdict::mismatch));
-    assert_int_equal(KEYAUTH_NOT_YET_VALID, static_cast<int>(keyauth::Verdict::not_yet_valid));
-    assert_int_equal(KEYAUTH_EXPIRED, static_cast<int>(keyauth::Verdict::expired));
-    assert_int_equal(KEYAUTH_REGISTRY_ERROR, static_cast<int>(keyauth::Verdict::registry_error));
-    assert_int_equal(KEYAUTH_CLIENT_ID_MAX, keyauth::kMaxClientIdLength);
+// The enums and sizes themselves are static_asserted in c_api.cpp.
+void verdict_reasons_reach_c(void**) {
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_ACCEPTED), "accepted");
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_MISSING), "no credential");
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_MALFORMED), "malformed credential");
@@ -209,6 +201,51 @@ void verdicts_match_the_core(void**) {
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_NOT_YET_VALID), "not yet valid");
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_EXPIRED), "expired");
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_REGISTRY_ERROR), "registry unavailable");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_NOT_VERIFIED), "certificate not verified");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_DIFFERENT_CLIENTS),
+                        "credentials name different clients");
+    assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(-1)), "refused");
+    assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(99)), "refused");
+}
+
+keyauth_result_t authenticate(keyauth_registry_t* registry, const keyauth_request_t& request) {
+    keyauth_result_t result;
+    std::memset(&result, 0x55, sizeof result);  // nothing may be left unset
+    keyauth_authenticate(registry, &request, &result);
+    return result;
+}
+
+void authenticate_judges_a_request(void** state) {
+    keyauth_registry_t* registry = registry_of(state);
+    const std::string header = "Bearer " + token_text("myapp01", kSecret);
+    keyauth_request_t request{};
+    request.token = KEYAUTH_CHECK_REQUIRED;
+    // No header at all: missing, about the token.
+    keyauth_result_t result = authenticate(registry, request);
+    assert_int_equal(result.verdict, KEYAUTH_MISSING);
+    assert_int_equal(result.about, KEYAUTH_TOKEN);
+    assert_int_equal(result.client_id_len, 0);
+    request.authorization = header.data();
+    request.authorization_len = header.size();
+    result = authenticate(registry, request);
+    assert_int_equal(result.verdict, KEYAUTH_ACCEPTED);
+    assert_string_equal(result.client_id, "myapp01");
+    assert_int_equal(result.about, KEYAUTH_TOKEN);
+    // A required certificate that is not there: missing, about the certificate.
+    request.client_certificate = KEYAUTH_CHECK_REQUIRED;
+    result = authenticate(registry, request);
+    assert_int_equal(result.verdict, KEYAUTH_MISSING);
+    assert_int_equal(result.about, KEYAUTH_CERTIFICATE);
+    // Checks a C caller may get wrong: nothing checked is a refusal.
+    request.token = static_cast<keyauth_check_t>(42);
+    request.client_certificate = KEYAUTH_CHECK_OFF;
+    assert_int_equal(authenticate(registry, request).verdict, KEYAUTH_MISSING);
+    request.token = KEYAUTH_CHECK_REQUIRED;
+    result = authenticate(nullptr, request);
+    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
+    assert_string_equal(result.client_id, "");
+    keyauth_authenticate(registry, nullptr, &result);
+    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
 }
 
 }  // namespace
@@ -225,7 +262,8 @@ int main() {
         cmocka_unit_test_setup_teardown(bearer_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(null_arguments_are_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(check_token_takes_a_bare_token, setup, teardown),
-        cmocka_unit_test(verdicts_match_the_core),
+        cmocka_unit_test_setup_teardown(authenticate_judges_a_request, setup, teardown),
+        cmocka_unit_test(verdict_reasons_reach_c),
     };
     return run_group(tests);
 }

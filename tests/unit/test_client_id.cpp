@@ -1,4 +1,4 @@
-// Client ids: every rule of SPEC.md, "Client ids".
+// Client ids: every rule of client_id.hpp.
 #include "unit_test.hpp"
 
 #include "keyauth/client_id.hpp"

@@ -103,9 +103,24 @@ void init_refuses_an_initialized_registry(void** state) {
     assert_code(again, Errc::already_exists);
     assert_sv_equal(again.error().message, "registry " + f.layout.dir + " is already initialized");
     assert_sv_equal(*keyauth::read_small_file(f.layout.ca_cert()), ca_before);
-    auto ensured = keyauth::ensure_registry(f.layout);
-    assert_ok(ensured);
-    assert_false(*ensured);
+}
+
+void init_again_with_hosts_keeps_ca_and_clients(void** state) {
+    auto& f = *static_cast<Fixture*>(*state);
+    IssueRequest request;
+    request.client_id = "myapp01";
+    const std::string token = issue(f, request);
+    const std::string ca_key_before = *keyauth::read_small_file(f.layout.ca_key());
+    const std::string server_before = *keyauth::read_small_file(f.layout.server_cert());
+    keyauth::InitOptions hosts;
+    hosts.hosts = {"broker.example"};
+    assert_ok(keyauth::initialize_registry(f.layout, hosts));
+    assert_sv_equal(*keyauth::read_small_file(f.layout.ca_key()), ca_key_before);
+    assert_true(*keyauth::read_small_file(f.layout.server_cert()) != server_before);
+    assert_int_equal(permissions(f.layout.server_key()), 0640);
+    assert_ok(keyauth::load_authority(f.layout));
+    assert_int_equal(static_cast<int>(verdict_of(f, token)),
+                     static_cast<int>(keyauth::Verdict::accepted));
 }
 
 void init_refuses_bad_options(void**) {
@@ -120,17 +135,6 @@ void init_refuses_bad_options(void**) {
     bad_group.group = "no-such-group-keyauth";
     assert_code(keyauth::initialize_registry({dir.path()}, bad_group), Errc::invalid_argument);
     assert_false(keyauth::registry_initialized({dir.path()}));
-}
-
-void ensure_registry_creates_once(void**) {
-    TempDir parent;
-    const RegistryLayout layout{parent / "r"};
-    auto first = keyauth::ensure_registry(layout);
-    assert_ok(first);
-    assert_true(*first);
-    auto second = keyauth::ensure_registry(layout);
-    assert_ok(second);
-    assert_false(*second);
 }
 
 void issued_token_is_accepted(void** state) {
@@ -159,8 +163,7 @@ void duplicate_is_refused_and_old_token_kept(void** state) {
         },
         [] {});
     assert_code(status, Errc::already_exists);
-    assert_sv_equal(status.error().message,
-                    "client myapp01 already exists (use --force to replace)");
+    assert_sv_equal(status.error().message, "client myapp01 already exists");
     assert_false(delivered);
     assert_int_equal(static_cast<int>(verdict_of(f, first)),
                      static_cast<int>(keyauth::Verdict::accepted));
@@ -226,8 +229,9 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(init_lays_out_the_registry_with_spec_modes),
         cmocka_unit_test_setup_teardown(init_refuses_an_initialized_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(init_again_with_hosts_keeps_ca_and_clients, setup,
+                                        teardown),
         cmocka_unit_test(init_refuses_bad_options),
-        cmocka_unit_test(ensure_registry_creates_once),
         cmocka_unit_test_setup_teardown(issued_token_is_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_is_refused_and_old_token_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(force_replaces_token_and_certificate, setup, teardown),

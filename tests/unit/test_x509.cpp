@@ -1,4 +1,4 @@
-// X.509: the CA, the client and server profiles of SPEC.md, and reading the
+// X.509: the CA, the client and server profiles, and reading the
 // identity out of a presented certificate (hostile ones built by hand).
 #include "unit_test.hpp"
 

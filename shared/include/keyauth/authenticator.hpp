@@ -1,9 +1,11 @@
-// The two checks every adapter makes: a token, or a presented certificate.
+// The credential policy: authenticate() judges what a host saw, the one entry
+// point both servers call; the single checks below are its building blocks.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <openssl/x509.h>
@@ -22,7 +24,14 @@ enum class Verdict {
     not_yet_valid,
     expired,
     registry_error,
+    not_verified,       // the TLS layer did not verify the certificate's chain
+    different_clients,  // token and certificate name two clients
+    client_id_refused,  // the MQTT client id is not one this client may use
 };
+
+// The separator between a registered id and a suffix of the client's choosing
+// in an MQTT client id ("sensor7:kitchen"): ids cannot contain it.
+inline constexpr char kClientIdSuffixSeparator = ':';
 
 enum class CredentialKind : std::uint8_t { token, certificate };
 
@@ -35,6 +44,9 @@ struct CredentialDigest {
 
 struct AuthResult {
     Verdict verdict = Verdict::malformed;
+    // Which credential the verdict is about: the refused one, or when
+    // accepted the one recheck() follows (the certificate if both passed).
+    CredentialKind about = CredentialKind::token;
     std::uint8_t client_id_length = 0;
     char client_id_bytes[kMaxClientIdLength + 1] = {};
     // Set when accepted: the moment this client stops being valid, and what
@@ -55,6 +67,52 @@ AuthResult check_bearer(ClientStore& store, std::string_view header_value,
                         std::int64_t now) noexcept;
 AuthResult check_certificate(ClientStore& store, const X509* certificate,
                              std::int64_t now) noexcept;
+
+// How a host treats one kind of credential.
+enum class Check : std::uint8_t {
+    off,             // not looked at, even when presented
+    when_presented,  // judged if presented, not needed
+    required,        // must be presented and pass
+};
+
+// What a host saw on one connection or request, unchecked: authenticate()
+// validates every field. nullopt means "not there at all", which a host can
+// tell apart from an empty value.
+struct Presented {
+    // HTTP: the Authorization header's value.
+    std::optional<std::string_view> authorization;
+    // MQTT CONNECT: username and password, and the client id the broker
+    // knows the connection by (mqtt_client_id_assigned: the broker chose it
+    // because the client sent none).
+    std::optional<std::string_view> mqtt_username;
+    std::optional<std::string_view> mqtt_password;
+    std::optional<std::string_view> mqtt_client_id;
+    bool mqtt_client_id_assigned = false;
+    // The peer certificate, and whether the TLS layer verified its chain.
+    const X509* certificate = nullptr;
+    bool certificate_verified = false;
+};
+
+struct Requirements {
+    Check token = Check::off;
+    Check certificate = Check::off;
+    // MQTT: a certificate session's client id must be its registered id
+    // (plugin_opt_clientid_match).
+    bool certificate_client_id_is_registered_id = true;
+};
+
+// The verdict on one connection or request:
+// - each credential is judged as its Check says: a required one must be
+//   presented; one judged must be registered, match and be live now;
+// - a token and a certificate that are both judged must name the same client;
+// - MQTT: a token session's client id is the registered id, the registered id,
+//   kClientIdSuffixSeparator and any suffix, or one the broker assigned; a
+//   certificate session's is the registered id (unless the host waives it).
+// A token is the Authorization header's Bearer credential, or in MQTT the
+// username (the password then ignored) or, when the username is no token,
+// the password with the registered id as username.
+AuthResult authenticate(ClientStore& store, const Presented& presented,
+                        const Requirements& requirements, std::int64_t now) noexcept;
 
 // For live sessions: is the registry's record of client_id still the one
 // that admitted it (same digest), and live now?

@@ -33,8 +33,6 @@ struct CertificateSerial {
 struct ValidityWindow {
     std::int64_t not_before = 0;
     std::int64_t not_after = 0;
-
-    bool contains(std::int64_t now) const { return not_before <= now && now <= not_after; }
 };
 
 // Everything but the id: fixed size, so lookups never allocate.

@@ -26,14 +26,46 @@ typedef enum {
     KEYAUTH_MISMATCH,        /* secret or certificate does not match */
     KEYAUTH_NOT_YET_VALID,
     KEYAUTH_EXPIRED,
-    KEYAUTH_REGISTRY_ERROR   /* registry unreadable: fail closed */
+    KEYAUTH_REGISTRY_ERROR,  /* registry unreadable: fail closed */
+    KEYAUTH_NOT_VERIFIED,    /* the TLS layer did not verify the certificate */
+    KEYAUTH_DIFFERENT_CLIENTS, /* token and certificate name two clients */
+    KEYAUTH_CLIENT_ID_REFUSED  /* MQTT only: never returned here */
 } keyauth_verdict_t;
 
+typedef enum {
+    KEYAUTH_TOKEN = 0,
+    KEYAUTH_CERTIFICATE
+} keyauth_credential_t;
+
 typedef struct {
-    keyauth_verdict_t verdict;
-    size_t            client_id_len;
-    char              client_id[KEYAUTH_CLIENT_ID_MAX + 1]; /* NUL-terminated */
+    keyauth_verdict_t    verdict;
+    size_t               client_id_len;
+    char                 client_id[KEYAUTH_CLIENT_ID_MAX + 1]; /* NUL-terminated */
+    /* the credential the verdict is about: the refused one, or the one that
+     * admitted (the certificate when both did) */
+    keyauth_credential_t about;
+    /* set when accepted: what keyauth_recheck() takes (end of this file) */
+    int64_t              not_after;         /* Unix time the validity ends */
+    uint8_t              credential_kind;   /* KEYAUTH_CREDENTIAL_* */
+    uint8_t              credential[32];    /* token hash or cert fingerprint */
 } keyauth_result_t;
+
+/* How a location treats one kind of credential. */
+typedef enum {
+    KEYAUTH_CHECK_OFF = 0,        /* not looked at */
+    KEYAUTH_CHECK_WHEN_PRESENTED, /* judged if presented */
+    KEYAUTH_CHECK_REQUIRED        /* must be presented and pass */
+} keyauth_check_t;
+
+/* What an HTTP request presented, unchecked. */
+typedef struct {
+    const char          *authorization;     /* header value; NULL: no header */
+    size_t               authorization_len;
+    struct x509_st      *certificate;       /* peer certificate, or NULL */
+    int                  certificate_verified; /* the TLS layer verified it */
+    keyauth_check_t      token;
+    keyauth_check_t      client_certificate;
+} keyauth_request_t;
 
 /*
  * Opens the registry directory read-only. Call after fork (one handle per
@@ -49,6 +81,15 @@ void keyauth_registry_close(keyauth_registry_t *registry);
  * with a one-line reason in err.
  */
 int keyauth_registry_check(const char *dir, char *err, size_t err_len);
+
+/*
+ * The credential policy, one call per request: each credential is judged as
+ * the request says, a token and a certificate judged together must name the
+ * same client, and the result names the client and the credential the
+ * verdict is about. Refuses (KEYAUTH_MISSING) when nothing is checked.
+ */
+void keyauth_authenticate(keyauth_registry_t *registry,
+    const keyauth_request_t *request, keyauth_result_t *result);
 
 /* Checks a bare token ("<id>:b:<hex>") against the registry, now. */
 void keyauth_check_token(keyauth_registry_t *registry, const char *token,
@@ -70,6 +111,32 @@ void keyauth_check_certificate(keyauth_registry_t *registry,
 
 /* A short, secret-free description of a verdict, for logs. */
 const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
+
+/* ---------------------------------------------------------------------
+ * Requests that stay open (WebSockets, gRPC and SSE streams, long polls):
+ * seeing whether an admission still holds, without the secret. Cheap while
+ * nothing changes: compare keyauth_registry_generation(), and the earliest
+ * not_after with the clock, before rechecking anything.
+ * ------------------------------------------------------------------- */
+
+#define KEYAUTH_CREDENTIAL_TOKEN        0
+#define KEYAUTH_CREDENTIAL_CERTIFICATE  1
+
+/*
+ * Changes on every commit to the registry and when it is replaced; only
+ * equality means anything. A registry that cannot be read gives a value no
+ * commit gives, so a caller rechecks and fails closed.
+ */
+uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
+
+/*
+ * Rechecks an accepted result against the registry, now. It stays accepted
+ * (not_after renewed) while the client's record holds the very credential
+ * that admitted it and is live; otherwise its verdict becomes the refusal:
+ * KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH (re-issued),
+ * KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or KEYAUTH_REGISTRY_ERROR.
+ */
+void keyauth_recheck(keyauth_registry_t *registry, keyauth_result_t *admitted);
 
 #ifdef __cplusplus
 }

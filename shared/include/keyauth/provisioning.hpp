@@ -1,5 +1,5 @@
 // Setting up a registry directory: LMDB files, the CA and the server
-// certificate, with the modes and group SPEC.md gives.
+// certificate, with the modes and group docs/ARCHITECTURE.md lists.
 #pragma once
 
 #include <optional>
@@ -18,15 +18,14 @@ struct InitOptions {
     int days = kDefaultCaDays;
 };
 
-// Creates what is missing. Refuses (Errc::already_exists) to replace an
-// existing CA. The directory is created 0750 (2750 with a group).
+// Creates the registry (the directory 0750, 2750 with a group). On an
+// initialized registry, options.hosts (if any) get a new server certificate
+// and key signed by the registry's CA, and options.group (if any) becomes the
+// readers' group; the CA and the clients stay as they are. Without either it
+// refuses (Errc::already_exists). Safe against concurrent runs.
 Status initialize_registry(const RegistryLayout& layout, const InitOptions& options);
 
 bool registry_initialized(const RegistryLayout& layout);
-
-// As init with defaults, if the registry has no CA yet. True if it made one.
-// Safe against concurrent first uses.
-Result<bool> ensure_registry(const RegistryLayout& layout);
 
 Result<CertificateAuthority> load_authority(const RegistryLayout& layout);
 

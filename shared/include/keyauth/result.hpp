@@ -11,11 +11,7 @@ namespace keyauth {
 enum class Errc {
     ok = 0,
     invalid_argument,  // bad client id, bad option value
-    malformed_token,
     unknown_client,
-    token_mismatch,
-    not_yet_valid,
-    expired,
     already_exists,  // duplicate client id or existing output file
     not_found,       // missing file or registry
     permission_denied,

@@ -1,9 +1,12 @@
-// Fixed-size secret buffers that are wiped when they die.
+// Secrets in memory: fixed-size buffers and strings, wiped when they die.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include <sodium.h>
 
@@ -23,6 +26,23 @@ class SecretBytes {
 
   private:
     std::array<std::uint8_t, N> bytes_;
+};
+
+// A std::string that is wiped when it dies: token text and private keys.
+class SecretString {
+  public:
+    SecretString() = default;
+    explicit SecretString(std::string value) : value_(std::move(value)) {}
+    SecretString(SecretString&& other) noexcept : value_(std::move(other.value_)) {}
+    SecretString& operator=(SecretString&& other) noexcept;
+    SecretString(const SecretString&) = delete;
+    SecretString& operator=(const SecretString&) = delete;
+    ~SecretString();
+
+    std::string_view view() const { return value_; }
+
+  private:
+    std::string value_;
 };
 
 }  // namespace keyauth

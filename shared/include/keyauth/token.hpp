@@ -29,23 +29,6 @@ bool token_hashes_equal(const TokenHash& a, const TokenHash& b) noexcept;
 
 TokenHash hash_token_secret(const TokenSecret& secret) noexcept;
 
-// A std::string that is wiped when it dies: token text and private keys.
-class SecretString {
-  public:
-    SecretString() = default;
-    explicit SecretString(std::string value) : value_(std::move(value)) {}
-    SecretString(SecretString&& other) noexcept : value_(std::move(other.value_)) {}
-    SecretString& operator=(SecretString&& other) noexcept;
-    SecretString(const SecretString&) = delete;
-    SecretString& operator=(const SecretString&) = delete;
-    ~SecretString();
-
-    std::string_view view() const { return value_; }
-
-  private:
-    std::string value_;
-};
-
 struct ParsedToken {
     std::string_view client_id;  // points into the parsed text
     TokenSecret secret;

@@ -12,8 +12,9 @@
 #include <openssl/x509.h>
 
 #include "keyauth/client_record.hpp"
+#include "keyauth/host_name.hpp"
 #include "keyauth/result.hpp"
-#include "keyauth/token.hpp"
+#include "keyauth/secret.hpp"
 
 namespace keyauth {
 
@@ -29,6 +30,9 @@ using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 inline constexpr int kDefaultClientDays = 1095;
 inline constexpr int kDefaultCaDays = 3650;
 inline constexpr int kMaxDays = 36500;
+
+// The one rule for a certificate's validity: 1 to kMaxDays days.
+Status check_validity_days(int days);
 
 // A freshly made key and certificate, as PEM.
 struct IssuedCertificate {
@@ -83,9 +87,5 @@ struct PresentedIdentity {
 Result<PresentedIdentity> identity_of(const X509* certificate);
 Result<X509Ptr> parse_certificate_pem(std::string_view pem);
 Result<X509Ptr> parse_certificate_der(std::string_view der);
-
-// A host for a subjectAltName: an IPv4/IPv6 literal or a DNS name.
-Status check_host_name(std::string_view host);
-bool is_ip_address(const std::string& text);
 
 }  // namespace keyauth

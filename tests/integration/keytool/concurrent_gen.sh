@@ -1,5 +1,6 @@
 # 20 concurrent gens of distinct ids all land; 10 of one id: exactly one wins.
 source "$TESTLIB"
+keytool init >/dev/null
 
 pids=()
 for i in $(seq 1 20); do

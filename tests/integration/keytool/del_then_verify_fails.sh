@@ -1,5 +1,6 @@
 # keytool del: the token stops verifying at once; the id can be issued again.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen myapp01 >/dev/null 2>&1
 out=$(keytool verify "$(cat myapp01_token)")

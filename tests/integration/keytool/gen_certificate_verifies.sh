@@ -1,5 +1,6 @@
 # The issued certificate verifies against server-cert and matches its key.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen myapp01 --output ./myapp01 >/dev/null 2>&1
 out=$(keytool server-cert --output ./server.crt)
@@ -13,7 +14,7 @@ cert_pub=$(openssl x509 -in myapp01_cert.pem -noout -pubkey)
 key_pub=$(openssl pkey -in myapp01_key.pem -pubout)
 expect_eq "$cert_pub" "$key_pub" "public key of certificate and key"
 
-# The profile of SPEC.md.
+# The client certificate profile (docs/ARCHITECTURE.md).
 text=$(openssl x509 -in myapp01_cert.pem -noout -text)
 expect_contains "$text" "Subject: CN = myapp01" "subject"
 expect_contains "$text" "CA:FALSE" "basicConstraints"
@@ -28,4 +29,4 @@ expect_eq "$(( (end - start) / 86400 ))" "1095" "default validity in days"
 
 # server-cert without --output prints the same certificate.
 keytool server-cert | cmp -s - server.crt || fail "server-cert to stdout"
-pass "certificate verifies against server-cert, matches its key, has the SPEC profile"
+pass "certificate verifies against server-cert, matches its key, has the client profile"

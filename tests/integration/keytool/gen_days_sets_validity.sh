@@ -1,5 +1,6 @@
 # keytool gen --days N sets the validity of certificate and token alike.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen shortlived --days 7 >/dev/null 2>&1
 start=$(date -d "$(openssl x509 -in shortlived_cert.pem -noout -startdate | cut -d= -f2)" +%s)

@@ -1,6 +1,7 @@
 # gen of an existing id is refused, touching neither files nor registry;
 # --force replaces token and certificate both.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen myapp01 >/dev/null 2>&1
 old_token=$(cat myapp01_token)

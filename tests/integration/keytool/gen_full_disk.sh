@@ -8,6 +8,7 @@ if ! mount -t tmpfs -o size=2m tmpfs disk 2>/dev/null; then
 fi
 at_exit "umount '$WORK/disk'"
 export KEYAUTH_REGISTRY="$WORK/disk/registry"
+keytool init >/dev/null
 keytool gen before --output disk/before >/dev/null 2>&1
 dd if=/dev/zero of=disk/filler bs=4k 2>/dev/null || true   # fill to the last block
 before=$(keytool list --json)

@@ -10,6 +10,7 @@ done
 [ ! -e "$KEYAUTH_REGISTRY" ] || fail "a refused id created the registry"
 [ -z "$(ls | grep -v '^err$')" ] || fail "a refused id wrote files: $(ls)"
 
+keytool init >/dev/null
 long64=$(printf 'b%.0s' $(seq 64))
 n=0
 for id in "$long64" "a" "9" "my.app_01@site-x" "A-Z"; do

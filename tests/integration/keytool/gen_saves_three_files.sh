@@ -1,5 +1,6 @@
 # keytool gen myapp01 --output ./myapp01: the seed's lines, names, modes, formats.
 source "$TESTLIB"
+keytool init >/dev/null
 umask 000  # modes must not depend on the umask
 
 out=$(keytool gen myapp01 --output ./myapp01 2>/dev/null)

@@ -1,5 +1,6 @@
 # gen --zip saves the seed's bundle; --json describes what was saved.
 source "$TESTLIB"
+keytool init >/dev/null
 
 json=$(keytool gen myapp01 --zip ./myapp01.zip --json 2>/dev/null)
 expect_contains "$json" '"id":"myapp01"' "json id"

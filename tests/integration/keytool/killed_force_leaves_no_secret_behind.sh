@@ -28,7 +28,8 @@ for i in $(seq 30); do
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 done
-keytool gen myapp01 --force --output ./myapp01 >/dev/null
+keytool gen myapp01 --force --output ./myapp01 >/dev/null 2>err ||
+    fail "gen --force after the killed runs: $(cat err)"
 left=$(ls -A | grep '\.tmp$' | grep -v "\.$$\.abc\.tmp$" | grep -v xyz | grep -v other_ || true)
 expect_eq "$left" "" "temporaries after 30 killed runs and one clean one"
 pass "no secret outlives a killed gen --force beyond the next run"

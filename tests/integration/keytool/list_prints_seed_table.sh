@@ -1,5 +1,6 @@
 # keytool list prints the seed's box-drawing table, and JSON on request.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen myid2 >/dev/null 2>&1
 keytool gen myid3 >/dev/null 2>&1

@@ -11,12 +11,17 @@ one_line_failure() {  # one_line_failure EXPECTED_SUBSTRING COMMAND...
 
 one_line_failure "registry $WORK/none does not exist (run keytool init)" keytool --registry "$WORK/none" list
 one_line_failure "registry $WORK/none does not exist (run keytool init)" keytool --registry "$WORK/none" del x
+one_line_failure "registry $WORK/none does not exist (run keytool init)" keytool --registry "$WORK/none" gen x
+one_line_failure "registry $WORK/none does not exist (run keytool init)" keytool --registry "$WORK/none" server-cert
 mkdir "$WORK/empty"
 one_line_failure "registry $WORK/empty has no data.mdb (run keytool init)" keytool --registry "$WORK/empty" list
 one_line_failure "registry $WORK/empty has no data.mdb (run keytool init)" keytool --registry "$WORK/empty" del x
+one_line_failure "registry $WORK/empty has no data.mdb (run keytool init)" keytool --registry "$WORK/empty" gen x
 expect_eq "$(ls -A "$WORK/empty")" "" "del made a registry of an empty directory"
-[ ! -e "$WORK/none" ] || fail "list/del created a registry"
+[ ! -e "$WORK/none" ] || fail "list/del/gen created a registry"
+[ ! -e x_token ] || fail "gen without a registry wrote files"
 
+keytool init >/dev/null
 keytool gen good >/dev/null 2>&1
 cp -a "$KEYAUTH_REGISTRY" "$WORK/corrupt"
 head -c 65536 /dev/urandom >"$WORK/corrupt/data.mdb"

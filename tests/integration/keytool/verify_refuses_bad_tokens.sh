@@ -1,5 +1,6 @@
 # keytool verify says why a token is refused, and exits 1.
 source "$TESTLIB"
+keytool init >/dev/null
 
 keytool gen alice >/dev/null 2>&1
 keytool gen bob >/dev/null 2>&1

@@ -5,15 +5,15 @@ source "$BROKER_LIB"
 gen_clients alice bob carol
 start_broker
 
-start_subscriber alice-token -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice-sub
+start_subscriber alice-token -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice:sub
 start_subscriber alice-cert -p "$TLS_PORT" --id alice \
     --cert ./alice_cert.pem --key ./alice_key.pem --cafile ./server.crt
-start_subscriber bob-token -p "$TOKEN_PORT" --username "$(cat ./bob_token)" --id bob-sub
+start_subscriber bob-token -p "$TOKEN_PORT" --username "$(cat ./bob_token)" --id bob:sub
 start_subscriber bob-cert -p "$TLS_PORT" --id bob \
     --cert ./bob_cert.pem --key ./bob_key.pem --cafile ./server.crt
 
 keytool del alice >/dev/null
-expect_dropped "$(now_millis)" alice "unknown client" alice-sub alice
+expect_dropped "$(now_millis)" alice "unknown client" alice:sub alice
 pass "alice's sessions dropped within $DROPPED_MS ms"
 
 # Their reconnection attempts are refused, so the subscribers give up.

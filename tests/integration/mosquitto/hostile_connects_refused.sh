@@ -32,12 +32,14 @@ refused "token as password only" "$(hex h12)" - "$(hex "$token")"
 refused "no username at all" "$(hex h13)" -
 pass "hostile usernames refused"
 
-# Invalid UTF-8 and NUL in a client id are protocol errors. On a token
-# listener the token decides; the client id is the client's own choice.
+# Invalid UTF-8 and NUL in a client id are protocol errors. A token
+# session's client id is its registered id, or that id, ':' and a suffix of
+# the client's choosing.
 refused "invalid UTF-8 client id" "c3" "$(hex "$token")"
 refused "NUL in client id" "610062" "$(hex "$token")"
-got=$(python3 "$wire/connect_once.py" "$TOKEN_PORT" "$(hex 'odd+#/id')" "$(hex "$token")")
-expect_eq "$got" "0" "a valid token with an unusual but legal client id"
+refused "a legal client id that is not alice's" "$(hex 'odd+#/id')" "$(hex "$token")"
+got=$(python3 "$wire/connect_once.py" "$TOKEN_PORT" "$(hex 'alice:odd+#/id')" "$(hex "$token")")
+expect_eq "$got" "0" "a valid token with an unusual but legal suffix"
 pass "malformed client ids refused"
 
 out=$(publish_with_token ./alice_token "still serving") || fail "broker stopped serving: $out"

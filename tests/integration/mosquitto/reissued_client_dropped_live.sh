@@ -7,13 +7,13 @@ start_broker
 
 # The old files stay with the old sessions: gen --force rewrites ./alice_*.
 mkdir old && cp ./alice_* old/
-start_subscriber alice-token -p "$TOKEN_PORT" --username "$(cat old/alice_token)" --id alice-sub
+start_subscriber alice-token -p "$TOKEN_PORT" --username "$(cat old/alice_token)" --id alice:sub
 start_subscriber alice-cert -p "$TLS_PORT" --id alice \
     --cert old/alice_cert.pem --key old/alice_key.pem --cafile ./server.crt
-start_subscriber bob-token -p "$TOKEN_PORT" --username "$(cat ./bob_token)" --id bob-sub
+start_subscriber bob-token -p "$TOKEN_PORT" --username "$(cat ./bob_token)" --id bob:sub
 
 keytool gen alice --force >/dev/null
-expect_dropped "$(now_millis)" alice re-issued alice-sub alice
+expect_dropped "$(now_millis)" alice re-issued alice:sub alice
 pass "sessions of the old token and certificate dropped within $DROPPED_MS ms"
 wait_for_exit alice-token
 wait_for_exit alice-cert

@@ -5,7 +5,7 @@ source "$BROKER_LIB"
 gen_clients alice bob
 start_broker
 
-start_subscriber alice-token -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice-sub
+start_subscriber alice-token -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice:sub
 start_subscriber alice-cert -p "$TLS_PORT" --id alice \
     --cert ./alice_cert.pem --key ./alice_key.pem --cafile ./server.crt
 kill -HUP "$BROKER_PID"

@@ -8,7 +8,7 @@ expect_in_log "keyauth: MQTT token authentication enabled" "start-up message"
 
 for version in mqttv311 5; do
     start_subscriber "sub-$version" -V "$version" -p "$TOKEN_PORT" \
-        --username "$(cat ./myapp01_token)" --id "reader-$version"
+        --username "$(cat ./myapp01_token)" --id "myapp01:reader-$version"
     out=$(mosquitto_pub -V "$version" -h 127.0.0.1 -p "$TOKEN_PORT" \
         --username "$(cat ./myapp01_token)" -t db/write/EXAMPLE -m "$PAYLOAD" 2>&1) ||
         fail "publish over $version refused: $out"

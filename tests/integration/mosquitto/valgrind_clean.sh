@@ -10,7 +10,7 @@ BROKER_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite
     --error-exitcode=99 --keep-debuginfo=yes --log-file=$WORK/valgrind.log"
 start_broker
 
-start_subscriber alice -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice-sub
+start_subscriber alice -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice:sub
 start_subscriber bob -p "$TLS_PORT" --id bob \
     --cert ./bob_cert.pem --key ./bob_key.pem --cafile ./server.crt
 publish_with_token ./bob_token "one" -V 5 || fail "token refused"
@@ -19,7 +19,7 @@ mosquitto_pub -h 127.0.0.1 -p "$TOKEN_PORT" --username "bob:b:nonsense" \
 publish_with_certificate ./bob "$PAYLOAD" --id wrong >/dev/null && fail "wrong id accepted"
 wait_for_output bob "one" 20
 keytool del alice >/dev/null
-expect_in_log "disconnecting MQTT client 'alice-sub' of 'alice'" "revocation" 20
+expect_in_log "disconnecting MQTT client 'alice:sub' of 'alice'" "revocation" 20
 wait_for_exit alice 20
 kill -HUP "$BROKER_PID"
 expect_in_log "Reloading config" "reload" 20

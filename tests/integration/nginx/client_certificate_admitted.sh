@@ -14,16 +14,7 @@ mkdir -p "$WORK/html/dir"
 UP=$(free_port)
 TLS=$(free_port)
 start_nginx "$(upstream_server "$UP")
-    server {
-        listen 127.0.0.1:$TLS ssl http2 reuseport;
-        ssl_certificate $KEYAUTH_REGISTRY/server_cert.pem;
-        ssl_certificate_key $KEYAUTH_REGISTRY/server_key.pem;
-        ssl_client_certificate $KEYAUTH_REGISTRY/ca_cert.pem;
-        ssl_verify_client on;
-
-        keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth_client_cert on;
-
+    $(certificate_server "$TLS" "
         location / {
             proxy_pass http://127.0.0.1:$UP;
             proxy_set_header X-Client-Id \$keyauth_client_id;
@@ -39,8 +30,7 @@ start_nginx "$(upstream_server "$UP")
             keyauth on;
             proxy_pass http://127.0.0.1:$UP/;
             proxy_set_header X-Client-Id \$keyauth_client_id;
-        }
-    }"
+        }")"
 expect_contains "$(cat "$NGX_ERROR_LOG")" "HTTP client certificate authentication enabled" "error log at start"
 
 # with CLIENT CURL_ARGS...: one HTTPS request presenting CLIENT's certificate,

@@ -12,7 +12,9 @@ expect_contains "$out" '{"success":true,"client":"myapp01"} (HTTP 200)' "accepte
 expect_contains "$out" "$MISSING_TOKEN_BODY (HTTP 401)" "missing token"
 expect_contains "$out" "$INVALID_TOKEN_BODY (HTTP 401)" "forged token"
 expect_contains "$out" "$INVALID_CERTIFICATE_BODY (HTTP 403)" "deleted certificate"
-expect_eq "$(grep -c '(HTTP 200)' <<<"$out")" "2" "accepted requests (token, certificate)"
+expect_contains "$out" '{"success":true,"client":""} (HTTP 200)' "a client's X-Client-Id at /healthz"
+expect_not_contains "$out" '"client":"admin"' "a client's X-Client-Id at /healthz"
+expect_eq "$(grep -c '(HTTP 200)' <<<"$out")" "3" "accepted requests (token, healthz, certificate)"
 expect_contains "$out" 'keyauth: token of client "myapp01" refused: unknown client' "refusal logged"
 pass "conf-examples/nginx/try-it.sh: accepted and refused as the seed shows"
 expect_no_sanitizer_reports

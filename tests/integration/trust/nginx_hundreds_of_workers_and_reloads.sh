@@ -22,7 +22,7 @@ requests() {
     done
 }
 for round in 1 2; do
-    "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -s reload
+    sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -s reload
     sleep 1
     answers=$(requests 100)
     expect_eq "$(cut -d' ' -f1 <<<"$answers" | sort -u)" "200" "statuses after reload $round"

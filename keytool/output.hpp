@@ -1,0 +1,33 @@
+// What keytool prints: failures, usage errors, times and JSON.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "keyauth/client_record.hpp"
+#include "keyauth/result.hpp"
+
+namespace keytool {
+
+struct Command;
+
+// Exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// "keytool: <message>" on stderr; returns kExitFailure.
+int report_failure(const std::string& message);
+int report_failure(const keyauth::Error& error);
+// "keytool CMD: <message>" and the command's usage on stderr; returns kExitUsage.
+int report_usage(const Command& command, const std::string& message);
+
+// "2023-02-05 01:55:18 +0000 UTC", as the seed prints it.
+std::string format_time(std::int64_t unix_seconds);
+std::string json_string(std::string_view text);
+// "valid_from":...,"expire":...,"not_before":...,"not_after":...,"issued_at":...,
+// "serial":...,"certificate_sha256":... (no secret: there is none in a record)
+std::string json_credential_fields(const keyauth::ClientCredentials& credentials);
+
+}  // namespace keytool

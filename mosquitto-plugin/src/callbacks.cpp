@@ -1,0 +1,62 @@
+#include "callbacks.hpp"
+
+#include <chrono>
+#include <string_view>
+#include <vector>
+
+#include <keyauth/clock.hpp>
+
+#include "broker_api.hpp"
+#include "plugin_state.hpp"
+
+namespace keyauth::mqtt {
+
+// Under load the broker fires the tick on every pass of its loop, thousands
+// of times a second; looking at the registry every 50 ms keeps the promise
+// of a disconnect within a second.
+constexpr std::chrono::milliseconds kSweepInterval{50};
+
+int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
+    Plugin& plugin = *static_cast<Plugin*>(userdata);
+    plugin.ticked = true;
+    plugin.reloading = false;  // the reload's BASIC_AUTH pass is over
+    const auto now = std::chrono::steady_clock::now();
+    if (now < plugin.next_sweep)
+        return MOSQ_ERR_SUCCESS;
+    plugin.next_sweep = now + kSweepInterval;
+    std::vector<Revocation> revoked;
+    try {
+        revoked = plugin.sessions.sweep(*plugin.store, unix_now(), [](std::size_t count) {
+            log(MOSQ_LOG_DEBUG, "registry changed or a validity ended: re-checking %zu sessions",
+                count);
+        });
+    } catch (...) {
+        log(MOSQ_LOG_ERR, "could not re-check sessions; trying again next tick");
+        return MOSQ_ERR_SUCCESS;
+    }
+    // Kicked only after the sweep: a kick may report the disconnect at once.
+    for (const Revocation& r : revoked) {
+        const std::string_view why =
+            r.verdict == Verdict::mismatch ? "re-issued" : verdict_reason(r.verdict);
+        log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s",
+            r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()),
+            why.data());
+        mosquitto_kick_client_by_clientid(r.mqtt_client_id.c_str(), false);
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+int on_disconnect(int /*event*/, void* event_data, void* userdata) {
+    Plugin& plugin = *static_cast<Plugin*>(userdata);
+    plugin.sessions.disconnected(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
+    return MOSQ_ERR_SUCCESS;
+}
+
+// Mosquitto 2.0 fires this right before it re-runs BASIC_AUTH for every
+// client it holds, offline persistent sessions included.
+int on_reload(int /*event*/, void* /*event_data*/, void* userdata) {
+    static_cast<Plugin*>(userdata)->reloading = true;
+    return MOSQ_ERR_SUCCESS;
+}
+
+}  // namespace keyauth::mqtt

@@ -1,0 +1,40 @@
+# With per_listener_settings true the broker sends the plugin no tick, so
+# live revocation is off: the plugin says so loudly at start. Without it,
+# no such warning, and a deleted client's session is dropped.
+source "$TESTLIB"
+source "$BROKER_LIB"
+gen_clients alice
+
+start_broker
+expect_in_log "keyauth: registry " "the plugin started"
+! grep -q "per_listener_settings" "$BROKER_LOG" || fail "warning without per_listener_settings"
+stop_broker
+pass "no warning by default"
+
+# The same listeners, the plugin configured for the token listener alone.
+pick_ports
+cat >"$WORK/mosquitto.conf" <<CONF
+user mosquitto
+log_dest stderr
+log_type all
+per_listener_settings true
+listener $TOKEN_PORT 127.0.0.1
+plugin $WORK/mosquitto_keyauth.so
+plugin_opt_registry $KEYAUTH_REGISTRY
+CONF
+BROKER_LOG=$WORK/broker-per-listener.log
+$SANITIZED_BROKER "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$BROKER_LOG" 2>&1 &
+BROKER_PID=$!
+at_exit stop_broker
+expect_in_log "keyauth: WARNING: per_listener_settings true: .* NOT disconnected" \
+    "the warning at start"
+pass "per_listener_settings true: the broker log warns that live revocation is off"
+
+# What the warning is about: the session outlives the deletion.
+start_subscriber alice -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id alice
+keytool del alice >/dev/null
+sleep 1.5
+kill -0 "${SUB_PID[alice]}" || fail "alice was dropped: the warning is stale"
+out=$(publish_with_token ./alice_token "x") && fail "deleted alice admitted"
+expect_refused "$out" "deleted alice connecting again"
+pass "as warned: no live revocation, refused on the next connect"
