@@ -147,9 +147,9 @@ Status reconfigure_locked(const RegistryLayout& layout, const InitOptions& optio
     }
     if (!group)
         return {};
-    for (const std::string& path : {layout.data_file(), layout.commit_sequence(),
-                                    layout.lookup_index(), layout.server_cert(),
-                                    layout.server_key()}) {
+    for (const std::string& path :
+         {layout.data_file(), layout.commit_sequence(), layout.lookup_index(), layout.server_cert(),
+          layout.server_key()}) {
         if (Status s = set_group_and_mode(path, group, 0640); !s)
             return s;
     }

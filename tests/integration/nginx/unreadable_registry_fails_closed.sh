@@ -13,10 +13,10 @@ if out=$(nginx_test "$(protected_server "$(free_port)" "$(free_port)")"); then
     fail "nginx -t passed a registry the workers cannot read"
 fi
 expect_contains "$out" "keyauth registry \"$KEYAUTH_REGISTRY\" is not readable by the workers' user \"www-data\"" "nginx -t"
-chmod 640 "$KEYAUTH_REGISTRY/data.mdb" && chmod 2750 "$KEYAUTH_REGISTRY" && chgrp root "$KEYAUTH_REGISTRY/data.mdb"
-out=$(nginx_test "$(protected_server "$(free_port)" "$(free_port)")") && fail "nginx -t passed an unreadable data.mdb"
-expect_contains "$out" "keyauth registry \"$KEYAUTH_REGISTRY/data.mdb\" is not readable" "nginx -t names the file"
-chgrp www-data "$KEYAUTH_REGISTRY/data.mdb"
+chmod 2750 "$KEYAUTH_REGISTRY" && chgrp root "$KEYAUTH_REGISTRY/lookup.idx"
+out=$(nginx_test "$(protected_server "$(free_port)" "$(free_port)")") && fail "nginx -t passed an unreadable lookup.idx"
+expect_contains "$out" "keyauth registry \"$KEYAUTH_REGISTRY/lookup.idx\" is not readable" "nginx -t names the file"
+chgrp www-data "$KEYAUTH_REGISTRY/lookup.idx"
 pass "nginx -t: registry unreadable by the workers refused, naming the file"
 
 start_protected_proxy
