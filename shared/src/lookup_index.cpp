@@ -165,8 +165,14 @@ Result<LookupIndex> LookupIndex::create(const std::string& path, std::uint64_t c
     head.log2_slots = log2;
     head.record_bytes = kEncodedCredentialsSize;
     randombytes_buf(head.hash_key, sizeof head.hash_key);
-    if (ftruncate(fd.get(), static_cast<off_t>(file_bytes(std::uint64_t{1} << log2))) != 0 ||
-        pwrite(fd.get(), &head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
+    // Allocated, not sparse: writing into a hole of a shared mapping on a
+    // full disk is SIGBUS; here it is an error, before anything changed.
+    const auto bytes = static_cast<off_t>(file_bytes(std::uint64_t{1} << log2));
+    if (const int err = posix_fallocate(fd.get(), 0, bytes); err != 0) {
+        unlink(staged.c_str());
+        return file_error(err, staged);
+    }
+    if (pwrite(fd.get(), &head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
         fchown(fd.get(), static_cast<uid_t>(-1), group) != 0 || fchmod(fd.get(), 0640) != 0) {
         const int err = errno;
         unlink(staged.c_str());
@@ -372,7 +378,11 @@ void LookupIndex::erase(std::string_view id) {
 }
 
 Status LookupIndex::sync() const {
-    return file_.sync();
+    return file_.sync(file_.size());
+}
+
+Status LookupIndex::sync_header() const {
+    return file_.sync(kHeaderBytes);
 }
 
 Status LookupIndex::publish(const std::string& path) {

@@ -60,6 +60,7 @@ class LookupIndex {
     std::uint64_t lmdb_txnid() const;
     void set_lmdb_txnid(std::uint64_t txnid);
     Status sync() const;
+    Status sync_header() const;
     Status publish(const std::string& path);  // rename into place (create()d only)
     void retire();
 

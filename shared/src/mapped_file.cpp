@@ -59,8 +59,8 @@ Result<MappedFile> MappedFile::map(int fd, const std::string& path, bool writabl
     return file;
 }
 
-Status MappedFile::sync() const {
-    if (msync(data_, size_, MS_SYNC) != 0)
+Status MappedFile::sync(std::size_t bytes) const {
+    if (msync(data_, bytes < size_ ? bytes : size_, MS_SYNC) != 0)
         return file_error(errno, "registry file");
     return {};
 }

@@ -31,8 +31,8 @@ class MappedFile {
     bool mapped() const { return data_ != nullptr; }
     dev_t device() const { return device_; }
     ino_t inode() const { return inode_; }
-    // Writes the mapping's dirty pages to disk.
-    Status sync() const;
+    // Writes the dirty pages of the mapping's first bytes to disk.
+    Status sync(std::size_t bytes) const;
 
   private:
     unsigned char* data_ = nullptr;
