@@ -9,7 +9,7 @@
 #include "keyauth/files.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
-#include "zip_writer.hpp"
+#include "client_bundle.hpp"
 
 namespace keytool {
 namespace {
@@ -44,18 +44,16 @@ std::string base_name(const std::string& path) {
 keyauth::Status stage_outputs(keyauth::StagedFiles& files, const keyauth::IssuedClient& issued,
                               const OutputPaths& paths, const std::optional<std::string>& zip,
                               bool force) {
-    const keyauth::SecretString token_file(std::string(issued.token.text.view()) + "\n");
+    const keyauth::SecretString token_file = token_file_contents(issued);
     auto s = files.stage(paths.certificate, issued.certificate.certificate_pem, 0644, force);
     if (s)
         s = files.stage(paths.private_key, issued.certificate.private_key_pem.view(), 0600, force);
     if (s)
         s = files.stage(paths.token, token_file.view(), 0600, force);
     if (s && zip) {
-        const keyauth::SecretString bundle(make_zip(
-            {{base_name(paths.certificate), issued.certificate.certificate_pem, 0644},
-             {base_name(paths.private_key), issued.certificate.private_key_pem.view(), 0600},
-             {base_name(paths.token), token_file.view(), 0600}},
-            issued.record.credentials.issued_at));
+        const keyauth::SecretString bundle = make_client_bundle(
+            issued,
+            {base_name(paths.certificate), base_name(paths.private_key), base_name(paths.token)});
         s = files.stage(*zip, bundle.view(), 0600, force);
     }
     return s;

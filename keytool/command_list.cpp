@@ -3,6 +3,9 @@
 #include <string>
 
 #include "commands.hpp"
+#include "keyauth/client_listing.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/duration.hpp"
 #include "keyauth/registry.hpp"
 
 namespace keytool {
@@ -83,6 +86,16 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
                                              : list_registry(invocation.registry.dir);
     if (!records)
         return report_failure(records.error());
+    if (const auto expiring = arguments.value("expiring")) {
+        auto seconds = keyauth::parse_duration(*expiring);
+        if (!seconds)
+            return report_failure("--expiring: " + seconds.error().message);
+        const keyauth::EndingBy ending = keyauth::ending_within(keyauth::unix_now(), *seconds);
+        auto& all = *records;
+        all.erase(std::remove_if(all.begin(), all.end(),
+                                 [&](const auto& r) { return !ending.matches(r.credentials); }),
+                  all.end());
+    }
     if (arguments.flag("json")) {
         print_json(*records);
     } else {

@@ -41,11 +41,18 @@ const std::vector<Command>& commands() {
          run_gen},
         {"list",
          "list the registered clients",
-         "usage: keytool [--registry DIR] list [--json]\n"
+         "usage: keytool [--registry DIR] list [--expiring DURATION] [--json]\n"
          "\n"
-         "  --json  one JSON array instead of the table\n",
-         {{"json", false, false}},
+         "  --expiring DURATION  only clients whose credentials have not ended but end\n"
+         "                       within DURATION from now (90s, 12h, 30d)\n"
+         "  --json               one JSON array instead of the table\n",
+         {{"expiring", true, false}, {"json", false, false}},
          run_list},
+        {"show",
+         "show one client: state, validity, certificate serial and fingerprint",
+         "usage: keytool [--registry DIR] show <id> [--json]\n",
+         {{"json", false, false}},
+         run_show},
         {"del",
          "delete a client: its token and certificate stop working at once",
          "usage: keytool [--registry DIR] del <id>\n",
@@ -76,6 +83,18 @@ const std::vector<Command>& commands() {
          "token from stdin, which keeps it out of the process list.\n",
          {},
          run_verify},
+        {"serve",
+         "run the web console: the clients' page and its JSON API",
+         "usage: keytool [--registry DIR] serve [--listen ADDR:PORT] [--tls]\n"
+         "\n"
+         "Prints a one-time login link as its first line, then serves the console until\n"
+         "interrupted. The page and the API under /api/v1 (docs/openapi.yaml) make the\n"
+         "same changes as gen and del.\n"
+         "\n"
+         "  --listen ADDR:PORT  where to listen (default 127.0.0.1:5688; port 0: any)\n"
+         "  --tls               HTTPS with the registry's server certificate\n",
+         {{"listen", true, false}, {"tls", false, false}},
+         run_serve},
         {"status",
          "what this host's keyauth-sync last replicated from etcd",
          "usage: keytool [--registry DIR] status [--stale-after SECONDS]\n"

@@ -33,11 +33,17 @@ const std::vector<Command>& commands();
 // never make one, so a registry always has the group the servers need.
 keyauth::Status require_registry(const keyauth::RegistryLayout& registry);
 
+// {"id":...,"state":...,<json_credential_fields>}: show --json and the console.
+std::string json_client(std::string_view id, const keyauth::ClientCredentials& credentials,
+                        std::int64_t now);
+
 int run_init(const Invocation&, const Arguments&);
 int run_gen(const Invocation&, const Arguments&);
 int run_list(const Invocation&, const Arguments&);
 int run_del(const Invocation&, const Arguments&);
 int run_server_cert(const Invocation&, const Arguments&);
 int run_verify(const Invocation&, const Arguments&);
+int run_serve(const Invocation&, const Arguments&);
+int run_show(const Invocation&, const Arguments&);
 
 }  // namespace keytool

@@ -58,12 +58,17 @@ typedef struct {
     ngx_uint_t                     status;   /* of our refusal, or 0 */
     ngx_str_t                     *body;     /* JSON body of the refusal */
     unsigned                       replace:1;
+    /* judged before the access phase, for $keyauth_client_id (limit_req) */
+    unsigned                       judged:1;
+    keyauth_result_t               verdict;
     size_t                         client_id_len;
     u_char                         client_id[KEYAUTH_CLIENT_ID_MAX];
 } ngx_http_keyauth_ctx_t;
 
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
+    keyauth_result_t *result);
 static ngx_int_t ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result);
@@ -97,8 +102,7 @@ static char *ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
-    keyauth_result_t *token);
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 static void ngx_http_keyauth_untrack(void *data);
 static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
@@ -199,44 +203,21 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
+/* what the request presented, judged by the core */
+
 static ngx_int_t
-ngx_http_keyauth_handler(ngx_http_request_t *r)
+ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result)
 {
-    keyauth_result_t              result;
     keyauth_request_t             request;
-    ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
-
-    if (!klcf->token && !klcf->client_cert) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_palloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
-    }
-
-    ctx->status = 0;
-    ctx->body = NULL;
-    ctx->replace = 0;
-    ctx->client_id_len = 0;
-
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
     if (ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
-
-    /* what the request presented; the core judges all of it */
 
     ngx_memzero(&request, sizeof(keyauth_request_t));
 
@@ -261,7 +242,7 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
 
 #endif
 
-    keyauth_authenticate(kscf->registry->handle, &request, &result);
+    keyauth_authenticate(kscf->registry->handle, &request, result);
 
 #if (NGX_HTTP_SSL)
 
@@ -271,18 +252,57 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
 
 #endif
 
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_keyauth_handler(ngx_http_request_t *r)
+{
+    keyauth_result_t              result;
+    ngx_http_keyauth_ctx_t       *ctx;
+    ngx_http_keyauth_srv_conf_t  *kscf;
+    ngx_http_keyauth_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
+
+    if (!klcf->token && !klcf->client_cert) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
+    }
+
+    kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
+
+    /* judged already if $keyauth_client_id was asked for before access */
+
+    if (ctx->judged) {
+        result = ctx->verdict;
+        ctx->judged = 0;
+
+    } else if (ngx_http_keyauth_judge(r, &result) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = 0;
+    ctx->body = NULL;
+    ctx->replace = 0;
+    ctx->client_id_len = 0;
+
     if (result.verdict == KEYAUTH_ACCEPTED) {
         ctx->client_id_len = result.client_id_len;
         ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
 
-        /*
-         * token and certificate name one client, one record: its re-check
-         * covers both
-         */
-
-        return ngx_http_keyauth_track(r, kscf->registry,
-                            result.about == KEYAUTH_CERTIFICATE ? &result : NULL,
-                            result.about == KEYAUTH_TOKEN ? &result : NULL);
+        return ngx_http_keyauth_track(r, kscf->registry, &result);
     }
 
     if (result.about == KEYAUTH_CERTIFICATE) {
@@ -530,11 +550,40 @@ static ngx_int_t
 ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_keyauth_ctx_t  *ctx;
+    ngx_http_keyauth_ctx_t       *ctx;
+    ngx_http_keyauth_loc_conf_t  *klcf;
 
     /* subrequests skip the access phase: they act for the main request */
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_keyauth_module);
+
+    /*
+     * asked for before the access phase (limit_req_zone, a map used there):
+     * judge now, once; the access handler takes this verdict
+     */
+
+    if (ctx == NULL && r == r->main) {
+        klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
+
+        if (klcf->token || klcf->client_cert) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
+
+            if (ngx_http_keyauth_judge(r, &ctx->verdict) == NGX_OK) {
+                ctx->judged = 1;
+
+                if (ctx->verdict.verdict == KEYAUTH_ACCEPTED) {
+                    ctx->client_id_len = ctx->verdict.client_id_len;
+                    ngx_memcpy(ctx->client_id, ctx->verdict.client_id,
+                               ctx->client_id_len);
+                }
+            }
+        }
+    }
 
     if (ctx == NULL || ctx->status || ctx->client_id_len == 0) {
         v->not_found = 1;
@@ -1047,8 +1096,7 @@ typedef struct {
     ngx_queue_t                    queue;
     ngx_http_request_t            *request;
     ngx_http_keyauth_registry_t   *registry;
-    ngx_uint_t                     ngrants;
-    keyauth_result_t               grants[2];   /* certificate, token */
+    keyauth_result_t               grant;       /* what admitted it */
 } ngx_http_keyauth_stream_t;
 
 
@@ -1059,10 +1107,8 @@ static time_t        ngx_http_keyauth_earliest_not_after;
 
 static ngx_int_t
 ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *certificate,
-    keyauth_result_t *token)
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant)
 {
-    ngx_uint_t                  i;
     ngx_pool_cleanup_t         *cln;
     ngx_http_keyauth_stream_t  *stream;
 
@@ -1097,22 +1143,10 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     }
 
     stream->registry = registry;
-    stream->ngrants = 0;
+    stream->grant = *grant;
 
-    if (certificate) {
-        stream->grants[stream->ngrants++] = *certificate;
-    }
-
-    if (token) {
-        stream->grants[stream->ngrants++] = *token;
-    }
-
-    for (i = 0; i < stream->ngrants; i++) {
-        if (stream->grants[i].not_after < ngx_http_keyauth_earliest_not_after)
-        {
-            ngx_http_keyauth_earliest_not_after =
-                                    (time_t) stream->grants[i].not_after;
-        }
+    if (grant->not_after < ngx_http_keyauth_earliest_not_after) {
+        ngx_http_keyauth_earliest_not_after = (time_t) grant->not_after;
     }
 
     return NGX_OK;
@@ -1131,10 +1165,8 @@ ngx_http_keyauth_untrack(void *data)
 static void
 ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 {
-    time_t                      now, earliest, ends;
-    ngx_uint_t                  i, ok;
+    time_t                      now, earliest;
     ngx_queue_t                *q, *next, revoked;
-    keyauth_result_t           *refused;
     ngx_http_keyauth_stream_t  *stream;
 
     if (ngx_queue_empty(&ngx_http_keyauth_streams)) {
@@ -1161,28 +1193,12 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
         next = ngx_queue_next(q);
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        ok = 1;
-        ends = NGX_MAX_TIME_T_VALUE;
-
-        for (i = 0; i < stream->ngrants; i++) {
-            if (stream->registry->changed
-                || stream->grants[i].not_after < now)
-            {
-                keyauth_recheck(stream->registry->handle, &stream->grants[i]);
-            }
-
-            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
-                ok = 0;
-                break;
-            }
-
-            if (stream->grants[i].not_after < ends) {
-                ends = (time_t) stream->grants[i].not_after;
-            }
+        if (stream->registry->changed || stream->grant.not_after < now) {
+            keyauth_recheck(stream->registry->handle, &stream->grant);
         }
 
-        if (ok) {
-            earliest = ngx_min(earliest, ends);
+        if (stream->grant.verdict == KEYAUTH_ACCEPTED) {
+            earliest = ngx_min(earliest, (time_t) stream->grant.not_after);
             continue;
         }
 
@@ -1201,16 +1217,7 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        refused = &stream->grants[0];
-
-        for (i = 0; i < stream->ngrants; i++) {
-            if (stream->grants[i].verdict != KEYAUTH_ACCEPTED) {
-                refused = &stream->grants[i];
-                break;
-            }
-        }
-
-        ngx_http_keyauth_close_revoked(stream->request, refused);
+        ngx_http_keyauth_close_revoked(stream->request, &stream->grant);
     }
 }
 

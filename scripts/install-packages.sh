@@ -6,7 +6,10 @@ cd "$(dirname "$0")"
 mapfile -t packages < <(grep -v '^#' debian-packages.txt | sed '/^$/d')
 missing=()
 for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+    # A tool another package provides (npm inside a nodejs that bundles it) is there too.
+    command -v "$p" >/dev/null 2>&1 && continue
+    missing+=("$p")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

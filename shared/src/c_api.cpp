@@ -63,7 +63,6 @@ void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
     std::memcpy(to->client_id, from.client_id_bytes, from.client_id_length);
     to->client_id[from.client_id_length] = '\0';
     to->not_after = from.not_after;
-    to->credential_kind = static_cast<std::uint8_t>(from.credential.kind);
     std::memcpy(to->credential, from.credential.bytes.data(), sizeof to->credential);
 }
 
@@ -174,12 +173,8 @@ const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
 // ---------------------------------------------------------------------------
 // Requests that stay open: generation and recheck (see keyauth.h).
 
-static_assert(KEYAUTH_CREDENTIAL_TOKEN == static_cast<int>(keyauth::CredentialKind::token));
-static_assert(KEYAUTH_CREDENTIAL_CERTIFICATE ==
-              static_cast<int>(keyauth::CredentialKind::certificate));
 static_assert(sizeof(keyauth_result_t::credential) ==
               std::tuple_size_v<decltype(keyauth::CredentialDigest::bytes)>);
-static_assert(KEYAUTH_CLIENT_ID_MAX == keyauth::kMaxClientIdLength);
 
 extern "C" {
 
@@ -199,9 +194,8 @@ void keyauth_recheck(keyauth_registry_t* registry, keyauth_result_t* admitted) {
         return;
     }
     keyauth::CredentialDigest credential;
-    credential.kind = admitted->credential_kind == KEYAUTH_CREDENTIAL_CERTIFICATE
-                          ? keyauth::CredentialKind::certificate
-                          : keyauth::CredentialKind::token;
+    credential.kind = admitted->about == KEYAUTH_CERTIFICATE ? keyauth::CredentialKind::certificate
+                                                             : keyauth::CredentialKind::token;
     std::memcpy(credential.bytes.data(), admitted->credential, credential.bytes.size());
     const keyauth::AuthResult now =
         keyauth::recheck(*registry->registry, {admitted->client_id, admitted->client_id_len},

@@ -1,31 +1,21 @@
 // The registry's commit sequence: a counter in commit.seq that only the
 // writer can change, odd while a commit is being written and even otherwise.
-// Readers map it read-only and open LMDB without its lock file, so they need
-// no write access anywhere; the counter is how they know that what they read
-// was one committed snapshot (a seqlock across processes). See
+// Readers map it read-only; the counter is how they know that what they read
+// was one committed state (a seqlock across processes). See
 // docs/ARCHITECTURE.md, "Readers that cannot write".
 #pragma once
-
-#include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
 #include <string>
 
-#include "keyauth/files.hpp"
 #include "keyauth/result.hpp"
+#include "mapped_file.hpp"
 
 namespace keyauth {
 
 class CommitSequence {
   public:
-    CommitSequence() = default;
-    CommitSequence(CommitSequence&& other) noexcept;
-    CommitSequence& operator=(CommitSequence&& other) noexcept;
-    CommitSequence(const CommitSequence&) = delete;
-    CommitSequence& operator=(const CommitSequence&) = delete;
-    ~CommitSequence();
-
     // A reader's view: the file must exist and be what the writer made.
     static Result<CommitSequence> open_for_reading(const std::string& path);
     // The writer's: created (mode 0640, the group of group_from) if missing.
@@ -45,17 +35,14 @@ class CommitSequence {
     void begin_commit();  // odd (stays odd if it already is)
     void end_commit();    // the next even value
 
-    dev_t device() const { return device_; }
-    ino_t inode() const { return inode_; }
+    dev_t device() const { return file_.device(); }
+    ino_t inode() const { return file_.inode(); }
 
   private:
+    static Result<CommitSequence> checked(Result<MappedFile> file, const std::string& path);
     std::atomic<std::uint64_t>* counter() const;
-    Status attach(int fd, const std::string& path, bool writable);
-    void unmap();
 
-    void* map_ = nullptr;
-    dev_t device_ = 0;
-    ino_t inode_ = 0;
+    MappedFile file_;
 };
 
 }  // namespace keyauth

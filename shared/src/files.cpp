@@ -18,17 +18,6 @@ namespace {
 
 constexpr std::size_t kMaxSmallFile = 1 << 20;
 
-Error file_error(int err, const std::string& path) {
-    Errc code = Errc::io_error;
-    if (err == EACCES || err == EPERM || err == EROFS)
-        code = Errc::permission_denied;
-    if (err == ENOENT || err == ENOTDIR)
-        code = Errc::not_found;
-    if (err == EEXIST)
-        code = Errc::already_exists;
-    return make_error(code, path + ": " + std::strerror(err));
-}
-
 std::string directory_of(const std::string& path) {
     const auto slash = path.rfind('/');
     if (slash == std::string::npos)
@@ -130,6 +119,17 @@ std::string temporary_name(const std::string& path) {
 }
 
 }  // namespace
+
+Error file_error(int err, const std::string& path) {
+    Errc code = Errc::io_error;
+    if (err == EACCES || err == EPERM || err == EROFS)
+        code = Errc::permission_denied;
+    if (err == ENOENT || err == ENOTDIR)
+        code = Errc::not_found;
+    if (err == EEXIST)
+        code = Errc::already_exists;
+    return make_error(code, path + ": " + std::strerror(err));
+}
 
 Status fsync_directory(const std::string& dir) {
     UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

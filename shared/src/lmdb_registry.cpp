@@ -102,6 +102,34 @@ Status check_file(const std::string& dir, const std::string& path, const char* n
                       "registry " + dir + ": " + std::strerror(errno));
 }
 
+// As sshd's StrictModes: a registry whose directory or files someone other
+// than its owner may write is no registry to trust (they could swap in an
+// index or a counter of their own). Judged by readers and writers alike.
+Status check_only_owner_writes(const RegistryLayout& layout) {
+    struct stat dir {};
+    if (stat(layout.dir.c_str(), &dir) != 0)
+        return file_error(errno, layout.dir);
+    if (dir.st_mode & (S_IWGRP | S_IWOTH)) {
+        return make_error(Errc::permission_denied,
+                          "registry " + layout.dir +
+                              " is writable by its group or others: run chmod go-w " + layout.dir);
+    }
+    for (const std::string& path :
+         {layout.data_file(), layout.lookup_index(), layout.commit_sequence()}) {
+        struct stat file {};
+        if (lstat(path.c_str(), &file) != 0)
+            continue;  // judged where it is needed
+        if (!S_ISREG(file.st_mode) || (file.st_mode & (S_IWGRP | S_IWOTH)) ||
+            file.st_uid != dir.st_uid) {
+            return make_error(Errc::permission_denied,
+                              "registry " + layout.dir + ": " + path +
+                                  " is not a regular file that only the registry's owner "
+                                  "may write");
+        }
+    }
+    return {};
+}
+
 void pause_briefly(int round) {
     if (round < 16) {
         sched_yield();
@@ -176,6 +204,7 @@ struct LmdbRegistry::Impl {
     LookupIndex index;
     std::optional<WriterEnvironment> lmdb;  // writers only
     std::int64_t next_check_millis = 0;
+    std::int64_t stuck_until_millis = 0;  // a commit seen stuck: refuse at once
     std::uint64_t reopen_count = 0;
     LookupCache cache;  // read-only mode only: servers answering many lookups
 
@@ -191,8 +220,10 @@ struct LmdbRegistry::Impl {
     // keytool: runs lookup(txn) on LMDB under the write lock.
     template <class Lookup>
     Status read_lmdb(Lookup&& lookup);
-    // Writer, under the write lock, counter odd: lookup.idx afresh from LMDB.
-    Status rebuild_index();
+    // Writer, under the write lock: lookup.idx in step with LMDB.
+    Status keep_index_current();
+    Result<LookupIndex> prepare_index(std::optional<MDB_txn*> txn);
+    Status fill_and_publish(LookupIndex fresh);
     // Unique per committed state and per reopened registry; never 0.
     std::uint64_t tag_of(std::uint64_t counter) const {
         return ((reopen_count + 1) << 48) ^ counter;
@@ -202,6 +233,8 @@ struct LmdbRegistry::Impl {
 Status check_registry_directory(std::string_view dir_view) {
     const RegistryLayout layout{std::string(dir_view)};
     if (Status s = check_directory(layout.dir); !s)
+        return s;
+    if (Status s = check_only_owner_writes(layout); !s)
         return s;
     if (Status s = check_file(layout.dir, layout.data_file(), "data.mdb"); !s)
         return s;
@@ -338,6 +371,8 @@ Status LmdbRegistry::Impl::open_writer() {
     const std::string& dir = layout.dir;
     if (Status s = check_directory(dir); !s)
         return s;
+    if (Status s = check_only_owner_writes(layout); !s)
+        return s;
     const bool present = exists(layout.data_file());
     if (!present && mode != OpenMode::create)
         return check_file(dir, layout.data_file(), "data.mdb");
@@ -381,41 +416,68 @@ Status LmdbRegistry::Impl::open_writer() {
         return tables;
     lmdb = std::move(opened);
 
-    // The index must say what LMDB says. It does not if a writer died
-    // mid-commit (the counter is odd), if it is missing (a registry from
-    // before it), or if it reflects another LMDB transaction (a crash
-    // between the two, or a power loss).
-    bool current = !sequence.odd();
-    if (current) {
-        auto opened_index = LookupIndex::open_for_writing(layout.lookup_index());
-        current = opened_index && opened_index->lmdb_txnid() == last_txnid(lmdb->env.get());
-        if (current)
-            index = std::move(*opened_index);
+    return keep_index_current();
+}
+
+// Under the write lock. The index must say what LMDB says: not so if a
+// writer died mid-commit (the counter is odd), if the file is missing (a
+// registry from before it), if another writer has replaced or rebuilt it
+// since this process mapped it, or if it reflects another LMDB transaction
+// (a crash between the two commits, a power loss). Whatever file is at the
+// path is mapped first, so that a rebuild retires it for the readers.
+Status LmdbRegistry::Impl::keep_index_current() {
+    FileIdentity on_disk;
+    const bool ours = index.mapped() && !index.retired() &&
+                      identify(layout.lookup_index(), on_disk) &&
+                      on_disk == FileIdentity{index.device(), index.inode()};
+    if (!ours) {
+        auto reopened = LookupIndex::open_for_writing(layout.lookup_index());
+        index = reopened ? std::move(*reopened) : LookupIndex();
     }
-    if (current)
+    if (!sequence.odd() && index.mapped() && index.lmdb_txnid() == last_txnid(lmdb->env.get())) {
         return {};
+    }
+    auto fresh = prepare_index(std::nullopt);
     sequence.begin_commit();
-    if (Status s = rebuild_index(); !s)
-        return s;  // the counter stays odd: servers refuse, the next writer retries
+    if (!fresh)
+        return fresh.error();  // the counter stays odd: servers refuse, the next writer retries
+    if (Status s = fill_and_publish(std::move(*fresh)); !s)
+        return s;
     sequence.end_commit();
     return {};
 }
 
-Status LmdbRegistry::Impl::rebuild_index() {
-    MDB_env* env = lmdb->env.get();
-    MDB_txn* raw = nullptr;
-    if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &raw); rc != 0)
-        return lmdb_error(rc, "registry " + layout.dir);
-    MdbTxnPtr txn(raw);
+// A new index file, its room allocated now (a full disk fails here, cleanly,
+// not as SIGBUS on a write into a hole later), for the clients LMDB holds
+// (in txn, or committed), with room to grow.
+Result<LookupIndex> LmdbRegistry::Impl::prepare_index(std::optional<MDB_txn*> txn) {
+    MDB_txn* reading = txn.value_or(nullptr);
+    MdbTxnPtr own;
+    if (reading == nullptr) {
+        if (int rc = mdb_txn_begin(lmdb->env.get(), nullptr, MDB_RDONLY, &reading); rc != 0)
+            return lmdb_error(rc, "registry " + layout.dir);
+        own.reset(reading);
+    }
     MDB_stat stat{};
-    struct stat data {};
-    if (int rc = mdb_stat(raw, lmdb->clients, &stat); rc != 0)
+    if (int rc = mdb_stat(reading, lmdb->clients, &stat); rc != 0)
         return lmdb_error(rc, "registry " + layout.dir);
+    struct stat data {};
     if (::stat(layout.data_file().c_str(), &data) != 0)
         return make_error(Errc::io_error, layout.data_file() + ": " + std::strerror(errno));
     auto fresh = LookupIndex::create(layout.lookup_index(), stat.ms_entries, data.st_gid);
     if (!fresh)
         return with_dir(layout.dir, fresh.error());
+    return fresh;
+}
+
+// Inside the odd window: every committed client into fresh, which then
+// replaces lookup.idx; the file it replaces is marked retired for readers.
+Status LmdbRegistry::Impl::fill_and_publish(LookupIndex fresh) {
+    MDB_env* env = lmdb->env.get();
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbTxnPtr txn(raw);
     MDB_cursor* cursor_raw = nullptr;
     if (int rc = mdb_cursor_open(raw, lmdb->clients, &cursor_raw); rc != 0)
         return lmdb_error(rc, "registry " + layout.dir);
@@ -428,16 +490,18 @@ Status LmdbRegistry::Impl::rebuild_index() {
         if (!is_valid_client_id(as_view(key)) || !decode_credentials(as_view(value), credentials)) {
             return make_error(Errc::registry_corrupt, "registry record is corrupt");
         }
-        fresh->put(as_view(key), credentials);
+        if (!fresh.has_room_for(1))
+            return make_error(Errc::registry_corrupt, "registry changed while indexing");
+        fresh.put(as_view(key), credentials);
     }
     if (rc != MDB_NOTFOUND)
         return lmdb_error(rc, "registry " + layout.dir);
-    fresh->set_lmdb_txnid(last_txnid(env));
-    if (Status s = fresh->publish(layout.lookup_index()); !s)
+    fresh.set_lmdb_txnid(last_txnid(env));
+    if (Status s = fresh.publish(layout.lookup_index()); !s)
         return with_dir(layout.dir, s.error());
     if (index.mapped())
         index.retire();  // readers still on it reopen
-    index = std::move(*fresh);
+    index = std::move(fresh);
     return {};
 }
 
@@ -469,9 +533,20 @@ Status LmdbRegistry::Impl::settled(std::uint64_t& counter, WaitDeadline& deadlin
     if (Status s = ensure_current(); !s)
         return s;
     counter = sequence.load();
+    if (!(counter & 1))
+        return {};
+    // After one full wait in vain, refuse at once for a while: a server's
+    // event loop must not stall a second on every request.
+    const auto stuck = [&] {
+        return make_error(Errc::io_error, "registry " + layout.dir + ": " + kStuckWrite);
+    };
+    if (monotonic_millis() < stuck_until_millis)
+        return stuck();
     for (int round = 0; counter & 1; ++round) {
-        if (deadline.passed())
-            return make_error(Errc::io_error, "registry " + layout.dir + ": " + kStuckWrite);
+        if (deadline.passed()) {
+            stuck_until_millis = monotonic_millis() + kReaderWaitMillis;
+            return stuck();
+        }
         pause_briefly(round);
         counter = sequence.load();
     }
@@ -626,45 +701,91 @@ Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::st
     return unknown(found, "unknown certificate");
 }
 
-Result<std::vector<ClientRecord>> LmdbRegistry::list() {
-    std::vector<ClientRecord> records;
-    if (impl_->mode != OpenMode::read_only) {
-        Status listed = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
-            MDB_cursor* raw = nullptr;
-            if (int rc = mdb_cursor_open(txn, impl_->lmdb->clients, &raw); rc != 0)
-                return lmdb_error(rc, "listing clients");
-            MdbCursorPtr cursor(raw);
-            MDB_val key{};
-            MDB_val value{};
-            int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
-            for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
-                ClientRecord record;
-                record.id.assign(as_view(key));
-                if (!decode_credentials(as_view(value), record.credentials))
-                    return make_error(Errc::registry_corrupt, "registry record is corrupt");
-                records.push_back(std::move(record));
-            }
-            if (rc != MDB_NOTFOUND)
-                return lmdb_error(rc, "listing clients");
-            return {};
+// keytool and the console walk LMDB's cursor under the write lock; servers
+// have only lookup.idx, a hash table, ordered once sorted.
+Status LmdbRegistry::scan(bool backward, const std::function<void()>& start_over,
+                          const ClientVisitor& visit) {
+    if (impl_->mode == OpenMode::read_only) {
+        std::vector<ClientRecord> records;
+        std::uint64_t tag = 0;
+        LookupIndex::Found found = LookupIndex::Found::no;
+        Status listed = impl_->read_index(tag, found, [&](const LookupIndex& index) {
+            records.clear();  // a retry starts over
+            const bool whole = index.for_each([&](std::string_view id, const ClientCredentials& c) {
+                records.push_back(ClientRecord{std::string(id), c});
+            });
+            return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
         });
         if (!listed)
-            return listed.error();
-        return records;
+            return listed;
+        std::sort(records.begin(), records.end(),
+                  [&](const ClientRecord& a, const ClientRecord& b) {
+                      return backward ? b.id < a.id : a.id < b.id;
+                  });
+        start_over();
+        for (const ClientRecord& record : records) {
+            if (!visit(record.id, record.credentials))
+                break;
+        }
+        return {};
     }
-    std::uint64_t tag = 0;
-    LookupIndex::Found found = LookupIndex::Found::no;
-    Status listed = impl_->read_index(tag, found, [&](const LookupIndex& index) {
-        records.clear();  // a retry starts over
-        const bool whole = index.for_each([&](std::string_view id, const ClientCredentials& c) {
-            records.push_back(ClientRecord{std::string(id), c});
-        });
-        return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
+    return impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+        start_over();
+        MDB_cursor* raw = nullptr;
+        if (int rc = mdb_cursor_open(txn, impl_->lmdb->clients, &raw); rc != 0)
+            return lmdb_error(rc, "listing clients");
+        MdbCursorPtr cursor(raw);
+        MDB_val key{};
+        MDB_val value{};
+        const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+        int rc = mdb_cursor_get(raw, &key, &value, backward ? MDB_LAST : MDB_FIRST);
+        ClientCredentials credentials;
+        for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, step)) {
+            if (!decode_credentials(as_view(value), credentials))
+                return make_error(Errc::registry_corrupt, "registry record is corrupt");
+            if (!visit(as_view(key), credentials))
+                return {};
+        }
+        if (rc != MDB_NOTFOUND)
+            return lmdb_error(rc, "listing clients");
+        return {};
     });
+}
+
+Result<std::size_t> LmdbRegistry::count() {
+    std::size_t entries = 0;
+    Status counted;
+    if (impl_->mode == OpenMode::read_only) {
+        counted = scan(
+            false, [&] { entries = 0; },
+            [&](std::string_view, const ClientCredentials&) {
+                ++entries;
+                return true;
+            });
+    } else {
+        counted = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+            MDB_stat stat{};
+            if (int rc = mdb_stat(txn, impl_->lmdb->clients, &stat); rc != 0)
+                return lmdb_error(rc, "counting clients");
+            entries = static_cast<std::size_t>(stat.ms_entries);
+            return {};
+        });
+    }
+    if (!counted)
+        return counted.error();
+    return entries;
+}
+
+Result<std::vector<ClientRecord>> LmdbRegistry::list() {
+    std::vector<ClientRecord> records;
+    Status listed = scan(
+        false, [&] { records.clear(); },
+        [&](std::string_view id, const ClientCredentials& credentials) {
+            records.push_back(ClientRecord{std::string(id), credentials});
+            return true;
+        });
     if (!listed)
         return listed.error();
-    std::sort(records.begin(), records.end(),
-              [](const ClientRecord& a, const ClientRecord& b) { return a.id < b.id; });
     return records;
 }
 
@@ -775,21 +896,32 @@ class LmdbWriter final : public RegistryWriter {
         return std::optional<std::string>(std::string(as_view(v)));
     }
 
-    // LMDB and the lookup index change together inside the odd window. If
-    // the index cannot follow, the counter stays odd: servers refuse until
-    // the next writer rebuilds it, rather than serve what LMDB no longer says.
+    // LMDB and the lookup index change together inside the odd window. A
+    // new index file, when one is needed, is made (its room allocated)
+    // before the window: a full disk then fails the commit with nothing
+    // changed. If the index still cannot follow, the counter stays odd:
+    // servers refuse until the next writer rebuilds it, rather than serve
+    // what LMDB no longer says.
     Status commit() override {
         if (!txn_)
             return make_error(Errc::io_error, "transaction already finished");
+        std::optional<LookupIndex> fresh;
+        if (rebuild_ || !impl_.index.has_room_for(changes_.size())) {
+            auto prepared = impl_.prepare_index(txn_.get());
+            if (!prepared)
+                return prepared.error();  // the transaction is dropped: nothing changed
+            fresh = std::move(*prepared);
+        }
         impl_.sequence.begin_commit();
         if (int rc = mdb_txn_commit(txn_.release()); rc != 0) {
             impl_.sequence.end_commit();
             return lmdb_error(rc, "committing registry");
         }
-        if (Status s = apply_to_index(); !s) {
-            return make_error(s.code(), "registry committed, but " + s.error().message +
-                                            ": servers refuse every client until the next "
-                                            "keytool command repairs the lookup index");
+        const Status applied = fresh ? impl_.fill_and_publish(std::move(*fresh)) : apply_to_index();
+        if (!applied) {
+            return make_error(applied.code(), "registry committed, but " + applied.error().message +
+                                                  ": servers refuse every client until the "
+                                                  "next keytool command repairs the lookup index");
         }
         impl_.sequence.end_commit();
         // The meta page's own fsync, left out of the commit (MDB_NOMETASYNC).
@@ -804,18 +936,24 @@ class LmdbWriter final : public RegistryWriter {
         std::optional<ClientCredentials> credentials;  // none: deleted
     };
 
+    // In place, so that a power loss cannot leave slots older than the
+    // transaction the header names: the header first says none (0), then
+    // the slots reach the disk, then the header names the transaction.
     Status apply_to_index() {
         LookupIndex& index = impl_.index;
-        if (rebuild_ || !index.has_room_for(changes_.size()))
-            return impl_.rebuild_index();
+        index.set_lmdb_txnid(0);
+        if (Status s = index.sync_header(); !s)
+            return s;
         for (const Change& change : changes_) {
             if (change.credentials)
                 index.put(change.id, *change.credentials);
             else
                 index.erase(change.id);
         }
+        if (Status s = index.sync(); !s)
+            return s;
         index.set_lmdb_txnid(last_txnid(impl_.lmdb->env.get()));
-        return index.sync();
+        return index.sync_header();
     }
 
     // Made on first use: registries from before it have no meta table.
@@ -856,13 +994,10 @@ Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
     auto lock = WriterLock::acquire(impl_->layout.writer_lock());
     if (!lock)
         return with_dir(impl_->layout.dir, lock.error());
-    // A writer that died mid-commit left the counter odd and the index
-    // possibly half-applied: rebuild it before anything else.
-    if (impl_->sequence.odd()) {
-        if (Status s = impl_->rebuild_index(); !s)
-            return s.error();
-        impl_->sequence.end_commit();
-    }
+    // Another writer may have rebuilt or replaced the index since this
+    // process mapped it, or died mid-commit: never apply to a stale file.
+    if (Status s = impl_->keep_index_current(); !s)
+        return s.error();
     MDB_txn* txn = nullptr;
     if (int rc = mdb_txn_begin(impl_->lmdb->env.get(), nullptr, 0, &txn); rc != 0) {
         return lmdb_error(rc, "registry " + impl_->layout.dir);

@@ -36,15 +36,6 @@ constexpr std::size_t kIdSlotBytes = round8(kValueAt + kEncodedCredentialsSize);
 constexpr std::size_t kFingerprintSlotBytes = round8(kValueAt + kFingerprintBytes);
 constexpr unsigned char kFull = 1;
 
-Error index_error(int err, const std::string& path) {
-    Errc code = Errc::io_error;
-    if (err == EACCES || err == EPERM || err == EROFS)
-        code = Errc::permission_denied;
-    if (err == ENOENT)
-        code = Errc::not_found;
-    return make_error(code, path + ": " + std::strerror(err));
-}
-
 std::size_t file_bytes(std::uint64_t slots) {
     return kHeaderBytes + slots * (kIdSlotBytes + kFingerprintSlotBytes);
 }
@@ -77,50 +68,41 @@ struct LookupIndex::Header {
 };
 static_assert(sizeof(LookupIndex::Header) <= kHeaderBytes, "the header fits its page");
 
-LookupIndex::LookupIndex(LookupIndex&& other) noexcept {
-    *this = std::move(other);
-}
-
 LookupIndex& LookupIndex::operator=(LookupIndex&& other) noexcept {
     if (this != &other) {
-        unmap();
-        map_ = other.map_;
-        map_size_ = other.map_size_;
+        drop_staged();
+        file_ = std::move(other.file_);
         slots_ = other.slots_;
-        device_ = other.device_;
-        inode_ = other.inode_;
         staged_path_ = std::move(other.staged_path_);
-        other.map_ = nullptr;
-        other.map_size_ = 0;
+        other.staged_path_.clear();
     }
     return *this;
 }
 
 LookupIndex::~LookupIndex() {
-    unmap();
-    if (!staged_path_.empty())
-        unlink(staged_path_.c_str());  // created, never published
+    drop_staged();
 }
 
-void LookupIndex::unmap() {
-    if (map_ != nullptr)
-        munmap(map_, map_size_);
-    map_ = nullptr;
+// A file create()d and never published is nobody's.
+void LookupIndex::drop_staged() {
+    if (!staged_path_.empty())
+        unlink(staged_path_.c_str());
+    staged_path_.clear();
 }
 
 LookupIndex::Header* LookupIndex::header() const {
-    return reinterpret_cast<Header*>(map_);
+    return reinterpret_cast<Header*>(file_.data());
 }
 std::uint64_t LookupIndex::mask() const {
     return slots_ - 1;
 }
 
 unsigned char* LookupIndex::id_slot(std::uint64_t index) const {
-    return map_ + kHeaderBytes + index * kIdSlotBytes;
+    return file_.data() + kHeaderBytes + index * kIdSlotBytes;
 }
 
 unsigned char* LookupIndex::fingerprint_slot(std::uint64_t index) const {
-    return map_ + kHeaderBytes + slots_ * kIdSlotBytes + index * kFingerprintSlotBytes;
+    return file_.data() + kHeaderBytes + slots_ * kIdSlotBytes + index * kFingerprintSlotBytes;
 }
 
 // SipHash with the file's own random key: how ids cluster is not known
@@ -140,50 +122,30 @@ std::uint64_t LookupIndex::fingerprint_home(const Fingerprint& fingerprint) cons
     return hash & mask();
 }
 
-Status LookupIndex::attach(int fd, const std::string& path, bool writable) {
-    struct stat st {};
-    if (fstat(fd, &st) != 0)
-        return index_error(errno, path);
-    Header head{};
-    if (!S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(kHeaderBytes) ||
-        pread(fd, &head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
-        std::memcmp(head.magic, kMagic, sizeof kMagic) != 0 || head.format != kFormat ||
-        head.record_bytes != kEncodedCredentialsSize || head.log2_slots < kMinLog2Slots ||
-        head.log2_slots > kMaxLog2Slots ||
-        static_cast<std::uint64_t>(st.st_size) != file_bytes(std::uint64_t{1} << head.log2_slots)) {
+// Every bound a reader relies on comes from here, checked once: the table
+// size, and a file exactly as large as that size says.
+Result<LookupIndex> LookupIndex::checked(Result<MappedFile> file, const std::string& path) {
+    if (!file)
+        return file.error();
+    const auto* head = reinterpret_cast<const Header*>(file->data());
+    if (std::memcmp(head->magic, kMagic, sizeof kMagic) != 0 || head->format != kFormat ||
+        head->record_bytes != kEncodedCredentialsSize || head->log2_slots < kMinLog2Slots ||
+        head->log2_slots > kMaxLog2Slots ||
+        file->size() != file_bytes(std::uint64_t{1} << head->log2_slots)) {
         return make_error(Errc::registry_corrupt, path + " is not a keyauth lookup index");
     }
-    const std::size_t bytes = static_cast<std::size_t>(st.st_size);
-    void* mapped = mmap(nullptr, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
-    if (mapped == MAP_FAILED)
-        return index_error(errno, path);
-    unmap();
-    map_ = static_cast<unsigned char*>(mapped);
-    map_size_ = bytes;
-    slots_ = std::uint64_t{1} << head.log2_slots;
-    device_ = st.st_dev;
-    inode_ = st.st_ino;
-    return {};
+    LookupIndex index;
+    index.slots_ = std::uint64_t{1} << head->log2_slots;
+    index.file_ = std::move(*file);
+    return index;
 }
 
 Result<LookupIndex> LookupIndex::open_for_reading(const std::string& path) {
-    UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid())
-        return index_error(errno, path);
-    LookupIndex index;
-    if (Status s = index.attach(fd.get(), path, false); !s)
-        return s.error();
-    return index;
+    return checked(MappedFile::open(path, false, kHeaderBytes), path);
 }
 
 Result<LookupIndex> LookupIndex::open_for_writing(const std::string& path) {
-    UniqueFd fd(open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid())
-        return index_error(errno, path);
-    LookupIndex index;
-    if (Status s = index.attach(fd.get(), path, true); !s)
-        return s.error();
-    return index;
+    return checked(MappedFile::open(path, true, kHeaderBytes), path);
 }
 
 Result<LookupIndex> LookupIndex::create(const std::string& path, std::uint64_t clients,
@@ -196,24 +158,32 @@ Result<LookupIndex> LookupIndex::create(const std::string& path, std::uint64_t c
     unlink(staged.c_str());  // from a writer that died
     UniqueFd fd(open(staged.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid())
-        return index_error(errno, staged);
+        return file_error(errno, staged);
     Header head{};
     std::memcpy(head.magic, kMagic, sizeof kMagic);
     head.format = kFormat;
     head.log2_slots = log2;
     head.record_bytes = kEncodedCredentialsSize;
     randombytes_buf(head.hash_key, sizeof head.hash_key);
-    if (ftruncate(fd.get(), static_cast<off_t>(file_bytes(std::uint64_t{1} << log2))) != 0 ||
-        pwrite(fd.get(), &head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
+    // Allocated, not sparse: writing into a hole of a shared mapping on a
+    // full disk is SIGBUS; here it is an error, before anything changed.
+    const auto bytes = static_cast<off_t>(file_bytes(std::uint64_t{1} << log2));
+    if (const int err = posix_fallocate(fd.get(), 0, bytes); err != 0) {
+        unlink(staged.c_str());
+        return file_error(err, staged);
+    }
+    if (pwrite(fd.get(), &head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
         fchown(fd.get(), static_cast<uid_t>(-1), group) != 0 || fchmod(fd.get(), 0640) != 0) {
         const int err = errno;
         unlink(staged.c_str());
-        return index_error(err, staged);
+        return file_error(err, staged);
     }
-    LookupIndex index;
-    index.staged_path_ = staged;
-    if (Status s = index.attach(fd.get(), staged, true); !s)
-        return s.error();
+    auto index = checked(MappedFile::map(fd.get(), staged, true, kHeaderBytes), staged);
+    if (!index) {
+        unlink(staged.c_str());
+        return index.error();
+    }
+    index->staged_path_ = staged;
     return index;
 }
 
@@ -408,22 +378,19 @@ void LookupIndex::erase(std::string_view id) {
 }
 
 Status LookupIndex::sync() const {
-    if (msync(map_, map_size_, MS_SYNC) != 0)
-        return make_error(Errc::io_error, std::string("lookup index: ") + std::strerror(errno));
-    return {};
+    return file_.sync(file_.size());
+}
+
+Status LookupIndex::sync_header() const {
+    return file_.sync(kHeaderBytes);
 }
 
 Status LookupIndex::publish(const std::string& path) {
     if (Status s = sync(); !s)
         return s;
     if (rename(staged_path_.c_str(), path.c_str()) != 0)
-        return index_error(errno, path);
+        return file_error(errno, path);
     staged_path_.clear();
-    struct stat st {};
-    if (stat(path.c_str(), &st) == 0) {
-        device_ = st.st_dev;
-        inode_ = st.st_ino;
-    }
     const auto slash = path.rfind('/');
     return fsync_directory(slash == std::string::npos ? "." : path.substr(0, slash));
 }

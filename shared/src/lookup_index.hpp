@@ -18,6 +18,7 @@
 
 #include "keyauth/client_record.hpp"
 #include "keyauth/result.hpp"
+#include "mapped_file.hpp"
 
 namespace keyauth {
 
@@ -26,7 +27,7 @@ class LookupIndex {
     enum class Found { yes, no, garbage };
 
     LookupIndex() = default;
-    LookupIndex(LookupIndex&& other) noexcept;
+    LookupIndex(LookupIndex&& other) noexcept = default;
     LookupIndex& operator=(LookupIndex&& other) noexcept;
     LookupIndex(const LookupIndex&) = delete;
     LookupIndex& operator=(const LookupIndex&) = delete;
@@ -51,7 +52,7 @@ class LookupIndex {
     bool retired() const;
 
     // The writer, under the write lock and inside the odd window.
-    bool mapped() const { return map_ != nullptr; }
+    bool mapped() const { return file_.mapped(); }
     bool has_room_for(std::uint64_t more) const;
     std::uint64_t size() const;
     void put(std::string_view id, const ClientCredentials& credentials);
@@ -59,11 +60,12 @@ class LookupIndex {
     std::uint64_t lmdb_txnid() const;
     void set_lmdb_txnid(std::uint64_t txnid);
     Status sync() const;
+    Status sync_header() const;
     Status publish(const std::string& path);  // rename into place (create()d only)
     void retire();
 
-    dev_t device() const { return device_; }
-    ino_t inode() const { return inode_; }
+    dev_t device() const { return file_.device(); }
+    ino_t inode() const { return file_.inode(); }
 
     struct Header;  // the file's first page
 
@@ -74,15 +76,12 @@ class LookupIndex {
     std::uint64_t id_home(std::string_view id) const;
     std::uint64_t fingerprint_home(const Fingerprint& fingerprint) const;
     std::uint64_t mask() const;
-    Status attach(int fd, const std::string& path, bool writable);
+    static Result<LookupIndex> checked(Result<MappedFile> file, const std::string& path);
     void erase_fingerprint(const Fingerprint& fingerprint);
-    void unmap();
+    void drop_staged();
 
-    unsigned char* map_ = nullptr;
-    std::size_t map_size_ = 0;
+    MappedFile file_;
     std::uint64_t slots_ = 0;
-    dev_t device_ = 0;
-    ino_t inode_ = 0;
     std::string staged_path_;  // create()d, not yet published
 };
 

@@ -12,6 +12,7 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/registry.hpp"
+#include "writer_lock.hpp"
 
 namespace keyauth {
 namespace {
@@ -45,21 +46,18 @@ Status validate(const InitOptions& options) {
 }
 
 // The directory exists (created 0750 if not) and is locked against a
-// concurrent first use.
-Result<UniqueFd> lock_directory(const std::string& dir) {
-    if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+// concurrent setup, by a lock only the registry's owner can take (not the
+// directory itself, which the servers' group may open and lock).
+Result<WriterLock> lock_directory(const RegistryLayout& layout) {
+    if (mkdir(layout.dir.c_str(), 0750) != 0 && errno != EEXIST) {
         return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
-                          "cannot create registry " + dir + ": " + std::strerror(errno));
+                          "cannot create registry " + layout.dir + ": " + std::strerror(errno));
     }
-    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid()) {
-        return make_error(errno == EACCES ? Errc::permission_denied : Errc::not_found,
-                          "registry " + dir + ": " + std::strerror(errno));
-    }
-    if (flock(fd.get(), LOCK_EX) != 0) {
-        return make_error(Errc::io_error, "cannot lock registry " + dir);
-    }
-    return fd;
+    auto lock = WriterLock::acquire(layout.writer_lock(), WriterLock::Scope::provisioning);
+    if (!lock)
+        return make_error(lock.error().code,
+                          "registry " + layout.dir + ": " + lock.error().message);
+    return lock;
 }
 
 Status set_group_and_mode(const std::string& path, std::optional<gid_t> group, mode_t mode) {
@@ -163,7 +161,7 @@ Status setup(const RegistryLayout& layout, const InitOptions& options) {
     auto group = resolve_group(options.group);
     if (!group)
         return group.error();
-    auto lock = lock_directory(layout.dir);
+    auto lock = lock_directory(layout);
     if (!lock)
         return lock.error();
     if (registry_initialized(layout)) {

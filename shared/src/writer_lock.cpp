@@ -18,10 +18,12 @@ Error lock_error(int err, const std::string& path) {
                       path + ": " + std::strerror(err));
 }
 
-bool try_lock(int fd, int& err) {
+bool try_lock(int fd, off_t byte, int& err) {
     struct flock lock {};
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
+    lock.l_start = byte;
+    lock.l_len = 1;
     if (fcntl(fd, F_OFD_SETLK, &lock) == 0)
         return true;
     err = errno;
@@ -30,7 +32,7 @@ bool try_lock(int fd, int& err) {
 
 }  // namespace
 
-Result<WriterLock> WriterLock::acquire(const std::string& path, long wait_millis) {
+Result<WriterLock> WriterLock::acquire(const std::string& path, Scope scope, long wait_millis) {
     UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid())
         return lock_error(errno, path);
@@ -39,7 +41,7 @@ Result<WriterLock> WriterLock::acquire(const std::string& path, long wait_millis
         return lock_error(errno, path);
     for (long waited = 0;; waited += kRetryMillis) {
         int err = 0;
-        if (try_lock(fd.get(), err))
+        if (try_lock(fd.get(), static_cast<off_t>(scope), err))
             return WriterLock(std::move(fd));
         if (err != EAGAIN && err != EACCES && err != EINTR)
             return lock_error(err, path);

@@ -16,8 +16,13 @@ class WriterLock {
   public:
     static constexpr long kDefaultWaitMillis = 5000;
 
+    // Two independent locks in one file, each a byte of it: every write
+    // holds the first; `keytool init` holds the second around its whole
+    // setup, which opens the registry (and takes the first) inside it.
+    enum class Scope { writes = 0, provisioning = 1 };
+
     // Creates the lock file (0600) if it is missing.
-    static Result<WriterLock> acquire(const std::string& path,
+    static Result<WriterLock> acquire(const std::string& path, Scope scope = Scope::writes,
                                       long wait_millis = kDefaultWaitMillis);
 
   private:

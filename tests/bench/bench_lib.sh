@@ -12,6 +12,40 @@ REPO_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 die() { echo "${0##*/}: $*" >&2; exit 1; }
 note() { echo "${0##*/}: $*" >&2; }
 
+# ---- options ------------------------------------------------------------
+# Every script takes the options it names in BENCH_OPTIONS (set before
+# calling bench_options "$@"), each into the same variable everywhere;
+# -h/--help prints the script's opening comment. --smoke only sets SMOKE=1:
+# each script then picks its own tiny sizes.
+declare -A BENCH_OPTION_VARIABLE=(
+    [--build-dir]=BUILD_ARG [--registry]=REGISTRY_ARG [--registry-cache]=CACHE
+    [--duration]=DURATION [--rounds]=ROUNDS [--connections]=CONNECTIONS
+    [--trials]=TRIALS [--clients]=CLIENTS [--runs]=RUNS [--requests]=REQUESTS
+    [--small-registry]=SMALL_REGISTRY_ARG)
+declare -A BENCH_FLAG_VARIABLE=([--smoke]=SMOKE [--pin]=PIN [--no-profile]=NO_PROFILE)
+BUILD_ARG="" REGISTRY_ARG="" SMALL_REGISTRY_ARG="" SMOKE=0 PIN=0 NO_PROFILE=0
+bench_options() {
+    local word
+    while [ $# -gt 0 ]; do
+        word=$1
+        case $word in
+        -h | --help)
+            awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"
+            exit 0
+            ;;
+        esac
+        [[ " $BENCH_OPTIONS " == *" $word "* ]] || die "unknown option $word (try --help)"
+        if [ -n "${BENCH_FLAG_VARIABLE[$word]:-}" ]; then
+            printf -v "${BENCH_FLAG_VARIABLE[$word]}" 1
+        else
+            [ $# -ge 2 ] || die "$word needs a value"
+            printf -v "${BENCH_OPTION_VARIABLE[$word]}" '%s' "$2"
+            shift
+        fi
+        shift
+    done
+}
+
 # The build tree: --build-dir, else $BUILD_DIR, else build-bench in the repo.
 find_build_dir() {
     local dir=${1:-${BUILD_DIR:-$REPO_DIR/build-bench}}
@@ -112,13 +146,13 @@ stop_pid() {
     kill -KILL "$1" 2>/dev/null || true
 }
 
-# start_nginx_bench PREFIX WORKERS AFFINITY HTTP_BODY: nginx with our module,
-# daemonised, stopped at exit. Sets NGINX_MASTER.
-start_nginx_bench() {
-    local prefix=$1 workers=$2 affinity=$3 body=$4 port
+# write_nginx_conf PREFIX WORKERS AFFINITY "MODULE.so..." HTTP_BODY: the
+# bench's nginx.conf, loading the given modules.
+write_nginx_conf() {
+    local prefix=$1 workers=$2 affinity=$3 modules=$4 body=$5 m
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
     {
-        echo "load_module $NGINX_MODULE;"
+        for m in $modules; do echo "load_module $m;"; done
         if as_root; then echo "user root;"; fi
         echo "worker_processes $workers;"
         if [ -n "$affinity" ]; then echo "worker_cpu_affinity $affinity;"; fi
@@ -135,6 +169,13 @@ start_nginx_bench() {
         echo "$body"
         echo "}"
     } >"$prefix/conf/nginx.conf"
+}
+
+# start_nginx_bench PREFIX WORKERS AFFINITY HTTP_BODY: nginx with our module
+# (and $NGINX_EXTRA_MODULES), daemonised, stopped at exit. Sets NGINX_MASTER.
+start_nginx_bench() {
+    local prefix=$1 workers=$2 affinity=$3 body=$4 port
+    write_nginx_conf "$prefix" "$workers" "$affinity" "$NGINX_MODULE ${NGINX_EXTRA_MODULES:-}" "$body"
     "${NGINX:-/usr/sbin/nginx}" -p "$prefix" -c conf/nginx.conf -g 'daemon on;' \
         2>"$prefix/logs/start.log" || die "nginx did not start: $(cat "$prefix/logs/start.log")"
     NGINX_MASTER=$(cat "$prefix/logs/nginx.pid")
@@ -149,12 +190,28 @@ start_nginx_bench() {
     die "nginx started fewer than $workers workers"
 }
 
-# start_mosquitto NAME PORT CPU CONF_LINES: a broker on 127.0.0.1:PORT pinned
-# to CPU, stopped at exit; its pid in MOSQUITTO_PID[NAME].
-declare -A MOSQUITTO_PID=()
-start_mosquitto() {
-    local name=$1 port=$2 cpu=$3 body=$4 dir=$WORK/mosquitto-$1
-    mkdir -p "$dir"
+# callgrind_nginx NAME "MODULES" BODY PORT CLIENT...: one nginx process (no
+# master, no daemon) under callgrind, driven by the CLIENT command, then
+# stopped; its profile is $WORK/callgrind/NAME.out.
+callgrind_nginx() {
+    local name=$1 modules=$2 body=$3 port=$4 prefix=$WORK/callgrind/nginx-$1 pid
+    shift 4
+    write_nginx_conf "$prefix" 1 "" "$modules" "$body"
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
+        "${NGINX:-/usr/sbin/nginx}" -p "$prefix" -c conf/nginx.conf \
+        -g 'daemon off; master_process off;' >"$prefix/logs/valgrind.log" 2>&1 &
+    pid=$!
+    at_exit "stop_pid $pid KILL"
+    wait_for_port "$port" 120
+    "$@" || die "callgrind case $name: the client failed"
+    kill -QUIT "$pid"
+    wait "$pid" || die "nginx under callgrind ($name) failed: $(tail -5 "$prefix/logs/valgrind.log")"
+}
+
+# write_mosquitto_conf DIR PORT CONF_LINES: DIR/mosquitto.conf, a broker on
+# 127.0.0.1:PORT logging to DIR.
+write_mosquitto_conf() {
+    local dir=$1 port=$2 body=$3
     {
         if as_root; then echo "user root"; fi
         echo "per_listener_settings false"
@@ -165,9 +222,146 @@ start_mosquitto() {
         echo "listener $port 127.0.0.1"
         echo "$body"
     } >"$dir/mosquitto.conf"
+}
+
+# callgrind_mosquitto NAME CONF_LINES PORT CLIENT...: the same for the broker.
+callgrind_mosquitto() {
+    local name=$1 body=$2 port=$3 dir=$WORK/callgrind/mosquitto-$1 pid
+    shift 3
+    mkdir -p "$dir"
+    write_mosquitto_conf "$dir" "$port" "$body"
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
+        "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" >"$dir/valgrind.log" 2>&1 &
+    pid=$!
+    at_exit "stop_pid $pid KILL"
+    wait_for_port "$port" 300
+    "$@" >"$dir/client.out" || die "callgrind case $name: the client failed: $(cat "$dir/client.out")"
+    grep -q ' errors 0 ' "$dir/client.out" || die "callgrind case $name: errors: $(cat "$dir/client.out")"
+    kill -TERM "$pid"
+    wait "$pid" || die "mosquitto under callgrind ($name) failed: $(tail -5 "$dir/valgrind.log")"
+}
+
+# start_mosquitto NAME PORT CPU CONF_LINES: a broker on 127.0.0.1:PORT pinned
+# to CPU, stopped at exit; its pid in MOSQUITTO_PID[NAME].
+declare -A MOSQUITTO_PID=()
+start_mosquitto() {
+    local name=$1 port=$2 cpu=$3 body=$4 dir=$WORK/mosquitto-$1
+    mkdir -p "$dir"
+    write_mosquitto_conf "$dir" "$port" "$body"
     taskset -c "$cpu" "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" \
         >"$dir/stdout.log" 2>&1 &
     MOSQUITTO_PID[$name]=$!
     at_exit "stop_pid ${MOSQUITTO_PID[$name]}"
     wait_for_port "$port"
+}
+
+# ---- figures noise cannot move -------------------------------------------
+# Wall-clock ratios on a shared machine swing by tens of percent. Beside them
+# every server comparison reports (1) the share of the server's CPU samples
+# (perf, cpu-clock, user and kernel) in keyauth's code and the libraries only
+# it calls, and (2) user-space instructions per request or CONNECT under
+# callgrind, which no other process can change.
+
+# What perf calls keyauth's code: our module or plugin (the core is linked
+# into it) and the libraries the servers load only for it.
+KEYAUTH_DSOS='keyauth|libsodium|liblmdb|libstdc\+\+|libgcc_s'
+
+have_perf() {
+    [ "$NO_PROFILE" = 0 ] && command -v perf >/dev/null &&
+        perf record -q -e cpu-clock -o /dev/null -- true >/dev/null 2>&1
+}
+have_callgrind() {
+    [ "$NO_PROFILE" = 0 ] && command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null
+}
+
+# perf_start PID FILE / perf_stop: sample PID on the CPU clock meanwhile.
+PERF_PID=""
+perf_start() {
+    perf record -q -e cpu-clock -p "$1" -o "$2" >/dev/null 2>&1 &
+    PERF_PID=$!
+    sleep 0.2  # attached before the load starts
+}
+perf_stop() {
+    [ -n "$PERF_PID" ] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+}
+
+# perf_share FILE... -> "percent samples": the share of all samples in the
+# files that fell in KEYAUTH_DSOS.
+perf_share() {
+    local f
+    for f in "$@"; do
+        [ -s "$f" ] || continue
+        perf report -i "$f" --sort dso --stdio -q -F overhead,sample,dso 2>/dev/null
+    done | awk -v re="$KEYAUTH_DSOS" '
+        NF >= 3 { total += $2; if ($3 ~ re) ours += $2 }
+        END { if (total > 0) printf "%.2f %d\n", 100 * ours / total, total; else print "nan 0" }'
+}
+
+# perf_top_symbols FILE... : keyauth's heaviest symbols, for the log.
+perf_top_symbols() {
+    local f
+    for f in "$@"; do
+        [ -s "$f" ] || continue
+        perf report -i "$f" --sort dso,sym --stdio -q -F sample,dso,sym 2>/dev/null
+    done | awk -v re="$KEYAUTH_DSOS" '$2 ~ re { c = $1; $1 = ""; n[$0] += c } END { for (k in n) print n[k] k }' |
+        sort -rn | sed -n 1,12p
+}
+
+# show_profile CASE REGEX LINES TITLE: the callgrind profile of CASE (from
+# count runs NAME-a/NAME-b): its functions matching REGEX, inclusive
+# instructions per operation, largest first.
+show_profile() {
+    printf '\n%s\n' "$4"
+    per_op_functions "$WORK/callgrind/$1-a.out" "$WORK/callgrind/$1-b.out" \
+        "$(cat "$WORK/callgrind/$1.count")" "$2" yes | sed -n "1,$3p"
+}
+
+# profile_results KEY SHARE INSTRUCTIONS EXTRA: the RESULT lines of the
+# figures noise cannot move (SHARE "-" and empty values are left out).
+profile_results() {
+    local key=$1 share=$2 instr=$3 extra=$4
+    if [ "$share" != - ] && [ -n "$share" ]; then echo "RESULT ${key}_cpu_share_pct $share"; fi
+    if [ -n "$instr" ]; then echo "RESULT ${key}_instructions $instr"; fi
+    if [ -n "$extra" ]; then
+        echo "RESULT ${key}_extra_instructions $extra"
+        echo "RESULT ${key}_instruction_share_pct $(awk -v e="$extra" -v i="$instr" 'BEGIN {printf "%.2f", 100 * e / i}')"
+    fi
+}
+
+# callgrind_total FILE: the instructions the process executed (Ir).
+callgrind_total() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
+
+# callgrind_functions FILE [yes|no]: "Ir<TAB>function" for every function,
+# inclusive (yes, default) or self. callgrind_annotate may list a function
+# once per source file it has lines from: self costs are summed, inclusive
+# ones (each already the whole call) taken once.
+callgrind_functions() {
+    LC_ALL=C callgrind_annotate --auto=no --inclusive="${2:-yes}" --threshold=100 "$1" 2>/dev/null |
+        awk -v inclusive="${2:-yes}" '$1 ~ /^[0-9,]+$/ && $2 ~ /^\(/ {
+            n = $1; gsub(",", "", n); n += 0; $1 = ""; $2 = ""
+            sub(/^ +/, ""); sub(/ \[[^]]*\]$/, ""); sub(/^[^:]*:/, "")
+            if (inclusive == "yes") { if (n > sum[$0]) sum[$0] = n } else sum[$0] += n }
+            END { for (f in sum) print sum[f] "\t" f }'
+}
+
+# per_op A_FILE B_FILE COUNT: (Ir of B - Ir of A) / COUNT, B having done
+# COUNT operations more than A after the same start.
+per_op() {
+    awk -v a="$(callgrind_total "$1")" -v b="$(callgrind_total "$2")" -v n="$3" \
+        'BEGIN { printf "%.0f", (b - a) / n }'
+}
+
+# per_op_functions A_FILE B_FILE COUNT [REGEX [yes|no]]: each function's
+# instructions per operation (inclusive, or self), the same difference,
+# largest first.
+per_op_functions() {
+    local a=$1 b=$2 n=$3 re=${4:-.} inclusive=${5:-yes}
+    LC_ALL=C join -t $'\t' -1 2 -2 2 -a 2 -e 0 -o 0,1.1,2.1 \
+        <(callgrind_functions "$a" "$inclusive" | LC_ALL=C sort -t $'\t' -k2,2) \
+        <(callgrind_functions "$b" "$inclusive" | LC_ALL=C sort -t $'\t' -k2,2) |
+        awk -F '\t' -v n="$n" -v re="$re" '$1 ~ re { d = ($3 - $2) / n; if (d >= 0.5) printf "%8.0f  %s\n", d, $1 }' |
+        sort -rn
 }

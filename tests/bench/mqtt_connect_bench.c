@@ -9,6 +9,9 @@
  *                                                    connection k uses line k % n
  *                                                    and its id as MQTT client id
  *       [--expect-refused]                           CONNACK "not authorized" counts
+ *       [-n CYCLES]                                  stop after CYCLES cycles in all
+ *                                                    (instruction counts: exactly
+ *                                                    that much work, any load)
  *   mqtt_connect_bench --watch -p PORT -u TOKEN [-d SECONDS]
  *       connects once, prints "connected", then "closed <unix ns>" when the
  *       broker drops the session (exit 0), or exits 2 after SECONDS.
@@ -58,9 +61,11 @@ static struct {
     size_t certificate_count;
     int expect_refused;
     int watch;
+    unsigned long cycles; /* 0: until SECONDS are over */
 } opt = {.host = "127.0.0.1", .connections = 16, .seconds = 5};
 
 static atomic_ulong next_username;
+static atomic_ulong cycles_started;
 static double deadline;
 
 struct worker {
@@ -244,6 +249,7 @@ static void *worker_main(void *arg) {
     struct worker *w = arg;
     unsigned long serial = 0;
     while (now_seconds() < deadline) {
+        if (opt.cycles && atomic_fetch_add(&cycles_started, 1) >= opt.cycles) break;
         double us = 0;
         int rc = connect_cycle(w, serial++, &us);
         if (rc == 0) {
@@ -366,7 +372,7 @@ static int watch(void) {
 static void usage(void) {
     fputs("usage: mqtt_connect_bench -p PORT [-H ADDR] [-c CONNECTIONS] [-d SECONDS]\n"
           "       [-u USER] [-P PASSWORD] [-U FILE] [--tls --cafile CA [--certs FILE]]\n"
-          "       [--expect-refused] [--watch]\n",
+          "       [--expect-refused] [-n CYCLES] [--watch]\n",
           stderr);
     exit(2);
 }
@@ -388,6 +394,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--certs")) read_certificates(VALUE());
         else if (!strcmp(a, "--expect-refused")) opt.expect_refused = 1;
         else if (!strcmp(a, "--watch")) opt.watch = 1;
+        else if (!strcmp(a, "-n")) opt.cycles = strtoul(VALUE(), NULL, 10);
         else usage();
 #undef VALUE
     }

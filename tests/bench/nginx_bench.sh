@@ -1,62 +1,165 @@
 #!/bin/bash
-# NGINX throughput with and without keyauth, side by side in one run.
+# NGINX with and without keyauth, and the peers a user would pick instead,
+# side by side in one run, three ways:
 #
-#   tests/bench/nginx_bench.sh [--build-dir DIR] [--registry DIR] [--duration S]
-#                              [--rounds N] [--connections N] [--pin] [--smoke]
+#   tests/bench/nginx_bench.sh [--build-dir DIR] [--registry DIR] [--small-registry DIR]
+#       [--duration S] [--rounds N] [--connections N] [--requests N] [--pin]
+#       [--no-profile] [--smoke]
 #
-# One nginx, one worker, wrk with one thread (with --pin: the worker on the
-# last CPU, wrk on the first; off by default, as pinning on a machine shared
-# with other work starves both), a 128-byte static file behind six locations:
-#   none             no access control
-#   keyauth valid    keyauth on, one valid token on every request
-#   keyauth rotating keyauth on, a different valid client per request (the
-#                    registry's bench-tokens.txt sample: 4 096 of a million)
-#   keyauth invalid  keyauth on, a wrong secret for a registered id (401)
-#   auth_basic       auth_basic with a {PLAIN} user file
-#   auth_request     auth_request to an internal location answering 204
-# Every case runs once per round, in a rotated order, for --duration seconds;
-# the table gives the median requests/s and its ratio to `none`. Every case
-# goes through the same wrk Lua request() hook, so the client's cost is equal.
-#
-# The module: $NGINX_MODULE, else the build tree's nginx-module/. The registry:
-# --registry DIR (a core_bench cache, e.g. /tmp/keyauth-bench-cache/clients-1000000),
-# else a small one made here by keytool.
+# 1. Wall clock: one nginx, one worker, wrk -t1 (with --pin: the worker on
+#    the last CPU, wrk on the first), a 17-byte static file behind a
+#    location per case; every case once per round, rounds in rotated order,
+#    medians. Noisy on a shared machine: never read a gain into it.
+# 2. CPU samples: perf record -e cpu-clock on the worker during each case;
+#    the share of the samples in the case's own code (keyauth: the module,
+#    libsodium, liblmdb, libstdc++; Lua: the lua module, ndk, LuaJIT).
+# 3. Instructions: each case alone in an nginx under callgrind (one process,
+#    only the modules that case needs), the same request --requests times on
+#    one keep-alive connection after 50 unmeasured ones; user-space
+#    instructions per request, and the difference to no auth with the same
+#    Authorization header. No other process can move these.
+# Cases:
+#   none             no access control (the Bearer header is sent anyway)
+#   keyauth_valid    keyauth on, one valid token on every request
+#   keyauth_rotating keyauth on, a different client per request (the
+#                    registry's bench-tokens.txt: 4 096 of a million, so every
+#                    lookup walks the tree)
+#   keyauth_invalid  keyauth on, a wrong secret for a registered id (401)
+#   auth_basic       auth_basic, a {PLAIN} user file (its own Basic header;
+#                    its baseline is none_basic, no auth with that header)
+#   auth_request     auth_request to a keep-alive upstream (a second nginx
+#                    answering 204; its cost is not counted here)
+#   lua_key          access_by_lua: the Bearer token looked up in a
+#                    lua_shared_dict of the sample's tokens, as OpenResty and
+#                    Kong's key-auth do (plain keys in memory)
+# keyauth's instruction counts are also taken on --small-registry (1 000
+# clients) when given. The registry: --registry DIR (a core_bench cache,
+# e.g. /tmp/keyauth-bench-cache/clients-1000000), else a small one made here.
 source "$(dirname "$0")/bench_lib.sh"
 
-BUILD_ARG="" REGISTRY_ARG="" DURATION=3 ROUNDS=5 CONNECTIONS=32 PIN=0
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build-dir) BUILD_ARG=$2; shift ;;
-    --registry) REGISTRY_ARG=$2; shift ;;
-    --duration) DURATION=$2; shift ;;
-    --rounds) ROUNDS=$2; shift ;;
-    --connections) CONNECTIONS=$2; shift ;;
-    --smoke) DURATION=1 ROUNDS=1 ;;
-    --pin) PIN=1 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) die "unknown option $1" ;;
-    esac
-    shift
-done
+BENCH_OPTIONS="--build-dir --registry --small-registry --duration --rounds --connections --requests --pin --no-profile --smoke"
+DURATION=3 ROUNDS=5 CONNECTIONS=32 REQUESTS=1000
+bench_options "$@"
+if [ "$SMOKE" = 1 ]; then DURATION=1 ROUNDS=1 REQUESTS=20; fi
+WARM=50
 
 bench_init "$BUILD_ARG"
 NGINX=${NGINX:-/usr/sbin/nginx}
 WRK=${WRK:-wrk}
+LUA_MODULES="${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}/ndk_http_module.so ${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}/ngx_http_lua_module.so"
 [ -x "$NGINX" ] || die "no nginx at $NGINX"
 command -v "$WRK" >/dev/null || die "no wrk"
 [ -f "$NGINX_MODULE" ] || die "no module at $NGINX_MODULE (build target ngx_http_keyauth_module, or set NGINX_MODULE)"
+HAVE_LUA=1
+for m in $LUA_MODULES; do [ -f "$m" ] || HAVE_LUA=0; done
+[ "$HAVE_LUA" = 1 ] || note "no lua module (apt-get install libnginx-mod-http-lua): lua_key skipped"
 
 prepare_registry "$REGISTRY_ARG" "$WORK"
+SMALL_REGISTRY="" SMALL_TOKENS=""
+if [ -n "$SMALL_REGISTRY_ARG" ]; then
+    SMALL_REGISTRY=$(cd "$SMALL_REGISTRY_ARG" && pwd)
+    SMALL_TOKENS=$SMALL_REGISTRY/bench-tokens.txt
+fi
 
 PREFIX=$WORK/nginx
-mkdir -p "$PREFIX/conf"
-for loc in none keyauth basic authreq; do
-    mkdir -p "$PREFIX/html/$loc"
-    head -c 127 /dev/zero | tr '\0' 'k' >"$PREFIX/html/$loc/file.txt"
-    echo >>"$PREFIX/html/$loc/file.txt"
+HTML=$WORK/html
+for loc in none keyauth basic authreq lua t; do
+    mkdir -p "$HTML/$loc"
+    printf 'keyauth bench ok\n' >"$HTML/$loc/file.txt"  # 17 bytes
 done
-echo 'bench:{PLAIN}benchpassword' >"$PREFIX/conf/htpasswd"
+mkdir -p "$WORK/conf" "$WORK/callgrind"
+echo 'bench:{PLAIN}benchpassword' >"$WORK/conf/htpasswd"
 
+# The Authorization values of each case, one per line (none: the Bearer
+# header keyauth_valid sends, so both parse the same bytes).
+VALID=$(head -1 "$TOKENS_FILE")
+WRONG="${VALID%:b:*}:b:$(printf '%064d' 0)"
+BASIC="Basic $(printf 'bench:benchpassword' | base64)"
+echo "Bearer $VALID" >"$WORK/auth-none"
+echo "Bearer $VALID" >"$WORK/auth-keyauth_valid"
+sed 's/^/Bearer /' "$TOKENS_FILE" >"$WORK/auth-keyauth_rotating"
+echo "Bearer $WRONG" >"$WORK/auth-keyauth_invalid"
+echo "$BASIC" >"$WORK/auth-auth_basic"
+echo "Bearer $VALID" >"$WORK/auth-auth_request"
+echo "Bearer $VALID" >"$WORK/auth-lua_key"
+
+# The auth_request upstream: its own nginx, so the measured worker pays only
+# for asking it.
+AUTH_PORT=$(free_port)
+start_nginx_bench "$WORK/authsvc" 1 "" "
+    server {
+        listen 127.0.0.1:$AUTH_PORT;
+        location / { return 204; }
+    }"
+
+# location_of CASE REGISTRY: the location block serving that case.
+location_of() {
+    case $1 in
+    none) echo "location /none/ { }" ;;
+    keyauth*) echo "location /keyauth/ { keyauth on; }" ;;
+    auth_basic) echo "location /basic/ { auth_basic bench; auth_basic_user_file $WORK/conf/htpasswd; }" ;;
+    auth_request) echo "location /authreq/ { auth_request /_auth; }
+        location = /_auth {
+            internal;
+            proxy_pass http://keyauth_bench_auth;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length \"\";
+        }" ;;
+    lua_key) echo 'location /lua/ {
+            access_by_lua_block {
+                local h = ngx.var.http_authorization
+                if not h or h:sub(1, 7):lower() ~= "bearer " or not ngx.shared.keys:get(h:sub(8)) then
+                    return ngx.exit(401)
+                end
+            }
+        }' ;;
+    esac
+}
+# http_level CASES REGISTRY: what those cases need at http{} level.
+http_level() {
+    local cases=" $1 " registry=$2
+    [[ $cases == *" auth_request "* ]] && echo "
+    upstream keyauth_bench_auth { server 127.0.0.1:$AUTH_PORT; keepalive 16; }"
+    [[ $cases == *" lua_key "* ]] && echo "
+    lua_shared_dict keys 64m;
+    init_by_lua_block {
+        local keys = ngx.shared.keys
+        for line in io.lines(\"$TOKENS_FILE\") do
+            keys:set(line, line:match(\"^[^:]+\"))
+        end
+    }"
+    true
+}
+declare -A PATH_OF=([none]=/none/file.txt [keyauth_valid]=/keyauth/file.txt
+    [keyauth_rotating]=/keyauth/file.txt [keyauth_invalid]=/keyauth/file.txt
+    [auth_basic]=/basic/file.txt [auth_request]=/authreq/file.txt [lua_key]=/lua/file.txt)
+declare -A EXPECT_STATUS=([keyauth_invalid]=401)
+# server_body PORT REGISTRY CASES...: one server with those cases' locations.
+server_body() {
+    local port=$1 registry=$2 c
+    shift 2
+    http_level "$*" "$registry"
+    echo "    server {"
+    echo "        listen 127.0.0.1:$port;"
+    echo "        root $HTML;"
+    [[ " $* " == *" keyauth"* ]] && echo "        keyauth_registry $registry;"
+    local seen=""
+    for c in "$@"; do
+        local l
+        l=$(location_of "$c")
+        [[ $seen == *"$l"* ]] && continue
+        seen+=$l
+        echo "        $l"
+    done
+    echo "    }"
+}
+
+CASES=(none keyauth_valid keyauth_rotating keyauth_invalid auth_basic auth_request)
+[ "$HAVE_LUA" = 1 ] && CASES+=(lua_key)
+
+# ---- 1 and 2: wall clock, with perf on the worker ---------------------------
 AFFINITY="" PIN_WRK="" WORKER_CPU=any
 if [ "$PIN" = 1 ]; then
     WORKER_CPU=$(($(nproc) - 1)) PIN_WRK="taskset -c 0"
@@ -64,31 +167,14 @@ if [ "$PIN" = 1 ]; then
     AFFINITY=1$(printf '%*s' "$WORKER_CPU" '' | tr ' ' 0)
 fi
 PORT=$(free_port)
-start_nginx_bench "$PREFIX" 1 "$AFFINITY" "
-    server {
-        listen 127.0.0.1:$PORT;
-        root $PREFIX/html;
-        keyauth_registry $REGISTRY;
-        location /none/ { }
-        location /keyauth/ { keyauth on; }
-        location /basic/ {
-            auth_basic bench;
-            auth_basic_user_file $PREFIX/conf/htpasswd;
-        }
-        location /authreq/ { auth_request /_auth; }
-        location = /_auth { internal; return 204; }
-    }"
+NGINX_EXTRA_MODULES=""
+[ "$HAVE_LUA" = 1 ] && NGINX_EXTRA_MODULES=$LUA_MODULES
+start_nginx_bench "$PREFIX" 1 "$AFFINITY" "$(server_body "$PORT" "$REGISTRY" "${CASES[@]}")"
 WORKER=$(pgrep -P "$NGINX_MASTER" | head -1)
+PERF=0
+have_perf && PERF=1
+[ "$PERF" = 1 ] || note "perf not usable (or --no-profile): no CPU-sample shares"
 
-# The Authorization values of each case, one per line (none: no header).
-VALID=$(head -1 "$TOKENS_FILE")
-WRONG="${VALID%:b:*}:b:$(printf '%064d' 0)"
-: >"$WORK/auth-none"
-echo "Bearer $VALID" >"$WORK/auth-keyauth_valid"
-sed 's/^/Bearer /' "$TOKENS_FILE" >"$WORK/auth-keyauth_rotating"
-echo "Bearer $WRONG" >"$WORK/auth-keyauth_invalid"
-echo "Basic $(printf 'bench:benchpassword' | base64)" >"$WORK/auth-auth_basic"
-: >"$WORK/auth-auth_request"
 cat >"$WORK/cycle.lua" <<'EOF'
 -- The same request() hook for every case: cycles through prepared requests.
 local requests, i = {}, 0
@@ -106,27 +192,22 @@ request = function()
 end
 EOF
 
-CASES=(none keyauth_valid keyauth_rotating keyauth_invalid auth_basic auth_request)
-declare -A PATH_OF=([none]=/none/file.txt [keyauth_valid]=/keyauth/file.txt
-    [keyauth_rotating]=/keyauth/file.txt [keyauth_invalid]=/keyauth/file.txt
-    [auth_basic]=/basic/file.txt [auth_request]=/authreq/file.txt)
-declare -A EXPECT_STATUS=([keyauth_invalid]=401)
-
 # Each case answers as expected before anything is timed.
 for c in "${CASES[@]}"; do
-    header=$(head -1 "$WORK/auth-$c")
-    code=$(curl -s -o /dev/null -w '%{http_code}' ${header:+-H "Authorization: $header"} \
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $(head -1 "$WORK/auth-$c")" \
         "http://127.0.0.1:$PORT${PATH_OF[$c]}")
     [ "$code" = "${EXPECT_STATUS[$c]:-200}" ] || die "case $c answers $code, not ${EXPECT_STATUS[$c]:-200}"
 done
 
-# run_case CASE -> "rps worker_cpu_percent non2xx worker_us_per_request"
+# run_case CASE ROUND -> "rps worker_cpu_percent non2xx worker_us_per_request"
 run_case() {
     local c=$1 out before after
+    [ "$PERF" = 1 ] && perf_start "$WORKER" "$WORK/perf-$c-$2.data"
     before=$(cpu_seconds "$WORKER")
     out=$(WRK_AUTH_FILE="$WORK/auth-$c" $PIN_WRK "$WRK" -t1 -c"$CONNECTIONS" \
         -d"${DURATION}s" -s "$WORK/cycle.lua" "http://127.0.0.1:$PORT${PATH_OF[$c]}" 2>&1)
     after=$(cpu_seconds "$WORKER")
+    perf_stop
     local rps non2xx requests
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -142,10 +223,11 @@ note "nginx on 127.0.0.1:$PORT, worker $WORKER on CPU $WORKER_CPU, wrk ${PIN_WRK
     "$ROUNDS rounds x ${#CASES[@]} cases x ${DURATION}s, $CONNECTIONS connections"
 MEM_IDLE=$(memory_of "$WORKER")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$WORK/results"
 for ((round = 0; round < ROUNDS; round++)); do
     for ((k = 0; k < ${#CASES[@]}; k++)); do
         c=${CASES[$(((k + round) % ${#CASES[@]}))]}
-        read -r rps cpu non2xx us < <(run_case "$c")
+        read -r rps cpu non2xx us < <(run_case "$c" "$round")
         echo "$c $rps $cpu $non2xx $us" >>"$WORK/results"
         note "round $((round + 1)) $c: $rps req/s, worker CPU $cpu% ($us us/request), non-2xx $non2xx"
         if [ "${EXPECT_STATUS[$c]:-200}" = 200 ] && [ "$non2xx" != 0 ]; then
@@ -154,32 +236,135 @@ for ((round = 0; round < ROUNDS; round++)); do
     done
 done
 MEM_LOADED=$(memory_of "$WORKER")
+if grep -E '\[(alert|crit|emerg)\]' "$PREFIX/logs/error.log" >&2; then die "nginx error log not clean"; fi
 
+# ---- 3: instructions under callgrind ----------------------------------------
+declare -A INSTRUCTIONS=()
+CALLGRIND=0
+have_callgrind && CALLGRIND=1
+[ "$CALLGRIND" = 1 ] || note "valgrind not usable (or --no-profile): no instruction counts"
+# count_case NAME CASE REGISTRY TOKENS [AUTH_FILE]: instructions per request.
+count_case() {
+    local name=$1 c=$2 registry=$3 tokens=$4 auth=${5:-$WORK/auth-$2} modules="" port n=$REQUESTS
+    case $c in
+    keyauth*) modules=$NGINX_MODULE ;;
+    lua_key) modules=$LUA_MODULES ;;
+    esac
+    port=$(free_port)
+    local body client=(python3 "$BENCH_DIR/http_repeat.py" "$port" "${PATH_OF[$c]}")
+    body=$(server_body "$port" "$registry" "$c")
+    local status=${EXPECT_STATUS[$c]:-200}
+    if [ "$c" = keyauth_rotating ]; then
+        # Every measured request a client not seen before (a tiny registry: half warm-up).
+        local lines warm=$WARM
+        lines=$(grep -c . "$auth")
+        [ "$lines" -lt $((2 * warm)) ] && warm=$((lines / 2))
+        [ $((lines - warm)) -lt "$n" ] && n=$((lines - warm))
+        callgrind_nginx "$name-a" "$modules" "$body" "$port" "${client[@]}" "$warm" --headers "$auth"
+        callgrind_nginx "$name-b" "$modules" "$body" "$port" "${client[@]}" $((warm + n)) --headers "$auth"
+    else
+        local h
+        h=$(head -1 "$auth")
+        callgrind_nginx "$name-a" "$modules" "$body" "$port" "${client[@]}" "$WARM" "$h" --status "$status"
+        callgrind_nginx "$name-b" "$modules" "$body" "$port" "${client[@]}" $((WARM + n)) "$h" --status "$status"
+    fi
+    INSTRUCTIONS[$name]=$(per_op "$WORK/callgrind/$name-a.out" "$WORK/callgrind/$name-b.out" "$n")
+    echo "$n" >"$WORK/callgrind/$name.count"
+    note "callgrind $name: ${INSTRUCTIONS[$name]} instructions/request ($n requests)"
+}
+if [ "$CALLGRIND" = 1 ]; then
+    echo "$BASIC" >"$WORK/auth-none_basic"
+    count_case none none "$REGISTRY" "$TOKENS_FILE"
+    count_case none_basic none "$REGISTRY" "$TOKENS_FILE" "$WORK/auth-none_basic"
+    for c in "${CASES[@]}"; do
+        [ "$c" = none ] || count_case "$c" "$c" "$REGISTRY" "$TOKENS_FILE"
+    done
+    if [ -n "$SMALL_REGISTRY" ]; then
+        echo "Bearer $(head -1 "$SMALL_TOKENS")" >"$WORK/auth-small_valid"
+        sed 's/^/Bearer /' "$SMALL_TOKENS" >"$WORK/auth-small_rotating"
+        count_case keyauth_valid_small keyauth_valid "$SMALL_REGISTRY" "$SMALL_TOKENS" "$WORK/auth-small_valid"
+        count_case keyauth_rotating_small keyauth_rotating "$SMALL_REGISTRY" "$SMALL_TOKENS" "$WORK/auth-small_rotating"
+    fi
+fi
+
+# ---- the table ----------------------------------------------------------------
 base=$(awk '$1 == "none" {print $2}' "$WORK/results" | median)
 base_us=$(awk '$1 == "none" {print $5}' "$WORK/results" | median)
-printf '\nload average before: %s\n' "$LOAD_BEFORE"
+printf '\nload average before: %s, after: %s\n' "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'NGINX 1.22.1, 1 worker, wrk -t1 -c%s -d%ss, %s rounds (median), registry of %s clients\n' \
     "$CONNECTIONS" "$DURATION" "$ROUNDS" "$(registry_clients "$REGISTRY")"
-printf '%-18s %12s %8s %16s %12s %12s\n' case 'requests/s' 'ratio' 'req/s min..max' 'worker CPU%' 'worker us/req'
-
+printf '%-18s %10s %7s %14s %8s %8s %9s %9s %11s %9s\n' case 'req/s' 'ratio' 'min..max' 'CPU us' \
+    'cost' 'own CPU%' 'samples' 'instr/req' '+instr'
+# own_dsos CASE: what perf counts as that case's own code.
+own_dsos() {
+    case $1 in
+    keyauth* | none) echo "$KEYAUTH_DSOS" ;;
+    lua_key) echo 'lua|ndk|luajit' ;;
+    *) echo '' ;;
+    esac
+}
 for c in "${CASES[@]}"; do
     med=$(awk -v c="$c" '$1 == c {print $2}' "$WORK/results" | median)
-    cpu=$(awk -v c="$c" '$1 == c {print $3}' "$WORK/results" | median)
     range=$(awk -v c="$c" '$1 == c {print $2}' "$WORK/results" | sort -g |
         awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f..%.0f", lo, hi}')
     us=$(awk -v c="$c" '$1 == c {print $5}' "$WORK/results" | median)
-    printf '%-18s %12.0f %8s %16s %12s %12s\n' "$c" "$med" "$(ratio "$med" "$base")" "$range" "$cpu" "$us"
-    echo "RESULT nginx_${c}_worker_us_per_request $us" >>"$WORK/summary"
-    echo "RESULT nginx_${c}_rps $med" >>"$WORK/summary"
-    echo "RESULT nginx_${c}_cost_ratio $(ratio "$base_us" "$us")" >>"$WORK/summary"
-    echo "RESULT nginx_${c}_ratio $(ratio "$med" "$base")" >>"$WORK/summary"
+    share="-" samples="-"
+    re=$(own_dsos "$c")
+    if [ "$PERF" = 1 ] && [ -n "$re" ]; then
+        read -r share samples < <(KEYAUTH_DSOS=$re perf_share "$WORK"/perf-"$c"-*.data)
+    fi
+    instr=${INSTRUCTIONS[$c]:-} extra=""
+    if [ -n "$instr" ]; then
+        baseline=${INSTRUCTIONS[none]}
+        [ "$c" = auth_basic ] && baseline=${INSTRUCTIONS[none_basic]}
+        extra=$((instr - baseline))
+    fi
+    printf '%-18s %10.0f %7s %14s %8s %8s %9s %9s %11s %9s\n' "$c" "$med" "$(ratio "$med" "$base")" "$range" \
+        "$us" "$(ratio "$base_us" "$us")" "$share" "$samples" "${instr:--}" "${extra:--}"
+    {
+        echo "RESULT nginx_${c}_rps $med"
+        echo "RESULT nginx_${c}_ratio $(ratio "$med" "$base")"
+        echo "RESULT nginx_${c}_worker_us_per_request $us"
+        echo "RESULT nginx_${c}_cost_ratio $(ratio "$base_us" "$us")"
+        profile_results "nginx_$c" "$share" "$instr" "$extra"
+    } >>"$WORK/summary"
 done
+for name in none_basic keyauth_valid_small keyauth_rotating_small; do
+    [ -n "${INSTRUCTIONS[$name]:-}" ] || continue
+    extra=$((INSTRUCTIONS[$name] - INSTRUCTIONS[none]))
+    [ "$name" = none_basic ] && extra=0
+    printf '%-22s %6s %7s %14s %8s %8s %9s %9s %11s %9s\n' "$name" - - - - - - - "${INSTRUCTIONS[$name]}" "$extra"
+    echo "RESULT nginx_${name}_instructions ${INSTRUCTIONS[$name]}" >>"$WORK/summary"
+    echo "RESULT nginx_${name}_extra_instructions $extra" >>"$WORK/summary"
+done
+cat <<'EOF'
+  ratio: req/s against none (noisy). CPU us: the worker's CPU time per request (/proc);
+  cost: none's CPU us / this case's. own CPU%: perf cpu-clock samples of the worker
+  (user and kernel) in the case's own code: keyauth's module, libsodium, liblmdb,
+  libstdc++ (none: keyauth's filters, loaded but off); lua_key: ndk, the lua module,
+  LuaJIT. instr/req: user-space instructions per request under callgrind, each case
+  alone; +instr: minus none with the same Authorization header (auth_basic: none_basic).
+EOF
+
+if [ "$CALLGRIND" = 1 ]; then
+    show_profile keyauth_valid \
+        'keyauth::|keyauth_check|ngx_http_keyauth_handler|crypto_generichash|crypto_verify|sodium_memzero' 30 \
+        'Where keyauth_valid spends its instructions (inclusive, per request):'
+    show_profile keyauth_rotating 'keyauth::(check|judge|LmdbRegistry|LookupCache|LookupIndex|parse|hash|decode)' 20 \
+        'keyauth_rotating (a cold lookup per request), the registry read path:'
+fi
+if [ "$PERF" = 1 ]; then
+    printf '\nkeyauth_valid: keyauth samples by symbol (perf):\n'
+    perf_top_symbols "$WORK"/perf-keyauth_valid-*.data
+fi
+
 read -r anon file pss pdirty <<<"$MEM_LOADED"
 read -r anon0 file0 _ _ <<<"$MEM_IDLE"
 printf '\nworker memory: RssAnon %s kB (idle %s kB), RssFile %s kB (idle %s kB; LMDB pages mapped), Pss %s kB, Private_Dirty %s kB\n' \
     "$anon" "$anon0" "$file" "$file0" "$pss" "$pdirty"
-echo "RESULT nginx_worker_rss_anon_kb $anon" >>"$WORK/summary"
-echo "RESULT nginx_worker_rss_file_kb $file" >>"$WORK/summary"
-echo "RESULT nginx_worker_private_dirty_kb $pdirty" >>"$WORK/summary"
-if grep -E '\[(alert|crit|emerg)\]' "$PREFIX/logs/error.log" >&2; then die "nginx error log not clean"; fi
+{
+    echo "RESULT nginx_worker_rss_anon_kb $anon"
+    echo "RESULT nginx_worker_rss_file_kb $file"
+    echo "RESULT nginx_worker_private_dirty_kb $pdirty"
+} >>"$WORK/summary"
 cat "$WORK/summary"

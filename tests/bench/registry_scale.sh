@@ -9,18 +9,10 @@
 # so the population time is always measured, never taken from a cache.
 source "$(dirname "$0")/bench_lib.sh"
 
-BUILD_ARG="" CLIENTS=1000000 RUNS=20
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build-dir) BUILD_ARG=$2; shift ;;
-    --clients) CLIENTS=$2; shift ;;
-    --runs) RUNS=$2; shift ;;
-    --smoke) CLIENTS=1000 RUNS=3 ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) die "unknown option $1" ;;
-    esac
-    shift
-done
+BENCH_OPTIONS="--build-dir --clients --runs --smoke"
+CLIENTS=1000000 RUNS=20
+bench_options "$@"
+if [ "$SMOKE" = 1 ]; then CLIENTS=1000 RUNS=3; fi
 bench_init "$BUILD_ARG"
 [ -x "$CORE_BENCH" ] || die "no core_bench at $CORE_BENCH (needs libbenchmark-dev)"
 

@@ -8,18 +8,10 @@
 # Targets: HTTP immediate (the first request after del is refused), MQTT <= 1 s.
 source "$(dirname "$0")/bench_lib.sh"
 
-BUILD_ARG="" REGISTRY_ARG="" TRIALS=5
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build-dir) BUILD_ARG=$2; shift ;;
-    --registry) REGISTRY_ARG=$2; shift ;;
-    --trials) TRIALS=$2; shift ;;
-    --smoke) TRIALS=2 ;;
-    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) die "unknown option $1" ;;
-    esac
-    shift
-done
+BENCH_OPTIONS="--build-dir --registry --trials --smoke"
+TRIALS=5
+bench_options "$@"
+if [ "$SMOKE" = 1 ]; then TRIALS=2; fi
 bench_init "$BUILD_ARG"
 prepare_registry "$REGISTRY_ARG" "$WORK"
 

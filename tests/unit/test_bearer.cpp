@@ -86,6 +86,23 @@ void refuses_non_ascii_and_control_bytes(void**) {
     refuses("Bearer\vx");
 }
 
+// The check reads eight bytes a step: every byte inside the credential, at
+// every offset of a word and of the tail, passes exactly when printable.
+void every_byte_inside_the_token_passes_only_if_printable(void**) {
+    const std::string token = "abcdefghijklmnopqrstuvw";  // two words and a tail
+    for (std::size_t i = 1; i + 1 < token.size(); ++i) {
+        for (int c = 0; c < 256; ++c) {
+            std::string changed = token;
+            changed[i] = static_cast<char>(c);
+            const std::string header = "Bearer " + changed;
+            if (c > 0x20 && c < 0x7f)
+                gives(header, changed);
+            else
+                refuses(header);
+        }
+    }
+}
+
 void refuses_embedded_nul(void**) {
     refuses(std::string_view("Bearer ab\0cd", 12));
     refuses(std::string_view("Bearer \0abc", 11));
@@ -111,6 +128,7 @@ int main() {
         cmocka_unit_test(refuses_extra_words),
         cmocka_unit_test(refuses_other_schemes_and_missing_separator),
         cmocka_unit_test(refuses_non_ascii_and_control_bytes),
+        cmocka_unit_test(every_byte_inside_the_token_passes_only_if_printable),
         cmocka_unit_test(refuses_embedded_nul),
         cmocka_unit_test(does_not_judge_the_token_itself),
     };

@@ -71,7 +71,7 @@ void accepted_result_carries_digest_and_not_after(void** state) {
     const keyauth_result_t result = admitted(f, "myapp01");
     assert_int_equal(result.verdict, KEYAUTH_ACCEPTED);
     assert_int_equal(result.not_after, f.not_after);
-    assert_int_equal(result.credential_kind, KEYAUTH_CREDENTIAL_TOKEN);
+    assert_int_equal(result.about, KEYAUTH_TOKEN);
     const keyauth::TokenHash hash = keyauth_test::hash_of_hex(kSecret);
     assert_memory_equal(result.credential, hash.bytes.data(), sizeof result.credential);
 }

@@ -545,8 +545,15 @@ void reader_fails_closed_while_a_commit_never_ends_and_the_next_writer_repairs(v
     assert_int_equal(static_cast<int>(refused.code()), static_cast<int>(Errc::io_error));
     assert_non_null(strstr(refused.error().message.c_str(), "in progress for over 1 s"));
     assert_in_range(millis, 900, 3000);
-    // Not even a remembered answer is served meanwhile.
+    // Not even a remembered answer is served meanwhile, and, having waited
+    // once in vain, the reader refuses at once: a server's event loop must
+    // not stall a second on every request.
+    const auto again = std::chrono::steady_clock::now();
     assert_false(reader->find("myapp01", found).ok());
+    assert_in_range(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - again)
+                        .count(),
+                    0, 200);
 
     // keytool's next write repairs the counter before its own commit.
     assert_true(write_registry_in_child(
@@ -796,6 +803,97 @@ void fingerprint_index_naming_an_invalid_id_is_corrupt(void**) {
                 Errc::registry_corrupt);
 }
 
+// Deletes straight in LMDB, bypassing the core (and so lookup.idx).
+bool raw_delete(const std::string& dir, const char* table, std::string_view key) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0)
+        return false;
+    mdb_env_set_maxdbs(env, 3);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    const bool ok = mdb_env_open(env, dir.c_str(), MDB_NOLOCK, 0660) == 0 &&
+                    mdb_txn_begin(env, nullptr, 0, &txn) == 0 &&
+                    mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_del(txn, dbi, &k, nullptr) == 0 &&
+                    mdb_txn_commit(txn) == 0;
+    if (!ok && txn != nullptr)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ok;
+}
+
+// Writer A opened the registry; writer B then grew the index (a new
+// lookup.idx, the old one retired). A's delete must reach the servers, not
+// the retired file A had mapped.
+void a_delete_after_another_writer_grew_the_index_reaches_the_servers(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "victim", kFirst); }));
+    auto writer_a = temp.open(OpenMode::read_write);
+    assert_non_null(writer_a.get());
+    assert_true(write_registry_in_child(temp.path(), [](RegistryWriter& w) {
+        for (int i = 0; i < 1000; ++i) {
+            ClientCredentials filler = make_credentials(0x30, i, i + 1);
+            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
+            if (!put_client(w, "filler" + std::to_string(i), filler))
+                return false;
+        }
+        return true;
+    }));
+    auto writer = writer_a->begin_write();
+    assert_ok(writer);
+    assert_ok((*writer)->erase("victim"));
+    assert_ok((*writer)->commit());
+    auto reader = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    assert_code(reader->find("victim", found), Errc::unknown_client);
+    assert_ok(reader->find("filler999", found));
+}
+
+// A writer that died between LMDB's commit and the index's: the repair
+// retires the stale index, so a reader moves off it at once (not only at its
+// next 200 ms look at the file).
+void a_repaired_index_is_retired_for_readers_at_once(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "victim", kFirst) && put_client(w, "other", kSecond);
+    }));
+    auto reader = temp.open(OpenMode::read_only);
+    ClientCredentials found;
+    assert_ok(reader->find("victim", found));
+    // The dead writer's work: LMDB changed, the index not, the counter odd.
+    assert_true(raw_delete(temp.path(), "clients", "victim"));
+    leave_commit_in_progress(temp.path());
+    assert_true(write_registry_in_child(temp.path(), [](RegistryWriter&) { return true; }));
+    assert_code(reader->find("victim", found), Errc::unknown_client);
+    assert_ok(reader->find("other", found));
+}
+
+// As sshd's StrictModes: a registry others may write is refused outright.
+void a_registry_others_may_write_is_refused(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_int_equal(chmod(temp.path().c_str(), 0770), 0);
+    for (OpenMode mode : {OpenMode::read_only, OpenMode::read_write}) {
+        auto opened = LmdbRegistry::open(temp.path(), mode);
+        assert_false(opened.ok());
+        assert_non_null(strstr(opened.error().message.c_str(), "writable by its group or others"));
+    }
+    assert_int_equal(chmod(temp.path().c_str(), 0750), 0);
+    const std::string index = temp.path() + "/lookup.idx";
+    assert_int_equal(chmod(index.c_str(), 0660), 0);
+    assert_false(LmdbRegistry::open(temp.path(), OpenMode::read_only).ok());
+    assert_int_equal(chmod(index.c_str(), 0640), 0);
+    // Owned by someone else (nobody: uid 65534).
+    assert_int_equal(chown(index.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    auto refused = LmdbRegistry::open(temp.path(), OpenMode::read_only);
+    assert_false(refused.ok());
+    assert_non_null(strstr(refused.error().message.c_str(), "only the registry's owner"));
+    assert_int_equal(chown(index.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
+    assert_non_null(temp.open(OpenMode::read_only).get());
+}
+
 void registry_directory_comes_from_flag_then_env_then_default(void**) {
     setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
     assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
@@ -848,6 +946,9 @@ int main() {
         cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
+        cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
+        cmocka_unit_test(a_repaired_index_is_retired_for_readers_at_once),
+        cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_stops_the_writer_and_the_servers),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),

@@ -112,6 +112,36 @@ void every_single_character_change_is_refused_or_changes_the_secret(void**) {
     }
 }
 
+// The decoder reads eight digits a step: every byte at every digit is
+// refused unless it is a lowercase hex digit, and otherwise lands in its own
+// nibble; a byte with its high bit set cannot carry into its neighbour.
+void every_byte_at_every_digit_decodes_exactly_or_is_refused(void**) {
+    const std::string good = token_text("myapp01", kHex);
+    const std::size_t first = good.size() - kHex.size();
+    for (std::size_t i = 0; i < kHex.size(); ++i) {
+        for (int c = 0; c < 256; ++c) {
+            std::string changed = good;
+            changed[first + i] = static_cast<char>(c);
+            ParsedToken parsed;
+            const bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            assert_int_equal(parse_token(changed, parsed), digit);
+            if (!digit)
+                continue;
+            const std::string hex = changed.substr(first);
+            for (std::size_t b = 0; b < keyauth::kTokenSecretBytes; ++b) {
+                assert_int_equal(parsed.secret.data()[b],
+                                 std::stoul(hex.substr(2 * b, 2), nullptr, 16));
+            }
+        }
+        if (i + 1 < kHex.size()) {
+            std::string changed = good;
+            changed[first + i] = '\xff';
+            changed[first + i + 1] = '/';  // '0' - 1: a carry would make it a digit
+            assert_false(parses(changed));
+        }
+    }
+}
+
 void refuses_wrong_secret_length(void**) {
     const std::string hex(kHex);
     assert_true(parses(token_text("a", hex)));
@@ -202,6 +232,7 @@ int main() {
         cmocka_unit_test(hashing_is_deterministic_and_is_blake2b_256),
         cmocka_unit_test(token_hashes_equal_compares_every_byte),
         cmocka_unit_test(every_single_character_change_is_refused_or_changes_the_secret),
+        cmocka_unit_test(every_byte_at_every_digit_decodes_exactly_or_is_refused),
         cmocka_unit_test(refuses_wrong_secret_length),
         cmocka_unit_test(refuses_upper_case_hex),
         cmocka_unit_test(refuses_embedded_nul),

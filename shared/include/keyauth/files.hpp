@@ -68,6 +68,9 @@ Status write_file_exclusive(const std::string& path, std::string_view contents, 
 
 Result<std::string> read_small_file(const std::string& path);
 
+// An errno as an error naming the path (permission_denied, not_found, ...).
+Error file_error(int err, const std::string& path);
+
 // Makes a rename or unlink in dir durable.
 Status fsync_directory(const std::string& dir);
 

@@ -45,9 +45,8 @@ typedef struct {
      * admitted (the certificate when both did) */
     keyauth_credential_t about;
     /* set when accepted: what keyauth_recheck() takes (end of this file) */
-    int64_t              not_after;         /* Unix time the validity ends */
-    uint8_t              credential_kind;   /* KEYAUTH_CREDENTIAL_* */
-    uint8_t              credential[32];    /* token hash or cert fingerprint */
+    int64_t              not_after;      /* Unix time the validity ends */
+    uint8_t              credential[32]; /* about's token hash or fingerprint */
 } keyauth_result_t;
 
 /* How a location treats one kind of credential. */
@@ -119,9 +118,6 @@ const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
  * not_after with the clock, before rechecking anything.
  * ------------------------------------------------------------------- */
 
-#define KEYAUTH_CREDENTIAL_TOKEN        0
-#define KEYAUTH_CREDENTIAL_CERTIFICATE  1
-
 /*
  * Changes on every commit to the registry and when it is replaced; only
  * equality means anything. A registry that cannot be read gives a value no
@@ -132,9 +128,10 @@ uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
 /*
  * Rechecks an accepted result against the registry, now. It stays accepted
  * (not_after renewed) while the client's record holds the very credential
- * that admitted it and is live; otherwise its verdict becomes the refusal:
- * KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH (re-issued),
- * KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or KEYAUTH_REGISTRY_ERROR.
+ * that admitted it (about, credential) and is live; otherwise its verdict
+ * becomes the refusal: KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH
+ * (re-issued), KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or
+ * KEYAUTH_REGISTRY_ERROR.
  */
 void keyauth_recheck(keyauth_registry_t *registry, keyauth_result_t *admitted);
 

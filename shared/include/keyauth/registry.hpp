@@ -74,6 +74,14 @@ class LmdbRegistry final : public ClientStore {
 
     Result<std::unique_ptr<RegistryWriter>> begin_write();
 
+    // Walks one snapshot in id order (from the last id backward), until visit
+    // returns false: paging without loading the whole registry. A reader
+    // that meets a commit reads again: start_over() resets what visit kept.
+    using ClientVisitor = std::function<bool(std::string_view id, const ClientCredentials&)>;
+    Status scan(bool backward, const std::function<void()>& start_over,
+                const ClientVisitor& visit);
+    Result<std::size_t> count();
+
     struct Impl;
 
   private:

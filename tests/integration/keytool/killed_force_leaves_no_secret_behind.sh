@@ -16,8 +16,9 @@ install -m 600 /dev/null ".other_key.pem.4000000.1a2b3c.tmp"
 
 keytool gen myapp01 --force --output ./myapp01 >/dev/null
 left=$(ls -A | grep '\.tmp$' | sort | tr '\n' ' ')
-expect_eq "$left" ".myapp01_key.pem.$$.abc.tmp .myapp01_key.pem.4000000.xyz.tmp .other_key.pem.4000000.1a2b3c.tmp " \
-    "temporaries after the next run"
+kept=$(printf '%s\n' ".myapp01_key.pem.$$.abc.tmp" .myapp01_key.pem.4000000.xyz.tmp \
+    .other_key.pem.4000000.1a2b3c.tmp | sort | tr '\n' ' ')
+expect_eq "$left" "$kept" "temporaries after the next run"
 pass "the next gen for a prefix removes what a killed gen --force left behind"
 
 # The real thing: SIGKILL gen --force at random moments, then one clean run.

@@ -1,12 +1,14 @@
 # conf-examples/nginx/keyauth-per-client.conf as written (only ports,
 # registry and the rate changed): per-client path rights through
-# `map $keyauth_client_id`, and rate limits that no request escapes, a bad
-# token included.
+# `map $keyauth_client_id`, and per-client rate limits (the module judges the
+# token when limit_req asks for the variable, before the access phase) that
+# no request escapes, a bad token included.
 source "$(dirname "$0")/nginx_lib.sh"
 
 init_registry
 keytool gen myapp01 >/dev/null
 keytool gen other01 >/dev/null
+keytool gen third01 >/dev/null
 UP=$(free_port)
 PORT=$(free_port)
 recipe=$(sed -e "s|listen 127.0.0.1:5657;|listen 127.0.0.1:$PORT;|" \
@@ -38,6 +40,9 @@ statuses=$(for _ in $(seq 12); do
     curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $forged" "http://127.0.0.1:$PORT/db/query"
 done | sort | uniq -c | awk '{print $2 "x" $1}' | paste -sd' ')
 expect_contains "$statuses" "429x" "forged tokens limited"
+# The limit is per client, not per address: the forged flood spent this
+# address's budget, and a client with a budget of its own is still served.
+expect_eq "$(as third01 /db/query?q=1)" "client=third01 200" "another client, same address"
 # ... and so is a valid client.
 statuses=$(for _ in $(seq 12); do as myapp01 /db/query | awk '{print $NF}'; echo; done | sort | uniq -c | awk '{print $2 "x" $1}' | paste -sd' ')
 expect_contains "$statuses" "429x" "valid client limited"

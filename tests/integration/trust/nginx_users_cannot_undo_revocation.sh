@@ -23,7 +23,8 @@ hold_every_lock www-data
 keytool_within 5 gen erin --output ./erin
 cp ./dave_token ./dave_token.old
 keytool_within 5 gen dave --force --output ./dave
-pass "keytool writes while www-data holds every lock it can take"
+keytool_within 5 init --host 127.0.0.1 --host localhost
+pass "keytool gen, gen --force and init while www-data holds every lock it can take"
 
 expect_eq "$(curl_status_body "$URL" -H "$(bearer ./erin_token)")" "200 client=erin" "new client"
 expect_eq "$(curl_status_body "$URL" -H "$(bearer ./dave_token)")" "200 client=dave" "replaced client, new token"

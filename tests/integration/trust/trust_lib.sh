@@ -25,8 +25,9 @@ expect_registry_read_only_for() {
 }
 
 # hold_every_lock USER: in the background, USER holds every lock a reader's
-# file descriptors allow (flock exclusive, POSIX and OFD read locks) on every
-# registry file it can open, until killed. Its pid in LOCKER_PID.
+# file descriptors allow (flock exclusive, POSIX read locks) on every
+# registry file it can open and a shared flock on the directory, until
+# killed. Its pid in LOCKER_PID.
 hold_every_lock() {
     as_user "$1" python3 - "$KEYAUTH_REGISTRY" <<'PY' &
 import fcntl, os, sys, time
@@ -44,7 +45,13 @@ for name in os.listdir(sys.argv[1]):
         except OSError:
             pass
     held.append(f)
-print("holding", len(held), flush=True)
+# The directory itself too: keytool init once locked it.
+directory = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    fcntl.flock(directory, fcntl.LOCK_SH | fcntl.LOCK_NB)
+except OSError:
+    pass
+print("holding", len(held) + 1, flush=True)
 time.sleep(120)
 PY
     LOCKER_PID=$!

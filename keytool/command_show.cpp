@@ -1,0 +1,49 @@
+#include <cstdio>
+
+#include "commands.hpp"
+#include "keyauth/client_id.hpp"
+#include "keyauth/client_listing.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/registry.hpp"
+
+namespace keytool {
+
+std::string json_client(std::string_view id, const keyauth::ClientCredentials& credentials,
+                        std::int64_t now) {
+    return "{\"id\":" + json_string(id) + ",\"state\":" +
+           json_string(keyauth::state_name(keyauth::client_state(credentials, now))) + "," +
+           json_credential_fields(credentials) + "}";
+}
+
+int run_show(const Invocation& invocation, const Arguments& arguments) {
+    if (arguments.operands.size() != 1)
+        return report_failure("show takes exactly one client id");
+    const std::string& id = arguments.operands.front();
+    if (auto s = keyauth::check_client_id(id); !s)
+        return report_failure(s.error());
+    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
+    if (!registry)
+        return report_failure(registry.error());
+    keyauth::ClientCredentials credentials;
+    if (auto s = (*registry)->find(id, credentials); !s) {
+        if (s.code() == keyauth::Errc::unknown_client)
+            return report_failure("no client " + id);
+        return report_failure(s.error());
+    }
+    const std::int64_t now = keyauth::unix_now();
+    if (arguments.flag("json")) {
+        std::printf("%s\n", json_client(id, credentials, now).c_str());
+        return kExitOk;
+    }
+    std::printf("ID                  %s\n", id.c_str());
+    std::printf("STATE               %s\n",
+                std::string(keyauth::state_name(keyauth::client_state(credentials, now))).c_str());
+    std::printf("VALID FROM          %s\n", format_time(credentials.validity.not_before).c_str());
+    std::printf("EXPIRE              %s\n", format_time(credentials.validity.not_after).c_str());
+    std::printf("ISSUED              %s\n", format_time(credentials.issued_at).c_str());
+    std::printf("SERIAL              %s\n", credentials.serial.hex().c_str());
+    std::printf("CERTIFICATE SHA-256 %s\n", credentials.certificate_fingerprint.hex().c_str());
+    return kExitOk;
+}
+
+}  // namespace keytool

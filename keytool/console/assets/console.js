@@ -1,0 +1,313 @@
+// The console's page: it talks only to the JSON API under /api/v1.
+'use strict';
+
+const SOON_SECONDS = 30 * 86400;
+const MONTHS_SHOWN = 12;
+const state = { csrf: '', offset: 0, limit: 50, q: '', expiring: '', sort: 'id', descending: false, total: 0, zip: null };
+
+const $ = (id) => document.getElementById(id);
+
+async function api(method, path, body) {
+  const headers = { 'Accept': 'application/json' };
+  if (method !== 'GET') headers['X-CSRF-Token'] = state.csrf;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, {
+    method, headers, credentials: 'same-origin', cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401) {
+    document.body.classList.add('logged-out');
+  }
+  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+  return data;
+}
+
+function text(tag, content, className) {
+  const element = document.createElement(tag);
+  element.textContent = content;
+  if (className) element.className = className;
+  return element;
+}
+
+// "2026-11-30 05:45:00 +0000 UTC" -> "2026-11-30 05:45 UTC"
+function shortTime(seed) {
+  return seed.replace(/:\d\d \+0000 UTC$/, ' UTC');
+}
+
+async function loadClients() {
+  const sort = (state.descending ? '-' : '') + state.sort;
+  const query = new URLSearchParams({ offset: state.offset, limit: state.limit, sort });
+  if (state.q) query.set('q', state.q);
+  if (state.expiring) query.set('expiring', state.expiring);
+  let page;
+  try {
+    page = await api('GET', `/api/v1/clients?${query}`);
+    $('list-error').textContent = '';
+  } catch (error) {
+    $('list-error').textContent = error.message;
+    return;
+  }
+  state.total = page.total;
+  const body = $('clients').tBodies[0];
+  body.replaceChildren();
+  for (const client of page.clients) {
+    const row = document.createElement('tr');
+    const soon = client.state === 'active' && client.not_after - page.now < SOON_SECONDS;
+    if (soon) row.classList.add('expiring-soon');
+    if (client.state === 'expired') row.classList.add('expired');
+    row.append(text('td', client.id, 'id'));
+    const status = text('td', client.state, 'state');
+    if (soon) status.append(text('span', 'expires soon', 'badge'));
+    row.append(status, text('td', shortTime(client.valid_from)), text('td', shortTime(client.expire)));
+    const actions = document.createElement('td');
+    const remove = text('button', 'Delete');
+    remove.type = 'button';
+    remove.setAttribute('aria-label', `Delete ${client.id}`);
+    remove.addEventListener('click', () => confirmDelete(client.id));
+    actions.append(remove);
+    row.append(actions);
+    body.append(row);
+  }
+  const first = page.total === 0 ? 0 : state.offset + 1;
+  const last = state.offset + page.clients.length;
+  $('page-status').textContent = `${first}\u2013${last} of ${page.total}`;
+  $('previous-page').disabled = state.offset === 0;
+  $('next-page').disabled = last >= page.total;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attributes, content) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  if (content !== undefined) element.textContent = content;
+  return element;
+}
+
+async function loadChart() {
+  let calendar;
+  try {
+    calendar = await api('GET', `/api/v1/expiry-calendar?months=${MONTHS_SHOWN}`);
+  } catch (error) {
+    $('chart-summary').textContent = error.message;
+    return;
+  }
+  const bars = [{ label: 'expired', count: calendar.expired, expired: true }]
+    .concat(calendar.months.map((m) => ({ label: m.month, count: m.count })))
+    .concat([{ label: 'later', count: calendar.later }]);
+  const chart = $('expiry-chart');
+  chart.replaceChildren();
+  const width = 760, height = 220, top = 18, bottom = 36, left = 8;
+  const slot = (width - left) / bars.length;
+  const highest = Math.max(1, ...bars.map((b) => b.count));
+  chart.append(svg('line', { x1: left, y1: height - bottom, x2: width, y2: height - bottom, class: 'axis' }));
+  bars.forEach((bar, i) => {
+    const h = Math.round((height - top - bottom) * bar.count / highest);
+    const x = left + i * slot + slot * 0.15;
+    const rect = svg('rect', {
+      x, y: height - bottom - h, width: slot * 0.7, height: h, class: bar.expired ? 'bar expired' : 'bar',
+    });
+    rect.append(svg('title', {}, `${bar.label}: ${bar.count}`));
+    chart.append(rect);
+    chart.append(svg('text', { x: x + slot * 0.35, y: height - bottom - h - 4, 'text-anchor': 'middle' }, String(bar.count)));
+    chart.append(svg('text', { x: x + slot * 0.35, y: height - bottom + 16, 'text-anchor': 'middle' }, bar.label));
+  });
+  const coming = calendar.months.reduce((sum, m) => sum + m.count, 0);
+  $('chart-summary').textContent =
+    `${coming} end in the next ${MONTHS_SHOWN} months, ${calendar.expired} already ended, ${calendar.later} later.`;
+}
+
+function refresh() {
+  loadClients();
+  loadChart();
+}
+
+function defaultExpiry() {
+  const date = new Date();
+  date.setUTCFullYear(date.getUTCFullYear() + 3);
+  return date.toISOString().slice(0, 10);
+}
+
+function openGenerate() {
+  $('generate-form').reset();
+  $('expire').value = defaultExpiry();
+  $('expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  $('generate-error').textContent = '';
+  $('generate-dialog').showModal();
+  $('client-id').focus();
+}
+
+async function generate(event) {
+  event.preventDefault();
+  const id = $('client-id').value.trim();
+  if (!$('client-id').checkValidity()) {
+    $('generate-error').textContent = 'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.';
+    $('client-id').focus();
+    return;
+  }
+  $('generate').disabled = true;
+  try {
+    const issued = await api('POST', '/api/v1/clients', { id, expire: $('expire').value });
+    $('generate-dialog').close();
+    showResult(issued);
+    refresh();
+  } catch (error) {
+    $('generate-error').textContent = error.message;
+  } finally {
+    $('generate').disabled = false;
+  }
+}
+
+// The files are shown once and dropped from the page when the dialog closes.
+function showResult(issued) {
+  $('result-title').textContent = `Keys for ${issued.id}`;
+  const files = $('result-files');
+  files.replaceChildren();
+  for (const file of issued.files) {
+    const box = document.createElement('div');
+    box.className = 'file';
+    const head = document.createElement('div');
+    head.className = 'file-head';
+    const areaId = `file-${file.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const label = text('label', `${file.name} (mode ${file.mode})`);
+    label.htmlFor = areaId;
+    const copy = text('button', 'Copy');
+    copy.type = 'button';
+    copy.setAttribute('aria-label', `Copy ${file.name}`);
+    const area = document.createElement('textarea');
+    area.id = areaId;
+    area.readOnly = true;
+    area.rows = file.name.endsWith('_token') ? 2 : 6;
+    area.value = file.contents;
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(area.value);
+        copy.textContent = 'Copied';
+      } catch {
+        area.select();
+        copy.textContent = 'Press Ctrl+C';
+      }
+    });
+    head.append(label, copy);
+    box.append(head, area);
+    files.append(box);
+  }
+  state.zip = issued.zip;
+  $('download-zip').textContent = `Download ${issued.zip.name}`;
+  $('result-dialog').showModal();
+  $('download-zip').focus();
+}
+
+function downloadZip() {
+  if (!state.zip) return;
+  const bytes = Uint8Array.from(atob(state.zip.base64), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/zip' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = state.zip.name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function closeResult() {
+  $('result-files').replaceChildren();
+  state.zip = null;
+  $('result-dialog').close();
+  $('new-client').focus();
+}
+
+let pendingDelete = '';
+function confirmDelete(id) {
+  pendingDelete = id;
+  $('delete-text').textContent = `Delete client ${id}? Its token and certificate stop working at once.`;
+  $('delete-dialog').showModal();
+  $('delete-cancel').focus();
+}
+
+async function deleteConfirmed() {
+  const id = pendingDelete;
+  $('delete-dialog').close();
+  try {
+    await api('DELETE', `/api/v1/clients/${encodeURIComponent(id)}`);
+  } catch (error) {
+    $('list-error').textContent = error.message;
+  }
+  refresh();
+}
+
+function sortBy(column) {
+  if (state.sort === column) {
+    state.descending = !state.descending;
+  } else {
+    state.sort = column;
+    state.descending = false;
+  }
+  for (const button of document.querySelectorAll('th button[data-sort]')) {
+    const th = button.parentElement;
+    if (button.dataset.sort === state.sort) {
+      th.setAttribute('aria-sort', state.descending ? 'descending' : 'ascending');
+    } else {
+      th.removeAttribute('aria-sort');
+    }
+  }
+  state.offset = 0;
+  loadClients();
+}
+
+let searchTimer = 0;
+function searchChanged() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    state.q = $('search').value.trim();
+    state.offset = 0;
+    loadClients();
+  }, 250);
+}
+
+async function start() {
+  try {
+    state.csrf = (await api('GET', '/api/v1/session')).csrf_token;
+  } catch (error) {
+    $('list-error').textContent = error.message;
+    return;
+  }
+  $('new-client').addEventListener('click', openGenerate);
+  $('generate-form').addEventListener('submit', generate);
+  $('generate-cancel').addEventListener('click', () => $('generate-dialog').close());
+  $('download-zip').addEventListener('click', downloadZip);
+  $('result-close').addEventListener('click', closeResult);
+  $('result-dialog').addEventListener('cancel', () => $('result-files').replaceChildren());
+  $('delete-confirm').addEventListener('click', deleteConfirmed);
+  $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
+  $('logout').addEventListener('click', async () => {
+    await api('POST', '/api/v1/logout').catch(() => {});
+    document.body.replaceChildren(text('p', 'Logged out. Restart keytool serve for a new login link.'));
+  });
+  for (const button of document.querySelectorAll('th button[data-sort]')) {
+    button.addEventListener('click', () => sortBy(button.dataset.sort));
+  }
+  $('search').addEventListener('input', searchChanged);
+  $('expiring').addEventListener('change', () => {
+    state.expiring = $('expiring').value;
+    state.offset = 0;
+    loadClients();
+  });
+  $('page-size').addEventListener('change', () => {
+    state.limit = Number($('page-size').value);
+    state.offset = 0;
+    loadClients();
+  });
+  $('previous-page').addEventListener('click', () => {
+    state.offset = Math.max(0, state.offset - state.limit);
+    loadClients();
+  });
+  $('next-page').addEventListener('click', () => {
+    state.offset += state.limit;
+    loadClients();
+  });
+  refresh();
+}
+
+document.addEventListener('DOMContentLoaded', start);

@@ -1,0 +1,30 @@
+// The console's requests and responses, apart from the HTTP library.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "keyauth/result.hpp"
+#include "keyauth/token.hpp"
+
+namespace keytool::console {
+
+using QueryParams = std::map<std::string, std::string, std::less<>>;
+
+struct HttpResponse {
+    int status = 200;
+    std::string content_type = "application/json";
+    // May hold a private key or a token: wiped once it has been sent.
+    keyauth::SecretString body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+HttpResponse json_response(int status, std::string body);
+// {"error":"..."} with the status that fits the core's error.
+HttpResponse error_response(const keyauth::Error& error);
+HttpResponse error_response(int status, const std::string& message);
+
+}  // namespace keytool::console

@@ -1,0 +1,376 @@
+#include "console_server.hpp"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "console_api.hpp"
+#include "console_assets.hpp"
+#include "console_session.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/files.hpp"
+#include "keyauth/registry.hpp"
+
+namespace keytool::console {
+namespace {
+
+using keyauth::Errc;
+using keyauth::make_error;
+
+constexpr std::size_t kMaxBodyBytes = 4096;
+constexpr const char* kSessionCookie = "keyauth_session";
+constexpr const char* kCsrfHeader = "X-CSRF-Token";
+// Nothing but our own files: no inline script or style, no framing, no other host.
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+struct Server {
+    ServeOptions options;
+    ConsoleApi api;
+    ConsoleSessions sessions;
+    std::string authority;  // "127.0.0.1:5688": the only Host we answer
+    bool any_host = false;  // listening on every address: names unknown
+    std::string origin() const { return (options.tls ? "https://" : "http://") + authority; }
+};
+
+// What MHD hands us in pieces: the request body, capped.
+struct PendingRequest {
+    std::string body;
+    bool too_large = false;
+};
+
+std::string_view header(MHD_Connection* connection, MHD_ValueKind kind, const char* name) {
+    const char* value = MHD_lookup_connection_value(connection, kind, name);
+    return value == nullptr ? std::string_view() : std::string_view(value);
+}
+
+MHD_Result collect_query(void* cls, MHD_ValueKind, const char* key, const char* value) {
+    static_cast<QueryParams*>(cls)->insert_or_assign(key, value == nullptr ? "" : value);
+    return MHD_YES;
+}
+
+HttpResponse text_response(int status, std::string text) {
+    HttpResponse response = json_response(status, std::move(text));
+    response.content_type = "text/plain; charset=utf-8";
+    return response;
+}
+
+HttpResponse unauthorized(bool api) {
+    if (api)
+        return error_response(401, "log in with the link keytool serve printed");
+    return text_response(401,
+                         "401 Unauthorized: open the one-time login link keytool serve printed.\n");
+}
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+    return text.substr(0, prefix.size()) == prefix;
+}
+
+// GET /login?secret=...: the first right secret opens the session.
+HttpResponse log_in(Server& server, MHD_Connection* connection) {
+    const std::string_view secret = header(connection, MHD_GET_ARGUMENT_KIND, "secret");
+    auto session = server.sessions.log_in(secret, keyauth::unix_now());
+    if (!session) {
+        std::fputs("keytool serve: login refused (wrong or used link)\n", stderr);
+        return text_response(401,
+                             "401 Unauthorized: this login link is wrong or was used already; "
+                             "restart keytool serve for a new one.\n");
+    }
+    std::fputs("keytool serve: login link used; session opened\n", stderr);
+    HttpResponse response = text_response(303, "logged in\n");
+    response.headers.emplace_back("Location", "/");
+    response.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" +
+                                                    std::string(session->view()) +
+                                                    "; Path=/; HttpOnly; SameSite=Strict" +
+                                                    (server.options.tls ? "; Secure" : ""));
+    return response;
+}
+
+// A change must come from our page: its session's CSRF token in a header,
+// and, when the browser says where it comes from, our own origin.
+bool change_allowed(Server& server, MHD_Connection* connection, std::string& why) {
+    const std::string_view origin = header(connection, MHD_HEADER_KIND, "Origin");
+    if (!origin.empty() && origin != server.origin()) {
+        why = "cross-origin request refused";
+        return false;
+    }
+    if (!server.sessions.csrf_matches(header(connection, MHD_HEADER_KIND, kCsrfHeader))) {
+        why = "missing or wrong X-CSRF-Token header";
+        return false;
+    }
+    return true;
+}
+
+HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_view method,
+                       std::string_view path, const PendingRequest& request) {
+    const std::int64_t now = keyauth::unix_now();
+    const bool get = method == "GET" || method == "HEAD";
+    QueryParams query;
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
+    if (path == "/api/v1/session") {
+        if (get) {
+            return json_response(
+                200, "{\"csrf_token\":\"" + std::string(server.sessions.csrf_token()) + "\"}");
+        }
+    } else if (path == "/api/v1/logout") {
+        if (method == "POST") {
+            server.sessions.log_out();
+            return json_response(200, "{\"logged_out\":true}");
+        }
+    } else if (path == "/api/v1/clients") {
+        if (get)
+            return server.api.list_clients(query, now);
+        if (method == "POST") {
+            if (request.too_large)
+                return error_response(413, "the body is larger than 4096 bytes");
+            const std::string_view type = header(connection, MHD_HEADER_KIND, "Content-Type");
+            if (!starts_with(type, "application/json"))
+                return error_response(415, "send the body as application/json");
+            const auto format = query.find("format");
+            const bool as_zip = (format != query.end() && format->second == "zip") ||
+                                header(connection, MHD_HEADER_KIND, "Accept") == "application/zip";
+            return server.api.create_client(request.body, as_zip, now);
+        }
+    } else if (starts_with(path, "/api/v1/clients/")) {
+        const std::string_view id = path.substr(std::strlen("/api/v1/clients/"));
+        if (get)
+            return server.api.show_client(id, now);
+        if (method == "DELETE")
+            return server.api.delete_client(id);
+    } else if (path == "/api/v1/ca.pem") {
+        if (get)
+            return server.api.ca_certificate();
+    } else if (path == "/api/v1/expiry-calendar") {
+        if (get)
+            return server.api.expiry_calendar(query, now);
+    } else {
+        return error_response(404, "no such API path");
+    }
+    return error_response(405, "method not allowed here");
+}
+
+HttpResponse route(Server& server, MHD_Connection* connection, std::string_view method,
+                   std::string_view path, const PendingRequest& request) {
+    // A name other than our own is a rebinding attack or a wrong link.
+    const std::string_view host = header(connection, MHD_HEADER_KIND, "Host");
+    if (!server.any_host && host != server.authority)
+        return text_response(421, "421 Misdirected Request: use " + server.origin() + "/\n");
+    // GET only: a HEAD from a link previewer must not use up the link.
+    if (path == "/login" && method == "GET")
+        return log_in(server, connection);
+    const bool api = starts_with(path, "/api/");
+    const std::string_view cookie = header(connection, MHD_COOKIE_KIND, kSessionCookie);
+    if (!server.sessions.has_session(cookie, keyauth::unix_now()))
+        return unauthorized(api);
+    const bool get = method == "GET" || method == "HEAD";
+    if (!get) {
+        std::string why;
+        if (!change_allowed(server, connection, why))
+            return error_response(403, why);
+    }
+    if (api)
+        return route_api(server, connection, method, path, request);
+    if (!get)
+        return error_response(405, "method not allowed here");
+    for (const Asset& asset : console_assets()) {
+        if (asset.path == path) {
+            HttpResponse response = text_response(200, std::string(asset.body));
+            response.content_type = std::string(asset.content_type);
+            return response;
+        }
+    }
+    return text_response(404, "404 Not Found\n");
+}
+
+void free_body(void* cls) {
+    delete static_cast<keyauth::SecretString*>(cls);  // wipes the key or token
+}
+
+MHD_Result send(MHD_Connection* connection, HttpResponse& response) {
+    auto* body = new keyauth::SecretString(std::move(response.body));
+    const std::string_view bytes = body->view();
+    MHD_Response* reply = MHD_create_response_from_buffer_with_free_callback_cls(
+        bytes.size(), const_cast<char*>(bytes.data()), free_body, body);
+    if (reply == nullptr) {
+        delete body;
+        return MHD_NO;
+    }
+    MHD_add_response_header(reply, "Content-Type", response.content_type.c_str());
+    MHD_add_response_header(reply, "Content-Security-Policy", kContentSecurityPolicy);
+    MHD_add_response_header(reply, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(reply, "X-Frame-Options", "DENY");
+    MHD_add_response_header(reply, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(reply, "Cache-Control", "no-store");
+    for (const auto& [name, value] : response.headers)
+        MHD_add_response_header(reply, name.c_str(), value.c_str());
+    const MHD_Result queued =
+        MHD_queue_response(connection, static_cast<unsigned>(response.status), reply);
+    MHD_destroy_response(reply);
+    return queued;
+}
+
+MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                      const char*, const char* upload_data, size_t* upload_size, void** state) {
+    if (*state == nullptr) {
+        *state = new PendingRequest();
+        return MHD_YES;
+    }
+    auto* request = static_cast<PendingRequest*>(*state);
+    if (*upload_size != 0) {
+        if (request->body.size() + *upload_size > kMaxBodyBytes) {
+            request->too_large = true;
+        } else {
+            request->body.append(upload_data, *upload_size);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    auto& server = *static_cast<Server*>(cls);
+    HttpResponse response = route(server, connection, method, url, *request);
+    // The path only: the login secret is in the query, never logged.
+    std::fprintf(stderr, "keytool serve: %s %s %d\n", method, url, response.status);
+    return send(connection, response);
+}
+
+void on_completed(void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
+    delete static_cast<PendingRequest*>(*state);
+    *state = nullptr;
+}
+
+struct DaemonStop {
+    void operator()(MHD_Daemon* daemon) const { MHD_stop_daemon(daemon); }
+};
+
+bool is_wildcard(const std::string& address) {
+    return address == "0.0.0.0" || address == "::";
+}
+
+}  // namespace
+
+keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions options) {
+    const keyauth::Error bad =
+        make_error(Errc::invalid_argument, "--listen takes ADDR:PORT (127.0.0.1:5688, [::1]:5688)");
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+        return bad;
+    std::string_view address = text.substr(0, colon);
+    const std::string_view port_text = text.substr(colon + 1);
+    if (address.front() == '[') {
+        if (address.size() < 3 || address.back() != ']')
+            return bad;
+        address = address.substr(1, address.size() - 2);
+    }
+    unsigned port = 0;
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+        port > 65535) {
+        return bad;
+    }
+    in6_addr probe{};
+    const std::string literal(address);
+    if (inet_pton(AF_INET, literal.c_str(), &probe) != 1 &&
+        inet_pton(AF_INET6, literal.c_str(), &probe) != 1) {
+        return make_error(Errc::invalid_argument,
+                          "--listen needs an IP address, not a name: " + literal);
+    }
+    options.address = literal;
+    options.port = static_cast<std::uint16_t>(port);
+    return options;
+}
+
+keyauth::Status serve(const ServeOptions& options) {
+    if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
+        return s;
+    Server server{options, ConsoleApi(options.registry), ConsoleSessions(), {}, false};
+
+    sockaddr_storage address{};
+    const bool v6 = options.address.find(':') != std::string::npos;
+    if (v6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(options.port);
+        inet_pton(AF_INET6, options.address.c_str(), &in6->sin6_addr);
+    } else {
+        auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(options.port);
+        inet_pton(AF_INET, options.address.c_str(), &in4->sin_addr);
+    }
+
+    keyauth::SecretString server_key;
+    std::string server_cert;
+    if (options.tls) {
+        auto cert = keyauth::read_small_file(options.registry.server_cert());
+        if (!cert)
+            return cert.error();
+        auto key = keyauth::read_small_file(options.registry.server_key());
+        if (!key)
+            return key.error();
+        server_cert = std::move(*cert);
+        server_key = keyauth::SecretString(std::move(*key));
+    }
+
+    // SIGINT and SIGTERM go to sigwait below, not to the server's thread.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    if (options.tls)
+        flags |= MHD_USE_TLS;
+    std::vector<MHD_OptionItem> tls_options;
+    if (options.tls) {
+        tls_options.push_back(
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(server_key.view().data())});
+        tls_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, server_cert.data()});
+    }
+    tls_options.push_back({MHD_OPTION_END, 0, nullptr});
+    errno = 0;
+    std::unique_ptr<MHD_Daemon, DaemonStop> daemon(MHD_start_daemon(
+        flags, options.port, nullptr, nullptr, on_request, &server, MHD_OPTION_SOCK_ADDR,
+        reinterpret_cast<sockaddr*>(&address), MHD_OPTION_NOTIFY_COMPLETED, on_completed, nullptr,
+        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_ARRAY,
+        tls_options.data(), MHD_OPTION_END));
+    if (!daemon) {
+        const int err = errno;
+        return make_error(Errc::io_error,
+                          "cannot listen on " + options.address + ":" +
+                              std::to_string(options.port) +
+                              (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
+    }
+    const MHD_DaemonInfo* bound = MHD_get_daemon_info(daemon.get(), MHD_DAEMON_INFO_BIND_PORT);
+    const std::uint16_t port = bound != nullptr && bound->port != 0 ? bound->port : options.port;
+    server.any_host = is_wildcard(options.address);
+    const std::string shown = server.any_host ? (v6 ? "::1" : "127.0.0.1") : options.address;
+    server.authority = (v6 ? "[" + shown + "]" : shown) + ":" + std::to_string(port);
+
+    std::printf("%s/login?secret=%s\n", server.origin().c_str(),
+                std::string(server.sessions.login_secret()).c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "keytool serve: console of registry %s on %s (the link above works once)\n",
+                 options.registry.dir.c_str(), server.origin().c_str());
+
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    std::fprintf(stderr, "keytool serve: stopping on signal %d\n", signal_number);
+    daemon.reset();
+    return {};
+}
+
+}  // namespace keytool::console

@@ -1,0 +1,28 @@
+// keytool serve: the console's HTTP server (libmicrohttpd), one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "keyauth/registry_layout.hpp"
+#include "keyauth/result.hpp"
+
+namespace keytool::console {
+
+inline constexpr std::uint16_t kDefaultPort = 5688;
+
+struct ServeOptions {
+    keyauth::RegistryLayout registry;
+    std::string address = "127.0.0.1";  // an IPv4 or IPv6 literal
+    std::uint16_t port = kDefaultPort;  // 0: any free port
+    bool tls = false;                   // with the registry's server certificate
+};
+
+// "ADDR:PORT" or "[V6]:PORT".
+keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions options);
+
+// Prints the one-time login link as the first line of stdout, then serves
+// until SIGINT or SIGTERM.
+keyauth::Status serve(const ServeOptions& options);
+
+}  // namespace keytool::console

@@ -1,0 +1,61 @@
+#include "console_session.hpp"
+
+#include <sodium.h>
+
+#include <array>
+
+namespace keytool::console {
+namespace {
+
+bool equal_secrets(std::string_view expected, std::string_view given) {
+    // Lengths are public (always 64); only the contents are compared in constant time.
+    return !expected.empty() && expected.size() == given.size() &&
+           sodium_memcmp(expected.data(), given.data(), expected.size()) == 0;
+}
+
+}  // namespace
+
+keyauth::SecretString random_hex_secret() {
+    std::array<unsigned char, 32> bytes{};
+    randombytes_buf(bytes.data(), bytes.size());
+    std::string hex(bytes.size() * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+    sodium_memzero(bytes.data(), bytes.size());
+    hex.pop_back();
+    return keyauth::SecretString(std::move(hex));
+}
+
+ConsoleSessions::ConsoleSessions() : login_secret_(random_hex_secret()) {}
+
+std::optional<keyauth::SecretString> ConsoleSessions::log_in(std::string_view secret,
+                                                             std::int64_t now) {
+    if (!equal_secrets(login_secret_.view(), secret))
+        return std::nullopt;
+    login_secret_ = keyauth::SecretString();  // the link works once
+    session_id_ = random_hex_secret();
+    csrf_token_ = random_hex_secret();
+    last_seen_ = now;
+    return keyauth::SecretString(std::string(session_id_.view()));
+}
+
+bool ConsoleSessions::has_session(std::string_view cookie, std::int64_t now) {
+    if (!equal_secrets(session_id_.view(), cookie))
+        return false;
+    if (now - last_seen_ > kSessionIdleSeconds) {
+        log_out();
+        return false;
+    }
+    last_seen_ = now;
+    return true;
+}
+
+bool ConsoleSessions::csrf_matches(std::string_view token) const {
+    return equal_secrets(csrf_token_.view(), token);
+}
+
+void ConsoleSessions::log_out() {
+    session_id_ = keyauth::SecretString();
+    csrf_token_ = keyauth::SecretString();
+}
+
+}  // namespace keytool::console

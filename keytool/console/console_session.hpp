@@ -1,0 +1,42 @@
+// Who may use the console: one login link, used once, opens one session;
+// every change must also carry the session's CSRF token.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "keyauth/token.hpp"
+
+namespace keytool::console {
+
+inline constexpr std::int64_t kSessionIdleSeconds = 12 * 3600;
+
+class ConsoleSessions {
+  public:
+    ConsoleSessions();  // a fresh login secret
+
+    // The secret of the link printed at start; empty once used.
+    std::string_view login_secret() const { return login_secret_.view(); }
+
+    // The session cookie's value, once: for the right secret, the first time.
+    std::optional<keyauth::SecretString> log_in(std::string_view secret, std::int64_t now);
+
+    // Constant-time; refreshes the idle timer.
+    bool has_session(std::string_view cookie, std::int64_t now);
+    bool csrf_matches(std::string_view token) const;
+    std::string_view csrf_token() const { return csrf_token_.view(); }
+    void log_out();
+
+  private:
+    keyauth::SecretString login_secret_;
+    keyauth::SecretString session_id_;
+    keyauth::SecretString csrf_token_;
+    std::int64_t last_seen_ = 0;
+};
+
+// 32 random bytes from libsodium, as 64 lowercase hex digits.
+keyauth::SecretString random_hex_secret();
+
+}  // namespace keytool::console

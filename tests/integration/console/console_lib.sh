@@ -1,0 +1,112 @@
+# Helpers for the console tests: `keytool serve` on a free port, logged in
+# with curl through its one-time link.
+#
+#   start_console            # $CONSOLE (http://127.0.0.1:PORT), $LOGIN_LINK
+#   console_login            # cookie jar $JAR, CSRF token $CSRF
+#   api GET /api/v1/clients  # curl with the session; prints "STATUS BODY"
+# nginx_lib.sh may have sourced it already.
+[ -n "${WORK:-}" ] || source "$TESTLIB"
+
+CONSOLE_LOG=$WORK/console.log
+
+stop_console() {
+    [ -n "${CONSOLE_PID:-}" ] || return 0
+    kill "$CONSOLE_PID" 2>/dev/null || true
+    wait "$CONSOLE_PID" 2>/dev/null || true
+    CONSOLE_PID=
+}
+
+# SIGTERM ends the console with exit 0 and nothing from the sanitizers.
+stop_console_cleanly() {
+    local rc=0
+    [ -n "${CONSOLE_PID:-}" ] || return 0
+    kill -TERM "$CONSOLE_PID"
+    wait "$CONSOLE_PID" || rc=$?
+    CONSOLE_PID=
+    [ "$rc" = 0 ] || fail "keytool serve exited $rc: $(tail -20 "$CONSOLE_LOG")"
+    expect_not_contains "$(cat "$CONSOLE_LOG")" "Sanitizer" "console log"
+    expect_contains "$(tail -1 "$CONSOLE_LOG")" "stopping on signal 15" "console log"
+}
+
+# start_console [SERVE_OPTIONS...]
+start_console() {
+    local port
+    port=$(free_port)
+    # The binary itself, not the keytool function: $! must be the server.
+    "$KEYTOOL" serve --listen "127.0.0.1:$port" "$@" >"$WORK/console.out" 2>"$CONSOLE_LOG" &
+    CONSOLE_PID=$!
+    at_exit stop_console
+    for _ in $(seq 100); do
+        [ -s "$WORK/console.out" ] && break
+        kill -0 "$CONSOLE_PID" 2>/dev/null || fail "keytool serve died: $(cat "$CONSOLE_LOG")"
+        sleep 0.05
+    done
+    LOGIN_LINK=$(head -1 "$WORK/console.out")
+    CONSOLE=${LOGIN_LINK%%/login*}
+    [[ "$LOGIN_LINK" =~ ^https?://127\.0\.0\.1:$port/login\?secret=[0-9a-f]{64}$ ]] \
+        || fail "first line is not the login link: [$LOGIN_LINK]"
+}
+
+# Logs in as the operator who clicked the link: $JAR holds the session.
+console_login() {
+    JAR=$WORK/cookies
+    local status
+    status=$(curl -s -o /dev/null -w '%{http_code}' -c "$JAR" "$LOGIN_LINK")
+    expect_eq "$status" 303 "login link"
+    CSRF=$(curl -s -b "$JAR" "$CONSOLE/api/v1/session" | json_field csrf_token)
+    [[ "$CSRF" =~ ^[0-9a-f]{64}$ ]] || fail "no CSRF token from /api/v1/session"
+}
+
+# json_field NAME: that top-level field of the JSON on stdin.
+json_field() {
+    python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(v if isinstance(v, str) else json.dumps(v))' "$1"
+}
+
+# api METHOD PATH [CURL_ARGS...]: with the session and the CSRF token; prints
+# "STATUS BODY".
+api() {
+    local method=$1 path=$2
+    shift 2
+    curl -s -o "$WORK/api-body" -w '%{http_code}' -b "$JAR" -H "X-CSRF-Token: $CSRF" \
+        -X "$method" "$@" "$CONSOLE$path"
+    printf ' %s' "$(cat "$WORK/api-body")"
+}
+
+# create_client ID [JSON_EXTRA]: POST /api/v1/clients; the JSON answer in
+# $WORK/ID.json, its token file in ./ID_token.
+create_client() {
+    local answer
+    answer=$(api POST /api/v1/clients -H 'Content-Type: application/json' \
+        -d "{\"id\":\"$1\"${2:+,$2}}")
+    expect_eq "${answer%% *}" 201 "POST /api/v1/clients $1: ${answer#* }"
+    printf '%s' "${answer#* }" >"$WORK/$1.json"
+    python3 - "$WORK/$1.json" "$1" <<'PY'
+import json, os, sys
+answer = json.load(open(sys.argv[1]))
+for f in answer["files"]:
+    if f["name"] == sys.argv[2] + "_token":
+        fd = os.open(f["name"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, f["contents"].encode())
+        os.close(fd)
+PY
+}
+
+# Stops the console; nothing it handed out or was handed reached its log.
+expect_no_secret_in_console_log() {
+    local log f
+    stop_console_cleanly
+    log=$(cat "$CONSOLE_LOG")
+    expect_not_contains "$log" "${LOGIN_LINK##*=}" "console log (login secret)"
+    [ -f "${JAR:-/nonexistent}" ] && expect_not_contains "$log" "$(awk '$6 == "keyauth_session" {print $7}' "$JAR")" "console log (session)"
+    [ -z "${CSRF:-}" ] || expect_not_contains "$log" "$CSRF" "console log (CSRF token)"
+    for f in "$@"; do
+        expect_not_contains "$log" "$(cut -d: -f3 "$f")" "console log (token $f)"
+    done
+}
+
+# listed ID: is ID in the registry (keytool list, read whole: no SIGPIPE)?
+listed() {
+    local clients
+    clients=$(keytool list --json)
+    [[ "$clients" == *"\"id\":\"$1\""* ]]
+}

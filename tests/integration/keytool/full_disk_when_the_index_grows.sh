@@ -1,0 +1,41 @@
+# The 769th client needs a bigger lookup.idx. On a full disk (a server user
+# that may write elsewhere on the registry's filesystem can fill it), gen must
+# fail cleanly before anything changes: no crash (a write into a sparse file's
+# hole on a full disk is SIGBUS), the counter even, every client still served.
+source "$TESTLIB"
+
+mkdir disk
+if ! mount -t tmpfs -o size=6m tmpfs disk 2>/dev/null; then
+    echo "skip: cannot mount a tmpfs here" >&2
+    exit 77
+fi
+at_exit "umount '$WORK/disk'"
+export KEYAUTH_REGISTRY="$WORK/disk/registry"
+keytool init >/dev/null
+mkdir out
+keytool gen first --output out/first >/dev/null
+# 767 more, two keytools at a time: the index (1024 slots) is then three quarters full.
+for i in $(seq 2 768); do echo "c$i"; done | xargs -P 2 -I{} "$KEYTOOL" gen {} --output out/{} >/dev/null
+expect_eq "$(keytool list --json | grep -o '"id"' | wc -l)" "768" "clients before"
+size_before=$(stat -c %s "$KEYAUTH_REGISTRY/lookup.idx")
+
+dd if=/dev/zero of=disk/filler bs=4k 2>/dev/null || true   # fill to the last block
+set +e
+"$KEYTOOL" gen growing --output out/growing 2>err
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "gen succeeded on a full disk"
+[ "$rc" -lt 128 ] || fail "keytool died of signal $((rc - 128)): $(cat err)"
+expect_contains "$(cat err)" "No space left on device" "error names the cause"
+counter=$(od -An -tu8 -j8 -N8 "$KEYAUTH_REGISTRY/commit.seq" | tr -d ' ')
+expect_eq "$((counter % 2))" "0" "commit sequence even (servers not refusing)"
+expect_eq "$(stat -c %s "$KEYAUTH_REGISTRY/lookup.idx")" "$size_before" "index unchanged"
+keytool verify - <out/first_token | grep -q "valid: client first" || fail "first client lost"
+keytool verify - <out/c768_token | grep -q "valid: client c768" || fail "last client lost"
+
+rm disk/filler
+keytool gen growing --output out/growing >/dev/null || fail "gen after freeing space"
+[ "$(stat -c %s "$KEYAUTH_REGISTRY/lookup.idx")" -gt "$size_before" ] || fail "index did not grow"
+keytool verify - <out/growing_token | grep -q "valid: client growing" || fail "new client"
+keytool verify - <out/first_token | grep -q "valid: client first" || fail "first client after growth"
+pass "full disk at index growth: a clean refusal, nothing changed, then growth once there is room"
