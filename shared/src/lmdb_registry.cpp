@@ -841,7 +841,8 @@ class LmdbWriter final : public RegistryWriter {
             rc != 0) {
             return lmdb_error(rc, "indexing certificate of " + record.id);
         }
-        changes_.push_back({record.id, record.credentials});
+        if (!rebuild_)  // a rebuild reads LMDB itself at commit
+            changes_.push_back({record.id, record.credentials});
         return {};
     }
 
@@ -859,7 +860,8 @@ class LmdbWriter final : public RegistryWriter {
         if (int rc = mdb_del(txn_.get(), clients_, &key, nullptr); rc != 0) {
             return lmdb_error(rc, "deleting client");
         }
-        changes_.push_back({std::string(id), std::nullopt});
+        if (!rebuild_)
+            changes_.push_back({std::string(id), std::nullopt});
         return {};
     }
 
