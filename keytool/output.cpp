@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "commands.hpp"
+#include "keyauth/json_text.hpp"
 
 namespace keytool {
 
@@ -32,21 +33,9 @@ std::string format_time(std::int64_t unix_seconds) {
 }
 
 std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (byte < 0x20) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
-            out += escaped;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
+    std::string out;
+    keyauth::append_json_string(out, text);
+    return out;
 }
 
 std::string json_credential_fields(const keyauth::ClientCredentials& c) {

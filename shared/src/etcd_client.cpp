@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "keyauth/files.hpp"
+#include "keyauth/json_text.hpp"
 
 namespace keyauth {
 namespace {
@@ -82,25 +83,6 @@ std::string bytes_field(const json& object, const char* name) {
 EtcdKeyValue key_value_of(const json& kv) {
     return EtcdKeyValue{bytes_field(kv, "key"), bytes_field(kv, "value"),
                         int_field(kv, "create_revision"), int_field(kv, "mod_revision")};
-}
-
-// A JSON string literal appended in place (no temporary copies of a secret).
-void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (byte < 0x20) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
-            out += escaped;
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
 }
 
 size_t append_body(char* data, size_t size, size_t count, void* user) {
