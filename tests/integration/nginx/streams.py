@@ -15,14 +15,22 @@ after LIFETIME seconds.
   streams.py http-server PORT      (/events: SSE, /poll: answers late)
 """
 import sys
+import threading
 import time
 
 LIFETIME = 30
 TICK = 0.1
 
 
+_say_lock = threading.Lock()
+
+
 def say(*words):
-    print(*words, "%.3f" % time.time(), flush=True)
+    # One whole line at a time: the gRPC client's threads print side by side.
+    line = " ".join(str(w) for w in words) + " %.3f\n" % time.time()
+    with _say_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def ws_echo(port):
