@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_layout.hpp"
 
 namespace keysync {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <new>
 
-#include <keyauth/registry.hpp>
+#include <keyauth/registry_reader.hpp>
 
 #include "basic_auth.hpp"
 #include "broker_api.hpp"
@@ -66,7 +66,7 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         log(MOSQ_LOG_ERR, "%s", parsed.error().message.c_str());
         return MOSQ_ERR_INVAL;
     }
-    auto registry = LmdbRegistry::open(parsed->registry_dir, OpenMode::read_only);
+    auto registry = RegistryReader::open(parsed->registry_dir);
     if (!registry) {
         log(MOSQ_LOG_ERR, "cannot open the registry: %s", registry.error().message.c_str());
         return MOSQ_ERR_INVAL;

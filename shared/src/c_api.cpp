@@ -8,10 +8,10 @@
 
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/registry_reader.hpp"
 
 struct keyauth_registry_s {
-    std::unique_ptr<keyauth::LmdbRegistry> registry;
+    std::unique_ptr<keyauth::RegistryReader> registry;
 };
 
 namespace {
@@ -79,7 +79,7 @@ extern "C" {
 
 int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err, size_t err_len) {
     try {
-        auto opened = keyauth::LmdbRegistry::open(dir ? dir : "", keyauth::OpenMode::read_only);
+        auto opened = keyauth::RegistryReader::open(dir ? dir : "");
         if (!opened) {
             if (err != nullptr && err_len > 0) {
                 std::snprintf(err, err_len, "%s", opened.error().message.c_str());

@@ -29,7 +29,7 @@ bool ranks_before(const ClientRecord& a, const ClientRecord& b, const ListingQue
 }
 
 // Id order, no search: skip along the cursor, stop after the page.
-Result<ClientPage> page_in_id_order(LmdbRegistry& registry, const ListingQuery& query) {
+Result<ClientPage> page_in_id_order(LocalRegistry& registry, const ListingQuery& query) {
     auto total = registry.count();
     if (!total)
         return total.error();
@@ -56,7 +56,7 @@ Result<ClientPage> page_in_id_order(LmdbRegistry& registry, const ListingQuery& 
 }
 
 // Anything else: one pass, a heap of the best offset + limit so far.
-Result<ClientPage> page_by_scan(LmdbRegistry& registry, const ListingQuery& query) {
+Result<ClientPage> page_by_scan(LocalRegistry& registry, const ListingQuery& query) {
     const std::size_t keep = query.offset + query.limit;
     auto worse_on_top = [&](const ClientRecord& a, const ClientRecord& b) {
         return ranks_before(a, b, query);
@@ -125,7 +125,7 @@ std::string_view state_name(ClientState state) noexcept {
     return "unknown";
 }
 
-Result<ClientPage> list_clients_page(LmdbRegistry& registry, const ListingQuery& query) {
+Result<ClientPage> list_clients_page(LocalRegistry& registry, const ListingQuery& query) {
     if (query.limit < 1 || query.limit > kMaxPageSize) {
         return make_error(Errc::invalid_argument,
                           "a page holds 1 to " + std::to_string(kMaxPageSize) + " clients");
@@ -138,7 +138,7 @@ Result<ClientPage> list_clients_page(LmdbRegistry& registry, const ListingQuery&
     return page_by_scan(registry, query);
 }
 
-Result<ExpiryCalendar> expiry_calendar(LmdbRegistry& registry, std::int64_t now, int months) {
+Result<ExpiryCalendar> expiry_calendar(LocalRegistry& registry, std::int64_t now, int months) {
     if (months < 1 || months > kMaxCalendarMonths) {
         return make_error(
             Errc::invalid_argument,

@@ -57,29 +57,30 @@ Result<CommitSequence> CommitSequence::open_for_reading(const std::string& path)
 
 Result<CommitSequence> CommitSequence::open_for_writing(const std::string& path,
                                                         const std::string& group_from) {
+    bool created = false;
     if (access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
         if (Status s = create_sequence_file(path, group_from); !s)
             return s.error();
+        created = true;
     }
-    return checked(MappedFile::open(path, true, kFileSize), path);
+    auto sequence = checked(MappedFile::open(path, true, kFileSize), path);
+    if (sequence)
+        sequence->created_ = created;
+    return sequence;
 }
 
 std::atomic<std::uint64_t>* CommitSequence::counter() const {
     return reinterpret_cast<std::atomic<std::uint64_t>*>(file_.data() + kCounterOffset);
 }
 
-// seq_cst on both sides of the commit: the odd value is visible before the
-// first write of the commit, and every write of it before the even value.
-void CommitSequence::begin_commit() {
-    const std::uint64_t value = counter()->load(std::memory_order_relaxed);
-    counter()->store(value | 1, std::memory_order_seq_cst);
+// The copy this value names was written and synced before; the fence
+// orders the store before whatever the writer changes next (the other copy),
+// so a reader that saw any of those changes also sees the counter moved.
+Status CommitSequence::publish(std::uint64_t version) {
+    counter()->store(version, std::memory_order_release);
+    created_ = false;
     std::atomic_thread_fence(std::memory_order_seq_cst);
-}
-
-void CommitSequence::end_commit() {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint64_t value = counter()->load(std::memory_order_relaxed);
-    counter()->store((value | 1) + 1, std::memory_order_seq_cst);
+    return file_.sync(0, kFileSize);
 }
 
 }  // namespace keyauth

@@ -1,8 +1,8 @@
 // The registry's commit sequence: a counter in commit.seq that only the
-// writer can change, odd while a commit is being written and even otherwise.
-// Readers map it read-only; the counter is how they know that what they read
-// was one committed state (a seqlock across processes). See
-// docs/ARCHITECTURE.md, "Readers that cannot write".
+// writer can change. Its value V publishes a state: readers use copy V & 1
+// of lookup.idx, whose header must say V too. Readers map it read-only and
+// trust what they read only if V did not move meanwhile. See
+// docs/ARCHITECTURE.md, "Readers that never wait".
 #pragma once
 
 #include <atomic>
@@ -29,11 +29,11 @@ class CommitSequence {
         return counter()->load(std::memory_order_relaxed);
     }
 
-    // Writer only, under the write lock. A writer that died between these
-    // two left the counter odd; the next one repairs what it was writing.
-    bool odd() const { return load() & 1; }
-    void begin_commit();  // odd (stays odd if it already is)
-    void end_commit();    // the next even value
+    // Writer only, under the write lock: one aligned store, then the
+    // counter's own page to disk (a copy is durable before it is named).
+    Status publish(std::uint64_t version);
+    // open_for_writing made the file: nothing on disk was published by it.
+    bool created() const { return created_; }
 
     dev_t device() const { return file_.device(); }
     ino_t inode() const { return file_.inode(); }
@@ -43,6 +43,7 @@ class CommitSequence {
     std::atomic<std::uint64_t>* counter() const;
 
     MappedFile file_;
+    bool created_ = false;
 };
 
 }  // namespace keyauth

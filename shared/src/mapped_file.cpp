@@ -59,8 +59,10 @@ Result<MappedFile> MappedFile::map(int fd, const std::string& path, bool writabl
     return file;
 }
 
-Status MappedFile::sync(std::size_t bytes) const {
-    if (msync(data_, bytes < size_ ? bytes : size_, MS_SYNC) != 0)
+Status MappedFile::sync(std::size_t offset, std::size_t bytes) const {
+    if (offset >= size_)
+        return {};
+    if (msync(data_ + offset, bytes < size_ - offset ? bytes : size_ - offset, MS_SYNC) != 0)
         return file_error(errno, "registry file");
     return {};
 }

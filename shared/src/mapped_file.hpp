@@ -31,8 +31,9 @@ class MappedFile {
     bool mapped() const { return data_ != nullptr; }
     dev_t device() const { return device_; }
     ino_t inode() const { return inode_; }
-    // Writes the dirty pages of the mapping's first bytes to disk.
-    Status sync(std::size_t bytes) const;
+    // Writes the dirty pages of [offset, offset + bytes) to disk; offset
+    // is a multiple of the page size.
+    Status sync(std::size_t offset, std::size_t bytes) const;
 
   private:
     unsigned char* data_ = nullptr;

@@ -11,7 +11,7 @@
 
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 #include "writer_lock.hpp"
 
 namespace keyauth {

@@ -54,7 +54,7 @@ struct ClientPage {
 
 // In id order (either way) without a filter it walks only offset + limit
 // records; any other query is one pass keeping the best offset + limit.
-Result<ClientPage> list_clients_page(LmdbRegistry& registry, const ListingQuery& query);
+Result<ClientPage> list_clients_page(LocalRegistry& registry, const ListingQuery& query);
 
 struct ExpiryMonth {
     int year = 0;
@@ -71,6 +71,6 @@ struct ExpiryCalendar {
 
 inline constexpr int kMaxCalendarMonths = 120;
 
-Result<ExpiryCalendar> expiry_calendar(LmdbRegistry& registry, std::int64_t now, int months);
+Result<ExpiryCalendar> expiry_calendar(LocalRegistry& registry, std::int64_t now, int months);
 
 }  // namespace keyauth

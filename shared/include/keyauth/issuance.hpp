@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/result.hpp"
 #include "keyauth/token.hpp"
 #include "keyauth/x509.hpp"

@@ -1,6 +1,7 @@
 // Where everything lives in a registry directory.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ struct RegistryLayout {
     std::string ca_key() const { return dir + "/ca_key.pem"; }
     std::string server_cert() const { return dir + "/server_cert.pem"; }
     std::string server_key() const { return dir + "/server_key.pem"; }
+
+    // What the servers map: the only registry files they read.
+    std::array<std::string, 2> served_files() const { return {lookup_index(), commit_sequence()}; }
+    // The registry's files its group reads and only its owner writes.
+    std::array<std::string, 3> group_readable_files() const {
+        return {data_file(), lookup_index(), commit_sequence()};
+    }
 };
 
 // --registry DIR, else $KEYAUTH_REGISTRY, else /var/lib/keyauth.
