@@ -62,6 +62,7 @@ typedef struct {
     unsigned                       replace:1;
     /* judged before the access phase, for $keyauth_client_id (limit_req) */
     unsigned                       judged:1;
+    uint64_t                       generation;  /* the registry's, then */
     keyauth_result_t               verdict;
     size_t                         client_id_len;
     u_char                         client_id[KEYAUTH_CLIENT_ID_MAX];
@@ -70,7 +71,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
-    keyauth_result_t *result);
+    keyauth_result_t *result, uint64_t *generation);
 static ngx_int_t ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result);
@@ -217,7 +218,8 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 /* what the request presented, judged by the core */
 
 static ngx_int_t
-ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result)
+ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
+    uint64_t *generation)
 {
     keyauth_request_t             request;
     ngx_http_keyauth_srv_conf_t  *kscf;
@@ -228,6 +230,12 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result)
 
     if (ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL) {
         return NGX_ERROR;
+    }
+
+    /* read before the lookups: a commit landing meanwhile moves it again */
+
+    if (generation) {
+        *generation = keyauth_registry_generation(kscf->registry->handle);
     }
 
     ngx_memzero(&request, sizeof(keyauth_request_t));
@@ -294,15 +302,24 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
 
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
-    /* judged already if $keyauth_client_id was asked for before access */
+    /*
+     * judged already if $keyauth_client_id was asked for before access; a
+     * limit_req delay may have lasted seconds since: the verdict holds only
+     * while the registry has not changed
+     */
 
-    if (ctx->judged) {
+    if (ctx->judged
+        && kscf->registry->handle
+        && keyauth_registry_generation(kscf->registry->handle)
+           == ctx->generation)
+    {
         result = ctx->verdict;
-        ctx->judged = 0;
 
-    } else if (ngx_http_keyauth_judge(r, &result) != NGX_OK) {
+    } else if (ngx_http_keyauth_judge(r, &result, NULL) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ctx->judged = 0;
 
     ctx->status = 0;
     ctx->body = NULL;
@@ -584,7 +601,9 @@ ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
 
             ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
 
-            if (ngx_http_keyauth_judge(r, &ctx->verdict) == NGX_OK) {
+            if (ngx_http_keyauth_judge(r, &ctx->verdict, &ctx->generation)
+                == NGX_OK)
+            {
                 ctx->judged = 1;
 
                 if (ctx->verdict.verdict == KEYAUTH_ACCEPTED) {
