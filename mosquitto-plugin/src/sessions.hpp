@@ -77,6 +77,11 @@ class SessionTable {
     SweepOutcome sweep(ClientStore& store, std::int64_t now,
                        void (*on_sweep)(std::size_t sessions) = nullptr);
     std::int64_t registry_error_grace() const { return rule_.error_grace(); }
+    // What the sweep would do now with a session checked outside it (a
+    // reload re-authenticating it): an unreadable registry keeps it too.
+    SweepRuling ruling(Verdict verdict, const Grant& grant, std::int64_t now) const {
+        return rule_.ruling(verdict, grant.not_after, now);
+    }
 
   private:
     std::unordered_map<const mosquitto*, Session> sessions_;

@@ -23,28 +23,37 @@ void RevocationSweep::begin(std::uint64_t generation) noexcept {
     kept_through_error_ = 0;
 }
 
-SweepRuling RevocationSweep::judge(Verdict verdict, std::int64_t not_after,
-                                   std::int64_t now) noexcept {
-    if (verdict == Verdict::accepted) {
-        answered_ = true;
-        earliest_ = std::min(earliest_, not_after);
+SweepRuling RevocationSweep::ruling(Verdict verdict, std::int64_t not_after,
+                                    std::int64_t now) const noexcept {
+    if (verdict == Verdict::accepted)
         return {SessionFate::keep, verdict};
-    }
     if (verdict != Verdict::registry_error)
         return {SessionFate::cut, verdict};
     // Nothing read now: what the registry said last still holds, validity
     // included (recheck calls a client expired from not_after + 1 on).
     if (now > not_after)
         return {SessionFate::cut, Verdict::expired};
-    if (error_since_ == 0)
-        error_since_ = now;
     // "More than the grace": a grace of N s keeps sessions at least N s
     // whatever second the error began in.
-    if (grace_ == 0 || now - error_since_ > grace_)
+    const std::int64_t since = error_since_ != 0 ? error_since_ : now;
+    if (grace_ == 0 || now - since > grace_)
         return {SessionFate::cut, Verdict::registry_error};
-    ++kept_through_error_;
-    earliest_ = std::min(earliest_, not_after);
     return {SessionFate::keep_through_error, Verdict::accepted};
+}
+
+SweepRuling RevocationSweep::judge(Verdict verdict, std::int64_t not_after,
+                                   std::int64_t now) noexcept {
+    const SweepRuling decided = ruling(verdict, not_after, now);
+    if (verdict == Verdict::accepted) {
+        answered_ = true;
+        earliest_ = std::min(earliest_, not_after);
+    } else if (decided.fate == SessionFate::keep_through_error) {
+        if (error_since_ == 0)
+            error_since_ = now;
+        ++kept_through_error_;
+        earliest_ = std::min(earliest_, not_after);
+    }
+    return decided;
 }
 
 SweepNews RevocationSweep::end() noexcept {

@@ -161,6 +161,31 @@ void no_grace_cuts_at_the_first_error(void**) {
     assert_int_equal(static_cast<int>(sweep.end()), static_cast<int>(SweepNews::none));
 }
 
+// A session checked outside a sweep (a broker reload) gets the ruling a
+// sweep would give, and starts no grace of its own.
+void ruling_between_sweeps_follows_the_rule(void**) {
+    RevocationSweep sweep = swept_once(10);
+    assert_int_equal(
+        static_cast<int>(sweep.ruling(Verdict::registry_error, kValidUntil, kStart + 1).fate),
+        static_cast<int>(SessionFate::keep_through_error));
+    assert_int_equal(sweep.unreadable_since(), 0);
+    assert_int_equal(
+        static_cast<int>(sweep.ruling(Verdict::unknown_client, kValidUntil, kStart + 1).fate),
+        static_cast<int>(SessionFate::cut));
+    assert_int_equal(
+        static_cast<int>(sweep.ruling(Verdict::registry_error, kStart, kStart + 1).why),
+        static_cast<int>(Verdict::expired));
+    sweep.begin(kUnreadable);
+    sweep.judge(Verdict::registry_error, kValidUntil, kStart + 1);
+    sweep.end();
+    assert_int_equal(
+        static_cast<int>(sweep.ruling(Verdict::registry_error, kValidUntil, kStart + 11).fate),
+        static_cast<int>(SessionFate::keep_through_error));
+    const keyauth::SweepRuling late = sweep.ruling(Verdict::registry_error, kValidUntil, kStart + 12);
+    assert_int_equal(static_cast<int>(late.fate), static_cast<int>(SessionFate::cut));
+    assert_int_equal(static_cast<int>(late.why), static_cast<int>(Verdict::registry_error));
+}
+
 void default_grace_is_a_minute(void**) {
     assert_int_equal(RevocationSweep().error_grace(), 60);
     assert_int_equal(RevocationSweep(-5).error_grace(), 0);
@@ -220,6 +245,7 @@ int main() {
         cmocka_unit_test(a_validity_that_ended_is_cut_through_an_error),
         cmocka_unit_test(a_kept_session_expiring_brings_a_sweep),
         cmocka_unit_test(no_grace_cuts_at_the_first_error),
+        cmocka_unit_test(ruling_between_sweeps_follows_the_rule),
         cmocka_unit_test(default_grace_is_a_minute),
         cmocka_unit_test(c_facade_follows_the_same_rule),
     };

@@ -68,6 +68,11 @@ class RevocationSweep {
     SweepRuling judge(Verdict verdict, std::int64_t not_after, std::int64_t now) noexcept;
     SweepNews end() noexcept;
 
+    // The ruling a sweep would give now, for a session checked outside one
+    // (a broker reload re-authenticating it). Starts no grace: the next
+    // sweep, which the same error brings, does.
+    SweepRuling ruling(Verdict verdict, std::int64_t not_after, std::int64_t now) const noexcept;
+
     // Sessions the last sweep kept only because the registry was unreadable.
     std::size_t kept_through_error() const noexcept { return kept_through_error_; }
     // When the registry was first found unreadable (0: it answers).
