@@ -115,7 +115,8 @@ bool is_token_session_reauth(const Session* session, mosquitto* client, std::str
 int reauth_offline(Plugin& plugin, const Session& parked) {
     Grant grant = parked.grant;
     const std::int64_t now = unix_now();
-    const SweepRuling ruling = plugin.sessions.ruling(recheck(*plugin.store, grant, now), grant, now);
+    const SweepRuling ruling =
+        plugin.sessions.ruling(recheck(*plugin.store, grant, now), grant, now);
     if (ruling.fate != SessionFate::cut)
         return MOSQ_ERR_SUCCESS;
     log(MOSQ_LOG_NOTICE, "offline session '%s' of '%s' no longer admitted: %s",
@@ -175,8 +176,8 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
         // A reload re-authenticating a live session (a certificate's, or a
         // token given as password): kept through the error as on the tick.
         const Session* live = plugin.sessions.find(client);
-        if (live != nullptr && plugin.sessions.ruling(result.verdict, live->grant, now).fate !=
-                                   SessionFate::cut)
+        if (live != nullptr &&
+            plugin.sessions.ruling(result.verdict, live->grant, now).fate != SessionFate::cut)
             return MOSQ_ERR_SUCCESS;
     }
     if (!result.accepted())

@@ -48,10 +48,10 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
         const std::string_view why =
             r.verdict == Verdict::mismatch ? "re-issued" : verdict_reason(r.verdict);
         log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s%s",
-            r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()),
-            why.data(),
-            r.verdict == Verdict::registry_error ? " for longer than plugin_opt_registry_error_grace"
-                                                 : "");
+            r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()), why.data(),
+            r.verdict == Verdict::registry_error
+                ? " for longer than plugin_opt_registry_error_grace"
+                : "");
         mosquitto_kick_client_by_clientid(r.mqtt_client_id.c_str(), false);
     }
     return MOSQ_ERR_SUCCESS;

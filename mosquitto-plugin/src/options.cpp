@@ -30,7 +30,8 @@ Status parse_bool(std::string_view key, std::string_view value, bool& out) {
 // Whole seconds ("60"), or a duration as keytool takes it ("90s", "5m").
 Status parse_seconds(std::string_view key, std::string_view value, std::int64_t& out) {
     const bool digits = value.find_first_not_of("0123456789") == std::string_view::npos;
-    Result<std::int64_t> parsed = parse_duration(digits ? std::string(value) + "s" : std::string(value));
+    Result<std::int64_t> parsed =
+        parse_duration(digits ? std::string(value) + "s" : std::string(value));
     if (!parsed) {
         return make_error(Errc::invalid_argument,
                           "plugin_opt_" + std::string(key) +
@@ -50,9 +51,9 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
     for (int i = 0; i < count; ++i) {
         const std::string_view key = options[i].key != nullptr ? options[i].key : "";
         const std::string_view value = options[i].value != nullptr ? options[i].value : "";
-        bool* seen = key == kRegistry        ? &seen_registry
-                     : key == kTokenAuth     ? &seen_token_auth
-                     : key == kClientIdMatch ? &seen_clientid_match
+        bool* seen = key == kRegistry             ? &seen_registry
+                     : key == kTokenAuth          ? &seen_token_auth
+                     : key == kClientIdMatch      ? &seen_clientid_match
                      : key == kRegistryErrorGrace ? &seen_registry_error_grace
                                                   : nullptr;
         if (seen == nullptr) {

@@ -65,7 +65,8 @@ SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
         const Verdict verdict = recheck(store, session.grant, now);
         const SweepRuling ruling = rule_.judge(verdict, session.grant.not_after, now);
         if (ruling.fate == SessionFate::cut) {
-            outcome.revoked.push_back({session.mqtt_client_id, session.grant.client_id, ruling.why});
+            outcome.revoked.push_back(
+                {session.mqtt_client_id, session.grant.client_id, ruling.why});
             gone.push_back(client);
         }
     }

@@ -85,7 +85,8 @@ void registry_error_keeps_sessions_and_says_so_once(void**) {
     assert_false(sweep.due(kUnreadable, kStart + 61));
     assert_true(sweep.due(kUnreadable, kStart + 62));
     sweep.begin(kUnreadable);
-    const keyauth::SweepRuling late = sweep.judge(Verdict::registry_error, kValidUntil, kStart + 62);
+    const keyauth::SweepRuling late =
+        sweep.judge(Verdict::registry_error, kValidUntil, kStart + 62);
     assert_int_equal(static_cast<int>(late.fate), static_cast<int>(SessionFate::cut));
     assert_int_equal(static_cast<int>(late.why), static_cast<int>(Verdict::registry_error));
     assert_int_equal(static_cast<int>(sweep.end()), static_cast<int>(SweepNews::none));
@@ -126,8 +127,7 @@ void readable_again_within_the_grace_keeps_and_says_so(void**) {
     assert_int_equal(
         static_cast<int>(sweep.judge(Verdict::unknown_client, kValidUntil, kStart + 20).fate),
         static_cast<int>(SessionFate::cut));
-    assert_int_equal(static_cast<int>(sweep.end()),
-                     static_cast<int>(SweepNews::registry_readable));
+    assert_int_equal(static_cast<int>(sweep.end()), static_cast<int>(SweepNews::registry_readable));
     assert_int_equal(sweep.unreadable_since(), 0);
     assert_false(sweep.due(9, kStart + 100));
 }
@@ -137,7 +137,8 @@ void a_validity_that_ended_is_cut_through_an_error(void**) {
     sweep.admitted(kStart + 5);
     assert_true(sweep.due(7, kStart + 6));
     sweep.begin(kUnreadable);
-    const keyauth::SweepRuling ruling = sweep.judge(Verdict::registry_error, kStart + 5, kStart + 6);
+    const keyauth::SweepRuling ruling =
+        sweep.judge(Verdict::registry_error, kStart + 5, kStart + 6);
     assert_int_equal(static_cast<int>(ruling.fate), static_cast<int>(SessionFate::cut));
     assert_int_equal(static_cast<int>(ruling.why), static_cast<int>(Verdict::expired));
 }
@@ -181,7 +182,8 @@ void ruling_between_sweeps_follows_the_rule(void**) {
     assert_int_equal(
         static_cast<int>(sweep.ruling(Verdict::registry_error, kValidUntil, kStart + 11).fate),
         static_cast<int>(SessionFate::keep_through_error));
-    const keyauth::SweepRuling late = sweep.ruling(Verdict::registry_error, kValidUntil, kStart + 12);
+    const keyauth::SweepRuling late =
+        sweep.ruling(Verdict::registry_error, kValidUntil, kStart + 12);
     assert_int_equal(static_cast<int>(late.fate), static_cast<int>(SessionFate::cut));
     assert_int_equal(static_cast<int>(late.why), static_cast<int>(Verdict::registry_error));
 }
