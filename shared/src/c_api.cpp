@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/registry_reader.hpp"
+#include "keyauth/revocation_sweep.hpp"
 
 struct keyauth_registry_s {
     std::unique_ptr<keyauth::RegistryReader> registry;
@@ -203,6 +206,78 @@ void keyauth_recheck(keyauth_registry_t* registry, keyauth_result_t* admitted) {
     admitted->verdict = static_cast<keyauth_verdict_t>(now.verdict);
     if (now.accepted())
         admitted->not_after = now.not_after;
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// The revocation sweep's rule (see keyauth.h): RevocationSweep in the
+// caller's storage.
+
+static_assert(sizeof(keyauth_sweep_t) >= sizeof(keyauth::RevocationSweep));
+static_assert(alignof(keyauth_sweep_t) >= alignof(keyauth::RevocationSweep));
+static_assert(std::is_trivially_destructible_v<keyauth::RevocationSweep>);
+static_assert(KEYAUTH_DEFAULT_REGISTRY_ERROR_GRACE == keyauth::kDefaultRegistryErrorGrace);
+static_assert(KEYAUTH_SESSION_KEEP == static_cast<int>(keyauth::SessionFate::keep));
+static_assert(KEYAUTH_SESSION_KEEP_THROUGH_ERROR ==
+              static_cast<int>(keyauth::SessionFate::keep_through_error));
+static_assert(KEYAUTH_SESSION_CUT == static_cast<int>(keyauth::SessionFate::cut));
+static_assert(KEYAUTH_SWEEP_NEWS_NONE == static_cast<int>(keyauth::SweepNews::none));
+static_assert(KEYAUTH_SWEEP_REGISTRY_UNREADABLE ==
+              static_cast<int>(keyauth::SweepNews::registry_unreadable));
+static_assert(KEYAUTH_SWEEP_REGISTRY_READABLE ==
+              static_cast<int>(keyauth::SweepNews::registry_readable));
+
+namespace {
+
+keyauth::RevocationSweep& sweep_of(keyauth_sweep_t* sweep) {
+    return *std::launder(reinterpret_cast<keyauth::RevocationSweep*>(sweep->opaque));
+}
+
+const keyauth::RevocationSweep& sweep_of(const keyauth_sweep_t* sweep) {
+    return *std::launder(reinterpret_cast<const keyauth::RevocationSweep*>(sweep->opaque));
+}
+
+}  // namespace
+
+extern "C" {
+
+void keyauth_sweep_init(keyauth_sweep_t* sweep, int64_t error_grace) {
+    new (sweep->opaque) keyauth::RevocationSweep(error_grace);
+}
+
+void keyauth_sweep_admitted(keyauth_sweep_t* sweep, int64_t not_after) {
+    sweep_of(sweep).admitted(not_after);
+}
+
+int keyauth_sweep_due(const keyauth_sweep_t* sweep, uint64_t generation, int64_t now) {
+    return sweep_of(sweep).due(generation, now) ? 1 : 0;
+}
+
+void keyauth_sweep_begin(keyauth_sweep_t* sweep, uint64_t generation) {
+    sweep_of(sweep).begin(generation);
+}
+
+keyauth_session_fate_t keyauth_sweep_judge(keyauth_sweep_t* sweep, keyauth_result_t* rechecked,
+                                           int64_t now) {
+    // Read as an int: a C caller may store any value, and an unknown one
+    // is no answer from the registry.
+    int value = 0;
+    std::memcpy(&value, &rechecked->verdict, sizeof value);
+    const auto verdict = value >= KEYAUTH_ACCEPTED && value <= KEYAUTH_CLIENT_ID_REFUSED
+                             ? static_cast<keyauth::Verdict>(value)
+                             : keyauth::Verdict::malformed;
+    const keyauth::SweepRuling ruling = sweep_of(sweep).judge(verdict, rechecked->not_after, now);
+    rechecked->verdict = static_cast<keyauth_verdict_t>(ruling.why);
+    return static_cast<keyauth_session_fate_t>(ruling.fate);
+}
+
+keyauth_sweep_news_t keyauth_sweep_end(keyauth_sweep_t* sweep) {
+    return static_cast<keyauth_sweep_news_t>(sweep_of(sweep).end());
+}
+
+size_t keyauth_sweep_kept_through_error(const keyauth_sweep_t* sweep) {
+    return sweep_of(sweep).kept_through_error();
 }
 
 }  // extern "C"

@@ -135,6 +135,62 @@ uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
  */
 void keyauth_recheck(keyauth_registry_t *registry, keyauth_result_t *admitted);
 
+/* ---------------------------------------------------------------------
+ * The revocation sweep's rule, the same for both servers: when the open
+ * requests admitted under one registry must be rechecked, and what each
+ * recheck means. A registry that cannot be read is not a revocation: its
+ * requests are kept for error_grace seconds, and cut only on a positive
+ * answer (deleted, re-issued, expired) or once it stayed unreadable longer.
+ *
+ *   if (keyauth_sweep_due(&s, keyauth_registry_generation(reg), now)) {
+ *       keyauth_sweep_begin(&s, generation);
+ *       for each request: keyauth_recheck(reg, &grant);
+ *                         fate = keyauth_sweep_judge(&s, &grant, now);
+ *       news = keyauth_sweep_end(&s);
+ *   }
+ * ------------------------------------------------------------------- */
+
+#define KEYAUTH_DEFAULT_REGISTRY_ERROR_GRACE 60
+
+/* The caller's storage for the rule's state: set up by keyauth_sweep_init(),
+ * no allocation, nothing to free; one per registry and process. */
+typedef struct {
+    uint64_t             opaque[16];
+} keyauth_sweep_t;
+
+typedef enum {
+    KEYAUTH_SESSION_KEEP = 0,
+    KEYAUTH_SESSION_KEEP_THROUGH_ERROR, /* registry unreadable: kept, for now */
+    KEYAUTH_SESSION_CUT
+} keyauth_session_fate_t;
+
+/* What a sweep has to tell the operator, once. */
+typedef enum {
+    KEYAUTH_SWEEP_NEWS_NONE = 0,
+    KEYAUTH_SWEEP_REGISTRY_UNREADABLE, /* requests kept, for at most the grace */
+    KEYAUTH_SWEEP_REGISTRY_READABLE    /* it answers again */
+} keyauth_sweep_news_t;
+
+void keyauth_sweep_init(keyauth_sweep_t *sweep, int64_t error_grace);
+/* A request was admitted with this validity (result.not_after). */
+void keyauth_sweep_admitted(keyauth_sweep_t *sweep, int64_t not_after);
+/* Nonzero when the requests must be rechecked now; generation is read
+ * before the rechecks. */
+int keyauth_sweep_due(const keyauth_sweep_t *sweep, uint64_t generation,
+    int64_t now);
+void keyauth_sweep_begin(keyauth_sweep_t *sweep, uint64_t generation);
+/*
+ * The fate of a grant keyauth_recheck() just rechecked. Kept (either way),
+ * its verdict is KEYAUTH_ACCEPTED again; cut, its verdict says why:
+ * KEYAUTH_EXPIRED also when the registry is unreadable and the validity it
+ * last gave has ended, KEYAUTH_REGISTRY_ERROR once the grace is over.
+ */
+keyauth_session_fate_t keyauth_sweep_judge(keyauth_sweep_t *sweep,
+    keyauth_result_t *rechecked, int64_t now);
+keyauth_sweep_news_t keyauth_sweep_end(keyauth_sweep_t *sweep);
+/* How many requests the last sweep kept only through the error. */
+size_t keyauth_sweep_kept_through_error(const keyauth_sweep_t *sweep);
+
 #ifdef __cplusplus
 }
 #endif
