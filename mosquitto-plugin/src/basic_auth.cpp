@@ -9,7 +9,7 @@
 
 #include <keyauth/authenticator.hpp>
 #include <keyauth/clock.hpp>
-#include <keyauth/x509.hpp>
+#include <keyauth/x509_identity.hpp>
 
 #include "broker_api.hpp"
 #include "plugin_state.hpp"

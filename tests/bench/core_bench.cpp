@@ -40,7 +40,7 @@
 #include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/token.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 extern char** environ;
 

@@ -8,7 +8,7 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 using keyauth::RegistryReader;
 using keyauth::AuthResult;

@@ -3,7 +3,7 @@
 #include "unit_test.hpp"
 
 #include "keyauth/authenticator.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_identity.hpp"
 
 using keyauth::OpenMode;
 using keyauth::RegistryWriter;

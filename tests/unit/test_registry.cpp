@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 #include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_layout.hpp"
 

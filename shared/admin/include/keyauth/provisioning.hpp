@@ -8,7 +8,7 @@
 
 #include "keyauth/registry_layout.hpp"
 #include "keyauth/result.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 namespace keyauth {
 

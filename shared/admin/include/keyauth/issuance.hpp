@@ -9,7 +9,7 @@
 #include "keyauth/lmdb_registry.hpp"
 #include "keyauth/result.hpp"
 #include "keyauth/token.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 namespace keyauth {
 

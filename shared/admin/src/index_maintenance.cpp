@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "commit_signals.hpp"
+#include "keyauth/commit_signals.hpp"
 #include "keyauth/client_id.hpp"
 #include "lmdb_registry_impl.hpp"
 #include "registry_directory.hpp"

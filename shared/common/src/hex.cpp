@@ -1,4 +1,4 @@
-#include "hex.hpp"
+#include "keyauth/hex.hpp"
 
 #include <array>
 #include <cstring>

@@ -1,5 +1,5 @@
-// X.509 with OpenSSL 3: the CA, the server certificate, client issuance and
-// reading the identity out of a presented certificate.
+// X.509 issuance with OpenSSL 3: the CA, the server certificate and client
+// certificates. keytool's alone: the servers only read identities.
 #pragma once
 
 #include <cstdint>
@@ -9,22 +9,18 @@
 #include <vector>
 
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "keyauth/client_record.hpp"
 #include "keyauth/host_name.hpp"
 #include "keyauth/result.hpp"
 #include "keyauth/secret.hpp"
+#include "keyauth/x509_identity.hpp"
 
 namespace keyauth {
 
-struct X509Free {
-    void operator()(X509* p) const { X509_free(p); }
-};
 struct EvpPkeyFree {
     void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
 inline constexpr int kDefaultClientDays = 1095;
@@ -71,21 +67,5 @@ class CertificateAuthority {
     X509Ptr cert_;
     EvpPkeyPtr key_;
 };
-
-// SHA-256 of the DER encoding; false (and out untouched) if it cannot be had.
-bool fingerprint_of(const X509* certificate, Fingerprint& out) noexcept;
-// As above, all zero bytes on failure: for certificates we made ourselves.
-Fingerprint fingerprint_of(const X509* certificate);
-
-// What a presented certificate claims: its CN (refused if absent, repeated,
-// or holding a NUL), fingerprint and validity.
-struct PresentedIdentity {
-    std::string common_name;
-    Fingerprint fingerprint;
-    ValidityWindow validity;
-};
-Result<PresentedIdentity> identity_of(const X509* certificate);
-Result<X509Ptr> parse_certificate_pem(std::string_view pem);
-Result<X509Ptr> parse_certificate_der(std::string_view der);
 
 }  // namespace keyauth

@@ -1,8 +1,7 @@
-#include "commit_signals.hpp"
+#include "keyauth/commit_signals.hpp"
 
 #include <signal.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <atomic>
 #include <cstring>
@@ -14,7 +13,6 @@ static_assert(sizeof(sigset_t) <= sizeof(unsigned long) * 16, "room for a sigset
 
 constexpr int kHeld[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
 
-std::atomic<int> held_signal{0};
 std::atomic<bool> committed{false};
 
 sigset_t held_set() {
@@ -37,19 +35,9 @@ HeldSignals::HeldSignals() {
 HeldSignals::~HeldSignals() {
     if (!held_)
         return;
-    const sigset_t set = held_set();
-    const timespec now{0, 0};
-    for (int signal; (signal = sigtimedwait(&set, nullptr, &now)) > 0;) {
-        int none = 0;
-        held_signal.compare_exchange_strong(none, signal);
-    }
     sigset_t saved;
     std::memcpy(&saved, saved_, sizeof saved);
     pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-}
-
-int take_held_signal() {
-    return held_signal.exchange(0);
 }
 
 bool committed_a_change() {

@@ -1,6 +1,7 @@
 // A change is never cut in half by Ctrl-C: the signals an operator sends
 // (INT, TERM, HUP, QUIT, TSTP) are held while a commit is made durable and
-// published, and what happened is left for the program to say.
+// published, and delivered (to the program's handler, or by default) once
+// it is. committed_a_change() lets a handler say which happened.
 #pragma once
 
 #include <string_view>
@@ -10,7 +11,7 @@ namespace keyauth {
 class HeldSignals {
   public:
     HeldSignals();
-    ~HeldSignals();  // a signal that arrived meanwhile is kept, not delivered
+    ~HeldSignals();  // a signal that arrived meanwhile is delivered now
     HeldSignals(const HeldSignals&) = delete;
     HeldSignals& operator=(const HeldSignals&) = delete;
 
@@ -19,8 +20,6 @@ class HeldSignals {
     unsigned long saved_[16] = {};  // the caller's signal mask (sigset_t)
 };
 
-// The signal that arrived while a commit was held (0: none), taken once.
-int take_held_signal();
 // Has this process committed a change? Async-signal-safe: for a handler that
 // tells the operator what an interruption left behind.
 bool committed_a_change();

@@ -4,7 +4,7 @@
 
 #include "keyauth/bearer.hpp"
 #include "keyauth/token.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_identity.hpp"
 
 namespace keyauth {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "keyauth/client_id.hpp"
 #include "keyauth/files.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 #include "openssl_handles.hpp"
 
 namespace keyauth {

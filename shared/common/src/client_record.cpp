@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "hex.hpp"
+#include "keyauth/hex.hpp"
 
 namespace keyauth {
 namespace {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "commit_signals.hpp"
+#include "keyauth/commit_signals.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/registry_reader.hpp"

@@ -7,7 +7,7 @@
 #include <ctime>
 
 #include "keyauth/client_id.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_identity.hpp"
 #include "openssl_handles.hpp"
 
 namespace keyauth {

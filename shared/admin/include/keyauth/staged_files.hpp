@@ -2,33 +2,17 @@
 // exact modes whatever the umask, and never seen half-written.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <vector>
 
+#include "keyauth/files.hpp"
 #include "keyauth/result.hpp"
 
 namespace keyauth {
-
-class UniqueFd {
-  public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept;
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd();
-
-    int get() const { return fd_; }
-    int release();
-    bool valid() const { return fd_ >= 0; }
-
-  private:
-    int fd_ = -1;
-};
 
 // A set of files written in full and fsynced before any of them gets its
 // name. publish() puts them all in place or none; until the set dies,
@@ -65,13 +49,5 @@ class StagedFiles {
 // One file, staged and published.
 Status write_file_exclusive(const std::string& path, std::string_view contents, mode_t mode,
                             bool overwrite, std::optional<gid_t> group = std::nullopt);
-
-Result<std::string> read_small_file(const std::string& path);
-
-// An errno as an error naming the path (permission_denied, not_found, ...).
-Error file_error(int err, const std::string& path);
-
-// Makes a rename or unlink in dir durable.
-Status fsync_directory(const std::string& dir);
 
 }  // namespace keyauth

@@ -11,6 +11,7 @@
 
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 #include "keyauth/lmdb_registry.hpp"
 #include "writer_lock.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "hex.hpp"
+#include "keyauth/hex.hpp"
 #include "keyauth/client_id.hpp"
 
 namespace keyauth {
