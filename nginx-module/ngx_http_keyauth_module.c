@@ -122,8 +122,6 @@ static void ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf);
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
     ngx_http_keyauth_registry_t *registry);
-static ngx_uint_t ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid,
-    gid_t *groups, int ngroups, mode_t other_bit);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_keyauth_exit_process(ngx_cycle_t *cycle);
 
@@ -937,21 +935,13 @@ static ngx_int_t
 ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
     ngx_http_keyauth_registry_t *registry)
 {
-    int                ngroups;
     char              *user;
-    gid_t              gid, groups[64];
-    u_char             path[NGX_MAX_PATH];
+    u_char             err[NGX_MAX_ERROR_STR];
     ngx_uid_t          uid;
-    ngx_uint_t         i;
+    ngx_gid_t          gid;
     struct group      *grp;
     struct passwd     *pwd;
-    ngx_file_info_t    fi;
     ngx_core_conf_t   *ccf;
-
-    /* what the workers read: lookup.idx and commit.seq, not data.mdb */
-
-    static const char  *names[] = { "", "/lookup.idx", "/commit.seq" };
-    static const mode_t need[] = { S_IXOTH, S_IROTH, S_IROTH };
 
     if (geteuid() != 0) {
         return NGX_OK;    /* the workers will be this user: already judged */
@@ -978,61 +968,21 @@ ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
         gid = grp->gr_gid;
     }
 
-    if (uid == 0) {
-        return NGX_OK;
-    }
+    /* the path is NUL-terminated: keyauth_registry_check() was given it */
 
-    ngroups = sizeof(groups) / sizeof(groups[0]);
-
-    if (getgrouplist(user, gid, groups, &ngroups) == -1) {
-        ngroups = sizeof(groups) / sizeof(groups[0]);
-    }
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        ngx_snprintf(path, sizeof(path), "%V%s%Z", &registry->path, names[i]);
-
-        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
-            continue;    /* keyauth_registry_check() judged what is missing */
-        }
-
-        if (ngx_http_keyauth_permits(&fi, uid, groups, ngroups, need[i])) {
-            continue;
-        }
-
-        grp = getgrgid(fi.st_gid);
-
+    if (keyauth_registry_check_readable_by((const char *) registry->path.data,
+                                           user, uid, gid, (char *) err,
+                                           sizeof(err))
+        != 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "keyauth registry \"%s\" is not readable by the "
-                           "workers' user \"%s\" (its group is \"%s\": "
-                           "e.g. \"user %s %s;\")",
-                           path, user, grp ? grp->gr_name : "?",
-                           user, grp ? grp->gr_name : "?");
+                           "keyauth registry %s, the workers' user: give it "
+                           "that group with the \"user\" directive",
+                           err);
         return NGX_ERROR;
     }
 
     return NGX_OK;
-}
-
-
-/* POSIX permission classes: the owner's bits, else a group's, else others' */
-
-static ngx_uint_t
-ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid, gid_t *groups,
-    int ngroups, mode_t other_bit)
-{
-    int  i;
-
-    if (fi->st_uid == uid) {
-        return (fi->st_mode & (other_bit << 6)) != 0;
-    }
-
-    for (i = 0; i < ngroups; i++) {
-        if (fi->st_gid == groups[i]) {
-            return (fi->st_mode & (other_bit << 3)) != 0;
-        }
-    }
-
-    return (fi->st_mode & other_bit) != 0;
 }
 
 

@@ -12,6 +12,7 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/revocation_sweep.hpp"
+#include "registry_directory.hpp"
 
 struct keyauth_registry_s {
     std::unique_ptr<keyauth::RegistryReader> registry;
@@ -110,6 +111,25 @@ int keyauth_registry_check(const char* dir, char* err, size_t err_len) {
         if (err != nullptr && err_len > 0) {
             std::snprintf(err, err_len, "%s", checked.error().message.c_str());
         }
+        return -1;
+    } catch (...) {
+        if (err != nullptr && err_len > 0)
+            std::snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+}
+
+int keyauth_registry_check_readable_by(const char* dir, const char* user, unsigned uid,
+                                       unsigned gid, char* err, size_t err_len) {
+    try {
+        const keyauth::ServerUser who{user ? user : "", static_cast<uid_t>(uid),
+                                      static_cast<gid_t>(gid)};
+        const keyauth::Status checked =
+            keyauth::check_readable_by(keyauth::RegistryLayout{dir ? dir : ""}, who);
+        if (checked.ok())
+            return 0;
+        if (err != nullptr && err_len > 0)
+            std::snprintf(err, err_len, "%s", checked.error().message.c_str());
         return -1;
     } catch (...) {
         if (err != nullptr && err_len > 0)

@@ -1,5 +1,6 @@
 #include "registry_directory.hpp"
 
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,46 @@ Status check_registry_directory(std::string_view dir_view) {
     if (Status s = check_file(layout.dir, layout.lookup_index(), "lookup.idx"); !s)
         return s;
     return check_file(layout.dir, layout.commit_sequence(), "commit.seq");
+}
+
+namespace {
+
+// other_bit: S_IROTH or S_IXOTH; shifted for the group's and the owner's.
+bool permits(const struct stat& st, const ServerUser& user, const gid_t* groups, int ngroups,
+             mode_t other_bit) {
+    if (st.st_uid == user.uid)
+        return (st.st_mode & (other_bit << 6)) != 0;
+    for (int i = 0; i < ngroups; ++i) {
+        if (st.st_gid == groups[i])
+            return (st.st_mode & (other_bit << 3)) != 0;
+    }
+    return (st.st_mode & other_bit) != 0;
+}
+
+}  // namespace
+
+Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
+    if (user.uid == 0)
+        return {};
+    gid_t groups[64];
+    int ngroups = 64;
+    if (getgrouplist(user.name.c_str(), user.gid, groups, &ngroups) == -1)
+        ngroups = 64;  // more than that: judged on the first 64
+    const auto [index, counter] = layout.served_files();
+    const std::pair<std::string, mode_t> needs[] = {
+        {layout.dir, S_IXOTH}, {index, S_IROTH}, {counter, S_IROTH}};
+    for (const auto& [path, bit] : needs) {
+        struct stat st {};
+        if (stat(path.c_str(), &st) != 0)
+            continue;
+        if (permits(st, user, groups, ngroups, bit))
+            continue;
+        const struct group* owner = getgrgid(st.st_gid);
+        return make_error(Errc::permission_denied,
+                          "\"" + path + "\" is not readable by \"" + user.name +
+                              "\" (its group is \"" + (owner ? owner->gr_name : "?") + "\")");
+    }
+    return {};
 }
 
 }  // namespace keyauth

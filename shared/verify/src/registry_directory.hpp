@@ -27,4 +27,15 @@ bool identify(const std::string& path, FileIdentity& out);
 
 Error with_dir(const std::string& dir, const Error& error);
 
+// The user a server's processes will run as (NGINX's workers).
+struct ServerUser {
+    std::string name;
+    uid_t uid = 0;
+    gid_t gid = 0;  // primary; the supplementary groups come from the name
+};
+// Can that user enter the registry and read the files the servers map?
+// POSIX's classes: the owner's bits, else a group's, else others'. Files
+// that are missing are check_registry_directory()'s to judge.
+Status check_readable_by(const RegistryLayout& layout, const ServerUser& user);
+
 }  // namespace keyauth

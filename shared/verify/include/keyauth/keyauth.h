@@ -82,6 +82,17 @@ void keyauth_registry_close(keyauth_registry_t *registry);
 int keyauth_registry_check(const char *dir, char *err, size_t err_len);
 
 /*
+ * Can the given user (with the given primary group and its supplementary
+ * groups) read what a server reads in dir: the directory and the files in
+ * it the servers map? For a master process that will start workers as that
+ * user. Returns 0, or -1 with a one-line reason naming the file and its
+ * group in err. Files that are missing are keyauth_registry_check()'s to
+ * judge.
+ */
+int keyauth_registry_check_readable_by(const char *dir, const char *user, unsigned uid,
+    unsigned gid, char *err, size_t err_len);
+
+/*
  * The credential policy, one call per request: each credential is judged as
  * the request says, a token and a certificate judged together must name the
  * same client, and the result names the client and the credential the
