@@ -77,6 +77,24 @@ void set_registry_error(keyauth_result_t* result) {
     result->client_id[0] = '\0';
 }
 
+// A check's status as the C boundary returns it: 0, or -1 with a one-line
+// reason in err. Nothing thrown crosses.
+template <class Check>
+int status_to_c(char* err, size_t err_len, Check&& check) {
+    try {
+        const keyauth::Status status = check();
+        if (status.ok())
+            return 0;
+        if (err != nullptr && err_len > 0)
+            std::snprintf(err, err_len, "%s", status.error().message.c_str());
+        return -1;
+    } catch (...) {
+        if (err != nullptr && err_len > 0)
+            std::snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -104,38 +122,17 @@ void keyauth_registry_close(keyauth_registry_t* registry) {
 }
 
 int keyauth_registry_check(const char* dir, char* err, size_t err_len) {
-    try {
-        const keyauth::Status checked = keyauth::check_registry_directory(dir ? dir : "");
-        if (checked.ok())
-            return 0;
-        if (err != nullptr && err_len > 0) {
-            std::snprintf(err, err_len, "%s", checked.error().message.c_str());
-        }
-        return -1;
-    } catch (...) {
-        if (err != nullptr && err_len > 0)
-            std::snprintf(err, err_len, "out of memory");
-        return -1;
-    }
+    return status_to_c(err, err_len,
+                       [&] { return keyauth::check_registry_directory(dir ? dir : ""); });
 }
 
 int keyauth_registry_check_readable_by(const char* dir, const char* user, unsigned uid,
                                        unsigned gid, char* err, size_t err_len) {
-    try {
+    return status_to_c(err, err_len, [&] {
         const keyauth::ServerUser who{user ? user : "", static_cast<uid_t>(uid),
                                       static_cast<gid_t>(gid)};
-        const keyauth::Status checked =
-            keyauth::check_readable_by(keyauth::RegistryLayout{dir ? dir : ""}, who);
-        if (checked.ok())
-            return 0;
-        if (err != nullptr && err_len > 0)
-            std::snprintf(err, err_len, "%s", checked.error().message.c_str());
-        return -1;
-    } catch (...) {
-        if (err != nullptr && err_len > 0)
-            std::snprintf(err, err_len, "out of memory");
-        return -1;
-    }
+        return keyauth::check_readable_by(keyauth::RegistryLayout{dir ? dir : ""}, who);
+    });
 }
 
 void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t* request,
