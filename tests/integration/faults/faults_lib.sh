@@ -61,8 +61,8 @@ id_of() { cut -d: -f1 "$1"; }
 # slow SECONDS: true when SECONDS exceeds SLOW_LIMIT.
 slow() { awk -v t="$1" -v l="$SLOW_LIMIT" 'BEGIN { exit !(t > l) }'; }
 
-# http_verdict URL TOKEN-FILE: "admitted" or "refused" (anything else fails
-# the test), and no slower than SLOW_LIMIT.
+# http_verdict URL TOKEN-FILE: "admitted", "refused" or "unavailable"
+# (anything else fails the test), and no slower than SLOW_LIMIT.
 http_verdict() {
     local got status seconds
     got=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 10 \
@@ -72,6 +72,7 @@ http_verdict() {
     case $status in
         200) echo admitted ;;
         401) echo refused ;;
+        500) echo unavailable ;;  # the registry unreadable: refused, and said so
         *) fail "HTTP request of $(id_of "$2"): status $status" ;;
     esac
 }
