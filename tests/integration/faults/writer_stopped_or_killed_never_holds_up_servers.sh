@@ -65,14 +65,17 @@ expect_everywhere() {
 # that client WHILE (BEFORE, AFTER or "any") and always admit the bystander;
 # then it is continued (MODE stop) or killed (MODE kill) and, after the next
 # write, everyone agrees on AFTER (BEFORE if it was killed before its commit).
+# MODE kill-at-once: killed as soon as it stops, the next write at once (the
+# servers have had no time to look at the registry meanwhile).
 RUN=0
 fault() {
-    local point=$1 mode=$2 token=$3 before=$4 after=$5 while=$6 round verdict final
+    local point=$1 mode=$2 token=$3 before=$4 after=$5 while=$6 round rounds=3 final
     shift 6
     RUN=$((RUN + 1))
-    local what="$mode at $point ($*)"
+    local what="$mode at $point (keytool ${*:2})"
     stop_writer_at "$point" "$@"
-    for round in 1 2 3; do
+    [ "$mode" != kill-at-once ] || rounds=0
+    for ((round = 0; round < rounds; round++)); do
         expect_everywhere ./bystander_token admitted "bystander, writer stopped: $what" servers-only
         if [ "$while" != any ]; then
             expect_everywhere "$token" "$while" "changed client, writer stopped: $what" servers-only
@@ -88,11 +91,14 @@ fault() {
         kill -KILL "$WRITER"
         wait_writer
         expect_eq "$WRITER_STATUS" 137 "$what: exit status after SIGKILL"
-        expect_everywhere ./bystander_token admitted "bystander, writer killed: $what" servers-only
-        if [ "$while" != any ]; then
-            expect_everywhere "$token" "$while" "changed client, writer killed: $what" servers-only
+        if [ "$mode" == kill ]; then
+            expect_everywhere ./bystander_token admitted "bystander, writer killed: $what" servers-only
+            if [ "$while" != any ]; then
+                expect_everywhere "$token" "$while" "changed client, writer killed: $what" servers-only
+            fi
         fi
         keytool gen "next-$RUN" >/dev/null || fail "the next write after $what"
+        expect_everywhere ./bystander_token admitted "bystander after the next write: $what" servers-only
         expect_everywhere "./next-${RUN}_token" admitted "the next write's client after $what"
         final=$after
         [ "$point" != before-commit ] || final=$before
@@ -129,6 +135,9 @@ growth lmdb-committed kill refused     # a staged new file, never renamed in
 growth new-file-in-place stop any      # readers may reopen the new file before the counter moves
 growth new-file-in-place kill any
 growth published kill admitted
+# Killed between renaming the new file in and retiring the old one, and the
+# next write at once: the servers still on the old file must follow the path.
+growth new-file-in-place kill-at-once any
 
 touch "$WORK/prober.stop"
 wait "$PROBER" || fail "the prober failed: $(cat "$WORK/prober.err")"
