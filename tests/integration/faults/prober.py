@@ -3,11 +3,12 @@
 writers: one HTTP request (new connection, Bearer token) and one MQTT CONNECT
 (username = token) after the other, until STOP_FILE exists.
 
-    prober.py URL MQTT_PORT TOKEN_FILE STOP_FILE LIMIT_SECONDS
+    prober.py URL MQTT_PORT TOKEN_FILE STOP_FILE SLOW_SECONDS STALL_SECONDS
 
 Prints one line per answer that was not an admission or took longer than
-LIMIT_SECONDS ("refused http 401 <unix time>", "slow mqtt 0.412 <unix time>"),
-then a last line "probes HTTP MQTT max <seconds>"."""
+SLOW_SECONDS ("refused http 401 <unix time>", "slow mqtt 0.412 <unix time>",
+"stalled" past STALL_SECONDS), then a last line "probes HTTP MQTT max
+<seconds>"."""
 import http.client
 import os
 import socket
@@ -18,8 +19,8 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "mosquitto"))
 from mqtt_wire import connect_packet  # noqa: E402
 
-url, mqtt_port, token_file, stop_file, limit = sys.argv[1:6]
-limit = float(limit)
+url, mqtt_port, token_file, stop_file = sys.argv[1:5]
+limit, stall = float(sys.argv[5]), float(sys.argv[6])
 with open(token_file) as f:
     token = f.read().strip()
 client_id = token.split(":", 1)[0] + ":probe"
@@ -67,6 +68,7 @@ while not os.path.exists(stop_file):
         if not admitted:
             print("refused %s %s %.3f" % (kind, what, time.time()), flush=True)
         if took > limit:
-            print("slow %s %.3f %.3f" % (kind, took, time.time()), flush=True)
+            word = "stalled" if took > stall else "slow"
+            print("%s %s %.3f %.3f" % (word, kind, took, time.time()), flush=True)
     time.sleep(0.01)
 print("probes %d %d max %.3f" % (counts["http"], counts["mqtt"], slowest), flush=True)
