@@ -200,11 +200,11 @@ expect_state() {
 # started on each in turn. They start on the states as the power loss left
 # them: nothing has repaired them yet.
 declare -A URL
-ports=($(python3 -c '
+read -r -a ports <<<"$(python3 -c '
 import socket, sys
 held = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in held: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in held))' $((${#CASES[@]} + 1))))
+print(" ".join(str(s.getsockname()[1]) for s in held))' $((${#CASES[@]} + 1)))"
 UP=${ports[0]}
 servers=$(upstream_server "$UP")
 for i in "${!CASES[@]}"; do
