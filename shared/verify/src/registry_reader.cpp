@@ -46,6 +46,8 @@ struct RegistryReader::Impl {
 
     Status open_files();
     Status ensure_current();
+    // Either file at the path is not the one mapped: replaced, or gone.
+    bool replaced_on_disk() const;
     // Runs lookup(index, copy) on one published state; tag names it.
     template <class Lookup>
     Status read_index(std::uint64_t& tag, LookupIndex::Found& found, Lookup&& lookup);
@@ -85,18 +87,21 @@ Status RegistryReader::Impl::open_files() {
     return {};
 }
 
+bool RegistryReader::Impl::replaced_on_disk() const {
+    FileIdentity on_disk_index;
+    FileIdentity on_disk_sequence;
+    return !identify(layout.lookup_index(), on_disk_index) ||
+           !identify(layout.commit_sequence(), on_disk_sequence) ||
+           !(on_disk_index == FileIdentity{index.device(), index.inode()}) ||
+           !(on_disk_sequence == FileIdentity{sequence.device(), sequence.inode()});
+}
+
 // Notices a registry replaced on disk (new inode, or gone) and reopens.
 Status RegistryReader::Impl::ensure_current() {
     const std::int64_t now = monotonic_millis();
     if (now >= next_check_millis) {
         next_check_millis = now + kReplacementCheckMillis;
-        FileIdentity on_disk_index;
-        FileIdentity on_disk_sequence;
-        const bool present = identify(layout.lookup_index(), on_disk_index) &&
-                             identify(layout.commit_sequence(), on_disk_sequence);
-        if (!open || !present ||
-            !(on_disk_index == FileIdentity{index.device(), index.inode()}) ||
-            !(on_disk_sequence == FileIdentity{sequence.device(), sequence.inode()})) {
+        if (!open || replaced_on_disk()) {
             ++reopen_count;
             if (Status s = open_files(); !s)
                 return s;
@@ -124,6 +129,16 @@ Status RegistryReader::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& 
         if (sequence.reload() != version)
             continue;
         if (retired) {  // grown or rebuilt: the new file is at the path
+            ++reopen_count;
+            if (Status s = open_files(); !s)
+                return s;
+            continue;
+        }
+        if (!named && replaced_on_disk()) {
+            // A writer that died between renaming a new index in and
+            // retiring this one, then another commit: the counter names a
+            // copy of the new file. Follow the path now, not at the next
+            // check.
             ++reopen_count;
             if (Status s = open_files(); !s)
                 return s;

@@ -3,7 +3,7 @@
 Every client prints one line per thing it sees, "<what> <unix time>", and a
 last line when the stream ends ("closed", "error <status>", "end"), so a
 test reads from its output when a stream stopped. Everything stops by itself
-after LIFETIME seconds.
+after LIFETIME seconds (30, or $STREAMS_LIFETIME).
 
   streams.py ws-echo PORT
   streams.py ws-client URL TOKEN
@@ -14,11 +14,12 @@ after LIFETIME seconds.
       /keyauth.test.Ticker/Quiet sends one tick, then nothing)
   streams.py http-server PORT      (/events: SSE, /poll: answers late)
 """
+import os
 import sys
 import threading
 import time
 
-LIFETIME = 30
+LIFETIME = float(os.environ.get("STREAMS_LIFETIME", "30"))  # a longer test sets more
 TICK = 0.1
 
 
