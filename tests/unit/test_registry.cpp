@@ -951,6 +951,20 @@ void a_change_behind_the_index_is_published_by_the_next_writer(void**) {
     assert_ok(reader->find("other", found));
 }
 
+// A new index file a writer made and died before renaming in (a growth
+// killed before its commit) is removed by the next writer, not kept until
+// the next growth.
+void a_dead_writers_new_index_file_is_removed(void**) {
+    TempRegistry temp;
+    const std::string staged = temp.path() + "/lookup.idx.new";
+    const int fd = open(staged.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_int_equal(access(staged.c_str(), F_OK), -1);
+}
+
 // As sshd's StrictModes: a registry others may write is refused outright.
 void a_registry_others_may_write_is_refused(void**) {
     TempRegistry temp;
@@ -1031,6 +1045,7 @@ int main() {
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
         cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
+        cmocka_unit_test(a_dead_writers_new_index_file_is_removed),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_stops_the_writer_not_the_servers),

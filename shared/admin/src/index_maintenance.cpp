@@ -2,6 +2,7 @@
 // wait: see index_file.hpp and docs/ARCHITECTURE.md, "Readers that never
 // wait".
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -82,6 +83,8 @@ Status apply(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients,
 // index's. Whatever file is at the path is mapped first, so that a new file
 // retires it for the readers.
 Status LmdbRegistry::Impl::keep_index_current() {
+    // A new file a writer made and died before renaming in: nobody's.
+    unlink(IndexWriter::staged_path(layout.lookup_index()).c_str());
     FileIdentity on_disk;
     const bool ours = index.mapped() && identify(layout.lookup_index(), on_disk) &&
                       on_disk == FileIdentity{index.device(), index.inode()};

@@ -80,7 +80,7 @@ Result<IndexWriter> IndexWriter::create(const std::string& path, std::uint64_t c
     // At most three quarters full: short probes, and room to grow.
     while (log2 < kMaxLog2Slots && (std::uint64_t{1} << log2) * 3 / 4 < clients + 1)
         ++log2;
-    const std::string staged = path + ".new";
+    const std::string staged = staged_path(path);
     unlink(staged.c_str());  // from a writer that died
     UniqueFd fd(::open(staged.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid())

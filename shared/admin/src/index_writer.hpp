@@ -29,6 +29,8 @@ class IndexWriter {
     // its room allocated now (a full disk fails here, not as SIGBUS later),
     // made under a temporary name and renamed over path by publish().
     static Result<IndexWriter> create(const std::string& path, std::uint64_t clients, gid_t group);
+    // Where create() makes the file for path.
+    static std::string staged_path(const std::string& path) { return path + ".new"; }
 
     bool mapped() const { return file_.mapped(); }
     std::uint64_t version(unsigned copy) const;
