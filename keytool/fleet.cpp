@@ -100,6 +100,10 @@ int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& 
     if (auto s = (*fleet)->publish_ca_certificate(*pem); !s)
         return report_failure(s.error());
     std::printf("Published CA certificate %s to etcd\n", registry.ca_cert().c_str());
+    auto fleet_id = (*fleet)->publish_fleet_id();
+    if (!fleet_id)
+        return report_failure(fleet_id.error());
+    std::printf("Fleet id %s\n", fleet_id->c_str());
     return kExitOk;
 }
 
@@ -154,16 +158,19 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         return report_failure(registry.error());
     std::optional<std::string> revision;
     std::optional<std::string> contact;
+    std::optional<std::string> held;
     {
         auto writer = (*registry)->begin_write();  // read, never committed
         if (!writer)
             return report_failure(writer.error());
         auto r = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
         auto c = (*writer)->find_meta(keyauth::kReplicaContactMeta);
-        if (!r || !c)
-            return report_failure(!r ? r.error() : c.error());
+        auto h = (*writer)->find_meta(keyauth::kReplicaHeldMeta);
+        if (!r || !c || !h)
+            return report_failure(!r ? r.error() : !c ? c.error() : h.error());
         revision = *r;
         contact = *c;
+        held = *h;
     }
     auto records = (*registry)->list();
     if (!records)
@@ -186,6 +193,12 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         stale_after = std::strtoll(value->c_str(), &end, 10);
         if (value->empty() || *end != '\0' || stale_after < 0)
             return report_failure("--stale-after needs a number of seconds");
+    }
+    // keyauth-sync refused a rebuild that would lose clients: it serves
+    // what it had, which is no longer what etcd holds.
+    if (held && !held->empty()) {
+        std::printf("state:         HELD: %s\n", held->c_str());
+        return kExitFailure;
     }
     if (age > stale_after) {
         std::printf("state:         STALE: no contact with etcd for %lld s\n",

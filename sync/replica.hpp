@@ -26,6 +26,13 @@ struct ReplicaOptions {
     // How often the whole registry is compared with etcd's by digest.
     std::chrono::seconds digest_interval{60};
     bool once = false;  // catch up with etcd, then return
+    // A rebuild that would remove more than this share of the clients the
+    // host serves is refused (held) until the operator accepts it: an
+    // emptied or replaced etcd must not empty the fleet's hosts with it.
+    int max_loss_percent = 50;
+    bool accept_new_fleet = false;  // the next rebuild, whatever it loses
+    // Polled: true once for each rebuild asked for from outside (SIGUSR1).
+    std::function<bool()> rebuild_requested = [] { return false; };
 };
 
 class Replica {
