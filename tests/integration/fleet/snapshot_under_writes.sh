@@ -7,6 +7,7 @@
 source "$FLEET_LIB"
 WRITE_SECONDS=${WRITE_SECONDS:-25}
 LAG_LIMIT_MS=${LAG_LIMIT_MS:-1000}
+FORCED_REBUILDS=${FORCED_REBUILDS:-3}  # SIGUSR1 to both hosts, every 5 s
 start_etcd_cluster
 admin init >/dev/null
 admin_gen template
@@ -64,7 +65,7 @@ prober & prober_pid=$!
 at_exit "kill $prober_pid 2>/dev/null"
 sleep 4
 DIGEST_INTERVAL=2 start_host 2
-for round in 1 2 3; do
+for round in $(seq "$FORCED_REBUILDS"); do
     sleep 5
     kill -USR1 "${SYNC_PID[1]}" "${SYNC_PID[2]}"
 done
@@ -72,8 +73,8 @@ while [ $(($(now_millis) - started)) -lt $((WRITE_SECONDS * 1000)) ]; do sleep 0
 touch "$WORK/stop"
 wait "${pids[@]}"
 pass "10 writers for $WRITE_SECONDS s: $(wc -l <"$WORK/gens") gens, $(wc -l <"$WORK/dels") dels, over $(etcd_ids | wc -l) clients now"
-expect_eq "$(grep -c 'rebuilt the registry' "$WORK/sync1.log")" "3" "host 1's rebuilds"
-[ "$(grep -c 'rebuilt the registry' "$WORK/sync2.log")" -ge 3 ] || fail "host 2 did not rebuild"
+rebuilds_done() { [ "$(grep -c 'rebuilt the registry' "$WORK/sync$1.log")" -ge "$FORCED_REBUILDS" ]; }
+for i in 1 2; do wait_until 20 "host $i's $FORCED_REBUILDS rebuilds" rebuilds_done "$i"; done
 
 host_revision() {
     keytool --registry "$(host_dir "$1")" status | awk '/^etcd revision:/ {print $3}'
