@@ -12,6 +12,7 @@
 
 #include "keyauth/etcd_client.hpp"
 #include "replica.hpp"
+#include "replica_directory.hpp"
 
 namespace {
 
@@ -20,7 +21,7 @@ constexpr const char* kUsage =
     "                    [--etcd-cacert FILE] [--etcd-cert FILE --etcd-key FILE]\n"
     "                    [--etcd-user NAME --etcd-password-file FILE]\n"
     "                    [--digest-interval SECONDS] [--max-loss PERCENT]\n"
-    "                    [--accept-new-fleet] [--once | --check]\n"
+    "                    [--accept-new-fleet] [--once | --check | --restore-etcd]\n"
     "\n"
     "Replicates the fleet's clients from etcd into this host's registry (the\n"
     "broker and NGINX read it as ever). --etcd defaults to $KEYAUTH_ETCD, the\n"
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "A rebuild from etcd that would remove more than --max-loss PERCENT (default\n"
     "50) of this host's clients is refused: the host keeps serving its last state\n"
     "and says HELD until etcd is restored or --accept-new-fleet accepts it.\n"
+    "--restore-etcd writes this host's copy into an empty etcd (docs/FLEET.md).\n"
     "SIGUSR1 rebuilds the registry from etcd now (as a digest mismatch does).\n"
     "TLS and user also from KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD(_FILE).\n";
 
@@ -56,6 +58,7 @@ int run(int argc, char** argv) {
     keysync::ReplicaOptions options;
     std::vector<std::pair<std::string, std::string>> etcd_flags;
     bool check = false;
+    bool restore = false;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
         if (word == "--help" || word == "-h") {
@@ -68,6 +71,10 @@ int run(int argc, char** argv) {
         }
         if (word == "--accept-new-fleet") {
             options.accept_new_fleet = true;
+            continue;
+        }
+        if (word == "--restore-etcd") {
+            restore = true;
             continue;
         }
         if (word == "--check") {
@@ -116,6 +123,21 @@ int run(int argc, char** argv) {
     }
     options.rebuild_requested = [] { return rebuild_requested.exchange(false); };
     keysync::Replica replica(**etcd, options);
+    if (restore) {
+        // Only with this host's keyauth-sync stopped: it holds the lock.
+        auto lock = keysync::lock_replica(options.layout);
+        if (!lock) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", lock.error().message.c_str());
+            return 1;
+        }
+        std::string report;
+        if (keyauth::Status s = replica.restore_etcd(report); !s) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s\n", report.c_str());
+        return 0;
+    }
     if (check) {
         std::string report;
         auto equal = replica.check(report);

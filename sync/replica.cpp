@@ -7,6 +7,7 @@
 
 #include "keyauth/clock.hpp"
 #include "keyauth/etcd_registry.hpp"
+#include "keyauth/files.hpp"
 #include "replica_directory.hpp"
 
 namespace keysync {
@@ -24,6 +25,8 @@ constexpr std::chrono::seconds kStaleReportEvery{30};
 constexpr std::chrono::seconds kContactEvery{10};
 // How often a held replica reads etcd again, in case it was restored.
 constexpr std::chrono::milliseconds kHeldRetry{5000};
+// Puts per transaction when restoring etcd: under its --max-txn-ops (128).
+constexpr std::size_t kRestoreBatch = 100;
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void log_line(const char* format, ...) {
@@ -249,9 +252,8 @@ struct Replica::State {
         fleet_id = snapshot.fleet_id;
         local_clients = snapshot.clients;
         last_contact = keyauth::unix_now();
-        if (!held.empty() || options.accept_new_fleet)
-            log_line("%s", options.accept_new_fleet ? "new fleet accepted by the operator"
-                                                    : "etcd acceptable again: no longer held");
+        if (options.accept_new_fleet)
+            log_line("new fleet accepted by the operator");
         held.clear();
         options.accept_new_fleet = false;  // once: a later accident is refused again
         if (snapshot.ca_cert) {
@@ -304,10 +306,13 @@ struct Replica::State {
             remove_rebuild_leftovers(options.layout);
         if (!refusal.empty())
             return hold(refusal);
+        const bool was_held = !held.empty();
         if (Status s = open(); !s)
             return s;
         if (!built)
             return built;
+        if (was_held)
+            log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
         load_time = Clock::now() - started;
         return after_load(loaded, "rebuilt the registry with");
@@ -627,6 +632,61 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             pause();
         }
     }
+    return {};
+}
+
+keyauth::Status Replica::restore_etcd(std::string& report) {
+    State& s = *state_;
+    if (Status opened = s.open(); !opened)
+        return opened;
+    if (s.revision == 0)
+        return make_error(Errc::invalid_argument,
+                          s.options.layout.dir + " is not a replica kept by keyauth-sync");
+    auto ca_cert = keyauth::read_small_file(s.options.layout.ca_cert());
+    if (!ca_cert)
+        return ca_cert.error();
+    // Into an empty store only: never mixed with another fleet's records.
+    auto present = s.etcd.range(keyauth::kFleetPrefix, keyauth::etcd_prefix_end(keyauth::kFleetPrefix),
+                                0, 1);
+    if (!present)
+        return present.error();
+    if (!present->kvs.empty())
+        return make_error(Errc::already_exists,
+                          "etcd already holds a fleet (" + present->kvs.front().key +
+                              "): restore only into an empty etcd");
+    auto records = s.registry->list();
+    if (!records)
+        return records.error();
+    std::vector<keyauth::EtcdOperation> batch;
+    const auto flush = [&]() -> Status {
+        if (batch.empty())
+            return {};
+        auto written = s.etcd.txn({}, batch);
+        batch.clear();
+        return written.status();
+    };
+    for (const keyauth::ClientRecord& record : *records) {
+        const auto encoded = keyauth::encode_credentials(record.credentials);
+        batch.push_back({keyauth::EtcdOperation::Kind::put, keyauth::fleet_client_key(record.id),
+                         std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size())});
+        if (batch.size() == kRestoreBatch) {
+            if (Status st = flush(); !st)
+                return st;
+        }
+    }
+    if (Status st = flush(); !st)
+        return st;
+    // The CA and the fleet id last: until they are there, no gen runs and
+    // no host takes the half-written store for its fleet.
+    batch.push_back({keyauth::EtcdOperation::Kind::put, std::string(keyauth::kFleetCaCertKey),
+                     *ca_cert});
+    if (!s.fleet_id.empty())
+        batch.push_back(
+            {keyauth::EtcdOperation::Kind::put, std::string(keyauth::kFleetIdKey), s.fleet_id});
+    if (Status st = flush(); !st)
+        return st;
+    report = "restored " + std::to_string(records->size()) + " clients (this host's revision " +
+             decimal(s.revision) + ", fleet id '" + s.fleet_id + "') into etcd";
     return {};
 }
 

@@ -47,6 +47,11 @@ class Replica {
     // Local digest against etcd's at the stored revision: true if equal.
     keyauth::Result<bool> check(std::string& report);
 
+    // Writes this host's copy (its clients, CA certificate and fleet id)
+    // into an etcd that holds no fleet: how a fleet whose store of record
+    // was lost gets it back. The hosts then see their fleet again.
+    keyauth::Status restore_etcd(std::string& report);
+
   private:
     struct State;
     std::unique_ptr<State> state_;

@@ -422,8 +422,11 @@ const std::string& EtcdClient::endpoint() const {
 }
 
 Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range_end,
-                                    std::int64_t revision, std::int64_t limit) {
+                                    std::int64_t revision, std::int64_t limit,
+                                    bool serializable) {
     json request = {{"key", base64(key)}};
+    if (serializable)
+        request["serializable"] = true;
     if (!range_end.empty())
         request["range_end"] = base64(range_end);
     if (revision > 0)

@@ -21,8 +21,13 @@ struct Stored {
     std::int64_t mod_revision = 0;
 };
 
-Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view id) {
-    auto range = client.range(fleet_client_key(id), "");
+// Serializable for gen: what it reads first is a guess its transaction's
+// compare checks, so only the transaction needs (and waits for) a quorum and
+// a quorum lost mid-gen leaves exactly one write whose fate is unknown.
+// Linearizable for del, whose "no such client" is an answer in itself.
+Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view id,
+                                          bool serializable) {
+    auto range = client.range(fleet_client_key(id), "", 0, 0, serializable);
     if (!range)
         return range.error();
     if (range->kvs.empty())
@@ -41,7 +46,7 @@ bool holds_value(const EtcdTxnResult& result, std::string_view value) {
 // `init`'s, so a gen against the wrong or an empty etcd is refused instead of
 // founding a fleet of its own.
 Status require_fleet_ca(EtcdClient& etcd, std::string_view pem) {
-    auto range = etcd.range(kFleetCaCertKey, "");
+    auto range = etcd.range(kFleetCaCertKey, "", 0, 0, true);
     if (!range)
         return range.error();
     if (range->kvs.empty()) {
@@ -109,7 +114,7 @@ Result<ClientRecord> fleet_record(const EtcdKeyValue& kv) {
 EtcdRegistry::EtcdRegistry(std::unique_ptr<EtcdClient> client) : client_(std::move(client)) {}
 
 Status EtcdRegistry::find(std::string_view id, ClientCredentials& out) {
-    auto stored = find_stored(*client_, id);
+    auto stored = find_stored(*client_, id, false);
     if (!stored)
         return stored.error();
     if (!*stored)
@@ -201,7 +206,7 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
     EtcdClient& etcd = registry.client();
     if (Status s = require_fleet_ca(etcd, authority.certificate_pem()); !s)
         return s;
-    auto stored = find_stored(etcd, request.client_id);
+    auto stored = find_stored(etcd, request.client_id, true);
     if (!stored)
         return stored.error();
     if (*stored && !request.replace) {
@@ -241,7 +246,7 @@ Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
     if (Status s = check_client_id(client_id); !s)
         return s;
     EtcdClient& etcd = registry.client();
-    auto stored = find_stored(etcd, client_id);
+    auto stored = find_stored(etcd, client_id, false);
     if (!stored)
         return stored.error();
     if (!*stored)

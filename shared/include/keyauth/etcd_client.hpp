@@ -101,8 +101,11 @@ class EtcdClient {
     ~EtcdClient();
 
     // [key, range_end) at revision (0: now), sorted by key; limit 0: all.
+    // Serializable: the answering member's own state, without asking a
+    // quorum (possibly behind): for checks a later compare guards anyway.
     Result<EtcdRange> range(std::string_view key, std::string_view range_end,
-                            std::int64_t revision = 0, std::int64_t limit = 0);
+                            std::int64_t revision = 0, std::int64_t limit = 0,
+                            bool serializable = false);
     // All compares hold -> all operations, atomically. On failure the
     // compared keys are read in the same transaction.
     Result<EtcdTxnResult> txn(const std::vector<EtcdCompare>& compares,

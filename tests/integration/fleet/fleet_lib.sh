@@ -20,6 +20,7 @@ command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
 
 ADMIN=$WORK/admin
 MEMBERS=(1 2 3)
+ETCD_FLAGS=()  # more flags for every member (a test's timeouts)
 declare -A CLIENT_PORT PEER_PORT ETCD_PID SYNC_PID BROKER_PID BROKER_PORT NGINX_PORT
 export ETCDCTL_API=3
 
@@ -64,7 +65,7 @@ start_member() {
         --listen-peer-urls "http://127.0.0.1:${PEER_PORT[$i]}" \
         --initial-advertise-peer-urls "http://127.0.0.1:${PEER_PORT[$i]}" \
         --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
-        --initial-cluster-token "keyauth-$$" >>"$WORK/etcd$i.log" 2>&1 &
+        --initial-cluster-token "keyauth-$$" "${ETCD_FLAGS[@]}" >>"$WORK/etcd$i.log" 2>&1 &
     ETCD_PID[$i]=$!
     at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null"
     wait_for_port "${CLIENT_PORT[$i]}" 10
