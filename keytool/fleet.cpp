@@ -147,6 +147,29 @@ int run_server_cert_issue(const Invocation& invocation, const Arguments& argumen
     return kExitOk;
 }
 
+keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what) {
+    // Opening for writing would make a registry of any directory: judge it first.
+    if (!keyauth::check_registry_directory(registry.dir))
+        return {};
+    auto opened = keyauth::LmdbRegistry::open(registry.dir, keyauth::OpenMode::read_write);
+    if (!opened)
+        return {};  // not ours to judge: the command's own open says why
+    auto writer = (*opened)->begin_write();  // read, never committed
+    if (!writer)
+        return writer.error();
+    auto revision = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
+    if (!revision)
+        return revision.error();
+    if (!*revision)
+        return {};
+    return keyauth::make_error(
+        keyauth::Errc::invalid_argument,
+        registry.dir + " is a replica kept by keyauth-sync from etcd (revision " + **revision +
+            "): " + std::string(what) +
+            " the fleet with keytool --etcd ENDPOINTS (on the administrator's registry), and "
+            "every host follows");
+}
+
 int run_status(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("status takes no operands");
