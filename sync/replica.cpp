@@ -350,6 +350,28 @@ struct Replica::State {
         return {};
     }
 
+    // Why a watch response must not be applied (empty: it may): it deletes
+    // more than --max-loss of the clients at once (`etcdctl del --prefix`,
+    // a script gone wrong), which the operator confirms as a rebuild would.
+    // One del at a time never trips it; a host resuming after a long stop
+    // may, and says so.
+    std::string mass_removal(const keyauth::EtcdWatchBatch& batch) const {
+        if (options.accept_new_fleet || local_clients == 0)
+            return {};
+        std::size_t removed = 0;
+        for (const keyauth::EtcdEvent& event : batch.events)
+            removed += event.deleted && keyauth::fleet_client_id(event.kv.key) ? 1 : 0;
+        if (removed < 2 ||
+            removed * 100 <= static_cast<std::size_t>(options.max_loss_percent) * local_clients)
+            return {};
+        return "etcd deleted " + std::to_string(removed) + " of the " +
+               std::to_string(local_clients) + " clients this host serves at once (more than " +
+               "--max-loss " + std::to_string(options.max_loss_percent) +
+               "%): not applied; serving revision " + decimal(revision) +
+               " as it was. If meant: keyauth-sync --accept-new-fleet; if not, restore etcd "
+               "(docs/FLEET.md)";
+    }
+
     // One watch response: every event and the revision, one transaction.
     // A change of the fleet id is not applied: it is another fleet.
     Status apply(const keyauth::EtcdWatchBatch& batch) {
@@ -364,6 +386,8 @@ struct Replica::State {
                 return {};
             }
         }
+        if (std::string why = mass_removal(batch); !why.empty())
+            return hold(why);
         auto writer = registry->begin_write();
         if (!writer)
             return writer.error();
@@ -402,8 +426,11 @@ struct Replica::State {
             return s;
         if (Status s = (*writer)->commit(); !s)
             return s;
+        writer->reset();  // its lock released: count() takes it again
         revision = at;
         last_contact = now;
+        if (auto count = registry->count())
+            local_clients = *count;
         if (ca_cert)
             return install_ca_certificate(options.layout, *ca_cert);
         return {};
@@ -622,7 +649,7 @@ Status Replica::run(const std::function<bool()>& should_stop) {
                     return false;
                 }
                 applied = s.apply(batch);
-                return applied.ok() && !batch.canceled && !s.must_rebuild;
+                return applied.ok() && !batch.canceled && !s.must_rebuild && s.held.empty();
             },
             s.options.session, stop_watching);
         if (!applied)
