@@ -191,10 +191,9 @@ struct Replica::State {
     // it is not): it would lose more than --max-loss of the clients served
     // now. An emptied or replaced etcd must not empty every host with it.
     std::string loss_refusal(std::size_t kept, const Snapshot& snapshot) const {
-        if (options.accept_new_fleet || local_clients == 0)
-            return {};
         const std::size_t lost = local_clients - std::min(kept, local_clients);
-        if (lost * 100 <= static_cast<std::size_t>(options.max_loss_percent) * local_clients)
+        if (options.accept_new_fleet ||
+            !keyauth::exceeds_loss(local_clients, lost, options.max_loss_percent))
             return {};
         return "a rebuild from etcd (cluster " + snapshot.cluster_id + ", fleet id '" +
                snapshot.fleet_id + "', revision " + decimal(snapshot.revision) + ", " +
@@ -356,13 +355,12 @@ struct Replica::State {
     // One del at a time never trips it; a host resuming after a long stop
     // may, and says so.
     std::string mass_removal(const keyauth::EtcdWatchBatch& batch) const {
-        if (options.accept_new_fleet || local_clients == 0)
+        if (options.accept_new_fleet)
             return {};
         std::size_t removed = 0;
         for (const keyauth::EtcdEvent& event : batch.events)
             removed += event.deleted && keyauth::fleet_client_id(event.kv.key) ? 1 : 0;
-        if (removed < 2 ||
-            removed * 100 <= static_cast<std::size_t>(options.max_loss_percent) * local_clients)
+        if (removed < 2 || !keyauth::exceeds_loss(local_clients, removed, options.max_loss_percent))
             return {};
         return "etcd deleted " + std::to_string(removed) + " of the " +
                std::to_string(local_clients) + " clients this host serves at once (more than " +

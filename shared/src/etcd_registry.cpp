@@ -88,6 +88,13 @@ Status settle_registration(EtcdClient& etcd, const std::string& id, std::string_
 
 }  // namespace
 
+bool exceeds_loss(std::size_t served, std::size_t lost, int max_loss_percent) {
+    if (served == 0 || lost == 0)
+        return false;
+    lost = std::min(lost, served);
+    return lost * 100 > static_cast<std::size_t>(std::clamp(max_loss_percent, 0, 100)) * served;
+}
+
 std::string fleet_client_key(std::string_view client_id) {
     return std::string(kFleetClientsPrefix) + std::string(client_id);
 }

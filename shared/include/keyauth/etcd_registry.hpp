@@ -38,6 +38,11 @@ inline constexpr std::string_view kReplicaFleetIdMeta = "fleet.id";
 // clients: why, for `keytool status` (the replica serves its last state).
 inline constexpr std::string_view kReplicaHeldMeta = "fleet.held";
 
+// Would removing `lost` of the `served` clients a replica serves lose more
+// than max_loss_percent of them? (A replica holds such a change for the
+// operator: an emptied or replaced etcd must not empty the hosts.)
+bool exceeds_loss(std::size_t served, std::size_t lost, int max_loss_percent);
+
 std::string fleet_client_key(std::string_view client_id);
 // The id of a /keyauth/clients/<id> key; nullopt for any other key.
 std::optional<std::string> fleet_client_id(std::string_view key);
