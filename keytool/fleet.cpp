@@ -182,6 +182,8 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
     std::optional<std::string> revision;
     std::optional<std::string> contact;
     std::optional<std::string> held;
+    std::optional<std::string> cluster;
+    std::optional<std::string> fleet_id;
     {
         auto writer = (*registry)->begin_write();  // read, never committed
         if (!writer)
@@ -189,11 +191,17 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         auto r = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
         auto c = (*writer)->find_meta(keyauth::kReplicaContactMeta);
         auto h = (*writer)->find_meta(keyauth::kReplicaHeldMeta);
-        if (!r || !c || !h)
-            return report_failure(!r ? r.error() : !c ? c.error() : h.error());
+        auto k = (*writer)->find_meta(keyauth::kReplicaClusterMeta);
+        auto f = (*writer)->find_meta(keyauth::kReplicaFleetIdMeta);
+        for (const auto* meta : {&r, &c, &h, &k, &f}) {
+            if (!*meta)
+                return report_failure(meta->error());
+        }
         revision = *r;
         contact = *c;
         held = *h;
+        cluster = *k;
+        fleet_id = *f;
     }
     auto records = (*registry)->list();
     if (!records)
@@ -205,6 +213,9 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         return kExitOk;
     }
     std::printf("etcd revision: %s\n", revision->c_str());
+    // Which store that revision is of: hosts of one fleet show the same two.
+    std::printf("etcd cluster:  %s\n", cluster.value_or("").c_str());
+    std::printf("fleet id:      %s\n", fleet_id.value_or("").c_str());
     const std::int64_t seen = contact ? std::strtoll(contact->c_str(), nullptr, 10) : 0;
     const std::int64_t age = keyauth::unix_now() - seen;
     std::printf("last contact:  %s (%lld s ago)\n", format_time(seen).c_str(),

@@ -17,10 +17,8 @@ admin init >/dev/null
 admin_gen dave
 wait_until 15 "host 1 held" grep -q "HELD" "$WORK/sync1.log"
 host_verify 1 ./alice_token || fail "host 1 dropped alice before the operator said so"
-stop_host 1
-"$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir 1)" --accept-new-fleet --once >/dev/null 2>&1 ||
-    fail "--accept-new-fleet"
-start_host 1
+status_says_held 1
+accept_new_fleet 1
 wait_on_host 1 valid ./dave_token
 wait_on_host 1 refused ./alice_token
 host_digest_equal 1 >/dev/null || fail "host 1 differs from the new etcd"

@@ -151,6 +151,23 @@ wait_on_host() {
     fi
 }
 
+# status_says_held I: keytool status on host I says HELD, and exits 1.
+status_says_held() {
+    local out
+    out=$(keytool --registry "$(host_dir "$1")" status) && fail "host $1's status said all is well while held: $out"
+    expect_contains "$out" "state:         HELD" "keytool status on host $1"
+}
+
+# accept_new_fleet I: the operator's answer to HELD, with host I's keyauth-sync stopped.
+accept_new_fleet() {
+    local out
+    stop_host "$1"
+    out=$("$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$1")" --accept-new-fleet --once 2>&1) ||
+        fail "keyauth-sync --accept-new-fleet on host $1: $out"
+    expect_contains "$out" "new fleet accepted" "keyauth-sync --accept-new-fleet on host $1"
+    start_host "$1"
+}
+
 # host_digest_equal I: keyauth-sync --check (digest of host I against etcd's).
 host_digest_equal() {
     "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$1")" --check
