@@ -21,12 +21,21 @@ using Clock = std::chrono::steady_clock;
 
 // Small enough pages that a busy member answers each well within one attempt.
 constexpr std::int64_t kLoadPage = 1000;
+// While the registry served follows etcd between pages, smaller pages: the
+// time one page takes is how long a del may wait.
+constexpr std::int64_t kFollowPage = 250;
 constexpr std::chrono::seconds kStaleReportEvery{30};
 constexpr std::chrono::seconds kContactEvery{10};
 // How often a held replica reads etcd again, in case it was restored.
 constexpr std::chrono::milliseconds kHeldRetry{5000};
 // Puts per transaction when restoring etcd: under its --max-txn-ops (128).
 constexpr std::size_t kRestoreBatch = 100;
+// The longest one catch-up between two pages of a long read may take.
+constexpr std::chrono::milliseconds kFollowSlice{500};
+
+Status nothing_between_pages() {
+    return {};
+}
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void log_line(const char* format, ...) {
@@ -78,13 +87,16 @@ Status check_page(const keyauth::EtcdRange& page, std::int64_t at, const std::st
 // read at, asked for explicitly in every later page. Taking each answer's
 // header revision instead moved the snapshot forward page by page, and the
 // watch then skipped what changed on the pages already read.
+// `between_pages` runs after each page (of `page_size` keys) but the last.
 Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
-                               const std::function<Status(const keyauth::ClientRecord&)>& sink) {
+                               const std::function<Status(const keyauth::ClientRecord&)>& sink,
+                               const std::function<Status()>& between_pages,
+                               std::int64_t page_size = kLoadPage) {
     Snapshot snapshot;
     const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
     std::string from(keyauth::kFleetPrefix);
     for (bool first = true;; first = false) {
-        auto page = etcd.range(from, end, at, kLoadPage);
+        auto page = etcd.range(from, end, at, page_size);
         if (!page)
             return page.error();
         if (first) {
@@ -117,6 +129,8 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
         if (!page->more || page->kvs.empty())
             break;
         from = page->kvs.back().key + '\0';
+        if (Status s = between_pages(); !s)
+            return s.error();
     }
     snapshot.revision = at;
     return snapshot;
@@ -150,6 +164,10 @@ struct Replica::State {
     Clock::time_point last_held_report;
     bool unreachable = false;
     bool must_rebuild = false;
+    // The rebuild asked for is from the store this copy follows (SIGUSR1, a
+    // digest mismatch): the registry served keeps following it meanwhile.
+    // Never for another store, whose revisions mean nothing here.
+    bool rebuild_same_store = false;
     Clock::duration load_time{};
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
@@ -211,18 +229,22 @@ struct Replica::State {
     // transaction is abandoned if loss_refusal says so.
     Result<Snapshot> load_into(keyauth::LmdbRegistry& target,
                                const std::function<bool(const keyauth::ClientRecord&)>& known,
-                               std::string& refusal) {
+                               const std::function<Status()>& between_pages,
+                               std::int64_t page_size, std::string& refusal) {
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
         if (Status s = (*writer)->erase_all(); !s)
             return s.error();
         std::size_t kept = 0;
-        auto snapshot = read_snapshot(etcd, 0, [&](const keyauth::ClientRecord& record) {
-            if (known(record))
-                ++kept;
-            return (*writer)->put(record, false);
-        });
+        auto snapshot = read_snapshot(
+            etcd, 0,
+            [&](const keyauth::ClientRecord& record) {
+                if (known(record))
+                    ++kept;
+                return (*writer)->put(record, false);
+            },
+            between_pages, page_size);
         if (!snapshot)
             return snapshot;
         refusal = loss_refusal(kept, *snapshot);
@@ -270,8 +292,9 @@ struct Replica::State {
     Status load_in_place() {
         const auto started = Clock::now();
         std::string refusal;
-        auto snapshot =
-            load_into(*registry, [](const keyauth::ClientRecord&) { return false; }, refusal);
+        auto snapshot = load_into(
+            *registry, [](const keyauth::ClientRecord&) { return false; }, nothing_between_pages,
+            kLoadPage, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -292,8 +315,12 @@ struct Replica::State {
             keyauth::ClientCredentials ignored;
             return registry->find(record.id, ignored).ok();
         };
+        const bool follow = rebuild_same_store;
+        rebuild_same_store = false;
+        const auto meanwhile = [&] { return follow ? follow_meanwhile() : Status(); };
         Status built = rebuild_registry(options.layout, [&](keyauth::LmdbRegistry& fresh) {
-            auto snapshot = load_into(fresh, known, refusal);
+            auto snapshot =
+                load_into(fresh, known, meanwhile, follow ? kFollowPage : kLoadPage, refusal);
             if (!snapshot)
                 return snapshot.status();
             if (!refusal.empty())
@@ -347,6 +374,26 @@ struct Replica::State {
         if (now.fleet_id != fleet_id)
             return "etcd's fleet id '" + now.fleet_id + "' is not '" + fleet_id + "', this copy's";
         return {};
+    }
+
+    // Between two pages of a long read (a rebuild, a digest check: seconds
+    // with thousands of clients, minutes with a million) the registry served
+    // catches up with etcd, so that a del is not left waiting for the read.
+    // Returns once caught up (the watch's first answer says how far etcd
+    // is); a watch that fails is only a missed chance.
+    Status follow_meanwhile() {
+        Status applied;
+        (void)etcd.watch(
+            keyauth::kFleetPrefix, keyauth::etcd_prefix_end(keyauth::kFleetPrefix), revision + 1,
+            [&](const keyauth::EtcdWatchBatch& batch) {
+                if (batch.compact_revision > 0)
+                    return false;
+                applied = apply(batch);
+                return applied.ok() && !batch.canceled && held.empty() &&
+                       revision < batch.header_revision;
+            },
+            kFollowSlice, [] { return false; });
+        return applied;
     }
 
     // Why a watch response must not be applied (empty: it may): it deletes
@@ -472,15 +519,20 @@ struct Replica::State {
 
     // Local digest and etcd's, both at the local revision; nullopt if etcd
     // can no longer serve that revision (compacted: the watch will tell).
-    Result<std::optional<std::pair<std::string, std::string>>> digests() {
+    // With follow, the registry keeps applying changes between pages (its
+    // digest is taken first, at the revision etcd's is read at).
+    Result<std::optional<std::pair<std::string, std::string>>> digests(bool follow) {
         auto local = registry->list();
         if (!local)
             return local.error();
         keyauth::RegistryDigest remote;
-        auto snapshot = read_snapshot(etcd, revision, [&](const keyauth::ClientRecord& record) {
-            remote.add(record);
-            return Status();
-        });
+        auto snapshot = read_snapshot(
+            etcd, revision,
+            [&](const keyauth::ClientRecord& record) {
+                remote.add(record);
+                return Status();
+            },
+            [&] { return follow ? follow_meanwhile() : Status(); }, follow ? kFollowPage : kLoadPage);
         if (!snapshot) {
             if (snapshot.error().code == Errc::not_found)
                 return std::optional<std::pair<std::string, std::string>>();
@@ -537,13 +589,14 @@ struct Replica::State {
         if (Clock::now() < next_digest)
             return false;
         next_digest = Clock::now() + options.digest_interval;
-        auto pair = digests();
+        auto pair = digests(true);
         if (!pair)
             log_line("digest check failed: %s", pair.error().message.c_str());
         if (pair && *pair && (*pair)->first != (*pair)->second) {
             log_line("digest mismatch at revision %lld (local %s, etcd %s): rebuilding",
                      static_cast<long long>(revision), (*pair)->first.c_str(),
                      (*pair)->second.c_str());
+            rebuild_same_store = true;
             return true;
         }
         return false;
@@ -591,6 +644,7 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             log_line("rebuild requested");
             requested = false;
             s.must_rebuild = true;
+            s.rebuild_same_store = s.held.empty() && s.revision > 0;
         }
         Status step;
         // A registry with clients but no revision (made by keytool, say) is
@@ -719,7 +773,7 @@ keyauth::Result<bool> Replica::check(std::string& report) {
     State& s = *state_;
     if (Status opened = s.open(); !opened)
         return opened.error();
-    auto pair = s.digests();
+    auto pair = s.digests(false);
     if (!pair)
         return pair.error();
     if (!*pair)
