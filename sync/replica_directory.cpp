@@ -154,7 +154,12 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
 }
 
 keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout) {
-    const std::string path = layout.dir + ".sync.lock";
+    // Beside the directory, whatever way it is spelt ("DIR/" would put the
+    // lock inside, where a rebuild swaps it away).
+    std::string dir = layout.dir;
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.pop_back();
+    const std::string path = dir + ".sync.lock";
     keyauth::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid())
         return system_error("cannot open " + path).error();
