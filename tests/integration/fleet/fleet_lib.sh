@@ -270,3 +270,10 @@ http_status() {
     curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$2")" \
         "http://127.0.0.1:${NGINX_PORT[$1]}/db/query"
 }
+
+# wait_for_status I TOKEN-FILE CODE: host I's nginx answers CODE, within 2 s
+# (after a rebuild, nginx reopens the swapped-in registry within 200 ms).
+http_status_is() { [ "$(http_status "$1" "$2")" == "$3" ]; }
+wait_for_status() {
+    wait_until 2 "host $1's nginx answering $3 to $2" http_status_is "$@"
+}
