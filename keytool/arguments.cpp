@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 namespace keytool {
 

@@ -8,6 +8,7 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
 #include "client_bundle.hpp"

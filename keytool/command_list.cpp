@@ -6,7 +6,7 @@
 #include "keyauth/client_listing.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/duration.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 
 namespace keytool {
 namespace {

@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 #include "keyauth/provisioning.hpp"
 
 namespace keytool {

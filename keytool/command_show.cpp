@@ -4,7 +4,7 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/client_listing.hpp"
 #include "keyauth/clock.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 
 namespace keytool {
 

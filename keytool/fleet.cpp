@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 
 namespace keytool {
 namespace {

@@ -1,6 +1,8 @@
 // keytool: registers API clients and hands out their certificate, key and
 // token, once.
+#include <signal.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <exception>
@@ -8,6 +10,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "keyauth/commit_signals.hpp"
 #include "keyauth/provisioning.hpp"
 #include "output.hpp"
 
@@ -114,11 +117,39 @@ int run(int argc, char** argv) {
 
 }  // namespace keytool
 
+namespace {
+
+// Ctrl-C, a closed terminal or a kill says what it left behind: a change is
+// either committed and published whole (the core holds these signals across
+// that) or not at all. Async-signal-safe: write(2), then the default action.
+void on_interrupt(int signal_number) {
+    static const char nothing[] = "keytool: interrupted; the registry was not changed\n";
+    static const char done[] =
+        "keytool: interrupted after the change was committed and published\n";
+    const bool committed = keyauth::committed_a_change();
+    const ssize_t ignored = committed ? write(STDERR_FILENO, done, sizeof done - 1)
+                                      : write(STDERR_FILENO, nothing, sizeof nothing - 1);
+    (void)ignored;
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+void report_interruptions() {
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP})
+        sigaction(signal_number, &action, nullptr);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     if (sodium_init() < 0) {
         std::fputs("keytool: libsodium failed to initialize\n", stderr);
         return keytool::kExitFailure;
     }
+    report_interruptions();
     try {
         return keytool::run(argc, argv);
     } catch (const std::exception& e) {

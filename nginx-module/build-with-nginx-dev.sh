@@ -8,7 +8,7 @@
 #
 # nginx's configure writes a Makefile into the tree it runs in, so it runs in
 # TREE, a copy of NGINX_DEV_SRC: the installed source tree is never written.
-# The environment passes KEYAUTH_CORE_LIB and KEYAUTH_INCLUDE to ./config.
+# The environment passes KEYAUTH_CORE_LIBS and KEYAUTH_INCLUDE to ./config.
 set -euo pipefail
 
 step=$1

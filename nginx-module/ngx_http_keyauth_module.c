@@ -30,8 +30,9 @@
 typedef struct {
     ngx_str_t                      path;    /* NUL-terminated */
     keyauth_registry_t            *handle;  /* per process, opened after fork */
-    uint64_t                       generation;  /* last seen by the sweep */
-    unsigned                       changed:1;   /* since the last sweep */
+    keyauth_sweep_t                sweep;   /* the core's rule, per process */
+    uint64_t                       generation;  /* read by this sweep */
+    unsigned                       due:1;       /* in this sweep */
 } ngx_http_keyauth_registry_t;
 
 
@@ -39,6 +40,7 @@ typedef struct {
     ngx_array_t                    registries;  /* of registry pointers */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
+    time_t                         registry_error_grace;
     ngx_array_t                   *locations;   /* for nginx -t's warnings */
 } ngx_http_keyauth_main_conf_t;
 
@@ -60,6 +62,7 @@ typedef struct {
     unsigned                       replace:1;
     /* judged before the access phase, for $keyauth_client_id (limit_req) */
     unsigned                       judged:1;
+    uint64_t                       generation;  /* the registry's, then */
     keyauth_result_t               verdict;
     size_t                         client_id_len;
     u_char                         client_id[KEYAUTH_CLIENT_ID_MAX];
@@ -68,7 +71,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
-    keyauth_result_t *result);
+    keyauth_result_t *result, uint64_t *generation);
 static ngx_int_t ngx_http_keyauth_check_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result);
@@ -91,6 +94,7 @@ static ngx_int_t ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_keyauth_add_variables(ngx_conf_t *cf);
 static void *ngx_http_keyauth_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_keyauth_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_keyauth_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_keyauth_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -105,7 +109,8 @@ static ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
     ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 static void ngx_http_keyauth_untrack(void *data);
 static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
-static ngx_uint_t ngx_http_keyauth_note_registries(time_t now);
+static ngx_uint_t ngx_http_keyauth_begin_sweeps(time_t now);
+static void ngx_http_keyauth_end_sweeps(ngx_log_t *log);
 static void ngx_http_keyauth_close_revoked(ngx_http_request_t *r,
     keyauth_result_t *grant);
 static void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
@@ -117,8 +122,6 @@ static void ngx_http_keyauth_warn_subrequest_targets(ngx_conf_t *cf);
 static ngx_int_t ngx_http_keyauth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
     ngx_http_keyauth_registry_t *registry);
-static ngx_uint_t ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid,
-    gid_t *groups, int ngroups, mode_t other_bit);
 static ngx_int_t ngx_http_keyauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_keyauth_exit_process(ngx_cycle_t *cycle);
 
@@ -146,6 +149,13 @@ static ngx_command_t  ngx_http_keyauth_commands[] = {
       offsetof(ngx_http_keyauth_loc_conf_t, client_cert),
       NULL },
 
+    { ngx_string("keyauth_registry_error_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_keyauth_main_conf_t, registry_error_grace),
+      NULL },
+
       ngx_null_command
 };
 
@@ -155,7 +165,7 @@ static ngx_http_module_t  ngx_http_keyauth_module_ctx = {
     ngx_http_keyauth_init,                 /* postconfiguration */
 
     ngx_http_keyauth_create_main_conf,     /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_keyauth_init_main_conf,       /* init main configuration */
 
     ngx_http_keyauth_create_srv_conf,      /* create server configuration */
     ngx_http_keyauth_merge_srv_conf,       /* merge server configuration */
@@ -206,7 +216,8 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 /* what the request presented, judged by the core */
 
 static ngx_int_t
-ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result)
+ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
+    uint64_t *generation)
 {
     keyauth_request_t             request;
     ngx_http_keyauth_srv_conf_t  *kscf;
@@ -217,6 +228,12 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result)
 
     if (ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL) {
         return NGX_ERROR;
+    }
+
+    /* read before the lookups: a commit landing meanwhile moves it again */
+
+    if (generation) {
+        *generation = keyauth_registry_generation(kscf->registry->handle);
     }
 
     ngx_memzero(&request, sizeof(keyauth_request_t));
@@ -283,15 +300,24 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
 
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
-    /* judged already if $keyauth_client_id was asked for before access */
+    /*
+     * judged already if $keyauth_client_id was asked for before access; a
+     * limit_req delay may have lasted seconds since: the verdict holds only
+     * while the registry has not changed
+     */
 
-    if (ctx->judged) {
+    if (ctx->judged
+        && kscf->registry->handle
+        && keyauth_registry_generation(kscf->registry->handle)
+           == ctx->generation)
+    {
         result = ctx->verdict;
-        ctx->judged = 0;
 
-    } else if (ngx_http_keyauth_judge(r, &result) != NGX_OK) {
+    } else if (ngx_http_keyauth_judge(r, &result, NULL) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ctx->judged = 0;
 
     ctx->status = 0;
     ctx->body = NULL;
@@ -573,7 +599,9 @@ ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
 
             ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
 
-            if (ngx_http_keyauth_judge(r, &ctx->verdict) == NGX_OK) {
+            if (ngx_http_keyauth_judge(r, &ctx->verdict, &ctx->generation)
+                == NGX_OK)
+            {
                 ctx->judged = 1;
 
                 if (ctx->verdict.verdict == KEYAUTH_ACCEPTED) {
@@ -636,7 +664,21 @@ ngx_http_keyauth_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    kmcf->registry_error_grace = NGX_CONF_UNSET;
+
     return kmcf;
+}
+
+
+static char *
+ngx_http_keyauth_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_keyauth_main_conf_t *kmcf = conf;
+
+    ngx_conf_init_value(kmcf->registry_error_grace,
+                        KEYAUTH_DEFAULT_REGISTRY_ERROR_GRACE);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -893,21 +935,13 @@ static ngx_int_t
 ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
     ngx_http_keyauth_registry_t *registry)
 {
-    int                ngroups;
     char              *user;
-    gid_t              gid, groups[64];
-    u_char             path[NGX_MAX_PATH];
+    u_char             err[NGX_MAX_ERROR_STR];
     ngx_uid_t          uid;
-    ngx_uint_t         i;
+    ngx_gid_t          gid;
     struct group      *grp;
     struct passwd     *pwd;
-    ngx_file_info_t    fi;
     ngx_core_conf_t   *ccf;
-
-    /* what the workers read: lookup.idx and commit.seq, not data.mdb */
-
-    static const char  *names[] = { "", "/lookup.idx", "/commit.seq" };
-    static const mode_t need[] = { S_IXOTH, S_IROTH, S_IROTH };
 
     if (geteuid() != 0) {
         return NGX_OK;    /* the workers will be this user: already judged */
@@ -934,61 +968,21 @@ ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
         gid = grp->gr_gid;
     }
 
-    if (uid == 0) {
-        return NGX_OK;
-    }
+    /* the path is NUL-terminated: keyauth_registry_check() was given it */
 
-    ngroups = sizeof(groups) / sizeof(groups[0]);
-
-    if (getgrouplist(user, gid, groups, &ngroups) == -1) {
-        ngroups = sizeof(groups) / sizeof(groups[0]);
-    }
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        ngx_snprintf(path, sizeof(path), "%V%s%Z", &registry->path, names[i]);
-
-        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
-            continue;    /* keyauth_registry_check() judged what is missing */
-        }
-
-        if (ngx_http_keyauth_permits(&fi, uid, groups, ngroups, need[i])) {
-            continue;
-        }
-
-        grp = getgrgid(fi.st_gid);
-
+    if (keyauth_registry_check_readable_by((const char *) registry->path.data,
+                                           user, uid, gid, (char *) err,
+                                           sizeof(err))
+        != 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "keyauth registry \"%s\" is not readable by the "
-                           "workers' user \"%s\" (its group is \"%s\": "
-                           "e.g. \"user %s %s;\")",
-                           path, user, grp ? grp->gr_name : "?",
-                           user, grp ? grp->gr_name : "?");
+                           "keyauth registry %s, the workers' user: give it "
+                           "that group with the \"user\" directive",
+                           err);
         return NGX_ERROR;
     }
 
     return NGX_OK;
-}
-
-
-/* POSIX permission classes: the owner's bits, else a group's, else others' */
-
-static ngx_uint_t
-ngx_http_keyauth_permits(ngx_file_info_t *fi, ngx_uid_t uid, gid_t *groups,
-    int ngroups, mode_t other_bit)
-{
-    int  i;
-
-    if (fi->st_uid == uid) {
-        return (fi->st_mode & (other_bit << 6)) != 0;
-    }
-
-    for (i = 0; i < ngroups; i++) {
-        if (fi->st_gid == groups[i]) {
-            return (fi->st_mode & (other_bit << 3)) != 0;
-        }
-    }
-
-    return (fi->st_mode & other_bit) != 0;
 }
 
 
@@ -1047,6 +1041,8 @@ ngx_http_keyauth_init_process(ngx_cycle_t *cycle)
     registries = kmcf->registries.elts;
 
     for (i = 0; i < kmcf->registries.nelts; i++) {
+        keyauth_sweep_init(&registries[i]->sweep,
+                           (int64_t) kmcf->registry_error_grace);
         (void) ngx_http_keyauth_open(cycle->log, registries[i]);
     }
 
@@ -1081,11 +1077,13 @@ ngx_http_keyauth_exit_process(ngx_cycle_t *cycle)
 /*
  * Open requests. Each worker links every request this module admitted into
  * one list, unlinked by a pool cleanup when the request is freed. While the
- * list is not empty a timer looks, every 250 ms, at each registry's
- * generation and at the earliest end of validity in the list: only when one
- * of them moved are the requests rechecked, and those whose credential no
- * longer holds are closed as nginx closes a request on an error (HTTP/1:
- * the connection; HTTP/2: RST_STREAM), upstream connection included.
+ * list is not empty a timer asks the core, every 250 ms, whether a sweep of
+ * each registry is due (its generation moved, a validity ended, the grace
+ * of an unreadable registry ran out): only then are that registry's
+ * requests rechecked, and those the core rules cut are closed as nginx
+ * closes a request on an error (HTTP/1: the connection; HTTP/2:
+ * RST_STREAM), upstream connection included. A registry that cannot be read
+ * cuts nothing until "keyauth_registry_error_grace" has passed.
  */
 
 
@@ -1102,7 +1100,6 @@ typedef struct {
 
 static ngx_queue_t   ngx_http_keyauth_streams;
 static ngx_event_t   ngx_http_keyauth_sweep_event;
-static time_t        ngx_http_keyauth_earliest_not_after;
 
 
 static ngx_int_t
@@ -1145,9 +1142,7 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     stream->registry = registry;
     stream->grant = *grant;
 
-    if (grant->not_after < ngx_http_keyauth_earliest_not_after) {
-        ngx_http_keyauth_earliest_not_after = (time_t) grant->not_after;
-    }
+    keyauth_sweep_admitted(&registry->sweep, grant->not_after);
 
     return NGX_OK;
 }
@@ -1165,7 +1160,7 @@ ngx_http_keyauth_untrack(void *data)
 static void
 ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 {
-    time_t                      now, earliest;
+    time_t                      now;
     ngx_queue_t                *q, *next, revoked;
     ngx_http_keyauth_stream_t  *stream;
 
@@ -1177,14 +1172,13 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 
     now = ngx_time();
 
-    if (!ngx_http_keyauth_note_registries(now)) {
+    if (!ngx_http_keyauth_begin_sweeps(now)) {
         return;
     }
 
     /* verdicts first, closes after: closing may free other entries' pools */
 
     ngx_queue_init(&revoked);
-    earliest = NGX_MAX_TIME_T_VALUE;
 
     for (q = ngx_queue_head(&ngx_http_keyauth_streams);
          q != ngx_queue_sentinel(&ngx_http_keyauth_streams);
@@ -1193,12 +1187,15 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
         next = ngx_queue_next(q);
         stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
 
-        if (stream->registry->changed || stream->grant.not_after < now) {
-            keyauth_recheck(stream->registry->handle, &stream->grant);
+        if (!stream->registry->due) {
+            continue;
         }
 
-        if (stream->grant.verdict == KEYAUTH_ACCEPTED) {
-            earliest = ngx_min(earliest, (time_t) stream->grant.not_after);
+        keyauth_recheck(stream->registry->handle, &stream->grant);
+
+        if (keyauth_sweep_judge(&stream->registry->sweep, &stream->grant, now)
+            != KEYAUTH_SESSION_CUT)
+        {
             continue;
         }
 
@@ -1206,7 +1203,7 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
         ngx_queue_insert_tail(&revoked, q);
     }
 
-    ngx_http_keyauth_earliest_not_after = earliest;
+    ngx_http_keyauth_end_sweeps(ev->log);
 
     while (!ngx_queue_empty(&revoked)) {
         q = ngx_queue_head(&revoked);
@@ -1222,38 +1219,88 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 }
 
 
-/* Notes which registries changed; whether anything needs a recheck now. */
+/* Begins the sweep of each registry the core says is due; whether any is. */
 
 static ngx_uint_t
-ngx_http_keyauth_note_registries(time_t now)
+ngx_http_keyauth_begin_sweeps(time_t now)
 {
-    uint64_t                        generation;
-    ngx_uint_t                      i, changed;
-    ngx_http_keyauth_registry_t   **registries;
+    ngx_uint_t                      i, due;
+    ngx_http_keyauth_registry_t    *registry, **registries;
     ngx_http_keyauth_main_conf_t   *kmcf;
 
     kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_keyauth_module);
 
-    changed = 0;
+    due = 0;
     registries = kmcf->registries.elts;
 
     for (i = 0; i < kmcf->registries.nelts; i++) {
+        registry = registries[i];
 
         /*
          * read before the rechecks, which read this snapshot or a newer
          * one: a commit landing during the sweep makes the next tick sweep
          */
 
-        generation = keyauth_registry_generation(registries[i]->handle);
+        registry->generation = keyauth_registry_generation(registry->handle);
+        registry->due = keyauth_sweep_due(&registry->sweep,
+                                          registry->generation, now) != 0;
 
-        registries[i]->changed = (generation != registries[i]->generation);
-        registries[i]->generation = generation;
-
-        changed |= registries[i]->changed;
+        if (registry->due) {
+            keyauth_sweep_begin(&registry->sweep, registry->generation);
+            due = 1;
+        }
     }
 
-    return changed || now > ngx_http_keyauth_earliest_not_after;
+    return due;
+}
+
+
+/* Ends the sweeps begun; says once that a registry stopped or resumed answering. */
+
+static void
+ngx_http_keyauth_end_sweeps(ngx_log_t *log)
+{
+    ngx_uint_t                      i;
+    ngx_http_keyauth_registry_t    *registry, **registries;
+    ngx_http_keyauth_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_keyauth_module);
+
+    registries = kmcf->registries.elts;
+
+    for (i = 0; i < kmcf->registries.nelts; i++) {
+        registry = registries[i];
+
+        if (!registry->due) {
+            continue;
+        }
+
+        registry->due = 0;
+
+        switch (keyauth_sweep_end(&registry->sweep)) {
+
+        case KEYAUTH_SWEEP_REGISTRY_UNREADABLE:
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "keyauth: registry \"%V\" unreadable: keeping %uz "
+                          "open requests for up to %T s unless it answers "
+                          "again (keyauth_registry_error_grace); new "
+                          "requests are refused", &registry->path,
+                          keyauth_sweep_kept_through_error(&registry->sweep),
+                          kmcf->registry_error_grace);
+            break;
+
+        case KEYAUTH_SWEEP_REGISTRY_READABLE:
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "keyauth: registry \"%V\" readable again: open "
+                          "requests rechecked", &registry->path);
+            break;
+
+        default:
+            break;
+        }
+    }
 }
 
 
@@ -1273,9 +1320,20 @@ ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
 
     c = r->connection;
 
-    reason = (grant->verdict == KEYAUTH_MISMATCH)
-             ? "credential re-issued"
-             : keyauth_verdict_reason(grant->verdict);
+    switch (grant->verdict) {
+
+    case KEYAUTH_MISMATCH:
+        reason = "credential re-issued";
+        break;
+
+    case KEYAUTH_REGISTRY_ERROR:
+        reason = "registry unreadable for longer than "
+                 "keyauth_registry_error_grace";
+        break;
+
+    default:
+        reason = keyauth_verdict_reason(grant->verdict);
+    }
 
     ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
                   "keyauth: closing open request of client \"%s\": %s",
@@ -1315,8 +1373,6 @@ static void
 ngx_http_keyauth_streams_init(ngx_cycle_t *cycle)
 {
     ngx_queue_init(&ngx_http_keyauth_streams);
-
-    ngx_http_keyauth_earliest_not_after = NGX_MAX_TIME_T_VALUE;
 
     ngx_http_keyauth_sweep_event.handler = ngx_http_keyauth_sweep_handler;
     ngx_http_keyauth_sweep_event.log = cycle->log;

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 
 namespace keysync {
 namespace {

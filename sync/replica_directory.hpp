@@ -7,7 +7,7 @@
 #include <string>
 
 #include "keyauth/files.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_layout.hpp"
 
 namespace keysync {

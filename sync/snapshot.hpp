@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "keyauth/client_record.hpp"
 #include "keyauth/etcd_client.hpp"
-#include "keyauth/registry.hpp"
 
 namespace keysync {
 

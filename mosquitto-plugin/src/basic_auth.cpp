@@ -9,7 +9,7 @@
 
 #include <keyauth/authenticator.hpp>
 #include <keyauth/clock.hpp>
-#include <keyauth/x509.hpp>
+#include <keyauth/x509_identity.hpp>
 
 #include "broker_api.hpp"
 #include "plugin_state.hpp"
@@ -114,11 +114,13 @@ bool is_token_session_reauth(const Session* session, mosquitto* client, std::str
 // keeps offline; those are answered quietly from what admitted them.
 int reauth_offline(Plugin& plugin, const Session& parked) {
     Grant grant = parked.grant;
-    const Verdict verdict = recheck(*plugin.store, grant, unix_now());
-    if (verdict == Verdict::accepted)
+    const std::int64_t now = unix_now();
+    const SweepRuling ruling =
+        plugin.sessions.ruling(recheck(*plugin.store, grant, now), grant, now);
+    if (ruling.fate != SessionFate::cut)
         return MOSQ_ERR_SUCCESS;
     log(MOSQ_LOG_NOTICE, "offline session '%s' of '%s' no longer admitted: %s",
-        parked.mqtt_client_id.c_str(), grant.client_id.c_str(), verdict_reason(verdict).data());
+        parked.mqtt_client_id.c_str(), grant.client_id.c_str(), verdict_reason(ruling.why).data());
     return MOSQ_ERR_AUTH;
 }
 
@@ -133,10 +135,13 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     if (!certificate) {
         Session* session = plugin.sessions.find(client);
         if (is_token_session_reauth(session, client, username)) {
-            const Verdict verdict = recheck(*plugin.store, session->grant, unix_now());
-            if (verdict != Verdict::accepted) {
+            // Judged as the sweep judges it: an unreadable registry is no revocation.
+            const std::int64_t now = unix_now();
+            const Verdict verdict = recheck(*plugin.store, session->grant, now);
+            const SweepRuling ruling = plugin.sessions.ruling(verdict, session->grant, now);
+            if (ruling.fate == SessionFate::cut) {
                 const std::string client_id = session->grant.client_id;
-                return refuse(plugin, client, "token", client_id, verdict_reason(verdict));
+                return refuse(plugin, client, "token", client_id, verdict_reason(ruling.why));
             }
             return MOSQ_ERR_SUCCESS;
         }
@@ -165,7 +170,16 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     }
     requirements.certificate_client_id_is_registered_id = plugin.options.clientid_match;
 
-    const AuthResult result = authenticate(*plugin.store, presented, requirements, unix_now());
+    const std::int64_t now = unix_now();
+    const AuthResult result = authenticate(*plugin.store, presented, requirements, now);
+    if (result.verdict == Verdict::registry_error && plugin.reloading) {
+        // A reload re-authenticating a live session (a certificate's, or a
+        // token given as password): kept through the error as on the tick.
+        const Session* live = plugin.sessions.find(client);
+        if (live != nullptr &&
+            plugin.sessions.ruling(result.verdict, live->grant, now).fate != SessionFate::cut)
+            return MOSQ_ERR_SUCCESS;
+    }
     if (!result.accepted())
         return refuse(plugin, client, result);
     // A reload's pass over an offline session (password form): it stays parked.

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <string_view>
-#include <vector>
 
 #include <keyauth/clock.hpp>
 
@@ -24,9 +23,9 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     if (now < plugin.next_sweep)
         return MOSQ_ERR_SUCCESS;
     plugin.next_sweep = now + kSweepInterval;
-    std::vector<Revocation> revoked;
+    SweepOutcome swept;
     try {
-        revoked = plugin.sessions.sweep(*plugin.store, unix_now(), [](std::size_t count) {
+        swept = plugin.sessions.sweep(*plugin.store, unix_now(), [](std::size_t count) {
             log(MOSQ_LOG_DEBUG, "registry changed or a validity ended: re-checking %zu sessions",
                 count);
         });
@@ -34,13 +33,25 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
         log(MOSQ_LOG_ERR, "could not re-check sessions; trying again next tick");
         return MOSQ_ERR_SUCCESS;
     }
+    const long long grace = static_cast<long long>(plugin.sessions.registry_error_grace());
+    if (swept.news == SweepNews::registry_unreadable) {
+        log(MOSQ_LOG_WARNING,
+            "registry %s unreadable: keeping %zu live sessions for up to %lld s unless it "
+            "answers again (plugin_opt_registry_error_grace); new connections are refused",
+            plugin.options.registry_dir.c_str(), swept.kept_through_error, grace);
+    } else if (swept.news == SweepNews::registry_readable) {
+        log(MOSQ_LOG_NOTICE, "registry %s readable again: live sessions re-checked",
+            plugin.options.registry_dir.c_str());
+    }
     // Kicked only after the sweep: a kick may report the disconnect at once.
-    for (const Revocation& r : revoked) {
+    for (const Revocation& r : swept.revoked) {
         const std::string_view why =
             r.verdict == Verdict::mismatch ? "re-issued" : verdict_reason(r.verdict);
-        log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s",
-            r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()),
-            why.data());
+        log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s%s",
+            r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()), why.data(),
+            r.verdict == Verdict::registry_error
+                ? " for longer than plugin_opt_registry_error_grace"
+                : "");
         mosquitto_kick_client_by_clientid(r.mqtt_client_id.c_str(), false);
     }
     return MOSQ_ERR_SUCCESS;

@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include <keyauth/duration.hpp>
+
 #include "broker_api.hpp"
 
 namespace keyauth::mqtt {
@@ -10,6 +12,7 @@ namespace {
 constexpr std::string_view kRegistry = "registry";
 constexpr std::string_view kTokenAuth = "token_auth";
 constexpr std::string_view kClientIdMatch = "clientid_match";
+constexpr std::string_view kRegistryErrorGrace = "registry_error_grace";
 
 Status parse_bool(std::string_view key, std::string_view value, bool& out) {
     if (value == "true") {
@@ -24,22 +27,40 @@ Status parse_bool(std::string_view key, std::string_view value, bool& out) {
     return {};
 }
 
+// Whole seconds ("60"), or a duration as keytool takes it ("90s", "5m").
+Status parse_seconds(std::string_view key, std::string_view value, std::int64_t& out) {
+    const bool digits = value.find_first_not_of("0123456789") == std::string_view::npos;
+    Result<std::int64_t> parsed =
+        parse_duration(digits ? std::string(value) + "s" : std::string(value));
+    if (!parsed) {
+        return make_error(Errc::invalid_argument,
+                          "plugin_opt_" + std::string(key) +
+                              " must be seconds (60) or a duration (90s, 5m), not '" +
+                              std::string(value.substr(0, 32)) + "'");
+    }
+    out = *parsed;
+    return {};
+}
+
 }  // namespace
 
 Result<Options> parse_options(const mosquitto_opt* options, int count) {
     Options parsed;
-    bool seen_registry = false, seen_token_auth = false, seen_clientid_match = false;
+    bool seen_registry = false, seen_token_auth = false, seen_clientid_match = false,
+         seen_registry_error_grace = false;
     for (int i = 0; i < count; ++i) {
         const std::string_view key = options[i].key != nullptr ? options[i].key : "";
         const std::string_view value = options[i].value != nullptr ? options[i].value : "";
-        bool* seen = key == kRegistry        ? &seen_registry
-                     : key == kTokenAuth     ? &seen_token_auth
-                     : key == kClientIdMatch ? &seen_clientid_match
-                                             : nullptr;
+        bool* seen = key == kRegistry             ? &seen_registry
+                     : key == kTokenAuth          ? &seen_token_auth
+                     : key == kClientIdMatch      ? &seen_clientid_match
+                     : key == kRegistryErrorGrace ? &seen_registry_error_grace
+                                                  : nullptr;
         if (seen == nullptr) {
             return make_error(Errc::invalid_argument,
                               "unknown option plugin_opt_" + std::string(key) +
-                                  " (known: registry, token_auth, clientid_match)");
+                                  " (known: registry, token_auth, clientid_match, "
+                                  "registry_error_grace)");
         }
         if (*seen) {
             return make_error(Errc::invalid_argument,
@@ -55,6 +76,8 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
             parsed.registry_dir = std::string(value);
         } else if (key == kTokenAuth) {
             s = parse_bool(key, value, parsed.token_auth);
+        } else if (key == kRegistryErrorGrace) {
+            s = parse_seconds(key, value, parsed.registry_error_grace);
         } else {
             s = parse_bool(key, value, parsed.clientid_match);
         }

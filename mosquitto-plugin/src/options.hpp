@@ -1,9 +1,11 @@
 // plugin_opt_* settings from mosquitto.conf.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <keyauth/result.hpp>
+#include <keyauth/revocation_sweep.hpp>
 
 struct mosquitto_opt;
 
@@ -13,10 +15,14 @@ struct Options {
     std::string registry_dir;    // plugin_opt_registry, required
     bool token_auth = true;      // plugin_opt_token_auth: CONNECT username is a token
     bool clientid_match = true;  // plugin_opt_clientid_match: certificate id == MQTT id
+    // plugin_opt_registry_error_grace: seconds live sessions outlive an
+    // unreadable registry (0: cut at once)
+    std::int64_t registry_error_grace = kDefaultRegistryErrorGrace;
 };
 
-// Refuses unknown, repeated or empty options and values other than
-// true/false, naming the option as the operator wrote it.
+// Refuses unknown, repeated or empty options, flags other than true/false
+// and graces other than seconds or a duration (60, 90s, 5m), naming the
+// option as the operator wrote it.
 Result<Options> parse_options(const mosquitto_opt* options, int count);
 
 }  // namespace keyauth::mqtt

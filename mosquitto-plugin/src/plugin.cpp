@@ -7,7 +7,7 @@
 #include <memory>
 #include <new>
 
-#include <keyauth/registry.hpp>
+#include <keyauth/registry_reader.hpp>
 
 #include "basic_auth.hpp"
 #include "broker_api.hpp"
@@ -66,7 +66,7 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         log(MOSQ_LOG_ERR, "%s", parsed.error().message.c_str());
         return MOSQ_ERR_INVAL;
     }
-    auto registry = LmdbRegistry::open(parsed->registry_dir, OpenMode::read_only);
+    auto registry = RegistryReader::open(parsed->registry_dir);
     if (!registry) {
         log(MOSQ_LOG_ERR, "cannot open the registry: %s", registry.error().message.c_str());
         return MOSQ_ERR_INVAL;
@@ -76,6 +76,7 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
     plugin->identifier = identifier;
     plugin->options = std::move(parsed.value());
     plugin->store = std::move(registry.value());
+    plugin->sessions = SessionTable(plugin->options.registry_error_grace);
     for (const Registration& r : kCallbacks) {
         if (mosquitto_callback_register(identifier, r.event, r.callback, nullptr, plugin.get()) !=
             MOSQ_ERR_SUCCESS) {
@@ -91,6 +92,10 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         o.token_auth ? "MQTT token authentication enabled" : "MQTT token authentication disabled");
     log(MOSQ_LOG_NOTICE, "client certificates are checked against the registry%s",
         o.clientid_match ? "; MQTT client id must be the registered id" : "");
+    log(MOSQ_LOG_NOTICE,
+        "live sessions are kept up to %lld s through an unreadable registry "
+        "(plugin_opt_registry_error_grace)",
+        static_cast<long long>(o.registry_error_grace));
     if (loaded_per_listener(identifier)) {
         log(MOSQ_LOG_WARNING,
             "WARNING: per_listener_settings true: the broker sends this plugin no tick, so "

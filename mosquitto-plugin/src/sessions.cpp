@@ -1,7 +1,5 @@
 #include "sessions.hpp"
 
-#include <algorithm>
-
 namespace keyauth::mqtt {
 
 Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now) {
@@ -12,7 +10,7 @@ Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now) {
 }
 
 void SessionTable::track(const mosquitto* client, Session session) {
-    earliest_not_after_ = std::min(earliest_not_after_, session.grant.not_after);
+    rule_.admitted(session.grant.not_after);
     sessions_.insert_or_assign(client, std::move(session));
 }
 
@@ -47,27 +45,28 @@ Session* SessionTable::find(const mosquitto* client) {
     return it == sessions_.end() ? nullptr : &it->second;
 }
 
-std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now,
-                                            void (*on_sweep)(std::size_t sessions)) {
-    std::vector<Revocation> revoked;
+SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
+                                 void (*on_sweep)(std::size_t sessions)) {
+    SweepOutcome outcome;
     if (sessions_.empty())
-        return revoked;
+        return outcome;
     // Read before the lookups (it is the snapshot a lookup now reads): a
     // commit landing during the sweep changes it again, so the next tick
     // sweeps once more.
     const std::uint64_t generation = store.generation();
-    if (generation == swept_generation_ && now <= earliest_not_after_)
-        return revoked;
+    if (!rule_.due(generation, now))
+        return outcome;
     if (on_sweep != nullptr)
         on_sweep(sessions_.size());
-    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
     std::vector<const mosquitto*> gone;
+    rule_.begin(generation);
     for (auto& [client, session] : sessions_) {
+        // recheck() renews not_after first: two statements, in this order
         const Verdict verdict = recheck(store, session.grant, now);
-        if (verdict == Verdict::accepted) {
-            earliest = std::min(earliest, session.grant.not_after);
-        } else {
-            revoked.push_back({session.mqtt_client_id, session.grant.client_id, verdict});
+        const SweepRuling ruling = rule_.judge(verdict, session.grant.not_after, now);
+        if (ruling.fate == SessionFate::cut) {
+            outcome.revoked.push_back(
+                {session.mqtt_client_id, session.grant.client_id, ruling.why});
             gone.push_back(client);
         }
     }
@@ -75,9 +74,9 @@ std::vector<Revocation> SessionTable::sweep(ClientStore& store, std::int64_t now
     // next tick starts it again.
     for (const mosquitto* client : gone)
         sessions_.erase(client);
-    swept_generation_ = generation;
-    earliest_not_after_ = earliest;
-    return revoked;
+    outcome.news = rule_.end();
+    outcome.kept_through_error = rule_.kept_through_error();
+    return outcome;
 }
 
 }  // namespace keyauth::mqtt

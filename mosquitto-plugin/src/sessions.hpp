@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -13,6 +12,7 @@
 #include <keyauth/authenticator.hpp>
 #include <keyauth/client_record.hpp>
 #include <keyauth/registry.hpp>
+#include <keyauth/revocation_sweep.hpp>
 
 struct mosquitto;
 
@@ -40,15 +40,25 @@ struct Session {
     bool persistent = false;  // clean session off: the broker keeps it offline
 };
 
-// A session the registry no longer admits.
+// A session the registry no longer admits, or no longer answers for.
 struct Revocation {
     std::string mqtt_client_id;
     std::string client_id;
-    Verdict verdict;
+    Verdict verdict;  // registry_error: unreadable for longer than the grace
+};
+
+struct SweepOutcome {
+    std::vector<Revocation> revoked;
+    SweepNews news = SweepNews::none;  // to log once
+    std::size_t kept_through_error = 0;
 };
 
 class SessionTable {
   public:
+    // registry_error_grace: seconds sessions outlive an unreadable registry.
+    explicit SessionTable(std::int64_t registry_error_grace = kDefaultRegistryErrorGrace)
+        : rule_(registry_error_grace) {}
+
     // Keyed by the broker's client: the broker reports every disconnect.
     void track(const mosquitto* client, Session session);
     void untrack(const mosquitto* client) noexcept { sessions_.erase(client); }
@@ -61,17 +71,22 @@ class SessionTable {
     bool holds_mqtt_client_id(std::string_view mqtt_client_id) const;
     std::size_t size() const { return sessions_.size(); }
 
-    // Re-checks every session when the registry has changed since the last
-    // sweep or a session's validity has ended; the revoked ones are untracked
-    // and returned.
-    std::vector<Revocation> sweep(ClientStore& store, std::int64_t now,
-                                  void (*on_sweep)(std::size_t sessions) = nullptr);
+    // Re-checks every session when the core's rule says a sweep is due (the
+    // registry changed, a validity ended, an error's grace ran out); the
+    // sessions it cuts are untracked and returned.
+    SweepOutcome sweep(ClientStore& store, std::int64_t now,
+                       void (*on_sweep)(std::size_t sessions) = nullptr);
+    std::int64_t registry_error_grace() const { return rule_.error_grace(); }
+    // What the sweep would do now with a session checked outside it (a
+    // reload re-authenticating it): an unreadable registry keeps it too.
+    SweepRuling ruling(Verdict verdict, const Grant& grant, std::int64_t now) const {
+        return rule_.ruling(verdict, grant.not_after, now);
+    }
 
   private:
     std::unordered_map<const mosquitto*, Session> sessions_;
     std::unordered_map<const mosquitto*, Session> parked_;
-    std::uint64_t swept_generation_ = 0;
-    std::int64_t earliest_not_after_ = std::numeric_limits<std::int64_t>::max();
+    RevocationSweep rule_;
 };
 
 }  // namespace keyauth::mqtt

@@ -37,15 +37,17 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/provisioning.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
+#include "keyauth/registry_reader.hpp"
 #include "keyauth/token.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 extern char** environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using keyauth::RegistryReader;
 using keyauth::Fingerprint;
 using keyauth::LmdbRegistry;
 
@@ -131,7 +133,7 @@ int run_quietly(const std::vector<std::string>& argv) {
 struct BenchRegistry {
     std::size_t clients = 0;
     std::string dir;
-    std::unique_ptr<LmdbRegistry> reader;        // read-only, as the servers open it
+    std::unique_ptr<RegistryReader> reader;        // read-only, as the servers open it
     std::vector<std::string> valid_tokens;       // sample of issued tokens
     std::vector<std::string> wrong_tokens;       // same ids, another secret
     std::vector<Fingerprint> fingerprints;       // sample of registered fingerprints
@@ -280,7 +282,7 @@ std::unique_ptr<BenchRegistry> prepare(const Options& options, std::size_t clien
         std::fprintf(stderr, "core_bench: reusing %s (%s)\n", bench->dir.c_str(),
                      read_file(bench->dir + "/" + kCompleteMarker).substr(0).c_str());
     }
-    auto reader = LmdbRegistry::open(bench->dir, keyauth::OpenMode::read_only);
+    auto reader = RegistryReader::open(bench->dir);
     if (!reader)
         die("open " + bench->dir + ": " + reader.error().message);
     bench->reader = std::move(reader.value());

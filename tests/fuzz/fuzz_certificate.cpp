@@ -6,7 +6,7 @@
 #include "fuzz_support.hpp"
 #include "keyauth/authenticator.hpp"
 #include "keyauth/client_id.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_identity.hpp"
 
 using namespace keyauth_fuzz;
 

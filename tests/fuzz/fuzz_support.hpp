@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 #include "test_support.hpp"
 
 namespace keyauth_fuzz {
@@ -32,7 +32,7 @@ inline const std::string& live_token() {
 
 inline keyauth::LmdbRegistry& registry() {
     static keyauth_test::TempRegistry* temp = new keyauth_test::TempRegistry;  // outlives atexit
-    static std::unique_ptr<keyauth::LmdbRegistry> reader = [] {
+    static std::unique_ptr<keyauth::RegistryReader> reader = [] {
         std::atexit([] { keyauth_test::TempDir::remove_tree(temp->path()); });
         const keyauth::TokenHash hash = keyauth_test::hash_of_hex(kSecret);
         const bool written =
@@ -50,7 +50,7 @@ inline keyauth::LmdbRegistry& registry() {
             });
         if (!written)
             die("writing the registry");
-        auto opened = temp->open(keyauth::OpenMode::read_only);
+        auto opened = temp->open_reader();
         if (!opened)
             die("opening the registry read-only");
         return opened;

@@ -9,14 +9,15 @@
 
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
+#include "keyauth/registry_reader.hpp"
 
 int main(int argc, char** argv) {
     if (argc != 4) {
         std::fprintf(stderr, "usage: registry_check_loop DIR TOKEN-FILE N\n");
         return 2;
     }
-    auto registry = keyauth::LmdbRegistry::open(argv[1], keyauth::OpenMode::read_only);
+    auto registry = keyauth::RegistryReader::open(argv[1]);
     if (!registry) {
         std::fprintf(stderr, "%s\n", registry.error().message.c_str());
         return 2;

@@ -30,10 +30,12 @@
 #include <vector>
 
 #include "keyauth/provisioning.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
+#include "keyauth/registry_reader.hpp"
 
 namespace {
 
+using keyauth::RegistryReader;
 using keyauth::ClientCredentials;
 using keyauth::Errc;
 using keyauth::LmdbRegistry;
@@ -157,7 +159,7 @@ void check(Shared& shared, const char* what, std::size_t index, std::uint64_t be
 }
 
 void run_reader(const std::string& dir, Shared& shared, std::size_t ids, unsigned seed) {
-    auto registry = LmdbRegistry::open(dir, keyauth::OpenMode::read_only);
+    auto registry = RegistryReader::open(dir);
     if (!registry)
         die("reader: " + registry.error().message);
     std::mt19937_64 rng(seed);

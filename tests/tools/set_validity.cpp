@@ -7,7 +7,7 @@
 #include <string>
 
 #include "keyauth/clock.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
 
 namespace {
 

@@ -8,8 +8,9 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
+using keyauth::RegistryReader;
 using keyauth::AuthResult;
 using keyauth::check_bearer;
 using keyauth::check_certificate;
@@ -50,7 +51,7 @@ ClientCredentials credentials_for(std::string_view secret_hex) {
 // A registry with myapp01 (secret A) and other (secret B), opened read-only.
 struct TokenFixture {
     TempRegistry temp;
-    std::unique_ptr<LmdbRegistry> reader;
+    std::unique_ptr<keyauth::RegistryReader> reader;
 };
 
 int token_setup(void** state) {
@@ -59,7 +60,7 @@ int token_setup(void** state) {
         return put_client(w, "myapp01", credentials_for(kSecretA)) &&
                put_client(w, "other", credentials_for(kSecretB));
     });
-    fixture->reader = fixture->temp.open(OpenMode::read_only);
+    fixture->reader = fixture->temp.open_reader();
     *state = fixture;
     return written && fixture->reader ? 0 : -1;
 }
@@ -69,14 +70,14 @@ int token_teardown(void** state) {
     return 0;
 }
 
-LmdbRegistry& reader_of(void** state) {
+keyauth::RegistryReader& reader_of(void** state) {
     return *static_cast<TokenFixture*>(*state)->reader;
 }
 
 const std::string kTokenA = token_text("myapp01", kSecretA);
 
 void token_validity_edges(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     const AuthResult early = check_token(store, kTokenA, kNotBefore - 1);
     assert_verdict(early, Verdict::not_yet_valid);
     assert_sv_equal(early.client_id(), "myapp01");
@@ -98,7 +99,7 @@ void token_validity_edges(void** state) {
 }
 
 void secret_of_another_client_is_a_mismatch(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     const AuthResult result = check_token(store, token_text("myapp01", kSecretB), kNotBefore);
     assert_verdict(result, Verdict::mismatch);
     assert_sv_equal(result.client_id(), "myapp01");
@@ -112,7 +113,7 @@ void secret_of_another_client_is_a_mismatch(void** state) {
 
 void wrong_secret_says_mismatch_even_outside_the_window(void** state) {
     // The window is only disclosed to the holder of the secret.
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotAfter + 1),
                    Verdict::mismatch);
     assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotBefore - 1),
@@ -120,7 +121,7 @@ void wrong_secret_says_mismatch_even_outside_the_window(void** state) {
 }
 
 void every_one_character_change_is_refused(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     for (std::size_t i = 0; i < kTokenA.size(); ++i) {
         std::string changed = kTokenA;
         changed[i] = changed[i] == '1' ? '2' : '1';
@@ -133,14 +134,14 @@ void every_one_character_change_is_refused(void** state) {
 }
 
 void unknown_client(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     const AuthResult result = check_token(store, token_text("ghost", kSecretA), kNotBefore);
     assert_verdict(result, Verdict::unknown_client);
     assert_sv_equal(result.client_id(), "ghost");
 }
 
 void malformed_and_missing_tokens(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     assert_verdict(check_token(store, "", kNotBefore), Verdict::missing);
     for (const std::string& bad :
          {kTokenA + "0", kTokenA.substr(0, kTokenA.size() - 1), kTokenA + std::string(1, '\0'),
@@ -155,7 +156,7 @@ void malformed_and_missing_tokens(void** state) {
 
 void deleted_client_is_refused_on_next_check(void** state) {
     auto* fixture = static_cast<TokenFixture*>(*state);
-    LmdbRegistry& store = *fixture->reader;
+    keyauth::RegistryReader& store = *fixture->reader;
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
     assert_true(write_registry_in_child(fixture->temp.path(),
                                         [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
@@ -166,7 +167,7 @@ void deleted_client_is_refused_on_next_check(void** state) {
 
 void reissued_client_refuses_old_token(void** state) {
     auto* fixture = static_cast<TokenFixture*>(*state);
-    LmdbRegistry& store = *fixture->reader;
+    keyauth::RegistryReader& store = *fixture->reader;
     // Accepted first, so whatever the reader remembers is put to the test.
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
@@ -181,7 +182,7 @@ void reissued_client_refuses_old_token(void** state) {
 }
 
 void bearer_header_is_checked(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     const AuthResult ok = check_bearer(store, "Bearer " + kTokenA, kNotBefore);
     assert_verdict(ok, Verdict::accepted);
     assert_sv_equal(ok.client_id(), "myapp01");
@@ -203,7 +204,7 @@ void bearer_header_is_checked(void** state) {
 
 struct CertFixture {
     TempRegistry temp;
-    std::unique_ptr<LmdbRegistry> reader;
+    std::unique_ptr<keyauth::RegistryReader> reader;
     keyauth::X509Ptr registered;    // CN myapp01, registered
     keyauth::X509Ptr unregistered;  // CN myapp01 too, same CA, never registered
 };
@@ -233,7 +234,7 @@ int cert_setup(void** state) {
         c.certificate_fingerprint = registered_fp;
         return put_client(w, "myapp01", c) && put_client(w, "other", credentials_for(kSecretB));
     });
-    fixture->reader = fixture->temp.open(OpenMode::read_only);
+    fixture->reader = fixture->temp.open_reader();
     return written && fixture->reader && fixture->registered && fixture->unregistered ? 0 : -1;
 }
 
@@ -306,7 +307,7 @@ Presented mqtt(std::string_view client_id, std::optional<std::string_view> usern
 const Requirements kMqttTokens{Check::required, Check::off, true};
 
 void mqtt_token_as_username_or_as_password(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     // The seed's form: the username is the token, a password is ignored.
     AuthResult r = authenticate(store, mqtt("myapp01", kTokenA), kMqttTokens, kNotBefore);
     assert_verdict(r, Verdict::accepted);
@@ -340,7 +341,7 @@ void mqtt_token_as_username_or_as_password(void** state) {
 }
 
 void mqtt_token_session_client_id_belongs_to_its_client(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     auto verdict_for = [&](std::string_view client_id) {
         return authenticate(store, mqtt(client_id, kTokenA), kMqttTokens, kNotBefore);
     };
@@ -365,7 +366,7 @@ void mqtt_token_session_client_id_belongs_to_its_client(void** state) {
 }
 
 void nothing_checked_is_refused(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     assert_verdict(authenticate(store, mqtt("myapp01", kTokenA),
                                 Requirements{Check::off, Check::off}, kNotBefore),
                    Verdict::missing);
@@ -380,7 +381,7 @@ void nothing_checked_is_refused(void** state) {
 }
 
 void http_bearer_required(void** state) {
-    LmdbRegistry& store = reader_of(state);
+    keyauth::RegistryReader& store = reader_of(state);
     const Requirements tokens{Check::required, Check::off};
     Presented http;
     AuthResult r = authenticate(store, http, tokens, kNotBefore);
@@ -550,7 +551,7 @@ void issued_client_is_accepted_by_token_and_certificate(void**) {
             },
             [] {}));
     }
-    auto reader = LmdbRegistry::open(dir.path(), OpenMode::read_only);
+    auto reader = RegistryReader::open(dir.path());
     assert_ok(reader);
     const AuthResult by_token = check_token(**reader, token, now);
     assert_verdict(by_token, Verdict::accepted);

@@ -3,7 +3,7 @@
 #include "unit_test.hpp"
 
 #include "keyauth/authenticator.hpp"
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_identity.hpp"
 
 using keyauth::OpenMode;
 using keyauth::RegistryWriter;
@@ -21,7 +21,7 @@ void undigestable_certificate_is_refused_not_looked_up(void**) {
         // make_credentials(0xff, ...) has the all-zero fingerprint 0xff + 1.
         return keyauth_test::put_client(w, "zero", keyauth_test::make_credentials(0xff, 0, 100));
     }));
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     assert_non_null(reader.get());
     keyauth::X509Ptr empty(X509_new());  // i2d fails: nothing to hash
     const keyauth::AuthResult result = keyauth::check_certificate(*reader, empty.get(), 50);

@@ -49,7 +49,7 @@ std::string ids(const ClientPage& page) {
     return out;
 }
 
-ClientPage page_of(keyauth::LmdbRegistry& registry, ListingQuery query) {
+ClientPage page_of(keyauth::LocalRegistry& registry, ListingQuery query) {
     auto page = keyauth::list_clients_page(registry, query);
     assert_ok(page);
     return *page;
@@ -58,7 +58,7 @@ ClientPage page_of(keyauth::LmdbRegistry& registry, ListingQuery query) {
 void pages_in_id_order_either_way(void**) {
     TempRegistry temp;
     fill(temp);
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ListingQuery query;
     query.limit = 3;
     ClientPage page = page_of(*registry, query);
@@ -78,7 +78,7 @@ void pages_in_id_order_either_way(void**) {
 void search_counts_every_match_and_pages_them(void**) {
     TempRegistry temp;
     fill(temp);
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ListingQuery query;
     query.id_contains = "c0";
     query.limit = 4;
@@ -95,7 +95,7 @@ void search_counts_every_match_and_pages_them(void**) {
 void sorts_by_expiry_and_validity_with_the_id_breaking_ties(void**) {
     TempRegistry temp;
     fill(temp);
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ListingQuery query;
     query.order = ListOrder::expire;
     query.limit = 3;
@@ -117,7 +117,7 @@ void sorts_by_expiry_and_validity_with_the_id_breaking_ties(void**) {
 void filters_credentials_ending_within_a_duration(void**) {
     TempRegistry temp;
     fill(temp);
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ListingQuery query;
     query.ending = keyauth::ending_within(kNow, 100 * kDay);
     ClientPage page = page_of(*registry, query);
@@ -133,7 +133,7 @@ void owner_and_reader_page_alike(void**) {
     TempRegistry temp;
     fill(temp);
     auto owner = temp.open(OpenMode::read_write);
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     assert_non_null(owner.get());
     assert_non_null(reader.get());
     for (bool descending : {false, true}) {
@@ -161,7 +161,7 @@ void owner_and_reader_page_alike(void**) {
 
 void refuses_pages_out_of_range(void**) {
     TempRegistry temp;
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ListingQuery query;
     query.limit = 0;
     assert_int_equal(keyauth::list_clients_page(*registry, query).error().code,
@@ -177,7 +177,7 @@ void refuses_pages_out_of_range(void**) {
 void calendar_counts_each_month_from_this_one(void**) {
     TempRegistry temp;
     fill(temp);
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     auto calendar = keyauth::expiry_calendar(*registry, kNow, 4);
     assert_ok(calendar);
     assert_int_equal(calendar->expired, 1);  // c05
@@ -208,7 +208,7 @@ void a_credential_ending_on_the_first_second_of_a_month_counts_there(void**) {
         return put_client(writer, "edge", make_credentials(1, kNow - kDay, january)) &&
                put_client(writer, "before", make_credentials(2, kNow - kDay, january - 1));
     }));
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     auto calendar = keyauth::expiry_calendar(*registry, kNow, 3);
     assert_ok(calendar);
     assert_int_equal(calendar->months[1].count, 1);  // December: "before"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "keyauth/files.hpp"
+#include "keyauth/staged_files.hpp"
 
 using keyauth::Errc;
 using keyauth::StagedFiles;

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "keyauth/files.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/staged_files.hpp"
+#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_layout.hpp"
 
+using keyauth::RegistryReader;
 using keyauth::ClientCredentials;
 using keyauth::ClientRecord;
 using keyauth::Errc;
@@ -33,6 +35,7 @@ namespace {
 
 const ClientCredentials kFirst = make_credentials(0x10, 1000, 2000);
 const ClientCredentials kSecond = make_credentials(0x20, 3000, 4000);
+const ClientCredentials kThird = make_credentials(0x40, 3000, 4000);
 
 void assert_same_credentials(const ClientCredentials& a, const ClientCredentials& b) {
     assert_memory_equal(a.token_hash.bytes.data(), b.token_hash.bytes.data(), 32);
@@ -83,7 +86,7 @@ void list_gives_every_client_in_id_order(void**) {
         return put_client(w, "zeta", kFirst) && put_client(w, "alpha", kSecond) &&
                put_client(w, "mid", make_credentials(0x30, 5, 6));
     }));
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     auto listed = registry->list();
     assert_ok(listed);
     assert_int_equal(listed->size(), 3);
@@ -96,7 +99,7 @@ void list_gives_every_client_in_id_order(void**) {
 
 void empty_registry_lists_nothing(void**) {
     TempRegistry temp;
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     assert_non_null(registry.get());
     auto listed = registry->list();
     assert_ok(listed);
@@ -109,7 +112,7 @@ void erase_removes_client_and_fingerprint(void**) {
         return put_client(w, "a", kFirst) && put_client(w, "b", kSecond);
     }));
     assert_true(write_registry(temp.path(), [](RegistryWriter& w) { return w.erase("a").ok(); }));
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ClientCredentials found;
     std::string id;
     assert_code(registry->find("a", found), Errc::unknown_client);
@@ -154,7 +157,7 @@ void replace_drops_the_old_fingerprint(void**) {
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
     assert_true(write_registry(
         temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ClientCredentials found;
     std::string id;
     assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
@@ -181,7 +184,7 @@ void find_by_fingerprint_names_the_owner(void**) {
     assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
         return put_client(w, "one", kFirst) && put_client(w, "two", kSecond);
     }));
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ClientCredentials found;
     std::string id = "stale contents";
     assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
@@ -195,7 +198,7 @@ void find_by_fingerprint_names_the_owner(void**) {
 
 void find_refuses_ids_that_cannot_exist(void**) {
     TempRegistry temp;
-    auto registry = temp.open(OpenMode::read_only);
+    auto registry = temp.open_reader();
     ClientCredentials found;
     assert_code(registry->find("", found), Errc::unknown_client);
     assert_code(registry->find(std::string(65, 'a'), found), Errc::unknown_client);
@@ -204,7 +207,7 @@ void find_refuses_ids_that_cannot_exist(void**) {
 
 void reader_sees_commits_on_next_lookup(void**) {
     TempRegistry temp;
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     assert_non_null(reader.get());
     ClientCredentials found;
     assert_code(reader->find("myapp01", found), Errc::unknown_client);
@@ -221,19 +224,10 @@ void reader_sees_commits_on_next_lookup(void**) {
     assert_code(reader->find("myapp01", found), Errc::unknown_client);
 }
 
-void reader_cannot_write(void**) {
-    TempRegistry temp;
-    auto reader = temp.open(OpenMode::read_only);
-    auto writer = reader->begin_write();
-    assert_false(writer.ok());
-    assert_int_equal(static_cast<int>(writer.error().code),
-                     static_cast<int>(Errc::permission_denied));
-}
-
 void read_only_open_of_missing_dir_is_not_found(void**) {
     TempDir dir;
     const std::string missing = dir / "nope";
-    auto opened = LmdbRegistry::open(missing, OpenMode::read_only);
+    auto opened = RegistryReader::open(missing);
     assert_false(opened.ok());
     assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
     assert_sv_equal(opened.error().message,
@@ -245,7 +239,7 @@ void read_only_open_of_missing_dir_is_not_found(void**) {
 
 void read_only_open_without_data_mdb_is_not_found(void**) {
     TempDir dir;
-    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_only);
+    auto opened = RegistryReader::open(dir.path());
     assert_false(opened.ok());
     assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
     assert_sv_equal(opened.error().message,
@@ -261,7 +255,7 @@ void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_open(env, dir.path().c_str(), 0, 0600), 0);
     mdb_env_close(env);
-    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_only);
+    auto opened = RegistryReader::open(dir.path());
     assert_false(opened.ok());
     assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
     // LMDB's own layout, without keyauth's lookup index: a 0.1 registry.
@@ -275,7 +269,7 @@ void open_of_a_file_is_refused(void**) {
     TempDir dir;
     const std::string file = dir / "file";
     assert_ok(keyauth::write_file_exclusive(file, "x", 0600, false));
-    auto opened = LmdbRegistry::open(file, OpenMode::read_only);
+    auto opened = RegistryReader::open(file);
     assert_false(opened.ok());
     assert_int_equal(static_cast<int>(opened.error().code),
                      static_cast<int>(Errc::invalid_argument));
@@ -315,7 +309,7 @@ void read_write_open_of_an_empty_directory_creates_nothing(void**) {
 
 void generation_changes_after_a_commit(void**) {
     TempRegistry temp;
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     const std::uint64_t before = reader->generation();
     assert_int_equal(reader->generation(), before);
     assert_true(write_registry_in_child(
@@ -330,7 +324,7 @@ void generation_changes_after_a_commit(void**) {
 }
 
 // Polls find(id) until it succeeds; the milliseconds it took, or -1.
-long millis_until_found(LmdbRegistry& registry, const std::string& id, long limit_millis) {
+long millis_until_found(keyauth::ClientStore& registry, const std::string& id, long limit_millis) {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
         ClientCredentials found;
@@ -350,13 +344,13 @@ long millis_until_found(LmdbRegistry& registry, const std::string& id, long limi
 struct SwappableRegistry {
     TempDir parent;
     std::string dir = parent / "registry";
-    std::unique_ptr<LmdbRegistry> reader;
+    std::unique_ptr<RegistryReader> reader;
 
     SwappableRegistry(const std::string& id, const ClientCredentials& credentials) {
         assert_int_equal(mkdir(dir.c_str(), 0700), 0);
         assert_true(
             write_registry(dir, [&](RegistryWriter& w) { return put_client(w, id, credentials); }));
-        auto opened = LmdbRegistry::open(dir, OpenMode::read_only);
+        auto opened = RegistryReader::open(dir);
         assert_ok(opened);
         reader = std::move(*opened);
     }
@@ -464,7 +458,7 @@ void readers_are_not_blocked_by_an_open_write(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     int ready[2];
     int go[2];
     assert_int_equal(pipe(ready), 0);
@@ -516,50 +510,88 @@ void writers_take_turns(void**) {
         close(fd);
 }
 
-// Sets the commit sequence as a writer that died mid-commit leaves it.
-void leave_commit_in_progress(const std::string& dir) {
-    const int fd = open((dir + "/commit.seq").c_str(), O_RDWR);
-    assert_true(fd >= 0);
-    std::uint64_t counter = 0;
-    assert_int_equal(pread(fd, &counter, sizeof counter, 8), 8);
-    counter |= 1;
-    assert_int_equal(pwrite(fd, &counter, sizeof counter, 8), 8);
-    close(fd);
+// How long one lookup took, in microseconds.
+template <class Lookup>
+long micros_of(Lookup&& lookup) {
+    const auto begun = std::chrono::steady_clock::now();
+    lookup();
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - begun)
+                                 .count());
 }
 
-void reader_fails_closed_while_a_commit_never_ends_and_the_next_writer_repairs(void**) {
-    TempRegistry temp;
-    assert_true(write_registry(temp.path(),
-                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
-    auto reader = temp.open(OpenMode::read_only);
-    ClientCredentials found;
-    assert_ok(reader->find("myapp01", found));
+// A writer deleting "victim" stops itself at a point of its commit (the
+// test hook), is checked on while stopped, then killed there.
+pid_t writer_stopped_at(const std::string& dir, const char* point) {
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("KEYAUTH_TEST_STOP_AT", point, 1);
+        _exit(write_registry(dir, [](RegistryWriter& w) { return w.erase("victim").ok(); }) ? 0
+                                                                                             : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    return pid;
+}
 
-    leave_commit_in_progress(temp.path());
-    const auto begun = std::chrono::steady_clock::now();
-    const keyauth::Status refused = reader->find("myapp01", found);
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - begun)
-                            .count();
-    assert_false(refused.ok());
-    assert_int_equal(static_cast<int>(refused.code()), static_cast<int>(Errc::io_error));
-    assert_non_null(strstr(refused.error().message.c_str(), "in progress for over 1 s"));
-    assert_in_range(millis, 900, 3000);
-    // Not even a remembered answer is served meanwhile, and, having waited
-    // once in vain, the reader refuses at once: a server's event loop must
-    // not stall a second on every request.
-    const auto again = std::chrono::steady_clock::now();
-    assert_false(reader->find("myapp01", found).ok());
-    assert_in_range(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - again)
-                        .count(),
-                    0, 200);
+void kill_writer(pid_t pid) {
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+}
 
-    // keytool's next write repairs the counter before its own commit.
-    assert_true(write_registry_in_child(
-        temp.path(), [](RegistryWriter& w) { return put_client(w, "other", kSecond); }));
-    assert_ok(reader->find("myapp01", found));
-    assert_ok(reader->find("other", found));
+// Readers never wait for a writer: one stopped (Ctrl-Z, SIGSTOP) or killed
+// at any point of its commit leaves every lookup answered at once from the
+// last published state; the next writer publishes what LMDB committed.
+void a_writer_stopped_or_killed_anywhere_never_holds_up_readers(void**) {
+    struct Point {
+        const char* name;
+        bool published;  // the delete is visible while the writer is stopped
+        bool committed;  // LMDB holds it: the next writer publishes it
+    };
+    const Point points[] = {
+        {"before-commit", false, false}, {"lmdb-committed", false, true},
+        {"copy-marked", false, true},    {"copy-changed", false, true},
+        {"copy-durable", false, true},   {"published", true, true},
+    };
+    for (const Point& point : points) {
+        TempRegistry temp;
+        assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+            return put_client(w, "victim", kFirst) && put_client(w, "bystander", kSecond);
+        }));
+        auto reader = temp.open_reader();
+        ClientCredentials found;
+        assert_ok(reader->find("bystander", found));
+
+        const pid_t writer = writer_stopped_at(temp.path(), point.name);
+        keyauth::Status bystander;
+        keyauth::Status victim;
+        long slowest = micros_of([&] { bystander = reader->find("bystander", found); });
+        slowest = std::max(slowest, micros_of([&] { victim = reader->find("victim", found); }));
+        assert_ok(bystander);
+        if (point.published)
+            assert_code(victim, Errc::unknown_client);
+        else
+            assert_ok(victim);
+        // Answered, not waited for (generous: a shared, noisy machine).
+        assert_in_range(slowest, 0, 100000);
+        kill_writer(writer);
+        assert_ok(reader->find("bystander", found));
+
+        assert_true(write_registry_in_child(
+            temp.path(), [](RegistryWriter& w) { return put_client(w, "next", kThird); }));
+        assert_ok(reader->find("bystander", found));
+        assert_ok(reader->find("next", found));
+        if (point.committed)
+            assert_code(reader->find("victim", found), Errc::unknown_client);
+        else
+            assert_ok(reader->find("victim", found));
+        std::string owner;
+        assert_ok(reader->find_by_fingerprint(kSecond.certificate_fingerprint, owner, found));
+        assert_sv_equal(owner, "bystander");
+    }
 }
 
 void a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause(void**) {
@@ -577,7 +609,7 @@ void a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause(void**) {
     assert_false(opened.ok());
     assert_non_null(strstr(opened.error().message.c_str(), "registry is busy: another writer"));
     // Readers do not care.
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     assert_non_null(reader.get());
     ClientCredentials found;
     assert_code(reader->find("nobody", found), Errc::unknown_client);
@@ -598,7 +630,7 @@ void three_hundred_readers_at_once(void**) {
         assert_true(pid >= 0);
         if (pid == 0) {
             close(go[1]);
-            auto reader = LmdbRegistry::open(temp.path(), OpenMode::read_only);
+            auto reader = RegistryReader::open(temp.path());
             char byte = 0;
             // Every reader holds its registry open until all are open.
             if (!reader || read(go[0], &byte, 1) != 0)
@@ -709,7 +741,7 @@ void meta_is_committed_with_the_clients_or_not_at_all(void**) {
         assert_ok((*writer)->put_meta("revision", "50"));
         assert_ok((*writer)->commit());
     }
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     ClientCredentials found;
     std::string owner;
     assert_code(reader->find("a", found), Errc::unknown_client);
@@ -724,12 +756,12 @@ std::string bytes_of(const keyauth::Fingerprint& f) {
 
 // LMDB changed behind keytool's back (raw_put does not keep lookup.idx in
 // step): the next writer rebuilds the index from LMDB and refuses a corrupt
-// record, leaving the counter odd, so the servers refuse everyone.
-void corrupt_record_stops_the_writer_and_the_servers(void**) {
+// record; the servers keep answering from the last published state.
+void corrupt_record_stops_the_writer_not_the_servers(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     ClientCredentials found;
     assert_ok(reader->find("myapp01", found));
     assert_true(raw_put(temp.path(), "clients", "broken", "short"));
@@ -738,9 +770,8 @@ void corrupt_record_stops_the_writer_and_the_servers(void**) {
     assert_int_equal(static_cast<int>(writer.error().code),
                      static_cast<int>(Errc::registry_corrupt));
     assert_sv_equal(writer.error().message, "registry record is corrupt");
-    const keyauth::Status refused = reader->find("myapp01", found);
-    assert_code(refused, Errc::io_error);
-    assert_false(reader->list().ok());
+    assert_ok(reader->find("myapp01", found));
+    assert_code(reader->find("broken", found), Errc::unknown_client);
 }
 
 // A lookup index whose slots make no sense is reported, never trusted.
@@ -748,16 +779,21 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
-    auto registry = temp.open(OpenMode::read_only);
-    // Every slot's state byte set to a value no writer writes.
+    auto registry = temp.open_reader();
+    // Every slot of both copies set to a value no writer writes; the
+    // copies' headers (a page each) left as they are.
     const std::string path = temp.path() + "/lookup.idx";
     const int fd = open(path.c_str(), O_RDWR);
     assert_true(fd >= 0);
     struct stat st {};
     assert_int_equal(fstat(fd, &st), 0);
-    std::vector<char> bytes(static_cast<std::size_t>(st.st_size) - 4096, 7);
-    assert_int_equal(pwrite(fd, bytes.data(), bytes.size(), 4096),
-                     static_cast<ssize_t>(bytes.size()));
+    const std::size_t copy_bytes = (static_cast<std::size_t>(st.st_size) - 4096) / 2;
+    std::vector<char> bytes(copy_bytes - 4096, 7);
+    for (std::size_t copy = 0; copy < 2; ++copy) {
+        const off_t tables = static_cast<off_t>(4096 + copy * copy_bytes + 4096);
+        assert_int_equal(pwrite(fd, bytes.data(), bytes.size(), tables),
+                         static_cast<ssize_t>(bytes.size()));
+    }
     close(fd);
     ClientCredentials found;
     const keyauth::Status status = registry->find("myapp01", found);
@@ -776,8 +812,9 @@ void stale_fingerprint_index_entry_is_refused(void**) {
     // An index entry for another certificate naming myapp01.
     assert_true(
         raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "myapp01"));
-    for (OpenMode mode : {OpenMode::read_write, OpenMode::read_only}) {
-        auto registry = temp.open(mode);
+    std::unique_ptr<keyauth::LocalRegistry> stores[] = {temp.open(OpenMode::read_write),
+                                                        temp.open_reader()};
+    for (auto& registry : stores) {
         assert_non_null(registry.get());
         ClientCredentials found;
         std::string id = "untouched";
@@ -844,26 +881,25 @@ void a_delete_after_another_writer_grew_the_index_reaches_the_servers(void**) {
     assert_ok(writer);
     assert_ok((*writer)->erase("victim"));
     assert_ok((*writer)->commit());
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     ClientCredentials found;
     assert_code(reader->find("victim", found), Errc::unknown_client);
     assert_ok(reader->find("filler999", found));
 }
 
-// A writer that died between LMDB's commit and the index's: the repair
-// retires the stale index, so a reader moves off it at once (not only at its
-// next 200 ms look at the file).
-void a_repaired_index_is_retired_for_readers_at_once(void**) {
+// LMDB ahead of the published index (a power loss that kept LMDB's commit
+// but not the index's; a writer that died before publishing): readers keep
+// the published state, and the next writer publishes LMDB's.
+void a_change_behind_the_index_is_published_by_the_next_writer(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
         return put_client(w, "victim", kFirst) && put_client(w, "other", kSecond);
     }));
-    auto reader = temp.open(OpenMode::read_only);
+    auto reader = temp.open_reader();
     ClientCredentials found;
     assert_ok(reader->find("victim", found));
-    // The dead writer's work: LMDB changed, the index not, the counter odd.
     assert_true(raw_delete(temp.path(), "clients", "victim"));
-    leave_commit_in_progress(temp.path());
+    assert_ok(reader->find("victim", found));
     assert_true(write_registry_in_child(temp.path(), [](RegistryWriter&) { return true; }));
     assert_code(reader->find("victim", found), Errc::unknown_client);
     assert_ok(reader->find("other", found));
@@ -875,23 +911,24 @@ void a_registry_others_may_write_is_refused(void**) {
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
     assert_int_equal(chmod(temp.path().c_str(), 0770), 0);
-    for (OpenMode mode : {OpenMode::read_only, OpenMode::read_write}) {
-        auto opened = LmdbRegistry::open(temp.path(), mode);
-        assert_false(opened.ok());
-        assert_non_null(strstr(opened.error().message.c_str(), "writable by its group or others"));
-    }
+    auto writer = LmdbRegistry::open(temp.path(), OpenMode::read_write);
+    assert_false(writer.ok());
+    assert_non_null(strstr(writer.error().message.c_str(), "writable by its group or others"));
+    auto reader = RegistryReader::open(temp.path());
+    assert_false(reader.ok());
+    assert_non_null(strstr(reader.error().message.c_str(), "writable by its group or others"));
     assert_int_equal(chmod(temp.path().c_str(), 0750), 0);
     const std::string index = temp.path() + "/lookup.idx";
     assert_int_equal(chmod(index.c_str(), 0660), 0);
-    assert_false(LmdbRegistry::open(temp.path(), OpenMode::read_only).ok());
+    assert_false(RegistryReader::open(temp.path()).ok());
     assert_int_equal(chmod(index.c_str(), 0640), 0);
     // Owned by someone else (nobody: uid 65534).
     assert_int_equal(chown(index.c_str(), 65534, static_cast<gid_t>(-1)), 0);
-    auto refused = LmdbRegistry::open(temp.path(), OpenMode::read_only);
+    auto refused = RegistryReader::open(temp.path());
     assert_false(refused.ok());
     assert_non_null(strstr(refused.error().message.c_str(), "only the registry's owner"));
     assert_int_equal(chown(index.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
-    assert_non_null(temp.open(OpenMode::read_only).get());
+    assert_non_null(temp.open_reader().get());
 }
 
 void registry_directory_comes_from_flag_then_env_then_default(void**) {
@@ -929,7 +966,6 @@ int main() {
         cmocka_unit_test(find_by_fingerprint_names_the_owner),
         cmocka_unit_test(find_refuses_ids_that_cannot_exist),
         cmocka_unit_test(reader_sees_commits_on_next_lookup),
-        cmocka_unit_test(reader_cannot_write),
         cmocka_unit_test(read_only_open_of_missing_dir_is_not_found),
         cmocka_unit_test(read_only_open_without_data_mdb_is_not_found),
         cmocka_unit_test(read_only_open_of_lmdb_without_tables_is_not_found),
@@ -942,15 +978,15 @@ int main() {
         cmocka_unit_test(removed_registry_fails_closed_then_recovers),
         cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
         cmocka_unit_test(writers_take_turns),
-        cmocka_unit_test(reader_fails_closed_while_a_commit_never_ends_and_the_next_writer_repairs),
+        cmocka_unit_test(a_writer_stopped_or_killed_anywhere_never_holds_up_readers),
         cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
-        cmocka_unit_test(a_repaired_index_is_retired_for_readers_at_once),
+        cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
-        cmocka_unit_test(corrupt_record_stops_the_writer_and_the_servers),
+        cmocka_unit_test(corrupt_record_stops_the_writer_not_the_servers),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
         cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),

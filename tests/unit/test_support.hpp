@@ -20,7 +20,8 @@
 #include <sodium.h>
 
 #include "keyauth/client_record.hpp"
-#include "keyauth/registry.hpp"
+#include "keyauth/lmdb_registry.hpp"
+#include "keyauth/registry_reader.hpp"
 #include "keyauth/token.hpp"
 
 namespace keyauth_test {
@@ -141,6 +142,11 @@ class TempRegistry {
     }
     const std::string& path() const { return dir_.path(); }
     const TempDir& dir() const { return dir_; }
+    // What a server opens.
+    std::unique_ptr<keyauth::RegistryReader> open_reader() const {
+        auto opened = keyauth::RegistryReader::open(dir_.path());
+        return opened ? std::move(*opened) : nullptr;
+    }
     std::unique_ptr<keyauth::LmdbRegistry> open(keyauth::OpenMode mode) const {
         auto opened = keyauth::LmdbRegistry::open(dir_.path(), mode);
         return opened ? std::move(*opened) : nullptr;

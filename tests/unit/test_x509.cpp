@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "keyauth/x509.hpp"
+#include "keyauth/x509_authority.hpp"
 
 using keyauth::CertificateAuthority;
 using keyauth::Errc;

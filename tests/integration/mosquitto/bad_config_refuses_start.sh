@@ -16,6 +16,8 @@ check() {  # WHAT EXPECTED-LOG-TEXT CONFIG-LINE...
 check "unknown option" "unknown option plugin_opt_registery" "plugin_opt_registery /tmp"
 check "bad boolean" "plugin_opt_token_auth must be true or false, not 'yes'" \
     "plugin_opt_token_auth yes"
+check "bad grace" "plugin_opt_registry_error_grace must be seconds (60) or a duration (90s, 5m), not 'soon'" \
+    "plugin_opt_registry_error_grace soon"
 check "repeated option" "plugin_opt_clientid_match is given twice" \
     "plugin_opt_clientid_match true" "plugin_opt_clientid_match false"
 REGISTRY_OPTION="" check "no registry option" "plugin_opt_registry DIR is required"

@@ -33,6 +33,14 @@ expect_nginx_t_fails "a directory that is no registry" \
 [ ! -e "$WORK/empty/lock.mdb" ] || fail "nginx -t created files in the registry"
 pass "nginx -t: a directory that is not a registry"
 
+expect_nginx_t_fails "a grace that is no time" \
+    '"keyauth_registry_error_grace" directive invalid value' \
+    "keyauth_registry_error_grace soon;"
+expect_nginx_t_fails "a grace in a server" \
+    '"keyauth_registry_error_grace" directive is not allowed here' \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry_error_grace 5s; }"
+pass "nginx -t: keyauth_registry_error_grace takes a time, in http"
+
 expect_nginx_t_fails "keyauth on without a registry" \
     '"keyauth" is on in location "/api/" but its server has no "keyauth_registry"' \
     "server { listen 127.0.0.1:$PORT; location /api/ { keyauth on; } }"

@@ -1,0 +1,76 @@
+// Pages of the client list and the expiry calendar, read straight off the
+// registry's cursor: a million clients are never loaded at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyauth/client_record.hpp"
+#include "keyauth/registry.hpp"
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+enum class ClientState { active, not_yet_valid, expired };
+
+ClientState client_state(const ClientCredentials& credentials, std::int64_t now) noexcept;
+std::string_view state_name(ClientState state) noexcept;
+
+// Credentials that have not ended yet but end by `until`: who needs a new key soon.
+struct EndingBy {
+    std::int64_t now = 0;
+    std::int64_t until = 0;
+
+    bool matches(const ClientCredentials& c) const noexcept {
+        return now <= c.validity.not_after && c.validity.not_after <= until;
+    }
+};
+
+inline EndingBy ending_within(std::int64_t now, std::int64_t seconds) noexcept {
+    return EndingBy{now, now + seconds};
+}
+
+enum class ListOrder { id, valid_from, expire };
+
+inline constexpr std::size_t kMaxPageSize = 1000;
+
+struct ListingQuery {
+    std::size_t offset = 0;
+    std::size_t limit = 50;   // 1..kMaxPageSize
+    std::string id_contains;  // empty: every client
+    std::optional<EndingBy> ending;
+    ListOrder order = ListOrder::id;
+    bool descending = false;
+};
+
+struct ClientPage {
+    std::vector<ClientRecord> records;
+    std::size_t total = 0;  // clients matching the query, across all pages
+};
+
+// In id order (either way) without a filter it walks only offset + limit
+// records; any other query is one pass keeping the best offset + limit.
+Result<ClientPage> list_clients_page(LocalRegistry& registry, const ListingQuery& query);
+
+struct ExpiryMonth {
+    int year = 0;
+    int month = 0;  // 1..12
+    std::size_t count = 0;
+};
+
+// How many credentials end in each of the coming months (UTC), this one first.
+struct ExpiryCalendar {
+    std::size_t expired = 0;  // already ended
+    std::vector<ExpiryMonth> months;
+    std::size_t later = 0;  // after the last month shown
+};
+
+inline constexpr int kMaxCalendarMonths = 120;
+
+Result<ExpiryCalendar> expiry_calendar(LocalRegistry& registry, std::int64_t now, int months);
+
+}  // namespace keyauth

@@ -1,0 +1,69 @@
+// The registry of record on this host: LMDB, written by keytool or
+// keyauth-sync alone, with lookup.idx kept in step for the servers.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "keyauth/registry.hpp"
+
+namespace keyauth {
+
+// read_write: keytool on an existing registry (upgrading an older one).
+// create: provisioning, which may make the data file.
+enum class OpenMode { read_write, create };
+
+// Applies writes in one transaction, exclusive across processes, committed
+// only by commit(). Destroying it uncommitted rolls everything back.
+class RegistryWriter {
+  public:
+    virtual ~RegistryWriter() = default;
+    virtual Status find(std::string_view id, ClientCredentials& out) = 0;
+    // Refused with Errc::already_exists unless replace; replacing drops the
+    // old certificate's fingerprint from the index.
+    virtual Status put(const ClientRecord& record, bool replace) = 0;
+    virtual Status erase(std::string_view id) = 0;
+    // Every client and index entry (a replica rebuilding from its source).
+    virtual Status erase_all() = 0;
+    // Bookkeeping beside the clients, committed with them in the same
+    // transaction (a replica's position in its source). Servers never read it.
+    virtual Status put_meta(std::string_view key, std::string_view value) = 0;
+    virtual Result<std::optional<std::string>> find_meta(std::string_view key) = 0;
+    // Durable in LMDB, then published to the servers with one store; the
+    // operator's signals are held meanwhile.
+    virtual Status commit() = 0;
+};
+
+class LmdbRegistry final : public LocalRegistry {
+  public:
+    // Leaves data.mdb 0640, commit.seq 0640, lookup.idx 0640 (all in
+    // data.mdb's group) and writer.lock 0600, and upgrades registries made
+    // by older releases; each write and each read holds writer.lock.
+    static Result<std::unique_ptr<LmdbRegistry>> open(std::string_view dir, OpenMode mode);
+    ~LmdbRegistry() override;
+
+    Status find(std::string_view id, ClientCredentials& out) override;
+    Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                               ClientCredentials& out) override;
+    Status scan(bool backward, const std::function<void()>& start_over,
+                const ClientVisitor& visit) override;
+    Result<std::size_t> count() override;
+    std::uint64_t generation() override;
+
+    Result<std::unique_ptr<RegistryWriter>> begin_write();
+
+    struct Impl;
+
+  private:
+    explicit LmdbRegistry(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// keytool's reads: LMDB under the write lock where the caller may write the
+// registry directory (which also upgrades an older registry), else what the
+// servers read.
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir);
+
+}  // namespace keyauth

@@ -1,0 +1,193 @@
+// lookup.idx kept in step with LMDB, published without ever making a reader
+// wait: see index_file.hpp and docs/ARCHITECTURE.md, "Readers that never
+// wait".
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "keyauth/commit_signals.hpp"
+#include "keyauth/client_id.hpp"
+#include "lmdb_registry_impl.hpp"
+#include "registry_directory.hpp"
+
+namespace keyauth {
+namespace {
+
+Result<std::uint64_t> clients_in(MDB_txn* txn, MDB_dbi clients) {
+    MDB_stat stat{};
+    if (int rc = mdb_stat(txn, clients, &stat); rc != 0)
+        return lmdb_error(rc, "counting clients");
+    return static_cast<std::uint64_t>(stat.ms_entries);
+}
+
+IndexJournal read_journal(MDB_txn* txn, MDB_dbi meta) {
+    MDB_val key = mdb_value(IndexJournal::kMetaKey.data(), IndexJournal::kMetaKey.size());
+    MDB_val value{};
+    if (mdb_get(txn, meta, &key, &value) != 0)
+        return IndexJournal{};  // none, or unreadable: a refill
+    return IndexJournal::decode(as_view(value));
+}
+
+// Every committed client into the copy, emptied first.
+Status refill(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients) {
+    index.clear(copy);
+    MDB_cursor* raw = nullptr;
+    if (int rc = mdb_cursor_open(txn, clients, &raw); rc != 0)
+        return lmdb_error(rc, "indexing clients");
+    MdbCursorPtr cursor(raw);
+    MDB_val key{};
+    MDB_val value{};
+    int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
+    for (std::uint64_t entries = 0; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
+        ClientCredentials credentials;
+        if (!is_valid_client_id(as_view(key)) || !decode_credentials(as_view(value), credentials))
+            return make_error(Errc::registry_corrupt, "registry record is corrupt");
+        if (++entries > index.capacity())
+            return make_error(Errc::registry_corrupt, "registry changed while indexing");
+        index.put(copy, as_view(key), credentials);
+    }
+    if (rc != MDB_NOTFOUND)
+        return lmdb_error(rc, "indexing clients");
+    return {};
+}
+
+// The copy's entries for these ids made what LMDB says now.
+Status apply(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients,
+             const std::vector<std::string>& ids) {
+    for (const std::string& id : ids) {
+        MDB_val key = mdb_value(id.data(), id.size());
+        MDB_val value{};
+        const int rc = mdb_get(txn, clients, &key, &value);
+        if (rc == MDB_NOTFOUND) {
+            index.erase(copy, id);
+            continue;
+        }
+        ClientCredentials credentials;
+        if (rc != 0)
+            return lmdb_error(rc, "indexing client " + id);
+        if (!decode_credentials(as_view(value), credentials))
+            return make_error(Errc::registry_corrupt, "registry record is corrupt");
+        index.put(copy, id, credentials);
+    }
+    return {};
+}
+
+}  // namespace
+
+// The index must hold what LMDB holds, published: not so if a writer died
+// before publishing, if the file is missing (an older registry) or unusable,
+// if commit.seq was just made (the index beside it was published by another
+// counter), or after a power loss that kept LMDB's commit but not the
+// index's. Whatever file is at the path is mapped first, so that a new file
+// retires it for the readers.
+Status LmdbRegistry::Impl::keep_index_current() {
+    FileIdentity on_disk;
+    const bool ours = index.mapped() && identify(layout.lookup_index(), on_disk) &&
+                      on_disk == FileIdentity{index.device(), index.inode()};
+    if (!ours) {
+        auto reopened = IndexWriter::open(layout.lookup_index());
+        index = reopened ? std::move(*reopened) : IndexWriter();
+    }
+    const std::uint64_t version = sequence.load();
+    const unsigned copy = version & 1;
+    if (index.mapped() && !sequence.created() && version != 0 && index.version(copy) == version &&
+        index.lmdb_txnid(copy) == last_txnid(lmdb.env.get())) {
+        return {};
+    }
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    IndexJournal journal = read_journal(raw, lmdb.meta);
+    mdb_txn_abort(raw);
+    return publish_committed(journal, std::nullopt);
+}
+
+Result<IndexWriter> LmdbRegistry::Impl::new_index_file(std::uint64_t clients) {
+    struct stat data {};
+    if (::stat(layout.data_file().c_str(), &data) != 0)
+        return make_error(Errc::io_error, layout.data_file() + ": " + std::strerror(errno));
+    auto fresh = IndexWriter::create(layout.lookup_index(), clients, data.st_gid);
+    if (!fresh)
+        return with_dir(layout.dir, fresh.error());
+    return fresh;
+}
+
+Result<std::optional<IndexWriter>> LmdbRegistry::Impl::room_for(MDB_txn* txn) {
+    auto clients = clients_in(txn, lmdb.clients);
+    if (!clients)
+        return clients.error();
+    if (index.mapped() && !sequence.created() && *clients <= index.capacity())
+        return std::optional<IndexWriter>();
+    auto fresh = new_index_file(*clients);
+    if (!fresh)
+        return fresh.error();
+    return std::optional<IndexWriter>(std::move(*fresh));
+}
+
+Status LmdbRegistry::Impl::publish_committed(const IndexJournal& journal,
+                                             std::optional<IndexWriter> fresh) {
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbTxnPtr txn(raw);
+    const std::uint64_t txnid = mdb_txn_id(raw);
+    const std::uint64_t next = sequence.load() + 1;
+    auto clients = clients_in(raw, lmdb.clients);
+    if (!clients)
+        return clients.error();
+    if (!fresh && (!index.mapped() || sequence.created() || *clients > index.capacity())) {
+        auto made = new_index_file(*clients);
+        if (!made)
+            return made.error();
+        fresh = std::move(*made);
+    }
+    if (fresh)
+        return publish_new_file(std::move(*fresh), raw, next);
+
+    const unsigned copy = next & 1;
+    const auto ids = journal.changes(index.lmdb_txnid(copy), txnid);
+    if (Status s = index.begin_change(copy); !s)
+        return with_dir(layout.dir, s.error());
+    stop_point("copy-marked");
+    Status changed = ids ? apply(index, copy, raw, lmdb.clients, *ids)
+                         : refill(index, copy, raw, lmdb.clients);
+    if (!changed)
+        return changed;
+    stop_point("copy-changed");
+    if (Status s = index.finish_change(copy, txnid, next); !s)
+        return with_dir(layout.dir, s.error());
+    stop_point("copy-durable");
+    if (Status s = sequence.publish(next); !s)
+        return with_dir(layout.dir, s.error());
+    stop_point("published");
+    return {};
+}
+
+// Both copies filled alike: the one the next counter value names, and the
+// one the current value names (so that a reader that opens the new file
+// before the counter moves reads the new state, not an empty one). The new
+// file is renamed in, the old one retired, then the counter moves.
+Status LmdbRegistry::Impl::publish_new_file(IndexWriter fresh, MDB_txn* txn, std::uint64_t next) {
+    const std::uint64_t txnid = mdb_txn_id(txn);
+    const unsigned copy = next & 1;
+    if (Status s = refill(fresh, copy, txn, lmdb.clients); !s)
+        return s;
+    fresh.copy_tables(copy, copy ^ 1);
+    if (Status s = fresh.finish_change(copy ^ 1, txnid, next - 1); !s)
+        return with_dir(layout.dir, s.error());
+    if (Status s = fresh.finish_change(copy, txnid, next); !s)
+        return with_dir(layout.dir, s.error());
+    if (Status s = fresh.publish(layout.lookup_index()); !s)
+        return with_dir(layout.dir, s.error());
+    stop_point("new-file-in-place");
+    if (index.mapped())
+        index.retire();  // readers still on it reopen
+    index = std::move(fresh);
+    if (Status s = sequence.publish(next); !s)
+        return with_dir(layout.dir, s.error());
+    stop_point("published");
+    return {};
+}
+
+}  // namespace keyauth

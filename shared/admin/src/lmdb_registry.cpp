@@ -1,0 +1,432 @@
+#include "keyauth/lmdb_registry.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "keyauth/commit_signals.hpp"
+#include "keyauth/client_id.hpp"
+#include "keyauth/files.hpp"
+#include "keyauth/registry_reader.hpp"
+#include "legacy_upgrade.hpp"
+#include "lmdb_registry_impl.hpp"
+#include "registry_directory.hpp"
+#include "writer_lock.hpp"
+
+namespace keyauth {
+namespace {
+
+// Room for well over a million clients; the file is sparse, so this costs
+// address space, not disk.
+constexpr std::size_t kMapSize = std::size_t{8} << 30;
+constexpr unsigned kMaxTables = 3;
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return lstat(path.c_str(), &st) == 0;
+}
+
+Status open_tables(MDB_env* env, const std::string& dir, bool create, WriterEnvironment& into) {
+    MDB_txn* txn = nullptr;
+    if (int rc = mdb_txn_begin(env, nullptr, 0, &txn); rc != 0)
+        return lmdb_error(rc, "registry " + dir);
+    MdbTxnPtr setup(txn);
+    const unsigned db_flags = create ? MDB_CREATE : 0;
+    int rc = mdb_dbi_open(txn, kClientsDb, db_flags, &into.clients);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, kFingerprintsDb, db_flags, &into.fingerprints);
+    if (rc == MDB_NOTFOUND)
+        return make_error(Errc::not_found, "registry " + dir + " is empty (run keytool init)");
+    // Made on first use: registries from before it have none.
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, kMetaDb, MDB_CREATE, &into.meta);
+    if (rc != 0)
+        return lmdb_error(rc, "registry " + dir);
+    if (int committed = mdb_txn_commit(setup.release()); committed != 0)
+        return lmdb_error(committed, "registry " + dir);
+    return {};
+}
+
+Status read_credentials(MDB_txn* txn, MDB_dbi clients, std::string_view id,
+                        ClientCredentials& out) {
+    MDB_val key = mdb_value(id.data(), id.size());
+    MDB_val value{};
+    const int rc = mdb_get(txn, clients, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        return make_error(Errc::unknown_client, "unknown client");
+    if (rc != 0)
+        return lmdb_error(rc, "reading client");
+    if (!decode_credentials(as_view(value), out))
+        return make_error(Errc::registry_corrupt, "registry record is corrupt");
+    return {};
+}
+
+}  // namespace
+
+std::string_view as_view(const MDB_val& v) {
+    return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+std::uint64_t last_txnid(MDB_env* env) {
+    MDB_envinfo info{};
+    mdb_env_info(env, &info);
+    return info.me_last_txnid;
+}
+
+Error lmdb_error(int rc, const std::string& doing) {
+    Errc code = Errc::io_error;
+    switch (rc) {
+        case EACCES:
+        case EPERM:
+        case EROFS:
+            code = Errc::permission_denied;
+            break;
+        case ENOENT:
+            code = Errc::not_found;
+            break;
+        case MDB_INVALID:
+        case MDB_CORRUPTED:
+        case MDB_VERSION_MISMATCH:
+        case MDB_PAGE_NOTFOUND:
+        case MDB_INCOMPATIBLE:
+            code = Errc::registry_corrupt;
+            break;
+        case MDB_MAP_FULL:
+            code = Errc::registry_full;
+            break;
+        default:
+            break;
+    }
+    return make_error(code, doing + ": " + mdb_strerror(rc));
+}
+
+// The writer's LMDB environment with its tables. MDB_NOLOCK: writer.lock
+// does what lock.mdb's writer mutex did, and no server reads LMDB at all.
+// Every commit is synced whole before lookup.idx names it: a power loss
+// cannot take back a change the servers have seen.
+Status LmdbRegistry::Impl::open_environment() {
+    const std::string& dir = layout.dir;
+    if (Status s = check_directory(dir); !s)
+        return s;
+    if (Status s = check_only_owner_writes(layout); !s)
+        return s;
+    const bool present = exists(layout.data_file());
+    if (!present && mode != OpenMode::create)
+        return check_file(dir, layout.data_file(), "data.mdb");
+    auto lock = WriterLock::acquire(layout.writer_lock());
+    if (!lock)
+        return with_dir(dir, lock.error());
+    if (present && exists(layout.legacy_lock_file())) {
+        if (Status s = upgrade_legacy_registry(layout); !s)
+            return s;
+    }
+
+    MDB_env* raw = nullptr;
+    if (int rc = mdb_env_create(&raw); rc != 0)
+        return lmdb_error(rc, "registry " + dir);
+    lmdb.env.reset(raw);
+    mdb_env_set_maxdbs(raw, kMaxTables);
+    mdb_env_set_mapsize(raw, kMapSize);
+    if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_NOLOCK, 0600); rc != 0)
+        return lmdb_error(rc, "registry " + dir);
+    // Readable by the group (keytool verify and list), never writable by it.
+    int data_fd = -1;
+    if (mdb_env_get_fd(raw, &data_fd) != 0 || fchmod(data_fd, 0640) != 0)
+        return make_error(Errc::permission_denied,
+                          layout.data_file() + ": " + std::strerror(errno));
+    auto opened_sequence =
+        CommitSequence::open_for_writing(layout.commit_sequence(), layout.data_file());
+    if (!opened_sequence)
+        return with_dir(dir, opened_sequence.error());
+    sequence = std::move(*opened_sequence);
+    // Only provisioning makes the tables; keytool's other commands find them.
+    Status tables = open_tables(raw, dir, false, lmdb);
+    if (!tables && tables.code() == Errc::not_found && mode == OpenMode::create)
+        tables = open_tables(raw, dir, true, lmdb);
+    if (!tables)
+        return tables;
+    return keep_index_current();
+}
+
+// keytool reads LMDB, the registry of record, under the write lock: nothing
+// can commit meanwhile.
+template <class Lookup>
+Status LmdbRegistry::Impl::read_lmdb(Lookup&& lookup) {
+    auto lock = WriterLock::acquire(layout.writer_lock());
+    if (!lock)
+        return with_dir(layout.dir, lock.error());
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbTxnPtr txn(raw);
+    return lookup(raw);
+}
+
+LmdbRegistry::LmdbRegistry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LmdbRegistry::~LmdbRegistry() = default;
+
+Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, OpenMode mode) {
+    auto impl = std::make_unique<Impl>();
+    impl->layout = RegistryLayout{std::string(dir)};
+    impl->mode = mode;
+    if (Status s = impl->open_environment(); !s)
+        return s.error();
+    return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
+}
+
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir) {
+    const std::string path(dir);
+    if (access(path.c_str(), W_OK) == 0) {
+        auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
+        if (!registry)
+            return registry.error();
+        return std::unique_ptr<LocalRegistry>(std::move(*registry));
+    }
+    auto reader = RegistryReader::open(dir);
+    if (!reader)
+        return reader.error();
+    return std::unique_ptr<LocalRegistry>(std::move(*reader));
+}
+
+Status LmdbRegistry::find(std::string_view id, ClientCredentials& out) {
+    if (id.empty() || id.size() > kMaxClientIdLength)
+        return make_error(Errc::unknown_client, "unknown client");
+    return impl_->read_lmdb(
+        [&](MDB_txn* txn) { return read_credentials(txn, impl_->lmdb.clients, id, out); });
+}
+
+Status LmdbRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                         ClientCredentials& out) {
+    return impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+        MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
+        MDB_val value{};
+        const int rc = mdb_get(txn, impl_->lmdb.fingerprints, &key, &value);
+        if (rc == MDB_NOTFOUND)
+            return make_error(Errc::unknown_client, "unknown certificate");
+        if (rc != 0)
+            return lmdb_error(rc, "reading certificate index");
+        const std::string_view owner = as_view(value);
+        if (!is_valid_client_id(owner))
+            return make_error(Errc::registry_corrupt, "certificate index is corrupt");
+        if (Status s = read_credentials(txn, impl_->lmdb.clients, owner, out); !s)
+            return s;
+        // The index and the record must agree; a stale entry is refused.
+        if (!(out.certificate_fingerprint == fingerprint))
+            return make_error(Errc::unknown_client, "unknown certificate");
+        id.assign(owner);
+        return {};
+    });
+}
+
+Status LmdbRegistry::scan(bool backward, const std::function<void()>& start_over,
+                          const ClientVisitor& visit) {
+    return impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+        start_over();
+        MDB_cursor* raw = nullptr;
+        if (int rc = mdb_cursor_open(txn, impl_->lmdb.clients, &raw); rc != 0)
+            return lmdb_error(rc, "listing clients");
+        MdbCursorPtr cursor(raw);
+        MDB_val key{};
+        MDB_val value{};
+        const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+        int rc = mdb_cursor_get(raw, &key, &value, backward ? MDB_LAST : MDB_FIRST);
+        ClientCredentials credentials;
+        for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, step)) {
+            if (!decode_credentials(as_view(value), credentials))
+                return make_error(Errc::registry_corrupt, "registry record is corrupt");
+            if (!visit(as_view(key), credentials))
+                return {};
+        }
+        if (rc != MDB_NOTFOUND)
+            return lmdb_error(rc, "listing clients");
+        return {};
+    });
+}
+
+Result<std::size_t> LmdbRegistry::count() {
+    std::size_t entries = 0;
+    Status counted = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+        MDB_stat stat{};
+        if (int rc = mdb_stat(txn, impl_->lmdb.clients, &stat); rc != 0)
+            return lmdb_error(rc, "counting clients");
+        entries = static_cast<std::size_t>(stat.ms_entries);
+        return {};
+    });
+    if (!counted)
+        return counted.error();
+    return entries;
+}
+
+// Moves with every commit of LMDB, the registry of record.
+std::uint64_t LmdbRegistry::generation() {
+    return last_txnid(impl_->lmdb.env.get());
+}
+
+namespace {
+
+class LmdbWriter final : public RegistryWriter {
+  public:
+    LmdbWriter(WriterLock lock, MdbTxnPtr txn, LmdbRegistry::Impl& impl)
+        : lock_(std::move(lock)), txn_(std::move(txn)), impl_(impl) {}
+
+    Status find(std::string_view id, ClientCredentials& out) override {
+        return read_credentials(txn_.get(), impl_.lmdb.clients, id, out);
+    }
+
+    Status put(const ClientRecord& record, bool replace) override {
+        if (Status s = check_client_id(record.id); !s)
+            return s;
+        ClientCredentials old;
+        Status existing = find(record.id, old);
+        if (existing.ok() && !replace)
+            return make_error(Errc::already_exists, "client " + record.id + " already exists");
+        if (existing.ok()) {
+            if (Status s = drop_fingerprint(old.certificate_fingerprint); !s)
+                return s;
+        } else if (existing.code() != Errc::unknown_client) {
+            return existing;
+        }
+        const auto encoded = encode_credentials(record.credentials);
+        const auto& fp = record.credentials.certificate_fingerprint.bytes;
+        MDB_val key = mdb_value(record.id.data(), record.id.size());
+        MDB_val value = mdb_value(encoded.data(), encoded.size());
+        if (int rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, 0); rc != 0)
+            return lmdb_error(rc, "writing client " + record.id);
+        MDB_val fp_key = mdb_value(fp.data(), fp.size());
+        MDB_val owner = mdb_value(record.id.data(), record.id.size());
+        if (int rc = mdb_put(txn_.get(), impl_.lmdb.fingerprints, &fp_key, &owner,
+                             MDB_NOOVERWRITE);
+            rc != 0) {
+            return lmdb_error(rc, "indexing certificate of " + record.id);
+        }
+        changed(record.id);
+        return {};
+    }
+
+    Status erase(std::string_view id) override {
+        ClientCredentials old;
+        if (Status s = find(id, old); !s) {
+            if (s.code() == Errc::unknown_client)
+                return make_error(Errc::unknown_client, "no client " + std::string(id));
+            return s;
+        }
+        if (Status s = drop_fingerprint(old.certificate_fingerprint); !s)
+            return s;
+        MDB_val key = mdb_value(id.data(), id.size());
+        if (int rc = mdb_del(txn_.get(), impl_.lmdb.clients, &key, nullptr); rc != 0)
+            return lmdb_error(rc, "deleting client");
+        changed(id);
+        return {};
+    }
+
+    Status erase_all() override {
+        for (MDB_dbi table : {impl_.lmdb.clients, impl_.lmdb.fingerprints}) {
+            if (int rc = mdb_drop(txn_.get(), table, 0); rc != 0)
+                return lmdb_error(rc, "emptying registry");
+        }
+        changed_.clear();
+        everything_ = true;
+        return {};
+    }
+
+    Status put_meta(std::string_view key, std::string_view value) override {
+        MDB_val k = mdb_value(key.data(), key.size());
+        MDB_val v = mdb_value(value.data(), value.size());
+        if (int rc = mdb_put(txn_.get(), impl_.lmdb.meta, &k, &v, 0); rc != 0)
+            return lmdb_error(rc, "writing registry metadata");
+        return {};
+    }
+
+    Result<std::optional<std::string>> find_meta(std::string_view key) override {
+        MDB_val k = mdb_value(key.data(), key.size());
+        MDB_val v{};
+        const int rc = mdb_get(txn_.get(), impl_.lmdb.meta, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            return std::optional<std::string>();
+        if (rc != 0)
+            return lmdb_error(rc, "reading registry metadata");
+        return std::optional<std::string>(std::string(as_view(v)));
+    }
+
+    // LMDB first, durably, with the journal of what changed; then the copy
+    // of lookup.idx the servers do not use, then one store publishes it.
+    // Until that store the servers answer from the state before, at full
+    // speed, whatever happens to this process.
+    Status commit() override {
+        if (!txn_)
+            return make_error(Errc::io_error, "transaction already finished");
+        auto previous = find_meta(IndexJournal::kMetaKey);
+        if (!previous)
+            return previous.error();
+        IndexJournalEntry entry;
+        entry.parent_txnid = mdb_txn_id(txn_.get()) - 1;
+        entry.everything = everything_;
+        entry.ids = std::move(changed_);
+        const IndexJournal journal =
+            IndexJournal::decode(previous->value_or(std::string())).then(std::move(entry));
+        if (Status s = put_meta(IndexJournal::kMetaKey, journal.encode()); !s)
+            return s;
+        // A new index file, when one is needed, is made (its room allocated)
+        // now: a full disk then fails the commit with nothing changed.
+        auto room = impl_.room_for(txn_.get());
+        if (!room)
+            return room.error();
+        stop_point("before-commit");
+        HeldSignals held;
+        if (int rc = mdb_txn_commit(txn_.release()); rc != 0)
+            return lmdb_error(rc, "committing registry");
+        note_committed_change();
+        stop_point("lmdb-committed");
+        if (Status s = impl_.publish_committed(journal, std::move(*room)); !s) {
+            return make_error(s.code(),
+                              "the change is committed, but the servers still answer as before "
+                              "it: " +
+                                  s.error().message +
+                                  " (the next keytool command as root publishes it)");
+        }
+        return {};
+    }
+
+  private:
+    void changed(std::string_view id) {
+        if (!everything_)
+            changed_.emplace_back(id);
+    }
+
+    Status drop_fingerprint(const Fingerprint& fingerprint) {
+        MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
+        const int rc = mdb_del(txn_.get(), impl_.lmdb.fingerprints, &key, nullptr);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return lmdb_error(rc, "updating certificate index");
+        return {};
+    }
+
+    WriterLock lock_;  // declared first: released after the transaction ends
+    MdbTxnPtr txn_;
+    LmdbRegistry::Impl& impl_;
+    std::vector<std::string> changed_;
+    bool everything_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
+    auto lock = WriterLock::acquire(impl_->layout.writer_lock());
+    if (!lock)
+        return with_dir(impl_->layout.dir, lock.error());
+    // Another writer may have published, grown or replaced the index since
+    // this process looked, or died before publishing: start from LMDB's
+    // committed state, published.
+    if (Status s = impl_->keep_index_current(); !s)
+        return s.error();
+    MDB_txn* txn = nullptr;
+    if (int rc = mdb_txn_begin(impl_->lmdb.env.get(), nullptr, 0, &txn); rc != 0)
+        return lmdb_error(rc, "registry " + impl_->layout.dir);
+    return std::unique_ptr<RegistryWriter>(
+        new LmdbWriter(std::move(*lock), MdbTxnPtr(txn), *impl_));
+}
+
+}  // namespace keyauth

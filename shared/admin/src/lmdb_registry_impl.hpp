@@ -1,0 +1,62 @@
+// LmdbRegistry's insides, shared by its files: the LMDB environment
+// (lmdb_registry.cpp) and lookup.idx kept in step with it
+// (index_maintenance.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "commit_sequence.hpp"
+#include "index_journal.hpp"
+#include "index_writer.hpp"
+#include "keyauth/lmdb_registry.hpp"
+#include "keyauth/registry_layout.hpp"
+#include "lmdb_handles.hpp"
+
+namespace keyauth {
+
+struct WriterEnvironment {
+    MdbEnvPtr env;
+    MDB_dbi clients = 0;
+    MDB_dbi fingerprints = 0;
+    MDB_dbi meta = 0;
+};
+
+inline constexpr const char* kClientsDb = "clients";
+inline constexpr const char* kFingerprintsDb = "fingerprints";
+inline constexpr const char* kMetaDb = "meta";  // never read by servers
+
+std::uint64_t last_txnid(MDB_env* env);
+std::string_view as_view(const MDB_val& v);
+
+struct LmdbRegistry::Impl {
+    RegistryLayout layout;
+    OpenMode mode = OpenMode::read_write;
+    CommitSequence sequence;
+    IndexWriter index;
+    WriterEnvironment lmdb;
+
+    Status open_environment();
+    // keytool: runs lookup(txn) on LMDB under the write lock.
+    template <class Lookup>
+    Status read_lmdb(Lookup&& lookup);
+
+    // Under the write lock. Makes sure the copy of lookup.idx the counter
+    // publishes holds what LMDB holds (a writer that died, a power loss, an
+    // older registry), publishing a repaired copy if not.
+    Status keep_index_current();
+    // Before a commit (txn: the write transaction): a new, allocated index
+    // file if the clients after it will not fit the one in place.
+    Result<std::optional<IndexWriter>> room_for(MDB_txn* txn);
+    // Brings the copy readers are not using to LMDB's committed state (by
+    // the journal's ids where it can, else refilled, else in a new file),
+    // makes it durable, then publishes it with one store of the counter.
+    Status publish_committed(const IndexJournal& journal, std::optional<IndexWriter> fresh);
+
+  private:
+    Result<IndexWriter> new_index_file(std::uint64_t clients);
+    Status publish_new_file(IndexWriter fresh, MDB_txn* txn, std::uint64_t next);
+};
+
+}  // namespace keyauth

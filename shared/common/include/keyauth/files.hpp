@@ -1,0 +1,36 @@
+// File descriptors and file errors, as every part of keyauth handles them.
+#pragma once
+
+#include <string>
+
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+class UniqueFd {
+  public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept;
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd();
+
+    int get() const { return fd_; }
+    int release();
+    bool valid() const { return fd_ >= 0; }
+
+  private:
+    int fd_ = -1;
+};
+
+Result<std::string> read_small_file(const std::string& path);
+
+// An errno as an error naming the path (permission_denied, not_found, ...).
+Error file_error(int err, const std::string& path);
+
+// Makes a rename or unlink in dir durable.
+Status fsync_directory(const std::string& dir);
+
+}  // namespace keyauth

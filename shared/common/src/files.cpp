@@ -1,0 +1,81 @@
+#include "keyauth/files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace keyauth {
+namespace {
+
+constexpr std::size_t kMaxSmallFile = 1 << 20;
+
+}  // namespace
+
+Error file_error(int err, const std::string& path) {
+    Errc code = Errc::io_error;
+    if (err == EACCES || err == EPERM || err == EROFS)
+        code = Errc::permission_denied;
+    if (err == ENOENT || err == ENOTDIR)
+        code = Errc::not_found;
+    if (err == EEXIST)
+        code = Errc::already_exists;
+    return make_error(code, path + ": " + std::strerror(err));
+}
+
+Status fsync_directory(const std::string& dir) {
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid() || fsync(fd.get()) != 0)
+        return file_error(errno, dir);
+    return {};
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+        if (fd_ >= 0)
+            close(fd_);
+        fd_ = other.release();
+    }
+    return *this;
+}
+
+UniqueFd::~UniqueFd() {
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+int UniqueFd::release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+}
+
+Result<std::string> read_small_file(const std::string& path) {
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid())
+        return file_error(errno, path);
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0)
+        return file_error(errno, path);
+    if (!S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxSmallFile) {
+        return make_error(Errc::invalid_argument, path + " is not a small regular file");
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = read(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return file_error(errno, path);
+        if (n == 0)
+            break;
+        done += static_cast<std::size_t>(n);
+    }
+    text.resize(done);
+    return text;
+}
+
+}  // namespace keyauth

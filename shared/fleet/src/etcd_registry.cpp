@@ -1,0 +1,305 @@
+#include "keyauth/etcd_registry.hpp"
+
+#include <algorithm>
+
+#include "keyauth/hex.hpp"
+#include "keyauth/client_id.hpp"
+
+namespace keyauth {
+namespace {
+
+// Pages of a full listing: bounded memory whatever the fleet's size.
+constexpr std::int64_t kListPage = 1000;
+
+std::string encoded_value(const ClientCredentials& credentials) {
+    const auto encoded = encode_credentials(credentials);
+    return std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size());
+}
+
+struct Stored {
+    ClientRecord record;
+    std::int64_t mod_revision = 0;
+};
+
+// Serializable for gen: what it reads first is a guess its transaction's
+// compare checks, so only the transaction needs (and waits for) a quorum and
+// a quorum lost mid-gen leaves exactly one write whose fate is unknown.
+// Linearizable for del, whose "no such client" is an answer in itself.
+Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view id,
+                                          bool serializable) {
+    auto range = client.range(fleet_client_key(id), "", 0, 0, serializable);
+    if (!range)
+        return range.error();
+    if (range->kvs.empty())
+        return std::optional<Stored>();
+    auto record = fleet_record(range->kvs.front());
+    if (!record)
+        return record.error();
+    return std::optional<Stored>(Stored{std::move(*record), range->kvs.front().mod_revision});
+}
+
+bool holds_value(const EtcdTxnResult& result, std::string_view value) {
+    return result.current.size() == 1 && result.current.front().value == value;
+}
+
+// gen publishes nothing but its client: the CA (and the fleet id) are
+// `init`'s, so a gen against the wrong or an empty etcd is refused instead of
+// founding a fleet of its own.
+Status require_fleet_ca(EtcdClient& etcd, std::string_view pem) {
+    auto range = etcd.range(kFleetCaCertKey, "", 0, 0, true);
+    if (!range)
+        return range.error();
+    if (range->kvs.empty()) {
+        return make_error(Errc::not_found,
+                          "etcd holds no fleet (no CA certificate): run `keytool --etcd "
+                          "ENDPOINTS init` on the administrator's registry first");
+    }
+    if (range->kvs.front().value != pem) {
+        return make_error(Errc::already_exists,
+                          "the fleet in etcd has another CA certificate than this registry's: "
+                          "issue from the registry holding the fleet's CA key");
+    }
+    return {};
+}
+
+// The registration's answer never came (timeout, member lost, no quorum):
+// the write may have been applied, or may still be. Asked again in a way
+// that settles it for good; only when etcd cannot answer that either is the
+// outcome unknown, and then the files stay: whichever way it ends, whoever
+// ran gen holds the token of any client it registered.
+Status settle_registration(EtcdClient& etcd, const std::string& id, std::string_view value,
+                           const Error& failed, const std::function<void()>& undeliver) {
+    auto settled = etcd.settled_get(fleet_client_key(id));
+    if (!settled) {
+        return make_error(
+            Errc::io_error,
+            "OUTCOME UNKNOWN: client " + id + " may or may not be registered: " + failed.message +
+                "; asked again: " + settled.error().message +
+                ". Its files are KEPT: when etcd answers again, `keytool --etcd ENDPOINTS list` "
+                "shows whether " +
+                id + " is registered (then these files are its credentials); if not, delete them");
+    }
+    if (*settled && (*settled)->value == value)
+        return {};  // applied after all: the files are the client's
+    undeliver();
+    return make_error(Errc::io_error, "client " + id + " not registered: " + failed.message +
+                                          " (etcd checked afterwards: nothing was written)");
+}
+
+}  // namespace
+
+bool exceeds_loss(std::size_t served, std::size_t lost, int max_loss_percent) {
+    if (served == 0 || lost == 0)
+        return false;
+    lost = std::min(lost, served);
+    return lost * 100 > static_cast<std::size_t>(std::clamp(max_loss_percent, 0, 100)) * served;
+}
+
+std::string fleet_client_key(std::string_view client_id) {
+    return std::string(kFleetClientsPrefix) + std::string(client_id);
+}
+
+std::optional<std::string> fleet_client_id(std::string_view key) {
+    if (key.substr(0, kFleetClientsPrefix.size()) != kFleetClientsPrefix)
+        return std::nullopt;
+    return std::string(key.substr(kFleetClientsPrefix.size()));
+}
+
+Result<ClientRecord> fleet_record(const EtcdKeyValue& kv) {
+    auto id = fleet_client_id(kv.key);
+    if (!id)
+        return make_error(Errc::invalid_argument, "not a client key: " + kv.key);
+    ClientRecord record;
+    record.id = std::move(*id);
+    if (Status s = check_client_id(record.id); !s)
+        return make_error(Errc::registry_corrupt, "etcd holds a bad client id");
+    if (!decode_credentials(kv.value, record.credentials))
+        return make_error(Errc::registry_corrupt, "etcd record of " + record.id + " is corrupt");
+    return record;
+}
+
+EtcdRegistry::EtcdRegistry(std::unique_ptr<EtcdClient> client) : client_(std::move(client)) {}
+
+Status EtcdRegistry::find(std::string_view id, ClientCredentials& out) {
+    auto stored = find_stored(*client_, id, false);
+    if (!stored)
+        return stored.error();
+    if (!*stored)
+        return make_error(Errc::unknown_client, "unknown client");
+    out = (*stored)->record.credentials;
+    return {};
+}
+
+Status EtcdRegistry::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                         ClientCredentials& out) {
+    auto records = list();
+    if (!records)
+        return records.error();
+    for (const ClientRecord& record : *records) {
+        if (record.credentials.certificate_fingerprint == fingerprint) {
+            id = record.id;
+            out = record.credentials;
+            return {};
+        }
+    }
+    return make_error(Errc::unknown_client, "unknown certificate");
+}
+
+Result<std::vector<ClientRecord>> EtcdRegistry::list() {
+    std::vector<ClientRecord> records;
+    const std::string end = etcd_prefix_end(kFleetClientsPrefix);
+    std::string from(kFleetClientsPrefix);
+    // Every page at the first page's revision: etcd's header says its
+    // current revision, not the one asked for, so it is taken once.
+    std::int64_t at = 0;
+    for (;;) {
+        auto page = client_->range(from, end, at, kListPage);
+        if (!page)
+            return page.error();
+        if (at == 0)
+            at = page->revision;
+        for (const EtcdKeyValue& kv : page->kvs) {
+            auto record = fleet_record(kv);
+            if (!record)
+                return record.error();
+            records.push_back(std::move(*record));
+        }
+        if (!page->more || page->kvs.empty())
+            break;
+        from = page->kvs.back().key + '\0';
+    }
+    revision_ = at;
+    return records;
+}
+
+std::uint64_t EtcdRegistry::generation() {
+    return static_cast<std::uint64_t>(revision_);
+}
+
+Status EtcdRegistry::publish_ca_certificate(std::string_view pem) {
+    auto published =
+        client_->txn({{EtcdCompare::Target::create_revision, std::string(kFleetCaCertKey), 0}},
+                     {{EtcdOperation::Kind::put, std::string(kFleetCaCertKey), std::string(pem)}});
+    if (!published)
+        return published.error();
+    if (published->succeeded || holds_value(*published, pem))
+        return {};
+    return make_error(Errc::already_exists,
+                      "the fleet in etcd has another CA certificate than this registry's: "
+                      "issue from the registry holding the fleet's CA key");
+}
+
+Result<std::string> EtcdRegistry::publish_fleet_id() {
+    unsigned char random[16];
+    randombytes_buf(random, sizeof random);
+    const std::string fresh = to_hex(random, sizeof random);
+    auto published =
+        client_->txn({{EtcdCompare::Target::create_revision, std::string(kFleetIdKey), 0}},
+                     {{EtcdOperation::Kind::put, std::string(kFleetIdKey), fresh}});
+    if (!published)
+        return published.error();
+    if (published->succeeded)
+        return fresh;
+    if (published->current.size() == 1)
+        return published->current.front().value;
+    return make_error(Errc::io_error, "etcd: the fleet id was written and removed meanwhile");
+}
+
+Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authority,
+                    const IssueRequest& request, std::int64_t now, const Delivery& deliver,
+                    const std::function<void()>& undeliver) {
+    if (Status s = check_client_id(request.client_id); !s)
+        return s;
+    EtcdClient& etcd = registry.client();
+    if (Status s = require_fleet_ca(etcd, authority.certificate_pem()); !s)
+        return s;
+    auto stored = find_stored(etcd, request.client_id, true);
+    if (!stored)
+        return stored.error();
+    if (*stored && !request.replace) {
+        return make_error(Errc::already_exists, "client " + request.client_id + " already exists");
+    }
+    // Absent: created only if still absent. Replaced: only if unchanged.
+    const EtcdCompare unchanged =
+        *stored ? EtcdCompare{EtcdCompare::Target::mod_revision,
+                              fleet_client_key(request.client_id), (*stored)->mod_revision}
+                : EtcdCompare{EtcdCompare::Target::create_revision,
+                              fleet_client_key(request.client_id), 0};
+    auto issued = issue_credentials(authority, request, now);
+    if (!issued)
+        return issued.error();
+    const std::string value = encoded_value(issued->record.credentials);
+    if (Status s = deliver(*issued); !s)
+        return s;
+    auto written = etcd.txn(
+        {unchanged}, {{EtcdOperation::Kind::put, fleet_client_key(request.client_id), value}});
+    if (!written) {
+        if (written.error().code == Errc::io_error)
+            return settle_registration(etcd, request.client_id, value, written.error(), undeliver);
+        undeliver();
+        return make_error(written.error().code, "client " + request.client_id +
+                                                    " not registered: " + written.error().message);
+    }
+    // A retry after a lost answer finds its own write: the token hash is new.
+    if (written->succeeded || holds_value(*written, value))
+        return {};
+    undeliver();
+    return make_error(Errc::already_exists, "client " + request.client_id +
+                                                " was registered or changed by someone else "
+                                                "meanwhile; nothing was saved");
+}
+
+Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
+    if (Status s = check_client_id(client_id); !s)
+        return s;
+    EtcdClient& etcd = registry.client();
+    auto stored = find_stored(etcd, client_id, false);
+    if (!stored)
+        return stored.error();
+    if (!*stored)
+        return make_error(Errc::unknown_client, "no client " + std::string(client_id));
+    const std::string key = fleet_client_key(client_id);
+    auto erased = etcd.txn({{EtcdCompare::Target::mod_revision, key, (*stored)->mod_revision}},
+                           {{EtcdOperation::Kind::erase, key, ""}});
+    if (!erased)
+        return erased.error();
+    // Gone either way (a retry after a lost answer finds it gone).
+    if (erased->succeeded || erased->current.empty())
+        return {};
+    return make_error(Errc::already_exists,
+                      "client " + std::string(client_id) + " was replaced meanwhile; not deleted");
+}
+
+RegistryDigest::RegistryDigest() {
+    crypto_hash_sha256_init(&state_);
+}
+
+void RegistryDigest::add(const ClientRecord& record) {
+    const auto encoded = encode_credentials(record.credentials);
+    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(record.id.data()),
+                              record.id.size());
+    const unsigned char nul = 0;
+    crypto_hash_sha256_update(&state_, &nul, 1);
+    crypto_hash_sha256_update(&state_, encoded.data(), encoded.size());
+}
+
+std::string RegistryDigest::hex() {
+    unsigned char out[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&state_, out);
+    return to_hex(out, sizeof out);
+}
+
+std::string registry_digest(const std::vector<ClientRecord>& records) {
+    std::vector<const ClientRecord*> sorted;
+    sorted.reserve(records.size());
+    for (const ClientRecord& record : records)
+        sorted.push_back(&record);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const ClientRecord* a, const ClientRecord* b) { return a->id < b->id; });
+    RegistryDigest digest;
+    for (const ClientRecord* record : sorted)
+        digest.add(*record);
+    return digest.hex();
+}
+
+}  // namespace keyauth

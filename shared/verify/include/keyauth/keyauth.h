@@ -1,0 +1,209 @@
+/*
+ * The C facade of the keyauth core, for C callers (the NGINX glue).
+ * Errors are values; nothing here throws, nothing here logs, no secret is
+ * ever copied into an error message.
+ */
+#ifndef KEYAUTH_KEYAUTH_H
+#define KEYAUTH_KEYAUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KEYAUTH_CLIENT_ID_MAX 64
+
+typedef struct keyauth_registry_s keyauth_registry_t;
+struct x509_st;
+
+typedef enum {
+    KEYAUTH_ACCEPTED = 0,
+    KEYAUTH_MISSING,         /* no credential presented */
+    KEYAUTH_MALFORMED,       /* not "<id>:b:<64 lowercase hex>", or bad header */
+    KEYAUTH_UNKNOWN_CLIENT,  /* no such client (never issued, or deleted) */
+    KEYAUTH_MISMATCH,        /* secret or certificate does not match */
+    KEYAUTH_NOT_YET_VALID,
+    KEYAUTH_EXPIRED,
+    KEYAUTH_REGISTRY_ERROR,  /* registry unreadable: fail closed */
+    KEYAUTH_NOT_VERIFIED,    /* the TLS layer did not verify the certificate */
+    KEYAUTH_DIFFERENT_CLIENTS, /* token and certificate name two clients */
+    KEYAUTH_CLIENT_ID_REFUSED  /* MQTT only: never returned here */
+} keyauth_verdict_t;
+
+typedef enum {
+    KEYAUTH_TOKEN = 0,
+    KEYAUTH_CERTIFICATE
+} keyauth_credential_t;
+
+typedef struct {
+    keyauth_verdict_t    verdict;
+    size_t               client_id_len;
+    char                 client_id[KEYAUTH_CLIENT_ID_MAX + 1]; /* NUL-terminated */
+    /* the credential the verdict is about: the refused one, or the one that
+     * admitted (the certificate when both did) */
+    keyauth_credential_t about;
+    /* set when accepted: what keyauth_recheck() takes (end of this file) */
+    int64_t              not_after;      /* Unix time the validity ends */
+    uint8_t              credential[32]; /* about's token hash or fingerprint */
+} keyauth_result_t;
+
+/* How a location treats one kind of credential. */
+typedef enum {
+    KEYAUTH_CHECK_OFF = 0,        /* not looked at */
+    KEYAUTH_CHECK_WHEN_PRESENTED, /* judged if presented */
+    KEYAUTH_CHECK_REQUIRED        /* must be presented and pass */
+} keyauth_check_t;
+
+/* What an HTTP request presented, unchecked. */
+typedef struct {
+    const char          *authorization;     /* header value; NULL: no header */
+    size_t               authorization_len;
+    struct x509_st      *certificate;       /* peer certificate, or NULL */
+    int                  certificate_verified; /* the TLS layer verified it */
+    keyauth_check_t      token;
+    keyauth_check_t      client_certificate;
+} keyauth_request_t;
+
+/*
+ * Opens the registry directory read-only. Call after fork (one handle per
+ * process). Returns 0, or -1 with a one-line reason in err.
+ */
+int keyauth_registry_open(const char *dir, keyauth_registry_t **out, char *err,
+    size_t err_len);
+void keyauth_registry_close(keyauth_registry_t *registry);
+
+/*
+ * Checks, without opening it, that dir is a registry a server can open:
+ * for configuration tests, run before the workers exist. Returns 0, or -1
+ * with a one-line reason in err.
+ */
+int keyauth_registry_check(const char *dir, char *err, size_t err_len);
+
+/*
+ * Can the given user (with the given primary group and its supplementary
+ * groups) read what a server reads in dir: the directory and the files in
+ * it the servers map? For a master process that will start workers as that
+ * user. Returns 0, or -1 with a one-line reason naming the file and its
+ * group in err. Files that are missing are keyauth_registry_check()'s to
+ * judge.
+ */
+int keyauth_registry_check_readable_by(const char *dir, const char *user, unsigned uid,
+    unsigned gid, char *err, size_t err_len);
+
+/*
+ * The credential policy, one call per request: each credential is judged as
+ * the request says, a token and a certificate judged together must name the
+ * same client, and the result names the client and the credential the
+ * verdict is about. Refuses (KEYAUTH_MISSING) when nothing is checked.
+ */
+void keyauth_authenticate(keyauth_registry_t *registry,
+    const keyauth_request_t *request, keyauth_result_t *result);
+
+/* Checks a bare token ("<id>:b:<hex>") against the registry, now. */
+void keyauth_check_token(keyauth_registry_t *registry, const char *token,
+    size_t token_len, keyauth_result_t *result);
+
+/*
+ * Checks an Authorization header value: scheme "Bearer" (any case), one or
+ * more spaces, one token, nothing else.
+ */
+void keyauth_check_bearer(keyauth_registry_t *registry, const char *header,
+    size_t header_len, keyauth_result_t *result);
+
+/*
+ * Checks a presented client certificate: its SHA-256 fingerprint must be
+ * registered and live. The chain itself is verified by the TLS layer.
+ */
+void keyauth_check_certificate(keyauth_registry_t *registry,
+    struct x509_st *certificate, keyauth_result_t *result);
+
+/* A short, secret-free description of a verdict, for logs. */
+const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
+
+/* ---------------------------------------------------------------------
+ * Requests that stay open (WebSockets, gRPC and SSE streams, long polls):
+ * seeing whether an admission still holds, without the secret. Cheap while
+ * nothing changes: compare keyauth_registry_generation(), and the earliest
+ * not_after with the clock, before rechecking anything.
+ * ------------------------------------------------------------------- */
+
+/*
+ * Changes on every commit to the registry and when it is replaced; only
+ * equality means anything. A registry that cannot be read gives a value no
+ * commit gives, so a caller rechecks and fails closed.
+ */
+uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
+
+/*
+ * Rechecks an accepted result against the registry, now. It stays accepted
+ * (not_after renewed) while the client's record holds the very credential
+ * that admitted it (about, credential) and is live; otherwise its verdict
+ * becomes the refusal: KEYAUTH_UNKNOWN_CLIENT (deleted), KEYAUTH_MISMATCH
+ * (re-issued), KEYAUTH_EXPIRED, KEYAUTH_NOT_YET_VALID or
+ * KEYAUTH_REGISTRY_ERROR.
+ */
+void keyauth_recheck(keyauth_registry_t *registry, keyauth_result_t *admitted);
+
+/* ---------------------------------------------------------------------
+ * The revocation sweep's rule, the same for both servers: when the open
+ * requests admitted under one registry must be rechecked, and what each
+ * recheck means. A registry that cannot be read is not a revocation: its
+ * requests are kept for error_grace seconds, and cut only on a positive
+ * answer (deleted, re-issued, expired) or once it stayed unreadable longer.
+ *
+ *   if (keyauth_sweep_due(&s, keyauth_registry_generation(reg), now)) {
+ *       keyauth_sweep_begin(&s, generation);
+ *       for each request: keyauth_recheck(reg, &grant);
+ *                         fate = keyauth_sweep_judge(&s, &grant, now);
+ *       news = keyauth_sweep_end(&s);
+ *   }
+ * ------------------------------------------------------------------- */
+
+#define KEYAUTH_DEFAULT_REGISTRY_ERROR_GRACE 60
+
+/* The caller's storage for the rule's state: set up by keyauth_sweep_init(),
+ * no allocation, nothing to free; one per registry and process. */
+typedef struct {
+    uint64_t             opaque[16];
+} keyauth_sweep_t;
+
+typedef enum {
+    KEYAUTH_SESSION_KEEP = 0,
+    KEYAUTH_SESSION_KEEP_THROUGH_ERROR, /* registry unreadable: kept, for now */
+    KEYAUTH_SESSION_CUT
+} keyauth_session_fate_t;
+
+/* What a sweep has to tell the operator, once. */
+typedef enum {
+    KEYAUTH_SWEEP_NEWS_NONE = 0,
+    KEYAUTH_SWEEP_REGISTRY_UNREADABLE, /* requests kept, for at most the grace */
+    KEYAUTH_SWEEP_REGISTRY_READABLE    /* it answers again */
+} keyauth_sweep_news_t;
+
+void keyauth_sweep_init(keyauth_sweep_t *sweep, int64_t error_grace);
+/* A request was admitted with this validity (result.not_after). */
+void keyauth_sweep_admitted(keyauth_sweep_t *sweep, int64_t not_after);
+/* Nonzero when the requests must be rechecked now; generation is read
+ * before the rechecks. */
+int keyauth_sweep_due(const keyauth_sweep_t *sweep, uint64_t generation,
+    int64_t now);
+void keyauth_sweep_begin(keyauth_sweep_t *sweep, uint64_t generation);
+/*
+ * The fate of a grant keyauth_recheck() just rechecked. Kept (either way),
+ * its verdict is KEYAUTH_ACCEPTED again; cut, its verdict says why:
+ * KEYAUTH_EXPIRED also when the registry is unreadable and the validity it
+ * last gave has ended, KEYAUTH_REGISTRY_ERROR once the grace is over.
+ */
+keyauth_session_fate_t keyauth_sweep_judge(keyauth_sweep_t *sweep,
+    keyauth_result_t *rechecked, int64_t now);
+keyauth_sweep_news_t keyauth_sweep_end(keyauth_sweep_t *sweep);
+/* How many requests the last sweep kept only through the error. */
+size_t keyauth_sweep_kept_through_error(const keyauth_sweep_t *sweep);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEYAUTH_KEYAUTH_H */

@@ -1,0 +1,51 @@
+// The registry of clients as every adapter reads it. RegistryReader (the
+// servers) reads lookup.idx; LmdbRegistry (keytool, keyauth-sync: see
+// lmdb_registry.hpp) reads and writes LMDB, the registry of record.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyauth/client_record.hpp"
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+class ClientStore {
+  public:
+    virtual ~ClientStore() = default;
+
+    // Errc::unknown_client when absent. Never allocates on success.
+    virtual Status find(std::string_view id, ClientCredentials& out) = 0;
+    // Fills the id (at most kMaxClientIdLength bytes) of the certificate's owner.
+    virtual Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                       ClientCredentials& out) = 0;
+    virtual Result<std::vector<ClientRecord>> list() = 0;
+    // Changes whenever a write commits or the store is replaced: a cheap
+    // "has anything changed" for callers that cache verdicts.
+    virtual std::uint64_t generation() = 0;
+};
+
+// A registry on this host, walked in id order without loading it whole.
+class LocalRegistry : public ClientStore {
+  public:
+    // Walks one committed state in id order (from the last id backward),
+    // until visit returns false. A walk that meets a commit starts over:
+    // start_over() resets what visit kept.
+    using ClientVisitor = std::function<bool(std::string_view id, const ClientCredentials&)>;
+    virtual Status scan(bool backward, const std::function<void()>& start_over,
+                        const ClientVisitor& visit) = 0;
+    virtual Result<std::size_t> count();
+    Result<std::vector<ClientRecord>> list() override;
+};
+
+// Is dir a registry a server can open (a directory holding data.mdb,
+// lookup.idx and commit.seq, written by its owner alone), judged without
+// opening it: opening as root would create files.
+Status check_registry_directory(std::string_view dir);
+
+}  // namespace keyauth

@@ -1,0 +1,32 @@
+// What the servers open: lookup.idx and commit.seq, mapped read-only. No
+// LMDB, no lock, no wait: a lookup reads the copy the counter publishes and
+// trusts it if the counter did not move meanwhile (else reads again).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "keyauth/registry.hpp"
+
+namespace keyauth {
+
+class RegistryReader final : public LocalRegistry {
+  public:
+    static Result<std::unique_ptr<RegistryReader>> open(std::string_view dir);
+    ~RegistryReader() override;
+
+    Status find(std::string_view id, ClientCredentials& out) override;
+    Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                               ClientCredentials& out) override;
+    Status scan(bool backward, const std::function<void()>& start_over,
+                const ClientVisitor& visit) override;
+    std::uint64_t generation() override;
+
+    struct Impl;
+
+  private:
+    explicit RegistryReader(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keyauth

@@ -1,0 +1,278 @@
+#include "keyauth/authenticator.hpp"
+
+#include <cstring>
+
+#include "keyauth/bearer.hpp"
+#include "keyauth/token.hpp"
+#include "keyauth/x509_identity.hpp"
+
+namespace keyauth {
+namespace {
+
+AuthResult refusal(Verdict verdict) {
+    AuthResult result;
+    result.verdict = verdict;
+    return result;
+}
+
+void set_client_id(AuthResult& result, std::string_view id) {
+    const std::size_t length = id.size() < kMaxClientIdLength ? id.size() : kMaxClientIdLength;
+    std::memcpy(result.client_id_bytes, id.data(), length);
+    result.client_id_bytes[length] = '\0';
+    result.client_id_length = static_cast<std::uint8_t>(length);
+}
+
+Verdict lookup_failure(const Status& status) {
+    return status.code() == Errc::unknown_client ? Verdict::unknown_client
+                                                 : Verdict::registry_error;
+}
+
+Verdict judge_validity(const ValidityWindow& validity, std::int64_t now) {
+    if (now < validity.not_before)
+        return Verdict::not_yet_valid;
+    if (now > validity.not_after)
+        return Verdict::expired;
+    return Verdict::accepted;
+}
+
+// Same credential as the registry's, in constant time for token hashes.
+bool matches(const ClientCredentials& record, const CredentialDigest& credential) {
+    if (credential.kind == CredentialKind::token) {
+        TokenHash presented;
+        presented.bytes = credential.bytes;
+        return token_hashes_equal(presented, record.token_hash);
+    }
+    return credential.bytes == record.certificate_fingerprint.bytes;
+}
+
+// The registry's verdict on a client id presenting a credential.
+AuthResult judge(ClientStore& store, std::string_view id, const CredentialDigest& credential,
+                 std::int64_t now) {
+    AuthResult result;
+    set_client_id(result, id);
+    ClientCredentials record;
+    if (Status s = store.find(id, record); !s) {
+        result.verdict = lookup_failure(s);
+        return result;
+    }
+    if (!matches(record, credential)) {
+        result.verdict = Verdict::mismatch;
+        return result;
+    }
+    result.verdict = judge_validity(record.validity, now);
+    result.not_after = record.validity.not_after;
+    result.credential = credential;
+    return result;
+}
+
+AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
+    if (token.empty())
+        return refusal(Verdict::missing);
+    ParsedToken parsed;
+    if (!parse_token(token, parsed))
+        return refusal(Verdict::malformed);
+    CredentialDigest credential{CredentialKind::token, hash_token_secret(parsed.secret).bytes};
+    return judge(store, parsed.client_id, credential, now);
+}
+
+AuthResult check_certificate_unguarded(ClientStore& store, const X509* certificate,
+                                       std::int64_t now) {
+    if (certificate == nullptr)
+        return refusal(Verdict::missing);
+    Fingerprint fingerprint;
+    if (!fingerprint_of(certificate, fingerprint))
+        return refusal(Verdict::malformed);  // never looked up
+    AuthResult result;
+    std::string id;
+    ClientCredentials record;
+    if (Status s = store.find_by_fingerprint(fingerprint, id, record); !s) {
+        result.verdict = lookup_failure(s);
+        return result;
+    }
+    set_client_id(result, id);
+    result.verdict = judge_validity(record.validity, now);
+    result.not_after = record.validity.not_after;
+    result.credential = {CredentialKind::certificate, fingerprint.bytes};
+    return result;
+}
+
+AuthResult registry_failure() {
+    return refusal(Verdict::registry_error);
+}
+
+AuthResult about(AuthResult result, CredentialKind kind) {
+    result.about = kind;
+    return result;
+}
+
+// The token an MQTT CONNECT carries: the username when it has a token's
+// form, else the password, whose username must then be the registered id.
+AuthResult check_mqtt_token(ClientStore& store, const Presented& presented, std::int64_t now) {
+    const std::string_view username = presented.mqtt_username.value_or("");
+    const std::string_view password = presented.mqtt_password.value_or("");
+    ParsedToken parsed;
+    if (password.empty() || parse_token(username, parsed))
+        return check_token_unguarded(store, username, now);
+    AuthResult result = check_token_unguarded(store, password, now);
+    if (result.accepted() && username != result.client_id())
+        result.verdict = Verdict::different_clients;
+    return result;
+}
+
+// In MQTT a username alone is a token only in a token's form: elsewhere it
+// is the client's business (a certificate listener ignores it).
+bool token_presented(const Presented& presented) {
+    if (!presented.mqtt_client_id)
+        return presented.authorization.has_value();
+    ParsedToken parsed;
+    return !presented.mqtt_password.value_or("").empty() ||
+           parse_token(presented.mqtt_username.value_or(""), parsed);
+}
+
+AuthResult check_presented_token(ClientStore& store, const Presented& presented, std::int64_t now) {
+    if (presented.mqtt_client_id)
+        return check_mqtt_token(store, presented, now);
+    if (!presented.authorization)
+        return refusal(Verdict::missing);
+    // A header that is there but empty is a bad credential, not a missing one.
+    if (presented.authorization->empty())
+        return refusal(Verdict::malformed);
+    return check_bearer(store, *presented.authorization, now);
+}
+
+AuthResult check_presented_certificate(ClientStore& store, const Presented& presented,
+                                       std::int64_t now) {
+    if (presented.certificate == nullptr)
+        return refusal(Verdict::missing);
+    if (!presented.certificate_verified)
+        return refusal(Verdict::not_verified);
+    return check_certificate_unguarded(store, presented.certificate, now);
+}
+
+bool judged(Check check, bool is_presented) {
+    return check == Check::required || (check == Check::when_presented && is_presented);
+}
+
+// The MQTT client id rule of authenticate(), once the credentials passed.
+bool client_id_admitted(const Presented& presented, const Requirements& requirements,
+                        const AuthResult& admitted) {
+    const std::string_view mqtt_id = *presented.mqtt_client_id;
+    const std::string_view registered = admitted.client_id();
+    if (admitted.about == CredentialKind::certificate)
+        return !requirements.certificate_client_id_is_registered_id || mqtt_id == registered;
+    if (presented.mqtt_client_id_assigned || mqtt_id == registered)
+        return true;
+    return mqtt_id.size() > registered.size() &&
+           mqtt_id.substr(0, registered.size()) == registered &&
+           mqtt_id[registered.size()] == kClientIdSuffixSeparator;
+}
+
+AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented,
+                                  const Requirements& requirements, std::int64_t now) {
+    std::optional<AuthResult> certificate, token;
+    if (judged(requirements.certificate, presented.certificate != nullptr)) {
+        certificate =
+            about(check_presented_certificate(store, presented, now), CredentialKind::certificate);
+        if (!certificate->accepted())
+            return *certificate;
+    }
+    if (judged(requirements.token, token_presented(presented))) {
+        token = about(check_presented_token(store, presented, now), CredentialKind::token);
+        if (!token->accepted())
+            return *token;
+    }
+    if (!certificate && !token)
+        return refusal(Verdict::missing);  // nothing is required: a host's misuse
+    if (certificate && token && certificate->client_id() != token->client_id()) {
+        AuthResult result = *token;
+        result.verdict = Verdict::different_clients;
+        return result;
+    }
+    AuthResult admitted = certificate ? *certificate : *token;
+    if (presented.mqtt_client_id && !client_id_admitted(presented, requirements, admitted))
+        admitted.verdict = Verdict::client_id_refused;
+    return admitted;
+}
+
+}  // namespace
+
+std::string_view verdict_reason(Verdict verdict) noexcept {
+    switch (verdict) {
+        case Verdict::accepted:
+            return "accepted";
+        case Verdict::missing:
+            return "no credential";
+        case Verdict::malformed:
+            return "malformed credential";
+        case Verdict::unknown_client:
+            return "unknown client";
+        case Verdict::mismatch:
+            return "credential does not match";
+        case Verdict::not_yet_valid:
+            return "not yet valid";
+        case Verdict::expired:
+            return "expired";
+        case Verdict::registry_error:
+            return "registry unavailable";
+        case Verdict::not_verified:
+            return "certificate not verified";
+        case Verdict::different_clients:
+            return "credentials name different clients";
+        case Verdict::client_id_refused:
+            return "MQTT client id is not the client's";
+    }
+    return "refused";
+}
+
+// Failing closed: anything thrown below (allocation) is a refusal.
+AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t now) noexcept {
+    try {
+        return check_token_unguarded(store, token, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult check_bearer(ClientStore& store, std::string_view header_value,
+                        std::int64_t now) noexcept {
+    if (header_value.empty()) {
+        return refusal(Verdict::missing);
+    }
+    const auto token = bearer_token(header_value);
+    if (!token) {
+        return refusal(Verdict::malformed);
+    }
+    return check_token(store, *token, now);
+}
+
+AuthResult check_certificate(ClientStore& store, const X509* certificate,
+                             std::int64_t now) noexcept {
+    try {
+        return check_certificate_unguarded(store, certificate, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult authenticate(ClientStore& store, const Presented& presented,
+                        const Requirements& requirements, std::int64_t now) noexcept {
+    try {
+        return authenticate_unguarded(store, presented, requirements, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult recheck(ClientStore& store, std::string_view client_id,
+                   const CredentialDigest& credential, std::int64_t now) noexcept {
+    try {
+        if (!is_valid_client_id(client_id)) {
+            return refusal(Verdict::malformed);
+        }
+        return judge(store, client_id, credential, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+}  // namespace keyauth

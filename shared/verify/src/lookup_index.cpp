@@ -1,0 +1,104 @@
+#include "lookup_index.hpp"
+
+#include <cstring>
+
+namespace keyauth {
+
+using namespace index_file;
+
+namespace {
+
+// Judges a slot's copy: empty, a well-formed full slot, or garbage.
+LookupIndex::Found judge(const unsigned char* copy) {
+    if (copy[kStateAt] == 0)
+        return LookupIndex::Found::no;
+    if (copy[kStateAt] != kFull || copy[kLengthAt] == 0 || copy[kLengthAt] > kMaxClientIdLength)
+        return LookupIndex::Found::garbage;
+    return LookupIndex::Found::yes;
+}
+
+}  // namespace
+
+Result<LookupIndex> LookupIndex::open(const std::string& path) {
+    auto file = IndexFile::open(path, false);
+    if (!file)
+        return file.error();
+    LookupIndex index;
+    index.file_ = std::move(*file);
+    return index;
+}
+
+std::uint64_t LookupIndex::version(unsigned copy) const {
+    return file_.copy_header(copy)->version.load(std::memory_order_relaxed);
+}
+
+bool LookupIndex::retired() const {
+    return file_.header()->retired.load(std::memory_order_relaxed) != 0;
+}
+
+LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
+                                     ClientCredentials& out) const {
+    if (id.empty() || id.size() > kMaxClientIdLength)
+        return Found::no;
+    const std::uint64_t home = file_.id_home(id);
+    alignas(8) unsigned char slot[kIdSlotBytes];
+    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
+        load_words(slot, file_.id_slot(copy, (home + probe) & file_.mask()), sizeof slot);
+        const Found state = judge(slot);
+        if (state != Found::yes)
+            return state;
+        if (slot_id(slot) == id) {
+            const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
+                                          kEncodedCredentialsSize);
+            return decode_credentials(record, out) ? Found::yes : Found::garbage;
+        }
+    }
+    return Found::no;
+}
+
+LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint,
+                                                    std::string& id,
+                                                    ClientCredentials& out) const {
+    const std::uint64_t home = file_.fingerprint_home(fingerprint);
+    alignas(8) unsigned char slot[kFingerprintSlotBytes];
+    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
+        load_words(slot, file_.fingerprint_slot(copy, (home + probe) & file_.mask()),
+                   sizeof slot);
+        const Found state = judge(slot);
+        if (state != Found::yes)
+            return state;
+        if (std::memcmp(slot + kValueAt, fingerprint.bytes.data(), kFingerprintBytes) != 0)
+            continue;
+        const std::string_view owner = slot_id(slot);
+        if (!is_valid_client_id(owner))
+            return Found::garbage;
+        if (find(copy, owner, out) != Found::yes)
+            return Found::garbage;  // the two tables always agree
+        if (!(out.certificate_fingerprint == fingerprint))
+            return Found::garbage;
+        id.assign(owner);
+        return Found::yes;
+    }
+    return Found::no;
+}
+
+bool LookupIndex::for_each(
+    unsigned copy,
+    const std::function<void(std::string_view, const ClientCredentials&)>& visit) const {
+    alignas(8) unsigned char slot[kIdSlotBytes];
+    for (std::uint64_t i = 0; i < file_.slots(); ++i) {
+        load_words(slot, file_.id_slot(copy, i), sizeof slot);
+        const Found state = judge(slot);
+        if (state == Found::no)
+            continue;
+        ClientCredentials credentials;
+        const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
+                                      kEncodedCredentialsSize);
+        if (state == Found::garbage || !decode_credentials(record, credentials))
+            return false;
+        visit(slot_id(slot), credentials);
+    }
+    return true;
+}
+
+}  // namespace keyauth

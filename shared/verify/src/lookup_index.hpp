@@ -1,0 +1,47 @@
+// The servers' view of lookup.idx: lookups in one of its two copies, read
+// without any write access, lock or wait. Which copy, and whether what was
+// read may be trusted, is the commit sequence's to say (registry reader).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "index_file.hpp"
+#include "keyauth/client_record.hpp"
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+class LookupIndex {
+  public:
+    // garbage: what was read cannot be a record (the writer was changing
+    // the copy); the caller's counter check decides.
+    enum class Found { yes, no, garbage };
+
+    static Result<LookupIndex> open(const std::string& path);
+
+    bool mapped() const { return file_.mapped(); }
+    // The counter value that publishes this copy (0: none).
+    std::uint64_t version(unsigned copy) const;
+    Found find(unsigned copy, std::string_view id, ClientCredentials& out) const;
+    Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
+                              ClientCredentials& out) const;
+    // Every client, in no particular order; false if something read was
+    // garbage.
+    bool for_each(unsigned copy,
+                  const std::function<void(std::string_view, const ClientCredentials&)>& visit) const;
+    // A newer file has replaced this one: reopen.
+    bool retired() const;
+
+    dev_t device() const { return file_.file().device(); }
+    ino_t inode() const { return file_.file().inode(); }
+
+  private:
+    index_file::IndexFile file_;
+};
+
+}  // namespace keyauth

@@ -1,0 +1,142 @@
+#include "registry_directory.hpp"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "keyauth/files.hpp"
+#include "keyauth/registry.hpp"
+
+namespace keyauth {
+
+Status check_directory(const std::string& dir) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0) {
+        const int err = errno;
+        if (err == ENOENT) {
+            return make_error(Errc::not_found,
+                              "registry " + dir + " does not exist (run keytool init)");
+        }
+        return make_error(err == EACCES ? Errc::permission_denied : Errc::not_found,
+                          "registry " + dir + ": " + std::strerror(err));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return make_error(Errc::invalid_argument, "registry " + dir + " is not a directory");
+    }
+    return {};
+}
+
+Status check_file(const std::string& dir, const std::string& path, const char* name) {
+    if (access(path.c_str(), F_OK) == 0)
+        return {};
+    if (errno == ENOENT) {
+        return make_error(Errc::not_found,
+                          "registry " + dir + " has no " + name + " (run keytool init)");
+    }
+    return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                      "registry " + dir + ": " + std::strerror(errno));
+}
+
+// Someone who may write the directory or these files could swap in an index
+// or a counter of their own. Judged by readers and writers alike.
+Status check_only_owner_writes(const RegistryLayout& layout) {
+    struct stat dir {};
+    if (stat(layout.dir.c_str(), &dir) != 0)
+        return file_error(errno, layout.dir);
+    if (dir.st_mode & (S_IWGRP | S_IWOTH)) {
+        return make_error(Errc::permission_denied,
+                          "registry " + layout.dir +
+                              " is writable by its group or others: run chmod go-w " + layout.dir);
+    }
+    for (const std::string& path : layout.group_readable_files()) {
+        struct stat file {};
+        if (lstat(path.c_str(), &file) != 0)
+            continue;  // judged where it is needed
+        if (!S_ISREG(file.st_mode) || (file.st_mode & (S_IWGRP | S_IWOTH)) ||
+            file.st_uid != dir.st_uid) {
+            return make_error(Errc::permission_denied,
+                              "registry " + layout.dir + ": " + path +
+                                  " is not a regular file that only the registry's owner "
+                                  "may write");
+        }
+    }
+    return {};
+}
+
+bool identify(const std::string& path, FileIdentity& out) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0)
+        return false;
+    out = FileIdentity{st.st_dev, st.st_ino};
+    return true;
+}
+
+Error with_dir(const std::string& dir, const Error& error) {
+    return make_error(error.code, "registry " + dir + ": " + error.message);
+}
+
+Status check_registry_directory(std::string_view dir_view) {
+    const RegistryLayout layout{std::string(dir_view)};
+    if (Status s = check_directory(layout.dir); !s)
+        return s;
+    if (Status s = check_only_owner_writes(layout); !s)
+        return s;
+    if (Status s = check_file(layout.dir, layout.data_file(), "data.mdb"); !s)
+        return s;
+    struct stat st {};
+    if (lstat(layout.lookup_index().c_str(), &st) != 0 && errno == ENOENT) {
+        return make_error(Errc::not_found,
+                          "registry " + layout.dir +
+                              " was made by an older keyauth and has no lookup.idx: run any "
+                              "keytool command on it as root once (e.g. keytool list) to "
+                              "upgrade it");
+    }
+    if (Status s = check_file(layout.dir, layout.lookup_index(), "lookup.idx"); !s)
+        return s;
+    return check_file(layout.dir, layout.commit_sequence(), "commit.seq");
+}
+
+namespace {
+
+// other_bit: S_IROTH or S_IXOTH; shifted for the group's and the owner's.
+bool permits(const struct stat& st, const ServerUser& user, const gid_t* groups, int ngroups,
+             mode_t other_bit) {
+    if (st.st_uid == user.uid)
+        return (st.st_mode & (other_bit << 6)) != 0;
+    for (int i = 0; i < ngroups; ++i) {
+        if (st.st_gid == groups[i])
+            return (st.st_mode & (other_bit << 3)) != 0;
+    }
+    return (st.st_mode & other_bit) != 0;
+}
+
+}  // namespace
+
+Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
+    if (user.uid == 0)
+        return {};
+    gid_t groups[64];
+    int ngroups = 64;
+    if (getgrouplist(user.name.c_str(), user.gid, groups, &ngroups) == -1)
+        ngroups = 64;  // more than that: judged on the first 64
+    const auto [index, counter] = layout.served_files();
+    const std::pair<std::string, mode_t> needs[] = {
+        {layout.dir, S_IXOTH}, {index, S_IROTH}, {counter, S_IROTH}};
+    for (const auto& [path, bit] : needs) {
+        struct stat st {};
+        if (stat(path.c_str(), &st) != 0)
+            continue;
+        if (permits(st, user, groups, ngroups, bit))
+            continue;
+        const struct group* owner = getgrgid(st.st_gid);
+        return make_error(Errc::permission_denied,
+                          "\"" + path + "\" is not readable by \"" + user.name +
+                              "\" (its group is \"" + (owner ? owner->gr_name : "?") + "\")");
+    }
+    return {};
+}
+
+}  // namespace keyauth

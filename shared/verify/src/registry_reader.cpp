@@ -1,0 +1,274 @@
+#include "keyauth/registry_reader.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "commit_sequence.hpp"
+#include "keyauth/client_id.hpp"
+#include "keyauth/registry_layout.hpp"
+#include "lookup_cache.hpp"
+#include "lookup_index.hpp"
+#include "registry_directory.hpp"
+
+namespace keyauth {
+namespace {
+
+// How often a reader looks for a registry replaced on disk.
+constexpr long kReplacementCheckMillis = 200;
+// A reader reads again only when a commit was published while it read; a
+// commit takes at least a disk sync, so more than a few in a row means
+// something else moves the counter.
+constexpr int kMaxReads = 64;
+
+std::int64_t monotonic_millis() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+Status unknown(LookupIndex::Found found, const char* what) {
+    if (found == LookupIndex::Found::yes)
+        return {};
+    return make_error(Errc::unknown_client, what);
+}
+
+}  // namespace
+
+struct RegistryReader::Impl {
+    RegistryLayout layout;
+    bool open = false;
+    CommitSequence sequence;
+    LookupIndex index;
+    std::int64_t next_check_millis = 0;
+    std::uint64_t reopen_count = 0;
+    LookupCache cache;
+
+    Status open_files();
+    Status ensure_current();
+    // Runs lookup(index, copy) on one published state; tag names it.
+    template <class Lookup>
+    Status read_index(std::uint64_t& tag, LookupIndex::Found& found, Lookup&& lookup);
+    // The published version now, if the copy it names says so (0 if not).
+    std::uint64_t published() const {
+        const std::uint64_t version = sequence.load();
+        return version != 0 && index.version(version & 1) == version ? version : 0;
+    }
+    // Unique per published state and per reopened registry; never 0.
+    std::uint64_t tag_of(std::uint64_t version) const {
+        return ((reopen_count + 1) << 48) ^ version;
+    }
+};
+
+// Two files, read-only: the counter, then the index. Neither is LMDB's.
+Status RegistryReader::Impl::open_files() {
+    open = false;
+    const std::string& dir = layout.dir;
+    if (Status s = check_registry_directory(dir); !s)
+        return s;
+    auto opened_sequence = CommitSequence::open_for_reading(layout.commit_sequence());
+    if (!opened_sequence)
+        return with_dir(dir, opened_sequence.error());
+    auto opened_index = LookupIndex::open(layout.lookup_index());
+    if (!opened_index)
+        return with_dir(dir, opened_index.error());
+    // The counter must be the one that guards this index: a registry
+    // swapped in meanwhile brings its own.
+    FileIdentity now;
+    if (!identify(layout.commit_sequence(), now) ||
+        !(now == FileIdentity{opened_sequence->device(), opened_sequence->inode()})) {
+        return make_error(Errc::not_found, "registry " + dir + " changed while opening");
+    }
+    sequence = std::move(*opened_sequence);
+    index = std::move(*opened_index);
+    open = true;
+    return {};
+}
+
+// Notices a registry replaced on disk (new inode, or gone) and reopens.
+Status RegistryReader::Impl::ensure_current() {
+    const std::int64_t now = monotonic_millis();
+    if (now >= next_check_millis) {
+        next_check_millis = now + kReplacementCheckMillis;
+        FileIdentity on_disk_index;
+        FileIdentity on_disk_sequence;
+        const bool present = identify(layout.lookup_index(), on_disk_index) &&
+                             identify(layout.commit_sequence(), on_disk_sequence);
+        if (!open || !present ||
+            !(on_disk_index == FileIdentity{index.device(), index.inode()}) ||
+            !(on_disk_sequence == FileIdentity{sequence.device(), sequence.inode()})) {
+            ++reopen_count;
+            if (Status s = open_files(); !s)
+                return s;
+        }
+    }
+    if (!open)
+        return make_error(Errc::not_found, "registry " + layout.dir + " is not open");
+    return {};
+}
+
+// Never waits: the copy the counter names is one no writer touches until
+// the counter moves again. If it moved while we read, the copy we read may
+// have been changing, and the copy it names now is complete: read again.
+template <class Lookup>
+Status RegistryReader::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& found,
+                                        Lookup&& lookup) {
+    for (int read = 0; read < kMaxReads; ++read) {
+        if (Status s = ensure_current(); !s)
+            return s;
+        const std::uint64_t version = sequence.load();
+        const unsigned copy = version & 1;
+        const bool named = version != 0 && index.version(copy) == version;
+        const LookupIndex::Found answer = named ? lookup(index, copy) : LookupIndex::Found::no;
+        const bool retired = index.retired();
+        if (sequence.reload() != version)
+            continue;
+        if (retired) {  // grown or rebuilt: the new file is at the path
+            ++reopen_count;
+            if (Status s = open_files(); !s)
+                return s;
+            continue;
+        }
+        if (!named) {
+            return make_error(Errc::registry_corrupt,
+                              "registry " + layout.dir +
+                                  ": lookup.idx does not hold the published state (a power loss "
+                                  "or a writer that died): run any keytool command as root, e.g. "
+                                  "keytool list, to repair it");
+        }
+        if (answer == LookupIndex::Found::garbage) {
+            return make_error(Errc::registry_corrupt,
+                              "registry " + layout.dir + ": lookup.idx is corrupt");
+        }
+        tag = tag_of(version);
+        found = answer;
+        return {};
+    }
+    return make_error(Errc::io_error,
+                      "registry " + layout.dir + ": the commit sequence moved on every read");
+}
+
+RegistryReader::RegistryReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RegistryReader::~RegistryReader() = default;
+
+Result<std::unique_ptr<RegistryReader>> RegistryReader::open(std::string_view dir) {
+    auto impl = std::make_unique<Impl>();
+    impl->layout = RegistryLayout{std::string(dir)};
+    if (Status s = impl->open_files(); !s)
+        return s.error();
+    impl->next_check_millis = monotonic_millis() + kReplacementCheckMillis;
+    return std::unique_ptr<RegistryReader>(new RegistryReader(std::move(impl)));
+}
+
+// The hot path: while nothing has been published since a client was last
+// looked up, its answer comes from the cache; otherwise from the index.
+Status RegistryReader::find(std::string_view id, ClientCredentials& out) {
+    if (id.empty() || id.size() > kMaxClientIdLength)
+        return make_error(Errc::unknown_client, "unknown client");
+    if (Status s = impl_->ensure_current(); !s)
+        return s;
+    if (const std::uint64_t version = impl_->published();
+        version != 0 && impl_->cache.find(impl_->tag_of(version), id, out)) {
+        return {};
+    }
+    std::uint64_t tag = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    if (Status s = impl_->read_index(
+            tag, found,
+            [&](const LookupIndex& index, unsigned copy) { return index.find(copy, id, out); });
+        !s) {
+        return s;
+    }
+    if (found == LookupIndex::Found::yes)
+        impl_->cache.remember(tag, id, out);
+    return unknown(found, "unknown client");
+}
+
+Status RegistryReader::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                           ClientCredentials& out) {
+    if (Status s = impl_->ensure_current(); !s)
+        return s;
+    if (const std::uint64_t version = impl_->published();
+        version != 0 && impl_->cache.find(impl_->tag_of(version), fingerprint, id, out)) {
+        return {};
+    }
+    std::uint64_t tag = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    if (Status s = impl_->read_index(tag, found,
+                                     [&](const LookupIndex& index, unsigned copy) {
+                                         return index.find_by_fingerprint(copy, fingerprint, id,
+                                                                          out);
+                                     });
+        !s) {
+        return s;
+    }
+    if (found == LookupIndex::Found::yes)
+        impl_->cache.remember(tag, fingerprint, id, out);
+    return unknown(found, "unknown certificate");
+}
+
+// lookup.idx is a hash table: ordered once sorted.
+Status RegistryReader::scan(bool backward, const std::function<void()>& start_over,
+                            const ClientVisitor& visit) {
+    std::vector<ClientRecord> records;
+    std::uint64_t tag = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    Status listed =
+        impl_->read_index(tag, found, [&](const LookupIndex& index, unsigned copy) {
+            records.clear();  // a retry starts over
+            const bool whole =
+                index.for_each(copy, [&](std::string_view id, const ClientCredentials& c) {
+                    records.push_back(ClientRecord{std::string(id), c});
+                });
+            return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
+        });
+    if (!listed)
+        return listed;
+    std::sort(records.begin(), records.end(), [&](const ClientRecord& a, const ClientRecord& b) {
+        return backward ? b.id < a.id : a.id < b.id;
+    });
+    start_over();
+    for (const ClientRecord& record : records) {
+        if (!visit(record.id, record.credentials))
+            break;
+    }
+    return {};
+}
+
+// The state a lookup made now would read. A registry that cannot be read
+// has a generation of its own, never one a cached verdict carries.
+std::uint64_t RegistryReader::generation() {
+    if (!impl_->ensure_current())
+        return ~std::uint64_t{0};
+    const std::uint64_t version = impl_->published();
+    return version != 0 ? impl_->tag_of(version) : ~std::uint64_t{0};
+}
+
+// LocalRegistry's walks.
+Result<std::size_t> LocalRegistry::count() {
+    std::size_t entries = 0;
+    Status counted = scan(
+        false, [&] { entries = 0; },
+        [&](std::string_view, const ClientCredentials&) {
+            ++entries;
+            return true;
+        });
+    if (!counted)
+        return counted.error();
+    return entries;
+}
+
+Result<std::vector<ClientRecord>> LocalRegistry::list() {
+    std::vector<ClientRecord> records;
+    Status listed = scan(
+        false, [&] { records.clear(); },
+        [&](std::string_view id, const ClientCredentials& credentials) {
+            records.push_back(ClientRecord{std::string(id), credentials});
+            return true;
+        });
+    if (!listed)
+        return listed.error();
+    return records;
+}
+
+}  // namespace keyauth
