@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "fleet.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/issuance.hpp"
 
@@ -25,6 +26,12 @@ int run_del(const Invocation& invocation, const Arguments& arguments) {
     const std::string& id = arguments.operands.front();
     if (auto s = keyauth::check_client_id(id); !s)
         return report_failure(s.error());
+    // --force on a replica: this host only, until keyauth-sync's next digest
+    // check restores etcd's state (an emergency revocation with etcd down).
+    if (!invocation.etcd.enabled() && !arguments.flag("force")) {
+        if (auto s = refuse_on_replica(invocation.registry, "delete clients from"); !s)
+            return report_failure(s.error());
+    }
     auto s = invocation.etcd.enabled() ? revoke_in_fleet(invocation.etcd, id)
                                        : revoke_in_registry(invocation.registry, id);
     if (!s)

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "fleet.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
@@ -102,6 +103,10 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
+    if (!invocation.etcd.enabled()) {
+        if (auto s = refuse_on_replica(invocation.registry, "register clients in"); !s)
+            return report_failure(s.error());
+    }
     if (auto s = require_registry(invocation.registry); !s)
         return report_failure(s.error());
     auto authority = keyauth::load_authority(invocation.registry);

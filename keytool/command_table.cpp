@@ -55,8 +55,11 @@ const std::vector<Command>& commands() {
          run_show},
         {"del",
          "delete a client: its token and certificate stop working at once",
-         "usage: keytool [--registry DIR] del <id>\n",
-         {},
+         "usage: keytool [--registry DIR] del <id> [--force]\n"
+         "\n"
+         "  --force  on a replica kept by keyauth-sync: delete on this host anyway\n"
+         "           (until keyauth-sync's next digest check restores etcd's state)\n",
+         {{"force", false, false}},
          run_del},
         {"server-cert",
          "save the certificate clients pass as --cafile",

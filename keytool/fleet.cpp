@@ -101,6 +101,10 @@ int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& 
     if (auto s = (*fleet)->publish_ca_certificate(*pem); !s)
         return report_failure(s.error());
     std::printf("Published CA certificate %s to etcd\n", registry.ca_cert().c_str());
+    auto fleet_id = (*fleet)->publish_fleet_id();
+    if (!fleet_id)
+        return report_failure(fleet_id.error());
+    std::printf("Fleet id %s\n", fleet_id->c_str());
     return kExitOk;
 }
 
@@ -144,6 +148,29 @@ int run_server_cert_issue(const Invocation& invocation, const Arguments& argumen
     return kExitOk;
 }
 
+keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what) {
+    // Opening for writing would make a registry of any directory: judge it first.
+    if (!keyauth::check_registry_directory(registry.dir))
+        return {};
+    auto opened = keyauth::LmdbRegistry::open(registry.dir, keyauth::OpenMode::read_write);
+    if (!opened)
+        return {};  // not ours to judge: the command's own open says why
+    auto writer = (*opened)->begin_write();  // read, never committed
+    if (!writer)
+        return writer.error();
+    auto revision = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
+    if (!revision)
+        return revision.error();
+    if (!*revision)
+        return {};
+    return keyauth::make_error(
+        keyauth::Errc::invalid_argument,
+        registry.dir + " is a replica kept by keyauth-sync from etcd (revision " + **revision +
+            "): " + std::string(what) +
+            " the fleet with keytool --etcd ENDPOINTS (on the administrator's registry), and "
+            "every host follows");
+}
+
 int run_status(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("status takes no operands");
@@ -155,16 +182,27 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         return report_failure(registry.error());
     std::optional<std::string> revision;
     std::optional<std::string> contact;
+    std::optional<std::string> held;
+    std::optional<std::string> cluster;
+    std::optional<std::string> fleet_id;
     {
         auto writer = (*registry)->begin_write();  // read, never committed
         if (!writer)
             return report_failure(writer.error());
         auto r = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
         auto c = (*writer)->find_meta(keyauth::kReplicaContactMeta);
-        if (!r || !c)
-            return report_failure(!r ? r.error() : c.error());
+        auto h = (*writer)->find_meta(keyauth::kReplicaHeldMeta);
+        auto k = (*writer)->find_meta(keyauth::kReplicaClusterMeta);
+        auto f = (*writer)->find_meta(keyauth::kReplicaFleetIdMeta);
+        for (const auto* meta : {&r, &c, &h, &k, &f}) {
+            if (!*meta)
+                return report_failure(meta->error());
+        }
         revision = *r;
         contact = *c;
+        held = *h;
+        cluster = *k;
+        fleet_id = *f;
     }
     auto records = (*registry)->list();
     if (!records)
@@ -176,6 +214,9 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         return kExitOk;
     }
     std::printf("etcd revision: %s\n", revision->c_str());
+    // Which store that revision is of: hosts of one fleet show the same two.
+    std::printf("etcd cluster:  %s\n", cluster.value_or("").c_str());
+    std::printf("fleet id:      %s\n", fleet_id.value_or("").c_str());
     const std::int64_t seen = contact ? std::strtoll(contact->c_str(), nullptr, 10) : 0;
     const std::int64_t age = keyauth::unix_now() - seen;
     std::printf("last contact:  %s (%lld s ago)\n", format_time(seen).c_str(),
@@ -187,6 +228,12 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         stale_after = std::strtoll(value->c_str(), &end, 10);
         if (value->empty() || *end != '\0' || stale_after < 0)
             return report_failure("--stale-after needs a number of seconds");
+    }
+    // keyauth-sync refused a rebuild that would lose clients: it serves
+    // what it had, which is no longer what etcd holds.
+    if (held && !held->empty()) {
+        std::printf("state:         HELD: %s\n", held->c_str());
+        return kExitFailure;
     }
     if (age > stale_after) {
         std::printf("state:         STALE: no contact with etcd for %lld s\n",

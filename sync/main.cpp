@@ -12,6 +12,7 @@
 
 #include "keyauth/etcd_client.hpp"
 #include "replica.hpp"
+#include "replica_directory.hpp"
 
 namespace {
 
@@ -19,19 +20,31 @@ constexpr const char* kUsage =
     "usage: keyauth-sync --etcd URL[,URL...] [--registry DIR] [--group G]\n"
     "                    [--etcd-cacert FILE] [--etcd-cert FILE --etcd-key FILE]\n"
     "                    [--etcd-user NAME --etcd-password-file FILE]\n"
-    "                    [--digest-interval SECONDS] [--once | --check]\n"
+    "                    [--digest-interval SECONDS] [--max-loss PERCENT]\n"
+    "                    [--accept-new-fleet] [--once | --check | --restore-etcd]\n"
     "\n"
     "Replicates the fleet's clients from etcd into this host's registry (the\n"
     "broker and NGINX read it as ever). --etcd defaults to $KEYAUTH_ETCD, the\n"
     "registry to $KEYAUTH_REGISTRY, else /var/lib/keyauth; --group G is the\n"
     "servers' group for a registry made here. --once catches up and exits;\n"
     "--check compares this registry with etcd by digest (exit 0 if equal).\n"
+    "A rebuild from etcd that would remove more than --max-loss PERCENT (default\n"
+    "50) of this host's clients is refused: the host keeps serving its last state\n"
+    "and says HELD until etcd is restored or --accept-new-fleet accepts it.\n"
+    "--restore-etcd writes this host's copy into an empty etcd (docs/FLEET.md).\n"
+    "SIGUSR1 rebuilds the registry from etcd now (as a digest mismatch does).\n"
     "TLS and user also from KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD(_FILE).\n";
 
 std::atomic<bool> stop_requested{false};
 
+std::atomic<bool> rebuild_requested{false};
+
 void on_signal(int) {
     stop_requested = true;
+}
+
+void on_rebuild_signal(int) {
+    rebuild_requested = true;
 }
 
 int usage_error(const std::string& message) {
@@ -45,6 +58,7 @@ int run(int argc, char** argv) {
     keysync::ReplicaOptions options;
     std::vector<std::pair<std::string, std::string>> etcd_flags;
     bool check = false;
+    bool restore = false;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
         if (word == "--help" || word == "-h") {
@@ -53,6 +67,14 @@ int run(int argc, char** argv) {
         }
         if (word == "--once") {
             options.once = true;
+            continue;
+        }
+        if (word == "--accept-new-fleet") {
+            options.accept_new_fleet = true;
+            continue;
+        }
+        if (word == "--restore-etcd") {
+            restore = true;
             continue;
         }
         if (word == "--check") {
@@ -74,6 +96,12 @@ int run(int argc, char** argv) {
             if (seconds < 1)
                 return usage_error("--digest-interval needs a number of seconds");
             options.digest_interval = std::chrono::seconds(seconds);
+        } else if (name == "max-loss") {
+            char* end = nullptr;
+            const long percent = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || percent < 0 || percent > 100)
+                return usage_error("--max-loss needs a percentage from 0 to 100");
+            options.max_loss_percent = static_cast<int>(percent);
         } else {
             etcd_flags.emplace_back(name, value);
         }
@@ -93,7 +121,23 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "keyauth-sync: %s\n", etcd.error().message.c_str());
         return 1;
     }
+    options.rebuild_requested = [] { return rebuild_requested.exchange(false); };
     keysync::Replica replica(**etcd, options);
+    if (restore) {
+        // Only with this host's keyauth-sync stopped: it holds the lock.
+        auto lock = keysync::lock_replica(options.layout);
+        if (!lock) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", lock.error().message.c_str());
+            return 1;
+        }
+        std::string report;
+        if (keyauth::Status s = replica.restore_etcd(report); !s) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s\n", report.c_str());
+        return 0;
+    }
     if (check) {
         std::string report;
         auto equal = replica.check(report);
@@ -109,6 +153,9 @@ int run(int argc, char** argv) {
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGINT, &action, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction rebuild {};
+    rebuild.sa_handler = on_rebuild_signal;
+    sigaction(SIGUSR1, &rebuild, nullptr);
     const keyauth::Status s = replica.run([] { return stop_requested.load(); });
     if (!s) {
         std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());

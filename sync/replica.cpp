@@ -7,7 +7,9 @@
 
 #include "keyauth/clock.hpp"
 #include "keyauth/etcd_registry.hpp"
+#include "keyauth/files.hpp"
 #include "replica_directory.hpp"
+#include "snapshot.hpp"
 
 namespace keysync {
 namespace {
@@ -20,8 +22,21 @@ using Clock = std::chrono::steady_clock;
 
 // Small enough pages that a busy member answers each well within one attempt.
 constexpr std::int64_t kLoadPage = 1000;
+// While the registry served follows etcd between pages, smaller pages: the
+// time one page takes is how long a del may wait.
+constexpr std::int64_t kFollowPage = 250;
 constexpr std::chrono::seconds kStaleReportEvery{30};
 constexpr std::chrono::seconds kContactEvery{10};
+// How often a held replica reads etcd again, in case it was restored.
+constexpr std::chrono::milliseconds kHeldRetry{5000};
+// Puts per transaction when restoring etcd: under its --max-txn-ops (128).
+constexpr std::size_t kRestoreBatch = 100;
+// The longest one catch-up between two pages of a long read may take.
+constexpr std::chrono::milliseconds kFollowSlice{500};
+
+Status nothing_between_pages() {
+    return {};
+}
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void log_line(const char* format, ...) {
@@ -38,47 +53,12 @@ void log_line(const char* format, ...) {
     std::fputc('\n', stderr);
 }
 
-// A snapshot of the fleet at one revision, handed page by page to a sink.
-struct Snapshot {
+// What etcd says of itself at a heartbeat.
+struct EtcdIdentity {
     std::int64_t revision = 0;
-    std::optional<std::string> ca_cert;
-    std::size_t clients = 0;
-    std::size_t refused = 0;  // records that do not decode: left out, as absent
+    std::string cluster_id;
+    std::string fleet_id;
 };
-
-Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
-                               const std::function<Status(const keyauth::ClientRecord&)>& sink) {
-    Snapshot snapshot;
-    const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
-    std::string from(keyauth::kFleetPrefix);
-    for (;;) {
-        auto page = etcd.range(from, end, at, kLoadPage);
-        if (!page)
-            return page.error();
-        at = page->revision;  // every further page at the first one's revision
-        for (const keyauth::EtcdKeyValue& kv : page->kvs) {
-            if (kv.key == keyauth::kFleetCaCertKey) {
-                snapshot.ca_cert = kv.value;
-                continue;
-            }
-            if (!keyauth::fleet_client_id(kv.key))
-                continue;
-            auto record = keyauth::fleet_record(kv);
-            if (!record) {
-                ++snapshot.refused;
-                continue;
-            }
-            if (Status s = sink(*record); !s)
-                return s.error();
-            ++snapshot.clients;
-        }
-        if (!page->more || page->kvs.empty())
-            break;
-        from = page->kvs.back().key + '\0';
-    }
-    snapshot.revision = at;
-    return snapshot;
-}
 
 std::string decimal(std::int64_t value) {
     return std::to_string(value);
@@ -91,14 +71,28 @@ struct Replica::State {
     ReplicaOptions options;
     std::unique_ptr<keyauth::LmdbRegistry> registry;
     std::int64_t revision = 0;  // what the registry holds (0: nothing yet)
+    std::string cluster_id;     // whose revision it is
+    std::string fleet_id;
+    std::size_t local_clients = 0;
     std::int64_t last_contact = 0;
+    std::string held;  // why a rebuild is refused (empty: not held)
     Clock::time_point next_digest;
     Clock::time_point last_stale_report;
+    Clock::time_point last_held_report;
     bool unreachable = false;
     bool must_rebuild = false;
+    // The rebuild asked for is from the store this copy follows (SIGUSR1, a
+    // digest mismatch): the registry served keeps following it meanwhile.
+    // Never for another store, whose revisions mean nothing here.
+    bool rebuild_same_store = false;
     Clock::duration load_time{};
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
+
+    static std::string meta(keyauth::RegistryWriter& writer, std::string_view key) {
+        auto value = writer.find_meta(key);
+        return value && *value ? **value : std::string();
+    }
 
     Status open() {
         registry.reset();
@@ -107,38 +101,84 @@ struct Replica::State {
         if (!opened)
             return opened.error();
         registry = std::move(*opened);
-        auto writer = registry->begin_write();
-        if (!writer)
-            return writer.error();
-        auto stored = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
-        if (!stored)
-            return stored.error();
-        revision = *stored ? std::strtoll((*stored)->c_str(), nullptr, 10) : 0;
-        auto contact = (*writer)->find_meta(keyauth::kReplicaContactMeta);
-        if (contact && *contact)
-            last_contact = std::strtoll((*contact)->c_str(), nullptr, 10);
+        {
+            auto writer = registry->begin_write();  // read, never committed
+            if (!writer)
+                return writer.error();
+            auto stored = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
+            if (!stored)
+                return stored.error();
+            revision = *stored ? std::strtoll((*stored)->c_str(), nullptr, 10) : 0;
+            last_contact = std::strtoll(meta(**writer, keyauth::kReplicaContactMeta).c_str(),
+                                        nullptr, 10);
+            cluster_id = meta(**writer, keyauth::kReplicaClusterMeta);
+            fleet_id = meta(**writer, keyauth::kReplicaFleetIdMeta);
+            held = meta(**writer, keyauth::kReplicaHeldMeta);
+        }
+        auto count = registry->count();
+        if (!count)
+            return count.error();
+        local_clients = *count;
         return {};
     }
 
-    // Everything at one revision, in one transaction with that revision.
-    static Result<Snapshot> load_into(keyauth::LmdbRegistry& target, keyauth::EtcdClient& etcd) {
+    // Why replacing what this host serves with `snapshot` is refused (empty:
+    // it is not): it would lose more than --max-loss of the clients served
+    // now. An emptied or replaced etcd must not empty every host with it.
+    std::string loss_refusal(std::size_t kept, const Snapshot& snapshot) const {
+        const std::size_t lost = local_clients - std::min(kept, local_clients);
+        if (options.accept_new_fleet ||
+            !keyauth::exceeds_loss(local_clients, lost, options.max_loss_percent))
+            return {};
+        return "a rebuild from etcd (cluster " + snapshot.cluster_id + ", fleet id '" +
+               snapshot.fleet_id + "', revision " + decimal(snapshot.revision) + ", " +
+               std::to_string(snapshot.clients) + " clients) would remove " +
+               std::to_string(lost) + " of the " + std::to_string(local_clients) +
+               " clients this host serves (more than --max-loss " +
+               std::to_string(options.max_loss_percent) +
+               "%): refused; serving revision " + decimal(revision) +
+               " as it was. If etcd was replaced or emptied on purpose: keyauth-sync "
+               "--accept-new-fleet; to restore etcd from this host: docs/FLEET.md";
+    }
+
+    // Everything at one revision, in one transaction with that revision and
+    // the store it came from; `known` counts the clients kept, and the
+    // transaction is abandoned if loss_refusal says so.
+    Result<Snapshot> load_into(keyauth::LmdbRegistry& target,
+                               const std::function<bool(const keyauth::ClientRecord&)>& known,
+                               const std::function<Status()>& between_pages,
+                               std::int64_t page_size, std::string& refusal) {
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
         if (Status s = (*writer)->erase_all(); !s)
             return s.error();
-        auto snapshot = read_snapshot(etcd, 0, [&](const keyauth::ClientRecord& record) {
-            return (*writer)->put(record, false);
-        });
+        std::size_t kept = 0;
+        auto snapshot = read_snapshot(
+            etcd, 0,
+            [&](const keyauth::ClientRecord& record) {
+                if (known(record))
+                    ++kept;
+                return (*writer)->put(record, false);
+            },
+            between_pages, page_size);
         if (!snapshot)
             return snapshot;
+        refusal = loss_refusal(kept, *snapshot);
+        if (!refusal.empty())
+            return snapshot;  // not committed: the writer dies with its transaction
         const std::int64_t now = keyauth::unix_now();
-        if (Status s =
-                (*writer)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot->revision));
-            !s)
-            return s.error();
-        if (Status s = (*writer)->put_meta(keyauth::kReplicaContactMeta, decimal(now)); !s)
-            return s.error();
+        const std::pair<std::string_view, std::string> metas[] = {
+            {keyauth::kReplicaRevisionMeta, decimal(snapshot->revision)},
+            {keyauth::kReplicaContactMeta, decimal(now)},
+            {keyauth::kReplicaClusterMeta, snapshot->cluster_id},
+            {keyauth::kReplicaFleetIdMeta, snapshot->fleet_id},
+            {keyauth::kReplicaHeldMeta, ""},
+        };
+        for (const auto& [key, value] : metas) {
+            if (Status s = (*writer)->put_meta(key, value); !s)
+                return s.error();
+        }
         if (Status s = (*writer)->commit(); !s)
             return s.error();
         return snapshot;
@@ -146,20 +186,32 @@ struct Replica::State {
 
     Status after_load(const Snapshot& snapshot, const char* how) {
         revision = snapshot.revision;
+        cluster_id = snapshot.cluster_id;
+        fleet_id = snapshot.fleet_id;
+        local_clients = snapshot.clients;
         last_contact = keyauth::unix_now();
+        if (options.accept_new_fleet)
+            log_line("new fleet accepted by the operator");
+        held.clear();
+        options.accept_new_fleet = false;  // once: a later accident is refused again
         if (snapshot.ca_cert) {
             if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
                 return s;
         }
-        log_line("%s %zu clients at etcd revision %lld in %.3f s%s", how, snapshot.clients,
-                 static_cast<long long>(revision), std::chrono::duration<double>(load_time).count(),
+        log_line("%s %zu clients at etcd revision %lld (cluster %s) in %.3f s%s", how,
+                 snapshot.clients, static_cast<long long>(revision), cluster_id.c_str(),
+                 std::chrono::duration<double>(load_time).count(),
                  snapshot.refused ? " (some corrupt records left out)" : "");
         return {};
     }
 
+    // Into an empty registry: nothing to lose.
     Status load_in_place() {
         const auto started = Clock::now();
-        auto snapshot = load_into(*registry, etcd);
+        std::string refusal;
+        auto snapshot = load_into(
+            *registry, [](const keyauth::ClientRecord&) { return false; }, nothing_between_pages,
+            kLoadPage, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -168,28 +220,136 @@ struct Replica::State {
 
     Status rebuild() {
         const auto started = Clock::now();
+        auto count = registry->count();
+        if (!count)
+            return count.error();
+        local_clients = *count;
         Snapshot loaded;
-        registry.reset();
+        std::string refusal;
+        // The registry served now stays open while the new one fills: each
+        // record is looked up in it, to count what the rebuild would lose.
+        const auto known = [&](const keyauth::ClientRecord& record) {
+            keyauth::ClientCredentials ignored;
+            return registry->find(record.id, ignored).ok();
+        };
+        const bool follow = rebuild_same_store;
+        rebuild_same_store = false;
+        const auto meanwhile = [&] { return follow ? follow_meanwhile() : Status(); };
         Status built = rebuild_registry(options.layout, [&](keyauth::LmdbRegistry& fresh) {
-            auto snapshot = load_into(fresh, etcd);
+            auto snapshot =
+                load_into(fresh, known, meanwhile, follow ? kFollowPage : kLoadPage, refusal);
             if (!snapshot)
                 return snapshot.status();
+            if (!refusal.empty())
+                return Status(make_error(Errc::already_exists, refusal));
             loaded = std::move(*snapshot);
             return Status();
         });
+        if (!built)
+            remove_rebuild_leftovers(options.layout);
+        if (!refusal.empty())
+            return hold(refusal);
+        const bool was_held = !held.empty();
         if (Status s = open(); !s)
             return s;
         if (!built)
             return built;
+        if (was_held)
+            log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
         load_time = Clock::now() - started;
         return after_load(loaded, "rebuilt the registry with");
     }
 
+    // Keeps serving the last state, says why loudly (log, and the registry
+    // for `keytool status`), and watches nothing until etcd is acceptable
+    // again or the operator accepts it.
+    Status hold(const std::string& reason) {
+        const auto now = Clock::now();
+        if (reason != held || now - last_held_report >= kStaleReportEvery) {
+            log_line("HELD: %s", reason.c_str());
+            last_held_report = now;
+        }
+        if (reason == held)
+            return {};
+        held = reason;
+        auto writer = registry->begin_write();
+        if (!writer)
+            return writer.error();
+        if (Status s = (*writer)->put_meta(keyauth::kReplicaHeldMeta, reason); !s)
+            return s;
+        return (*writer)->commit();
+    }
+
+    // Another store than the one copied: another cluster, or another
+    // fleet's data (a wiped etcd started again with the same token and peer
+    // URLs keeps its cluster id, but `init` writes a new fleet id). Empty:
+    // the same store.
+    std::string foreign(const EtcdIdentity& now) const {
+        if (!cluster_id.empty() && now.cluster_id != cluster_id)
+            return "etcd cluster " + now.cluster_id + " is not " + cluster_id + ", this copy's";
+        if (now.fleet_id != fleet_id)
+            return "etcd's fleet id '" + now.fleet_id + "' is not '" + fleet_id + "', this copy's";
+        return {};
+    }
+
+    // Between two pages of a long read (a rebuild, a digest check: seconds
+    // with thousands of clients, minutes with a million) the registry served
+    // catches up with etcd, so that a del is not left waiting for the read.
+    // Returns once caught up (the watch's first answer says how far etcd
+    // is); a watch that fails is only a missed chance.
+    Status follow_meanwhile() {
+        Status applied;
+        (void)etcd.watch(
+            keyauth::kFleetPrefix, keyauth::etcd_prefix_end(keyauth::kFleetPrefix), revision + 1,
+            [&](const keyauth::EtcdWatchBatch& batch) {
+                if (batch.compact_revision > 0)
+                    return false;
+                applied = apply(batch);
+                return applied.ok() && !batch.canceled && held.empty() &&
+                       revision < batch.header_revision;
+            },
+            kFollowSlice, [] { return false; });
+        return applied;
+    }
+
+    // Why a watch response must not be applied (empty: it may): it deletes
+    // more than --max-loss of the clients at once (`etcdctl del --prefix`,
+    // a script gone wrong), which the operator confirms as a rebuild would.
+    // One del at a time never trips it; a host resuming after a long stop
+    // may, and says so.
+    std::string mass_removal(const keyauth::EtcdWatchBatch& batch) const {
+        if (options.accept_new_fleet)
+            return {};
+        std::size_t removed = 0;
+        for (const keyauth::EtcdEvent& event : batch.events)
+            removed += event.deleted && keyauth::fleet_client_id(event.kv.key) ? 1 : 0;
+        if (removed < 2 || !keyauth::exceeds_loss(local_clients, removed, options.max_loss_percent))
+            return {};
+        return "etcd deleted " + std::to_string(removed) + " of the " +
+               std::to_string(local_clients) + " clients this host serves at once (more than " +
+               "--max-loss " + std::to_string(options.max_loss_percent) +
+               "%): not applied; serving revision " + decimal(revision) +
+               " as it was. If meant: keyauth-sync --accept-new-fleet; if not, restore etcd "
+               "(docs/FLEET.md)";
+    }
+
     // One watch response: every event and the revision, one transaction.
+    // A change of the fleet id is not applied: it is another fleet.
     Status apply(const keyauth::EtcdWatchBatch& batch) {
         if (batch.events.empty())
             return {};
+        for (const keyauth::EtcdEvent& event : batch.events) {
+            if (event.kv.key == keyauth::kFleetIdKey &&
+                (event.deleted || event.kv.value != fleet_id)) {
+                log_line("etcd's fleet id changed at revision %lld: rebuilding",
+                         static_cast<long long>(event.kv.mod_revision));
+                must_rebuild = true;
+                return {};
+            }
+        }
+        if (std::string why = mass_removal(batch); !why.empty())
+            return hold(why);
         auto writer = registry->begin_write();
         if (!writer)
             return writer.error();
@@ -228,21 +388,33 @@ struct Replica::State {
             return s;
         if (Status s = (*writer)->commit(); !s)
             return s;
+        writer->reset();  // its lock released: count() takes it again
         revision = at;
         last_contact = now;
+        if (auto count = registry->count())
+            local_clients = *count;
         if (ca_cert)
             return install_ca_certificate(options.layout, *ca_cert);
         return {};
     }
 
-    // A linearizable read: proof that etcd has a quorum and answers us. It
-    // reads the CA certificate, so a change whose file write a crash cut
-    // short (the file is written after the commit) is made good here.
-    Result<std::int64_t> heartbeat() {
+    // Linearizable reads: proof that etcd has a quorum and answers us, and
+    // who it is. The CA certificate is read too, so a change whose file
+    // write a crash cut short (the file is written after the commit) is made
+    // good here.
+    Result<EtcdIdentity> heartbeat() {
         auto range = etcd.range(keyauth::kFleetCaCertKey, "");
         if (!range)
             return range.error();
-        if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision) {
+        auto fleet = etcd.range(keyauth::kFleetIdKey, "");
+        if (!fleet)
+            return fleet.error();
+        EtcdIdentity identity{fleet->revision, fleet->cluster_id,
+                              fleet->kvs.empty() ? std::string() : fleet->kvs.front().value};
+        if (range->cluster_id != fleet->cluster_id)
+            return make_error(Errc::io_error, "etcd cluster changed between two reads");
+        if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision &&
+            foreign(identity).empty()) {
             if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
                 return s.error();
         }
@@ -259,20 +431,25 @@ struct Replica::State {
                 return s.error();
             last_contact = now;
         }
-        return range->revision;
+        return identity;
     }
 
-    // Local digest and etcd's at the local revision; nullopt if etcd can no
-    // longer serve that revision (compacted: the watch will tell).
-    Result<std::optional<std::pair<std::string, std::string>>> digests() {
+    // Local digest and etcd's, both at the local revision; nullopt if etcd
+    // can no longer serve that revision (compacted: the watch will tell).
+    // With follow, the registry keeps applying changes between pages (its
+    // digest is taken first, at the revision etcd's is read at).
+    Result<std::optional<std::pair<std::string, std::string>>> digests(bool follow) {
         auto local = registry->list();
         if (!local)
             return local.error();
         keyauth::RegistryDigest remote;
-        auto snapshot = read_snapshot(etcd, revision, [&](const keyauth::ClientRecord& record) {
-            remote.add(record);
-            return Status();
-        });
+        auto snapshot = read_snapshot(
+            etcd, revision,
+            [&](const keyauth::ClientRecord& record) {
+                remote.add(record);
+                return Status();
+            },
+            [&] { return follow ? follow_meanwhile() : Status(); }, follow ? kFollowPage : kLoadPage);
         if (!snapshot) {
             if (snapshot.error().code == Errc::not_found)
                 return std::optional<std::pair<std::string, std::string>>();
@@ -310,6 +487,37 @@ struct Replica::State {
                      static_cast<long long>(revision));
         }
     }
+
+    // What the heartbeat says about our copy: a reason to rebuild, or none.
+    bool needs_rebuild(const EtcdIdentity& now) {
+        if (std::string why = foreign(now); !why.empty()) {
+            log_line("%s (another store, whatever its revision): rebuilding", why.c_str());
+            return true;
+        }
+        if (now.revision < revision) {
+            // Restored from an older snapshot, or a new cluster: our
+            // revision means nothing there, and the watch would wait for it.
+            log_line(
+                "etcd is at revision %lld, behind this replica's %lld (restored or "
+                "replaced): rebuilding",
+                static_cast<long long>(now.revision), static_cast<long long>(revision));
+            return true;
+        }
+        if (Clock::now() < next_digest)
+            return false;
+        next_digest = Clock::now() + options.digest_interval;
+        auto pair = digests(true);
+        if (!pair)
+            log_line("digest check failed: %s", pair.error().message.c_str());
+        if (pair && *pair && (*pair)->first != (*pair)->second) {
+            log_line("digest mismatch at revision %lld (local %s, etcd %s): rebuilding",
+                     static_cast<long long>(revision), (*pair)->first.c_str(),
+                     (*pair)->second.c_str());
+            rebuild_same_store = true;
+            return true;
+        }
+        return false;
+    }
 };
 
 Replica::Replica(keyauth::EtcdClient& etcd, ReplicaOptions options)
@@ -318,6 +526,11 @@ Replica::~Replica() = default;
 
 Status Replica::run(const std::function<bool()>& should_stop) {
     State& s = *state_;
+    // One keyauth-sync per registry: a second one would interleave its
+    // revisions with ours.
+    auto lock = lock_replica(s.options.layout);
+    if (!lock)
+        return lock.error();
     remove_rebuild_leftovers(s.options.layout);
     if (Status opened = prepare_registry(s.options.layout, s.options.group); !opened)
         return opened;
@@ -325,6 +538,8 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         return opened;
     if (s.revision > 0)
         log_line("resuming at etcd revision %lld", static_cast<long long>(s.revision));
+    // A host that was held stays held until a rebuild is acceptable.
+    s.must_rebuild = !s.held.empty();
     s.next_digest = Clock::now() + s.options.digest_interval;
     auto backoff = std::chrono::milliseconds(100);
     const auto pause = [&] {
@@ -335,9 +550,23 @@ Status Replica::run(const std::function<bool()>& should_stop) {
     };
     const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
 
+    bool requested = false;  // a rebuild asked for, seen while watching
+    const auto stop_watching = [&] {
+        requested = requested || s.options.rebuild_requested();
+        return requested || should_stop();
+    };
+
     while (!should_stop()) {
+        if (requested || s.options.rebuild_requested()) {
+            log_line("rebuild requested");
+            requested = false;
+            s.must_rebuild = true;
+            s.rebuild_same_store = s.held.empty() && s.revision > 0;
+        }
         Status step;
-        if (s.must_rebuild)
+        // A registry with clients but no revision (made by keytool, say) is
+        // rebuilt, not loaded in place: rebuilding is what counts the loss.
+        if (s.must_rebuild || (s.revision == 0 && s.local_clients > 0))
             step = s.rebuild();
         else if (s.revision == 0)
             step = s.load_in_place();
@@ -348,13 +577,34 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             pause();
             continue;
         }
+        if (!s.held.empty()) {
+            if (s.options.once)
+                return make_error(Errc::already_exists, "HELD: " + s.held);
+            // Tried again now and then: etcd may be restored meanwhile.
+            backoff = kHeldRetry;
+            pause();
+            s.must_rebuild = true;
+            continue;
+        }
         if (s.revision == 0)
             continue;
-        if (s.options.once) {
-            auto current = s.heartbeat();
-            if (current && s.revision >= *current)
-                return {};
+
+        auto current = s.heartbeat();
+        if (!current) {
+            if (current.error().code != Errc::io_error)
+                return current.status();
+            s.report_unreachable(current.error());
+            pause();
+            continue;
         }
+        s.report_reachable();
+        backoff = std::chrono::milliseconds(100);
+        if (s.needs_rebuild(*current)) {
+            s.must_rebuild = true;
+            continue;
+        }
+        if (s.options.once && s.revision >= current->revision)
+            return {};
 
         Status applied;
         Status watched = s.etcd.watch(
@@ -368,48 +618,71 @@ Status Replica::run(const std::function<bool()>& should_stop) {
                     return false;
                 }
                 applied = s.apply(batch);
-                return applied.ok() && !batch.canceled;
+                return applied.ok() && !batch.canceled && !s.must_rebuild && s.held.empty();
             },
-            s.options.session, should_stop);
+            s.options.session, stop_watching);
         if (!applied)
             return applied;  // the local registry failed us: let the supervisor restart
-        if (s.must_rebuild || should_stop())
-            continue;
-        auto current = watched ? s.heartbeat() : Result<std::int64_t>(watched.error());
-        if (!current) {
-            if (current.error().code != Errc::io_error)
-                return current.status();
-            s.report_unreachable(current.error());
+        if (!watched && !s.must_rebuild) {
+            s.report_unreachable(watched.error());
             pause();
-            continue;
-        }
-        s.report_reachable();
-        backoff = std::chrono::milliseconds(100);
-        if (*current < s.revision) {
-            // Restored from an older snapshot, or a new cluster: our
-            // revision means nothing there, and the watch would wait for it.
-            log_line(
-                "etcd is at revision %lld, behind this replica's %lld (restored or "
-                "replaced): rebuilding",
-                static_cast<long long>(*current), static_cast<long long>(s.revision));
-            s.must_rebuild = true;
-            continue;
-        }
-        if (s.options.once && s.revision >= *current)
-            return {};
-        if (Clock::now() >= s.next_digest) {
-            s.next_digest = Clock::now() + s.options.digest_interval;
-            auto pair = s.digests();
-            if (!pair)
-                log_line("digest check failed: %s", pair.error().message.c_str());
-            if (pair && *pair && (*pair)->first != (*pair)->second) {
-                log_line("digest mismatch at revision %lld (local %s, etcd %s): rebuilding",
-                         static_cast<long long>(s.revision), (*pair)->first.c_str(),
-                         (*pair)->second.c_str());
-                s.must_rebuild = true;
-            }
         }
     }
+    return {};
+}
+
+keyauth::Status Replica::restore_etcd(std::string& report) {
+    State& s = *state_;
+    if (Status opened = s.open(); !opened)
+        return opened;
+    if (s.revision == 0)
+        return make_error(Errc::invalid_argument,
+                          s.options.layout.dir + " is not a replica kept by keyauth-sync");
+    auto ca_cert = keyauth::read_small_file(s.options.layout.ca_cert());
+    if (!ca_cert)
+        return ca_cert.error();
+    // Into an empty store only: never mixed with another fleet's records.
+    auto present = s.etcd.range(keyauth::kFleetPrefix, keyauth::etcd_prefix_end(keyauth::kFleetPrefix),
+                                0, 1);
+    if (!present)
+        return present.error();
+    if (!present->kvs.empty())
+        return make_error(Errc::already_exists,
+                          "etcd already holds a fleet (" + present->kvs.front().key +
+                              "): restore only into an empty etcd");
+    auto records = s.registry->list();
+    if (!records)
+        return records.error();
+    std::vector<keyauth::EtcdOperation> batch;
+    const auto flush = [&]() -> Status {
+        if (batch.empty())
+            return {};
+        auto written = s.etcd.txn({}, batch);
+        batch.clear();
+        return written.status();
+    };
+    for (const keyauth::ClientRecord& record : *records) {
+        const auto encoded = keyauth::encode_credentials(record.credentials);
+        batch.push_back({keyauth::EtcdOperation::Kind::put, keyauth::fleet_client_key(record.id),
+                         std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size())});
+        if (batch.size() == kRestoreBatch) {
+            if (Status st = flush(); !st)
+                return st;
+        }
+    }
+    if (Status st = flush(); !st)
+        return st;
+    // The CA and the fleet id last: until they are there, no gen runs and
+    // no host takes the half-written store for its fleet.
+    batch.push_back({keyauth::EtcdOperation::Kind::put, std::string(keyauth::kFleetCaCertKey),
+                     *ca_cert});
+    if (!s.fleet_id.empty())
+        batch.push_back(
+            {keyauth::EtcdOperation::Kind::put, std::string(keyauth::kFleetIdKey), s.fleet_id});
+    if (Status st = flush(); !st)
+        return st;
+    report = "restored " + std::to_string(records->size()) + " clients (this host's revision " +
+             decimal(s.revision) + ", fleet id '" + s.fleet_id + "') into etcd";
     return {};
 }
 
@@ -417,7 +690,7 @@ keyauth::Result<bool> Replica::check(std::string& report) {
     State& s = *state_;
     if (Status opened = s.open(); !opened)
         return opened.error();
-    auto pair = s.digests();
+    auto pair = s.digests(false);
     if (!pair)
         return pair.error();
     if (!*pair)
@@ -425,6 +698,8 @@ keyauth::Result<bool> Replica::check(std::string& report) {
                           "etcd has compacted revision " + decimal(s.revision) + " away");
     report =
         "revision " + decimal(s.revision) + " local " + (*pair)->first + " etcd " + (*pair)->second;
+    if (!s.held.empty())
+        report += " (HELD: " + s.held + ")";
     return (*pair)->first == (*pair)->second;
 }
 

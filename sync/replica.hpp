@@ -26,6 +26,13 @@ struct ReplicaOptions {
     // How often the whole registry is compared with etcd's by digest.
     std::chrono::seconds digest_interval{60};
     bool once = false;  // catch up with etcd, then return
+    // A rebuild that would remove more than this share of the clients the
+    // host serves is refused (held) until the operator accepts it: an
+    // emptied or replaced etcd must not empty the fleet's hosts with it.
+    int max_loss_percent = 50;
+    bool accept_new_fleet = false;  // the next rebuild, whatever it loses
+    // Polled: true once for each rebuild asked for from outside (SIGUSR1).
+    std::function<bool()> rebuild_requested = [] { return false; };
 };
 
 class Replica {
@@ -39,6 +46,11 @@ class Replica {
 
     // Local digest against etcd's at the stored revision: true if equal.
     keyauth::Result<bool> check(std::string& report);
+
+    // Writes this host's copy (its clients, CA certificate and fleet id)
+    // into an etcd that holds no fleet: how a fleet whose store of record
+    // was lost gets it back. The hosts then see their fleet again.
+    keyauth::Status restore_etcd(std::string& report);
 
   private:
     struct State;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,6 +152,35 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         return s;
     remove_rebuild_leftovers(layout);  // now the old registry
     return {};
+}
+
+keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout) {
+    // Beside the directory, whatever way it is spelt ("DIR/" would put the
+    // lock inside, where a rebuild swaps it away).
+    std::string dir = layout.dir;
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.pop_back();
+    const std::string path = dir + ".sync.lock";
+    keyauth::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid())
+        return system_error("cannot open " + path).error();
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            return system_error("cannot lock " + path).error();
+        char holder[32] = {0};
+        const ssize_t n = pread(fd.get(), holder, sizeof holder - 1, 0);
+        std::string pid(holder, n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+            pid.pop_back();
+        return make_error(Errc::already_exists,
+                          "another keyauth-sync (pid " + (pid.empty() ? "?" : pid) +
+                              ") keeps registry " + layout.dir + " (lock " + path +
+                              "); one per registry");
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd.get(), 0) != 0 || pwrite(fd.get(), pid.data(), pid.size(), 0) < 0)
+        return system_error(path).error();
+    return fd;
 }
 
 Status install_ca_certificate(const keyauth::RegistryLayout& layout, const std::string& pem) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "keyauth/files.hpp"
 #include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_layout.hpp"
 
@@ -28,6 +29,11 @@ keyauth::Status rebuild_registry(
 
 // Leftovers of a rebuild that died half way.
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
+
+// The lock one keyauth-sync holds on a registry for its whole life, beside
+// the directory (DIR.sync.lock: a rebuild swaps the directory itself).
+// Refused at once, naming the holder's pid, if another one holds it.
+keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout);
 
 // Writes ca_cert.pem (0644) if its contents differ.
 keyauth::Status install_ca_certificate(const keyauth::RegistryLayout& layout,

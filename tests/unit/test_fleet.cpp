@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "keyauth/etcd_client.hpp"
 #include "keyauth/etcd_registry.hpp"
@@ -110,6 +111,29 @@ void tls_and_user_options(void**) {
         keyauth::etcd_options("https://e:2379", {{"etcd-password-file", "/nonexistent/pw"}}).ok());
 }
 
+void request_budget_from_the_environment(void**) {
+    setenv("KEYAUTH_ETCD_TIMEOUT_MS", "3000", 1);
+    auto options = keyauth::etcd_options("http://e:2379", {});
+    assert_true(options.ok());
+    assert_int_equal(options->request_timeout.count(), 3000);
+    assert_true(options->attempt_timeout <= options->request_timeout);
+    setenv("KEYAUTH_ETCD_TIMEOUT_MS", "5", 1);
+    assert_false(keyauth::etcd_options("http://e:2379", {}).ok());
+    unsetenv("KEYAUTH_ETCD_TIMEOUT_MS");
+    assert_int_equal(keyauth::etcd_options("http://e:2379", {})->request_timeout.count(), 10000);
+}
+
+void loss_over_the_share_is_held(void**) {
+    assert_false(keyauth::exceeds_loss(0, 0, 50));      // nothing served, nothing to lose
+    assert_false(keyauth::exceeds_loss(10, 0, 0));      // nothing lost
+    assert_false(keyauth::exceeds_loss(10, 5, 50));     // exactly the share
+    assert_true(keyauth::exceeds_loss(10, 6, 50));
+    assert_true(keyauth::exceeds_loss(2, 2, 50));       // emptied
+    assert_true(keyauth::exceeds_loss(3000, 3001, 50)); // more than served counts as all
+    assert_false(keyauth::exceeds_loss(2, 2, 100));     // the guard off
+    assert_true(keyauth::exceeds_loss(1000, 1, 0));     // any loss held
+}
+
 }  // namespace
 
 int main() {
@@ -120,6 +144,8 @@ int main() {
         cmocka_unit_test(digest_is_of_the_records_not_their_order),
         cmocka_unit_test(endpoints_are_urls),
         cmocka_unit_test(tls_and_user_options),
+        cmocka_unit_test(request_budget_from_the_environment),
+        cmocka_unit_test(loss_over_the_share_is_held),
     };
     return run_group(tests);
 }

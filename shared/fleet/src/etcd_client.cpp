@@ -72,6 +72,14 @@ std::int64_t int_field(const json& object, const char* name) {
     return 0;
 }
 
+// A uint64 id (cluster, member) as decimal text, however the gateway wrote it.
+std::string id_field(const json& object, const char* name) {
+    auto it = object.find(name);
+    if (it == object.end())
+        return "";
+    return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 std::string bytes_field(const json& object, const char* name) {
     auto it = object.find(name);
     std::string out;
@@ -227,6 +235,21 @@ struct EtcdClient::Impl {
         return failure;
     }
 
+    // The deadline passed with members connecting but none deciding: what
+    // that means (a majority down, stopped or cut off) said first, the
+    // last member's own words after.
+    Error no_quorum(const Error& last) const {
+        const auto seconds = std::chrono::duration<double>(options.request_timeout).count();
+        char within[32];
+        std::snprintf(within, sizeof within, "%.1f", seconds);
+        return make_error(Errc::io_error, "no etcd quorum: none of " +
+                                              std::to_string(options.endpoints.size()) +
+                                              " endpoints decided within " + within +
+                                              " s (a majority of members down, stopped or cut "
+                                              "off?); last: " +
+                                              last.message);
+    }
+
     // Tries the endpoints in turn (the last good one first) until one
     // answers, or the request's time is up. Every retried request is safe
     // to repeat: reads, and transactions guarded by compares.
@@ -248,7 +271,7 @@ struct EtcdClient::Impl {
                         return last;
                     current = (current + 1) % options.endpoints.size();
                     if (Clock::now() >= deadline)
-                        return last;
+                        return no_quorum(last);
                     std::this_thread::sleep_for(std::chrono::milliseconds(50));
                     continue;
                 }
@@ -282,7 +305,7 @@ struct EtcdClient::Impl {
                 ++refused_in_round;
             current = (current + 1) % options.endpoints.size();
             if (Clock::now() >= deadline)
-                return last;
+                return no_quorum(last);
             if ((attempt + 1) % options.endpoints.size() == 0) {
                 refused_rounds =
                     refused_in_round == options.endpoints.size() ? refused_rounds + 1 : 0;
@@ -327,6 +350,13 @@ Result<EtcdOptions> etcd_options(std::string_view endpoints,
     options.client_key = env("KEYAUTH_ETCD_KEY").value_or("");
     options.user = env("KEYAUTH_ETCD_USER").value_or("");
     std::optional<std::string> password_file = env("KEYAUTH_ETCD_PASSWORD_FILE");
+    if (auto timeout = env("KEYAUTH_ETCD_TIMEOUT_MS")) {
+        const long long millis = std::strtoll(timeout->c_str(), nullptr, 10);
+        if (millis < 200)
+            return make_error(Errc::invalid_argument, "KEYAUTH_ETCD_TIMEOUT_MS needs >= 200");
+        options.request_timeout = std::chrono::milliseconds(millis);
+        options.attempt_timeout = std::min(options.attempt_timeout, options.request_timeout);
+    }
     if (auto password = env("KEYAUTH_ETCD_PASSWORD"))
         options.password = SecretString(*password);
     for (const auto& [name, value] : flags) {
@@ -392,8 +422,11 @@ const std::string& EtcdClient::endpoint() const {
 }
 
 Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range_end,
-                                    std::int64_t revision, std::int64_t limit) {
+                                    std::int64_t revision, std::int64_t limit,
+                                    bool serializable) {
     json request = {{"key", base64(key)}};
+    if (serializable)
+        request["serializable"] = true;
     if (!range_end.empty())
         request["range_end"] = base64(range_end);
     if (revision > 0)
@@ -406,6 +439,7 @@ Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range
     try {
         EtcdRange out;
         out.revision = int_field((*answer)["header"], "revision");
+        out.cluster_id = id_field((*answer)["header"], "cluster_id");
         out.more = answer->value("more", false);
         if (auto kvs = answer->find("kvs"); kvs != answer->end()) {
             out.kvs.reserve(kvs->size());
@@ -454,6 +488,29 @@ Result<EtcdTxnResult> EtcdClient::txn(const std::vector<EtcdCompare>& compares,
             }
         }
         return out;
+    } catch (const std::exception& e) {
+        return make_error(Errc::io_error, std::string("etcd txn: ") + e.what());
+    }
+}
+
+Result<std::optional<EtcdKeyValue>> EtcdClient::settled_get(std::string_view key) {
+    // Deleting an absent key changes nothing and makes no revision, but it
+    // is a write: the transaction is proposed and committed like any other.
+    static constexpr std::string_view kFenceKey = "/keyauth-fence/settle";
+    const json request = {
+        {"success",
+         {{{"request_delete_range", {{"key", base64(kFenceKey)}}}},
+          {{"request_range", {{"key", base64(key)}}}}}}};
+    auto answer = impl_->call("/v3/kv/txn", request);
+    if (!answer)
+        return answer.error();
+    try {
+        for (const json& response : answer->value("responses", json::array())) {
+            const json range = response.value("response_range", json::object());
+            for (const json& kv : range.value("kvs", json::array()))
+                return std::optional<EtcdKeyValue>(key_value_of(kv));
+        }
+        return std::optional<EtcdKeyValue>();
     } catch (const std::exception& e) {
         return make_error(Errc::io_error, std::string("etcd txn: ") + e.what());
     }

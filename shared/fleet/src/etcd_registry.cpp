@@ -21,8 +21,13 @@ struct Stored {
     std::int64_t mod_revision = 0;
 };
 
-Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view id) {
-    auto range = client.range(fleet_client_key(id), "");
+// Serializable for gen: what it reads first is a guess its transaction's
+// compare checks, so only the transaction needs (and waits for) a quorum and
+// a quorum lost mid-gen leaves exactly one write whose fate is unknown.
+// Linearizable for del, whose "no such client" is an answer in itself.
+Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view id,
+                                          bool serializable) {
+    auto range = client.range(fleet_client_key(id), "", 0, 0, serializable);
     if (!range)
         return range.error();
     if (range->kvs.empty())
@@ -37,7 +42,58 @@ bool holds_value(const EtcdTxnResult& result, std::string_view value) {
     return result.current.size() == 1 && result.current.front().value == value;
 }
 
+// gen publishes nothing but its client: the CA (and the fleet id) are
+// `init`'s, so a gen against the wrong or an empty etcd is refused instead of
+// founding a fleet of its own.
+Status require_fleet_ca(EtcdClient& etcd, std::string_view pem) {
+    auto range = etcd.range(kFleetCaCertKey, "", 0, 0, true);
+    if (!range)
+        return range.error();
+    if (range->kvs.empty()) {
+        return make_error(Errc::not_found,
+                          "etcd holds no fleet (no CA certificate): run `keytool --etcd "
+                          "ENDPOINTS init` on the administrator's registry first");
+    }
+    if (range->kvs.front().value != pem) {
+        return make_error(Errc::already_exists,
+                          "the fleet in etcd has another CA certificate than this registry's: "
+                          "issue from the registry holding the fleet's CA key");
+    }
+    return {};
+}
+
+// The registration's answer never came (timeout, member lost, no quorum):
+// the write may have been applied, or may still be. Asked again in a way
+// that settles it for good; only when etcd cannot answer that either is the
+// outcome unknown, and then the files stay: whichever way it ends, whoever
+// ran gen holds the token of any client it registered.
+Status settle_registration(EtcdClient& etcd, const std::string& id, std::string_view value,
+                           const Error& failed, const std::function<void()>& undeliver) {
+    auto settled = etcd.settled_get(fleet_client_key(id));
+    if (!settled) {
+        return make_error(
+            Errc::io_error,
+            "OUTCOME UNKNOWN: client " + id + " may or may not be registered: " + failed.message +
+                "; asked again: " + settled.error().message +
+                ". Its files are KEPT: when etcd answers again, `keytool --etcd ENDPOINTS list` "
+                "shows whether " +
+                id + " is registered (then these files are its credentials); if not, delete them");
+    }
+    if (*settled && (*settled)->value == value)
+        return {};  // applied after all: the files are the client's
+    undeliver();
+    return make_error(Errc::io_error, "client " + id + " not registered: " + failed.message +
+                                          " (etcd checked afterwards: nothing was written)");
+}
+
 }  // namespace
+
+bool exceeds_loss(std::size_t served, std::size_t lost, int max_loss_percent) {
+    if (served == 0 || lost == 0)
+        return false;
+    lost = std::min(lost, served);
+    return lost * 100 > static_cast<std::size_t>(std::clamp(max_loss_percent, 0, 100)) * served;
+}
 
 std::string fleet_client_key(std::string_view client_id) {
     return std::string(kFleetClientsPrefix) + std::string(client_id);
@@ -65,7 +121,7 @@ Result<ClientRecord> fleet_record(const EtcdKeyValue& kv) {
 EtcdRegistry::EtcdRegistry(std::unique_ptr<EtcdClient> client) : client_(std::move(client)) {}
 
 Status EtcdRegistry::find(std::string_view id, ClientCredentials& out) {
-    auto stored = find_stored(*client_, id);
+    auto stored = find_stored(*client_, id, false);
     if (!stored)
         return stored.error();
     if (!*stored)
@@ -93,12 +149,15 @@ Result<std::vector<ClientRecord>> EtcdRegistry::list() {
     std::vector<ClientRecord> records;
     const std::string end = etcd_prefix_end(kFleetClientsPrefix);
     std::string from(kFleetClientsPrefix);
-    std::int64_t at = 0;  // every page at the first page's revision
+    // Every page at the first page's revision: etcd's header says its
+    // current revision, not the one asked for, so it is taken once.
+    std::int64_t at = 0;
     for (;;) {
         auto page = client_->range(from, end, at, kListPage);
         if (!page)
             return page.error();
-        at = page->revision;
+        if (at == 0)
+            at = page->revision;
         for (const EtcdKeyValue& kv : page->kvs) {
             auto record = fleet_record(kv);
             if (!record)
@@ -130,15 +189,31 @@ Status EtcdRegistry::publish_ca_certificate(std::string_view pem) {
                       "issue from the registry holding the fleet's CA key");
 }
 
+Result<std::string> EtcdRegistry::publish_fleet_id() {
+    unsigned char random[16];
+    randombytes_buf(random, sizeof random);
+    const std::string fresh = to_hex(random, sizeof random);
+    auto published =
+        client_->txn({{EtcdCompare::Target::create_revision, std::string(kFleetIdKey), 0}},
+                     {{EtcdOperation::Kind::put, std::string(kFleetIdKey), fresh}});
+    if (!published)
+        return published.error();
+    if (published->succeeded)
+        return fresh;
+    if (published->current.size() == 1)
+        return published->current.front().value;
+    return make_error(Errc::io_error, "etcd: the fleet id was written and removed meanwhile");
+}
+
 Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authority,
                     const IssueRequest& request, std::int64_t now, const Delivery& deliver,
                     const std::function<void()>& undeliver) {
     if (Status s = check_client_id(request.client_id); !s)
         return s;
-    if (Status s = registry.publish_ca_certificate(authority.certificate_pem()); !s)
-        return s;
     EtcdClient& etcd = registry.client();
-    auto stored = find_stored(etcd, request.client_id);
+    if (Status s = require_fleet_ca(etcd, authority.certificate_pem()); !s)
+        return s;
+    auto stored = find_stored(etcd, request.client_id, true);
     if (!stored)
         return stored.error();
     if (*stored && !request.replace) {
@@ -159,6 +234,8 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
     auto written = etcd.txn(
         {unchanged}, {{EtcdOperation::Kind::put, fleet_client_key(request.client_id), value}});
     if (!written) {
+        if (written.error().code == Errc::io_error)
+            return settle_registration(etcd, request.client_id, value, written.error(), undeliver);
         undeliver();
         return make_error(written.error().code, "client " + request.client_id +
                                                     " not registered: " + written.error().message);
@@ -176,7 +253,7 @@ Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
     if (Status s = check_client_id(client_id); !s)
         return s;
     EtcdClient& etcd = registry.client();
-    auto stored = find_stored(etcd, client_id);
+    auto stored = find_stored(etcd, client_id, false);
     if (!stored)
         return stored.error();
     if (!*stored)

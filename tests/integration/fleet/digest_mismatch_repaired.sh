@@ -1,4 +1,4 @@
-# A replica changed behind keyauth-sync's back (a stray local `keytool del`)
+# A replica changed behind keyauth-sync's back (a local `keytool del --force`)
 # differs from etcd by digest: the periodic check rebuilds it from etcd.
 source "$FLEET_LIB"
 start_etcd_cluster
@@ -7,7 +7,7 @@ DIGEST_INTERVAL=1 start_host 1
 admin_gen alice bob
 wait_on_host 1 valid ./bob_token
 
-keytool --registry "$(host_dir 1)" del bob >/dev/null
+keytool --registry "$(host_dir 1)" del bob --force >/dev/null
 wait_until 10 "the digest check" grep -q "digest mismatch" "$WORK/sync1.log"
 wait_on_host 1 valid ./bob_token 5
 host_digest_equal 1 >/dev/null || fail "host 1 differs from etcd"

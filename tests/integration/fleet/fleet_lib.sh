@@ -20,6 +20,7 @@ command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
 
 ADMIN=$WORK/admin
 MEMBERS=(1 2 3)
+ETCD_FLAGS=()  # more flags for every member (a test's timeouts)
 declare -A CLIENT_PORT PEER_PORT ETCD_PID SYNC_PID BROKER_PID BROKER_PORT NGINX_PORT
 export ETCDCTL_API=3
 
@@ -64,7 +65,7 @@ start_member() {
         --listen-peer-urls "http://127.0.0.1:${PEER_PORT[$i]}" \
         --initial-advertise-peer-urls "http://127.0.0.1:${PEER_PORT[$i]}" \
         --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
-        --initial-cluster-token "keyauth-$$" >>"$WORK/etcd$i.log" 2>&1 &
+        --initial-cluster-token "keyauth-$$" "${ETCD_FLAGS[@]}" >>"$WORK/etcd$i.log" 2>&1 &
     ETCD_PID[$i]=$!
     at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null"
     wait_for_port "${CLIENT_PORT[$i]}" 10
@@ -148,6 +149,23 @@ wait_on_host() {
     else
         wait_until "${4:-5}" "$3 refused on host $1" host_refuses "$1" "$3"
     fi
+}
+
+# status_says_held I: keytool status on host I says HELD, and exits 1.
+status_says_held() {
+    local out
+    out=$(keytool --registry "$(host_dir "$1")" status) && fail "host $1's status said all is well while held: $out"
+    expect_contains "$out" "state:         HELD" "keytool status on host $1"
+}
+
+# accept_new_fleet I: the operator's answer to HELD, with host I's keyauth-sync stopped.
+accept_new_fleet() {
+    local out
+    stop_host "$1"
+    out=$("$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$1")" --accept-new-fleet --once 2>&1) ||
+        fail "keyauth-sync --accept-new-fleet on host $1: $out"
+    expect_contains "$out" "new fleet accepted" "keyauth-sync --accept-new-fleet on host $1"
+    start_host "$1"
 }
 
 # host_digest_equal I: keyauth-sync --check (digest of host I against etcd's).
@@ -251,4 +269,11 @@ CONF
 http_status() {
     curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$2")" \
         "http://127.0.0.1:${NGINX_PORT[$1]}/db/query"
+}
+
+# wait_for_status I TOKEN-FILE CODE: host I's nginx answers CODE, within 2 s
+# (after a rebuild, nginx reopens the swapped-in registry within 200 ms).
+http_status_is() { [ "$(http_status "$1" "$2")" == "$3" ]; }
+wait_for_status() {
+    wait_until 2 "host $1's nginx answering $3 to $2" http_status_is "$@"
 }

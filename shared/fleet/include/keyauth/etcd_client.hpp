@@ -29,6 +29,7 @@ struct EtcdOptions {
     std::string user;  // etcd's own authentication, if enabled
     SecretString password;
     // The whole request, across endpoints and retries; and one try at one endpoint.
+    // KEYAUTH_ETCD_TIMEOUT_MS sets the first (tests shorten it).
     std::chrono::milliseconds request_timeout{10000};
     std::chrono::milliseconds attempt_timeout{2000};
 };
@@ -49,7 +50,10 @@ struct EtcdKeyValue {
 };
 
 struct EtcdRange {
-    std::int64_t revision = 0;  // the store's revision the range was read at
+    // The store's revision when it answered: for a range at revision 0 the
+    // one read, for a range at revision R etcd's current one (>= R), not R.
+    std::int64_t revision = 0;
+    std::string cluster_id;  // the answering cluster's, decimal: changes when etcd is replaced
     std::vector<EtcdKeyValue> kvs;
     bool more = false;  // limit cut it short
 };
@@ -97,13 +101,23 @@ class EtcdClient {
     ~EtcdClient();
 
     // [key, range_end) at revision (0: now), sorted by key; limit 0: all.
+    // Serializable: the answering member's own state, without asking a
+    // quorum (possibly behind): for checks a later compare guards anyway.
     Result<EtcdRange> range(std::string_view key, std::string_view range_end,
-                            std::int64_t revision = 0, std::int64_t limit = 0);
+                            std::int64_t revision = 0, std::int64_t limit = 0,
+                            bool serializable = false);
     // All compares hold -> all operations, atomically. On failure the
     // compared keys are read in the same transaction.
     Result<EtcdTxnResult> txn(const std::vector<EtcdCompare>& compares,
                               const std::vector<EtcdOperation>& operations);
     Status compact(std::int64_t revision);
+
+    // The key as etcd holds it after every write proposed before this call
+    // has been decided for good: a write (a delete of a key nobody uses)
+    // goes through the raft log with the read, so a proposal still pending
+    // from an earlier, timed-out request either commits before it or can
+    // never commit. What settles "did my timed-out write happen?".
+    Result<std::optional<EtcdKeyValue>> settled_get(std::string_view key);
 
     // Watches [key, range_end) from start_revision on one endpoint, handing
     // each response to on_batch until it returns false, the stream breaks or

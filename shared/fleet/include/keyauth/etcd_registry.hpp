@@ -21,12 +21,27 @@ namespace keyauth {
 inline constexpr std::string_view kFleetPrefix = "/keyauth/";
 inline constexpr std::string_view kFleetClientsPrefix = "/keyauth/clients/";
 inline constexpr std::string_view kFleetCaCertKey = "/keyauth/ca_cert";
+// A random id written once, by `keytool --etcd init`: the fleet's name for
+// itself. An etcd holding another (or none) is another fleet's store, even
+// when its revision happens to be ahead of a replica's.
+inline constexpr std::string_view kFleetIdKey = "/keyauth/fleet_id";
 
 // What a replica (keyauth-sync) stores beside the clients, in the same
 // transaction: the etcd revision it holds, and when it last heard from etcd
 // (unix seconds, decimal).
 inline constexpr std::string_view kReplicaRevisionMeta = "fleet.revision";
 inline constexpr std::string_view kReplicaContactMeta = "fleet.contact";
+// Which store that revision belongs to: etcd's cluster id and the fleet id.
+inline constexpr std::string_view kReplicaClusterMeta = "fleet.cluster";
+inline constexpr std::string_view kReplicaFleetIdMeta = "fleet.id";
+// Non-empty while keyauth-sync refuses a rebuild that would lose too many
+// clients: why, for `keytool status` (the replica serves its last state).
+inline constexpr std::string_view kReplicaHeldMeta = "fleet.held";
+
+// Would removing `lost` of the `served` clients a replica serves lose more
+// than max_loss_percent of them? (A replica holds such a change for the
+// operator: an emptied or replaced etcd must not empty the hosts.)
+bool exceeds_loss(std::size_t served, std::size_t lost, int max_loss_percent);
 
 std::string fleet_client_key(std::string_view client_id);
 // The id of a /keyauth/clients/<id> key; nullopt for any other key.
@@ -49,6 +64,8 @@ class EtcdRegistry final : public ClientStore {
     // Publishes the CA certificate if etcd has none; refuses a different one,
     // so that one fleet has one CA.
     Status publish_ca_certificate(std::string_view pem);
+    // Writes a new random fleet id if etcd has none; the id etcd holds.
+    Result<std::string> publish_fleet_id();
 
     EtcdClient& client() { return *client_; }
 
@@ -60,7 +77,11 @@ class EtcdRegistry final : public ClientStore {
 // As the one-host issue_client, with the registration a compare-and-swap in
 // etcd: created only if the id is absent fleet-wide (or, with replace, only
 // if nobody changed it since it was read). The CA certificate in etcd must be
-// this authority's.
+// this authority's (published by `keytool --etcd init`: refused before it).
+// A write whose answer never came is settled before returning: registered
+// (ok), not registered (files undelivered), or, when etcd cannot say,
+// Errc::io_error with "OUTCOME UNKNOWN" and the files kept, so that a client
+// registered later is never one nobody holds the token of.
 Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authority,
                     const IssueRequest& request, std::int64_t now, const Delivery& deliver,
                     const std::function<void()>& undeliver);

@@ -1,0 +1,32 @@
+// A snapshot of the fleet's registry in etcd, read page by page at one
+// revision: what a replica loads, rebuilds from, and compares itself with.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "keyauth/client_record.hpp"
+#include "keyauth/etcd_client.hpp"
+
+namespace keysync {
+
+struct Snapshot {
+    std::int64_t revision = 0;
+    std::string cluster_id;
+    std::string fleet_id;  // empty: etcd holds none
+    std::optional<std::string> ca_cert;
+    std::size_t clients = 0;
+    std::size_t refused = 0;  // records that do not decode: left out, as absent
+};
+
+// Everything under /keyauth/ at revision `at` (0: the revision the first
+// page is read at), each client record handed to `sink` in id order;
+// `between_pages` runs after each page (of `page_size` keys) but the last.
+keyauth::Result<Snapshot> read_snapshot(
+    keyauth::EtcdClient& etcd, std::int64_t at,
+    const std::function<keyauth::Status(const keyauth::ClientRecord&)>& sink,
+    const std::function<keyauth::Status()>& between_pages, std::int64_t page_size);
+
+}  // namespace keysync

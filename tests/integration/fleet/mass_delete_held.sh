@@ -1,0 +1,27 @@
+# Every client deleted from etcd at once behind keytool's back (`etcdctl del
+# --prefix`, a script gone wrong): the watch does not empty host 1. It holds
+# its last state and says HELD; one del at a time still goes through; the
+# operator's --accept-new-fleet applies the deletion.
+source "$FLEET_LIB"
+start_etcd_cluster
+admin init >/dev/null
+start_host 1
+start_nginx 1
+admin_gen alice bob carol dave
+wait_on_host 1 valid ./dave_token
+admin del dave >/dev/null
+wait_on_host 1 refused ./dave_token
+pass "one del at a time is applied as ever"
+
+etcdctl --endpoints "$ETCD" del --prefix /keyauth/clients/ >/dev/null
+wait_until 10 "host 1 held" grep -q "HELD: etcd deleted 3 of the 3 clients" "$WORK/sync1.log"
+sleep 1
+expect_eq "$(http_status 1 ./alice_token)" "200" "nginx with alice after the mass delete"
+status_says_held 1
+pass "every client deleted at once: not applied, host 1 serves its last state and says HELD"
+
+accept_new_fleet 1
+wait_on_host 1 refused ./alice_token
+wait_for_status 1 ./bob_token 401
+host_digest_equal 1 >/dev/null || fail "host 1 differs from etcd"
+pass "accepted by the operator: the deletion applied, host 1 equals etcd"
