@@ -68,8 +68,7 @@ Status make_registry_files(const keyauth::RegistryLayout& layout, gid_t group) {
     auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::create);
     if (!registry)
         return registry.error();
-    for (const std::string& path :
-         {layout.data_file(), layout.lookup_index(), layout.commit_sequence()}) {
+    for (const std::string& path : layout.group_readable_files()) {
         if (Status s = set_group_and_mode(path, group, 0640); !s)
             return s;
     }

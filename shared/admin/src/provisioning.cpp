@@ -88,12 +88,10 @@ Status initialize_locked(const RegistryLayout& layout, const InitOptions& option
     auto registry = LmdbRegistry::open(layout.dir, OpenMode::create);
     if (!registry)
         return registry.error();
-    if (Status s = set_group_and_mode(layout.data_file(), group, 0640); !s)
-        return s;
-    if (Status s = set_group_and_mode(layout.commit_sequence(), group, 0640); !s)
-        return s;
-    if (Status s = set_group_and_mode(layout.lookup_index(), group, 0640); !s)
-        return s;
+    for (const std::string& path : layout.group_readable_files()) {
+        if (Status s = set_group_and_mode(path, group, 0640); !s)
+            return s;
+    }
 
     StagedFiles files;
     const SecretString ca_key = authority->private_key_pem();
@@ -146,9 +144,12 @@ Status reconfigure_locked(const RegistryLayout& layout, const InitOptions& optio
     }
     if (!group)
         return {};
-    for (const std::string& path :
-         {layout.data_file(), layout.commit_sequence(), layout.lookup_index(), layout.server_cert(),
-          layout.server_key()}) {
+    const auto registry_files = layout.group_readable_files();
+    for (const std::string& path : registry_files) {
+        if (Status s = set_group_and_mode(path, group, 0640); !s)
+            return s;
+    }
+    for (const std::string& path : {layout.server_cert(), layout.server_key()}) {
         if (Status s = set_group_and_mode(path, group, 0640); !s)
             return s;
     }
