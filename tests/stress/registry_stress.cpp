@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -419,7 +420,19 @@ int main(int argc, char** argv) {
         children.push_back(pid);
     }
     const auto start = std::chrono::steady_clock::now();
-    sleep(static_cast<unsigned>(seconds));
+    // Meanwhile: how many times a new lookup.idx replaced the one readers had.
+    const std::string index_path = keyauth::RegistryLayout{dir}.lookup_index();
+    std::uint64_t new_files = 0;
+    ino_t inode = 0;
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(seconds)) {
+        struct stat st {};
+        if (stat(index_path.c_str(), &st) == 0) {
+            if (inode != 0 && st.st_ino != inode)
+                ++new_files;
+            inode = st.st_ino;
+        }
+        usleep(5000);
+    }
     shared->stop = true;
     bool crashed = false;
     for (pid_t pid : children) {
@@ -440,6 +453,9 @@ int main(int argc, char** argv) {
                 shared->wrong.load(), crashed ? "a process crashed" : "no crash", elapsed,
                 static_cast<double>(shared->lookups.load()) / elapsed,
                 static_cast<double>(shared->commits.load()) / elapsed);
+    std::printf("lookup.idx replaced by a new file (growth) %" PRIu64
+                " times (seen by polling every 5 ms)\n",
+                new_files);
     const Histogram quiet = shared->quiet.get();
     const Histogram overlapped = shared->overlapped.get();
     std::printf("latency per lookup (wall clock; %" PRIu64
