@@ -361,11 +361,22 @@ void run_reader(const std::string& dir, Shared& shared, std::size_t ids, unsigne
     shared.involuntary_switches.fetch_add(static_cast<std::uint64_t>(usage.ru_nivcsw));
 }
 
+std::uint64_t above(const Histogram& h, std::uint64_t ns) {
+    std::uint64_t n = 0;
+    for (unsigned b = 0; b < Histogram::kBuckets; ++b) {
+        if (Histogram::upper(b) >= ns)  // the bucket holding ns counts as above
+            n += h.count[b];
+    }
+    return n;
+}
+
 void print_latency(const char* what, const Histogram& h) {
     auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-    std::printf("  %-30s %12" PRIu64 "  p50 %8.2f  p99 %8.2f  p99.9 %8.2f  max %10.1f us\n", what,
-                h.total, us(h.percentile(0.5)), us(h.percentile(0.99)),
-                us(h.percentile(0.999)), us(h.max));
+    std::printf("  %-30s %11" PRIu64 "  p50 %7.2f  p99 %7.2f  p99.9 %8.2f  p99.99 %9.2f  max %9.1f us;"
+                "  >=10us %" PRIu64 ", >=100us %" PRIu64 ", >=1ms %" PRIu64 "\n",
+                what, h.total, us(h.percentile(0.5)), us(h.percentile(0.99)),
+                us(h.percentile(0.999)), us(h.percentile(0.9999)), us(h.max), above(h, 10000),
+                above(h, 100000), above(h, 1000000));
 }
 
 Histogram combined(const Histogram& a, const Histogram& b) {
