@@ -19,8 +19,8 @@
 // a refill of the copy, not a journal), so the truth does not move and a
 // reader must find every present client throughout.
 //
-// Latency: every lookup is timed (steady_clock around the call, ~25 ns of
-// the figure is the clock itself) into a log-linear histogram; the test
+// Latency: every lookup is timed (steady_clock around the call: a few tens
+// of ns of each figure are the clock itself) into a log-linear histogram; the test
 // also reads commit.seq's counter itself before and after each lookup, so
 // it knows which lookups overlapped a publish. A reader reads the index
 // again only when the counter moved while it read, so those are an upper
@@ -54,10 +54,10 @@
 
 namespace {
 
-using keyauth::RegistryReader;
 using keyauth::ClientCredentials;
 using keyauth::Errc;
 using keyauth::LmdbRegistry;
+using keyauth::RegistryReader;
 
 // version << 1 | present
 struct Truth {
@@ -85,8 +85,9 @@ struct Histogram {
         if (b < (1u << kSub))
             return b;
         const unsigned top = (b >> kSub) + kSub - 1;
-        const std::uint64_t low = (std::uint64_t{1} << top) |
-                                  (static_cast<std::uint64_t>(b & ((1u << kSub) - 1)) << (top - kSub));
+        const std::uint64_t low =
+            (std::uint64_t{1} << top) |
+            (static_cast<std::uint64_t>(b & ((1u << kSub) - 1)) << (top - kSub));
         return low + (std::uint64_t{1} << (top - kSub)) - 1;
     }
     void add(std::uint64_t ns) {
@@ -348,8 +349,8 @@ void run_reader(const std::string& dir, Shared& shared, std::size_t ids, unsigne
         if (by_fingerprint && status.ok() && owner != id)
             wrong(shared, "fingerprint owner", index, before, after, found.issued_at);
         else
-            check(shared, by_fingerprint ? "by fingerprint" : "by id", index, before, after,
-                  status, found);
+            check(shared, by_fingerprint ? "by fingerprint" : "by id", index, before, after, status,
+                  found);
         if ((++local & 1023) == 0)
             shared.lookups.fetch_add(1024, std::memory_order_relaxed);
     }
@@ -372,7 +373,8 @@ std::uint64_t above(const Histogram& h, std::uint64_t ns) {
 
 void print_latency(const char* what, const Histogram& h) {
     auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-    std::printf("  %-30s %11" PRIu64 "  p50 %7.2f  p99 %7.2f  p99.9 %8.2f  p99.99 %9.2f  max %9.1f us;"
+    std::printf("  %-30s %11" PRIu64
+                "  p50 %7.2f  p99 %7.2f  p99.9 %8.2f  p99.99 %9.2f  max %9.1f us;"
                 "  >=10us %" PRIu64 ", >=100us %" PRIu64 ", >=1ms %" PRIu64 "\n",
                 what, h.total, us(h.percentile(0.5)), us(h.percentile(0.99)),
                 us(h.percentile(0.999)), us(h.percentile(0.9999)), us(h.max), above(h, 10000),
