@@ -43,15 +43,21 @@ LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
     const std::uint64_t home = file_.id_home(id);
     alignas(8) unsigned char slot[kIdSlotBytes];
     for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        load_words(slot, file_.id_slot(copy, (home + probe) & file_.mask()), sizeof slot);
+        // Word by word, as far as needed: most probes end at the state or
+        // the id; only the matching slot's record is read.
+        const unsigned char* at = file_.id_slot(copy, (home + probe) & file_.mask());
+        load_words(slot, at, 8);
         const Found state = judge(slot);
         if (state != Found::yes)
             return state;
-        if (slot_id(slot) == id) {
-            const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
-                                          kEncodedCredentialsSize);
-            return decode_credentials(record, out) ? Found::yes : Found::garbage;
-        }
+        const std::size_t id_end = round_up(kIdAt + slot[kLengthAt], 8);
+        load_words(slot + 8, at + 8, id_end - 8);
+        if (slot_id(slot) != id)
+            continue;
+        load_words(slot + id_end, at + id_end, sizeof slot - id_end);
+        const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
+                                      kEncodedCredentialsSize);
+        return decode_credentials(record, out) ? Found::yes : Found::garbage;
     }
     return Found::no;
 }
@@ -62,11 +68,12 @@ LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerp
     const std::uint64_t home = file_.fingerprint_home(fingerprint);
     alignas(8) unsigned char slot[kFingerprintSlotBytes];
     for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        load_words(slot, file_.fingerprint_slot(copy, (home + probe) & file_.mask()),
-                   sizeof slot);
+        const unsigned char* at = file_.fingerprint_slot(copy, (home + probe) & file_.mask());
+        load_words(slot, at, 8);
         const Found state = judge(slot);
         if (state != Found::yes)
             return state;
+        load_words(slot + 8, at + 8, sizeof slot - 8);
         if (std::memcmp(slot + kValueAt, fingerprint.bytes.data(), kFingerprintBytes) != 0)
             continue;
         const std::string_view owner = slot_id(slot);
