@@ -116,7 +116,7 @@ int reauth_offline(Plugin& plugin, const Session& parked) {
     Grant grant = parked.grant;
     const std::int64_t now = unix_now();
     const SweepRuling ruling =
-        plugin.sessions.ruling(recheck(*plugin.store, grant, now), grant, now);
+        plugin.sessions.ruling(recheck_grant(*plugin.store, grant, now), grant, now);
     if (ruling.fate != SessionFate::cut)
         return MOSQ_ERR_SUCCESS;
     log(MOSQ_LOG_NOTICE, "offline session '%s' of '%s' no longer admitted: %s",
@@ -124,7 +124,8 @@ int reauth_offline(Plugin& plugin, const Session& parked) {
     return MOSQ_ERR_AUTH;
 }
 
-int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
+// The broker asks: may this CONNECT (or, on SIGHUP, this session) go on?
+int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     mosquitto* client = event.client;
     // Only on a require_certificate listener, after TLS verified it.
     X509Ptr certificate(static_cast<X509*>(mosquitto_client_certificate(client)));
@@ -137,7 +138,7 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
         if (is_token_session_reauth(session, client, username)) {
             // Judged as the sweep judges it: an unreadable registry is no revocation.
             const std::int64_t now = unix_now();
-            const Verdict verdict = recheck(*plugin.store, session->grant, now);
+            const Verdict verdict = recheck_grant(*plugin.store, session->grant, now);
             const SweepRuling ruling = plugin.sessions.ruling(verdict, session->grant, now);
             if (ruling.fate == SessionFate::cut) {
                 const std::string client_id = session->grant.client_id;
@@ -171,7 +172,7 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     requirements.certificate_client_id_is_registered_id = plugin.options.clientid_match;
 
     const std::int64_t now = unix_now();
-    const AuthResult result = authenticate(*plugin.store, presented, requirements, now);
+    const AuthResult result = keyauth::authenticate(*plugin.store, presented, requirements, now);
     if (result.verdict == Verdict::registry_error && plugin.reloading) {
         // A reload re-authenticating a live session (a certificate's, or a
         // token given as password): kept through the error as on the tick.
@@ -194,7 +195,7 @@ int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
     auto& event = *static_cast<mosquitto_evt_basic_auth*>(event_data);
     try {
-        return authenticate(plugin, event);
+        return answer_basic_auth(plugin, event);
     } catch (const std::exception&) {
     } catch (...) {
     }
