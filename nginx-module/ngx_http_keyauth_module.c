@@ -18,6 +18,7 @@
 
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
     keyauth_result_t *result, uint64_t *generation);
 static keyauth_registry_t *ngx_http_keyauth_open(ngx_log_t *log,
@@ -236,6 +237,54 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_keyauth_refuse_token(r, ctx, kscf->registry, &result);
+}
+
+
+/*
+ * Subrequests skip the access phase: "keyauth" in a location reached only
+ * as a subrequest (an "auth_request" target, an SSI include, a mirror)
+ * checks nothing. Which locations are such targets is known only to the
+ * modules that make subrequests, so this is said when the first one
+ * arrives, once per location and worker, unless keyauth judged the main
+ * request. The rewrite phase sees it before a "return" answers it.
+ */
+
+static ngx_int_t
+ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r)
+{
+    ngx_http_keyauth_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t     *clcf, *main_clcf;
+    ngx_http_keyauth_loc_conf_t  *klcf;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
+
+    if ((!klcf->token && !klcf->client_cert) || klcf->subrequest_warned) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_keyauth_module);
+
+    if (ctx && (ctx->status || ctx->client_id_len || ctx->judged)) {
+        return NGX_DECLINED;
+    }
+
+    klcf->subrequest_warned = 1;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    main_clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "\"keyauth\" in location \"%V\" checks nothing when a "
+                  "subrequest (\"%V\") of location \"%V\" reaches it: "
+                  "subrequests skip the access phase; put \"keyauth\" in "
+                  "location \"%V\" itself",
+                  &clcf->name, &r->uri, &main_clcf->name, &main_clcf->name);
+
+    return NGX_DECLINED;
 }
 
 
@@ -538,6 +587,13 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_keyauth_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_keyauth_subrequest_handler;
 
     return ngx_http_keyauth_refusal_init(cf);
 }

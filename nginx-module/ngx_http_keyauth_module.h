@@ -48,6 +48,8 @@ typedef struct {
 typedef struct {
     ngx_flag_t                     token;
     ngx_flag_t                     client_cert;
+    /* this worker said that a subrequest reached it unchecked */
+    unsigned                       subrequest_warned:1;
 } ngx_http_keyauth_loc_conf_t;
 
 
