@@ -2,12 +2,12 @@
 /*
  * keyauth for NGINX: what the module's files share. Private to the module.
  *
- *   ngx_http_keyauth_module.c   directives, configuration, the access
- *                               handler and $keyauth_client_id
- *   ngx_http_keyauth_refusal.c  refusals: 401/403, the log line, and the
- *                               filters that give nginx's page a JSON body
- *   ngx_http_keyauth_streams.c  open requests, cut when their credential
- *                               is revoked
+ *   ngx_http_keyauth_module.c      directives, configuration, the phase
+ *                                  handlers and $keyauth_client_id
+ *   ngx_http_keyauth_refusal.c     refusals: 401/403, the log line, and the
+ *                                  filters that give nginx's page a JSON body
+ *   ngx_http_keyauth_streams.c     open requests, cut when their credential
+ *                                  is revoked
  *   ngx_http_keyauth_conf_check.c  checks at configuration time (nginx -t)
  */
 

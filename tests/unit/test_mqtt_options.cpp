@@ -47,15 +47,12 @@ void every_option_is_read(void**) {
 }
 
 void the_grace_takes_seconds_or_a_duration(void**) {
-    assert_int_equal(parse({{"registry", "/r"}, {"registry_error_grace", "90"}})
-                         ->registry_error_grace,
-                     90);
-    assert_int_equal(parse({{"registry", "/r"}, {"registry_error_grace", "90s"}})
-                         ->registry_error_grace,
-                     90);
-    assert_int_equal(parse({{"registry", "/r"}, {"registry_error_grace", "5m"}})
-                         ->registry_error_grace,
-                     300);
+    assert_int_equal(
+        parse({{"registry", "/r"}, {"registry_error_grace", "90"}})->registry_error_grace, 90);
+    assert_int_equal(
+        parse({{"registry", "/r"}, {"registry_error_grace", "90s"}})->registry_error_grace, 90);
+    assert_int_equal(
+        parse({{"registry", "/r"}, {"registry_error_grace", "5m"}})->registry_error_grace, 300);
     expect_refused(parse({{"registry", "/r"}, {"registry_error_grace", "soon"}}),
                    "plugin_opt_registry_error_grace must be seconds (60) or a duration "
                    "(90s, 5m), not 'soon'");

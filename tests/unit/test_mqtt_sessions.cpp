@@ -125,21 +125,27 @@ void a_persistent_session_is_parked_until_the_broker_drops_it(void**) {
     assert_false(table.holds_mqtt_client_id("sensor-1"));
 }
 
+// What the tick logs when it looks: how often the table read the registry.
+std::size_t sweeps_begun = 0;
+void count_sweep(std::size_t) {
+    ++sweeps_begun;
+}
+
 void nothing_changed_nothing_swept(void**) {
     MemoryStore store;
     store.put("myapp01", live(1));
     SessionTable table;
     table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
-    std::size_t sweeps = 0;
-    static std::size_t* counter;
-    counter = &sweeps;
-    const auto count = [](std::size_t) { ++*counter; };
-    SweepOutcome first = table.sweep(store, kNow, count);
+    sweeps_begun = 0;
+    SweepOutcome first = table.sweep(store, kNow, count_sweep);
     assert_int_equal(first.revoked.size(), 0);
-    assert_int_equal(sweeps, 1);  // the first sweep sees a generation it never saw
-    SweepOutcome second = table.sweep(store, kNow + 1, count);
+    assert_int_equal(sweeps_begun, 1);  // the first sweep sees a generation it never saw
+    SweepOutcome second = table.sweep(store, kNow + 1, count_sweep);
     assert_int_equal(second.revoked.size(), 0);
-    assert_int_equal(sweeps, 1);  // same generation, no validity ended: not looked at
+    assert_int_equal(sweeps_begun, 1);  // same generation, no validity ended: not looked at
+    store.put("myapp02", live(2));      // any commit: looked at again
+    table.sweep(store, kNow + 2, count_sweep);
+    assert_int_equal(sweeps_begun, 2);
     assert_int_equal(table.size(), 1);
 }
 
@@ -224,8 +230,7 @@ void a_registry_answering_again_is_news(void**) {
 void ruling_outside_a_sweep_keeps_through_an_error(void**) {
     SessionTable table(30);
     Grant grant = token_session("sensor-1", "myapp01", live(1)).grant;
-    assert_int_equal(table.ruling(Verdict::accepted, grant, kNow).fate,
-                     keyauth::SessionFate::keep);
+    assert_int_equal(table.ruling(Verdict::accepted, grant, kNow).fate, keyauth::SessionFate::keep);
     assert_int_equal(table.ruling(Verdict::registry_error, grant, kNow).fate,
                      keyauth::SessionFate::keep_through_error);
     assert_int_equal(table.ruling(Verdict::unknown_client, grant, kNow).fate,
