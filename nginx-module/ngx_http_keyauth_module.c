@@ -588,12 +588,16 @@ ngx_http_keyauth_init(ngx_conf_t *cf)
 
     *h = ngx_http_keyauth_handler;
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    /* the locations are merged by now: kmcf knows whether any checks */
 
-    *h = ngx_http_keyauth_subrequest_handler;
+    if (kmcf->tokens || kmcf->certificates) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_keyauth_subrequest_handler;
+    }
 
     return ngx_http_keyauth_refusal_init(cf);
 }
