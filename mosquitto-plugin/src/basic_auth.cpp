@@ -12,6 +12,7 @@
 #include <keyauth/x509_identity.hpp>
 
 #include "broker_api.hpp"
+#include "client_ids.hpp"
 #include "plugin_state.hpp"
 
 namespace keyauth::mqtt {
@@ -74,22 +75,6 @@ int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
     }
     warn_if_no_tick(plugin);
     return MOSQ_ERR_SUCCESS;
-}
-
-// Mosquitto 2.0 gives a client that sent no id its auto_id_prefix ("auto-")
-// and 36 characters: 8-4-4-4-12 uppercase hex digits from 16 random bytes.
-bool looks_broker_assigned(std::string_view id) {
-    constexpr std::size_t kLength = 36;
-    if (id.size() < kLength)
-        return false;
-    const std::string_view uuid = id.substr(id.size() - kLength);
-    for (std::size_t i = 0; i < kLength; ++i) {
-        const char c = uuid[i];
-        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
 }
 
 // The plugin API does not say whether the broker assigned the id. A client
