@@ -34,7 +34,7 @@ make)
     tree=$1 bld=$2 out=$3
     # The core library is not among the Makefile's prerequisites: relink.
     rm -f "$bld/ngx_http_keyauth_module.so"
-    # Its own make: a single object, no jobserver to share.
+    # Its own make: a few objects, no jobserver to share.
     env -u MAKEFLAGS -u MFLAGS make -f "$bld/Makefile" -C "$tree" modules
     cp "$bld/ngx_http_keyauth_module.so" "$out"
     ;;

@@ -12,6 +12,7 @@
 #include <keyauth/x509_identity.hpp>
 
 #include "broker_api.hpp"
+#include "client_ids.hpp"
 #include "plugin_state.hpp"
 
 namespace keyauth::mqtt {
@@ -76,22 +77,6 @@ int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
     return MOSQ_ERR_SUCCESS;
 }
 
-// Mosquitto 2.0 gives a client that sent no id its auto_id_prefix ("auto-")
-// and 36 characters: 8-4-4-4-12 uppercase hex digits from 16 random bytes.
-bool looks_broker_assigned(std::string_view id) {
-    constexpr std::size_t kLength = 36;
-    if (id.size() < kLength)
-        return false;
-    const std::string_view uuid = id.substr(id.size() - kLength);
-    for (std::size_t i = 0; i < kLength; ++i) {
-        const char c = uuid[i];
-        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
-
 // The plugin API does not say whether the broker assigned the id. A client
 // may choose one of that form, so: only with a clean session (an assigned
 // id has no session to resume), and only while no session we admitted goes
@@ -116,7 +101,7 @@ int reauth_offline(Plugin& plugin, const Session& parked) {
     Grant grant = parked.grant;
     const std::int64_t now = unix_now();
     const SweepRuling ruling =
-        plugin.sessions.ruling(recheck(*plugin.store, grant, now), grant, now);
+        plugin.sessions.ruling(recheck_grant(*plugin.store, grant, now), grant, now);
     if (ruling.fate != SessionFate::cut)
         return MOSQ_ERR_SUCCESS;
     log(MOSQ_LOG_NOTICE, "offline session '%s' of '%s' no longer admitted: %s",
@@ -124,7 +109,8 @@ int reauth_offline(Plugin& plugin, const Session& parked) {
     return MOSQ_ERR_AUTH;
 }
 
-int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
+// The broker asks: may this CONNECT (or, on SIGHUP, this session) go on?
+int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     mosquitto* client = event.client;
     // Only on a require_certificate listener, after TLS verified it.
     X509Ptr certificate(static_cast<X509*>(mosquitto_client_certificate(client)));
@@ -137,7 +123,7 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
         if (is_token_session_reauth(session, client, username)) {
             // Judged as the sweep judges it: an unreadable registry is no revocation.
             const std::int64_t now = unix_now();
-            const Verdict verdict = recheck(*plugin.store, session->grant, now);
+            const Verdict verdict = recheck_grant(*plugin.store, session->grant, now);
             const SweepRuling ruling = plugin.sessions.ruling(verdict, session->grant, now);
             if (ruling.fate == SessionFate::cut) {
                 const std::string client_id = session->grant.client_id;
@@ -171,7 +157,7 @@ int authenticate(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     requirements.certificate_client_id_is_registered_id = plugin.options.clientid_match;
 
     const std::int64_t now = unix_now();
-    const AuthResult result = authenticate(*plugin.store, presented, requirements, now);
+    const AuthResult result = keyauth::authenticate(*plugin.store, presented, requirements, now);
     if (result.verdict == Verdict::registry_error && plugin.reloading) {
         // A reload re-authenticating a live session (a certificate's, or a
         // token given as password): kept through the error as on the tick.
@@ -194,7 +180,7 @@ int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
     auto& event = *static_cast<mosquitto_evt_basic_auth*>(event_data);
     try {
-        return authenticate(plugin, event);
+        return answer_basic_auth(plugin, event);
     } catch (const std::exception&) {
     } catch (...) {
     }

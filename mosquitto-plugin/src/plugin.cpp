@@ -1,6 +1,7 @@
 // mosquitto_keyauth.so: registered tokens and client certificates for
 // Mosquitto 2.0 (plugin API v5). Entry points only; each concern lives in
-// its own file: options, basic_auth, sessions, callbacks.
+// its own file: options, basic_auth, sessions, client_ids, callbacks,
+// broker_private.
 #include <cstdarg>
 #include <cstdio>
 #include <exception>
@@ -11,6 +12,7 @@
 
 #include "basic_auth.hpp"
 #include "broker_api.hpp"
+#include "broker_private.hpp"
 #include "callbacks.hpp"
 #include "options.hpp"
 #include "plugin_state.hpp"
@@ -44,14 +46,6 @@ constexpr Registration kCallbacks[] = {
     {MOSQ_EVT_DISCONNECT, on_disconnect},
     {MOSQ_EVT_RELOAD, on_reload},
 };
-
-// With per_listener_settings true, Mosquitto 2.0 loads the plugin for one
-// listener and never delivers it a tick: deleted clients stay connected.
-// Its plugin id is then that listener; this reads the one field of 2.0's
-// mosquitto_plugin_id_t (struct { struct mosquitto__listener *listener; }).
-bool loaded_per_listener(const mosquitto_plugin_id_t* identifier) {
-    return *reinterpret_cast<void* const*>(identifier) != nullptr;
-}
 
 void unregister_callbacks(mosquitto_plugin_id_t* identifier) {
     for (const Registration& r : kCallbacks) {

@@ -2,7 +2,7 @@
 
 namespace keyauth::mqtt {
 
-Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now) {
+Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
     const AuthResult result = keyauth::recheck(store, grant.client_id, grant.credential, now);
     if (result.accepted())
         grant.not_after = result.not_after;
@@ -61,8 +61,8 @@ SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
     std::vector<const mosquitto*> gone;
     rule_.begin(generation);
     for (auto& [client, session] : sessions_) {
-        // recheck() renews not_after first: two statements, in this order
-        const Verdict verdict = recheck(store, session.grant, now);
+        // recheck_grant() renews not_after first: two statements, in this order
+        const Verdict verdict = recheck_grant(store, session.grant, now);
         const SweepRuling ruling = rule_.judge(verdict, session.grant.not_after, now);
         if (ruling.fate == SessionFate::cut) {
             outcome.revoked.push_back(

@@ -32,7 +32,7 @@ struct Grant {
 
 // Is the registry's current record still the one that admitted the session,
 // and live now? Refreshes grant.not_after when it is.
-Verdict recheck(ClientStore& store, Grant& grant, std::int64_t now);
+Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now);
 
 struct Session {
     std::string mqtt_client_id;  // what the broker knows it by, for the kick

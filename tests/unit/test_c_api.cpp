@@ -59,11 +59,20 @@ keyauth_registry_t* registry_of(void** state) {
     return static_cast<Fixture*>(*state)->registry;
 }
 
-keyauth_result_t bearer(keyauth_registry_t* registry, std::string_view header) {
+keyauth_result_t authenticate(keyauth_registry_t* registry, const keyauth_request_t& request) {
     keyauth_result_t result;
     std::memset(&result, 0x55, sizeof result);  // nothing may be left unset
-    keyauth_check_bearer(registry, header.data(), header.size(), &result);
+    keyauth_authenticate(registry, &request, &result);
     return result;
+}
+
+// A request with this Authorization header, to a location with "keyauth on".
+keyauth_result_t bearer(keyauth_registry_t* registry, std::string_view header) {
+    keyauth_request_t request{};
+    request.token = KEYAUTH_CHECK_REQUIRED;
+    request.authorization = header.data();
+    request.authorization_len = header.size();
+    return authenticate(registry, request);
 }
 
 void open_missing_dir_explains_itself(void**) {
@@ -139,7 +148,8 @@ void bearer_gives_a_64_character_id_nul_terminated(void** state) {
 void bearer_refusals(void** state) {
     keyauth_registry_t* registry = registry_of(state);
     const std::string token = token_text("myapp01", kSecret);
-    assert_int_equal(bearer(registry, "").verdict, KEYAUTH_MISSING);
+    // A header that is there but empty is a bad credential, not a missing one.
+    assert_int_equal(bearer(registry, "").verdict, KEYAUTH_MALFORMED);
     assert_int_equal(bearer(registry, "Bearer").verdict, KEYAUTH_MALFORMED);
     assert_int_equal(bearer(registry, "Bearer " + token + " extra").verdict, KEYAUTH_MALFORMED);
     assert_int_equal(bearer(registry, "Basic " + token).verdict, KEYAUTH_MALFORMED);
@@ -162,32 +172,28 @@ void bearer_refusals(void** state) {
 }
 
 void null_arguments_are_refusals(void** state) {
-    keyauth_result_t result;
-    keyauth_check_bearer(registry_of(state), nullptr, 0, &result);
-    assert_int_equal(result.verdict, KEYAUTH_MISSING);
-    keyauth_check_token(registry_of(state), nullptr, 0, &result);
-    assert_int_equal(result.verdict, KEYAUTH_MISSING);
-    keyauth_check_certificate(registry_of(state), nullptr, &result);
-    assert_int_equal(result.verdict, KEYAUTH_MISSING);
-    const std::string token = token_text("myapp01", kSecret);
-    keyauth_check_bearer(nullptr, token.data(), token.size(), &result);
-    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
-    assert_string_equal(result.client_id, "");
-    keyauth_check_token(nullptr, token.data(), token.size(), &result);
-    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
-    keyauth_check_certificate(nullptr, nullptr, &result);
-    assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
+    keyauth_request_t request{};
+    request.token = KEYAUTH_CHECK_REQUIRED;
+    assert_int_equal(authenticate(registry_of(state), request).verdict, KEYAUTH_MISSING);
+    request.token = KEYAUTH_CHECK_OFF;
+    request.client_certificate = KEYAUTH_CHECK_REQUIRED;
+    const keyauth_result_t no_certificate = authenticate(registry_of(state), request);
+    assert_int_equal(no_certificate.verdict, KEYAUTH_MISSING);
+    assert_int_equal(no_certificate.about, KEYAUTH_CERTIFICATE);
+    const std::string header = "Bearer " + token_text("myapp01", kSecret);
+    const keyauth_result_t no_registry = bearer(nullptr, header);
+    assert_int_equal(no_registry.verdict, KEYAUTH_REGISTRY_ERROR);
+    assert_string_equal(no_registry.client_id, "");
     keyauth_registry_close(nullptr);
 }
 
-void check_token_takes_a_bare_token(void** state) {
-    const std::string token = token_text("myapp01", kSecret);
-    keyauth_result_t result;
-    keyauth_check_token(registry_of(state), token.data(), token.size(), &result);
+void authorization_len_is_what_counts(void** state) {
+    const std::string header = "Bearer " + token_text("myapp01", kSecret);
+    keyauth_result_t result = bearer(registry_of(state), header);
     assert_int_equal(result.verdict, KEYAUTH_ACCEPTED);
     assert_string_equal(result.client_id, "myapp01");
     // Only as many bytes as given are read.
-    keyauth_check_token(registry_of(state), token.data(), token.size() - 1, &result);
+    result = bearer(registry_of(state), std::string_view(header).substr(0, header.size() - 1));
     assert_int_equal(result.verdict, KEYAUTH_MALFORMED);
 }
 
@@ -206,13 +212,6 @@ void verdict_reasons_reach_c(void**) {
                         "credentials name different clients");
     assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(-1)), "refused");
     assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(99)), "refused");
-}
-
-keyauth_result_t authenticate(keyauth_registry_t* registry, const keyauth_request_t& request) {
-    keyauth_result_t result;
-    std::memset(&result, 0x55, sizeof result);  // nothing may be left unset
-    keyauth_authenticate(registry, &request, &result);
-    return result;
 }
 
 void authenticate_judges_a_request(void** state) {
@@ -261,7 +260,7 @@ int main() {
                                         teardown),
         cmocka_unit_test_setup_teardown(bearer_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(null_arguments_are_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(check_token_takes_a_bare_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(authorization_len_is_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(authenticate_judges_a_request, setup, teardown),
         cmocka_unit_test(verdict_reasons_reach_c),
     };

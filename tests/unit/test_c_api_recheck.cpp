@@ -59,10 +59,14 @@ int teardown(void** state) {
 }
 
 keyauth_result_t admitted(Fixture& f, std::string_view id) {
-    const std::string token = token_text(id, kSecret);
+    const std::string header = "Bearer " + token_text(id, kSecret);
+    keyauth_request_t request{};
+    request.token = KEYAUTH_CHECK_REQUIRED;
+    request.authorization = header.data();
+    request.authorization_len = header.size();
     keyauth_result_t result;
     std::memset(&result, 0x55, sizeof result);
-    keyauth_check_token(f.registry, token.data(), token.size(), &result);
+    keyauth_authenticate(f.registry, &request, &result);
     return result;
 }
 

@@ -153,32 +153,6 @@ void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t*
         result);
 }
 
-void keyauth_check_token(keyauth_registry_t* registry, const char* token, size_t token_len,
-                         keyauth_result_t* result) {
-    if (registry == nullptr)
-        return set_registry_error(result);
-    copy_result(keyauth::check_token(*registry->registry, {token ? token : "", token_len},
-                                     keyauth::unix_now()),
-                result);
-}
-
-void keyauth_check_bearer(keyauth_registry_t* registry, const char* header, size_t header_len,
-                          keyauth_result_t* result) {
-    if (registry == nullptr)
-        return set_registry_error(result);
-    copy_result(keyauth::check_bearer(*registry->registry, {header ? header : "", header_len},
-                                      keyauth::unix_now()),
-                result);
-}
-
-void keyauth_check_certificate(keyauth_registry_t* registry, struct x509_st* certificate,
-                               keyauth_result_t* result) {
-    if (registry == nullptr)
-        return set_registry_error(result);
-    copy_result(keyauth::check_certificate(*registry->registry, certificate, keyauth::unix_now()),
-                result);
-}
-
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     // A C caller may pass any int: only known values reach the C++ enum.
     const int value = static_cast<int>(verdict);

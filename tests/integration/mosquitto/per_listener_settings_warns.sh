@@ -1,6 +1,9 @@
 # With per_listener_settings true the broker sends the plugin no tick, so
 # live revocation is off: the plugin says so loudly at start. Without it,
-# no such warning, and a deleted client's session is dropped.
+# no such warning, and a deleted client's session is dropped. The plugin
+# learns it from the broker's private mosquitto_plugin_id_t
+# (mosquitto-plugin/src/broker_private.cpp): this runs that read, both ways,
+# on the packaged broker.
 source "$TESTLIB"
 source "$BROKER_LIB"
 gen_clients alice

@@ -58,6 +58,7 @@ typedef enum {
 
 /* What an HTTP request presented, unchecked. */
 typedef struct {
+    /* "Bearer" (any case), one or more spaces, the token, nothing else */
     const char          *authorization;     /* header value; NULL: no header */
     size_t               authorization_len;
     struct x509_st      *certificate;       /* peer certificate, or NULL */
@@ -100,24 +101,6 @@ int keyauth_registry_check_readable_by(const char *dir, const char *user, unsign
  */
 void keyauth_authenticate(keyauth_registry_t *registry,
     const keyauth_request_t *request, keyauth_result_t *result);
-
-/* Checks a bare token ("<id>:b:<hex>") against the registry, now. */
-void keyauth_check_token(keyauth_registry_t *registry, const char *token,
-    size_t token_len, keyauth_result_t *result);
-
-/*
- * Checks an Authorization header value: scheme "Bearer" (any case), one or
- * more spaces, one token, nothing else.
- */
-void keyauth_check_bearer(keyauth_registry_t *registry, const char *header,
-    size_t header_len, keyauth_result_t *result);
-
-/*
- * Checks a presented client certificate: its SHA-256 fingerprint must be
- * registered and live. The chain itself is verified by the TLS layer.
- */
-void keyauth_check_certificate(keyauth_registry_t *registry,
-    struct x509_st *certificate, keyauth_result_t *result);
 
 /* A short, secret-free description of a verdict, for logs. */
 const char *keyauth_verdict_reason(keyauth_verdict_t verdict);

@@ -1,0 +1,94 @@
+
+/*
+ * keyauth for NGINX: what the module's files share. Private to the module.
+ *
+ *   ngx_http_keyauth_module.c      directives, configuration, the phase
+ *                                  handlers and $keyauth_client_id
+ *   ngx_http_keyauth_refusal.c     refusals: 401/403, the log line, and the
+ *                                  filters that give nginx's page a JSON body
+ *   ngx_http_keyauth_streams.c     open requests, cut when their credential
+ *                                  is revoked
+ *   ngx_http_keyauth_conf_check.c  checks at configuration time (nginx -t)
+ */
+
+
+#ifndef _NGX_HTTP_KEYAUTH_MODULE_H_INCLUDED_
+#define _NGX_HTTP_KEYAUTH_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <keyauth/keyauth.h>
+
+
+typedef struct {
+    ngx_str_t                      path;    /* NUL-terminated */
+    keyauth_registry_t            *handle;  /* per process, opened after fork */
+    keyauth_sweep_t                sweep;   /* the core's rule, per process */
+    uint64_t                       generation;  /* read by this sweep */
+    unsigned                       due:1;       /* in this sweep */
+} ngx_http_keyauth_registry_t;
+
+
+typedef struct {
+    ngx_array_t                    registries;  /* of registry pointers */
+    ngx_flag_t                     tokens;
+    ngx_flag_t                     certificates;
+    time_t                         registry_error_grace;
+} ngx_http_keyauth_main_conf_t;
+
+
+typedef struct {
+    ngx_http_keyauth_registry_t   *registry;
+} ngx_http_keyauth_srv_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                     token;
+    ngx_flag_t                     client_cert;
+    /* this worker said that a subrequest reached it unchecked */
+    unsigned                       subrequest_warned:1;
+} ngx_http_keyauth_loc_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                     status;   /* of our refusal, or 0 */
+    ngx_str_t                     *body;     /* JSON body of the refusal */
+    unsigned                       replace:1;
+    /* judged before the access phase, for $keyauth_client_id (limit_req) */
+    unsigned                       judged:1;
+    uint64_t                       generation;  /* the registry's, then */
+    keyauth_result_t               verdict;
+    size_t                         client_id_len;
+    u_char                         client_id[KEYAUTH_CLIENT_ID_MAX];
+} ngx_http_keyauth_ctx_t;
+
+
+/* ngx_http_keyauth_refusal.c */
+ngx_int_t ngx_http_keyauth_refuse_token(ngx_http_request_t *r,
+    ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
+    keyauth_result_t *result);
+ngx_int_t ngx_http_keyauth_refuse_certificate(ngx_http_request_t *r,
+    ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
+    keyauth_result_t *result);
+ngx_int_t ngx_http_keyauth_refusal_init(ngx_conf_t *cf);
+
+/* ngx_http_keyauth_streams.c */
+ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
+    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
+void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
+
+/* ngx_http_keyauth_conf_check.c */
+ngx_int_t ngx_http_keyauth_check_registry(ngx_conf_t *cf, ngx_str_t *path);
+ngx_int_t ngx_http_keyauth_check_location(ngx_conf_t *cf,
+    ngx_http_keyauth_loc_conf_t *conf);
+ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
+    ngx_http_keyauth_registry_t *registry);
+
+
+extern ngx_module_t  ngx_http_keyauth_module;
+
+
+#endif /* _NGX_HTTP_KEYAUTH_MODULE_H_INCLUDED_ */

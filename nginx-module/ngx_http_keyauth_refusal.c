@@ -1,0 +1,279 @@
+
+/*
+ * keyauth for NGINX: refusals. The access handler returns a refusal's
+ * status, as auth_basic does, so "satisfy any", "auth_delay" and
+ * "error_page" keep working and nginx discards the request body and decides
+ * keep-alive. When nginx then builds its own page for that status, the
+ * header and body filters here swap the HTML for the JSON body. If another
+ * access module grants the request under "satisfy any", the precontent
+ * handler forgets the refusal.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_keyauth_module.h"
+
+
+static void ngx_http_keyauth_log_refusal(ngx_http_request_t *r,
+    const char *credential, keyauth_result_t *result, const char *reason);
+static ngx_int_t ngx_http_keyauth_refuse(ngx_http_request_t *r,
+    ngx_http_keyauth_ctx_t *ctx, ngx_uint_t status, ngx_str_t *body,
+    ngx_str_t *challenge);
+static ngx_int_t ngx_http_keyauth_precontent_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_keyauth_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_keyauth_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_str_t  ngx_http_keyauth_invalid_token =
+    ngx_string("{\"success\":false,\"reason\":\"invalid token\"}");
+static ngx_str_t  ngx_http_keyauth_missing_token =
+    ngx_string("{\"success\":false,\"reason\":\"missing token\"}");
+static ngx_str_t  ngx_http_keyauth_invalid_certificate =
+    ngx_string("{\"success\":false,\"reason\":\"invalid certificate\"}");
+
+static ngx_str_t  ngx_http_keyauth_challenge =
+    ngx_string("Bearer realm=\"keyauth\"");
+static ngx_str_t  ngx_http_keyauth_invalid_challenge =
+    ngx_string("Bearer realm=\"keyauth\", error=\"invalid_token\"");
+
+static ngx_str_t  ngx_http_keyauth_json = ngx_string("application/json");
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* a token refused by the core: 401, and why in the log */
+
+ngx_int_t
+ngx_http_keyauth_refuse_token(ngx_http_request_t *r,
+    ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
+    keyauth_result_t *result)
+{
+    if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "keyauth: registry \"%V\" unreadable, token refused",
+                      &registry->path);
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_keyauth_log_refusal(r, "token", result,
+                                 keyauth_verdict_reason(result->verdict));
+
+    if (result->verdict == KEYAUTH_MISSING) {
+        return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       &ngx_http_keyauth_missing_token,
+                                       &ngx_http_keyauth_challenge);
+    }
+
+    return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   &ngx_http_keyauth_invalid_token,
+                                   &ngx_http_keyauth_invalid_challenge);
+}
+
+
+/* a client certificate refused by the core: 403, and why in the log */
+
+ngx_int_t
+ngx_http_keyauth_refuse_certificate(ngx_http_request_t *r,
+    ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
+    keyauth_result_t *result)
+{
+    if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "keyauth: registry \"%V\" unreadable, "
+                      "client certificate refused", &registry->path);
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_keyauth_log_refusal(r, "client certificate", result,
+                                 keyauth_verdict_reason(result->verdict));
+
+    return ngx_http_keyauth_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                   &ngx_http_keyauth_invalid_certificate,
+                                   NULL);
+}
+
+
+static void
+ngx_http_keyauth_log_refusal(ngx_http_request_t *r, const char *credential,
+    keyauth_result_t *result, const char *reason)
+{
+    /* who and why, never the secret */
+
+    if (result->client_id_len) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "keyauth: %s of client \"%s\" refused: %s",
+                      credential, result->client_id, reason);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "keyauth: %s refused: %s", credential, reason);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_keyauth_refuse(ngx_http_request_t *r, ngx_http_keyauth_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *body, ngx_str_t *challenge)
+{
+    ngx_table_elt_t  *h;
+
+    if (challenge) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        h->value = *challenge;
+
+        r->headers_out.www_authenticate = h;
+    }
+
+    ctx->status = status;
+    ctx->body = body;
+
+    return status;
+}
+
+
+static ngx_int_t
+ngx_http_keyauth_precontent_handler(ngx_http_request_t *r)
+{
+    ngx_http_keyauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+
+    if (ctx) {
+        /* another access module granted the request under "satisfy any" */
+        ctx->status = 0;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_keyauth_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_keyauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+
+    /* only nginx's own page for our refusal is replaced */
+
+    if (ctx == NULL
+        || ctx->status == 0
+        || r->err_status != ctx->status
+        || r->headers_out.status != ctx->status)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    r->headers_out.content_type_len = ngx_http_keyauth_json.len;
+    r->headers_out.content_type = ngx_http_keyauth_json;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+
+    r->headers_out.content_length_n = ctx->body->len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ctx->replace = !(r->header_only || r->method == NGX_HTTP_HEAD);
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_keyauth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t               *b;
+    ngx_uint_t               last;
+    ngx_chain_t             *cl, out;
+    ngx_http_keyauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+
+    if (ctx == NULL || !ctx->replace) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last_buf || b->last_in_chain) {
+            last = 1;
+        }
+
+        /* the HTML page is dropped: mark it sent */
+
+        if (ngx_buf_in_memory(b)) {
+            b->pos = b->last;
+        }
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ctx->replace = 0;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->memory = 1;
+    b->pos = ctx->body->data;
+    b->last = ctx->body->data + ctx->body->len;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_keyauth_refusal_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_keyauth_precontent_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_keyauth_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_keyauth_body_filter;
+
+    return NGX_OK;
+}

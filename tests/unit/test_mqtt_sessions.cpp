@@ -1,0 +1,269 @@
+// The Mosquitto plugin's session table: what it remembers of each session it
+// admitted, and which ones a sweep of the registry cuts. The broker is not
+// needed: its clients are only keys here.
+#include "unit_test.hpp"
+
+#include <map>
+#include <string>
+
+#include "keyauth/registry.hpp"
+#include "sessions.hpp"
+
+using keyauth::ClientCredentials;
+using keyauth::CredentialKind;
+using keyauth::Errc;
+using keyauth::Verdict;
+using keyauth::mqtt::Grant;
+using keyauth::mqtt::Session;
+using keyauth::mqtt::SessionTable;
+using keyauth::mqtt::SweepOutcome;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'700'000'000;
+constexpr std::int64_t kDay = 86'400;
+
+// The registry as the sweep sees it: a map, a generation, and a switch that
+// makes it unreadable.
+class MemoryStore final : public keyauth::ClientStore {
+  public:
+    void put(const std::string& id, const ClientCredentials& c) {
+        clients_[id] = c;
+        ++generation_;
+    }
+    void erase(const std::string& id) {
+        clients_.erase(id);
+        ++generation_;
+    }
+    void set_unreadable(bool unreadable) {
+        unreadable_ = unreadable;
+        ++generation_;
+    }
+    keyauth::Status find(std::string_view id, ClientCredentials& out) override {
+        if (unreadable_)
+            return keyauth::make_error(Errc::io_error, "unreadable");
+        auto it = clients_.find(std::string(id));
+        if (it == clients_.end())
+            return keyauth::make_error(Errc::unknown_client, "no such client");
+        out = it->second;
+        return {};
+    }
+    keyauth::Status find_by_fingerprint(const keyauth::Fingerprint&, std::string&,
+                                        ClientCredentials&) override {
+        return keyauth::make_error(Errc::unknown_client, "no such client");
+    }
+    keyauth::Result<std::vector<keyauth::ClientRecord>> list() override {
+        return keyauth::make_error(Errc::io_error, "not listed");
+    }
+    std::uint64_t generation() override { return generation_; }
+
+  private:
+    std::map<std::string, ClientCredentials> clients_;
+    std::uint64_t generation_ = 1;
+    bool unreadable_ = false;
+};
+
+ClientCredentials live(std::uint8_t tag, std::int64_t not_after = kNow + kDay) {
+    return keyauth_test::make_credentials(tag, kNow - kDay, not_after);
+}
+
+// A session admitted by the token of `credentials` (its hash is the digest).
+Session token_session(const std::string& mqtt_id, const std::string& client_id,
+                      const ClientCredentials& credentials, bool persistent = false) {
+    Grant grant;
+    grant.client_id = client_id;
+    grant.credential.kind = CredentialKind::token;
+    grant.credential.bytes = credentials.token_hash.bytes;
+    grant.not_after = credentials.validity.not_after;
+    return Session{mqtt_id, grant, persistent};
+}
+
+// The broker's clients are opaque pointers: any distinct addresses will do.
+const mosquitto* client(int n) {
+    static char clients[8];
+    return reinterpret_cast<const mosquitto*>(&clients[n]);
+}
+
+void a_tracked_session_is_found_by_its_client(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    assert_int_equal(table.size(), 1);
+    const Session* found = table.find(client(0));
+    assert_non_null(found);
+    assert_string_equal(found->mqtt_client_id.c_str(), "sensor-1");
+    assert_string_equal(found->grant.client_id.c_str(), "myapp01");
+    assert_null(table.find(client(1)));
+    assert_true(table.holds_mqtt_client_id("sensor-1"));
+    assert_false(table.holds_mqtt_client_id("sensor-2"));
+    table.untrack(client(0));
+    assert_int_equal(table.size(), 0);
+    assert_null(table.find(client(0)));
+}
+
+void a_clean_session_is_forgotten_at_disconnect(void**) {
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    table.disconnected(client(0));
+    assert_null(table.find(client(0)));
+    assert_null(table.find_parked(client(0)));
+    assert_false(table.holds_mqtt_client_id("sensor-1"));
+}
+
+// The broker keeps a persistent session offline: so does the table, until
+// the broker reports it dropped too.
+void a_persistent_session_is_parked_until_the_broker_drops_it(void**) {
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1), true));
+    table.disconnected(client(0));
+    assert_null(table.find(client(0)));
+    assert_non_null(table.find_parked(client(0)));
+    assert_true(table.holds_mqtt_client_id("sensor-1"));
+    table.disconnected(client(0));
+    assert_null(table.find_parked(client(0)));
+    assert_false(table.holds_mqtt_client_id("sensor-1"));
+}
+
+// What the tick logs when it looks: how often the table read the registry.
+std::size_t sweeps_begun = 0;
+void count_sweep(std::size_t) {
+    ++sweeps_begun;
+}
+
+void nothing_changed_nothing_swept(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    sweeps_begun = 0;
+    SweepOutcome first = table.sweep(store, kNow, count_sweep);
+    assert_int_equal(first.revoked.size(), 0);
+    assert_int_equal(sweeps_begun, 1);  // the first sweep sees a generation it never saw
+    SweepOutcome second = table.sweep(store, kNow + 1, count_sweep);
+    assert_int_equal(second.revoked.size(), 0);
+    assert_int_equal(sweeps_begun, 1);  // same generation, no validity ended: not looked at
+    store.put("myapp02", live(2));      // any commit: looked at again
+    table.sweep(store, kNow + 2, count_sweep);
+    assert_int_equal(sweeps_begun, 2);
+    assert_int_equal(table.size(), 1);
+}
+
+void a_deleted_client_is_cut_and_the_others_stay(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    store.put("myapp02", live(2));
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    table.track(client(1), token_session("sensor-2", "myapp02", live(2)));
+    table.sweep(store, kNow);
+    store.erase("myapp01");
+    SweepOutcome outcome = table.sweep(store, kNow);
+    assert_int_equal(outcome.revoked.size(), 1);
+    assert_string_equal(outcome.revoked[0].mqtt_client_id.c_str(), "sensor-1");
+    assert_string_equal(outcome.revoked[0].client_id.c_str(), "myapp01");
+    assert_int_equal(outcome.revoked[0].verdict, Verdict::unknown_client);
+    assert_null(table.find(client(0)));
+    assert_non_null(table.find(client(1)));
+}
+
+void a_reissued_client_is_cut_as_a_mismatch(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    store.put("myapp01", live(7));  // gen --force: a new token
+    SweepOutcome outcome = table.sweep(store, kNow);
+    assert_int_equal(outcome.revoked.size(), 1);
+    assert_int_equal(outcome.revoked[0].verdict, Verdict::mismatch);
+}
+
+// No commit needed: the validity the registry gave is reason enough to look.
+void an_expired_client_is_cut_without_a_commit(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1, kNow + 10));
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1, kNow + 10)));
+    assert_int_equal(table.sweep(store, kNow).revoked.size(), 0);
+    SweepOutcome outcome = table.sweep(store, kNow + 11);
+    assert_int_equal(outcome.revoked.size(), 1);
+    assert_int_equal(outcome.revoked[0].verdict, Verdict::expired);
+}
+
+// An unreadable registry is not a revocation: sessions are kept for the
+// grace, said once, and cut only once it has run out.
+void an_unreadable_registry_keeps_sessions_for_the_grace(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table(30);
+    assert_int_equal(table.registry_error_grace(), 30);
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    table.sweep(store, kNow);
+    store.set_unreadable(true);
+    SweepOutcome kept = table.sweep(store, kNow + 1);
+    assert_int_equal(kept.revoked.size(), 0);
+    assert_int_equal(kept.news, keyauth::SweepNews::registry_unreadable);
+    assert_int_equal(kept.kept_through_error, 1);
+    assert_non_null(table.find(client(0)));
+    SweepOutcome cut = table.sweep(store, kNow + 32);
+    assert_int_equal(cut.revoked.size(), 1);
+    assert_int_equal(cut.revoked[0].verdict, Verdict::registry_error);
+    assert_null(table.find(client(0)));
+}
+
+void a_registry_answering_again_is_news(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table(30);
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    table.sweep(store, kNow);
+    store.set_unreadable(true);
+    table.sweep(store, kNow + 1);
+    store.set_unreadable(false);
+    SweepOutcome again = table.sweep(store, kNow + 2);
+    assert_int_equal(again.news, keyauth::SweepNews::registry_readable);
+    assert_int_equal(again.revoked.size(), 0);
+    assert_non_null(table.find(client(0)));
+}
+
+// A reload re-authenticating a session is judged as the sweep would judge it.
+void ruling_outside_a_sweep_keeps_through_an_error(void**) {
+    SessionTable table(30);
+    Grant grant = token_session("sensor-1", "myapp01", live(1)).grant;
+    assert_int_equal(table.ruling(Verdict::accepted, grant, kNow).fate, keyauth::SessionFate::keep);
+    assert_int_equal(table.ruling(Verdict::registry_error, grant, kNow).fate,
+                     keyauth::SessionFate::keep_through_error);
+    assert_int_equal(table.ruling(Verdict::unknown_client, grant, kNow).fate,
+                     keyauth::SessionFate::cut);
+}
+
+void recheck_grant_renews_the_validity(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    Grant grant = token_session("sensor-1", "myapp01", live(1)).grant;
+    store.put("myapp01", live(1, kNow + 2 * kDay));  // same token, longer validity
+    assert_int_equal(keyauth::mqtt::recheck_grant(store, grant, kNow), Verdict::accepted);
+    assert_int_equal(grant.not_after, kNow + 2 * kDay);
+    store.erase("myapp01");
+    assert_int_equal(keyauth::mqtt::recheck_grant(store, grant, kNow), Verdict::unknown_client);
+    assert_int_equal(grant.not_after, kNow + 2 * kDay);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_tracked_session_is_found_by_its_client),
+        cmocka_unit_test(a_clean_session_is_forgotten_at_disconnect),
+        cmocka_unit_test(a_persistent_session_is_parked_until_the_broker_drops_it),
+        cmocka_unit_test(nothing_changed_nothing_swept),
+        cmocka_unit_test(a_deleted_client_is_cut_and_the_others_stay),
+        cmocka_unit_test(a_reissued_client_is_cut_as_a_mismatch),
+        cmocka_unit_test(an_expired_client_is_cut_without_a_commit),
+        cmocka_unit_test(an_unreadable_registry_keeps_sessions_for_the_grace),
+        cmocka_unit_test(a_registry_answering_again_is_news),
+        cmocka_unit_test(ruling_outside_a_sweep_keeps_through_an_error),
+        cmocka_unit_test(recheck_grant_renews_the_validity),
+    };
+    return run_group(tests);
+}
