@@ -1,6 +1,7 @@
 #include "replica.hpp"
 
 #include <atomic>
+#include <mutex>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
@@ -121,7 +122,9 @@ enum class Follow {
 struct Following {
     std::thread thread;
     std::atomic<bool> stop{false};
-    std::vector<keyauth::EtcdEvent> after;  // the changes after `at`, in order
+    std::mutex mutex;
+    std::vector<keyauth::EtcdEvent> after;  // the changes after `at`, in order, not yet taken
+    std::size_t taken = 0;                  // how many were (the loop's thread only)
     // False: `after` may miss a change (history compacted past `at`, or a
     // change the follower must not decide: the fleet id, a mass delete).
     bool complete = true;
@@ -130,6 +133,17 @@ struct Following {
     Following(const Following&) = delete;
     Following& operator=(const Following&) = delete;
     ~Following() { finish(); }
+    void record(const keyauth::EtcdEvent& event) {
+        std::lock_guard<std::mutex> lock(mutex);
+        after.push_back(event);
+    }
+    std::vector<keyauth::EtcdEvent> take() {
+        std::lock_guard<std::mutex> lock(mutex);
+        std::vector<keyauth::EtcdEvent> events;
+        events.swap(after);
+        taken += events.size();
+        return events;
+    }
     void finish() {
         stop = true;
         if (thread.joinable())
@@ -202,15 +216,15 @@ struct Replica::State {
     // Why replacing what this host serves with `snapshot` is refused (empty:
     // it is not): it would lose more than --max-loss of the clients served
     // now. An emptied or replaced etcd must not empty every host with it.
-    std::string loss_refusal(std::size_t kept, const Snapshot& snapshot) const {
-        const std::size_t lost = local_clients - std::min(kept, local_clients);
+    std::string loss_refusal(std::size_t kept, std::size_t serving, const Snapshot& snapshot) const {
+        const std::size_t lost = serving - std::min(kept, serving);
         if (options.accept_new_fleet ||
-            !keyauth::exceeds_loss(local_clients, lost, options.max_loss_percent))
+            !keyauth::exceeds_loss(serving, lost, options.max_loss_percent))
             return {};
         return "a rebuild from etcd (cluster " + snapshot.cluster_id + ", fleet id '" +
                snapshot.fleet_id + "', revision " + decimal(snapshot.revision) + ", " +
                std::to_string(snapshot.clients) + " clients) would remove " +
-               std::to_string(lost) + " of the " + std::to_string(local_clients) +
+               std::to_string(lost) + " of the " + std::to_string(serving) +
                " clients this host serves (more than --max-loss " +
                std::to_string(options.max_loss_percent) +
                "%): refused; serving revision " + decimal(revision) +
@@ -223,10 +237,13 @@ struct Replica::State {
     // transaction is abandoned if loss_refusal says so.
     // With `following` (running since the snapshot's revision `at`), the
     // changes it recorded are applied after the snapshot, in the same
-    // transaction, and the revision committed is the last one's.
+    // transaction, and the revision committed is the last one's; the
+    // follower is stopped only after that (long) commit, and what it
+    // recorded meanwhile is applied in a second, short one. `serving`: the
+    // clients served now, for loss_refusal.
     Result<Snapshot> load_into(keyauth::LmdbRegistry& target, std::int64_t at,
                                const std::function<bool(const keyauth::ClientRecord&)>& known,
-                               Following* following, std::string& refusal) {
+                               std::size_t serving, Following* following, std::string& refusal) {
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
@@ -243,23 +260,20 @@ struct Replica::State {
             nothing_between_pages, kLoadPage);
         if (!snapshot)
             return snapshot;
-        if (following) {
-            following->finish();
-            if (!following->complete)
-                return make_error(Errc::io_error,
-                                  "etcd changed during the rebuild in a way only a new snapshot "
-                                  "shows (compacted, fleet id, mass delete): reading it again");
-        }
-        refusal = loss_refusal(kept, *snapshot);
+        refusal = loss_refusal(kept, serving, *snapshot);
         if (!refusal.empty())
             return snapshot;  // not committed: the writer dies with its transaction
-        if (following && !following->after.empty()) {
+        const auto catch_up = [&](keyauth::RegistryWriter& into) -> Status {
             std::optional<std::string> ca_cert;
-            if (Status s = apply_events(**writer, following->after, snapshot->revision, ca_cert);
-                !s)
-                return s.error();
+            if (Status s = apply_events(into, following->take(), snapshot->revision, ca_cert); !s)
+                return s;
             if (ca_cert)
                 snapshot->ca_cert = std::move(ca_cert);
+            return {};
+        };
+        if (following) {
+            if (Status s = catch_up(**writer); !s)
+                return s.error();
         }
         const std::int64_t now = keyauth::unix_now();
         const std::pair<std::string_view, std::string> metas[] = {
@@ -274,6 +288,24 @@ struct Replica::State {
                 return s.error();
         }
         if (Status s = (*writer)->commit(); !s)
+            return s.error();
+        writer->reset();
+        if (!following)
+            return snapshot;
+        following->finish();
+        if (!following->complete)
+            return make_error(Errc::io_error,
+                              "etcd changed during the rebuild in a way only a new snapshot "
+                              "shows (compacted, fleet id, mass delete): reading it again");
+        auto last = target.begin_write();
+        if (!last)
+            return last.error();
+        if (Status s = catch_up(**last); !s)
+            return s.error();
+        if (Status s = (*last)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot->revision));
+            !s)
+            return s.error();
+        if (Status s = (*last)->commit(); !s)
             return s.error();
         return snapshot;
     }
@@ -304,7 +336,8 @@ struct Replica::State {
         const auto started = Clock::now();
         std::string refusal;
         auto snapshot = load_into(
-            *registry, 0, [](const keyauth::ClientRecord&) { return false; }, nullptr, refusal);
+            *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
+            nullptr, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -346,7 +379,7 @@ struct Replica::State {
         Status built = rebuild_registry(
             options.layout,
             [&](keyauth::LmdbRegistry& fresh) {
-                auto snapshot = load_into(fresh, at, known, &following, refusal);
+                auto snapshot = load_into(fresh, at, known, served.size(), &following, refusal);
                 if (!snapshot)
                     return snapshot.status();
                 if (!refusal.empty())
@@ -370,7 +403,7 @@ struct Replica::State {
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
         load_time = Clock::now() - started;
-        const std::size_t caught_up = following.after.size();
+        const std::size_t caught_up = following.taken;
         Status done = after_load(loaded, "rebuilt the registry with");
         if (auto count = registry->count())
             local_clients = *count;
@@ -467,7 +500,7 @@ struct Replica::State {
                     for (const keyauth::EtcdEvent& event : batch.events) {
                         from = std::max(from, event.kv.mod_revision + 1);
                         if (record && event.kv.mod_revision > at)
-                            following.after.push_back(event);
+                            following.record(event);
                         if (event.kv.mod_revision > revision)
                             newer.push_back(event);
                     }
