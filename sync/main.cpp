@@ -116,6 +116,13 @@ int run(int argc, char** argv) {
     if (!etcd_options)
         return usage_error(etcd_options.error().message);
     options.layout = keyauth::resolve_registry(registry);
+    options.connect_follower = [endpoints = *endpoints,
+                                etcd_flags]() -> keyauth::Result<std::unique_ptr<keyauth::EtcdClient>> {
+        auto again = keyauth::etcd_options(endpoints, etcd_flags);
+        if (!again)
+            return again.error();
+        return keyauth::EtcdClient::connect(std::move(*again));
+    };
     auto etcd = keyauth::EtcdClient::connect(std::move(*etcd_options));
     if (!etcd) {
         std::fprintf(stderr, "keyauth-sync: %s\n", etcd.error().message.c_str());

@@ -1,9 +1,13 @@
 #include "replica.hpp"
 
+#include <atomic>
+#include <mutex>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "keyauth/clock.hpp"
 #include "keyauth/etcd_registry.hpp"
@@ -22,17 +26,15 @@ using Clock = std::chrono::steady_clock;
 
 // Small enough pages that a busy member answers each well within one attempt.
 constexpr std::int64_t kLoadPage = 1000;
-// While the registry served follows etcd between pages, smaller pages: the
-// time one page takes is how long a del may wait.
-constexpr std::int64_t kFollowPage = 250;
 constexpr std::chrono::seconds kStaleReportEvery{30};
 constexpr std::chrono::seconds kContactEvery{10};
 // How often a held replica reads etcd again, in case it was restored.
 constexpr std::chrono::milliseconds kHeldRetry{5000};
 // Puts per transaction when restoring etcd: under its --max-txn-ops (128).
 constexpr std::size_t kRestoreBatch = 100;
-// The longest one catch-up between two pages of a long read may take.
-constexpr std::chrono::milliseconds kFollowSlice{500};
+// One watch of the follower that runs beside a long read: how long it may
+// take the follower to notice it is asked to stop when nothing changes.
+constexpr std::chrono::milliseconds kFollowSession{300};
 
 Status nothing_between_pages() {
     return {};
@@ -64,6 +66,91 @@ std::string decimal(std::int64_t value) {
     return std::to_string(value);
 }
 
+// Changes from etcd into one transaction: `at` moves to the last one's
+// revision; a new CA certificate is handed back, to be installed after the
+// commit.
+Status apply_events(keyauth::RegistryWriter& writer, const std::vector<keyauth::EtcdEvent>& events,
+                    std::int64_t& at, std::optional<std::string>& ca_cert) {
+    for (const keyauth::EtcdEvent& event : events) {
+        at = std::max(at, event.kv.mod_revision);
+        if (event.kv.key == keyauth::kFleetCaCertKey) {
+            if (!event.deleted)
+                ca_cert = event.kv.value;
+            continue;
+        }
+        auto id = keyauth::fleet_client_id(event.kv.key);
+        if (!id)
+            continue;
+        auto record = event.deleted ? Result<keyauth::ClientRecord>(
+                                          keyauth::make_error(Errc::unknown_client, "deleted"))
+                                    : keyauth::fleet_record(event.kv);
+        if (record) {
+            if (Status s = writer.put(*record, true); !s)
+                return s;
+            continue;
+        }
+        // Deleted, or corrupt in etcd: absent here either way.
+        if (!event.deleted)
+            log_line("etcd record of %s refused: %s", id->c_str(), record.error().message.c_str());
+        Status erased = writer.erase(*id);
+        if (!erased && erased.code() != Errc::unknown_client)
+            return erased;
+    }
+    return {};
+}
+
+// What the registry served does while a snapshot is read beside it.
+enum class Follow {
+    // The same store, its history unbroken from the registry's revision:
+    // every change, each committed with its revision, as the watch does.
+    all,
+    // The same store, its history compacted past the registry's revision:
+    // deletes only, the revision left as it was. A delete only ever refuses
+    // more, so it is safe on any state; a put on a state missing history is not.
+    deletes,
+    // Another store, or none known: the registry served is left as it is.
+    none,
+};
+
+// A watch on its own thread and its own etcd connection, running while the
+// loop's thread reads a snapshot at revision `at` (a rebuild, a digest
+// check: seconds with thousands of clients, minutes with a million). It
+// applies changes to the registry served as they come (a del is not left
+// waiting for the read), and records every change after `at`, which the new
+// registry applies before it is swapped in: a rebuild never serves a state
+// older than the one it replaces.
+struct Following {
+    std::thread thread;
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::vector<keyauth::EtcdEvent> after;  // the changes after `at`, in order, not yet taken
+    std::size_t taken = 0;                  // how many were (the loop's thread only)
+    // False: `after` may miss a change (history compacted past `at`, or a
+    // change the follower must not decide: the fleet id, a mass delete).
+    bool complete = true;
+
+    Following() = default;
+    Following(const Following&) = delete;
+    Following& operator=(const Following&) = delete;
+    ~Following() { finish(); }
+    void record(const keyauth::EtcdEvent& event) {
+        std::lock_guard<std::mutex> lock(mutex);
+        after.push_back(event);
+    }
+    std::vector<keyauth::EtcdEvent> take() {
+        std::lock_guard<std::mutex> lock(mutex);
+        std::vector<keyauth::EtcdEvent> events;
+        events.swap(after);
+        taken += events.size();
+        return events;
+    }
+    void finish() {
+        stop = true;
+        if (thread.joinable())
+            thread.join();
+    }
+};
+
 }  // namespace
 
 struct Replica::State {
@@ -81,10 +168,14 @@ struct Replica::State {
     Clock::time_point last_held_report;
     bool unreachable = false;
     bool must_rebuild = false;
-    // The rebuild asked for is from the store this copy follows (SIGUSR1, a
-    // digest mismatch): the registry served keeps following it meanwhile.
-    // Never for another store, whose revisions mean nothing here.
-    bool rebuild_same_store = false;
+    // What the registry served does during the next rebuild: follows every
+    // change when it is asked for from the store this copy follows (SIGUSR1,
+    // a digest mismatch), deletes only after a compaction. Never anything
+    // from another store, whose revisions and deletes mean nothing here.
+    Follow rebuild_follow = Follow::none;
+    // The follower's own connection (an EtcdClient serves one thread).
+    std::unique_ptr<keyauth::EtcdClient> follower_etcd;
+    std::int64_t digest_revision = 0;  // the revision the last digest check compared
     Clock::duration load_time{};
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
@@ -125,15 +216,15 @@ struct Replica::State {
     // Why replacing what this host serves with `snapshot` is refused (empty:
     // it is not): it would lose more than --max-loss of the clients served
     // now. An emptied or replaced etcd must not empty every host with it.
-    std::string loss_refusal(std::size_t kept, const Snapshot& snapshot) const {
-        const std::size_t lost = local_clients - std::min(kept, local_clients);
+    std::string loss_refusal(std::size_t kept, std::size_t serving, const Snapshot& snapshot) const {
+        const std::size_t lost = serving - std::min(kept, serving);
         if (options.accept_new_fleet ||
-            !keyauth::exceeds_loss(local_clients, lost, options.max_loss_percent))
+            !keyauth::exceeds_loss(serving, lost, options.max_loss_percent))
             return {};
         return "a rebuild from etcd (cluster " + snapshot.cluster_id + ", fleet id '" +
                snapshot.fleet_id + "', revision " + decimal(snapshot.revision) + ", " +
                std::to_string(snapshot.clients) + " clients) would remove " +
-               std::to_string(lost) + " of the " + std::to_string(local_clients) +
+               std::to_string(lost) + " of the " + std::to_string(serving) +
                " clients this host serves (more than --max-loss " +
                std::to_string(options.max_loss_percent) +
                "%): refused; serving revision " + decimal(revision) +
@@ -144,10 +235,15 @@ struct Replica::State {
     // Everything at one revision, in one transaction with that revision and
     // the store it came from; `known` counts the clients kept, and the
     // transaction is abandoned if loss_refusal says so.
-    Result<Snapshot> load_into(keyauth::LmdbRegistry& target,
+    // With `following` (running since the snapshot's revision `at`), the
+    // changes it recorded are applied after the snapshot, in the same
+    // transaction, and the revision committed is the last one's; the
+    // follower is stopped only after that (long) commit, and what it
+    // recorded meanwhile is applied in a second, short one. `serving`: the
+    // clients served now, for loss_refusal.
+    Result<Snapshot> load_into(keyauth::LmdbRegistry& target, std::int64_t at,
                                const std::function<bool(const keyauth::ClientRecord&)>& known,
-                               const std::function<Status()>& between_pages,
-                               std::int64_t page_size, std::string& refusal) {
+                               std::size_t serving, Following* following, std::string& refusal) {
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
@@ -155,18 +251,30 @@ struct Replica::State {
             return s.error();
         std::size_t kept = 0;
         auto snapshot = read_snapshot(
-            etcd, 0,
+            etcd, at,
             [&](const keyauth::ClientRecord& record) {
                 if (known(record))
                     ++kept;
                 return (*writer)->put(record, false);
             },
-            between_pages, page_size);
+            nothing_between_pages, kLoadPage);
         if (!snapshot)
             return snapshot;
-        refusal = loss_refusal(kept, *snapshot);
+        refusal = loss_refusal(kept, serving, *snapshot);
         if (!refusal.empty())
             return snapshot;  // not committed: the writer dies with its transaction
+        const auto catch_up = [&](keyauth::RegistryWriter& into) -> Status {
+            std::optional<std::string> ca_cert;
+            if (Status s = apply_events(into, following->take(), snapshot->revision, ca_cert); !s)
+                return s;
+            if (ca_cert)
+                snapshot->ca_cert = std::move(ca_cert);
+            return {};
+        };
+        if (following) {
+            if (Status s = catch_up(**writer); !s)
+                return s.error();
+        }
         const std::int64_t now = keyauth::unix_now();
         const std::pair<std::string_view, std::string> metas[] = {
             {keyauth::kReplicaRevisionMeta, decimal(snapshot->revision)},
@@ -180,6 +288,24 @@ struct Replica::State {
                 return s.error();
         }
         if (Status s = (*writer)->commit(); !s)
+            return s.error();
+        writer->reset();
+        if (!following)
+            return snapshot;
+        following->finish();
+        if (!following->complete)
+            return make_error(Errc::io_error,
+                              "etcd changed during the rebuild in a way only a new snapshot "
+                              "shows (compacted, fleet id, mass delete): reading it again");
+        auto last = target.begin_write();
+        if (!last)
+            return last.error();
+        if (Status s = catch_up(**last); !s)
+            return s.error();
+        if (Status s = (*last)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot->revision));
+            !s)
+            return s.error();
+        if (Status s = (*last)->commit(); !s)
             return s.error();
         return snapshot;
     }
@@ -210,8 +336,8 @@ struct Replica::State {
         const auto started = Clock::now();
         std::string refusal;
         auto snapshot = load_into(
-            *registry, [](const keyauth::ClientRecord&) { return false; }, nothing_between_pages,
-            kLoadPage, refusal);
+            *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
+            nullptr, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -220,31 +346,50 @@ struct Replica::State {
 
     Status rebuild() {
         const auto started = Clock::now();
-        auto count = registry->count();
-        if (!count)
-            return count.error();
-        local_clients = *count;
+        Follow follow = rebuild_follow;
+        rebuild_follow = Follow::none;
+        // The ids served now, to count what the rebuild would lose (the
+        // registry served is the follower's while the new one fills).
+        std::unordered_set<std::string> served;
+        {
+            auto records = registry->list();
+            if (!records)
+                return records.error();
+            served.reserve(records->size());
+            for (keyauth::ClientRecord& record : *records)
+                served.insert(std::move(record.id));
+        }
+        local_clients = served.size();
+        const auto known = [&](const keyauth::ClientRecord& record) {
+            return served.count(record.id) != 0;
+        };
+        // The snapshot's revision first (a linearizable read), so that the
+        // follower records every change after it.
+        auto head = etcd.range(keyauth::kFleetIdKey, "");
+        if (!head)
+            return head.status();
+        const std::int64_t at = head->revision;
+        if (head->cluster_id != cluster_id)
+            follow = Follow::none;
+        Following following;
+        if (Status s = start_following(following, follow, at, true); !s)
+            return s;
         Snapshot loaded;
         std::string refusal;
-        // The registry served now stays open while the new one fills: each
-        // record is looked up in it, to count what the rebuild would lose.
-        const auto known = [&](const keyauth::ClientRecord& record) {
-            keyauth::ClientCredentials ignored;
-            return registry->find(record.id, ignored).ok();
-        };
-        const bool follow = rebuild_same_store;
-        rebuild_same_store = false;
-        const auto meanwhile = [&] { return follow ? follow_meanwhile() : Status(); };
-        Status built = rebuild_registry(options.layout, [&](keyauth::LmdbRegistry& fresh) {
-            auto snapshot =
-                load_into(fresh, known, meanwhile, follow ? kFollowPage : kLoadPage, refusal);
-            if (!snapshot)
-                return snapshot.status();
-            if (!refusal.empty())
-                return Status(make_error(Errc::already_exists, refusal));
-            loaded = std::move(*snapshot);
-            return Status();
-        });
+        Status built = rebuild_registry(
+            options.layout,
+            [&](keyauth::LmdbRegistry& fresh) {
+                auto snapshot = load_into(fresh, at, known, served.size(), &following, refusal);
+                if (!snapshot)
+                    return snapshot.status();
+                if (!refusal.empty())
+                    return Status(make_error(Errc::already_exists, refusal));
+                loaded = std::move(*snapshot);
+                return Status();
+            },
+            // Servers still on the old index follow the path at once.
+            [&] { registry->retire_for_readers(); });
+        following.finish();
         if (!built)
             remove_rebuild_leftovers(options.layout);
         if (!refusal.empty())
@@ -258,7 +403,13 @@ struct Replica::State {
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
         load_time = Clock::now() - started;
-        return after_load(loaded, "rebuilt the registry with");
+        const std::size_t caught_up = following.taken;
+        Status done = after_load(loaded, "rebuilt the registry with");
+        if (auto count = registry->count())
+            local_clients = *count;
+        if (caught_up > 0)
+            log_line("(%zu changes made during the read applied before the swap)", caught_up);
+        return done;
     }
 
     // Keeps serving the last state, says why loudly (log, and the registry
@@ -293,24 +444,116 @@ struct Replica::State {
         return {};
     }
 
-    // Between two pages of a long read (a rebuild, a digest check: seconds
-    // with thousands of clients, minutes with a million) the registry served
-    // catches up with etcd, so that a del is not left waiting for the read.
-    // Returns once caught up (the watch's first answer says how far etcd
-    // is); a watch that fails is only a missed chance.
-    Status follow_meanwhile() {
-        Status applied;
-        (void)etcd.watch(
-            keyauth::kFleetPrefix, keyauth::etcd_prefix_end(keyauth::kFleetPrefix), revision + 1,
-            [&](const keyauth::EtcdWatchBatch& batch) {
-                if (batch.compact_revision > 0)
-                    return false;
-                applied = apply(batch);
-                return applied.ok() && !batch.canceled && held.empty() &&
-                       revision < batch.header_revision;
-            },
-            kFollowSlice, [] { return false; });
-        return applied;
+    // Starts `following` (see Following) from the snapshot's revision `at`:
+    // with Follow::all the registry served follows from its own revision.
+    Status start_following(Following& following, Follow mode, std::int64_t at, bool record) {
+        if (!follower_etcd) {
+            if (!options.connect_follower)
+                return make_error(Errc::io_error, "no connection to etcd for the follower");
+            auto connected = options.connect_follower();
+            if (!connected)
+                return connected.status();
+            follower_etcd = std::move(*connected);
+        }
+        following.thread = std::thread([this, &following, mode, at, record] {
+            try {
+                follow(following, mode, at, record);
+            } catch (const std::exception& e) {
+                following.complete = false;
+                log_line("follower: %s", e.what());
+            }
+        });
+        return {};
+    }
+
+    // The follower's thread. While it runs, the loop's thread touches
+    // neither the registry served nor the state it describes.
+    void follow(Following& following, Follow mode, const std::int64_t at, const bool record) {
+        const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
+        std::int64_t from = (mode == Follow::all ? std::min(revision, at) : at) + 1;
+        bool more = true;
+        while (more && !following.stop) {
+            Status watched = follower_etcd->watch(
+                keyauth::kFleetPrefix, end, from,
+                [&](const keyauth::EtcdWatchBatch& batch) {
+                    if (batch.compact_revision > 0) {
+                        if (mode == Follow::all && from <= at) {
+                            // The served registry's history is gone; the
+                            // snapshot's is not: deletes only, from there.
+                            mode = Follow::deletes;
+                            from = at + 1;
+                        } else {
+                            following.complete = false;
+                            more = false;
+                        }
+                        return false;
+                    }
+                    if (batch.events.empty())
+                        return !following.stop && !batch.canceled;
+                    if (changes_fleet(batch) || !mass_removal(batch).empty()) {
+                        // For the rebuild and the watch to decide, not here.
+                        following.complete = false;
+                        more = false;
+                        return false;
+                    }
+                    std::vector<keyauth::EtcdEvent> newer;  // than the registry served
+                    for (const keyauth::EtcdEvent& event : batch.events) {
+                        from = std::max(from, event.kv.mod_revision + 1);
+                        if (record && event.kv.mod_revision > at)
+                            following.record(event);
+                        if (event.kv.mod_revision > revision)
+                            newer.push_back(event);
+                    }
+                    Status applied;
+                    if (mode == Follow::all && !newer.empty()) {
+                        keyauth::EtcdWatchBatch rest = batch;
+                        rest.events = std::move(newer);
+                        applied = apply(rest);
+                    } else if (mode == Follow::deletes) {
+                        applied = apply_deletes(batch);
+                    }
+                    if (!applied) {
+                        log_line("while reading a snapshot, the registry served could not "
+                                 "follow: %s",
+                                 applied.error().message.c_str());
+                        mode = Follow::none;
+                    }
+                    return !following.stop && !batch.canceled;
+                },
+                kFollowSession, [&] { return following.stop.load(); });
+            if (!watched && !following.stop)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+
+    static bool changes_fleet(const keyauth::EtcdWatchBatch& batch) {
+        for (const keyauth::EtcdEvent& event : batch.events) {
+            if (event.kv.key == keyauth::kFleetIdKey)
+                return true;
+        }
+        return false;
+    }
+
+    // The deletes of a watch response only, the revision left as it was.
+    Status apply_deletes(const keyauth::EtcdWatchBatch& batch) {
+        std::vector<std::string> ids;
+        for (const keyauth::EtcdEvent& event : batch.events) {
+            if (!event.deleted)
+                continue;
+            if (auto id = keyauth::fleet_client_id(event.kv.key))
+                ids.push_back(std::move(*id));
+        }
+        if (ids.empty())
+            return {};
+        auto writer = registry->begin_write();
+        if (!writer)
+            return writer.error();
+        for (const std::string& id : ids) {
+            Status erased = (*writer)->erase(id);
+            if (!erased && erased.code() != Errc::unknown_client)
+                return erased;
+        }
+        return (*writer)->commit();
     }
 
     // Why a watch response must not be applied (empty: it may): it deletes
@@ -355,32 +598,8 @@ struct Replica::State {
             return writer.error();
         std::int64_t at = revision;
         std::optional<std::string> ca_cert;
-        for (const keyauth::EtcdEvent& event : batch.events) {
-            at = std::max(at, event.kv.mod_revision);
-            if (event.kv.key == keyauth::kFleetCaCertKey) {
-                if (!event.deleted)
-                    ca_cert = event.kv.value;
-                continue;
-            }
-            auto id = keyauth::fleet_client_id(event.kv.key);
-            if (!id)
-                continue;
-            auto record = event.deleted ? Result<keyauth::ClientRecord>(
-                                              keyauth::make_error(Errc::unknown_client, "deleted"))
-                                        : keyauth::fleet_record(event.kv);
-            if (record) {
-                if (Status s = (*writer)->put(*record, true); !s)
-                    return s;
-                continue;
-            }
-            // Deleted, or corrupt in etcd: absent here either way.
-            if (!event.deleted)
-                log_line("etcd record of %s refused: %s", id->c_str(),
-                         record.error().message.c_str());
-            Status erased = (*writer)->erase(*id);
-            if (!erased && erased.code() != Errc::unknown_client)
-                return erased;
-        }
+        if (Status s = apply_events(**writer, batch.events, at, ca_cert); !s)
+            return s;
         if (Status s = (*writer)->put_meta(keyauth::kReplicaRevisionMeta, decimal(at)); !s)
             return s;
         const std::int64_t now = keyauth::unix_now();
@@ -442,14 +661,22 @@ struct Replica::State {
         auto local = registry->list();
         if (!local)
             return local.error();
+        const std::int64_t at = revision;
+        digest_revision = at;
+        Following following;
+        if (follow) {
+            if (Status s = start_following(following, Follow::all, at, false); !s)
+                log_line("digest check without following: %s", s.error().message.c_str());
+        }
         keyauth::RegistryDigest remote;
         auto snapshot = read_snapshot(
-            etcd, revision,
+            etcd, at,
             [&](const keyauth::ClientRecord& record) {
                 remote.add(record);
                 return Status();
             },
-            [&] { return follow ? follow_meanwhile() : Status(); }, follow ? kFollowPage : kLoadPage);
+            nothing_between_pages, kLoadPage);
+        following.finish();
         if (!snapshot) {
             if (snapshot.error().code == Errc::not_found)
                 return std::optional<std::pair<std::string, std::string>>();
@@ -511,9 +738,9 @@ struct Replica::State {
             log_line("digest check failed: %s", pair.error().message.c_str());
         if (pair && *pair && (*pair)->first != (*pair)->second) {
             log_line("digest mismatch at revision %lld (local %s, etcd %s): rebuilding",
-                     static_cast<long long>(revision), (*pair)->first.c_str(),
+                     static_cast<long long>(digest_revision), (*pair)->first.c_str(),
                      (*pair)->second.c_str());
-            rebuild_same_store = true;
+            rebuild_follow = Follow::all;
             return true;
         }
         return false;
@@ -561,7 +788,7 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             log_line("rebuild requested");
             requested = false;
             s.must_rebuild = true;
-            s.rebuild_same_store = s.held.empty() && s.revision > 0;
+            s.rebuild_follow = s.held.empty() && s.revision > 0 ? Follow::all : Follow::none;
         }
         Status step;
         // A registry with clients but no revision (made by keytool, say) is
@@ -615,6 +842,10 @@ Status Replica::run(const std::function<bool()>& should_stop) {
                              static_cast<long long>(s.revision),
                              static_cast<long long>(batch.compact_revision));
                     s.must_rebuild = true;
+                    // The same store: the registry served drops its deletes
+                    // while the new one is read.
+                    if (s.held.empty())
+                        s.rebuild_follow = Follow::deletes;
                     return false;
                 }
                 applied = s.apply(batch);

@@ -33,6 +33,10 @@ struct ReplicaOptions {
     bool accept_new_fleet = false;  // the next rebuild, whatever it loses
     // Polled: true once for each rebuild asked for from outside (SIGUSR1).
     std::function<bool()> rebuild_requested = [] { return false; };
+    // A second connection to etcd, for the thread that keeps the registry
+    // served following etcd while a rebuild or a digest check reads a
+    // snapshot (an EtcdClient serves one thread). None: nothing follows.
+    std::function<keyauth::Result<std::unique_ptr<keyauth::EtcdClient>>()> connect_follower;
 };
 
 class Replica {

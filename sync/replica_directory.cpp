@@ -108,7 +108,8 @@ void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
 }
 
 Status rebuild_registry(const keyauth::RegistryLayout& layout,
-                        const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
+                        const std::function<Status(keyauth::LmdbRegistry&)>& fill,
+                        const std::function<void()>& swapped) {
     const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
     remove_rebuild_leftovers(layout);
     struct stat dir_st {};
@@ -147,6 +148,7 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         return s;
     if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(), RENAME_EXCHANGE) != 0)
         return system_error("cannot swap in " + fresh.dir);
+    swapped();
     if (Status s = keyauth::fsync_directory(parent_of(layout.dir)); !s)
         return s;
     remove_rebuild_leftovers(layout);  // now the old registry

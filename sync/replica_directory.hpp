@@ -23,9 +23,11 @@ keyauth::Status prepare_registry(const keyauth::RegistryLayout& layout,
 // modes and group and a copy of the other files (certificates), then
 // exchanges the two directories in one rename(2) and removes the old one.
 // Servers see the new data.mdb's inode and reopen it.
+// `swapped` runs right after the exchange, before anything else.
 keyauth::Status rebuild_registry(
     const keyauth::RegistryLayout& layout,
-    const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill);
+    const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill,
+    const std::function<void()>& swapped = [] {});
 
 // Leftovers of a rebuild that died half way.
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);

@@ -8,23 +8,32 @@
 #     `keyauth-sync --once` into an empty registry.
 #
 #   tests/bench/fleet_bench.sh [--build-dir DIR] [--deletes 1000] [--rate 200] [--initial 100000,1000000]
+#       [--bulk N] [--writers N] [--rebuild-every SECONDS] [--digest-interval SECONDS]
+# The revocation run under load: --bulk N more clients in etcd (a rebuild or a
+# digest check then reads for seconds), --writers N processes looping keytool
+# gen and del of their own clients meanwhile, --rebuild-every S a SIGUSR1 to
+# every host's keyauth-sync every S seconds, --digest-interval the hosts'.
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH_DIR/bench_lib.sh"
-BUILD_ARG="" DELETES=1000 RATE=200 INITIAL=100000
+BUILD_ARG="" DELETES=1000 RATE=200 INITIAL=100000 BULK=0 WRITERS=0 REBUILD_EVERY=0
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) BUILD_ARG=$2; shift ;;
     --deletes) DELETES=$2; shift ;;
     --rate) RATE=$2; shift ;;
     --initial) INITIAL=$2; shift ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    --bulk) BULK=$2; shift ;;
+    --writers) WRITERS=$2; shift ;;
+    --rebuild-every) REBUILD_EVERY=$2; shift ;;
+    --digest-interval) export DIGEST_INTERVAL=$2; shift ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
     esac
     shift
 done
 BUILD=$(find_build_dir "$BUILD_ARG")
 locate_artifacts "$BUILD"
-export KEYTOOL KEYAUTH_SYNC=$BUILD/sync/keyauth-sync NGINX_MODULE PLUGIN=$MOSQUITTO_PLUGIN
+export KEYTOOL KEYAUTH_SYNC=${KEYAUTH_SYNC_BIN:-$BUILD/sync/keyauth-sync} NGINX_MODULE PLUGIN=$MOSQUITTO_PLUGIN
 export TESTLIB=$REPO_DIR/tests/integration/lib.sh
 source "$REPO_DIR/tests/integration/fleet/fleet_lib.sh"
 trap 'exit 130' INT TERM
@@ -41,11 +50,33 @@ every_host_has() { local i; for i in 1 2 3; do [ "$(host_clients "$i")" == "$1" 
 if [ "$DELETES" -gt 0 ]; then
     mkdir -p "$WORK/tokens"
     "$BENCH_DIR/fleet_records.py" "$FIRST" "$DELETES" rev --tokens "$WORK/tokens" --token-count "$DELETES" >&2
-    wait_until 60 "$DELETES clients on every host" every_host_has "$DELETES"
-    echo "== revocation across 3 hosts (nginx on each), $DELETES deletes"
+    [ "$BULK" -eq 0 ] || "$BENCH_DIR/fleet_records.py" "$FIRST" "$BULK" bulk >&2
+    wait_until 120 "$((DELETES + BULK)) clients on every host" every_host_has "$((DELETES + BULK))"
+    load=()  # background load, stopped when the deletes are done
+    for w in $(seq "$WRITERS"); do
+        (n=0; while [ ! -e "$WORK/stop" ]; do
+            n=$((n + 1))
+            admin gen "load$w-$n" --output "$WORK/load$w" >/dev/null 2>&1
+            [ $((n % 2)) -ne 0 ] || admin del "load$w-$((n - 1))" >/dev/null 2>&1
+        done) & load+=($!)
+    done
+    if [ "$REBUILD_EVERY" -gt 0 ]; then
+        (while [ ! -e "$WORK/stop" ]; do
+            sleep "$REBUILD_EVERY"; kill -USR1 "${SYNC_PID[1]}" "${SYNC_PID[2]}" "${SYNC_PID[3]}"
+        done) & load+=($!)
+    fi
+    echo "== revocation across 3 hosts (nginx on each), $DELETES deletes," \
+        "$BULK more clients, $WRITERS writers, SIGUSR1 every ${REBUILD_EVERY}s (0: none)," \
+        "digest check every ${DIGEST_INTERVAL:-30}s"
     "$BENCH_DIR/fleet_revocation.py" --ports "${NGINX_PORT[1]},${NGINX_PORT[2]},${NGINX_PORT[3]}" \
         --tokens "$WORK/tokens" -- "$KEYTOOL" --registry "$ADMIN" --etcd "$ETCD" -- \
         $(seq -f "rev%07g" 0 $((DELETES - 1)))
+    touch "$WORK/stop"
+    [ "${#load[@]}" -eq 0 ] || wait "${load[@]}" || true
+    for i in 1 2 3; do
+        echo "   host $i: $(grep -c 'rebuilt the registry' "$WORK/sync$i.log") rebuilds," \
+            "$(grep -c 'digest mismatch' "$WORK/sync$i.log") digest mismatches"
+    done
 fi
 
 # ---- sustained gen/del ------------------------------------------------------

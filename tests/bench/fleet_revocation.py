@@ -15,8 +15,14 @@ def main():
     keytool, ids = args[first + 1:second], args[second + 1:]
     conns = [http.client.HTTPConnection("127.0.0.1", p) for p in ports]
     def status(conn, token):
-        conn.request("GET", "/db/query", headers={"Authorization": "Bearer " + token})
-        r = conn.getresponse(); r.read(); return r.status
+        for attempt in (1, 2):  # nginx closes a keep-alive connection after keepalive_requests
+            try:
+                conn.request("GET", "/db/query", headers={"Authorization": "Bearer " + token})
+                r = conn.getresponse(); r.read(); return r.status
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if attempt == 2:
+                    raise
     latencies, del_times = [], []
     for cid in ids:
         token = open("%s/%s_token" % (tokens, cid)).read().strip()

@@ -168,6 +168,11 @@ Status LmdbRegistry::Impl::read_lmdb(Lookup&& lookup) {
 LmdbRegistry::LmdbRegistry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LmdbRegistry::~LmdbRegistry() = default;
 
+void LmdbRegistry::retire_for_readers() {
+    if (impl_->index.mapped())
+        impl_->index.retire();
+}
+
 Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, OpenMode mode) {
     auto impl = std::make_unique<Impl>();
     impl->layout = RegistryLayout{std::string(dir)};

@@ -54,6 +54,12 @@ class LmdbRegistry final : public LocalRegistry {
 
     Result<std::unique_ptr<RegistryWriter>> begin_write();
 
+    // This registry was replaced on disk (a rebuild exchanged another
+    // directory in): servers still reading its index follow the path at
+    // their next lookup instead of at their next periodic check (200 ms).
+    // No write may follow.
+    void retire_for_readers();
+
     struct Impl;
 
   private:
