@@ -51,10 +51,13 @@ struct RegistryReader::Impl {
     // Runs lookup(index, copy) on one published state; tag names it.
     template <class Lookup>
     Status read_index(std::uint64_t& tag, LookupIndex::Found& found, Lookup&& lookup);
-    // The published version now, if the copy it names says so (0 if not).
+    // The published version now, if the copy it names says so and no newer
+    // file or registry has replaced this one (0 if not: read the index,
+    // which follows a replacement at once).
     std::uint64_t published() const {
         const std::uint64_t version = sequence.load();
-        return version != 0 && index.version(version & 1) == version ? version : 0;
+        return version != 0 && index.version(version & 1) == version && !index.retired() ? version
+                                                                                          : 0;
     }
     // Unique per published state and per reopened registry; never 0.
     std::uint64_t tag_of(std::uint64_t version) const {
