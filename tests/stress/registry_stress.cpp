@@ -68,7 +68,8 @@ struct Truth {
 // Nanoseconds, log-linear: 16 buckets per power of two (error < 6.25 %).
 struct Histogram {
     static constexpr unsigned kSub = 4;
-    static constexpr unsigned kBuckets = 64 << kSub;
+    // Exactly the buckets bucket() can name (top bit 63 at most): no shift past 63.
+    static constexpr unsigned kBuckets = (64 - kSub + 1) << kSub;
     std::uint64_t count[kBuckets] = {};
     std::uint64_t max = 0;
     std::uint64_t total = 0;
