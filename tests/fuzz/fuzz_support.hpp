@@ -30,7 +30,7 @@ inline const std::string& live_token() {
     std::abort();
 }
 
-inline keyauth::LmdbRegistry& registry() {
+inline keyauth::RegistryReader& registry() {
     static keyauth_test::TempRegistry* temp = new keyauth_test::TempRegistry;  // outlives atexit
     static std::unique_ptr<keyauth::RegistryReader> reader = [] {
         std::atexit([] { keyauth_test::TempDir::remove_tree(temp->path()); });
