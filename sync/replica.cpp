@@ -12,6 +12,7 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/etcd_registry.hpp"
 #include "keyauth/files.hpp"
+#include "keyauth/registry_reader.hpp"
 #include "replica_directory.hpp"
 #include "snapshot.hpp"
 
@@ -32,9 +33,9 @@ constexpr std::chrono::seconds kContactEvery{10};
 constexpr std::chrono::milliseconds kHeldRetry{5000};
 // Puts per transaction when restoring etcd: under its --max-txn-ops (128).
 constexpr std::size_t kRestoreBatch = 100;
-// One watch of the follower that runs beside a long read: how long it may
-// take the follower to notice it is asked to stop when nothing changes.
-constexpr std::chrono::milliseconds kFollowSession{300};
+// One watch of the follower that runs beside a long read (it is asked to
+// stop at any time; the watch sees that within 20 ms).
+constexpr std::chrono::milliseconds kFollowSession{10000};
 
 Status nothing_between_pages() {
     return {};
@@ -118,8 +119,14 @@ enum class Follow {
 // applies changes to the registry served as they come (a del is not left
 // waiting for the read), and records every change after `at`, which the new
 // registry applies before it is swapped in: a rebuild never serves a state
-// older than the one it replaces.
+// older than the one it replaces. After a rebuild's swap it goes on serving
+// the new registry until the loop's own watch has started.
+// `mode` and `recording` are guarded by State::serving.
 struct Following {
+    Following(Follow mode_, std::int64_t at_) : mode(mode_), at(at_) {}
+    Follow mode;
+    const std::int64_t at;
+    bool recording = true;
     std::thread thread;
     std::atomic<bool> stop{false};
     std::mutex mutex;
@@ -129,7 +136,6 @@ struct Following {
     // change the follower must not decide: the fleet id, a mass delete).
     bool complete = true;
 
-    Following() = default;
     Following(const Following&) = delete;
     Following& operator=(const Following&) = delete;
     ~Following() { finish(); }
@@ -177,6 +183,18 @@ struct Replica::State {
     std::unique_ptr<keyauth::EtcdClient> follower_etcd;
     std::int64_t digest_revision = 0;  // the revision the last digest check compared
     Clock::duration load_time{};
+    // Held by a follower's thread while it applies a change, and by the
+    // loop's thread while it swaps a rebuilt registry in: what the registry
+    // served is (registry, revision, local_clients, last_contact) changes
+    // under it only. The loop's thread reads them without it while no
+    // follower runs.
+    std::mutex serving;
+    // The last rebuild is read again at once: etcd is there, but changed in
+    // a way its follower must not decide.
+    bool read_again = false;
+    // A rebuild's follower, still applying changes after the swap until the
+    // loop's watch has started (last: stopped before the rest goes).
+    std::unique_ptr<Following> lingering;
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
 
@@ -237,13 +255,15 @@ struct Replica::State {
     // transaction is abandoned if loss_refusal says so.
     // With `following` (running since the snapshot's revision `at`), the
     // changes it recorded are applied after the snapshot, in the same
-    // transaction, and the revision committed is the last one's; the
-    // follower is stopped only after that (long) commit, and what it
-    // recorded meanwhile is applied in a second, short one. `serving`: the
-    // clients served now, for loss_refusal.
+    // transaction, and the revision committed is the last one's; what it
+    // recorded during that (long) commit is applied in a second, short one,
+    // under `swapping` (a lock on `serving`), which stays held for the swap:
+    // the follower then records nothing more and goes on with the new
+    // registry. `served`: the clients served now, for loss_refusal.
     Result<Snapshot> load_into(keyauth::LmdbRegistry& target, std::int64_t at,
                                const std::function<bool(const keyauth::ClientRecord&)>& known,
-                               std::size_t serving, Following* following, std::string& refusal) {
+                               std::size_t served, Following* following,
+                               std::unique_lock<std::mutex>* swapping, std::string& refusal) {
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
@@ -260,7 +280,7 @@ struct Replica::State {
             nothing_between_pages, kLoadPage);
         if (!snapshot)
             return snapshot;
-        refusal = loss_refusal(kept, serving, *snapshot);
+        refusal = loss_refusal(kept, served, *snapshot);
         if (!refusal.empty())
             return snapshot;  // not committed: the writer dies with its transaction
         const auto catch_up = [&](keyauth::RegistryWriter& into) -> Status {
@@ -292,11 +312,14 @@ struct Replica::State {
         writer->reset();
         if (!following)
             return snapshot;
-        following->finish();
-        if (!following->complete)
+        swapping->lock();
+        following->recording = false;
+        if (!following->complete) {
+            read_again = true;
             return make_error(Errc::io_error,
                               "etcd changed during the rebuild in a way only a new snapshot "
                               "shows (compacted, fleet id, mass delete): reading it again");
+        }
         auto last = target.begin_write();
         if (!last)
             return last.error();
@@ -337,7 +360,7 @@ struct Replica::State {
         std::string refusal;
         auto snapshot = load_into(
             *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
-            nullptr, refusal);
+            nullptr, nullptr, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -345,41 +368,48 @@ struct Replica::State {
     }
 
     Status rebuild() {
+        stop_lingering();
         const auto started = Clock::now();
         Follow follow = rebuild_follow;
         rebuild_follow = Follow::none;
-        // The ids served now, to count what the rebuild would lose (the
-        // registry served is the follower's while the new one fills).
-        std::unordered_set<std::string> served;
-        {
-            auto records = registry->list();
-            if (!records)
-                return records.error();
-            served.reserve(records->size());
-            for (keyauth::ClientRecord& record : *records)
-                served.insert(std::move(record.id));
-        }
-        local_clients = served.size();
-        const auto known = [&](const keyauth::ClientRecord& record) {
-            return served.count(record.id) != 0;
-        };
         // The snapshot's revision first (a linearizable read), so that the
-        // follower records every change after it.
+        // follower records every change after it; the follower at once, so
+        // that the registry served keeps following while the rest is read.
         auto head = etcd.range(keyauth::kFleetIdKey, "");
         if (!head)
             return head.status();
         const std::int64_t at = head->revision;
         if (head->cluster_id != cluster_id)
             follow = Follow::none;
-        Following following;
-        if (Status s = start_following(following, follow, at, true); !s)
+        auto following = std::make_unique<Following>(follow, at);
+        if (Status s = start_following(*following); !s)
             return s;
+        // What the rebuild would lose is counted against the clients served
+        // now, looked up in the index the servers read (beside the
+        // follower's commits, without stopping them).
+        std::size_t served = 0;
+        {
+            std::lock_guard<std::mutex> lock(serving);
+            auto count = registry->count();
+            if (!count)
+                return count.error();
+            served = local_clients = *count;
+        }
+        auto index = keyauth::RegistryReader::open(options.layout.dir);
+        if (!index)
+            return index.error();
+        const auto known = [&](const keyauth::ClientRecord& record) {
+            keyauth::ClientCredentials credentials;
+            return (*index)->find(record.id, credentials).ok();
+        };
         Snapshot loaded;
         std::string refusal;
+        std::unique_lock<std::mutex> swapping(serving, std::defer_lock);
         Status built = rebuild_registry(
             options.layout,
             [&](keyauth::LmdbRegistry& fresh) {
-                auto snapshot = load_into(fresh, at, known, served.size(), &following, refusal);
+                auto snapshot =
+                    load_into(fresh, at, known, served, following.get(), &swapping, refusal);
                 if (!snapshot)
                     return snapshot.status();
                 if (!refusal.empty())
@@ -389,27 +419,43 @@ struct Replica::State {
             },
             // Servers still on the old index follow the path at once.
             [&] { registry->retire_for_readers(); });
-        following.finish();
-        if (!built)
+        index->reset();
+        if (!built) {
+            if (swapping.owns_lock())
+                swapping.unlock();
+            following->finish();
             remove_rebuild_leftovers(options.layout);
-        if (!refusal.empty())
-            return hold(refusal);
-        const bool was_held = !held.empty();
-        if (Status s = open(); !s)
-            return s;
-        if (!built)
+            if (!refusal.empty())
+                return hold(refusal);
+            if (Status s = open(); !s)
+                return s;
             return built;
+        }
+        // Swapped in, `serving` still held: the follower goes on with the
+        // new registry (every change after its revision) once it is open.
+        const bool was_held = !held.empty();
+        const std::size_t caught_up = following->taken;
+        load_time = Clock::now() - started;
+        Status done = open();
+        if (done) {
+            const std::size_t counted = local_clients;  // with the changes caught up
+            done = after_load(loaded, "rebuilt the registry with");
+            local_clients = counted;
+        }
+        following->mode = Follow::all;
+        swapping.unlock();
+        if (!done || options.once)
+            following->finish();
+        else
+            lingering = std::move(following);
+        if (!done)
+            return done;
         if (was_held)
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
-        load_time = Clock::now() - started;
-        const std::size_t caught_up = following.taken;
-        Status done = after_load(loaded, "rebuilt the registry with");
-        if (auto count = registry->count())
-            local_clients = *count;
         if (caught_up > 0)
             log_line("(%zu changes made during the read applied before the swap)", caught_up);
-        return done;
+        return {};
     }
 
     // Keeps serving the last state, says why loudly (log, and the registry
@@ -444,9 +490,9 @@ struct Replica::State {
         return {};
     }
 
-    // Starts `following` (see Following) from the snapshot's revision `at`:
+    // Starts `following` (see Following) from the snapshot's revision:
     // with Follow::all the registry served follows from its own revision.
-    Status start_following(Following& following, Follow mode, std::int64_t at, bool record) {
+    Status start_following(Following& following) {
         if (!follower_etcd) {
             if (!options.connect_follower)
                 return make_error(Errc::io_error, "no connection to etcd for the follower");
@@ -455,9 +501,9 @@ struct Replica::State {
                 return connected.status();
             follower_etcd = std::move(*connected);
         }
-        following.thread = std::thread([this, &following, mode, at, record] {
+        following.thread = std::thread([this, &following] {
             try {
-                follow(following, mode, at, record);
+                follow(following);
             } catch (const std::exception& e) {
                 following.complete = false;
                 log_line("follower: %s", e.what());
@@ -466,21 +512,28 @@ struct Replica::State {
         return {};
     }
 
-    // The follower's thread. While it runs, the loop's thread touches
-    // neither the registry served nor the state it describes.
-    void follow(Following& following, Follow mode, const std::int64_t at, const bool record) {
+    // The follower's thread. While it runs, the loop's thread changes the
+    // registry served and the state it describes only under `serving`.
+    void follow(Following& following) {
         const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
-        std::int64_t from = (mode == Follow::all ? std::min(revision, at) : at) + 1;
+        const std::int64_t at = following.at;
+        std::int64_t from = at + 1;
+        {
+            std::lock_guard<std::mutex> lock(serving);
+            if (following.mode == Follow::all)
+                from = std::min(revision, at) + 1;
+        }
         bool more = true;
         while (more && !following.stop) {
             Status watched = follower_etcd->watch(
                 keyauth::kFleetPrefix, end, from,
                 [&](const keyauth::EtcdWatchBatch& batch) {
+                    std::lock_guard<std::mutex> lock(serving);
                     if (batch.compact_revision > 0) {
-                        if (mode == Follow::all && from <= at) {
+                        if (following.mode == Follow::all && from <= at) {
                             // The served registry's history is gone; the
                             // snapshot's is not: deletes only, from there.
-                            mode = Follow::deletes;
+                            following.mode = Follow::deletes;
                             from = at + 1;
                         } else {
                             following.complete = false;
@@ -496,27 +549,21 @@ struct Replica::State {
                         more = false;
                         return false;
                     }
-                    std::vector<keyauth::EtcdEvent> newer;  // than the registry served
                     for (const keyauth::EtcdEvent& event : batch.events) {
                         from = std::max(from, event.kv.mod_revision + 1);
-                        if (record && event.kv.mod_revision > at)
+                        if (following.recording && event.kv.mod_revision > at)
                             following.record(event);
-                        if (event.kv.mod_revision > revision)
-                            newer.push_back(event);
                     }
                     Status applied;
-                    if (mode == Follow::all && !newer.empty()) {
-                        keyauth::EtcdWatchBatch rest = batch;
-                        rest.events = std::move(newer);
-                        applied = apply(rest);
-                    } else if (mode == Follow::deletes) {
+                    if (following.mode == Follow::all)
+                        applied = apply(batch);  // what the registry served has not seen
+                    else if (following.mode == Follow::deletes)
                         applied = apply_deletes(batch);
-                    }
                     if (!applied) {
                         log_line("while reading a snapshot, the registry served could not "
                                  "follow: %s",
                                  applied.error().message.c_str());
-                        mode = Follow::none;
+                        following.mode = Follow::none;
                     }
                     return !following.stop && !batch.canceled;
                 },
@@ -524,6 +571,15 @@ struct Replica::State {
             if (!watched && !following.stop)
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
+    }
+
+    // The rebuild's follower has served the new registry until now: the
+    // loop's watch takes over (or the loop needs the registry to itself).
+    void stop_lingering() {
+        if (!lingering)
+            return;
+        lingering->finish();
+        lingering.reset();
     }
 
     static bool changes_fleet(const keyauth::EtcdWatchBatch& batch) {
@@ -577,9 +633,16 @@ struct Replica::State {
                "(docs/FLEET.md)";
     }
 
-    // One watch response: every event and the revision, one transaction.
+    // One watch response: every event newer than the registry and the
+    // revision, one transaction (an event already applied, by a rebuild's
+    // follower still running beside the loop's watch, is not applied again).
     // A change of the fleet id is not applied: it is another fleet.
-    Status apply(const keyauth::EtcdWatchBatch& batch) {
+    Status apply(const keyauth::EtcdWatchBatch& all) {
+        keyauth::EtcdWatchBatch batch;
+        for (const keyauth::EtcdEvent& event : all.events) {
+            if (event.kv.mod_revision > revision)
+                batch.events.push_back(event);
+        }
         if (batch.events.empty())
             return {};
         for (const keyauth::EtcdEvent& event : batch.events) {
@@ -663,9 +726,10 @@ struct Replica::State {
             return local.error();
         const std::int64_t at = revision;
         digest_revision = at;
-        Following following;
+        Following following(Follow::all, at);
+        following.recording = false;
         if (follow) {
-            if (Status s = start_following(following, Follow::all, at, false); !s)
+            if (Status s = start_following(following); !s)
                 log_line("digest check without following: %s", s.error().message.c_str());
         }
         keyauth::RegistryDigest remote;
@@ -797,6 +861,11 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             step = s.rebuild();
         else if (s.revision == 0)
             step = s.load_in_place();
+        if (!step && s.read_again) {
+            s.read_again = false;
+            log_line("%s", step.error().message.c_str());
+            continue;
+        }
         if (!step) {
             if (step.code() != Errc::io_error && step.code() != Errc::not_found)
                 return step;  // the registry itself refuses: nothing to retry
@@ -816,27 +885,37 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         if (s.revision == 0)
             continue;
 
-        auto current = s.heartbeat();
-        if (!current) {
-            if (current.error().code != Errc::io_error)
-                return current.status();
-            s.report_unreachable(current.error());
-            pause();
-            continue;
+        // Just rebuilt: the rebuild read etcd a moment ago, and its follower
+        // serves until this watch has started.
+        if (!s.lingering) {
+            auto current = s.heartbeat();
+            if (!current) {
+                if (current.error().code != Errc::io_error)
+                    return current.status();
+                s.report_unreachable(current.error());
+                pause();
+                continue;
+            }
+            s.report_reachable();
+            backoff = std::chrono::milliseconds(100);
+            if (s.needs_rebuild(*current)) {
+                s.must_rebuild = true;
+                continue;
+            }
+            if (s.options.once && s.revision >= current->revision)
+                return {};
         }
-        s.report_reachable();
-        backoff = std::chrono::milliseconds(100);
-        if (s.needs_rebuild(*current)) {
-            s.must_rebuild = true;
-            continue;
-        }
-        if (s.options.once && s.revision >= current->revision)
-            return {};
 
+        std::int64_t from = 0;
+        {
+            std::lock_guard<std::mutex> lock(s.serving);
+            from = s.revision + 1;
+        }
         Status applied;
         Status watched = s.etcd.watch(
-            keyauth::kFleetPrefix, end, s.revision + 1,
+            keyauth::kFleetPrefix, end, from,
             [&](const keyauth::EtcdWatchBatch& batch) {
+                s.stop_lingering();  // this watch serves from `from` on
                 if (batch.compact_revision > 0) {
                     log_line("etcd compacted past revision %lld (to %lld): rebuilding",
                              static_cast<long long>(s.revision),
@@ -852,6 +931,7 @@ Status Replica::run(const std::function<bool()>& should_stop) {
                 return applied.ok() && !batch.canceled && !s.must_rebuild && s.held.empty();
             },
             s.options.session, stop_watching);
+        s.stop_lingering();
         if (!applied)
             return applied;  // the local registry failed us: let the supervisor restart
         if (!watched && !s.must_rebuild) {

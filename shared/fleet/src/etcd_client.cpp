@@ -582,9 +582,45 @@ size_t watch_body(char* data, size_t size, size_t count, void* user) {
     return size * count;
 }
 
-int watch_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    auto& state = *static_cast<WatchState*>(user);
-    return (Clock::now() >= state.until || (*state.should_stop)()) ? 1 : 0;
+// How long a watch may take to see that it is asked to stop. libcurl's
+// progress callback slows to once a second on an idle stream, so the stream
+// is driven here, polled this often.
+constexpr int kWatchStopCheckMillis = 20;
+
+struct CurlMultiFree {
+    void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+};
+using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiFree>;
+
+// Runs one transfer until it ends, `until` passes or should_stop says so
+// (then `ended_early`). The transfer's own result, or a multi error.
+CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
+    CurlMultiPtr multi(curl_multi_init());
+    if (!multi || curl_multi_add_handle(multi.get(), curl) != CURLM_OK)
+        return CURLE_OUT_OF_MEMORY;
+    CURLcode result = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
+            result = CURLE_RECV_ERROR;
+            break;
+        }
+        if (running == 0) {
+            int left = 0;
+            while (CURLMsg* message = curl_multi_info_read(multi.get(), &left)) {
+                if (message->msg == CURLMSG_DONE)
+                    result = message->data.result;
+            }
+            break;
+        }
+        if (Clock::now() >= state.until || (*state.should_stop)()) {
+            ended_early = true;
+            break;
+        }
+        curl_multi_poll(multi.get(), nullptr, 0, kWatchStopCheckMillis, nullptr);
+    }
+    curl_multi_remove_handle(multi.get(), curl);
+    return result;
 }
 
 }  // namespace
@@ -620,13 +656,11 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, watch_body);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
-    curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, watch_progress);
-    curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
-    const CURLcode rc = curl_easy_perform(curl.get());
+    bool ended_early = false;
+    const CURLcode rc = run_watch_transfer(curl.get(), state, ended_early);
     long status = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-    if (state.stopped || rc == CURLE_ABORTED_BY_CALLBACK)
+    if (state.stopped || ended_early)
         return {};
     if (state.error) {
         if (state.error->message.find("auth") != std::string::npos)

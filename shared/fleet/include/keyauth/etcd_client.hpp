@@ -122,7 +122,7 @@ class EtcdClient {
     // Watches [key, range_end) from start_revision on one endpoint, handing
     // each response to on_batch until it returns false, the stream breaks or
     // `session` has passed (then returns ok: the caller watches again from
-    // where it is). should_stop is polled about once a second.
+    // where it is). should_stop is polled every 20 ms.
     Status watch(std::string_view key, std::string_view range_end, std::int64_t start_revision,
                  const std::function<bool(const EtcdWatchBatch&)>& on_batch,
                  std::chrono::milliseconds session, const std::function<bool()>& should_stop);
