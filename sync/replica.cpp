@@ -882,7 +882,7 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             s.must_rebuild = true;
             continue;
         }
-        if (s.revision == 0)
+        if (!s.lingering && s.revision == 0)
             continue;
 
         // Just rebuilt: the rebuild read etcd a moment ago, and its follower
