@@ -334,7 +334,13 @@ void mqtt_token_as_username_or_as_password(void** state) {
                    Verdict::missing);
     assert_verdict(authenticate(store, mqtt("myapp01", ""), kMqttTokens, kNotBefore),
                    Verdict::missing);
+    // A registered id as username and no password: the password is missing;
+    // anything else that is no token is malformed.
     assert_verdict(authenticate(store, mqtt("myapp01", "myapp01"), kMqttTokens, kNotBefore),
+                   Verdict::password_missing);
+    assert_verdict(authenticate(store, mqtt("myapp01", "myapp01", ""), kMqttTokens, kNotBefore),
+                   Verdict::password_missing);
+    assert_verdict(authenticate(store, mqtt("myapp01", "my app 01"), kMqttTokens, kNotBefore),
                    Verdict::malformed);
     assert_verdict(authenticate(store, mqtt("myapp01", kTokenA), kMqttTokens, kNotAfter + 1),
                    Verdict::expired);
@@ -523,7 +529,11 @@ void verdict_reasons_are_fixed_words(void**) {
     assert_string_equal(keyauth::verdict_reason(Verdict::different_clients).data(),
                         "credentials name different clients");
     assert_string_equal(keyauth::verdict_reason(Verdict::client_id_refused).data(),
-                        "MQTT client id is not the client's");
+                        "MQTT client id is not the client's (set it to the registered id; with a "
+                        "token, the id, ':' and any suffix may do)");
+    assert_string_equal(keyauth::verdict_reason(Verdict::password_missing).data(),
+                        "password missing (the username is a client id: the password must be its "
+                        "token)");
     assert_string_equal(keyauth::verdict_reason(static_cast<Verdict>(99)).data(), "refused");
 }
 

@@ -210,6 +210,9 @@ void verdict_reasons_reach_c(void**) {
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_NOT_VERIFIED), "certificate not verified");
     assert_string_equal(keyauth_verdict_reason(KEYAUTH_DIFFERENT_CLIENTS),
                         "credentials name different clients");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_PASSWORD_MISSING),
+                        "password missing (the username is a client id: the password must be its "
+                        "token)");
     assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(-1)), "refused");
     assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(99)), "refused");
 }

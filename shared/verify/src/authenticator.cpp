@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "keyauth/bearer.hpp"
+#include "keyauth/client_id.hpp"
 #include "keyauth/token.hpp"
 #include "keyauth/x509_identity.hpp"
 
@@ -111,8 +112,13 @@ AuthResult check_mqtt_token(ClientStore& store, const Presented& presented, std:
     const std::string_view username = presented.mqtt_username.value_or("");
     const std::string_view password = presented.mqtt_password.value_or("");
     ParsedToken parsed;
-    if (password.empty() || parse_token(username, parsed))
+    if (parse_token(username, parsed))
         return check_token_unguarded(store, username, now);
+    if (password.empty()) {
+        if (is_valid_client_id(username))
+            return refusal(Verdict::password_missing);
+        return check_token_unguarded(store, username, now);
+    }
     AuthResult result = check_token_unguarded(store, password, now);
     if (result.accepted() && username != result.client_id())
         result.verdict = Verdict::different_clients;
@@ -219,7 +225,11 @@ std::string_view verdict_reason(Verdict verdict) noexcept {
         case Verdict::different_clients:
             return "credentials name different clients";
         case Verdict::client_id_refused:
-            return "MQTT client id is not the client's";
+            return "MQTT client id is not the client's (set it to the registered id; with a "
+                   "token, the id, ':' and any suffix may do)";
+        case Verdict::password_missing:
+            return "password missing (the username is a client id: the password must be its "
+                   "token)";
     }
     return "refused";
 }

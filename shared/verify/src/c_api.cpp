@@ -38,6 +38,7 @@ static_assert(KEYAUTH_REGISTRY_ERROR == static_cast<int>(Verdict::registry_error
 static_assert(KEYAUTH_NOT_VERIFIED == static_cast<int>(Verdict::not_verified));
 static_assert(KEYAUTH_DIFFERENT_CLIENTS == static_cast<int>(Verdict::different_clients));
 static_assert(KEYAUTH_CLIENT_ID_REFUSED == static_cast<int>(Verdict::client_id_refused));
+static_assert(KEYAUTH_PASSWORD_MISSING == static_cast<int>(Verdict::password_missing));
 static_assert(KEYAUTH_TOKEN == static_cast<int>(CredentialKind::token));
 static_assert(KEYAUTH_CERTIFICATE == static_cast<int>(CredentialKind::certificate));
 static_assert(KEYAUTH_CHECK_OFF == static_cast<int>(Check::off));
@@ -156,7 +157,7 @@ void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t*
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     // A C caller may pass any int: only known values reach the C++ enum.
     const int value = static_cast<int>(verdict);
-    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_CLIENT_ID_REFUSED)
+    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_PASSWORD_MISSING)
         return "refused";
     // verdict_reason returns views of string literals: NUL-terminated.
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
@@ -255,7 +256,7 @@ keyauth_session_fate_t keyauth_sweep_judge(keyauth_sweep_t* sweep, keyauth_resul
     // is no answer from the registry.
     int value = 0;
     std::memcpy(&value, &rechecked->verdict, sizeof value);
-    const auto verdict = value >= KEYAUTH_ACCEPTED && value <= KEYAUTH_CLIENT_ID_REFUSED
+    const auto verdict = value >= KEYAUTH_ACCEPTED && value <= KEYAUTH_PASSWORD_MISSING
                              ? static_cast<keyauth::Verdict>(value)
                              : keyauth::Verdict::malformed;
     const keyauth::SweepRuling ruling = sweep_of(sweep).judge(verdict, rechecked->not_after, now);

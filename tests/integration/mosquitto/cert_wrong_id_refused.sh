@@ -15,4 +15,4 @@ out=$(mosquitto_pub -h 127.0.0.1 -p "$TLS_PORT" --cafile ./server.crt \
     fail "client id chosen by the broker accepted"
 expect_refused "$out" "client id chosen by the broker"
 pass "myapp01's certificate refused with a client id chosen by the broker"
-expect_in_log "certificate of 'myapp01': MQTT client id is not the client's" "logged"
+expect_in_log "certificate of 'myapp01': MQTT client id is not the client's \(set it to the registered id" "logged"

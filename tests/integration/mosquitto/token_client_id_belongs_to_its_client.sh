@@ -11,7 +11,7 @@ start_subscriber alice -p "$TOKEN_PORT" --username "$(cat ./alice_token)" --id a
 from=$(wc -l <"$BROKER_LOG")
 out=$(publish_with_token ./bob_token "bob as alice" --id alice) && fail "bob's token took the id alice"
 expect_refused "$out" "bob's token with -i alice"
-expect_in_log "refused MQTT client 'alice' from [^:]+: token of 'bob': MQTT client id is not the client's" \
+expect_in_log "refused MQTT client 'alice' from [^:]+: token of 'bob': MQTT client id is not the client's \(set it to the registered id" \
     "the refusal names the id tried and the registered id" 5 "$from"
 out=$(publish_with_token ./alice_token "alice still here" --id alice:pub) || fail "alice refused: $out"
 wait_for_output alice "alice still here"

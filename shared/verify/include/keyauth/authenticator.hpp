@@ -27,6 +27,7 @@ enum class Verdict {
     not_verified,       // the TLS layer did not verify the certificate's chain
     different_clients,  // token and certificate name two clients
     client_id_refused,  // the MQTT client id is not one this client may use
+    password_missing,   // MQTT: the username is a client id, the token (password) is absent
 };
 
 // The separator between a registered id and a suffix of the client's choosing

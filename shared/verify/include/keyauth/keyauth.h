@@ -29,7 +29,8 @@ typedef enum {
     KEYAUTH_REGISTRY_ERROR,  /* registry unreadable: fail closed */
     KEYAUTH_NOT_VERIFIED,    /* the TLS layer did not verify the certificate */
     KEYAUTH_DIFFERENT_CLIENTS, /* token and certificate name two clients */
-    KEYAUTH_CLIENT_ID_REFUSED  /* MQTT only: never returned here */
+    KEYAUTH_CLIENT_ID_REFUSED, /* MQTT only: never returned here */
+    KEYAUTH_PASSWORD_MISSING   /* MQTT only: a client id as username, no password */
 } keyauth_verdict_t;
 
 typedef enum {
