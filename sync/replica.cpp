@@ -61,6 +61,9 @@ struct EtcdIdentity {
     std::int64_t revision = 0;
     std::string cluster_id;
     std::string fleet_id;
+    // The replica's revision before etcd was read (the watcher may have
+    // applied later changes since): never above `revision` in the same store.
+    std::int64_t local_revision = 0;
 };
 
 std::string decimal(std::int64_t value) {
@@ -113,40 +116,44 @@ enum class Follow {
     none,
 };
 
-// A watch on its own thread and its own etcd connection, running while the
-// loop's thread reads a snapshot at revision `at` (a rebuild, a digest
-// check: seconds with thousands of clients, minutes with a million). It
-// applies changes to the registry served as they come (a del is not left
-// waiting for the read), and records every change after `at`, which the new
-// registry applies before it is swapped in: a rebuild never serves a state
-// older than the one it replaces. After a rebuild's swap it goes on serving
-// the new registry until the loop's own watch has started.
-// `mode` and `recording` are guarded by State::serving.
-struct Following {
-    Following(Follow mode_, std::int64_t at_) : mode(mode_), at(at_) {}
-    Follow mode;
-    const std::int64_t at;
-    bool recording = true;
+// The one watch of the registry served: its own thread and its own etcd
+// connection, from the first heartbeat on, so that no change waits for the
+// loop's thread (a heartbeat, a digest check, a rebuild reading a snapshot
+// for seconds, or minutes with a million clients). It applies each change
+// as it comes (as `mode` says) and, while a rebuild reads, records every
+// change, which the new registry applies before it is swapped in: a rebuild
+// never serves a state older than the one it replaces.
+// All but `stop`, `restart` and the recorded changes are guarded by
+// State::serving.
+struct Watcher {
+    Follow mode = Follow::all;
+    std::int64_t from = 0;  // the next revision to ask for
+    // Bumped to start the watch again at `from` (another store): what the
+    // old watch still delivers is dropped.
+    std::uint64_t epoch = 0;
+    bool recording = false;
+    std::int64_t at = 0;    // recording: the snapshot's revision (0: not read yet)
+    bool complete = true;   // recording: nothing after `at` was missed
+    std::size_t taken = 0;  // recorded changes taken (the loop's thread only)
+    Status failed;          // the registry served refused a change
     std::thread thread;
     std::atomic<bool> stop{false};
-    std::mutex mutex;
-    std::vector<keyauth::EtcdEvent> after;  // the changes after `at`, in order, not yet taken
-    std::size_t taken = 0;                  // how many were (the loop's thread only)
-    // False: `after` may miss a change (history compacted past `at`, or a
-    // change the follower must not decide: the fleet id, a mass delete).
-    bool complete = true;
+    std::atomic<bool> restart{false};
+    std::mutex recorded_mutex;
+    std::vector<keyauth::EtcdEvent> recorded;
 
-    Following(const Following&) = delete;
-    Following& operator=(const Following&) = delete;
-    ~Following() { finish(); }
+    Watcher() = default;
+    Watcher(const Watcher&) = delete;
+    Watcher& operator=(const Watcher&) = delete;
+    ~Watcher() { finish(); }
     void record(const keyauth::EtcdEvent& event) {
-        std::lock_guard<std::mutex> lock(mutex);
-        after.push_back(event);
+        std::lock_guard<std::mutex> lock(recorded_mutex);
+        recorded.push_back(event);
     }
     std::vector<keyauth::EtcdEvent> take() {
-        std::lock_guard<std::mutex> lock(mutex);
+        std::lock_guard<std::mutex> lock(recorded_mutex);
         std::vector<keyauth::EtcdEvent> events;
-        events.swap(after);
+        events.swap(recorded);
         taken += events.size();
         return events;
     }
@@ -179,24 +186,42 @@ struct Replica::State {
     // a digest mismatch), deletes only after a compaction. Never anything
     // from another store, whose revisions and deletes mean nothing here.
     Follow rebuild_follow = Follow::none;
-    // The follower's own connection (an EtcdClient serves one thread).
+    // The watcher's own connection (an EtcdClient serves one thread).
     std::unique_ptr<keyauth::EtcdClient> follower_etcd;
     std::int64_t digest_revision = 0;  // the revision the last digest check compared
     Clock::duration load_time{};
-    // Held by a follower's thread while it applies a change, and by the
-    // loop's thread while it swaps a rebuilt registry in: what the registry
-    // served is (registry, revision, local_clients, last_contact) changes
-    // under it only. The loop's thread reads them without it while no
-    // follower runs.
+    // What the registry served is (registry, revision, local_clients,
+    // last_contact, held, must_rebuild, rebuild_follow) changes under it
+    // only, by the watcher's thread or the loop's. The loop's thread holds it
+    // (loop_lock) except while it waits for etcd, reads a snapshot into a
+    // new registry, or sleeps: see unlocked().
     std::mutex serving;
+    std::unique_lock<std::mutex> loop_lock{serving, std::defer_lock};
+    // Set by the watcher when the loop must look: a rebuild, a hold, a failure.
+    std::atomic<bool> wake{false};
     // The last rebuild is read again at once: etcd is there, but changed in
-    // a way its follower must not decide.
+    // a way its watcher must not decide.
     bool read_again = false;
-    // A rebuild's follower, still applying changes after the swap until the
-    // loop's watch has started (last: stopped before the rest goes).
-    std::unique_ptr<Following> lingering;
+    // Last: stopped before the rest goes.
+    std::unique_ptr<Watcher> watcher;
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
+
+    // Runs `work` (etcd, a snapshot into a new registry, a sleep) with
+    // `serving` released, so that the watcher applies changes meanwhile.
+    template <class Work>
+    auto unlocked(Work&& work) {
+        struct Relock {
+            std::unique_lock<std::mutex>* lock;
+            ~Relock() {
+                if (lock)
+                    lock->lock();
+            }
+        } relock{loop_lock.owns_lock() ? &loop_lock : nullptr};
+        if (relock.lock)
+            loop_lock.unlock();
+        return work();
+    }
 
     static std::string meta(keyauth::RegistryWriter& writer, std::string_view key) {
         auto value = writer.find_meta(key);
@@ -234,7 +259,8 @@ struct Replica::State {
     // Why replacing what this host serves with `snapshot` is refused (empty:
     // it is not): it would lose more than --max-loss of the clients served
     // now. An emptied or replaced etcd must not empty every host with it.
-    std::string loss_refusal(std::size_t kept, std::size_t serving, const Snapshot& snapshot) const {
+    std::string loss_refusal(std::size_t kept, std::size_t serving, std::int64_t serving_revision,
+                             const Snapshot& snapshot) const {
         const std::size_t lost = serving - std::min(kept, serving);
         if (options.accept_new_fleet ||
             !keyauth::exceeds_loss(serving, lost, options.max_loss_percent))
@@ -245,7 +271,7 @@ struct Replica::State {
                std::to_string(lost) + " of the " + std::to_string(serving) +
                " clients this host serves (more than --max-loss " +
                std::to_string(options.max_loss_percent) +
-               "%): refused; serving revision " + decimal(revision) +
+               "%): refused; serving revision " + decimal(serving_revision) +
                " as it was. If etcd was replaced or emptied on purpose: keyauth-sync "
                "--accept-new-fleet; to restore etcd from this host: docs/FLEET.md";
     }
@@ -253,17 +279,63 @@ struct Replica::State {
     // Everything at one revision, in one transaction with that revision and
     // the store it came from; `known` counts the clients kept, and the
     // transaction is abandoned if loss_refusal says so.
-    // With `following` (running since the snapshot's revision `at`), the
-    // changes it recorded are applied after the snapshot, in the same
-    // transaction, and the revision committed is the last one's; what it
-    // recorded during that (long) commit is applied in a second, short one,
-    // under `swapping` (a lock on `serving`), which stays held for the swap:
-    // the follower then records nothing more and goes on with the new
-    // registry. `served`: the clients served now, for loss_refusal.
+    // With `recording` (the watcher, recording since before the snapshot's
+    // revision `at`), the changes after `at` are applied after the snapshot,
+    // in the same transaction, and the revision committed is the last one's.
+    // All that runs with `serving` released; what was recorded meanwhile is
+    // applied in a second, short transaction with it held again, and it
+    // stays held through the swap. `served`: the clients served now, for
+    // loss_refusal.
     Result<Snapshot> load_into(keyauth::LmdbRegistry& target, std::int64_t at,
                                const std::function<bool(const keyauth::ClientRecord&)>& known,
-                               std::size_t served, Following* following,
-                               std::unique_lock<std::mutex>* swapping, std::string& refusal) {
+                               std::size_t served, Watcher* recording, std::string& refusal) {
+        const std::int64_t serving_revision = revision;
+        auto snapshot = unlocked([&] {
+            return read_and_commit(target, at, known, served, serving_revision, recording, refusal);
+        });
+        if (!snapshot || !refusal.empty() || !recording)
+            return snapshot;
+        if (!recording->complete) {
+            read_again = true;
+            return make_error(Errc::io_error,
+                              "etcd changed during the rebuild in a way only a new snapshot "
+                              "shows (compacted, fleet id, mass delete): reading it again");
+        }
+        auto last = target.begin_write();
+        if (!last)
+            return last.error();
+        if (Status s = catch_up(**last, *recording, *snapshot); !s)
+            return s.error();
+        if (Status s = (*last)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot->revision));
+            !s)
+            return s.error();
+        if (Status s = (*last)->commit(); !s)
+            return s.error();
+        return snapshot;
+    }
+
+    // The changes recorded after the snapshot's revision, into `into`.
+    static Status catch_up(keyauth::RegistryWriter& into, Watcher& recording, Snapshot& snapshot) {
+        std::vector<keyauth::EtcdEvent> after;
+        for (keyauth::EtcdEvent& event : recording.take()) {
+            // Recording began before the snapshot's revision was read: what
+            // it holds up to that revision is in the snapshot already.
+            if (event.kv.mod_revision > snapshot.revision)
+                after.push_back(std::move(event));
+        }
+        std::optional<std::string> ca_cert;
+        if (Status s = apply_events(into, after, snapshot.revision, ca_cert); !s)
+            return s;
+        if (ca_cert)
+            snapshot.ca_cert = std::move(ca_cert);
+        return {};
+    }
+
+    // load_into's first, long part.
+    Result<Snapshot> read_and_commit(keyauth::LmdbRegistry& target, std::int64_t at,
+                                     const std::function<bool(const keyauth::ClientRecord&)>& known,
+                                     std::size_t served, std::int64_t serving_revision,
+                                     Watcher* recording, std::string& refusal) {
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
@@ -280,19 +352,11 @@ struct Replica::State {
             nothing_between_pages, kLoadPage);
         if (!snapshot)
             return snapshot;
-        refusal = loss_refusal(kept, served, *snapshot);
+        refusal = loss_refusal(kept, served, serving_revision, *snapshot);
         if (!refusal.empty())
             return snapshot;  // not committed: the writer dies with its transaction
-        const auto catch_up = [&](keyauth::RegistryWriter& into) -> Status {
-            std::optional<std::string> ca_cert;
-            if (Status s = apply_events(into, following->take(), snapshot->revision, ca_cert); !s)
-                return s;
-            if (ca_cert)
-                snapshot->ca_cert = std::move(ca_cert);
-            return {};
-        };
-        if (following) {
-            if (Status s = catch_up(**writer); !s)
+        if (recording) {
+            if (Status s = catch_up(**writer, *recording, *snapshot); !s)
                 return s.error();
         }
         const std::int64_t now = keyauth::unix_now();
@@ -308,27 +372,6 @@ struct Replica::State {
                 return s.error();
         }
         if (Status s = (*writer)->commit(); !s)
-            return s.error();
-        writer->reset();
-        if (!following)
-            return snapshot;
-        swapping->lock();
-        following->recording = false;
-        if (!following->complete) {
-            read_again = true;
-            return make_error(Errc::io_error,
-                              "etcd changed during the rebuild in a way only a new snapshot "
-                              "shows (compacted, fleet id, mass delete): reading it again");
-        }
-        auto last = target.begin_write();
-        if (!last)
-            return last.error();
-        if (Status s = catch_up(**last); !s)
-            return s.error();
-        if (Status s = (*last)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot->revision));
-            !s)
-            return s.error();
-        if (Status s = (*last)->commit(); !s)
             return s.error();
         return snapshot;
     }
@@ -360,7 +403,7 @@ struct Replica::State {
         std::string refusal;
         auto snapshot = load_into(
             *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
-            nullptr, nullptr, refusal);
+            nullptr, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -368,48 +411,45 @@ struct Replica::State {
     }
 
     Status rebuild() {
-        stop_lingering();
         const auto started = Clock::now();
         Follow follow = rebuild_follow;
         rebuild_follow = Follow::none;
-        // The snapshot's revision first (a linearizable read), so that the
-        // follower records every change after it; the follower at once, so
-        // that the registry served keeps following while the rest is read.
-        auto head = etcd.range(keyauth::kFleetIdKey, "");
-        if (!head)
+        // Recording first, the snapshot's revision after (a linearizable
+        // read): no change after that revision can be missed.
+        if (Status s = start_recording(follow); !s)
+            return s;
+        auto head = unlocked([&] { return etcd.range(keyauth::kFleetIdKey, ""); });
+        if (!head) {
+            stop_recording();
             return head.status();
+        }
         const std::int64_t at = head->revision;
         if (head->cluster_id != cluster_id)
             follow = Follow::none;
-        auto following = std::make_unique<Following>(follow, at);
-        if (Status s = start_following(*following); !s)
-            return s;
+        recording_at(at, follow);
         // What the rebuild would lose is counted against the clients served
-        // now, looked up in the index the servers read (beside the
-        // follower's commits, without stopping them).
-        std::size_t served = 0;
-        {
-            std::lock_guard<std::mutex> lock(serving);
-            auto count = registry->count();
-            if (!count)
-                return count.error();
-            served = local_clients = *count;
+        // now, looked up in the index the servers read.
+        auto count = registry->count();
+        if (!count) {
+            stop_recording();
+            return count.error();
         }
+        const std::size_t served = local_clients = *count;
         auto index = keyauth::RegistryReader::open(options.layout.dir);
-        if (!index)
+        if (!index) {
+            stop_recording();
             return index.error();
+        }
         const auto known = [&](const keyauth::ClientRecord& record) {
             keyauth::ClientCredentials credentials;
             return (*index)->find(record.id, credentials).ok();
         };
         Snapshot loaded;
         std::string refusal;
-        std::unique_lock<std::mutex> swapping(serving, std::defer_lock);
         Status built = rebuild_registry(
             options.layout,
             [&](keyauth::LmdbRegistry& fresh) {
-                auto snapshot =
-                    load_into(fresh, at, known, served, following.get(), &swapping, refusal);
+                auto snapshot = load_into(fresh, at, known, served, watcher.get(), refusal);
                 if (!snapshot)
                     return snapshot.status();
                 if (!refusal.empty())
@@ -420,21 +460,21 @@ struct Replica::State {
             // Servers still on the old index follow the path at once.
             [&] { registry->retire_for_readers(); });
         index->reset();
+        const std::size_t caught_up = watcher->taken;
+        stop_recording();
         if (!built) {
-            if (swapping.owns_lock())
-                swapping.unlock();
-            following->finish();
             remove_rebuild_leftovers(options.layout);
-            if (!refusal.empty())
+            if (!refusal.empty()) {
+                watcher->mode = Follow::none;  // that store is not followed
                 return hold(refusal);
+            }
             if (Status s = open(); !s)
                 return s;
             return built;
         }
-        // Swapped in, `serving` still held: the follower goes on with the
-        // new registry (every change after its revision) once it is open.
+        // Swapped in: the watcher goes on with the new registry, from its
+        // revision (every change after it).
         const bool was_held = !held.empty();
-        const std::size_t caught_up = following->taken;
         load_time = Clock::now() - started;
         Status done = open();
         if (done) {
@@ -442,12 +482,7 @@ struct Replica::State {
             done = after_load(loaded, "rebuilt the registry with");
             local_clients = counted;
         }
-        following->mode = Follow::all;
-        swapping.unlock();
-        if (!done || options.once)
-            following->finish();
-        else
-            lingering = std::move(following);
+        watcher->mode = done ? Follow::all : Follow::none;
         if (!done)
             return done;
         if (was_held)
@@ -456,6 +491,41 @@ struct Replica::State {
         if (caught_up > 0)
             log_line("(%zu changes made during the read applied before the swap)", caught_up);
         return {};
+    }
+
+    // The watcher records every change from now on (started if it was not,
+    // from the registry's revision, as `follow` says).
+    Status start_recording(Follow follow) {
+        if (!watcher) {
+            if (Status s = start_watcher(follow == Follow::all ? Follow::all : Follow::none); !s)
+                return s;
+        }
+        watcher->take();
+        watcher->taken = 0;
+        watcher->recording = true;
+        watcher->at = 0;
+        watcher->complete = true;
+        return {};
+    }
+
+    // The snapshot's revision, once read; with Follow::none (another store)
+    // the watch starts again there and the registry served is left alone.
+    void recording_at(std::int64_t at, Follow follow) {
+        watcher->at = at;
+        if (follow == Follow::none) {
+            watcher->mode = Follow::none;
+            watcher->from = at + 1;
+            ++watcher->epoch;
+            watcher->take();
+            watcher->taken = 0;
+            watcher->restart = true;
+        }
+    }
+
+    void stop_recording() {
+        watcher->recording = false;
+        watcher->take();
+        watcher->complete = true;
     }
 
     // Keeps serving the last state, says why loudly (log, and the registry
@@ -490,96 +560,124 @@ struct Replica::State {
         return {};
     }
 
-    // Starts `following` (see Following) from the snapshot's revision:
-    // with Follow::all the registry served follows from its own revision.
-    Status start_following(Following& following) {
+    // Starts the watcher from the registry's revision.
+    Status start_watcher(Follow mode) {
         if (!follower_etcd) {
             if (!options.connect_follower)
-                return make_error(Errc::io_error, "no connection to etcd for the follower");
+                return make_error(Errc::io_error, "no connection to etcd for the watcher");
             auto connected = options.connect_follower();
             if (!connected)
                 return connected.status();
             follower_etcd = std::move(*connected);
         }
-        following.thread = std::thread([this, &following] {
+        watcher = std::make_unique<Watcher>();
+        watcher->mode = mode;
+        watcher->from = revision + 1;
+        Watcher& w = *watcher;
+        w.thread = std::thread([this, &w] {
             try {
-                follow(following);
+                watch(w);
             } catch (const std::exception& e) {
-                following.complete = false;
-                log_line("follower: %s", e.what());
+                std::lock_guard<std::mutex> lock(serving);
+                w.failed = make_error(Errc::io_error, std::string("watcher: ") + e.what());
+                wake = true;
             }
         });
         return {};
     }
 
-    // The follower's thread. While it runs, the loop's thread changes the
-    // registry served and the state it describes only under `serving`.
-    void follow(Following& following) {
+    // The watcher's thread: one watch after another until stopped.
+    void watch(Watcher& w) {
         const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
-        const std::int64_t at = following.at;
-        std::int64_t from = at + 1;
-        {
-            std::lock_guard<std::mutex> lock(serving);
-            if (following.mode == Follow::all)
-                from = std::min(revision, at) + 1;
-        }
-        bool more = true;
-        while (more && !following.stop) {
+        auto backoff = std::chrono::milliseconds(100);
+        while (!w.stop) {
+            std::int64_t from = 0;
+            std::uint64_t epoch = 0;
+            {
+                std::lock_guard<std::mutex> lock(serving);
+                w.restart = false;
+                from = w.from;
+                epoch = w.epoch;
+            }
             Status watched = follower_etcd->watch(
                 keyauth::kFleetPrefix, end, from,
                 [&](const keyauth::EtcdWatchBatch& batch) {
                     std::lock_guard<std::mutex> lock(serving);
-                    if (batch.compact_revision > 0) {
-                        if (following.mode == Follow::all && from <= at) {
-                            // The served registry's history is gone; the
-                            // snapshot's is not: deletes only, from there.
-                            following.mode = Follow::deletes;
-                            from = at + 1;
-                        } else {
-                            following.complete = false;
-                            more = false;
-                        }
-                        return false;
-                    }
-                    if (batch.events.empty())
-                        return !following.stop && !batch.canceled;
-                    if (changes_fleet(batch) || !mass_removal(batch).empty()) {
-                        // For the rebuild and the watch to decide, not here.
-                        following.complete = false;
-                        more = false;
-                        return false;
-                    }
-                    for (const keyauth::EtcdEvent& event : batch.events) {
-                        from = std::max(from, event.kv.mod_revision + 1);
-                        if (following.recording && event.kv.mod_revision > at)
-                            following.record(event);
-                    }
-                    Status applied;
-                    if (following.mode == Follow::all)
-                        applied = apply(batch);  // what the registry served has not seen
-                    else if (following.mode == Follow::deletes)
-                        applied = apply_deletes(batch);
-                    if (!applied) {
-                        log_line("while reading a snapshot, the registry served could not "
-                                 "follow: %s",
-                                 applied.error().message.c_str());
-                        following.mode = Follow::none;
-                    }
-                    return !following.stop && !batch.canceled;
+                    return w.epoch == epoch && on_batch(w, batch) && !w.stop;
                 },
-                kFollowSession, [&] { return following.stop.load(); });
-            if (!watched && !following.stop)
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                kFollowSession, [&] { return w.stop.load() || w.restart.load(); });
+            if (watched) {
+                backoff = std::chrono::milliseconds(100);
+                continue;
+            }
+            // etcd unreachable: the loop's heartbeat says so.
+            for (auto slept = std::chrono::milliseconds(0);
+                 slept < backoff && !w.stop && !w.restart; slept += std::chrono::milliseconds(20))
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         }
     }
 
-    // The rebuild's follower has served the new registry until now: the
-    // loop's watch takes over (or the loop needs the registry to itself).
-    void stop_lingering() {
-        if (!lingering)
+    // One watch response, under `serving`. False: watch again from w.from.
+    bool on_batch(Watcher& w, const keyauth::EtcdWatchBatch& batch) {
+        if (batch.compact_revision > 0) {
+            on_compaction(w, batch.compact_revision);
+            return false;
+        }
+        if (batch.canceled)
+            return false;
+        if (batch.events.empty())
+            return true;
+        for (const keyauth::EtcdEvent& event : batch.events) {
+            w.from = std::max(w.from, event.kv.mod_revision + 1);
+            if (w.recording)
+                w.record(event);
+        }
+        const bool undecided = changes_fleet(batch) || !mass_removal(batch).empty();
+        if (undecided && (w.recording || w.mode != Follow::all)) {
+            // For a new snapshot to decide, not here.
+            w.complete = false;
+            w.mode = Follow::none;
+            return true;
+        }
+        Status applied;
+        if (w.mode == Follow::all)
+            applied = apply(batch);  // decides a fleet change and a mass delete itself
+        else if (w.mode == Follow::deletes)
+            applied = apply_deletes(batch);
+        if (!applied) {
+            w.failed = applied;
+            w.mode = Follow::none;
+            wake = true;
+        } else if (undecided && (must_rebuild || !held.empty())) {
+            w.mode = Follow::none;  // another fleet, or held: nothing more until a rebuild
+            wake = true;
+        }
+        return true;
+    }
+
+    // etcd compacted the history the watch asked for: from there, deletes
+    // only (safe on any state; a put on a state missing history is not).
+    void on_compaction(Watcher& w, std::int64_t compacted) {
+        if (w.recording && w.at > 0 && w.mode == Follow::all && w.from <= w.at) {
+            // The served registry's history is gone; the snapshot's is not.
+            w.mode = Follow::deletes;
+            w.from = w.at + 1;
             return;
-        lingering->finish();
-        lingering.reset();
+        }
+        if (w.recording) {
+            w.complete = false;  // changes after the snapshot lost: read again
+        } else {
+            log_line("etcd compacted past revision %lld (to %lld): rebuilding",
+                     static_cast<long long>(revision), static_cast<long long>(compacted));
+            must_rebuild = true;
+            if (held.empty())
+                rebuild_follow = Follow::deletes;
+            wake = true;
+        }
+        if (w.mode == Follow::all)
+            w.mode = Follow::deletes;
+        w.from = compacted;
     }
 
     static bool changes_fleet(const keyauth::EtcdWatchBatch& batch) {
@@ -685,14 +783,16 @@ struct Replica::State {
     // write a crash cut short (the file is written after the commit) is made
     // good here.
     Result<EtcdIdentity> heartbeat() {
-        auto range = etcd.range(keyauth::kFleetCaCertKey, "");
+        const std::int64_t local_revision = revision;
+        auto range = unlocked([&] { return etcd.range(keyauth::kFleetCaCertKey, ""); });
         if (!range)
             return range.error();
-        auto fleet = etcd.range(keyauth::kFleetIdKey, "");
+        auto fleet = unlocked([&] { return etcd.range(keyauth::kFleetIdKey, ""); });
         if (!fleet)
             return fleet.error();
         EtcdIdentity identity{fleet->revision, fleet->cluster_id,
-                              fleet->kvs.empty() ? std::string() : fleet->kvs.front().value};
+                              fleet->kvs.empty() ? std::string() : fleet->kvs.front().value,
+                              local_revision};
         if (range->cluster_id != fleet->cluster_id)
             return make_error(Errc::io_error, "etcd cluster changed between two reads");
         if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision &&
@@ -717,30 +817,32 @@ struct Replica::State {
     }
 
     // Local digest and etcd's, both at the local revision; nullopt if etcd
-    // can no longer serve that revision (compacted: the watch will tell).
-    // With follow, the registry keeps applying changes between pages (its
-    // digest is taken first, at the revision etcd's is read at).
-    Result<std::optional<std::pair<std::string, std::string>>> digests(bool follow) {
-        auto local = registry->list();
-        if (!local)
-            return local.error();
-        const std::int64_t at = revision;
-        digest_revision = at;
-        Following following(Follow::all, at);
-        following.recording = false;
-        if (follow) {
-            if (Status s = start_following(following); !s)
-                log_line("digest check without following: %s", s.error().message.c_str());
+    // can no longer serve that revision (compacted: the watcher will tell).
+    // The watcher goes on applying changes meanwhile: the local list is
+    // read without `serving`, and taken as at the revision only if no
+    // change was applied during it (else tried again, the last time held).
+    Result<std::optional<std::pair<std::string, std::string>>> digests() {
+        Result<std::vector<keyauth::ClientRecord>> local = std::vector<keyauth::ClientRecord>();
+        std::int64_t at = 0;
+        for (int attempt = 0;; ++attempt) {
+            at = revision;
+            local = attempt < 3 ? unlocked([&] { return registry->list(); }) : registry->list();
+            if (!local)
+                return local.error();
+            if (revision == at)
+                break;
         }
+        digest_revision = at;
         keyauth::RegistryDigest remote;
-        auto snapshot = read_snapshot(
-            etcd, at,
-            [&](const keyauth::ClientRecord& record) {
-                remote.add(record);
-                return Status();
-            },
-            nothing_between_pages, kLoadPage);
-        following.finish();
+        auto snapshot = unlocked([&] {
+            return read_snapshot(
+                etcd, at,
+                [&](const keyauth::ClientRecord& record) {
+                    remote.add(record);
+                    return Status();
+                },
+                nothing_between_pages, kLoadPage);
+        });
         if (!snapshot) {
             if (snapshot.error().code == Errc::not_found)
                 return std::optional<std::pair<std::string, std::string>>();
@@ -785,19 +887,19 @@ struct Replica::State {
             log_line("%s (another store, whatever its revision): rebuilding", why.c_str());
             return true;
         }
-        if (now.revision < revision) {
+        if (now.revision < now.local_revision) {
             // Restored from an older snapshot, or a new cluster: our
             // revision means nothing there, and the watch would wait for it.
             log_line(
                 "etcd is at revision %lld, behind this replica's %lld (restored or "
                 "replaced): rebuilding",
-                static_cast<long long>(now.revision), static_cast<long long>(revision));
+                static_cast<long long>(now.revision), static_cast<long long>(now.local_revision));
             return true;
         }
         if (Clock::now() < next_digest)
             return false;
         next_digest = Clock::now() + options.digest_interval;
-        auto pair = digests(true);
+        auto pair = digests();
         if (!pair)
             log_line("digest check failed: %s", pair.error().message.c_str());
         if (pair && *pair && (*pair)->first != (*pair)->second) {
@@ -829,22 +931,39 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         return opened;
     if (s.revision > 0)
         log_line("resuming at etcd revision %lld", static_cast<long long>(s.revision));
+    // The loop holds `serving` but while it waits (State::unlocked); the
+    // watcher is stopped after it lets go.
+    s.loop_lock.lock();
+    struct StopWatcher {
+        State& s;
+        ~StopWatcher() {
+            if (s.loop_lock.owns_lock())
+                s.loop_lock.unlock();
+            if (s.watcher)
+                s.watcher->finish();
+        }
+    } stop_watcher{s};
     // A host that was held stays held until a rebuild is acceptable.
     s.must_rebuild = !s.held.empty();
     s.next_digest = Clock::now() + s.options.digest_interval;
     auto backoff = std::chrono::milliseconds(100);
-    const auto pause = [&] {
-        for (auto slept = std::chrono::milliseconds(0); slept < backoff && !should_stop();
-             slept += std::chrono::milliseconds(50))
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    bool requested = false;  // a rebuild asked for, seen while waiting
+    // Sleeps `how_long` without `serving`, or less if something must be
+    // looked at: a stop, a rebuild asked for, the watcher's news.
+    const auto wait = [&](std::chrono::milliseconds how_long) {
+        s.unlocked([&] {
+            for (auto slept = std::chrono::milliseconds(0); slept < how_long;
+                 slept += std::chrono::milliseconds(20)) {
+                requested = requested || s.options.rebuild_requested();
+                if (requested || should_stop() || s.wake.exchange(false))
+                    return;
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        });
     };
-    const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
-
-    bool requested = false;  // a rebuild asked for, seen while watching
-    const auto stop_watching = [&] {
-        requested = requested || s.options.rebuild_requested();
-        return requested || should_stop();
+    const auto pause = [&] {
+        wait(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     };
 
     while (!should_stop()) {
@@ -854,6 +973,8 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             s.must_rebuild = true;
             s.rebuild_follow = s.held.empty() && s.revision > 0 ? Follow::all : Follow::none;
         }
+        if (s.watcher && !s.watcher->failed)
+            return s.watcher->failed;  // the local registry failed us: let the supervisor restart
         Status step;
         // A registry with clients but no revision (made by keytool, say) is
         // rebuilt, not loaded in place: rebuilding is what counts the loss.
@@ -882,62 +1003,37 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             s.must_rebuild = true;
             continue;
         }
-        if (!s.lingering && s.revision == 0)
+        if (s.revision == 0)
             continue;
 
-        // Just rebuilt: the rebuild read etcd a moment ago, and its follower
-        // serves until this watch has started.
-        if (!s.lingering) {
-            auto current = s.heartbeat();
-            if (!current) {
-                if (current.error().code != Errc::io_error)
-                    return current.status();
-                s.report_unreachable(current.error());
+        auto current = s.heartbeat();
+        if (!current) {
+            if (current.error().code != Errc::io_error)
+                return current.status();
+            s.report_unreachable(current.error());
+            pause();
+            continue;
+        }
+        s.report_reachable();
+        backoff = std::chrono::milliseconds(100);
+        if (s.needs_rebuild(*current)) {
+            s.must_rebuild = true;
+            continue;
+        }
+        if (s.options.once && s.revision >= current->revision)
+            return {};
+        // The watcher follows etcd from here on; the loop looks again after a
+        // session (a heartbeat, a digest check when due) or when told.
+        if (!s.watcher) {
+            if (Status started = s.start_watcher(Follow::all); !started) {
+                s.report_unreachable(started.error());
                 pause();
                 continue;
             }
-            s.report_reachable();
-            backoff = std::chrono::milliseconds(100);
-            if (s.needs_rebuild(*current)) {
-                s.must_rebuild = true;
-                continue;
-            }
-            if (s.options.once && s.revision >= current->revision)
-                return {};
         }
-
-        std::int64_t from = 0;
-        {
-            std::lock_guard<std::mutex> lock(s.serving);
-            from = s.revision + 1;
-        }
-        Status applied;
-        Status watched = s.etcd.watch(
-            keyauth::kFleetPrefix, end, from,
-            [&](const keyauth::EtcdWatchBatch& batch) {
-                s.stop_lingering();  // this watch serves from `from` on
-                if (batch.compact_revision > 0) {
-                    log_line("etcd compacted past revision %lld (to %lld): rebuilding",
-                             static_cast<long long>(s.revision),
-                             static_cast<long long>(batch.compact_revision));
-                    s.must_rebuild = true;
-                    // The same store: the registry served drops its deletes
-                    // while the new one is read.
-                    if (s.held.empty())
-                        s.rebuild_follow = Follow::deletes;
-                    return false;
-                }
-                applied = s.apply(batch);
-                return applied.ok() && !batch.canceled && !s.must_rebuild && s.held.empty();
-            },
-            s.options.session, stop_watching);
-        s.stop_lingering();
-        if (!applied)
-            return applied;  // the local registry failed us: let the supervisor restart
-        if (!watched && !s.must_rebuild) {
-            s.report_unreachable(watched.error());
-            pause();
-        }
+        if (s.must_rebuild || !s.held.empty())
+            continue;
+        wait(s.options.once ? std::chrono::milliseconds(50) : s.options.session);
     }
     return {};
 }
@@ -1001,7 +1097,7 @@ keyauth::Result<bool> Replica::check(std::string& report) {
     State& s = *state_;
     if (Status opened = s.open(); !opened)
         return opened.error();
-    auto pair = s.digests(false);
+    auto pair = s.digests();
     if (!pair)
         return pair.error();
     if (!*pair)
