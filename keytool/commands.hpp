@@ -45,5 +45,6 @@ int run_server_cert(const Invocation&, const Arguments&);
 int run_verify(const Invocation&, const Arguments&);
 int run_serve(const Invocation&, const Arguments&);
 int run_show(const Invocation&, const Arguments&);
+int run_status(const Invocation&, const Arguments&);
 
 }  // namespace keytool
