@@ -11,7 +11,7 @@
 
 #include "keyauth/client_record.hpp"
 #include "keyauth/issuance.hpp"
-#include "keyauth/token.hpp"
+#include "keyauth/secret.hpp"
 
 namespace keytool::console {
 

@@ -11,6 +11,23 @@ using keyauth_test::TempRegistry;
 
 namespace {
 
+// Clients myapp01.., fleet.revision and an empty fleet.held in one
+// transaction, committed or dropped.
+void write_clients(keyauth::LmdbRegistry& registry, int clients, const char* revision,
+                   bool commit) {
+    auto writer = registry.begin_write();
+    assert_ok(writer);
+    for (int i = 1; i <= clients; ++i) {
+        const auto tag = static_cast<std::uint8_t>(0x10 * i);
+        assert_true(put_client(**writer, "myapp0" + std::to_string(i),
+                               make_credentials(tag, 1000, 2000)));
+    }
+    assert_ok((*writer)->put_meta("fleet.revision", revision));
+    assert_ok((*writer)->put_meta("fleet.held", ""));
+    if (commit)
+        assert_ok((*writer)->commit());
+}
+
 void a_new_registry_has_no_clients_and_no_bookkeeping(void**) {
     TempRegistry temp;
     auto registry = temp.open(OpenMode::read_write);
@@ -24,16 +41,7 @@ void a_new_registry_has_no_clients_and_no_bookkeeping(void**) {
 void a_summary_counts_clients_and_reads_values_in_the_order_asked(void**) {
     TempRegistry temp;
     auto registry = temp.open(OpenMode::read_write);
-    {
-        auto writer = registry->begin_write();
-        assert_ok(writer);
-        assert_true(put_client(**writer, "myapp01", make_credentials(0x10, 1000, 2000)));
-        assert_true(put_client(**writer, "myapp02", make_credentials(0x20, 1000, 2000)));
-        assert_true(put_client(**writer, "myapp03", make_credentials(0x30, 1000, 2000)));
-        assert_ok((*writer)->put_meta("fleet.revision", "42"));
-        assert_ok((*writer)->put_meta("fleet.held", ""));
-        assert_ok((*writer)->commit());
-    }
+    write_clients(*registry, 3, "42", true);
     auto summary = registry->summarize({"fleet.held", "fleet.absent", "fleet.revision"});
     assert_ok(summary);
     assert_int_equal(summary->clients, 3);
@@ -48,13 +56,7 @@ void a_summary_counts_clients_and_reads_values_in_the_order_asked(void**) {
 void a_summary_sees_only_committed_changes(void**) {
     TempRegistry temp;
     auto registry = temp.open(OpenMode::read_write);
-    {
-        auto writer = registry->begin_write();
-        assert_ok(writer);
-        assert_true(put_client(**writer, "myapp01", make_credentials(0x10, 1000, 2000)));
-        assert_ok((*writer)->put_meta("fleet.revision", "7"));
-        // Never committed: rolled back when the writer dies.
-    }
+    write_clients(*registry, 1, "7", false);  // rolled back when the writer dies
     auto summary = registry->summarize({"fleet.revision"});
     assert_ok(summary);
     assert_int_equal(summary->clients, 0);
