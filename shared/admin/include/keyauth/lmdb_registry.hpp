@@ -61,8 +61,8 @@ class LmdbRegistry final : public LocalRegistry {
     std::uint64_t generation() override;
 
     Result<std::unique_ptr<RegistryWriter>> begin_write();
-    // In one read-only transaction: a status report never takes the write
-    // transaction a keyauth-sync commit would wait for.
+    // In one read-only transaction (under the write lock, as every read
+    // here): a report on the registry never begins a write.
     Result<RegistrySummary> summarize(const std::vector<std::string_view>& meta_keys);
 
     // This registry was replaced on disk (a rebuild exchanged another
