@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "fleet.hpp"
 #include "keyauth/client_id.hpp"
@@ -63,14 +65,15 @@ keyauth::Status stage_outputs(keyauth::StagedFiles& files, const keyauth::Issued
 
 void print_json(const keyauth::ClientRecord& record, const OutputPaths& paths,
                 const std::optional<std::string>& zip) {
-    std::string out = "{\"id\":" + json_string(record.id) +
-                      ",\"certificate\":" + json_string(paths.certificate) +
-                      ",\"private_key\":" + json_string(paths.private_key) +
-                      ",\"token\":" + json_string(paths.token);
+    nlohmann::ordered_json saved;
+    saved["id"] = record.id;
+    saved["certificate"] = paths.certificate;
+    saved["private_key"] = paths.private_key;
+    saved["token"] = paths.token;
     if (zip)
-        out += ",\"zip\":" + json_string(*zip);
-    out += "," + json_credential_fields(record.credentials) + "}\n";
-    std::fputs(out.c_str(), stdout);
+        saved["zip"] = *zip;
+    add_credential_fields(saved, record.credentials);
+    std::printf("%s\n", json_text(saved).c_str());
 }
 
 keyauth::Status issue_in_registry(const keyauth::RegistryLayout& layout,

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "keyauth/client_listing.hpp"
 #include "keyauth/clock.hpp"
@@ -63,8 +65,10 @@ void print_json(const std::vector<keyauth::ClientRecord>& records) {
     std::string out = "[";
     for (std::size_t i = 0; i < records.size(); ++i) {
         out += i == 0 ? "\n" : ",\n";
-        out += "  {\"id\":" + json_string(records[i].id) + "," +
-               json_credential_fields(records[i].credentials) + "}";
+        nlohmann::ordered_json client;
+        client["id"] = records[i].id;
+        add_credential_fields(client, records[i].credentials);
+        out += "  " + json_text(client);
     }
     out += records.empty() ? "]\n" : "\n]\n";
     std::fputs(out.c_str(), stdout);

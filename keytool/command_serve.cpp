@@ -1,7 +1,27 @@
+#include <nlohmann/json.hpp>
+
+#include "client_bundle.hpp"
 #include "commands.hpp"
 #include "console/console_server.hpp"
+#include "console/from_keytool.hpp"
 
 namespace keytool {
+
+// What the console takes from keytool (console/from_keytool.hpp): the same
+// JSON as show --json, the same files as gen --zip.
+nlohmann::ordered_json console::describe_client(std::string_view id,
+                                                const keyauth::ClientCredentials& credentials,
+                                                std::int64_t now) {
+    return client_json(id, credentials, now);
+}
+
+console::ClientFiles console::client_files(const keyauth::IssuedClient& issued) {
+    BundleNames names = default_bundle_names(issued.record.id);
+    keyauth::SecretString zip = make_client_bundle(issued, names);
+    return console::ClientFiles{std::move(names.certificate), std::move(names.private_key),
+                                std::move(names.token), token_file_contents(issued),
+                                std::move(zip)};
+}
 
 int run_serve(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())

@@ -1,5 +1,7 @@
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/client_listing.hpp"
@@ -8,11 +10,14 @@
 
 namespace keytool {
 
-std::string json_client(std::string_view id, const keyauth::ClientCredentials& credentials,
-                        std::int64_t now) {
-    return "{\"id\":" + json_string(id) + ",\"state\":" +
-           json_string(keyauth::state_name(keyauth::client_state(credentials, now))) + "," +
-           json_credential_fields(credentials) + "}";
+nlohmann::ordered_json client_json(std::string_view id,
+                                   const keyauth::ClientCredentials& credentials,
+                                   std::int64_t now) {
+    nlohmann::ordered_json client;
+    client["id"] = id;
+    client["state"] = keyauth::state_name(keyauth::client_state(credentials, now));
+    add_credential_fields(client, credentials);
+    return client;
 }
 
 int run_show(const Invocation& invocation, const Arguments& arguments) {
@@ -32,7 +37,7 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     }
     const std::int64_t now = keyauth::unix_now();
     if (arguments.flag("json")) {
-        std::printf("%s\n", json_client(id, credentials, now).c_str());
+        std::printf("%s\n", json_text(client_json(id, credentials, now)).c_str());
         return kExitOk;
     }
     std::printf("ID                  %s\n", id.c_str());

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "arguments.hpp"
 #include "output.hpp"
 #include "fleet.hpp"
@@ -33,9 +35,9 @@ const std::vector<Command>& commands();
 // never make one, so a registry always has the group the servers need.
 keyauth::Status require_registry(const keyauth::RegistryLayout& registry);
 
-// {"id":...,"state":...,<json_credential_fields>}: show --json and the console.
-std::string json_client(std::string_view id, const keyauth::ClientCredentials& credentials,
-                        std::int64_t now);
+// {"id":...,"state":...,<add_credential_fields>}: show --json and the console.
+nlohmann::ordered_json client_json(std::string_view id,
+                                   const keyauth::ClientCredentials& credentials, std::int64_t now);
 
 int run_init(const Invocation&, const Arguments&);
 int run_gen(const Invocation&, const Arguments&);
@@ -45,5 +47,6 @@ int run_server_cert(const Invocation&, const Arguments&);
 int run_verify(const Invocation&, const Arguments&);
 int run_serve(const Invocation&, const Arguments&);
 int run_show(const Invocation&, const Arguments&);
+int run_status(const Invocation&, const Arguments&);
 
 }  // namespace keytool

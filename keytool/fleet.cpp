@@ -6,14 +6,9 @@
 #include "commands.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
-#include "keyauth/staged_files.hpp"
+#include "keyauth/lmdb_registry.hpp"
 
 namespace keytool {
-namespace {
-
-constexpr std::int64_t kStaleAfterSeconds = 30;
-
-}  // namespace
 
 bool is_etcd_flag(std::string_view word) {
     const std::string_view name = word.substr(0, word.find('='));
@@ -115,39 +110,6 @@ keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget&
     return (*fleet)->list();
 }
 
-int run_server_cert_issue(const Invocation& invocation, const Arguments& arguments) {
-    const auto hosts = arguments.values("host");
-    const auto output = arguments.value("output");
-    if (hosts.empty() || !output)
-        return report_failure(
-            "server-cert --issue needs --host NAME (repeatable) and --output PREFIX");
-    auto days = parse_days(arguments, keyauth::kDefaultCaDays);
-    if (!days)
-        return report_failure(days.error());
-    for (const std::string& host : hosts) {
-        if (auto s = keyauth::check_host_name(host); !s)
-            return report_failure(s.error());
-    }
-    auto authority = keyauth::load_authority(invocation.registry);
-    if (!authority)
-        return report_failure(authority.error());
-    auto issued = authority->issue_server(hosts, *days, keyauth::unix_now());
-    if (!issued)
-        return report_failure(issued.error());
-    const bool force = arguments.flag("force");
-    keyauth::StagedFiles files;
-    auto s = files.stage(*output + "_cert.pem", issued->certificate_pem, 0644, force);
-    if (s)
-        s = files.stage(*output + "_key.pem", issued->private_key_pem.view(), 0600, force);
-    if (s)
-        s = files.publish();
-    if (!s)
-        return report_failure(s.error());
-    std::printf("Save server certificate %s_cert.pem\n", output->c_str());
-    std::printf("Save server key %s_key.pem\n", output->c_str());
-    return kExitOk;
-}
-
 keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what) {
     // Opening for writing would make a registry of any directory: judge it first.
     if (!keyauth::check_registry_directory(registry.dir))
@@ -155,93 +117,18 @@ keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::
     auto opened = keyauth::LmdbRegistry::open(registry.dir, keyauth::OpenMode::read_write);
     if (!opened)
         return {};  // not ours to judge: the command's own open says why
-    auto writer = (*opened)->begin_write();  // read, never committed
-    if (!writer)
-        return writer.error();
-    auto revision = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
+    auto summary = (*opened)->summarize({keyauth::kReplicaRevisionMeta});
+    if (!summary)
+        return summary.error();
+    const std::optional<std::string>& revision = summary->meta.front();
     if (!revision)
-        return revision.error();
-    if (!*revision)
         return {};
     return keyauth::make_error(
         keyauth::Errc::invalid_argument,
-        registry.dir + " is a replica kept by keyauth-sync from etcd (revision " + **revision +
+        registry.dir + " is a replica kept by keyauth-sync from etcd (revision " + *revision +
             "): " + std::string(what) +
             " the fleet with keytool --etcd ENDPOINTS (on the administrator's registry), and "
             "every host follows");
-}
-
-int run_status(const Invocation& invocation, const Arguments& arguments) {
-    if (!arguments.operands.empty())
-        return report_failure("status takes no operands");
-    if (auto s = keyauth::check_registry_directory(invocation.registry.dir); !s)
-        return report_failure(s.error());
-    auto registry =
-        keyauth::LmdbRegistry::open(invocation.registry.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return report_failure(registry.error());
-    std::optional<std::string> revision;
-    std::optional<std::string> contact;
-    std::optional<std::string> held;
-    std::optional<std::string> cluster;
-    std::optional<std::string> fleet_id;
-    {
-        auto writer = (*registry)->begin_write();  // read, never committed
-        if (!writer)
-            return report_failure(writer.error());
-        auto r = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
-        auto c = (*writer)->find_meta(keyauth::kReplicaContactMeta);
-        auto h = (*writer)->find_meta(keyauth::kReplicaHeldMeta);
-        auto k = (*writer)->find_meta(keyauth::kReplicaClusterMeta);
-        auto f = (*writer)->find_meta(keyauth::kReplicaFleetIdMeta);
-        for (const auto* meta : {&r, &c, &h, &k, &f}) {
-            if (!*meta)
-                return report_failure(meta->error());
-        }
-        revision = *r;
-        contact = *c;
-        held = *h;
-        cluster = *k;
-        fleet_id = *f;
-    }
-    auto records = (*registry)->list();
-    if (!records)
-        return report_failure(records.error());
-    std::printf("registry:      %s\n", invocation.registry.dir.c_str());
-    std::printf("clients:       %zu\n", records->size());
-    if (!revision) {
-        std::puts("replica:       no (not kept by keyauth-sync)");
-        return kExitOk;
-    }
-    std::printf("etcd revision: %s\n", revision->c_str());
-    // Which store that revision is of: hosts of one fleet show the same two.
-    std::printf("etcd cluster:  %s\n", cluster.value_or("").c_str());
-    std::printf("fleet id:      %s\n", fleet_id.value_or("").c_str());
-    const std::int64_t seen = contact ? std::strtoll(contact->c_str(), nullptr, 10) : 0;
-    const std::int64_t age = keyauth::unix_now() - seen;
-    std::printf("last contact:  %s (%lld s ago)\n", format_time(seen).c_str(),
-                static_cast<long long>(age));
-    // keyauth-sync records contact at least every few seconds while etcd answers.
-    std::int64_t stale_after = kStaleAfterSeconds;
-    if (auto value = arguments.value("stale-after")) {
-        char* end = nullptr;
-        stale_after = std::strtoll(value->c_str(), &end, 10);
-        if (value->empty() || *end != '\0' || stale_after < 0)
-            return report_failure("--stale-after needs a number of seconds");
-    }
-    // keyauth-sync refused a rebuild that would lose clients: it serves
-    // what it had, which is no longer what etcd holds.
-    if (held && !held->empty()) {
-        std::printf("state:         HELD: %s\n", held->c_str());
-        return kExitFailure;
-    }
-    if (age > stale_after) {
-        std::printf("state:         STALE: no contact with etcd for %lld s\n",
-                    static_cast<long long>(age));
-        return kExitFailure;
-    }
-    std::puts("state:         current");
-    return kExitOk;
 }
 
 }  // namespace keytool

@@ -40,12 +40,8 @@ keyauth::Status issue_in_fleet(const EtcdTarget& target,
 keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id);
 int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options);
 keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget& target);
-// server-cert --issue --host NAME...: a server certificate for another host.
-int run_server_cert_issue(const Invocation& invocation, const Arguments& arguments);
 // Refuses a local change to a registry keyauth-sync keeps (the next digest
 // check would undo it): ok for any other directory. Names --etcd.
 keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what);
-// What this host's keyauth-sync last did.
-int run_status(const Invocation& invocation, const Arguments& arguments);
 
 }  // namespace keytool

@@ -3,8 +3,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
-#include "keyauth/json_text.hpp"
 
 namespace keytool {
 
@@ -32,20 +33,18 @@ std::string format_time(std::int64_t unix_seconds) {
     return text;
 }
 
-std::string json_string(std::string_view text) {
-    std::string out;
-    keyauth::append_json_string(out, text);
-    return out;
+void add_credential_fields(nlohmann::ordered_json& object, const keyauth::ClientCredentials& c) {
+    object["valid_from"] = format_time(c.validity.not_before);
+    object["expire"] = format_time(c.validity.not_after);
+    object["not_before"] = c.validity.not_before;
+    object["not_after"] = c.validity.not_after;
+    object["issued_at"] = c.issued_at;
+    object["serial"] = c.serial.hex();
+    object["certificate_sha256"] = c.certificate_fingerprint.hex();
 }
 
-std::string json_credential_fields(const keyauth::ClientCredentials& c) {
-    return "\"valid_from\":" + json_string(format_time(c.validity.not_before)) +
-           ",\"expire\":" + json_string(format_time(c.validity.not_after)) +
-           ",\"not_before\":" + std::to_string(c.validity.not_before) +
-           ",\"not_after\":" + std::to_string(c.validity.not_after) +
-           ",\"issued_at\":" + std::to_string(c.issued_at) +
-           ",\"serial\":" + json_string(c.serial.hex()) +
-           ",\"certificate_sha256\":" + json_string(c.certificate_fingerprint.hex());
+std::string json_text(const nlohmann::ordered_json& value) {
+    return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace keytool

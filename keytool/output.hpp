@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "keyauth/client_record.hpp"
 #include "keyauth/result.hpp"
 
@@ -25,9 +27,13 @@ int report_usage(const Command& command, const std::string& message);
 
 // "2023-02-05 01:55:18 +0000 UTC", as the seed prints it.
 std::string format_time(std::int64_t unix_seconds);
-std::string json_string(std::string_view text);
-// "valid_from":...,"expire":...,"not_before":...,"not_after":...,"issued_at":...,
-// "serial":...,"certificate_sha256":... (no secret: there is none in a record)
-std::string json_credential_fields(const keyauth::ClientCredentials& credentials);
+// Appends "valid_from", "expire", "not_before", "not_after", "issued_at",
+// "serial" and "certificate_sha256" to a client's object (no secret: there is
+// none in a record).
+void add_credential_fields(nlohmann::ordered_json& object,
+                           const keyauth::ClientCredentials& credentials);
+// Compact, in the fields' order; bytes that are not UTF-8 (a path can hold
+// any) printed as U+FFFD rather than failing.
+std::string json_text(const nlohmann::ordered_json& value);
 
 }  // namespace keytool

@@ -60,9 +60,8 @@ MHD_Result collect_query(void* cls, MHD_ValueKind, const char* key, const char* 
 }
 
 HttpResponse text_response(int status, std::string text) {
-    HttpResponse response = json_response(status, std::move(text));
-    response.content_type = "text/plain; charset=utf-8";
-    return response;
+    return body_response(status, "text/plain; charset=utf-8",
+                         keyauth::SecretString(std::move(text)));
 }
 
 HttpResponse unauthorized(bool api) {
@@ -119,13 +118,12 @@ HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_v
     MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
     if (path == "/api/v1/session") {
         if (get) {
-            return json_response(
-                200, "{\"csrf_token\":\"" + std::string(server.sessions.csrf_token()) + "\"}");
+            return json_response(200, {{"csrf_token", server.sessions.csrf_token()}});
         }
     } else if (path == "/api/v1/logout") {
         if (method == "POST") {
             server.sessions.log_out();
-            return json_response(200, "{\"logged_out\":true}");
+            return json_response(200, {{"logged_out", true}});
         }
     } else if (path == "/api/v1/clients") {
         if (get)
@@ -184,8 +182,9 @@ HttpResponse route(Server& server, MHD_Connection* connection, std::string_view 
         return error_response(405, "method not allowed here");
     for (const Asset& asset : console_assets()) {
         if (asset.path == path) {
-            HttpResponse response = text_response(200, std::string(asset.body));
+            HttpResponse response;
             response.content_type = std::string(asset.content_type);
+            response.static_body = asset.body;
             return response;
         }
     }
@@ -196,15 +195,25 @@ void free_body(void* cls) {
     delete static_cast<keyauth::SecretString*>(cls);  // wipes the key or token
 }
 
-MHD_Result send(MHD_Connection* connection, HttpResponse& response) {
+MHD_Response* make_reply(HttpResponse& response) {
+    if (response.static_body) {
+        return MHD_create_response_from_buffer(response.static_body->size(),
+                                               const_cast<char*>(response.static_body->data()),
+                                               MHD_RESPMEM_PERSISTENT);
+    }
     auto* body = new keyauth::SecretString(std::move(response.body));
     const std::string_view bytes = body->view();
     MHD_Response* reply = MHD_create_response_from_buffer_with_free_callback_cls(
         bytes.size(), const_cast<char*>(bytes.data()), free_body, body);
-    if (reply == nullptr) {
+    if (reply == nullptr)
         delete body;
+    return reply;
+}
+
+MHD_Result send(MHD_Connection* connection, HttpResponse& response) {
+    MHD_Response* reply = make_reply(response);
+    if (reply == nullptr)
         return MHD_NO;
-    }
     MHD_add_response_header(reply, "Content-Type", response.content_type.c_str());
     MHD_add_response_header(reply, "Content-Security-Policy", kContentSecurityPolicy);
     MHD_add_response_header(reply, "X-Content-Type-Options", "nosniff");

@@ -64,6 +64,17 @@ Status read_credentials(MDB_txn* txn, MDB_dbi clients, std::string_view id,
     return {};
 }
 
+Result<std::optional<std::string>> read_meta(MDB_txn* txn, MDB_dbi meta, std::string_view key) {
+    MDB_val k = mdb_value(key.data(), key.size());
+    MDB_val v{};
+    const int rc = mdb_get(txn, meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return std::optional<std::string>();
+    if (rc != 0)
+        return lmdb_error(rc, "reading registry metadata");
+    return std::optional<std::string>(std::string(as_view(v)));
+}
+
 }  // namespace
 
 std::string_view as_view(const MDB_val& v) {
@@ -252,17 +263,30 @@ Status LmdbRegistry::scan(bool backward, const std::function<void()>& start_over
 }
 
 Result<std::size_t> LmdbRegistry::count() {
-    std::size_t entries = 0;
-    Status counted = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
+    auto summary = summarize({});
+    if (!summary)
+        return summary.error();
+    return summary->clients;
+}
+
+Result<RegistrySummary> LmdbRegistry::summarize(const std::vector<std::string_view>& meta_keys) {
+    RegistrySummary summary;
+    Status read = impl_->read_lmdb([&](MDB_txn* txn) -> Status {
         MDB_stat stat{};
         if (int rc = mdb_stat(txn, impl_->lmdb.clients, &stat); rc != 0)
             return lmdb_error(rc, "counting clients");
-        entries = static_cast<std::size_t>(stat.ms_entries);
+        summary.clients = static_cast<std::size_t>(stat.ms_entries);
+        for (std::string_view key : meta_keys) {
+            auto value = read_meta(txn, impl_->lmdb.meta, key);
+            if (!value)
+                return value.error();
+            summary.meta.push_back(std::move(*value));
+        }
         return {};
     });
-    if (!counted)
-        return counted.error();
-    return entries;
+    if (!read)
+        return read.error();
+    return summary;
 }
 
 // Moves with every commit of LMDB, the registry of record.
@@ -346,14 +370,7 @@ class LmdbWriter final : public RegistryWriter {
     }
 
     Result<std::optional<std::string>> find_meta(std::string_view key) override {
-        MDB_val k = mdb_value(key.data(), key.size());
-        MDB_val v{};
-        const int rc = mdb_get(txn_.get(), impl_.lmdb.meta, &k, &v);
-        if (rc == MDB_NOTFOUND)
-            return std::optional<std::string>();
-        if (rc != 0)
-            return lmdb_error(rc, "reading registry metadata");
-        return std::optional<std::string>(std::string(as_view(v)));
+        return read_meta(txn_.get(), impl_.lmdb.meta, key);
     }
 
     // LMDB first, durably, with the journal of what changed; then the copy

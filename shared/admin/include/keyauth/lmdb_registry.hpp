@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "keyauth/registry.hpp"
 
@@ -36,6 +37,13 @@ class RegistryWriter {
     virtual Status commit() = 0;
 };
 
+// One committed state at a glance: how many clients (LMDB's own count, not a
+// walk) and the bookkeeping values asked for (RegistryWriter::put_meta's).
+struct RegistrySummary {
+    std::size_t clients = 0;
+    std::vector<std::optional<std::string>> meta;  // in the order asked for
+};
+
 class LmdbRegistry final : public LocalRegistry {
   public:
     // Leaves data.mdb 0640, commit.seq 0640, lookup.idx 0640 (all in
@@ -53,6 +61,9 @@ class LmdbRegistry final : public LocalRegistry {
     std::uint64_t generation() override;
 
     Result<std::unique_ptr<RegistryWriter>> begin_write();
+    // In one read-only transaction (under the write lock, as every read
+    // here): a report on the registry never begins a write.
+    Result<RegistrySummary> summarize(const std::vector<std::string_view>& meta_keys);
 
     // This registry was replaced on disk (a rebuild exchanged another
     // directory in): servers still reading its index follow the path at

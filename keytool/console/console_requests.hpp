@@ -1,0 +1,32 @@
+// What a request to the API asks for, read and checked before any core call:
+// each refusal is the 400 the API documents (docs/openapi.yaml), its message
+// the one the page shows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "console_http.hpp"
+#include "keyauth/client_listing.hpp"
+#include "keyauth/issuance.hpp"
+#include "keyauth/result.hpp"
+
+namespace keytool::console {
+
+// Query parameter name: a whole number in [low, high], fallback when absent.
+keyauth::Result<std::size_t> whole_number(const QueryParams& query, std::string_view name,
+                                          std::size_t fallback, std::size_t low,
+                                          std::size_t high);
+
+// GET /api/v1/clients: offset, limit, q, expiring, sort.
+keyauth::Result<keyauth::ListingQuery> listing_query(const QueryParams& query, std::int64_t now);
+
+// "YYYY-MM-DD" (UTC) to whole days from today, within what the core issues.
+keyauth::Result<int> days_until(const std::string& date, std::int64_t now);
+
+// The body of POST /api/v1/clients: nothing but the fields it documents.
+keyauth::Result<keyauth::IssueRequest> issue_request(std::string_view body, std::int64_t now);
+
+}  // namespace keytool::console
