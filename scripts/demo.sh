@@ -92,7 +92,7 @@ echo
 echo "== accepted"
 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" --username "$(cat ./myapp01_token)" \
     -t 'db/#' -v >subscriber.out 2>&1 &
-at_exit "kill $!"
+at_exit "kill $! 2>/dev/null"
 sleep 0.5
 run 'mosquitto_pub -h 127.0.0.1 -p '"$MQTT_PORT"' --username "$(cat ./myapp01_token)" -t db/write/EXAMPLE -m '"'"'[ "wave.pi", 1675851592000000000, 3.1415]'"'"' && echo published'
 run 'mosquitto_pub -h 127.0.0.1 -p '"$MQTTS_PORT"' --id myapp01 --cert ./myapp01_cert.pem --key ./myapp01_key.pem --cafile ./server.crt -t db/append/EXAMPLE -m "[ \"wave.pi\", 1675851592000000000, 3.1415]" && echo published over TLS'
