@@ -122,23 +122,28 @@ curl_status_body() {
     printf ' %s' "$(cat "$WORK/body")"
 }
 
-# The reverse proxy of the seed's /db/query, with Bearer tokens: the upstream
-# on port $2 gets the client id in X-Client-Id.
-protected_server() {
+# token_server PORT LINES: Bearer tokens required on PORT (reuseport: the
+# kernel spreads new connections over the workers), LINES inside.
+token_server() {
     cat <<EOF2
     server {
-        # reuseport: the kernel spreads new connections over both workers
         listen 127.0.0.1:$1 reuseport;
         keyauth_registry $KEYAUTH_REGISTRY;
         keyauth on;
-        add_header X-Worker \$pid always;
+$2
+    }
+EOF2
+}
+
+# The reverse proxy of the seed's /db/query, with Bearer tokens: the upstream
+# on port $2 gets the client id in X-Client-Id.
+protected_server() {
+    token_server "$1" "        add_header X-Worker \$pid always;
 
         location / {
             proxy_pass http://127.0.0.1:$2;
             proxy_set_header X-Client-Id \$keyauth_client_id;
-        }
-    }
-EOF2
+        }"
 }
 
 # The registry the workers (www-data) read, its server certificate for the
