@@ -69,7 +69,7 @@ start_member() {
         --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
         --initial-cluster-token "keyauth-$$" "${ETCD_FLAGS[@]}" >>"$WORK/etcd$i.log" 2>&1 &
     ETCD_PID[$i]=$!
-    at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null"
+    at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null; { wait ${ETCD_PID[$i]}; } 2>/dev/null"
     wait_for_port "${CLIENT_PORT[$i]}" 10
 }
 
@@ -128,7 +128,7 @@ start_host() {
     "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$i")" --group mosquitto \
         --digest-interval "${DIGEST_INTERVAL:-30}" >>"$WORK/sync$i.log" 2>&1 &
     SYNC_PID[$i]=$!
-    at_exit "kill -KILL ${SYNC_PID[$i]} 2>/dev/null"
+    at_exit "kill -KILL ${SYNC_PID[$i]} 2>/dev/null; { wait ${SYNC_PID[$i]}; } 2>/dev/null"
     wait_until 10 "host $i's first load" test -f "$(host_dir "$i")/ca_cert.pem"
 }
 
