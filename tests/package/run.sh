@@ -25,6 +25,8 @@ fi
 
 export KEYTOOL=/usr/sbin/keytool TESTLIB=$top/tests/integration/lib.sh
 source "$TESTLIB"   # $WORK (our cwd), free_port, expect_*, fail, at_exit
+source "$top/tests/lib/mosquitto.sh"  # mosquitto_wait_running
+source "$top/tests/lib/nginx.sh"      # nginx_stop
 unset KEYAUTH_REGISTRY
 unset -f keytool
 # root's PATH, as sudo gives it: /usr/sbin before /usr/bin.
@@ -141,11 +143,7 @@ grep -q "^listener $MQTT_PORT " "$mq/conf.d/keyauth.conf" || fail "the example's
 start-stop-daemon --start --background --make-pidfile --pidfile "$mq/ssd.pid" \
     --exec /usr/sbin/mosquitto -- -c "$mq/mosquitto.conf"
 at_exit "kill \$(cat '$mq/ssd.pid' 2>/dev/null) 2>/dev/null"
-for _ in $(seq 100); do
-    grep -q ' running$' "$mq/mosquitto.log" && break
-    kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || { cat "$mq/mosquitto.log"; fail "mosquitto died"; }
-    sleep 0.1
-done
+mosquitto_wait_running "$(cat "$mq/ssd.pid")" "$mq/mosquitto.log"
 expect_contains "$(cat "$mq/mosquitto.log")" "keyauth: MQTT token authentication enabled" "broker log"
 expect_eq "$(ps -o user= -p "$(cat "$mq/ssd.pid")")" "mosquitto" "broker dropped to mosquitto"
 out=$(readme_run mosquitto-token "s/-p 1883/-p $MQTT_PORT/" 2>&1) || fail "README token publish: $out"
@@ -160,12 +158,12 @@ echo "== Debian's nginx, packaged configuration plus the README's snippets"
 HTTP_PORT=$(free_port)
 UP=$(free_port)
 ng=$WORK/nginx
-mkdir -p "$ng/conf.d" "$ng/log"
+mkdir -p "$ng/conf.d" "$ng/logs"
 user_line=$(readme_block nginx-user)
 expect_eq "$user_line" "user www-data keyauth;" "README's user line"
 sed -e "s|^user www-data;|$user_line|" \
-    -e "s|^pid .*|pid $ng/nginx.pid;|" \
-    -e "s|/var/log/nginx/|$ng/log/|g" \
+    -e "s|^pid .*|pid $ng/logs/nginx.pid;|" \
+    -e "s|/var/log/nginx/|$ng/logs/|g" \
     -e "s|include /etc/nginx/conf.d/\*.conf;|include $ng/conf.d/*.conf;|" \
     -e "\|include /etc/nginx/sites-enabled/\*;|d" /etc/nginx/nginx.conf >"$ng/nginx.conf"
 grep -q "include /etc/nginx/modules-enabled/\*.conf;" "$ng/nginx.conf" || fail "packaged nginx.conf changed"
@@ -179,12 +177,12 @@ server {
 EOF
 /usr/sbin/nginx -t -c "$ng/nginx.conf" >nginx-t.out 2>&1 || { cat nginx-t.out; fail "nginx -t"; }
 # As /etc/init.d/nginx starts it.
-start-stop-daemon --start --pidfile "$ng/nginx.pid" --exec /usr/sbin/nginx -- -c "$ng/nginx.conf"
-at_exit "kill -QUIT \$(cat '$ng/nginx.pid' 2>/dev/null) 2>/dev/null"
+start-stop-daemon --start --pidfile "$ng/logs/nginx.pid" --exec /usr/sbin/nginx -- -c "$ng/nginx.conf"
+at_exit "nginx_stop '$ng'"
 wait_for_port "$HTTP_PORT"
 # (a worker just forked is still root for a moment)
 for _ in $(seq 50); do
-    workers=$(ps -o user=,group= --ppid "$(cat "$ng/nginx.pid")" | sort -u | tr -s ' ')
+    workers=$(ps -o user=,group= --ppid "$(cat "$ng/logs/nginx.pid")" | sort -u | tr -s ' ')
     [ "$workers" == "www-data keyauth" ] && break
     sleep 0.1
 done
@@ -200,10 +198,10 @@ keytool del myapp01 >/dev/null
 expect_contains "$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|" 's|$| -w " %{http_code}"|' 2>/dev/null)" " 401" "deleted token, nginx"
 if readme_run mosquitto-token "s/-p 1883/-p $MQTT_PORT/" 2>/dev/null; then fail "deleted token, broker"; fi
 ok "keytool del refuses the client in both servers"
-kill -QUIT "$(cat "$ng/nginx.pid")"
 kill "$(cat "$mq/ssd.pid")"
+nginx_stop "$ng"
 for _ in $(seq 50); do
-    kill -0 "$(cat "$ng/nginx.pid" 2>/dev/null)" 2>/dev/null || kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || break
+    kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || break
     sleep 0.1
 done
 rm -f "$mq/ssd.pid"
