@@ -80,7 +80,7 @@ ok "lintian: no error, no warning"
 
 echo "== what the install made"
 expect_eq "$(command -v keytool)" "/usr/sbin/keytool" "keytool on root's PATH"
-expect_eq "$(keytool --version)" "keytool $(dpkg-query -W -f='${Version}' keyauth-tools)" "keytool --version"
+expect_eq "$(keytool --version)" "keytool (keyauth) $(dpkg-query -W -f='${Version}' keyauth-tools)" "keytool --version"
 expect_eq "$(man -w 8 keytool)" "/usr/share/man/man8/keytool.8.gz" "keytool(8)"
 version=$(dpkg-query -W -f='${Version}' keyauth-tools)
 for page in $(man -w 8 keytool mosquitto_keyauth ngx_http_keyauth_module); do
@@ -235,5 +235,21 @@ for p in "${packages[@]}"; do
 done
 /usr/sbin/nginx -t >nginx-t.out 2>&1 || { cat nginx-t.out; fail "nginx -t after purge"; }
 ok "purge: links and group membership gone, registry kept and reported, nginx -t passes"
+
+echo "== install beside a keyauth group an administrator made (a normal group)"
+rm -rf /var/lib/keyauth
+if getent group keyauth >/dev/null; then delgroup --quiet keyauth; fi
+groupadd keyauth
+gid=$(getent group keyauth | cut -d: -f3)
+apt_get install ./src/keyauth-tools_*.deb ./src/mosquitto-keyauth_*.deb >install.out 2>&1 ||
+    { cat install.out; fail "install beside a normal group keyauth"; }
+for p in keyauth-tools mosquitto-keyauth; do
+    expect_eq "$(dpkg-query -W -f='${Status}' "$p")" "install ok installed" "$p configured beside a normal group"
+done
+expect_eq "$(getent group keyauth | cut -d: -f3)" "$gid" "the administrator's group kept"
+expect_eq "$(stat -c '%G' /var/lib/keyauth/data.mdb)" "keyauth" "registry in that group"
+expect_contains " $(id -nG mosquitto) " " keyauth " "mosquitto in that group"
+apt_get purge keyauth-tools mosquitto-keyauth >purge.out 2>&1 || { cat purge.out; fail "purge"; }
+ok "install beside a normal group keyauth: configured, the group kept and used"
 
 echo "package: $passed passed, 0 failed"
