@@ -8,8 +8,6 @@
 #include "keyauth/keyauth.h"
 
 using keyauth::RegistryWriter;
-using keyauth_test::credentials_with_secret;
-using keyauth_test::kOtherSecret;
 using keyauth_test::kSecret;
 using keyauth_test::LiveClients;
 using keyauth_test::put_client;
@@ -31,7 +29,7 @@ struct Clients : LiveClients {
 // tag: a certificate fingerprint of its own per client.
 keyauth::ClientCredentials live_with(const Clients& f, std::uint8_t tag, std::string_view secret,
                                      std::int64_t not_after) {
-    return credentials_with_secret(tag, secret, f.not_before, not_after);
+    return keyauth_test::credentials_with_secret(tag, secret, f.not_before, not_after);
 }
 
 keyauth_result_t admitted(Clients& f, std::string_view id) {
@@ -85,7 +83,8 @@ void reissue_is_a_mismatch_and_a_longer_validity_is_taken(void** state) {
     keyauth_result_t extended = admitted(f, "myapp02");
     const std::int64_t later = f.not_after + 86400;
     assert_true(f.change([&](RegistryWriter& w) {
-        return put_client(w, "myapp01", live_with(f, 3, kOtherSecret, f.not_after), true) &&
+        return put_client(w, "myapp01", live_with(f, 3, keyauth_test::kOtherSecret, f.not_after),
+                          true) &&
                put_client(w, "myapp02", live_with(f, 2, kSecret, later), true);
     }));
     keyauth_recheck(f.handle(), &reissued);

@@ -1,7 +1,7 @@
 // The servers' side of the registry (RegistryReader): lookups that see every
 // commit on their next call and never wait for a writer, a registry replaced
 // on disk noticed, and an index that cannot be trusted refused.
-#include "unit_test.hpp"
+#include "registry_test.hpp"
 
 #include <fcntl.h>
 #include <lmdb.h>
@@ -13,31 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/staged_files.hpp"
 
-using keyauth::ClientCredentials;
-using keyauth::Errc;
-using keyauth::LmdbRegistry;
-using keyauth::OpenMode;
 using keyauth::RegistryReader;
-using keyauth::RegistryWriter;
-using keyauth_test::ChildWriter;
-using keyauth_test::exit_code_of;
-using keyauth_test::fingerprint_filled;
-using keyauth_test::hold_write_in_child;
-using keyauth_test::make_credentials;
-using keyauth_test::put_client;
-using keyauth_test::TempDir;
-using keyauth_test::TempRegistry;
-using keyauth_test::write_registry;
-using keyauth_test::write_registry_in_child;
 
 namespace {
-
-const ClientCredentials kFirst = make_credentials(0x10, 1000, 2000);
-const ClientCredentials kSecond = make_credentials(0x20, 3000, 4000);
-const ClientCredentials kThird = make_credentials(0x40, 3000, 4000);
 
 void list_gives_every_client_in_id_order(void**) {
     TempRegistry temp;

@@ -1,7 +1,7 @@
 // keytool's side of the registry (LmdbRegistry and its RegistryWriter): one
 // writer at a time, commits that reach the servers' index, files made with
 // exact modes, and LMDB changed behind the writer's back.
-#include "unit_test.hpp"
+#include "registry_test.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,31 +11,11 @@
 #include <cstring>
 #include <vector>
 
-#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_layout.hpp"
 
-using keyauth::ClientCredentials;
 using keyauth::ClientRecord;
-using keyauth::Errc;
-using keyauth::LmdbRegistry;
-using keyauth::OpenMode;
-using keyauth::RegistryWriter;
-using keyauth_test::ChildWriter;
-using keyauth_test::exit_code_of;
-using keyauth_test::fingerprint_filled;
-using keyauth_test::hold_write_in_child;
-using keyauth_test::make_credentials;
-using keyauth_test::put_client;
-using keyauth_test::TempDir;
-using keyauth_test::TempRegistry;
-using keyauth_test::write_registry;
-using keyauth_test::write_registry_in_child;
 
 namespace {
-
-const ClientCredentials kFirst = make_credentials(0x10, 1000, 2000);
-const ClientCredentials kSecond = make_credentials(0x20, 3000, 4000);
-const ClientCredentials kThird = make_credentials(0x40, 3000, 4000);
 
 void put_then_find_in_the_same_transaction_and_after_commit(void**) {
     TempRegistry temp;
