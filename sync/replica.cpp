@@ -150,6 +150,10 @@ struct Watcher {
         std::lock_guard<std::mutex> lock(recorded_mutex);
         recorded.push_back(event);
     }
+    bool has_recorded() {
+        std::lock_guard<std::mutex> lock(recorded_mutex);
+        return !recorded.empty();
+    }
     std::vector<keyauth::EtcdEvent> take() {
         std::lock_guard<std::mutex> lock(recorded_mutex);
         std::vector<keyauth::EtcdEvent> events;
@@ -214,7 +218,7 @@ struct Replica::State {
         struct Relock {
             std::unique_lock<std::mutex>* lock;
             ~Relock() {
-                if (lock)
+                if (lock && !lock->owns_lock())
                     lock->lock();
             }
         } relock{loop_lock.owns_lock() ? &loop_lock : nullptr};
@@ -278,42 +282,11 @@ struct Replica::State {
 
     // Everything at one revision, in one transaction with that revision and
     // the store it came from; `known` counts the clients kept, and the
-    // transaction is abandoned if loss_refusal says so.
-    // With `recording` (the watcher, recording since before the snapshot's
-    // revision `at`), the changes after `at` are applied after the snapshot,
-    // in the same transaction, and the revision committed is the last one's.
-    // All that runs with `serving` released; what was recorded meanwhile is
-    // applied in a second, short transaction with it held again, and it
-    // stays held through the swap. `served`: the clients served now, for
-    // loss_refusal.
-    Result<Snapshot> load_into(keyauth::LmdbRegistry& target, std::int64_t at,
-                               const std::function<bool(const keyauth::ClientRecord&)>& known,
-                               std::size_t served, Watcher* recording, std::string& refusal) {
-        const std::int64_t serving_revision = revision;
-        auto snapshot = unlocked([&] {
-            return read_and_commit(target, at, known, served, serving_revision, recording, refusal);
-        });
-        if (!snapshot || !refusal.empty() || !recording)
-            return snapshot;
-        if (!recording->complete) {
-            read_again = true;
-            return make_error(Errc::io_error,
-                              "etcd changed during the rebuild in a way only a new snapshot "
-                              "shows (compacted, fleet id, mass delete): reading it again");
-        }
-        auto last = target.begin_write();
-        if (!last)
-            return last.error();
-        if (Status s = catch_up(**last, *recording, *snapshot); !s)
-            return s.error();
-        if (Status s = (*last)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot->revision));
-            !s)
-            return s.error();
-        if (Status s = (*last)->commit(); !s)
-            return s.error();
-        return snapshot;
-    }
-
+    // transaction is abandoned if loss_refusal says so. With `recording` (the
+    // watcher, recording since before the snapshot's revision `at`), the
+    // changes after `at` are applied after the snapshot, in the same
+    // transaction, and the revision committed is the last one's. `served`:
+    // the clients served now (at `serving_revision`), for loss_refusal.
     // The changes recorded after the snapshot's revision, into `into`.
     static Status catch_up(keyauth::RegistryWriter& into, Watcher& recording, Snapshot& snapshot) {
         std::vector<keyauth::EtcdEvent> after;
@@ -331,7 +304,23 @@ struct Replica::State {
         return {};
     }
 
-    // load_into's first, long part.
+    // What was recorded since the last catch-up, in a transaction of its own
+    // (none when nothing was).
+    static Status commit_recorded(keyauth::LmdbRegistry& target, Watcher& recording,
+                                  Snapshot& snapshot) {
+        if (!recording.has_recorded())
+            return {};
+        auto writer = target.begin_write();
+        if (!writer)
+            return writer.error();
+        if (Status s = catch_up(**writer, recording, snapshot); !s)
+            return s;
+        if (Status s = (*writer)->put_meta(keyauth::kReplicaRevisionMeta, decimal(snapshot.revision));
+            !s)
+            return s;
+        return (*writer)->commit();
+    }
+
     Result<Snapshot> read_and_commit(keyauth::LmdbRegistry& target, std::int64_t at,
                                      const std::function<bool(const keyauth::ClientRecord&)>& known,
                                      std::size_t served, std::int64_t serving_revision,
@@ -401,9 +390,9 @@ struct Replica::State {
     Status load_in_place() {
         const auto started = Clock::now();
         std::string refusal;
-        auto snapshot = load_into(
+        auto snapshot = read_and_commit(
             *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
-            nullptr, refusal);
+            revision, nullptr, refusal);
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
@@ -444,47 +433,68 @@ struct Replica::State {
             keyauth::ClientCredentials credentials;
             return (*index)->find(record.id, credentials).ok();
         };
+        // All of it beside the watcher but the last changes recorded, the
+        // swap and opening the new registry: `serving` is taken for those
+        // only, and let go as soon as the new registry is served.
+        const std::int64_t serving_revision = revision;
         Snapshot loaded;
         std::string refusal;
-        Status built = rebuild_registry(
-            options.layout,
-            [&](keyauth::LmdbRegistry& fresh) {
-                auto snapshot = load_into(fresh, at, known, served, watcher.get(), refusal);
-                if (!snapshot)
-                    return snapshot.status();
-                if (!refusal.empty())
-                    return Status(make_error(Errc::already_exists, refusal));
-                loaded = std::move(*snapshot);
-                return Status();
-            },
+        Status swapped_in = make_error(Errc::io_error, "not swapped in");
+        const auto fill = [&](keyauth::LmdbRegistry& fresh) -> Status {
+            auto snapshot = read_and_commit(fresh, at, known, served, serving_revision,
+                                            watcher.get(), refusal);
+            if (!snapshot)
+                return snapshot.status();
+            if (!refusal.empty())
+                return make_error(Errc::already_exists, refusal);
+            if (Status s = commit_recorded(fresh, *watcher, *snapshot); !s)
+                return s;
+            loop_lock.lock();
+            if (!watcher->complete) {
+                read_again = true;
+                return make_error(Errc::io_error,
+                                  "etcd changed during the rebuild in a way only a new snapshot "
+                                  "shows (compacted, fleet id, mass delete): reading it again");
+            }
+            if (Status s = commit_recorded(fresh, *watcher, *snapshot); !s)
+                return s;
+            loaded = std::move(*snapshot);
+            return {};
+        };
+        const auto swapped = [&] {
             // Servers still on the old index follow the path at once.
-            [&] { registry->retire_for_readers(); });
+            registry->retire_for_readers();
+            load_time = Clock::now() - started;
+            swapped_in = open();
+            if (swapped_in) {
+                const std::size_t counted = local_clients;  // with the changes caught up
+                swapped_in = after_load(loaded, "rebuilt the registry with");
+                local_clients = counted;
+            }
+            // The watcher goes on with the new registry, from its revision.
+            watcher->mode = swapped_in ? Follow::all : Follow::none;
+            watcher->recording = false;
+            loop_lock.unlock();
+        };
+        const bool was_held = !held.empty();
+        Status built = unlocked([&] { return rebuild_registry(options.layout, fill, swapped); });
         index->reset();
         const std::size_t caught_up = watcher->taken;
         stop_recording();
-        if (!built) {
-            remove_rebuild_leftovers(options.layout);
+        if (!swapped_in) {
             if (!refusal.empty()) {
+                remove_rebuild_leftovers(options.layout);
                 watcher->mode = Follow::none;  // that store is not followed
                 return hold(refusal);
             }
-            if (Status s = open(); !s)
-                return s;
-            return built;
+            if (!built) {
+                remove_rebuild_leftovers(options.layout);
+                if (Status s = open(); !s)
+                    return s;
+                return built;
+            }
+            return swapped_in;
         }
-        // Swapped in: the watcher goes on with the new registry, from its
-        // revision (every change after it).
-        const bool was_held = !held.empty();
-        load_time = Clock::now() - started;
-        Status done = open();
-        if (done) {
-            const std::size_t counted = local_clients;  // with the changes caught up
-            done = after_load(loaded, "rebuilt the registry with");
-            local_clients = counted;
-        }
-        watcher->mode = done ? Follow::all : Follow::none;
-        if (!done)
-            return done;
         if (was_held)
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
