@@ -80,7 +80,7 @@ int run(int argc, char** argv) {
         } else if (!command_name && is_help(word)) {
             wants_help = true;
         } else if (!command_name && word == "--version") {
-            std::printf("keytool %s\n", KEYAUTH_VERSION);
+            std::printf("keytool (keyauth) %s\n", KEYAUTH_VERSION);
             return kExitOk;
         } else if (!command_name && word.rfind("-", 0) != 0) {
             command_name = word;

@@ -29,35 +29,27 @@ demo=$(mktemp -d /tmp/keyauth-demo.XXXXXX)
 chmod 755 "$demo"
 export KEYAUTH_REGISTRY=$demo/registry
 cd "$demo"
-pids=()
+# The tests' own launchers start the servers: as their users, on loopback,
+# stopped at exit by their pids. On failure they give the server's own
+# words (e.g. "Error: Address already in use"); we add the ports to change.
+source "$top/tests/lib/mosquitto.sh"
+source "$top/tests/lib/nginx.sh"
+cleanups=()
+at_exit() { cleanups+=("$1"); }
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [ -f "$demo/nginx/nginx.pid" ] && kill "$(cat "$demo/nginx/nginx.pid")" 2>/dev/null || true
-    wait 2>/dev/null || true
+    local i
+    for ((i = ${#cleanups[@]} - 1; i >= 0; i--)); do eval "${cleanups[$i]}" || true; done
 }
 trap cleanup EXIT
+fail() {
+    echo "demo: $*" >&2
+    echo "demo: ports are MQTT_PORT=$MQTT_PORT MQTTS_PORT=$MQTTS_PORT HTTP_PORT=$HTTP_PORT UPSTREAM_PORT=$UPSTREAM_PORT; set them to others if taken" >&2
+    exit 1
+}
 # Bold commands on a terminal; plain text into pipes and files.
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 run() { say "$*"; eval "$@" || true; }
-
-# The broker is up when it says so in its log, not when something answers on
-# its port (that may be another server); if it died, its own words say why
-# (e.g. "Error: Address already in use").
-wait_for_broker() {  # wait_for_broker PID LOG
-    for _ in $(seq 200); do
-        grep -q ' running$' "$2" && return 0
-        if ! kill -0 "$1" 2>/dev/null; then
-            echo "demo: mosquitto did not start; it said:" >&2
-            sed 's/^/    /' "$2" >&2
-            echo "demo: ports are MQTT_PORT=$MQTT_PORT MQTTS_PORT=$MQTTS_PORT HTTP_PORT=$HTTP_PORT UPSTREAM_PORT=$UPSTREAM_PORT; set them to others if taken" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-    echo "demo: mosquitto did not start within 10 s" >&2
-    exit 1
-}
 
 echo "== registry in $demo"
 # The broker runs as Debian's mosquitto user, NGINX's workers as www-data in
@@ -69,37 +61,16 @@ run keytool list
 
 echo
 echo "== Mosquitto with mosquitto_keyauth.so (token on $MQTT_PORT, X.509 on $MQTTS_PORT)"
-cat >mosquitto.conf <<CONF
-user mosquitto
-per_listener_settings false
-log_dest file $demo/mosquitto.log
-plugin $plugin
-plugin_opt_registry $KEYAUTH_REGISTRY
-listener $MQTT_PORT 127.0.0.1
-listener $MQTTS_PORT 127.0.0.1
-cafile $KEYAUTH_REGISTRY/ca_cert.pem
-certfile $KEYAUTH_REGISTRY/server_cert.pem
-keyfile $KEYAUTH_REGISTRY/server_key.pem
-require_certificate true
-CONF
-touch mosquitto.log && chown mosquitto mosquitto.log
-/usr/sbin/mosquitto -c mosquitto.conf &
-pids+=($!)
-wait_for_broker "$!" mosquitto.log
+mosquitto_conf --log-types "error warning notice information" "per_listener_settings false" \
+    "$(mosquitto_plugin "$plugin" "$KEYAUTH_REGISTRY")" \
+    "$(mosquitto_listener "$MQTT_PORT")" \
+    "$(mosquitto_listener "$MQTTS_PORT")" "$(mosquitto_tls "$KEYAUTH_REGISTRY")" >mosquitto.conf
+mosquitto_start mosquitto.conf mosquitto.log
 grep keyauth mosquitto.log | sed 's/^/    broker log: /'
 
 echo
 echo "== NGINX with ngx_http_keyauth_module.so on $HTTP_PORT, upstream on $UPSTREAM_PORT"
-mkdir -p nginx/logs
-cat >nginx/nginx.conf <<CONF
-load_module $module;
-user www-data mosquitto;
-worker_processes 2;
-pid $demo/nginx/nginx.pid;
-error_log $demo/nginx/logs/error.log notice;
-events {}
-http {
-    access_log off;
+nginx_conf "$demo/nginx" --module "$module" --user "www-data mosquitto" --log-level notice "
     keyauth_registry $KEYAUTH_REGISTRY;
     server {
         listen 127.0.0.1:$HTTP_PORT;
@@ -112,23 +83,16 @@ http {
     server {
         listen 127.0.0.1:$UPSTREAM_PORT;
         default_type application/json;
-        location / { return 200 '{"success":true,"client":"\$http_x_client_id"}\n'; }
-    }
-}
-CONF
-# nginx reports a failed bind itself, on stderr, before it detaches.
-if ! /usr/sbin/nginx -p "$demo/nginx" -c nginx.conf; then
-    echo "demo: nginx did not start (its words above); ports are HTTP_PORT=$HTTP_PORT UPSTREAM_PORT=$UPSTREAM_PORT" >&2
-    exit 1
-fi
+        location / { return 200 '{\"success\":true,\"client\":\"\$http_x_client_id\"}\\n'; }
+    }"
+nginx_start "$demo/nginx"
 grep -h "authentication enabled" nginx/logs/error.log | sed 's/^/    nginx log: /'
 
 echo
 echo "== accepted"
 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" --username "$(cat ./myapp01_token)" \
     -t 'db/#' -v >subscriber.out 2>&1 &
-subscriber=$!
-pids+=($subscriber)
+at_exit "kill $! 2>/dev/null"
 sleep 0.5
 run 'mosquitto_pub -h 127.0.0.1 -p '"$MQTT_PORT"' --username "$(cat ./myapp01_token)" -t db/write/EXAMPLE -m '"'"'[ "wave.pi", 1675851592000000000, 3.1415]'"'"' && echo published'
 run 'mosquitto_pub -h 127.0.0.1 -p '"$MQTTS_PORT"' --id myapp01 --cert ./myapp01_cert.pem --key ./myapp01_key.pem --cafile ./server.crt -t db/append/EXAMPLE -m "[ \"wave.pi\", 1675851592000000000, 3.1415]" && echo published over TLS'

@@ -62,6 +62,10 @@ bench_init() {
     source "$REPO_DIR/tests/integration/lib.sh"
     trap 'exit 130' INT TERM
 }
+# The one way every test runs nginx and Mosquitto (NGINX: the nginx binary).
+NGINX_BIN=${NGINX:-${NGINX_BIN:-/usr/sbin/nginx}}
+source "$REPO_DIR/tests/lib/nginx.sh"
+source "$REPO_DIR/tests/lib/mosquitto.sh"
 
 # Paths of what we built, overridable from the environment.
 locate_artifacts() {
@@ -138,6 +142,7 @@ machine_line() {
 # Servers run as the invoking user; as root they stay root (the registry is
 # root's here), instead of dropping to nobody/mosquitto.
 as_root() { [ "$(id -u)" = 0 ]; }
+server_user() { if as_root; then echo root; fi; }
 
 # stop_pid PID [SIGNAL]: signal, then KILL after five seconds.
 stop_pid() {
@@ -146,48 +151,21 @@ stop_pid() {
     kill -KILL "$1" 2>/dev/null || true
 }
 
-# write_nginx_conf PREFIX WORKERS AFFINITY "MODULE.so..." HTTP_BODY: the
+# bench_nginx_conf PREFIX WORKERS AFFINITY "MODULE.so..." HTTP_BODY: the
 # bench's nginx.conf, loading the given modules.
-write_nginx_conf() {
-    local prefix=$1 workers=$2 affinity=$3 modules=$4 body=$5 m
-    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
-    {
-        for m in $modules; do echo "load_module $m;"; done
-        if as_root; then echo "user root;"; fi
-        echo "worker_processes $workers;"
-        if [ -n "$affinity" ]; then echo "worker_cpu_affinity $affinity;"; fi
-        echo "error_log $prefix/logs/error.log notice;"
-        echo "pid $prefix/logs/nginx.pid;"
-        echo "events { worker_connections 4096; }"
-        echo "http {"
-        echo "    access_log off;"
-        for t in client_body proxy fastcgi uwsgi scgi; do
-            echo "    ${t}_temp_path $prefix/tmp/$t;"
-        done
-        echo "    default_type text/plain;"
-        echo "    keepalive_requests 1000000;"
-        echo "$body"
-        echo "}"
-    } >"$prefix/conf/nginx.conf"
+bench_nginx_conf() {
+    local m modules=()
+    for m in $4; do modules+=(--module "$m"); done
+    nginx_conf "$1" "${modules[@]}" --user "$(server_user)" --workers "$2" --affinity "$3" \
+        --log-level notice --connections 4096 "    keepalive_requests 1000000;
+$5"
 }
 
 # start_nginx_bench PREFIX WORKERS AFFINITY HTTP_BODY: nginx with our module
 # (and $NGINX_EXTRA_MODULES), daemonised, stopped at exit. Sets NGINX_MASTER.
 start_nginx_bench() {
-    local prefix=$1 workers=$2 affinity=$3 body=$4 port
-    write_nginx_conf "$prefix" "$workers" "$affinity" "$NGINX_MODULE ${NGINX_EXTRA_MODULES:-}" "$body"
-    "${NGINX:-/usr/sbin/nginx}" -p "$prefix" -c conf/nginx.conf -g 'daemon on;' \
-        2>"$prefix/logs/start.log" || die "nginx did not start: $(cat "$prefix/logs/start.log")"
-    NGINX_MASTER=$(cat "$prefix/logs/nginx.pid")
-    at_exit "stop_pid $NGINX_MASTER QUIT"
-    for port in $(grep -o 'listen 127\.0\.0\.1:[0-9]*' "$prefix/conf/nginx.conf" | cut -d: -f2); do
-        wait_for_port "$port"
-    done
-    for _ in $(seq 50); do
-        [ "$(pgrep -c -P "$NGINX_MASTER")" -ge "$workers" ] && return 0
-        sleep 0.1
-    done
-    die "nginx started fewer than $workers workers"
+    bench_nginx_conf "$1" "$2" "$3" "$NGINX_MODULE ${NGINX_EXTRA_MODULES:-}" "$4"
+    nginx_start "$1"
 }
 
 # callgrind_nginx NAME "MODULES" BODY PORT CLIENT...: one nginx process (no
@@ -196,9 +174,9 @@ start_nginx_bench() {
 callgrind_nginx() {
     local name=$1 modules=$2 body=$3 port=$4 prefix=$WORK/callgrind/nginx-$1 pid
     shift 4
-    write_nginx_conf "$prefix" 1 "" "$modules" "$body"
+    bench_nginx_conf "$prefix" 1 "" "$modules" "$body"
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
-        "${NGINX:-/usr/sbin/nginx}" -p "$prefix" -c conf/nginx.conf \
+        "$NGINX_BIN" -p "$prefix" -c conf/nginx.conf \
         -g 'daemon off; master_process off;' >"$prefix/logs/valgrind.log" 2>&1 &
     pid=$!
     at_exit "stop_pid $pid KILL"
@@ -208,51 +186,37 @@ callgrind_nginx() {
     wait "$pid" || die "nginx under callgrind ($name) failed: $(tail -5 "$prefix/logs/valgrind.log")"
 }
 
-# write_mosquitto_conf DIR PORT CONF_LINES: DIR/mosquitto.conf, a broker on
-# 127.0.0.1:PORT logging to DIR.
-write_mosquitto_conf() {
-    local dir=$1 port=$2 body=$3
-    {
-        if as_root; then echo "user root"; fi
-        echo "per_listener_settings false"
-        echo "persistence false"
-        echo "connection_messages false"
-        echo "log_dest file $dir/mosquitto.log"
-        printf 'log_type %s\n' error warning notice
-        echo "listener $port 127.0.0.1"
-        echo "$body"
-    } >"$dir/mosquitto.conf"
+# bench_mosquitto_conf DIR PORT CONF_LINES: DIR/mosquitto.conf, a broker on
+# 127.0.0.1:PORT.
+bench_mosquitto_conf() {
+    mkdir -p "$1"
+    mosquitto_conf --user "$(server_user)" --log-types "error warning notice information" \
+        "per_listener_settings false" "persistence false" "connection_messages false" \
+        "$(mosquitto_listener "$2")" "$3" >"$1/mosquitto.conf"
 }
 
 # callgrind_mosquitto NAME CONF_LINES PORT CLIENT...: the same for the broker.
 callgrind_mosquitto() {
-    local name=$1 body=$2 port=$3 dir=$WORK/callgrind/mosquitto-$1 pid
+    local name=$1 dir=$WORK/callgrind/mosquitto-$1 pid
+    bench_mosquitto_conf "$dir" "$3" "$2"
     shift 3
-    mkdir -p "$dir"
-    write_mosquitto_conf "$dir" "$port" "$body"
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out" \
-        "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" >"$dir/valgrind.log" 2>&1 &
-    pid=$!
-    at_exit "stop_pid $pid KILL"
-    wait_for_port "$port" 300
+    MOSQUITTO_START_SECONDS=300 mosquitto_start "$dir/mosquitto.conf" "$dir/mosquitto.log" \
+        valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind/$name.out"
+    pid=$MOSQUITTO_STARTED
     "$@" >"$dir/client.out" || die "callgrind case $name: the client failed: $(cat "$dir/client.out")"
     grep -q ' errors 0 ' "$dir/client.out" || die "callgrind case $name: errors: $(cat "$dir/client.out")"
-    kill -TERM "$pid"
-    wait "$pid" || die "mosquitto under callgrind ($name) failed: $(tail -5 "$dir/valgrind.log")"
+    mosquitto_stop "$pid"
+    [ "$MOSQUITTO_STATUS" = 0 ] || die "mosquitto under callgrind ($name) failed: $(tail -5 "$dir/mosquitto.log")"
 }
 
 # start_mosquitto NAME PORT CPU CONF_LINES: a broker on 127.0.0.1:PORT pinned
-# to CPU, stopped at exit; its pid in MOSQUITTO_PID[NAME].
+# to CPU, stopped at exit; its pid in MOSQUITTO_PID[NAME], its log
+# $WORK/mosquitto-NAME/mosquitto.log.
 declare -A MOSQUITTO_PID=()
 start_mosquitto() {
-    local name=$1 port=$2 cpu=$3 body=$4 dir=$WORK/mosquitto-$1
-    mkdir -p "$dir"
-    write_mosquitto_conf "$dir" "$port" "$body"
-    taskset -c "$cpu" "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" \
-        >"$dir/stdout.log" 2>&1 &
-    MOSQUITTO_PID[$name]=$!
-    at_exit "stop_pid ${MOSQUITTO_PID[$name]}"
-    wait_for_port "$port"
+    bench_mosquitto_conf "$WORK/mosquitto-$1" "$2" "$4"
+    mosquitto_start "$WORK/mosquitto-$1/mosquitto.conf" "$WORK/mosquitto-$1/mosquitto.log" taskset -c "$3"
+    MOSQUITTO_PID[$1]=$MOSQUITTO_STARTED
 }
 
 # ---- figures noise cannot move -------------------------------------------

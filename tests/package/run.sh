@@ -25,6 +25,8 @@ fi
 
 export KEYTOOL=/usr/sbin/keytool TESTLIB=$top/tests/integration/lib.sh
 source "$TESTLIB"   # $WORK (our cwd), free_port, expect_*, fail, at_exit
+source "$top/tests/lib/mosquitto.sh"  # mosquitto_wait_running
+source "$top/tests/lib/nginx.sh"      # nginx_stop
 unset KEYAUTH_REGISTRY
 unset -f keytool
 # root's PATH, as sudo gives it: /usr/sbin before /usr/bin.
@@ -78,7 +80,7 @@ ok "lintian: no error, no warning"
 
 echo "== what the install made"
 expect_eq "$(command -v keytool)" "/usr/sbin/keytool" "keytool on root's PATH"
-expect_eq "$(keytool --version)" "keytool $(dpkg-query -W -f='${Version}' keyauth-tools)" "keytool --version"
+expect_eq "$(keytool --version)" "keytool (keyauth) $(dpkg-query -W -f='${Version}' keyauth-tools)" "keytool --version"
 expect_eq "$(man -w 8 keytool)" "/usr/share/man/man8/keytool.8.gz" "keytool(8)"
 version=$(dpkg-query -W -f='${Version}' keyauth-tools)
 for page in $(man -w 8 keytool mosquitto_keyauth ngx_http_keyauth_module); do
@@ -141,11 +143,7 @@ grep -q "^listener $MQTT_PORT " "$mq/conf.d/keyauth.conf" || fail "the example's
 start-stop-daemon --start --background --make-pidfile --pidfile "$mq/ssd.pid" \
     --exec /usr/sbin/mosquitto -- -c "$mq/mosquitto.conf"
 at_exit "kill \$(cat '$mq/ssd.pid' 2>/dev/null) 2>/dev/null"
-for _ in $(seq 100); do
-    grep -q ' running$' "$mq/mosquitto.log" && break
-    kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || { cat "$mq/mosquitto.log"; fail "mosquitto died"; }
-    sleep 0.1
-done
+mosquitto_wait_running "$(cat "$mq/ssd.pid")" "$mq/mosquitto.log"
 expect_contains "$(cat "$mq/mosquitto.log")" "keyauth: MQTT token authentication enabled" "broker log"
 expect_eq "$(ps -o user= -p "$(cat "$mq/ssd.pid")")" "mosquitto" "broker dropped to mosquitto"
 out=$(readme_run mosquitto-token "s/-p 1883/-p $MQTT_PORT/" 2>&1) || fail "README token publish: $out"
@@ -160,12 +158,12 @@ echo "== Debian's nginx, packaged configuration plus the README's snippets"
 HTTP_PORT=$(free_port)
 UP=$(free_port)
 ng=$WORK/nginx
-mkdir -p "$ng/conf.d" "$ng/log"
+mkdir -p "$ng/conf.d" "$ng/logs"
 user_line=$(readme_block nginx-user)
 expect_eq "$user_line" "user www-data keyauth;" "README's user line"
 sed -e "s|^user www-data;|$user_line|" \
-    -e "s|^pid .*|pid $ng/nginx.pid;|" \
-    -e "s|/var/log/nginx/|$ng/log/|g" \
+    -e "s|^pid .*|pid $ng/logs/nginx.pid;|" \
+    -e "s|/var/log/nginx/|$ng/logs/|g" \
     -e "s|include /etc/nginx/conf.d/\*.conf;|include $ng/conf.d/*.conf;|" \
     -e "\|include /etc/nginx/sites-enabled/\*;|d" /etc/nginx/nginx.conf >"$ng/nginx.conf"
 grep -q "include /etc/nginx/modules-enabled/\*.conf;" "$ng/nginx.conf" || fail "packaged nginx.conf changed"
@@ -179,12 +177,12 @@ server {
 EOF
 /usr/sbin/nginx -t -c "$ng/nginx.conf" >nginx-t.out 2>&1 || { cat nginx-t.out; fail "nginx -t"; }
 # As /etc/init.d/nginx starts it.
-start-stop-daemon --start --pidfile "$ng/nginx.pid" --exec /usr/sbin/nginx -- -c "$ng/nginx.conf"
-at_exit "kill -QUIT \$(cat '$ng/nginx.pid' 2>/dev/null) 2>/dev/null"
+start-stop-daemon --start --pidfile "$ng/logs/nginx.pid" --exec /usr/sbin/nginx -- -c "$ng/nginx.conf"
+at_exit "nginx_stop '$ng'"
 wait_for_port "$HTTP_PORT"
 # (a worker just forked is still root for a moment)
 for _ in $(seq 50); do
-    workers=$(ps -o user=,group= --ppid "$(cat "$ng/nginx.pid")" | sort -u | tr -s ' ')
+    workers=$(ps -o user=,group= --ppid "$(cat "$ng/logs/nginx.pid")" | sort -u | tr -s ' ')
     [ "$workers" == "www-data keyauth" ] && break
     sleep 0.1
 done
@@ -200,10 +198,10 @@ keytool del myapp01 >/dev/null
 expect_contains "$(readme_run nginx-curl "s|127.0.0.1:8080|127.0.0.1:$HTTP_PORT|" 's|$| -w " %{http_code}"|' 2>/dev/null)" " 401" "deleted token, nginx"
 if readme_run mosquitto-token "s/-p 1883/-p $MQTT_PORT/" 2>/dev/null; then fail "deleted token, broker"; fi
 ok "keytool del refuses the client in both servers"
-kill -QUIT "$(cat "$ng/nginx.pid")"
 kill "$(cat "$mq/ssd.pid")"
+nginx_stop "$ng"
 for _ in $(seq 50); do
-    kill -0 "$(cat "$ng/nginx.pid" 2>/dev/null)" 2>/dev/null || kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || break
+    kill -0 "$(cat "$mq/ssd.pid")" 2>/dev/null || break
     sleep 0.1
 done
 rm -f "$mq/ssd.pid"
@@ -237,5 +235,21 @@ for p in "${packages[@]}"; do
 done
 /usr/sbin/nginx -t >nginx-t.out 2>&1 || { cat nginx-t.out; fail "nginx -t after purge"; }
 ok "purge: links and group membership gone, registry kept and reported, nginx -t passes"
+
+echo "== install beside a keyauth group an administrator made (a normal group)"
+rm -rf /var/lib/keyauth
+if getent group keyauth >/dev/null; then delgroup --quiet keyauth; fi
+groupadd keyauth
+gid=$(getent group keyauth | cut -d: -f3)
+apt_get install ./src/keyauth-tools_*.deb ./src/mosquitto-keyauth_*.deb >install.out 2>&1 ||
+    { cat install.out; fail "install beside a normal group keyauth"; }
+for p in keyauth-tools mosquitto-keyauth; do
+    expect_eq "$(dpkg-query -W -f='${Status}' "$p")" "install ok installed" "$p configured beside a normal group"
+done
+expect_eq "$(getent group keyauth | cut -d: -f3)" "$gid" "the administrator's group kept"
+expect_eq "$(stat -c '%G' /var/lib/keyauth/data.mdb)" "keyauth" "registry in that group"
+expect_contains " $(id -nG mosquitto) " " keyauth " "mosquitto in that group"
+apt_get purge keyauth-tools mosquitto-keyauth >purge.out 2>&1 || { cat purge.out; fail "purge"; }
+ok "install beside a normal group keyauth: configured, the group kept and used"
 
 echo "package: $passed passed, 0 failed"

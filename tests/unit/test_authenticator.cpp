@@ -10,7 +10,6 @@
 #include "keyauth/provisioning.hpp"
 #include "keyauth/x509_authority.hpp"
 
-using keyauth::RegistryReader;
 using keyauth::AuthResult;
 using keyauth::check_bearer;
 using keyauth::check_certificate;
@@ -18,21 +17,18 @@ using keyauth::check_token;
 using keyauth::ClientCredentials;
 using keyauth::LmdbRegistry;
 using keyauth::OpenMode;
+using keyauth::RegistryReader;
 using keyauth::RegistryWriter;
 using keyauth::Verdict;
-using keyauth_test::make_credentials;
+using keyauth_test::credentials_with_secret;
+using keyauth_test::kOtherSecret;
+using keyauth_test::kSecret;
+using keyauth_test::LiveClients;
 using keyauth_test::put_client;
-using keyauth_test::TempRegistry;
 using keyauth_test::token_text;
-using keyauth_test::write_registry;
-using keyauth_test::write_registry_in_child;
 
 namespace {
 
-constexpr std::string_view kSecretA =
-    "00112233445566778899aabbccddeeff0123456789abcdef0f1e2d3c4b5a6978";
-constexpr std::string_view kSecretB =
-    "ffeeddccbbaa99887766554433221100fedcba98765432100f1e2d3c4b5a6978";
 constexpr std::int64_t kNotBefore = 1675561518;  // 2023-02-05 01:55:18 UTC
 constexpr std::int64_t kNotAfter = 1990921518;   // 2033-02-02 01:55:18 UTC
 
@@ -40,41 +36,19 @@ constexpr std::int64_t kNotAfter = 1990921518;   // 2033-02-02 01:55:18 UTC
     assert_string_equal(keyauth::verdict_reason((result).verdict).data(), \
                         keyauth::verdict_reason(expected).data())
 
-// Fingerprints must differ between clients: tag them by the secret's first digit.
-ClientCredentials credentials_for(std::string_view secret_hex) {
-    ClientCredentials c =
-        make_credentials(static_cast<std::uint8_t>(secret_hex[0]), kNotBefore, kNotAfter);
-    c.token_hash = keyauth_test::hash_of_hex(secret_hex);
-    return c;
-}
-
-// A registry with myapp01 (secret A) and other (secret B), opened read-only.
-struct TokenFixture {
-    TempRegistry temp;
-    std::unique_ptr<keyauth::RegistryReader> reader;
+// myapp01 (kSecret) and other (kOtherSecret), both valid from kNotBefore to
+// kNotAfter.
+struct Tokens : LiveClients {
+    Tokens()
+        : LiveClients({{"myapp01", kSecret, kNotBefore, kNotAfter},
+                       {"other", kOtherSecret, kNotBefore, kNotAfter}}) {}
 };
 
-int token_setup(void** state) {
-    auto* fixture = new TokenFixture;
-    const bool written = write_registry(fixture->temp.path(), [](RegistryWriter& w) {
-        return put_client(w, "myapp01", credentials_for(kSecretA)) &&
-               put_client(w, "other", credentials_for(kSecretB));
-    });
-    fixture->reader = fixture->temp.open_reader();
-    *state = fixture;
-    return written && fixture->reader ? 0 : -1;
-}
-
-int token_teardown(void** state) {
-    delete static_cast<TokenFixture*>(*state);
-    return 0;
-}
-
 keyauth::RegistryReader& reader_of(void** state) {
-    return *static_cast<TokenFixture*>(*state)->reader;
+    return fixture_of<Tokens>(state).reader();
 }
 
-const std::string kTokenA = token_text("myapp01", kSecretA);
+const std::string kTokenA = token_text("myapp01", kSecret);
 
 void token_validity_edges(void** state) {
     keyauth::RegistryReader& store = reader_of(state);
@@ -100,23 +74,22 @@ void token_validity_edges(void** state) {
 
 void secret_of_another_client_is_a_mismatch(void** state) {
     keyauth::RegistryReader& store = reader_of(state);
-    const AuthResult result = check_token(store, token_text("myapp01", kSecretB), kNotBefore);
+    const AuthResult result = check_token(store, token_text("myapp01", kOtherSecret), kNotBefore);
     assert_verdict(result, Verdict::mismatch);
     assert_sv_equal(result.client_id(), "myapp01");
     assert_int_equal(result.not_after, 0);
     // And the other way round.
-    assert_verdict(check_token(store, token_text("other", kSecretA), kNotBefore),
-                   Verdict::mismatch);
-    assert_verdict(check_token(store, token_text("other", kSecretB), kNotBefore),
+    assert_verdict(check_token(store, token_text("other", kSecret), kNotBefore), Verdict::mismatch);
+    assert_verdict(check_token(store, token_text("other", kOtherSecret), kNotBefore),
                    Verdict::accepted);
 }
 
 void wrong_secret_says_mismatch_even_outside_the_window(void** state) {
     // The window is only disclosed to the holder of the secret.
     keyauth::RegistryReader& store = reader_of(state);
-    assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotAfter + 1),
+    assert_verdict(check_token(store, token_text("myapp01", kOtherSecret), kNotAfter + 1),
                    Verdict::mismatch);
-    assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotBefore - 1),
+    assert_verdict(check_token(store, token_text("myapp01", kOtherSecret), kNotBefore - 1),
                    Verdict::mismatch);
 }
 
@@ -135,7 +108,7 @@ void every_one_character_change_is_refused(void** state) {
 
 void unknown_client(void** state) {
     keyauth::RegistryReader& store = reader_of(state);
-    const AuthResult result = check_token(store, token_text("ghost", kSecretA), kNotBefore);
+    const AuthResult result = check_token(store, token_text("ghost", kSecret), kNotBefore);
     assert_verdict(result, Verdict::unknown_client);
     assert_sv_equal(result.client_id(), "ghost");
 }
@@ -146,7 +119,7 @@ void malformed_and_missing_tokens(void** state) {
     for (const std::string& bad :
          {kTokenA + "0", kTokenA.substr(0, kTokenA.size() - 1), kTokenA + std::string(1, '\0'),
           std::string("myapp01"), std::string("myapp01:b:"), std::string(100000, 'a'),
-          std::string("my/app:b:") + std::string(kSecretA), std::string(1, '\0')}) {
+          std::string("my/app:b:") + std::string(kSecret), std::string(1, '\0')}) {
         const AuthResult result = check_token(store, bad, kNotBefore);
         assert_verdict(result, Verdict::malformed);
         assert_int_equal(result.client_id_length, 0);
@@ -155,29 +128,29 @@ void malformed_and_missing_tokens(void** state) {
 }
 
 void deleted_client_is_refused_on_next_check(void** state) {
-    auto* fixture = static_cast<TokenFixture*>(*state);
-    keyauth::RegistryReader& store = *fixture->reader;
+    Tokens& live = fixture_of<Tokens>(state);
+    keyauth::RegistryReader& store = live.reader();
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
-    assert_true(write_registry_in_child(fixture->temp.path(),
-                                        [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_true(live.change([](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
     const AuthResult result = check_token(store, kTokenA, kNotBefore);
     assert_verdict(result, Verdict::unknown_client);
     assert_sv_equal(result.client_id(), "myapp01");
 }
 
 void reissued_client_refuses_old_token(void** state) {
-    auto* fixture = static_cast<TokenFixture*>(*state);
-    keyauth::RegistryReader& store = *fixture->reader;
+    Tokens& live = fixture_of<Tokens>(state);
+    keyauth::RegistryReader& store = live.reader();
     // Accepted first, so whatever the reader remembers is put to the test.
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::accepted);
-    assert_true(write_registry_in_child(fixture->temp.path(), [](RegistryWriter& w) {
-        ClientCredentials fresh = credentials_for(kSecretB);
-        fresh.certificate_fingerprint.bytes.fill(0x77);
+    assert_true(live.change([](RegistryWriter& w) {
+        // A new secret and a certificate of its own.
+        const ClientCredentials fresh =
+            credentials_with_secret(0x76, kOtherSecret, kNotBefore, kNotAfter);
         return put_client(w, "myapp01", fresh, true);
     }));
     assert_verdict(check_token(store, kTokenA, kNotBefore), Verdict::mismatch);
-    assert_verdict(check_token(store, token_text("myapp01", kSecretB), kNotBefore),
+    assert_verdict(check_token(store, token_text("myapp01", kOtherSecret), kNotBefore),
                    Verdict::accepted);
 }
 
@@ -196,18 +169,11 @@ void bearer_header_is_checked(void** state) {
     assert_verdict(check_bearer(store, "Bearer " + kTokenA + " x", kNotBefore), Verdict::malformed);
     assert_verdict(check_bearer(store, "Bearer x", kNotBefore), Verdict::malformed);
     assert_verdict(check_bearer(store, "Bearer " + kTokenA, kNotAfter + 1), Verdict::expired);
-    assert_verdict(check_bearer(store, "Bearer " + token_text("myapp01", kSecretB), kNotBefore),
+    assert_verdict(check_bearer(store, "Bearer " + token_text("myapp01", kOtherSecret), kNotBefore),
                    Verdict::mismatch);
 }
 
 // --- certificates -------------------------------------------------------
-
-struct CertFixture {
-    TempRegistry temp;
-    std::unique_ptr<keyauth::RegistryReader> reader;
-    keyauth::X509Ptr registered;    // CN myapp01, registered
-    keyauth::X509Ptr unregistered;  // CN myapp01 too, same CA, never registered
-};
 
 keyauth::X509Ptr issue(const keyauth::CertificateAuthority& ca, std::string_view id,
                        keyauth::Fingerprint& fingerprint) {
@@ -219,65 +185,64 @@ keyauth::X509Ptr issue(const keyauth::CertificateAuthority& ca, std::string_view
     return parsed ? std::move(*parsed) : nullptr;
 }
 
-int cert_setup(void** state) {
-    auto* fixture = new CertFixture;
-    *state = fixture;
-    auto ca = keyauth::CertificateAuthority::create("test CA", 30, kNotBefore);
-    if (!ca)
-        return -1;
-    keyauth::Fingerprint registered_fp;
-    keyauth::Fingerprint unregistered_fp;
-    fixture->registered = issue(*ca, "myapp01", registered_fp);
-    fixture->unregistered = issue(*ca, "myapp01", unregistered_fp);
-    const bool written = write_registry(fixture->temp.path(), [&](RegistryWriter& w) {
-        ClientCredentials c = credentials_for(kSecretA);
-        c.certificate_fingerprint = registered_fp;
-        return put_client(w, "myapp01", c) && put_client(w, "other", credentials_for(kSecretB));
-    });
-    fixture->reader = fixture->temp.open_reader();
-    return written && fixture->reader && fixture->registered && fixture->unregistered ? 0 : -1;
-}
+// Tokens, with myapp01's certificate one a test CA issued.
+struct Certificates : Tokens {
+    keyauth::X509Ptr registered;    // CN myapp01, registered
+    keyauth::X509Ptr unregistered;  // CN myapp01 too, same CA, never registered
+    bool registered_in_place = false;
 
-int cert_teardown(void** state) {
-    delete static_cast<CertFixture*>(*state);
-    return 0;
-}
+    Certificates() {
+        auto ca = keyauth::CertificateAuthority::create("test CA", 30, kNotBefore);
+        if (!ca)
+            return;
+        keyauth::Fingerprint registered_fp;
+        keyauth::Fingerprint unregistered_fp;
+        registered = issue(*ca, "myapp01", registered_fp);
+        unregistered = issue(*ca, "myapp01", unregistered_fp);
+        ClientCredentials c = credentials_with_secret(1, kSecret, kNotBefore, kNotAfter);
+        c.certificate_fingerprint = registered_fp;
+        registered_in_place =
+            change([&](RegistryWriter& w) { return put_client(w, "myapp01", c, true); });
+    }
+    bool ready() const {
+        return Tokens::ready() && registered && unregistered && registered_in_place;
+    }
+};
 
 void certificate_validity_edges(void** state) {
-    auto* f = static_cast<CertFixture*>(*state);
+    auto* f = &fixture_of<Certificates>(state);
     const X509* cert = f->registered.get();
-    const AuthResult early = check_certificate(*f->reader, cert, kNotBefore - 1);
+    const AuthResult early = check_certificate(f->reader(), cert, kNotBefore - 1);
     assert_verdict(early, Verdict::not_yet_valid);
     assert_sv_equal(early.client_id(), "myapp01");
-    const AuthResult first = check_certificate(*f->reader, cert, kNotBefore);
+    const AuthResult first = check_certificate(f->reader(), cert, kNotBefore);
     assert_verdict(first, Verdict::accepted);
     assert_sv_equal(first.client_id(), "myapp01");
     assert_int_equal(first.not_after, kNotAfter);
-    assert_verdict(check_certificate(*f->reader, cert, kNotAfter), Verdict::accepted);
-    assert_verdict(check_certificate(*f->reader, cert, kNotAfter + 1), Verdict::expired);
+    assert_verdict(check_certificate(f->reader(), cert, kNotAfter), Verdict::accepted);
+    assert_verdict(check_certificate(f->reader(), cert, kNotAfter + 1), Verdict::expired);
 }
 
 void certificate_with_unregistered_fingerprint_is_unknown(void** state) {
-    auto* f = static_cast<CertFixture*>(*state);
+    auto* f = &fixture_of<Certificates>(state);
     // Same CA, same CN: only the fingerprint tells them apart.
-    const AuthResult result = check_certificate(*f->reader, f->unregistered.get(), kNotBefore);
+    const AuthResult result = check_certificate(f->reader(), f->unregistered.get(), kNotBefore);
     assert_verdict(result, Verdict::unknown_client);
     assert_int_equal(result.client_id_length, 0);
 }
 
 void missing_certificate(void** state) {
-    auto* f = static_cast<CertFixture*>(*state);
-    const AuthResult result = check_certificate(*f->reader, nullptr, kNotBefore);
+    auto* f = &fixture_of<Certificates>(state);
+    const AuthResult result = check_certificate(f->reader(), nullptr, kNotBefore);
     assert_verdict(result, Verdict::missing);
 }
 
 void deleted_certificate_is_refused_on_next_check(void** state) {
-    auto* f = static_cast<CertFixture*>(*state);
-    assert_verdict(check_certificate(*f->reader, f->registered.get(), kNotBefore),
+    auto* f = &fixture_of<Certificates>(state);
+    assert_verdict(check_certificate(f->reader(), f->registered.get(), kNotBefore),
                    Verdict::accepted);
-    assert_true(write_registry_in_child(f->temp.path(),
-                                        [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
-    assert_verdict(check_certificate(*f->reader, f->registered.get(), kNotBefore),
+    assert_true(f->change([](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_verdict(check_certificate(f->reader(), f->registered.get(), kNotBefore),
                    Verdict::unknown_client);
 }
 
@@ -289,11 +254,11 @@ using keyauth::CredentialKind;
 using keyauth::Presented;
 using keyauth::Requirements;
 
-const std::string kTokenB = token_text("other", kSecretB);
+const std::string kTokenB = token_text("other", kOtherSecret);
 const std::string kBearerA = "Bearer " + kTokenA;
 const std::string kBearerB = "Bearer " + kTokenB;
 const std::string kBasicA = "Basic " + kTokenA;
-const std::string kWrongSecretA = token_text("myapp01", kSecretB);
+const std::string kWrongSecretA = token_text("myapp01", kOtherSecret);
 
 Presented mqtt(std::string_view client_id, std::optional<std::string_view> username,
                std::optional<std::string_view> password = std::nullopt) {
@@ -404,67 +369,67 @@ void http_bearer_required(void** state) {
 }
 
 void certificate_and_token_must_name_one_client(void** state) {
-    auto* f = static_cast<CertFixture*>(*state);
+    auto* f = &fixture_of<Certificates>(state);
     const Requirements both{Check::required, Check::required};
     Presented http;
     http.certificate = f->registered.get();
     http.certificate_verified = true;
     http.authorization = kBearerA;
-    AuthResult r = authenticate(*f->reader, http, both, kNotBefore);
+    AuthResult r = authenticate(f->reader(), http, both, kNotBefore);
     assert_verdict(r, Verdict::accepted);
     assert_sv_equal(r.client_id(), "myapp01");
     assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
     // Both valid, two clients.
     http.authorization = kBearerB;
-    r = authenticate(*f->reader, http, both, kNotBefore);
+    r = authenticate(f->reader(), http, both, kNotBefore);
     assert_verdict(r, Verdict::different_clients);
     assert_sv_equal(r.client_id(), "other");
     // A required token is required even with a good certificate.
     http.authorization.reset();
-    r = authenticate(*f->reader, http, both, kNotBefore);
+    r = authenticate(f->reader(), http, both, kNotBefore);
     assert_verdict(r, Verdict::missing);
     assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::token));
     // The certificate is judged first: the TLS layer's verdict, then the registry's.
     http.certificate_verified = false;
     http.authorization = kBearerA;
-    r = authenticate(*f->reader, http, both, kNotBefore);
+    r = authenticate(f->reader(), http, both, kNotBefore);
     assert_verdict(r, Verdict::not_verified);
     assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
     http.certificate = f->unregistered.get();
     http.certificate_verified = true;
-    assert_verdict(authenticate(*f->reader, http, both, kNotBefore), Verdict::unknown_client);
+    assert_verdict(authenticate(f->reader(), http, both, kNotBefore), Verdict::unknown_client);
     http.certificate = nullptr;
-    r = authenticate(*f->reader, http, both, kNotBefore);
+    r = authenticate(f->reader(), http, both, kNotBefore);
     assert_verdict(r, Verdict::missing);
     assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
 }
 
 void mqtt_certificate_session(void** state) {
-    auto* f = static_cast<CertFixture*>(*state);
+    auto* f = &fixture_of<Certificates>(state);
     // A certificate listener: the certificate decides, a token must agree.
     const Requirements listener{Check::when_presented, Check::required, true};
     Presented p = mqtt("myapp01", std::nullopt);
     p.certificate = f->registered.get();
     p.certificate_verified = true;
-    AuthResult r = authenticate(*f->reader, p, listener, kNotBefore);
+    AuthResult r = authenticate(f->reader(), p, listener, kNotBefore);
     assert_verdict(r, Verdict::accepted);
     assert_int_equal(static_cast<int>(r.about), static_cast<int>(CredentialKind::certificate));
     p.mqtt_username = "any name";  // no token: the client's business
-    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::accepted);
+    assert_verdict(authenticate(f->reader(), p, listener, kNotBefore), Verdict::accepted);
     p.mqtt_username = kTokenA;
-    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::accepted);
+    assert_verdict(authenticate(f->reader(), p, listener, kNotBefore), Verdict::accepted);
     p.mqtt_username = kTokenB;
-    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::different_clients);
+    assert_verdict(authenticate(f->reader(), p, listener, kNotBefore), Verdict::different_clients);
     p.mqtt_username = "myapp01";
     p.mqtt_password = kWrongSecretA;
-    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::mismatch);
+    assert_verdict(authenticate(f->reader(), p, listener, kNotBefore), Verdict::mismatch);
     // The certificate's client id is the registered id, no suffix.
     p.mqtt_username.reset();
     p.mqtt_password.reset();
     p.mqtt_client_id = "myapp01:x";
-    assert_verdict(authenticate(*f->reader, p, listener, kNotBefore), Verdict::client_id_refused);
+    assert_verdict(authenticate(f->reader(), p, listener, kNotBefore), Verdict::client_id_refused);
     assert_verdict(
-        authenticate(*f->reader, p, Requirements{Check::off, Check::required, false}, kNotBefore),
+        authenticate(f->reader(), p, Requirements{Check::off, Check::required, false}, kNotBefore),
         Verdict::accepted);
 }
 
@@ -579,35 +544,25 @@ void issued_client_is_accepted_by_token_and_certificate(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(token_validity_edges, token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(secret_of_another_client_is_a_mismatch, token_setup,
-                                        token_teardown),
-        cmocka_unit_test_setup_teardown(wrong_secret_says_mismatch_even_outside_the_window,
-                                        token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(every_one_character_change_is_refused, token_setup,
-                                        token_teardown),
-        cmocka_unit_test_setup_teardown(unknown_client, token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(malformed_and_missing_tokens, token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(deleted_client_is_refused_on_next_check, token_setup,
-                                        token_teardown),
-        cmocka_unit_test_setup_teardown(reissued_client_refuses_old_token, token_setup,
-                                        token_teardown),
-        cmocka_unit_test_setup_teardown(bearer_header_is_checked, token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(mqtt_token_as_username_or_as_password, token_setup,
-                                        token_teardown),
-        cmocka_unit_test_setup_teardown(mqtt_token_session_client_id_belongs_to_its_client,
-                                        token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(nothing_checked_is_refused, token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(http_bearer_required, token_setup, token_teardown),
-        cmocka_unit_test_setup_teardown(certificate_and_token_must_name_one_client, cert_setup,
-                                        cert_teardown),
-        cmocka_unit_test_setup_teardown(mqtt_certificate_session, cert_setup, cert_teardown),
-        cmocka_unit_test_setup_teardown(certificate_validity_edges, cert_setup, cert_teardown),
-        cmocka_unit_test_setup_teardown(certificate_with_unregistered_fingerprint_is_unknown,
-                                        cert_setup, cert_teardown),
-        cmocka_unit_test_setup_teardown(missing_certificate, cert_setup, cert_teardown),
-        cmocka_unit_test_setup_teardown(deleted_certificate_is_refused_on_next_check, cert_setup,
-                                        cert_teardown),
+        unit_test_with(Tokens, token_validity_edges),
+        unit_test_with(Tokens, secret_of_another_client_is_a_mismatch),
+        unit_test_with(Tokens, wrong_secret_says_mismatch_even_outside_the_window),
+        unit_test_with(Tokens, every_one_character_change_is_refused),
+        unit_test_with(Tokens, unknown_client),
+        unit_test_with(Tokens, malformed_and_missing_tokens),
+        unit_test_with(Tokens, deleted_client_is_refused_on_next_check),
+        unit_test_with(Tokens, reissued_client_refuses_old_token),
+        unit_test_with(Tokens, bearer_header_is_checked),
+        unit_test_with(Tokens, mqtt_token_as_username_or_as_password),
+        unit_test_with(Tokens, mqtt_token_session_client_id_belongs_to_its_client),
+        unit_test_with(Tokens, nothing_checked_is_refused),
+        unit_test_with(Tokens, http_bearer_required),
+        unit_test_with(Certificates, certificate_and_token_must_name_one_client),
+        unit_test_with(Certificates, mqtt_certificate_session),
+        unit_test_with(Certificates, certificate_validity_edges),
+        unit_test_with(Certificates, certificate_with_unregistered_fingerprint_is_unknown),
+        unit_test_with(Certificates, missing_certificate),
+        unit_test_with(Certificates, deleted_certificate_is_refused_on_next_check),
         cmocka_unit_test(registry_failures_fail_closed),
         cmocka_unit_test(verdict_reasons_are_fixed_words),
         cmocka_unit_test(issued_client_is_accepted_by_token_and_certificate),

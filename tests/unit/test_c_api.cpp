@@ -9,54 +9,25 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/keyauth.h"
 
-using keyauth::RegistryWriter;
-using keyauth_test::put_client;
+using keyauth_test::kSecret;
+using keyauth_test::LiveClients;
 using keyauth_test::TempDir;
-using keyauth_test::TempRegistry;
 using keyauth_test::token_text;
 
 namespace {
 
-constexpr std::string_view kSecret =
-    "00112233445566778899aabbccddeeff0123456789abcdef0f1e2d3c4b5a6978";
 const std::string kLongId(64, 'L');
 
-struct Fixture {
-    TempRegistry temp;
-    keyauth_registry_t* registry = nullptr;
-    ~Fixture() { keyauth_registry_close(registry); }
+// myapp01 and a 64-character id, live now; old, expired. All with kSecret.
+struct Clients : LiveClients {
+    explicit Clients(std::int64_t now = keyauth::unix_now())
+        : LiveClients({{"myapp01", kSecret, now - 10, now + 3600},
+                       {kLongId, kSecret, now - 10, now + 3600},
+                       {"old", kSecret, now - 20, now - 10}}) {}
 };
 
-int setup(void** state) {
-    auto* fixture = new Fixture;
-    *state = fixture;
-    const std::int64_t now = keyauth::unix_now();
-    const bool written = keyauth_test::write_registry(fixture->temp.path(), [&](RegistryWriter& w) {
-        keyauth::ClientCredentials live = keyauth_test::make_credentials(1, now - 10, now + 3600);
-        live.token_hash = keyauth_test::hash_of_hex(kSecret);
-        keyauth::ClientCredentials long_id =
-            keyauth_test::make_credentials(3, now - 10, now + 3600);
-        long_id.token_hash = live.token_hash;
-        keyauth::ClientCredentials old = keyauth_test::make_credentials(5, now - 20, now - 10);
-        old.token_hash = live.token_hash;
-        return put_client(w, "myapp01", live) && put_client(w, kLongId, long_id) &&
-               put_client(w, "old", old);
-    });
-    char err[256] = {};
-    if (!written || keyauth_registry_open(fixture->temp.path().c_str(), &fixture->registry, err,
-                                          sizeof err) != 0) {
-        return -1;
-    }
-    return 0;
-}
-
-int teardown(void** state) {
-    delete static_cast<Fixture*>(*state);
-    return 0;
-}
-
 keyauth_registry_t* registry_of(void** state) {
-    return static_cast<Fixture*>(*state)->registry;
+    return fixture_of<Clients>(state).handle();
 }
 
 keyauth_result_t authenticate(keyauth_registry_t* registry, const keyauth_request_t& request) {
@@ -113,9 +84,9 @@ void open_of_an_empty_directory_explains_itself(void**) {
 
 // keyauth_registry_check judges a directory without creating anything in it.
 void check_judges_without_opening(void** state) {
-    auto* fixture = static_cast<Fixture*>(*state);
+    const std::string& registry = fixture_of<Clients>(state).path();
     char err[256] = {};
-    assert_int_equal(keyauth_registry_check(fixture->temp.path().c_str(), err, sizeof err), 0);
+    assert_int_equal(keyauth_registry_check(registry.c_str(), err, sizeof err), 0);
 
     TempDir empty;
     assert_int_equal(keyauth_registry_check(empty.path().c_str(), err, sizeof err), -1);
@@ -257,14 +228,13 @@ int main() {
         cmocka_unit_test(open_missing_dir_explains_itself),
         cmocka_unit_test(open_error_is_truncated_and_terminated),
         cmocka_unit_test(open_of_an_empty_directory_explains_itself),
-        cmocka_unit_test_setup_teardown(check_judges_without_opening, setup, teardown),
-        cmocka_unit_test_setup_teardown(bearer_accepts_a_live_token, setup, teardown),
-        cmocka_unit_test_setup_teardown(bearer_gives_a_64_character_id_nul_terminated, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(bearer_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(null_arguments_are_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(authorization_len_is_what_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(authenticate_judges_a_request, setup, teardown),
+        unit_test_with(Clients, check_judges_without_opening),
+        unit_test_with(Clients, bearer_accepts_a_live_token),
+        unit_test_with(Clients, bearer_gives_a_64_character_id_nul_terminated),
+        unit_test_with(Clients, bearer_refusals),
+        unit_test_with(Clients, null_arguments_are_refusals),
+        unit_test_with(Clients, authorization_len_is_what_counts),
+        unit_test_with(Clients, authenticate_judges_a_request),
         cmocka_unit_test(verdict_reasons_reach_c),
     };
     return run_group(tests);

@@ -34,26 +34,19 @@ struct Fixture {
     RegistryLayout layout{dir.path()};
     std::optional<keyauth::CertificateAuthority> authority;
     std::unique_ptr<LmdbRegistry> registry;
+
+    Fixture() {
+        if (!keyauth::initialize_registry(layout, keyauth::InitOptions{}).ok())
+            return;
+        auto loaded = keyauth::load_authority(layout);
+        auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_write);
+        if (!loaded || !opened)
+            return;
+        authority.emplace(std::move(*loaded));
+        registry = std::move(*opened);
+    }
+    bool ready() const { return authority && registry; }
 };
-
-int setup(void** state) {
-    auto* f = new Fixture;
-    *state = f;
-    if (!keyauth::initialize_registry(f->layout, keyauth::InitOptions{}).ok())
-        return -1;
-    auto authority = keyauth::load_authority(f->layout);
-    auto registry = LmdbRegistry::open(f->dir.path(), OpenMode::read_write);
-    if (!authority || !registry)
-        return -1;
-    f->authority.emplace(std::move(*authority));
-    f->registry = std::move(*registry);
-    return 0;
-}
-
-int teardown(void** state) {
-    delete static_cast<Fixture*>(*state);
-    return 0;
-}
 
 // Issues id; the token text delivered, or "" if issuance failed.
 std::string issue(Fixture& f, const IssueRequest& request, Status* status = nullptr,
@@ -228,16 +221,15 @@ void revoke_removes_the_client(void** state) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(init_lays_out_the_registry_with_spec_modes),
-        cmocka_unit_test_setup_teardown(init_refuses_an_initialized_registry, setup, teardown),
-        cmocka_unit_test_setup_teardown(init_again_with_hosts_keeps_ca_and_clients, setup,
-                                        teardown),
+        unit_test_with(Fixture, init_refuses_an_initialized_registry),
+        unit_test_with(Fixture, init_again_with_hosts_keeps_ca_and_clients),
         cmocka_unit_test(init_refuses_bad_options),
-        cmocka_unit_test_setup_teardown(issued_token_is_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(duplicate_is_refused_and_old_token_kept, setup, teardown),
-        cmocka_unit_test_setup_teardown(force_replaces_token_and_certificate, setup, teardown),
-        cmocka_unit_test_setup_teardown(failed_delivery_registers_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(issuance_refuses_bad_ids_and_days, setup, teardown),
-        cmocka_unit_test_setup_teardown(revoke_removes_the_client, setup, teardown),
+        unit_test_with(Fixture, issued_token_is_accepted),
+        unit_test_with(Fixture, duplicate_is_refused_and_old_token_kept),
+        unit_test_with(Fixture, force_replaces_token_and_certificate),
+        unit_test_with(Fixture, failed_delivery_registers_nothing),
+        unit_test_with(Fixture, issuance_refuses_bad_ids_and_days),
+        unit_test_with(Fixture, revoke_removes_the_client),
     };
     return run_group(tests);
 }

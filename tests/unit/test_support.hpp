@@ -1,6 +1,7 @@
 // Helpers shared by the unit tests and the fuzz targets: temporary
-// directories, hand-made credentials, and a small registry of known clients.
-// Free of CMocka so the fuzzers can use it too.
+// directories, hand-made credentials, and the registry of live clients the
+// unit tests check against (LiveClients). Free of CMocka so the fuzzers can
+// use it too.
 #pragma once
 
 #include <ftw.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,10 +18,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include <sodium.h>
 
 #include "keyauth/client_record.hpp"
+#include "keyauth/keyauth.h"
 #include "keyauth/lmdb_registry.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/token.hpp"
@@ -93,6 +98,21 @@ inline keyauth::TokenHash hash_of_hex(std::string_view hex) {
     return keyauth::hash_token_secret(secret);
 }
 
+// Two token secrets, 64 hex digits each, for the clients the tests register.
+inline constexpr std::string_view kSecret =
+    "00112233445566778899aabbccddeeff0123456789abcdef0f1e2d3c4b5a6978";
+inline constexpr std::string_view kOtherSecret =
+    "ffeeddccbbaa99887766554433221100fedcba98765432100f1e2d3c4b5a6978";
+
+// make_credentials(tag, ...) holding the hash of a token secret (64 hex digits).
+inline keyauth::ClientCredentials credentials_with_secret(std::uint8_t tag, std::string_view secret,
+                                                          std::int64_t not_before,
+                                                          std::int64_t not_after) {
+    keyauth::ClientCredentials c = make_credentials(tag, not_before, not_after);
+    c.token_hash = hash_of_hex(secret);
+    return c;
+}
+
 // Writes with a fresh read-write handle, committed, then closed: the way
 // keytool writes. Returns false if anything failed.
 inline bool write_registry(const std::string& dir,
@@ -110,6 +130,14 @@ inline bool write_registry(const std::string& dir,
 
 // The same in a child process, as keytool would while a server holds the
 // registry open read-only (LMDB wants one environment per file per process).
+// A child's exit code, once it has exited; -1 if it did not exit.
+inline int exit_code_of(pid_t pid) {
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
 inline bool write_registry_in_child(const std::string& dir,
                                     const std::function<bool(keyauth::RegistryWriter&)>& change) {
     const pid_t pid = fork();
@@ -117,15 +145,46 @@ inline bool write_registry_in_child(const std::string& dir,
         return false;
     if (pid == 0)
         _exit(write_registry(dir, change) ? 0 : 1);
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid)
-        return false;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return exit_code_of(pid) == 0;
 }
 
 inline bool put_client(keyauth::RegistryWriter& writer, std::string id,
                        const keyauth::ClientCredentials& credentials, bool replace = false) {
     return writer.put(keyauth::ClientRecord{std::move(id), credentials}, replace).ok();
+}
+
+// A child process that opens the registry, waits for `start` (if given),
+// opens a write transaction, puts `id`, tells the parent through `ready`,
+// and commits once `go` says so (or after 300 ms without `go`).
+struct ChildWriter {
+    int start = -1;
+    int ready = -1;
+    int go = -1;
+};
+
+inline pid_t hold_write_in_child(const std::string& dir, const char* id, ChildWriter pipes) {
+    const pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    auto registry = keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::read_write);
+    if (!registry)
+        _exit(2);
+    char byte = 0;
+    if (pipes.start >= 0 && read(pipes.start, &byte, 1) != 1)
+        _exit(7);
+    auto writer = (*registry)->begin_write();
+    if (!writer || !put_client(**writer, id, make_credentials(0x55, 1, 2)))
+        _exit(3);
+    byte = 'r';
+    if (write(pipes.ready, &byte, 1) != 1)
+        _exit(4);
+    if (pipes.go >= 0) {
+        if (read(pipes.go, &byte, 1) != 1)
+            _exit(5);
+    } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    _exit((*writer)->commit().ok() ? 0 : 6);
 }
 
 // A temporary directory holding an empty LMDB registry (no CA).
@@ -154,6 +213,59 @@ class TempRegistry {
 
   private:
     TempDir dir_;
+};
+
+// One client of LiveClients: its id, its token's secret (64 hex digits) and
+// its validity.
+struct LiveClient {
+    std::string id;
+    std::string_view secret;
+    std::int64_t not_before;
+    std::int64_t not_after;
+};
+
+// The unit tests' registry of live clients: written as keytool writes it,
+// then opened as the servers open it, both as the RegistryReader that
+// authenticate() is given and as the C facade's handle the NGINX module and
+// the Mosquitto plugin hold. The clients' credentials are tagged 1, 2, 3...
+// in the order given (make_credentials): a certificate fingerprint each.
+class LiveClients {
+  public:
+    explicit LiveClients(const std::vector<LiveClient>& clients) {
+        const bool written = write_registry(path(), [&](keyauth::RegistryWriter& writer) {
+            std::uint8_t tag = 0;
+            for (const LiveClient& c : clients) {
+                const auto credentials =
+                    credentials_with_secret(++tag, c.secret, c.not_before, c.not_after);
+                if (!put_client(writer, c.id, credentials))
+                    return false;
+            }
+            return true;
+        });
+        if (!written)
+            return;
+        reader_ = temp_.open_reader();
+        keyauth_registry_open(path().c_str(), &handle_, nullptr, 0);
+    }
+    LiveClients(const LiveClients&) = delete;
+    LiveClients& operator=(const LiveClients&) = delete;
+    ~LiveClients() { keyauth_registry_close(handle_); }
+
+    // Written and open both ways.
+    bool ready() const { return reader_ != nullptr && handle_ != nullptr; }
+    const std::string& path() const { return temp_.path(); }
+    keyauth::RegistryReader& reader() const { return *reader_; }
+    keyauth_registry_t* handle() const { return handle_; }
+    // A change by another process, as keytool makes one while the servers
+    // hold the registry open.
+    bool change(const std::function<bool(keyauth::RegistryWriter&)>& change) const {
+        return write_registry_in_child(path(), change);
+    }
+
+  private:
+    TempRegistry temp_;
+    std::unique_ptr<keyauth::RegistryReader> reader_;
+    keyauth_registry_t* handle_ = nullptr;
 };
 
 }  // namespace keyauth_test

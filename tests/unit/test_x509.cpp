@@ -63,25 +63,19 @@ int verify_against(const X509* ca, X509* cert, std::int64_t at, int purpose) {
 struct Fixture {
     std::optional<CertificateAuthority> ca;
     X509Ptr ca_cert;
+
+    Fixture() {
+        auto created = CertificateAuthority::create("keyauth test CA", 3650, kNow);
+        if (!created)
+            return;
+        ca.emplace(std::move(*created));
+        ca_cert = parse(ca->certificate_pem());
+    }
+    bool ready() const { return ca_cert != nullptr; }
 };
 
-int setup(void** state) {
-    auto created = CertificateAuthority::create("keyauth test CA", 3650, kNow);
-    if (!created)
-        return -1;
-    auto* fixture = new Fixture{std::move(*created), nullptr};
-    fixture->ca_cert = parse(fixture->ca->certificate_pem());
-    *state = fixture;
-    return fixture->ca_cert ? 0 : -1;
-}
-
-int teardown(void** state) {
-    delete static_cast<Fixture*>(*state);
-    return 0;
-}
-
 Fixture& fixture(void** state) {
-    return *static_cast<Fixture*>(*state);
+    return fixture_of<Fixture>(state);
 }
 
 void ca_is_a_self_signed_ca(void** state) {
@@ -471,28 +465,26 @@ void pem_parsing_refuses_garbage(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(ca_is_a_self_signed_ca, setup, teardown),
-        cmocka_unit_test_setup_teardown(ca_survives_a_pem_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(client_certificate_follows_the_profile, setup, teardown),
-        cmocka_unit_test_setup_teardown(client_serial_has_at_least_128_bits_and_is_recorded, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(client_certificate_verifies_against_the_ca, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(client_key_matches_certificate, setup, teardown),
-        cmocka_unit_test_setup_teardown(fingerprint_is_sha256_of_der, setup, teardown),
-        cmocka_unit_test_setup_teardown(days_out_of_range_are_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(issue_client_refuses_invalid_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(server_certificate_carries_hosts_as_sans, setup, teardown),
-        cmocka_unit_test_setup_teardown(server_refuses_bad_hosts, setup, teardown),
+        unit_test_with(Fixture, ca_is_a_self_signed_ca),
+        unit_test_with(Fixture, ca_survives_a_pem_round_trip),
+        unit_test_with(Fixture, client_certificate_follows_the_profile),
+        unit_test_with(Fixture, client_serial_has_at_least_128_bits_and_is_recorded),
+        unit_test_with(Fixture, client_certificate_verifies_against_the_ca),
+        unit_test_with(Fixture, client_key_matches_certificate),
+        unit_test_with(Fixture, fingerprint_is_sha256_of_der),
+        unit_test_with(Fixture, days_out_of_range_are_refused),
+        unit_test_with(Fixture, issue_client_refuses_invalid_ids),
+        unit_test_with(Fixture, server_certificate_carries_hosts_as_sans),
+        unit_test_with(Fixture, server_refuses_bad_hosts),
         cmocka_unit_test(check_host_name_rules),
-        cmocka_unit_test_setup_teardown(identity_of_issued_certificate, setup, teardown),
+        unit_test_with(Fixture, identity_of_issued_certificate),
         cmocka_unit_test(identity_of_hand_made_good_certificate),
         cmocka_unit_test(identity_refuses_cn_with_embedded_nul),
         cmocka_unit_test(identity_refuses_missing_cn),
         cmocka_unit_test(identity_refuses_two_cns),
         cmocka_unit_test(identity_refuses_cn_outside_the_id_alphabet),
         cmocka_unit_test(identity_refuses_empty_cn_and_null),
-        cmocka_unit_test_setup_teardown(der_parsing_is_exact, setup, teardown),
+        unit_test_with(Fixture, der_parsing_is_exact),
         cmocka_unit_test(pem_parsing_refuses_garbage),
     };
     return run_group(tests);

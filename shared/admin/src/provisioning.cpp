@@ -82,8 +82,8 @@ Status initialize_locked(const RegistryLayout& layout, const InitOptions& option
     if (!server)
         return server.error();
 
-    // Readers (the broker, NGINX workers) read lookup.idx and commit.seq
-    // and write nothing; keytool verify and list by the group read data.mdb;
+    // Readers (the broker, NGINX workers, keytool list and verify run by the
+    // group) read lookup.idx and commit.seq and write nothing;
     // writer.lock stays the writer's alone.
     auto registry = LmdbRegistry::open(layout.dir, OpenMode::create);
     if (!registry)

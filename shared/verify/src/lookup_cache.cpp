@@ -29,49 +29,48 @@ void LookupCache::allocate() {
         by_fingerprint_.reset(new FingerprintSlot[kSlots]());
 }
 
-bool LookupCache::find(std::uint64_t snapshot, std::string_view id, ClientCredentials& out) const {
-    if (!by_id_ || snapshot == 0)
+bool LookupCache::find(std::uint64_t tag, std::string_view id, ClientCredentials& out) const {
+    if (!by_id_ || tag == 0)
         return false;
     const Slot& slot = by_id_[slot_of(id, kSlots)];
-    if (slot.snapshot != snapshot || std::string_view(slot.id, slot.id_length) != id) {
+    if (slot.tag != tag || std::string_view(slot.id, slot.id_length) != id) {
         return false;
     }
     out = slot.credentials;
     return true;
 }
 
-void LookupCache::remember(std::uint64_t snapshot, std::string_view id,
-                           const ClientCredentials& c) {
+void LookupCache::remember(std::uint64_t tag, std::string_view id, const ClientCredentials& c) {
     if (id.size() > kMaxClientIdLength)
         return;
     allocate();
     Slot& slot = by_id_[slot_of(id, kSlots)];
-    slot.snapshot = snapshot;
+    slot.tag = tag;
     slot.id_length = static_cast<std::uint8_t>(id.size());
     std::memcpy(slot.id, id.data(), id.size());
     slot.credentials = c;
 }
 
-bool LookupCache::find(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string& id,
+bool LookupCache::find(std::uint64_t tag, const Fingerprint& fingerprint, std::string& id,
                        ClientCredentials& out) const {
-    if (!by_fingerprint_ || snapshot == 0)
+    if (!by_fingerprint_ || tag == 0)
         return false;
     const FingerprintSlot& entry = by_fingerprint_[slot_of(fingerprint, kSlots)];
-    if (entry.slot.snapshot != snapshot || !(entry.fingerprint == fingerprint))
+    if (entry.slot.tag != tag || !(entry.fingerprint == fingerprint))
         return false;
     id.assign(entry.slot.id, entry.slot.id_length);
     out = entry.slot.credentials;
     return true;
 }
 
-void LookupCache::remember(std::uint64_t snapshot, const Fingerprint& fingerprint,
-                           std::string_view id, const ClientCredentials& c) {
+void LookupCache::remember(std::uint64_t tag, const Fingerprint& fingerprint, std::string_view id,
+                           const ClientCredentials& c) {
     if (id.size() > kMaxClientIdLength)
         return;
     allocate();
     FingerprintSlot& entry = by_fingerprint_[slot_of(fingerprint, kSlots)];
     entry.fingerprint = fingerprint;
-    entry.slot.snapshot = snapshot;
+    entry.slot.tag = tag;
     entry.slot.id_length = static_cast<std::uint8_t>(id.size());
     std::memcpy(entry.slot.id, id.data(), id.size());
     entry.slot.credentials = c;

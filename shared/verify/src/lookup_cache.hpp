@@ -1,7 +1,8 @@
-// Registry reads remembered per process, each tagged with the LMDB snapshot
-// (transaction id) it was read in. An entry serves only a lookup whose own
-// read transaction has the same id, so a commit anywhere retires every entry
-// at once: nothing can go stale.
+// Registry reads remembered per process, each tagged with the published
+// state it was read in: the commit sequence's value, told apart per reopened
+// registry (RegistryReader's tag_of, never 0). An entry serves only a lookup
+// made while that same state is published, so a commit anywhere retires
+// every entry at once: nothing can go stale.
 #pragma once
 
 #include <cstdint>
@@ -16,19 +17,19 @@ namespace keyauth {
 
 class LookupCache {
   public:
-    bool find(std::uint64_t snapshot, std::string_view id, ClientCredentials& out) const;
-    void remember(std::uint64_t snapshot, std::string_view id, const ClientCredentials& c);
+    bool find(std::uint64_t tag, std::string_view id, ClientCredentials& out) const;
+    void remember(std::uint64_t tag, std::string_view id, const ClientCredentials& c);
 
-    bool find(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string& id,
+    bool find(std::uint64_t tag, const Fingerprint& fingerprint, std::string& id,
               ClientCredentials& out) const;
-    void remember(std::uint64_t snapshot, const Fingerprint& fingerprint, std::string_view id,
+    void remember(std::uint64_t tag, const Fingerprint& fingerprint, std::string_view id,
                   const ClientCredentials& c);
 
   private:
     static constexpr std::size_t kSlots = 4096;  // a power of two; ~1.6 MB in all
 
     struct Slot {
-        std::uint64_t snapshot = 0;  // 0: empty (LMDB transaction ids start at 1)
+        std::uint64_t tag = 0;  // 0: empty (no tag is 0)
         std::uint8_t id_length = 0;
         char id[kMaxClientIdLength];
         ClientCredentials credentials;

@@ -17,6 +17,20 @@ LookupIndex::Found judge(const unsigned char* copy) {
     return LookupIndex::Found::yes;
 }
 
+// Reads a slot word by word, as far as needed: the first word (state and id
+// length), judged; if the slot is full, on to the end of its id. Most probes
+// end here; read_to says how many bytes of the slot were read.
+inline LookupIndex::Found read_to_id(unsigned char* slot, const unsigned char* at,
+                                     std::size_t& read_to) {
+    load_words(slot, at, 8);
+    const LookupIndex::Found state = judge(slot);
+    if (state != LookupIndex::Found::yes)
+        return state;
+    read_to = round_up(kIdAt + slot[kLengthAt], 8);
+    load_words(slot + 8, at + 8, read_to - 8);
+    return state;
+}
+
 }  // namespace
 
 Result<LookupIndex> LookupIndex::open(const std::string& path) {
@@ -43,18 +57,14 @@ LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
     const std::uint64_t home = file_.id_home(id);
     alignas(8) unsigned char slot[kIdSlotBytes];
     for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        // Word by word, as far as needed: most probes end at the state or
-        // the id; only the matching slot's record is read.
         const unsigned char* at = file_.id_slot(copy, (home + probe) & file_.mask());
-        load_words(slot, at, 8);
-        const Found state = judge(slot);
-        if (state != Found::yes)
+        std::size_t read_to = 0;
+        if (const Found state = read_to_id(slot, at, read_to); state != Found::yes)
             return state;
-        const std::size_t id_end = round_up(kIdAt + slot[kLengthAt], 8);
-        load_words(slot + 8, at + 8, id_end - 8);
         if (slot_id(slot) != id)
             continue;
-        load_words(slot + id_end, at + id_end, sizeof slot - id_end);
+        // Only the matching slot's record is read.
+        load_words(slot + read_to, at + read_to, sizeof slot - read_to);
         const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
                                       kEncodedCredentialsSize);
         return decode_credentials(record, out) ? Found::yes : Found::garbage;
@@ -69,11 +79,10 @@ LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerp
     alignas(8) unsigned char slot[kFingerprintSlotBytes];
     for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
         const unsigned char* at = file_.fingerprint_slot(copy, (home + probe) & file_.mask());
-        load_words(slot, at, 8);
-        const Found state = judge(slot);
-        if (state != Found::yes)
+        std::size_t read_to = 0;
+        if (const Found state = read_to_id(slot, at, read_to); state != Found::yes)
             return state;
-        load_words(slot + 8, at + 8, sizeof slot - 8);
+        load_words(slot + read_to, at + read_to, sizeof slot - read_to);
         if (std::memcmp(slot + kValueAt, fingerprint.bytes.data(), kFingerprintBytes) != 0)
             continue;
         const std::string_view owner = slot_id(slot);

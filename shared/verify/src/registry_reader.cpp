@@ -48,9 +48,15 @@ struct RegistryReader::Impl {
     Status ensure_current();
     // Either file at the path is not the one mapped: replaced, or gone.
     bool replaced_on_disk() const;
-    // Runs lookup(index, copy) on one published state; tag names it.
+    // Runs lookup(index, copy) on one published state; tag names it. The
+    // caller has made the reader current (ensure_current), once per lookup.
     template <class Lookup>
     Status read_index(std::uint64_t& tag, LookupIndex::Found& found, Lookup&& lookup);
+    // A lookup the cache could not answer: read_index, then remember(tag)
+    // what was found. Out of line: the cache hit stays short.
+    template <class Lookup, class Remember>
+    [[gnu::noinline]] Status find_in_index(Lookup&& lookup, Remember&& remember,
+                                           const char* unknown_what);
     // The published version now, if the copy it names says so and no newer
     // file or registry has replaced this one (0 if not: read the index,
     // which follows a replacement at once).
@@ -118,12 +124,11 @@ Status RegistryReader::Impl::ensure_current() {
 // Never waits: the copy the counter names is one no writer touches until
 // the counter moves again. If it moved while we read, the copy we read may
 // have been changing, and the copy it names now is complete: read again.
+// A reopen below leaves the reader current, so a retry needs no new look.
 template <class Lookup>
 Status RegistryReader::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& found,
                                         Lookup&& lookup) {
     for (int read = 0; read < kMaxReads; ++read) {
-        if (Status s = ensure_current(); !s)
-            return s;
         const std::uint64_t version = sequence.load();
         const unsigned copy = version & 1;
         const bool named = version != 0 && index.version(copy) == version;
@@ -166,6 +171,18 @@ Status RegistryReader::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& 
                       "registry " + layout.dir + ": the commit sequence moved on every read");
 }
 
+template <class Lookup, class Remember>
+Status RegistryReader::Impl::find_in_index(Lookup&& lookup, Remember&& remember,
+                                           const char* unknown_what) {
+    std::uint64_t tag = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    if (Status s = read_index(tag, found, lookup); !s)
+        return s;
+    if (found == LookupIndex::Found::yes)
+        remember(tag);
+    return unknown(found, unknown_what);
+}
+
 RegistryReader::RegistryReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RegistryReader::~RegistryReader() = default;
 
@@ -189,17 +206,9 @@ Status RegistryReader::find(std::string_view id, ClientCredentials& out) {
         version != 0 && impl_->cache.find(impl_->tag_of(version), id, out)) {
         return {};
     }
-    std::uint64_t tag = 0;
-    LookupIndex::Found found = LookupIndex::Found::no;
-    if (Status s = impl_->read_index(
-            tag, found,
-            [&](const LookupIndex& index, unsigned copy) { return index.find(copy, id, out); });
-        !s) {
-        return s;
-    }
-    if (found == LookupIndex::Found::yes)
-        impl_->cache.remember(tag, id, out);
-    return unknown(found, "unknown client");
+    return impl_->find_in_index(
+        [&](const LookupIndex& index, unsigned copy) { return index.find(copy, id, out); },
+        [&](std::uint64_t tag) { impl_->cache.remember(tag, id, out); }, "unknown client");
 }
 
 Status RegistryReader::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
@@ -210,24 +219,19 @@ Status RegistryReader::find_by_fingerprint(const Fingerprint& fingerprint, std::
         version != 0 && impl_->cache.find(impl_->tag_of(version), fingerprint, id, out)) {
         return {};
     }
-    std::uint64_t tag = 0;
-    LookupIndex::Found found = LookupIndex::Found::no;
-    if (Status s = impl_->read_index(tag, found,
-                                     [&](const LookupIndex& index, unsigned copy) {
-                                         return index.find_by_fingerprint(copy, fingerprint, id,
-                                                                          out);
-                                     });
-        !s) {
-        return s;
-    }
-    if (found == LookupIndex::Found::yes)
-        impl_->cache.remember(tag, fingerprint, id, out);
-    return unknown(found, "unknown certificate");
+    return impl_->find_in_index(
+        [&](const LookupIndex& index, unsigned copy) {
+            return index.find_by_fingerprint(copy, fingerprint, id, out);
+        },
+        [&](std::uint64_t tag) { impl_->cache.remember(tag, fingerprint, id, out); },
+        "unknown certificate");
 }
 
 // lookup.idx is a hash table: ordered once sorted.
 Status RegistryReader::scan(bool backward, const std::function<void()>& start_over,
                             const ClientVisitor& visit) {
+    if (Status s = impl_->ensure_current(); !s)
+        return s;
     std::vector<ClientRecord> records;
     std::uint64_t tag = 0;
     LookupIndex::Found found = LookupIndex::Found::no;

@@ -19,11 +19,7 @@ source "$BROKER_LIB"   # skips (77) without a broker; makes the registry, group 
 
 # Both servers read one registry: the broker as mosquitto, NGINX's workers as
 # www-data with mosquitto as their group (the registry's group).
-eval "$(declare -f write_nginx_conf | sed '1s/write_nginx_conf/nginx_lib_write_nginx_conf/')"
-write_nginx_conf() {
-    nginx_lib_write_nginx_conf "$1"
-    sed -i 's/^user www-data;$/user www-data mosquitto;/' "$NGX_PREFIX/conf/nginx.conf"
-}
+NGX_USER="www-data mosquitto"
 
 # How slow an answer may be, in seconds. A reader that waits for a writer
 # takes a disk sync or, as before 00ec2da, a second: no answer may take

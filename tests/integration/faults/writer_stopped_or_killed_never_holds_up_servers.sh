@@ -19,10 +19,7 @@ start_upstream http-server   # $UP: the SSE stream
 ECHO=$(free_port)
 PORT=$(free_port)
 start_nginx "$(upstream_server "$ECHO")
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth on;
+$(token_server "$PORT" "
         proxy_read_timeout 600s;
         location / {
             proxy_pass http://127.0.0.1:$ECHO;
@@ -31,8 +28,7 @@ start_nginx "$(upstream_server "$ECHO")
         location /events {
             proxy_pass http://127.0.0.1:$UP;
             proxy_buffering off;
-        }
-    }"
+        }")"
 URL=http://127.0.0.1:$PORT/db/query
 start_broker
 

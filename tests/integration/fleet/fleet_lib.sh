@@ -11,6 +11,8 @@
 #   wait_on_host 1 valid ./alice_token
 
 source "$TESTLIB"
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/nginx.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/mosquitto.sh"
 : "${KEYAUTH_SYNC:?KEYAUTH_SYNC must name the keyauth-sync binary}"
 
 command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
@@ -67,7 +69,7 @@ start_member() {
         --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
         --initial-cluster-token "keyauth-$$" "${ETCD_FLAGS[@]}" >>"$WORK/etcd$i.log" 2>&1 &
     ETCD_PID[$i]=$!
-    at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null"
+    at_exit "kill -KILL ${ETCD_PID[$i]} 2>/dev/null; { wait ${ETCD_PID[$i]}; } 2>/dev/null"
     wait_for_port "${CLIENT_PORT[$i]}" 10
 }
 
@@ -126,7 +128,7 @@ start_host() {
     "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$i")" --group mosquitto \
         --digest-interval "${DIGEST_INTERVAL:-30}" >>"$WORK/sync$i.log" 2>&1 &
     SYNC_PID[$i]=$!
-    at_exit "kill -KILL ${SYNC_PID[$i]} 2>/dev/null"
+    at_exit "kill -KILL ${SYNC_PID[$i]} 2>/dev/null; { wait ${SYNC_PID[$i]}; } 2>/dev/null"
     wait_until 10 "host $i's first load" test -f "$(host_dir "$i")/ca_cert.pem"
 }
 
@@ -178,24 +180,13 @@ host_digest_equal() {
 # start_broker I: the real mosquitto with our plugin on host I's registry, a
 # token listener on BROKER_PORT[I].
 start_broker() {
-    local i=$1
-    install -m 644 "$PLUGIN" "$WORK/mosquitto_keyauth.so"
+    local i=$1 plugin
+    plugin=$(mosquitto_readable_plugin "$PLUGIN" "$WORK")
     BROKER_PORT[$i]=$(free_port)
-    cat >"$WORK/broker$i.conf" <<CONF
-user mosquitto
-log_dest stderr
-log_type all
-listener ${BROKER_PORT[$i]} 127.0.0.1
-plugin $WORK/mosquitto_keyauth.so
-plugin_opt_registry $(host_dir "$i")
-CONF
-    local preload=()
-    [ -z "${MOSQUITTO_PRELOAD:-}" ] ||
-        preload=(env LD_PRELOAD="$MOSQUITTO_PRELOAD" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1)
-    "${preload[@]}" /usr/sbin/mosquitto -c "$WORK/broker$i.conf" >"$WORK/broker$i.log" 2>&1 &
-    BROKER_PID[$i]=$!
-    at_exit "kill -TERM ${BROKER_PID[$i]} 2>/dev/null; wait ${BROKER_PID[$i]} 2>/dev/null"
-    wait_for_port "${BROKER_PORT[$i]}" 10
+    mosquitto_conf "$(mosquitto_listener "${BROKER_PORT[$i]}")" \
+        "$(mosquitto_plugin "$plugin" "$(host_dir "$i")")" >"$WORK/broker$i.conf"
+    mosquitto_start "$WORK/broker$i.conf" "$WORK/broker$i.log"
+    BROKER_PID[$i]=$MOSQUITTO_STARTED
 }
 
 # subscribe I NAME TOKEN-FILE: a live session on host I's broker, MQTT client id
@@ -222,28 +213,14 @@ publish() {
 # start_nginx I: the real nginx with our module on host I's registry: an
 # upstream echoing the client id behind the protected NGINX_PORT[I].
 start_nginx() {
-    local i=$1 prefix=$WORK/nginx$1 up
+    local i=$1 up
     up=$(free_port)
     NGINX_PORT[$i]=$(free_port)
-    mkdir -p "$prefix/conf" "$prefix/logs"
-    cat >"$prefix/conf/nginx.conf" <<CONF
-load_module $NGINX_MODULE;
-# The registry's group is mosquitto: the workers read it as that group.
-user www-data mosquitto;
-worker_processes 2;
-error_log $prefix/logs/error.log info;
-pid $prefix/logs/nginx.pid;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $prefix/client_body;
-    proxy_temp_path $prefix/proxy;
-    fastcgi_temp_path $prefix/fastcgi;
-    uwsgi_temp_path $prefix/uwsgi;
-    scgi_temp_path $prefix/scgi;
+    # The registry's group is mosquitto: the workers read it as that group.
+    nginx_conf "$WORK/nginx$i" --module "$NGINX_MODULE" --user "www-data mosquitto" "
     server {
         listen 127.0.0.1:$up;
-        location / { return 200 "client=\$http_x_client_id\n"; }
+        location / { return 200 \"client=\$http_x_client_id\n\"; }
     }
     server {
         listen 127.0.0.1:${NGINX_PORT[$i]};
@@ -253,16 +230,8 @@ http {
             proxy_pass http://127.0.0.1:$up;
             proxy_set_header X-Client-Id \$keyauth_client_id;
         }
-    }
-}
-CONF
-    local preload=()
-    [ -z "${NGINX_PRELOAD:-}" ] ||
-        preload=(env LD_PRELOAD="$NGINX_PRELOAD" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1)
-    "${preload[@]}" /usr/sbin/nginx -p "$prefix" -c conf/nginx.conf -g 'daemon on;' ||
-        fail "nginx on host $i did not start"
-    at_exit "kill -QUIT \$(cat $prefix/logs/nginx.pid) 2>/dev/null"
-    wait_for_port "${NGINX_PORT[$i]}" 10
+    }"
+    nginx_start "$WORK/nginx$i"
 }
 
 # http_status I TOKEN-FILE: the status of one request to host I's nginx.

@@ -10,7 +10,7 @@ expect_contains "$(cat err)" "unknown command frobnicate" "unknown command"
 if keytool gen 2>err; then fail "gen without id accepted"; fi
 expect_contains "$(cat err)" "gen takes exactly one client id" "gen without id"
 
-expect_eq "$(keytool --version)" "keytool $(sed -n 's/^project(keyauth VERSION \([0-9.]*\).*/\1/p' "$(dirname "$TESTLIB")/../../CMakeLists.txt")" "--version"
+expect_eq "$(keytool --version)" "keytool (keyauth) $(sed -n 's/^project(keyauth VERSION \([0-9.]*\).*/\1/p' "$(dirname "$TESTLIB")/../../CMakeLists.txt")" "--version"
 
 # Without a registry gen refuses, pointing at init, and creates nothing: a
 # registry made on the fly would be root's alone, unreadable by the servers.

@@ -1,9 +1,10 @@
 # What the MQTT tests share, sourced after lib.sh: a registry made for
 # Debian's mosquitto user, the real broker with the plugin on two loopback
-# listeners, and ways to watch what clients and the broker saw.
+# listeners (started by tests/lib/mosquitto.sh), and ways to watch what
+# clients and the broker saw.
 
 : "${PLUGIN:?PLUGIN must name mosquitto_keyauth.so}"
-MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/mosquitto.sh"
 # The seed's example message.
 PAYLOAD='[ "wave.pi", 1675851592000000000, 3.1415]'
 
@@ -31,35 +32,13 @@ pick_ports() {
 # requiring client certificates on $TLS_PORT; LINEs are appended.
 # REGISTRY_OPTION replaces the plugin_opt_registry line (empty: none).
 broker_config() {
-    cat <<CONF
-user mosquitto
-log_dest stderr
-log_type all
-listener $TOKEN_PORT 127.0.0.1
-listener $TLS_PORT 127.0.0.1
-require_certificate true
-cafile $KEYAUTH_REGISTRY/ca_cert.pem
-certfile $KEYAUTH_REGISTRY/server_cert.pem
-keyfile $KEYAUTH_REGISTRY/server_key.pem
-plugin $WORK/mosquitto_keyauth.so
-${REGISTRY_OPTION-plugin_opt_registry $KEYAUTH_REGISTRY}
-CONF
-    [ $# -eq 0 ] || printf '%s\n' "$@"
+    mosquitto_conf "$(mosquitto_listener "$TOKEN_PORT")" \
+        "$(mosquitto_listener "$TLS_PORT")" "$(mosquitto_tls "$KEYAUTH_REGISTRY")" \
+        "$(mosquitto_plugin "$BROKER_PLUGIN")" \
+        "${REGISTRY_OPTION-plugin_opt_registry $KEYAUTH_REGISTRY}" "$@"
 }
 
-# The broker loads the plugin after dropping to the mosquitto user, which may
-# not see into the build tree: it gets a copy beside the registry.
-install -m 644 "$PLUGIN" "$WORK/mosquitto_keyauth.so"
-
-# A sanitized plugin (MOSQUITTO_PRELOAD=libasan) runs in the uninstrumented
-# broker with libasan loaded first; reports go to the broker log.
-if [ -n "${MOSQUITTO_PRELOAD:-}" ]; then
-    SANITIZED_BROKER="env LD_PRELOAD=$MOSQUITTO_PRELOAD ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
-        LSAN_OPTIONS=suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan.supp:fast_unwind_on_malloc=0
-        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
-else
-    SANITIZED_BROKER=""
-fi
+BROKER_PLUGIN=$(mosquitto_readable_plugin "$PLUGIN" "$WORK")
 
 # expect_no_sanitizer_report LOG: fails on any AddressSanitizer or UBSan report.
 expect_no_sanitizer_report() {
@@ -73,28 +52,23 @@ start_broker() {
     pick_ports
     broker_config "$@" >"$WORK/mosquitto.conf"
     BROKER_LOG=$WORK/broker.log
-    ${BROKER_WRAPPER:-$SANITIZED_BROKER} "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$BROKER_LOG" 2>&1 &
-    BROKER_PID=$!
+    run_broker
+}
+
+# run_broker: the broker on $WORK/mosquitto.conf, its log $BROKER_LOG, its pid
+# $BROKER_PID.
+run_broker() {
+    # shellcheck disable=SC2086  # BROKER_WRAPPER is words
+    mosquitto_start "$WORK/mosquitto.conf" "$BROKER_LOG" ${BROKER_WRAPPER:-}
+    BROKER_PID=$MOSQUITTO_STARTED
     at_exit stop_broker
-    local port tries
-    for port in "$TOKEN_PORT" "$TLS_PORT"; do
-        tries=600
-        until (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; do
-            if ! kill -0 "$BROKER_PID" 2>/dev/null || [ $((tries -= 1)) -eq 0 ]; then
-                cat "$BROKER_LOG" >&2
-                fail "the broker did not start listening on $port"
-            fi
-            sleep 0.05
-        done
-    done
 }
 
 # Stops the broker (SIGTERM) and keeps its exit status in BROKER_STATUS.
 stop_broker() {
     [ -n "${BROKER_PID:-}" ] || return 0
-    kill -TERM "$BROKER_PID" 2>/dev/null || true
-    BROKER_STATUS=0
-    wait "$BROKER_PID" || BROKER_STATUS=$?
+    mosquitto_stop "$BROKER_PID"
+    BROKER_STATUS=$MOSQUITTO_STATUS
     BROKER_PID=
     expect_no_sanitizer_report "$BROKER_LOG"
 }
@@ -105,7 +79,7 @@ run_broker_expecting_refusal() {
     pick_ports
     broker_config "$@" >"$WORK/mosquitto.conf"
     local rc=0
-    timeout 20 $SANITIZED_BROKER "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 || rc=$?
+    timeout 20 "${MOSQUITTO_SANITIZER[@]}" "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 || rc=$?
     expect_no_sanitizer_report "$WORK/broker.log"
     [ "$rc" -ne 0 ] || fail "broker started although it should have refused"
     [ "$rc" -ne 124 ] || fail "broker kept running although it should have refused"

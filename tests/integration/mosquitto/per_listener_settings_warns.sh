@@ -16,19 +16,10 @@ pass "no warning by default"
 
 # The same listeners, the plugin configured for the token listener alone.
 pick_ports
-cat >"$WORK/mosquitto.conf" <<CONF
-user mosquitto
-log_dest stderr
-log_type all
-per_listener_settings true
-listener $TOKEN_PORT 127.0.0.1
-plugin $WORK/mosquitto_keyauth.so
-plugin_opt_registry $KEYAUTH_REGISTRY
-CONF
+mosquitto_conf "per_listener_settings true" "$(mosquitto_listener "$TOKEN_PORT")" \
+    "$(mosquitto_plugin "$BROKER_PLUGIN" "$KEYAUTH_REGISTRY")" >"$WORK/mosquitto.conf"
 BROKER_LOG=$WORK/broker-per-listener.log
-$SANITIZED_BROKER "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$BROKER_LOG" 2>&1 &
-BROKER_PID=$!
-at_exit stop_broker
+run_broker
 expect_in_log "keyauth: WARNING: per_listener_settings true: .* NOT disconnected" \
     "the warning at start"
 pass "per_listener_settings true: the broker log warns that live revocation is off"

@@ -13,17 +13,12 @@ PORT=$(free_port)
 start_nginx "$(upstream_server "$UP")
     limit_req_zone \$keyauth_client_id zone=per_client:1m rate=1r/s;
 
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth on;
-
+$(token_server "$PORT" "
         location / {
             limit_req zone=per_client burst=5;
             proxy_pass http://127.0.0.1:$UP;
             proxy_set_header X-Client-Id \$keyauth_client_id;
-        }
-    }"
+        }")"
 
 # burst NAME CLIENT N: N requests at once, each line "STATUS BODY" in NAME.N
 burst() {

@@ -10,13 +10,14 @@
 
 NGINX_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$TESTLIB"
+source "$NGINX_TESTS/../../lib/nginx.sh"
 : "${NGINX_MODULE:?NGINX_MODULE must name ngx_http_keyauth_module.so}"
-NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 NGX_PREFIX=$WORK/nginx
 NGX_ERROR_LOG=$NGX_PREFIX/logs/error.log
 # Where libasan and UBSan report, when the module is sanitized (workers, as
 # www-data, write there too).
 NGX_SANITIZER_LOGS=$WORK/sanitizer
+NGINX_SANITIZER_LOGS=$NGX_SANITIZER_LOGS
 mkdir -p "$NGX_SANITIZER_LOGS"
 chmod 1777 "$NGX_SANITIZER_LOGS"
 # The refusal the seed shows, and what comes with it.
@@ -40,59 +41,25 @@ upstream_server() {
 EOF
 }
 
-# write_nginx_conf HTTP_BLOCK_BODY: the whole nginx.conf of a test.
+# write_nginx_conf HTTP_BLOCK_BODY: the whole nginx.conf of a test: our
+# module, workers as NGX_USER (default www-data), NGX_WORKERS of them
+# (default 2), logging at NGX_LOG_LEVEL (default info; notice: where nginx
+# says it started, and we say what we enabled).
 write_nginx_conf() {
-    mkdir -p "$NGX_PREFIX/conf" "$NGX_PREFIX/logs" "$NGX_PREFIX/html"
-    cat >"$NGX_PREFIX/conf/nginx.conf" <<EOF
-load_module $NGINX_MODULE;
-user www-data;
-worker_processes 2;
-# notice: where nginx says it started, and we say what we enabled
-error_log $NGX_ERROR_LOG ${NGX_LOG_LEVEL:-info};
-pid $NGX_PREFIX/logs/nginx.pid;
-
-events {
-    worker_connections 1024;
+    nginx_conf "$NGX_PREFIX" --module "$NGINX_MODULE" --user "${NGX_USER:-www-data}" \
+        --workers "${NGX_WORKERS:-2}" --log-level "${NGX_LOG_LEVEL:-info}" "$1"
 }
 
-http {
-    access_log off;
-    client_body_temp_path $NGX_PREFIX/client_body;
-    proxy_temp_path $NGX_PREFIX/proxy;
-    fastcgi_temp_path $NGX_PREFIX/fastcgi;
-    uwsgi_temp_path $NGX_PREFIX/uwsgi;
-    scgi_temp_path $NGX_PREFIX/scgi;
-    default_type text/plain;
-
-$1
-}
-EOF
-}
-
-# sanitized ARGS...: runs a command, under libasan when the module is
-# sanitized (NGINX_PRELOAD): nginx loads it into an uninstrumented binary.
-# (No leak check: nginx leaves its pools to exit.) For nginx only: curl
-# deadlocks under a preloaded libasan.
-sanitized() {
-    if [ -n "${NGINX_PRELOAD:-}" ]; then
-        env LD_PRELOAD="$NGINX_PRELOAD" \
-            ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$NGX_SANITIZER_LOGS/asan" \
-            UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$NGX_SANITIZER_LOGS/ubsan" \
-            "$@"
-    else
-        "$@"
-    fi
-}
-
-# A program that runs nginx as sanitized() does, for scripts that take
+# A program that runs nginx as nginx_start does (under libasan when the
+# module is sanitized), for scripts that take
 # NGINX_BIN (never NGINX: nginx reads that variable for inherited sockets).
 sanitized_nginx_program() {
     {
         echo "#!/bin/bash"
-        declare -f sanitized
+        declare -f nginx_sanitized
         echo "NGINX_PRELOAD='${NGINX_PRELOAD:-}'"
-        echo "NGX_SANITIZER_LOGS='$NGX_SANITIZER_LOGS'"
-        echo "sanitized '$NGINX_BIN' \"\$@\""
+        echo "NGINX_SANITIZER_LOGS='$NGX_SANITIZER_LOGS'"
+        echo "nginx_sanitized '$NGINX_BIN' \"\$@\""
     } >"$WORK/sanitized-nginx"
     chmod 755 "$WORK/sanitized-nginx"
     echo "$WORK/sanitized-nginx"
@@ -102,48 +69,24 @@ sanitized_nginx_program() {
 # exit code.
 nginx_test() {
     write_nginx_conf "$1"
-    sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -t 2>&1
+    nginx_run "$NGX_PREFIX" -t 2>&1
 }
 
-# start_nginx HTTP_BLOCK_BODY: starts nginx (daemon, two workers) and waits
-# for every listen port in the configuration.
+# start_nginx HTTP_BLOCK_BODY: starts nginx (daemon, NGX_WORKERS workers) and
+# returns once every worker runs.
 start_nginx() {
-    local port out
     write_nginx_conf "$1"
-    out=$(sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) \
-        || fail "nginx did not start: $out"
-    at_exit stop_nginx
-    for port in $(grep -o 'listen 127\.0\.0\.1:[0-9]*' "$NGX_PREFIX/conf/nginx.conf" | cut -d: -f2); do
-        wait_for_port "$port"
-    done
-    wait_for_workers 2
+    nginx_start "$NGX_PREFIX"
 }
 
-stop_nginx() {
-    local pid
-    [ -f "$NGX_PREFIX/logs/nginx.pid" ] || return 0
-    pid=$(cat "$NGX_PREFIX/logs/nginx.pid")
-    kill -QUIT "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
+stop_nginx() { nginx_stop "$NGX_PREFIX"; }
 
 # The pids of the running workers.
-nginx_workers() {
-    pgrep -P "$(cat "$NGX_PREFIX/logs/nginx.pid")" | sort
-}
+nginx_workers() { nginx_worker_pids "$NGX_PREFIX"; }
+wait_for_workers() { nginx_wait_workers "$NGX_PREFIX" "$1"; }
 
-wait_for_workers() {
-    local tries=100
-    while [ "$(nginx_workers | wc -l)" -lt "$1" ]; do
-        tries=$((tries - 1))
-        [ "$tries" -gt 0 ] || fail "nginx started fewer than $1 workers"
-        sleep 0.05
-    done
-}
+# reload_nginx: nginx -s reload, on the test's configuration.
+reload_nginx() { nginx_run "$NGX_PREFIX" -s reload; }
 
 # A token's secret part: what must never reach a log.
 token_secret() {
@@ -179,23 +122,28 @@ curl_status_body() {
     printf ' %s' "$(cat "$WORK/body")"
 }
 
-# The reverse proxy of the seed's /db/query, with Bearer tokens: the upstream
-# on port $2 gets the client id in X-Client-Id.
-protected_server() {
+# token_server PORT LINES: Bearer tokens required on PORT (reuseport: the
+# kernel spreads new connections over the workers), LINES inside.
+token_server() {
     cat <<EOF2
     server {
-        # reuseport: the kernel spreads new connections over both workers
         listen 127.0.0.1:$1 reuseport;
         keyauth_registry $KEYAUTH_REGISTRY;
         keyauth on;
-        add_header X-Worker \$pid always;
+$2
+    }
+EOF2
+}
+
+# The reverse proxy of the seed's /db/query, with Bearer tokens: the upstream
+# on port $2 gets the client id in X-Client-Id.
+protected_server() {
+    token_server "$1" "        add_header X-Worker \$pid always;
 
         location / {
             proxy_pass http://127.0.0.1:$2;
             proxy_set_header X-Client-Id \$keyauth_client_id;
-        }
-    }
-EOF2
+        }"
 }
 
 # The registry the workers (www-data) read, its server certificate for the

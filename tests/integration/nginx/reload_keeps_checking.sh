@@ -12,7 +12,7 @@ old_workers=$(nginx_workers)
 expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer `cat ./myapp01_token`")" \
     "200 client=myapp01" "before reload"
 keytool del myapp02 >/dev/null
-sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -s reload
+reload_nginx
 for _ in $(seq 100); do
     [ -z "$(comm -12 <(echo "$old_workers") <(nginx_workers))" ] && break
     sleep 0.05

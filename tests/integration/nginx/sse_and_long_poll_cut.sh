@@ -13,11 +13,7 @@ keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
 start_upstream http-server
 PORT=$(free_port)
-start_nginx "
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth on;
+start_nginx "$(token_server "$PORT" "
         proxy_read_timeout 60s;
 
         location /events {
@@ -26,8 +22,7 @@ start_nginx "
         }
         location /poll {
             proxy_pass http://127.0.0.1:$UP;
-        }
-    }"
+        }")"
 auth() { echo "Authorization: Bearer $(cat ./$1_token)"; }
 
 sse_client sse01 "http://127.0.0.1:$PORT/events" -H "$(auth myapp01)"

@@ -15,17 +15,13 @@ PORT=$(free_port)
 start_nginx "
     keyauth_registry_error_grace 3s;
 
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth on;
+$(token_server "$PORT" "
         proxy_read_timeout 60s;
 
         location /events {
             proxy_pass http://127.0.0.1:$UP;
             proxy_buffering off;
-        }
-    }"
+        }")"
 auth() { echo "Authorization: Bearer $(cat ./$1_token)"; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' -H "$(auth "$1")" "http://127.0.0.1:$PORT/events"; }
 

@@ -5,16 +5,7 @@ source "$(dirname "$0")/../nginx/nginx_lib.sh"
 
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
-UP=$(free_port)
-PORT=$(free_port)
-URL=http://127.0.0.1:$PORT/db/query
-write_nginx_conf "$(upstream_server "$UP") $(protected_server "$PORT" "$UP")"
-sed -i 's/^worker_processes 2;/worker_processes 160;/' "$NGX_PREFIX/conf/nginx.conf"
-out=$(sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -g 'daemon on;' 2>&1) ||
-    fail "nginx did not start: $out"
-at_exit stop_nginx
-wait_for_port "$PORT"
-wait_for_workers 160
+NGX_WORKERS=160 start_protected_proxy
 
 requests() {
     for _ in $(seq "$1"); do
@@ -22,7 +13,7 @@ requests() {
     done
 }
 for round in 1 2; do
-    sanitized "$NGINX_BIN" -p "$NGX_PREFIX" -c conf/nginx.conf -s reload
+    reload_nginx
     sleep 1
     answers=$(requests 100)
     expect_eq "$(cut -d' ' -f1 <<<"$answers" | sort -u)" "200" "statuses after reload $round"

@@ -17,7 +17,7 @@ struct RegistryLayout {
     std::string data_file() const { return dir + "/data.mdb"; }
     // What the servers read: the clients, hashed by id and by fingerprint.
     std::string lookup_index() const { return dir + "/lookup.idx"; }
-    // The writer's seqlock counter, which the readers map read-only.
+    // The commit counter naming the index copy readers use (they map it read-only).
     std::string commit_sequence() const { return dir + "/commit.seq"; }
     // The writer's lock: its owner's alone.
     std::string writer_lock() const { return dir + "/writer.lock"; }

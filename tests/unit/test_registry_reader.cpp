@@ -1,0 +1,520 @@
+// The servers' side of the registry (RegistryReader): lookups that see every
+// commit on their next call and never wait for a writer, a registry replaced
+// on disk noticed, and an index that cannot be trusted refused.
+#include "registry_test.hpp"
+
+#include <fcntl.h>
+#include <lmdb.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "keyauth/staged_files.hpp"
+
+using keyauth::RegistryReader;
+
+namespace {
+
+void list_gives_every_client_in_id_order(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "zeta", kFirst) && put_client(w, "alpha", kSecond) &&
+               put_client(w, "mid", make_credentials(0x30, 5, 6));
+    }));
+    auto registry = temp.open_reader();
+    auto listed = registry->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 3);
+    assert_sv_equal((*listed)[0].id, "alpha");
+    assert_sv_equal((*listed)[1].id, "mid");
+    assert_sv_equal((*listed)[2].id, "zeta");
+    assert_same_credentials((*listed)[0].credentials, kSecond);
+    assert_same_credentials((*listed)[2].credentials, kFirst);
+}
+
+void empty_registry_lists_nothing(void**) {
+    TempRegistry temp;
+    auto registry = temp.open_reader();
+    assert_non_null(registry.get());
+    auto listed = registry->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 0);
+}
+
+void find_by_fingerprint_names_the_owner(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "one", kFirst) && put_client(w, "two", kSecond);
+    }));
+    auto registry = temp.open_reader();
+    ClientCredentials found;
+    std::string id = "stale contents";
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "two");
+    assert_same_credentials(found, kSecond);
+    assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "one");
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                Errc::unknown_client);
+}
+
+void find_refuses_ids_that_cannot_exist(void**) {
+    TempRegistry temp;
+    auto registry = temp.open_reader();
+    ClientCredentials found;
+    assert_code(registry->find("", found), Errc::unknown_client);
+    assert_code(registry->find(std::string(65, 'a'), found), Errc::unknown_client);
+    assert_code(registry->find(std::string(100000, 'a'), found), Errc::unknown_client);
+}
+
+void reader_sees_commits_on_next_lookup(void**) {
+    TempRegistry temp;
+    auto reader = temp.open_reader();
+    assert_non_null(reader.get());
+    ClientCredentials found;
+    assert_code(reader->find("myapp01", found), Errc::unknown_client);
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_ok(reader->find("myapp01", found));
+    assert_same_credentials(found, kFirst);
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    assert_ok(reader->find("myapp01", found));
+    assert_same_credentials(found, kSecond);
+    assert_true(write_registry_in_child(temp.path(),
+                                        [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_code(reader->find("myapp01", found), Errc::unknown_client);
+}
+
+void read_only_open_of_missing_dir_is_not_found(void**) {
+    TempDir dir;
+    const std::string missing = dir / "nope";
+    auto opened = RegistryReader::open(missing);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + missing + " does not exist (run keytool init)");
+    // Nothing was created.
+    struct stat st {};
+    assert_int_equal(stat(missing.c_str(), &st), -1);
+}
+
+void read_only_open_without_data_mdb_is_not_found(void**) {
+    TempDir dir;
+    auto opened = RegistryReader::open(dir.path());
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + dir.path() + " has no data.mdb (run keytool init)");
+    struct stat st {};
+    assert_int_equal(stat((dir / "data.mdb").c_str(), &st), -1);
+    assert_int_equal(stat((dir / "lock.mdb").c_str(), &st), -1);
+}
+
+void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
+    TempDir dir;
+    MDB_env* env = nullptr;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_open(env, dir.path().c_str(), 0, 0600), 0);
+    mdb_env_close(env);
+    auto opened = RegistryReader::open(dir.path());
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    // LMDB's own layout, without keyauth's lookup index: a 0.1 registry.
+    assert_sv_equal(opened.error().message,
+                    "registry " + dir.path() +
+                        " was made by an older keyauth and has no lookup.idx: run any keytool "
+                        "command on it as root once (e.g. keytool list) to upgrade it");
+}
+
+void open_of_a_file_is_refused(void**) {
+    TempDir dir;
+    const std::string file = dir / "file";
+    assert_ok(keyauth::write_file_exclusive(file, "x", 0600, false));
+    auto opened = RegistryReader::open(file);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code),
+                     static_cast<int>(Errc::invalid_argument));
+}
+
+void generation_changes_after_a_commit(void**) {
+    TempRegistry temp;
+    auto reader = temp.open_reader();
+    const std::uint64_t before = reader->generation();
+    assert_int_equal(reader->generation(), before);
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    const std::uint64_t after = reader->generation();
+    assert_int_not_equal(after, before);
+    assert_int_equal(reader->generation(), after);
+    // An aborted write changes nothing.
+    assert_false(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "other", kSecond) && false; }));
+    assert_int_equal(reader->generation(), after);
+}
+
+// Polls find(id) until it succeeds; the milliseconds it took, or -1.
+long millis_until_found(keyauth::ClientStore& registry, const std::string& id, long limit_millis) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        ClientCredentials found;
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+        if (registry.find(id, found).ok())
+            return static_cast<long>(elapsed);
+        if (elapsed > limit_millis)
+            return -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+// A registry directory holding one client, opened by a reader, that the
+// test then removes or swaps for a new one at the same path.
+struct SwappableRegistry {
+    TempDir parent;
+    std::string dir = parent / "registry";
+    std::unique_ptr<RegistryReader> reader;
+
+    SwappableRegistry(const std::string& id, const ClientCredentials& credentials) {
+        assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+        assert_true(
+            write_registry(dir, [&](RegistryWriter& w) { return put_client(w, id, credentials); }));
+        auto opened = RegistryReader::open(dir);
+        assert_ok(opened);
+        reader = std::move(*opened);
+    }
+    // A new directory at the same path, written by another process.
+    void recreate(const std::string& id, const ClientCredentials& credentials) {
+        assert_int_equal(mkdir(dir.c_str(), 0700), 0);
+        assert_true(write_registry_in_child(
+            dir, [&](RegistryWriter& w) { return put_client(w, id, credentials); }));
+    }
+    void replace(const std::string& id, const ClientCredentials& credentials) {
+        assert_int_equal(rename(dir.c_str(), (parent / "registry.old").c_str()), 0);
+        recreate(id, credentials);
+    }
+};
+
+void replaced_registry_is_noticed_within_300ms(void**) {
+    SwappableRegistry registry("old", kFirst);
+    ClientCredentials found;
+    assert_ok(registry.reader->find("old", found));
+    const std::uint64_t generation = registry.reader->generation();
+
+    registry.replace("new", kSecond);
+    const long millis = millis_until_found(*registry.reader, "new", 1000);
+    print_message("replacement noticed after %ld ms\n", millis);
+    assert_in_range(millis, 0, 300);
+    assert_code(registry.reader->find("old", found), Errc::unknown_client);
+    assert_int_not_equal(registry.reader->generation(), generation);
+}
+
+// The replacement holds the same id, written in as many transactions: only
+// the reopen tells the two apart, and the new credentials must win.
+void replaced_registry_with_the_same_history_is_read_afresh(void**) {
+    SwappableRegistry registry("myapp01", kFirst);
+    ClientCredentials found;
+    for (int i = 0; i < 3; ++i) {
+        assert_ok(registry.reader->find("myapp01", found));
+        assert_same_credentials(found, kFirst);
+    }
+    std::string id;
+    assert_ok(registry.reader->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+
+    registry.replace("myapp01", kSecond);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    assert_ok(registry.reader->find("myapp01", found));
+    assert_same_credentials(found, kSecond);
+    assert_code(registry.reader->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+}
+
+void removed_registry_fails_closed_then_recovers(void**) {
+    SwappableRegistry registry("old", kFirst);
+    TempDir::remove_tree(registry.dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ClientCredentials found;
+    assert_code(registry.reader->find("old", found), Errc::not_found);
+    assert_int_equal(registry.reader->generation(), ~std::uint64_t{0});
+
+    registry.recreate("new", kSecond);
+    assert_in_range(millis_until_found(*registry.reader, "new", 1000), 0, 300);
+    assert_code(registry.reader->find("old", found), Errc::unknown_client);
+}
+
+void readers_are_not_blocked_by_an_open_write(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
+    auto reader = temp.open_reader();
+    int ready[2];
+    int go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    const pid_t child = hold_write_in_child(temp.path(), "new", {-1, ready[1], go[0]});
+    char byte = 0;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    // The write transaction is open: lookups answer at once, from the last commit.
+    const auto start = std::chrono::steady_clock::now();
+    ClientCredentials found;
+    assert_ok(reader->find("old", found));
+    assert_code(reader->find("new", found), Errc::unknown_client);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+    assert_in_range(millis, 0, 100);
+    assert_int_equal(write(go[1], &byte, 1), 1);
+    assert_int_equal(exit_code_of(child), 0);
+    assert_ok(reader->find("new", found));
+    for (int fd : {ready[0], ready[1], go[0], go[1]})
+        close(fd);
+}
+
+// How long one lookup took, in microseconds.
+template <class Lookup>
+long micros_of(Lookup&& lookup) {
+    const auto begun = std::chrono::steady_clock::now();
+    lookup();
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - begun)
+                                 .count());
+}
+
+// A writer deleting "victim" (or making another change) stops itself at a
+// point of its commit (the test hook), is checked on while stopped, then
+// killed there.
+template <class Change>
+pid_t writer_stopped_at(const std::string& dir, const char* point, Change&& change) {
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("KEYAUTH_TEST_STOP_AT", point, 1);
+        _exit(write_registry(dir, change) ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    return pid;
+}
+
+pid_t writer_stopped_at(const std::string& dir, const char* point) {
+    return writer_stopped_at(dir, point, [](RegistryWriter& w) { return w.erase("victim").ok(); });
+}
+
+void kill_writer(pid_t pid) {
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+// Readers never wait for a writer: one stopped (Ctrl-Z, SIGSTOP) or killed
+// at any point of its commit leaves every lookup answered at once from the
+// last published state; the next writer publishes what LMDB committed.
+void a_writer_stopped_or_killed_anywhere_never_holds_up_readers(void**) {
+    struct Point {
+        const char* name;
+        bool published;  // the delete is visible while the writer is stopped
+        bool committed;  // LMDB holds it: the next writer publishes it
+    };
+    const Point points[] = {
+        {"before-commit", false, false}, {"lmdb-committed", false, true},
+        {"copy-marked", false, true},    {"copy-changed", false, true},
+        {"copy-durable", false, true},   {"published", true, true},
+    };
+    for (const Point& point : points) {
+        TempRegistry temp;
+        assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+            return put_client(w, "victim", kFirst) && put_client(w, "bystander", kSecond);
+        }));
+        auto reader = temp.open_reader();
+        ClientCredentials found;
+        assert_ok(reader->find("bystander", found));
+
+        const pid_t writer = writer_stopped_at(temp.path(), point.name);
+        keyauth::Status bystander;
+        keyauth::Status victim;
+        long slowest = micros_of([&] { bystander = reader->find("bystander", found); });
+        slowest = std::max(slowest, micros_of([&] { victim = reader->find("victim", found); }));
+        assert_ok(bystander);
+        if (point.published)
+            assert_code(victim, Errc::unknown_client);
+        else
+            assert_ok(victim);
+        // Answered, not waited for (generous: a shared, noisy machine).
+        assert_in_range(slowest, 0, 100000);
+        kill_writer(writer);
+        assert_ok(reader->find("bystander", found));
+
+        assert_true(write_registry_in_child(
+            temp.path(), [](RegistryWriter& w) { return put_client(w, "next", kThird); }));
+        assert_ok(reader->find("bystander", found));
+        assert_ok(reader->find("next", found));
+        if (point.committed)
+            assert_code(reader->find("victim", found), Errc::unknown_client);
+        else
+            assert_ok(reader->find("victim", found));
+        std::string owner;
+        assert_ok(reader->find_by_fingerprint(kSecond.certificate_fingerprint, owner, found));
+        assert_sv_equal(owner, "bystander");
+    }
+}
+
+// A writer killed between renaming a grown lookup.idx in and retiring the
+// old file, then a commit at once: a reader still on the old file (its look
+// for a replaced file not due yet) finds the counter naming a copy that file
+// never held. It must follow the path to the new file, not refuse everyone.
+void a_reader_on_an_index_a_killed_writer_replaced_follows_the_path(void**) {
+    TempRegistry temp;
+    // 768 clients fill the first index to its capacity: one more grows it.
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        if (!put_client(w, "bystander", kSecond))
+            return false;
+        for (int i = 1; i < 768; ++i) {
+            ClientCredentials filler = make_credentials(0x30, i, i + 1);
+            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
+            if (!put_client(w, "filler" + std::to_string(i), filler))
+                return false;
+        }
+        return true;
+    }));
+    const auto opened = std::chrono::steady_clock::now();
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_ok(reader->find("bystander", found));
+    kill_writer(writer_stopped_at(temp.path(), "new-file-in-place", [](RegistryWriter& w) {
+        return put_client(w, "grower", kFirst);
+    }));
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "next", kThird); }));
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - opened)
+                            .count();
+    assert_ok(reader->find("bystander", found));
+    assert_ok(reader->find("next", found));
+    assert_ok(reader->find("grower", found));
+    // The reader looks for a replaced file every 200 ms: past that, this
+    // test no longer puts it on the old file (a slow disk).
+    if (millis >= 200)
+        std::fprintf(stderr, "# the writes took %lld ms: the old file was not tested\n",
+                     static_cast<long long>(millis));
+}
+
+// Hundreds of readers at once: no reader table to fill (LMDB's held 126).
+void three_hundred_readers_at_once(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < 300; ++i) {
+        const pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(go[1]);
+            auto reader = RegistryReader::open(temp.path());
+            char byte = 0;
+            // Every reader holds its registry open until all are open.
+            if (!reader || read(go[0], &byte, 1) != 0)
+                _exit(2);
+            ClientCredentials found;
+            _exit((*reader)->find("myapp01", found).ok() ? 0 : 1);
+        }
+        children.push_back(pid);
+    }
+    close(go[0]);
+    close(go[1]);
+    int succeeded = 0;
+    for (pid_t pid : children)
+        succeeded += exit_code_of(pid) == 0 ? 1 : 0;
+    assert_int_equal(succeeded, 300);
+}
+
+// A lookup index whose slots make no sense is reported, never trusted.
+void corrupt_lookup_index_is_reported_not_trusted(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open_reader();
+    // Every slot of both copies set to a value no writer writes; the
+    // copies' headers (a page each) left as they are.
+    const std::string path = temp.path() + "/lookup.idx";
+    const int fd = open(path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st {};
+    assert_int_equal(fstat(fd, &st), 0);
+    const std::size_t copy_bytes = (static_cast<std::size_t>(st.st_size) - 4096) / 2;
+    std::vector<char> bytes(copy_bytes - 4096, 7);
+    for (std::size_t copy = 0; copy < 2; ++copy) {
+        const off_t tables = static_cast<off_t>(4096 + copy * copy_bytes + 4096);
+        assert_int_equal(pwrite(fd, bytes.data(), bytes.size(), tables),
+                         static_cast<ssize_t>(bytes.size()));
+    }
+    close(fd);
+    ClientCredentials found;
+    const keyauth::Status status = registry->find("myapp01", found);
+    assert_code(status, Errc::registry_corrupt);
+    assert_non_null(strstr(status.error().message.c_str(), "lookup.idx is corrupt"));
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::registry_corrupt);
+    assert_false(registry->list().ok());
+}
+
+// As sshd's StrictModes: a registry others may write is refused outright.
+void a_registry_others_may_write_is_refused(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_int_equal(chmod(temp.path().c_str(), 0770), 0);
+    auto writer = LmdbRegistry::open(temp.path(), OpenMode::read_write);
+    assert_false(writer.ok());
+    assert_non_null(strstr(writer.error().message.c_str(), "writable by its group or others"));
+    auto reader = RegistryReader::open(temp.path());
+    assert_false(reader.ok());
+    assert_non_null(strstr(reader.error().message.c_str(), "writable by its group or others"));
+    assert_int_equal(chmod(temp.path().c_str(), 0750), 0);
+    const std::string index = temp.path() + "/lookup.idx";
+    assert_int_equal(chmod(index.c_str(), 0660), 0);
+    assert_false(RegistryReader::open(temp.path()).ok());
+    assert_int_equal(chmod(index.c_str(), 0640), 0);
+    // Owned by someone else (nobody: uid 65534).
+    assert_int_equal(chown(index.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    auto refused = RegistryReader::open(temp.path());
+    assert_false(refused.ok());
+    assert_non_null(strstr(refused.error().message.c_str(), "only the registry's owner"));
+    assert_int_equal(chown(index.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
+    assert_non_null(temp.open_reader().get());
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(list_gives_every_client_in_id_order),
+        cmocka_unit_test(empty_registry_lists_nothing),
+        cmocka_unit_test(find_by_fingerprint_names_the_owner),
+        cmocka_unit_test(find_refuses_ids_that_cannot_exist),
+        cmocka_unit_test(reader_sees_commits_on_next_lookup),
+        cmocka_unit_test(read_only_open_of_missing_dir_is_not_found),
+        cmocka_unit_test(read_only_open_without_data_mdb_is_not_found),
+        cmocka_unit_test(read_only_open_of_lmdb_without_tables_is_not_found),
+        cmocka_unit_test(open_of_a_file_is_refused),
+        cmocka_unit_test(generation_changes_after_a_commit),
+        cmocka_unit_test(replaced_registry_is_noticed_within_300ms),
+        cmocka_unit_test(replaced_registry_with_the_same_history_is_read_afresh),
+        cmocka_unit_test(removed_registry_fails_closed_then_recovers),
+        cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
+        cmocka_unit_test(a_writer_stopped_or_killed_anywhere_never_holds_up_readers),
+        cmocka_unit_test(a_reader_on_an_index_a_killed_writer_replaced_follows_the_path),
+        cmocka_unit_test(three_hundred_readers_at_once),
+        cmocka_unit_test(a_registry_others_may_write_is_refused),
+        cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
+    };
+    return run_group(tests);
+}

@@ -1,0 +1,493 @@
+// keytool's side of the registry (LmdbRegistry and its RegistryWriter): one
+// writer at a time, commits that reach the servers' index, files made with
+// exact modes, and LMDB changed behind the writer's back.
+#include "registry_test.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <lmdb.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "keyauth/registry_layout.hpp"
+
+using keyauth::ClientRecord;
+
+namespace {
+
+void put_then_find_in_the_same_transaction_and_after_commit(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    assert_non_null(registry.get());
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->put(ClientRecord{"myapp01", kFirst}, false));
+        ClientCredentials found;
+        assert_ok((*writer)->find("myapp01", found));
+        assert_same_credentials(found, kFirst);
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    assert_ok(registry->find("myapp01", found));
+    assert_same_credentials(found, kFirst);
+    assert_code(registry->find("myapp02", found), Errc::unknown_client);
+}
+
+void uncommitted_writes_are_rolled_back(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->put(ClientRecord{"myapp01", kFirst}, false));
+    }
+    ClientCredentials found;
+    assert_code(registry->find("myapp01", found), Errc::unknown_client);
+    assert_int_equal(registry->list()->size(), 0);
+}
+
+void erase_removes_client_and_fingerprint(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "a", kFirst) && put_client(w, "b", kSecond);
+    }));
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) { return w.erase("a").ok(); }));
+    auto registry = temp.open_reader();
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find("a", found), Errc::unknown_client);
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+    assert_ok(registry->find("b", found));
+    assert_int_equal(registry->list()->size(), 1);
+}
+
+void erase_of_unknown_client_is_refused(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    auto writer = registry->begin_write();
+    const keyauth::Status status = (*writer)->erase("ghost");
+    assert_code(status, Errc::unknown_client);
+    assert_sv_equal(status.error().message, "no client ghost");
+}
+
+void duplicate_is_refused_without_replace(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        const keyauth::Status status = (*writer)->put(ClientRecord{"myapp01", kSecond}, false);
+        assert_code(status, Errc::already_exists);
+        assert_sv_equal(status.error().message, "client myapp01 already exists");
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    assert_ok(registry->find("myapp01", found));
+    assert_same_credentials(found, kFirst);
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+}
+
+void replace_drops_the_old_fingerprint(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_true(write_registry(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    auto registry = temp.open_reader();
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::unknown_client);
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "myapp01");
+    assert_same_credentials(found, kSecond);
+    assert_ok(registry->find("myapp01", found));
+    assert_same_credentials(found, kSecond);
+}
+
+void put_refuses_invalid_ids(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    auto writer = registry->begin_write();
+    for (const std::string& id : std::vector<std::string>{
+             "", "a/b", ".x", "a..b", std::string(65, 'a'), std::string("a\0b", 3)}) {
+        assert_code((*writer)->put(ClientRecord{id, kFirst}, false), Errc::invalid_argument);
+    }
+}
+
+void create_open_makes_files_with_exact_modes_under_umask(void**) {
+    TempDir dir;
+    const mode_t old = umask(0);
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::create);
+    umask(old);
+    assert_ok(opened);
+    struct stat st {};
+    assert_int_equal(stat((dir / "data.mdb").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(stat((dir / "commit.seq").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(stat((dir / "writer.lock").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    // LMDB's lock file is gone: nobody takes LMDB's locks any more.
+    assert_int_equal(stat((dir / "lock.mdb").c_str(), &st), -1);
+}
+
+void read_write_open_of_an_empty_directory_creates_nothing(void**) {
+    TempDir dir;
+    auto opened = LmdbRegistry::open(dir.path(), OpenMode::read_write);
+    assert_false(opened.ok());
+    assert_int_equal(static_cast<int>(opened.error().code), static_cast<int>(Errc::not_found));
+    assert_sv_equal(opened.error().message,
+                    "registry " + dir.path() + " has no data.mdb (run keytool init)");
+    DIR* listing = opendir(dir.path().c_str());
+    int entries = 0;
+    while (readdir(listing) != nullptr)
+        ++entries;
+    closedir(listing);
+    assert_int_equal(entries, 2);  // . and ..
+}
+
+void writers_take_turns(void**) {
+    TempRegistry temp;
+    int start[2];
+    int ready[2];
+    assert_int_equal(pipe(start), 0);
+    assert_int_equal(pipe(ready), 0);
+    const pid_t child = hold_write_in_child(temp.path(), "first", {start[0], ready[1], -1});
+    auto registry = temp.open(OpenMode::read_write);
+    assert_non_null(registry.get());
+    char byte = 's';
+    assert_int_equal(write(start[1], &byte, 1), 1);
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    // The child holds the write transaction and commits about 300 ms from now.
+    const auto begun = std::chrono::steady_clock::now();
+    auto writer = registry->begin_write();
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - begun)
+                            .count();
+    assert_ok(writer);
+    assert_in_range(millis, 150, 5000);
+    // And it starts from the child's commit.
+    ClientCredentials found;
+    assert_ok((*writer)->find("first", found));
+    assert_int_equal(exit_code_of(child), 0);
+    for (int fd : {start[0], start[1], ready[0], ready[1]})
+        close(fd);
+}
+
+void a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause(void**) {
+    TempRegistry temp;
+    // Another writer (here: a bare lock holder) keeps writer.lock.
+    const int fd = open((temp.path() + "/writer.lock").c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    assert_int_equal(fcntl(fd, F_OFD_SETLK, &lock), 0);
+    auto registry = temp.open(OpenMode::read_write);
+    assert_null(registry.get());  // opening a writer takes the lock too
+    auto opened = LmdbRegistry::open(temp.path(), OpenMode::read_write);
+    assert_false(opened.ok());
+    assert_non_null(strstr(opened.error().message.c_str(), "registry is busy: another writer"));
+    // Readers do not care.
+    auto reader = temp.open_reader();
+    assert_non_null(reader.get());
+    ClientCredentials found;
+    assert_code(reader->find("nobody", found), Errc::unknown_client);
+    close(fd);
+    assert_non_null(temp.open(OpenMode::read_write).get());
+}
+
+// Writes bytes straight into one of the registry's LMDB tables, bypassing
+// the core: how a corrupt or hostile registry is made.
+bool raw_put(const std::string& dir, const char* table, std::string_view key,
+             std::string_view value) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0)
+        return false;
+    mdb_env_set_maxdbs(env, 2);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    const bool ok = mdb_env_open(env, dir.c_str(), MDB_NOLOCK, 0660) == 0 &&
+                    mdb_txn_begin(env, nullptr, 0, &txn) == 0 &&
+                    mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_put(txn, dbi, &k, &v, 0) == 0 &&
+                    mdb_txn_commit(txn) == 0;
+    if (!ok && txn != nullptr)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ok;
+}
+
+// The number of entries in one of the registry's LMDB tables, or -1.
+long raw_count(const std::string& dir, const char* table) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0)
+        return -1;
+    mdb_env_set_maxdbs(env, 2);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_stat stat{};
+    long count = -1;
+    if (mdb_env_open(env, dir.c_str(), MDB_RDONLY | MDB_NOLOCK, 0660) == 0 &&
+        mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0 &&
+        mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_stat(txn, dbi, &stat) == 0) {
+        count = static_cast<long>(stat.ms_entries);
+    }
+    if (txn != nullptr)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return count;
+}
+
+void index_holds_exactly_the_live_fingerprints(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "a", kFirst) && put_client(w, "b", kSecond);
+    }));
+    assert_int_equal(raw_count(temp.path(), "clients"), 2);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 2);
+    // Replacing a's certificate drops its old fingerprint from the index.
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "a", make_credentials(0x70, 1, 2), true);
+    }));
+    assert_int_equal(raw_count(temp.path(), "clients"), 2);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 2);
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) { return w.erase("b").ok(); }));
+    assert_int_equal(raw_count(temp.path(), "clients"), 1);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 1);
+}
+
+void meta_is_committed_with_the_clients_or_not_at_all(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_true(put_client(**writer, "a", kFirst));
+        assert_ok((*writer)->put_meta("revision", "41"));
+        // Dropped uncommitted: neither the client nor the revision.
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        auto revision = (*writer)->find_meta("revision");
+        assert_ok(revision);
+        assert_false(revision->has_value());
+        ClientCredentials found;
+        assert_code((*writer)->find("a", found), Errc::unknown_client);
+        assert_true(put_client(**writer, "a", kFirst) && put_client(**writer, "b", kSecond));
+        assert_ok((*writer)->put_meta("revision", "42"));
+        assert_ok((*writer)->commit());
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        auto revision = (*writer)->find_meta("revision");
+        assert_ok(revision);
+        assert_sv_equal(**revision, "42");
+        assert_ok((*writer)->erase_all());
+        assert_ok((*writer)->put_meta("revision", "50"));
+        assert_ok((*writer)->commit());
+    }
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    std::string owner;
+    assert_code(reader->find("a", found), Errc::unknown_client);
+    assert_code(reader->find_by_fingerprint(kSecond.certificate_fingerprint, owner, found),
+                Errc::unknown_client);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 0);
+}
+
+std::string bytes_of(const keyauth::Fingerprint& f) {
+    return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
+}
+
+// LMDB changed behind keytool's back (raw_put does not keep lookup.idx in
+// step): the next writer rebuilds the index from LMDB and refuses a corrupt
+// record; the servers keep answering from the last published state.
+void corrupt_record_stops_the_writer_not_the_servers(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_ok(reader->find("myapp01", found));
+    assert_true(raw_put(temp.path(), "clients", "broken", "short"));
+    auto writer = LmdbRegistry::open(temp.path(), OpenMode::read_write);
+    assert_false(writer.ok());
+    assert_int_equal(static_cast<int>(writer.error().code),
+                     static_cast<int>(Errc::registry_corrupt));
+    assert_sv_equal(writer.error().message, "registry record is corrupt");
+    assert_ok(reader->find("myapp01", found));
+    assert_code(reader->find("broken", found), Errc::unknown_client);
+}
+
+void stale_fingerprint_index_entry_is_refused(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    // An index entry for another certificate naming myapp01.
+    assert_true(
+        raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "myapp01"));
+    std::unique_ptr<keyauth::LocalRegistry> stores[] = {temp.open(OpenMode::read_write),
+                                                        temp.open_reader()};
+    for (auto& registry : stores) {
+        assert_non_null(registry.get());
+        ClientCredentials found;
+        std::string id = "untouched";
+        assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                    Errc::unknown_client);
+        assert_sv_equal(id, "untouched");
+        assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    }
+}
+
+// keytool reads LMDB itself: an index entry naming no valid id is corrupt.
+void fingerprint_index_naming_an_invalid_id_is_corrupt(void**) {
+    TempRegistry temp;
+    assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "../x"));
+    assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x98)),
+                        std::string(65, 'a')));
+    auto registry = temp.open(OpenMode::read_write);
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x99), id, found),
+                Errc::registry_corrupt);
+    assert_code(registry->find_by_fingerprint(fingerprint_filled(0x98), id, found),
+                Errc::registry_corrupt);
+}
+
+// Deletes straight in LMDB, bypassing the core (and so lookup.idx).
+bool raw_delete(const std::string& dir, const char* table, std::string_view key) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0)
+        return false;
+    mdb_env_set_maxdbs(env, 3);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    const bool ok = mdb_env_open(env, dir.c_str(), MDB_NOLOCK, 0660) == 0 &&
+                    mdb_txn_begin(env, nullptr, 0, &txn) == 0 &&
+                    mdb_dbi_open(txn, table, 0, &dbi) == 0 && mdb_del(txn, dbi, &k, nullptr) == 0 &&
+                    mdb_txn_commit(txn) == 0;
+    if (!ok && txn != nullptr)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ok;
+}
+
+// Writer A opened the registry; writer B then grew the index (a new
+// lookup.idx, the old one retired). A's delete must reach the servers, not
+// the retired file A had mapped.
+void a_delete_after_another_writer_grew_the_index_reaches_the_servers(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "victim", kFirst); }));
+    auto writer_a = temp.open(OpenMode::read_write);
+    assert_non_null(writer_a.get());
+    assert_true(write_registry_in_child(temp.path(), [](RegistryWriter& w) {
+        for (int i = 0; i < 1000; ++i) {
+            ClientCredentials filler = make_credentials(0x30, i, i + 1);
+            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
+            if (!put_client(w, "filler" + std::to_string(i), filler))
+                return false;
+        }
+        return true;
+    }));
+    auto writer = writer_a->begin_write();
+    assert_ok(writer);
+    assert_ok((*writer)->erase("victim"));
+    assert_ok((*writer)->commit());
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_code(reader->find("victim", found), Errc::unknown_client);
+    assert_ok(reader->find("filler999", found));
+}
+
+// LMDB ahead of the published index (a power loss that kept LMDB's commit
+// but not the index's; a writer that died before publishing): readers keep
+// the published state, and the next writer publishes LMDB's.
+void a_change_behind_the_index_is_published_by_the_next_writer(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "victim", kFirst) && put_client(w, "other", kSecond);
+    }));
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_ok(reader->find("victim", found));
+    assert_true(raw_delete(temp.path(), "clients", "victim"));
+    assert_ok(reader->find("victim", found));
+    assert_true(write_registry_in_child(temp.path(), [](RegistryWriter&) { return true; }));
+    assert_code(reader->find("victim", found), Errc::unknown_client);
+    assert_ok(reader->find("other", found));
+}
+
+// A new index file a writer made and died before renaming in (a growth
+// killed before its commit) is removed by the next writer, not kept until
+// the next growth.
+void a_dead_writers_new_index_file_is_removed(void**) {
+    TempRegistry temp;
+    const std::string staged = temp.path() + "/lookup.idx.new";
+    const int fd = open(staged.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_int_equal(access(staged.c_str(), F_OK), -1);
+}
+
+void registry_directory_comes_from_flag_then_env_then_default(void**) {
+    setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
+    assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/from/env");
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).data_file(), "/from/env/data.mdb");
+    setenv("KEYAUTH_REGISTRY", "", 1);
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/var/lib/keyauth");
+    unsetenv("KEYAUTH_REGISTRY");
+    assert_sv_equal(keyauth::resolve_registry(std::nullopt).dir, "/var/lib/keyauth");
+    assert_sv_equal(keyauth::resolve_registry(std::string_view("/")).dir, "/");
+    const keyauth::RegistryLayout layout{"/r"};
+    assert_sv_equal(layout.commit_sequence(), "/r/commit.seq");
+    assert_sv_equal(layout.writer_lock(), "/r/writer.lock");
+    assert_sv_equal(layout.ca_cert(), "/r/ca_cert.pem");
+    assert_sv_equal(layout.ca_key(), "/r/ca_key.pem");
+    assert_sv_equal(layout.server_cert(), "/r/server_cert.pem");
+    assert_sv_equal(layout.server_key(), "/r/server_key.pem");
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(put_then_find_in_the_same_transaction_and_after_commit),
+        cmocka_unit_test(uncommitted_writes_are_rolled_back),
+        cmocka_unit_test(erase_removes_client_and_fingerprint),
+        cmocka_unit_test(erase_of_unknown_client_is_refused),
+        cmocka_unit_test(duplicate_is_refused_without_replace),
+        cmocka_unit_test(replace_drops_the_old_fingerprint),
+        cmocka_unit_test(put_refuses_invalid_ids),
+        cmocka_unit_test(create_open_makes_files_with_exact_modes_under_umask),
+        cmocka_unit_test(read_write_open_of_an_empty_directory_creates_nothing),
+        cmocka_unit_test(writers_take_turns),
+        cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
+        cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
+        cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
+        cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
+        cmocka_unit_test(a_dead_writers_new_index_file_is_removed),
+        cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
+        cmocka_unit_test(corrupt_record_stops_the_writer_not_the_servers),
+        cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
+        cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
+        cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),
+    };
+    return run_group(tests);
+}
