@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audited_change.hpp"
 #include "commands.hpp"
 #include "fleet.hpp"
 #include "keyauth/client_id.hpp"
@@ -95,26 +96,30 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         return report_failure("gen takes exactly one client id");
     keyauth::IssueRequest request;
     request.client_id = arguments.operands.front();
+    AuditedChange change(keyauth::AuditAction::gen, request.client_id, invocation);
     // Refused before anything is written.
     if (auto s = keyauth::check_client_id(request.client_id); !s)
-        return report_failure(s.error());
+        return change.fail(s.error());
     auto days = parse_days(arguments, keyauth::kDefaultClientDays);
     if (!days)
-        return report_failure(days.error());
+        return change.fail(days.error());
     request.days = *days;
     request.replace = arguments.flag("force");
+    change.event().add("days", std::to_string(request.days));
+    if (request.replace)
+        change.event().add("replace", "yes");
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
     if (!invocation.etcd.enabled()) {
         if (auto s = refuse_on_replica(invocation.registry, "register clients in"); !s)
-            return report_failure(s.error());
+            return change.fail(s.error());
     }
     if (auto s = require_registry(invocation.registry); !s)
-        return report_failure(s.error());
+        return change.fail(s.error());
     auto authority = keyauth::load_authority(invocation.registry);
     if (!authority)
-        return report_failure(authority.error());
+        return change.fail(authority.error());
     keyauth::StagedFiles files;
     keyauth::ClientRecord registered;
     bool delivering = false;
@@ -126,15 +131,21 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         return files.publish();
     };
     const auto undeliver = [&] { files.rollback(); };
+    std::int64_t revision = 0;
     auto s = invocation.etcd.enabled()
-                 ? issue_in_fleet(invocation.etcd, *authority, request, deliver, undeliver)
+                 ? issue_in_fleet(invocation.etcd, *authority, request, deliver, undeliver,
+                                  revision)
                  : issue_in_registry(invocation.registry, *authority, request, deliver, undeliver);
+    if (revision != 0)
+        change.event().revision = revision;
     // The core says the client exists; the flag that replaces it is keytool's.
     if (!s && s.code() == keyauth::Errc::already_exists && !delivering)
-        return report_failure("client " + request.client_id +
-                              " already exists (use --force to replace)");
+        return change.fail("client " + request.client_id +
+                           " already exists (use --force to replace)");
     if (!s)
-        return report_failure(s.error());
+        return change.fail(s.error());
+    change.event().add("serial", registered.credentials.serial.hex());
+    change.succeed();
     if (arguments.flag("json")) {
         print_json(registered, paths, zip);
     } else {

@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "audited_change.hpp"
 #include "commands.hpp"
 #include "keyauth/provisioning.hpp"
 #include "keyauth/registry.hpp"
@@ -19,21 +20,26 @@ keyauth::Status require_registry(const keyauth::RegistryLayout& registry) {
 int run_init(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("init takes no operands");
+    AuditedChange change(keyauth::AuditAction::init, "", invocation);
     auto days = parse_days(arguments, keyauth::kDefaultCaDays);
     if (!days)
-        return report_failure(days.error());
+        return change.fail(days.error());
     keyauth::InitOptions options;
     options.hosts = arguments.values("host");
     options.group = arguments.value("group");
     options.days = *days;
+    change.event().add("hosts", join_hosts(options.hosts));
+    change.event().add("group", options.group.value_or(""));
     const keyauth::RegistryLayout& registry = invocation.registry;
     if (invocation.etcd.enabled())
-        return run_init_in_fleet(invocation, options);
+        return run_init_in_fleet(invocation, options, change);
     // Run again with hosts or a group, init changes them and keeps the CA and
     // every client.
     const bool existed = keyauth::registry_initialized(registry);
+    change.event().add("ca", existed ? "kept" : "new");
     if (auto s = keyauth::initialize_registry(registry, options); !s)
-        return report_failure(s.error());
+        return change.fail(s.error());
+    change.succeed();
     if (existed) {
         std::printf("Updated registry %s (CA and clients kept)\n", registry.dir.c_str());
         if (!options.hosts.empty()) {

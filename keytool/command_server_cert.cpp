@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "audited_change.hpp"
 #include "commands.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
@@ -17,19 +18,22 @@ int run_server_cert_issue(const Invocation& invocation, const Arguments& argumen
     if (hosts.empty() || !output)
         return report_failure(
             "server-cert --issue needs --host NAME (repeatable) and --output PREFIX");
+    AuditedChange change(keyauth::AuditAction::server_cert, "", invocation);
+    change.event().add("hosts", join_hosts(hosts));
     auto days = parse_days(arguments, keyauth::kDefaultCaDays);
     if (!days)
-        return report_failure(days.error());
+        return change.fail(days.error());
+    change.event().add("days", std::to_string(*days));
     for (const std::string& host : hosts) {
         if (auto s = keyauth::check_host_name(host); !s)
-            return report_failure(s.error());
+            return change.fail(s.error());
     }
     auto authority = keyauth::load_authority(invocation.registry);
     if (!authority)
-        return report_failure(authority.error());
+        return change.fail(authority.error());
     auto issued = authority->issue_server(hosts, *days, keyauth::unix_now());
     if (!issued)
-        return report_failure(issued.error());
+        return change.fail(issued.error());
     const bool force = arguments.flag("force");
     keyauth::StagedFiles files;
     auto s = files.stage(*output + "_cert.pem", issued->certificate_pem, 0644, force);
@@ -38,7 +42,9 @@ int run_server_cert_issue(const Invocation& invocation, const Arguments& argumen
     if (s)
         s = files.publish();
     if (!s)
-        return report_failure(s.error());
+        return change.fail(s.error());
+    change.event().add("serial", issued->serial.hex());
+    change.succeed();
     std::printf("Save server certificate %s_cert.pem\n", output->c_str());
     std::printf("Save server key %s_key.pem\n", output->c_str());
     return kExitOk;

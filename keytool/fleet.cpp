@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "audited_change.hpp"
 #include "commands.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
@@ -63,42 +64,54 @@ keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                const keyauth::CertificateAuthority& authority,
                                const keyauth::IssueRequest& request,
                                const keyauth::Delivery& deliver,
-                               const std::function<void()>& undeliver) {
+                               const std::function<void()>& undeliver, std::int64_t& revision) {
     auto fleet = connect_fleet(target);
     if (!fleet)
         return fleet.error();
-    return keyauth::issue_client(**fleet, authority, request, keyauth::unix_now(), deliver,
-                                 undeliver);
+    auto s = keyauth::issue_client(**fleet, authority, request, keyauth::unix_now(), deliver,
+                                   undeliver);
+    revision = (*fleet)->written_revision();
+    return s;
 }
 
-keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id) {
+keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id,
+                                std::int64_t& revision) {
     auto fleet = connect_fleet(target);
     if (!fleet)
         return fleet.error();
-    return keyauth::revoke_client(**fleet, id);
+    auto s = keyauth::revoke_client(**fleet, id);
+    revision = (*fleet)->written_revision();
+    return s;
 }
 
-int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options) {
+int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options,
+                      AuditedChange& change) {
     const keyauth::RegistryLayout& registry = invocation.registry;
     // The administrator's registry keeps the CA key; an existing one is the
     // fleet's CA, published as it is.
-    if (!keyauth::registry_initialized(registry)) {
+    const bool existed = keyauth::registry_initialized(registry);
+    change.event().add("ca", existed ? "kept" : "new");
+    if (!existed) {
         if (auto s = keyauth::initialize_registry(registry, options); !s)
-            return report_failure(s.error());
+            return change.fail(s.error());
         std::printf("Initialized registry %s\n", registry.dir.c_str());
     }
     auto pem = keyauth::read_small_file(registry.ca_cert());
     if (!pem)
-        return report_failure(pem.error());
+        return change.fail(pem.error());
     auto fleet = connect_fleet(invocation.etcd);
     if (!fleet)
-        return report_failure(fleet.error());
-    if (auto s = (*fleet)->publish_ca_certificate(*pem); !s)
-        return report_failure(s.error());
-    std::printf("Published CA certificate %s to etcd\n", registry.ca_cert().c_str());
-    auto fleet_id = (*fleet)->publish_fleet_id();
+        return change.fail(fleet.error());
+    auto s = (*fleet)->publish_ca_certificate(*pem);
+    if (s)
+        std::printf("Published CA certificate %s to etcd\n", registry.ca_cert().c_str());
+    auto fleet_id = s ? (*fleet)->publish_fleet_id() : keyauth::Result<std::string>(s.error());
+    if ((*fleet)->written_revision() != 0)
+        change.event().revision = (*fleet)->written_revision();
     if (!fleet_id)
-        return report_failure(fleet_id.error());
+        return change.fail(fleet_id.error());
+    change.event().add("fleet_id", *fleet_id);
+    change.succeed();
     std::printf("Fleet id %s\n", fleet_id->c_str());
     return kExitOk;
 }

@@ -16,6 +16,7 @@ namespace keytool {
 
 struct Invocation;
 struct Arguments;
+class AuditedChange;
 
 struct EtcdTarget {
     std::optional<std::string> endpoints;
@@ -32,13 +33,17 @@ EtcdTarget resolve_etcd(EtcdTarget target);
 
 keyauth::Result<std::unique_ptr<keyauth::EtcdRegistry>> connect_fleet(const EtcdTarget& target);
 
+// revision: the etcd revision the write got, for the audit trail (0: none
+// made, or not known).
 keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                const keyauth::CertificateAuthority& authority,
                                const keyauth::IssueRequest& request,
                                const keyauth::Delivery& deliver,
-                               const std::function<void()>& undeliver);
-keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id);
-int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options);
+                               const std::function<void()>& undeliver, std::int64_t& revision);
+keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id,
+                                std::int64_t& revision);
+int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options,
+                      AuditedChange& change);
 keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget& target);
 // Refuses a local change to a registry keyauth-sync keeps (the next digest
 // check would undo it): ok for any other directory. Names --etcd.

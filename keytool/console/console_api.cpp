@@ -43,6 +43,18 @@ HttpResponse issued_json(const keyauth::IssuedClient& issued, std::int64_t now) 
     return json_response(201, out);
 }
 
+keyauth::AuditEvent console_change(keyauth::AuditAction action, std::string_view id,
+                                   const ConsoleActor& actor, const std::string& registry) {
+    keyauth::AuditEvent event;
+    event.action = action;
+    event.client_id = std::string(id);
+    event.via = "console";
+    event.session = actor.session;
+    event.peer = actor.peer;
+    event.add("registry", registry);
+    return event;
+}
+
 }  // namespace
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
@@ -77,19 +89,34 @@ HttpResponse ConsoleApi::show_client(std::string_view id, std::int64_t now) cons
     return json_response(200, describe_client(id, credentials, now));
 }
 
-HttpResponse ConsoleApi::create_client(std::string_view body, bool as_zip, std::int64_t now) const {
+HttpResponse ConsoleApi::create_client(std::string_view body, bool as_zip, std::int64_t now,
+                                       const ConsoleActor& actor) const {
+    keyauth::AuditEvent event = console_change(keyauth::AuditAction::gen, "", actor, registry_.dir);
+    HttpResponse response;
+    event.result = issue(body, as_zip, now, event, response);
+    keyauth::audit(event);
+    return event.result ? std::move(response) : error_response(event.result.error());
+}
+
+keyauth::Status ConsoleApi::issue(std::string_view body, bool as_zip, std::int64_t now,
+                                  keyauth::AuditEvent& event, HttpResponse& response) const {
     auto request = issue_request(body, now);
     if (!request)
-        return error_response(request.error());
+        return request.error();
+    event.client_id = request->client_id;
+    event.add("days", std::to_string(request->days));
+    if (request->replace)
+        event.add("replace", "yes");
     auto authority = keyauth::load_authority(registry_);
     if (!authority)
-        return error_response(authority.error());
+        return authority.error();
     auto registry = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_write);
     if (!registry)
-        return error_response(registry.error());
-    HttpResponse response;
+        return registry.error();
     // Built while the write lock is held; dropped if the commit fails.
+    std::string serial;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
+        serial = issued.record.credentials.serial.hex();
         if (!as_zip) {
             response = issued_json(issued, now);
             return {};
@@ -103,20 +130,28 @@ HttpResponse ConsoleApi::create_client(std::string_view body, bool as_zip, std::
     if (keyauth::Status s =
             keyauth::issue_client(**registry, *authority, *request, now, deliver, undeliver);
         !s) {
-        return error_response(s.error());
+        return s;
     }
-    return response;
+    event.add("serial", serial);
+    return {};
 }
 
-HttpResponse ConsoleApi::delete_client(std::string_view id) const {
+HttpResponse ConsoleApi::delete_client(std::string_view id, const ConsoleActor& actor) const {
+    keyauth::AuditEvent event = console_change(keyauth::AuditAction::del, id, actor, registry_.dir);
+    event.result = revoke(id);
+    keyauth::audit(event);
+    if (!event.result)
+        return error_response(event.result.error());
+    return json_response(200, {{"id", id}, {"deleted", true}});
+}
+
+keyauth::Status ConsoleApi::revoke(std::string_view id) const {
     if (keyauth::Status s = keyauth::check_client_id(id); !s)
-        return error_response(s.error());
+        return s;
     auto registry = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_write);
     if (!registry)
-        return error_response(registry.error());
-    if (keyauth::Status s = keyauth::revoke_client(**registry, id); !s)
-        return error_response(s.error());
-    return json_response(200, {{"id", id}, {"deleted", true}});
+        return registry.error();
+    return keyauth::revoke_client(**registry, id);
 }
 
 HttpResponse ConsoleApi::ca_certificate() const {

@@ -85,7 +85,8 @@ HttpResponse log_in(Server& server, MHD_Connection* connection) {
                              "401 Unauthorized: this login link is wrong or was used already; "
                              "restart keytool serve for a new one.\n");
     }
-    std::fputs("keytool serve: login link used; session opened\n", stderr);
+    std::fprintf(stderr, "keytool serve: login link used; session %s opened\n",
+                 server.sessions.label().c_str());
     HttpResponse response = text_response(303, "logged in\n");
     response.headers.emplace_back("Location", "/");
     response.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" +
@@ -93,6 +94,26 @@ HttpResponse log_in(Server& server, MHD_Connection* connection) {
                                                     "; Path=/; HttpOnly; SameSite=Strict" +
                                                     (server.options.tls ? "; Secure" : ""));
     return response;
+}
+
+// Who the audit trail names for a change: the session, and where it came from.
+ConsoleActor actor(const Server& server, MHD_Connection* connection) {
+    ConsoleActor who{server.sessions.label(), {}};
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info == nullptr || info->client_addr == nullptr)
+        return who;
+    char text[INET6_ADDRSTRLEN] = "";
+    const sockaddr* address = info->client_addr;
+    if (address->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text,
+                  sizeof text);
+    } else if (address->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
+                  sizeof text);
+    }
+    who.peer = text;
+    return who;
 }
 
 // A change must come from our page: its session's CSRF token in a header,
@@ -137,14 +158,14 @@ HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_v
             const auto format = query.find("format");
             const bool as_zip = (format != query.end() && format->second == "zip") ||
                                 header(connection, MHD_HEADER_KIND, "Accept") == "application/zip";
-            return server.api.create_client(request.body, as_zip, now);
+            return server.api.create_client(request.body, as_zip, now, actor(server, connection));
         }
     } else if (starts_with(path, "/api/v1/clients/")) {
         const std::string_view id = path.substr(std::strlen("/api/v1/clients/"));
         if (get)
             return server.api.show_client(id, now);
         if (method == "DELETE")
-            return server.api.delete_client(id);
+            return server.api.delete_client(id, actor(server, connection));
     } else if (path == "/api/v1/ca.pem") {
         if (get)
             return server.api.ca_certificate();

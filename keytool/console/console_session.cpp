@@ -13,6 +13,16 @@ bool equal_secrets(std::string_view expected, std::string_view given) {
            sodium_memcmp(expected.data(), given.data(), expected.size()) == 0;
 }
 
+std::string session_label(std::string_view session_id) {
+    std::array<unsigned char, 8> hash{};
+    crypto_generichash(hash.data(), hash.size(),
+                       reinterpret_cast<const unsigned char*>(session_id.data()), session_id.size(),
+                       nullptr, 0);
+    char hex[hash.size() * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, hash.data(), hash.size());
+    return hex;
+}
+
 }  // namespace
 
 keyauth::SecretString random_hex_secret() {
@@ -34,6 +44,7 @@ std::optional<keyauth::SecretString> ConsoleSessions::log_in(std::string_view se
     login_secret_ = keyauth::SecretString();  // the link works once
     session_id_ = random_hex_secret();
     csrf_token_ = random_hex_secret();
+    label_ = session_label(session_id_.view());
     last_seen_ = now;
     return keyauth::SecretString(std::string(session_id_.view()));
 }
@@ -56,6 +67,7 @@ bool ConsoleSessions::csrf_matches(std::string_view token) const {
 void ConsoleSessions::log_out() {
     session_id_ = keyauth::SecretString();
     csrf_token_ = keyauth::SecretString();
+    label_.clear();
 }
 
 }  // namespace keytool::console

@@ -27,12 +27,16 @@ class ConsoleSessions {
     bool has_session(std::string_view cookie, std::int64_t now);
     bool csrf_matches(std::string_view token) const;
     std::string_view csrf_token() const { return csrf_token_.view(); }
+    // The session's name in logs and the audit trail: 16 hex digits of a hash
+    // of its cookie, which they cannot give back. Empty without a session.
+    const std::string& label() const { return label_; }
     void log_out();
 
   private:
     keyauth::SecretString login_secret_;
     keyauth::SecretString session_id_;
     keyauth::SecretString csrf_token_;
+    std::string label_;
     std::int64_t last_seen_ = 0;
 };
 

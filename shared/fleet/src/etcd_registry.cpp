@@ -68,7 +68,8 @@ Status require_fleet_ca(EtcdClient& etcd, std::string_view pem) {
 // outcome unknown, and then the files stay: whichever way it ends, whoever
 // ran gen holds the token of any client it registered.
 Status settle_registration(EtcdClient& etcd, const std::string& id, std::string_view value,
-                           const Error& failed, const std::function<void()>& undeliver) {
+                           const Error& failed, const std::function<void()>& undeliver,
+                           std::int64_t& revision) {
     auto settled = etcd.settled_get(fleet_client_key(id));
     if (!settled) {
         return make_error(
@@ -79,8 +80,10 @@ Status settle_registration(EtcdClient& etcd, const std::string& id, std::string_
                 "shows whether " +
                 id + " is registered (then these files are its credentials); if not, delete them");
     }
-    if (*settled && (*settled)->value == value)
+    if (*settled && (*settled)->value == value) {
+        revision = (*settled)->mod_revision;
         return {};  // applied after all: the files are the client's
+    }
     undeliver();
     return make_error(Errc::io_error, "client " + id + " not registered: " + failed.message +
                                           " (etcd checked afterwards: nothing was written)");
@@ -182,6 +185,8 @@ Status EtcdRegistry::publish_ca_certificate(std::string_view pem) {
                      {{EtcdOperation::Kind::put, std::string(kFleetCaCertKey), std::string(pem)}});
     if (!published)
         return published.error();
+    if (published->succeeded)
+        written_revision_ = published->revision;
     if (published->succeeded || holds_value(*published, pem))
         return {};
     return make_error(Errc::already_exists,
@@ -198,8 +203,10 @@ Result<std::string> EtcdRegistry::publish_fleet_id() {
                      {{EtcdOperation::Kind::put, std::string(kFleetIdKey), fresh}});
     if (!published)
         return published.error();
-    if (published->succeeded)
+    if (published->succeeded) {
+        written_revision_ = published->revision;
         return fresh;
+    }
     if (published->current.size() == 1)
         return published->current.front().value;
     return make_error(Errc::io_error, "etcd: the fleet id was written and removed meanwhile");
@@ -235,14 +242,18 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
         {unchanged}, {{EtcdOperation::Kind::put, fleet_client_key(request.client_id), value}});
     if (!written) {
         if (written.error().code == Errc::io_error)
-            return settle_registration(etcd, request.client_id, value, written.error(), undeliver);
+            return settle_registration(etcd, request.client_id, value, written.error(), undeliver,
+                                       registry.written_revision_);
         undeliver();
         return make_error(written.error().code, "client " + request.client_id +
                                                     " not registered: " + written.error().message);
     }
     // A retry after a lost answer finds its own write: the token hash is new.
-    if (written->succeeded || holds_value(*written, value))
+    if (written->succeeded || holds_value(*written, value)) {
+        registry.written_revision_ =
+            written->succeeded ? written->revision : written->current.front().mod_revision;
         return {};
+    }
     undeliver();
     return make_error(Errc::already_exists, "client " + request.client_id +
                                                 " was registered or changed by someone else "
@@ -263,9 +274,11 @@ Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
                            {{EtcdOperation::Kind::erase, key, ""}});
     if (!erased)
         return erased.error();
-    // Gone either way (a retry after a lost answer finds it gone).
-    if (erased->succeeded || erased->current.empty())
+    // Gone either way (a retry after a lost answer finds it gone: when, unknown).
+    if (erased->succeeded || erased->current.empty()) {
+        registry.written_revision_ = erased->succeeded ? erased->revision : 0;
         return {};
+    }
     return make_error(Errc::already_exists,
                       "client " + std::string(client_id) + " was replaced meanwhile; not deleted");
 }

@@ -69,9 +69,18 @@ class EtcdRegistry final : public ClientStore {
 
     EtcdClient& client() { return *client_; }
 
+    // The revision etcd gave this registry's last write (the audit trail's
+    // revision=); 0 before one, or when a settled write's is not known.
+    std::int64_t written_revision() const { return written_revision_; }
+
   private:
+    friend Status issue_client(EtcdRegistry&, const CertificateAuthority&, const IssueRequest&,
+                               std::int64_t, const Delivery&, const std::function<void()>&);
+    friend Status revoke_client(EtcdRegistry&, std::string_view);
+
     std::unique_ptr<EtcdClient> client_;
     std::int64_t revision_ = 0;
+    std::int64_t written_revision_ = 0;
 };
 
 // As the one-host issue_client, with the registration a compare-and-swap in

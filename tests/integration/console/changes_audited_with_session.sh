@@ -1,0 +1,55 @@
+#!/bin/bash
+# Each change made or refused through the console is one authpriv line naming
+# the console's session (a label, never its cookie), the browser's address and
+# the user running keytool serve; never a token, key or console secret.
+source "$(dirname "$0")/console_lib.sh"
+source "$(dirname "$TESTLIB")/syslog_sink.sh"
+start_syslog_sink
+keytool init >/dev/null
+audit_line 'action=init result=ok' >/dev/null
+start_console
+console_login
+session=$(sed -n 's/.*login link used; session \([0-9a-f]\{16\}\) opened.*/\1/p' "$CONSOLE_LOG")
+[ -n "$session" ] || fail "the console's log names no session: $(cat "$CONSOLE_LOG")"
+who="user=$(id -un) uid=$(id -u)"
+
+create_client sensor-7
+line=$(audit_line 'action=gen client=sensor-7 result=ok')
+[[ "$line" =~ ^\<85\>.*\ keytool\[$CONSOLE_PID\]:\ audit: ]] || fail "not keytool serve's authpriv.notice: $line"
+expect_contains "$line" "$who via=console session=$session from=127.0.0.1 registry=$KEYAUTH_REGISTRY days=1095 serial=" "console gen"
+pass "a client made in the console: via=console, the session's label, the address, who runs serve"
+
+answer=$(api POST /api/v1/clients -H 'Content-Type: application/json' -d '{"id":"sensor-7"}')
+expect_eq "${answer%% *}" 409 "a duplicate through the console"
+line=$(audit_line 'action=gen client=sensor-7 result=failed')
+[[ "$line" == "<84>"* ]] || fail "a refusal is not authpriv.warning: $line"
+expect_contains "$line" "error=\"client sensor-7 already exists\" $who via=console session=$session" "console refusal"
+answer=$(api POST /api/v1/clients -H 'Content-Type: application/json' -d '{"id":"x\ny"}')
+expect_eq "${answer%% *}" 400 "a bad id through the console"
+expect_contains "$(audit_line '(found byte 0x0a)')" "action=gen result=failed" "a bad id"
+pass "refused in the console: the error's words, each on one line"
+
+expect_eq "$(api DELETE /api/v1/clients/sensor-7 | cut -d' ' -f1)" 200 "delete"
+audit_line "action=del client=sensor-7 result=ok $who via=console session=$session from=127.0.0.1" >/dev/null
+expect_eq "$(api DELETE /api/v1/clients/sensor-7 | cut -d' ' -f1)" 404 "delete again"
+audit_line "action=del client=sensor-7 result=failed" >/dev/null
+# Reads are not changes.
+api GET /api/v1/clients >/dev/null
+expect_eq "$(api GET /api/v1/clients/nobody | cut -d' ' -f1)" 404 "show of nobody"
+expect_audit_count 6
+pass "delete, made and refused; reads leave no line"
+
+expect_never_logged sensor-7_token
+python3 - "$WORK/sensor-7.json" >"$WORK/sensor-7_key.pem" <<'PY'
+import json, sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    if f["name"].endswith("_key.pem"):
+        print(f["contents"], end="")
+PY
+expect_never_logged "$WORK/sensor-7_key.pem" "$KEYAUTH_REGISTRY/ca_key.pem"
+log=$(cat "$AUDIT_LINES")
+expect_not_contains "$log" "${LOGIN_LINK##*=}" "audit log (login secret)"
+expect_not_contains "$log" "$(awk '$6 == "keyauth_session" {print $7}' "$JAR")" "audit log (session cookie)"
+expect_not_contains "$log" "$CSRF" "audit log (CSRF token)"
+expect_no_secret_in_console_log sensor-7_token
+pass "no token, key, login secret, session cookie or CSRF token in the audit log"
