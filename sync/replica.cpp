@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "keyauth/audit.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/etcd_registry.hpp"
 #include "keyauth/files.hpp"
@@ -206,6 +207,9 @@ struct Replica::State {
     // The last rebuild is read again at once: etcd is there, but changed in
     // a way its watcher must not decide.
     bool read_again = false;
+    // The audit trail's lines for changes applied, made under `serving` and
+    // sent without it (a slow syslog must not hold up the watcher).
+    std::vector<keyauth::AuditEvent> audits;
     // Last: stopped before the rest goes.
     std::unique_ptr<Watcher> watcher;
 
@@ -396,7 +400,21 @@ struct Replica::State {
         load_time = Clock::now() - started;
         if (!snapshot)
             return snapshot.error();
+        audit_snapshot(*snapshot, "load");
         return after_load(*snapshot, "loaded");
+    }
+
+    // One audit line for a whole snapshot taken in (not one per client).
+    void audit_snapshot(const Snapshot& snapshot, const char* how) const {
+        keyauth::AuditEvent line;
+        line.action = keyauth::AuditAction::fleet_apply;
+        line.via = "sync";
+        line.revision = snapshot.revision;
+        line.add("change", how)
+            .add("clients", std::to_string(snapshot.clients))
+            .add("cluster", snapshot.cluster_id)
+            .add("registry", options.layout.dir);
+        keyauth::audit(line);
     }
 
     Status rebuild() {
@@ -495,6 +513,7 @@ struct Replica::State {
             }
             return swapped_in;
         }
+        unlocked([&] { audit_snapshot(loaded, "rebuild"); });
         if (was_held)
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
@@ -612,8 +631,15 @@ struct Replica::State {
             Status watched = follower_etcd->watch(
                 keyauth::kFleetPrefix, end, from,
                 [&](const keyauth::EtcdWatchBatch& batch) {
-                    std::lock_guard<std::mutex> lock(serving);
-                    return w.epoch == epoch && on_batch(w, batch) && !w.stop;
+                    bool more = false;
+                    std::vector<keyauth::AuditEvent> applied;
+                    {
+                        std::lock_guard<std::mutex> lock(serving);
+                        more = w.epoch == epoch && on_batch(w, batch) && !w.stop;
+                        applied.swap(audits);
+                    }
+                    send_audits(applied);
+                    return more;
                 },
                 kFollowSession, [&] { return w.stop.load() || w.restart.load(); });
             if (watched) {
@@ -698,6 +724,27 @@ struct Replica::State {
         return false;
     }
 
+    // One audit line per client change applied (the revision it had in etcd).
+    void audit_applied(const std::vector<keyauth::EtcdEvent>& events, bool deletes_only) {
+        for (const keyauth::EtcdEvent& event : events) {
+            auto id = keyauth::fleet_client_id(event.kv.key);
+            if (!id || (deletes_only && !event.deleted))
+                continue;
+            keyauth::AuditEvent line;
+            line.action = keyauth::AuditAction::fleet_apply;
+            line.client_id = std::move(*id);
+            line.via = "sync";
+            line.revision = event.kv.mod_revision;
+            line.add("change", event.deleted ? "del" : "put").add("registry", options.layout.dir);
+            audits.push_back(std::move(line));
+        }
+    }
+
+    static void send_audits(const std::vector<keyauth::AuditEvent>& lines) {
+        for (const keyauth::AuditEvent& line : lines)
+            keyauth::audit(line);
+    }
+
     // The deletes of a watch response only, the revision left as it was.
     Status apply_deletes(const keyauth::EtcdWatchBatch& batch) {
         std::vector<std::string> ids;
@@ -717,7 +764,10 @@ struct Replica::State {
             if (!erased && erased.code() != Errc::unknown_client)
                 return erased;
         }
-        return (*writer)->commit();
+        if (Status s = (*writer)->commit(); !s)
+            return s;
+        audit_applied(batch.events, true);
+        return {};
     }
 
     // Why a watch response must not be applied (empty: it may): it deletes
@@ -779,6 +829,7 @@ struct Replica::State {
         if (Status s = (*writer)->commit(); !s)
             return s;
         writer->reset();  // its lock released: count() takes it again
+        audit_applied(batch.events, false);
         revision = at;
         last_contact = now;
         if (auto count = registry->count())

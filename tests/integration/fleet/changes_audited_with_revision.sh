@@ -34,3 +34,18 @@ audit_line 'action=del client=alice result=failed' >/dev/null
 expect_audit_count 5
 expect_never_logged ./alice_token ./alice_key.pem
 pass "del --etcd: the revision of the delete; refusals without one; no secret"
+
+# A host's keyauth-sync: one line for its first load, one per change applied,
+# with the revision etcd gave it.
+start_host 1
+expect_contains "$(audit_line 'action=fleet-apply result=ok')" \
+    "via=sync revision=$(etcd_revision) change=load clients=0" "the host's first load"
+admin_gen bob
+mod=$(etcdctl --endpoints "$ETCD" get /keyauth/clients/bob -w fields | awk -F' : ' '/"ModRevision"/ {print $2}')
+expect_contains "$(audit_line 'action=fleet-apply client=bob result=ok')" \
+    "via=sync revision=$mod change=put registry=$(host_dir 1)" "bob's put applied on host 1"
+admin del bob >/dev/null
+expect_contains "$(audit_line "via=sync revision=$(etcd_revision) change=del registry=$(host_dir 1)")" \
+    "action=fleet-apply client=bob result=ok" "bob's del applied on host 1"
+expect_never_logged ./bob_token ./bob_key.pem
+pass "keyauth-sync: its load and each change applied, with etcd's revision"
