@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "                    [--etcd-cacert FILE] [--etcd-cert FILE --etcd-key FILE]\n"
     "                    [--etcd-user NAME --etcd-password-file FILE]\n"
     "                    [--digest-interval SECONDS] [--max-loss PERCENT]\n"
+    "                    [--metrics ADDR:PORT [--health-max-stale SECONDS]]\n"
     "                    [--accept-new-fleet] [--once | --check | --restore-etcd]\n"
     "\n"
     "Replicates the fleet's clients from etcd into this host's registry (the\n"
@@ -33,6 +34,8 @@ constexpr const char* kUsage =
     "and says HELD until etcd is restored or --accept-new-fleet accepts it.\n"
     "--restore-etcd writes this host's copy into an empty etcd (docs/FLEET.md).\n"
     "SIGUSR1 rebuilds the registry from etcd now (as a digest mismatch does).\n"
+    "--metrics serves Prometheus text at /metrics and a health check at /healthz\n"
+    "(503 when HELD, or when etcd has not answered for --health-max-stale, 30 s).\n"
     "TLS and user also from KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD(_FILE).\n";
 
 std::atomic<bool> stop_requested{false};
@@ -58,6 +61,8 @@ int run(int argc, char** argv) {
     keysync::ReplicaOptions options;
     std::vector<std::pair<std::string, std::string>> etcd_flags;
     bool check = false;
+    std::optional<std::string> metrics_address;
+    std::chrono::seconds health_max_stale{30};
     bool restore = false;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
@@ -96,6 +101,14 @@ int run(int argc, char** argv) {
             if (seconds < 1)
                 return usage_error("--digest-interval needs a number of seconds");
             options.digest_interval = std::chrono::seconds(seconds);
+        } else if (name == "metrics") {
+            metrics_address = value;
+        } else if (name == "health-max-stale") {
+            char* end = nullptr;
+            const long seconds = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || seconds < 1)
+                return usage_error("--health-max-stale needs a number of seconds");
+            health_max_stale = std::chrono::seconds(seconds);
         } else if (name == "max-loss") {
             char* end = nullptr;
             const long percent = std::strtol(value.c_str(), &end, 10);
@@ -163,6 +176,16 @@ int run(int argc, char** argv) {
     struct sigaction rebuild {};
     rebuild.sa_handler = on_rebuild_signal;
     sigaction(SIGUSR1, &rebuild, nullptr);
+    std::unique_ptr<keysync::MetricsEndpoint> endpoint;
+    if (metrics_address) {
+        auto started = keysync::MetricsEndpoint::start(*metrics_address, options.metrics,
+                                                       health_max_stale);
+        if (!started) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", started.error().message.c_str());
+            return 1;
+        }
+        endpoint = std::move(*started);
+    }
     const keyauth::Status s = replica.run([] { return stop_requested.load(); });
     if (!s) {
         std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());

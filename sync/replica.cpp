@@ -215,6 +215,15 @@ struct Replica::State {
 
     State(keyauth::EtcdClient& e, ReplicaOptions o) : etcd(e), options(std::move(o)) {}
 
+    SyncMetrics& metrics() { return *options.metrics; }
+
+    // What the registry served is, for the metrics (under `serving`).
+    void publish_state() {
+        metrics().applied_revision = revision;
+        metrics().clients = static_cast<std::int64_t>(local_clients);
+        metrics().held = !held.empty();
+    }
+
     // Runs `work` (etcd, a snapshot into a new registry, a sleep) with
     // `serving` released, so that the watcher applies changes meanwhile.
     template <class Work>
@@ -261,6 +270,7 @@ struct Replica::State {
         if (!count)
             return count.error();
         local_clients = *count;
+        publish_state();
         return {};
     }
 
@@ -378,6 +388,7 @@ struct Replica::State {
         if (options.accept_new_fleet)
             log_line("new fleet accepted by the operator");
         held.clear();
+        publish_state();
         options.accept_new_fleet = false;  // once: a later accident is refused again
         if (snapshot.ca_cert) {
             if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
@@ -514,6 +525,8 @@ struct Replica::State {
             return swapped_in;
         }
         unlocked([&] { audit_snapshot(loaded, "rebuild"); });
+        ++metrics().rebuilds;
+        publish_state();
         if (was_held)
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
@@ -569,6 +582,7 @@ struct Replica::State {
         if (reason == held)
             return {};
         held = reason;
+        metrics().held = true;
         auto writer = registry->begin_write();
         if (!writer)
             return writer.error();
@@ -647,6 +661,7 @@ struct Replica::State {
                 continue;
             }
             // etcd unreachable: the loop's heartbeat says so.
+            ++metrics().watch_reconnects;
             for (auto slept = std::chrono::milliseconds(0);
                  slept < backoff && !w.stop && !w.restart; slept += std::chrono::milliseconds(20))
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -767,6 +782,7 @@ struct Replica::State {
         if (Status s = (*writer)->commit(); !s)
             return s;
         audit_applied(batch.events, true);
+        metrics().changes_applied += ids.size();
         return {};
     }
 
@@ -834,6 +850,8 @@ struct Replica::State {
         last_contact = now;
         if (auto count = registry->count())
             local_clients = *count;
+        metrics().changes_applied += batch.events.size();
+        publish_state();
         if (ca_cert)
             return install_ca_certificate(options.layout, *ca_cert);
         return {};
@@ -856,6 +874,8 @@ struct Replica::State {
                               local_revision};
         if (range->cluster_id != fleet->cluster_id)
             return make_error(Errc::io_error, "etcd cluster changed between two reads");
+        metrics().etcd_revision = fleet->revision;
+        metrics().last_contact = keyauth::unix_now();
         if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision &&
             foreign(identity).empty()) {
             if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
@@ -914,6 +934,7 @@ struct Replica::State {
     }
 
     void report_unreachable(const keyauth::Error& error) {
+        ++metrics().errors;
         const auto now = Clock::now();
         if (last_contact == 0) {
             if (!unreachable)

@@ -14,6 +14,7 @@
 #include "keyauth/etcd_client.hpp"
 #include "keyauth/registry.hpp"
 #include "keyauth/registry_layout.hpp"
+#include "metrics.hpp"
 
 namespace keysync {
 
@@ -37,6 +38,8 @@ struct ReplicaOptions {
     // served following etcd while a rebuild or a digest check reads a
     // snapshot (an EtcdClient serves one thread). None: nothing follows.
     std::function<keyauth::Result<std::unique_ptr<keyauth::EtcdClient>>()> connect_follower;
+    // What the replica says about itself (keyauth-sync --metrics reads it).
+    std::shared_ptr<SyncMetrics> metrics = std::make_shared<SyncMetrics>();
 };
 
 class Replica {

@@ -123,10 +123,12 @@ host_dir() { echo "$WORK/host$1"; }
 
 # start_host I: host I's keyauth-sync (registry made for the mosquitto group,
 # which the hosts' nginx workers get as their group too).
+# start_host I [KEYAUTH-SYNC OPTION...]
 start_host() {
     local i=$1
+    shift
     "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir "$i")" --group mosquitto \
-        --digest-interval "${DIGEST_INTERVAL:-30}" >>"$WORK/sync$i.log" 2>&1 &
+        --digest-interval "${DIGEST_INTERVAL:-30}" "$@" >>"$WORK/sync$i.log" 2>&1 &
     SYNC_PID[$i]=$!
     at_exit "kill -KILL ${SYNC_PID[$i]} 2>/dev/null; { wait ${SYNC_PID[$i]}; } 2>/dev/null"
     wait_until 10 "host $i's first load" test -f "$(host_dir "$i")/ca_cert.pem"
