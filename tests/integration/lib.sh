@@ -91,12 +91,14 @@ readme_block() {
 }
 # readme_run NAME [SED_EXPRESSION...]: runs a block in a bash of its own with
 # set -euo pipefail, after each sed expression in turn; sudo is a no-op (the
-# tests run as root). A missing block, or one that fails, fails the test.
+# tests run as root). A missing block, or one that fails, returns non-zero
+# (under set -e, the test fails).
 readme_run() {
     local name=$1 block
     shift
     block=$(readme_block "$name")
-    [ -n "$block" ] || fail "README has no block $name"
+    # Returned, not exited: the caller's redirections keep the message.
+    [ -n "$block" ] || { echo "FAIL: README has no block $name" >&2; return 1; }
     for e in "$@"; do block=$(sed -e "$e" <<<"$block"); done
     bash -c "set -euo pipefail; sudo() { \"\$@\"; }; $block"
 }

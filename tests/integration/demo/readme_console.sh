@@ -17,7 +17,8 @@ expect_contains "$(cat serve.out)" "console of registry $KEYAUTH_REGISTRY on htt
 pass "README: sudo keytool serve prints the one-time link"
 
 export LINK
-readme_run console-api "s|127\.0\.0\.1:5688|127.0.0.1:$PORT|g" >api.out 2>api.err || fail "README console-api block: $(cat api.err)"
+readme_run console-api "s|127\.0\.0\.1:5688|127.0.0.1:$PORT|g" >api.out 2>api.err ||
+    fail "README console-api block: $(cat api.err)"
 expect_contains "$(cat api.out)" '"total":0' "the list before myapp01"
 expect_eq "$(zipinfo -1 myapp01.zip | sort | paste -sd' ')" "myapp01_cert.pem myapp01_key.pem myapp01_token" "myapp01.zip"
 expect_contains "$(cat api.out)" '{"id":"myapp01","deleted":true}' "DELETE"
