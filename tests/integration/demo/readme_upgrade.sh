@@ -47,7 +47,7 @@ pass "the new module refuses a 0.1 registry with the README's words"
 
 block=$(readme_block upgrade-registry)
 expect_contains "$block" "sudo nginx -t" "upgrade block"
-expect_contains "$block" "sudo systemctl reload nginx" "upgrade block"
+expect_contains "$block" "sudo systemctl restart nginx" "upgrade block"
 expect_contains "$block" "sudo systemctl restart mosquitto" "upgrade block"
 readme_run upgrade-registry "s|sudo nginx -t|$nginx_t|" "/systemctl/d" >upgrade.out 2>&1 ||
     fail "README upgrade block: $(cat upgrade.out)"
@@ -58,7 +58,7 @@ expect_contains "$(cat upgrade.out)" "test is successful" "nginx -t after the up
 [ ! -e "$KEYAUTH_REGISTRY/lock.mdb" ] || fail "lock.mdb left after the upgrade"
 pass "README: keytool list upgrades it in place (alice, bob; carol stays deleted), then nginx -t passes"
 
-# What systemctl reload nginx and restart mosquitto start, on loopback.
+# What systemctl restart nginx and restart mosquitto start, on loopback.
 nginx_start "$ng"
 expect_eq "$(curl -s -H "Authorization: Bearer $(cat alice_token)" "http://127.0.0.1:$HTTP/db/query")" \
     "client=alice" "alice's 0.1 token through nginx"
