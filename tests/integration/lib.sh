@@ -4,6 +4,10 @@ set -euo pipefail
 
 : "${KEYTOOL:?KEYTOOL must name the keytool binary}"
 
+# The README whose marked blocks readme_block and readme_run read (before
+# the cd below: TESTLIB may be a relative path).
+KEYAUTH_README=${KEYAUTH_README:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/README.md}
+
 WORK=$(mktemp -d /tmp/keyauth-test.XXXXXX)
 chmod 755 "$WORK"
 export KEYAUTH_REGISTRY="$WORK/registry"
@@ -76,4 +80,25 @@ wait_for_port() {
 tree_snapshot() {
     (cd "$1" && find . ! -name writer.lock ! -name commit.seq ! -name 'err*' -printf '%p %m %s\n' | sort &&
         find . -type f ! -name writer.lock ! -name commit.seq ! -name 'err*' -exec sha256sum {} + | sort)
+}
+
+# readme_block NAME: the README's indented block after "<!-- readme-test: NAME -->",
+# its four leading spaces removed (empty if there is no such block).
+readme_block() {
+    awk -v name="$1" '$0 == "<!-- readme-test: " name " -->" { on = 1; next }
+        on && /^    / { print substr($0, 5); next }
+        on { exit }' "$KEYAUTH_README"
+}
+# readme_run NAME [SED_EXPRESSION...]: runs a block in a bash of its own with
+# set -euo pipefail, after each sed expression in turn; sudo is a no-op (the
+# tests run as root). A missing block, or one that fails, returns non-zero
+# (under set -e, the test fails).
+readme_run() {
+    local name=$1 block
+    shift
+    block=$(readme_block "$name")
+    # Returned, not exited: the caller's redirections keep the message.
+    [ -n "$block" ] || { echo "FAIL: README has no block $name" >&2; return 1; }
+    for e in "$@"; do block=$(sed -e "$e" <<<"$block"); done
+    bash -c "set -euo pipefail; sudo() { \"\$@\"; }; $block"
 }

@@ -24,7 +24,7 @@ if [ -e /var/lib/keyauth ] || getent group keyauth >/dev/null; then
 fi
 
 export KEYTOOL=/usr/sbin/keytool TESTLIB=$top/tests/integration/lib.sh
-source "$TESTLIB"   # $WORK (our cwd), free_port, expect_*, fail, at_exit
+source "$TESTLIB"   # $WORK (our cwd), free_port, expect_*, fail, at_exit, readme_block, readme_run
 source "$top/tests/lib/mosquitto.sh"  # mosquitto_wait_running
 source "$top/tests/lib/nginx.sh"      # nginx_stop
 unset KEYAUTH_REGISTRY
@@ -46,22 +46,6 @@ forget_install() {
     rm -f /etc/nginx/modules-enabled/50-mod-http-keyauth.conf.removed
 }
 at_exit forget_install
-
-# The README's indented block after "<!-- readme-test: NAME -->".
-readme_block() {
-    awk -v name="$1" '$0 == "<!-- readme-test: " name " -->" { on = 1; next }
-        on && /^    / { print substr($0, 5); next }
-        on { exit }' "$top/README.md"
-}
-# readme_run NAME [SED_EXPRESSION...]: runs a block, as root (sudo is a no-op).
-readme_run() {
-    local name=$1 block
-    shift
-    block=$(readme_block "$name")
-    [ -n "$block" ] || fail "README has no block $name"
-    for e in "$@"; do block=$(sed -e "$e" <<<"$block"); done
-    bash -c "set -euo pipefail; sudo() { \"\$@\"; }; $block"
-}
 
 echo "== build with the README's commands, in a clean copy of the tree"
 mkdir -p src/keyauth

@@ -1,10 +1,15 @@
-# scripts/demo.sh piped, as in a log: no colour codes, the 401 body on its own
-# line; then with a port taken, the server's own words and the overrides.
+# scripts/demo.sh piped, as in a log (the README's command, on free ports): no
+# colour codes, the 401 body on its own line; then with a port taken, the
+# server's own words and the overrides.
 source "$TESTLIB"
 : "${DEMO:?DEMO must name scripts/demo.sh}"
 ports() { echo "MQTT_PORT=$(free_port) MQTTS_PORT=$(free_port) HTTP_PORT=$(free_port) UPSTREAM_PORT=$(free_port)"; }
 
-env $(ports) bash "$DEMO" >demo.out 2>&1 || { cat demo.out; fail "demo failed"; }
+# The README's command (its ports free ones here; the other two from the
+# environment, which it inherits).
+MQTTS_PORT=$(free_port) UPSTREAM_PORT=$(free_port) readme_run demo-ports \
+    "s|MQTT_PORT=51883 |MQTT_PORT=$(free_port) |" "s|HTTP_PORT=51080 |HTTP_PORT=$(free_port) |" \
+    "s|\./scripts/demo\.sh|bash $DEMO|" >demo.out 2>&1 || { cat demo.out; fail "demo failed"; }
 [ -z "$(grep -l $'\033' demo.out)" ] || fail "colour codes in a pipe"
 grep -qx '{"success":false,"reason":"invalid token"}' demo.out || fail "401 body not on its own line"
 expect_contains "$(tail -1 demo.out)" "demo done" "demo finished"
