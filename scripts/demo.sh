@@ -3,12 +3,7 @@
 # and runs a live broker and NGINX on 127.0.0.1 with the plugin and module
 # loaded, showing accepted and refused clients, then a revocation.
 set -euo pipefail
-# Root is needed (packages, servers that drop to their own users): as root it
-# runs as it is; elsewhere it asks sudo, where there is one.
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "${0##*/}: run as root" >&2; exit 1; }
-    exec sudo -E "$0" "$@"
-fi
+source "$(dirname "$0")/run_as_root.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-packages.sh"
 echo "== building"

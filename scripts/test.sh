@@ -4,12 +4,7 @@
 # AddressSanitizer and UBSan. Needs root: the servers drop to their Debian
 # users, and some tests mount a tmpfs or act as an unprivileged user.
 set -euo pipefail
-# Root is needed (packages, servers that drop to their own users): as root it
-# runs as it is; elsewhere it asks sudo, where there is one.
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "${0##*/}: run as root" >&2; exit 1; }
-    exec sudo -E "$0" "$@"
-fi
+source "$(dirname "$0")/run_as_root.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-packages.sh"
 jobs=$(nproc)

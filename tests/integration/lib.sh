@@ -102,3 +102,15 @@ readme_run() {
     for e in "$@"; do block=$(sed -e "$e" <<<"$block"); done
     bash -c "set -euo pipefail; sudo() { \"\$@\"; }; $block"
 }
+
+# The registry swapped for a copy the servers' users cannot enter (a new
+# inode, which readers open anew), and made readable again.
+REGISTRY_COPIES=0
+make_registry_unreadable() {
+    REGISTRY_MODE=${REGISTRY_MODE:-$(stat -c %a "$KEYAUTH_REGISTRY")}
+    REGISTRY_COPIES=$((REGISTRY_COPIES + 1))
+    cp -a "$KEYAUTH_REGISTRY" "$WORK/copy"
+    chmod 700 "$WORK/copy"
+    mv "$KEYAUTH_REGISTRY" "$WORK/registry.$REGISTRY_COPIES" && mv "$WORK/copy" "$KEYAUTH_REGISTRY"
+}
+make_registry_readable() { chmod "$REGISTRY_MODE" "$KEYAUTH_REGISTRY"; }

@@ -12,20 +12,9 @@ start_subscriber bob-token -p "$TOKEN_PORT" --username "$(cat ./bob_token)" --id
 start_subscriber bob-cert -p "$TLS_PORT" --id bob \
     --cert ./bob_cert.pem --key ./bob_key.pem --cafile ./server.crt
 
-# The registry swapped for a copy the broker's user cannot enter (a new
-# inode, which readers open anew), and made readable again.
-mode=$(stat -c %a "$KEYAUTH_REGISTRY")
-copies=0
-make_unreadable() {
-    copies=$((copies + 1))
-    cp -a "$KEYAUTH_REGISTRY" "$WORK/copy"
-    chmod 700 "$WORK/copy"
-    mv "$KEYAUTH_REGISTRY" "$WORK/registry.$copies" && mv "$WORK/copy" "$KEYAUTH_REGISTRY"
-}
-make_readable() { chmod "$mode" "$KEYAUTH_REGISTRY"; }
 disconnects() { grep -c "disconnecting MQTT client" "$BROKER_LOG" || true; }
 
-make_unreadable
+make_registry_unreadable
 T0=$(now_millis)
 sleep 0.3
 if out=$(publish_with_token ./carol_token "while unreadable"); then fail "carol admitted"; fi
@@ -38,7 +27,7 @@ expect_in_log "registry $KEYAUTH_REGISTRY unreadable: keeping 3 live sessions fo
     "the broker says why it keeps them"
 pass "unreadable registry: live sessions kept, new connections refused"
 
-make_readable
+make_registry_readable
 expect_dropped "$(now_millis)" alice "unknown client" alice:sub
 expect_in_log "registry $KEYAUTH_REGISTRY readable again" "the broker says it answers again"
 out=$(publish_with_token ./carol_token "readable again") || fail "carol refused: $out"
@@ -47,7 +36,7 @@ wait_for_output bob-cert "readable again"
 expect_eq "$(disconnects)" "1" "sessions dropped after the registry answered: $(sweeps)"
 pass "readable again: alice, deleted meanwhile, dropped; bob's sessions kept and receiving"
 
-make_unreadable
+make_registry_unreadable
 T1=$(now_millis)
 sleep 2.5
 expect_eq "$(disconnects)" "1" "bob dropped $(($(now_millis) - T1)) ms into the error: $(sweeps)"
@@ -62,4 +51,4 @@ elapsed=$(($(now_millis) - T1))
     fail "bob's sessions dropped $elapsed ms after the registry became unreadable (grace 3 s)"
 expect_eq "$(grep -c "unreadable: keeping" "$BROKER_LOG")" "2" "one warning per error, not per tick"
 pass "an error longer than the grace drops the sessions ($elapsed ms after it began)"
-make_readable
+make_registry_readable

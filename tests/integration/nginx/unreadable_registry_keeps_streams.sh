@@ -25,17 +25,6 @@ $(token_server "$PORT" "
 auth() { echo "Authorization: Bearer $(cat ./$1_token)"; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' -H "$(auth "$1")" "http://127.0.0.1:$PORT/events"; }
 
-# The registry swapped for a copy the workers' user cannot enter (a new
-# inode, which readers open anew), and made readable again.
-mode=$(stat -c %a "$KEYAUTH_REGISTRY")
-copies=0
-make_unreadable() {
-    copies=$((copies + 1))
-    cp -a "$KEYAUTH_REGISTRY" "$WORK/copy"
-    chmod 700 "$WORK/copy"
-    mv "$KEYAUTH_REGISTRY" "$WORK/registry.$copies" && mv "$WORK/copy" "$KEYAUTH_REGISTRY"
-}
-make_readable() { chmod "$mode" "$KEYAUTH_REGISTRY"; }
 warnings() { grep -c "keyauth: registry \"$KEYAUTH_REGISTRY\" unreadable: keeping" "$NGX_ERROR_LOG" || true; }
 
 sse_client sse01 "http://127.0.0.1:$PORT/events" -H "$(auth myapp01)"
@@ -44,7 +33,7 @@ wait_for_lines sse01 data 5
 wait_for_lines sse02 data 5
 pass "two SSE streams flowing"
 
-make_unreadable
+make_registry_unreadable
 sleep 0.3    # readers look for a replaced registry every 200 ms
 expect_eq "$(status_of myapp02)" "500" "a new request while the registry is unreadable"
 # keytool, as root, still writes; the workers cannot see it yet.
@@ -55,7 +44,7 @@ expect_eq "$(cuts_of myapp01)$(cuts_of myapp02)" "00" "cuts while the registry i
     fail "expected one warning per worker holding streams, got $(warnings): $(grep keyauth "$NGX_ERROR_LOG")"
 pass "unreadable registry: streams kept, new requests refused, one warning per worker"
 
-make_readable
+make_registry_readable
 T0=$(now)
 CUT_LIMIT=1.5 expect_cut_within_1s sse01 "$T0" "myapp01's stream once the registry answers" >/dev/null
 expect_still_flowing sse02 data "myapp02's stream once the registry answers"
@@ -64,7 +53,7 @@ expect_contains "$(cat "$NGX_ERROR_LOG")" "keyauth: registry \"$KEYAUTH_REGISTRY
 expect_contains "$(cat "$NGX_ERROR_LOG")" 'closing open request of client "myapp01": unknown client' "error log"
 pass "readable again: myapp01, deleted meanwhile, cut; myapp02's stream kept"
 
-make_unreadable
+make_registry_unreadable
 T1=$(now)
 FLOW_MIN=3 expect_still_flowing sse02 data "myapp02's stream 1 s into the error"
 FLOW_MIN=3 expect_still_flowing sse02 data "myapp02's stream 2 s into the error"
@@ -77,6 +66,6 @@ expect_contains "$(cat "$NGX_ERROR_LOG")" \
     'closing open request of client "myapp02": registry unreadable for longer than keyauth_registry_error_grace' \
     "error log"
 pass "an error longer than the grace cuts the stream"
-make_readable
+make_registry_readable
 
 expect_clean_error_log ./myapp01_token ./myapp02_token
