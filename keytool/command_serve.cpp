@@ -29,6 +29,7 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
     console::ServeOptions options;
     options.registry = invocation.registry;
     options.tls = arguments.flag("tls");
+    options.hosts = arguments.values("host");
     if (const auto listen = arguments.value("listen")) {
         auto parsed = console::parse_listen(*listen, options);
         if (!parsed)

@@ -88,15 +88,18 @@ const std::vector<Command>& commands() {
          run_verify},
         {"serve",
          "run the web console: the clients' page and its JSON API",
-         "usage: keytool [--registry DIR] serve [--listen ADDR:PORT] [--tls]\n"
+         "usage: keytool [--registry DIR] serve [--listen ADDR:PORT] [--tls] [--host NAME]...\n"
          "\n"
          "Prints a one-time login link as its first line, then serves the console until\n"
          "interrupted. The page and the API under /api/v1 (docs/openapi.yaml) make the\n"
          "same changes as gen and del.\n"
          "\n"
-         "  --listen ADDR:PORT  where to listen (default 127.0.0.1:5688; port 0: any)\n"
-         "  --tls               HTTPS with the registry's server certificate\n",
-         {{"listen", true, false}, {"tls", false, false}},
+         "  --listen ADDR:PORT  where to listen (default 127.0.0.1:5688; port 0: any);\n"
+         "                      an address that is not loopback needs --tls\n"
+         "  --tls               HTTPS (TLS 1.2 and 1.3) with the registry's server certificate\n"
+         "  --host NAME|IP      another name the console answers to, e.g. the server\n"
+         "                      certificate's (repeatable; others get 421)\n",
+         {{"listen", true, false}, {"tls", false, false}, {"host", true, true}},
          run_serve},
         {"status",
          "what this host's keyauth-sync last replicated from etcd",

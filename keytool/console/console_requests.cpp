@@ -1,6 +1,7 @@
 #include "console_requests.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,24 @@ std::string field_name(std::string_view name) {
 }
 
 }  // namespace
+
+std::string log_safe(std::string_view text) {
+    constexpr std::size_t kMaxLogged = 512;
+    std::string out;
+    for (const char c : text.substr(0, kMaxLogged)) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
+            char escaped[5];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    if (text.size() > kMaxLogged)
+        out += "...";
+    return out;
+}
 
 keyauth::Result<std::size_t> whole_number(const QueryParams& query, std::string_view name,
                                           std::size_t fallback, std::size_t low,

@@ -29,4 +29,9 @@ keyauth::Result<int> days_until(const std::string& date, std::int64_t now);
 // The body of POST /api/v1/clients: nothing but the fields it documents.
 keyauth::Result<keyauth::IssueRequest> issue_request(std::string_view body, std::int64_t now);
 
+// Anything from a request that goes into the log (its method and decoded path):
+// printable ASCII as it is, every other byte and " and \ as \xHH, so no
+// request can end the line, forge another, or send the terminal escapes.
+std::string log_safe(std::string_view text);
+
 }  // namespace keytool::console

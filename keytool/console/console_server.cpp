@@ -4,8 +4,10 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -15,6 +17,7 @@
 
 #include "console_api.hpp"
 #include "console_assets.hpp"
+#include "console_requests.hpp"
 #include "console_session.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
@@ -27,6 +30,14 @@ using keyauth::Errc;
 using keyauth::make_error;
 
 constexpr std::size_t kMaxBodyBytes = 4096;
+// Slow clients: a connection silent this long is closed, one address holds at
+// most so many, and all of them together so many more.
+constexpr unsigned kConnectionTimeoutSeconds = 5;
+constexpr unsigned kConnectionsPerAddress = 16;
+constexpr unsigned kConnections = 256;
+// GnuTLS: TLS 1.2 and 1.3 only.
+constexpr const char* kTlsPriorities = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+constexpr const char* kStrictTransportSecurity = "max-age=31536000";
 constexpr const char* kSessionCookie = "keyauth_session";
 constexpr const char* kCsrfHeader = "X-CSRF-Token";
 // Nothing but our own files: no inline script or style, no framing, no other host.
@@ -38,9 +49,11 @@ struct Server {
     ServeOptions options;
     ConsoleApi api;
     ConsoleSessions sessions;
-    std::string authority;  // "127.0.0.1:5688": the only Host we answer
-    bool any_host = false;  // listening on every address: names unknown
-    std::string origin() const { return (options.tls ? "https://" : "http://") + authority; }
+    LoginThrottle login_throttle;
+    std::string authority;  // "127.0.0.1:5688": the Host the link names
+    std::vector<std::string> authorities;  // every Host we answer: it and --host's
+    std::string scheme() const { return options.tls ? "https://" : "http://"; }
+    std::string origin() const { return scheme() + authority; }
 };
 
 // What MHD hands us in pieces: the request body, capped.
@@ -48,6 +61,36 @@ struct PendingRequest {
     std::string body;
     bool too_large = false;
 };
+
+MHD_Result count_content_length(void* cls, MHD_ValueKind, const char* key, const char*) {
+    if (strcasecmp(key, "Content-Length") == 0)
+        ++*static_cast<int*>(cls);
+    return MHD_YES;
+}
+
+// Two lengths for one body are how requests get smuggled past a proxy.
+bool has_duplicate_content_length(MHD_Connection* connection) {
+    int count = 0;
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, count_content_length, &count);
+    return count > 1;
+}
+
+std::string peer_address(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info == nullptr || info->client_addr == nullptr)
+        return {};
+    char text[INET6_ADDRSTRLEN] = "";
+    const sockaddr* address = info->client_addr;
+    if (address->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text,
+                  sizeof text);
+    } else if (address->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
+                  sizeof text);
+    }
+    return text;
+}
 
 std::string_view header(MHD_Connection* connection, MHD_ValueKind kind, const char* name) {
     const char* value = MHD_lookup_connection_value(connection, kind, name);
@@ -77,9 +120,18 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 // GET /login?secret=...: the first right secret opens the session.
 HttpResponse log_in(Server& server, MHD_Connection* connection) {
+    const std::int64_t now = keyauth::unix_now();
+    const std::string peer = peer_address(connection);
+    if (!server.login_throttle.allowed(peer, now)) {
+        HttpResponse response = text_response(
+            429, "429 Too Many Requests: too many wrong login links from here; wait a minute.\n");
+        response.headers.emplace_back("Retry-After", "60");
+        return response;
+    }
     const std::string_view secret = header(connection, MHD_GET_ARGUMENT_KIND, "secret");
-    auto session = server.sessions.log_in(secret, keyauth::unix_now());
+    auto session = server.sessions.log_in(secret, now);
     if (!session) {
+        server.login_throttle.failed(peer, now);
         std::fputs("keytool serve: login refused (wrong or used link)\n", stderr);
         return text_response(401,
                              "401 Unauthorized: this login link is wrong or was used already; "
@@ -98,29 +150,16 @@ HttpResponse log_in(Server& server, MHD_Connection* connection) {
 
 // Who the audit trail names for a change: the session, and where it came from.
 ConsoleActor actor(const Server& server, MHD_Connection* connection) {
-    ConsoleActor who{server.sessions.label(), {}};
-    const MHD_ConnectionInfo* info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info == nullptr || info->client_addr == nullptr)
-        return who;
-    char text[INET6_ADDRSTRLEN] = "";
-    const sockaddr* address = info->client_addr;
-    if (address->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text,
-                  sizeof text);
-    } else if (address->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
-                  sizeof text);
-    }
-    who.peer = text;
-    return who;
+    return ConsoleActor{server.sessions.label(), peer_address(connection)};
 }
 
 // A change must come from our page: its session's CSRF token in a header,
-// and, when the browser says where it comes from, our own origin.
+// and, when the browser says where it comes from, our own origin (under the
+// name it reached us by, already one of ours).
 bool change_allowed(Server& server, MHD_Connection* connection, std::string& why) {
     const std::string_view origin = header(connection, MHD_HEADER_KIND, "Origin");
-    if (!origin.empty() && origin != server.origin()) {
+    const std::string_view host = header(connection, MHD_HEADER_KIND, "Host");
+    if (!origin.empty() && origin != server.scheme() + std::string(host)) {
         why = "cross-origin request refused";
         return false;
     }
@@ -182,7 +221,8 @@ HttpResponse route(Server& server, MHD_Connection* connection, std::string_view 
                    std::string_view path, const PendingRequest& request) {
     // A name other than our own is a rebinding attack or a wrong link.
     const std::string_view host = header(connection, MHD_HEADER_KIND, "Host");
-    if (!server.any_host && host != server.authority)
+    if (std::find(server.authorities.begin(), server.authorities.end(), host) ==
+        server.authorities.end())
         return text_response(421, "421 Misdirected Request: use " + server.origin() + "/\n");
     // GET only: a HEAD from a link previewer must not use up the link.
     if (path == "/login" && method == "GET")
@@ -231,7 +271,7 @@ MHD_Response* make_reply(HttpResponse& response) {
     return reply;
 }
 
-MHD_Result send(MHD_Connection* connection, HttpResponse& response) {
+MHD_Result send(const Server& server, MHD_Connection* connection, HttpResponse& response) {
     MHD_Response* reply = make_reply(response);
     if (reply == nullptr)
         return MHD_NO;
@@ -241,6 +281,8 @@ MHD_Result send(MHD_Connection* connection, HttpResponse& response) {
     MHD_add_response_header(reply, "X-Frame-Options", "DENY");
     MHD_add_response_header(reply, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(reply, "Cache-Control", "no-store");
+    if (server.options.tls)
+        MHD_add_response_header(reply, "Strict-Transport-Security", kStrictTransportSecurity);
     for (const auto& [name, value] : response.headers)
         MHD_add_response_header(reply, name.c_str(), value.c_str());
     const MHD_Result queued =
@@ -251,8 +293,15 @@ MHD_Result send(MHD_Connection* connection, HttpResponse& response) {
 
 MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method,
                       const char*, const char* upload_data, size_t* upload_size, void** state) {
+    auto& server = *static_cast<Server*>(cls);
     if (*state == nullptr) {
         *state = new PendingRequest();
+        if (has_duplicate_content_length(connection)) {
+            HttpResponse response = error_response(400, "more than one Content-Length header");
+            std::fprintf(stderr, "keytool serve: %s %s %d\n", log_safe(method).c_str(),
+                         log_safe(url).c_str(), response.status);
+            return send(server, connection, response);
+        }
         return MHD_YES;
     }
     auto* request = static_cast<PendingRequest*>(*state);
@@ -265,11 +314,11 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
         *upload_size = 0;
         return MHD_YES;
     }
-    auto& server = *static_cast<Server*>(cls);
     HttpResponse response = route(server, connection, method, url, *request);
     // The path only: the login secret is in the query, never logged.
-    std::fprintf(stderr, "keytool serve: %s %s %d\n", method, url, response.status);
-    return send(connection, response);
+    std::fprintf(stderr, "keytool serve: %s %s %d\n", log_safe(method).c_str(),
+                 log_safe(url).c_str(), response.status);
+    return send(server, connection, response);
 }
 
 void on_completed(void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
@@ -283,6 +332,20 @@ struct DaemonStop {
 
 bool is_wildcard(const std::string& address) {
     return address == "0.0.0.0" || address == "::";
+}
+
+bool is_loopback(const std::string& address) {
+    in_addr v4{};
+    if (inet_pton(AF_INET, address.c_str(), &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// "name:port", an IPv6 literal in brackets, as a browser sends it in Host.
+std::string host_authority(const std::string& name, std::uint16_t port) {
+    const bool v6 = name.find(':') != std::string::npos;
+    return (v6 ? "[" + name + "]" : name) + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -319,10 +382,21 @@ keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions o
     return options;
 }
 
+keyauth::Status check_listen(const ServeOptions& options) {
+    if (options.tls || is_loopback(options.address))
+        return {};
+    return make_error(Errc::invalid_argument,
+                      "--listen " + options.address +
+                          " is not a loopback address: add --tls, or the login link, the "
+                          "session and every new key and token cross the network in clear");
+}
+
 keyauth::Status serve(const ServeOptions& options) {
+    if (keyauth::Status s = check_listen(options); !s)
+        return s;
     if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
         return s;
-    Server server{options, ConsoleApi(options.registry), ConsoleSessions(), {}, false};
+    Server server{options, ConsoleApi(options.registry), ConsoleSessions(), {}, {}, {}};
 
     sockaddr_storage address{};
     const bool v6 = options.address.find(':') != std::string::npos;
@@ -368,13 +442,17 @@ keyauth::Status serve(const ServeOptions& options) {
         tls_options.push_back(
             {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(server_key.view().data())});
         tls_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, server_cert.data()});
+        tls_options.push_back(
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)});
     }
     tls_options.push_back({MHD_OPTION_END, 0, nullptr});
     errno = 0;
     std::unique_ptr<MHD_Daemon, DaemonStop> daemon(MHD_start_daemon(
         flags, options.port, nullptr, nullptr, on_request, &server, MHD_OPTION_SOCK_ADDR,
         reinterpret_cast<sockaddr*>(&address), MHD_OPTION_NOTIFY_COMPLETED, on_completed, nullptr,
-        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_ARRAY,
+        MHD_OPTION_CONNECTION_LIMIT, kConnections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        kConnectionsPerAddress, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
+        MHD_OPTION_ARRAY,
         tls_options.data(), MHD_OPTION_END));
     if (!daemon) {
         const int err = errno;
@@ -385,9 +463,15 @@ keyauth::Status serve(const ServeOptions& options) {
     }
     const MHD_DaemonInfo* bound = MHD_get_daemon_info(daemon.get(), MHD_DAEMON_INFO_BIND_PORT);
     const std::uint16_t port = bound != nullptr && bound->port != 0 ? bound->port : options.port;
-    server.any_host = is_wildcard(options.address);
-    const std::string shown = server.any_host ? (v6 ? "::1" : "127.0.0.1") : options.address;
-    server.authority = (v6 ? "[" + shown + "]" : shown) + ":" + std::to_string(port);
+    // On every address, this host's own loopback name; never any name at all.
+    const std::string shown =
+        is_wildcard(options.address) ? (v6 ? "::1" : "127.0.0.1") : options.address;
+    server.authorities.push_back(host_authority(shown, port));
+    for (const std::string& name : options.hosts)
+        server.authorities.push_back(host_authority(name, port));
+    server.authority = server.authorities.size() > 1 && !is_loopback(options.address)
+                           ? server.authorities[1]
+                           : server.authorities[0];
 
     std::printf("%s/login?secret=%s\n", server.origin().c_str(),
                 std::string(server.sessions.login_secret()).c_str());

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "keyauth/registry_layout.hpp"
 #include "keyauth/result.hpp"
@@ -16,10 +17,17 @@ struct ServeOptions {
     std::string address = "127.0.0.1";  // an IPv4 or IPv6 literal
     std::uint16_t port = kDefaultPort;  // 0: any free port
     bool tls = false;                   // with the registry's server certificate
+    // Other names the console answers to (Host and Origin), e.g. the server
+    // certificate's, when it listens on every address or one not loopback.
+    std::vector<std::string> hosts;
 };
 
 // "ADDR:PORT" or "[V6]:PORT".
 keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions options);
+
+// Refuses to serve the console's secrets in clear beyond this host: an
+// address that is not loopback needs --tls.
+keyauth::Status check_listen(const ServeOptions& options);
 
 // Prints the one-time login link as the first line of stdout, then serves
 // until SIGINT or SIGTERM.

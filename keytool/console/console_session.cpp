@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <iterator>
 
 namespace keytool::console {
 namespace {
@@ -46,13 +47,14 @@ std::optional<keyauth::SecretString> ConsoleSessions::log_in(std::string_view se
     csrf_token_ = random_hex_secret();
     label_ = session_label(session_id_.view());
     last_seen_ = now;
+    opened_ = now;
     return keyauth::SecretString(std::string(session_id_.view()));
 }
 
 bool ConsoleSessions::has_session(std::string_view cookie, std::int64_t now) {
     if (!equal_secrets(session_id_.view(), cookie))
         return false;
-    if (now - last_seen_ > kSessionIdleSeconds) {
+    if (now - last_seen_ > kSessionIdleSeconds || now - opened_ > kSessionMaxSeconds) {
         log_out();
         return false;
     }
@@ -68,6 +70,23 @@ void ConsoleSessions::log_out() {
     session_id_ = keyauth::SecretString();
     csrf_token_ = keyauth::SecretString();
     label_.clear();
+}
+
+bool LoginThrottle::allowed(std::string_view address, std::int64_t now) {
+    const auto found = windows_.find(address);
+    if (found == windows_.end() || now - found->second.start >= 60)
+        return true;
+    return found->second.failures < kLoginFailuresPerMinute;
+}
+
+void LoginThrottle::failed(std::string_view address, std::int64_t now) {
+    // Old windows go first, so many addresses cannot make the map grow for long.
+    for (auto it = windows_.begin(); it != windows_.end();)
+        it = now - it->second.start >= 60 ? windows_.erase(it) : std::next(it);
+    auto [window, added] = windows_.try_emplace(std::string(address));
+    if (added)
+        window->second.start = now;
+    ++window->second.failures;
 }
 
 }  // namespace keytool::console

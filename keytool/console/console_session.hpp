@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,7 +12,11 @@
 
 namespace keytool::console {
 
-inline constexpr std::int64_t kSessionIdleSeconds = 12 * 3600;
+inline constexpr std::int64_t kSessionIdleSeconds = 2 * 3600;
+// However busy: a session found or lent cannot be used for longer.
+inline constexpr std::int64_t kSessionMaxSeconds = 12 * 3600;
+// Wrong login secrets one address may try per minute before it gets 429.
+inline constexpr int kLoginFailuresPerMinute = 10;
 
 class ConsoleSessions {
   public:
@@ -23,7 +28,7 @@ class ConsoleSessions {
     // The session cookie's value, once: for the right secret, the first time.
     std::optional<keyauth::SecretString> log_in(std::string_view secret, std::int64_t now);
 
-    // Constant-time; refreshes the idle timer.
+    // Constant-time; refreshes the idle timer, never the absolute lifetime.
     bool has_session(std::string_view cookie, std::int64_t now);
     bool csrf_matches(std::string_view token) const;
     std::string_view csrf_token() const { return csrf_token_.view(); }
@@ -38,6 +43,22 @@ class ConsoleSessions {
     keyauth::SecretString csrf_token_;
     std::string label_;
     std::int64_t last_seen_ = 0;
+    std::int64_t opened_ = 0;
+};
+
+// Wrong login secrets per address and minute: past the limit, every login
+// from that address answers 429 until its minute is over.
+class LoginThrottle {
+  public:
+    bool allowed(std::string_view address, std::int64_t now);
+    void failed(std::string_view address, std::int64_t now);
+
+  private:
+    struct Window {
+        std::int64_t start = 0;
+        int failures = 0;
+    };
+    std::map<std::string, Window, std::less<>> windows_;
 };
 
 // 32 random bytes from libsodium, as 64 lowercase hex digits.

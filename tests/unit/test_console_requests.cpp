@@ -5,15 +5,20 @@
 #include "console/console_http.hpp"
 #include "console/console_requests.hpp"
 #include "console/console_server.hpp"
+#include "console/console_session.hpp"
 #include "keyauth/x509_authority.hpp"
 #include "unit_test.hpp"
 
+using keytool::console::check_listen;
+using keytool::console::ConsoleSessions;
 using keytool::console::days_until;
 using keytool::console::error_response;
 using keytool::console::HttpResponse;
 using keytool::console::issue_request;
 using keytool::console::json_response;
 using keytool::console::listing_query;
+using keytool::console::log_safe;
+using keytool::console::LoginThrottle;
 using keytool::console::parse_listen;
 using keytool::console::QueryParams;
 using keytool::console::ServeOptions;
@@ -171,6 +176,69 @@ void listen_takes_an_address_and_a_port(void**) {
                    "--listen needs an IP address, not a name: localhost");
 }
 
+void logged_text_is_escaped_to_one_printable_line(void**) {
+    assert_string_equal(log_safe("/api/v1/clients").c_str(), "/api/v1/clients");
+    assert_string_equal(log_safe("/x\nkeytool serve: forged\r").c_str(),
+                        "/x\\x0akeytool serve: forged\\x0d");
+    assert_string_equal(log_safe("\x1b[2J\"\\\xc3\xa9\x7f").c_str(),
+                        "\\x1b[2J\\x22\\x5c\\xc3\\xa9\\x7f");
+    const std::string long_path(2000, 'a');
+    assert_int_equal(log_safe(long_path).size(), 512 + 3);
+}
+
+void a_session_ends_after_its_lifetime_however_busy(void**) {
+    ConsoleSessions sessions;
+    const std::string secret(sessions.login_secret());
+    auto cookie = sessions.log_in(secret, kNoonNewYear2025);
+    assert_true(cookie.has_value());
+    // Used every half hour: never idle, yet over after 12 hours.
+    std::int64_t now = kNoonNewYear2025;
+    for (; now <= kNoonNewYear2025 + keytool::console::kSessionMaxSeconds; now += 1800)
+        assert_true(sessions.has_session(cookie->view(), now));
+    assert_false(sessions.has_session(cookie->view(), now));
+    assert_true(sessions.label().empty());
+}
+
+void a_session_ends_when_idle(void**) {
+    ConsoleSessions sessions;
+    const std::string secret(sessions.login_secret());
+    auto cookie = sessions.log_in(secret, kNoonNewYear2025);
+    assert_true(cookie.has_value());
+    assert_false(sessions.has_session(
+        cookie->view(), kNoonNewYear2025 + keytool::console::kSessionIdleSeconds + 1));
+}
+
+void wrong_logins_from_one_address_are_throttled_for_a_minute(void**) {
+    LoginThrottle throttle;
+    for (int i = 0; i < keytool::console::kLoginFailuresPerMinute; ++i) {
+        assert_true(throttle.allowed("127.0.0.2", kNoonNewYear2025 + i));
+        throttle.failed("127.0.0.2", kNoonNewYear2025 + i);
+    }
+    assert_false(throttle.allowed("127.0.0.2", kNoonNewYear2025 + 30));
+    assert_true(throttle.allowed("127.0.0.3", kNoonNewYear2025 + 30));  // another address
+    assert_true(throttle.allowed("127.0.0.2", kNoonNewYear2025 + 60));  // a new minute
+    throttle.failed("127.0.0.2", kNoonNewYear2025 + 60);
+    assert_true(throttle.allowed("127.0.0.2", kNoonNewYear2025 + 61));
+}
+
+void listening_beyond_loopback_needs_tls(void**) {
+    ServeOptions options;
+    assert_ok(check_listen(options));
+    options.address = "127.0.0.2";
+    assert_ok(check_listen(options));
+    options.address = "::1";
+    assert_ok(check_listen(options));
+    for (const char* address : {"0.0.0.0", "::", "192.0.2.7", "::ffff:127.0.0.1"}) {
+        options.address = address;
+        options.tls = false;
+        const keyauth::Status refused = check_listen(options);
+        assert_false(refused.ok());
+        assert_non_null(std::strstr(refused.error().message.c_str(), "add --tls"));
+        options.tls = true;
+        assert_ok(check_listen(options));
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -185,6 +253,11 @@ int main() {
         cmocka_unit_test(errors_answer_with_the_status_that_fits),
         cmocka_unit_test(json_answers_are_compact_escaped_and_never_throw),
         cmocka_unit_test(listen_takes_an_address_and_a_port),
+        cmocka_unit_test(logged_text_is_escaped_to_one_printable_line),
+        cmocka_unit_test(a_session_ends_after_its_lifetime_however_busy),
+        cmocka_unit_test(a_session_ends_when_idle),
+        cmocka_unit_test(wrong_logins_from_one_address_are_throttled_for_a_minute),
+        cmocka_unit_test(listening_beyond_loopback_needs_tls),
     };
     return run_group(tests);
 }
