@@ -28,12 +28,10 @@ stop_console_cleanly() {
     expect_contains "$(tail -1 "$CONSOLE_LOG")" "stopping on signal 15" "console log"
 }
 
-# start_console [SERVE_OPTIONS...]
-start_console() {
-    local port
-    port=$(free_port)
+# start_console_with SERVE_OPTIONS...: $LOGIN_LINK and $CONSOLE as it printed them.
+start_console_with() {
     # The binary itself, not the keytool function: $! must be the server.
-    "$KEYTOOL" serve --listen "127.0.0.1:$port" "$@" >"$WORK/console.out" 2>"$CONSOLE_LOG" &
+    "$KEYTOOL" serve "$@" >"$WORK/console.out" 2>"$CONSOLE_LOG" &
     CONSOLE_PID=$!
     at_exit stop_console
     for _ in $(seq 100); do
@@ -43,6 +41,13 @@ start_console() {
     done
     LOGIN_LINK=$(head -1 "$WORK/console.out")
     CONSOLE=${LOGIN_LINK%%/login*}
+}
+
+# start_console [SERVE_OPTIONS...]: on 127.0.0.1 and a free port.
+start_console() {
+    local port
+    port=$(free_port)
+    start_console_with --listen "127.0.0.1:$port" "$@"
     [[ "$LOGIN_LINK" =~ ^https?://127\.0\.0\.1:$port/login\?secret=[0-9a-f]{64}$ ]] \
         || fail "first line is not the login link: [$LOGIN_LINK]"
 }

@@ -15,19 +15,9 @@ out=$(timeout 10 "$KEYTOOL" serve --listen "[::]:$port" 2>&1) || rc=$?
 expect_eq "$rc" 1 "keytool serve --listen [::]:$port without --tls"
 expect_contains "$out" "add --tls" "its error"
 
-"$KEYTOOL" serve --listen "0.0.0.0:$port" --tls --host console.example \
-    >"$WORK/console.out" 2>"$CONSOLE_LOG" &
-CONSOLE_PID=$!
-at_exit stop_console
-for _ in $(seq 100); do
-    [ -s "$WORK/console.out" ] && break
-    kill -0 "$CONSOLE_PID" 2>/dev/null || fail "keytool serve --tls died: $(cat "$CONSOLE_LOG")"
-    sleep 0.05
-done
-LOGIN_LINK=$(head -1 "$WORK/console.out")
+start_console_with --listen "0.0.0.0:$port" --tls --host console.example
 [[ "$LOGIN_LINK" =~ ^https://console\.example:$port/login\?secret=[0-9a-f]{64}$ ]] \
     || fail "the link does not name --host: [$LOGIN_LINK]"
-CONSOLE=https://console.example:$port
 
 tls=(--cacert "$KEYAUTH_REGISTRY/ca_cert.pem" --resolve "console.example:$port:127.0.0.1")
 code() { curl -s -o /dev/null -w '%{http_code}' "${tls[@]}" "$@"; }
