@@ -21,6 +21,7 @@
 #include "console_session.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
+#include "keyauth/host_name.hpp"
 #include "keyauth/registry.hpp"
 
 namespace keytool::console {
@@ -383,6 +384,13 @@ keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions o
 }
 
 keyauth::Status check_listen(const ServeOptions& options) {
+    for (const std::string& name : options.hosts) {
+        // Compared with Host as it is: a name or an address, no port, no wildcard.
+        if (!keyauth::check_host_name(name) || name.find('*') != std::string::npos)
+            return make_error(Errc::invalid_argument,
+                              "--host takes a DNS name or an IP address, without a port "
+                              "or a wildcard: " + name);
+    }
     if (options.tls || is_loopback(options.address))
         return {};
     return make_error(Errc::invalid_argument,

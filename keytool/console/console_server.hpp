@@ -25,8 +25,8 @@ struct ServeOptions {
 // "ADDR:PORT" or "[V6]:PORT".
 keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions options);
 
-// Refuses to serve the console's secrets in clear beyond this host: an
-// address that is not loopback needs --tls.
+// Refuses to serve the console's secrets in clear beyond this host (an
+// address that is not loopback needs --tls), and a --host no Host can match.
 keyauth::Status check_listen(const ServeOptions& options);
 
 // Prints the one-time login link as the first line of stdout, then serves

@@ -237,6 +237,12 @@ void listening_beyond_loopback_needs_tls(void**) {
         options.tls = true;
         assert_ok(check_listen(options));
     }
+    options.hosts = {"console.example", "192.0.2.7", "::1"};
+    assert_ok(check_listen(options));
+    for (const char* host : {"console.example:443", "*.example.com", "", "a b"}) {
+        options.hosts = {host};
+        assert_false(check_listen(options).ok());
+    }
 }
 
 }  // namespace
