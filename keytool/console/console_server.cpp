@@ -51,7 +51,7 @@ struct Server {
     ConsoleApi api;
     ConsoleSessions sessions;
     LoginThrottle login_throttle;
-    std::string authority;  // "127.0.0.1:5688": the Host the link names
+    std::string authority;                 // "127.0.0.1:5688": the Host the link names
     std::vector<std::string> authorities;  // every Host we answer: it and --host's
     std::string scheme() const { return options.tls ? "https://" : "http://"; }
     std::string origin() const { return scheme() + authority; }
@@ -386,10 +386,11 @@ keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions o
 keyauth::Status check_listen(const ServeOptions& options) {
     for (const std::string& name : options.hosts) {
         // Compared with Host as it is: a name or an address, no port, no wildcard.
-        if (!keyauth::check_host_name(name) || name.find('*') != std::string::npos)
-            return make_error(Errc::invalid_argument,
-                              "--host takes a DNS name or an IP address, without a port "
-                              "or a wildcard: " + name);
+        if (!keyauth::check_host_name(name) || name.find('*') != std::string::npos) {
+            const std::string why =
+                "--host takes a DNS name or an IP address, without a port or a wildcard: ";
+            return make_error(Errc::invalid_argument, why + name);
+        }
     }
     if (options.tls || is_loopback(options.address))
         return {};
@@ -450,8 +451,7 @@ keyauth::Status serve(const ServeOptions& options) {
         tls_options.push_back(
             {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(server_key.view().data())});
         tls_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, server_cert.data()});
-        tls_options.push_back(
-            {MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)});
+        tls_options.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)});
     }
     tls_options.push_back({MHD_OPTION_END, 0, nullptr});
     errno = 0;
@@ -460,8 +460,7 @@ keyauth::Status serve(const ServeOptions& options) {
         reinterpret_cast<sockaddr*>(&address), MHD_OPTION_NOTIFY_COMPLETED, on_completed, nullptr,
         MHD_OPTION_CONNECTION_LIMIT, kConnections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         kConnectionsPerAddress, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
-        MHD_OPTION_ARRAY,
-        tls_options.data(), MHD_OPTION_END));
+        MHD_OPTION_ARRAY, tls_options.data(), MHD_OPTION_END));
     if (!daemon) {
         const int err = errno;
         return make_error(Errc::io_error,

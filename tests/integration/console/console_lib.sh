@@ -30,6 +30,8 @@ stop_console_cleanly() {
 
 # start_console_with SERVE_OPTIONS...: $LOGIN_LINK and $CONSOLE as it printed them.
 start_console_with() {
+    # A second console's shell may not have truncated the first one's output yet.
+    rm -f "$WORK/console.out"
     # The binary itself, not the keytool function: $! must be the server.
     "$KEYTOOL" serve "$@" >"$WORK/console.out" 2>"$CONSOLE_LOG" &
     CONSOLE_PID=$!
