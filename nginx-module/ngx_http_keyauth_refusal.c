@@ -46,6 +46,10 @@ static ngx_str_t  ngx_http_keyauth_json = ngx_string("application/json");
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
+/* which refusals get a line: per worker, made at its first refusal */
+static keyauth_refusal_log_t            *ngx_http_keyauth_refusals;
+static ngx_flag_t                        ngx_http_keyauth_refusals_tried;
+
 
 /* a token refused by the core: 401, and why in the log */
 
@@ -105,17 +109,51 @@ static void
 ngx_http_keyauth_log_refusal(ngx_http_request_t *r, const char *credential,
     keyauth_result_t *result, const char *reason)
 {
-    /* who and why, never the secret */
+    ngx_str_t               *listen;
+    keyauth_refusal_note_t   note;
+
+    /*
+     * Who, where and why, never the secret; nginx adds the client's address
+     * and the server. A line per client and reason a minute at most: the
+     * first refusal, then the first after the minute with the count.
+     */
+
+    if (!ngx_http_keyauth_refusals_tried) {
+        ngx_http_keyauth_refusals_tried = 1;
+        ngx_http_keyauth_refusals = keyauth_refusal_log_create();
+    }
+
+    keyauth_refusal_log_note(ngx_http_keyauth_refusals, result->client_id,
+                             result->client_id_len, result->verdict,
+                             (int64_t) ngx_time(), &note);
+
+    if (!note.log) {
+        return;
+    }
+
+    listen = &r->connection->listening->addr_text;
 
     if (result->client_id_len) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: %s of client \"%s\" refused: %s",
-                      credential, result->client_id, reason);
+                      "keyauth: %s of client \"%s\" refused: %s (listen %V)%s%s",
+                      credential, result->client_id, reason, listen,
+                      note.unlogged ? "; " : "", note.summary);
 
     } else {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: %s refused: %s", credential, reason);
+                      "keyauth: %s refused: %s (listen %V)%s%s",
+                      credential, reason, listen,
+                      note.unlogged ? "; " : "", note.summary);
     }
+}
+
+
+void
+ngx_http_keyauth_refusals_exit(void)
+{
+    keyauth_refusal_log_free(ngx_http_keyauth_refusals);
+    ngx_http_keyauth_refusals = NULL;
+    ngx_http_keyauth_refusals_tried = 0;
 }
 
 
