@@ -118,6 +118,10 @@ ngx_http_keyauth_log_refusal(ngx_http_request_t *r, const char *credential,
      * first refusal, then the first after the minute with the count.
      */
 
+    if (r->connection->log->log_level < NGX_LOG_INFO) {
+        return;  /* as ngx_log_error() would: nothing to write, nothing to count */
+    }
+
     if (!ngx_http_keyauth_refusals_tried) {
         ngx_http_keyauth_refusals_tried = 1;
         ngx_http_keyauth_refusals = keyauth_refusal_log_create();
