@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -191,6 +192,22 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
 }
 
 }  // namespace
+
+void log_overdue_refusals(Plugin& plugin) noexcept {
+    RefusalSummary overdue[16];
+    std::size_t taken = 0;
+    do {
+        taken = plugin.refusals.take_overdue(unix_now(), overdue, std::size(overdue));
+        for (std::size_t i = 0; i < taken; ++i) {
+            const RefusalSummary& s = overdue[i];
+            const std::string_view reason = verdict_reason(s.verdict);
+            log(MOSQ_LOG_NOTICE, "%u more refusals%s%s%s (%.*s) in the last %lld s", s.unlogged,
+                s.client_id[0] != '\0' ? " of '" : "", s.client_id,
+                s.client_id[0] != '\0' ? "'" : "", static_cast<int>(reason.size()), reason.data(),
+                static_cast<long long>(s.seconds));
+        }
+    } while (taken == std::size(overdue));
+}
 
 int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);

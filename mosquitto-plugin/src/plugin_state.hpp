@@ -21,6 +21,7 @@ struct Plugin {
     SessionTable sessions;
     RefusalLog refusals;  // which refusals get a line
     std::chrono::steady_clock::time_point next_sweep{};
+    std::chrono::steady_clock::time_point next_refusal_summary{};
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     bool ticked = false;          // a tick arrived: live revocation works
     bool warned_no_tick = false;  // said so once when it does not

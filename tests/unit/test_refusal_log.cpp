@@ -149,6 +149,37 @@ void c_facade_follows_the_same_rule(void**) {
     keyauth_refusal_log_free(nullptr);
 }
 
+// A server with a tick reports a quiet run once its minute is over, even
+// when the client stopped; the key's next minute starts then.
+void overdue_counts_are_taken_once_their_minute_is_over(void**) {
+    RefusalLog log;
+    keyauth::RefusalSummary summaries[2];
+    assert_int_equal(log.take_overdue(kStart, summaries, 2), 0);
+    assert_true(log.note("alice", Verdict::expired, kStart).log);
+    assert_true(log.note("", Verdict::missing, kStart).log);
+    assert_true(log.note("bob", Verdict::expired, kStart).log);  // logged, never again
+    for (int i = 1; i <= 5; ++i) {
+        assert_false(log.note("alice", Verdict::expired, kStart + i).log);
+        assert_false(log.note("", Verdict::missing, kStart + i).log);
+    }
+    assert_int_equal(log.take_overdue(kStart + 59, summaries, 2), 0);
+    assert_int_equal(log.take_overdue(kStart + 65, summaries, 1), 1);
+    assert_sv_equal(summaries[0].client_id, "");
+    assert_int_equal(static_cast<int>(summaries[0].verdict), static_cast<int>(Verdict::missing));
+    assert_int_equal(summaries[0].unlogged, 5);
+    assert_int_equal(log.take_overdue(kStart + 65, summaries, 2), 1);
+    assert_sv_equal(summaries[0].client_id, "alice");
+    assert_int_equal(static_cast<int>(summaries[0].verdict), static_cast<int>(Verdict::expired));
+    assert_int_equal(summaries[0].unlogged, 5);
+    assert_int_equal(summaries[0].seconds, 65);
+    assert_int_equal(log.take_overdue(kStart + 200, summaries, 2), 0);
+    // Taken counts as a line: the next refusal is inside the new minute.
+    assert_false(log.note("alice", Verdict::expired, kStart + 66).log);
+    const RefusalNote later = log.note("alice", Verdict::expired, kStart + 125);
+    assert_true(later.log);
+    assert_int_equal(later.unlogged, 1);
+}
+
 void client_chosen_text_is_escaped_and_cut(void**) {
     assert_sv_equal(keyauth::printable_for_log("sensor7:kitchen"), "sensor7:kitchen");
     assert_sv_equal(keyauth::printable_for_log(std::string("a\nb\\c\0d", 7)),
@@ -169,6 +200,7 @@ int main() {
         cmocka_unit_test(unknown_client_ids_are_bounded),
         cmocka_unit_test(a_clock_going_back_restarts_the_minute),
         cmocka_unit_test(c_facade_follows_the_same_rule),
+        cmocka_unit_test(overdue_counts_are_taken_once_their_minute_is_over),
         cmocka_unit_test(client_chosen_text_is_escaped_and_cut),
     };
     return run_group(tests);

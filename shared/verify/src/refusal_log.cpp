@@ -65,6 +65,7 @@ struct RefusalLog::State {
     std::array<Entry, kVerdicts> shared{};
     std::int64_t window;
     std::uint64_t salt;
+    std::size_t pending = 0;  // entries with refusals not logged
 
     State(std::size_t client_entries, std::size_t stranger_entries, std::int64_t seconds)
         : clients(client_entries),
@@ -73,11 +74,13 @@ struct RefusalLog::State {
           salt(reinterpret_cast<std::uintptr_t>(this) * 0x9E3779B97F4A7C15ULL) {}
 
     // A key seen before: quiet inside its minute, logged with the count after.
-    RefusalNote again(Entry& entry, std::int64_t now) const noexcept {
+    RefusalNote again(Entry& entry, std::int64_t now) noexcept {
         RefusalNote note;
         if (now < entry.since)  // the clock went back: the minute starts again
             entry.since = now;
         if (now - entry.since < window) {
+            if (entry.unlogged == 0)
+                ++pending;
             if (entry.unlogged != UINT32_MAX)
                 ++entry.unlogged;
             return note;
@@ -85,19 +88,26 @@ struct RefusalLog::State {
         note.log = true;
         note.unlogged = entry.unlogged;
         note.seconds = now - entry.since;
-        entry.since = now;
-        entry.unlogged = 0;
+        restart(entry, now);
         return note;
     }
 
-    static RefusalNote first(Entry& entry, std::string_view client_id, std::uint8_t verdict,
-                             std::int64_t now) noexcept {
+    void restart(Entry& entry, std::int64_t now) noexcept {
+        if (entry.unlogged != 0)
+            --pending;
+        entry.since = now;
+        entry.unlogged = 0;
+    }
+
+    // A key replaced with its minute over and refusals not logged loses
+    // them: a server with a tick has taken them by then.
+    RefusalNote first(Entry& entry, std::string_view client_id, std::uint8_t verdict,
+                      std::int64_t now) noexcept {
+        restart(entry, now);
         entry.used = true;
         entry.verdict = verdict;
         entry.id_length = static_cast<std::uint8_t>(client_id.size());
         std::memcpy(entry.id, client_id.data(), client_id.size());
-        entry.since = now;
-        entry.unlogged = 0;
         RefusalNote note;
         note.log = true;
         return note;
@@ -140,6 +150,32 @@ struct RefusalLog::State {
         return first(*replaceable, client_id, verdict, now);
     }
 };
+
+std::size_t RefusalLog::take_overdue(std::int64_t now, RefusalSummary* out,
+                                     std::size_t capacity) noexcept {
+    State& state = *state_;
+    std::size_t taken = 0;
+    const auto take = [&](Entry& entry) {
+        if (taken == capacity || entry.unlogged == 0 || now - entry.since < state.window)
+            return;
+        RefusalSummary& summary = out[taken++];
+        summary = RefusalSummary{};
+        std::memcpy(summary.client_id, entry.id, entry.id_length);
+        summary.verdict = static_cast<Verdict>(entry.verdict);
+        summary.unlogged = entry.unlogged;
+        summary.seconds = now - entry.since;
+        state.restart(entry, now);
+    };
+    if (state.pending == 0)
+        return 0;
+    for (Entry& entry : state.shared)
+        take(entry);
+    for (Entry& entry : state.clients.slots)
+        take(entry);
+    for (Entry& entry : state.strangers.slots)
+        take(entry);
+    return taken;
+}
 
 bool refusal_names_registered_client(Verdict verdict) noexcept {
     switch (verdict) {

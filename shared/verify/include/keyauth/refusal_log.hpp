@@ -2,9 +2,10 @@
 // line of their own. Per client and reason, the first refusal is logged;
 // the ones after it stay quiet (counted) until a minute has passed, when the
 // next one is logged again with the count of those in between ("and 59 more
-// ... in the last 60 s"). A device looping with a revoked token so writes
-// one line a minute, never a flood. A quiet run that simply stops is counted
-// but not reported until that client's next refusal.
+// ... in the last 60 s"), or a server with a tick asks take_overdue() for
+// the counts once their minute is over. A device looping with a revoked
+// token so writes one line a minute, never a flood. Without a tick, a quiet
+// run that simply stops is reported only at that client's next refusal.
 //
 // Keys, and why memory stays bounded whatever a client presents:
 // - a registered client's refusals (its credential was found: mismatch,
@@ -50,6 +51,15 @@ struct RefusalNote {
     std::string_view summary_text() const { return summary; }
 };
 
+// A key whose minute is over with refusals not logged: for a server with a
+// tick to say so without waiting for that client's next refusal.
+struct RefusalSummary {
+    char client_id[kMaxClientIdLength + 1] = {};  // "" for a reason's shared key
+    Verdict verdict = Verdict::malformed;
+    std::uint32_t unlogged = 0;
+    std::int64_t seconds = 0;  // since the key's last line
+};
+
 class RefusalLog {
   public:
     explicit RefusalLog(std::size_t clients = kRefusalLogClients,
@@ -62,6 +72,12 @@ class RefusalLog {
     // client_id: the id parsed from the credential ("" when none), never
     // the token. now: Unix seconds (or any clock that counts seconds).
     RefusalNote note(std::string_view client_id, Verdict verdict, std::int64_t now) noexcept;
+
+    // Up to capacity keys whose minute is over with refusals not logged,
+    // each then counted as logged now (its next minute starts). Returns how
+    // many it wrote; call again while it fills out. Nothing to do (the
+    // usual case) costs one comparison.
+    std::size_t take_overdue(std::int64_t now, RefusalSummary* out, std::size_t capacity) noexcept;
 
     struct State;
 
