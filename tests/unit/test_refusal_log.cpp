@@ -142,6 +142,19 @@ void c_facade_follows_the_same_rule(void**) {
     std::memset(&odd, 0x7f, sizeof odd);
     keyauth_refusal_log_note(log, nullptr, 0, odd, kStart, &note);
     assert_int_equal(note.log, 1);
+    // The timer's side: pending while counted, taken once the minute is over.
+    keyauth_refusal_log_note(log, "bob", 3, KEYAUTH_UNKNOWN_CLIENT, kStart, &note);
+    keyauth_refusal_log_note(log, "bob", 3, KEYAUTH_UNKNOWN_CLIENT, kStart + 1, &note);
+    assert_int_equal(note.log, 0);
+    assert_int_equal(keyauth_refusal_log_pending(log), 1);
+    keyauth_refusal_summary_t overdue[20];
+    assert_int_equal(keyauth_refusal_log_take_overdue(log, kStart + 30, overdue, 20), 0);
+    assert_int_equal(keyauth_refusal_log_take_overdue(log, kStart + 60, overdue, 20), 1);
+    assert_string_equal(overdue[0].client_id, "bob");
+    assert_int_equal(overdue[0].verdict, KEYAUTH_UNKNOWN_CLIENT);
+    assert_int_equal(overdue[0].unlogged, 1);
+    assert_int_equal(overdue[0].seconds, 60);
+    assert_int_equal(keyauth_refusal_log_pending(log), 0);
     keyauth_refusal_log_free(log);
     // No log (out of memory): every refusal is logged.
     keyauth_refusal_log_note(nullptr, "alice", 5, KEYAUTH_EXPIRED, kStart, &note);

@@ -283,6 +283,8 @@ struct keyauth_refusal_log_s {
 };
 
 static_assert(sizeof(keyauth_refusal_note_t::summary) == sizeof(keyauth::RefusalNote::summary));
+static_assert(sizeof(keyauth_refusal_summary_t::client_id) ==
+              sizeof(keyauth::RefusalSummary::client_id));
 
 extern "C" {
 
@@ -320,6 +322,31 @@ void keyauth_refusal_log_note(keyauth_refusal_log_t* log, const char* client_id,
     note->unlogged = noted.unlogged;
     note->seconds = noted.seconds;
     std::memcpy(note->summary, noted.summary, sizeof note->summary);
+}
+
+int keyauth_refusal_log_pending(const keyauth_refusal_log_t* log) {
+    return log != nullptr && log->log.pending() ? 1 : 0;
+}
+
+size_t keyauth_refusal_log_take_overdue(keyauth_refusal_log_t* log, int64_t now,
+                                        keyauth_refusal_summary_t* out, size_t capacity) {
+    if (log == nullptr)
+        return 0;
+    keyauth::RefusalSummary taken[16];
+    std::size_t filled = 0;
+    while (filled < capacity) {
+        const std::size_t want = capacity - filled < 16 ? capacity - filled : 16;
+        const std::size_t n = log->log.take_overdue(now, taken, want);
+        for (std::size_t i = 0; i < n; ++i, ++filled) {
+            std::memcpy(out[filled].client_id, taken[i].client_id, sizeof out[filled].client_id);
+            out[filled].verdict = static_cast<keyauth_verdict_t>(taken[i].verdict);
+            out[filled].unlogged = taken[i].unlogged;
+            out[filled].seconds = taken[i].seconds;
+        }
+        if (n < want)
+            break;
+    }
+    return filled;
 }
 
 }  // extern "C"

@@ -177,6 +177,10 @@ std::size_t RefusalLog::take_overdue(std::int64_t now, RefusalSummary* out,
     return taken;
 }
 
+bool RefusalLog::pending() const noexcept {
+    return state_->pending != 0;
+}
+
 bool refusal_names_registered_client(Verdict verdict) noexcept {
     switch (verdict) {
         case Verdict::mismatch:

@@ -208,6 +208,14 @@ typedef struct {
     char                 summary[112];
 } keyauth_refusal_note_t;
 
+/* A key whose minute is over with refusals not logged (for a timer). */
+typedef struct {
+    char                 client_id[KEYAUTH_CLIENT_ID_MAX + 1]; /* "" when none */
+    keyauth_verdict_t    verdict;
+    uint32_t             unlogged;
+    int64_t              seconds;   /* since the key's last line */
+} keyauth_refusal_summary_t;
+
 /* NULL when out of memory (then log every refusal). */
 keyauth_refusal_log_t *keyauth_refusal_log_create(void);
 void keyauth_refusal_log_free(keyauth_refusal_log_t *log);
@@ -216,6 +224,12 @@ void keyauth_refusal_log_free(keyauth_refusal_log_t *log);
 void keyauth_refusal_log_note(keyauth_refusal_log_t *log, const char *client_id,
     size_t client_id_len, keyauth_verdict_t verdict, int64_t now,
     keyauth_refusal_note_t *note);
+/* Nonzero while refusals are counted and not yet logged: arm a timer. */
+int keyauth_refusal_log_pending(const keyauth_refusal_log_t *log);
+/* Up to capacity keys whose minute is over with refusals not logged, each
+ * then counted as logged; returns how many. Call again while it fills out. */
+size_t keyauth_refusal_log_take_overdue(keyauth_refusal_log_t *log, int64_t now,
+    keyauth_refusal_summary_t *out, size_t capacity);
 
 #ifdef __cplusplus
 }

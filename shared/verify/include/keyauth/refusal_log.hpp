@@ -78,6 +78,8 @@ class RefusalLog {
     // many it wrote; call again while it fills out. Nothing to do (the
     // usual case) costs one comparison.
     std::size_t take_overdue(std::int64_t now, RefusalSummary* out, std::size_t capacity) noexcept;
+    // Refusals counted and not logged yet: something for take_overdue().
+    bool pending() const noexcept;
 
     struct State;
 
