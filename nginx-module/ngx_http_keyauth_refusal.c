@@ -117,8 +117,8 @@ ngx_http_keyauth_log_refusal(ngx_http_request_t *r, const char *credential,
 
     /*
      * Who, where and why, never the secret; nginx adds the client's address
-     * and the server. A line per client and reason a minute at most: the
-     * first refusal, then the first after the minute with the count.
+     * and the server. Per client and reason the first refusal gets a line,
+     * the next are counted for the timer to report once a minute.
      */
 
     if (r->connection->log->log_level < NGX_LOG_INFO) {

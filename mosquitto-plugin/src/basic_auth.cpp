@@ -35,8 +35,8 @@ const char* credential_name(CredentialKind kind) {
 }
 
 // Who was refused, from where and why; never the token, which may be the
-// username. A line per client and reason a minute at most (RefusalLog): the
-// first refusal, then the first after the minute with the count between.
+// username. Per client and reason (RefusalLog) the first refusal gets a
+// line, the next are counted for log_overdue_refusals() to report.
 // The plugin API does not say which listener took the CONNECT.
 int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::string_view client_id,
            Verdict verdict, std::string_view reason) {
