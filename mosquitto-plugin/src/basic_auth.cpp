@@ -47,10 +47,10 @@ int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::strin
     const std::string mqtt_client_id = printable_for_log(view_of(mosquitto_client_id(client)));
     log(MOSQ_LOG_NOTICE, "refused MQTT client '%s' from %s: %s%s%.*s%s: %.*s%s%s",
         mosquitto_client_id(client) != nullptr ? mqtt_client_id.c_str() : "<unknown>",
-        or_unknown(mosquitto_client_address(client)), credential,
-        client_id.empty() ? "" : " of '", static_cast<int>(client_id.size()), client_id.data(),
-        client_id.empty() ? "" : "'", static_cast<int>(reason.size()), reason.data(),
-        note.unlogged > 0 ? "; " : "", note.summary);
+        or_unknown(mosquitto_client_address(client)), credential, client_id.empty() ? "" : " of '",
+        static_cast<int>(client_id.size()), client_id.data(), client_id.empty() ? "" : "'",
+        static_cast<int>(reason.size()), reason.data(), note.unlogged > 0 ? "; " : "",
+        note.summary);
     return MOSQ_ERR_AUTH;
 }
 

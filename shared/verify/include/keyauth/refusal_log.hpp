@@ -41,7 +41,7 @@ inline constexpr std::size_t kRefusalLogStrangers = 512;
 
 // What to do with one refusal.
 struct RefusalNote {
-    bool log = false;           // write this refusal's line (else stay quiet)
+    bool log = false;            // write this refusal's line (else stay quiet)
     std::uint32_t unlogged = 0;  // quiet refusals of its key since that key's last line
     std::int64_t seconds = 0;    // since that line
     bool shared = false;         // the key is a reason's shared one (no client named)
