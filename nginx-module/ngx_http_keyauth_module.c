@@ -673,6 +673,8 @@ ngx_http_keyauth_exit_process(ngx_cycle_t *cycle)
     ngx_http_keyauth_registry_t   **registries;
     ngx_http_keyauth_main_conf_t   *kmcf;
 
+    ngx_http_keyauth_refusals_exit();
+
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_keyauth_module);
 
     if (kmcf == NULL) {

@@ -74,6 +74,7 @@ ngx_int_t ngx_http_keyauth_refuse_certificate(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
     keyauth_result_t *result);
 ngx_int_t ngx_http_keyauth_refusal_init(ngx_conf_t *cf);
+void ngx_http_keyauth_refusals_exit(void);
 
 /* ngx_http_keyauth_streams.c */
 ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,

@@ -22,6 +22,7 @@ static void ngx_http_keyauth_log_refusal(ngx_http_request_t *r,
 static ngx_int_t ngx_http_keyauth_refuse(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_uint_t status, ngx_str_t *body,
     ngx_str_t *challenge);
+static void ngx_http_keyauth_log_overdue(ngx_event_t *ev);
 static ngx_int_t ngx_http_keyauth_precontent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_body_filter(ngx_http_request_t *r,
@@ -45,6 +46,12 @@ static ngx_str_t  ngx_http_keyauth_json = ngx_string("application/json");
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+/* which refusals get a line: per worker, made at its first refusal */
+static keyauth_refusal_log_t            *ngx_http_keyauth_refusals;
+static ngx_flag_t                        ngx_http_keyauth_refusals_tried;
+/* reports the quiet counts once their minute is over */
+static ngx_event_t                       ngx_http_keyauth_refusals_timer;
 
 
 /* a token refused by the core: 401, and why in the log */
@@ -105,17 +112,102 @@ static void
 ngx_http_keyauth_log_refusal(ngx_http_request_t *r, const char *credential,
     keyauth_result_t *result, const char *reason)
 {
-    /* who and why, never the secret */
+    ngx_str_t               *listen;
+    keyauth_refusal_note_t   note;
+
+    /*
+     * Who, where and why, never the secret; nginx adds the client's address
+     * and the server. Per client and reason the first refusal gets a line,
+     * the next are counted for the timer to report once a minute.
+     */
+
+    if (r->connection->log->log_level < NGX_LOG_INFO) {
+        return;  /* as ngx_log_error() would: nothing to write, nothing to count */
+    }
+
+    if (!ngx_http_keyauth_refusals_tried) {
+        ngx_http_keyauth_refusals_tried = 1;
+        ngx_http_keyauth_refusals = keyauth_refusal_log_create();
+
+        ngx_http_keyauth_refusals_timer.handler = ngx_http_keyauth_log_overdue;
+        ngx_http_keyauth_refusals_timer.log = ngx_cycle->log;
+        ngx_http_keyauth_refusals_timer.data = &ngx_http_keyauth_refusals;
+        ngx_http_keyauth_refusals_timer.cancelable = 1;
+    }
+
+    keyauth_refusal_log_note(ngx_http_keyauth_refusals, result->client_id,
+                             result->client_id_len, result->verdict,
+                             (int64_t) ngx_time(), &note);
+
+    if (!note.log) {
+        if (!ngx_http_keyauth_refusals_timer.timer_set) {
+            ngx_add_timer(&ngx_http_keyauth_refusals_timer, 1000);
+        }
+
+        return;
+    }
+
+    listen = &r->connection->listening->addr_text;
 
     if (result->client_id_len) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: %s of client \"%s\" refused: %s",
-                      credential, result->client_id, reason);
+                      "keyauth: %s of client \"%s\" refused: %s (listen %V)%s%s",
+                      credential, result->client_id, reason, listen,
+                      note.unlogged ? "; " : "", note.summary);
 
     } else {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "keyauth: %s refused: %s", credential, reason);
+                      "keyauth: %s refused: %s (listen %V)%s%s",
+                      credential, reason, listen,
+                      note.unlogged ? "; " : "", note.summary);
     }
+}
+
+
+static void
+ngx_http_keyauth_log_overdue(ngx_event_t *ev)
+{
+    size_t                      i, n;
+    keyauth_refusal_summary_t   overdue[16];
+
+    /* every second while refusals are counted and not yet logged */
+
+    do {
+        n = keyauth_refusal_log_take_overdue(ngx_http_keyauth_refusals,
+                                             (int64_t) ngx_time(), overdue, 16);
+
+        for (i = 0; i < n; i++) {
+            if (overdue[i].client_id[0]) {
+                ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                              "keyauth: %uD more refusals of client \"%s\" "
+                              "(%s) in the last %L s",
+                              overdue[i].unlogged, overdue[i].client_id,
+                              keyauth_verdict_reason(overdue[i].verdict),
+                              overdue[i].seconds);
+
+            } else {
+                ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                              "keyauth: %uD more refusals (%s) in the last %L s",
+                              overdue[i].unlogged,
+                              keyauth_verdict_reason(overdue[i].verdict),
+                              overdue[i].seconds);
+            }
+        }
+
+    } while (n == 16);
+
+    if (keyauth_refusal_log_pending(ngx_http_keyauth_refusals) && !ngx_exiting) {
+        ngx_add_timer(ev, 1000);
+    }
+}
+
+
+void
+ngx_http_keyauth_refusals_exit(void)
+{
+    keyauth_refusal_log_free(ngx_http_keyauth_refusals);
+    ngx_http_keyauth_refusals = NULL;
+    ngx_http_keyauth_refusals_tried = 0;
 }
 
 

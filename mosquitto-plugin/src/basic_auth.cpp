@@ -3,12 +3,14 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <keyauth/authenticator.hpp>
 #include <keyauth/clock.hpp>
+#include <keyauth/refusal_log.hpp>
 #include <keyauth/x509_identity.hpp>
 
 #include "broker_api.hpp"
@@ -32,21 +34,34 @@ const char* credential_name(CredentialKind kind) {
     return kind == CredentialKind::certificate ? "certificate" : "token";
 }
 
-// Who was refused and why; never the token, which may be the username.
+// Who was refused, from where and why; never the token, which may be the
+// username. Per client and reason (RefusalLog) the first refusal gets a
+// line, the next are counted for log_overdue_refusals() to report.
+// The plugin API does not say which listener took the CONNECT.
 int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::string_view client_id,
-           std::string_view reason) {
+           Verdict verdict, std::string_view reason) {
     plugin.sessions.untrack(client);
-    log(MOSQ_LOG_NOTICE, "refused MQTT client '%s' from %s: %s%s%.*s%s: %.*s",
-        or_unknown(mosquitto_client_id(client)), or_unknown(mosquitto_client_address(client)),
-        credential, client_id.empty() ? "" : " of '", static_cast<int>(client_id.size()),
-        client_id.data(), client_id.empty() ? "" : "'", static_cast<int>(reason.size()),
-        reason.data());
+    const RefusalNote note = plugin.refusals.note(client_id, verdict, unix_now());
+    if (!note.log)
+        return MOSQ_ERR_AUTH;
+    const std::string mqtt_client_id = printable_for_log(view_of(mosquitto_client_id(client)));
+    log(MOSQ_LOG_NOTICE, "refused MQTT client '%s' from %s: %s%s%.*s%s: %.*s%s%s",
+        mosquitto_client_id(client) != nullptr ? mqtt_client_id.c_str() : "<unknown>",
+        or_unknown(mosquitto_client_address(client)), credential, client_id.empty() ? "" : " of '",
+        static_cast<int>(client_id.size()), client_id.data(), client_id.empty() ? "" : "'",
+        static_cast<int>(reason.size()), reason.data(), note.unlogged > 0 ? "; " : "",
+        note.summary);
     return MOSQ_ERR_AUTH;
+}
+
+int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::string_view client_id,
+           Verdict verdict) {
+    return refuse(plugin, client, credential, client_id, verdict, verdict_reason(verdict));
 }
 
 int refuse(Plugin& plugin, mosquitto* client, const AuthResult& result) {
     return refuse(plugin, client, credential_name(result.about), result.client_id(),
-                  verdict_reason(result.verdict));
+                  result.verdict);
 }
 
 // Live revocation needs the tick; say so once if it never came.
@@ -71,7 +86,8 @@ int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
     plugin.sessions.track(client, std::move(session));
     if (view_of(mosquitto_client_username(client)) != registered_id &&
         mosquitto_set_username(client, registered_id.c_str()) != MOSQ_ERR_SUCCESS) {
-        return refuse(plugin, client, "credential", registered_id, "could not set username");
+        return refuse(plugin, client, "credential", registered_id, Verdict::registry_error,
+                      "could not set username");
     }
     warn_if_no_tick(plugin);
     return MOSQ_ERR_SUCCESS;
@@ -127,7 +143,7 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
             const SweepRuling ruling = plugin.sessions.ruling(verdict, session->grant, now);
             if (ruling.fate == SessionFate::cut) {
                 const std::string client_id = session->grant.client_id;
-                return refuse(plugin, client, "token", client_id, verdict_reason(ruling.why));
+                return refuse(plugin, client, "token", client_id, ruling.why);
             }
             return MOSQ_ERR_SUCCESS;
         }
@@ -138,7 +154,8 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
 
     const char* mqtt_client_id = mosquitto_client_id(client);
     if (mqtt_client_id == nullptr)
-        return refuse(plugin, client, "credential", "", "no MQTT client id");
+        return refuse(plugin, client, "credential", "", Verdict::client_id_refused,
+                      "no MQTT client id");
     Presented presented;
     presented.mqtt_username = optional_of(event.username);
     presented.mqtt_password = optional_of(event.password);
@@ -176,6 +193,22 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
 
 }  // namespace
 
+void log_overdue_refusals(Plugin& plugin) noexcept {
+    RefusalSummary overdue[16];
+    std::size_t taken = 0;
+    do {
+        taken = plugin.refusals.take_overdue(unix_now(), overdue, std::size(overdue));
+        for (std::size_t i = 0; i < taken; ++i) {
+            const RefusalSummary& s = overdue[i];
+            const std::string_view reason = verdict_reason(s.verdict);
+            log(MOSQ_LOG_NOTICE, "%u more refusals%s%s%s (%.*s) in the last %lld s", s.unlogged,
+                s.client_id[0] != '\0' ? " of '" : "", s.client_id,
+                s.client_id[0] != '\0' ? "'" : "", static_cast<int>(reason.size()), reason.data(),
+                static_cast<long long>(s.seconds));
+        }
+    } while (taken == std::size(overdue));
+}
+
 int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
     auto& event = *static_cast<mosquitto_evt_basic_auth*>(event_data);
@@ -186,7 +219,8 @@ int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
     }
     // Fail closed, and log without the exception's text: it is not ours.
     try {
-        return refuse(plugin, event.client, "credential", "", "internal error");
+        return refuse(plugin, event.client, "credential", "", Verdict::registry_error,
+                      "internal error");
     } catch (...) {
         plugin.sessions.untrack(event.client);
         return MOSQ_ERR_AUTH;

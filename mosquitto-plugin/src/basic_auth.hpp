@@ -7,4 +7,9 @@ namespace keyauth::mqtt {
 // MOSQ_ERR_PLUGIN_DEFER for a token when token auth is off. Never throws.
 int on_basic_auth(int event, void* event_data, void* userdata);
 
+struct Plugin;
+// From the tick: the refusals counted quietly whose minute is over, one
+// line per client and reason, so a run that stopped is still reported.
+void log_overdue_refusals(Plugin& plugin) noexcept;
+
 }  // namespace keyauth::mqtt

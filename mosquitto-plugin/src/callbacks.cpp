@@ -5,6 +5,7 @@
 
 #include <keyauth/clock.hpp>
 
+#include "basic_auth.hpp"
 #include "broker_api.hpp"
 #include "plugin_state.hpp"
 
@@ -14,6 +15,8 @@ namespace keyauth::mqtt {
 // of times a second; looking at the registry every 50 ms keeps the promise
 // of a disconnect within a second.
 constexpr std::chrono::milliseconds kSweepInterval{50};
+// Quiet refusals are reported within a second of their minute's end.
+constexpr std::chrono::seconds kRefusalSummaryInterval{1};
 
 int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
@@ -23,6 +26,10 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     if (now < plugin.next_sweep)
         return MOSQ_ERR_SUCCESS;
     plugin.next_sweep = now + kSweepInterval;
+    if (now >= plugin.next_refusal_summary) {
+        plugin.next_refusal_summary = now + kRefusalSummaryInterval;
+        log_overdue_refusals(plugin);
+    }
     SweepOutcome swept;
     try {
         swept = plugin.sessions.sweep(*plugin.store, unix_now(), [](std::size_t count) {

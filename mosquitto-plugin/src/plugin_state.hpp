@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include <keyauth/refusal_log.hpp>
 #include <keyauth/registry.hpp>
 
 #include "broker_api.hpp"
@@ -18,7 +19,9 @@ struct Plugin {
     Options options;
     std::unique_ptr<ClientStore> store;
     SessionTable sessions;
+    RefusalLog refusals;  // which refusals get a line
     std::chrono::steady_clock::time_point next_sweep{};
+    std::chrono::steady_clock::time_point next_refusal_summary{};
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     bool ticked = false;          // a tick arrived: live revocation works
     bool warned_no_tick = false;  // said so once when it does not

@@ -10,6 +10,7 @@
 
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
+#include "keyauth/refusal_log.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/revocation_sweep.hpp"
 #include "registry_directory.hpp"
@@ -270,6 +271,82 @@ keyauth_sweep_news_t keyauth_sweep_end(keyauth_sweep_t* sweep) {
 
 size_t keyauth_sweep_kept_through_error(const keyauth_sweep_t* sweep) {
     return sweep_of(sweep).kept_through_error();
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// The refusal log's rule (see keyauth.h): RefusalLog behind a C handle.
+
+struct keyauth_refusal_log_s {
+    keyauth::RefusalLog log;
+};
+
+static_assert(sizeof(keyauth_refusal_note_t::summary) == sizeof(keyauth::RefusalNote::summary));
+static_assert(sizeof(keyauth_refusal_summary_t::client_id) ==
+              sizeof(keyauth::RefusalSummary::client_id));
+
+extern "C" {
+
+keyauth_refusal_log_t* keyauth_refusal_log_create(void) {
+    try {
+        return new keyauth_refusal_log_s{};
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void keyauth_refusal_log_free(keyauth_refusal_log_t* log) {
+    delete log;
+}
+
+void keyauth_refusal_log_note(keyauth_refusal_log_t* log, const char* client_id,
+                              size_t client_id_len, keyauth_verdict_t verdict, int64_t now,
+                              keyauth_refusal_note_t* note) {
+    *note = keyauth_refusal_note_t{};
+    if (log == nullptr) {
+        note->log = 1;
+        return;
+    }
+    // Read as an int: a C caller may store any value; an unknown one is
+    // kept with the malformed.
+    int value = 0;
+    std::memcpy(&value, &verdict, sizeof value);
+    const auto known = value >= KEYAUTH_ACCEPTED && value <= KEYAUTH_PASSWORD_MISSING
+                           ? static_cast<keyauth::Verdict>(value)
+                           : keyauth::Verdict::malformed;
+    const std::string_view id =
+        client_id != nullptr ? std::string_view(client_id, client_id_len) : std::string_view();
+    const keyauth::RefusalNote noted = log->log.note(id, known, now);
+    note->log = noted.log ? 1 : 0;
+    note->unlogged = noted.unlogged;
+    note->seconds = noted.seconds;
+    std::memcpy(note->summary, noted.summary, sizeof note->summary);
+}
+
+int keyauth_refusal_log_pending(const keyauth_refusal_log_t* log) {
+    return log != nullptr && log->log.pending() ? 1 : 0;
+}
+
+size_t keyauth_refusal_log_take_overdue(keyauth_refusal_log_t* log, int64_t now,
+                                        keyauth_refusal_summary_t* out, size_t capacity) {
+    if (log == nullptr)
+        return 0;
+    keyauth::RefusalSummary taken[16];
+    std::size_t filled = 0;
+    while (filled < capacity) {
+        const std::size_t want = capacity - filled < 16 ? capacity - filled : 16;
+        const std::size_t n = log->log.take_overdue(now, taken, want);
+        for (std::size_t i = 0; i < n; ++i, ++filled) {
+            std::memcpy(out[filled].client_id, taken[i].client_id, sizeof out[filled].client_id);
+            out[filled].verdict = static_cast<keyauth_verdict_t>(taken[i].verdict);
+            out[filled].unlogged = taken[i].unlogged;
+            out[filled].seconds = taken[i].seconds;
+        }
+        if (n < want)
+            break;
+    }
+    return filled;
 }
 
 }  // extern "C"

@@ -186,6 +186,51 @@ keyauth_sweep_news_t keyauth_sweep_end(keyauth_sweep_t *sweep);
 /* How many requests the last sweep kept only through the error. */
 size_t keyauth_sweep_kept_through_error(const keyauth_sweep_t *sweep);
 
+/* ---------------------------------------------------------------------
+ * The refusal log's rule (keyauth/refusal_log.hpp): per client and reason,
+ * the first refusal gets a line, the next ones within a minute stay quiet
+ * (counted), and the first one after the minute gets a line again, with
+ * the count. One per process; no lock, no system call on the quiet path.
+ *
+ *   keyauth_refusal_log_note(log, result.client_id, result.client_id_len,
+ *                            result.verdict, now, &note);
+ *   if (note.log) write the line, and note.summary when it is not ""
+ * ------------------------------------------------------------------- */
+
+typedef struct keyauth_refusal_log_s keyauth_refusal_log_t;
+
+typedef struct {
+    int                  log;       /* nonzero: write this refusal's line */
+    uint32_t             unlogged;  /* quiet refusals of its key since its last line */
+    int64_t              seconds;   /* since that line */
+    /* "" or, to add to the line: "and 59 more refusals of this client for
+     * this reason in the last 60 s" */
+    char                 summary[112];
+} keyauth_refusal_note_t;
+
+/* A key whose minute is over with refusals not logged (for a timer). */
+typedef struct {
+    char                 client_id[KEYAUTH_CLIENT_ID_MAX + 1]; /* "" when none */
+    keyauth_verdict_t    verdict;
+    uint32_t             unlogged;
+    int64_t              seconds;   /* since the key's last line */
+} keyauth_refusal_summary_t;
+
+/* NULL when out of memory (then log every refusal). */
+keyauth_refusal_log_t *keyauth_refusal_log_create(void);
+void keyauth_refusal_log_free(keyauth_refusal_log_t *log);
+/* client_id: the result's (never the token), "" when none; now: Unix
+ * seconds. A NULL log says log. */
+void keyauth_refusal_log_note(keyauth_refusal_log_t *log, const char *client_id,
+    size_t client_id_len, keyauth_verdict_t verdict, int64_t now,
+    keyauth_refusal_note_t *note);
+/* Nonzero while refusals are counted and not yet logged: arm a timer. */
+int keyauth_refusal_log_pending(const keyauth_refusal_log_t *log);
+/* Up to capacity keys whose minute is over with refusals not logged, each
+ * then counted as logged; returns how many. Call again while it fills out. */
+size_t keyauth_refusal_log_take_overdue(keyauth_refusal_log_t *log, int64_t now,
+    keyauth_refusal_summary_t *out, size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif
