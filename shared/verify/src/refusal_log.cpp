@@ -23,7 +23,7 @@ struct Entry {
 
     bool holds(std::string_view client_id, std::uint8_t of) const noexcept {
         return used && verdict == of && id_length == client_id.size() &&
-               std::memcmp(id, client_id.data(), client_id.size()) == 0;
+               (client_id.empty() || std::memcmp(id, client_id.data(), client_id.size()) == 0);
     }
 };
 
@@ -107,7 +107,8 @@ struct RefusalLog::State {
         entry.used = true;
         entry.verdict = verdict;
         entry.id_length = static_cast<std::uint8_t>(client_id.size());
-        std::memcpy(entry.id, client_id.data(), client_id.size());
+        if (!client_id.empty())  // an empty view's data() may be null: no memcpy from it
+            std::memcpy(entry.id, client_id.data(), client_id.size());
         RefusalNote note;
         note.log = true;
         return note;
