@@ -34,8 +34,9 @@ constexpr std::chrono::seconds kContactEvery{10};
 constexpr std::chrono::milliseconds kHeldRetry{5000};
 // Puts per transaction when restoring etcd: under its --max-txn-ops (128).
 constexpr std::size_t kRestoreBatch = 100;
-// One watch of the follower that runs beside a long read (it is asked to
-// stop at any time; the watch sees that within 20 ms).
+// How long one of the watcher's watches lasts before the next one starts
+// where it stopped (a stream that died silently is not waited on for ever);
+// a stop is seen within 20 ms whatever this is.
 constexpr std::chrono::milliseconds kFollowSession{10000};
 
 Status nothing_between_pages() {
@@ -808,8 +809,8 @@ struct Replica::State {
     }
 
     // One watch response: every event newer than the registry and the
-    // revision, one transaction (an event already applied, by a rebuild's
-    // follower still running beside the loop's watch, is not applied again).
+    // revision, one transaction (an event the registry already holds, as a
+    // new watch or a rebuilt registry may, is not applied again).
     // A change of the fleet id is not applied: it is another fleet.
     Status apply(const keyauth::EtcdWatchBatch& all) {
         keyauth::EtcdWatchBatch batch;

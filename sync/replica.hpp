@@ -21,8 +21,8 @@ namespace keysync {
 struct ReplicaOptions {
     keyauth::RegistryLayout layout;
     std::optional<std::string> group;  // for a registry made here: the servers' group
-    // How long one watch stream lives before etcd is asked, linearizably,
-    // whether it still has a quorum: the resolution of "last contact".
+    // How often etcd is asked, linearizably, whether it still has a quorum
+    // (beside the watcher): the resolution of "last contact".
     std::chrono::milliseconds session{2000};
     // How often the whole registry is compared with etcd's by digest.
     std::chrono::seconds digest_interval{60};
@@ -34,9 +34,9 @@ struct ReplicaOptions {
     bool accept_new_fleet = false;  // the next rebuild, whatever it loses
     // Polled: true once for each rebuild asked for from outside (SIGUSR1).
     std::function<bool()> rebuild_requested = [] { return false; };
-    // A second connection to etcd, for the thread that keeps the registry
-    // served following etcd while a rebuild or a digest check reads a
-    // snapshot (an EtcdClient serves one thread). None: nothing follows.
+    // A second connection to etcd, for the watcher's thread, which keeps
+    // the registry served following etcd whatever the loop does (an
+    // EtcdClient serves one thread). None: nothing follows.
     std::function<keyauth::Result<std::unique_ptr<keyauth::EtcdClient>>()> connect_follower;
     // What the replica says about itself (keyauth-sync --metrics reads it).
     std::shared_ptr<SyncMetrics> metrics = std::make_shared<SyncMetrics>();
