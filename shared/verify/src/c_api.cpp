@@ -279,6 +279,7 @@ size_t keyauth_sweep_kept_through_error(const keyauth_sweep_t* sweep) {
 // The refusal log's rule (see keyauth.h): RefusalLog behind a C handle.
 
 struct keyauth_refusal_log_s {
+    keyauth_refusal_log_s() : log() {}  // RefusalLog's constructor is explicit: no aggregate {}
     keyauth::RefusalLog log;
 };
 
@@ -290,7 +291,7 @@ extern "C" {
 
 keyauth_refusal_log_t* keyauth_refusal_log_create(void) {
     try {
-        return new keyauth_refusal_log_s{};
+        return new keyauth_refusal_log_s();
     } catch (...) {
         return nullptr;
     }
