@@ -52,15 +52,25 @@ expect_mode() {
     [ "$m" == "$2" ] || fail "mode of $1: expected $2, got $m"
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 that nothing listens on now, and not one this test
+# was handed before (the kernel may hand a closed port out again at once: two
+# etcd members were once given the same one).
 free_port() {
-    python3 - <<'PY' 2>/dev/null || shuf -i 20000-60000 -n 1
+    local port
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        port=$(python3 - <<'PY' 2>/dev/null || shuf -i 20000-60000 -n 1
 import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
 s.close()
 PY
+)
+        [ -n "${WORK:-}" ] || break
+        grep -qx "$port" "$WORK/.ports-handed-out" 2>/dev/null || break
+    done
+    [ -z "${WORK:-}" ] || echo "$port" >>"$WORK/.ports-handed-out"
+    echo "$port"
 }
 
 # wait_for_port PORT [SECONDS]
