@@ -230,6 +230,8 @@ std::string_view verdict_reason(Verdict verdict) noexcept {
         case Verdict::password_missing:
             return "password missing (the username is a client id: the password must be its "
                    "token)";
+        case Verdict::suspended:
+            return "suspended";
     }
     return "refused";
 }

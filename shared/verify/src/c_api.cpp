@@ -40,6 +40,8 @@ static_assert(KEYAUTH_NOT_VERIFIED == static_cast<int>(Verdict::not_verified));
 static_assert(KEYAUTH_DIFFERENT_CLIENTS == static_cast<int>(Verdict::different_clients));
 static_assert(KEYAUTH_CLIENT_ID_REFUSED == static_cast<int>(Verdict::client_id_refused));
 static_assert(KEYAUTH_PASSWORD_MISSING == static_cast<int>(Verdict::password_missing));
+static_assert(KEYAUTH_SUSPENDED == static_cast<int>(Verdict::suspended));
+static_assert(KEYAUTH_VERDICTS == keyauth::kVerdicts);
 static_assert(KEYAUTH_TOKEN == static_cast<int>(CredentialKind::token));
 static_assert(KEYAUTH_CERTIFICATE == static_cast<int>(CredentialKind::certificate));
 static_assert(KEYAUTH_CHECK_OFF == static_cast<int>(Check::off));
@@ -158,7 +160,7 @@ void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t*
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     // A C caller may pass any int: only known values reach the C++ enum.
     const int value = static_cast<int>(verdict);
-    if (value < KEYAUTH_ACCEPTED || value > KEYAUTH_PASSWORD_MISSING)
+    if (value < KEYAUTH_ACCEPTED || value >= KEYAUTH_VERDICTS)
         return "refused";
     // verdict_reason returns views of string literals: NUL-terminated.
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
@@ -257,7 +259,7 @@ keyauth_session_fate_t keyauth_sweep_judge(keyauth_sweep_t* sweep, keyauth_resul
     // is no answer from the registry.
     int value = 0;
     std::memcpy(&value, &rechecked->verdict, sizeof value);
-    const auto verdict = value >= KEYAUTH_ACCEPTED && value <= KEYAUTH_PASSWORD_MISSING
+    const auto verdict = value >= KEYAUTH_ACCEPTED && value < KEYAUTH_VERDICTS
                              ? static_cast<keyauth::Verdict>(value)
                              : keyauth::Verdict::malformed;
     const keyauth::SweepRuling ruling = sweep_of(sweep).judge(verdict, rechecked->not_after, now);
@@ -313,7 +315,7 @@ void keyauth_refusal_log_note(keyauth_refusal_log_t* log, const char* client_id,
     // kept with the malformed.
     int value = 0;
     std::memcpy(&value, &verdict, sizeof value);
-    const auto known = value >= KEYAUTH_ACCEPTED && value <= KEYAUTH_PASSWORD_MISSING
+    const auto known = value >= KEYAUTH_ACCEPTED && value < KEYAUTH_VERDICTS
                            ? static_cast<keyauth::Verdict>(value)
                            : keyauth::Verdict::malformed;
     const std::string_view id =

@@ -11,7 +11,6 @@ namespace {
 // Set-associative: a key lives in one set of kWays slots, found by its hash,
 // so a note costs a hash and at most kWays comparisons.
 constexpr std::size_t kWays = 8;
-constexpr std::size_t kVerdicts = static_cast<std::size_t>(Verdict::password_missing) + 1;
 
 struct Entry {
     std::int64_t since = 0;  // when this key's last line was written

@@ -28,7 +28,9 @@ enum class Verdict {
     different_clients,  // token and certificate name two clients
     client_id_refused,  // the MQTT client id is not one this client may use
     password_missing,   // MQTT: the username is a client id, the token (password) is absent
+    suspended,          // keytool suspend: refused until resumed, credentials kept
 };
+inline constexpr std::size_t kVerdicts = static_cast<std::size_t>(Verdict::suspended) + 1;
 
 // The separator between a registered id and a suffix of the client's choosing
 // in an MQTT client id ("sensor7:kitchen"): ids cannot contain it.

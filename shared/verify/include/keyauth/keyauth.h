@@ -30,8 +30,12 @@ typedef enum {
     KEYAUTH_NOT_VERIFIED,    /* the TLS layer did not verify the certificate */
     KEYAUTH_DIFFERENT_CLIENTS, /* token and certificate name two clients */
     KEYAUTH_CLIENT_ID_REFUSED, /* MQTT only: never returned here */
-    KEYAUTH_PASSWORD_MISSING   /* MQTT only: a client id as username, no password */
+    KEYAUTH_PASSWORD_MISSING,  /* MQTT only: a client id as username, no password */
+    KEYAUTH_SUSPENDED          /* the client is suspended (keytool suspend) */
 } keyauth_verdict_t;
+
+/* How many verdicts there are: for tables indexed by verdict. */
+#define KEYAUTH_VERDICTS (KEYAUTH_SUSPENDED + 1)
 
 typedef enum {
     KEYAUTH_TOKEN = 0,
