@@ -10,6 +10,7 @@
 #include "fleet.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/clock.hpp"
+#include "keyauth/duration.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/staged_files.hpp"
 #include "keyauth/issuance.hpp"
@@ -89,14 +90,9 @@ keyauth::Status issue_in_registry(const keyauth::RegistryLayout& layout,
                                  undeliver);
 }
 
-}  // namespace
-
-int run_gen(const Invocation& invocation, const Arguments& arguments) {
-    if (arguments.operands.size() != 1)
-        return report_failure("gen takes exactly one client id");
-    keyauth::IssueRequest request;
-    request.client_id = arguments.operands.front();
-    AuditedChange change(keyauth::AuditAction::gen, request.client_id, invocation);
+// gen and rotate: issue, register and save once, as request says.
+int issue_and_save(const Invocation& invocation, const Arguments& arguments,
+                   keyauth::IssueRequest& request, AuditedChange& change) {
     // Refused before anything is written.
     if (auto s = keyauth::check_client_id(request.client_id); !s)
         return change.fail(s.error());
@@ -104,15 +100,20 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     if (!days)
         return change.fail(days.error());
     request.days = *days;
-    request.replace = arguments.flag("force");
     change.event().add("days", std::to_string(request.days));
     if (request.replace)
         change.event().add("replace", "yes");
+    if (request.rotate_grace)
+        change.event().add("grace", std::to_string(*request.rotate_grace));
+    if (auto s = keyauth::check_issue_request(request); !s)
+        return change.fail(s.error());
+    const bool overwrite = request.replace || arguments.flag("force");
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
     if (!invocation.etcd.enabled()) {
-        if (auto s = refuse_on_replica(invocation.registry, "register clients in"); !s)
+        const char* what = request.rotate_grace ? "rotate clients in" : "register clients in";
+        if (auto s = refuse_on_replica(invocation.registry, what); !s)
             return change.fail(s.error());
     }
     if (auto s = require_registry(invocation.registry); !s)
@@ -125,7 +126,7 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     bool delivering = false;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
         delivering = true;
-        if (auto s = stage_outputs(files, issued, paths, zip, request.replace); !s)
+        if (auto s = stage_outputs(files, issued, paths, zip, overwrite); !s)
             return s;
         registered = issued.record;
         return files.publish();
@@ -139,9 +140,11 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
     if (revision != 0)
         change.event().revision = revision;
     // The core says the client exists; the flag that replaces it is keytool's.
-    if (!s && s.code() == keyauth::Errc::already_exists && !delivering)
+    if (!s && s.code() == keyauth::Errc::already_exists && !delivering && !request.rotate_grace)
         return change.fail("client " + request.client_id +
                            " already exists (use --force to replace)");
+    if (!s && s.code() == keyauth::Errc::unknown_client)
+        return change.fail("no client " + request.client_id);
     if (!s)
         return change.fail(s.error());
     change.event().add("serial", registered.credentials.serial.hex());
@@ -154,8 +157,40 @@ int run_gen(const Invocation& invocation, const Arguments& arguments) {
         std::printf("Save token %s\n", paths.token.c_str());
         if (zip)
             std::printf("Save bundle %s\n", zip->c_str());
+        if (registered.credentials.previous.present()) {
+            std::printf("The replaced token and certificate stay valid until %s\n",
+                        format_time(registered.credentials.previous.valid_until).c_str());
+        }
     }
     return kExitOk;
+}
+
+}  // namespace
+
+int run_gen(const Invocation& invocation, const Arguments& arguments) {
+    if (arguments.operands.size() != 1)
+        return report_failure("gen takes exactly one client id");
+    keyauth::IssueRequest request;
+    request.client_id = arguments.operands.front();
+    request.replace = arguments.flag("force");
+    AuditedChange change(keyauth::AuditAction::gen, request.client_id, invocation);
+    return issue_and_save(invocation, arguments, request, change);
+}
+
+int run_rotate(const Invocation& invocation, const Arguments& arguments) {
+    if (arguments.operands.size() != 1)
+        return report_failure("rotate takes exactly one client id");
+    keyauth::IssueRequest request;
+    request.client_id = arguments.operands.front();
+    AuditedChange change(keyauth::AuditAction::rotate, request.client_id, invocation);
+    request.rotate_grace = 0;
+    if (const auto grace = arguments.value("grace")) {
+        auto seconds = keyauth::parse_duration(*grace);
+        if (!seconds)
+            return change.fail("--grace: " + seconds.error().message);
+        request.rotate_grace = *seconds;
+    }
+    return issue_and_save(invocation, arguments, request, change);
 }
 
 }  // namespace keytool

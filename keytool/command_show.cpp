@@ -48,6 +48,12 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     std::printf("ISSUED              %s\n", format_time(credentials.issued_at).c_str());
     std::printf("SERIAL              %s\n", credentials.serial.hex().c_str());
     std::printf("CERTIFICATE SHA-256 %s\n", credentials.certificate_fingerprint.hex().c_str());
+    // Said even once the grace is over: the record holds them until the next change.
+    if (credentials.previous.present()) {
+        std::printf("PREVIOUS VALID TO   %s%s\n",
+                    format_time(credentials.previous.valid_until).c_str(),
+                    credentials.previous.valid_until < now ? " (grace over)" : " (in grace)");
+    }
     return kExitOk;
 }
 

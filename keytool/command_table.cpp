@@ -61,6 +61,45 @@ const std::vector<Command>& commands() {
          "           (until keyauth-sync's next digest check restores etcd's state)\n",
          {{"force", false, false}},
          run_del},
+        {"rotate",
+         "new certificate, key and token for a client; the old ones valid for a grace",
+         "usage: keytool [--registry DIR] rotate <id> [--grace DURATION] [--output PREFIX]\n"
+         "                                       [--days N] [--zip FILE] [--force] [--json]\n"
+         "\n"
+         "Issues client <id> a new certificate, key and token and saves them, once, as gen\n"
+         "does. The replaced token and certificate stay valid for the grace (default: none,\n"
+         "refused at once), at most until they expire, then are refused everywhere and\n"
+         "their open sessions and streams cut, without another command. A rotation drops\n"
+         "any older credentials still in grace: at most one old set is kept.\n"
+         "\n"
+         "  --grace DURATION  how long the replaced credentials stay valid (90s, 12h, 7d)\n"
+         "  --output PREFIX   where to save (default ./<id>; a directory: DIR/<id>)\n"
+         "  --days N          validity of the new credentials in days (default 1095)\n"
+         "  --zip FILE        also save the three files as one zip bundle (0600)\n"
+         "  --force           overwrite existing files (the old credentials' files)\n"
+         "  --json            describe what was saved as JSON on stdout\n",
+         {{"grace", true, false},
+          {"output", true, false},
+          {"days", true, false},
+          {"zip", true, false},
+          {"force", false, false},
+          {"json", false, false}},
+         run_rotate},
+        {"suspend",
+         "refuse a client everywhere, keeping it: its sessions and streams are cut",
+         "usage: keytool [--registry DIR] suspend <id>\n"
+         "\n"
+         "The client's token and certificate are refused at their next check everywhere\n"
+         "and its open MQTT sessions and HTTP streams cut, as del does; the client stays\n"
+         "registered, and resume makes the same credentials valid again. Expiry keeps\n"
+         "counting while suspended.\n",
+         {},
+         run_suspend},
+        {"resume",
+         "admit a suspended client again, with the same credentials",
+         "usage: keytool [--registry DIR] resume <id>\n",
+         {},
+         run_resume},
         {"server-cert",
          "save the certificate clients pass as --cafile",
          "usage: keytool [--registry DIR] server-cert [--output FILE] [--force]\n"

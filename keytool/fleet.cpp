@@ -84,6 +84,16 @@ keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id,
     return s;
 }
 
+keyauth::Result<bool> suspend_in_fleet(const EtcdTarget& target, const std::string& id,
+                                       bool suspended, std::int64_t& revision) {
+    auto fleet = connect_fleet(target);
+    if (!fleet)
+        return fleet.error();
+    auto changed = keyauth::set_client_suspended(**fleet, id, suspended);
+    revision = (*fleet)->written_revision();
+    return changed;
+}
+
 int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options,
                       AuditedChange& change) {
     const keyauth::RegistryLayout& registry = invocation.registry;

@@ -42,6 +42,8 @@ keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                const std::function<void()>& undeliver, std::int64_t& revision);
 keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id,
                                 std::int64_t& revision);
+keyauth::Result<bool> suspend_in_fleet(const EtcdTarget& target, const std::string& id,
+                                       bool suspended, std::int64_t& revision);
 int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options,
                       AuditedChange& change);
 keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget& target);

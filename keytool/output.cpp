@@ -41,6 +41,12 @@ void add_credential_fields(nlohmann::ordered_json& object, const keyauth::Client
     object["issued_at"] = c.issued_at;
     object["serial"] = c.serial.hex();
     object["certificate_sha256"] = c.certificate_fingerprint.hex();
+    object["suspended"] = c.suspended;
+    // The credentials a rotation replaced, valid until (inclusive).
+    if (c.previous.present()) {
+        object["previous_valid_until"] = format_time(c.previous.valid_until);
+        object["previous_not_after"] = c.previous.valid_until;
+    }
 }
 
 std::string json_text(const nlohmann::ordered_json& value) {

@@ -29,7 +29,6 @@ HttpResponse issued_json(const keyauth::IssuedClient& issued, std::int64_t now) 
     const ClientFiles files = client_files(issued);
     const keyauth::SecretString zip64(base64(files.zip.view()));
     Json out = describe_client(issued.record.id, issued.record.credentials, now);
-    out["state"] = "active";
     out["files"] = Json::array({
         {{"name", files.certificate_name},
          {"mode", "0644"},

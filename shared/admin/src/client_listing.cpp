@@ -106,6 +106,8 @@ std::int64_t month_start(int year, int month) {
 }  // namespace
 
 ClientState client_state(const ClientCredentials& credentials, std::int64_t now) noexcept {
+    if (credentials.suspended)
+        return ClientState::suspended;
     if (now < credentials.validity.not_before)
         return ClientState::not_yet_valid;
     if (now > credentials.validity.not_after)
@@ -121,6 +123,8 @@ std::string_view state_name(ClientState state) noexcept {
             return "not yet valid";
         case ClientState::expired:
             return "expired";
+        case ClientState::suspended:
+            return "suspended";
     }
     return "unknown";
 }

@@ -159,7 +159,62 @@ Status LmdbRegistry::Impl::open_environment() {
         tables = open_tables(raw, dir, true, lmdb);
     if (!tables)
         return tables;
+    if (Status s = upgrade_records(); !s)
+        return s;
     return keep_index_current();
+}
+
+Status LmdbRegistry::Impl::upgrade_records() {
+    const std::string current = std::to_string(kRecordFormat);
+    MDB_txn* raw = nullptr;
+    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, 0, &raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    MdbTxnPtr txn(raw);
+    auto recorded = read_meta(raw, lmdb.meta, kRecordFormatMeta);
+    if (!recorded)
+        return recorded.error();
+    const std::optional<std::string>& format = *recorded;
+    if (format == current)
+        return {};
+    if (format && (format->empty() || format->size() > 3 ||
+                   format->find_first_not_of("0123456789") != std::string::npos ||
+                   std::stoi(*format) > kRecordFormat)) {
+        return make_error(Errc::registry_corrupt,
+                          "registry " + layout.dir + " holds records of format " + *format +
+                              ", made by a newer keyauth: this one reads up to format " + current);
+    }
+    MDB_cursor* raw_cursor = nullptr;
+    if (int rc = mdb_cursor_open(raw, lmdb.clients, &raw_cursor); rc != 0)
+        return lmdb_error(rc, "upgrading registry " + layout.dir);
+    MdbCursorPtr cursor(raw_cursor);
+    MDB_val key{};
+    MDB_val value{};
+    int rc = mdb_cursor_get(raw_cursor, &key, &value, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(raw_cursor, &key, &value, MDB_NEXT)) {
+        ClientCredentials credentials;
+        if (!decode_credentials(as_view(value), credentials))
+            return make_error(Errc::registry_corrupt, "registry record is corrupt");
+        if (credentials_format(as_view(value)) == kRecordFormat)
+            continue;
+        auto encoded = encode_credentials(credentials);
+        MDB_val rewritten = mdb_value(encoded.data(), encoded.size());
+        if (int put = mdb_cursor_put(raw_cursor, &key, &rewritten, MDB_CURRENT); put != 0)
+            return lmdb_error(put, "upgrading registry " + layout.dir);
+    }
+    if (rc != MDB_NOTFOUND)
+        return lmdb_error(rc, "upgrading registry " + layout.dir);
+    cursor.reset();
+    MDB_val format_key = mdb_value(kRecordFormatMeta.data(), kRecordFormatMeta.size());
+    MDB_val format_value = mdb_value(current.data(), current.size());
+    if (int put = mdb_put(raw, lmdb.meta, &format_key, &format_value, 0); put != 0)
+        return lmdb_error(put, "upgrading registry " + layout.dir);
+    // The journal names ids, not formats: the next publication refills.
+    MDB_val journal = mdb_value(IndexJournal::kMetaKey.data(), IndexJournal::kMetaKey.size());
+    if (int gone = mdb_del(raw, lmdb.meta, &journal, nullptr); gone != 0 && gone != MDB_NOTFOUND)
+        return lmdb_error(gone, "upgrading registry " + layout.dir);
+    if (int committed = mdb_txn_commit(txn.release()); committed != 0)
+        return lmdb_error(committed, "upgrading registry " + layout.dir);
+    return {};
 }
 
 // keytool reads LMDB, the registry of record, under the write lock: nothing

@@ -26,6 +26,8 @@ struct WriterEnvironment {
 inline constexpr const char* kClientsDb = "clients";
 inline constexpr const char* kFingerprintsDb = "fingerprints";
 inline constexpr const char* kMetaDb = "meta";  // never read by servers
+// The format every record in clients has (absent: format 1, keyauth 0.1-0.3).
+inline constexpr std::string_view kRecordFormatMeta = "records.format";
 
 std::uint64_t last_txnid(MDB_env* env);
 std::string_view as_view(const MDB_val& v);
@@ -38,6 +40,10 @@ struct LmdbRegistry::Impl {
     WriterEnvironment lmdb;
 
     Status open_environment();
+    // Under the write lock: every record in the current format, rewritten
+    // in one transaction if an older keyauth wrote them; refuses a registry
+    // whose records a newer keyauth wrote.
+    Status upgrade_records();
     // keytool: runs lookup(txn) on LMDB under the write lock.
     template <class Lookup>
     Status read_lmdb(Lookup&& lookup);

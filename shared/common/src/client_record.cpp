@@ -7,7 +7,8 @@
 namespace keyauth {
 namespace {
 
-constexpr std::uint8_t kFormatVersion = 1;
+constexpr std::uint8_t kSuspendedFlag = 0x01;
+constexpr std::uint8_t kKnownFlags = kSuspendedFlag;
 
 void put_i64(std::uint8_t* out, std::int64_t value) {
     auto bits = static_cast<std::uint64_t>(value);
@@ -22,6 +23,11 @@ std::int64_t get_i64(const std::uint8_t* in) {
     return static_cast<std::int64_t>(bits);
 }
 
+template <std::size_t N>
+bool all_zero(const std::array<std::uint8_t, N>& bytes) {
+    return bytes == std::array<std::uint8_t, N>{};
+}
+
 }  // namespace
 
 std::string Fingerprint::hex() const {
@@ -32,12 +38,14 @@ std::string CertificateSerial::hex() const {
     return to_hex(bytes.data(), length);
 }
 
-// Layout (little-endian): version, token hash, fingerprint, serial length,
-// serial (zero-padded to 20), not before, not after, issued at.
+// Layout (little-endian): format, token hash, fingerprint, serial length,
+// serial (zero-padded to 20), not before, not after, issued at; format 2
+// then: flags, the previous token hash and fingerprint, valid until (all
+// zero when there is none).
 std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const ClientCredentials& c) {
     std::array<std::uint8_t, kEncodedCredentialsSize> out{};
     std::uint8_t* p = out.data();
-    *p++ = kFormatVersion;
+    *p++ = kRecordFormat;
     std::memcpy(p, c.token_hash.bytes.data(), kTokenHashBytes);
     p += kTokenHashBytes;
     std::memcpy(p, c.certificate_fingerprint.bytes.data(), kFingerprintBytes);
@@ -48,15 +56,30 @@ std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const Clien
     put_i64(p, c.validity.not_before);
     put_i64(p + 8, c.validity.not_after);
     put_i64(p + 16, c.issued_at);
+    p += 24;
+    *p++ = c.suspended ? kSuspendedFlag : 0;
+    if (c.previous.present()) {
+        std::memcpy(p, c.previous.token_hash.bytes.data(), kTokenHashBytes);
+        std::memcpy(p + kTokenHashBytes, c.previous.certificate_fingerprint.bytes.data(),
+                    kFingerprintBytes);
+        put_i64(p + kTokenHashBytes + kFingerprintBytes, c.previous.valid_until);
+    }
     return out;
 }
 
+std::uint8_t credentials_format(std::string_view bytes) noexcept {
+    if (bytes.size() == kFormat1CredentialsSize && bytes[0] == 1)
+        return 1;
+    if (bytes.size() == kEncodedCredentialsSize && bytes[0] == kRecordFormat)
+        return kRecordFormat;
+    return 0;
+}
+
 bool decode_credentials(std::string_view bytes, ClientCredentials& out) noexcept {
-    if (bytes.size() != kEncodedCredentialsSize)
+    const std::uint8_t format = credentials_format(bytes);
+    if (format == 0)
         return false;
-    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
-    if (*p++ != kFormatVersion)
-        return false;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data()) + 1;
     ClientCredentials c;
     std::memcpy(c.token_hash.bytes.data(), p, kTokenHashBytes);
     p += kTokenHashBytes;
@@ -70,8 +93,24 @@ bool decode_credentials(std::string_view bytes, ClientCredentials& out) noexcept
     c.validity.not_before = get_i64(p);
     c.validity.not_after = get_i64(p + 8);
     c.issued_at = get_i64(p + 16);
+    p += 24;
     if (c.validity.not_before > c.validity.not_after)
         return false;
+    if (format >= 2) {
+        const std::uint8_t flags = *p++;
+        if ((flags & ~kKnownFlags) != 0)
+            return false;  // a state this keyauth does not know: never guessed at
+        c.suspended = (flags & kSuspendedFlag) != 0;
+        std::memcpy(c.previous.token_hash.bytes.data(), p, kTokenHashBytes);
+        std::memcpy(c.previous.certificate_fingerprint.bytes.data(), p + kTokenHashBytes,
+                    kFingerprintBytes);
+        c.previous.valid_until = get_i64(p + kTokenHashBytes + kFingerprintBytes);
+        if (c.previous.valid_until < 0)
+            return false;
+        if (!c.previous.present() && !(all_zero(c.previous.token_hash.bytes) &&
+                                       all_zero(c.previous.certificate_fingerprint.bytes)))
+            return false;
+    }
     out = c;
     return true;
 }

@@ -215,7 +215,7 @@ Result<std::string> EtcdRegistry::publish_fleet_id() {
 Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authority,
                     const IssueRequest& request, std::int64_t now, const Delivery& deliver,
                     const std::function<void()>& undeliver) {
-    if (Status s = check_client_id(request.client_id); !s)
+    if (Status s = check_issue_request(request); !s)
         return s;
     EtcdClient& etcd = registry.client();
     if (Status s = require_fleet_ca(etcd, authority.certificate_pem()); !s)
@@ -223,9 +223,11 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
     auto stored = find_stored(etcd, request.client_id, true);
     if (!stored)
         return stored.error();
-    if (*stored && !request.replace) {
+    if (*stored && !request.replace && !request.rotate_grace) {
         return make_error(Errc::already_exists, "client " + request.client_id + " already exists");
     }
+    if (!*stored && request.rotate_grace)
+        return make_error(Errc::unknown_client, "no client " + request.client_id);
     // Absent: created only if still absent. Replaced: only if unchanged.
     const EtcdCompare unchanged =
         *stored ? EtcdCompare{EtcdCompare::Target::mod_revision,
@@ -235,6 +237,10 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
     auto issued = issue_credentials(authority, request, now);
     if (!issued)
         return issued.error();
+    if (request.rotate_grace) {
+        issued->record.credentials = rotated_credentials(
+            issued->record.credentials, (*stored)->record.credentials, now, *request.rotate_grace);
+    }
     const std::string value = encoded_value(issued->record.credentials);
     if (Status s = deliver(*issued); !s)
         return s;
@@ -281,6 +287,36 @@ Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
     }
     return make_error(Errc::already_exists,
                       "client " + std::string(client_id) + " was replaced meanwhile; not deleted");
+}
+
+Result<bool> set_client_suspended(EtcdRegistry& registry, std::string_view client_id,
+                                  bool suspended) {
+    if (Status s = check_client_id(client_id); !s)
+        return s.error();
+    EtcdClient& etcd = registry.client();
+    auto stored = find_stored(etcd, client_id, false);
+    if (!stored)
+        return stored.error();
+    if (!*stored)
+        return make_error(Errc::unknown_client, "no client " + std::string(client_id));
+    ClientCredentials credentials = (*stored)->record.credentials;
+    if (credentials.suspended == suspended)
+        return false;
+    credentials.suspended = suspended;
+    const std::string key = fleet_client_key(client_id);
+    const std::string value = encoded_value(credentials);
+    auto written = etcd.txn({{EtcdCompare::Target::mod_revision, key, (*stored)->mod_revision}},
+                            {{EtcdOperation::Kind::put, key, value}});
+    if (!written)
+        return written.error();
+    // A retry after a lost answer finds its own write.
+    if (written->succeeded || holds_value(*written, value)) {
+        registry.written_revision_ =
+            written->succeeded ? written->revision : written->current.front().mod_revision;
+        return true;
+    }
+    return make_error(Errc::already_exists, "client " + std::string(client_id) +
+                                                " was changed or deleted meanwhile; try again");
 }
 
 RegistryDigest::RegistryDigest() {

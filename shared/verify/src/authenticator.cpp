@@ -1,6 +1,7 @@
 #include "keyauth/authenticator.hpp"
 
 #include <cstring>
+#include <limits>
 
 #include "keyauth/bearer.hpp"
 #include "keyauth/client_id.hpp"
@@ -36,14 +37,44 @@ Verdict judge_validity(const ValidityWindow& validity, std::int64_t now) {
     return Verdict::accepted;
 }
 
-// Same credential as the registry's, in constant time for token hashes.
-bool matches(const ClientCredentials& record, const CredentialDigest& credential) {
+bool same_credential(const TokenHash& token_hash, const Fingerprint& fingerprint,
+                     const CredentialDigest& credential) {
     if (credential.kind == CredentialKind::token) {
         TokenHash presented;
         presented.bytes = credential.bytes;
-        return token_hashes_equal(presented, record.token_hash);
+        return token_hashes_equal(presented, token_hash);
     }
-    return credential.bytes == record.certificate_fingerprint.bytes;
+    return credential.bytes == fingerprint.bytes;
+}
+
+// The window in which the record admits this credential: its own validity
+// for the current one, until the grace ends for the one a rotation replaced
+// (compared in constant time for token hashes); nullopt for any other.
+std::optional<ValidityWindow> window_of(const ClientCredentials& record,
+                                        const CredentialDigest& credential) {
+    if (same_credential(record.token_hash, record.certificate_fingerprint, credential))
+        return record.validity;
+    const PreviousCredentials& previous = record.previous;
+    if (previous.present() &&
+        same_credential(previous.token_hash, previous.certificate_fingerprint, credential)) {
+        return ValidityWindow{std::numeric_limits<std::int64_t>::min(), previous.valid_until};
+    }
+    return std::nullopt;
+}
+
+// The verdict on a record that holds the presented credential: a suspended
+// client is refused whatever its validity (said only to a holder of one of
+// its credentials).
+void judge_record(AuthResult& result, const ClientCredentials& record,
+                  const CredentialDigest& credential, std::int64_t now) {
+    const auto window = window_of(record, credential);
+    if (!window) {
+        result.verdict = Verdict::mismatch;
+        return;
+    }
+    result.verdict = record.suspended ? Verdict::suspended : judge_validity(*window, now);
+    result.not_after = window->not_after;
+    result.credential = credential;
 }
 
 // The registry's verdict on a client id presenting a credential.
@@ -56,13 +87,7 @@ AuthResult judge(ClientStore& store, std::string_view id, const CredentialDigest
         result.verdict = lookup_failure(s);
         return result;
     }
-    if (!matches(record, credential)) {
-        result.verdict = Verdict::mismatch;
-        return result;
-    }
-    result.verdict = judge_validity(record.validity, now);
-    result.not_after = record.validity.not_after;
-    result.credential = credential;
+    judge_record(result, record, credential, now);
     return result;
 }
 
@@ -76,6 +101,20 @@ AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std
     return judge(store, parsed.client_id, credential, now);
 }
 
+// A certificate a rotation replaced is in no fingerprint table: its CN names
+// the client whose record may still hold it in grace (the fingerprint, not
+// the CN, decides).
+AuthResult check_replaced_certificate(ClientStore& store, const X509* certificate,
+                                      const CredentialDigest& credential, std::int64_t now) {
+    auto identity = identity_of(certificate);
+    if (!identity || !is_valid_client_id(identity->common_name))
+        return refusal(Verdict::unknown_client);
+    AuthResult result = judge(store, identity->common_name, credential, now);
+    if (result.verdict == Verdict::mismatch)
+        return refusal(Verdict::unknown_client);  // not this client's, nor anyone's
+    return result;
+}
+
 AuthResult check_certificate_unguarded(ClientStore& store, const X509* certificate,
                                        std::int64_t now) {
     if (certificate == nullptr)
@@ -83,17 +122,18 @@ AuthResult check_certificate_unguarded(ClientStore& store, const X509* certifica
     Fingerprint fingerprint;
     if (!fingerprint_of(certificate, fingerprint))
         return refusal(Verdict::malformed);  // never looked up
+    const CredentialDigest credential{CredentialKind::certificate, fingerprint.bytes};
     AuthResult result;
     std::string id;
     ClientCredentials record;
     if (Status s = store.find_by_fingerprint(fingerprint, id, record); !s) {
+        if (s.code() == Errc::unknown_client)
+            return check_replaced_certificate(store, certificate, credential, now);
         result.verdict = lookup_failure(s);
         return result;
     }
     set_client_id(result, id);
-    result.verdict = judge_validity(record.validity, now);
-    result.not_after = record.validity.not_after;
-    result.credential = {CredentialKind::certificate, fingerprint.bytes};
+    judge_record(result, record, credential, now);
     return result;
 }
 

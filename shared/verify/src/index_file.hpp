@@ -29,7 +29,7 @@
 
 namespace keyauth::index_file {
 
-inline constexpr std::uint32_t kFormat = 2;  // 1: keyauth 0.2, one copy under a seqlock
+inline constexpr std::uint32_t kFormat = 3;  // 2: keyauth 0.3, records of format 1; 1: keyauth 0.2
 inline constexpr std::size_t kPageBytes = 4096;
 inline constexpr unsigned kMinLog2Slots = 10;
 inline constexpr unsigned kMaxLog2Slots = 32;

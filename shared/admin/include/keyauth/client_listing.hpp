@@ -15,7 +15,8 @@
 
 namespace keyauth {
 
-enum class ClientState { active, not_yet_valid, expired };
+// suspended before the validity: a suspended client is refused, whatever it.
+enum class ClientState { active, not_yet_valid, expired, suspended };
 
 ClientState client_state(const ClientCredentials& credentials, std::int64_t now) noexcept;
 std::string_view state_name(ClientState state) noexcept;

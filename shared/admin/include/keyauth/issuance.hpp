@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,7 +24,23 @@ struct IssueRequest {
     std::string client_id;
     int days = kDefaultClientDays;
     bool replace = false;  // gen --force
+    // keytool rotate --grace: new credentials for an existing client; the
+    // ones replaced stay valid this many seconds more (0: none).
+    std::optional<std::int64_t> rotate_grace;
 };
+
+// The longest grace a rotation may give the credentials it replaces.
+inline constexpr std::int64_t kMaxRotationGrace = 366 * 86400;
+
+// The record a rotation registers: fresh credentials, the replaced current
+// ones kept until min(now + grace, their own end) (any older ones dropped),
+// the suspension kept.
+ClientCredentials rotated_credentials(const ClientCredentials& fresh,
+                                      const ClientCredentials& replaced, std::int64_t now,
+                                      std::int64_t grace);
+
+// Checks a request before anything is issued or written.
+Status check_issue_request(const IssueRequest& request);
 
 // A new certificate and token for request.client_id, registered nowhere yet.
 Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
@@ -39,5 +56,11 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
 
 // Errc::unknown_client if there is no such client.
 Status revoke_client(LmdbRegistry& registry, std::string_view client_id);
+
+// keytool suspend / resume: the client's record with suspended set as asked,
+// credentials untouched. False when it already was (nothing written);
+// Errc::unknown_client if there is no such client.
+Result<bool> set_client_suspended(LmdbRegistry& registry, std::string_view client_id,
+                                  bool suspended);
 
 }  // namespace keyauth

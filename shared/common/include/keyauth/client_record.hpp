@@ -35,6 +35,16 @@ struct ValidityWindow {
     std::int64_t not_after = 0;
 };
 
+// What a rotation replaced, still valid until its grace ends (keytool rotate
+// --grace): at most one, the one rotated out last.
+struct PreviousCredentials {
+    TokenHash token_hash;
+    Fingerprint certificate_fingerprint;
+    std::int64_t valid_until = 0;  // inclusive; 0: there is none
+
+    bool present() const { return valid_until != 0; }
+};
+
 // Everything but the id: fixed size, so lookups never allocate.
 struct ClientCredentials {
     TokenHash token_hash;
@@ -42,6 +52,8 @@ struct ClientCredentials {
     CertificateSerial serial;
     ValidityWindow validity;
     std::int64_t issued_at = 0;
+    bool suspended = false;  // keytool suspend: refused, kept, resumable
+    PreviousCredentials previous;
 };
 
 struct ClientRecord {
@@ -49,12 +61,20 @@ struct ClientRecord {
     ClientCredentials credentials;
 };
 
-inline constexpr std::size_t kEncodedCredentialsSize =
+// The record formats: 1 (keyauth 0.1 to 0.3) has no state and no previous
+// credentials; 2 adds both. Writers write the current format only.
+inline constexpr std::uint8_t kRecordFormat = 2;
+inline constexpr std::size_t kFormat1CredentialsSize =
     1 + kTokenHashBytes + kFingerprintBytes + 1 + kMaxSerialBytes + 3 * 8;
+inline constexpr std::size_t kEncodedCredentialsSize =
+    kFormat1CredentialsSize + 1 + kTokenHashBytes + kFingerprintBytes + 8;
 
 std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const ClientCredentials& c);
 
-// Refuses anything but the exact current format.
+// Reads either format; refuses any other (a newer keyauth's, or damage) and
+// anything inconsistent: readers never guess at a record.
 bool decode_credentials(std::string_view bytes, ClientCredentials& out) noexcept;
+// The format a stored record has; 0 if it has none this keyauth knows.
+std::uint8_t credentials_format(std::string_view bytes) noexcept;
 
 }  // namespace keyauth

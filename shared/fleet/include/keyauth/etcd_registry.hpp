@@ -77,6 +77,7 @@ class EtcdRegistry final : public ClientStore {
     friend Status issue_client(EtcdRegistry&, const CertificateAuthority&, const IssueRequest&,
                                std::int64_t, const Delivery&, const std::function<void()>&);
     friend Status revoke_client(EtcdRegistry&, std::string_view);
+    friend Result<bool> set_client_suspended(EtcdRegistry&, std::string_view, bool);
 
     std::unique_ptr<EtcdClient> client_;
     std::int64_t revision_ = 0;
@@ -96,6 +97,9 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
                     const std::function<void()>& undeliver);
 // Deletes the client if nobody changed it since it was read.
 Status revoke_client(EtcdRegistry& registry, std::string_view client_id);
+// As the one-host set_client_suspended, if nobody changed it since it was read.
+Result<bool> set_client_suspended(EtcdRegistry& registry, std::string_view client_id,
+                                  bool suspended);
 
 // SHA-256 over the records in id order (id, NUL, encoded credentials): two
 // registries hold the same clients exactly when their digests are equal.
