@@ -110,8 +110,9 @@ AuthResult check_replaced_certificate(ClientStore& store, const X509* certificat
     if (!identity || !is_valid_client_id(identity->common_name))
         return refusal(Verdict::unknown_client);
     AuthResult result = judge(store, identity->common_name, credential, now);
-    if (result.verdict == Verdict::mismatch)
-        return refusal(Verdict::unknown_client);  // not this client's, nor anyone's
+    // Not this client's (or no such client): nobody's, and named as nobody.
+    if (result.verdict == Verdict::mismatch || result.verdict == Verdict::unknown_client)
+        return refusal(Verdict::unknown_client);
     return result;
 }
 
