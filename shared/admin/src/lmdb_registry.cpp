@@ -198,7 +198,10 @@ Status LmdbRegistry::Impl::upgrade_records() {
             continue;
         auto encoded = encode_credentials(credentials);
         MDB_val rewritten = mdb_value(encoded.data(), encoded.size());
-        if (int put = mdb_cursor_put(raw_cursor, &key, &rewritten, MDB_CURRENT); put != 0)
+        // The key as found points into the page the put rewrites: a copy.
+        const std::string id(as_view(key));
+        MDB_val same_key = mdb_value(id.data(), id.size());
+        if (int put = mdb_cursor_put(raw_cursor, &same_key, &rewritten, MDB_CURRENT); put != 0)
             return lmdb_error(put, "upgrading registry " + layout.dir);
     }
     if (rc != MDB_NOTFOUND)

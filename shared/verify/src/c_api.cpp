@@ -127,7 +127,7 @@ void keyauth_registry_close(keyauth_registry_t* registry) {
 
 int keyauth_registry_check(const char* dir, char* err, size_t err_len) {
     return status_to_c(err, err_len,
-                       [&] { return keyauth::check_registry_directory(dir ? dir : ""); });
+                       [&] { return keyauth::check_registry_for_servers(dir ? dir : ""); });
 }
 
 int keyauth_registry_check_readable_by(const char* dir, const char* user, unsigned uid,

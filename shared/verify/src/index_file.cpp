@@ -16,6 +16,11 @@ Result<IndexFile> IndexFile::checked(Result<MappedFile> file, const std::string&
     if (!file)
         return file.error();
     const auto* head = reinterpret_cast<const FileHeader*>(file->data());
+    if (std::memcmp(head->magic, kMagic, sizeof kMagic) == 0 && head->format < kFormat) {
+        return make_error(Errc::registry_corrupt,
+                          path + " was made by an older keyauth: run any keytool command on "
+                                 "its registry as root once (e.g. keytool list) to upgrade it");
+    }
     if (std::memcmp(head->magic, kMagic, sizeof kMagic) != 0 || head->format != kFormat ||
         head->record_bytes != kEncodedCredentialsSize || head->log2_slots < kMinLog2Slots ||
         head->log2_slots > kMaxLog2Slots ||

@@ -9,6 +9,7 @@
 
 #include "keyauth/files.hpp"
 #include "keyauth/registry.hpp"
+#include "index_file.hpp"
 
 namespace keyauth {
 
@@ -136,6 +137,16 @@ Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
                           "\"" + path + "\" is not readable by \"" + user.name +
                               "\" (its group is \"" + (owner ? owner->gr_name : "?") + "\")");
     }
+    return {};
+}
+
+Status check_registry_for_servers(std::string_view dir) {
+    if (Status s = check_registry_directory(dir); !s)
+        return s;
+    const RegistryLayout layout{std::string(dir)};
+    auto index = index_file::IndexFile::open(layout.lookup_index(), false);
+    if (!index)
+        return index.error();
     return {};
 }
 

@@ -47,5 +47,8 @@ class LocalRegistry : public ClientStore {
 // lookup.idx and commit.seq, written by its owner alone), judged without
 // opening it: opening as root would create files.
 Status check_registry_directory(std::string_view dir);
+// As above, and its lookup.idx is one this keyauth reads (a server's
+// configuration test: an older index needs keytool run once first).
+Status check_registry_for_servers(std::string_view dir);
 
 }  // namespace keyauth
