@@ -72,8 +72,10 @@ VerificationCache::Mac VerificationCache::mac_of(std::string_view token) const {
 bool VerificationCache::find(std::string_view token, std::uint64_t generation, std::int64_t now,
                              Probe& probe, AuthResult& out) {
     probe.usable = false;
-    // ~0: the registry cannot be read; longer than a token: never accepted.
-    if (generation == 0 || generation == ~std::uint64_t{0} || token.size() > kMaxTokenLength)
+    // ~0: the registry cannot be read; empty or longer than a token: never
+    // accepted.
+    if (generation == 0 || generation == ~std::uint64_t{0} || token.empty() ||
+        token.size() > kMaxTokenLength)
         return false;
     if (!keyed()) {
         draw_key();
