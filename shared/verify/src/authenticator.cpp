@@ -7,6 +7,7 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/token.hpp"
 #include "keyauth/x509_identity.hpp"
+#include "verification_cache.hpp"
 
 namespace keyauth {
 namespace {
@@ -91,7 +92,7 @@ AuthResult judge(ClientStore& store, std::string_view id, const CredentialDigest
     return result;
 }
 
-AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
+AuthResult verify_token(ClientStore& store, std::string_view token, std::int64_t now) {
     if (token.empty())
         return refusal(Verdict::missing);
     ParsedToken parsed;
@@ -99,6 +100,12 @@ AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std
         return refusal(Verdict::malformed);
     CredentialDigest credential{CredentialKind::token, hash_token_secret(parsed.secret).bytes};
     return judge(store, parsed.client_id, credential, now);
+}
+
+// A token this process verified under the state published now is not
+// verified again (verification_cache.hpp); any other takes the full path.
+AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
+    return remembered_verdict(store, token, now, verify_token);
 }
 
 // A certificate a rotation replaced is in no fingerprint table: its CN names

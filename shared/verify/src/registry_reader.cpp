@@ -10,6 +10,7 @@
 #include "lookup_cache.hpp"
 #include "lookup_index.hpp"
 #include "registry_directory.hpp"
+#include "verification_cache.hpp"
 
 namespace keyauth {
 namespace {
@@ -43,6 +44,7 @@ struct RegistryReader::Impl {
     std::int64_t next_check_millis = 0;
     std::uint64_t reopen_count = 0;
     LookupCache cache;
+    VerificationCache verified;
 
     Status open_files();
     Status ensure_current();
@@ -264,6 +266,10 @@ std::uint64_t RegistryReader::generation() {
         return ~std::uint64_t{0};
     const std::uint64_t version = impl_->published();
     return version != 0 ? impl_->tag_of(version) : ~std::uint64_t{0};
+}
+
+VerificationCache* RegistryReader::verification_cache() {
+    return &impl_->verified;
 }
 
 // LocalRegistry's walks.

@@ -15,6 +15,8 @@
 
 namespace keyauth {
 
+class VerificationCache;
+
 class ClientStore {
   public:
     virtual ~ClientStore() = default;
@@ -28,6 +30,9 @@ class ClientStore {
     // Changes whenever a write commits or the store is replaced: a cheap
     // "has anything changed" for callers that cache verdicts.
     virtual std::uint64_t generation() = 0;
+    // Tokens this process verified under a generation (verification_cache.hpp,
+    // the servers' reader only): none by default.
+    virtual VerificationCache* verification_cache() { return nullptr; }
 };
 
 // A registry on this host, walked in id order without loading it whole.

@@ -21,6 +21,7 @@ class RegistryReader final : public LocalRegistry {
     Status scan(bool backward, const std::function<void()>& start_over,
                 const ClientVisitor& visit) override;
     std::uint64_t generation() override;
+    VerificationCache* verification_cache() override;
 
     struct Impl;
 

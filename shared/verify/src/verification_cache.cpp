@@ -1,0 +1,137 @@
+#include "verification_cache.hpp"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstring>
+#include <new>
+
+#include <sodium.h>
+
+#include "keyauth/token.hpp"
+
+namespace keyauth {
+namespace {
+
+static_assert(VerificationCache::kMacBytes == crypto_shorthash_siphashx24_BYTES);
+static_assert(VerificationCache::kKeyBytes == crypto_shorthash_siphashx24_KEYBYTES);
+static_assert(VerificationCache::kMacBytes == crypto_verify_16_BYTES);
+
+// Moves in every child a fork makes, so that a cache keyed before the fork
+// draws a key (and forgets its entries) of its own in the child.
+std::atomic<unsigned> fork_epoch{1};
+
+void count_fork_in_child() {
+    fork_epoch.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool watching_forks() {
+    static const bool watching = pthread_atfork(nullptr, nullptr, count_fork_in_child) == 0;
+    return watching;
+}
+
+}  // namespace
+
+VerificationCache::~VerificationCache() {
+    wipe_entries();
+    sodium_memzero(key_.data(), key_.size());
+}
+
+std::size_t VerificationCache::index_of(const Mac& mac) {
+    std::uint32_t head = 0;
+    std::memcpy(&head, mac.data(), sizeof head);  // a PRF's output: already uniform
+    return head & (kEntries - 1);
+}
+
+bool VerificationCache::keyed() const {
+    return keyed_in_ == fork_epoch.load(std::memory_order_relaxed);
+}
+
+// First use in this process (or in a forked child): a new key, no entries.
+void VerificationCache::draw_key() {
+    keyed_in_ = 0;
+    wipe_entries();
+    if (!watching_forks() || sodium_init() < 0)
+        return;  // never keyed: nothing is ever remembered
+    randombytes_buf(key_.data(), key_.size());
+    keyed_in_ = fork_epoch.load(std::memory_order_relaxed);
+}
+
+void VerificationCache::wipe_entries() noexcept {
+    if (entries_)
+        sodium_memzero(entries_.get(), kEntries * sizeof(Entry));
+}
+
+VerificationCache::Mac VerificationCache::mac_of(std::string_view token) const {
+    Mac mac;
+    crypto_shorthash_siphashx24(mac.data(), reinterpret_cast<const unsigned char*>(token.data()),
+                                token.size(), key_.data());
+    return mac;
+}
+
+bool VerificationCache::find(std::string_view token, std::uint64_t generation, std::int64_t now,
+                             Probe& probe, AuthResult& out) {
+    probe.usable = false;
+    // ~0: the registry cannot be read; empty or longer than a token: never
+    // accepted.
+    if (generation == 0 || generation == ~std::uint64_t{0} || token.empty() ||
+        token.size() > kMaxTokenLength)
+        return false;
+    if (!keyed()) {
+        draw_key();
+        if (!keyed())
+            return false;
+    }
+    probe = Probe{mac_of(token), generation, now, true};
+    if (!entries_)
+        return false;
+    const Entry& entry = entries_[index_of(probe.mac)];
+    // The whole MAC, in constant time, before anything else of the entry.
+    if (crypto_verify_16(entry.mac.data(), probe.mac.data()) != 0 ||
+        entry.generation != generation || now < entry.verified_at ||
+        now > entry.result.not_after) {
+        return false;
+    }
+    // The token names the client the entry admitted: even two tokens whose
+    // MACs collided in full could never pass one client for another.
+    const std::string_view id = entry.result.client_id();
+    if (token.substr(0, id.size()) != id ||
+        token.substr(id.size(), kTokenSeparator.size()) != kTokenSeparator) {
+        return false;
+    }
+    out = entry.result;
+    return true;
+}
+
+void VerificationCache::remember(const Probe& probe, const AuthResult& accepted) noexcept {
+    if (!probe.usable || !accepted.accepted() || !keyed())
+        return;
+    if (!entries_) {
+        entries_.reset(new (std::nothrow) Entry[kEntries]());
+        if (!entries_)
+            return;  // only slower
+    }
+    Entry& entry = entries_[index_of(probe.mac)];
+    entry.mac = probe.mac;
+    entry.generation = probe.generation;
+    entry.verified_at = probe.now;
+    entry.result = accepted;
+}
+
+AuthResult remembered_verdict(ClientStore& store, std::string_view token, std::int64_t now,
+                              TokenVerifier verify) {
+    VerificationCache* cache = store.verification_cache();
+    if (cache == nullptr)
+        return verify(store, token, now);
+    // The generation before the full path: see remember().
+    VerificationCache::Probe probe;
+    AuthResult result;
+    if (cache->find(token, store.generation(), now, probe, result))
+        return result;
+    result = verify(store, token, now);
+    if (result.accepted())
+        cache->remember(probe, result);
+    return result;
+}
+
+}  // namespace keyauth

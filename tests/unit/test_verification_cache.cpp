@@ -1,0 +1,342 @@
+// The per-process verification cache (issue 19, verification_cache.hpp): a
+// token verified once is served from memory while nothing is published, and
+// every change the full path would see is seen on the very next request.
+#include "unit_test.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "keyauth/authenticator.hpp"
+#include "keyauth/clock.hpp"
+#include "keyauth/hex.hpp"
+#include "verification_cache.hpp"
+
+using keyauth::AuthResult;
+using keyauth::RegistryWriter;
+using keyauth::Verdict;
+using keyauth::VerificationCache;
+using keyauth_test::kOtherSecret;
+using keyauth_test::kSecret;
+using keyauth_test::LiveClients;
+using keyauth_test::put_client;
+using keyauth_test::token_text;
+
+namespace keyauth {
+
+// The tests' only way in: no production code can name it (the friend
+// declaration in verification_cache.hpp is all there is outside tests/unit).
+struct VerificationCacheTesting {
+    using Key = std::array<std::uint8_t, VerificationCache::kKeyBytes>;
+
+    // A key chosen by the test, in place of the random one; no entries.
+    static void set_key(VerificationCache& cache, const Key& key) {
+        cache.draw_key();
+        cache.key_ = key;
+        cache.wipe_entries();
+    }
+    static Key key(const VerificationCache& cache) { return cache.key_; }
+    static VerificationCache::Mac mac_of(const VerificationCache& cache, std::string_view token) {
+        return cache.mac_of(token);
+    }
+    static std::size_t index_of(const VerificationCache::Mac& mac) {
+        return VerificationCache::index_of(mac);
+    }
+    static VerificationCache::Entry* entry_for(VerificationCache& cache, std::string_view token) {
+        if (!cache.entries_)
+            return nullptr;
+        VerificationCache::Entry& entry = cache.entries_[index_of(cache.mac_of(token))];
+        return entry.mac == cache.mac_of(token) && entry.generation != 0 ? &entry : nullptr;
+    }
+    // The whole table as bytes, to look for secrets in.
+    static std::string_view table(const VerificationCache& cache) {
+        if (!cache.entries_)
+            return {};
+        return {reinterpret_cast<const char*>(cache.entries_.get()),
+                VerificationCache::kEntries * sizeof(VerificationCache::Entry)};
+    }
+    // An entry as remember() would write it, under any MAC.
+    static void plant(VerificationCache& cache, const VerificationCache::Mac& mac,
+                      std::uint64_t generation, std::int64_t verified_at, const AuthResult& result) {
+        VerificationCache::Probe probe{mac, generation, verified_at, true};
+        cache.remember(probe, result);
+    }
+};
+
+}  // namespace keyauth
+
+using Testing = keyauth::VerificationCacheTesting;
+
+namespace {
+
+// myapp01 and myapp02, both with kSecret, live from now - 10 for an hour.
+struct Clients : LiveClients {
+    explicit Clients(std::int64_t now = keyauth::unix_now())
+        : LiveClients({{"myapp01", kSecret, now - 10, now + 3600},
+                       {"myapp02", kSecret, now - 10, now + 3600}}),
+          now(now) {}
+    VerificationCache& cache() { return *reader().verification_cache(); }
+    AuthResult check(std::string_view token, std::int64_t at) {
+        return keyauth::check_token(reader(), token, at);
+    }
+    AuthResult check(std::string_view token) { return check(token, now); }
+    const std::int64_t now;
+};
+
+const std::string kToken1 = token_text("myapp01", kSecret);
+const std::string kToken2 = token_text("myapp02", kSecret);
+
+// A hit is told from a full check by a not_after the registry never held,
+// written into the entry (still in the future, so a hit serves it).
+constexpr std::int64_t kMarked = 4102444800;  // 2100-01-01
+
+void mark(Clients& f, std::string_view token) {
+    auto* entry = Testing::entry_for(f.cache(), token);
+    assert_non_null(entry);
+    entry->result.not_after = kMarked;
+}
+
+bool served_from_cache(const AuthResult& result) {
+    return result.accepted() && result.not_after == kMarked;
+}
+
+void assert_same_result(const AuthResult& a, const AuthResult& b) {
+    assert_int_equal(a.verdict, b.verdict);
+    assert_int_equal(a.about, b.about);
+    assert_sv_equal(a.client_id(), b.client_id());
+    assert_int_equal(a.not_after, b.not_after);
+    assert_int_equal(a.credential.kind, b.credential.kind);
+    assert_memory_equal(a.credential.bytes.data(), b.credential.bytes.data(),
+                        a.credential.bytes.size());
+}
+
+void a_remembered_token_gets_the_same_verdict(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const AuthResult full = f.check(kToken1);
+    assert_int_equal(full.verdict, Verdict::accepted);
+    assert_non_null(Testing::entry_for(f.cache(), kToken1));
+    const AuthResult hit = f.check(kToken1);
+    assert_same_result(hit, full);
+    // And through the one entry point, as a Bearer header.
+    keyauth::Presented presented;
+    const std::string header = "Bearer " + kToken1;
+    presented.authorization = header;
+    keyauth::Requirements requirements;
+    requirements.token = keyauth::Check::required;
+    assert_same_result(keyauth::authenticate(f.reader(), presented, requirements, f.now), full);
+    mark(f, kToken1);
+    assert_true(served_from_cache(f.check(kToken1)));
+}
+
+void only_accepted_verdicts_are_remembered(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const std::string wrong = token_text("myapp01", kOtherSecret);
+    assert_int_equal(f.check(wrong).verdict, Verdict::mismatch);
+    assert_null(Testing::entry_for(f.cache(), wrong));
+    const std::string unknown = token_text("nobody", kSecret);
+    assert_int_equal(f.check(unknown).verdict, Verdict::unknown_client);
+    assert_null(Testing::entry_for(f.cache(), unknown));
+}
+
+void another_token_of_the_same_client_is_checked_in_full(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    mark(f, kToken1);
+    assert_int_equal(f.check(token_text("myapp01", kOtherSecret)).verdict, Verdict::mismatch);
+    // A token differing in its last digit only.
+    std::string near = kToken1;
+    near.back() = near.back() == '8' ? '9' : '8';
+    assert_int_equal(f.check(near).verdict, Verdict::mismatch);
+}
+
+void a_replaced_token_is_refused_on_the_next_request(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    mark(f, kToken1);
+    assert_true(served_from_cache(f.check(kToken1)));
+    assert_true(f.change([&](RegistryWriter& w) {  // keytool gen myapp01 --force
+        return put_client(
+            w, "myapp01",
+            keyauth_test::credentials_with_secret(1, kOtherSecret, f.now - 10, f.now + 3600),
+            true);
+    }));
+    assert_int_equal(f.check(kToken1).verdict, Verdict::mismatch);
+    assert_true(f.check(token_text("myapp01", kOtherSecret)).accepted());
+}
+
+void a_deleted_client_is_refused_on_the_next_request(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    mark(f, kToken1);
+    assert_true(f.change([](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_int_equal(f.check(kToken1).verdict, Verdict::unknown_client);
+}
+
+void any_commit_retires_every_entry(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    assert_true(f.check(kToken2).accepted());
+    mark(f, kToken1);
+    mark(f, kToken2);
+    assert_true(served_from_cache(f.check(kToken2)));
+    // A change to another client: myapp01's entry is not served either.
+    assert_true(f.change([&](RegistryWriter& w) {
+        return put_client(w, "myapp03",
+                          keyauth_test::credentials_with_secret(3, kSecret, f.now, f.now + 60));
+    }));
+    const AuthResult after = f.check(kToken1);
+    assert_true(after.accepted());
+    assert_false(served_from_cache(after));
+    assert_int_equal(after.not_after, f.now + 3600);
+    assert_false(served_from_cache(f.check(kToken2)));
+}
+
+void a_passing_expiry_is_seen_on_the_next_request(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const AuthResult admitted = f.check(kToken1);
+    assert_true(admitted.accepted());
+    assert_true(f.check(kToken1, admitted.not_after).accepted());  // the last second
+    assert_int_equal(f.check(kToken1, admitted.not_after + 1).verdict, Verdict::expired);
+}
+
+void a_clock_set_back_is_checked_in_full(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    mark(f, kToken1);
+    // Before the moment it was verified: the entry knows nothing of then.
+    const AuthResult earlier = f.check(kToken1, f.now - 5);
+    assert_true(earlier.accepted());
+    assert_false(served_from_cache(earlier));
+    assert_int_equal(f.check(kToken1, f.now - 11).verdict, Verdict::not_yet_valid);
+}
+
+// Same bucket, another MAC: with a key the test knows, a wrong token whose
+// MAC falls in a remembered token's bucket is found by trying.
+void a_wrong_token_in_the_same_bucket_is_refused(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    Testing::Key key{};
+    for (std::size_t i = 0; i < key.size(); ++i)
+        key[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    Testing::set_key(f.cache(), key);
+    assert_true(f.check(kToken1).accepted());
+    const auto bucket = Testing::index_of(Testing::mac_of(f.cache(), kToken1));
+    std::string wrong;
+    for (unsigned i = 0; i < 1u << 20 && wrong.empty(); ++i) {
+        std::string secret(kSecret);
+        const std::string digits = keyauth::to_hex(reinterpret_cast<const std::uint8_t*>(&i), 4);
+        secret.replace(0, digits.size(), digits);
+        const std::string candidate = token_text("myapp01", secret);
+        if (candidate != kToken1 &&
+            Testing::index_of(Testing::mac_of(f.cache(), candidate)) == bucket)
+            wrong = candidate;
+    }
+    assert_false(wrong.empty());
+    mark(f, kToken1);
+    assert_int_equal(f.check(wrong).verdict, Verdict::mismatch);
+    assert_true(served_from_cache(f.check(kToken1)));  // and it stays
+}
+
+// The whole MAC is compared, not a prefix: an entry under the token's MAC
+// with one byte changed (in the middle, at the end) is not served.
+void every_byte_of_the_mac_is_compared(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const AuthResult full = f.check(kToken1);
+    assert_true(full.accepted());
+    const std::uint64_t generation = f.reader().generation();
+    for (std::size_t byte : {4u, 9u, 15u}) {  // bytes 0-3 choose the bucket
+        VerificationCache::Mac mac = Testing::mac_of(f.cache(), kToken1);
+        mac[byte] ^= 0x01;
+        AuthResult planted = full;
+        planted.not_after = kMarked;
+        Testing::plant(f.cache(), mac, generation, f.now, planted);
+        const AuthResult again = f.check(kToken1);
+        assert_true(again.accepted());
+        assert_false(served_from_cache(again));
+    }
+}
+
+// A full 128-bit collision cannot be found without the key, which never
+// leaves the process; planted here by the test, it still cannot pass one
+// client for another: a hit needs the token to name the entry's client.
+void a_full_mac_collision_never_admits_another_client(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const AuthResult myapp01 = f.check(kToken1);
+    assert_true(myapp01.accepted());
+    const std::uint64_t generation = f.reader().generation();
+    const std::string forged = token_text("myapp02", kOtherSecret);
+    Testing::plant(f.cache(), Testing::mac_of(f.cache(), forged), generation, f.now, myapp01);
+    assert_int_equal(f.check(forged).verdict, Verdict::mismatch);
+    const std::string unknown = token_text("nobody", kSecret);
+    Testing::plant(f.cache(), Testing::mac_of(f.cache(), unknown), generation, f.now, myapp01);
+    assert_int_equal(f.check(unknown).verdict, Verdict::unknown_client);
+}
+
+// What a memory dump of the table shows: MACs, ids, the BLAKE2b digest the
+// registry holds too. Not the token, its secret in hex or in bytes.
+void the_table_holds_no_secret(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    assert_true(f.check(kToken2).accepted());
+    const std::string_view table = Testing::table(f.cache());
+    assert_true(table.size() > 0);
+    const auto holds = [&](std::string_view what) {
+        return std::search(table.begin(), table.end(), what.begin(), what.end()) != table.end();
+    };
+    keyauth::TokenSecret secret;
+    assert_true(keyauth::from_lower_hex(kSecret, secret.data(), secret.size()));
+    assert_false(holds(kToken1));
+    assert_false(holds(kSecret));
+    assert_false(holds({reinterpret_cast<const char*>(secret.data()), secret.size()}));
+    assert_false(holds({reinterpret_cast<const char*>(secret.data()), 8}));
+    const auto key = Testing::key(f.cache());
+    assert_false(holds({reinterpret_cast<const char*>(key.data()), key.size()}));
+    assert_true(holds("myapp01"));  // what it does hold
+}
+
+// A child of fork draws its own key and forgets the parent's entries.
+void a_forked_child_has_a_key_of_its_own(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    mark(f, kToken1);
+    const auto parent_key = Testing::key(f.cache());
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        const AuthResult in_child = f.check(kToken1);
+        const bool fresh = in_child.accepted() && in_child.not_after != kMarked &&
+                           Testing::key(f.cache()) != parent_key;
+        _exit(fresh ? 0 : 1);
+    }
+    assert_int_equal(keyauth_test::exit_code_of(pid), 0);
+    assert_true(served_from_cache(f.check(kToken1)));  // the parent's are its own
+}
+
+void a_registry_that_cannot_be_read_is_never_served_from_memory(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());
+    VerificationCache::Probe probe;
+    AuthResult out;
+    assert_false(f.cache().find(kToken1, ~std::uint64_t{0}, f.now, probe, out));
+    assert_false(probe.usable);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        unit_test_with(Clients, a_remembered_token_gets_the_same_verdict),
+        unit_test_with(Clients, only_accepted_verdicts_are_remembered),
+        unit_test_with(Clients, another_token_of_the_same_client_is_checked_in_full),
+        unit_test_with(Clients, a_replaced_token_is_refused_on_the_next_request),
+        unit_test_with(Clients, a_deleted_client_is_refused_on_the_next_request),
+        unit_test_with(Clients, any_commit_retires_every_entry),
+        unit_test_with(Clients, a_passing_expiry_is_seen_on_the_next_request),
+        unit_test_with(Clients, a_clock_set_back_is_checked_in_full),
+        unit_test_with(Clients, a_wrong_token_in_the_same_bucket_is_refused),
+        unit_test_with(Clients, every_byte_of_the_mac_is_compared),
+        unit_test_with(Clients, a_full_mac_collision_never_admits_another_client),
+        unit_test_with(Clients, the_table_holds_no_secret),
+        unit_test_with(Clients, a_forked_child_has_a_key_of_its_own),
+        unit_test_with(Clients, a_registry_that_cannot_be_read_is_never_served_from_memory),
+    };
+    return run_group(tests);
+}
