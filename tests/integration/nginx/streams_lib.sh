@@ -13,6 +13,19 @@ STREAMS_PY="/usr/bin/python3 $NGINX_TESTS/streams.py"
 
 now() { date +%s.%N; }
 
+# websocket_location: /ws, proxied with Upgrade to the upstream on $UP.
+websocket_location() {
+    cat <<EOF
+        location /ws {
+            proxy_pass http://127.0.0.1:$UP;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection upgrade;
+            proxy_read_timeout 60s;
+        }
+EOF
+}
+
 run_bg() {
     local name=$1
     shift
