@@ -2,7 +2,8 @@
 # keyauth_status: Prometheus text with the verdicts of every worker summed,
 # by verdict and credential; a reload keeps the counts; a WebSocket cut by
 # "keytool del" is counted; the registry's commit sequence moves with a
-# commit. Two workers, reuseport: the requests land on both.
+# commit; an unreadable registry shows as down, its refusals counted. Two
+# workers, reuseport: the requests land on both.
 source "$(dirname "$0")/nginx_lib.sh"
 source "$NGINX_TESTS/streams_lib.sh"
 
@@ -104,6 +105,21 @@ done
 expect_eq "$(sample 'keyauth_nginx_streams_cut_total{verdict="mismatch"}')" "0" "streams cut as re-issued"
 expect_eq "$(requests accepted)" "12" "accepted tokens, the WebSocket's included"
 pass "keyauth_status: a WebSocket cut by keytool del is counted"
+
+make_registry_unreadable
+sleep 0.3    # readers look for a replaced registry every 200 ms
+for _ in 1 2 3; do request 500 -H "Authorization: Bearer $(cat ./myapp01_token)"; done
+for _ in 1 2 3; do
+    expect_eq "$(requests registry_error)" "3" "requests refused while the registry was unreadable"
+    expect_eq "$(sample "keyauth_nginx_registry_up{registry=\"$KEYAUTH_REGISTRY\"}")" "0" "registry up"
+done
+expect_not_contains "$(curl -s "$STATUS")" "keyauth_nginx_registry_commit_sequence{" "the page"
+make_registry_readable
+sleep 0.3
+request 200 -H "Authorization: Bearer $(cat ./myapp01_token)"
+expect_eq "$(sample "keyauth_nginx_registry_up{registry=\"$KEYAUTH_REGISTRY\"}")" "1" "registry up again"
+expect_eq "$(requests accepted)" "13" "accepted tokens once the registry answers again"
+pass "keyauth_status: requests refused by an unreadable registry counted, registry_up 0 meanwhile"
 
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$STATUS")" "405" "POST to the status"
 pass "keyauth_status: GET and HEAD only"
