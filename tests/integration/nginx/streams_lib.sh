@@ -41,9 +41,13 @@ start_upstream() {
     wait_for_port "$UP"
 }
 
-# count NAME WORD: how many lines NAME printed that start with WORD.
+# count NAME WORD: how many lines NAME printed that start with WORD; 0 also
+# before its output file exists (run_bg's redirection happens in the
+# background: a wait right after it could otherwise pass at once).
 count() {
-    grep -c "^$2 " "$WORK/$1.out" || true
+    local n
+    n=$(grep -c "^$2 " "$WORK/$1.out" 2>/dev/null) || true
+    echo "${n:-0}"
 }
 
 wait_for_lines() {
