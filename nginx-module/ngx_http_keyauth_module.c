@@ -21,8 +21,6 @@ static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
     keyauth_result_t *result, uint64_t *generation);
-static keyauth_registry_t *ngx_http_keyauth_open(ngx_log_t *log,
-    ngx_http_keyauth_registry_t *registry);
 static ngx_int_t ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -72,6 +70,13 @@ static ngx_command_t  ngx_http_keyauth_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_keyauth_main_conf_t, registry_error_grace),
+      NULL },
+
+    { ngx_string("keyauth_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_keyauth_status,
+      0,
+      0,
       NULL },
 
       ngx_null_command
@@ -214,8 +219,11 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         result = ctx->verdict;
 
     } else if (ngx_http_keyauth_judge(r, &result, NULL) != NGX_OK) {
+        ngx_http_keyauth_count(KEYAUTH_TOKEN, KEYAUTH_REGISTRY_ERROR);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_keyauth_count(result.about, result.verdict);
 
     ctx->judged = 0;
 
@@ -288,7 +296,7 @@ ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r)
 }
 
 
-static keyauth_registry_t *
+keyauth_registry_t *
 ngx_http_keyauth_open(ngx_log_t *log, ngx_http_keyauth_registry_t *registry)
 {
     char  err[NGX_MAX_ERROR_STR];
@@ -642,6 +650,7 @@ ngx_http_keyauth_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_keyauth_streams_init(cycle);
+    ngx_http_keyauth_status_init_process(cycle);
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_keyauth_module);
 

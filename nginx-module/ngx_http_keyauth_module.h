@@ -9,6 +9,8 @@
  *   ngx_http_keyauth_streams.c     open requests, cut when their credential
  *                                  is revoked
  *   ngx_http_keyauth_conf_check.c  checks at configuration time (nginx -t)
+ *   ngx_http_keyauth_status.c      "keyauth_status": the counters, summed
+ *                                  over the workers, for Prometheus
  */
 
 
@@ -32,8 +34,19 @@ typedef struct {
 } ngx_http_keyauth_registry_t;
 
 
+/* one worker's counters, in the status zone (ngx_http_keyauth_status.c) */
+typedef struct {
+    uint64_t                       requests[2][KEYAUTH_VERDICTS];  /* about */
+    uint64_t                       cut[KEYAUTH_VERDICTS];
+} ngx_http_keyauth_counters_t;
+
+
+typedef struct ngx_http_keyauth_status_s  ngx_http_keyauth_status_t;
+
+
 typedef struct {
     ngx_array_t                    registries;  /* of registry pointers */
+    ngx_http_keyauth_status_t     *status;      /* "keyauth_status": its zone */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
     time_t                         registry_error_grace;
@@ -66,6 +79,10 @@ typedef struct {
 } ngx_http_keyauth_ctx_t;
 
 
+/* ngx_http_keyauth_module.c */
+keyauth_registry_t *ngx_http_keyauth_open(ngx_log_t *log,
+    ngx_http_keyauth_registry_t *registry);
+
 /* ngx_http_keyauth_refusal.c */
 ngx_int_t ngx_http_keyauth_refuse_token(ngx_http_request_t *r,
     ngx_http_keyauth_ctx_t *ctx, ngx_http_keyauth_registry_t *registry,
@@ -81,6 +98,10 @@ ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
     ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
 
+/* ngx_http_keyauth_status.c */
+char *ngx_http_keyauth_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_keyauth_status_init_process(ngx_cycle_t *cycle);
+
 /* ngx_http_keyauth_conf_check.c */
 ngx_int_t ngx_http_keyauth_check_registry(ngx_conf_t *cf, ngx_str_t *path);
 ngx_int_t ngx_http_keyauth_check_location(ngx_conf_t *cf,
@@ -90,6 +111,31 @@ ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
 
 
 extern ngx_module_t  ngx_http_keyauth_module;
+extern ngx_http_keyauth_counters_t  *ngx_http_keyauth_counters;
+
+
+/*
+ * Counted in this worker's own slot: one plain increment, no lock. Nothing
+ * is counted without "keyauth_status" (no zone, no slot).
+ */
+
+static ngx_inline void
+ngx_http_keyauth_count(keyauth_credential_t about, keyauth_verdict_t verdict)
+{
+    if (ngx_http_keyauth_counters && (ngx_uint_t) verdict < KEYAUTH_VERDICTS) {
+        ngx_http_keyauth_counters->requests[about == KEYAUTH_CERTIFICATE]
+                                           [verdict]++;
+    }
+}
+
+
+static ngx_inline void
+ngx_http_keyauth_count_cut(keyauth_verdict_t verdict)
+{
+    if (ngx_http_keyauth_counters && (ngx_uint_t) verdict < KEYAUTH_VERDICTS) {
+        ngx_http_keyauth_counters->cut[verdict]++;
+    }
+}
 
 
 #endif /* _NGX_HTTP_KEYAUTH_MODULE_H_INCLUDED_ */

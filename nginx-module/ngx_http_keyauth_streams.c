@@ -281,6 +281,8 @@ ngx_http_keyauth_close_revoked(ngx_http_request_t *r, keyauth_result_t *grant)
                   "keyauth: closing open request of client \"%s\": %s",
                   grant->client_id, reason);
 
+    ngx_http_keyauth_count_cut(grant->verdict);
+
 #if (NGX_HTTP_V2)
     h2 = r->stream ? r->stream->connection->connection : NULL;
 #endif

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Starts the distribution's nginx on loopback with keyauth-proxy.conf and
-# keyauth-grpc-tls.conf as they are (only the ports, the registry and the
-# module path moved somewhere temporary), in front of a small stand-in API,
-# and shows accepted and refused requests.
+# Starts the distribution's nginx on loopback with keyauth-proxy.conf,
+# keyauth-grpc-tls.conf and keyauth-status.conf as they are (only the ports,
+# the registry and the module path moved somewhere temporary), in front of a
+# small stand-in API, and shows accepted and refused requests, and their
+# counts.
 #
 #   sudo conf-examples/nginx/try-it.sh [BUILD-DIR]     (default: ./build)
 #
@@ -32,6 +33,7 @@ free_port() {
 http_port=$(free_port)
 tls_port=$(free_port)
 api_port=$(free_port)
+status_port=$(free_port)
 
 export KEYAUTH_REGISTRY=$demo/registry
 show() { echo "\$ $*"; }
@@ -42,11 +44,12 @@ show keytool gen myapp01 --output ./myapp01
 "$keytool" gen myapp01 --output ./myapp01
 "$keytool" server-cert --output ./server.crt >/dev/null
 
-for conf in keyauth-proxy.conf keyauth-grpc-tls.conf; do
+for conf in keyauth-proxy.conf keyauth-grpc-tls.conf keyauth-status.conf; do
     sed -e "s|/var/lib/keyauth|$KEYAUTH_REGISTRY|g" \
         -e "s|listen 127.0.0.1:5654;|listen 127.0.0.1:$http_port;|" \
         -e "s|listen 5655 ssl http2;|listen 127.0.0.1:$tls_port ssl http2;|" \
         -e "s|127.0.0.1:15654|127.0.0.1:$api_port|" \
+        -e "s|listen 127.0.0.1:9145;|listen 127.0.0.1:$status_port;|" \
         "$here/$conf" >"$conf"
 done
 sed -e "s|modules/ngx_http_keyauth_module.so|$module|" "$here/mod-http-keyauth.conf" >nginx.conf
@@ -67,6 +70,7 @@ http {
 
     include $demo/keyauth-proxy.conf;
     include $demo/keyauth-grpc-tls.conf;
+    include $demo/keyauth-status.conf;
 
     # the stand-in API: says which client reached it
     server {
@@ -78,7 +82,7 @@ http {
 }
 CONF
 "$nginx" -p "$demo" -c nginx.conf -g 'daemon on;'
-for port in "$http_port" "$tls_port" "$api_port"; do
+for port in "$http_port" "$tls_port" "$api_port" "$status_port"; do
     for _ in $(seq 100); do
         (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
         sleep 0.05
@@ -119,6 +123,11 @@ try "curl $query --data-urlencode \"q=select 1\" -H \"Authorization: Bearer \`ca
     curl "$query" --data-urlencode "q=select 1" -H "Authorization: Bearer $(cat ./myapp01_token)"
 try "curl $tls_query --cert ./myapp01_cert.pem --key ./myapp01_key.pem --cacert ./server.crt" \
     curl "$tls_query" --cert ./myapp01_cert.pem --key ./myapp01_key.pem --cacert ./server.crt
+echo
+echo "== keyauth_status (keyauth-status.conf): the verdicts so far, over both workers"
+status="http://127.0.0.1:$status_port/metrics"
+show "curl -s $status | grep -v ' 0\$'"
+curl -s "$status" | grep -v ' 0$'
 echo
 echo "== what nginx logged"
 grep -E "keyauth|authentication enabled" error.log | sed 's/^[0-9/]* [0-9:]* //'

@@ -21,6 +21,8 @@
 # Cases:
 #   none             no access control (the Bearer header is sent anyway)
 #   keyauth_valid    keyauth on, one valid token on every request
+#   keyauth_counted  keyauth_valid with a keyauth_status location: each
+#                    verdict counted in the worker's slot of the status zone
 #   keyauth_rotating keyauth on, a different client per request (the
 #                    registry's bench-tokens.txt: 4 096 of a million, so every
 #                    lookup walks the tree)
@@ -63,7 +65,7 @@ fi
 
 PREFIX=$WORK/nginx
 HTML=$WORK/html
-for loc in none keyauth basic authreq lua t; do
+for loc in none keyauth counted basic authreq lua t; do
     mkdir -p "$HTML/$loc"
     printf 'keyauth bench ok\n' >"$HTML/$loc/file.txt"  # 17 bytes
 done
@@ -77,6 +79,7 @@ WRONG="${VALID%:b:*}:b:$(printf '%064d' 0)"
 BASIC="Basic $(printf 'bench:benchpassword' | base64)"
 echo "Bearer $VALID" >"$WORK/auth-none"
 echo "Bearer $VALID" >"$WORK/auth-keyauth_valid"
+echo "Bearer $VALID" >"$WORK/auth-keyauth_counted"
 sed 's/^/Bearer /' "$TOKENS_FILE" >"$WORK/auth-keyauth_rotating"
 echo "Bearer $WRONG" >"$WORK/auth-keyauth_invalid"
 echo "$BASIC" >"$WORK/auth-auth_basic"
@@ -96,6 +99,8 @@ start_nginx_bench "$WORK/authsvc" 1 "" "
 location_of() {
     case $1 in
     none) echo "location /none/ { }" ;;
+    keyauth_counted) echo "location /counted/ { keyauth on; }
+        location = /keyauth_status { keyauth_status; }" ;;
     keyauth*) echo "location /keyauth/ { keyauth on; }" ;;
     auth_basic) echo "location /basic/ { auth_basic bench; auth_basic_user_file $WORK/conf/htpasswd; }" ;;
     auth_request) echo "location /authreq/ { auth_request /_auth; }
@@ -133,6 +138,7 @@ http_level() {
     true
 }
 declare -A PATH_OF=([none]=/none/file.txt [keyauth_valid]=/keyauth/file.txt
+    [keyauth_counted]=/counted/file.txt
     [keyauth_rotating]=/keyauth/file.txt [keyauth_invalid]=/keyauth/file.txt
     [auth_basic]=/basic/file.txt [auth_request]=/authreq/file.txt [lua_key]=/lua/file.txt)
 declare -A EXPECT_STATUS=([keyauth_invalid]=401)
@@ -156,7 +162,7 @@ server_body() {
     echo "    }"
 }
 
-CASES=(none keyauth_valid keyauth_rotating keyauth_invalid auth_basic auth_request)
+CASES=(none keyauth_valid keyauth_counted keyauth_rotating keyauth_invalid auth_basic auth_request)
 [ "$HAVE_LUA" = 1 ] && CASES+=(lua_key)
 
 # ---- 1 and 2: wall clock, with perf on the worker ---------------------------

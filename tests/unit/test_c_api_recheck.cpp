@@ -77,6 +77,19 @@ void delete_changes_generation_and_recheck_refuses(void** state) {
     assert_int_equal(kept.verdict, KEYAUTH_ACCEPTED);
 }
 
+// What keyauth_status shows an operator: one step per commit, 0 unreadable.
+void commit_sequence_moves_by_one_per_commit(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const std::uint64_t before = keyauth_registry_commit_sequence(f.handle());
+    assert_int_not_equal(before, 0);
+    assert_int_equal(keyauth_registry_commit_sequence(f.handle()), before);
+    assert_true(f.change([](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_int_equal(keyauth_registry_commit_sequence(f.handle()), before + 1);
+    assert_true(f.change([](RegistryWriter& w) { return w.erase("myapp02").ok(); }));
+    assert_int_equal(keyauth_registry_commit_sequence(f.handle()), before + 2);
+    assert_int_equal(keyauth_registry_commit_sequence(nullptr), 0);
+}
+
 void reissue_is_a_mismatch_and_a_longer_validity_is_taken(void** state) {
     auto& f = fixture_of<Clients>(state);
     keyauth_result_t reissued = admitted(f, "myapp01");
@@ -119,6 +132,7 @@ int main() {
         unit_test_with(Clients, accepted_result_carries_digest_and_not_after),
         unit_test_with(Clients, recheck_holds_while_nothing_changes),
         unit_test_with(Clients, delete_changes_generation_and_recheck_refuses),
+        unit_test_with(Clients, commit_sequence_moves_by_one_per_commit),
         unit_test_with(Clients, reissue_is_a_mismatch_and_a_longer_validity_is_taken),
         unit_test_with(Clients, expiry_is_seen_by_recheck),
         unit_test_with(Clients, no_registry_fails_closed),

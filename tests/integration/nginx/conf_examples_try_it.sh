@@ -1,6 +1,7 @@
 #!/bin/bash
-# conf-examples/nginx works as it is: try-it.sh runs nginx with the two
-# example files and shows the seed's accepted and refused requests.
+# conf-examples/nginx works as it is: try-it.sh runs nginx with the example
+# files and shows the seed's accepted and refused requests, and the counts
+# keyauth_status gives of them.
 source "$(dirname "$0")/nginx_lib.sh"
 
 out=$(NGINX_BIN=$(sanitized_nginx_program) bash "$NGINX_TESTS/../../../conf-examples/nginx/try-it.sh" 2>&1) \
@@ -16,5 +17,9 @@ expect_contains "$out" '{"success":true,"client":""} (HTTP 200)' "a client's X-C
 expect_not_contains "$out" '"client":"admin"' "a client's X-Client-Id at /healthz"
 expect_eq "$(grep -c '(HTTP 200)' <<<"$out")" "3" "accepted requests (token, healthz, certificate)"
 expect_contains "$out" 'keyauth: token of client "myapp01" refused: unknown client' "refusal logged"
+expect_contains "$out" 'keyauth_nginx_requests_total{verdict="accepted",credential="token"} 1' "status: accepted token"
+expect_contains "$out" 'keyauth_nginx_requests_total{verdict="accepted",credential="certificate"} 1' "status: accepted certificate"
+expect_contains "$out" 'keyauth_nginx_requests_total{verdict="unknown_client",credential="token"} 1' "status: deleted token"
+expect_contains "$out" 'keyauth_nginx_requests_total{verdict="unknown_client",credential="certificate"} 1' "status: deleted certificate"
 pass "conf-examples/nginx/try-it.sh: accepted and refused as the seed shows"
 expect_no_sanitizer_reports

@@ -61,6 +61,12 @@ expect_nginx_t_fails "registry in a location" \
 expect_nginx_t_fails "two registries in one server" \
     '"keyauth_registry" directive is duplicate' \
     "server { listen 127.0.0.1:$PORT; keyauth_registry $KEYAUTH_REGISTRY; keyauth_registry $KEYAUTH_REGISTRY; }"
+expect_nginx_t_fails "keyauth_status with an argument" \
+    'invalid number of arguments in "keyauth_status" directive' \
+    "server { listen 127.0.0.1:$PORT; location = /keyauth_status { keyauth_status on; } }"
+expect_nginx_t_fails "keyauth_status in a server" \
+    '"keyauth_status" directive is not allowed here' \
+    "server { listen 127.0.0.1:$PORT; keyauth_status; }"
 pass "nginx -t: misused directives"
 
 out=$(nginx_test "keyauth_registry $KEYAUTH_REGISTRY;

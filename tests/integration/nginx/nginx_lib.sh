@@ -88,6 +88,20 @@ wait_for_workers() { nginx_wait_workers "$NGX_PREFIX" "$1"; }
 # reload_nginx: nginx -s reload, on the test's configuration.
 reload_nginx() { nginx_run "$NGX_PREFIX" -s reload; }
 
+# reload_nginx_and_wait: reload_nginx, then until the old workers are gone
+# and NGX_WORKERS new ones run.
+reload_nginx_and_wait() {
+    local old
+    old=$(nginx_workers)
+    reload_nginx
+    for _ in $(seq 100); do
+        [ -z "$(comm -12 <(echo "$old") <(nginx_workers))" ] && break
+        sleep 0.05
+    done
+    expect_eq "$(comm -12 <(echo "$old") <(nginx_workers))" "" "old workers gone after reload"
+    wait_for_workers "${NGX_WORKERS:-2}"
+}
+
 # A token's secret part: what must never reach a log.
 token_secret() {
     local token

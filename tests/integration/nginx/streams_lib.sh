@@ -13,6 +13,19 @@ STREAMS_PY="/usr/bin/python3 $NGINX_TESTS/streams.py"
 
 now() { date +%s.%N; }
 
+# websocket_location: /ws, proxied with Upgrade to the upstream on $UP.
+websocket_location() {
+    cat <<EOF
+        location /ws {
+            proxy_pass http://127.0.0.1:$UP;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection upgrade;
+            proxy_read_timeout 60s;
+        }
+EOF
+}
+
 run_bg() {
     local name=$1
     shift
@@ -28,9 +41,13 @@ start_upstream() {
     wait_for_port "$UP"
 }
 
-# count NAME WORD: how many lines NAME printed that start with WORD.
+# count NAME WORD: how many lines NAME printed that start with WORD; 0 also
+# before its output file exists (run_bg's redirection happens in the
+# background: a wait right after it could otherwise pass at once).
 count() {
-    grep -c "^$2 " "$WORK/$1.out" || true
+    local n
+    n=$(grep -c "^$2 " "$WORK/$1.out" 2>/dev/null) || true
+    echo "${n:-0}"
 }
 
 wait_for_lines() {

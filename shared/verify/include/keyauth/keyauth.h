@@ -125,6 +125,14 @@ const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
 uint64_t keyauth_registry_generation(keyauth_registry_t *registry);
 
 /*
+ * The commit sequence of the state a lookup made now would read: the
+ * counter in commit.seq, which every commit on this host moves by one
+ * (keytool's, keyauth-sync's); the same in every process reading the
+ * registry. 0 when the registry cannot be read. For monitoring only.
+ */
+uint64_t keyauth_registry_commit_sequence(keyauth_registry_t *registry);
+
+/*
  * Rechecks an accepted result against the registry, now. It stays accepted
  * (not_after renewed) while the client's record holds the very credential
  * that admitted it (about, credential) and is live; otherwise its verdict
