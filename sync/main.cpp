@@ -4,15 +4,18 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "keyauth/etcd_client.hpp"
 #include "replica.hpp"
 #include "replica_directory.hpp"
+#include "service_notify.hpp"
 
 namespace {
 
@@ -186,7 +189,16 @@ int run(int argc, char** argv) {
         }
         endpoint = std::move(*started);
     }
-    const keyauth::Status s = replica.run([] { return stop_requested.load(); });
+    // Ready once a revision is served: resumed from this host's replica, or
+    // first loaded from etcd. The loop asks should_stop() between its steps
+    // and every 20 ms while it waits: the watchdog's heartbeat.
+    keysync::ServiceNotifier systemd;
+    const std::shared_ptr<const keysync::SyncMetrics> state = options.metrics;
+    const keyauth::Status s = replica.run([&] {
+        systemd.loop_alive(state->applied_revision.load());
+        return stop_requested.load();
+    });
+    systemd.stopping();
     if (!s) {
         std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());
         return 1;

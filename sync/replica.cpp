@@ -761,6 +761,15 @@ struct Replica::State {
             keyauth::audit(line);
     }
 
+    // What keyauth_sync_changes_applied_total counts: clients put or
+    // deleted, not the CA certificate or the fleet id.
+    static std::uint64_t client_changes(const keyauth::EtcdWatchBatch& batch) {
+        std::uint64_t changes = 0;
+        for (const keyauth::EtcdEvent& event : batch.events)
+            changes += keyauth::fleet_client_id(event.kv.key) ? 1 : 0;
+        return changes;
+    }
+
     // The deletes of a watch response only, the revision left as it was.
     Status apply_deletes(const keyauth::EtcdWatchBatch& batch) {
         std::vector<std::string> ids;
@@ -782,8 +791,12 @@ struct Replica::State {
         }
         if (Status s = (*writer)->commit(); !s)
             return s;
+        writer->reset();  // its lock released: count() takes it again
         audit_applied(batch.events, true);
+        if (auto count = registry->count())
+            local_clients = *count;
         metrics().changes_applied += ids.size();
+        publish_state();  // the clients gauge, not only at the swap
         return {};
     }
 
@@ -851,7 +864,7 @@ struct Replica::State {
         last_contact = now;
         if (auto count = registry->count())
             local_clients = *count;
-        metrics().changes_applied += batch.events.size();
+        metrics().changes_applied += client_changes(batch);
         publish_state();
         if (ca_cert)
             return install_ca_certificate(options.layout, *ca_cert);

@@ -40,6 +40,8 @@ const char* credential_name(CredentialKind kind) {
 // The plugin API does not say which listener took the CONNECT.
 int refuse(Plugin& plugin, mosquitto* client, const char* credential, std::string_view client_id,
            Verdict verdict, std::string_view reason) {
+    if (plugin.reloading && plugin.sessions.find(client) != nullptr)
+        plugin.sys.session_cut(verdict);  // a SIGHUP's re-check cut a live session
     plugin.sessions.untrack(client);
     const RefusalNote note = plugin.refusals.note(client_id, verdict, unix_now());
     if (!note.log)
@@ -64,6 +66,12 @@ int refuse(Plugin& plugin, mosquitto* client, const AuthResult& result) {
                   result.verdict);
 }
 
+// A SIGHUP re-runs BASIC_AUTH for the clients the broker holds: no CONNECTs.
+void count_connect(Plugin& plugin, CredentialKind kind, Verdict verdict) noexcept {
+    if (!plugin.reloading)
+        plugin.sys.connect(kind, verdict);
+}
+
 // Live revocation needs the tick; say so once if it never came.
 void warn_if_no_tick(Plugin& plugin) {
     using namespace std::chrono_literals;
@@ -86,9 +94,11 @@ int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
     plugin.sessions.track(client, std::move(session));
     if (view_of(mosquitto_client_username(client)) != registered_id &&
         mosquitto_set_username(client, registered_id.c_str()) != MOSQ_ERR_SUCCESS) {
+        count_connect(plugin, result.about, Verdict::registry_error);
         return refuse(plugin, client, "credential", registered_id, Verdict::registry_error,
                       "could not set username");
     }
+    count_connect(plugin, result.about, Verdict::accepted);
     warn_if_no_tick(plugin);
     return MOSQ_ERR_SUCCESS;
 }
@@ -152,10 +162,14 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
             return reauth_offline(plugin, *parked);
     }
 
+    const CredentialKind presented_kind =
+        certificate ? CredentialKind::certificate : CredentialKind::token;
     const char* mqtt_client_id = mosquitto_client_id(client);
-    if (mqtt_client_id == nullptr)
+    if (mqtt_client_id == nullptr) {
+        count_connect(plugin, presented_kind, Verdict::client_id_refused);
         return refuse(plugin, client, "credential", "", Verdict::client_id_refused,
                       "no MQTT client id");
+    }
     Presented presented;
     presented.mqtt_username = optional_of(event.username);
     presented.mqtt_password = optional_of(event.password);
@@ -183,8 +197,10 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
             plugin.sessions.ruling(result.verdict, live->grant, now).fate != SessionFate::cut)
             return MOSQ_ERR_SUCCESS;
     }
-    if (!result.accepted())
+    if (!result.accepted()) {
+        count_connect(plugin, result.about, result.verdict);
         return refuse(plugin, client, result);
+    }
     // A reload's pass over an offline session (password form): it stays parked.
     if (plugin.reloading && plugin.sessions.find_parked(client) != nullptr)
         return MOSQ_ERR_SUCCESS;

@@ -42,6 +42,7 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     }
     const long long grace = static_cast<long long>(plugin.sessions.registry_error_grace());
     if (swept.news == SweepNews::registry_unreadable) {
+        plugin.sys.registry_unreadable();
         log(MOSQ_LOG_WARNING,
             "registry %s unreadable: keeping %zu live sessions for up to %lld s unless it "
             "answers again (plugin_opt_registry_error_grace); new connections are refused",
@@ -52,6 +53,7 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     }
     // Kicked only after the sweep: a kick may report the disconnect at once.
     for (const Revocation& r : swept.revoked) {
+        plugin.sys.session_cut(r.verdict);
         const std::string_view why =
             r.verdict == Verdict::mismatch ? "re-issued" : verdict_reason(r.verdict);
         log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s%s",
@@ -61,6 +63,7 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
                 : "");
         mosquitto_kick_client_by_clientid(r.mqtt_client_id.c_str(), false);
     }
+    plugin.sys.publish_when_due(now, plugin.sessions.size());
     return MOSQ_ERR_SUCCESS;
 }
 

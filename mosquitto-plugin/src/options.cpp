@@ -13,6 +13,7 @@ constexpr std::string_view kRegistry = "registry";
 constexpr std::string_view kTokenAuth = "token_auth";
 constexpr std::string_view kClientIdMatch = "clientid_match";
 constexpr std::string_view kRegistryErrorGrace = "registry_error_grace";
+constexpr std::string_view kSysInterval = "sys_interval";
 
 Status parse_bool(std::string_view key, std::string_view value, bool& out) {
     if (value == "true") {
@@ -47,7 +48,7 @@ Status parse_seconds(std::string_view key, std::string_view value, std::int64_t&
 Result<Options> parse_options(const mosquitto_opt* options, int count) {
     Options parsed;
     bool seen_registry = false, seen_token_auth = false, seen_clientid_match = false,
-         seen_registry_error_grace = false;
+         seen_registry_error_grace = false, seen_sys_interval = false;
     for (int i = 0; i < count; ++i) {
         const std::string_view key = options[i].key != nullptr ? options[i].key : "";
         const std::string_view value = options[i].value != nullptr ? options[i].value : "";
@@ -55,12 +56,13 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
                      : key == kTokenAuth          ? &seen_token_auth
                      : key == kClientIdMatch      ? &seen_clientid_match
                      : key == kRegistryErrorGrace ? &seen_registry_error_grace
+                     : key == kSysInterval        ? &seen_sys_interval
                                                   : nullptr;
         if (seen == nullptr) {
             return make_error(Errc::invalid_argument,
                               "unknown option plugin_opt_" + std::string(key) +
                                   " (known: registry, token_auth, clientid_match, "
-                                  "registry_error_grace)");
+                                  "registry_error_grace, sys_interval)");
         }
         if (*seen) {
             return make_error(Errc::invalid_argument,
@@ -78,6 +80,8 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
             s = parse_bool(key, value, parsed.token_auth);
         } else if (key == kRegistryErrorGrace) {
             s = parse_seconds(key, value, parsed.registry_error_grace);
+        } else if (key == kSysInterval) {
+            s = parse_seconds(key, value, parsed.sys_interval);
         } else {
             s = parse_bool(key, value, parsed.clientid_match);
         }

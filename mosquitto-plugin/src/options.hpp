@@ -7,6 +7,8 @@
 #include <keyauth/result.hpp>
 #include <keyauth/revocation_sweep.hpp>
 
+#include "sys_topics.hpp"
+
 struct mosquitto_opt;
 
 namespace keyauth::mqtt {
@@ -18,10 +20,14 @@ struct Options {
     // plugin_opt_registry_error_grace: seconds live sessions outlive an
     // unreadable registry (0: cut at once)
     std::int64_t registry_error_grace = kDefaultRegistryErrorGrace;
+    // plugin_opt_sys_interval: seconds between $SYS/broker/keyauth/
+    // publications, as the broker's sys_interval (0: none). The plugin API
+    // does not hand plugins the broker's own setting.
+    std::int64_t sys_interval = kDefaultSysInterval;
 };
 
 // Refuses unknown, repeated or empty options, flags other than true/false
-// and graces other than seconds or a duration (60, 90s, 5m), naming the
+// and graces or intervals other than seconds or a duration (60, 90s, 5m), naming the
 // option as the operator wrote it.
 Result<Options> parse_options(const mosquitto_opt* options, int count);
 

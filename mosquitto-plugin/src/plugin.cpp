@@ -71,6 +71,7 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
     plugin->options = std::move(parsed.value());
     plugin->store = std::move(registry.value());
     plugin->sessions = SessionTable(plugin->options.registry_error_grace);
+    plugin->sys = SysTopics(plugin->options.sys_interval);
     for (const Registration& r : kCallbacks) {
         if (mosquitto_callback_register(identifier, r.event, r.callback, nullptr, plugin.get()) !=
             MOSQ_ERR_SUCCESS) {
@@ -90,6 +91,12 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         "live sessions are kept up to %lld s through an unreadable registry "
         "(plugin_opt_registry_error_grace)",
         static_cast<long long>(o.registry_error_grace));
+    if (o.sys_interval > 0) {
+        log(MOSQ_LOG_NOTICE,
+            "counters published under $SYS/broker/keyauth/ every %lld s "
+            "(plugin_opt_sys_interval)",
+            static_cast<long long>(o.sys_interval));
+    }
     if (loaded_per_listener(identifier)) {
         log(MOSQ_LOG_WARNING,
             "WARNING: per_listener_settings true: the broker sends this plugin no tick, so "

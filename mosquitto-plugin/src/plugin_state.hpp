@@ -11,6 +11,7 @@
 #include "broker_api.hpp"
 #include "options.hpp"
 #include "sessions.hpp"
+#include "sys_topics.hpp"
 
 namespace keyauth::mqtt {
 
@@ -20,6 +21,7 @@ struct Plugin {
     std::unique_ptr<ClientStore> store;
     SessionTable sessions;
     RefusalLog refusals;  // which refusals get a line
+    SysTopics sys;        // $SYS/broker/keyauth/ counters
     std::chrono::steady_clock::time_point next_sweep{};
     std::chrono::steady_clock::time_point next_refusal_summary{};
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

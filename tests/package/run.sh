@@ -66,6 +66,12 @@ echo "== what the install made"
 expect_eq "$(command -v keytool)" "/usr/sbin/keytool" "keytool on root's PATH"
 expect_eq "$(keytool --version)" "keytool (keyauth) $(dpkg-query -W -f='${Version}' keyauth-tools)" "keytool --version"
 expect_eq "$(man -w 8 keytool)" "/usr/share/man/man8/keytool.8.gz" "keytool(8)"
+unit=$(dpkg -L keyauth-tools | grep '/systemd/system/keyauth-sync\.service$') ||
+    fail "keyauth-sync.service not in keyauth-tools"
+expect_contains "$(cat "$unit")" "ConditionPathExists=/etc/keyauth/sync.conf" "the unit waits for its configuration"
+[ ! -e /etc/systemd/system/multi-user.target.wants/keyauth-sync.service ] ||
+    fail "keyauth-sync.service enabled before it is configured"
+[ -e /usr/share/doc/keyauth-tools/examples/sync.conf ] || fail "no example sync.conf"
 version=$(dpkg-query -W -f='${Version}' keyauth-tools)
 for page in $(man -w 8 keytool mosquitto_keyauth ngx_http_keyauth_module); do
     zcat "$page" | head -1 | grep -q "\"keyauth $version\"" || fail "$page does not say keyauth $version"

@@ -33,14 +33,17 @@ void the_registry_alone_takes_the_defaults(void**) {
     assert_true(parsed->token_auth);
     assert_true(parsed->clientid_match);
     assert_int_equal(parsed->registry_error_grace, keyauth::kDefaultRegistryErrorGrace);
+    assert_int_equal(parsed->sys_interval, 10);  // the broker's own default
 }
 
 void every_option_is_read(void**) {
     auto parsed = parse({{"registry", "/srv/reg"},
                          {"token_auth", "false"},
                          {"clientid_match", "false"},
-                         {"registry_error_grace", "0"}});
+                         {"registry_error_grace", "0"},
+                         {"sys_interval", "1m"}});
     assert_true(parsed.ok());
+    assert_int_equal(parsed->sys_interval, 60);
     assert_false(parsed->token_auth);
     assert_false(parsed->clientid_match);
     assert_int_equal(parsed->registry_error_grace, 0);
@@ -68,7 +71,7 @@ void the_registry_is_required(void**) {
 void mistakes_are_named_as_written(void**) {
     expect_refused(parse({{"registry", "/r"}, {"tokens", "on"}}),
                    "unknown option plugin_opt_tokens (known: registry, token_auth, "
-                   "clientid_match, registry_error_grace)");
+                   "clientid_match, registry_error_grace, sys_interval)");
     expect_refused(parse({{"registry", "/r"}, {"registry", "/s"}}),
                    "plugin_opt_registry is given twice");
     expect_refused(parse({{"registry", ""}}), "plugin_opt_registry has no value");

@@ -33,6 +33,13 @@ admin del bob >/dev/null
 wait_until 10 "the del applied" value_is keyauth_sync_applied_revision "$(etcd_revision)"
 expect_eq "$(value keyauth_sync_clients)" 1 "clients after the del"
 expect_eq "$(value keyauth_sync_changes_applied_total)" "$((applied + 1))" "one change applied"
+# The CA certificate written again (the same PEM, a new revision): applied,
+# but no client changed.
+etcdctl --endpoints "$ETCD" get /keyauth/ca_cert -w json |
+    python3 -c 'import base64, json, sys; sys.stdout.buffer.write(base64.b64decode(json.load(sys.stdin)["kvs"][0]["value"]))' >ca_again.pem
+etcdctl --endpoints "$ETCD" put /keyauth/ca_cert <ca_again.pem >/dev/null
+wait_until 10 "the CA certificate's revision applied" value_is keyauth_sync_applied_revision "$(etcd_revision)"
+expect_eq "$(value keyauth_sync_changes_applied_total)" "$((applied + 1))" "a CA certificate is no client change"
 kill -USR1 "${SYNC_PID[1]}"
 wait_until 20 "a rebuild counted" value_is keyauth_sync_rebuilds_total 1
 pass "metrics: a del applied and counted, a rebuild counted"
