@@ -516,7 +516,7 @@ void issued_client_is_accepted_by_token_and_certificate(void**) {
     {
         auto writer = LmdbRegistry::open(dir.path(), OpenMode::read_write);
         assert_ok(writer);
-        keyauth::IssueRequest request{"myapp01", 2, false};
+        keyauth::IssueRequest request{"myapp01", 2, false, std::nullopt};
         assert_ok(keyauth::issue_client(
             **writer, *authority, request, now,
             [&](const keyauth::IssuedClient& issued) {

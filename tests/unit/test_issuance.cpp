@@ -132,7 +132,7 @@ void init_refuses_bad_options(void**) {
 
 void issued_token_is_accepted(void** state) {
     auto& f = *static_cast<Fixture*>(*state);
-    const std::string token = issue(f, {"myapp01", 1095, false});
+    const std::string token = issue(f, {"myapp01", 1095, false, std::nullopt});
     assert_int_equal(token.size(), 7 + 3 + 64);
     assert_int_equal(static_cast<int>(verdict_of(f, token)),
                      static_cast<int>(keyauth::Verdict::accepted));
@@ -145,11 +145,11 @@ void issued_token_is_accepted(void** state) {
 
 void duplicate_is_refused_and_old_token_kept(void** state) {
     auto& f = *static_cast<Fixture*>(*state);
-    const std::string first = issue(f, {"myapp01", 10, false});
+    const std::string first = issue(f, {"myapp01", 10, false, std::nullopt});
     Status status;
     bool delivered = false;
     status = keyauth::issue_client(
-        *f.registry, *f.authority, {"myapp01", 10, false}, keyauth::unix_now(),
+        *f.registry, *f.authority, {"myapp01", 10, false, std::nullopt}, keyauth::unix_now(),
         [&](const IssuedClient&) {
             delivered = true;
             return Status();
@@ -164,8 +164,8 @@ void duplicate_is_refused_and_old_token_kept(void** state) {
 
 void force_replaces_token_and_certificate(void** state) {
     auto& f = *static_cast<Fixture*>(*state);
-    const std::string first = issue(f, {"myapp01", 10, false});
-    const std::string second = issue(f, {"myapp01", 10, true});
+    const std::string first = issue(f, {"myapp01", 10, false, std::nullopt});
+    const std::string second = issue(f, {"myapp01", 10, true, std::nullopt});
     assert_false(second.empty());
     assert_false(first == second);
     assert_int_equal(static_cast<int>(verdict_of(f, first)),
@@ -178,12 +178,12 @@ void force_replaces_token_and_certificate(void** state) {
 void failed_delivery_registers_nothing(void** state) {
     auto& f = *static_cast<Fixture*>(*state);
     Status status;
-    issue(f, {"myapp01", 10, false}, &status, false);
+    issue(f, {"myapp01", 10, false, std::nullopt}, &status, false);
     assert_code(status, Errc::io_error);
     assert_int_equal(f.registry->list()->size(), 0);
     // And a failed --force keeps the old client.
-    const std::string first = issue(f, {"myapp01", 10, false});
-    issue(f, {"myapp01", 10, true}, &status, false);
+    const std::string first = issue(f, {"myapp01", 10, false, std::nullopt});
+    issue(f, {"myapp01", 10, true, std::nullopt}, &status, false);
     assert_code(status, Errc::io_error);
     assert_int_equal(static_cast<int>(verdict_of(f, first)),
                      static_cast<int>(keyauth::Verdict::accepted));
@@ -194,11 +194,11 @@ void issuance_refuses_bad_ids_and_days(void** state) {
     Status status;
     for (const std::string& id :
          {std::string("a/b"), std::string(""), std::string("a\0b", 3), std::string(65, 'a')}) {
-        issue(f, {id, 10, false}, &status);
+        issue(f, {id, 10, false, std::nullopt}, &status);
         assert_code(status, Errc::invalid_argument);
     }
     for (int days : {0, -5, keyauth::kMaxDays + 1}) {
-        issue(f, {"myapp01", days, false}, &status);
+        issue(f, {"myapp01", days, false, std::nullopt}, &status);
         assert_code(status, Errc::invalid_argument);
     }
     assert_int_equal(f.registry->list()->size(), 0);
@@ -206,7 +206,7 @@ void issuance_refuses_bad_ids_and_days(void** state) {
 
 void revoke_removes_the_client(void** state) {
     auto& f = *static_cast<Fixture*>(*state);
-    const std::string token = issue(f, {"myapp01", 10, false});
+    const std::string token = issue(f, {"myapp01", 10, false, std::nullopt});
     assert_ok(keyauth::revoke_client(*f.registry, "myapp01"));
     assert_int_equal(static_cast<int>(verdict_of(f, token)),
                      static_cast<int>(keyauth::Verdict::unknown_client));
