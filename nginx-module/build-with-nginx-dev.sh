@@ -8,6 +8,9 @@
 #
 # nginx's configure writes a Makefile into the tree it runs in, so it runs in
 # TREE, a copy of NGINX_DEV_SRC: the installed source tree is never written.
+# The module is added through a link in TREE, by a relative path: nginx turns
+# a module's source paths into object paths with unanchored seds ("x.c" ->
+# "x.o" anywhere), which a directory like /tmp/keyauth-test.cQ3xyz breaks.
 # The environment passes KEYAUTH_CORE_LIBS and KEYAUTH_INCLUDE to ./config.
 set -euo pipefail
 
@@ -19,6 +22,7 @@ configure)
     src=$1 tree=$2 bld=$3 module=$4
     rm -rf "$tree" "$bld"
     cp -R "$src" "$tree"
+    ln -s "$module" "$tree/keyauth-module"
     cd "$tree"
     # shellcheck disable=SC1091
     . ./conf_flags
@@ -26,7 +30,7 @@ configure)
     ./configure "${NGX_CONF_FLAGS[@]}" \
         --with-cc-opt='-g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2' \
         --with-ld-opt='-Wl,-z,relro -Wl,-z,now -fPIC' \
-        --add-dynamic-module="$module" \
+        --add-dynamic-module=keyauth-module \
         --builddir="$bld" >"$bld.configure.log" 2>&1 \
         || { cat "$bld.configure.log" >&2; exit 1; }
     ;;
