@@ -66,29 +66,6 @@ static u_char *ngx_http_keyauth_status_registries(u_char *p,
 static u_char *ngx_http_keyauth_status_label(u_char *p, ngx_str_t *value);
 
 
-/* stable label values, one per verdict: never renamed, only added to */
-
-static ngx_str_t  ngx_http_keyauth_verdict_labels[] = {
-    ngx_string("accepted"),             /* KEYAUTH_ACCEPTED */
-    ngx_string("missing"),              /* KEYAUTH_MISSING */
-    ngx_string("malformed"),            /* KEYAUTH_MALFORMED */
-    ngx_string("unknown_client"),       /* KEYAUTH_UNKNOWN_CLIENT */
-    ngx_string("mismatch"),             /* KEYAUTH_MISMATCH */
-    ngx_string("not_yet_valid"),        /* KEYAUTH_NOT_YET_VALID */
-    ngx_string("expired"),              /* KEYAUTH_EXPIRED */
-    ngx_string("registry_error"),       /* KEYAUTH_REGISTRY_ERROR */
-    ngx_string("not_verified"),         /* KEYAUTH_NOT_VERIFIED */
-    ngx_string("different_clients"),    /* KEYAUTH_DIFFERENT_CLIENTS */
-    ngx_string("client_id_refused"),    /* KEYAUTH_CLIENT_ID_REFUSED */
-    ngx_string("password_missing"),     /* KEYAUTH_PASSWORD_MISSING */
-    ngx_string("suspended")             /* KEYAUTH_SUSPENDED */
-};
-
-/* a verdict added to keyauth.h needs its label here: else this fails */
-typedef char  ngx_http_keyauth_verdict_labels_complete[
-    sizeof(ngx_http_keyauth_verdict_labels) / sizeof(ngx_str_t)
-    == KEYAUTH_VERDICTS ? 1 : -1];
-
 static ngx_str_t  ngx_http_keyauth_credential_labels[] = {
     ngx_string("token"),                /* KEYAUTH_TOKEN */
     ngx_string("certificate")           /* KEYAUTH_CERTIFICATE */
@@ -355,9 +332,9 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
     for (k = 0; k < 2; k++) {
         for (v = 0; v < KEYAUTH_VERDICTS; v++) {
             b->last = ngx_sprintf(b->last,
-                          "keyauth_nginx_requests_total{verdict=\"%V\","
+                          "keyauth_nginx_requests_total{verdict=\"%s\","
                           "credential=\"%V\"} %uL\n",
-                          &ngx_http_keyauth_verdict_labels[v],
+                          keyauth_verdict_name(v),
                           &ngx_http_keyauth_credential_labels[k],
                           requests[k][v]);
         }
@@ -373,8 +350,8 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
 
         b->last = ngx_sprintf(b->last,
                               "keyauth_nginx_streams_cut_total"
-                              "{verdict=\"%V\"} %uL\n",
-                              &ngx_http_keyauth_verdict_labels[v], cut[v]);
+                              "{verdict=\"%s\"} %uL\n",
+                              keyauth_verdict_name(v), cut[v]);
     }
 
     if (kmcf->registries.nelts) {

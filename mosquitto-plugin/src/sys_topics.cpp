@@ -11,20 +11,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "$SYS/broker/keyauth/";
 
-// Topic words: keyauth::Verdict's enumerators as spelt in C++, so a topic
-// reads as the code and as the core's tables indexed by verdict.
-constexpr std::string_view kVerdictNames[] = {
-    "accepted",     "missing",           "malformed",         "unknown_client",
-    "mismatch",     "not_yet_valid",     "expired",           "registry_error",
-    "not_verified", "different_clients", "client_id_refused", "password_missing",
-    "suspended",
-};
-static_assert(std::size(kVerdictNames) == kVerdicts,
-              "a new keyauth::Verdict needs its $SYS topic word here");
-static_assert(static_cast<std::size_t>(Verdict::suspended) == 12 &&
-                  static_cast<std::size_t>(Verdict::registry_error) == 7,
-              "kVerdictNames follows keyauth::Verdict's order");
-
 std::string topic(std::string_view tail) {
     std::string t(kPrefix);
     t += tail;
@@ -37,7 +23,7 @@ SysTopics::SysTopics(std::int64_t interval_seconds) : interval_(interval_seconds
     if (interval_seconds <= 0)
         return;
     for (std::size_t v = 0; v < kVerdicts; ++v) {
-        const std::string name(kVerdictNames[v]);
+        const std::string name(verdict_name(static_cast<Verdict>(v)));
         topics_[v] = topic("connects/token/" + name);
         topics_[kVerdicts + v] = topic("connects/certificate/" + name);
         // A session is cut by what the registry says now; never "accepted".

@@ -186,6 +186,15 @@ void verdict_reasons_reach_c(void**) {
                         "token)");
     assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(-1)), "refused");
     assert_string_equal(keyauth_verdict_reason(static_cast<keyauth_verdict_t>(99)), "refused");
+    assert_string_equal(keyauth_verdict_reason(KEYAUTH_SUSPENDED), "suspended");
+    // Metric names: fixed, one per verdict, none for an unknown value.
+    assert_string_equal(keyauth_verdict_name(KEYAUTH_ACCEPTED), "accepted");
+    assert_string_equal(keyauth_verdict_name(KEYAUTH_UNKNOWN_CLIENT), "unknown_client");
+    assert_string_equal(keyauth_verdict_name(KEYAUTH_PASSWORD_MISSING), "password_missing");
+    assert_string_equal(keyauth_verdict_name(KEYAUTH_SUSPENDED), "suspended");
+    assert_string_equal(keyauth_verdict_name(static_cast<keyauth_verdict_t>(KEYAUTH_VERDICTS)),
+                        "unknown");
+    assert_string_equal(keyauth_verdict_name(static_cast<keyauth_verdict_t>(-1)), "unknown");
 }
 
 void authenticate_judges_a_request(void** state) {

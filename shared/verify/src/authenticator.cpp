@@ -1,6 +1,7 @@
 #include "keyauth/authenticator.hpp"
 
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "keyauth/bearer.hpp"
@@ -282,6 +283,18 @@ std::string_view verdict_reason(Verdict verdict) noexcept {
             return "suspended";
     }
     return "refused";
+}
+
+std::string_view verdict_name(Verdict verdict) noexcept {
+    static constexpr std::string_view kNames[] = {
+        "accepted",     "missing",           "malformed",         "unknown_client",
+        "mismatch",     "not_yet_valid",     "expired",           "registry_error",
+        "not_verified", "different_clients", "client_id_refused", "password_missing",
+        "suspended",
+    };
+    static_assert(std::size(kNames) == kVerdicts, "a new Verdict needs its name here");
+    const auto index = static_cast<std::size_t>(verdict);
+    return index < kVerdicts ? kNames[index] : "unknown";
 }
 
 // Failing closed: anything thrown below (allocation) is a refusal.

@@ -166,6 +166,14 @@ const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
 }
 
+const char* keyauth_verdict_name(keyauth_verdict_t verdict) {
+    const int value = static_cast<int>(verdict);
+    if (value < KEYAUTH_ACCEPTED || value >= KEYAUTH_VERDICTS)
+        return "unknown";
+    // Views of string literals: NUL-terminated.
+    return keyauth::verdict_name(static_cast<keyauth::Verdict>(verdict)).data();
+}
+
 }  // extern "C"
 
 // ---------------------------------------------------------------------------

@@ -64,6 +64,9 @@ struct AuthResult {
 
 // Secret-free words for logs ("unknown client", "expired", ...).
 std::string_view verdict_reason(Verdict verdict) noexcept;
+// The verdict's stable name for metrics ("unknown_client", "expired", ...):
+// as the enumerator is spelt, never renamed, only added to.
+std::string_view verdict_name(Verdict verdict) noexcept;
 
 AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t now) noexcept;
 AuthResult check_bearer(ClientStore& store, std::string_view header_value,

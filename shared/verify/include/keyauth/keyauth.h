@@ -109,6 +109,8 @@ void keyauth_authenticate(keyauth_registry_t *registry,
 
 /* A short, secret-free description of a verdict, for logs. */
 const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
+/* The verdict's stable snake_case name, for metrics ("unknown_client"). */
+const char *keyauth_verdict_name(keyauth_verdict_t verdict);
 
 /* ---------------------------------------------------------------------
  * Requests that stay open (WebSockets, gRPC and SSE streams, long polls):
