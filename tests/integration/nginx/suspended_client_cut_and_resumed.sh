@@ -10,14 +10,7 @@ keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
 start_upstream ws-echo
 PORT=$(free_port)
-start_nginx "$(token_server "$PORT" "
-        location /ws {
-            proxy_pass http://127.0.0.1:$UP;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade \$http_upgrade;
-            proxy_set_header Connection upgrade;
-            proxy_read_timeout 60s;
-        }")"
+start_nginx "$(token_server "$PORT" "$(websocket_location)")"
 
 run_bg ws01 $STREAMS_PY ws-client "ws://127.0.0.1:$PORT/ws" "$(cat ./myapp01_token)"
 run_bg ws02 $STREAMS_PY ws-client "ws://127.0.0.1:$PORT/ws" "$(cat ./myapp02_token)"
