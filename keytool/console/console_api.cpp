@@ -56,8 +56,9 @@ keyauth::AuditEvent console_change(keyauth::AuditAction action, std::string_view
     return event;
 }
 
-// The registry as a list filtered by state shows it: only clients in that
-// state, counted by the walk (LocalRegistry::count) rather than the store's total.
+// The registry as GET /api/v1/clients?state= sees it: its walk passes only the
+// clients in that state, so the core's paging, and its total (LocalRegistry::count
+// walks too), count those alone. A state in keyauth::ListingQuery would replace it.
 class ClientsInState final : public keyauth::LocalRegistry {
   public:
     ClientsInState(keyauth::LocalRegistry& all, keyauth::ClientState state, std::int64_t now)
