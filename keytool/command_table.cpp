@@ -131,7 +131,7 @@ const std::vector<Command>& commands() {
          "\n"
          "Prints a one-time login link as its first line, then serves the console until\n"
          "interrupted. The page and the API under /api/v1 (docs/openapi.yaml) make the\n"
-         "same changes as gen and del.\n"
+         "same changes as gen, rotate, suspend, resume and del.\n"
          "\n"
          "  --listen ADDR:PORT  where to listen (default 127.0.0.1:5688; port 0: any);\n"
          "                      an address that is not loopback needs --tls\n"

@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <cstdio>
+#include <functional>
+#include <optional>
 
 #include "console_requests.hpp"
 #include "from_keytool.hpp"
@@ -54,16 +56,52 @@ keyauth::AuditEvent console_change(keyauth::AuditAction action, std::string_view
     return event;
 }
 
+// The registry as GET /api/v1/clients?state= sees it: its walk passes only the
+// clients in that state, so the core's paging, and its total (LocalRegistry::count
+// walks too), count those alone. A state in keyauth::ListingQuery would replace it.
+class ClientsInState final : public keyauth::LocalRegistry {
+  public:
+    ClientsInState(keyauth::LocalRegistry& all, keyauth::ClientState state, std::int64_t now)
+        : all_(all), state_(state), now_(now) {}
+    keyauth::Status find(std::string_view id, keyauth::ClientCredentials& out) override {
+        return all_.find(id, out);
+    }
+    keyauth::Status find_by_fingerprint(const keyauth::Fingerprint& fingerprint, std::string& id,
+                                        keyauth::ClientCredentials& out) override {
+        return all_.find_by_fingerprint(fingerprint, id, out);
+    }
+    std::uint64_t generation() override { return all_.generation(); }
+    keyauth::Status scan(bool backward, const std::function<void()>& start_over,
+                         const ClientVisitor& visit) override {
+        return all_.scan(backward, start_over,
+                         [&](std::string_view id, const keyauth::ClientCredentials& c) {
+                             return keyauth::client_state(c, now_) != state_ || visit(id, c);
+                         });
+    }
+
+  private:
+    keyauth::LocalRegistry& all_;
+    keyauth::ClientState state_;
+    std::int64_t now_;
+};
+
 }  // namespace
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
     auto listing = listing_query(query, now);
     if (!listing)
         return error_response(listing.error());
+    auto state = state_filter(query);
+    if (!state)
+        return error_response(state.error());
     auto registry = keyauth::open_registry_to_read(registry_.dir);
     if (!registry)
         return error_response(registry.error());
-    auto page = keyauth::list_clients_page(**registry, *listing);
+    std::optional<ClientsInState> in_state;
+    if (*state)
+        in_state.emplace(**registry, **state, now);
+    auto page = keyauth::list_clients_page(
+        in_state ? static_cast<keyauth::LocalRegistry&>(*in_state) : **registry, *listing);
     if (!page)
         return error_response(page.error());
     Json clients = Json::array();
@@ -90,22 +128,37 @@ HttpResponse ConsoleApi::show_client(std::string_view id, std::int64_t now) cons
 
 HttpResponse ConsoleApi::create_client(std::string_view body, bool as_zip, std::int64_t now,
                                        const ConsoleActor& actor) const {
-    keyauth::AuditEvent event = console_change(keyauth::AuditAction::gen, "", actor, registry_.dir);
+    auto request = issue_request(body, now);
+    const std::string id = request ? request->client_id : std::string();
+    return issue_audited(keyauth::AuditAction::gen, id, std::move(request), as_zip, now, actor);
+}
+
+HttpResponse ConsoleApi::rotate_client(std::string_view id, std::string_view body, bool as_zip,
+                                       std::int64_t now, const ConsoleActor& actor) const {
+    return issue_audited(keyauth::AuditAction::rotate, id, rotate_request(id, body, now), as_zip,
+                         now, actor);
+}
+
+// gen and rotate: the request, refused or issued, audited once.
+HttpResponse ConsoleApi::issue_audited(keyauth::AuditAction action, std::string_view id,
+                                       keyauth::Result<keyauth::IssueRequest> request, bool as_zip,
+                                       std::int64_t now, const ConsoleActor& actor) const {
+    keyauth::AuditEvent event = console_change(action, id, actor, registry_.dir);
     HttpResponse response;
-    event.result = issue(body, as_zip, now, event, response);
+    event.result =
+        request ? issue(*request, as_zip, now, event, response) : keyauth::Status(request.error());
     keyauth::audit(event);
     return event.result ? std::move(response) : error_response(event.result.error());
 }
 
-keyauth::Status ConsoleApi::issue(std::string_view body, bool as_zip, std::int64_t now,
-                                  keyauth::AuditEvent& event, HttpResponse& response) const {
-    auto request = issue_request(body, now);
-    if (!request)
-        return request.error();
-    event.client_id = request->client_id;
-    event.add("days", std::to_string(request->days));
-    if (request->replace)
+keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_zip,
+                                  std::int64_t now, keyauth::AuditEvent& event,
+                                  HttpResponse& response) const {
+    event.add("days", std::to_string(request.days));
+    if (request.replace)
         event.add("replace", "yes");
+    if (request.rotate_grace)
+        event.add("grace", std::to_string(*request.rotate_grace));
     auto authority = keyauth::load_authority(registry_);
     if (!authority)
         return authority.error();
@@ -127,7 +180,7 @@ keyauth::Status ConsoleApi::issue(std::string_view body, bool as_zip, std::int64
     };
     auto undeliver = [&] { response = HttpResponse(); };
     if (keyauth::Status s =
-            keyauth::issue_client(**registry, *authority, *request, now, deliver, undeliver);
+            keyauth::issue_client(**registry, *authority, request, now, deliver, undeliver);
         !s) {
         return s;
     }
@@ -142,6 +195,36 @@ HttpResponse ConsoleApi::delete_client(std::string_view id, const ConsoleActor& 
     if (!event.result)
         return error_response(event.result.error());
     return json_response(200, {{"id", id}, {"deleted", true}});
+}
+
+HttpResponse ConsoleApi::suspend_client(std::string_view id, bool suspended, std::int64_t now,
+                                        const ConsoleActor& actor) const {
+    keyauth::AuditEvent event =
+        console_change(suspended ? keyauth::AuditAction::suspend : keyauth::AuditAction::resume, id,
+                       actor, registry_.dir);
+    auto changed = set_suspended(id, suspended);
+    event.result = changed ? keyauth::Status() : keyauth::Status(changed.error());
+    if (changed && !*changed)
+        event.add("unchanged", "yes");
+    keyauth::audit(event);
+    if (!changed)
+        return error_response(changed.error());
+    auto registry = keyauth::open_registry_to_read(registry_.dir);
+    keyauth::ClientCredentials credentials;
+    if (!registry || !(*registry)->find(id, credentials))  // deleted since: the change stands
+        return json_response(200, {{"id", id}, {"suspended", suspended}, {"changed", *changed}});
+    Json out = describe_client(id, credentials, now);
+    out["changed"] = *changed;
+    return json_response(200, out);
+}
+
+keyauth::Result<bool> ConsoleApi::set_suspended(std::string_view id, bool suspended) const {
+    if (keyauth::Status s = keyauth::check_client_id(id); !s)
+        return s.error();
+    auto registry = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_write);
+    if (!registry)
+        return registry.error();
+    return keyauth::set_client_suspended(**registry, id, suspended);
 }
 
 keyauth::Status ConsoleApi::revoke(std::string_view id) const {

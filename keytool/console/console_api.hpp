@@ -9,6 +9,7 @@
 
 #include "console_http.hpp"
 #include "keyauth/audit.hpp"
+#include "keyauth/issuance.hpp"
 #include "keyauth/registry.hpp"
 #include "keyauth/registry_layout.hpp"
 
@@ -26,7 +27,7 @@ class ConsoleApi {
   public:
     explicit ConsoleApi(keyauth::RegistryLayout registry) : registry_(std::move(registry)) {}
 
-    // GET /api/v1/clients?offset=&limit=&q=&sort=
+    // GET /api/v1/clients?offset=&limit=&q=&sort=&expiring=&state=
     HttpResponse list_clients(const QueryParams& query, std::int64_t now) const;
     // GET /api/v1/clients/{id}
     HttpResponse show_client(std::string_view id, std::int64_t now) const;
@@ -34,6 +35,14 @@ class ConsoleApi {
     // the certificate, key and token once, as JSON or as gen --zip's bundle.
     HttpResponse create_client(std::string_view body, bool as_zip, std::int64_t now,
                                const ConsoleActor& actor) const;
+    // POST /api/v1/clients/{id}/rotate {"grace":"DUR", "days":N | "expire":...}: new
+    // credentials answered once as create_client's; the replaced ones kept for the grace.
+    HttpResponse rotate_client(std::string_view id, std::string_view body, bool as_zip,
+                               std::int64_t now, const ConsoleActor& actor) const;
+    // POST /api/v1/clients/{id}/suspend and .../resume: the client's state, and
+    // whether this request changed it.
+    HttpResponse suspend_client(std::string_view id, bool suspended, std::int64_t now,
+                                const ConsoleActor& actor) const;
     // DELETE /api/v1/clients/{id}
     HttpResponse delete_client(std::string_view id, const ConsoleActor& actor) const;
     // GET /api/v1/ca.pem
@@ -42,8 +51,12 @@ class ConsoleApi {
     HttpResponse expiry_calendar(const QueryParams& query, std::int64_t now) const;
 
   private:
-    keyauth::Status issue(std::string_view body, bool as_zip, std::int64_t now,
+    HttpResponse issue_audited(keyauth::AuditAction action, std::string_view id,
+                               keyauth::Result<keyauth::IssueRequest> request, bool as_zip,
+                               std::int64_t now, const ConsoleActor& actor) const;
+    keyauth::Status issue(const keyauth::IssueRequest& request, bool as_zip, std::int64_t now,
                           keyauth::AuditEvent& event, HttpResponse& response) const;
+    keyauth::Result<bool> set_suspended(std::string_view id, bool suspended) const;
     keyauth::Status revoke(std::string_view id) const;
 
     keyauth::RegistryLayout registry_;

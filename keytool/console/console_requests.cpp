@@ -26,6 +26,29 @@ std::string field_name(std::string_view name) {
     return out;
 }
 
+// A body's "days" or "expire", whichever it gives (once, not both), as days.
+keyauth::Status read_validity(std::string_view name, const nlohmann::json& value, std::int64_t now,
+                              bool& has_validity, int& days) {
+    if (!has_validity && name == "days" && value.is_number_integer()) {
+        const auto whole = value.get<std::int64_t>();
+        if (whole < 1 || whole > keyauth::kMaxDays) {
+            return make_error(Errc::invalid_argument, "days must be a whole number from 1 to " +
+                                                          std::to_string(keyauth::kMaxDays));
+        }
+        days = static_cast<int>(whole);
+    } else if (!has_validity && name == "expire" && value.is_string()) {
+        auto until = days_until(value.get<std::string>(), now);
+        if (!until)
+            return until.error();
+        days = *until;
+    } else {
+        return make_error(Errc::invalid_argument,
+                          "give days (a whole number) or expire (YYYY-MM-DD), not both");
+    }
+    has_validity = true;
+    return {};
+}
+
 }  // namespace
 
 std::string log_safe(std::string_view text) {
@@ -47,8 +70,7 @@ std::string log_safe(std::string_view text) {
 }
 
 keyauth::Result<std::size_t> whole_number(const QueryParams& query, std::string_view name,
-                                          std::size_t fallback, std::size_t low,
-                                          std::size_t high) {
+                                          std::size_t fallback, std::size_t low, std::size_t high) {
     const auto found = query.find(name);
     if (found == query.end())
         return fallback;
@@ -56,10 +78,9 @@ keyauth::Result<std::size_t> whole_number(const QueryParams& query, std::string_
     std::size_t value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high) {
-        return make_error(Errc::invalid_argument, std::string(name) +
-                                                      " must be a whole number from " +
-                                                      std::to_string(low) + " to " +
-                                                      std::to_string(high));
+        return make_error(Errc::invalid_argument,
+                          std::string(name) + " must be a whole number from " +
+                              std::to_string(low) + " to " + std::to_string(high));
     }
     return value;
 }
@@ -153,25 +174,11 @@ keyauth::Result<keyauth::IssueRequest> issue_request(std::string_view body, std:
         if (name == "id" && value.is_string()) {
             request.client_id = value.get<std::string>();
             has_id = true;
-        } else if (name == "days" && value.is_number_integer() && !has_validity) {
-            const auto days = value.get<std::int64_t>();
-            if (days < 1 || days > keyauth::kMaxDays) {
-                return make_error(Errc::invalid_argument, "days must be a whole number from 1 to " +
-                                                              std::to_string(keyauth::kMaxDays));
-            }
-            request.days = static_cast<int>(days);
-            has_validity = true;
-        } else if (name == "expire" && value.is_string() && !has_validity) {
-            auto days = days_until(value.get<std::string>(), now);
-            if (!days)
-                return days.error();
-            request.days = *days;
-            has_validity = true;
         } else if (name == "force" && value.is_boolean()) {
             request.replace = value.get<bool>();
         } else if (name == "days" || name == "expire") {
-            return make_error(Errc::invalid_argument,
-                              "give days (a whole number) or expire (YYYY-MM-DD), not both");
+            if (keyauth::Status s = read_validity(name, value, now, has_validity, request.days); !s)
+                return s.error();
         } else {
             return make_error(Errc::invalid_argument, "unexpected field " + field_name(name) +
                                                           " (id, days, expire, force)");
@@ -182,6 +189,52 @@ keyauth::Result<keyauth::IssueRequest> issue_request(std::string_view body, std:
     if (keyauth::Status s = keyauth::check_client_id(request.client_id); !s)
         return s.error();
     return request;
+}
+
+keyauth::Result<keyauth::IssueRequest> rotate_request(std::string_view id, std::string_view body,
+                                                      std::int64_t now) {
+    const nlohmann::json parsed =
+        body.empty() ? nlohmann::json::object() : nlohmann::json::parse(body, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object())
+        return make_error(Errc::invalid_argument, "the body must be a JSON object");
+    keyauth::IssueRequest request;
+    request.client_id = std::string(id);
+    request.rotate_grace = 0;
+    bool has_validity = false;
+    for (const auto& [name, value] : parsed.items()) {
+        if (name == "grace" && value.is_string()) {
+            auto seconds = keyauth::parse_duration(value.get<std::string>());
+            if (!seconds)
+                return make_error(Errc::invalid_argument, "grace: " + seconds.error().message);
+            request.rotate_grace = *seconds;
+        } else if (name == "days" || name == "expire") {
+            if (keyauth::Status s = read_validity(name, value, now, has_validity, request.days); !s)
+                return s.error();
+        } else if (name == "grace") {
+            return make_error(Errc::invalid_argument, "grace must be a duration such as 7d or 12h");
+        } else {
+            return make_error(Errc::invalid_argument,
+                              "unexpected field " + field_name(name) + " (grace, days, expire)");
+        }
+    }
+    if (keyauth::Status s = keyauth::check_client_id(request.client_id); !s)
+        return s.error();
+    if (keyauth::Status s = keyauth::check_issue_request(request); !s)
+        return s.error();
+    return request;
+}
+
+keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryParams& query) {
+    const auto found = query.find("state");
+    if (found == query.end() || found->second.empty())
+        return std::optional<keyauth::ClientState>();
+    for (const auto state : {keyauth::ClientState::active, keyauth::ClientState::not_yet_valid,
+                             keyauth::ClientState::expired, keyauth::ClientState::suspended}) {
+        if (found->second == keyauth::state_name(state))
+            return std::optional<keyauth::ClientState>(state);
+    }
+    return make_error(Errc::invalid_argument,
+                      "state must be active, suspended, expired or not yet valid");
 }
 
 }  // namespace keytool::console

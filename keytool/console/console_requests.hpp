@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,8 +18,7 @@ namespace keytool::console {
 
 // Query parameter name: a whole number in [low, high], fallback when absent.
 keyauth::Result<std::size_t> whole_number(const QueryParams& query, std::string_view name,
-                                          std::size_t fallback, std::size_t low,
-                                          std::size_t high);
+                                          std::size_t fallback, std::size_t low, std::size_t high);
 
 // GET /api/v1/clients: offset, limit, q, expiring, sort.
 keyauth::Result<keyauth::ListingQuery> listing_query(const QueryParams& query, std::int64_t now);
@@ -28,6 +28,15 @@ keyauth::Result<int> days_until(const std::string& date, std::int64_t now);
 
 // The body of POST /api/v1/clients: nothing but the fields it documents.
 keyauth::Result<keyauth::IssueRequest> issue_request(std::string_view body, std::int64_t now);
+
+// The body of POST /api/v1/clients/{id}/rotate: {"grace": "DUR", "days": N |
+// "expire": "YYYY-MM-DD"}, every field optional (an empty body is {}), as
+// keytool rotate takes them: no grace unless given.
+keyauth::Result<keyauth::IssueRequest> rotate_request(std::string_view id, std::string_view body,
+                                                      std::int64_t now);
+
+// GET /api/v1/clients?state=: active, suspended, expired or "not yet valid".
+keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryParams& query);
 
 // Anything from a request that goes into the log (its method and decoded path):
 // printable ASCII as it is, every other byte and " and \ as \xHH, so no

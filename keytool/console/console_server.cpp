@@ -171,6 +171,13 @@ bool change_allowed(Server& server, MHD_Connection* connection, std::string& why
     return true;
 }
 
+// ?format=zip or Accept: application/zip: new credentials as gen --zip's bundle.
+bool wants_zip(MHD_Connection* connection, const QueryParams& query) {
+    const auto format = query.find("format");
+    return (format != query.end() && format->second == "zip") ||
+           header(connection, MHD_HEADER_KIND, "Accept") == "application/zip";
+}
+
 HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_view method,
                        std::string_view path, const PendingRequest& request) {
     const std::int64_t now = keyauth::unix_now();
@@ -195,13 +202,31 @@ HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_v
             const std::string_view type = header(connection, MHD_HEADER_KIND, "Content-Type");
             if (!starts_with(type, "application/json"))
                 return error_response(415, "send the body as application/json");
-            const auto format = query.find("format");
-            const bool as_zip = (format != query.end() && format->second == "zip") ||
-                                header(connection, MHD_HEADER_KIND, "Accept") == "application/zip";
-            return server.api.create_client(request.body, as_zip, now, actor(server, connection));
+            return server.api.create_client(request.body, wants_zip(connection, query), now,
+                                            actor(server, connection));
         }
     } else if (starts_with(path, "/api/v1/clients/")) {
-        const std::string_view id = path.substr(std::strlen("/api/v1/clients/"));
+        std::string_view id = path.substr(std::strlen("/api/v1/clients/"));
+        // An id holds no '/': what follows one is the action.
+        const auto slash = id.find('/');
+        if (slash != std::string_view::npos) {
+            const std::string_view action = id.substr(slash + 1);
+            id = id.substr(0, slash);
+            if (action != "rotate" && action != "suspend" && action != "resume")
+                return error_response(404, "no such API path");
+            if (method != "POST")
+                return error_response(405, "method not allowed here");
+            if (action == "suspend" || action == "resume")
+                return server.api.suspend_client(id, action == "suspend", now,
+                                                 actor(server, connection));
+            if (request.too_large)
+                return error_response(413, "the body is larger than 4096 bytes");
+            const std::string_view type = header(connection, MHD_HEADER_KIND, "Content-Type");
+            if (!request.body.empty() && !starts_with(type, "application/json"))
+                return error_response(415, "send the body as application/json");
+            return server.api.rotate_client(id, request.body, wants_zip(connection, query), now,
+                                            actor(server, connection));
+        }
         if (get)
             return server.api.show_client(id, now);
         if (method == "DELETE")

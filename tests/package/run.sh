@@ -107,9 +107,17 @@ completion() {  # completion WORDS...: what <TAB> offers after them
         COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
         _keytool; printf "%s\n" "${COMPREPLY[@]}" | sort | paste -sd" "' _ "$@"
 }
-expect_eq "$(completion keytool '')" "del gen init list server-cert verify" "commands"
+expect_eq "$(completion keytool '')" \
+    "del gen init list resume rotate serve server-cert show status suspend verify" "commands"
 expect_eq "$(completion keytool gen --)" "--days --force --help --json --output --zip" "gen options"
+expect_eq "$(completion keytool rotate --)" "--days --force --grace --help --json --output --zip" \
+    "rotate options"
+expect_eq "$(completion keytool serve --)" "--help --host --listen --tls" "serve options"
+expect_eq "$(completion keytool status --)" "--help --stale-after" "status options"
 expect_eq "$(completion keytool del my)" "myapp01" "registered ids"
+for command in rotate suspend resume; do
+    expect_eq "$(completion keytool $command my)" "myapp01" "registered ids for $command"
+done
 ok "bash completion of commands, options and ids"
 
 echo "== Debian's mosquitto, packaged configuration plus the README's snippet"

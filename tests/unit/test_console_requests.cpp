@@ -21,7 +21,9 @@ using keytool::console::log_safe;
 using keytool::console::LoginThrottle;
 using keytool::console::parse_listen;
 using keytool::console::QueryParams;
+using keytool::console::rotate_request;
 using keytool::console::ServeOptions;
+using keytool::console::state_filter;
 
 namespace {
 
@@ -46,10 +48,12 @@ void a_listing_without_parameters_is_the_first_page_by_id(void**) {
 }
 
 void a_listing_reads_every_parameter(void**) {
-    auto listing = listing_query(
-        {{"offset", "100"}, {"limit", "1000"}, {"q", "app_0"}, {"sort", "-expire"},
-         {"expiring", "30d"}},
-        kNoonNewYear2025);
+    auto listing = listing_query({{"offset", "100"},
+                                  {"limit", "1000"},
+                                  {"q", "app_0"},
+                                  {"sort", "-expire"},
+                                  {"expiring", "30d"}},
+                                 kNoonNewYear2025);
     assert_ok(listing);
     assert_int_equal(listing->offset, 100);
     assert_int_equal(listing->limit, 1000);
@@ -63,7 +67,8 @@ void a_listing_reads_every_parameter(void**) {
 }
 
 void a_listing_refuses_what_it_cannot_read(void**) {
-    expect_refused(listing_query({{"limit", "0"}}, 0), "limit must be a whole number from 1 to 1000");
+    expect_refused(listing_query({{"limit", "0"}}, 0),
+                   "limit must be a whole number from 1 to 1000");
     expect_refused(listing_query({{"limit", "50x"}}, 0),
                    "limit must be a whole number from 1 to 1000");
     expect_refused(listing_query({{"offset", "-1"}}, 0),
@@ -133,6 +138,83 @@ void a_new_client_body_holds_nothing_else(void**) {
     auto bad_id = issue_request(R"({"id":"my/app"})", now);
     assert_false(bad_id.ok());
     assert_code(bad_id.status(), keyauth::Errc::invalid_argument);
+}
+
+void a_rotation_body_gives_grace_and_validity(void**) {
+    auto request = rotate_request("myapp01", R"({"grace":"7d","days":30})", kNoonNewYear2025);
+    assert_ok(request);
+    assert_string_equal(request->client_id.c_str(), "myapp01");
+    assert_true(request->rotate_grace.has_value());
+    assert_int_equal(*request->rotate_grace, 7 * 86400);
+    assert_int_equal(request->days, 30);
+    assert_false(request->replace);
+
+    auto by_date =
+        rotate_request("myapp01", R"({"expire":"2025-01-11","grace":"12h"})", kNoonNewYear2025);
+    assert_ok(by_date);
+    assert_int_equal(by_date->days, 10);
+    assert_int_equal(*by_date->rotate_grace, 12 * 3600);
+
+    // keytool rotate without --grace: a rotation still, the old credentials
+    // ending at once; an empty body is the same as {}.
+    for (const char* body : {"", "{}"}) {
+        auto defaults = rotate_request("myapp01", body, kNoonNewYear2025);
+        assert_ok(defaults);
+        assert_true(defaults->rotate_grace.has_value());
+        assert_int_equal(*defaults->rotate_grace, 0);
+        assert_int_equal(defaults->days, keyauth::IssueRequest().days);
+    }
+    auto longest = rotate_request("myapp01", R"({"grace":"366d"})", kNoonNewYear2025);
+    assert_ok(longest);
+}
+
+void a_rotation_body_holds_nothing_else(void**) {
+    const std::int64_t now = kNoonNewYear2025;
+    expect_refused(rotate_request("myapp01", "not json", now), "the body must be a JSON object");
+    expect_refused(rotate_request("myapp01", "[]", now), "the body must be a JSON object");
+    expect_refused(rotate_request("myapp01", R"({"grace":7})", now),
+                   "grace must be a duration such as 7d or 12h");
+    expect_refused(rotate_request("myapp01", R"({"grace":"7 days"})", now),
+                   "grace: a duration is a whole number with s, m, h or d (90s, 12h, 30d) or 0, "
+                   "at most 36500d: not '7 days'");
+    expect_refused(rotate_request("myapp01", R"({"grace":"367d"})", now),
+                   "the grace must be between 0 and 366 days");
+    expect_refused(rotate_request("myapp01", R"({"id":"other"})", now),
+                   "unexpected field \"id\" (grace, days, expire)");
+    expect_refused(rotate_request("myapp01", R"({"force":true})", now),
+                   "unexpected field \"force\" (grace, days, expire)");
+    expect_refused(rotate_request("myapp01", R"({"days":30,"expire":"2025-02-01"})", now),
+                   "give days (a whole number) or expire (YYYY-MM-DD), not both");
+    expect_refused(rotate_request("myapp01", R"({"days":0})", now),
+                   "days must be a whole number from 1 to 36500");
+    auto bad_id = rotate_request("my app", "{}", now);
+    assert_false(bad_id.ok());
+    assert_code(bad_id.status(), keyauth::Errc::invalid_argument);
+}
+
+void a_state_filter_names_one_state(void**) {
+    auto none = state_filter({});
+    assert_ok(none);
+    assert_false(none->has_value());
+    auto empty = state_filter({{"state", ""}});
+    assert_ok(empty);
+    assert_false(empty->has_value());
+    const std::pair<const char*, keyauth::ClientState> states[] = {
+        {"active", keyauth::ClientState::active},
+        {"suspended", keyauth::ClientState::suspended},
+        {"expired", keyauth::ClientState::expired},
+        {"not yet valid", keyauth::ClientState::not_yet_valid},
+    };
+    for (const auto& [name, expected] : states) {
+        auto parsed = state_filter({{"state", name}});
+        assert_ok(parsed);
+        assert_true(parsed->has_value());
+        assert_int_equal(static_cast<int>(**parsed), static_cast<int>(expected));
+    }
+    expect_refused(state_filter({{"state", "Suspended"}}),
+                   "state must be active, suspended, expired or not yet valid");
+    expect_refused(state_filter({{"state", "revoked"}}),
+                   "state must be active, suspended, expired or not yet valid");
 }
 
 void errors_answer_with_the_status_that_fits(void**) {
@@ -256,6 +338,9 @@ int main() {
         cmocka_unit_test(an_expiry_date_must_be_a_real_day_after_today),
         cmocka_unit_test(a_new_client_body_gives_id_validity_and_force),
         cmocka_unit_test(a_new_client_body_holds_nothing_else),
+        cmocka_unit_test(a_rotation_body_gives_grace_and_validity),
+        cmocka_unit_test(a_rotation_body_holds_nothing_else),
+        cmocka_unit_test(a_state_filter_names_one_state),
         cmocka_unit_test(errors_answer_with_the_status_that_fits),
         cmocka_unit_test(json_answers_are_compact_escaped_and_never_throw),
         cmocka_unit_test(listen_takes_an_address_and_a_port),

@@ -3,7 +3,7 @@
 
 const SOON_SECONDS = 30 * 86400;
 const MONTHS_SHOWN = 12;
-const state = { csrf: '', offset: 0, limit: 50, q: '', expiring: '', sort: 'id', descending: false, total: 0, zip: null };
+const state = { csrf: '', offset: 0, limit: 50, q: '', expiring: '', filter: '', sort: 'id', descending: false, total: 0, zip: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +40,7 @@ async function loadClients() {
   const query = new URLSearchParams({ offset: state.offset, limit: state.limit, sort });
   if (state.q) query.set('q', state.q);
   if (state.expiring) query.set('expiring', state.expiring);
+  if (state.filter) query.set('state', state.filter);
   let page;
   try {
     page = await api('GET', `/api/v1/clients?${query}`);
@@ -56,16 +57,23 @@ async function loadClients() {
     const soon = client.state === 'active' && client.not_after - page.now < SOON_SECONDS;
     if (soon) row.classList.add('expiring-soon');
     if (client.state === 'expired') row.classList.add('expired');
+    if (client.state === 'suspended') row.classList.add('suspended');
+    row.dataset.id = client.id;
     row.append(text('td', client.id, 'id'));
     const status = text('td', client.state, 'state');
     if (soon) status.append(text('span', 'expires soon', 'badge'));
+    // A rotated client: its replaced token and certificate still work until then.
+    if (client.previous_not_after !== undefined && client.previous_not_after >= page.now) {
+      status.append(text('span', `in grace until ${shortTime(client.previous_valid_until)}`, 'badge grace'));
+    }
     row.append(status, text('td', shortTime(client.valid_from)), text('td', shortTime(client.expire)));
     const actions = document.createElement('td');
-    const remove = text('button', 'Delete');
-    remove.type = 'button';
-    remove.setAttribute('aria-label', `Delete ${client.id}`);
-    remove.addEventListener('click', () => confirmDelete(client.id));
-    actions.append(remove);
+    actions.append(
+      actionButton('Rotate', client.id, () => openRotate(client.id)),
+      client.suspended
+        ? actionButton('Resume', client.id, () => resume(client.id))
+        : actionButton('Suspend', client.id, () => confirmSuspend(client.id)),
+      actionButton('Delete', client.id, () => confirmDelete(client.id)));
     row.append(actions);
     body.append(row);
   }
@@ -74,6 +82,14 @@ async function loadClients() {
   $('page-status').textContent = `${first}\u2013${last} of ${page.total}`;
   $('previous-page').disabled = state.offset === 0;
   $('next-page').disabled = last >= page.total;
+}
+
+function actionButton(label, id, onClick) {
+  const button = text('button', label);
+  button.type = 'button';
+  button.setAttribute('aria-label', `${label} ${id}`);
+  button.addEventListener('click', onClick);
+  return button;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -137,25 +153,33 @@ function openGenerate() {
   $('client-id').focus();
 }
 
-async function generate(event) {
-  event.preventDefault();
-  const id = $('client-id').value.trim();
-  if (!$('client-id').checkValidity()) {
-    $('generate-error').textContent = 'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.';
-    $('client-id').focus();
+// Generate and rotate: a dialog's field checked first, then the new keys shown once.
+// form: the ids of its dialog, submit button, error line and the field checked.
+async function issueFromDialog(form, refusal, path, body) {
+  if (!$(form.field).checkValidity()) {
+    $(form.error).textContent = refusal;
+    $(form.field).focus();
     return;
   }
-  $('generate').disabled = true;
+  $(form.button).disabled = true;
   try {
-    const issued = await api('POST', '/api/v1/clients', { id, expire: $('expire').value });
-    $('generate-dialog').close();
+    const issued = await api('POST', path, body);
+    $(form.dialog).close();
     showResult(issued);
     refresh();
   } catch (error) {
-    $('generate-error').textContent = error.message;
+    $(form.error).textContent = error.message;
   } finally {
-    $('generate').disabled = false;
+    $(form.button).disabled = false;
   }
+}
+
+function generate(event) {
+  event.preventDefault();
+  const id = $('client-id').value.trim();
+  issueFromDialog({ dialog: 'generate-dialog', button: 'generate', error: 'generate-error', field: 'client-id' },
+    'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.',
+    '/api/v1/clients', { id, expire: $('expire').value });
 }
 
 // The files are shown once and dropped from the page when the dialog closes.
@@ -237,6 +261,56 @@ async function deleteConfirmed() {
   refresh();
 }
 
+let pendingRotate = '';
+function openRotate(id) {
+  pendingRotate = id;
+  $('rotate-form').reset();
+  $('rotate-title').textContent = `Rotate ${id}`;
+  $('rotate-text').textContent =
+    `New keys for ${id}, shown once. The current token and certificate keep working for the grace, then stop.`;
+  $('rotate-grace').value = '7d';
+  $('rotate-expire').value = defaultExpiry();
+  $('rotate-expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  $('rotate-error').textContent = '';
+  $('rotate-dialog').showModal();
+  $('rotate-grace').focus();
+}
+
+function rotate(event) {
+  event.preventDefault();
+  issueFromDialog({ dialog: 'rotate-dialog', button: 'rotate-confirm', error: 'rotate-error', field: 'rotate-grace' },
+    'Grace: a whole number with s, m, h or d (7d, 12h), or 0.',
+    `/api/v1/clients/${encodeURIComponent(pendingRotate)}/rotate`,
+    { grace: $('rotate-grace').value.trim(), expire: $('rotate-expire').value });
+}
+
+let pendingSuspend = '';
+function confirmSuspend(id) {
+  pendingSuspend = id;
+  $('suspend-text').textContent =
+    `Suspend client ${id}? Its token and certificate are refused until it is resumed; nothing is deleted.`;
+  $('suspend-dialog').showModal();
+  $('suspend-cancel').focus();
+}
+
+async function setSuspended(id, suspended) {
+  try {
+    await api('POST', `/api/v1/clients/${encodeURIComponent(id)}/${suspended ? 'suspend' : 'resume'}`);
+  } catch (error) {
+    $('list-error').textContent = error.message;
+  }
+  refresh();
+}
+
+function suspendConfirmed() {
+  $('suspend-dialog').close();
+  setSuspended(pendingSuspend, true);
+}
+
+function resume(id) {
+  setSuspended(id, false);
+}
+
 function sortBy(column) {
   if (state.sort === column) {
     state.descending = !state.descending;
@@ -280,6 +354,10 @@ async function start() {
   $('result-close').addEventListener('click', closeResult);
   $('result-dialog').addEventListener('cancel', () => $('result-files').replaceChildren());
   $('delete-confirm').addEventListener('click', deleteConfirmed);
+  $('rotate-form').addEventListener('submit', rotate);
+  $('rotate-cancel').addEventListener('click', () => $('rotate-dialog').close());
+  $('suspend-confirm').addEventListener('click', suspendConfirmed);
+  $('suspend-cancel').addEventListener('click', () => $('suspend-dialog').close());
   $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
   $('logout').addEventListener('click', async () => {
     await api('POST', '/api/v1/logout').catch(() => {});
@@ -291,6 +369,11 @@ async function start() {
   $('search').addEventListener('input', searchChanged);
   $('expiring').addEventListener('change', () => {
     state.expiring = $('expiring').value;
+    state.offset = 0;
+    loadClients();
+  });
+  $('state-filter').addEventListener('change', () => {
+    state.filter = $('state-filter').value;
     state.offset = 0;
     loadClients();
   });

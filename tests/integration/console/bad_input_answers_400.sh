@@ -36,6 +36,24 @@ expect_400 "$(api GET '/api/v1/expiry-calendar?months=1000')" "months must be" "
 expect_400 "$(api DELETE /api/v1/clients/a..b)" "client id" "DELETE of a bad id"
 answer=$(api DELETE /api/v1/clients/nobody)
 expect_eq "${answer%% *}" 404 "DELETE of an unknown client"
+# Rotate, suspend and resume (nothing registered: a body is judged before the client).
+rotate() { api POST /api/v1/clients/myapp01/rotate -H 'Content-Type: application/json' -d "$1"; }
+expect_400 "$(rotate 'not json')" "JSON object" "a rotation body that is not JSON"
+expect_400 "$(rotate '{"grace":"7 days"}')" "grace: a duration" "a grace in words"
+expect_400 "$(rotate '{"grace":7}')" "grace must be a duration" "a grace as a number"
+expect_400 "$(rotate '{"grace":"400d"}')" "between 0 and 366 days" "a grace over a year"
+expect_400 "$(rotate '{"force":true}')" "unexpected field" "force in a rotation"
+expect_400 "$(rotate '{"days":30,"expire":"2030-01-01"}')" "not both" "days and expire in a rotation"
+expect_400 "$(api POST /api/v1/clients/a..b/rotate)" "client id" "rotate of a bad id"
+expect_400 "$(api POST /api/v1/clients/a..b/suspend)" "client id" "suspend of a bad id"
+expect_400 "$(api GET '/api/v1/clients?state=revoked')" "state must be" "an unknown state"
+for action in rotate suspend resume; do
+    expect_eq "$(api POST /api/v1/clients/nobody/$action | cut -d' ' -f1)" 404 "$action of an unknown client"
+done
+expect_eq "$(api POST /api/v1/clients/nobody/renew | cut -d' ' -f1)" 404 "an unknown action"
+expect_eq "$(api GET /api/v1/clients/nobody/suspend | cut -d' ' -f1)" 405 "GET of an action"
+expect_eq "$(api POST /api/v1/clients/myapp01/rotate -H 'Content-Type: text/plain' -d '{}' |
+    cut -d' ' -f1)" 415 "a rotation body not JSON"
 answer=$(api POST /api/v1/clients -H 'Content-Type: application/json' --data-binary "{\"id\":\"$(head -c 5000 /dev/zero | tr '\0' a)\"}")
 expect_eq "${answer%% *}" 413 "a body over 4096 bytes"
 

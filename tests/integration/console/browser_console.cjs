@@ -4,22 +4,11 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const puppeteer = require('puppeteer-core');
+const { check, openBrowser, run } = require('./browser_lib.cjs');
 
 const [loginLink, work, protectedUrl] = process.argv.slice(2);
-const shots = path.join(work, 'screenshots');
 const downloads = path.join(work, 'downloads');
-fs.mkdirSync(shots, { recursive: true });
 fs.mkdirSync(downloads, { recursive: true });
-
-function check(condition, what) {
-  if (!condition) throw new Error(`FAIL: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-}
 
 async function waitForFile(file, ms) {
   const end = Date.now() + ms;
@@ -35,21 +24,9 @@ async function bearerStatus(token) {
   return response.status;
 }
 
-(async () => {
-  const browser = await puppeteer.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    userDataDir: path.join(work, 'chromium-profile'),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const problems = [];
+run(async () => {
+  const { browser, page, problems, shot } = await openBrowser(work);
   try {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1200, height: 900 });
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
     const cdp = await page.createCDPSession();
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
 
@@ -60,7 +37,7 @@ async function bearerStatus(token) {
     const before = await page.$$eval('#clients tbody tr', (rows) => rows.length);
     check(before === 1, 'the table lists the one client made by keytool');
     check(await page.$$eval('#expiry-chart rect', (r) => r.length) === 14, 'the chart has 12 months, expired and later');
-    await shot(page, '01-logged-in');
+    await shot('01-logged-in');
 
     // Keyboard and labels: every field has a label; Tab reaches the buttons.
     const unlabelled = await page.$$eval('input, select, textarea',
@@ -90,7 +67,7 @@ async function bearerStatus(token) {
     check(true, 'a bad Client Id is refused in the dialog');
     await page.$eval('#client-id', (e) => { e.value = ''; });
     await page.type('#client-id', 'webapp01');
-    await shot(page, '02-generate');
+    await shot('02-generate');
     await page.click('#generate');
     await page.waitForSelector('#result-dialog[open]');
     const files = await page.$$eval('#result-files textarea',
@@ -102,7 +79,7 @@ async function bearerStatus(token) {
     check(await page.$$eval('#result-files button', (b) => b.length) === 3, 'a copy button per file');
     const token = files[2].value.trim();
     fs.writeFileSync(path.join(work, 'webapp01_token'), `${token}\n`, { mode: 0o600 });
-    await shot(page, '03-keys-once');
+    await shot('03-keys-once');
 
     await page.click('#download-zip');
     check(await waitForFile(path.join(downloads, 'webapp01.zip'), 10000), 'Download *.zip saves webapp01.zip');
@@ -122,14 +99,14 @@ async function bearerStatus(token) {
     await page.waitForFunction(() => document.querySelectorAll('#clients tbody tr').length === 1 &&
       document.querySelector('#clients tbody td.id').textContent === 'webapp01');
     check(true, 'the search finds webapp01');
-    await shot(page, '04-search');
+    await shot('04-search');
     await page.click('button[aria-label="Delete webapp01"]');
     await page.waitForSelector('#delete-dialog[open]');
-    await shot(page, '05-confirm-delete');
+    await shot('05-confirm-delete');
     await page.click('#delete-confirm');
     await page.waitForFunction(() => document.getElementById('page-status').textContent.endsWith('of 0'));
     check(await bearerStatus(token) === 401, 'nginx refuses the deleted token');
-    await shot(page, '06-deleted');
+    await shot('06-deleted');
 
     // The CA certificate link downloads ca_cert.pem.
     await page.$eval('#search', (e) => { e.value = ''; });
@@ -139,7 +116,4 @@ async function bearerStatus(token) {
   } finally {
     await browser.close();
   }
-})().catch((error) => {
-  console.error(error.message);
-  process.exit(1);
 });

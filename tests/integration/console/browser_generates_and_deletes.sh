@@ -6,28 +6,14 @@ NGINX_TESTS=$(cd "$(dirname "$0")/../nginx" && pwd)
 source "$NGINX_TESTS/nginx_lib.sh"
 source "$(dirname "$0")/console_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-: "${NODE_DIR:?NODE_DIR must name where puppeteer-core is installed}"
-
-# puppeteer-core from npm, once per build tree (never in git).
-if [ ! -f "$NODE_DIR/node_modules/puppeteer-core/package.json" ] ||
-    ! cmp -s "$HERE/package.json" "$NODE_DIR/package.json"; then
-    mkdir -p "$NODE_DIR"
-    cp "$HERE/package.json" "$NODE_DIR/package.json"
-    (cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null) \
-        || fail "npm install puppeteer-core failed"
-fi
+install_puppeteer
 
 init_registry
 keytool gen myapp01 >/dev/null
 start_protected_proxy
 start_console
 
-NODE_PATH="$NODE_DIR/node_modules" node "$HERE/browser_console.cjs" "$LOGIN_LINK" "$WORK" "$URL" \
-    || { [ -z "${SCREENSHOT_DIR:-}" ] || cp -r "$WORK/screenshots/." "$SCREENSHOT_DIR/"; fail "the browser run failed"; }
-if [ -n "${SCREENSHOT_DIR:-}" ]; then
-    mkdir -p "$SCREENSHOT_DIR"
-    cp "$WORK"/screenshots/*.png "$SCREENSHOT_DIR/"
-fi
+run_in_chromium "$HERE/browser_console.cjs" "$LOGIN_LINK" "$WORK" "$URL"
 
 # What the browser downloaded is the bundle of the token it showed.
 (mkdir unzipped && cd unzipped && unzip -q "$WORK/downloads/webapp01.zip")

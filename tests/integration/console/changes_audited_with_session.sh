@@ -29,6 +29,22 @@ expect_eq "${answer%% *}" 400 "a bad id through the console"
 expect_contains "$(audit_line '(found byte 0x0a)')" "action=gen result=failed" "a bad id"
 pass "refused in the console: the error's words, each on one line"
 
+answer=$(api POST /api/v1/clients/sensor-7/rotate -H 'Content-Type: application/json' -d '{"grace":"1d"}')
+expect_eq "${answer%% *}" 201 "rotate"
+line=$(audit_line 'action=rotate client=sensor-7 result=ok')
+expect_contains "$line" "$who via=console session=$session from=127.0.0.1 registry=$KEYAUTH_REGISTRY days=1095 grace=86400 serial=" "console rotate"
+expect_eq "$(api POST /api/v1/clients/sensor-7/rotate -H 'Content-Type: application/json' -d '{"grace":"1y"}' | cut -d' ' -f1)" 400 "a bad grace"
+audit_line "action=rotate client=sensor-7 result=failed error=\"grace: " >/dev/null
+expect_eq "$(api POST /api/v1/clients/sensor-7/suspend | cut -d' ' -f1)" 200 "suspend"
+audit_line "action=suspend client=sensor-7 result=ok $who via=console session=$session from=127.0.0.1" >/dev/null
+expect_eq "$(api POST /api/v1/clients/sensor-7/resume | cut -d' ' -f1)" 200 "resume"
+audit_line "action=resume client=sensor-7 result=ok $who via=console session=$session from=127.0.0.1" >/dev/null
+expect_eq "$(api POST /api/v1/clients/sensor-7/resume | cut -d' ' -f1)" 200 "resume again"
+audit_line "action=resume client=sensor-7 result=ok $who via=console session=$session from=127.0.0.1 registry=$KEYAUTH_REGISTRY unchanged=yes" >/dev/null
+expect_eq "$(api POST /api/v1/clients/nobody/suspend | cut -d' ' -f1)" 404 "suspend nobody"
+audit_line "action=suspend client=nobody result=failed" >/dev/null
+pass "rotate, suspend and resume in the console: made, unchanged and refused, each one line"
+
 expect_eq "$(api DELETE /api/v1/clients/sensor-7 | cut -d' ' -f1)" 200 "delete"
 audit_line "action=del client=sensor-7 result=ok $who via=console session=$session from=127.0.0.1" >/dev/null
 expect_eq "$(api DELETE /api/v1/clients/sensor-7 | cut -d' ' -f1)" 404 "delete again"
@@ -36,7 +52,7 @@ audit_line "action=del client=sensor-7 result=failed" >/dev/null
 # Reads are not changes.
 api GET /api/v1/clients >/dev/null
 expect_eq "$(api GET /api/v1/clients/nobody | cut -d' ' -f1)" 404 "show of nobody"
-expect_audit_count 6
+expect_audit_count 12
 pass "delete, made and refused; reads leave no line"
 
 expect_never_logged sensor-7_token

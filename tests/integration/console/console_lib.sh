@@ -117,3 +117,30 @@ listed() {
     clients=$(keytool list --json)
     [[ "$clients" == *"\"id\":\"$1\""* ]]
 }
+
+# install_puppeteer: puppeteer-core from npm into $NODE_DIR, once per build
+# tree (never in git), for the tests that drive the page in Chromium.
+install_puppeteer() {
+    local here
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    : "${NODE_DIR:?NODE_DIR must name where puppeteer-core is installed}"
+    if [ ! -f "$NODE_DIR/node_modules/puppeteer-core/package.json" ] ||
+        ! cmp -s "$here/package.json" "$NODE_DIR/package.json"; then
+        mkdir -p "$NODE_DIR"
+        cp "$here/package.json" "$NODE_DIR/package.json"
+        (cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null) \
+            || fail "npm install puppeteer-core failed"
+    fi
+}
+
+# run_in_chromium SCRIPT ARGS...: node SCRIPT with puppeteer-core; its
+# screenshots ($WORK/screenshots) copied to $SCREENSHOT_DIR when set.
+run_in_chromium() {
+    local ok=0
+    NODE_PATH="$NODE_DIR/node_modules" node "$@" || ok=$?
+    if [ -n "${SCREENSHOT_DIR:-}" ] && [ -d "$WORK/screenshots" ]; then
+        mkdir -p "$SCREENSHOT_DIR"
+        cp -r "$WORK/screenshots/." "$SCREENSHOT_DIR/"
+    fi
+    [ "$ok" = 0 ] || fail "the browser run failed"
+}
