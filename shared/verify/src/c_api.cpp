@@ -194,13 +194,14 @@ uint64_t keyauth_registry_generation(keyauth_registry_t* registry) {
     }
 }
 
-// generation() is RegistryReader's tag_of(V): V in its low 48 bits, the
-// reopen count above them; ~0 when unreadable.
 uint64_t keyauth_registry_commit_sequence(keyauth_registry_t* registry) {
-    const std::uint64_t generation = keyauth_registry_generation(registry);
-    if (generation == ~std::uint64_t{0})
+    if (registry == nullptr)
         return 0;
-    return generation & ((std::uint64_t{1} << 48) - 1);
+    try {
+        return registry->registry->commit_sequence();
+    } catch (...) {
+        return 0;
+    }
 }
 
 void keyauth_recheck(keyauth_registry_t* registry, keyauth_result_t* admitted) {

@@ -268,6 +268,10 @@ std::uint64_t RegistryReader::generation() {
     return version != 0 ? impl_->tag_of(version) : ~std::uint64_t{0};
 }
 
+std::uint64_t RegistryReader::commit_sequence() {
+    return impl_->ensure_current() ? impl_->published() : 0;
+}
+
 VerificationCache* RegistryReader::verification_cache() {
     return &impl_->verified;
 }

@@ -10,33 +10,14 @@ source "$TESTLIB"
 source "$here/readme_lib.sh"
 source "$here/../../lib/nginx.sh"
 source "$here/../../lib/mosquitto.sh"
-: "${NGINX_MODULE:?}" "${PLUGIN:?}" "${FIXTURES:?}"
+source "$here/older_registry_lib.sh"
 
 # As a 0.1 install left it, for servers in group mosquitto (0.1 made
 # lock.mdb group-writable, for its readers).
-tar -xzf "$FIXTURES/registry-0.1.0.tar.gz"
-chgrp -R mosquitto "$KEYAUTH_REGISTRY"
-chmod 2750 "$KEYAUTH_REGISTRY"
+unpack_registry registry-0.1.0.tar.gz
 install -m 660 -g mosquitto /dev/null "$KEYAUTH_REGISTRY/lock.mdb"
 
-UP=$(free_port)
-HTTP=$(free_port)
-ng=$WORK/nginx
-nginx_conf "$ng" --module "$NGINX_MODULE" --user "www-data mosquitto" "
-    server {
-        listen 127.0.0.1:$UP;
-        location / { return 200 \"client=\$http_x_client_id\n\"; }
-    }
-    keyauth_registry $KEYAUTH_REGISTRY;
-    server {
-        listen 127.0.0.1:$HTTP;
-        location /db/ {
-            keyauth on;
-            proxy_set_header X-Client-Id \$keyauth_client_id;
-            proxy_pass http://127.0.0.1:$UP;
-        }
-    }"
-nginx_t="${NGINX_PRELOAD:+env LD_PRELOAD=$NGINX_PRELOAD ASAN_OPTIONS=detect_leaks=0 }$NGINX_BIN -p $ng -c conf/nginx.conf -t"
+configure_nginx
 
 # The refusal, in the words the README quotes (its path is /var/lib/keyauth).
 words="was made by an older keyauth and has no lookup.idx: run any keytool command on it as root once (e.g. keytool list) to upgrade it"
@@ -62,12 +43,7 @@ pass "README: keytool list upgrades it in place (alice, bob; carol stays deleted
 nginx_start "$ng"
 expect_eq "$(curl -s -H "Authorization: Bearer $(cat alice_token)" "http://127.0.0.1:$HTTP/db/query")" \
     "client=alice" "alice's 0.1 token through nginx"
-MQTT=$(free_port)
-MQTTS=$(free_port)
-plugin=$(mosquitto_readable_plugin "$PLUGIN" "$WORK")
-mosquitto_conf "$(mosquitto_plugin "$plugin" "$KEYAUTH_REGISTRY")" "$(mosquitto_listener "$MQTT")" \
-    "$(mosquitto_listener "$MQTTS")" "$(mosquitto_tls "$KEYAUTH_REGISTRY")" >broker.conf
-mosquitto_start broker.conf broker.log
+start_broker
 out=$(mosquitto_pub -h 127.0.0.1 -p "$MQTT" --username "$(cat alice_token)" -t db/write/EXAMPLE -m x 2>&1) ||
     fail "alice's 0.1 token refused by the broker: $out"
 out=$(mosquitto_pub -h 127.0.0.1 -p "$MQTTS" --id bob --cert bob_cert.pem --key bob_key.pem \

@@ -9,30 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$TESTLIB"
 source "$here/../../lib/nginx.sh"
 source "$here/../../lib/mosquitto.sh"
-: "${NGINX_MODULE:?}" "${PLUGIN:?}" "${FIXTURES:?}"
+source "$here/older_registry_lib.sh"
 
-tar -xzf "$FIXTURES/registry-format-1.tar.gz"
-chgrp -R mosquitto "$KEYAUTH_REGISTRY"
-chmod 2750 "$KEYAUTH_REGISTRY"
+unpack_registry registry-format-1.tar.gz
 
-UP=$(free_port)
-HTTP=$(free_port)
-ng=$WORK/nginx
-nginx_conf "$ng" --module "$NGINX_MODULE" --user "www-data mosquitto" "
-    server {
-        listen 127.0.0.1:$UP;
-        location / { return 200 \"client=\$http_x_client_id\n\"; }
-    }
-    keyauth_registry $KEYAUTH_REGISTRY;
-    server {
-        listen 127.0.0.1:$HTTP;
-        location /db/ {
-            keyauth on;
-            proxy_set_header X-Client-Id \$keyauth_client_id;
-            proxy_pass http://127.0.0.1:$UP;
-        }
-    }"
-nginx_t="${NGINX_PRELOAD:+env LD_PRELOAD=$NGINX_PRELOAD ASAN_OPTIONS=detect_leaks=0 }$NGINX_BIN -p $ng -c conf/nginx.conf -t"
+configure_nginx
 
 out=$($nginx_t 2>&1) && fail "nginx -t accepted a registry of record format 1: $out"
 expect_contains "$out" "was made by an older keyauth: run any keytool command on its registry as root once (e.g. keytool list) to upgrade it" \
@@ -53,12 +34,7 @@ expect_eq "$(curl -s -H "Authorization: Bearer $(cat alice_token)" "http://127.0
     "client=alice" "alice's old token through nginx"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat carol_token)" \
     "http://127.0.0.1:$HTTP/db/query")" "401" "carol's token (deleted before the upgrade)"
-MQTT=$(free_port)
-MQTTS=$(free_port)
-plugin=$(mosquitto_readable_plugin "$PLUGIN" "$WORK")
-mosquitto_conf "$(mosquitto_plugin "$plugin" "$KEYAUTH_REGISTRY")" "$(mosquitto_listener "$MQTT")" \
-    "$(mosquitto_listener "$MQTTS")" "$(mosquitto_tls "$KEYAUTH_REGISTRY")" >broker.conf
-mosquitto_start broker.conf broker.log
+start_broker
 out=$(mosquitto_pub -h 127.0.0.1 -p "$MQTT" --username "$(cat alice_token)" -t db/write/EXAMPLE -m x 2>&1) ||
     fail "alice's old token refused by the broker: $out"
 bob_cert() {

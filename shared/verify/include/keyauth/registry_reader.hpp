@@ -21,6 +21,9 @@ class RegistryReader final : public LocalRegistry {
     Status scan(bool backward, const std::function<void()>& start_over,
                 const ClientVisitor& visit) override;
     std::uint64_t generation() override;
+    // commit.seq's counter for the state a lookup made now would read (every
+    // commit on this host moves it by one): for monitoring. 0 if unreadable.
+    std::uint64_t commit_sequence();
     VerificationCache* verification_cache() override;
 
     struct Impl;
