@@ -90,15 +90,26 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
                                              : list_registry(invocation.registry.dir);
     if (!records)
         return report_failure(records.error());
+    auto& all = *records;
+    const auto keep_only = [&all](const auto& matches) {
+        all.erase(std::remove_if(all.begin(), all.end(),
+                                 [&](const auto& r) { return !matches(r.credentials); }),
+                  all.end());
+    };
+    const std::int64_t now = keyauth::unix_now();
     if (const auto expiring = arguments.value("expiring")) {
         auto seconds = keyauth::parse_duration(*expiring);
         if (!seconds)
             return report_failure("--expiring: " + seconds.error().message);
-        const keyauth::EndingBy ending = keyauth::ending_within(keyauth::unix_now(), *seconds);
-        auto& all = *records;
-        all.erase(std::remove_if(all.begin(), all.end(),
-                                 [&](const auto& r) { return !ending.matches(r.credentials); }),
-                  all.end());
+        const keyauth::EndingBy ending = keyauth::ending_within(now, *seconds);
+        keep_only([&](const auto& c) { return ending.matches(c); });
+    }
+    if (const auto name = arguments.value("state")) {
+        const auto state = keyauth::state_named(*name);
+        if (!state)
+            return report_failure("--state must be active, suspended, expired or \"not yet valid\"");
+        const keyauth::InState in_state{*state, now};
+        keep_only([&](const auto& c) { return in_state.matches(c); });
     }
     if (arguments.flag("json")) {
         print_json(*records);

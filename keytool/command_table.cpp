@@ -41,12 +41,14 @@ const std::vector<Command>& commands() {
          run_gen},
         {"list",
          "list the registered clients",
-         "usage: keytool [--registry DIR] list [--expiring DURATION] [--json]\n"
+         "usage: keytool [--registry DIR] list [--expiring DURATION] [--state STATE] [--json]\n"
          "\n"
          "  --expiring DURATION  only clients whose credentials have not ended but end\n"
          "                       within DURATION from now (90s, 12h, 30d)\n"
+         "  --state STATE        only clients in STATE now: active, suspended, expired or\n"
+         "                       \"not yet valid\"\n"
          "  --json               one JSON array instead of the table\n",
-         {{"expiring", true, false}, {"json", false, false}},
+         {{"expiring", true, false}, {"state", true, false}, {"json", false, false}},
          run_list},
         {"show",
          "show one client: state, validity, certificate serial and fingerprint",

@@ -56,35 +56,6 @@ keyauth::AuditEvent console_change(keyauth::AuditAction action, std::string_view
     return event;
 }
 
-// The registry as GET /api/v1/clients?state= sees it: its walk passes only the
-// clients in that state, so the core's paging, and its total (LocalRegistry::count
-// walks too), count those alone. A state in keyauth::ListingQuery would replace it.
-class ClientsInState final : public keyauth::LocalRegistry {
-  public:
-    ClientsInState(keyauth::LocalRegistry& all, keyauth::ClientState state, std::int64_t now)
-        : all_(all), state_(state), now_(now) {}
-    keyauth::Status find(std::string_view id, keyauth::ClientCredentials& out) override {
-        return all_.find(id, out);
-    }
-    keyauth::Status find_by_fingerprint(const keyauth::Fingerprint& fingerprint, std::string& id,
-                                        keyauth::ClientCredentials& out) override {
-        return all_.find_by_fingerprint(fingerprint, id, out);
-    }
-    std::uint64_t generation() override { return all_.generation(); }
-    keyauth::Status scan(bool backward, const std::function<void()>& start_over,
-                         const ClientVisitor& visit) override {
-        return all_.scan(backward, start_over,
-                         [&](std::string_view id, const keyauth::ClientCredentials& c) {
-                             return keyauth::client_state(c, now_) != state_ || visit(id, c);
-                         });
-    }
-
-  private:
-    keyauth::LocalRegistry& all_;
-    keyauth::ClientState state_;
-    std::int64_t now_;
-};
-
 }  // namespace
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
@@ -97,11 +68,9 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     auto registry = keyauth::open_registry_to_read(registry_.dir);
     if (!registry)
         return error_response(registry.error());
-    std::optional<ClientsInState> in_state;
     if (*state)
-        in_state.emplace(**registry, **state, now);
-    auto page = keyauth::list_clients_page(
-        in_state ? static_cast<keyauth::LocalRegistry&>(*in_state) : **registry, *listing);
+        listing->in_state = keyauth::InState{**state, now};
+    auto page = keyauth::list_clients_page(**registry, *listing);
     if (!page)
         return error_response(page.error());
     Json clients = Json::array();

@@ -228,11 +228,8 @@ keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryPar
     const auto found = query.find("state");
     if (found == query.end() || found->second.empty())
         return std::optional<keyauth::ClientState>();
-    for (const auto state : {keyauth::ClientState::active, keyauth::ClientState::not_yet_valid,
-                             keyauth::ClientState::expired, keyauth::ClientState::suspended}) {
-        if (found->second == keyauth::state_name(state))
-            return std::optional<keyauth::ClientState>(state);
-    }
+    if (const auto state = keyauth::state_named(found->second))
+        return state;
     return make_error(Errc::invalid_argument,
                       "state must be active, suspended, expired or not yet valid");
 }

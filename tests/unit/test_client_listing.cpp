@@ -221,6 +221,46 @@ void state_follows_the_validity_window(void**) {
     assert_sv_equal(keyauth::state_name(keyauth::client_state(c, 100)), "active");
     assert_sv_equal(keyauth::state_name(keyauth::client_state(c, 200)), "active");
     assert_sv_equal(keyauth::state_name(keyauth::client_state(c, 201)), "expired");
+    auto suspended = c;
+    suspended.suspended = true;
+    for (std::int64_t now : {99, 150, 201})
+        assert_sv_equal(keyauth::state_name(keyauth::client_state(suspended, now)), "suspended");
+}
+
+void state_names_read_back(void**) {
+    for (const auto state : {keyauth::ClientState::active, keyauth::ClientState::not_yet_valid,
+                             keyauth::ClientState::expired, keyauth::ClientState::suspended}) {
+        const auto named = keyauth::state_named(keyauth::state_name(state));
+        assert_true(named.has_value());
+        assert_int_equal(static_cast<int>(*named), static_cast<int>(state));
+    }
+    for (const char* other : {"", "Active", "not_yet_valid", "suspended ", "unknown"})
+        assert_false(keyauth::state_named(other).has_value());
+}
+
+// c05 has ended, c09 starts tomorrow, the rest are active: totals and pages
+// count only the state asked for.
+void filters_clients_in_one_state(void**) {
+    TempRegistry temp;
+    fill(temp);
+    auto registry = temp.open_reader();
+    ListingQuery query;
+    query.limit = 3;
+    query.in_state = keyauth::InState{keyauth::ClientState::expired, kNow};
+    ClientPage page = page_of(*registry, query);
+    assert_int_equal(page.total, 1);
+    assert_sv_equal(ids(page), "c05");
+    query.in_state = keyauth::InState{keyauth::ClientState::not_yet_valid, kNow};
+    assert_sv_equal(ids(page_of(*registry, query)), "c09");
+    query.in_state = keyauth::InState{keyauth::ClientState::active, kNow};
+    page = page_of(*registry, query);
+    assert_int_equal(page.total, 9);
+    assert_sv_equal(ids(page), "c00 c01 c02");
+    query.offset = 6;
+    assert_sv_equal(ids(page_of(*registry, query)), "c07 c08 other");
+    query.offset = 0;
+    query.in_state = keyauth::InState{keyauth::ClientState::suspended, kNow};
+    assert_int_equal(page_of(*registry, query).total, 0);
 }
 
 }  // namespace
@@ -236,6 +276,8 @@ int main() {
         cmocka_unit_test(calendar_counts_each_month_from_this_one),
         cmocka_unit_test(a_credential_ending_on_the_first_second_of_a_month_counts_there),
         cmocka_unit_test(state_follows_the_validity_window),
+        cmocka_unit_test(state_names_read_back),
+        cmocka_unit_test(filters_clients_in_one_state),
     };
     return run_group(tests);
 }

@@ -73,6 +73,8 @@ Result<ClientPage> page_by_scan(LocalRegistry& registry, const ListingQuery& que
                 return true;
             if (query.ending && !query.ending->matches(c))
                 return true;
+            if (query.in_state && !query.in_state->matches(c))
+                return true;
             ++page.total;
             if (heap.size() < keep) {
                 heap.push_back(ClientRecord{std::string(id), c});
@@ -129,6 +131,15 @@ std::string_view state_name(ClientState state) noexcept {
     return "unknown";
 }
 
+std::optional<ClientState> state_named(std::string_view name) noexcept {
+    for (const auto state : {ClientState::active, ClientState::not_yet_valid, ClientState::expired,
+                             ClientState::suspended}) {
+        if (name == state_name(state))
+            return state;
+    }
+    return std::nullopt;
+}
+
 Result<ClientPage> list_clients_page(LocalRegistry& registry, const ListingQuery& query) {
     if (query.limit < 1 || query.limit > kMaxPageSize) {
         return make_error(Errc::invalid_argument,
@@ -137,7 +148,8 @@ Result<ClientPage> list_clients_page(LocalRegistry& registry, const ListingQuery
     if (query.offset > kMaxPageSize * kMaxPageSize * 100) {
         return make_error(Errc::invalid_argument, "page offset out of range");
     }
-    if (query.order == ListOrder::id && query.id_contains.empty() && !query.ending)
+    if (query.order == ListOrder::id && query.id_contains.empty() && !query.ending &&
+        !query.in_state)
         return page_in_id_order(registry, query);
     return page_by_scan(registry, query);
 }

@@ -20,6 +20,16 @@ enum class ClientState { active, not_yet_valid, expired, suspended };
 
 ClientState client_state(const ClientCredentials& credentials, std::int64_t now) noexcept;
 std::string_view state_name(ClientState state) noexcept;
+// The state state_name() spells so; nullopt for any other text.
+std::optional<ClientState> state_named(std::string_view name) noexcept;
+
+// Clients in one state now (keytool list --state, the console's filter).
+struct InState {
+    ClientState state = ClientState::active;
+    std::int64_t now = 0;
+
+    bool matches(const ClientCredentials& c) const noexcept { return client_state(c, now) == state; }
+};
 
 // Credentials that have not ended yet but end by `until`: who needs a new key soon.
 struct EndingBy {
@@ -44,6 +54,7 @@ struct ListingQuery {
     std::size_t limit = 50;   // 1..kMaxPageSize
     std::string id_contains;  // empty: every client
     std::optional<EndingBy> ending;
+    std::optional<InState> in_state;
     ListOrder order = ListOrder::id;
     bool descending = false;
 };
