@@ -298,8 +298,12 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
         slot = ngx_http_keyauth_status_slot(status->sh, i);
 
         for (v = 0; v < KEYAUTH_VERDICTS; v++) {
+
+            /* a wrong secret is told as an unknown client (keyauth.h) */
+
             for (k = 0; k < 2; k++) {
-                requests[k][v] += slot->requests[k][v];
+                requests[k][keyauth_verdict_as_counted(v)] +=
+                                                       slot->requests[k][v];
             }
 
             cut[v] += slot->cut[v];
@@ -331,6 +335,10 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
 
     for (k = 0; k < 2; k++) {
         for (v = 0; v < KEYAUTH_VERDICTS; v++) {
+            if (keyauth_verdict_as_counted(v) != v) {
+                continue;
+            }
+
             b->last = ngx_sprintf(b->last,
                           "keyauth_nginx_requests_total{verdict=\"%s\","
                           "credential=\"%V\"} %uL\n",

@@ -24,8 +24,10 @@ SysTopics::SysTopics(std::int64_t interval_seconds) : interval_(interval_seconds
         return;
     for (std::size_t v = 0; v < kVerdicts; ++v) {
         const std::string name(verdict_name(static_cast<Verdict>(v)));
-        topics_[v] = topic("connects/token/" + name);
-        topics_[kVerdicts + v] = topic("connects/certificate/" + name);
+        if (verdict_as_counted(static_cast<Verdict>(v)) == static_cast<Verdict>(v)) {
+            topics_[v] = topic("connects/token/" + name);
+            topics_[kVerdicts + v] = topic("connects/certificate/" + name);
+        }
         // A session is cut by what the registry says now; never "accepted".
         if (static_cast<Verdict>(v) != Verdict::accepted)
             topics_[kCutByReason + v] = topic("sessions/cut/" + name);

@@ -23,8 +23,9 @@ class SysTopics {
     explicit SysTopics(std::int64_t interval_seconds = kDefaultSysInterval);
 
     // A CONNECT's verdict, about the credential it judged.
+    // A wrong secret is counted as an unknown client (verdict_as_counted).
     void connect(CredentialKind kind, Verdict verdict) noexcept {
-        ++values_[connect_slot(kind, verdict)];
+        ++values_[connect_slot(kind, verdict_as_counted(verdict))];
         if (verdict == Verdict::registry_error)
             ++values_[kRegistryErrors];
     }

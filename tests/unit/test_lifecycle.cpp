@@ -201,6 +201,24 @@ void suspended_client_is_refused_and_resumed(void**) {
     assert_true(*changed);
     assert_admits(*store, *rotated, kNow, kNow + 30 * 86400);
     assert_admits(*store, *issued, kNow, kNow + kGrace);
+    // Nor does a re-issue (gen --force) lift a suspension.
+    assert_ok(registry.set_suspended("dev1", true));
+    {
+        auto authority = keyauth::load_authority(keyauth::RegistryLayout{registry.path()});
+        auto writer = LmdbRegistry::open(registry.path(), OpenMode::read_write);
+        assert_ok(authority);
+        assert_ok(writer);
+        keyauth::IssueRequest force{"dev1", 30, true, std::nullopt};
+        std::string forced;
+        assert_ok(keyauth::issue_client(
+            **writer, *authority, force, kNow,
+            [&](const keyauth::IssuedClient& made) {
+                forced.assign(made.token.text.view());
+                return keyauth::Status();
+            },
+            [] {}));
+        assert_verdict(check_token(*store, forced, kNow), Verdict::suspended);
+    }
     auto unknown = registry.set_suspended("nobody", true);
     assert_false(unknown.ok());
     assert_int_equal(static_cast<int>(unknown.error().code),

@@ -33,14 +33,17 @@ void every_topic_once_at_start(void**) {
     SysTopics sys(10);
     retained_qos0 = 0;
     auto first = publish(sys, kStart, 0);
-    // 13 verdicts for each of two credentials, 12 cut reasons, 3 totals.
-    assert_int_equal(first.size(), 2 * 13 + 12 + 3);
+    // 12 verdicts for each of two credentials (a mismatch counts as an
+    // unknown client), 12 cut reasons, 3 totals.
+    assert_int_equal(first.size(), 2 * 12 + 12 + 3);
     assert_int_equal(retained_qos0, static_cast<int>(first.size()));
     assert_string_equal(first.at("$SYS/broker/keyauth/connects/token/accepted").c_str(), "0");
     assert_string_equal(first.at("$SYS/broker/keyauth/connects/certificate/suspended").c_str(),
                         "0");
     assert_true(first.count("$SYS/broker/keyauth/sessions/cut/unknown_client") == 1);
     assert_true(first.count("$SYS/broker/keyauth/sessions/cut/accepted") == 0);
+    assert_true(first.count("$SYS/broker/keyauth/connects/token/mismatch") == 0);
+    assert_true(first.count("$SYS/broker/keyauth/sessions/cut/mismatch") == 1);
     assert_true(first.count("$SYS/broker/keyauth/sessions/tracked") == 1);
     assert_true(first.count("$SYS/broker/keyauth/registry/errors") == 1);
 }
@@ -51,12 +54,14 @@ void then_only_what_changed_when_due(void**) {
     sys.connect(CredentialKind::token, Verdict::accepted);
     sys.connect(CredentialKind::token, Verdict::accepted);
     sys.connect(CredentialKind::certificate, Verdict::registry_error);
+    sys.connect(CredentialKind::token, Verdict::mismatch);
     sys.session_cut(Verdict::unknown_client);
     assert_true(publish(sys, kStart + std::chrono::seconds(9), 2).empty());  // not due
     auto changed = publish(sys, kStart + std::chrono::seconds(10), 2);
     const std::map<std::string, std::string> expected = {
         {"$SYS/broker/keyauth/connects/token/accepted", "2"},
         {"$SYS/broker/keyauth/connects/certificate/registry_error", "1"},
+        {"$SYS/broker/keyauth/connects/token/unknown_client", "1"},  // the mismatch
         {"$SYS/broker/keyauth/registry/errors", "1"},
         {"$SYS/broker/keyauth/sessions/cut", "1"},
         {"$SYS/broker/keyauth/sessions/cut/unknown_client", "1"},

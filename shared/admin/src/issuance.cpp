@@ -77,6 +77,9 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
         issued->record.credentials =
             rotated_credentials(issued->record.credentials, existing, now, *request.rotate_grace);
     }
+    // A re-issue (gen --force) keeps a suspension: only resume lifts it.
+    if (found.ok())
+        issued->record.credentials.suspended = existing.suspended;
     if (Status s = (*writer)->put(issued->record, found.ok()); !s)
         return s;
     if (Status s = deliver(*issued); !s)

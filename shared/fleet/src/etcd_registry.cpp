@@ -241,6 +241,9 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
         issued->record.credentials = rotated_credentials(
             issued->record.credentials, (*stored)->record.credentials, now, *request.rotate_grace);
     }
+    // A re-issue (gen --force) keeps a suspension: only resume lifts it.
+    if (*stored)
+        issued->record.credentials.suspended = (*stored)->record.credentials.suspended;
     const std::string value = encoded_value(issued->record.credentials);
     if (Status s = deliver(*issued); !s)
         return s;

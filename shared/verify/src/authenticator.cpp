@@ -297,6 +297,10 @@ std::string_view verdict_name(Verdict verdict) noexcept {
     return index < kVerdicts ? kNames[index] : "unknown";
 }
 
+Verdict verdict_as_counted(Verdict verdict) noexcept {
+    return verdict == Verdict::mismatch ? Verdict::unknown_client : verdict;
+}
+
 // Failing closed: anything thrown below (allocation) is a refusal.
 AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t now) noexcept {
     try {

@@ -166,6 +166,14 @@ const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {
     return keyauth::verdict_reason(static_cast<keyauth::Verdict>(verdict)).data();
 }
 
+keyauth_verdict_t keyauth_verdict_as_counted(keyauth_verdict_t verdict) {
+    const int value = static_cast<int>(verdict);
+    if (value < KEYAUTH_ACCEPTED || value >= KEYAUTH_VERDICTS)
+        return verdict;
+    return static_cast<keyauth_verdict_t>(
+        keyauth::verdict_as_counted(static_cast<keyauth::Verdict>(verdict)));
+}
+
 const char* keyauth_verdict_name(keyauth_verdict_t verdict) {
     const int value = static_cast<int>(verdict);
     if (value < KEYAUTH_ACCEPTED || value >= KEYAUTH_VERDICTS)

@@ -29,6 +29,11 @@ void LookupCache::allocate() {
         by_fingerprint_.reset(new FingerprintSlot[kSlots]());
 }
 
+void LookupCache::forget() noexcept {
+    by_id_.reset();
+    by_fingerprint_.reset();
+}
+
 bool LookupCache::find(std::uint64_t tag, std::string_view id, ClientCredentials& out) const {
     if (!by_id_ || tag == 0)
         return false;

@@ -24,6 +24,8 @@ class LookupCache {
               ClientCredentials& out) const;
     void remember(std::uint64_t tag, const Fingerprint& fingerprint, std::string_view id,
                   const ClientCredentials& c);
+    // Every entry gone (a reopened registry: its tags start again).
+    void forget() noexcept;
 
   private:
     static constexpr std::size_t kSlots = 4096;  // a power of two; ~1.6 MB in all

@@ -67,7 +67,16 @@ struct RegistryReader::Impl {
         return version != 0 && index.version(version & 1) == version && !index.retired() ? version
                                                                                           : 0;
     }
-    // Unique per published state and per reopened registry; never 0.
+    // Opens the registry again. The tags below keep only 16 bits of the
+    // reopen count, and a rebuilt registry counts its versions from 1
+    // again: nothing remembered under the files before may survive.
+    Status reopen() {
+        ++reopen_count;
+        cache.forget();
+        verified.forget();
+        return open_files();
+    }
+    // Unique per published state within one opening; never 0.
     std::uint64_t tag_of(std::uint64_t version) const {
         return ((reopen_count + 1) << 48) ^ version;
     }
@@ -113,8 +122,7 @@ Status RegistryReader::Impl::ensure_current() {
     if (now >= next_check_millis) {
         next_check_millis = now + kReplacementCheckMillis;
         if (!open || replaced_on_disk()) {
-            ++reopen_count;
-            if (Status s = open_files(); !s)
+            if (Status s = reopen(); !s)
                 return s;
         }
     }
@@ -139,8 +147,7 @@ Status RegistryReader::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& 
         if (sequence.reload() != version)
             continue;
         if (retired) {  // grown or rebuilt: the new file is at the path
-            ++reopen_count;
-            if (Status s = open_files(); !s)
+            if (Status s = reopen(); !s)
                 return s;
             continue;
         }
@@ -149,8 +156,7 @@ Status RegistryReader::Impl::read_index(std::uint64_t& tag, LookupIndex::Found& 
             // retiring this one, then another commit: the counter names a
             // copy of the new file. Follow the path now, not at the next
             // check.
-            ++reopen_count;
-            if (Status s = open_files(); !s)
+            if (Status s = reopen(); !s)
                 return s;
             continue;
         }

@@ -50,6 +50,8 @@ class VerificationCache {
     // missed. The generation is the one read before that path: a commit
     // meanwhile leaves an entry nothing will ever hit.
     void remember(const Probe& probe, const AuthResult& accepted) noexcept;
+    // Every entry gone (a reopened registry: its generations start again).
+    void forget() noexcept { wipe_entries(); }
 
   private:
     // Defined in tests/unit alone: sets the key, reads and plants entries.

@@ -19,7 +19,7 @@ expect_eq "$(grep -c '(HTTP 200)' <<<"$out")" "3" "accepted requests (token, hea
 expect_contains "$out" 'keyauth: token of client "myapp01" refused: unknown client' "refusal logged"
 expect_contains "$out" 'keyauth_nginx_requests_total{verdict="accepted",credential="token"} 1' "status: accepted token"
 expect_contains "$out" 'keyauth_nginx_requests_total{verdict="accepted",credential="certificate"} 1' "status: accepted certificate"
-expect_contains "$out" 'keyauth_nginx_requests_total{verdict="unknown_client",credential="token"} 1' "status: deleted token"
+expect_contains "$out" 'keyauth_nginx_requests_total{verdict="unknown_client",credential="token"} 2' "status: the forged secret and the deleted token"
 expect_contains "$out" 'keyauth_nginx_requests_total{verdict="unknown_client",credential="certificate"} 1' "status: deleted certificate"
 pass "conf-examples/nginx/try-it.sh: accepted and refused as the seed shows"
 expect_no_sanitizer_reports

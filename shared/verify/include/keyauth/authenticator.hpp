@@ -67,6 +67,10 @@ std::string_view verdict_reason(Verdict verdict) noexcept;
 // The verdict's stable name for metrics ("unknown_client", "expired", ...):
 // as the enumerator is spelt, never renamed, only added to.
 std::string_view verdict_name(Verdict verdict) noexcept;
+// The verdict as counters that clients may read count it: a wrong secret for
+// a registered id is counted as an unknown client, or the counters would tell
+// anyone who can read them which ids are registered. Logs keep the verdict.
+Verdict verdict_as_counted(Verdict verdict) noexcept;
 
 AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t now) noexcept;
 AuthResult check_bearer(ClientStore& store, std::string_view header_value,

@@ -111,6 +111,10 @@ void keyauth_authenticate(keyauth_registry_t *registry,
 const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
 /* The verdict's stable snake_case name, for metrics ("unknown_client"). */
 const char *keyauth_verdict_name(keyauth_verdict_t verdict);
+/* The verdict as metrics count it: KEYAUTH_MISMATCH (a wrong secret for a
+ * registered id) as KEYAUTH_UNKNOWN_CLIENT, so that counters do not tell
+ * which ids are registered. Logs keep the verdict itself. */
+keyauth_verdict_t keyauth_verdict_as_counted(keyauth_verdict_t verdict);
 
 /* ---------------------------------------------------------------------
  * Requests that stay open (WebSockets, gRPC and SSE streams, long polls):
