@@ -26,16 +26,21 @@ Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
     return issued;
 }
 
-ClientCredentials rotated_credentials(const ClientCredentials& fresh,
-                                      const ClientCredentials& replaced, std::int64_t now,
-                                      std::int64_t grace) {
+ClientCredentials registered_credentials(const IssueRequest& request,
+                                         const ClientCredentials& fresh,
+                                         const ClientCredentials* replaced, std::int64_t now) {
     ClientCredentials out = fresh;
-    out.suspended = replaced.suspended;
     out.previous = {};
-    const std::int64_t until = std::min(now + grace, replaced.validity.not_after);
+    if (replaced == nullptr)
+        return out;
+    out.suspended = replaced->suspended;
+    if (!request.rotate_grace)
+        return out;
+    const std::int64_t grace = *request.rotate_grace;
+    const std::int64_t until = std::min(now + grace, replaced->validity.not_after);
     if (grace > 0 && until >= now) {
-        out.previous.token_hash = replaced.token_hash;
-        out.previous.certificate_fingerprint = replaced.certificate_fingerprint;
+        out.previous.token_hash = replaced->token_hash;
+        out.previous.certificate_fingerprint = replaced->certificate_fingerprint;
         out.previous.valid_until = until;
     }
     return out;
@@ -73,13 +78,8 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     auto issued = issue_credentials(authority, request, now);
     if (!issued)
         return issued.error();
-    if (request.rotate_grace) {
-        issued->record.credentials =
-            rotated_credentials(issued->record.credentials, existing, now, *request.rotate_grace);
-    }
-    // A re-issue (gen --force) keeps a suspension: only resume lifts it.
-    if (found.ok())
-        issued->record.credentials.suspended = existing.suspended;
+    issued->record.credentials = registered_credentials(
+        request, issued->record.credentials, found.ok() ? &existing : nullptr, now);
     if (Status s = (*writer)->put(issued->record, found.ok()); !s)
         return s;
     if (Status s = deliver(*issued); !s)

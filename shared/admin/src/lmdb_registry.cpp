@@ -167,10 +167,12 @@ Status LmdbRegistry::Impl::open_environment() {
 Status LmdbRegistry::Impl::upgrade_records() {
     const std::string current = std::to_string(kRecordFormat);
     MDB_txn* raw = nullptr;
-    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, 0, &raw); rc != 0)
+    // Read-only first: almost every open finds the records current.
+    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
         return lmdb_error(rc, "registry " + layout.dir);
-    MdbTxnPtr txn(raw);
+    MdbTxnPtr reader(raw);
     auto recorded = read_meta(raw, lmdb.meta, kRecordFormatMeta);
+    reader.reset();
     if (!recorded)
         return recorded.error();
     const std::optional<std::string>& format = *recorded;
@@ -183,6 +185,10 @@ Status LmdbRegistry::Impl::upgrade_records() {
                           "registry " + layout.dir + " holds records of format " + *format +
                               ", made by a newer keyauth: this one reads up to format " + current);
     }
+    // Under writer.lock (taken by open_environment): nothing commits meanwhile.
+    if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, 0, &raw); rc != 0)
+        return lmdb_error(rc, "upgrading registry " + layout.dir);
+    MdbTxnPtr txn(raw);
     MDB_cursor* raw_cursor = nullptr;
     if (int rc = mdb_cursor_open(raw, lmdb.clients, &raw_cursor); rc != 0)
         return lmdb_error(rc, "upgrading registry " + layout.dir);

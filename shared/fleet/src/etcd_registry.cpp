@@ -38,6 +38,19 @@ Result<std::optional<Stored>> find_stored(EtcdClient& client, std::string_view i
     return std::optional<Stored>(Stored{std::move(*record), range->kvs.front().mod_revision});
 }
 
+// The client's stored record, linearizable (a change is compared with it):
+// an error when the id is invalid or the client absent.
+Result<Stored> find_existing(EtcdClient& client, std::string_view id) {
+    if (Status s = check_client_id(id); !s)
+        return s.error();
+    auto stored = find_stored(client, id, false);
+    if (!stored)
+        return stored.error();
+    if (!*stored)
+        return make_error(Errc::unknown_client, "no client " + std::string(id));
+    return std::move(**stored);
+}
+
 bool holds_value(const EtcdTxnResult& result, std::string_view value) {
     return result.current.size() == 1 && result.current.front().value == value;
 }
@@ -237,13 +250,9 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
     auto issued = issue_credentials(authority, request, now);
     if (!issued)
         return issued.error();
-    if (request.rotate_grace) {
-        issued->record.credentials = rotated_credentials(
-            issued->record.credentials, (*stored)->record.credentials, now, *request.rotate_grace);
-    }
-    // A re-issue (gen --force) keeps a suspension: only resume lifts it.
-    if (*stored)
-        issued->record.credentials.suspended = (*stored)->record.credentials.suspended;
+    issued->record.credentials = registered_credentials(
+        request, issued->record.credentials, *stored ? &(*stored)->record.credentials : nullptr,
+        now);
     const std::string value = encoded_value(issued->record.credentials);
     if (Status s = deliver(*issued); !s)
         return s;
@@ -270,16 +279,12 @@ Status issue_client(EtcdRegistry& registry, const CertificateAuthority& authorit
 }
 
 Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
-    if (Status s = check_client_id(client_id); !s)
-        return s;
     EtcdClient& etcd = registry.client();
-    auto stored = find_stored(etcd, client_id, false);
+    auto stored = find_existing(etcd, client_id);
     if (!stored)
         return stored.error();
-    if (!*stored)
-        return make_error(Errc::unknown_client, "no client " + std::string(client_id));
     const std::string key = fleet_client_key(client_id);
-    auto erased = etcd.txn({{EtcdCompare::Target::mod_revision, key, (*stored)->mod_revision}},
+    auto erased = etcd.txn({{EtcdCompare::Target::mod_revision, key, stored->mod_revision}},
                            {{EtcdOperation::Kind::erase, key, ""}});
     if (!erased)
         return erased.error();
@@ -294,21 +299,17 @@ Status revoke_client(EtcdRegistry& registry, std::string_view client_id) {
 
 Result<bool> set_client_suspended(EtcdRegistry& registry, std::string_view client_id,
                                   bool suspended) {
-    if (Status s = check_client_id(client_id); !s)
-        return s.error();
     EtcdClient& etcd = registry.client();
-    auto stored = find_stored(etcd, client_id, false);
+    auto stored = find_existing(etcd, client_id);
     if (!stored)
         return stored.error();
-    if (!*stored)
-        return make_error(Errc::unknown_client, "no client " + std::string(client_id));
-    ClientCredentials credentials = (*stored)->record.credentials;
+    ClientCredentials credentials = stored->record.credentials;
     if (credentials.suspended == suspended)
         return false;
     credentials.suspended = suspended;
     const std::string key = fleet_client_key(client_id);
     const std::string value = encoded_value(credentials);
-    auto written = etcd.txn({{EtcdCompare::Target::mod_revision, key, (*stored)->mod_revision}},
+    auto written = etcd.txn({{EtcdCompare::Target::mod_revision, key, stored->mod_revision}},
                             {{EtcdOperation::Kind::put, key, value}});
     if (!written)
         return written.error();

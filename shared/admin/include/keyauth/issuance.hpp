@@ -32,12 +32,13 @@ struct IssueRequest {
 // The longest grace a rotation may give the credentials it replaces.
 inline constexpr std::int64_t kMaxRotationGrace = 366 * 86400;
 
-// The record a rotation registers: fresh credentials, the replaced current
-// ones kept until min(now + grace, their own end) (any older ones dropped),
-// the suspension kept.
-ClientCredentials rotated_credentials(const ClientCredentials& fresh,
-                                      const ClientCredentials& replaced, std::int64_t now,
-                                      std::int64_t grace);
+// The credentials registered for request: fresh ones over replaced (null
+// for a new client). A rotation keeps the replaced current credentials until
+// min(now + grace, their own end), any older ones dropped; any replacement
+// keeps a suspension (only resume lifts it).
+ClientCredentials registered_credentials(const IssueRequest& request,
+                                         const ClientCredentials& fresh,
+                                         const ClientCredentials* replaced, std::int64_t now);
 
 // Checks a request before anything is issued or written.
 Status check_issue_request(const IssueRequest& request);
