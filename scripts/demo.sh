@@ -20,7 +20,7 @@ MQTTS_PORT=${MQTTS_PORT:-48883}
 HTTP_PORT=${HTTP_PORT:-41080}
 UPSTREAM_PORT=${UPSTREAM_PORT:-41081}
 
-demo=$(mktemp -d /tmp/keyauth-demo.XXXXXX)
+demo=$(mktemp -d "${TMPDIR:-/tmp}/keyauth-demo.XXXXXX")
 chmod 755 "$demo"
 export KEYAUTH_REGISTRY=$demo/registry
 cd "$demo"

@@ -3,6 +3,8 @@
 # server's own words and the overrides.
 source "$TESTLIB"
 : "${DEMO:?DEMO must name scripts/demo.sh}"
+# The demo keeps its files for the user to look at: here, in the work directory.
+export TMPDIR=$WORK
 ports() { echo "MQTT_PORT=$(free_port) MQTTS_PORT=$(free_port) HTTP_PORT=$(free_port) UPSTREAM_PORT=$(free_port)"; }
 
 # The README's command (its ports free ones here; the other two from the
