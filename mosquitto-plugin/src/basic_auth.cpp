@@ -110,7 +110,7 @@ int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
 // that session over).
 bool broker_assigned(const Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id) {
     return looks_broker_assigned(mqtt_client_id) && mosquitto_client_clean_session(client) &&
-           !plugin.sessions.holds_mqtt_client_id(mqtt_client_id);
+           !plugin.sessions.holds_broker_assigned_id(mqtt_client_id);
 }
 
 // SIGHUP: a session admitted by a token now carries its registered id as

@@ -1,5 +1,7 @@
 #include "sessions.hpp"
 
+#include "client_ids.hpp"
+
 namespace keyauth::mqtt {
 
 Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
@@ -11,18 +13,44 @@ Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
 
 void SessionTable::track(const mosquitto* client, Session session) {
     rule_.admitted(session.grant.not_after);
-    sessions_.insert_or_assign(client, std::move(session));
+    if (auto it = sessions_.find(client); it != sessions_.end())
+        forget(sessions_, it);
+    if (looks_broker_assigned(session.mqtt_client_id))
+        ++assigned_ids_[session.mqtt_client_id];
+    sessions_.emplace(client, std::move(session));
+}
+
+void SessionTable::forget(Sessions& table, Sessions::iterator entry) noexcept {
+    const std::string& id = entry->second.mqtt_client_id;
+    if (auto counted = assigned_ids_.find(id); counted != assigned_ids_.end()) {
+        if (--counted->second == 0)
+            assigned_ids_.erase(counted);
+    }
+    table.erase(entry);
+}
+
+void SessionTable::untrack(const mosquitto* client) noexcept {
+    if (auto it = sessions_.find(client); it != sessions_.end())
+        forget(sessions_, it);
 }
 
 void SessionTable::disconnected(const mosquitto* client) {
-    if (parked_.erase(client) > 0)
+    if (auto it = parked_.find(client); it != parked_.end()) {
+        forget(parked_, it);
         return;
+    }
     auto it = sessions_.find(client);
     if (it == sessions_.end())
         return;
-    if (it->second.persistent)
-        parked_.insert_or_assign(client, std::move(it->second));
-    sessions_.erase(it);
+    if (it->second.persistent) {
+        // Parked under the same id: its count stays.
+        if (auto stale = parked_.find(client); stale != parked_.end())
+            forget(parked_, stale);
+        parked_.emplace(client, std::move(it->second));
+        sessions_.erase(it);
+        return;
+    }
+    forget(sessions_, it);
 }
 
 const Session* SessionTable::find_parked(const mosquitto* client) const {
@@ -30,14 +58,8 @@ const Session* SessionTable::find_parked(const mosquitto* client) const {
     return it == parked_.end() ? nullptr : &it->second;
 }
 
-bool SessionTable::holds_mqtt_client_id(std::string_view mqtt_client_id) const {
-    for (const auto* table : {&sessions_, &parked_}) {
-        for (const auto& [client, session] : *table) {
-            if (session.mqtt_client_id == mqtt_client_id)
-                return true;
-        }
-    }
-    return false;
+bool SessionTable::holds_broker_assigned_id(std::string_view mqtt_client_id) const {
+    return assigned_ids_.find(std::string(mqtt_client_id)) != assigned_ids_.end();
 }
 
 Session* SessionTable::find(const mosquitto* client) {
@@ -73,7 +95,7 @@ SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
     // Nothing is forgotten until every verdict is in: if the sweep throws, the
     // next tick starts it again.
     for (const mosquitto* client : gone)
-        sessions_.erase(client);
+        untrack(client);
     outcome.news = rule_.end();
     outcome.kept_through_error = rule_.kept_through_error();
     return outcome;

@@ -61,14 +61,16 @@ class SessionTable {
 
     // Keyed by the broker's client: the broker reports every disconnect.
     void track(const mosquitto* client, Session session);
-    void untrack(const mosquitto* client) noexcept { sessions_.erase(client); }
+    void untrack(const mosquitto* client) noexcept;
     // The broker reports a disconnect: a persistent session is kept offline
     // (parked) until the broker drops it, which it reports as well.
     void disconnected(const mosquitto* client);
     Session* find(const mosquitto* client);
     const Session* find_parked(const mosquitto* client) const;
-    // Does a session we admitted, live or parked, go by this MQTT client id?
-    bool holds_mqtt_client_id(std::string_view mqtt_client_id) const;
+    // Does a session we admitted, live or parked, go by this id of the form
+    // the broker assigns (client_ids.hpp)? One probe: a CONNECT without an
+    // id asks before it is authenticated.
+    bool holds_broker_assigned_id(std::string_view mqtt_client_id) const;
     std::size_t size() const { return sessions_.size(); }
 
     // Re-checks every session when the core's rule says a sweep is due (the
@@ -84,8 +86,15 @@ class SessionTable {
     }
 
   private:
-    std::unordered_map<const mosquitto*, Session> sessions_;
-    std::unordered_map<const mosquitto*, Session> parked_;
+    using Sessions = std::unordered_map<const mosquitto*, Session>;
+    // Erases the entry and forgets its id.
+    void forget(Sessions& table, Sessions::iterator entry) noexcept;
+
+    Sessions sessions_;
+    Sessions parked_;
+    // The ids of the broker's assigned form among sessions_ and parked_,
+    // counted: only these are ever asked about.
+    std::unordered_map<std::string, std::size_t> assigned_ids_;
     RevocationSweep rule_;
 };
 

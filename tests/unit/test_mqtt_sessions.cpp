@@ -78,6 +78,10 @@ Session token_session(const std::string& mqtt_id, const std::string& client_id,
     return Session{mqtt_id, grant, persistent};
 }
 
+// Ids of the form Mosquitto gives a client that sent none.
+const std::string kAssigned1 = "auto-0A1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D";
+const std::string kAssigned2 = "auto-FFFFFFFF-0000-1111-2222-333333333333";
+
 // The broker's clients are opaque pointers: any distinct addresses will do.
 const mosquitto* client(int n) {
     static char clients[8];
@@ -88,41 +92,63 @@ void a_tracked_session_is_found_by_its_client(void**) {
     MemoryStore store;
     store.put("myapp01", live(1));
     SessionTable table;
-    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    table.track(client(0), token_session(kAssigned1, "myapp01", live(1)));
     assert_int_equal(table.size(), 1);
     const Session* found = table.find(client(0));
     assert_non_null(found);
-    assert_string_equal(found->mqtt_client_id.c_str(), "sensor-1");
+    assert_string_equal(found->mqtt_client_id.c_str(), kAssigned1.c_str());
     assert_string_equal(found->grant.client_id.c_str(), "myapp01");
     assert_null(table.find(client(1)));
-    assert_true(table.holds_mqtt_client_id("sensor-1"));
-    assert_false(table.holds_mqtt_client_id("sensor-2"));
+    assert_true(table.holds_broker_assigned_id(kAssigned1));
+    assert_false(table.holds_broker_assigned_id(kAssigned2));
     table.untrack(client(0));
     assert_int_equal(table.size(), 0);
     assert_null(table.find(client(0)));
+    assert_false(table.holds_broker_assigned_id(kAssigned1));
+}
+
+// Only ids of the broker's form are asked about, so only they are kept in
+// the index; a session tracked again, or cut by a sweep, leaves it.
+void assigned_ids_follow_their_sessions(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table;
+    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    assert_false(table.holds_broker_assigned_id("sensor-1"));
+    table.track(client(0), token_session(kAssigned1, "myapp01", live(1)));
+    table.track(client(1), token_session(kAssigned1, "myapp01", live(1)));
+    table.track(client(0), token_session(kAssigned2, "myapp01", live(1)));  // replaced
+    assert_true(table.holds_broker_assigned_id(kAssigned1));
+    assert_true(table.holds_broker_assigned_id(kAssigned2));
+    table.untrack(client(1));
+    assert_false(table.holds_broker_assigned_id(kAssigned1));
+    store.erase("myapp01");
+    assert_int_equal(table.sweep(store, kNow).revoked.size(), 1);
+    assert_false(table.holds_broker_assigned_id(kAssigned2));
+    assert_int_equal(table.size(), 0);
 }
 
 void a_clean_session_is_forgotten_at_disconnect(void**) {
     SessionTable table;
-    table.track(client(0), token_session("sensor-1", "myapp01", live(1)));
+    table.track(client(0), token_session(kAssigned1, "myapp01", live(1)));
     table.disconnected(client(0));
     assert_null(table.find(client(0)));
     assert_null(table.find_parked(client(0)));
-    assert_false(table.holds_mqtt_client_id("sensor-1"));
+    assert_false(table.holds_broker_assigned_id(kAssigned1));
 }
 
 // The broker keeps a persistent session offline: so does the table, until
 // the broker reports it dropped too.
 void a_persistent_session_is_parked_until_the_broker_drops_it(void**) {
     SessionTable table;
-    table.track(client(0), token_session("sensor-1", "myapp01", live(1), true));
+    table.track(client(0), token_session(kAssigned1, "myapp01", live(1), true));
     table.disconnected(client(0));
     assert_null(table.find(client(0)));
     assert_non_null(table.find_parked(client(0)));
-    assert_true(table.holds_mqtt_client_id("sensor-1"));
+    assert_true(table.holds_broker_assigned_id(kAssigned1));
     table.disconnected(client(0));
     assert_null(table.find_parked(client(0)));
-    assert_false(table.holds_mqtt_client_id("sensor-1"));
+    assert_false(table.holds_broker_assigned_id(kAssigned1));
 }
 
 // What the tick logs when it looks: how often the table read the registry.
@@ -254,6 +280,7 @@ void recheck_grant_renews_the_validity(void**) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_tracked_session_is_found_by_its_client),
+        cmocka_unit_test(assigned_ids_follow_their_sessions),
         cmocka_unit_test(a_clean_session_is_forgotten_at_disconnect),
         cmocka_unit_test(a_persistent_session_is_parked_until_the_broker_drops_it),
         cmocka_unit_test(nothing_changed_nothing_swept),
