@@ -144,7 +144,9 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
         return MOSQ_ERR_PLUGIN_DEFER;
 
     const std::string_view username = view_of(event.username);
-    if (!certificate) {
+    // Only the broker's own re-run on SIGHUP is answered from the table: a
+    // CONNECT is a new client, whatever its address once held.
+    if (!certificate && plugin.reloading) {
         Session* session = plugin.sessions.find(client);
         if (is_token_session_reauth(session, client, username)) {
             // Judged as the sweep judges it: an unreadable registry is no revocation.
@@ -157,7 +159,7 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
             }
             return MOSQ_ERR_SUCCESS;
         }
-        const Session* parked = plugin.reloading ? plugin.sessions.find_parked(client) : nullptr;
+        const Session* parked = plugin.sessions.find_parked(client);
         if (event.password == nullptr && is_token_session_reauth(parked, client, username))
             return reauth_offline(plugin, *parked);
     }

@@ -1,8 +1,29 @@
 #include "sessions.hpp"
 
+#include <sodium.h>
+
+#include <cstring>
+
 #include "client_ids.hpp"
 
 namespace keyauth::mqtt {
+
+static_assert(sizeof(KeyedIdHash) == crypto_shorthash_KEYBYTES);
+
+KeyedIdHash::KeyedIdHash() : key_{} {
+    // Without randomness (it never happens on Linux) a known key: slower
+    // against chosen ids, never wrong.
+    if (sodium_init() >= 0)
+        randombytes_buf(key_, sizeof key_);
+}
+
+std::size_t KeyedIdHash::operator()(const std::string& id) const noexcept {
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(id.data()), id.size(), key_);
+    std::size_t hash;
+    std::memcpy(&hash, out, sizeof hash);
+    return hash;
+}
 
 Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
     const AuthResult result = keyauth::recheck(store, grant.client_id, grant.credential, now);
@@ -13,8 +34,12 @@ Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
 
 void SessionTable::track(const mosquitto* client, Session session) {
     rule_.admitted(session.grant.not_after);
+    // A client at an address the table still knows: the broker freed the
+    // one before without telling (an expired offline session does not).
     if (auto it = sessions_.find(client); it != sessions_.end())
         forget(sessions_, it);
+    if (auto it = parked_.find(client); it != parked_.end())
+        forget(parked_, it);
     if (looks_broker_assigned(session.mqtt_client_id))
         ++assigned_ids_[session.mqtt_client_id];
     sessions_.emplace(client, std::move(session));
@@ -35,17 +60,15 @@ void SessionTable::untrack(const mosquitto* client) noexcept {
 }
 
 void SessionTable::disconnected(const mosquitto* client) {
-    if (auto it = parked_.find(client); it != parked_.end()) {
-        forget(parked_, it);
+    // The live session first: track() left no parked one at its address.
+    auto it = sessions_.find(client);
+    if (it == sessions_.end()) {
+        if (auto parked = parked_.find(client); parked != parked_.end())
+            forget(parked_, parked);
         return;
     }
-    auto it = sessions_.find(client);
-    if (it == sessions_.end())
-        return;
     if (it->second.persistent) {
         // Parked under the same id: its count stays.
-        if (auto stale = parked_.find(client); stale != parked_.end())
-            forget(parked_, stale);
         parked_.emplace(client, std::move(it->second));
         sessions_.erase(it);
         return;

@@ -53,6 +53,17 @@ struct SweepOutcome {
     std::size_t kept_through_error = 0;
 };
 
+// SipHash under a key made per table: ids a client chooses cannot be made
+// to share a bucket.
+class KeyedIdHash {
+  public:
+    KeyedIdHash();
+    std::size_t operator()(const std::string& id) const noexcept;
+
+  private:
+    unsigned char key_[16];
+};
+
 class SessionTable {
   public:
     // registry_error_grace: seconds sessions outlive an unreadable registry.
@@ -94,7 +105,7 @@ class SessionTable {
     Sessions parked_;
     // The ids of the broker's assigned form among sessions_ and parked_,
     // counted: only these are ever asked about.
-    std::unordered_map<std::string, std::size_t> assigned_ids_;
+    std::unordered_map<std::string, std::size_t, KeyedIdHash> assigned_ids_;
     RevocationSweep rule_;
 };
 

@@ -23,6 +23,9 @@ void anything_else_is_not(void**) {
     assert_false(looks_broker_assigned("auto-0B8E3F2A91-C4-4D6E-A1B2-C3D4E5F60718"));
     assert_false(looks_broker_assigned("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F6071"));
     assert_false(looks_broker_assigned("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F6071G"));
+    // A prefix in a registered client's namespace (its id, ':', anything).
+    assert_false(looks_broker_assigned("alice:0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718"));
+    assert_false(looks_broker_assigned("a:b-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718"));
     // A trailing character after the form.
     assert_false(looks_broker_assigned("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718x"));
 }

@@ -151,6 +151,23 @@ void a_persistent_session_is_parked_until_the_broker_drops_it(void**) {
     assert_false(table.holds_broker_assigned_id(kAssigned1));
 }
 
+// The broker frees an offline session that expires without reporting it: a
+// new client at the same address is a new session, and its disconnect ends
+// it, not the stale parked one.
+void a_new_client_at_a_parked_address_replaces_it(void**) {
+    SessionTable table;
+    table.track(client(0), token_session(kAssigned1, "victim", live(1), true));
+    table.disconnected(client(0));
+    assert_non_null(table.find_parked(client(0)));
+    table.track(client(0), token_session("attacker", "attacker", live(2)));
+    assert_null(table.find_parked(client(0)));
+    assert_false(table.holds_broker_assigned_id(kAssigned1));
+    table.disconnected(client(0));
+    assert_null(table.find(client(0)));
+    assert_null(table.find_parked(client(0)));
+    assert_int_equal(table.size(), 0);
+}
+
 // What the tick logs when it looks: how often the table read the registry.
 std::size_t sweeps_begun = 0;
 void count_sweep(std::size_t) {
@@ -281,6 +298,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_tracked_session_is_found_by_its_client),
         cmocka_unit_test(assigned_ids_follow_their_sessions),
+        cmocka_unit_test(a_new_client_at_a_parked_address_replaces_it),
         cmocka_unit_test(a_clean_session_is_forgotten_at_disconnect),
         cmocka_unit_test(a_persistent_session_is_parked_until_the_broker_drops_it),
         cmocka_unit_test(nothing_changed_nothing_swept),
