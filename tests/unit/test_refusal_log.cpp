@@ -60,7 +60,9 @@ void other_clients_and_reasons_have_their_own_line(void**) {
     assert_true(log.note("alice", Verdict::unknown_client, kStart).log);
     assert_false(log.note("alice", Verdict::unknown_client, kStart + 1).log);
     assert_true(log.note("bob", Verdict::unknown_client, kStart + 1).log);
-    assert_true(log.note("alice", Verdict::mismatch, kStart + 1).log);
+    // A wrong secret shares the unknown id's key (no registered-id oracle).
+    assert_false(log.note("alice", Verdict::mismatch, kStart + 1).log);
+    assert_true(log.note("alice", Verdict::expired, kStart + 1).log);
     assert_true(log.note("bob", Verdict::expired, kStart + 1).log);
     assert_false(log.note("bob", Verdict::expired, kStart + 2).log);
 }
@@ -101,12 +103,12 @@ void a_full_table_replaces_the_oldest_entry_whose_minute_is_over(void**) {
 // table is untouched.
 void unknown_client_ids_are_bounded(void**) {
     RefusalLog log(8, 8);
-    assert_true(log.note("alice", Verdict::mismatch, kStart).log);
+    assert_true(log.note("alice", Verdict::expired, kStart).log);
     int lines = 0;
     for (int i = 0; i < 100000; ++i)
         lines += log.note("x" + std::to_string(i), Verdict::unknown_client, kStart + 1).log;
     assert_int_equal(lines, 8 + 1);
-    assert_false(log.note("alice", Verdict::mismatch, kStart + 2).log);
+    assert_false(log.note("alice", Verdict::expired, kStart + 2).log);
     // And at the default size, a million of them in one minute: a bounded count.
     RefusalLog big;
     lines = 0;
@@ -114,6 +116,21 @@ void unknown_client_ids_are_bounded(void**) {
         lines += big.note("x" + std::to_string(i), Verdict::unknown_client, kStart).log;
     assert_true(lines <= static_cast<int>(keyauth::kRefusalLogStrangers) + 1);
     assert_true(big.note("alice", Verdict::expired, kStart).log);
+}
+
+// A wrong secret for a registered id is counted as an unknown id is: once a
+// guesser has filled the strangers' table and spent its shared line,
+// neither gets a line, so whether one is written tells nothing about the id.
+void a_wrong_secret_tells_no_guesser_the_id_is_registered(void**) {
+    RefusalLog log(8, 8);
+    for (int i = 0; i < 9; ++i)
+        log.note("x" + std::to_string(i), Verdict::unknown_client, kStart);
+    const RefusalNote registered = log.note("alice", Verdict::mismatch, kStart + 1);
+    assert_false(registered.log);
+    const RefusalNote unknown = log.note("nobody", Verdict::unknown_client, kStart + 1);
+    assert_int_equal(registered.log, unknown.log);
+    assert_false(log.note("alice", Verdict::mismatch, kStart + 2).log);
+    assert_false(log.note("nobody", Verdict::unknown_client, kStart + 2).log);
 }
 
 void a_clock_going_back_restarts_the_minute(void**) {
@@ -211,6 +228,7 @@ int main() {
         cmocka_unit_test(refusals_naming_no_client_share_one_line_per_reason),
         cmocka_unit_test(a_full_table_replaces_the_oldest_entry_whose_minute_is_over),
         cmocka_unit_test(unknown_client_ids_are_bounded),
+        cmocka_unit_test(a_wrong_secret_tells_no_guesser_the_id_is_registered),
         cmocka_unit_test(a_clock_going_back_restarts_the_minute),
         cmocka_unit_test(c_facade_follows_the_same_rule),
         cmocka_unit_test(overdue_counts_are_taken_once_their_minute_is_over),

@@ -182,8 +182,9 @@ bool RefusalLog::pending() const noexcept {
 }
 
 bool refusal_names_registered_client(Verdict verdict) noexcept {
+    // Not mismatch: anyone may name a registered id with a wrong secret, and
+    // whether that gets a line must not tell them it is registered.
     switch (verdict) {
-        case Verdict::mismatch:
         case Verdict::not_yet_valid:
         case Verdict::expired:
         case Verdict::different_clients:
@@ -201,6 +202,9 @@ RefusalLog::~RefusalLog() = default;
 
 RefusalNote RefusalLog::note(std::string_view client_id, Verdict verdict,
                              std::int64_t now) noexcept {
+    // A wrong secret is keyed as an unknown id is (verdict_as_counted): the
+    // caller's line still says which.
+    verdict = verdict_as_counted(verdict);
     const auto index = static_cast<std::size_t>(verdict);
     const auto of = static_cast<std::uint8_t>(index < kVerdicts ? index : 0);
     RefusalNote note;

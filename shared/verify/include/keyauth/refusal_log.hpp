@@ -8,13 +8,14 @@
 // run that simply stops is reported only at that client's next refusal.
 //
 // Keys, and why memory stays bounded whatever a client presents:
-// - a registered client's refusals (its credential was found: mismatch,
-//   expired, not yet valid, MQTT client id refused, different clients) are
-//   keyed by its id and reason in a table of kRefusalLogClients entries;
-// - an id the registry does not confirm (unknown or deleted client, a
-//   username without password, an unreadable registry) in a table of its own
-//   of kRefusalLogStrangers entries, so garbage ids never push out the
-//   registered clients' entries;
+// - a registered client's refusals (its credential was found: expired, not
+//   yet valid, MQTT client id refused, different clients) are keyed by its
+//   id and reason in a table of kRefusalLogClients entries;
+// - an id the registry does not confirm to the one presenting it (unknown
+//   or deleted client, a wrong secret, a username without password, an
+//   unreadable registry) in a table of its own of kRefusalLogStrangers
+//   entries, so garbage ids never push out the registered clients' entries,
+//   and whether a line is written never tells a guesser an id is registered;
 // - refusals that name no client (no credential, malformed) share one key
 //   per reason, as do refusals whose table slots are all still inside their
 //   minute: an entry is replaced (the oldest of its set first) only once its
