@@ -58,6 +58,40 @@ std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 146959
     return h;
 }
 
+// The marks' hash and compare, a word at a time: they run on every
+// admission (fnv1a's byte loop cost twice as much).
+inline std::uint64_t load_word(const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+inline std::uint64_t id_hash(const char* p, std::size_t n) {
+    std::uint64_t h = n * 0x9e3779b97f4a7c15ull;
+    for (; n >= 8; p += 8, n -= 8)
+        h = (h ^ load_word(p)) * 0xff51afd7ed558ccdull;
+    std::uint64_t tail = 0;
+    while (n != 0)
+        tail = (tail << 8) | static_cast<unsigned char>(p[--n]);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    // the products' high bits into the low ones the slot index takes
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+inline bool same_id(const char* a, const char* b, std::size_t n) {
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        if (load_word(a) != load_word(b))
+            return false;
+    }
+    for (; n != 0; --n) {
+        if (*a++ != *b++)
+            return false;
+    }
+    return true;
+}
+
 std::uint64_t record_check(const Record& r) {
     return fnv1a(&r.time, sizeof r.time, fnv1a(r.id, sizeof r.id)) ^ 0x6b61u;
 }
@@ -154,6 +188,7 @@ Result<std::int64_t> parse_last_use_interval(std::string_view text) {
 
 struct LastUseMarks::Slot {
     std::int64_t minute = -1;  // the minute last marked (Unix seconds / 60)
+    std::uint32_t tag = 0;     // the id's hash, high bits: most misses end here
     std::uint8_t length = 0;   // 0: never used
     bool pending = false;      // marked, not yet in the file
     char id[kIdField];
@@ -169,15 +204,26 @@ LastUseMarks::LastUseMarks(std::size_t slots) {
 
 LastUseMarks::~LastUseMarks() = default;
 
+// Almost every admission: the client's home slot, already marked this minute.
 void LastUseMarks::mark(std::string_view id, std::int64_t now) noexcept {
     if (id.empty() || id.size() > kIdField)
         return;
     const std::int64_t minute = now / kLastUseResolution;
-    const std::size_t home = static_cast<std::size_t>(fnv1a(id.data(), id.size()));
+    const std::uint64_t hash = id_hash(id.data(), id.size());
+    const auto tag = static_cast<std::uint32_t>(hash >> 32);
+    Slot& home = slots_[static_cast<std::size_t>(hash) & mask_];
+    if (home.minute == minute && home.tag == tag && home.length == id.size() &&
+        same_id(home.id, id.data(), id.size()))
+        return;
+    mark_slowly(id, minute, static_cast<std::size_t>(hash), tag);
+}
+
+void LastUseMarks::mark_slowly(std::string_view id, std::int64_t minute, std::size_t home,
+                               std::uint32_t tag) noexcept {
     Slot* free = nullptr;
     for (std::size_t i = 0; i < kProbe; ++i) {
         Slot& s = slots_[(home + i) & mask_];
-        if (s.length == id.size() && std::memcmp(s.id, id.data(), id.size()) == 0) {
+        if (s.tag == tag && s.length == id.size() && same_id(s.id, id.data(), id.size())) {
             if (s.minute != minute) {
                 // a later minute only: a clock stepped back keeps the later stamp
                 s.minute = std::max(s.minute, minute);
@@ -197,6 +243,7 @@ void LastUseMarks::mark(std::string_view id, std::int64_t now) noexcept {
     }
     std::memcpy(free->id, id.data(), id.size());
     free->length = static_cast<std::uint8_t>(id.size());
+    free->tag = tag;
     free->minute = minute;
     free->pending = true;
     ++pending_;

@@ -60,6 +60,8 @@ class LastUseMarks {
     struct Slot;
 
   private:
+    void mark_slowly(std::string_view client_id, std::int64_t minute, std::size_t home,
+                     std::uint32_t tag) noexcept;
     std::unique_ptr<Slot[]> slots_;
     std::size_t mask_ = 0;
     std::size_t pending_ = 0;
