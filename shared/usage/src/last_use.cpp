@@ -138,10 +138,12 @@ class Fd {
     int fd_;
 };
 
-bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
-    auto* p = static_cast<char*>(buffer);
+// The whole buffer, through pread or pwrite, or false (errno says why; a
+// short read is the end of the file).
+template <typename Io, typename Byte>
+bool transfer_all(Io io, int fd, Byte* p, std::size_t size, off_t offset) {
     while (size > 0) {
-        const ssize_t n = ::pread(fd, p, size, offset);
+        const ssize_t n = io(fd, p, size, offset);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -153,19 +155,12 @@ bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
     return true;
 }
 
+bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
+    return transfer_all(::pread, fd, static_cast<char*>(buffer), size, offset);
+}
+
 bool write_all(int fd, const void* buffer, std::size_t size, off_t offset) {
-    const auto* p = static_cast<const char*>(buffer);
-    while (size > 0) {
-        const ssize_t n = ::pwrite(fd, p, size, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        size -= static_cast<std::size_t>(n);
-        offset += n;
-    }
-    return true;
+    return transfer_all(::pwrite, fd, static_cast<const char*>(buffer), size, offset);
 }
 
 std::string errno_text(int error) {

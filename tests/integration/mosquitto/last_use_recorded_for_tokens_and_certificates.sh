@@ -12,48 +12,23 @@ LAST_USE=$WORK/usage/last-use
 start_broker "plugin_opt_last_use $LAST_USE" "plugin_opt_last_use_interval 1"
 expect_in_log "last use per client recorded in $LAST_USE every 1 s" "start-up message"
 
-# unused DURATION: the ids keytool list --unused names, one a line.
-unused() {
-    keytool list --unused "$1" --last-use "$LAST_USE" --json |
-        python3 -c 'import json,sys; [print(c["id"]) for c in json.load(sys.stdin)]'
-}
-# last_used ID: what keytool show says ("None": no record).
-last_used() {
-    keytool show "$1" --last-use "$LAST_USE" --json |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["last_used"])'
-}
-wait_for_record() {
-    for _ in $(seq 50); do
-        [ -f "$LAST_USE" ] && [ "$(last_used "$1")" != None ] && return 0
-        sleep 0.1
-    done
-    fail "no record of $1 after 5 s"
-}
+unused() { unused_clients "$LAST_USE" "$1"; }
 
 T0=$(date +%s)
 out=$(publish_with_token ./alice_token "$PAYLOAD") || fail "alice's token refused: $out"
 out=$(publish_with_certificate ./bob "$PAYLOAD") || fail "bob's certificate refused: $out"
-wait_for_record alice
-wait_for_record bob
+wait_for_last_use "$LAST_USE" alice
+wait_for_last_use "$LAST_USE" bob
 expect_eq "$(unused 10m)" "carol" "clients unused in the last 10 minutes"
 for id in alice bob; do
-    recorded=$(last_used "$id")
+    recorded=$(last_used "$LAST_USE" "$id")
     [ "$recorded" -ge $((T0 / 60 * 60)) ] && [ "$recorded" -le "$(date +%s)" ] ||
         fail "$id's last use $recorded is not in [$((T0 / 60 * 60)), now]"
 done
 expect_eq "$(stat -c '%U %a' "$LAST_USE")" "mosquitto 640" "the file's owner and mode"
 pass "plugin_opt_last_use: a token and a certificate admission recorded; list --unused names carol"
 
-python3 -c '
-import fcntl, sys, time
-f = open(sys.argv[1], "rb")
-fcntl.flock(f, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(30)' "$LAST_USE" "$WORK/held" &
-HOLDER=$!
-at_exit "kill $HOLDER 2>/dev/null || true"
-for _ in $(seq 50); do [ -f "$WORK/held" ] && break; sleep 0.1; done
-[ -f "$WORK/held" ] || fail "the lock holder did not start"
+hold_lock "$LAST_USE"
 start=$(now_millis)
 for _ in 1 2 3 4 5; do
     out=$(publish_with_token ./carol_token "$PAYLOAD") || fail "carol's token refused: $out"
@@ -61,10 +36,9 @@ done
 elapsed=$(($(now_millis) - start))
 [ "$elapsed" -lt 3000 ] || fail "5 CONNECTs took $elapsed ms while the file was held"
 sleep 2.2    # two intervals: the tick found it held
-expect_eq "$(last_used carol)" "None" "carol's record while the file is held"
-kill "$HOLDER"
-wait "$HOLDER" 2>/dev/null || true
-wait_for_record carol
+expect_eq "$(last_used "$LAST_USE" carol)" "None" "carol's record while the file is held"
+release_lock
+wait_for_last_use "$LAST_USE" carol
 expect_eq "$(unused 10m)" "" "unused once the file is released"
 expect_not_contains "$(cat "$BROKER_LOG")" "last use:" "broker log (a held file is no failure)"
 pass "plugin_opt_last_use: a held file delays the record ($elapsed ms for 5 CONNECTs), never a CONNECT"

@@ -28,22 +28,7 @@ request() {
     echo "${got#* }" >>"$WORK/workers"
 }
 
-# unused DURATION: the ids keytool list --unused names, one a line.
-unused() {
-    keytool list --unused "$1" --last-use "$LAST_USE" --json |
-        python3 -c 'import json,sys; [print(c["id"]) for c in json.load(sys.stdin)]'
-}
-
-# wait_for_record ID: until the file records ID (the interval is 1 s).
-wait_for_record() {
-    for _ in $(seq 50); do
-        [ -f "$LAST_USE" ] && keytool show "$1" --last-use "$LAST_USE" --json |
-            python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["last_used"] is None)' &&
-            return 0
-        sleep 0.1
-    done
-    fail "no record of $1 after 5 s"
-}
+unused() { unused_clients "$LAST_USE" "$1"; }
 
 expect_contains "$(nginx_test "keyauth_last_use $LAST_USE interval=0s;")" \
     "the last-use interval must be 1s to 60s" "nginx -t with interval=0s"
@@ -56,11 +41,10 @@ pass "keyauth_last_use: the interval is 1s to 60s, anything else fails nginx -t"
 T0=$(date +%s)
 for _ in $(seq 12); do request ./myapp01_token; done
 expect_eq "$(sort -u "$WORK/workers" | wc -l)" "2" "workers that served myapp01"
-wait_for_record myapp01
+wait_for_last_use "$LAST_USE" myapp01
 sleep 1.5   # the other worker's flush too
 expect_eq "$(unused 10m)" "myapp02" "clients unused in the last 10 minutes"
-recorded=$(keytool show myapp01 --last-use "$LAST_USE" --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["last_used"])')
+recorded=$(last_used "$LAST_USE" myapp01)
 [ "$recorded" -ge $((T0 / 60 * 60)) ] && [ "$recorded" -le "$(date +%s)" ] ||
     fail "myapp01's last use $recorded is not in [$((T0 / 60 * 60)), now]"
 expect_contains "$(keytool show myapp01 --last-use "$LAST_USE")" \
@@ -81,25 +65,15 @@ pass "keytool list --unused: needs a file; refuses one that is not a last-use fi
 
 # Held as a worker stopped inside its flush would hold it: admissions go on
 # at full speed, the record waits; released, it is written.
-python3 -c '
-import fcntl, sys, time
-f = open(sys.argv[1], "rb")
-fcntl.flock(f, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(30)' "$LAST_USE" "$WORK/held" &
-HOLDER=$!
-at_exit "kill $HOLDER 2>/dev/null || true"
-for _ in $(seq 50); do [ -f "$WORK/held" ] && break; sleep 0.1; done
-[ -f "$WORK/held" ] || fail "the lock holder did not start"
+hold_lock "$LAST_USE"
 start=$(date +%s%N)
 for _ in $(seq 10); do request ./myapp02_token; done
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 [ "$elapsed_ms" -lt 2000 ] || fail "10 requests took $elapsed_ms ms while the file was held"
 sleep 2.5   # two intervals: both workers tried and found it held
 expect_eq "$(unused 10m)" "myapp02" "unused while the file is held (the record waits)"
-kill "$HOLDER"
-wait "$HOLDER" 2>/dev/null || true
-wait_for_record myapp02
+release_lock
+wait_for_last_use "$LAST_USE" myapp02
 expect_eq "$(unused 10m)" "" "unused once the file is released"
 pass "keyauth_last_use: a held file delays the record ($elapsed_ms ms for 10 requests), never an admission"
 
