@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,10 +25,14 @@ std::string repeat(std::string_view piece, std::size_t count) {
 }
 
 std::string rule(std::string_view left, std::string_view middle, std::string_view right,
-                 std::size_t id_width) {
-    return std::string(left) + repeat("─", 8) + std::string(middle) + repeat("─", id_width + 2) +
-           std::string(middle) + repeat("─", kTimeWidth + 2) + std::string(middle) +
-           repeat("─", kTimeWidth + 2) + std::string(right) + "\n";
+                 std::size_t id_width, bool last_used) {
+    std::string line = std::string(left) + repeat("─", 8) + std::string(middle) +
+                       repeat("─", id_width + 2) + std::string(middle) +
+                       repeat("─", kTimeWidth + 2) + std::string(middle) +
+                       repeat("─", kTimeWidth + 2);
+    if (last_used)
+        line += std::string(middle) + repeat("─", kTimeWidth + 2);
+    return line + std::string(right) + "\n";
 }
 
 std::string pad_right(std::string text, std::size_t width) {
@@ -37,37 +42,51 @@ std::string pad_right(std::string text, std::size_t width) {
 }
 
 std::string row(const std::string& rownum, const std::string& id, const std::string& from,
-                const std::string& until, std::size_t id_width) {
-    return "│ " + rownum + " │ " + pad_right(id, id_width) + " │ " + pad_right(from, kTimeWidth) +
-           " │ " + pad_right(until, kTimeWidth) + " │\n";
+                const std::string& until, const std::string* last_used, std::size_t id_width) {
+    std::string line = "│ " + rownum + " │ " + pad_right(id, id_width) + " │ " +
+                       pad_right(from, kTimeWidth) + " │ " + pad_right(until, kTimeWidth);
+    if (last_used)
+        line += " │ " + pad_right(*last_used, kTimeWidth);
+    return line + " │\n";
 }
 
-void print_table(const std::vector<keyauth::ClientRecord>& records) {
+// last_use: the hosts' records merged, or null when no file was given.
+void print_table(const std::vector<keyauth::ClientRecord>& records,
+                 const keyauth::LastUseMap* last_use) {
     std::size_t id_width = kMinIdWidth;
     for (const auto& record : records)
         id_width = std::max(id_width, record.id.size());
-    std::string out = rule("┌", "┬", "┐", id_width);
-    out += row("ROWNUM", "ID", "VALID FROM", "EXPIRE", id_width);
-    out += rule("├", "┼", "┤", id_width);
+    const bool with_last_use = last_use != nullptr;
+    std::string out = rule("┌", "┬", "┐", id_width, with_last_use);
+    const std::string heading = "LAST USED";
+    out += row("ROWNUM", "ID", "VALID FROM", "EXPIRE", with_last_use ? &heading : nullptr,
+               id_width);
+    out += rule("├", "┼", "┤", id_width, with_last_use);
     std::size_t rownum = 0;
     for (const auto& record : records) {
         char number[16];
         std::snprintf(number, sizeof number, "%6zu", ++rownum);
         const auto& validity = record.credentials.validity;
+        std::string used;
+        if (with_last_use)
+            used = format_last_use(*last_use, record.id);
         out += row(number, record.id, format_time(validity.not_before),
-                   format_time(validity.not_after), id_width);
+                   format_time(validity.not_after), with_last_use ? &used : nullptr, id_width);
     }
-    out += rule("└", "┴", "┘", id_width);
+    out += rule("└", "┴", "┘", id_width, with_last_use);
     std::fputs(out.c_str(), stdout);
 }
 
-void print_json(const std::vector<keyauth::ClientRecord>& records) {
+void print_json(const std::vector<keyauth::ClientRecord>& records,
+                const keyauth::LastUseMap* last_use) {
     std::string out = "[";
     for (std::size_t i = 0; i < records.size(); ++i) {
         out += i == 0 ? "\n" : ",\n";
         nlohmann::ordered_json client;
         client["id"] = records[i].id;
         add_credential_fields(client, records[i].credentials);
+        if (last_use)
+            add_last_use_field(client, *last_use, records[i].id);
         out += "  " + json_text(client);
     }
     out += records.empty() ? "]\n" : "\n]\n";
@@ -104,6 +123,22 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
         const keyauth::EndingBy ending = keyauth::ending_within(now, *seconds);
         keep_only([&](const auto& c) { return ending.matches(c); });
     }
+    std::optional<keyauth::LastUseMap> last_use;
+    if (arguments.flag("last-use") || arguments.flag("unused")) {
+        auto read = read_last_use_files(arguments.values("last-use"));
+        if (!read)
+            return report_failure(read.error());
+        last_use = std::move(*read);
+    }
+    if (const auto unused = arguments.value("unused")) {
+        auto seconds = keyauth::parse_duration(*unused);
+        if (!seconds)
+            return report_failure("--unused: " + seconds.error().message);
+        const keyauth::UnusedSince since = keyauth::unused_within(*last_use, now, *seconds);
+        all.erase(std::remove_if(all.begin(), all.end(),
+                                 [&](const auto& r) { return !since.matches(r.id); }),
+                  all.end());
+    }
     if (const auto name = arguments.value("state")) {
         const auto state = keyauth::state_named(*name);
         if (!state)
@@ -112,9 +147,9 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
         keep_only([&](const auto& c) { return in_state.matches(c); });
     }
     if (arguments.flag("json")) {
-        print_json(*records);
+        print_json(*records, last_use ? &*last_use : nullptr);
     } else {
-        print_table(*records);
+        print_table(*records, last_use ? &*last_use : nullptr);
     }
     return kExitOk;
 }

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -35,9 +36,19 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
             return report_failure("no client " + id);
         return report_failure(s.error());
     }
+    std::optional<keyauth::LastUseMap> last_use;
+    if (arguments.flag("last-use")) {
+        auto read = read_last_use_files(arguments.values("last-use"));
+        if (!read)
+            return report_failure(read.error());
+        last_use = std::move(*read);
+    }
     const std::int64_t now = keyauth::unix_now();
     if (arguments.flag("json")) {
-        std::printf("%s\n", json_text(client_json(id, credentials, now)).c_str());
+        auto client = client_json(id, credentials, now);
+        if (last_use)
+            add_last_use_field(client, *last_use, id);
+        std::printf("%s\n", json_text(client).c_str());
         return kExitOk;
     }
     std::printf("ID                  %s\n", id.c_str());
@@ -48,6 +59,9 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     std::printf("ISSUED              %s\n", format_time(credentials.issued_at).c_str());
     std::printf("SERIAL              %s\n", credentials.serial.hex().c_str());
     std::printf("CERTIFICATE SHA-256 %s\n", credentials.certificate_fingerprint.hex().c_str());
+    if (last_use)
+        std::printf("LAST USED           %s (at least this recent)\n",
+                    format_last_use(*last_use, id).c_str());
     // Said even once the grace is over: the record holds them until the next change.
     if (credentials.previous.present()) {
         std::printf("PREVIOUS VALID TO   %s%s\n",

@@ -41,19 +41,32 @@ const std::vector<Command>& commands() {
          run_gen},
         {"list",
          "list the registered clients",
-         "usage: keytool [--registry DIR] list [--expiring DURATION] [--state STATE] [--json]\n"
+         "usage: keytool [--registry DIR] list [--expiring DURATION] [--state STATE]\n"
+         "                                     [--unused DURATION] [--last-use FILE]... [--json]\n"
          "\n"
          "  --expiring DURATION  only clients whose credentials have not ended but end\n"
          "                       within DURATION from now (90s, 12h, 30d)\n"
          "  --state STATE        only clients in STATE now: active, suspended, expired or\n"
          "                       \"not yet valid\"\n"
+         "  --unused DURATION    only clients with no use recorded within DURATION (90d)\n"
+         "                       in the --last-use files: \"at least this recent\"\n"
+         "  --last-use FILE      a server's last-use file (keyauth_last_use,\n"
+         "                       plugin_opt_last_use); repeat for each host: the latest\n"
+         "                       wins. Adds a LAST USED column (\"never\": no record)\n"
          "  --json               one JSON array instead of the table\n",
-         {{"expiring", true, false}, {"state", true, false}, {"json", false, false}},
+         {{"expiring", true, false},
+          {"state", true, false},
+          {"unused", true, false},
+          {"last-use", true, true},
+          {"json", false, false}},
          run_list},
         {"show",
          "show one client: state, validity, certificate serial and fingerprint",
-         "usage: keytool [--registry DIR] show <id> [--json]\n",
-         {{"json", false, false}},
+         "usage: keytool [--registry DIR] show <id> [--last-use FILE]... [--json]\n"
+         "\n"
+         "  --last-use FILE  a server's last-use file; repeat for each host: adds\n"
+         "                   LAST USED, the latest any of them records\n",
+         {{"last-use", true, true}, {"json", false, false}},
          run_show},
         {"del",
          "delete a client: its token and certificate stop working at once",

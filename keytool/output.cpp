@@ -49,6 +49,36 @@ void add_credential_fields(nlohmann::ordered_json& object, const keyauth::Client
     }
 }
 
+keyauth::Result<keyauth::LastUseMap> read_last_use_files(const std::vector<std::string>& paths) {
+    if (paths.empty()) {
+        return keyauth::make_error(keyauth::Errc::invalid_argument,
+                                   "--unused needs the servers' records: --last-use FILE "
+                                   "(keyauth_last_use, plugin_opt_last_use), once per host");
+    }
+    keyauth::LastUseMap merged;
+    for (const auto& path : paths) {
+        auto one = keyauth::read_last_use(path);
+        if (!one)
+            return one.error();
+        keyauth::merge_last_use(merged, *one);
+    }
+    return merged;
+}
+
+std::string format_last_use(const keyauth::LastUseMap& last_use, std::string_view id) {
+    const auto found = last_use.find(id);
+    return found == last_use.end() ? "never" : format_time(found->second);
+}
+
+void add_last_use_field(nlohmann::ordered_json& object, const keyauth::LastUseMap& last_use,
+                        std::string_view id) {
+    const auto found = last_use.find(id);
+    if (found == last_use.end())
+        object["last_used"] = nullptr;
+    else
+        object["last_used"] = found->second;
+}
+
 std::string json_text(const nlohmann::ordered_json& value) {
     return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -72,6 +72,13 @@ static ngx_command_t  ngx_http_keyauth_commands[] = {
       offsetof(ngx_http_keyauth_main_conf_t, registry_error_grace),
       NULL },
 
+    { ngx_string("keyauth_last_use"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_keyauth_set_last_use,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("keyauth_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_keyauth_status,
@@ -235,6 +242,10 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     if (result.verdict == KEYAUTH_ACCEPTED) {
         ctx->client_id_len = result.client_id_len;
         ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
+
+        if (ngx_http_keyauth_last_use) {
+            ngx_http_keyauth_last_use_mark(&result);
+        }
 
         return ngx_http_keyauth_track(r, kscf->registry, &result);
     }
@@ -663,6 +674,8 @@ ngx_http_keyauth_init_process(ngx_cycle_t *cycle)
      * retried by the next request, which fails closed until it opens.
      */
 
+    ngx_http_keyauth_last_use_init_process(cycle, kmcf);
+
     registries = kmcf->registries.elts;
 
     for (i = 0; i < kmcf->registries.nelts; i++) {
@@ -683,6 +696,7 @@ ngx_http_keyauth_exit_process(ngx_cycle_t *cycle)
     ngx_http_keyauth_main_conf_t   *kmcf;
 
     ngx_http_keyauth_refusals_exit();
+    ngx_http_keyauth_last_use_exit(cycle);
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_keyauth_module);
 

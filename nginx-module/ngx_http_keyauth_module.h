@@ -11,6 +11,8 @@
  *   ngx_http_keyauth_conf_check.c  checks at configuration time (nginx -t)
  *   ngx_http_keyauth_status.c      "keyauth_status": the counters, summed
  *                                  over the workers, for Prometheus
+ *   ngx_http_keyauth_last_use.c    "keyauth_last_use": when each client
+ *                                  last authenticated, for keytool
  */
 
 
@@ -50,6 +52,8 @@ typedef struct {
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
     time_t                         registry_error_grace;
+    ngx_str_t                      last_use;  /* "keyauth_last_use" FILE */
+    time_t                         last_use_interval;
 } ngx_http_keyauth_main_conf_t;
 
 
@@ -102,6 +106,14 @@ void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
 char *ngx_http_keyauth_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 void ngx_http_keyauth_status_init_process(ngx_cycle_t *cycle);
 
+/* ngx_http_keyauth_last_use.c */
+char *ngx_http_keyauth_set_last_use(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_keyauth_last_use_init_process(ngx_cycle_t *cycle,
+    ngx_http_keyauth_main_conf_t *kmcf);
+void ngx_http_keyauth_last_use_mark(keyauth_result_t *result);
+void ngx_http_keyauth_last_use_exit(ngx_cycle_t *cycle);
+
 /* ngx_http_keyauth_conf_check.c */
 ngx_int_t ngx_http_keyauth_check_registry(ngx_conf_t *cf, ngx_str_t *path);
 ngx_int_t ngx_http_keyauth_check_location(ngx_conf_t *cf,
@@ -112,6 +124,7 @@ ngx_int_t ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
 
 extern ngx_module_t  ngx_http_keyauth_module;
 extern ngx_http_keyauth_counters_t  *ngx_http_keyauth_counters;
+extern keyauth_last_use_t           *ngx_http_keyauth_last_use;
 
 
 /*

@@ -99,6 +99,8 @@ int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
                       "could not set username");
     }
     count_connect(plugin, result.about, Verdict::accepted);
+    if (plugin.last_use)
+        plugin.last_use->mark(registered_id, unix_now());
     warn_if_no_tick(plugin);
     return MOSQ_ERR_SUCCESS;
 }

@@ -18,6 +18,19 @@ constexpr std::chrono::milliseconds kSweepInterval{50};
 // Quiet refusals are reported within a second of their minute's end.
 constexpr std::chrono::seconds kRefusalSummaryInterval{1};
 
+void write_last_use(Plugin& plugin) noexcept {
+    const FlushReport flush = plugin.last_use->flush(unix_now());
+    if (!flush.report)
+        return;
+    if (flush.outcome == FlushOutcome::failed) {
+        // said once until it changes: a full disk does not flood the log
+        log(MOSQ_LOG_ERR, "last use: %s", flush.message.c_str());
+    } else {
+        log(MOSQ_LOG_NOTICE, "last use: records written again to %s",
+            plugin.options.last_use.c_str());
+    }
+}
+
 int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
     plugin.ticked = true;
@@ -29,6 +42,9 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     if (now >= plugin.next_refusal_summary) {
         plugin.next_refusal_summary = now + kRefusalSummaryInterval;
         log_overdue_refusals(plugin);
+        // Another process holding the file: the marks wait for the next interval.
+        if (plugin.last_use && plugin.last_use->due(unix_now()))
+            write_last_use(plugin);
     }
     SweepOutcome swept;
     try {

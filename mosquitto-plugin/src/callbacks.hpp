@@ -9,4 +9,9 @@ int on_tick(int event, void* event_data, void* userdata);
 int on_disconnect(int event, void* event_data, void* userdata);
 int on_reload(int event, void* event_data, void* userdata);
 
+struct Plugin;
+// plugin_opt_last_use: writes the marks now (the tick, when due, and the
+// cleanup), never waiting for another process; logs a failure once.
+void write_last_use(Plugin& plugin) noexcept;
+
 }  // namespace keyauth::mqtt

@@ -14,6 +14,8 @@ constexpr std::string_view kTokenAuth = "token_auth";
 constexpr std::string_view kClientIdMatch = "clientid_match";
 constexpr std::string_view kRegistryErrorGrace = "registry_error_grace";
 constexpr std::string_view kSysInterval = "sys_interval";
+constexpr std::string_view kLastUse = "last_use";
+constexpr std::string_view kLastUseInterval = "last_use_interval";
 
 Status parse_bool(std::string_view key, std::string_view value, bool& out) {
     if (value == "true") {
@@ -48,7 +50,8 @@ Status parse_seconds(std::string_view key, std::string_view value, std::int64_t&
 Result<Options> parse_options(const mosquitto_opt* options, int count) {
     Options parsed;
     bool seen_registry = false, seen_token_auth = false, seen_clientid_match = false,
-         seen_registry_error_grace = false, seen_sys_interval = false;
+         seen_registry_error_grace = false, seen_sys_interval = false, seen_last_use = false,
+         seen_last_use_interval = false;
     for (int i = 0; i < count; ++i) {
         const std::string_view key = options[i].key != nullptr ? options[i].key : "";
         const std::string_view value = options[i].value != nullptr ? options[i].value : "";
@@ -57,12 +60,15 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
                      : key == kClientIdMatch      ? &seen_clientid_match
                      : key == kRegistryErrorGrace ? &seen_registry_error_grace
                      : key == kSysInterval        ? &seen_sys_interval
+                     : key == kLastUse            ? &seen_last_use
+                     : key == kLastUseInterval    ? &seen_last_use_interval
                                                   : nullptr;
         if (seen == nullptr) {
             return make_error(Errc::invalid_argument,
                               "unknown option plugin_opt_" + std::string(key) +
                                   " (known: registry, token_auth, clientid_match, "
-                                  "registry_error_grace, sys_interval)");
+                                  "registry_error_grace, sys_interval, last_use, "
+                                  "last_use_interval)");
         }
         if (*seen) {
             return make_error(Errc::invalid_argument,
@@ -82,6 +88,16 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
             s = parse_seconds(key, value, parsed.registry_error_grace);
         } else if (key == kSysInterval) {
             s = parse_seconds(key, value, parsed.sys_interval);
+        } else if (key == kLastUse) {
+            parsed.last_use = std::string(value);
+        } else if (key == kLastUseInterval) {
+            const bool digits = value.find_first_not_of("0123456789") == std::string_view::npos;
+            auto interval =
+                parse_last_use_interval(digits ? std::string(value) + "s" : std::string(value));
+            if (!interval)
+                return make_error(Errc::invalid_argument,
+                                  "plugin_opt_last_use_interval: " + interval.error().message);
+            parsed.last_use_interval = *interval;
         } else {
             s = parse_bool(key, value, parsed.clientid_match);
         }
@@ -91,6 +107,10 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
     if (!seen_registry) {
         return make_error(Errc::invalid_argument,
                           "plugin_opt_registry DIR is required (the directory of keytool init)");
+    }
+    if (seen_last_use_interval && !seen_last_use) {
+        return make_error(Errc::invalid_argument,
+                          "plugin_opt_last_use_interval needs plugin_opt_last_use FILE");
     }
     return parsed;
 }

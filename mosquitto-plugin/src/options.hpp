@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include <keyauth/last_use.hpp>
 #include <keyauth/result.hpp>
 #include <keyauth/revocation_sweep.hpp>
 
@@ -24,6 +25,11 @@ struct Options {
     // publications, as the broker's sys_interval (0: none). The plugin API
     // does not hand plugins the broker's own setting.
     std::int64_t sys_interval = kDefaultSysInterval;
+    // plugin_opt_last_use: the file each client's last authentication is
+    // recorded in ("" : not recorded); plugin_opt_last_use_interval: seconds
+    // between writes, 1 to 60 (keyauth/last_use.hpp)
+    std::string last_use;
+    std::int64_t last_use_interval = kLastUseDefaultInterval;
 };
 
 // Refuses unknown, repeated or empty options, flags other than true/false

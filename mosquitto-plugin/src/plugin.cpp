@@ -72,6 +72,10 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
     plugin->store = std::move(registry.value());
     plugin->sessions = SessionTable(plugin->options.registry_error_grace);
     plugin->sys = SysTopics(plugin->options.sys_interval);
+    if (!plugin->options.last_use.empty()) {
+        plugin->last_use = std::make_unique<LastUseRecorder>(plugin->options.last_use,
+                                                             plugin->options.last_use_interval);
+    }
     for (const Registration& r : kCallbacks) {
         if (mosquitto_callback_register(identifier, r.event, r.callback, nullptr, plugin.get()) !=
             MOSQ_ERR_SUCCESS) {
@@ -96,6 +100,12 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
             "counters published under $SYS/broker/keyauth/ every %lld s "
             "(plugin_opt_sys_interval)",
             static_cast<long long>(o.sys_interval));
+    }
+    if (!o.last_use.empty()) {
+        log(MOSQ_LOG_NOTICE,
+            "last use per client recorded in %s every %lld s (plugin_opt_last_use): "
+            "at least this recent, never used to admit or refuse",
+            o.last_use.c_str(), static_cast<long long>(o.last_use_interval));
     }
     if (loaded_per_listener(identifier)) {
         log(MOSQ_LOG_WARNING,
@@ -136,7 +146,10 @@ KEYAUTH_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifie
 KEYAUTH_PLUGIN_EXPORT int mosquitto_plugin_cleanup(void* userdata, mosquitto_opt* /*options*/,
                                                    int /*option_count*/) {
     std::unique_ptr<Plugin> plugin(static_cast<Plugin*>(userdata));
-    if (plugin)
+    if (plugin) {
         unregister_callbacks(plugin->identifier);
+        if (plugin->last_use)
+            write_last_use(*plugin);  // one last try, never waiting
+    }
     return MOSQ_ERR_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include <keyauth/last_use.hpp>
 #include <keyauth/refusal_log.hpp>
 #include <keyauth/registry.hpp>
 
@@ -22,6 +23,8 @@ struct Plugin {
     SessionTable sessions;
     RefusalLog refusals;  // which refusals get a line
     SysTopics sys;        // $SYS/broker/keyauth/ counters
+    // plugin_opt_last_use: admissions marked, written by the tick
+    std::unique_ptr<LastUseRecorder> last_use;
     std::chrono::steady_clock::time_point next_sweep{};
     std::chrono::steady_clock::time_point next_refusal_summary{};
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

@@ -124,3 +124,42 @@ make_registry_unreadable() {
     mv "$KEYAUTH_REGISTRY" "$WORK/registry.$REGISTRY_COPIES" && mv "$WORK/copy" "$KEYAUTH_REGISTRY"
 }
 make_registry_readable() { chmod "$REGISTRY_MODE" "$KEYAUTH_REGISTRY"; }
+
+# Last use (keyauth_last_use, plugin_opt_last_use), as keytool reports it.
+# unused_clients FILE DURATION: the ids keytool list --unused names, one a line.
+unused_clients() {
+    keytool list --unused "$2" --last-use "$1" --json |
+        python3 -c 'import json,sys; [print(c["id"]) for c in json.load(sys.stdin)]'
+}
+# last_used FILE ID: the Unix time keytool show gives, "None" for no record.
+last_used() {
+    keytool show "$2" --last-use "$1" --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["last_used"])'
+}
+# wait_for_last_use FILE ID: until FILE records ID, at most 5 s.
+wait_for_last_use() {
+    for _ in $(seq 50); do
+        [ -f "$1" ] && [ "$(last_used "$1" "$2")" != None ] && return 0
+        sleep 0.1
+    done
+    fail "no record of $2 in $1 after 5 s"
+}
+# hold_lock FILE: another process holds flock(LOCK_EX) on FILE (as a server
+# stopped inside its flush would) until release_lock.
+hold_lock() {
+    rm -f "$WORK/held"
+    python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "rb")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$1" "$WORK/held" &
+    LOCK_HOLDER=$!
+    at_exit "kill $LOCK_HOLDER 2>/dev/null || true"
+    for _ in $(seq 50); do [ -f "$WORK/held" ] && return 0; sleep 0.1; done
+    fail "the lock holder did not start"
+}
+release_lock() {
+    kill "$LOCK_HOLDER"
+    wait "$LOCK_HOLDER" 2>/dev/null || true
+}

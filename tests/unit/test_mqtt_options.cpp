@@ -61,6 +61,23 @@ void the_grace_takes_seconds_or_a_duration(void**) {
                    "(90s, 5m), not 'soon'");
 }
 
+void last_use_is_off_unless_a_file_is_named(void**) {
+    auto off = parse({{"registry", "/r"}});
+    assert_true(off->last_use.empty());
+    auto on = parse({{"registry", "/r"}, {"last_use", "/var/lib/mosquitto/keyauth-last-use"}});
+    assert_string_equal(on->last_use.c_str(), "/var/lib/mosquitto/keyauth-last-use");
+    assert_int_equal(on->last_use_interval, 60);
+    assert_int_equal(
+        parse({{"registry", "/r"}, {"last_use", "/f"}, {"last_use_interval", "1"}})
+            ->last_use_interval,
+        1);
+    expect_refused(parse({{"registry", "/r"}, {"last_use", "/f"}, {"last_use_interval", "5m"}}),
+                   "plugin_opt_last_use_interval: the last-use interval must be 1s to 60s, "
+                   "not '5m'");
+    expect_refused(parse({{"registry", "/r"}, {"last_use_interval", "1s"}}),
+                   "plugin_opt_last_use_interval needs plugin_opt_last_use FILE");
+}
+
 void the_registry_is_required(void**) {
     expect_refused(parse({}),
                    "plugin_opt_registry DIR is required (the directory of keytool init)");
@@ -71,7 +88,8 @@ void the_registry_is_required(void**) {
 void mistakes_are_named_as_written(void**) {
     expect_refused(parse({{"registry", "/r"}, {"tokens", "on"}}),
                    "unknown option plugin_opt_tokens (known: registry, token_auth, "
-                   "clientid_match, registry_error_grace, sys_interval)");
+                   "clientid_match, registry_error_grace, sys_interval, last_use, "
+                   "last_use_interval)");
     expect_refused(parse({{"registry", "/r"}, {"registry", "/s"}}),
                    "plugin_opt_registry is given twice");
     expect_refused(parse({{"registry", ""}}), "plugin_opt_registry has no value");
@@ -97,6 +115,7 @@ int main() {
         cmocka_unit_test(every_option_is_read),
         cmocka_unit_test(the_grace_takes_seconds_or_a_duration),
         cmocka_unit_test(the_registry_is_required),
+        cmocka_unit_test(last_use_is_off_unless_a_file_is_named),
         cmocka_unit_test(mistakes_are_named_as_written),
         cmocka_unit_test(null_strings_are_refusals),
     };

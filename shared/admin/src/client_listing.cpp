@@ -75,6 +75,8 @@ Result<ClientPage> page_by_scan(LocalRegistry& registry, const ListingQuery& que
                 return true;
             if (query.in_state && !query.in_state->matches(c))
                 return true;
+            if (query.unused && !query.unused->matches(id))
+                return true;
             ++page.total;
             if (heap.size() < keep) {
                 heap.push_back(ClientRecord{std::string(id), c});
@@ -149,7 +151,7 @@ Result<ClientPage> list_clients_page(LocalRegistry& registry, const ListingQuery
         return make_error(Errc::invalid_argument, "page offset out of range");
     }
     if (query.order == ListOrder::id && query.id_contains.empty() && !query.ending &&
-        !query.in_state)
+        !query.in_state && !query.unused)
         return page_in_id_order(registry, query);
     return page_by_scan(registry, query);
 }

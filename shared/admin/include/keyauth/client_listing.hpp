@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "keyauth/client_record.hpp"
+#include "keyauth/last_use.hpp"
 #include "keyauth/registry.hpp"
 #include "keyauth/result.hpp"
 
@@ -45,6 +46,26 @@ inline EndingBy ending_within(std::int64_t now, std::int64_t seconds) noexcept {
     return EndingBy{now, now + seconds};
 }
 
+// Clients with no recorded use since `since` in the hosts' last-use files
+// (keytool list --unused): "at least this recent", so a client listed here
+// may have been used later than its record says, never earlier.
+struct UnusedSince {
+    const LastUseMap* last_use = nullptr;  // merged over the files given
+    std::int64_t since = 0;
+
+    bool matches(std::string_view id) const noexcept {
+        if (last_use == nullptr)
+            return false;
+        const auto found = last_use->find(id);
+        return found == last_use->end() || found->second < since;
+    }
+};
+
+inline UnusedSince unused_within(const LastUseMap& last_use, std::int64_t now,
+                                 std::int64_t seconds) noexcept {
+    return UnusedSince{&last_use, now - seconds};
+}
+
 enum class ListOrder { id, valid_from, expire };
 
 inline constexpr std::size_t kMaxPageSize = 1000;
@@ -55,6 +76,7 @@ struct ListingQuery {
     std::string id_contains;  // empty: every client
     std::optional<EndingBy> ending;
     std::optional<InState> in_state;
+    std::optional<UnusedSince> unused;
     ListOrder order = ListOrder::id;
     bool descending = false;
 };

@@ -249,6 +249,57 @@ int keyauth_refusal_log_pending(const keyauth_refusal_log_t *log);
 size_t keyauth_refusal_log_take_overdue(keyauth_refusal_log_t *log, int64_t now,
     keyauth_refusal_summary_t *out, size_t capacity);
 
+/* ---------------------------------------------------------------------
+ * Last use (keyauth/last_use.hpp): when each client last authenticated,
+ * "at least this recent", in a file of the server's own that nothing which
+ * admits or refuses reads. One per process, made after fork:
+ *
+ *   on an admission:  keyauth_last_use_mark(lu, result.client_id,
+ *                                           result.client_id_len, now);
+ *   on a timer:       if (keyauth_last_use_due(lu, now)) {
+ *                         keyauth_last_use_flush(lu, now, &flush);
+ *                         if (flush.report) log flush.message
+ *                     }
+ *
+ * A mark: no lock, no allocation, no system call. A flush never waits for
+ * another process (flock LOCK_NB; busy: the marks wait for the next one).
+ * ------------------------------------------------------------------- */
+
+typedef struct keyauth_last_use_s keyauth_last_use_t;
+
+typedef enum {
+    KEYAUTH_LAST_USE_NOTHING = 0,  /* no marks pending */
+    KEYAUTH_LAST_USE_WRITTEN,      /* every mark is in the file */
+    KEYAUTH_LAST_USE_BUSY,         /* another process holds the file: kept */
+    KEYAUTH_LAST_USE_FAILED        /* not written (message): kept */
+} keyauth_last_use_outcome_t;
+
+typedef struct {
+    keyauth_last_use_outcome_t outcome;
+    size_t               written;   /* records written */
+    int                  report;    /* nonzero: log message (a new failure,
+                                       or "" + outcome WRITTEN after one) */
+    char                 message[320];
+} keyauth_last_use_flush_t;
+
+/* Parses "1s" .. "60s" (an interval= argument) into seconds. Returns 0, or
+ * -1 with a one-line reason in err. */
+int keyauth_last_use_interval(const char *text, size_t len, int64_t *seconds,
+    char *err, size_t err_len);
+/* path: NUL-terminated; interval: seconds, 1 to 60. Opens nothing yet.
+ * NULL when out of memory (then nothing is recorded). */
+keyauth_last_use_t *keyauth_last_use_create(const char *path, int64_t interval);
+void keyauth_last_use_free(keyauth_last_use_t *lu);
+/* now: Unix seconds (the caller's cached clock). A NULL lu does nothing. */
+void keyauth_last_use_mark(keyauth_last_use_t *lu, const char *client_id,
+    size_t client_id_len, int64_t now);
+/* Nonzero when marks are pending and the interval has passed. */
+int keyauth_last_use_due(const keyauth_last_use_t *lu, int64_t now);
+/* Nonzero while marks are pending (keep the timer armed). */
+int keyauth_last_use_pending(const keyauth_last_use_t *lu);
+void keyauth_last_use_flush(keyauth_last_use_t *lu, int64_t now,
+    keyauth_last_use_flush_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,126 @@
+// When each client last authenticated, as each server saw it: "at least this
+// recent". Never read by anything that admits or refuses.
+//
+// A server process marks the client id of every admission in LastUseMarks
+// (in memory, bounded, no lock, no allocation, no system call), and at most
+// once per interval (a minute by default) LastUseRecorder writes the marks
+// to a file of the server's own (not the registry), off the request path:
+// it opens the file, takes flock(LOCK_EX | LOCK_NB) and, if another process
+// holds it, keeps the marks for the next interval. It never waits. Stored
+// times only grow (the max of stored and new). keytool reads the files of
+// every host it is given (read_last_use) and takes the max per client.
+//
+// What a stored time means: the client authenticated at that minute or
+// later. Marks dropped (the table full), a worker killed before its flush,
+// a file replaced by its owner: all make the record older or absent, never
+// newer than a real use unless the file's owner wrote it so.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "keyauth/result.hpp"
+
+namespace keyauth {
+
+inline constexpr std::int64_t kLastUseResolution = 60;        // stamps are whole minutes
+inline constexpr std::int64_t kLastUseDefaultInterval = 60;   // seconds between flushes
+inline constexpr std::int64_t kLastUseMinInterval = 1;        // a test's shorter interval
+inline constexpr std::size_t kLastUseMarkSlots = 4096;        // per process
+
+// "interval=" durations, as both servers take them: 1s to 60s.
+Result<std::int64_t> parse_last_use_interval(std::string_view text);
+
+// The ids admitted since the last flush, each once per minute. A full
+// neighbourhood drops the mark (the record then says "at least this
+// recent", which stays true).
+class LastUseMarks {
+  public:
+    explicit LastUseMarks(std::size_t slots = kLastUseMarkSlots);
+    ~LastUseMarks();
+    LastUseMarks(const LastUseMarks&) = delete;
+    LastUseMarks& operator=(const LastUseMarks&) = delete;
+
+    // now: Unix seconds (the caller's cached clock). Inline-cheap: a hash of
+    // the id, one slot, a compare; nothing when already marked this minute.
+    void mark(std::string_view client_id, std::int64_t now) noexcept;
+
+    std::size_t pending() const noexcept;
+    std::uint64_t dropped() const noexcept;  // marks lost to a full table, ever
+
+    // Calls write(id, minute_start) for each pending mark; those it returns
+    // true for are no longer pending.
+    void take(const std::function<bool(std::string_view, std::int64_t)>& write);
+
+    struct Slot;
+
+  private:
+    void mark_slowly(std::string_view client_id, std::int64_t minute, std::size_t home,
+                     std::uint32_t tag) noexcept;
+    std::unique_ptr<Slot[]> slots_;
+    std::size_t mask_ = 0;
+    std::size_t pending_ = 0;
+    std::uint64_t dropped_ = 0;
+};
+
+enum class FlushOutcome {
+    nothing,  // no marks pending
+    written,  // every pending mark is in the file
+    busy,     // another process holds the file's lock: marks kept
+    failed,   // the file could not be written (message): marks kept
+};
+
+struct FlushReport {
+    FlushOutcome outcome = FlushOutcome::nothing;
+    std::size_t written = 0;
+    std::string message;  // failed: what and the fix
+    // say it in the log: a new failure, or the first success after one
+    bool report = false;
+};
+
+// One per server process: the marks and their file.
+class LastUseRecorder {
+  public:
+    LastUseRecorder(std::string path, std::int64_t interval,
+                    std::size_t slots = kLastUseMarkSlots);
+    ~LastUseRecorder();
+    LastUseRecorder(const LastUseRecorder&) = delete;
+    LastUseRecorder& operator=(const LastUseRecorder&) = delete;
+
+    void mark(std::string_view client_id, std::int64_t now) noexcept { marks_.mark(client_id, now); }
+    // Marks pending and the interval since the last attempt over.
+    bool due(std::int64_t now) const noexcept;
+    // Never waits for another process; never throws.
+    FlushReport flush(std::int64_t now) noexcept;
+
+    const LastUseMarks& marks() const noexcept { return marks_; }
+    std::int64_t interval() const noexcept { return interval_; }
+    const std::string& path() const noexcept { return path_; }
+
+    struct FileIndex;
+
+  private:
+    std::string path_;
+    std::int64_t interval_;
+    std::int64_t last_attempt_ = 0;
+    LastUseMarks marks_;
+    std::unique_ptr<FileIndex> index_;  // where each id's record is, per file
+    std::string last_failure_;          // "" after a success
+};
+
+// id -> the latest minute any of the files records.
+using LastUseMap = std::map<std::string, std::int64_t, std::less<>>;
+
+// Reads one host's file (for keytool; any user that may read it). Refuses a
+// file that is not one (wrong header, not a regular file); skips records
+// that are torn or carry no valid client id.
+Result<LastUseMap> read_last_use(const std::string& path);
+// Keeps the later time per id.
+void merge_last_use(LastUseMap& into, const LastUseMap& from);
+
+}  // namespace keyauth
