@@ -38,7 +38,7 @@ typedef struct {
 typedef struct {
     uint64_t                       requests[2][KEYAUTH_VERDICTS];  /* about */
     uint64_t                       cut[KEYAUTH_VERDICTS];
-    uint64_t                       cache[3];   /* by keyauth_cache_use_t */
+    uint64_t                       cache[KEYAUTH_CACHE_USES];
 } ngx_http_keyauth_counters_t;
 
 
@@ -135,7 +135,7 @@ ngx_http_keyauth_count(keyauth_credential_t about, keyauth_verdict_t verdict)
 static ngx_inline void
 ngx_http_keyauth_count_cache(keyauth_cache_use_t use)
 {
-    if (ngx_http_keyauth_counters && (ngx_uint_t) use < 3) {
+    if (ngx_http_keyauth_counters && (ngx_uint_t) use < KEYAUTH_CACHE_USES) {
         ngx_http_keyauth_counters->cache[use]++;
     }
 }

@@ -281,7 +281,7 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
     size_t                          size;
     uint64_t                        requests[2][KEYAUTH_VERDICTS];
     uint64_t                        cut[KEYAUTH_VERDICTS];
-    uint64_t                        cache[3];
+    uint64_t                        cache[KEYAUTH_CACHE_USES];
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_uint_t                      i, k, v;
@@ -325,7 +325,7 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
             cut[v] += slot->cut[v];
         }
 
-        for (k = 0; k < 3; k++) {
+        for (k = 0; k < KEYAUTH_CACHE_USES; k++) {
             cache[k] += slot->cache[k];
         }
     }
@@ -334,8 +334,8 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
 
     /* at most 160 bytes a sample line, a path escaped at most doubled */
 
-    size = 2048 + sizeof(ngx_http_keyauth_status_cache_format) + 2 * NGX_INT64_LEN
-           + 3 * KEYAUTH_VERDICTS * 160;
+    size = 2048 + sizeof(ngx_http_keyauth_status_cache_format)
+           + 2 * NGX_INT64_LEN + 3 * KEYAUTH_VERDICTS * 160;
 
     for (i = 0; i < kmcf->registries.nelts; i++) {
         size += 3 * (160 + 2 * registries[i]->path.len);

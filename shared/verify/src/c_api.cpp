@@ -47,6 +47,7 @@ static_assert(KEYAUTH_CERTIFICATE == static_cast<int>(CredentialKind::certificat
 static_assert(KEYAUTH_CACHE_NOT_CONSULTED == static_cast<int>(keyauth::CacheUse::not_consulted));
 static_assert(KEYAUTH_CACHE_HIT == static_cast<int>(keyauth::CacheUse::hit));
 static_assert(KEYAUTH_CACHE_MISS == static_cast<int>(keyauth::CacheUse::miss));
+static_assert(KEYAUTH_CACHE_USES == static_cast<int>(keyauth::CacheUse::miss) + 1);
 static_assert(KEYAUTH_CHECK_OFF == static_cast<int>(Check::off));
 static_assert(KEYAUTH_CHECK_WHEN_PRESENTED == static_cast<int>(Check::when_presented));
 static_assert(KEYAUTH_CHECK_REQUIRED == static_cast<int>(Check::required));

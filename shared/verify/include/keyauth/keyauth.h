@@ -51,6 +51,9 @@ typedef enum {
     KEYAUTH_CACHE_MISS               /* not in it: verified in full */
 } keyauth_cache_use_t;
 
+/* How many there are: for tables indexed by cache use. */
+#define KEYAUTH_CACHE_USES (KEYAUTH_CACHE_MISS + 1)
+
 typedef struct {
     keyauth_verdict_t    verdict;
     size_t               client_id_len;
