@@ -231,6 +231,7 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     }
 
     ngx_http_keyauth_count(result.about, result.verdict);
+    ngx_http_keyauth_count_cache(result.cache);
 
     ctx->judged = 0;
 

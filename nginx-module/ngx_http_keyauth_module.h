@@ -40,6 +40,7 @@ typedef struct {
 typedef struct {
     uint64_t                       requests[2][KEYAUTH_VERDICTS];  /* about */
     uint64_t                       cut[KEYAUTH_VERDICTS];
+    uint64_t                       cache[KEYAUTH_CACHE_USES];
 } ngx_http_keyauth_counters_t;
 
 
@@ -138,6 +139,17 @@ ngx_http_keyauth_count(keyauth_credential_t about, keyauth_verdict_t verdict)
     if (ngx_http_keyauth_counters && (ngx_uint_t) verdict < KEYAUTH_VERDICTS) {
         ngx_http_keyauth_counters->requests[about == KEYAUTH_CERTIFICATE]
                                            [verdict]++;
+    }
+}
+
+
+/* whether the token's verdict came from the worker's verification cache */
+
+static ngx_inline void
+ngx_http_keyauth_count_cache(keyauth_cache_use_t use)
+{
+    if (ngx_http_keyauth_counters && (ngx_uint_t) use < KEYAUTH_CACHE_USES) {
+        ngx_http_keyauth_counters->cache[use]++;
     }
 }
 

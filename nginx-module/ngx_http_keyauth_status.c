@@ -79,6 +79,19 @@ static ngx_str_t  ngx_http_keyauth_status_requests_help = ngx_string(
     "verdict and by the credential the verdict is about.\n"
     "# TYPE keyauth_nginx_requests_total counter\n");
 
+/* the verification cache's two counters: HELP, TYPE and sample each */
+
+static const char  ngx_http_keyauth_status_cache_format[] =
+    "# HELP keyauth_nginx_verification_cache_hits_total Tokens whose verdict "
+    "a worker took from its verification cache (verified before, under the "
+    "same registry state).\n"
+    "# TYPE keyauth_nginx_verification_cache_hits_total counter\n"
+    "keyauth_nginx_verification_cache_hits_total %uL\n"
+    "# HELP keyauth_nginx_verification_cache_misses_total Tokens a worker "
+    "verified in full: its verification cache did not hold them.\n"
+    "# TYPE keyauth_nginx_verification_cache_misses_total counter\n"
+    "keyauth_nginx_verification_cache_misses_total %uL\n";
+
 static ngx_str_t  ngx_http_keyauth_status_cut_help = ngx_string(
     "# HELP keyauth_nginx_streams_cut_total Open requests (WebSockets, "
     "streams, long polls) closed because their credential no longer holds, "
@@ -106,7 +119,8 @@ static struct {
     { ngx_string("keyauth_nginx_registry_age_seconds"),
       ngx_string("# HELP keyauth_nginx_registry_age_seconds Seconds since "
                  "this nginx first saw the registry at its commit sequence "
-                 "(at a scrape, or since keyauth_status was turned on).\n"
+                 "(at a scrape, or since keyauth_status was turned on; "
+                 "from 0 again if the clock is set back).\n"
                  "# TYPE keyauth_nginx_registry_age_seconds gauge\n") }
 };
 
@@ -267,6 +281,7 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
     size_t                          size;
     uint64_t                        requests[2][KEYAUTH_VERDICTS];
     uint64_t                        cut[KEYAUTH_VERDICTS];
+    uint64_t                        cache[KEYAUTH_CACHE_USES];
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_uint_t                      i, k, v;
@@ -291,6 +306,7 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
 
     ngx_memzero(requests, sizeof(requests));
     ngx_memzero(cut, sizeof(cut));
+    ngx_memzero(cache, sizeof(cache));
 
     /* plain loads of words other workers write: each is whole */
 
@@ -308,13 +324,18 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
 
             cut[v] += slot->cut[v];
         }
+
+        for (k = 0; k < KEYAUTH_CACHE_USES; k++) {
+            cache[k] += slot->cache[k];
+        }
     }
 
     registries = kmcf->registries.elts;
 
     /* at most 160 bytes a sample line, a path escaped at most doubled */
 
-    size = 2048 + 3 * KEYAUTH_VERDICTS * 160;
+    size = 2048 + sizeof(ngx_http_keyauth_status_cache_format)
+           + 2 * NGX_INT64_LEN + 3 * KEYAUTH_VERDICTS * 160;
 
     for (i = 0; i < kmcf->registries.nelts; i++) {
         size += 3 * (160 + 2 * registries[i]->path.len);
@@ -361,6 +382,10 @@ ngx_http_keyauth_status_handler(ngx_http_request_t *r)
                               "{verdict=\"%s\"} %uL\n",
                               keyauth_verdict_name(v), cut[v]);
     }
+
+    b->last = ngx_sprintf(b->last,
+                          ngx_http_keyauth_status_cache_format,
+                          cache[KEYAUTH_CACHE_HIT], cache[KEYAUTH_CACHE_MISS]);
 
     if (kmcf->registries.nelts) {
         b->last = ngx_http_keyauth_status_registries(b->last, status,
@@ -455,7 +480,9 @@ ngx_http_keyauth_status_registries(u_char *p, ngx_http_keyauth_status_t *status,
             seen->sequence = 0;
         }
 
-        if (seen->sequence != samples[i].sequence) {
+        /* a clock stepped back: the age starts again, never negative */
+
+        if (seen->sequence != samples[i].sequence || now < seen->seen) {
             seen->sequence = samples[i].sequence;
             seen->seen = now;
         }

@@ -193,6 +193,7 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
 
     const std::int64_t now = unix_now();
     const AuthResult result = keyauth::authenticate(*plugin.store, presented, requirements, now);
+    plugin.sys.verification_cache(result.cache);
     if (result.verdict == Verdict::registry_error && plugin.reloading) {
         // A reload re-authenticating a live session (a certificate's, or a
         // token given as password): kept through the error as on the tick.

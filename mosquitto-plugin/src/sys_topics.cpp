@@ -35,6 +35,8 @@ SysTopics::SysTopics(std::int64_t interval_seconds) : interval_(interval_seconds
     topics_[kCutTotal] = topic("sessions/cut");
     topics_[kTracked] = topic("sessions/tracked");
     topics_[kRegistryErrors] = topic("registry/errors");
+    topics_[kCacheHits] = topic("verification_cache/hits");
+    topics_[kCacheMisses] = topic("verification_cache/misses");
 }
 
 void SysTopics::publish_when_due(std::chrono::steady_clock::time_point now,

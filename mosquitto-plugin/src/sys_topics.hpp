@@ -34,6 +34,13 @@ class SysTopics {
         ++values_[kCutTotal];
         ++values_[kCutByReason + static_cast<std::size_t>(why)];
     }
+    // Whether a token's verdict came from the verification cache.
+    void verification_cache(CacheUse use) noexcept {
+        if (use == CacheUse::hit)
+            ++values_[kCacheHits];
+        else if (use == CacheUse::miss)
+            ++values_[kCacheMisses];
+    }
     // The sweep found the registry unreadable (once an outage).
     void registry_unreadable() noexcept { ++values_[kRegistryErrors]; }
 
@@ -41,12 +48,14 @@ class SysTopics {
     void publish_when_due(std::chrono::steady_clock::time_point now, std::size_t sessions_tracked);
 
   private:
-    // connects by kind and verdict, cuts by reason, then three totals
-    static constexpr std::size_t kSlots = 2 * kVerdicts + kVerdicts + 3;
+    // connects by kind and verdict, cuts by reason, then five totals
+    static constexpr std::size_t kSlots = 2 * kVerdicts + kVerdicts + 5;
     static constexpr std::size_t kCutByReason = 2 * kVerdicts;
     static constexpr std::size_t kCutTotal = kCutByReason + kVerdicts;
     static constexpr std::size_t kTracked = kCutTotal + 1;
     static constexpr std::size_t kRegistryErrors = kTracked + 1;
+    static constexpr std::size_t kCacheHits = kRegistryErrors + 1;
+    static constexpr std::size_t kCacheMisses = kCacheHits + 1;
 
     static std::size_t connect_slot(CredentialKind kind, Verdict verdict) noexcept {
         return (kind == CredentialKind::certificate ? kVerdicts : 0) +

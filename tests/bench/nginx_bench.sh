@@ -23,6 +23,10 @@
 #   keyauth_valid    keyauth on, one valid token on every request
 #   keyauth_counted  keyauth_valid with a keyauth_status location: each
 #                    verdict counted in the worker's slot of the status zone
+#   keyauth_scrape   (callgrind only) GET of that keyauth_status page: the
+#                    instructions of one scrape, summing every slot; the
+#                    table then gives its share per request of keyauth_counted
+#                    at one scrape a second
 #   keyauth_rotating keyauth on, a different client per request (the
 #                    registry's bench-tokens.txt: 4 096 of a million, so every
 #                    lookup walks the tree)
@@ -80,6 +84,7 @@ BASIC="Basic $(printf 'bench:benchpassword' | base64)"
 echo "Bearer $VALID" >"$WORK/auth-none"
 echo "Bearer $VALID" >"$WORK/auth-keyauth_valid"
 echo "Bearer $VALID" >"$WORK/auth-keyauth_counted"
+echo "Bearer $VALID" >"$WORK/auth-keyauth_scrape"
 sed 's/^/Bearer /' "$TOKENS_FILE" >"$WORK/auth-keyauth_rotating"
 echo "Bearer $WRONG" >"$WORK/auth-keyauth_invalid"
 echo "$BASIC" >"$WORK/auth-auth_basic"
@@ -99,7 +104,7 @@ start_nginx_bench "$WORK/authsvc" 1 "" "
 location_of() {
     case $1 in
     none) echo "location /none/ { }" ;;
-    keyauth_counted) echo "location /counted/ { keyauth on; }
+    keyauth_counted | keyauth_scrape) echo "location /counted/ { keyauth on; }
         location = /keyauth_status { keyauth_status; }" ;;
     keyauth*) echo "location /keyauth/ { keyauth on; }" ;;
     auth_basic) echo "location /basic/ { auth_basic bench; auth_basic_user_file $WORK/conf/htpasswd; }" ;;
@@ -138,7 +143,7 @@ http_level() {
     true
 }
 declare -A PATH_OF=([none]=/none/file.txt [keyauth_valid]=/keyauth/file.txt
-    [keyauth_counted]=/counted/file.txt
+    [keyauth_counted]=/counted/file.txt [keyauth_scrape]=/keyauth_status
     [keyauth_rotating]=/keyauth/file.txt [keyauth_invalid]=/keyauth/file.txt
     [auth_basic]=/basic/file.txt [auth_request]=/authreq/file.txt [lua_key]=/lua/file.txt)
 declare -A EXPECT_STATUS=([keyauth_invalid]=401)
@@ -285,6 +290,7 @@ if [ "$CALLGRIND" = 1 ]; then
     for c in "${CASES[@]}"; do
         [ "$c" = none ] || count_case "$c" "$c" "$REGISTRY" "$TOKENS_FILE"
     done
+    count_case keyauth_scrape keyauth_scrape "$REGISTRY" "$TOKENS_FILE"
     if [ -n "$SMALL_REGISTRY" ]; then
         echo "Bearer $(head -1 "$SMALL_TOKENS")" >"$WORK/auth-small_valid"
         sed 's/^/Bearer /' "$SMALL_TOKENS" >"$WORK/auth-small_rotating"
@@ -335,6 +341,16 @@ for c in "${CASES[@]}"; do
         profile_results "nginx_$c" "$share" "$instr" "$extra"
     } >>"$WORK/summary"
 done
+if [ -n "${INSTRUCTIONS[keyauth_scrape]:-}" ]; then
+    # One scrape a second, spread over the requests keyauth_counted served in that second.
+    counted_rps=$(awk '$1 == "keyauth_counted" {print $2}' "$WORK/results" | median)
+    scrape_share=$(awk -v i="${INSTRUCTIONS[keyauth_scrape]}" -v r="$counted_rps" \
+        'BEGIN { printf "%.1f", (r > 0 ? i / r : 0) }')
+    printf 'keyauth_scrape: %s instructions per scrape of keyauth_status; at 1 scrape/s and keyauth_counted'"'"'s %.0f req/s: +%s instructions per request\n' \
+        "${INSTRUCTIONS[keyauth_scrape]}" "$counted_rps" "$scrape_share"
+    echo "RESULT nginx_keyauth_scrape_instructions ${INSTRUCTIONS[keyauth_scrape]}" >>"$WORK/summary"
+    echo "RESULT nginx_keyauth_scrape_share_per_request_at_1s $scrape_share" >>"$WORK/summary"
+fi
 for name in none_basic keyauth_valid_small keyauth_rotating_small; do
     [ -n "${INSTRUCTIONS[$name]:-}" ] || continue
     extra=$((INSTRUCTIONS[$name] - INSTRUCTIONS[none]))

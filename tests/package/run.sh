@@ -72,6 +72,7 @@ expect_contains "$(cat "$unit")" "ConditionPathExists=/etc/keyauth/sync.conf" "t
 [ ! -e /etc/systemd/system/multi-user.target.wants/keyauth-sync.service ] ||
     fail "keyauth-sync.service enabled before it is configured"
 [ -e /usr/share/doc/keyauth-tools/examples/sync.conf ] || fail "no example sync.conf"
+[ -f /usr/share/doc/keyauth-tools/examples/prometheus/keyauth.rules.yml ] || fail "no example Prometheus rules"
 version=$(dpkg-query -W -f='${Version}' keyauth-tools)
 for page in $(man -w 8 keytool mosquitto_keyauth ngx_http_keyauth_module); do
     zcat "$page" | head -1 | grep -q "\"keyauth $version\"" || fail "$page does not say keyauth $version"

@@ -228,6 +228,20 @@ void authenticate_judges_a_request(void** state) {
     assert_string_equal(result.client_id, "");
     keyauth_authenticate(registry, nullptr, &result);
     assert_int_equal(result.verdict, KEYAUTH_REGISTRY_ERROR);
+    assert_int_equal(result.cache, KEYAUTH_CACHE_NOT_CONSULTED);
+}
+
+// What nginx's keyauth_status counts as hits and misses.
+void authenticate_says_whether_the_cache_answered(void** state) {
+    keyauth_registry_t* registry = registry_of(state);
+    const std::string header = "Bearer " + token_text("myapp01", kSecret);
+    assert_int_equal(bearer(registry, header).cache, KEYAUTH_CACHE_MISS);
+    assert_int_equal(bearer(registry, header).cache, KEYAUTH_CACHE_HIT);
+    assert_int_equal(bearer(registry, "Bearer nope").cache, KEYAUTH_CACHE_MISS);
+    assert_int_equal(bearer(registry, "Basic abc").cache, KEYAUTH_CACHE_NOT_CONSULTED);
+    keyauth_request_t request{};
+    request.token = KEYAUTH_CHECK_REQUIRED;
+    assert_int_equal(authenticate(registry, request).cache, KEYAUTH_CACHE_NOT_CONSULTED);
 }
 
 }  // namespace
@@ -244,6 +258,7 @@ int main() {
         unit_test_with(Clients, null_arguments_are_refusals),
         unit_test_with(Clients, authorization_len_is_what_counts),
         unit_test_with(Clients, authenticate_judges_a_request),
+        unit_test_with(Clients, authenticate_says_whether_the_cache_answered),
         cmocka_unit_test(verdict_reasons_reach_c),
     };
     return run_group(tests);

@@ -34,8 +34,8 @@ void every_topic_once_at_start(void**) {
     retained_qos0 = 0;
     auto first = publish(sys, kStart, 0);
     // 12 verdicts for each of two credentials (a mismatch counts as an
-    // unknown client), 12 cut reasons, 3 totals.
-    assert_int_equal(first.size(), 2 * 12 + 12 + 3);
+    // unknown client), 12 cut reasons, 3 totals, the cache's hits and misses.
+    assert_int_equal(first.size(), 2 * 12 + 12 + 3 + 2);
     assert_int_equal(retained_qos0, static_cast<int>(first.size()));
     assert_string_equal(first.at("$SYS/broker/keyauth/connects/token/accepted").c_str(), "0");
     assert_string_equal(first.at("$SYS/broker/keyauth/connects/certificate/suspended").c_str(),
@@ -46,6 +46,8 @@ void every_topic_once_at_start(void**) {
     assert_true(first.count("$SYS/broker/keyauth/sessions/cut/mismatch") == 1);
     assert_true(first.count("$SYS/broker/keyauth/sessions/tracked") == 1);
     assert_true(first.count("$SYS/broker/keyauth/registry/errors") == 1);
+    assert_string_equal(first.at("$SYS/broker/keyauth/verification_cache/hits").c_str(), "0");
+    assert_string_equal(first.at("$SYS/broker/keyauth/verification_cache/misses").c_str(), "0");
 }
 
 void then_only_what_changed_when_due(void**) {
@@ -56,6 +58,10 @@ void then_only_what_changed_when_due(void**) {
     sys.connect(CredentialKind::certificate, Verdict::registry_error);
     sys.connect(CredentialKind::token, Verdict::mismatch);
     sys.session_cut(Verdict::unknown_client);
+    sys.verification_cache(keyauth::CacheUse::miss);
+    sys.verification_cache(keyauth::CacheUse::hit);
+    sys.verification_cache(keyauth::CacheUse::hit);
+    sys.verification_cache(keyauth::CacheUse::not_consulted);  // a certificate: neither
     assert_true(publish(sys, kStart + std::chrono::seconds(9), 2).empty());  // not due
     auto changed = publish(sys, kStart + std::chrono::seconds(10), 2);
     const std::map<std::string, std::string> expected = {
@@ -66,6 +72,8 @@ void then_only_what_changed_when_due(void**) {
         {"$SYS/broker/keyauth/sessions/cut", "1"},
         {"$SYS/broker/keyauth/sessions/cut/unknown_client", "1"},
         {"$SYS/broker/keyauth/sessions/tracked", "2"},
+        {"$SYS/broker/keyauth/verification_cache/hits", "2"},
+        {"$SYS/broker/keyauth/verification_cache/misses", "1"},
     };
     assert_true(changed == expected);
     assert_true(publish(sys, kStart + std::chrono::seconds(20), 2).empty());  // nothing new

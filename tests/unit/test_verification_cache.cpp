@@ -319,6 +319,32 @@ void a_registry_that_cannot_be_read_is_never_served_from_memory(void** state) {
     assert_false(probe.usable);
 }
 
+// The hosts' hit and miss counters read this from each verdict.
+void each_verdict_says_whether_the_cache_answered(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_int_equal(f.check(kToken1).cache, keyauth::CacheUse::miss);
+    assert_int_equal(f.check(kToken1).cache, keyauth::CacheUse::hit);
+    assert_int_equal(f.check(kToken1).cache, keyauth::CacheUse::hit);
+    // Refused tokens are verified in full every time: never remembered.
+    const std::string wrong = token_text("myapp01", kOtherSecret);
+    assert_int_equal(f.check(wrong).cache, keyauth::CacheUse::miss);
+    assert_int_equal(f.check(wrong).cache, keyauth::CacheUse::miss);
+    assert_int_equal(f.check("nope").cache, keyauth::CacheUse::miss);
+    // No token looked at: the cache was not asked.
+    keyauth::Presented presented;
+    keyauth::Requirements requirements;
+    requirements.token = keyauth::Check::required;
+    const AuthResult missing = keyauth::authenticate(f.reader(), presented, requirements, f.now);
+    assert_int_equal(missing.verdict, Verdict::missing);
+    assert_int_equal(missing.cache, keyauth::CacheUse::not_consulted);
+    const std::string header = "Bearer " + kToken2;
+    presented.authorization = header;
+    assert_int_equal(keyauth::authenticate(f.reader(), presented, requirements, f.now).cache,
+                     keyauth::CacheUse::miss);
+    assert_int_equal(keyauth::authenticate(f.reader(), presented, requirements, f.now).cache,
+                     keyauth::CacheUse::hit);
+}
+
 }  // namespace
 
 int main() {
@@ -337,6 +363,7 @@ int main() {
         unit_test_with(Clients, the_table_holds_no_secret),
         unit_test_with(Clients, a_forked_child_has_a_key_of_its_own),
         unit_test_with(Clients, a_registry_that_cannot_be_read_is_never_served_from_memory),
+        unit_test_with(Clients, each_verdict_says_whether_the_cache_answered),
     };
     return run_group(tests);
 }

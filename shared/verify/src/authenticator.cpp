@@ -244,6 +244,8 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
         return result;
     }
     AuthResult admitted = certificate ? *certificate : *token;
+    if (token)
+        admitted.cache = token->cache;  // the certificate's verdict, the token's cache use
     if (presented.mqtt_client_id && !client_id_admitted(presented, requirements, admitted))
         admitted.verdict = Verdict::client_id_refused;
     return admitted;

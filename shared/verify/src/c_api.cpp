@@ -44,6 +44,10 @@ static_assert(KEYAUTH_SUSPENDED == static_cast<int>(Verdict::suspended));
 static_assert(KEYAUTH_VERDICTS == keyauth::kVerdicts);
 static_assert(KEYAUTH_TOKEN == static_cast<int>(CredentialKind::token));
 static_assert(KEYAUTH_CERTIFICATE == static_cast<int>(CredentialKind::certificate));
+static_assert(KEYAUTH_CACHE_NOT_CONSULTED == static_cast<int>(keyauth::CacheUse::not_consulted));
+static_assert(KEYAUTH_CACHE_HIT == static_cast<int>(keyauth::CacheUse::hit));
+static_assert(KEYAUTH_CACHE_MISS == static_cast<int>(keyauth::CacheUse::miss));
+static_assert(KEYAUTH_CACHE_USES == static_cast<int>(keyauth::CacheUse::miss) + 1);
 static_assert(KEYAUTH_CHECK_OFF == static_cast<int>(Check::off));
 static_assert(KEYAUTH_CHECK_WHEN_PRESENTED == static_cast<int>(Check::when_presented));
 static_assert(KEYAUTH_CHECK_REQUIRED == static_cast<int>(Check::required));
@@ -72,6 +76,7 @@ void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
     to->client_id[from.client_id_length] = '\0';
     to->not_after = from.not_after;
     std::memcpy(to->credential, from.credential.bytes.data(), sizeof to->credential);
+    to->cache = static_cast<keyauth_cache_use_t>(from.cache);
 }
 
 void set_registry_error(keyauth_result_t* result) {
@@ -79,6 +84,7 @@ void set_registry_error(keyauth_result_t* result) {
     result->verdict = KEYAUTH_REGISTRY_ERROR;
     result->client_id_len = 0;
     result->client_id[0] = '\0';
+    result->cache = KEYAUTH_CACHE_NOT_CONSULTED;
 }
 
 // A check's status as the C boundary returns it: 0, or -1 with a one-line

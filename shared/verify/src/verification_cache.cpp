@@ -126,11 +126,16 @@ AuthResult remembered_verdict(ClientStore& store, std::string_view token, std::i
     // The generation before the full path: see remember().
     VerificationCache::Probe probe;
     AuthResult result;
-    if (cache->find(token, store.generation(), now, probe, result))
+    if (cache->find(token, store.generation(), now, probe, result)) {
+        result.cache = CacheUse::hit;
         return result;
+    }
     result = verify(store, token, now);
     if (result.accepted())
         cache->remember(probe, result);
+    // A token the cache could never hold (empty, too long, an unreadable
+    // registry) is no miss: the ratio stays about tokens it could answer.
+    result.cache = probe.usable ? CacheUse::miss : CacheUse::not_consulted;
     return result;
 }
 

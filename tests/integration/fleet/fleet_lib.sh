@@ -179,14 +179,14 @@ host_digest_equal() {
 
 # ---- servers on a host --------------------------------------------------------
 
-# start_broker I: the real mosquitto with our plugin on host I's registry, a
-# token listener on BROKER_PORT[I].
+# start_broker I [LINE...]: the real mosquitto with our plugin on host I's
+# registry, a token listener on BROKER_PORT[I]; LINEs are appended.
 start_broker() {
     local i=$1 plugin
     plugin=$(mosquitto_readable_plugin "$PLUGIN" "$WORK")
     BROKER_PORT[$i]=$(free_port)
     mosquitto_conf "$(mosquitto_listener "${BROKER_PORT[$i]}")" \
-        "$(mosquitto_plugin "$plugin" "$(host_dir "$i")")" >"$WORK/broker$i.conf"
+        "$(mosquitto_plugin "$plugin" "$(host_dir "$i")")" "${@:2}" >"$WORK/broker$i.conf"
     mosquitto_start "$WORK/broker$i.conf" "$WORK/broker$i.log"
     BROKER_PID[$i]=$MOSQUITTO_STARTED
 }

@@ -42,16 +42,22 @@ declare -A expected=(
     [sessions/cut/unknown_client]=1
     [sessions/tracked]=1                   # the live watcher
     [registry/errors]=0
+    # alice's sub, with the token her pub was admitted by: no commit between
+    [verification_cache/hits]=1
+    # the live watcher, alice's pub, the forged token, the reconnection and
+    # the pub after the del (a commit: every remembered verdict retired)
+    [verification_cache/misses]=5
 )
 verdicts=(accepted missing malformed unknown_client not_yet_valid expired registry_error
     not_verified different_clients client_id_refused password_missing suspended)
-topics=(sessions/cut sessions/tracked registry/errors sessions/cut/mismatch)
+topics=(sessions/cut sessions/tracked registry/errors sessions/cut/mismatch
+    verification_cache/hits verification_cache/misses)
 for v in "${verdicts[@]}"; do
     topics+=("connects/token/$v" "connects/certificate/$v")
     [ "$v" == accepted ] || topics+=("sessions/cut/$v")
 done
 # No connects/*/mismatch: a wrong secret is counted as an unknown client.
-[ "${#topics[@]}" -eq 39 ] || fail "expected 39 topics, listed ${#topics[@]}"
+[ "${#topics[@]}" -eq 41 ] || fail "expected 41 topics, listed ${#topics[@]}"
 
 # Past the next publication, a client the plugin admits reads them all.
 sleep 2

@@ -1,6 +1,7 @@
 #!/bin/bash
 # keyauth_status: Prometheus text with the verdicts of every worker summed,
-# by verdict and credential; a reload keeps the counts; a WebSocket cut by
+# by verdict and credential, and their verification caches' hits and
+# misses; a reload keeps the counts; a WebSocket cut by
 # "keytool del" is counted; the registry's commit sequence moves with a
 # commit; an unreadable registry shows as down, its refusals counted. Two
 # workers, reuseport: the requests land on both.
@@ -76,6 +77,17 @@ for _ in 1 2 3 4; do
     expect_eq "$(requests accepted certificate)" "0" "certificates"
 done
 pass "keyauth_status: verdicts of both workers summed, exact"
+
+# Each worker verifies a token in full once, then answers it from its
+# verification cache until the next commit. 16 tokens looked at (the
+# request without a header has none): myapp01's 10, of which the first in
+# each worker that served one missed; every refused one missed.
+hits=$(sample keyauth_nginx_verification_cache_hits_total)
+misses=$(sample keyauth_nginx_verification_cache_misses_total)
+expect_eq "$((hits + misses))" 16 "tokens looked up in the verification cache (hits $hits, misses $misses)"
+[ "$hits" -ge 8 ] && [ "$hits" -le 9 ] || fail "verification cache hits: $hits, expected 8 or 9"
+expect_contains "$(curl -s "$STATUS")" "# TYPE keyauth_nginx_verification_cache_misses_total counter" "the page"
+pass "keyauth_status: verification cache hits and misses of both workers summed"
 
 expect_eq "$(sample "keyauth_nginx_registry_commit_sequence{registry=\"$KEYAUTH_REGISTRY\"}")" \
     "$((sequence_before + 1))" "commit sequence after one del"

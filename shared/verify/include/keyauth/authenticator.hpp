@@ -38,6 +38,15 @@ inline constexpr char kClientIdSuffixSeparator = ':';
 
 enum class CredentialKind : std::uint8_t { token, certificate };
 
+// Whether a token's verdict came from this process's verification cache
+// (verification_cache.hpp), for the hosts' hit and miss counters.
+enum class CacheUse : std::uint8_t {
+    not_consulted,  // no token the cache could hold (a certificate, none, an unreadable
+                    // registry), or no cache
+    hit,            // the verdict this process reached before, under the same registry state
+    miss,           // a token the cache did not hold: verified in full
+};
+
 // What admitted a client, without its secret: the BLAKE2b hash of its token
 // or the SHA-256 fingerprint of its certificate. A re-issue changes it.
 struct CredentialDigest {
@@ -56,6 +65,8 @@ struct AuthResult {
     // to recheck() a live session with.
     std::int64_t not_after = 0;
     CredentialDigest credential;
+    // The token's verdict, from the verification cache or not.
+    CacheUse cache = CacheUse::not_consulted;
 
     bool accepted() const { return verdict == Verdict::accepted; }
     // Known whenever the credential named a well-formed id, accepted or not.

@@ -42,6 +42,18 @@ typedef enum {
     KEYAUTH_CERTIFICATE
 } keyauth_credential_t;
 
+/* Whether a token's verdict came from this process's verification cache
+ * (a token it verified before, under the same registry state). */
+typedef enum {
+    KEYAUTH_CACHE_NOT_CONSULTED = 0, /* no token the cache could hold (a
+                                        certificate, none, registry unreadable) */
+    KEYAUTH_CACHE_HIT,               /* answered from the cache */
+    KEYAUTH_CACHE_MISS               /* not in it: verified in full */
+} keyauth_cache_use_t;
+
+/* How many there are: for tables indexed by cache use. */
+#define KEYAUTH_CACHE_USES (KEYAUTH_CACHE_MISS + 1)
+
 typedef struct {
     keyauth_verdict_t    verdict;
     size_t               client_id_len;
@@ -52,6 +64,8 @@ typedef struct {
     /* set when accepted: what keyauth_recheck() takes (end of this file) */
     int64_t              not_after;      /* Unix time the validity ends */
     uint8_t              credential[32]; /* about's token hash or fingerprint */
+    /* keyauth_authenticate(): for hit and miss counters */
+    keyauth_cache_use_t  cache;
 } keyauth_result_t;
 
 /* How a location treats one kind of credential. */
