@@ -4,6 +4,7 @@
 #include "unit_test.hpp"
 
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "keyauth/keyauth.h"
@@ -133,6 +134,28 @@ void a_wrong_secret_tells_no_guesser_the_id_is_registered(void**) {
     assert_false(log.note("nobody", Verdict::unknown_client, kStart + 2).log);
 }
 
+// Drained in batches, every overdue entry is reported once, wherever the
+// previous batch stopped.
+void overdue_entries_drained_in_batches_each_once(void**) {
+    RefusalLog log;
+    for (int round = 0; round < 2; ++round) {
+        const std::int64_t start = kStart + round * 1000;
+        for (int i = 0; i < 100; ++i) {
+            const std::string id = "c" + std::to_string(i);
+            log.note(id, Verdict::expired, start);
+            log.note(id, Verdict::expired, start + 1);
+        }
+        std::set<std::string> reported;
+        keyauth::RefusalSummary batch[16];
+        std::size_t taken = 0;
+        while ((taken = log.take_overdue(start + 61, batch, 16)) > 0) {
+            for (std::size_t i = 0; i < taken; ++i)
+                assert_true(reported.insert(std::string(batch[i].client_id)).second);
+        }
+        assert_int_equal(reported.size(), 100);
+    }
+}
+
 void a_clock_going_back_restarts_the_minute(void**) {
     RefusalLog log;
     assert_true(log.note("alice", Verdict::expired, kStart).log);
@@ -229,6 +252,7 @@ int main() {
         cmocka_unit_test(a_full_table_replaces_the_oldest_entry_whose_minute_is_over),
         cmocka_unit_test(unknown_client_ids_are_bounded),
         cmocka_unit_test(a_wrong_secret_tells_no_guesser_the_id_is_registered),
+        cmocka_unit_test(overdue_entries_drained_in_batches_each_once),
         cmocka_unit_test(a_clock_going_back_restarts_the_minute),
         cmocka_unit_test(c_facade_follows_the_same_rule),
         cmocka_unit_test(overdue_counts_are_taken_once_their_minute_is_over),

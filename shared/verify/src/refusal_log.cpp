@@ -65,6 +65,18 @@ struct RefusalLog::State {
     std::int64_t window;
     std::uint64_t salt;
     std::size_t pending = 0;  // entries with refusals not logged
+    std::size_t overdue_cursor = 0;  // where take_overdue() goes on
+
+    std::size_t entries() const { return shared.size() + clients.slots.size() + strangers.slots.size(); }
+    // shared, then clients, then strangers, as one sequence.
+    Entry& entry_at(std::size_t i) {
+        if (i < shared.size())
+            return shared[i];
+        i -= shared.size();
+        if (i < clients.slots.size())
+            return clients.slots[i];
+        return strangers.slots[i - clients.slots.size()];
+    }
 
     State(std::size_t client_entries, std::size_t stranger_entries, std::int64_t seconds)
         : clients(client_entries),
@@ -168,12 +180,13 @@ std::size_t RefusalLog::take_overdue(std::int64_t now, RefusalSummary* out,
     };
     if (state.pending == 0)
         return 0;
-    for (Entry& entry : state.shared)
-        take(entry);
-    for (Entry& entry : state.clients.slots)
-        take(entry);
-    for (Entry& entry : state.strangers.slots)
-        take(entry);
+    // From where the last call stopped: a caller draining many overdue
+    // entries in batches looks at each slot once, not once per batch.
+    const std::size_t entries = state.entries();
+    for (std::size_t looked = 0; looked < entries && taken < capacity; ++looked) {
+        take(state.entry_at(state.overdue_cursor));
+        state.overdue_cursor = (state.overdue_cursor + 1) % entries;
+    }
     return taken;
 }
 
