@@ -317,6 +317,15 @@ ngx_http_keyauth_open(ngx_log_t *log, ngx_http_keyauth_registry_t *registry)
         return registry->handle;
     }
 
+    /*
+     * Any client can make a request while the registry is missing: one
+     * attempt (and one error line) a second, not one a request.
+     */
+
+    if (registry->failed_at == ngx_time()) {
+        return NULL;
+    }
+
     if (keyauth_registry_open((const char *) registry->path.data,
                               &registry->handle, err, sizeof(err))
         != 0)
@@ -326,6 +335,7 @@ ngx_http_keyauth_open(ngx_log_t *log, ngx_http_keyauth_registry_t *registry)
                       &registry->path, err);
 
         registry->handle = NULL;
+        registry->failed_at = ngx_time();
         return NULL;
     }
 

@@ -33,6 +33,7 @@ typedef struct {
     keyauth_sweep_t                sweep;   /* the core's rule, per process */
     uint64_t                       generation;  /* read by this sweep */
     unsigned                       due:1;       /* in this sweep */
+    time_t                         failed_at;   /* open or read last failed */
 } ngx_http_keyauth_registry_t;
 
 

@@ -62,9 +62,12 @@ ngx_http_keyauth_refuse_token(ngx_http_request_t *r,
     keyauth_result_t *result)
 {
     if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "keyauth: registry \"%V\" unreadable, token refused",
-                      &registry->path);
+        if (registry->failed_at != ngx_time()) {
+            registry->failed_at = ngx_time();
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "keyauth: registry \"%V\" unreadable, token refused",
+                          &registry->path);
+        }
 
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -92,9 +95,12 @@ ngx_http_keyauth_refuse_certificate(ngx_http_request_t *r,
     keyauth_result_t *result)
 {
     if (result->verdict == KEYAUTH_REGISTRY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "keyauth: registry \"%V\" unreadable, "
-                      "client certificate refused", &registry->path);
+        if (registry->failed_at != ngx_time()) {
+            registry->failed_at = ngx_time();
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "keyauth: registry \"%V\" unreadable, "
+                          "client certificate refused", &registry->path);
+        }
 
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
