@@ -425,12 +425,14 @@ keyauth::Status check_listen(const ServeOptions& options) {
                           "session and every new key and token cross the network in clear");
 }
 
-keyauth::Status serve(const ServeOptions& options) {
+keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> store) {
     if (keyauth::Status s = check_listen(options); !s)
         return s;
     if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
         return s;
-    Server server{options, ConsoleApi(options.registry), ConsoleSessions(), {}, {}, {}};
+    const bool in_fleet = store->in_fleet();
+    Server server{options, ConsoleApi(options.registry, std::move(store)), ConsoleSessions(),
+                  {}, {}, {}};
 
     sockaddr_storage address{};
     const bool v6 = options.address.find(':') != std::string::npos;
@@ -508,8 +510,8 @@ keyauth::Status serve(const ServeOptions& options) {
     std::printf("%s/login?secret=%s\n", server.origin().c_str(),
                 std::string(server.sessions.login_secret()).c_str());
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "keytool serve: console of registry %s on %s (the link above works once)\n",
+    std::fprintf(stderr, "keytool serve: console of %s%s on %s (the link above works once)\n",
+                 in_fleet ? "the fleet's registry in etcd, CA key in " : "registry ",
                  options.registry.dir.c_str(), server.origin().c_str());
 
     int signal_number = 0;
