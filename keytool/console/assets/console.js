@@ -3,24 +3,70 @@
 
 const SOON_SECONDS = 30 * 86400;
 const MONTHS_SHOWN = 12;
-const state = { csrf: '', offset: 0, limit: 50, q: '', expiring: '', filter: '', sort: 'id', descending: false, total: 0, zip: null };
+// The session token lives in this tab's sessionStorage and travels only in the
+// Authorization header: no cookie, nothing a browser sends by itself.
+const SESSION_KEY = 'keyauth-session';
+const state = { offset: 0, limit: 50, q: '', expiring: '', filter: '', sort: 'id', descending: false, total: 0, zip: null };
 
 const $ = (id) => document.getElementById(id);
 
-async function api(method, path, body) {
-  const headers = { 'Accept': 'application/json' };
-  if (method !== 'GET') headers['X-CSRF-Token'] = state.csrf;
+async function request(method, path, body, accept) {
+  const headers = { 'Accept': accept };
+  const session = sessionStorage.getItem(SESSION_KEY);
+  if (session) headers['Authorization'] = `Bearer ${session}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
-    method, headers, credentials: 'same-origin', cache: 'no-store',
+    method, headers, credentials: 'omit', cache: 'no-store',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const data = await response.json().catch(() => ({}));
   if (response.status === 401) {
+    sessionStorage.removeItem(SESSION_KEY);
     document.body.classList.add('logged-out');
   }
-  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
-  return data;
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.error || `HTTP ${response.status}`);
+  }
+  return response;
+}
+
+async function api(method, path, body) {
+  const response = await request(method, path, body, 'application/json');
+  return response.json().catch(() => ({}));
+}
+
+// The login link is /#login=SECRET: the fragment never leaves the browser. The
+// secret is exchanged once for the session token, then taken off the address bar.
+async function logIn() {
+  const match = /^#login=([0-9a-f]{64})$/.exec(window.location.hash);
+  if (!match) return;
+  try {
+    const opened = await api('POST', '/api/v1/session', { login: match[1] });
+    sessionStorage.setItem(SESSION_KEY, opened.session);
+    document.body.classList.remove('logged-out');
+  } finally {
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+  }
+}
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function downloadCa() {
+  try {
+    const response = await request('GET', '/api/v1/ca.pem', undefined, 'application/x-pem-file');
+    saveBlob(await response.blob(), 'ca_cert.pem');
+  } catch (error) {
+    $('list-error').textContent = error.message;
+  }
 }
 
 function text(tag, content, className) {
@@ -225,14 +271,7 @@ function showResult(issued) {
 function downloadZip() {
   if (!state.zip) return;
   const bytes = Uint8Array.from(atob(state.zip.base64), (c) => c.charCodeAt(0));
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/zip' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = state.zip.name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  saveBlob(new Blob([bytes], { type: 'application/zip' }), state.zip.name);
 }
 
 function closeResult() {
@@ -342,11 +381,14 @@ function searchChanged() {
 
 async function start() {
   try {
-    state.csrf = (await api('GET', '/api/v1/session')).csrf_token;
+    await logIn();
+    if (!sessionStorage.getItem(SESSION_KEY)) throw new Error('Log in with the link keytool serve printed.');
   } catch (error) {
+    document.body.classList.add('logged-out');
     $('list-error').textContent = error.message;
     return;
   }
+  $('ca-download').addEventListener('click', downloadCa);
   $('new-client').addEventListener('click', openGenerate);
   $('generate-form').addEventListener('submit', generate);
   $('generate-cancel').addEventListener('click', () => $('generate-dialog').close());
@@ -361,6 +403,7 @@ async function start() {
   $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
   $('logout').addEventListener('click', async () => {
     await api('POST', '/api/v1/logout').catch(() => {});
+    sessionStorage.removeItem(SESSION_KEY);
     document.body.replaceChildren(text('p', 'Logged out. Restart keytool serve for a new login link.'));
   });
   for (const button of document.querySelectorAll('th button[data-sort]')) {

@@ -32,7 +32,10 @@ run(async () => {
 
     await page.goto(loginLink, { waitUntil: 'networkidle0' });
     check(new URL(page.url()).pathname === '/', 'the login link lands on the page');
-    check(!page.url().includes('secret'), 'the secret is gone from the address bar');
+    check(!page.url().includes('#login') && new URL(page.url()).hash === '', 'the secret is gone from the address bar');
+    check(await page.evaluate(() => document.cookie) === '', 'no cookie');
+    check(/^[0-9a-f]{64}$/.test(await page.evaluate(() => sessionStorage.getItem('keyauth-session'))),
+      'the session is in sessionStorage');
     await page.waitForSelector('#page-status:not(:empty)');
     const before = await page.$$eval('#clients tbody tr', (rows) => rows.length);
     check(before === 1, 'the table lists the one client made by keytool');

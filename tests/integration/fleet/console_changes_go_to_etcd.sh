@@ -69,8 +69,7 @@ expect_contains "$(audit_line 'action=rotate client=alice result=ok')" "etcd=yes
 pass "rotated through the console: the new token on the host, the old one refused"
 
 # The replica's own console: it lists, and refuses changes it could not keep.
-cp "$JAR" "$WORK/fleet-jar"
-FLEET_CONSOLE_PID=$CONSOLE_PID FLEET_CONSOLE=$CONSOLE FLEET_JAR=$WORK/fleet-jar FLEET_CSRF=$CSRF CONSOLE_PID=
+FLEET_CONSOLE_PID=$CONSOLE_PID FLEET_CONSOLE=$CONSOLE FLEET_SESSION=$SESSION FLEET_SECRET=$LOGIN_SECRET CONSOLE_PID=
 at_exit "kill $FLEET_CONSOLE_PID 2>/dev/null"
 CONSOLE_LOG=$WORK/replica-console.log
 start_console --registry "$(host_dir 1)"
@@ -95,7 +94,7 @@ expect_contains "$(audit_line 'action=del client=alice result=failed')" "is a re
 stop_console
 pass "the replica's console without --etcd: lists, refuses changes with 409 naming --etcd"
 
-CONSOLE_PID=$FLEET_CONSOLE_PID CONSOLE=$FLEET_CONSOLE JAR=$FLEET_JAR CSRF=$FLEET_CSRF
+CONSOLE_PID=$FLEET_CONSOLE_PID CONSOLE=$FLEET_CONSOLE SESSION=$FLEET_SESSION LOGIN_SECRET=$FLEET_SECRET
 CONSOLE_LOG=$WORK/console.log
 answer=$(api DELETE /api/v1/clients/alice)
 expect_eq "${answer%% *}" 200 "delete"
