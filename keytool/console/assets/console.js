@@ -190,42 +190,68 @@ function defaultExpiry() {
   return date.toISOString().slice(0, 10);
 }
 
-function openGenerate() {
-  $('generate-form').reset();
-  $('expire').value = defaultExpiry();
-  $('expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-  $('generate-error').textContent = '';
-  $('generate-dialog').showModal();
-  $('client-id').focus();
+// Generate and rotate share one dialog: mode says which, pendingRotate whom.
+let issueMode = 'generate';
+let pendingRotate = '';
+function openIssue(mode, id) {
+  issueMode = mode;
+  pendingRotate = id || '';
+  const rotating = mode === 'rotate';
+  $('issue-form').reset();
+  $('issue-title').textContent = rotating ? `Rotate ${id}` : 'New client';
+  $('issue-text').textContent = rotating
+    ? `New keys for ${id}, shown once. The current token and certificate keep working for the grace, then stop.`
+    : '';
+  $('client-id-field').hidden = rotating;
+  $('grace-field').hidden = !rotating;
+  $('issue-confirm').textContent = rotating ? 'Rotate' : 'Generate';
+  if (rotating) $('issue-grace').value = '7d';
+  $('issue-expire').value = defaultExpiry();
+  $('issue-expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  $('issue-error').textContent = '';
+  $('issue-dialog').showModal();
+  $(rotating ? 'issue-grace' : 'client-id').focus();
 }
 
-// Generate and rotate: a dialog's field checked first, then the new keys shown once.
-// form: the ids of its dialog, submit button, error line and the field checked.
-async function issueFromDialog(form, refusal, path, body) {
-  if (!$(form.field).checkValidity()) {
-    $(form.error).textContent = refusal;
-    $(form.field).focus();
+function openGenerate() {
+  openIssue('generate');
+}
+
+function openRotate(id) {
+  openIssue('rotate', id);
+}
+
+// A dialog's field checked first, then the new keys shown once.
+async function issueFromDialog(field, refusal, path, body) {
+  if (!$(field).checkValidity()) {
+    $('issue-error').textContent = refusal;
+    $(field).focus();
     return;
   }
-  $(form.button).disabled = true;
+  $('issue-confirm').disabled = true;
   try {
     const issued = await api('POST', path, body);
-    $(form.dialog).close();
+    $('issue-dialog').close();
     showResult(issued);
     refresh();
   } catch (error) {
-    $(form.error).textContent = error.message;
+    $('issue-error').textContent = error.message;
   } finally {
-    $(form.button).disabled = false;
+    $('issue-confirm').disabled = false;
   }
 }
 
-function generate(event) {
+function issue(event) {
   event.preventDefault();
-  const id = $('client-id').value.trim();
-  issueFromDialog({ dialog: 'generate-dialog', button: 'generate', error: 'generate-error', field: 'client-id' },
-    'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.',
-    '/api/v1/clients', { id, expire: $('expire').value });
+  const expire = $('issue-expire').value;
+  if (issueMode === 'rotate') {
+    issueFromDialog('issue-grace', 'Grace: a whole number with s, m, h or d (7d, 12h), or 0.',
+      `/api/v1/clients/${encodeURIComponent(pendingRotate)}/rotate`,
+      { grace: $('issue-grace').value.trim(), expire });
+  } else {
+    issueFromDialog('client-id', 'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.',
+      '/api/v1/clients', { id: $('client-id').value.trim(), expire });
+  }
 }
 
 // The files are shown once and dropped from the page when the dialog closes.
@@ -300,29 +326,6 @@ async function deleteConfirmed() {
   refresh();
 }
 
-let pendingRotate = '';
-function openRotate(id) {
-  pendingRotate = id;
-  $('rotate-form').reset();
-  $('rotate-title').textContent = `Rotate ${id}`;
-  $('rotate-text').textContent =
-    `New keys for ${id}, shown once. The current token and certificate keep working for the grace, then stop.`;
-  $('rotate-grace').value = '7d';
-  $('rotate-expire').value = defaultExpiry();
-  $('rotate-expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-  $('rotate-error').textContent = '';
-  $('rotate-dialog').showModal();
-  $('rotate-grace').focus();
-}
-
-function rotate(event) {
-  event.preventDefault();
-  issueFromDialog({ dialog: 'rotate-dialog', button: 'rotate-confirm', error: 'rotate-error', field: 'rotate-grace' },
-    'Grace: a whole number with s, m, h or d (7d, 12h), or 0.',
-    `/api/v1/clients/${encodeURIComponent(pendingRotate)}/rotate`,
-    { grace: $('rotate-grace').value.trim(), expire: $('rotate-expire').value });
-}
-
 let pendingSuspend = '';
 function confirmSuspend(id) {
   pendingSuspend = id;
@@ -390,14 +393,12 @@ async function start() {
   }
   $('ca-download').addEventListener('click', downloadCa);
   $('new-client').addEventListener('click', openGenerate);
-  $('generate-form').addEventListener('submit', generate);
-  $('generate-cancel').addEventListener('click', () => $('generate-dialog').close());
+  $('issue-form').addEventListener('submit', issue);
+  $('issue-cancel').addEventListener('click', () => $('issue-dialog').close());
   $('download-zip').addEventListener('click', downloadZip);
   $('result-close').addEventListener('click', closeResult);
   $('result-dialog').addEventListener('cancel', () => $('result-files').replaceChildren());
   $('delete-confirm').addEventListener('click', deleteConfirmed);
-  $('rotate-form').addEventListener('submit', rotate);
-  $('rotate-cancel').addEventListener('click', () => $('rotate-dialog').close());
   $('suspend-confirm').addEventListener('click', suspendConfirmed);
   $('suspend-cancel').addEventListener('click', () => $('suspend-dialog').close());
   $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
