@@ -16,6 +16,7 @@
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
 #include "client_bundle.hpp"
+#include "record_store.hpp"
 
 namespace keytool {
 namespace {
@@ -78,18 +79,6 @@ void print_json(const keyauth::ClientRecord& record, const OutputPaths& paths,
     std::printf("%s\n", json_text(saved).c_str());
 }
 
-keyauth::Status issue_in_registry(const keyauth::RegistryLayout& layout,
-                                  const keyauth::CertificateAuthority& authority,
-                                  const keyauth::IssueRequest& request,
-                                  const keyauth::Delivery& deliver,
-                                  const std::function<void()>& undeliver) {
-    auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return registry.error();
-    return keyauth::issue_client(**registry, authority, request, keyauth::unix_now(), deliver,
-                                 undeliver);
-}
-
 // gen and rotate: issue, register and save once, as request says.
 int issue_and_save(const Invocation& invocation, const Arguments& arguments,
                    keyauth::IssueRequest& request, AuditedChange& change) {
@@ -111,11 +100,11 @@ int issue_and_save(const Invocation& invocation, const Arguments& arguments,
     const OutputPaths paths = output_paths(arguments.value("output"), request.client_id);
     const auto zip = arguments.value("zip");
 
-    if (!invocation.etcd.enabled()) {
-        const char* what = request.rotate_grace ? "rotate clients in" : "register clients in";
-        if (auto s = refuse_on_replica(invocation.registry, what); !s)
-            return change.fail(s.error());
-    }
+    const auto store = record_store(invocation);
+    if (auto s = store->check_writable(request.rotate_grace ? "rotate clients in"
+                                                            : "register clients in");
+        !s)
+        return change.fail(s.error());
     if (auto s = require_registry(invocation.registry); !s)
         return change.fail(s.error());
     auto authority = keyauth::load_authority(invocation.registry);
@@ -132,13 +121,9 @@ int issue_and_save(const Invocation& invocation, const Arguments& arguments,
         return files.publish();
     };
     const auto undeliver = [&] { files.rollback(); };
-    std::int64_t revision = 0;
-    auto s = invocation.etcd.enabled()
-                 ? issue_in_fleet(invocation.etcd, *authority, request, deliver, undeliver,
-                                  revision)
-                 : issue_in_registry(invocation.registry, *authority, request, deliver, undeliver);
-    if (revision != 0)
-        change.event().revision = revision;
+    auto s = store->issue(*authority, request, keyauth::unix_now(), deliver, undeliver);
+    if (store->revision() != 0)
+        change.event().revision = store->revision();
     // The core says the client exists; the flag that replaces it is keytool's.
     if (!s && s.code() == keyauth::Errc::already_exists && !delivering && !request.rotate_grace)
         return change.fail("client " + request.client_id +

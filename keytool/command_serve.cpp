@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "console/console_server.hpp"
 #include "console/from_keytool.hpp"
+#include "record_store.hpp"
 
 namespace keytool {
 
@@ -36,7 +37,7 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
             return report_failure(parsed.error());
         options = *parsed;
     }
-    if (auto s = console::serve(options); !s)
+    if (auto s = console::serve(options, record_store(invocation)); !s)
         return report_failure(s.error());
     return kExitOk;
 }

@@ -5,20 +5,10 @@
 #include "fleet.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/issuance.hpp"
+#include "record_store.hpp"
 
 namespace keytool {
 namespace {
-
-keyauth::Result<bool> suspend_in_registry(const keyauth::RegistryLayout& layout,
-                                          const std::string& id, bool suspended) {
-    // Opening for writing would make a registry of any directory: judge it first.
-    if (auto s = keyauth::check_registry_directory(layout.dir); !s)
-        return s.error();
-    auto registry = keyauth::LmdbRegistry::open(layout.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return registry.error();
-    return keyauth::set_client_suspended(**registry, id, suspended);
-}
 
 // suspend and resume: one flag of the client's record, its credentials kept.
 int set_suspended(const Invocation& invocation, const Arguments& arguments, bool suspended) {
@@ -30,17 +20,12 @@ int set_suspended(const Invocation& invocation, const Arguments& arguments, bool
                          id, invocation);
     if (auto s = keyauth::check_client_id(id); !s)
         return change.fail(s.error());
-    if (!invocation.etcd.enabled()) {
-        const char* what = suspended ? "suspend clients in" : "resume clients in";
-        if (auto s = refuse_on_replica(invocation.registry, what); !s)
-            return change.fail(s.error());
-    }
-    std::int64_t revision = 0;
-    auto changed = invocation.etcd.enabled()
-                       ? suspend_in_fleet(invocation.etcd, id, suspended, revision)
-                       : suspend_in_registry(invocation.registry, id, suspended);
-    if (revision != 0)
-        change.event().revision = revision;
+    const auto store = record_store(invocation);
+    if (auto s = store->check_writable(suspended ? "suspend clients in" : "resume clients in"); !s)
+        return change.fail(s.error());
+    auto changed = store->set_suspended(id, suspended);
+    if (store->revision() != 0)
+        change.event().revision = store->revision();
     if (!changed && changed.error().code == keyauth::Errc::unknown_client)
         return change.fail("no client " + id);
     if (!changed)

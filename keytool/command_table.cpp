@@ -142,11 +142,15 @@ const std::vector<Command>& commands() {
          run_verify},
         {"serve",
          "run the web console: the clients' page and its JSON API",
-         "usage: keytool [--registry DIR] serve [--listen ADDR:PORT] [--tls] [--host NAME]...\n"
+         "usage: keytool [--registry DIR] [--etcd URL[,URL...]] serve [--listen ADDR:PORT]\n"
+         "                [--tls] [--host NAME]...\n"
          "\n"
          "Prints a one-time login link as its first line, then serves the console until\n"
          "interrupted. The page and the API under /api/v1 (docs/openapi.yaml) make the\n"
-         "same changes as gen, rotate, suspend, resume and del.\n"
+         "same changes as gen, rotate, suspend, resume and del: with --etcd (or\n"
+         "$KEYAUTH_ETCD) in the fleet's registry in etcd, with the CA key of --registry.\n"
+         "On a host's replica kept by keyauth-sync, without --etcd, it lists but refuses\n"
+         "changes.\n"
          "\n"
          "  --listen ADDR:PORT  where to listen (default 127.0.0.1:5688; port 0: any);\n"
          "                      an address that is not loopback needs --tls\n"

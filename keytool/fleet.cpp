@@ -62,14 +62,13 @@ keyauth::Result<std::unique_ptr<keyauth::EtcdRegistry>> connect_fleet(const Etcd
 
 keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                const keyauth::CertificateAuthority& authority,
-                               const keyauth::IssueRequest& request,
+                               const keyauth::IssueRequest& request, std::int64_t now,
                                const keyauth::Delivery& deliver,
                                const std::function<void()>& undeliver, std::int64_t& revision) {
     auto fleet = connect_fleet(target);
     if (!fleet)
         return fleet.error();
-    auto s = keyauth::issue_client(**fleet, authority, request, keyauth::unix_now(), deliver,
-                                   undeliver);
+    auto s = keyauth::issue_client(**fleet, authority, request, now, deliver, undeliver);
     revision = (*fleet)->written_revision();
     return s;
 }

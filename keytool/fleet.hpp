@@ -37,7 +37,7 @@ keyauth::Result<std::unique_ptr<keyauth::EtcdRegistry>> connect_fleet(const Etcd
 // made, or not known).
 keyauth::Status issue_in_fleet(const EtcdTarget& target,
                                const keyauth::CertificateAuthority& authority,
-                               const keyauth::IssueRequest& request,
+                               const keyauth::IssueRequest& request, std::int64_t now,
                                const keyauth::Delivery& deliver,
                                const std::function<void()>& undeliver, std::int64_t& revision);
 keyauth::Status revoke_in_fleet(const EtcdTarget& target, const std::string& id,

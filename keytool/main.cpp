@@ -29,8 +29,9 @@ constexpr std::string_view kOverview =
 constexpr std::string_view kOverviewTail =
     "\n"
     "The registry is --registry DIR, else $KEYAUTH_REGISTRY, else /var/lib/keyauth.\n"
-    "With --etcd URL[,URL...] (or $KEYAUTH_ETCD), init, gen, del and list act on the\n"
-    "fleet's registry in etcd; the CA key stays in the registry (docs/FLEET.md).\n"
+    "With --etcd URL[,URL...] (or $KEYAUTH_ETCD), init, gen, rotate, del, suspend,\n"
+    "resume, list and serve act on the fleet's registry in etcd; the CA key stays\n"
+    "in the registry (docs/FLEET.md).\n"
     "Run 'keytool <command> --help' for a command's options.\n";
 
 void print_overview(std::FILE* to) {

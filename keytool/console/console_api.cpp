@@ -12,7 +12,6 @@
 #include "keyauth/client_listing.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/issuance.hpp"
-#include "keyauth/lmdb_registry.hpp"
 #include "keyauth/provisioning.hpp"
 
 namespace keytool::console {
@@ -44,19 +43,36 @@ HttpResponse issued_json(const keyauth::IssuedClient& issued, std::int64_t now) 
     return json_response(201, out);
 }
 
-keyauth::AuditEvent console_change(keyauth::AuditAction action, std::string_view id,
-                                   const ConsoleActor& actor, const std::string& registry) {
+}  // namespace
+
+keyauth::AuditEvent ConsoleApi::change_event(keyauth::AuditAction action, std::string_view id,
+                                             const ConsoleActor& actor) const {
     keyauth::AuditEvent event;
     event.action = action;
     event.client_id = std::string(id);
     event.via = "console";
     event.session = actor.session;
     event.peer = actor.peer;
-    event.add("registry", registry);
+    event.add("registry", registry_.dir);
+    if (store_->in_fleet())
+        event.add("etcd", "yes");
     return event;
 }
 
-}  // namespace
+std::optional<HttpResponse> ConsoleApi::refuse_unwritable(keyauth::AuditEvent& event,
+                                                          std::string_view what) const {
+    keyauth::Status s = store_->check_writable(what);
+    if (s)
+        return std::nullopt;
+    event.result = s;
+    keyauth::audit(event);
+    return error_response(409, s.error().message);
+}
+
+void ConsoleApi::add_revision(keyauth::AuditEvent& event) const {
+    if (store_->revision() != 0)
+        event.revision = store_->revision();
+}
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
     auto listing = listing_query(query, now);
@@ -65,7 +81,7 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     auto state = state_filter(query);
     if (!state)
         return error_response(state.error());
-    auto registry = keyauth::open_registry_to_read(registry_.dir);
+    auto registry = store_->open_to_read();
     if (!registry)
         return error_response(registry.error());
     if (*state)
@@ -86,7 +102,7 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
 HttpResponse ConsoleApi::show_client(std::string_view id, std::int64_t now) const {
     if (keyauth::Status s = keyauth::check_client_id(id); !s)
         return error_response(s.error());
-    auto registry = keyauth::open_registry_to_read(registry_.dir);
+    auto registry = store_->open_to_read();
     if (!registry)
         return error_response(registry.error());
     keyauth::ClientCredentials credentials;
@@ -112,10 +128,15 @@ HttpResponse ConsoleApi::rotate_client(std::string_view id, std::string_view bod
 HttpResponse ConsoleApi::issue_audited(keyauth::AuditAction action, std::string_view id,
                                        keyauth::Result<keyauth::IssueRequest> request, bool as_zip,
                                        std::int64_t now, const ConsoleActor& actor) const {
-    keyauth::AuditEvent event = console_change(action, id, actor, registry_.dir);
+    keyauth::AuditEvent event = change_event(action, id, actor);
+    const bool rotate = action == keyauth::AuditAction::rotate;
+    if (auto refused =
+            refuse_unwritable(event, rotate ? "rotate clients in" : "register clients in"))
+        return std::move(*refused);
     HttpResponse response;
     event.result =
         request ? issue(*request, as_zip, now, event, response) : keyauth::Status(request.error());
+    add_revision(event);
     keyauth::audit(event);
     return event.result ? std::move(response) : error_response(event.result.error());
 }
@@ -131,9 +152,6 @@ keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_
     auto authority = keyauth::load_authority(registry_);
     if (!authority)
         return authority.error();
-    auto registry = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return registry.error();
     // Built while the write lock is held; dropped if the commit fails.
     std::string serial;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
@@ -149,7 +167,7 @@ keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_
     };
     auto undeliver = [&] { response = HttpResponse(); };
     if (keyauth::Status s =
-            keyauth::issue_client(**registry, *authority, request, now, deliver, undeliver);
+            store_->issue(*authority, request, now, deliver, undeliver);
         !s) {
         return s;
     }
@@ -158,8 +176,13 @@ keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_
 }
 
 HttpResponse ConsoleApi::delete_client(std::string_view id, const ConsoleActor& actor) const {
-    keyauth::AuditEvent event = console_change(keyauth::AuditAction::del, id, actor, registry_.dir);
-    event.result = revoke(id);
+    keyauth::AuditEvent event = change_event(keyauth::AuditAction::del, id, actor);
+    if (auto refused = refuse_unwritable(event, "delete clients from"))
+        return std::move(*refused);
+    event.result = keyauth::check_client_id(id);
+    if (event.result)
+        event.result = store_->revoke(std::string(id));
+    add_revision(event);
     keyauth::audit(event);
     if (!event.result)
         return error_response(event.result.error());
@@ -168,41 +191,28 @@ HttpResponse ConsoleApi::delete_client(std::string_view id, const ConsoleActor& 
 
 HttpResponse ConsoleApi::suspend_client(std::string_view id, bool suspended, std::int64_t now,
                                         const ConsoleActor& actor) const {
-    keyauth::AuditEvent event =
-        console_change(suspended ? keyauth::AuditAction::suspend : keyauth::AuditAction::resume, id,
-                       actor, registry_.dir);
-    auto changed = set_suspended(id, suspended);
+    keyauth::AuditEvent event = change_event(
+        suspended ? keyauth::AuditAction::suspend : keyauth::AuditAction::resume, id, actor);
+    if (auto refused =
+            refuse_unwritable(event, suspended ? "suspend clients in" : "resume clients in"))
+        return std::move(*refused);
+    const keyauth::Status valid = keyauth::check_client_id(id);
+    keyauth::Result<bool> changed =
+        valid ? store_->set_suspended(std::string(id), suspended) : valid.error();
+    add_revision(event);
     event.result = changed ? keyauth::Status() : keyauth::Status(changed.error());
     if (changed && !*changed)
         event.add("unchanged", "yes");
     keyauth::audit(event);
     if (!changed)
         return error_response(changed.error());
-    auto registry = keyauth::open_registry_to_read(registry_.dir);
+    auto registry = store_->open_to_read();
     keyauth::ClientCredentials credentials;
     if (!registry || !(*registry)->find(id, credentials))  // deleted since: the change stands
         return json_response(200, {{"id", id}, {"suspended", suspended}, {"changed", *changed}});
     Json out = describe_client(id, credentials, now);
     out["changed"] = *changed;
     return json_response(200, out);
-}
-
-keyauth::Result<bool> ConsoleApi::set_suspended(std::string_view id, bool suspended) const {
-    if (keyauth::Status s = keyauth::check_client_id(id); !s)
-        return s.error();
-    auto registry = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return registry.error();
-    return keyauth::set_client_suspended(**registry, id, suspended);
-}
-
-keyauth::Status ConsoleApi::revoke(std::string_view id) const {
-    if (keyauth::Status s = keyauth::check_client_id(id); !s)
-        return s;
-    auto registry = keyauth::LmdbRegistry::open(registry_.dir, keyauth::OpenMode::read_write);
-    if (!registry)
-        return registry.error();
-    return keyauth::revoke_client(**registry, id);
 }
 
 HttpResponse ConsoleApi::ca_certificate() const {
@@ -219,7 +229,7 @@ HttpResponse ConsoleApi::expiry_calendar(const QueryParams& query, std::int64_t 
     auto months = whole_number(query, "months", 12, 1, keyauth::kMaxCalendarMonths);
     if (!months)
         return error_response(months.error());
-    auto registry = keyauth::open_registry_to_read(registry_.dir);
+    auto registry = store_->open_to_read();
     if (!registry)
         return error_response(registry.error());
     auto calendar = keyauth::expiry_calendar(**registry, now, static_cast<int>(*months));

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "console_http.hpp"
+#include "from_keytool.hpp"
 #include "keyauth/audit.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/registry.hpp"
@@ -25,7 +27,10 @@ struct ConsoleActor {
 // Each change handler audits its outcome, made or refused, once.
 class ConsoleApi {
   public:
-    explicit ConsoleApi(keyauth::RegistryLayout registry) : registry_(std::move(registry)) {}
+    // registry: the CA (its key issues, its certificate is served); store:
+    // where the clients are of record (the registry's LMDB, or the fleet's etcd).
+    ConsoleApi(keyauth::RegistryLayout registry, std::unique_ptr<RecordStore> store)
+        : registry_(std::move(registry)), store_(std::move(store)) {}
 
     // GET /api/v1/clients?offset=&limit=&q=&sort=&expiring=&state=
     HttpResponse list_clients(const QueryParams& query, std::int64_t now) const;
@@ -56,10 +61,17 @@ class ConsoleApi {
                                std::int64_t now, const ConsoleActor& actor) const;
     keyauth::Status issue(const keyauth::IssueRequest& request, bool as_zip, std::int64_t now,
                           keyauth::AuditEvent& event, HttpResponse& response) const;
-    keyauth::Result<bool> set_suspended(std::string_view id, bool suspended) const;
-    keyauth::Status revoke(std::string_view id) const;
+    keyauth::AuditEvent change_event(keyauth::AuditAction action, std::string_view id,
+                                     const ConsoleActor& actor) const;
+    // Audits the change as refused and answers 409 when the store would not
+    // keep it (a replica kept by keyauth-sync, without --etcd).
+    std::optional<HttpResponse> refuse_unwritable(keyauth::AuditEvent& event,
+                                                  std::string_view what) const;
+    // The etcd revision of the change, when the store made one.
+    void add_revision(keyauth::AuditEvent& event) const;
 
     keyauth::RegistryLayout registry_;
+    std::unique_ptr<RecordStore> store_;
 };
 
 }  // namespace keytool::console

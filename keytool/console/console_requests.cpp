@@ -234,4 +234,17 @@ keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryPar
                       "state must be active, suspended, expired or not yet valid");
 }
 
+keyauth::Result<keyauth::SecretString> login_secret(std::string_view body) {
+    const keyauth::Error bad =
+        make_error(Errc::invalid_argument, "send {\"login\": \"<the secret after #login= in the link>\"}");
+    const Json parsed = Json::parse(body, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object() || parsed.size() != 1)
+        return bad;
+    const auto login = parsed.find("login");
+    if (login == parsed.end() || !login->is_string())
+        return bad;
+    const auto& text = login->get_ref<const WipedString&>();
+    return keyauth::SecretString(std::string(text.data(), text.size()));
+}
+
 }  // namespace keytool::console

@@ -13,6 +13,7 @@
 #include "keyauth/client_listing.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/result.hpp"
+#include "keyauth/secret.hpp"
 
 namespace keytool::console {
 
@@ -37,6 +38,9 @@ keyauth::Result<keyauth::IssueRequest> rotate_request(std::string_view id, std::
 
 // GET /api/v1/clients?state=: active, suspended, expired or "not yet valid".
 keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryParams& query);
+
+// The body of POST /api/v1/session: {"login": "<the link's secret>"}.
+keyauth::Result<keyauth::SecretString> login_secret(std::string_view body);
 
 // Anything from a request that goes into the log (its method and decoded path):
 // printable ASCII as it is, every other byte and " and \ as \xHH, so no

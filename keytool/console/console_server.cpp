@@ -19,6 +19,7 @@
 #include "console_assets.hpp"
 #include "console_requests.hpp"
 #include "console_session.hpp"
+#include "keyauth/bearer.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/host_name.hpp"
@@ -39,8 +40,6 @@ constexpr unsigned kConnections = 256;
 // GnuTLS: TLS 1.2 and 1.3 only.
 constexpr const char* kTlsPriorities = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
 constexpr const char* kStrictTransportSecurity = "max-age=31536000";
-constexpr const char* kSessionCookie = "keyauth_session";
-constexpr const char* kCsrfHeader = "X-CSRF-Token";
 // Nothing but our own files: no inline script or style, no framing, no other host.
 constexpr const char* kContentSecurityPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -108,45 +107,45 @@ HttpResponse text_response(int status, std::string text) {
                          keyauth::SecretString(std::move(text)));
 }
 
-HttpResponse unauthorized(bool api) {
-    if (api)
-        return error_response(401, "log in with the link keytool serve printed");
-    return text_response(401,
-                         "401 Unauthorized: open the one-time login link keytool serve printed.\n");
+HttpResponse unauthorized() {
+    HttpResponse response = error_response(401, "log in with the link keytool serve printed");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"keytool serve\"");
+    return response;
 }
 
 bool starts_with(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;
 }
 
-// GET /login?secret=...: the first right secret opens the session.
-HttpResponse log_in(Server& server, MHD_Connection* connection) {
+// POST /api/v1/session {"login": SECRET}: the first right secret opens the
+// session, answered once as a token the page keeps in sessionStorage.
+HttpResponse log_in(Server& server, MHD_Connection* connection, const PendingRequest& request) {
     const std::int64_t now = keyauth::unix_now();
     const std::string peer = peer_address(connection);
     if (!server.login_throttle.allowed(peer, now)) {
-        HttpResponse response = text_response(
-            429, "429 Too Many Requests: too many wrong login links from here; wait a minute.\n");
+        HttpResponse response =
+            error_response(429, "too many wrong login links from here; wait a minute");
         response.headers.emplace_back("Retry-After", "60");
         return response;
     }
-    const std::string_view secret = header(connection, MHD_GET_ARGUMENT_KIND, "secret");
-    auto session = server.sessions.log_in(secret, now);
+    auto secret = request.too_large ? keyauth::Result<keyauth::SecretString>(keyauth::make_error(
+                                          Errc::invalid_argument, "the body is too large"))
+                                    : login_secret(request.body);
+    if (!secret)
+        return error_response(secret.error());
+    auto session = server.sessions.log_in(secret->view(), now);
     if (!session) {
         server.login_throttle.failed(peer, now);
         std::fputs("keytool serve: login refused (wrong or used link)\n", stderr);
-        return text_response(401,
-                             "401 Unauthorized: this login link is wrong or was used already; "
-                             "restart keytool serve for a new one.\n");
+        return error_response(401,
+                              "this login link is wrong or was used already; restart keytool "
+                              "serve for a new one");
     }
     std::fprintf(stderr, "keytool serve: login link used; session %s opened\n",
                  server.sessions.label().c_str());
-    HttpResponse response = text_response(303, "logged in\n");
-    response.headers.emplace_back("Location", "/");
-    response.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" +
-                                                    std::string(session->view()) +
-                                                    "; Path=/; HttpOnly; SameSite=Strict" +
-                                                    (server.options.tls ? "; Secure" : ""));
-    return response;
+    return json_response(201, {{"session", session->view()},
+                               {"idle_seconds", kSessionIdleSeconds},
+                               {"max_seconds", kSessionMaxSeconds}});
 }
 
 // Who the audit trail names for a change: the session, and where it came from.
@@ -154,21 +153,20 @@ ConsoleActor actor(const Server& server, MHD_Connection* connection) {
     return ConsoleActor{server.sessions.label(), peer_address(connection)};
 }
 
-// A change must come from our page: its session's CSRF token in a header,
-// and, when the browser says where it comes from, our own origin (under the
-// name it reached us by, already one of ours).
-bool change_allowed(Server& server, MHD_Connection* connection, std::string& why) {
+// A change (and a login) must come from our page: when the browser says where
+// it comes from, our own origin, under the name it reached us by (already one
+// of ours). The session travels in a header no other page can make a browser
+// send, so no CSRF token is needed beside it (docs/SECURITY.md).
+bool same_origin(const Server& server, MHD_Connection* connection) {
     const std::string_view origin = header(connection, MHD_HEADER_KIND, "Origin");
     const std::string_view host = header(connection, MHD_HEADER_KIND, "Host");
-    if (!origin.empty() && origin != server.scheme() + std::string(host)) {
-        why = "cross-origin request refused";
-        return false;
-    }
-    if (!server.sessions.csrf_matches(header(connection, MHD_HEADER_KIND, kCsrfHeader))) {
-        why = "missing or wrong X-CSRF-Token header";
-        return false;
-    }
-    return true;
+    return origin.empty() || origin == server.scheme() + std::string(host);
+}
+
+// Authorization: Bearer <the session token>; never a cookie.
+std::string_view session_token(MHD_Connection* connection) {
+    return keyauth::bearer_token(header(connection, MHD_HEADER_KIND, "Authorization"))
+        .value_or(std::string_view());
 }
 
 // ?format=zip or Accept: application/zip: new credentials as gen --zip's bundle.
@@ -185,9 +183,8 @@ HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_v
     QueryParams query;
     MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
     if (path == "/api/v1/session") {
-        if (get) {
-            return json_response(200, {{"csrf_token", server.sessions.csrf_token()}});
-        }
+        if (get)
+            return json_response(200, {{"open", true}, {"label", server.sessions.label()}});
     } else if (path == "/api/v1/logout") {
         if (method == "POST") {
             server.sessions.log_out();
@@ -250,21 +247,22 @@ HttpResponse route(Server& server, MHD_Connection* connection, std::string_view 
     if (std::find(server.authorities.begin(), server.authorities.end(), host) ==
         server.authorities.end())
         return text_response(421, "421 Misdirected Request: use " + server.origin() + "/\n");
-    // GET only: a HEAD from a link previewer must not use up the link.
-    if (path == "/login" && method == "GET")
-        return log_in(server, connection);
-    const bool api = starts_with(path, "/api/");
-    const std::string_view cookie = header(connection, MHD_COOKIE_KIND, kSessionCookie);
-    if (!server.sessions.has_session(cookie, keyauth::unix_now()))
-        return unauthorized(api);
     const bool get = method == "GET" || method == "HEAD";
-    if (!get) {
-        std::string why;
-        if (!change_allowed(server, connection, why))
-            return error_response(403, why);
-    }
-    if (api)
+    if (starts_with(path, "/api/")) {
+        if (!get && !same_origin(server, connection))
+            return error_response(403, "cross-origin request refused");
+        if (path == "/api/v1/session" && method == "POST") {
+            const std::string_view type = header(connection, MHD_HEADER_KIND, "Content-Type");
+            if (!starts_with(type, "application/json"))
+                return error_response(415, "send the body as application/json");
+            return log_in(server, connection, request);
+        }
+        if (!server.sessions.has_session(session_token(connection), keyauth::unix_now()))
+            return unauthorized();
         return route_api(server, connection, method, path, request);
+    }
+    // The page holds no secret: it is served to anyone, and logs in from the
+    // link's fragment itself.
     if (!get)
         return error_response(405, "method not allowed here");
     for (const Asset& asset : console_assets()) {
@@ -341,7 +339,7 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
         return MHD_YES;
     }
     HttpResponse response = route(server, connection, method, url, *request);
-    // The path only: the login secret is in the query, never logged.
+    // Method, path and status only: no header (the session) and no body (the login secret).
     std::fprintf(stderr, "keytool serve: %s %s %d\n", log_safe(method).c_str(),
                  log_safe(url).c_str(), response.status);
     return send(server, connection, response);
@@ -425,12 +423,14 @@ keyauth::Status check_listen(const ServeOptions& options) {
                           "session and every new key and token cross the network in clear");
 }
 
-keyauth::Status serve(const ServeOptions& options) {
+keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> store) {
     if (keyauth::Status s = check_listen(options); !s)
         return s;
     if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
         return s;
-    Server server{options, ConsoleApi(options.registry), ConsoleSessions(), {}, {}, {}};
+    const bool in_fleet = store->in_fleet();
+    Server server{options, ConsoleApi(options.registry, std::move(store)), ConsoleSessions(),
+                  {}, {}, {}};
 
     sockaddr_storage address{};
     const bool v6 = options.address.find(':') != std::string::npos;
@@ -505,11 +505,11 @@ keyauth::Status serve(const ServeOptions& options) {
                            ? server.authorities[1]
                            : server.authorities[0];
 
-    std::printf("%s/login?secret=%s\n", server.origin().c_str(),
+    std::printf("%s/#login=%s\n", server.origin().c_str(),
                 std::string(server.sessions.login_secret()).c_str());
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "keytool serve: console of registry %s on %s (the link above works once)\n",
+    std::fprintf(stderr, "keytool serve: console of %s%s on %s (the link above works once)\n",
+                 in_fleet ? "the fleet's registry in etcd, CA key in " : "registry ",
                  options.registry.dir.c_str(), server.origin().c_str());
 
     int signal_number = 0;

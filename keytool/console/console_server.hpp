@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "from_keytool.hpp"
 #include "keyauth/registry_layout.hpp"
 #include "keyauth/result.hpp"
 
@@ -30,7 +32,7 @@ keyauth::Result<ServeOptions> parse_listen(std::string_view text, ServeOptions o
 keyauth::Status check_listen(const ServeOptions& options);
 
 // Prints the one-time login link as the first line of stdout, then serves
-// until SIGINT or SIGTERM.
-keyauth::Status serve(const ServeOptions& options);
+// until SIGINT or SIGTERM, with the clients of store.
+keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> store);
 
 }  // namespace keytool::console

@@ -44,15 +44,14 @@ std::optional<keyauth::SecretString> ConsoleSessions::log_in(std::string_view se
         return std::nullopt;
     login_secret_ = keyauth::SecretString();  // the link works once
     session_id_ = random_hex_secret();
-    csrf_token_ = random_hex_secret();
     label_ = session_label(session_id_.view());
     last_seen_ = now;
     opened_ = now;
     return keyauth::SecretString(std::string(session_id_.view()));
 }
 
-bool ConsoleSessions::has_session(std::string_view cookie, std::int64_t now) {
-    if (!equal_secrets(session_id_.view(), cookie))
+bool ConsoleSessions::has_session(std::string_view token, std::int64_t now) {
+    if (!equal_secrets(session_id_.view(), token))
         return false;
     if (now - last_seen_ > kSessionIdleSeconds || now - opened_ > kSessionMaxSeconds) {
         log_out();
@@ -62,13 +61,8 @@ bool ConsoleSessions::has_session(std::string_view cookie, std::int64_t now) {
     return true;
 }
 
-bool ConsoleSessions::csrf_matches(std::string_view token) const {
-    return equal_secrets(csrf_token_.view(), token);
-}
-
 void ConsoleSessions::log_out() {
     session_id_ = keyauth::SecretString();
-    csrf_token_ = keyauth::SecretString();
     label_.clear();
 }
 

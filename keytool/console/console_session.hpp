@@ -1,5 +1,7 @@
-// Who may use the console: one login link, used once, opens one session;
-// every change must also carry the session's CSRF token.
+// Who may use the console: one login link, used once, opens one session.
+// The link carries its secret in the URL's fragment, which no browser sends;
+// the page exchanges it for the session token and sends that in a header.
+// No cookie: nothing the browser sends on its own, to this port or another.
 #pragma once
 
 #include <cstdint>
@@ -25,22 +27,19 @@ class ConsoleSessions {
     // The secret of the link printed at start; empty once used.
     std::string_view login_secret() const { return login_secret_.view(); }
 
-    // The session cookie's value, once: for the right secret, the first time.
+    // The session token, once: for the right secret, the first time.
     std::optional<keyauth::SecretString> log_in(std::string_view secret, std::int64_t now);
 
     // Constant-time; refreshes the idle timer, never the absolute lifetime.
-    bool has_session(std::string_view cookie, std::int64_t now);
-    bool csrf_matches(std::string_view token) const;
-    std::string_view csrf_token() const { return csrf_token_.view(); }
+    bool has_session(std::string_view token, std::int64_t now);
     // The session's name in logs and the audit trail: 16 hex digits of a hash
-    // of its cookie, which they cannot give back. Empty without a session.
+    // of its token, which they cannot give back. Empty without a session.
     const std::string& label() const { return label_; }
     void log_out();
 
   private:
     keyauth::SecretString login_secret_;
     keyauth::SecretString session_id_;
-    keyauth::SecretString csrf_token_;
     std::string label_;
     std::int64_t last_seen_ = 0;
     std::int64_t opened_ = 0;

@@ -12,8 +12,13 @@
 #include "keyauth/client_record.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/secret.hpp"
+#include "record_store.hpp"
 
 namespace keytool::console {
+
+// Where the console reads and changes clients, as keytool's commands do:
+// this host's registry, or the fleet's etcd with --etcd (record_store.hpp).
+using keytool::RecordStore;
 
 // A client as `keytool show --json` prints it.
 nlohmann::ordered_json describe_client(std::string_view id,

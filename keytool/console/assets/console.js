@@ -3,24 +3,70 @@
 
 const SOON_SECONDS = 30 * 86400;
 const MONTHS_SHOWN = 12;
-const state = { csrf: '', offset: 0, limit: 50, q: '', expiring: '', filter: '', sort: 'id', descending: false, total: 0, zip: null };
+// The session token lives in this tab's sessionStorage and travels only in the
+// Authorization header: no cookie, nothing a browser sends by itself.
+const SESSION_KEY = 'keyauth-session';
+const state = { offset: 0, limit: 50, q: '', expiring: '', filter: '', sort: 'id', descending: false, total: 0, zip: null };
 
 const $ = (id) => document.getElementById(id);
 
-async function api(method, path, body) {
-  const headers = { 'Accept': 'application/json' };
-  if (method !== 'GET') headers['X-CSRF-Token'] = state.csrf;
+async function request(method, path, body, accept) {
+  const headers = { 'Accept': accept };
+  const session = sessionStorage.getItem(SESSION_KEY);
+  if (session) headers['Authorization'] = `Bearer ${session}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
-    method, headers, credentials: 'same-origin', cache: 'no-store',
+    method, headers, credentials: 'omit', cache: 'no-store',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const data = await response.json().catch(() => ({}));
   if (response.status === 401) {
+    sessionStorage.removeItem(SESSION_KEY);
     document.body.classList.add('logged-out');
   }
-  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
-  return data;
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.error || `HTTP ${response.status}`);
+  }
+  return response;
+}
+
+async function api(method, path, body) {
+  const response = await request(method, path, body, 'application/json');
+  return response.json().catch(() => ({}));
+}
+
+// The login link is /#login=SECRET: the fragment never leaves the browser. The
+// secret is exchanged once for the session token, then taken off the address bar.
+async function logIn() {
+  const match = /^#login=([0-9a-f]{64})$/.exec(window.location.hash);
+  if (!match) return;
+  try {
+    const opened = await api('POST', '/api/v1/session', { login: match[1] });
+    sessionStorage.setItem(SESSION_KEY, opened.session);
+    document.body.classList.remove('logged-out');
+  } finally {
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+  }
+}
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function downloadCa() {
+  try {
+    const response = await request('GET', '/api/v1/ca.pem', undefined, 'application/x-pem-file');
+    saveBlob(await response.blob(), 'ca_cert.pem');
+  } catch (error) {
+    $('list-error').textContent = error.message;
+  }
 }
 
 function text(tag, content, className) {
@@ -144,42 +190,68 @@ function defaultExpiry() {
   return date.toISOString().slice(0, 10);
 }
 
-function openGenerate() {
-  $('generate-form').reset();
-  $('expire').value = defaultExpiry();
-  $('expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-  $('generate-error').textContent = '';
-  $('generate-dialog').showModal();
-  $('client-id').focus();
+// Generate and rotate share one dialog: mode says which, pendingRotate whom.
+let issueMode = 'generate';
+let pendingRotate = '';
+function openIssue(mode, id) {
+  issueMode = mode;
+  pendingRotate = id || '';
+  const rotating = mode === 'rotate';
+  $('issue-form').reset();
+  $('issue-title').textContent = rotating ? `Rotate ${id}` : 'New client';
+  $('issue-text').textContent = rotating
+    ? `New keys for ${id}, shown once. The current token and certificate keep working for the grace, then stop.`
+    : '';
+  $('client-id-field').hidden = rotating;
+  $('grace-field').hidden = !rotating;
+  $('issue-confirm').textContent = rotating ? 'Rotate' : 'Generate';
+  if (rotating) $('issue-grace').value = '7d';
+  $('issue-expire').value = defaultExpiry();
+  $('issue-expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  $('issue-error').textContent = '';
+  $('issue-dialog').showModal();
+  $(rotating ? 'issue-grace' : 'client-id').focus();
 }
 
-// Generate and rotate: a dialog's field checked first, then the new keys shown once.
-// form: the ids of its dialog, submit button, error line and the field checked.
-async function issueFromDialog(form, refusal, path, body) {
-  if (!$(form.field).checkValidity()) {
-    $(form.error).textContent = refusal;
-    $(form.field).focus();
+function openGenerate() {
+  openIssue('generate');
+}
+
+function openRotate(id) {
+  openIssue('rotate', id);
+}
+
+// A dialog's field checked first, then the new keys shown once.
+async function issueFromDialog(field, refusal, path, body) {
+  if (!$(field).checkValidity()) {
+    $('issue-error').textContent = refusal;
+    $(field).focus();
     return;
   }
-  $(form.button).disabled = true;
+  $('issue-confirm').disabled = true;
   try {
     const issued = await api('POST', path, body);
-    $(form.dialog).close();
+    $('issue-dialog').close();
     showResult(issued);
     refresh();
   } catch (error) {
-    $(form.error).textContent = error.message;
+    $('issue-error').textContent = error.message;
   } finally {
-    $(form.button).disabled = false;
+    $('issue-confirm').disabled = false;
   }
 }
 
-function generate(event) {
+function issue(event) {
   event.preventDefault();
-  const id = $('client-id').value.trim();
-  issueFromDialog({ dialog: 'generate-dialog', button: 'generate', error: 'generate-error', field: 'client-id' },
-    'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.',
-    '/api/v1/clients', { id, expire: $('expire').value });
+  const expire = $('issue-expire').value;
+  if (issueMode === 'rotate') {
+    issueFromDialog('issue-grace', 'Grace: a whole number with s, m, h or d (7d, 12h), or 0.',
+      `/api/v1/clients/${encodeURIComponent(pendingRotate)}/rotate`,
+      { grace: $('issue-grace').value.trim(), expire });
+  } else {
+    issueFromDialog('client-id', 'Client Id: 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit.',
+      '/api/v1/clients', { id: $('client-id').value.trim(), expire });
+  }
 }
 
 // The files are shown once and dropped from the page when the dialog closes.
@@ -225,14 +297,7 @@ function showResult(issued) {
 function downloadZip() {
   if (!state.zip) return;
   const bytes = Uint8Array.from(atob(state.zip.base64), (c) => c.charCodeAt(0));
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/zip' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = state.zip.name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  saveBlob(new Blob([bytes], { type: 'application/zip' }), state.zip.name);
 }
 
 function closeResult() {
@@ -259,29 +324,6 @@ async function deleteConfirmed() {
     $('list-error').textContent = error.message;
   }
   refresh();
-}
-
-let pendingRotate = '';
-function openRotate(id) {
-  pendingRotate = id;
-  $('rotate-form').reset();
-  $('rotate-title').textContent = `Rotate ${id}`;
-  $('rotate-text').textContent =
-    `New keys for ${id}, shown once. The current token and certificate keep working for the grace, then stop.`;
-  $('rotate-grace').value = '7d';
-  $('rotate-expire').value = defaultExpiry();
-  $('rotate-expire').min = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-  $('rotate-error').textContent = '';
-  $('rotate-dialog').showModal();
-  $('rotate-grace').focus();
-}
-
-function rotate(event) {
-  event.preventDefault();
-  issueFromDialog({ dialog: 'rotate-dialog', button: 'rotate-confirm', error: 'rotate-error', field: 'rotate-grace' },
-    'Grace: a whole number with s, m, h or d (7d, 12h), or 0.',
-    `/api/v1/clients/${encodeURIComponent(pendingRotate)}/rotate`,
-    { grace: $('rotate-grace').value.trim(), expire: $('rotate-expire').value });
 }
 
 let pendingSuspend = '';
@@ -342,25 +384,27 @@ function searchChanged() {
 
 async function start() {
   try {
-    state.csrf = (await api('GET', '/api/v1/session')).csrf_token;
+    await logIn();
+    if (!sessionStorage.getItem(SESSION_KEY)) throw new Error('Log in with the link keytool serve printed.');
   } catch (error) {
+    document.body.classList.add('logged-out');
     $('list-error').textContent = error.message;
     return;
   }
+  $('ca-download').addEventListener('click', downloadCa);
   $('new-client').addEventListener('click', openGenerate);
-  $('generate-form').addEventListener('submit', generate);
-  $('generate-cancel').addEventListener('click', () => $('generate-dialog').close());
+  $('issue-form').addEventListener('submit', issue);
+  $('issue-cancel').addEventListener('click', () => $('issue-dialog').close());
   $('download-zip').addEventListener('click', downloadZip);
   $('result-close').addEventListener('click', closeResult);
   $('result-dialog').addEventListener('cancel', () => $('result-files').replaceChildren());
   $('delete-confirm').addEventListener('click', deleteConfirmed);
-  $('rotate-form').addEventListener('submit', rotate);
-  $('rotate-cancel').addEventListener('click', () => $('rotate-dialog').close());
   $('suspend-confirm').addEventListener('click', suspendConfirmed);
   $('suspend-cancel').addEventListener('click', () => $('suspend-dialog').close());
   $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
   $('logout').addEventListener('click', async () => {
     await api('POST', '/api/v1/logout').catch(() => {});
+    sessionStorage.removeItem(SESSION_KEY);
     document.body.replaceChildren(text('p', 'Logged out. Restart keytool serve for a new login link.'));
   });
   for (const button of document.querySelectorAll('th button[data-sort]')) {

@@ -198,4 +198,47 @@ Result<ExpiryCalendar> expiry_calendar(LocalRegistry& registry, std::int64_t now
     return calendar;
 }
 
+ClientSnapshot::ClientSnapshot(std::vector<ClientRecord> records) : records_(std::move(records)) {
+    std::sort(records_.begin(), records_.end(),
+              [](const ClientRecord& a, const ClientRecord& b) { return a.id < b.id; });
+}
+
+Status ClientSnapshot::find(std::string_view id, ClientCredentials& out) {
+    const auto found = std::lower_bound(
+        records_.begin(), records_.end(), id,
+        [](const ClientRecord& record, std::string_view wanted) { return record.id < wanted; });
+    if (found == records_.end() || found->id != id)
+        return make_error(Errc::unknown_client, "no client " + std::string(id));
+    out = found->credentials;
+    return {};
+}
+
+Status ClientSnapshot::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                                           ClientCredentials& out) {
+    for (const ClientRecord& record : records_) {
+        if (record.credentials.certificate_fingerprint == fingerprint) {
+            id = record.id;
+            out = record.credentials;
+            return {};
+        }
+    }
+    return make_error(Errc::unknown_client, "no client holds this certificate");
+}
+
+Status ClientSnapshot::scan(bool backward, const std::function<void()>&,
+                            const ClientVisitor& visit) {
+    if (backward) {
+        for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+            if (!visit(it->id, it->credentials))
+                break;
+        }
+    } else {
+        for (const ClientRecord& record : records_) {
+            if (!visit(record.id, record.credentials))
+                break;
+        }
+    }
+    return {};
+}
+
 }  // namespace keyauth

@@ -32,7 +32,10 @@ run(async () => {
 
     await page.goto(loginLink, { waitUntil: 'networkidle0' });
     check(new URL(page.url()).pathname === '/', 'the login link lands on the page');
-    check(!page.url().includes('secret'), 'the secret is gone from the address bar');
+    check(!page.url().includes('#login') && new URL(page.url()).hash === '', 'the secret is gone from the address bar');
+    check(await page.evaluate(() => document.cookie) === '', 'no cookie');
+    check(/^[0-9a-f]{64}$/.test(await page.evaluate(() => sessionStorage.getItem('keyauth-session'))),
+      'the session is in sessionStorage');
     await page.waitForSelector('#page-status:not(:empty)');
     const before = await page.$$eval('#clients tbody tr', (rows) => rows.length);
     check(before === 1, 'the table lists the one client made by keytool');
@@ -55,20 +58,20 @@ run(async () => {
     // +, Client Id, validity defaulting to today + 3 years, Generate.
     await page.focus('#new-client');
     await page.keyboard.press('Enter');
-    await page.waitForSelector('#generate-dialog[open]');
+    await page.waitForSelector('#issue-dialog[open]');
     const expected = new Date();
     expected.setUTCFullYear(expected.getUTCFullYear() + 3);
-    check(await page.$eval('#expire', (e) => e.value) === expected.toISOString().slice(0, 10),
+    check(await page.$eval('#issue-expire', (e) => e.value) === expected.toISOString().slice(0, 10),
       'validity defaults to today + 3 years');
     check(await page.evaluate(() => document.activeElement.id) === 'client-id', 'the Client Id field has the focus');
     await page.keyboard.type('bad/id');
-    await page.click('#generate');
-    await page.waitForFunction(() => document.getElementById('generate-error').textContent !== '');
+    await page.click('#issue-confirm');
+    await page.waitForFunction(() => document.getElementById('issue-error').textContent !== '');
     check(true, 'a bad Client Id is refused in the dialog');
     await page.$eval('#client-id', (e) => { e.value = ''; });
     await page.type('#client-id', 'webapp01');
     await shot('02-generate');
-    await page.click('#generate');
+    await page.click('#issue-confirm');
     await page.waitForSelector('#result-dialog[open]');
     const files = await page.$$eval('#result-files textarea',
       (areas) => areas.map((a) => ({ label: a.labels[0].textContent, value: a.value })));

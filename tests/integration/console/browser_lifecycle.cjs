@@ -69,16 +69,16 @@ run(async () => {
 
     // Rotate app02 with a grace of one day: the new keys once.
     await page.click('button[aria-label="Rotate app02"]');
-    await page.waitForSelector('#rotate-dialog[open]');
-    await page.$eval('#rotate-grace', (e) => { e.value = ''; });
-    await page.type('#rotate-grace', 'a week');
-    await page.click('#rotate-confirm');
-    await page.waitForFunction(() => document.getElementById('rotate-error').textContent !== '');
+    await page.waitForSelector('#issue-dialog[open]');
+    await page.$eval('#issue-grace', (e) => { e.value = ''; });
+    await page.type('#issue-grace', 'a week');
+    await page.click('#issue-confirm');
+    await page.waitForFunction(() => document.getElementById('issue-error').textContent !== '');
     check(true, 'a bad grace is refused in the dialog');
-    await page.$eval('#rotate-grace', (e) => { e.value = ''; });
-    await page.type('#rotate-grace', '1d');
+    await page.$eval('#issue-grace', (e) => { e.value = ''; });
+    await page.type('#issue-grace', '1d');
     await shot('lifecycle-04-rotate');
-    await page.click('#rotate-confirm');
+    await page.click('#issue-confirm');
     await page.waitForSelector('#result-dialog[open]');
     const files = await page.$$eval('#result-files textarea', (areas) => areas.map((a) => a.value));
     check(files.length === 3, 'the rotation shows three files');

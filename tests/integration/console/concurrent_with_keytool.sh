@@ -14,7 +14,7 @@ cli=$!
 (
     while kill -0 "$cli" 2>/dev/null; do
         for path in '/api/v1/clients?sort=-expire&limit=5' '/api/v1/expiry-calendar' '/api/v1/clients?q=cli'; do
-            s=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$CONSOLE$path")
+            s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SESSION" "$CONSOLE$path")
             [ "$s" = 200 ] || echo "GET $path: $s" >>"$WORK/read-failures"
             echo >>"$WORK/reads"
         done

@@ -1,8 +1,9 @@
 # Helpers for the console tests: `keytool serve` on a free port, logged in
-# with curl through its one-time link.
+# with curl as its page does: the link's secret (after #login=) exchanged by
+# POST /api/v1/session for a session token, sent as Authorization: Bearer.
 #
-#   start_console            # $CONSOLE (http://127.0.0.1:PORT), $LOGIN_LINK
-#   console_login            # cookie jar $JAR, CSRF token $CSRF
+#   start_console            # $CONSOLE (http://127.0.0.1:PORT), $LOGIN_LINK, $LOGIN_SECRET
+#   console_login            # the session token $SESSION
 #   api GET /api/v1/clients  # curl with the session; prints "STATUS BODY"
 # nginx_lib.sh may have sourced it already.
 [ -n "${WORK:-}" ] || source "$TESTLIB"
@@ -42,7 +43,8 @@ start_console_with() {
         sleep 0.05
     done
     LOGIN_LINK=$(head -1 "$WORK/console.out")
-    CONSOLE=${LOGIN_LINK%%/login*}
+    CONSOLE=${LOGIN_LINK%%/#login=*}
+    LOGIN_SECRET=${LOGIN_LINK##*#login=}
 }
 
 # start_console [SERVE_OPTIONS...]: on 127.0.0.1 and a free port.
@@ -50,18 +52,27 @@ start_console() {
     local port
     port=$(free_port)
     start_console_with --listen "127.0.0.1:$port" "$@"
-    [[ "$LOGIN_LINK" =~ ^https?://127\.0\.0\.1:$port/login\?secret=[0-9a-f]{64}$ ]] \
+    [[ "$LOGIN_LINK" =~ ^https?://127\.0\.0\.1:$port/#login=[0-9a-f]{64}$ ]] \
         || fail "first line is not the login link: [$LOGIN_LINK]"
 }
 
-# Logs in as the operator who clicked the link: $JAR holds the session.
+# exchange SECRET [CURL_ARGS...]: POST /api/v1/session {"login": SECRET} as
+# the page does; prints "STATUS BODY".
+exchange() {
+    local secret=$1
+    shift
+    curl -s -o "$WORK/session-body" -w '%{http_code}' -H 'Content-Type: application/json' \
+        -d "{\"login\":\"$secret\"}" "$@" "$CONSOLE/api/v1/session"
+    printf ' %s' "$(cat "$WORK/session-body")"
+}
+
+# Logs in as the operator who opened the link: $SESSION holds the session token.
 console_login() {
-    JAR=$WORK/cookies
-    local status
-    status=$(curl -s -o /dev/null -w '%{http_code}' -c "$JAR" "$LOGIN_LINK")
-    expect_eq "$status" 303 "login link"
-    CSRF=$(curl -s -b "$JAR" "$CONSOLE/api/v1/session" | json_field csrf_token)
-    [[ "$CSRF" =~ ^[0-9a-f]{64}$ ]] || fail "no CSRF token from /api/v1/session"
+    local answer
+    answer=$(exchange "$LOGIN_SECRET" "$@")
+    expect_eq "${answer%% *}" 201 "login: ${answer#* }"
+    SESSION=$(json_field session <<<"${answer#* }")
+    [[ "$SESSION" =~ ^[0-9a-f]{64}$ ]] || fail "no session token from POST /api/v1/session"
 }
 
 # json_field NAME: that top-level field of the JSON on stdin.
@@ -69,12 +80,11 @@ json_field() {
     python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(v if isinstance(v, str) else json.dumps(v))' "$1"
 }
 
-# api METHOD PATH [CURL_ARGS...]: with the session and the CSRF token; prints
-# "STATUS BODY".
+# api METHOD PATH [CURL_ARGS...]: with the session; prints "STATUS BODY".
 api() {
     local method=$1 path=$2
     shift 2
-    curl -s -o "$WORK/api-body" -w '%{http_code}' -b "$JAR" -H "X-CSRF-Token: $CSRF" \
+    curl -s -o "$WORK/api-body" -w '%{http_code}' -H "Authorization: Bearer $SESSION" \
         -X "$method" "$@" "$CONSOLE$path"
     printf ' %s' "$(cat "$WORK/api-body")"
 }
@@ -103,9 +113,8 @@ expect_no_secret_in_console_log() {
     local log f
     stop_console_cleanly
     log=$(cat "$CONSOLE_LOG")
-    expect_not_contains "$log" "${LOGIN_LINK##*=}" "console log (login secret)"
-    [ -f "${JAR:-/nonexistent}" ] && expect_not_contains "$log" "$(awk '$6 == "keyauth_session" {print $7}' "$JAR")" "console log (session)"
-    [ -z "${CSRF:-}" ] || expect_not_contains "$log" "$CSRF" "console log (CSRF token)"
+    expect_not_contains "$log" "$LOGIN_SECRET" "console log (login secret)"
+    [ -z "${SESSION:-}" ] || expect_not_contains "$log" "$SESSION" "console log (session)"
     for f in "$@"; do
         expect_not_contains "$log" "$(cut -d: -f3 "$f")" "console log (token $f)"
     done

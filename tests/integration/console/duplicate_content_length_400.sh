@@ -7,17 +7,16 @@ keytool init >/dev/null
 start_console
 console_login
 port=${CONSOLE##*:}
-session=$(awk '$6 == "keyauth_session" {print $7}' "$JAR")
 
 raw() {  # raw LENGTH_HEADERS: the POST's status line
-    python3 - "$port" "$session" "$CSRF" "$1" <<'PY'
+    python3 - "$port" "$SESSION" "$1" <<'PY'
 import socket, sys
-port, session, csrf, lengths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+port, session, lengths = sys.argv[1], sys.argv[2], sys.argv[3]
 body = b'{"id":"smuggled"}'
 request = ("POST /api/v1/clients HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n"
-           "Cookie: keyauth_session=%s\r\nX-CSRF-Token: %s\r\n"
+           "Authorization: Bearer %s\r\n"
            "Content-Type: application/json\r\n%s"
-           "Connection: close\r\n\r\n" % (port, session, csrf, lengths)).encode() + body
+           "Connection: close\r\n\r\n" % (port, session, lengths)).encode() + body
 s = socket.create_connection(("127.0.0.1", int(port)))
 s.sendall(request)
 answer = b""

@@ -16,19 +16,19 @@ expect_eq "$rc" 1 "keytool serve --listen [::]:$port without --tls"
 expect_contains "$out" "add --tls" "its error"
 
 start_console_with --listen "0.0.0.0:$port" --tls --host console.example
-[[ "$LOGIN_LINK" =~ ^https://console\.example:$port/login\?secret=[0-9a-f]{64}$ ]] \
+[[ "$LOGIN_LINK" =~ ^https://console\.example:$port/#login=[0-9a-f]{64}$ ]] \
     || fail "the link does not name --host: [$LOGIN_LINK]"
 
 tls=(--cacert "$KEYAUTH_REGISTRY/ca_cert.pem" --resolve "console.example:$port:127.0.0.1")
 code() { curl -s -o /dev/null -w '%{http_code}' "${tls[@]}" "$@"; }
-expect_eq "$(code "$CONSOLE/")" 401 "https://console.example (--host)"
-expect_eq "$(code "https://127.0.0.1:$port/")" 401 "https://127.0.0.1 (this host's own)"
+expect_eq "$(code "$CONSOLE/api/v1/clients")" 401 "https://console.example (--host)"
+expect_eq "$(code "https://127.0.0.1:$port/api/v1/clients")" 401 "https://127.0.0.1 (this host's own)"
 expect_eq "$(code -H "Host: evil.example:$port" "https://127.0.0.1:$port/")" 421 "another name"
 
-JAR=$WORK/cookies
-expect_eq "$(code -c "$JAR" "$LOGIN_LINK")" 303 "the login link"
-CSRF=$(curl -s "${tls[@]}" -b "$JAR" "$CONSOLE/api/v1/session" | json_field csrf_token)
-post() { code -b "$JAR" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' "$@" \
+expect_eq "$(exchange "$LOGIN_SECRET" "${tls[@]}" -H "Origin: https://evil.example:$port" | cut -d' ' -f1)" \
+    403 "a login from another origin"
+console_login "${tls[@]}"
+post() { code -H "Authorization: Bearer $SESSION" -H 'Content-Type: application/json' "$@" \
     -d '{"id":"myapp01"}' "$CONSOLE/api/v1/clients"; }
 expect_eq "$(post -H "Origin: https://evil.example:$port")" 403 "a change from another origin"
 expect_eq "$(post -H "Origin: $CONSOLE")" 201 "a change from the console's own origin"

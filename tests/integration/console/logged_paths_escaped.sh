@@ -19,7 +19,7 @@ PY
 stop_console_cleanly
 
 log=$(cat "$CONSOLE_LOG")
-expect_contains "$log" 'keytool serve: GET /x\x0akeytool serve: GET /forged 200\x1b[2J\x22 401' "console log"
+expect_contains "$log" 'keytool serve: GET /x\x0akeytool serve: GET /forged 200\x1b[2J\x22 404' "console log"
 expect_contains "$log" 'keytool serve: GET /raw\x0d\x0akeytool serve: login link used\x1b]0;owned\x07\xc3\xa9' "console log"
 if grep -q '^keytool serve: GET /forged\|^keytool serve: login link used' "$CONSOLE_LOG"; then
     fail "a request wrote a line of its own into the log: $log"

@@ -51,7 +51,7 @@ expect_contains "$(verdict "$(cat sensor-2_token)")" "invalid:" "sensor-2's old 
 expect_contains "$(verdict "$(token_of "$WORK/rotated2.json" sensor-2)")" "valid: client sensor-2" \
     "sensor-2's new token"
 # As a zip, as generate answers it.
-status=$(curl -s -o "$WORK/rotated.zip" -w '%{http_code}' -b "$JAR" -H "X-CSRF-Token: $CSRF" \
+status=$(curl -s -o "$WORK/rotated.zip" -w '%{http_code}' -H "Authorization: Bearer $SESSION" \
     -X POST "$CONSOLE/api/v1/clients/sensor-2/rotate?format=zip")
 expect_eq "$status" 201 "rotate as a zip"
 (mkdir unzipped && cd unzipped && unzip -q "$WORK/rotated.zip")

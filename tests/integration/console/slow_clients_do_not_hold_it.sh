@@ -57,6 +57,6 @@ except ConnectionResetError:
 print("closed after %.1f s" % (time.time() - start))
 PY
 
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$CONSOLE/")" 401 "the console afterwards"
+expect_eq "$(curl -s -o /dev/null -w "%{http_code}" "$CONSOLE/api/v1/clients")" 401 "the console afterwards"
 expect_no_secret_in_console_log
 pass "slow clients do not hold the console"

@@ -18,7 +18,7 @@ handshake -tls1_2 || fail "no TLS 1.2 handshake: $(tail -5 "$WORK/s_client.out")
 expect_contains "$(cat "$WORK/s_client.out")" "Verify return code: 0 (ok)" "TLS 1.2 handshake"
 handshake -tls1_3 || fail "no TLS 1.3 handshake: $(tail -5 "$WORK/s_client.out")"
 
-for url in "$CONSOLE/" "$LOGIN_LINK"; do
+for url in "$CONSOLE/" "$CONSOLE/api/v1/clients"; do
     headers=$(curl -s -I --cacert "$KEYAUTH_REGISTRY/ca_cert.pem" "$url" | tr -d '\r')
     expect_contains "$headers" "Strict-Transport-Security: max-age=31536000" "HTTPS answer headers"
 done

@@ -18,7 +18,7 @@ expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer $(cat myapp01_tok
 answer=$(api POST /api/v1/clients -H 'Content-Type: application/json' \
     -d '{"id":"myapp02","expire":"2031-01-15"}')
 expect_eq "${answer%% *}" 201 "POST with an expiry date"
-curl -s -b "$JAR" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
+curl -s -H "Authorization: Bearer $SESSION" -H 'Content-Type: application/json' \
     -d '{"id":"myapp03"}' -o myapp03.zip -w '%{http_code} %{content_type}\n' "$CONSOLE/api/v1/clients?format=zip" >"$WORK/zip-status"
 expect_eq "$(cat "$WORK/zip-status")" "201 application/zip" "zip download"
 mkdir unzipped && (cd unzipped && unzip -q ../myapp03.zip)
@@ -36,7 +36,7 @@ expect_contains "$(keytool list)" "myapp02" "list"
 expect_contains "$(keytool list | grep myapp02)" "2031-01-15" "myapp02 expiry"
 
 # The CA certificate is server-cert's.
-curl -s -b "$JAR" -o ca.pem "$CONSOLE/api/v1/ca.pem"
+curl -s -H "Authorization: Bearer $SESSION" -o ca.pem "$CONSOLE/api/v1/ca.pem"
 keytool server-cert --output server.crt >/dev/null
 cmp -s ca.pem server.crt || fail "GET /api/v1/ca.pem differs from keytool server-cert"
 

@@ -12,7 +12,7 @@ readme_start console-serve "$WORK/serve.pid" serve.out \
     "s|^sudo keytool serve\$|echo \\\$\\\$ >$WORK/serve.pid; exec keytool serve --listen 127.0.0.1:$PORT|"
 for _ in $(seq 200); do [ "$(wc -l <serve.out)" -ge 2 ] && break; sleep 0.05; done
 LINK=$(head -1 serve.out)
-[[ "$LINK" =~ ^http://127\.0\.0\.1:$PORT/login\?secret=[0-9a-f]{64}$ ]] || fail "first line is not the login link: [$LINK]"
+[[ "$LINK" =~ ^http://127\.0\.0\.1:$PORT/#login=[0-9a-f]{64}$ ]] || fail "first line is not the login link: [$LINK]"
 expect_contains "$(cat serve.out)" "console of registry $KEYAUTH_REGISTRY on http://127.0.0.1:$PORT (the link above works once)" "keytool serve's words"
 pass "README: sudo keytool serve prints the one-time link"
 

@@ -107,4 +107,22 @@ inline constexpr int kMaxCalendarMonths = 120;
 
 Result<ExpiryCalendar> expiry_calendar(LocalRegistry& registry, std::int64_t now, int months);
 
+// Records already read whole (the fleet's, listed from etcd), walked as a
+// registry on this host is: pages and the calendar above work on it alike.
+class ClientSnapshot final : public LocalRegistry {
+  public:
+    explicit ClientSnapshot(std::vector<ClientRecord> records);  // any order
+
+    Status find(std::string_view id, ClientCredentials& out) override;
+    Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
+                               ClientCredentials& out) override;
+    std::uint64_t generation() override { return 0; }  // it never changes
+    Status scan(bool backward, const std::function<void()>& start_over,
+                const ClientVisitor& visit) override;
+    Result<std::size_t> count() override { return records_.size(); }
+
+  private:
+    std::vector<ClientRecord> records_;  // in id order
+};
+
 }  // namespace keyauth

@@ -1,0 +1,108 @@
+#include "record_store.hpp"
+
+#include "commands.hpp"
+#include "fleet.hpp"
+#include "keyauth/client_listing.hpp"
+#include "keyauth/lmdb_registry.hpp"
+
+namespace keytool {
+namespace {
+
+// This host's registry, LMDB.
+class LocalStore final : public RecordStore {
+  public:
+    explicit LocalStore(keyauth::RegistryLayout layout) : layout_(std::move(layout)) {}
+
+    keyauth::Status check_writable(std::string_view what) override {
+        return refuse_on_replica(layout_, what);
+    }
+
+    keyauth::Status issue(const keyauth::CertificateAuthority& authority,
+                          const keyauth::IssueRequest& request, std::int64_t now,
+                          const keyauth::Delivery& deliver,
+                          const std::function<void()>& undeliver) override {
+        auto registry = open_to_write();
+        if (!registry)
+            return registry.error();
+        return keyauth::issue_client(**registry, authority, request, now, deliver, undeliver);
+    }
+
+    keyauth::Status revoke(const std::string& id) override {
+        auto registry = open_to_write();
+        if (!registry)
+            return registry.error();
+        return keyauth::revoke_client(**registry, id);
+    }
+
+    keyauth::Result<bool> set_suspended(const std::string& id, bool suspended) override {
+        auto registry = open_to_write();
+        if (!registry)
+            return registry.error();
+        return keyauth::set_client_suspended(**registry, id, suspended);
+    }
+
+    keyauth::Result<std::unique_ptr<keyauth::LocalRegistry>> open_to_read() override {
+        return keyauth::open_registry_to_read(layout_.dir);
+    }
+
+    bool in_fleet() const override { return false; }
+
+  private:
+    keyauth::Result<std::unique_ptr<keyauth::LmdbRegistry>> open_to_write() {
+        // Opening for writing would make a registry of any directory: judge it first.
+        if (auto s = keyauth::check_registry_directory(layout_.dir); !s)
+            return s.error();
+        return keyauth::LmdbRegistry::open(layout_.dir, keyauth::OpenMode::read_write);
+    }
+
+    keyauth::RegistryLayout layout_;
+};
+
+// The fleet's registry of record in etcd: fleet.hpp's calls, one connection each.
+class FleetStore final : public RecordStore {
+  public:
+    explicit FleetStore(EtcdTarget target) : target_(std::move(target)) {}
+
+    keyauth::Status check_writable(std::string_view) override { return {}; }
+
+    keyauth::Status issue(const keyauth::CertificateAuthority& authority,
+                          const keyauth::IssueRequest& request, std::int64_t now,
+                          const keyauth::Delivery& deliver,
+                          const std::function<void()>& undeliver) override {
+        revision_ = 0;
+        return issue_in_fleet(target_, authority, request, now, deliver, undeliver, revision_);
+    }
+
+    keyauth::Status revoke(const std::string& id) override {
+        revision_ = 0;
+        return revoke_in_fleet(target_, id, revision_);
+    }
+
+    keyauth::Result<bool> set_suspended(const std::string& id, bool suspended) override {
+        revision_ = 0;
+        return suspend_in_fleet(target_, id, suspended, revision_);
+    }
+
+    keyauth::Result<std::unique_ptr<keyauth::LocalRegistry>> open_to_read() override {
+        auto records = list_fleet(target_);
+        if (!records)
+            return records.error();
+        return std::unique_ptr<keyauth::LocalRegistry>(
+            std::make_unique<keyauth::ClientSnapshot>(std::move(*records)));
+    }
+
+    bool in_fleet() const override { return true; }
+
+  private:
+    EtcdTarget target_;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordStore> record_store(const Invocation& invocation) {
+    if (invocation.etcd.enabled())
+        return std::make_unique<FleetStore>(invocation.etcd);
+    return std::make_unique<LocalStore>(invocation.registry);
+}
+
+}  // namespace keytool
