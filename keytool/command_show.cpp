@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "record_store.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/client_listing.hpp"
 #include "keyauth/clock.hpp"
@@ -27,7 +28,8 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     const std::string& id = arguments.operands.front();
     if (auto s = keyauth::check_client_id(id); !s)
         return report_failure(s.error());
-    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
+    // With --etcd, the fleet's record, not this host's.
+    auto registry = record_store(invocation)->open_to_read();
     if (!registry)
         return report_failure(registry.error());
     keyauth::ClientCredentials credentials;

@@ -16,6 +16,8 @@ for i in 1 2; do
 done
 
 expect_eq "$(admin suspend alice)" "suspended" "keytool --etcd suspend alice"
+# The administrator's registry holds no clients: show --etcd reads etcd's.
+expect_contains "$(admin show alice)" "suspended" "keytool --etcd show alice"
 since=$(now_millis)
 for i in 1 2 3; do wait_on_host "$i" refused ./alice_token 2; done
 for i in 1 2; do
