@@ -118,22 +118,24 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 }
 
 // POST /api/v1/session {"login": SECRET}: the first right secret opens the
-// session, answered once as a token the page keeps in sessionStorage.
+// session, answered once as a token the page keeps in sessionStorage. The
+// secret is judged before the throttle: a local user sending wrong links
+// from 127.0.0.1 must not lock the operator's browser (same address) out.
 HttpResponse log_in(Server& server, MHD_Connection* connection, const PendingRequest& request) {
     const std::int64_t now = keyauth::unix_now();
     const std::string peer = peer_address(connection);
-    if (!server.login_throttle.allowed(peer, now)) {
-        HttpResponse response =
-            error_response(429, "too many wrong login links from here; wait a minute");
-        response.headers.emplace_back("Retry-After", "60");
-        return response;
-    }
     auto secret = request.too_large ? keyauth::Result<keyauth::SecretString>(keyauth::make_error(
                                           Errc::invalid_argument, "the body is too large"))
                                     : login_secret(request.body);
     if (!secret)
         return error_response(secret.error());
     auto session = server.sessions.log_in(secret->view(), now);
+    if (!session && !server.login_throttle.allowed(peer, now)) {
+        HttpResponse response =
+            error_response(429, "too many wrong login links from here; wait a minute");
+        response.headers.emplace_back("Retry-After", "60");
+        return response;
+    }
     if (!session) {
         server.login_throttle.failed(peer, now);
         std::fputs("keytool serve: login refused (wrong or used link)\n", stderr);

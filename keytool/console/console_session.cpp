@@ -77,6 +77,10 @@ void LoginThrottle::failed(std::string_view address, std::int64_t now) {
     // Old windows go first, so many addresses cannot make the map grow for long.
     for (auto it = windows_.begin(); it != windows_.end();)
         it = now - it->second.start >= 60 ? windows_.erase(it) : std::next(it);
+    // Full: an address not yet counted is answered 401, not 429. The
+    // secret is never guessed; the throttle only keeps the log quiet.
+    if (windows_.size() >= kLoginThrottleAddresses && windows_.find(address) == windows_.end())
+        return;
     auto [window, added] = windows_.try_emplace(std::string(address));
     if (added)
         window->second.start = now;

@@ -19,6 +19,8 @@ inline constexpr std::int64_t kSessionIdleSeconds = 2 * 3600;
 inline constexpr std::int64_t kSessionMaxSeconds = 12 * 3600;
 // Wrong login secrets one address may try per minute before it gets 429.
 inline constexpr int kLoginFailuresPerMinute = 10;
+// Addresses counted at once (each failure walks them to drop old windows).
+inline constexpr std::size_t kLoginThrottleAddresses = 1024;
 
 class ConsoleSessions {
   public:

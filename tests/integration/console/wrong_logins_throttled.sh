@@ -1,7 +1,8 @@
 #!/bin/bash
 # Ten wrong login links a minute from one address, then that address gets 429
-# (Retry-After) for every login until the minute is over; another address
-# still logs in.
+# (Retry-After) for every wrong login until the minute is over; the right
+# link from the same address still logs in (a local user sending wrong links
+# from 127.0.0.1 cannot lock the operator's browser out).
 source "$(dirname "$0")/console_lib.sh"
 keytool init >/dev/null
 start_console
@@ -14,10 +15,8 @@ answer=$(exchange "$wrong" -D - | tr -d '\r')
 expect_contains "$answer" "HTTP/1.1 429" "the eleventh wrong login"
 expect_contains "$answer" "Retry-After: 60" "the eleventh wrong login"
 expect_contains "$answer" "too many wrong login links" "the eleventh wrong login"
-expect_eq "$(exchange "$LOGIN_SECRET" | cut -d' ' -f1)" 429 "the right link from the same address"
-
-# The link was not spent: from another address it opens the session.
-console_login --interface 127.0.0.2
+expect_eq "$(exchange "$wrong" | cut -d' ' -f1)" 429 "a twelfth wrong login"
+console_login  # the right link, from the same address
 expect_eq "$(api GET /api/v1/clients | cut -d' ' -f1)" 200 "the session"
 expect_no_secret_in_console_log
-pass "wrong logins are throttled per address"
+pass "wrong logins are throttled per address; the right link is never refused"
