@@ -113,7 +113,9 @@ expect_eq "$(completion keytool '')" \
 expect_eq "$(completion keytool gen --)" "--days --force --help --json --output --zip" "gen options"
 expect_eq "$(completion keytool rotate --)" "--days --force --grace --help --json --output --zip" \
     "rotate options"
-expect_eq "$(completion keytool serve --)" "--help --host --listen --tls" "serve options"
+expect_eq "$(completion keytool serve --)" "--etcd --help --host --listen --tls" "serve options"
+expect_eq "$(completion keytool list --)" "--expiring --help --json --last-use --state --unused" \
+    "list options"
 expect_eq "$(completion keytool status --)" "--help --stale-after" "status options"
 expect_eq "$(completion keytool del my)" "myapp01" "registered ids"
 for command in rotate suspend resume; do
