@@ -90,6 +90,9 @@ std::string prometheus_text(const SyncMetrics& m, std::int64_t now) {
     metric(out, "keyauth_sync_changes_applied_total", "counter",
            "client changes applied from etcd's watch",
            static_cast<long long>(m.changes_applied.load()));
+    metric(out, "keyauth_sync_watch_commits_total", "counter",
+           "registry transactions that applied them (what etcd sent meanwhile goes in one)",
+           static_cast<long long>(m.watch_commits.load()));
     metric(out, "keyauth_sync_rebuilds_total", "counter", "registries rebuilt from a snapshot",
            static_cast<long long>(m.rebuilds.load()));
     metric(out, "keyauth_sync_watch_reconnects_total", "counter",

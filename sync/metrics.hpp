@@ -18,6 +18,7 @@ struct SyncMetrics {
     std::atomic<std::int64_t> last_contact{0};      // Unix time of that heartbeat (0: none)
     std::atomic<std::int64_t> clients{0};
     std::atomic<std::uint64_t> changes_applied{0};
+    std::atomic<std::uint64_t> watch_commits{0};  // transactions that applied them
     std::atomic<std::uint64_t> rebuilds{0};
     std::atomic<std::uint64_t> watch_reconnects{0};  // a watch that broke and was started again
     std::atomic<std::uint64_t> errors{0};            // etcd unreachable, a step failed

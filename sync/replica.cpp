@@ -792,6 +792,7 @@ struct Replica::State {
         if (Status s = (*writer)->commit(); !s)
             return s;
         writer->reset();  // its lock released: count() takes it again
+        ++metrics().watch_commits;
         audit_applied(batch.events, true);
         if (auto count = registry->count())
             local_clients = *count;
@@ -800,17 +801,24 @@ struct Replica::State {
         return {};
     }
 
-    // Why a watch response must not be applied (empty: it may): it deletes
-    // more than --max-loss of the clients at once (`etcdctl del --prefix`,
-    // a script gone wrong), which the operator confirms as a rebuild would.
-    // One del at a time never trips it; a host resuming after a long stop
-    // may, and says so.
+    // Why a watch response must not be applied (empty: it may): one etcd
+    // revision in it deletes more than --max-loss of the clients at once
+    // (`etcdctl del --prefix`, a script gone wrong), which the operator
+    // confirms as a rebuild would. Dels of their own, however many a batch
+    // joins (a host catching up), never trip it.
     std::string mass_removal(const keyauth::EtcdWatchBatch& batch) const {
         if (options.accept_new_fleet)
             return {};
-        std::size_t removed = 0;
-        for (const keyauth::EtcdEvent& event : batch.events)
-            removed += event.deleted && keyauth::fleet_client_id(event.kv.key) ? 1 : 0;
+        std::size_t removed = 0;  // by the one revision that removes most
+        std::size_t in_revision = 0;
+        std::int64_t at = 0;
+        for (const keyauth::EtcdEvent& event : batch.events) {
+            if (!event.deleted || !keyauth::fleet_client_id(event.kv.key))
+                continue;
+            in_revision = event.kv.mod_revision == at ? in_revision + 1 : 1;
+            at = event.kv.mod_revision;
+            removed = std::max(removed, in_revision);
+        }
         if (removed < 2 || !keyauth::exceeds_loss(local_clients, removed, options.max_loss_percent))
             return {};
         return "etcd deleted " + std::to_string(removed) + " of the " +
@@ -859,6 +867,7 @@ struct Replica::State {
         if (Status s = (*writer)->commit(); !s)
             return s;
         writer->reset();  // its lock released: count() takes it again
+        ++metrics().watch_commits;
         audit_applied(batch.events, false);
         revision = at;
         last_contact = now;

@@ -9,13 +9,16 @@
 #
 #   tests/bench/fleet_bench.sh [--build-dir DIR] [--deletes 1000] [--rate 200] [--initial 100000,1000000]
 #       [--bulk N] [--writers N] [--rebuild-every SECONDS] [--digest-interval SECONDS]
+#       [--etcd-writes RATE]
 # The revocation run under load: --bulk N more clients in etcd (a rebuild or a
 # digest check then reads for seconds), --writers N processes looping keytool
 # gen and del of their own clients meanwhile, --rebuild-every S a SIGUSR1 to
-# every host's keyauth-sync every S seconds, --digest-interval the hosts'.
+# every host's keyauth-sync every S seconds, --digest-interval the hosts';
+# --etcd-writes R changes a second written straight into etcd meanwhile (one
+# client put or deleted a transaction, from 8 connections).
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH_DIR/bench_lib.sh"
-BUILD_ARG="" DELETES=1000 RATE=200 INITIAL=100000 BULK=0 WRITERS=0 REBUILD_EVERY=0
+BUILD_ARG="" DELETES=1000 RATE=200 INITIAL=100000 BULK=0 WRITERS=0 REBUILD_EVERY=0 ETCD_WRITES=0
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) BUILD_ARG=$2; shift ;;
@@ -26,7 +29,8 @@ while [ $# -gt 0 ]; do
     --writers) WRITERS=$2; shift ;;
     --rebuild-every) REBUILD_EVERY=$2; shift ;;
     --digest-interval) export DIGEST_INTERVAL=$2; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --etcd-writes) ETCD_WRITES=$2; shift ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
     esac
     shift
@@ -65,8 +69,14 @@ if [ "$DELETES" -gt 0 ]; then
             sleep "$REBUILD_EVERY"; kill -USR1 "${SYNC_PID[1]}" "${SYNC_PID[2]}" "${SYNC_PID[3]}"
         done) & load+=($!)
     fi
+    if [ "$ETCD_WRITES" -gt 0 ]; then
+        "$BENCH_DIR/fleet_records.py" "$FIRST" 0 etcdload --rate "$ETCD_WRITES" --until "$WORK/stop" &
+        load+=($!)
+        sleep 2  # the load under way before the first delete
+    fi
     echo "== revocation across 3 hosts (nginx on each), $DELETES deletes," \
-        "$BULK more clients, $WRITERS writers, SIGUSR1 every ${REBUILD_EVERY}s (0: none)," \
+        "$BULK more clients, $WRITERS writers, $ETCD_WRITES etcd writes/s," \
+        "SIGUSR1 every ${REBUILD_EVERY}s (0: none)," \
         "digest check every ${DIGEST_INTERVAL:-30}s"
     "$BENCH_DIR/fleet_revocation.py" --ports "${NGINX_PORT[1]},${NGINX_PORT[2]},${NGINX_PORT[3]}" \
         --tokens "$WORK/tokens" -- "$KEYTOOL" --registry "$ADMIN" --etcd "$ETCD" -- \

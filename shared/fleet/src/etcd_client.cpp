@@ -529,6 +529,9 @@ struct WatchState {
     const std::function<bool()>* should_stop = nullptr;
     Clock::time_point until;
     std::string pending;  // an incomplete line of the stream
+    // Responses read but not handed on yet: everything read at once is
+    // handed on at once (see deliver_received).
+    std::vector<EtcdWatchBatch> received;
     bool stopped = false;
     std::optional<Error> error;
 };
@@ -559,11 +562,39 @@ bool handle_line(WatchState& state, std::string_view line) {
         state.error = make_error(Errc::io_error, std::string("etcd watch: ") + e.what());
         return false;
     }
-    if (!(*state.on_batch)(batch)) {
-        state.stopped = true;
-        return false;
-    }
+    state.received.push_back(std::move(batch));
     return true;
+}
+
+// Whether `next` may be handed on in one batch with `into`: changes only,
+// no compaction or cancellation, which the caller must see on their own.
+bool joins(const EtcdWatchBatch& into, const EtcdWatchBatch& next) {
+    return into.compact_revision == 0 && !into.canceled && next.compact_revision == 0 &&
+           !next.canceled;
+}
+
+// Hands on what the stream has brought since the last call, the responses
+// that only change keys joined into one batch, in order. A consumer that
+// spends a while on each batch (an fsynced commit) would otherwise fall
+// further behind with every write while etcd is written faster than it
+// commits; joined, it is never more than one batch behind. False once the
+// consumer has had enough: what is left is dropped, and asked for again
+// from the consumer's own revision.
+bool deliver_received(WatchState& state) {
+    std::vector<EtcdWatchBatch> received;
+    received.swap(state.received);
+    std::size_t i = 0;
+    while (i < received.size() && !state.stopped) {
+        EtcdWatchBatch batch = std::move(received[i++]);
+        for (; i < received.size() && joins(batch, received[i]); ++i) {
+            batch.header_revision = std::max(batch.header_revision, received[i].header_revision);
+            for (EtcdEvent& event : received[i].events)
+                batch.events.push_back(std::move(event));
+        }
+        if (!(*state.on_batch)(batch))
+            state.stopped = true;
+    }
+    return !state.stopped;
 }
 
 size_t watch_body(char* data, size_t size, size_t count, void* user) {
@@ -605,6 +636,8 @@ CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
             result = CURLE_RECV_ERROR;
             break;
         }
+        if (!deliver_received(state))
+            break;
         if (running == 0) {
             int left = 0;
             while (CURLMsg* message = curl_multi_info_read(multi.get(), &left)) {

@@ -88,10 +88,12 @@ expect_eq "$(cat "$WORK/sync1.log" "$WORK/sync2.log" | grep -c 'digest mismatch'
     "digest mismatches reported under writes (a digest at one revision has none)"
 pass "digest checks every $CHECK_EVERY s under writes: no false alarm"
 
-# Every deleted client, asked once more of host 1's nginx in one curl.
+# Every deleted client, asked once more of host 1's nginx in one curl
+# ("next" between two requests: after the last one curl wants another URL).
 : >"$WORK/sweep.curl"
 while read -r id at; do
-    printf 'url = "http://127.0.0.1:%s/db/query"\nheader = "Authorization: Bearer %s"\noutput = /dev/null\nwrite-out = "%s %%{http_code}\\n"\nnext\n' \
+    [ ! -s "$WORK/sweep.curl" ] || echo next >>"$WORK/sweep.curl"
+    printf 'url = "http://127.0.0.1:%s/db/query"\nheader = "Authorization: Bearer %s"\noutput = /dev/null\nwrite-out = "%s %%{http_code}\\n"\n' \
         "${NGINX_PORT[1]}" "$(cat "$WORK/tokens/${id}_token")" "$id" >>"$WORK/sweep.curl"
 done <"$WORK/dels"
 curl -s -K "$WORK/sweep.curl" >"$WORK/sweep" || true
