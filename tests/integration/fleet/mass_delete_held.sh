@@ -1,7 +1,8 @@
 # Every client deleted from etcd at once behind keytool's back (`etcdctl del
 # --prefix`, a script gone wrong): the watch does not empty host 1. It holds
-# its last state and says HELD; one del at a time still goes through; the
-# operator's --accept-new-fleet applies the deletion.
+# its last state and says HELD; one del at a time still goes through (also
+# many delivered together); the operator's --accept-new-fleet applies the
+# deletion.
 source "$FLEET_LIB"
 start_etcd_cluster
 admin init >/dev/null
@@ -12,6 +13,18 @@ wait_on_host 1 valid ./dave_token
 admin del dave >/dev/null
 wait_on_host 1 refused ./dave_token
 pass "one del at a time is applied as ever"
+
+# Single dels that reach the host together (it was stopped meanwhile, and
+# its watch delivers them at once) are each their own revision: applied,
+# even when together they remove more than --max-loss.
+admin_gen erin frank gina hank
+wait_on_host 1 valid ./hank_token
+kill -STOP "${SYNC_PID[1]}"
+for id in erin frank gina hank; do admin del "$id" >/dev/null || fail "del $id"; done
+kill -CONT "${SYNC_PID[1]}"
+for id in erin frank gina hank; do wait_on_host 1 refused "./${id}_token"; done
+grep -q HELD "$WORK/sync1.log" && fail "single dels delivered together held: $(grep HELD "$WORK/sync1.log")"
+pass "4 single dels of 7 clients delivered together: applied, not held"
 
 etcdctl --endpoints "$ETCD" del --prefix /keyauth/clients/ >/dev/null
 wait_until 10 "host 1 held" grep -q "HELD: etcd deleted 3 of the 3 clients" "$WORK/sync1.log"
