@@ -685,7 +685,7 @@ struct Replica::State {
             if (w.recording)
                 w.record(event);
         }
-        const bool undecided = changes_fleet(batch) || !mass_removal(batch).empty();
+        const bool undecided = changes_fleet(batch) || mass_removal(batch.events) > 0;
         if (undecided && (w.recording || w.mode != Follow::all)) {
             // For a new snapshot to decide, not here.
             w.complete = false;
@@ -763,9 +763,9 @@ struct Replica::State {
 
     // What keyauth_sync_changes_applied_total counts: clients put or
     // deleted, not the CA certificate or the fleet id.
-    static std::uint64_t client_changes(const keyauth::EtcdWatchBatch& batch) {
+    static std::uint64_t client_changes(const std::vector<keyauth::EtcdEvent>& events) {
         std::uint64_t changes = 0;
-        for (const keyauth::EtcdEvent& event : batch.events)
+        for (const keyauth::EtcdEvent& event : events)
             changes += keyauth::fleet_client_id(event.kv.key) ? 1 : 0;
         return changes;
     }
@@ -801,26 +801,32 @@ struct Replica::State {
         return {};
     }
 
-    // Why a watch response must not be applied (empty: it may): one etcd
-    // revision in it deletes more than --max-loss of the clients at once
-    // (`etcdctl del --prefix`, a script gone wrong), which the operator
-    // confirms as a rebuild would. Dels of their own, however many a batch
-    // joins (a host catching up), never trip it.
-    std::string mass_removal(const keyauth::EtcdWatchBatch& batch) const {
+    // The first etcd revision in `events` that deletes more than
+    // --max-loss of the clients at once (`etcdctl del --prefix`, a script
+    // gone wrong), which the operator confirms as a rebuild would; 0: none.
+    // Dels of their own, however many a batch joins (a host catching up),
+    // never trip it. `removed` is what that revision deletes.
+    std::int64_t mass_removal(const std::vector<keyauth::EtcdEvent>& events,
+                              std::size_t* removed = nullptr) const {
         if (options.accept_new_fleet)
-            return {};
-        std::size_t removed = 0;  // by the one revision that removes most
-        std::size_t in_revision = 0;
-        std::int64_t at = 0;
-        for (const keyauth::EtcdEvent& event : batch.events) {
-            if (!event.deleted || !keyauth::fleet_client_id(event.kv.key))
-                continue;
-            in_revision = event.kv.mod_revision == at ? in_revision + 1 : 1;
-            at = event.kv.mod_revision;
-            removed = std::max(removed, in_revision);
+            return 0;
+        // The events of one revision come together.
+        for (std::size_t i = 0; i < events.size();) {
+            const std::int64_t at = events[i].kv.mod_revision;
+            std::size_t deleted = 0;
+            for (; i < events.size() && events[i].kv.mod_revision == at; ++i)
+                deleted += events[i].deleted && keyauth::fleet_client_id(events[i].kv.key) ? 1 : 0;
+            if (deleted >= 2 &&
+                keyauth::exceeds_loss(local_clients, deleted, options.max_loss_percent)) {
+                if (removed)
+                    *removed = deleted;
+                return at;
+            }
         }
-        if (removed < 2 || !keyauth::exceeds_loss(local_clients, removed, options.max_loss_percent))
-            return {};
+        return 0;
+    }
+
+    std::string mass_removal_refusal(std::size_t removed) const {
         return "etcd deleted " + std::to_string(removed) + " of the " +
                std::to_string(local_clients) + " clients this host serves at once (more than " +
                "--max-loss " + std::to_string(options.max_loss_percent) +
@@ -829,35 +835,64 @@ struct Replica::State {
                "(docs/FLEET.md)";
     }
 
+    // The first revision in `events` that changes the fleet id: another
+    // fleet, for a rebuild to decide; 0: none.
+    std::int64_t fleet_change(const std::vector<keyauth::EtcdEvent>& events) const {
+        for (const keyauth::EtcdEvent& event : events) {
+            if (event.kv.key == keyauth::kFleetIdKey &&
+                (event.deleted || event.kv.value != fleet_id))
+                return event.kv.mod_revision;
+        }
+        return 0;
+    }
+
     // One watch response: every event newer than the registry and the
     // revision, one transaction (an event the registry already holds, as a
-    // new watch or a rebuilt registry may, is not applied again).
-    // A change of the fleet id is not applied: it is another fleet.
+    // new watch or a rebuilt registry may, is not applied again). What
+    // comes before a change this watcher must not decide (a new fleet id, a
+    // mass delete) is applied first: joined with it, a del of its own must
+    // not wait for the operator.
     Status apply(const keyauth::EtcdWatchBatch& all) {
-        keyauth::EtcdWatchBatch batch;
+        std::vector<keyauth::EtcdEvent> events;
         for (const keyauth::EtcdEvent& event : all.events) {
             if (event.kv.mod_revision > revision)
-                batch.events.push_back(event);
+                events.push_back(event);
         }
-        if (batch.events.empty())
-            return {};
-        for (const keyauth::EtcdEvent& event : batch.events) {
-            if (event.kv.key == keyauth::kFleetIdKey &&
-                (event.deleted || event.kv.value != fleet_id)) {
+        std::size_t removed = 0;
+        const std::int64_t new_fleet = fleet_change(events);
+        const std::int64_t mass = mass_removal(events, &removed);
+        std::int64_t undecided = new_fleet;
+        if (mass > 0 && (undecided == 0 || mass < undecided))
+            undecided = mass;
+        if (undecided > 0) {
+            std::vector<keyauth::EtcdEvent> before;
+            for (keyauth::EtcdEvent& event : events) {
+                if (event.kv.mod_revision < undecided)
+                    before.push_back(std::move(event));
+            }
+            if (Status s = commit_events(before); !s)
+                return s;
+            if (undecided == new_fleet) {
                 log_line("etcd's fleet id changed at revision %lld: rebuilding",
-                         static_cast<long long>(event.kv.mod_revision));
+                         static_cast<long long>(new_fleet));
                 must_rebuild = true;
                 return {};
             }
+            return hold(mass_removal_refusal(removed));
         }
-        if (std::string why = mass_removal(batch); !why.empty())
-            return hold(why);
+        return commit_events(events);
+    }
+
+    // Events newer than the registry, in one transaction with their revision.
+    Status commit_events(const std::vector<keyauth::EtcdEvent>& events) {
+        if (events.empty())
+            return {};
         auto writer = registry->begin_write();
         if (!writer)
             return writer.error();
         std::int64_t at = revision;
         std::optional<std::string> ca_cert;
-        if (Status s = apply_events(**writer, batch.events, at, ca_cert); !s)
+        if (Status s = apply_events(**writer, events, at, ca_cert); !s)
             return s;
         if (Status s = (*writer)->put_meta(keyauth::kReplicaRevisionMeta, decimal(at)); !s)
             return s;
@@ -868,12 +903,12 @@ struct Replica::State {
             return s;
         writer->reset();  // its lock released: count() takes it again
         ++metrics().watch_commits;
-        audit_applied(batch.events, false);
+        audit_applied(events, false);
         revision = at;
         last_contact = now;
         if (auto count = registry->count())
             local_clients = *count;
-        metrics().changes_applied += client_changes(batch);
+        metrics().changes_applied += client_changes(events);
         publish_state();
         if (ca_cert)
             return install_ca_certificate(options.layout, *ca_cert);
