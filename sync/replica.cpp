@@ -685,23 +685,28 @@ struct Replica::State {
             if (w.recording)
                 w.record(event);
         }
-        const bool undecided = changes_fleet(batch) || mass_removal(batch.events) > 0;
-        if (undecided && (w.recording || w.mode != Follow::all)) {
-            // For a new snapshot to decide, not here.
-            w.complete = false;
-            w.mode = Follow::none;
-            return true;
-        }
+        // A new fleet id or a mass delete during a rebuild, or when not
+        // following every change, is for a new snapshot to decide; what
+        // comes before it in a joined batch is applied as ever (a del must
+        // not wait for the operator behind it).
+        const std::int64_t undecided = first_undecided(batch.events);
+        const bool for_a_snapshot = undecided > 0 && (w.recording || w.mode != Follow::all);
+        const std::vector<keyauth::EtcdEvent> before =
+            for_a_snapshot ? events_before(batch.events, undecided) : std::vector<keyauth::EtcdEvent>();
+        const std::vector<keyauth::EtcdEvent>& events = for_a_snapshot ? before : batch.events;
         Status applied;
         if (w.mode == Follow::all)
-            applied = apply(batch);  // decides a fleet change and a mass delete itself
+            applied = apply(events);  // decides a fleet change and a mass delete itself
         else if (w.mode == Follow::deletes)
-            applied = apply_deletes(batch);
+            applied = apply_deletes(events);
         if (!applied) {
             w.failed = applied;
             w.mode = Follow::none;
             wake = true;
-        } else if (undecided && (must_rebuild || !held.empty())) {
+        } else if (for_a_snapshot) {
+            w.complete = false;
+            w.mode = Follow::none;
+        } else if (undecided > 0 && (must_rebuild || !held.empty())) {
             w.mode = Follow::none;  // another fleet, or held: nothing more until a rebuild
             wake = true;
         }
@@ -730,14 +735,6 @@ struct Replica::State {
         if (w.mode == Follow::all)
             w.mode = Follow::deletes;
         w.from = compacted;
-    }
-
-    static bool changes_fleet(const keyauth::EtcdWatchBatch& batch) {
-        for (const keyauth::EtcdEvent& event : batch.events) {
-            if (event.kv.key == keyauth::kFleetIdKey)
-                return true;
-        }
-        return false;
     }
 
     // One audit line per client change applied (the revision it had in etcd).
@@ -771,9 +768,9 @@ struct Replica::State {
     }
 
     // The deletes of a watch response only, the revision left as it was.
-    Status apply_deletes(const keyauth::EtcdWatchBatch& batch) {
+    Status apply_deletes(const std::vector<keyauth::EtcdEvent>& events) {
         std::vector<std::string> ids;
-        for (const keyauth::EtcdEvent& event : batch.events) {
+        for (const keyauth::EtcdEvent& event : events) {
             if (!event.deleted)
                 continue;
             if (auto id = keyauth::fleet_client_id(event.kv.key))
@@ -793,7 +790,7 @@ struct Replica::State {
             return s;
         writer->reset();  // its lock released: count() takes it again
         ++metrics().watch_commits;
-        audit_applied(batch.events, true);
+        audit_applied(events, true);
         if (auto count = registry->count())
             local_clients = *count;
         metrics().changes_applied += ids.size();
@@ -805,30 +802,34 @@ struct Replica::State {
     // --max-loss of the clients at once (`etcdctl del --prefix`, a script
     // gone wrong), which the operator confirms as a rebuild would; 0: none.
     // Dels of their own, however many a batch joins (a host catching up),
-    // never trip it. `removed` is what that revision deletes.
-    std::int64_t mass_removal(const std::vector<keyauth::EtcdEvent>& events,
-                              std::size_t* removed = nullptr) const {
+    // never trip it. Each revision is counted against the clients left by
+    // the dels before it (puts not counted: that only holds sooner).
+    // `removed` and `of`: what that revision deletes, of how many.
+    struct MassRemoval {
+        std::int64_t revision = 0;
+        std::size_t removed = 0;
+        std::size_t of = 0;
+    };
+    MassRemoval mass_removal(const std::vector<keyauth::EtcdEvent>& events) const {
         if (options.accept_new_fleet)
-            return 0;
+            return {};
+        std::size_t left = local_clients;
         // The events of one revision come together.
         for (std::size_t i = 0; i < events.size();) {
             const std::int64_t at = events[i].kv.mod_revision;
             std::size_t deleted = 0;
             for (; i < events.size() && events[i].kv.mod_revision == at; ++i)
                 deleted += events[i].deleted && keyauth::fleet_client_id(events[i].kv.key) ? 1 : 0;
-            if (deleted >= 2 &&
-                keyauth::exceeds_loss(local_clients, deleted, options.max_loss_percent)) {
-                if (removed)
-                    *removed = deleted;
-                return at;
-            }
+            if (deleted >= 2 && keyauth::exceeds_loss(left, deleted, options.max_loss_percent))
+                return {at, deleted, left};
+            left -= std::min(left, deleted);
         }
-        return 0;
+        return {};
     }
 
-    std::string mass_removal_refusal(std::size_t removed) const {
-        return "etcd deleted " + std::to_string(removed) + " of the " +
-               std::to_string(local_clients) + " clients this host serves at once (more than " +
+    std::string mass_removal_refusal(const MassRemoval& mass) const {
+        return "etcd deleted " + std::to_string(mass.removed) + " of the " +
+               std::to_string(mass.of) + " clients this host serves at once (more than " +
                "--max-loss " + std::to_string(options.max_loss_percent) +
                "%): not applied; serving revision " + decimal(revision) +
                " as it was. If meant: keyauth-sync --accept-new-fleet; if not, restore etcd "
@@ -846,41 +847,51 @@ struct Replica::State {
         return 0;
     }
 
+    // The first revision in `events` this watcher must not decide: a new
+    // fleet id or a mass delete; 0: none.
+    std::int64_t first_undecided(const std::vector<keyauth::EtcdEvent>& events) const {
+        const std::int64_t new_fleet = fleet_change(events);
+        const std::int64_t mass = mass_removal(events).revision;
+        if (new_fleet == 0 || mass == 0)
+            return std::max(new_fleet, mass);
+        return std::min(new_fleet, mass);
+    }
+
+    static std::vector<keyauth::EtcdEvent> events_before(
+        const std::vector<keyauth::EtcdEvent>& events, std::int64_t revision) {
+        std::vector<keyauth::EtcdEvent> before;
+        for (const keyauth::EtcdEvent& event : events) {
+            if (event.kv.mod_revision < revision)
+                before.push_back(event);
+        }
+        return before;
+    }
+
     // One watch response: every event newer than the registry and the
     // revision, one transaction (an event the registry already holds, as a
     // new watch or a rebuilt registry may, is not applied again). What
     // comes before a change this watcher must not decide (a new fleet id, a
     // mass delete) is applied first: joined with it, a del of its own must
     // not wait for the operator.
-    Status apply(const keyauth::EtcdWatchBatch& all) {
+    Status apply(const std::vector<keyauth::EtcdEvent>& all) {
         std::vector<keyauth::EtcdEvent> events;
-        for (const keyauth::EtcdEvent& event : all.events) {
+        for (const keyauth::EtcdEvent& event : all) {
             if (event.kv.mod_revision > revision)
                 events.push_back(event);
         }
-        std::size_t removed = 0;
-        const std::int64_t new_fleet = fleet_change(events);
-        const std::int64_t mass = mass_removal(events, &removed);
-        std::int64_t undecided = new_fleet;
-        if (mass > 0 && (undecided == 0 || mass < undecided))
-            undecided = mass;
-        if (undecided > 0) {
-            std::vector<keyauth::EtcdEvent> before;
-            for (keyauth::EtcdEvent& event : events) {
-                if (event.kv.mod_revision < undecided)
-                    before.push_back(std::move(event));
-            }
-            if (Status s = commit_events(before); !s)
-                return s;
-            if (undecided == new_fleet) {
-                log_line("etcd's fleet id changed at revision %lld: rebuilding",
-                         static_cast<long long>(new_fleet));
-                must_rebuild = true;
-                return {};
-            }
-            return hold(mass_removal_refusal(removed));
+        const std::int64_t undecided = first_undecided(events);
+        if (undecided == 0)
+            return commit_events(events);
+        const MassRemoval mass = mass_removal(events);
+        if (Status s = commit_events(events_before(events, undecided)); !s)
+            return s;
+        if (undecided == fleet_change(events)) {  // first, or with the mass delete
+            log_line("etcd's fleet id changed at revision %lld: rebuilding",
+                     static_cast<long long>(undecided));
+            must_rebuild = true;
+            return {};
         }
-        return commit_events(events);
+        return hold(mass_removal_refusal(mass));
     }
 
     // Events newer than the registry, in one transaction with their revision.

@@ -51,3 +51,20 @@ done
 expect_eq "$(http_status 1 "$WORK/tokens/b0011_token")" 200 "b0011, never deleted"
 wait_until 10 "host 1 equal to etcd" host_digest_equal 1
 pass "the deleted clients refused, the others admitted, host 1 equal to etcd by digest"
+
+# During a rebuild, a del and then every client deleted at once reach the
+# host together (it is stopped meanwhile): the del is applied to the registry
+# served, the mass delete is left to the rebuild, which holds.
+requested() { [ "$(grep -c 'rebuild requested' "$WORK/sync1.log")" -ge 2 ]; }
+kill -USR1 "${SYNC_PID[1]}"
+wait_until 10 "a second rebuild under way" requested
+sleep 0.3  # into the snapshot's read (seconds at this size)
+kill -STOP "${SYNC_PID[1]}"
+admin del b0012 >/dev/null
+etcdctl --endpoints "$ETCD" del --prefix /keyauth/clients/ >/dev/null
+sleep 0.5  # both sent to the stopped host's watch before it reads again
+kill -CONT "${SYNC_PID[1]}"
+wait_until 60 "host 1 held" grep -q "HELD: " "$WORK/sync1.log"
+expect_eq "$(http_status 1 "$WORK/tokens/b0012_token")" 401 "b0012, deleted just before the mass delete"
+expect_eq "$(http_status 1 "$WORK/tokens/b0013_token")" 200 "b0013, deleted by the mass delete only"
+pass "a del joined with a mass delete during a rebuild: the del applied, the mass delete held"
