@@ -26,19 +26,25 @@ for id in erin frank gina hank; do wait_on_host 1 refused "./${id}_token"; done
 grep -q HELD "$WORK/sync1.log" && fail "single dels delivered together held: $(grep HELD "$WORK/sync1.log")"
 pass "4 single dels of 7 clients delivered together: applied, not held"
 
-# A del, then every client deleted at once, reaching the host together: the
-# del is applied (a mass delete after it must not keep a revoked client
-# admitted), the mass delete is not.
+# Four dels of six clients, then every client left deleted at once, reaching
+# the host together: the dels are applied (a mass delete after them must not
+# keep a revoked client admitted), the mass delete is not, though it removes
+# only 2 of the 6 clients the host served before the dels.
+admin_gen ivan judy kim
+wait_on_host 1 valid ./kim_token
 kill -STOP "${SYNC_PID[1]}"
-admin del carol >/dev/null
+for id in carol ivan judy kim; do admin del "$id" >/dev/null || fail "del $id"; done
 etcdctl --endpoints "$ETCD" del --prefix /keyauth/clients/ >/dev/null
+sleep 0.5  # all sent to the stopped host's watch before it reads again
 kill -CONT "${SYNC_PID[1]}"
 wait_until 10 "host 1 held" grep -q "HELD: etcd deleted 2 of the 2 clients" "$WORK/sync1.log"
 sleep 1
 expect_eq "$(http_status 1 ./alice_token)" "200" "nginx with alice after the mass delete"
-expect_eq "$(http_status 1 ./carol_token)" "401" "nginx with carol, deleted just before it"
+for id in carol ivan judy kim; do
+    expect_eq "$(http_status 1 "./${id}_token")" "401" "nginx with $id, deleted just before it"
+done
 status_says_held 1
-pass "every client deleted at once: not applied, host 1 serves its last state and says HELD; the del before it applied"
+pass "every client deleted at once: not applied, host 1 serves its last state and says HELD; the dels before it applied"
 
 accept_new_fleet 1
 wait_on_host 1 refused ./alice_token
