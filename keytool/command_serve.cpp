@@ -31,6 +31,7 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
     options.registry = invocation.registry;
     options.tls = arguments.flag("tls");
     options.hosts = arguments.values("host");
+    options.last_use_files = arguments.values("last-use");
     if (const auto listen = arguments.value("listen")) {
         auto parsed = console::parse_listen(*listen, options);
         if (!parsed)
