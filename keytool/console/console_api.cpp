@@ -79,7 +79,7 @@ void ConsoleApi::add_last_use(Json& client, std::string_view id) const {
     if (found == last_use_.merged().end())
         client["last_use"] = nullptr;
     else
-        client["last_use"] = iso_utc(found->second);
+        client["last_use"] = iso_time(found->second);
 }
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {

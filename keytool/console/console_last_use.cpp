@@ -77,13 +77,4 @@ std::vector<std::string> LastUseRecords::refresh() {
     return errors;
 }
 
-std::string iso_utc(std::int64_t unix_seconds) {
-    const auto seconds = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-
 }  // namespace keytool::console

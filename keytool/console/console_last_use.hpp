@@ -56,7 +56,4 @@ class LastUseRecords {
     bool merge_again_ = false;  // a file was read since merged_ was made
 };
 
-// "2026-12-05T08:33:00Z"
-std::string iso_utc(std::int64_t unix_seconds);
-
 }  // namespace keytool::console
