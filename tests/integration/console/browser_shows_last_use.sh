@@ -11,14 +11,8 @@ install_puppeteer
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
-mkdir usage
-chown www-data: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
-start_protected_proxy "keyauth_last_use $LAST_USE interval=1s;"
-expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer $(cat myapp01_token)")" \
-    "200 client=myapp01" "myapp01 through nginx"
-wait_for_last_use "$LAST_USE" myapp01
+start_proxy_recording_last_use
+use_recorded myapp01
 shown=$(date -u -d "@$(last_used "$LAST_USE" myapp01)" '+%Y-%m-%d %H:%M UTC')
 start_console --last-use "$LAST_USE"
 

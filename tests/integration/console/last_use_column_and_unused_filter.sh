@@ -12,11 +12,7 @@ source "$(dirname "$0")/console_lib.sh"
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
-mkdir usage
-chown www-data: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
-start_protected_proxy "keyauth_last_use $LAST_USE interval=1s;"
+start_proxy_recording_last_use
 
 # ids FILTER: the ids /api/v1/clients?FILTER lists, space-separated.
 ids() {
@@ -39,9 +35,7 @@ expect_eq "$refused" "keytool: --last-use: $LAST_USE: cannot open (No such file 
 exit 1" "serve with a missing file"
 pass "keytool serve --last-use: a file it cannot read stops it at start, named"
 
-expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer $(cat myapp01_token)")" \
-    "200 client=myapp01" "myapp01 through nginx"
-wait_for_last_use "$LAST_USE" myapp01
+use_recorded myapp01
 recorded=$(last_used "$LAST_USE" myapp01)
 start_console --last-use "$LAST_USE"
 console_login
@@ -70,9 +64,7 @@ done
 pass "unused= that is not a duration answers 400, naming it"
 
 # myapp02 used after serve started: the file changes, the next answer says so.
-expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer $(cat myapp02_token)")" \
-    "200 client=myapp02" "myapp02 through nginx"
-wait_for_last_use "$LAST_USE" myapp02
+use_recorded myapp02
 expect_eq "$(last_use_of myapp02)" "$(date -u -d "@$(last_used "$LAST_USE" myapp02)" '+%Y-%m-%dT%H:%M:%SZ')" \
     "myapp02's last_use once the server wrote it"
 expect_eq "$(ids 'unused=1d')" "myapp03 myapp04" "unused=1d after myapp02's use"
