@@ -53,11 +53,9 @@ keyauth::Status LastUseRecords::refresh_file(File& file) {
 }
 
 keyauth::Status LastUseRecords::load() {
-    for (auto& file : files_) {
-        if (keyauth::Status s = refresh_file(file); !s)
-            return s;
-    }
-    refresh();
+    const std::vector<std::string> errors = refresh();
+    if (!errors.empty())
+        return keyauth::make_error(keyauth::Errc::io_error, errors.front());
     return {};
 }
 
