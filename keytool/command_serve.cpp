@@ -16,6 +16,10 @@ nlohmann::ordered_json console::describe_client(std::string_view id,
     return client_json(id, credentials, now);
 }
 
+std::string console::iso_time(std::int64_t unix_seconds) {
+    return format_time_iso(unix_seconds);
+}
+
 console::ClientFiles console::client_files(const keyauth::IssuedClient& issued) {
     BundleNames names = default_bundle_names(issued.record.id);
     keyauth::SecretString zip = make_client_bundle(issued, names);
@@ -31,6 +35,7 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
     options.registry = invocation.registry;
     options.tls = arguments.flag("tls");
     options.hosts = arguments.values("host");
+    options.last_use_files = arguments.values("last-use");
     if (const auto listen = arguments.value("listen")) {
         auto parsed = console::parse_listen(*listen, options);
         if (!parsed)

@@ -143,7 +143,7 @@ const std::vector<Command>& commands() {
         {"serve",
          "run the web console: the clients' page and its JSON API",
          "usage: keytool [--registry DIR] [--etcd URL[,URL...]] serve [--listen ADDR:PORT]\n"
-         "                [--tls] [--host NAME]...\n"
+         "                [--tls] [--host NAME]... [--last-use FILE]...\n"
          "\n"
          "Prints a one-time login link as its first line, then serves the console until\n"
          "interrupted. The page and the API under /api/v1 (docs/openapi.yaml) make the\n"
@@ -156,8 +156,15 @@ const std::vector<Command>& commands() {
          "                      an address that is not loopback needs --tls\n"
          "  --tls               HTTPS (TLS 1.2 and 1.3) with the registry's server certificate\n"
          "  --host NAME|IP      another name the console answers to, e.g. the server\n"
-         "                      certificate's (repeatable; others get 421)\n",
-         {{"listen", true, false}, {"tls", false, false}, {"host", true, true}},
+         "                      certificate's (repeatable; others get 421)\n"
+         "  --last-use FILE     a server's last-use file; repeat for each host: the page\n"
+         "                      shows when each client was last used (at least this\n"
+         "                      recent; the latest any file records) and filters unused\n"
+         "                      ones. Read again when it changes\n",
+         {{"listen", true, false},
+          {"tls", false, false},
+          {"host", true, true},
+          {"last-use", true, true}},
          run_serve},
         {"status",
          "what this host's keyauth-sync last replicated from etcd",

@@ -24,12 +24,28 @@ int report_usage(const Command& command, const std::string& message) {
     return kExitUsage;
 }
 
-std::string format_time(std::int64_t unix_seconds) {
+namespace {
+
+std::tm utc(std::int64_t unix_seconds) {
     const auto seconds = static_cast<std::time_t>(unix_seconds);
     std::tm tm{};
     gmtime_r(&seconds, &tm);
+    return tm;
+}
+
+}  // namespace
+
+std::string format_time(std::int64_t unix_seconds) {
+    const std::tm tm = utc(unix_seconds);
     char text[64];
     std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+    return text;
+}
+
+std::string format_time_iso(std::int64_t unix_seconds) {
+    const std::tm tm = utc(unix_seconds);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return text;
 }
 

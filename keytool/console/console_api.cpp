@@ -74,6 +74,14 @@ void ConsoleApi::add_revision(keyauth::AuditEvent& event) const {
         event.revision = store_->revision();
 }
 
+void ConsoleApi::add_last_use(Json& client, std::string_view id) const {
+    const auto found = last_use_.merged().find(id);
+    if (found == last_use_.merged().end())
+        client["last_use"] = nullptr;
+    else
+        client["last_use"] = iso_time(found->second);
+}
+
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {
     auto listing = listing_query(query, now);
     if (!listing)
@@ -81,22 +89,43 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     auto state = state_filter(query);
     if (!state)
         return error_response(state.error());
+    auto unused = unused_filter(query);
+    if (!unused)
+        return error_response(unused.error());
+    if (*unused && !last_use_.given()) {
+        return error_response(400, "unused needs the servers' last-use files: "
+                                   "keytool serve --last-use FILE, once per host");
+    }
     auto registry = store_->open_to_read();
     if (!registry)
         return error_response(registry.error());
     if (*state)
         listing->in_state = keyauth::InState{**state, now};
+    Json last_use_errors = Json::array();
+    if (last_use_.given()) {
+        for (auto& message : last_use_.refresh())
+            last_use_errors.push_back(std::move(message));
+    }
+    if (*unused)
+        listing->unused = keyauth::unused_within(last_use_.merged(), now, **unused);
     auto page = keyauth::list_clients_page(**registry, *listing);
     if (!page)
         return error_response(page.error());
     Json clients = Json::array();
-    for (const auto& record : page->records)
-        clients.push_back(Json(describe_client(record.id, record.credentials, now)));
-    return json_response(200, {{"total", page->total},
-                               {"offset", listing->offset},
-                               {"limit", listing->limit},
-                               {"now", now},
-                               {"clients", std::move(clients)}});
+    for (const auto& record : page->records) {
+        Json client(describe_client(record.id, record.credentials, now));
+        if (last_use_.given())
+            add_last_use(client, record.id);
+        clients.push_back(std::move(client));
+    }
+    Json out = {{"total", page->total},
+                {"offset", listing->offset},
+                {"limit", listing->limit},
+                {"now", now},
+                {"clients", std::move(clients)}};
+    if (last_use_.given())
+        out["last_use_errors"] = std::move(last_use_errors);
+    return json_response(200, out);
 }
 
 HttpResponse ConsoleApi::show_client(std::string_view id, std::int64_t now) const {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "console_http.hpp"
+#include "console_last_use.hpp"
 #include "from_keytool.hpp"
 #include "keyauth/audit.hpp"
 #include "keyauth/issuance.hpp"
@@ -28,11 +29,15 @@ struct ConsoleActor {
 class ConsoleApi {
   public:
     // registry: the CA (its key issues, its certificate is served); store:
-    // where the clients are of record (the registry's LMDB, or the fleet's etcd).
-    ConsoleApi(keyauth::RegistryLayout registry, std::unique_ptr<RecordStore> store)
-        : registry_(std::move(registry)), store_(std::move(store)) {}
+    // where the clients are of record (the registry's LMDB, or the fleet's etcd);
+    // last_use: the hosts' last-use files (loaded), if serve was given any.
+    ConsoleApi(keyauth::RegistryLayout registry, std::unique_ptr<RecordStore> store,
+               LastUseRecords last_use = LastUseRecords())
+        : registry_(std::move(registry)), store_(std::move(store)), last_use_(std::move(last_use)) {}
 
-    // GET /api/v1/clients?offset=&limit=&q=&sort=&expiring=&state=
+    // GET /api/v1/clients?offset=&limit=&q=&sort=&expiring=&state=&unused=
+    // With last-use files, each client carries last_use and the answer
+    // last_use_errors (the files that could not be read again).
     HttpResponse list_clients(const QueryParams& query, std::int64_t now) const;
     // GET /api/v1/clients/{id}
     HttpResponse show_client(std::string_view id, std::int64_t now) const;
@@ -70,8 +75,13 @@ class ConsoleApi {
     // The etcd revision of the change, when the store made one.
     void add_revision(keyauth::AuditEvent& event) const;
 
+    // "last_use": ISO-8601 UTC of the latest minute recorded, or null: no record.
+    void add_last_use(Json& client, std::string_view id) const;
+
     keyauth::RegistryLayout registry_;
     std::unique_ptr<RecordStore> store_;
+    // Re-read as its files change, by the server's one thread.
+    mutable LastUseRecords last_use_;
 };
 
 }  // namespace keytool::console

@@ -234,6 +234,16 @@ keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryPar
                       "state must be active, suspended, expired or not yet valid");
 }
 
+keyauth::Result<std::optional<std::int64_t>> unused_filter(const QueryParams& query) {
+    const auto found = query.find("unused");
+    if (found == query.end() || found->second.empty())
+        return std::optional<std::int64_t>();
+    auto seconds = keyauth::parse_duration(found->second);
+    if (!seconds)
+        return make_error(Errc::invalid_argument, "unused: " + seconds.error().message);
+    return std::optional<std::int64_t>(*seconds);
+}
+
 keyauth::Result<keyauth::SecretString> login_secret(std::string_view body) {
     const keyauth::Error bad =
         make_error(Errc::invalid_argument, "send {\"login\": \"<the secret after #login= in the link>\"}");

@@ -39,6 +39,10 @@ keyauth::Result<keyauth::IssueRequest> rotate_request(std::string_view id, std::
 // GET /api/v1/clients?state=: active, suspended, expired or "not yet valid".
 keyauth::Result<std::optional<keyauth::ClientState>> state_filter(const QueryParams& query);
 
+// GET /api/v1/clients?unused=DUR: as keytool list --unused takes it (90d), in
+// seconds; nullopt when absent or empty.
+keyauth::Result<std::optional<std::int64_t>> unused_filter(const QueryParams& query);
+
 // The body of POST /api/v1/session: {"login": "<the link's secret>"}.
 keyauth::Result<keyauth::SecretString> login_secret(std::string_view body);
 

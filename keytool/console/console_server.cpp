@@ -430,9 +430,12 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
         return s;
     if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
         return s;
+    LastUseRecords last_use(options.last_use_files);
+    if (keyauth::Status s = last_use.load(); !s)
+        return keyauth::make_error(s.code(), "--last-use: " + s.error().message);
     const bool in_fleet = store->in_fleet();
-    Server server{options, ConsoleApi(options.registry, std::move(store)), ConsoleSessions(),
-                  {}, {}, {}};
+    Server server{options, ConsoleApi(options.registry, std::move(store), std::move(last_use)),
+                  ConsoleSessions(), {}, {}, {}};
 
     sockaddr_storage address{};
     const bool v6 = options.address.find(':') != std::string::npos;

@@ -22,6 +22,9 @@ struct ServeOptions {
     // Other names the console answers to (Host and Origin), e.g. the server
     // certificate's, when it listens on every address or one not loopback.
     std::vector<std::string> hosts;
+    // The servers' last-use files (--last-use, once per host): the API's
+    // last_use and unused=. Each must be readable at start.
+    std::vector<std::string> last_use_files;
 };
 
 // "ADDR:PORT" or "[V6]:PORT".

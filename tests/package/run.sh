@@ -113,7 +113,7 @@ expect_eq "$(completion keytool '')" \
 expect_eq "$(completion keytool gen --)" "--days --force --help --json --output --zip" "gen options"
 expect_eq "$(completion keytool rotate --)" "--days --force --grace --help --json --output --zip" \
     "rotate options"
-expect_eq "$(completion keytool serve --)" "--etcd --help --host --listen --tls" "serve options"
+expect_eq "$(completion keytool serve --)" "--etcd --help --host --last-use --listen --tls" "serve options"
 expect_eq "$(completion keytool list --)" "--expiring --help --json --last-use --state --unused" \
     "list options"
 expect_eq "$(completion keytool status --)" "--help --stale-after" "status options"

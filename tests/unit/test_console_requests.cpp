@@ -24,6 +24,7 @@ using keytool::console::QueryParams;
 using keytool::console::rotate_request;
 using keytool::console::ServeOptions;
 using keytool::console::state_filter;
+using keytool::console::unused_filter;
 
 namespace {
 
@@ -217,6 +218,26 @@ void a_state_filter_names_one_state(void**) {
                    "state must be active, suspended, expired or not yet valid");
 }
 
+void an_unused_filter_takes_list_unuseds_durations(void**) {
+    auto none = unused_filter({});
+    assert_ok(none);
+    assert_false(none->has_value());
+    auto empty = unused_filter({{"unused", ""}});
+    assert_ok(empty);
+    assert_false(empty->has_value());
+    auto days = unused_filter({{"unused", "90d"}});
+    assert_ok(days);
+    assert_int_equal(**days, 90 * 86400);
+    auto zero = unused_filter({{"unused", "0"}});
+    assert_ok(zero);
+    assert_int_equal(**zero, 0);
+    expect_refused(unused_filter({{"unused", "bogus"}}),
+                   "unused: a duration is a whole number with s, m, h or d (90s, 12h, 30d) or 0, "
+                   "at most 36500d: not 'bogus'");
+    assert_false(unused_filter({{"unused", "-1d"}}).ok());
+    assert_false(unused_filter({{"unused", "36501d"}}).ok());
+}
+
 void errors_answer_with_the_status_that_fits(void**) {
     using keyauth::Errc;
     using keyauth::make_error;
@@ -349,6 +370,7 @@ int main() {
         cmocka_unit_test(a_session_ends_when_idle),
         cmocka_unit_test(wrong_logins_from_one_address_are_throttled_for_a_minute),
         cmocka_unit_test(listening_beyond_loopback_needs_tls),
+        cmocka_unit_test(an_unused_filter_takes_list_unuseds_durations),
     };
     return run_group(tests);
 }

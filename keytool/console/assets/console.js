@@ -6,7 +6,7 @@ const MONTHS_SHOWN = 12;
 // The session token lives in this tab's sessionStorage and travels only in the
 // Authorization header: no cookie, nothing a browser sends by itself.
 const SESSION_KEY = 'keyauth-session';
-const state = { offset: 0, limit: 50, q: '', expiring: '', filter: '', sort: 'id', descending: false, total: 0, zip: null };
+const state = { offset: 0, limit: 50, q: '', expiring: '', filter: '', unused: '', sort: 'id', descending: false, total: 0, zip: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -81,12 +81,31 @@ function shortTime(seed) {
   return seed.replace(/:\d\d \+0000 UTC$/, ' UTC');
 }
 
+// last_use: "2026-11-30T05:45:00Z" -> "2026-11-30 05:45 UTC"; null: no record.
+function lastUseText(iso) {
+  return iso === null ? 'no record' : iso.replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d):\d\dZ$/, '$1 $2 UTC');
+}
+
+// The servers' last-use records, when keytool serve was given them (--last-use):
+// the column, the filter, and which files could not be read again.
+function showLastUse(page) {
+  const given = Array.isArray(page.last_use_errors);
+  $('last-use-heading').hidden = !given;
+  $('unused-filter').hidden = !given;
+  const warning = $('last-use-warning');
+  warning.hidden = !given || page.last_use_errors.length === 0;
+  warning.textContent = warning.hidden ? ''
+    : `Last use shown as last read; cannot read again: ${page.last_use_errors.join('; ')}`;
+  return given;
+}
+
 async function loadClients() {
   const sort = (state.descending ? '-' : '') + state.sort;
   const query = new URLSearchParams({ offset: state.offset, limit: state.limit, sort });
   if (state.q) query.set('q', state.q);
   if (state.expiring) query.set('expiring', state.expiring);
   if (state.filter) query.set('state', state.filter);
+  if (state.unused) query.set('unused', state.unused);
   let page;
   try {
     page = await api('GET', `/api/v1/clients?${query}`);
@@ -96,6 +115,7 @@ async function loadClients() {
     return;
   }
   state.total = page.total;
+  const withLastUse = showLastUse(page);
   const body = $('clients').tBodies[0];
   body.replaceChildren();
   for (const client of page.clients) {
@@ -113,6 +133,7 @@ async function loadClients() {
       status.append(text('span', `in grace until ${shortTime(client.previous_valid_until)}`, 'badge grace'));
     }
     row.append(status, text('td', shortTime(client.valid_from)), text('td', shortTime(client.expire)));
+    if (withLastUse) row.append(text('td', lastUseText(client.last_use), client.last_use === null ? 'last-use never' : 'last-use'));
     const actions = document.createElement('td');
     actions.append(
       actionButton('Rotate', client.id, () => openRotate(client.id)),
@@ -418,6 +439,16 @@ async function start() {
   });
   $('state-filter').addEventListener('change', () => {
     state.filter = $('state-filter').value;
+    state.offset = 0;
+    loadClients();
+  });
+  $('unused-days').addEventListener('change', () => {
+    const days = $('unused-days').value.trim();
+    if (days && !$('unused-days').checkValidity()) {
+      $('list-error').textContent = 'Unused for more than: a whole number of days from 1 to 36500.';
+      return;
+    }
+    state.unused = days ? `${days}d` : '';
     state.offset = 0;
     loadClients();
   });

@@ -39,6 +39,8 @@ run(async () => {
     await page.waitForSelector('#page-status:not(:empty)');
     const before = await page.$$eval('#clients tbody tr', (rows) => rows.length);
     check(before === 1, 'the table lists the one client made by keytool');
+    check(await page.$eval('#last-use-heading', (h) => h.hidden), 'no Last used column without --last-use');
+    check(await page.$eval('#unused-filter', (f) => f.hidden), 'no unused filter without --last-use');
     check(await page.$$eval('#expiry-chart rect', (r) => r.length) === 14, 'the chart has 12 months, expired and later');
     await shot('01-logged-in');
 

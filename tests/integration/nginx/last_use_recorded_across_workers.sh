@@ -9,15 +9,7 @@ source "$(dirname "$0")/nginx_lib.sh"
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
-mkdir usage
-chown www-data: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
-UP=$(free_port)
-PORT=$(free_port)
-start_nginx "keyauth_last_use $LAST_USE interval=1s;
-$(upstream_server "$UP") $(protected_server "$PORT" "$UP")"
-URL=http://127.0.0.1:$PORT/db/query
+start_proxy_recording_last_use
 
 # request TOKEN_FILE: one admitted request on a new connection (any worker);
 # its worker is noted.

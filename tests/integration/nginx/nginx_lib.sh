@@ -175,6 +175,25 @@ start_protected_proxy() {
     start_nginx "$(upstream_server "$UP") $(protected_server "$PORT" "$UP") ${1:-}"
 }
 
+# start_proxy_recording_last_use: start_protected_proxy whose workers record
+# last use (keyauth_last_use, every second) in $LAST_USE, in a directory of
+# www-data's own; the file appears at the first flush after an admission.
+start_proxy_recording_last_use() {
+    mkdir "$WORK/usage"
+    chown www-data: "$WORK/usage"
+    chmod 700 "$WORK/usage"
+    LAST_USE=$WORK/usage/last-use
+    start_protected_proxy "keyauth_last_use $LAST_USE interval=1s;"
+}
+
+# use_recorded ID: one request with ./ID_token admitted through the proxy,
+# then its record in $LAST_USE.
+use_recorded() {
+    expect_eq "$(curl_status_body "$URL" -H "Authorization: Bearer $(cat "./$1_token")")" \
+        "200 client=$1" "$1 through nginx"
+    wait_for_last_use "$LAST_USE" "$1"
+}
+
 # status_and_worker URL CURL_ARGS...: "STATUS WORKER_PID" of one request on a
 # new connection.
 status_and_worker() {

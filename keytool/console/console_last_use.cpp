@@ -1,0 +1,78 @@
+#include "console_last_use.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace keytool::console {
+namespace {
+
+// Two writes within one tick of the file system's clock can share an mtime.
+constexpr std::int64_t kClockTickNs = 2'000'000'000;
+
+std::int64_t nanoseconds(const timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+}  // namespace
+
+bool LastUseRecords::Stamp::operator==(const Stamp& other) const noexcept {
+    return device == other.device && inode == other.inode && size == other.size &&
+           modified_ns == other.modified_ns;
+}
+
+LastUseRecords::LastUseRecords(std::vector<std::string> paths) {
+    for (auto& path : paths)
+        files_.push_back(File{std::move(path), {}, true, {}});
+}
+
+keyauth::Status LastUseRecords::refresh_file(File& file) {
+    struct stat st {};
+    if (::stat(file.path.c_str(), &st) != 0) {
+        const int error = errno;
+        return keyauth::make_error(error == ENOENT ? keyauth::Errc::not_found
+                                                   : keyauth::Errc::io_error,
+                                   file.path + ": cannot open (" + std::strerror(error) + ")");
+    }
+    const Stamp stamp{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                      static_cast<std::int64_t>(st.st_size), nanoseconds(st.st_mtim)};
+    if (!file.read_again && stamp == file.stamp)
+        return {};
+    timespec read_at{};
+    clock_gettime(CLOCK_REALTIME, &read_at);
+    auto uses = keyauth::read_last_use(file.path);
+    if (!uses)
+        return uses.error();
+    file.uses = std::move(*uses);
+    file.stamp = stamp;
+    file.read_again = stamp.modified_ns + kClockTickNs >= nanoseconds(read_at);
+    merge_again_ = true;
+    return {};
+}
+
+keyauth::Status LastUseRecords::load() {
+    const std::vector<std::string> errors = refresh();
+    if (!errors.empty())
+        return keyauth::make_error(keyauth::Errc::io_error, errors.front());
+    return {};
+}
+
+std::vector<std::string> LastUseRecords::refresh() {
+    std::vector<std::string> errors;
+    for (auto& file : files_) {
+        if (keyauth::Status s = refresh_file(file); !s)
+            errors.push_back(s.error().message);
+    }
+    if (merge_again_) {
+        keyauth::LastUseMap merged;
+        for (const auto& file : files_)
+            keyauth::merge_last_use(merged, file.uses);
+        merged_ = std::move(merged);
+        merge_again_ = false;
+    }
+    return errors;
+}
+
+}  // namespace keytool::console

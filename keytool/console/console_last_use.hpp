@@ -1,0 +1,59 @@
+// The servers' last-use files keytool serve was given (--last-use, once per
+// host), merged as keytool list merges them: the latest any of them records.
+// "At least this recent": shown and filtered on, never a security decision.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "keyauth/last_use.hpp"
+#include "keyauth/result.hpp"
+
+namespace keytool::console {
+
+class LastUseRecords {
+  public:
+    explicit LastUseRecords(std::vector<std::string> paths = {});
+
+    // Whether files were given: the API then carries last_use and takes unused=.
+    bool given() const noexcept { return !files_.empty(); }
+
+    // Reads every file; the first that cannot be read is the error (keytool
+    // serve then refuses to start rather than show a used client as unused).
+    keyauth::Status load();
+
+    // Reads again each file that changed since it was last read. A file that
+    // cannot be read now keeps what it last held (older, so still "at least
+    // this recent") and its error is returned, one message per file.
+    std::vector<std::string> refresh();
+
+    const keyauth::LastUseMap& merged() const noexcept { return merged_; }
+
+  private:
+    // What stat says of a file: when any of it differs, the file is read again.
+    struct Stamp {
+        std::uint64_t device = 0;
+        std::uint64_t inode = 0;
+        std::int64_t size = -1;
+        std::int64_t modified_ns = 0;
+        bool operator==(const Stamp& other) const noexcept;
+    };
+    struct File {
+        std::string path;
+        Stamp stamp;
+        // A change within the file system's clock tick of our read keeps its
+        // time: such a file is read again at the next request, so no write
+        // is missed for good.
+        bool read_again = true;
+        keyauth::LastUseMap uses;
+    };
+
+    keyauth::Status refresh_file(File& file);
+
+    std::vector<File> files_;
+    keyauth::LastUseMap merged_;
+    bool merge_again_ = false;  // a file was read since merged_ was made
+};
+
+}  // namespace keytool::console
