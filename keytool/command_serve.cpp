@@ -16,10 +16,6 @@ nlohmann::ordered_json console::describe_client(std::string_view id,
     return client_json(id, credentials, now);
 }
 
-std::string console::iso_time(std::int64_t unix_seconds) {
-    return format_time_iso(unix_seconds);
-}
-
 console::ClientFiles console::client_files(const keyauth::IssuedClient& issued) {
     BundleNames names = default_bundle_names(issued.record.id);
     keyauth::SecretString zip = make_client_bundle(issued, names);

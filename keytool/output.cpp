@@ -42,12 +42,6 @@ std::string format_time(std::int64_t unix_seconds) {
     return text;
 }
 
-std::string format_time_iso(std::int64_t unix_seconds) {
-    const std::tm tm = utc(unix_seconds);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
 
 void add_credential_fields(nlohmann::ordered_json& object, const keyauth::ClientCredentials& c) {
     object["valid_from"] = format_time(c.validity.not_before);

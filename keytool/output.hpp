@@ -29,8 +29,6 @@ int report_usage(const Command& command, const std::string& message);
 
 // "2023-02-05 01:55:18 +0000 UTC", as the seed prints it.
 std::string format_time(std::int64_t unix_seconds);
-// "2026-12-05T08:33:00Z": ISO 8601 in UTC (the console's last_use).
-std::string format_time_iso(std::int64_t unix_seconds);
 // Appends "valid_from", "expire", "not_before", "not_after", "issued_at",
 // "serial" and "certificate_sha256" to a client's object (no secret: there is
 // none in a record).

@@ -75,11 +75,12 @@ void ConsoleApi::add_revision(keyauth::AuditEvent& event) const {
 }
 
 void ConsoleApi::add_last_use(Json& client, std::string_view id) const {
+    // As `keytool list --json` gives it: Unix seconds, null for no record.
     const auto found = last_use_.merged().find(id);
     if (found == last_use_.merged().end())
-        client["last_use"] = nullptr;
+        client["last_used"] = nullptr;
     else
-        client["last_use"] = iso_time(found->second);
+        client["last_used"] = found->second;
 }
 
 HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now) const {

@@ -23,7 +23,7 @@ struct ServeOptions {
     // certificate's, when it listens on every address or one not loopback.
     std::vector<std::string> hosts;
     // The servers' last-use files (--last-use, once per host): the API's
-    // last_use and unused=. Each must be readable at start.
+    // last_used and unused=. Each must be readable at start.
     std::vector<std::string> last_use_files;
 };
 

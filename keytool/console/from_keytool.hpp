@@ -25,9 +25,6 @@ nlohmann::ordered_json describe_client(std::string_view id,
                                        const keyauth::ClientCredentials& credentials,
                                        std::int64_t now);
 
-// A time as the API gives last_use: "2026-12-05T08:33:00Z" (UTC).
-std::string iso_time(std::int64_t unix_seconds);
-
 // What a new client is handed once, as `keytool gen --zip` saves it.
 struct ClientFiles {
     std::string certificate_name;      // gen's names: myapp01_cert.pem,

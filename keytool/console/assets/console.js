@@ -81,9 +81,10 @@ function shortTime(seed) {
   return seed.replace(/:\d\d \+0000 UTC$/, ' UTC');
 }
 
-// last_use: "2026-11-30T05:45:00Z" -> "2026-11-30 05:45 UTC"; null: no record.
-function lastUseText(iso) {
-  return iso === null ? 'no record' : iso.replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d):\d\dZ$/, '$1 $2 UTC');
+// last_used: Unix seconds -> "2026-11-30 05:45 UTC"; null: no record.
+function lastUseText(seconds) {
+  if (seconds === null) return 'no record';
+  return new Date(seconds * 1000).toISOString().replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d).*$/, '$1 $2 UTC');
 }
 
 // The servers' last-use records, when keytool serve was given them (--last-use):
@@ -133,7 +134,7 @@ async function loadClients() {
       status.append(text('span', `in grace until ${shortTime(client.previous_valid_until)}`, 'badge grace'));
     }
     row.append(status, text('td', shortTime(client.valid_from)), text('td', shortTime(client.expire)));
-    if (withLastUse) row.append(text('td', lastUseText(client.last_use), client.last_use === null ? 'last-use never' : 'last-use'));
+    if (withLastUse) row.append(text('td', lastUseText(client.last_used), client.last_used === null ? 'last-use never' : 'last-use'));
     const actions = document.createElement('td');
     actions.append(
       actionButton('Rotate', client.id, () => openRotate(client.id)),
