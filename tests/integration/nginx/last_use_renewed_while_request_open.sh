@@ -14,12 +14,13 @@ mkdir usage
 chown www-data: usage
 chmod 700 usage
 LAST_USE=$WORK/usage/last-use
+export STREAMS_LIFETIME=150   # past the minute's end, the upstream too
 start_upstream ws-echo
 PORT=$(free_port)
 start_nginx "keyauth_last_use $LAST_USE interval=1s;
 $(token_server "$PORT" "$(websocket_location)")"
 
-STREAMS_LIFETIME=120 run_bg ws01 $STREAMS_PY ws-client "ws://127.0.0.1:$PORT/ws" "$(cat ./myapp01_token)"
+run_bg ws01 $STREAMS_PY ws-client "ws://127.0.0.1:$PORT/ws" "$(cat ./myapp01_token)"
 STREAMS_LIFETIME=0.5 run_bg ws02 $STREAMS_PY ws-client "ws://127.0.0.1:$PORT/ws" "$(cat ./myapp02_token)"
 wait_for_lines ws01 echo 3
 wait_for_lines ws02 timeout 1
