@@ -186,10 +186,15 @@ ngx_http_keyauth_last_use_flush(ngx_event_t *ev)
         (void) ngx_http_keyauth_last_use_write(ev->log);
     }
 
-    /* marks kept (another worker held the file, or a failure): next time */
+    /*
+     * marks kept (another worker held the file, or a failure): next time;
+     * an old worker draining open requests after a reload keeps marking
+     * them (the timer is cancelable: it never holds the worker up)
+     */
 
-    if ((open || keyauth_last_use_pending(ngx_http_keyauth_last_use))
-        && !ngx_exiting)
+    if (open
+        || (keyauth_last_use_pending(ngx_http_keyauth_last_use)
+            && !ngx_exiting))
     {
         ngx_add_timer(ev, ngx_http_keyauth_last_use_interval);
     }
