@@ -6,10 +6,7 @@
 source "$TESTLIB"
 source "$BROKER_LIB"
 gen_clients sensor01 closed01 parked01 suspended01
-mkdir usage
-chown mosquitto: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
+new_last_use_file mosquitto
 start_broker "plugin_opt_last_use $LAST_USE" "plugin_opt_last_use_interval 1"
 
 start_subscriber sensor -p "$TOKEN_PORT" --username "$(cat ./sensor01_token)" --id sensor01
@@ -30,10 +27,7 @@ for id in sensor01 closed01 parked01 suspended01; do
     [ "${AT_CONNECT[$id]}" -le "$latest" ] || latest=${AT_CONNECT[$id]}
 done
 
-# Records are whole minutes: wait for the minute after the last one
-# recorded, then two intervals.
-until [ "$(date +%s)" -ge $((latest + 60)) ]; do sleep 0.2; done
-sleep 2.5
+wait_for_minute_after "$latest" 2.5   # then two intervals
 kill -0 "${SUB_PID[sensor]}" || fail "sensor01's subscription ended"
 recorded=$(last_used "$LAST_USE" sensor01)
 [ "$recorded" -ge $((latest + 60)) ] ||

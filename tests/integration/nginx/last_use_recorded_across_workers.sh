@@ -9,10 +9,7 @@ source "$(dirname "$0")/nginx_lib.sh"
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
-mkdir usage
-chown www-data: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
+new_last_use_file www-data
 UP=$(free_port)
 PORT=$(free_port)
 start_nginx "keyauth_last_use $LAST_USE interval=1s;

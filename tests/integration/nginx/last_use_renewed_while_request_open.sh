@@ -10,10 +10,7 @@ source "$NGINX_TESTS/streams_lib.sh"
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
-mkdir usage
-chown www-data: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
+new_last_use_file www-data
 export STREAMS_LIFETIME=150   # past the minute's end, the upstream too
 start_upstream ws-echo
 PORT=$(free_port)
@@ -30,10 +27,7 @@ opened=$(last_used "$LAST_USE" myapp01)
 closed=$(last_used "$LAST_USE" myapp02)
 latest=$((opened > closed ? opened : closed))
 
-# Records are whole minutes: wait for the minute after the last one
-# recorded, then two intervals.
-until [ "$(date +%s)" -ge $((latest + 60)) ]; do sleep 0.2; done
-sleep 2.5
+wait_for_minute_after "$latest" 2.5   # then two intervals
 expect_still_flowing ws01 echo "myapp01's WebSocket"
 recorded=$(last_used "$LAST_USE" myapp01)
 [ "$recorded" -ge $((latest + 60)) ] ||
