@@ -3,17 +3,29 @@
  * "keyauth_last_use FILE [interval=TIME];": when each client last
  * authenticated, for "keytool list --unused". The core keeps the rule
  * (keyauth/last_use.hpp): an admission marks its client id in this
- * worker's memory (no lock, no system call); a timer writes the marks to
- * FILE at most once per interval, never waiting for another worker (one
- * that holds the file is skipped until the next interval). Nothing that
- * admits or refuses reads FILE.
+ * worker's memory (no lock, no system call); a timer marks the client of
+ * every request still open (a WebSocket, a long poll or a gRPC stream open
+ * for days is in use all along) and writes the marks to FILE once per
+ * interval, never waiting for another worker (one that holds the file is
+ * skipped until the next interval). Nothing that admits or refuses reads
+ * FILE.
  */
 
 
 #include "ngx_http_keyauth_module.h"
 
 
+typedef struct {
+    int64_t                        now;
+    ngx_log_t                     *log;
+    ngx_uint_t                     writable;
+} ngx_http_keyauth_last_use_pass_t;
+
+
 static void ngx_http_keyauth_last_use_flush(ngx_event_t *ev);
+static void ngx_http_keyauth_last_use_mark_open(keyauth_result_t *grant,
+    void *data);
+static ngx_int_t ngx_http_keyauth_last_use_write(ngx_log_t *log);
 
 
 keyauth_last_use_t            *ngx_http_keyauth_last_use;
@@ -116,16 +128,22 @@ ngx_http_keyauth_last_use_mark(keyauth_result_t *result)
 }
 
 
-static void
+/* NGX_AGAIN: the marks are kept (another worker holds the file, a failure) */
+
+static ngx_int_t
 ngx_http_keyauth_last_use_write(ngx_log_t *log)
 {
+    ngx_int_t                 rc;
     keyauth_last_use_flush_t  flush;
 
     keyauth_last_use_flush(ngx_http_keyauth_last_use, (int64_t) ngx_time(),
                            &flush);
 
+    rc = (flush.outcome == KEYAUTH_LAST_USE_BUSY
+          || flush.outcome == KEYAUTH_LAST_USE_FAILED) ? NGX_AGAIN : NGX_OK;
+
     if (!flush.report) {
-        return;
+        return rc;
     }
 
     if (flush.outcome == KEYAUTH_LAST_USE_FAILED) {
@@ -137,21 +155,79 @@ ngx_http_keyauth_last_use_write(ngx_log_t *log)
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "keyauth_last_use: records written again");
     }
+
+    return rc;
 }
 
+
+/*
+ * Once an interval: the client of every open request is marked as used
+ * now, then the marks are written. The pass is O(open requests) per
+ * interval (a hash and a compare each, nothing allocated); an admission
+ * costs what it did. The timer stays armed while requests are open.
+ */
 
 static void
 ngx_http_keyauth_last_use_flush(ngx_event_t *ev)
 {
-    if (keyauth_last_use_due(ngx_http_keyauth_last_use, (int64_t) ngx_time())) {
-        ngx_http_keyauth_last_use_write(ev->log);
+    ngx_uint_t                        open;
+    ngx_http_keyauth_last_use_pass_t  pass;
+
+    pass.now = (int64_t) ngx_time();
+    pass.log = ev->log;
+    pass.writable = 1;
+
+    open = ngx_http_keyauth_streams_each(ngx_http_keyauth_last_use_mark_open,
+                                         &pass);
+
+    /* the timer fires once an interval: what is pending is due */
+
+    if (keyauth_last_use_pending(ngx_http_keyauth_last_use)) {
+        (void) ngx_http_keyauth_last_use_write(ev->log);
     }
 
-    /* marks kept (another worker held the file, or a failure): next time */
+    /*
+     * marks kept (another worker held the file, or a failure): next time;
+     * an old worker draining open requests after a reload keeps marking
+     * them (the timer is cancelable: it never holds the worker up)
+     */
 
-    if (keyauth_last_use_pending(ngx_http_keyauth_last_use) && !ngx_exiting) {
+    if (open
+        || (keyauth_last_use_pending(ngx_http_keyauth_last_use)
+            && !ngx_exiting))
+    {
         ngx_add_timer(ev, ngx_http_keyauth_last_use_interval);
     }
+}
+
+
+static void
+ngx_http_keyauth_last_use_mark_open(keyauth_result_t *grant, void *data)
+{
+    ngx_http_keyauth_last_use_pass_t  *pass = data;
+
+    keyauth_last_use_mark(ngx_http_keyauth_last_use, grant->client_id,
+                          grant->client_id_len, pass->now);
+
+    /*
+     * more clients than the marks' table holds: written as the pass goes,
+     * and this one marked again (it may have been dropped), until the file
+     * is busy or fails (then some may wait for a later interval)
+     */
+
+    if (!pass->writable
+        || !keyauth_last_use_crowded(ngx_http_keyauth_last_use))
+    {
+        return;
+    }
+
+    if (ngx_http_keyauth_last_use_write(pass->log) != NGX_OK) {
+        pass->writable = 0;
+        return;
+    }
+
+    keyauth_last_use_mark(ngx_http_keyauth_last_use, grant->client_id,
+                          grant->client_id_len, pass->now);
 }
 
 
@@ -165,7 +241,7 @@ ngx_http_keyauth_last_use_exit(ngx_cycle_t *cycle)
     /* one last try, never waiting: a busy file keeps the marks unwritten */
 
     if (keyauth_last_use_pending(ngx_http_keyauth_last_use)) {
-        ngx_http_keyauth_last_use_write(cycle->log);
+        (void) ngx_http_keyauth_last_use_write(cycle->log);
     }
 
     if (ngx_http_keyauth_last_use_timer.timer_set) {

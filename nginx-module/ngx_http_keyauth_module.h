@@ -103,6 +103,10 @@ void ngx_http_keyauth_refusals_exit(void);
 ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
     ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
+typedef void (*ngx_http_keyauth_stream_visit_pt)(keyauth_result_t *grant,
+    void *data);
+ngx_uint_t ngx_http_keyauth_streams_each(
+    ngx_http_keyauth_stream_visit_pt visit, void *data);
 
 /* ngx_http_keyauth_status.c */
 char *ngx_http_keyauth_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

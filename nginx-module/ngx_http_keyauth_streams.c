@@ -161,6 +161,40 @@ ngx_http_keyauth_sweep_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * Visits the grant of each open request not yet answered (what admitted it:
+ * its client id); returns how many. O(open requests): for a timer, never
+ * per request.
+ */
+
+ngx_uint_t
+ngx_http_keyauth_streams_each(ngx_http_keyauth_stream_visit_pt visit,
+    void *data)
+{
+    ngx_uint_t                  n;
+    ngx_queue_t                *q;
+    ngx_http_keyauth_stream_t  *stream;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&ngx_http_keyauth_streams);
+         q != ngx_queue_sentinel(&ngx_http_keyauth_streams);
+         q = ngx_queue_next(q))
+    {
+        stream = ngx_queue_data(q, ngx_http_keyauth_stream_t, queue);
+
+        if (stream->request->done) {
+            continue;   /* answered: nginx is only closing or draining it */
+        }
+
+        visit(&stream->grant, data);
+        n++;
+    }
+
+    return n;
+}
+
+
 /* Begins the sweep of each registry the core says is due; whether any is. */
 
 static ngx_uint_t

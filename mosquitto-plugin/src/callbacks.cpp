@@ -18,10 +18,11 @@ constexpr std::chrono::milliseconds kSweepInterval{50};
 // Quiet refusals are reported within a second of their minute's end.
 constexpr std::chrono::seconds kRefusalSummaryInterval{1};
 
-void write_last_use(Plugin& plugin) noexcept {
+bool write_last_use(Plugin& plugin) noexcept {
     const FlushReport flush = plugin.last_use->flush(unix_now());
+    const bool kept = flush.outcome == FlushOutcome::busy || flush.outcome == FlushOutcome::failed;
     if (!flush.report)
-        return;
+        return !kept;
     if (flush.outcome == FlushOutcome::failed) {
         // said once until it changes: a full disk does not flood the log
         log(MOSQ_LOG_ERR, "last use: %s", flush.message.c_str());
@@ -29,7 +30,37 @@ void write_last_use(Plugin& plugin) noexcept {
         log(MOSQ_LOG_NOTICE, "last use: records written again to %s",
             plugin.options.last_use.c_str());
     }
+    return !kept;
 }
+
+namespace {
+
+// Once an interval: every live session's client is marked as used now (a
+// device connected for 100 days is not unused for 90), then the marks are
+// written. O(live sessions) per interval, a hash and a compare each, no
+// allocation; a CONNECT costs what it did. Parked sessions are offline.
+void record_last_use(Plugin& plugin) noexcept {
+    LastUseRecorder& recorder = *plugin.last_use;
+    const std::int64_t now = unix_now();
+    if (!recorder.interval_over(now))
+        return;
+    bool writable = true;
+    plugin.sessions.for_each_live([&](std::string_view client_id) {
+        recorder.mark(client_id, now);
+        // more clients than the table holds: written as the pass goes, and
+        // this one marked again (it may have been dropped), until the file
+        // is busy or fails (then some may wait for a later interval)
+        if (writable && recorder.crowded()) {
+            writable = write_last_use(plugin);
+            if (writable)
+                recorder.mark(client_id, now);
+        }
+    });
+    // Another process holding the file: the marks wait for the next interval.
+    write_last_use(plugin);
+}
+
+}  // namespace
 
 int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
@@ -42,9 +73,8 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     if (now >= plugin.next_refusal_summary) {
         plugin.next_refusal_summary = now + kRefusalSummaryInterval;
         log_overdue_refusals(plugin);
-        // Another process holding the file: the marks wait for the next interval.
-        if (plugin.last_use && plugin.last_use->due(unix_now()))
-            write_last_use(plugin);
+        if (plugin.last_use)
+            record_last_use(plugin);
     }
     SweepOutcome swept;
     try {

@@ -12,6 +12,6 @@ int on_reload(int event, void* event_data, void* userdata);
 struct Plugin;
 // plugin_opt_last_use: writes the marks now (the tick, when due, and the
 // cleanup), never waiting for another process; logs a failure once.
-void write_last_use(Plugin& plugin) noexcept;
+bool write_last_use(Plugin& plugin) noexcept;  // false: marks kept
 
 }  // namespace keyauth::mqtt

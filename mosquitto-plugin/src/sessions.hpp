@@ -83,6 +83,14 @@ class SessionTable {
     // id asks before it is authenticated.
     bool holds_broker_assigned_id(std::string_view mqtt_client_id) const;
     std::size_t size() const { return sessions_.size(); }
+    // Calls used(client_id) for each live session's registered id; parked
+    // sessions (offline) and cut ones (untracked) are not in use. For the
+    // last-use pass: O(live sessions), nothing allocated.
+    template <typename Used>
+    void for_each_live(Used&& used) const {
+        for (const auto& entry : sessions_)
+            used(std::string_view(entry.second.grant.client_id));
+    }
 
     // Re-checks every session when the core's rule says a sweep is due (the
     // registry changed, a validity ended, an error's grace ran out); the

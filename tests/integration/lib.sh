@@ -136,6 +136,20 @@ last_used() {
     keytool show "$2" --last-use "$1" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["last_used"])'
 }
+# new_last_use_file USER: sets LAST_USE to a file in $WORK/usage, a
+# directory USER alone may write (the server creates the file there).
+new_last_use_file() {
+    mkdir "$WORK/usage"
+    chown "$1": "$WORK/usage"
+    chmod 700 "$WORK/usage"
+    LAST_USE=$WORK/usage/last-use
+}
+# wait_for_minute_after TIME SECONDS: records are whole minutes; until the
+# minute after TIME's has begun, then SECONDS more (a server's intervals).
+wait_for_minute_after() {
+    until [ "$(date +%s)" -ge $(($1 / 60 * 60 + 60)) ]; do sleep 0.2; done
+    sleep "$2"
+}
 # wait_for_last_use FILE ID: until FILE records ID, at most 5 s.
 wait_for_last_use() {
     for _ in $(seq 50); do

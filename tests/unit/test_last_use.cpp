@@ -233,6 +233,43 @@ void torn_and_damaged_records_are_skipped(void**) {
     assert_int_equal((end.st_size - 64) % 80, 0);  // the torn tail written over
 }
 
+// The timer's pass over open sessions: each interval, marks or not, and
+// more clients than the table holds all written when it flushes as it goes.
+void a_pass_over_open_sessions_writes_as_it_goes_and_drops_none(void**) {
+    TempDir dir;
+    LastUseRecorder recorder(dir / "last-use", 2, 64);
+    assert_true(recorder.interval_over(kStart));  // nothing pending: still time to mark
+    assert_false(recorder.due(kStart));
+    std::size_t flushes = 0;
+    auto pass = [&](std::int64_t now) {
+        for (int i = 0; i < 1000; ++i) {
+            const std::string id = "device" + std::to_string(i);
+            recorder.mark(id, now);
+            if (recorder.crowded()) {
+                assert_int_equal(static_cast<int>(recorder.flush(now).outcome),
+                                 static_cast<int>(FlushOutcome::written));
+                recorder.mark(id, now);  // it may have been dropped
+                ++flushes;
+            }
+        }
+        recorder.flush(now);
+    };
+    pass(kStart);
+    assert_false(recorder.interval_over(kStart + 1));
+    assert_true(recorder.interval_over(kStart + 2));
+    assert_true(flushes >= 1000 / 16 / 2);  // a quarter of 64 slots at most
+    LastUseMap uses = read_ok(dir / "last-use");
+    assert_int_equal(uses.size(), 1000);
+    for (const auto& [id, time] : uses)
+        assert_int_equal(time, kMinute);
+    // still open a minute later: every one marked again, every time moves
+    pass(kStart + 60);
+    uses = read_ok(dir / "last-use");
+    assert_int_equal(uses.size(), 1000);
+    for (const auto& [id, time] : uses)
+        assert_int_equal(time, kMinute + 60);
+}
+
 void intervals_are_one_to_sixty_seconds(void**) {
     assert_int_equal(*keyauth::parse_last_use_interval("1s"), 1);
     assert_int_equal(*keyauth::parse_last_use_interval("1m"), 60);
@@ -252,6 +289,8 @@ void c_facade_marks_and_flushes(void**) {
     assert_non_null(lu);
     keyauth_last_use_mark(lu, "alice", 5, kStart);
     assert_true(keyauth_last_use_pending(lu));
+    assert_false(keyauth_last_use_crowded(lu));  // one mark in 4 096 slots
+    assert_false(keyauth_last_use_crowded(nullptr));
     assert_true(keyauth_last_use_due(lu, kStart));
     keyauth_last_use_flush_t flush;
     keyauth_last_use_flush(lu, kStart, &flush);
@@ -275,6 +314,7 @@ int main() {
         cmocka_unit_test(a_flush_skips_while_another_process_holds_the_file),
         cmocka_unit_test(a_foreign_file_is_refused_cleanly_and_said_once),
         cmocka_unit_test(torn_and_damaged_records_are_skipped),
+        cmocka_unit_test(a_pass_over_open_sessions_writes_as_it_goes_and_drops_none),
         cmocka_unit_test(intervals_are_one_to_sixty_seconds),
         cmocka_unit_test(c_facade_marks_and_flushes),
     };

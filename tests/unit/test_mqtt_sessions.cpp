@@ -3,7 +3,9 @@
 // needed: its clients are only keys here.
 #include "unit_test.hpp"
 
+#include <algorithm>
 #include <map>
+#include <vector>
 #include <string>
 
 #include "keyauth/registry.hpp"
@@ -105,6 +107,33 @@ void a_tracked_session_is_found_by_its_client(void**) {
     assert_int_equal(table.size(), 0);
     assert_null(table.find(client(0)));
     assert_false(table.holds_broker_assigned_id(kAssigned1));
+}
+
+// The last-use pass: the clients of live sessions, not of parked or cut ones.
+void only_live_sessions_are_visited_for_last_use(void**) {
+    MemoryStore store;
+    store.put("alice", live(1));
+    store.put("bob", live(2));
+    SessionTable table;
+    table.track(client(0), token_session("alice-1", "alice", live(1)));
+    table.track(client(1), token_session("alice-2", "alice", live(1)));
+    table.track(client(2), token_session("bob", "bob", live(2), true));
+    table.track(client(3), token_session("carol", "carol", live(3)));
+    table.disconnected(client(2));  // persistent: parked, offline
+    table.disconnected(client(1));
+    std::vector<std::string> visited;
+    table.for_each_live([&](std::string_view id) { visited.emplace_back(id); });
+    std::sort(visited.begin(), visited.end());
+    assert_int_equal(visited.size(), 2);
+    assert_string_equal(visited[0].c_str(), "alice");
+    assert_string_equal(visited[1].c_str(), "carol");
+    // carol is not in the registry: cut by the sweep, then not visited
+    store.put("alice", live(1));  // a commit: a sweep is due
+    assert_int_equal(table.sweep(store, kNow).revoked.size(), 1);
+    visited.clear();
+    table.for_each_live([&](std::string_view id) { visited.emplace_back(id); });
+    assert_int_equal(visited.size(), 1);
+    assert_string_equal(visited[0].c_str(), "alice");
 }
 
 // Only ids of the broker's form are asked about, so only they are kept in
@@ -309,6 +338,7 @@ int main() {
         cmocka_unit_test(a_registry_answering_again_is_news),
         cmocka_unit_test(ruling_outside_a_sweep_keeps_through_an_error),
         cmocka_unit_test(recheck_grant_renews_the_validity),
+        cmocka_unit_test(only_live_sessions_are_visited_for_last_use),
     };
     return run_group(tests);
 }

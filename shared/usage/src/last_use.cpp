@@ -284,12 +284,17 @@ LastUseRecorder::LastUseRecorder(std::string path, std::int64_t interval, std::s
 LastUseRecorder::~LastUseRecorder() = default;
 
 bool LastUseRecorder::due(std::int64_t now) const noexcept {
-    return marks_.pending() != 0 && (now - last_attempt_ >= interval_ || now < last_attempt_);
+    return marks_.pending() != 0 && interval_over(now);
+}
+
+bool LastUseRecorder::interval_over(std::int64_t now) const noexcept {
+    return now - last_attempt_ >= interval_ || now < last_attempt_;
 }
 
 FlushReport LastUseRecorder::flush(std::int64_t now) noexcept {
     FlushReport report;
     last_attempt_ = now;
+    dropped_at_flush_ = marks_.dropped();
     if (marks_.pending() == 0)
         return report;
     auto fail = [&](std::string message) {

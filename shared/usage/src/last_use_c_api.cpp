@@ -74,6 +74,10 @@ int keyauth_last_use_pending(const keyauth_last_use_t *lu) {
     return lu != nullptr && lu->recorder.marks().pending() != 0;
 }
 
+int keyauth_last_use_crowded(const keyauth_last_use_t *lu) {
+    return lu != nullptr && lu->recorder.crowded();
+}
+
 void keyauth_last_use_flush(keyauth_last_use_t *lu, int64_t now, keyauth_last_use_flush_t *out) {
     *out = keyauth_last_use_flush_t{};
     if (lu == nullptr)

@@ -5,10 +5,7 @@
 source "$TESTLIB"
 source "$BROKER_LIB"
 gen_clients alice bob carol
-mkdir usage
-chown mosquitto: usage
-chmod 700 usage
-LAST_USE=$WORK/usage/last-use
+new_last_use_file mosquitto
 start_broker "plugin_opt_last_use $LAST_USE" "plugin_opt_last_use_interval 1"
 expect_in_log "last use per client recorded in $LAST_USE every 1 s" "start-up message"
 

@@ -179,10 +179,7 @@ start_protected_proxy() {
 # last use (keyauth_last_use, every second) in $LAST_USE, in a directory of
 # www-data's own; the file appears at the first flush after an admission.
 start_proxy_recording_last_use() {
-    mkdir "$WORK/usage"
-    chown www-data: "$WORK/usage"
-    chmod 700 "$WORK/usage"
-    LAST_USE=$WORK/usage/last-use
+    new_last_use_file www-data
     start_protected_proxy "keyauth_last_use $LAST_USE interval=1s;"
 }
 

@@ -2,7 +2,9 @@
 // recent". Never read by anything that admits or refuses.
 //
 // A server process marks the client id of every admission in LastUseMarks
-// (in memory, bounded, no lock, no allocation, no system call), and at most
+// (in memory, bounded, no lock, no allocation, no system call), and the
+// client of every session still open at each flush (an MQTT session or a
+// WebSocket open for days is in use all along), and at most
 // once per interval (a minute by default) LastUseRecorder writes the marks
 // to a file of the server's own (not the registry), off the request path:
 // it opens the file, takes flock(LOCK_EX | LOCK_NB) and, if another process
@@ -51,6 +53,7 @@ class LastUseMarks {
     void mark(std::string_view client_id, std::int64_t now) noexcept;
 
     std::size_t pending() const noexcept;
+    std::size_t capacity() const noexcept { return mask_ + 1; }
     std::uint64_t dropped() const noexcept;  // marks lost to a full table, ever
 
     // Calls write(id, minute_start) for each pending mark; those it returns
@@ -95,6 +98,16 @@ class LastUseRecorder {
     void mark(std::string_view client_id, std::int64_t now) noexcept { marks_.mark(client_id, now); }
     // Marks pending and the interval since the last attempt over.
     bool due(std::int64_t now) const noexcept;
+    // The interval since the last attempt over, marks pending or not: time
+    // to mark the clients of the sessions still open, then flush.
+    bool interval_over(std::int64_t now) const noexcept;
+    // A quarter of the table pending, or a mark dropped since the last
+    // flush: a pass marking every open session writes, then marks that
+    // session again, so that more sessions than the table holds all reach
+    // the file (while it can be written).
+    bool crowded() const noexcept {
+        return marks_.pending() >= marks_.capacity() / 4 || marks_.dropped() != dropped_at_flush_;
+    }
     // Never waits for another process; never throws.
     FlushReport flush(std::int64_t now) noexcept;
 
@@ -108,6 +121,7 @@ class LastUseRecorder {
     std::string path_;
     std::int64_t interval_;
     std::int64_t last_attempt_ = 0;
+    std::uint64_t dropped_at_flush_ = 0;  // marks_.dropped() at the last attempt
     LastUseMarks marks_;
     std::unique_ptr<FileIndex> index_;  // where each id's record is, per file
     std::string last_failure_;          // "" after a success

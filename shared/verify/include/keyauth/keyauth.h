@@ -270,10 +270,19 @@ size_t keyauth_refusal_log_take_overdue(keyauth_refusal_log_t *log, int64_t now,
  *
  *   on an admission:  keyauth_last_use_mark(lu, result.client_id,
  *                                           result.client_id_len, now);
- *   on a timer:       if (keyauth_last_use_due(lu, now)) {
+ *   on a timer:       for each request or session still open:
+ *                         keyauth_last_use_mark(lu, its client_id, len, now);
+ *                         if (keyauth_last_use_crowded(lu)) {
+ *                             flush; if WRITTEN, mark it again
+ *                         }
+ *                     if (keyauth_last_use_due(lu, now)) {
  *                         keyauth_last_use_flush(lu, now, &flush);
  *                         if (flush.report) log flush.message
  *                     }
+ *
+ * An open session is a use at every interval: a device connected for 100
+ * days is not "unused for 90 days". The pass is O(open sessions) once per
+ * interval; admissions cost what they did.
  *
  * A mark: no lock, no allocation, no system call. A flush never waits for
  * another process (flock LOCK_NB; busy: the marks wait for the next one).
@@ -311,6 +320,10 @@ void keyauth_last_use_mark(keyauth_last_use_t *lu, const char *client_id,
 int keyauth_last_use_due(const keyauth_last_use_t *lu, int64_t now);
 /* Nonzero while marks are pending (keep the timer armed). */
 int keyauth_last_use_pending(const keyauth_last_use_t *lu);
+/* Nonzero when a quarter of the marks' table is pending or a mark was
+ * dropped since the last flush: a pass marking every open session flushes,
+ * then marks the session again (none is lost while the file is writable). */
+int keyauth_last_use_crowded(const keyauth_last_use_t *lu);
 void keyauth_last_use_flush(keyauth_last_use_t *lu, int64_t now,
     keyauth_last_use_flush_t *out);
 
