@@ -69,9 +69,9 @@ VerificationCache::Mac VerificationCache::mac_of(std::string_view text) const {
     return mac;
 }
 
-bool VerificationCache::find(std::string_view text, Presented presented,
-                             std::uint64_t generation, std::int64_t now, Probe& probe,
-                             AuthResult& out) {
+const AuthResult* VerificationCache::find(std::string_view text, Presented presented,
+                                          std::uint64_t generation, std::int64_t now,
+                                          Probe& probe) {
     probe.usable = false;
     // ~0: the registry cannot be read; empty or longer than a token (and its
     // scheme): never accepted.
@@ -79,22 +79,22 @@ bool VerificationCache::find(std::string_view text, Presented presented,
         presented == Presented::token ? kMaxTokenLength : kMaxPresentedLength;
     if (generation == 0 || generation == ~std::uint64_t{0} || text.empty() ||
         text.size() > longest)
-        return false;
+        return nullptr;
     if (!keyed()) {
         draw_key();
         if (!keyed())
-            return false;
+            return nullptr;
     }
     probe = Probe{mac_of(text), generation, now, true, presented};
     if (!entries_)
-        return false;
+        return nullptr;
     const Entry& entry = entries_[index_of(probe.mac)];
     // The whole MAC, in constant time, before anything else of the entry.
     if (crypto_verify_16(entry.mac.data(), probe.mac.data()) != 0 ||
         entry.presented != presented || entry.generation != generation ||
         now < entry.verified_at || now > entry.result.not_after ||
         entry.token_at > text.size()) {
-        return false;
+        return nullptr;
     }
     // The token names the client the entry admitted: even two tokens whose
     // MACs collided in full could never pass one client for another.
@@ -102,10 +102,9 @@ bool VerificationCache::find(std::string_view text, Presented presented,
     const std::string_view id = entry.result.client_id();
     if (token.substr(0, id.size()) != id ||
         token.substr(id.size(), kTokenSeparator.size()) != kTokenSeparator) {
-        return false;
+        return nullptr;
     }
-    out = entry.result;
-    return true;
+    return &entry.result;
 }
 
 void VerificationCache::remember(const Probe& probe, const AuthResult& accepted,
@@ -135,12 +134,12 @@ AuthResult remembered_verdict(ClientStore& store, std::string_view text,
         return verify(store, text, now, token_at);
     // The generation before the full path: see remember().
     VerificationCache::Probe probe;
-    AuthResult result;
-    if (cache->find(text, presented, store.generation(), now, probe, result)) {
+    if (const AuthResult* remembered = cache->find(text, presented, store.generation(), now, probe)) {
+        AuthResult result = *remembered;
         result.cache = CacheUse::hit;
         return result;
     }
-    result = verify(store, text, now, token_at);
+    AuthResult result = verify(store, text, now, token_at);
     if (result.accepted())
         cache->remember(probe, result, token_at);
     // A token the cache could never hold (empty, too long, an unreadable

@@ -55,9 +55,10 @@ class VerificationCache {
 
     // The verdict remembered for these bytes (a token, or a header value
     // holding one) under this generation, if `now` is still inside it. Fills
-    // probe either way. Never allocates.
-    bool find(std::string_view text, Presented presented, std::uint64_t generation,
-              std::int64_t now, Probe& probe, AuthResult& out);
+    // probe either way. Never allocates. The entry's verdict, valid until the
+    // next remember() or forget(), or nullptr.
+    const AuthResult* find(std::string_view text, Presented presented, std::uint64_t generation,
+                           std::int64_t now, Probe& probe);
     // Remembers an accepted verdict reached by the full path after find()
     // missed; token_at: where the token starts in the bytes looked up. The
     // generation is the one read before that path: a commit meanwhile leaves
