@@ -211,14 +211,19 @@ void a_clock_set_back_is_checked_in_full(void** state) {
     assert_int_equal(f.check(kToken1, f.now - 11).verdict, Verdict::not_yet_valid);
 }
 
+// A key the test knows (byte i is i * step + start), in place of the random one.
+void set_known_key(VerificationCache& cache, unsigned step, unsigned start) {
+    Testing::Key key{};
+    for (std::size_t i = 0; i < key.size(); ++i)
+        key[i] = static_cast<std::uint8_t>(i * step + start);
+    Testing::set_key(cache, key);
+}
+
 // Same bucket, another MAC: with a key the test knows, a wrong token whose
 // MAC falls in a remembered token's bucket is found by trying.
 void a_wrong_token_in_the_same_bucket_is_refused(void** state) {
     auto& f = fixture_of<Clients>(state);
-    Testing::Key key{};
-    for (std::size_t i = 0; i < key.size(); ++i)
-        key[i] = static_cast<std::uint8_t>(i * 7 + 1);
-    Testing::set_key(f.cache(), key);
+    set_known_key(f.cache(), 7, 1);
     assert_true(f.check(kToken1).accepted());
     const auto bucket = Testing::index_of(Testing::mac_of(f.cache(), kToken1));
     std::string wrong;
@@ -447,10 +452,7 @@ void a_header_entry_never_answers_for_a_bare_token(void** state) {
 // at the entry's offset must name the entry's client.
 void a_full_mac_collision_on_a_header_never_admits_another_client(void** state) {
     auto& f = fixture_of<Clients>(state);
-    Testing::Key key{};
-    for (std::size_t i = 0; i < key.size(); ++i)
-        key[i] = static_cast<std::uint8_t>(i * 13 + 5);
-    Testing::set_key(f.cache(), key);
+    set_known_key(f.cache(), 13, 5);
     const AuthResult myapp01 = check_header(f, kHeader1);
     assert_true(myapp01.accepted());
     const std::uint64_t generation = f.reader().generation();
