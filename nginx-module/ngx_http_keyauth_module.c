@@ -188,7 +188,7 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
 static ngx_int_t
 ngx_http_keyauth_handler(ngx_http_request_t *r)
 {
-    keyauth_result_t              result;
+    keyauth_result_t              result, *grant;
     ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
@@ -200,16 +200,6 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
-    }
-
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
     /*
@@ -218,12 +208,13 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
      * while the registry has not changed
      */
 
-    if (ctx->judged
+    if (ctx
+        && ctx->judged
         && kscf->registry->handle
         && keyauth_registry_generation(kscf->registry->handle)
            == ctx->generation)
     {
-        result = ctx->verdict;
+        result = *ctx->verdict;
 
     } else if (ngx_http_keyauth_judge(r, &result, NULL) != NGX_OK) {
         ngx_http_keyauth_count(KEYAUTH_TOKEN, KEYAUTH_REGISTRY_ERROR);
@@ -233,22 +224,40 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     ngx_http_keyauth_count(result.about, result.verdict);
     ngx_http_keyauth_count_cache(result.cache);
 
-    ctx->judged = 0;
+    /* after the verdict: what it is kept in, small (no verdict inside) */
 
-    ctx->status = 0;
-    ctx->body = NULL;
-    ctx->replace = 0;
-    ctx->client_id_len = 0;
-
-    if (result.verdict == KEYAUTH_ACCEPTED) {
-        ctx->client_id_len = result.client_id_len;
-        ngx_memcpy(ctx->client_id, result.client_id, result.client_id_len);
-
-        if (ngx_http_keyauth_last_use) {
-            ngx_http_keyauth_last_use_mark(&result);
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_keyauth_track(r, kscf->registry, &result);
+        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
+
+    } else {
+        ctx->judged = 0;
+        ctx->status = 0;
+        ctx->body = NULL;
+        ctx->replace = 0;
+        ctx->client_id_len = 0;
+    }
+
+    if (result.verdict == KEYAUTH_ACCEPTED) {
+        grant = ngx_http_keyauth_track(r, kscf->registry, &result);
+        if (grant == NULL) {
+            /* an admission that could not be revoked later is no admission */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* $keyauth_client_id reads the grant, which lives as long */
+        ctx->client_id = (u_char *) grant->client_id;
+        ctx->client_id_len = grant->client_id_len;
+
+        if (ngx_http_keyauth_last_use) {
+            ngx_http_keyauth_last_use_mark(grant);
+        }
+
+        return NGX_OK;
     }
 
     if (result.about == KEYAUTH_CERTIFICATE) {
@@ -368,17 +377,21 @@ ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
+            ctx->verdict = ngx_palloc(r->pool, sizeof(keyauth_result_t));
+            if (ctx->verdict == NULL) {
+                return NGX_ERROR;
+            }
+
             ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
 
-            if (ngx_http_keyauth_judge(r, &ctx->verdict, &ctx->generation)
+            if (ngx_http_keyauth_judge(r, ctx->verdict, &ctx->generation)
                 == NGX_OK)
             {
                 ctx->judged = 1;
 
-                if (ctx->verdict.verdict == KEYAUTH_ACCEPTED) {
-                    ctx->client_id_len = ctx->verdict.client_id_len;
-                    ngx_memcpy(ctx->client_id, ctx->verdict.client_id,
-                               ctx->client_id_len);
+                if (ctx->verdict->verdict == KEYAUTH_ACCEPTED) {
+                    ctx->client_id_len = ctx->verdict->client_id_len;
+                    ctx->client_id = (u_char *) ctx->verdict->client_id;
                 }
             }
         }

@@ -79,9 +79,10 @@ typedef struct {
     /* judged before the access phase, for $keyauth_client_id (limit_req) */
     unsigned                       judged:1;
     uint64_t                       generation;  /* the registry's, then */
-    keyauth_result_t               verdict;
+    keyauth_result_t              *verdict;     /* only then allocated */
+    /* the admitted client: in the tracked grant (or in verdict) */
     size_t                         client_id_len;
-    u_char                         client_id[KEYAUTH_CLIENT_ID_MAX];
+    u_char                        *client_id;
 } ngx_http_keyauth_ctx_t;
 
 
@@ -100,7 +101,7 @@ ngx_int_t ngx_http_keyauth_refusal_init(ngx_conf_t *cf);
 void ngx_http_keyauth_refusals_exit(void);
 
 /* ngx_http_keyauth_streams.c */
-ngx_int_t ngx_http_keyauth_track(ngx_http_request_t *r,
+keyauth_result_t *ngx_http_keyauth_track(ngx_http_request_t *r,
     ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
 void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
 typedef void (*ngx_http_keyauth_stream_visit_pt)(keyauth_result_t *grant,

@@ -44,7 +44,9 @@ static ngx_queue_t   ngx_http_keyauth_streams;
 static ngx_event_t   ngx_http_keyauth_sweep_event;
 
 
-ngx_int_t
+/* The grant kept for the request's life, or NULL if it could not be. */
+
+keyauth_result_t *
 ngx_http_keyauth_track(ngx_http_request_t *r,
     ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant)
 {
@@ -65,8 +67,7 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     if (stream == NULL) {
         cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_keyauth_stream_t));
         if (cln == NULL) {
-            /* an admission that could not be revoked later is no admission */
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NULL;
         }
 
         stream = cln->data;
@@ -86,7 +87,7 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
 
     keyauth_sweep_admitted(&registry->sweep, grant->not_after);
 
-    return NGX_OK;
+    return &stream->grant;
 }
 
 

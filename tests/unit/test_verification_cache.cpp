@@ -56,9 +56,11 @@ struct VerificationCacheTesting {
     }
     // An entry as remember() would write it, under any MAC.
     static void plant(VerificationCache& cache, const VerificationCache::Mac& mac,
-                      std::uint64_t generation, std::int64_t verified_at, const AuthResult& result) {
-        VerificationCache::Probe probe{mac, generation, verified_at, true};
-        cache.remember(probe, result);
+                      std::uint64_t generation, std::int64_t verified_at, const AuthResult& result,
+                      VerificationCache::Presented presented = VerificationCache::Presented::token,
+                      std::size_t token_at = 0) {
+        VerificationCache::Probe probe{mac, generation, verified_at, true, presented};
+        cache.remember(probe, result, token_at);
     }
 };
 
@@ -209,14 +211,19 @@ void a_clock_set_back_is_checked_in_full(void** state) {
     assert_int_equal(f.check(kToken1, f.now - 11).verdict, Verdict::not_yet_valid);
 }
 
+// A key the test knows (byte i is i * step + start), in place of the random one.
+void set_known_key(VerificationCache& cache, unsigned step, unsigned start) {
+    Testing::Key key{};
+    for (std::size_t i = 0; i < key.size(); ++i)
+        key[i] = static_cast<std::uint8_t>(i * step + start);
+    Testing::set_key(cache, key);
+}
+
 // Same bucket, another MAC: with a key the test knows, a wrong token whose
 // MAC falls in a remembered token's bucket is found by trying.
 void a_wrong_token_in_the_same_bucket_is_refused(void** state) {
     auto& f = fixture_of<Clients>(state);
-    Testing::Key key{};
-    for (std::size_t i = 0; i < key.size(); ++i)
-        key[i] = static_cast<std::uint8_t>(i * 7 + 1);
-    Testing::set_key(f.cache(), key);
+    set_known_key(f.cache(), 7, 1);
     assert_true(f.check(kToken1).accepted());
     const auto bucket = Testing::index_of(Testing::mac_of(f.cache(), kToken1));
     std::string wrong;
@@ -314,8 +321,8 @@ void a_registry_that_cannot_be_read_is_never_served_from_memory(void** state) {
     auto& f = fixture_of<Clients>(state);
     assert_true(f.check(kToken1).accepted());
     VerificationCache::Probe probe;
-    AuthResult out;
-    assert_false(f.cache().find(kToken1, ~std::uint64_t{0}, f.now, probe, out));
+    assert_null(f.cache().find(kToken1, VerificationCache::Presented::token, ~std::uint64_t{0},
+                               f.now, probe));
     assert_false(probe.usable);
 }
 
@@ -345,6 +352,121 @@ void each_verdict_says_whether_the_cache_answered(void** state) {
                      keyauth::CacheUse::hit);
 }
 
+// ---- An HTTP request's Authorization value, cached whole (no header parse)
+
+constexpr auto kHeader = VerificationCache::Presented::bearer_header;
+
+AuthResult check_header(Clients& f, std::string_view header, std::int64_t at) {
+    keyauth::Presented presented;
+    presented.authorization = header;
+    keyauth::Requirements requirements;
+    requirements.token = keyauth::Check::required;
+    return keyauth::authenticate(f.reader(), presented, requirements, at);
+}
+AuthResult check_header(Clients& f, std::string_view header) {
+    return check_header(f, header, f.now);
+}
+
+const std::string kHeader1 = "Bearer " + kToken1;
+
+void a_header_seen_before_is_answered_from_its_entry(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const AuthResult full = check_header(f, kHeader1);
+    assert_true(full.accepted());
+    assert_int_equal(full.cache, keyauth::CacheUse::miss);
+    // Keyed by the header's bytes, not the token's alone.
+    assert_non_null(Testing::entry_for(f.cache(), kHeader1));
+    assert_null(Testing::entry_for(f.cache(), kToken1));
+    const AuthResult hit = check_header(f, kHeader1);
+    assert_int_equal(hit.cache, keyauth::CacheUse::hit);
+    assert_same_result(hit, full);
+    mark(f, kHeader1);
+    assert_true(served_from_cache(check_header(f, kHeader1)));
+    // The same token with other spacing or scheme case: its own entry, same verdict.
+    const AuthResult spaced = check_header(f, "bearer   " + kToken1 + " ");
+    assert_true(spaced.accepted());
+    assert_false(served_from_cache(spaced));
+}
+
+void a_replaced_token_in_a_header_is_refused_on_the_next_request(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(check_header(f, kHeader1).accepted());
+    mark(f, kHeader1);
+    assert_true(served_from_cache(check_header(f, kHeader1)));
+    assert_true(f.change([&](RegistryWriter& w) {  // keytool gen myapp01 --force
+        return put_client(
+            w, "myapp01",
+            keyauth_test::credentials_with_secret(1, kOtherSecret, f.now - 10, f.now + 3600),
+            true);
+    }));
+    assert_int_equal(check_header(f, kHeader1).verdict, Verdict::mismatch);
+    assert_true(check_header(f, "Bearer " + token_text("myapp01", kOtherSecret)).accepted());
+}
+
+void a_commit_retires_a_header_entry(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(check_header(f, kHeader1).accepted());
+    mark(f, kHeader1);
+    assert_true(f.change([&](RegistryWriter& w) {
+        return put_client(w, "myapp03",
+                          keyauth_test::credentials_with_secret(3, kSecret, f.now, f.now + 60));
+    }));
+    const AuthResult after = check_header(f, kHeader1);
+    assert_true(after.accepted());
+    assert_false(served_from_cache(after));
+}
+
+void a_passing_expiry_is_seen_through_a_header_entry(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    const AuthResult admitted = check_header(f, kHeader1);
+    assert_true(admitted.accepted());
+    const AuthResult last = check_header(f, kHeader1, admitted.not_after);
+    assert_true(last.accepted());
+    assert_int_equal(last.cache, keyauth::CacheUse::hit);
+    assert_int_equal(check_header(f, kHeader1, admitted.not_after + 1).verdict,
+                     Verdict::expired);
+}
+
+// A header entry and a token entry never answer for each other: an MQTT
+// username holding "Bearer <token>" is no token, whatever a header with
+// those bytes was judged.
+void a_header_entry_never_answers_for_a_bare_token(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(check_header(f, kHeader1).accepted());
+    mark(f, kHeader1);
+    const AuthResult as_token = f.check(kHeader1);
+    assert_int_equal(as_token.verdict, Verdict::malformed);
+    // And a token's entry planted under a header's MAC is not served for the header.
+    const std::string other = "Bearer  " + kToken1;
+    AuthResult planted = check_header(f, kHeader1);
+    planted.not_after = kMarked;
+    Testing::plant(f.cache(), Testing::mac_of(f.cache(), other), f.reader().generation(), f.now,
+                   planted, VerificationCache::Presented::token, 0);
+    const AuthResult spaced = check_header(f, other);
+    assert_true(spaced.accepted());
+    assert_false(served_from_cache(spaced));
+}
+
+// With a key the test sets, a header entry planted under another header's
+// MAC (a full collision) still cannot pass one client for another: the token
+// at the entry's offset must name the entry's client.
+void a_full_mac_collision_on_a_header_never_admits_another_client(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    set_known_key(f.cache(), 13, 5);
+    const AuthResult myapp01 = check_header(f, kHeader1);
+    assert_true(myapp01.accepted());
+    const std::uint64_t generation = f.reader().generation();
+    const std::string forged = "Bearer " + token_text("myapp02", kOtherSecret);
+    Testing::plant(f.cache(), Testing::mac_of(f.cache(), forged), generation, f.now, myapp01,
+                   kHeader, 7);
+    assert_int_equal(check_header(f, forged).verdict, Verdict::mismatch);
+    // An offset past the end of a shorter value is a miss, not a read past it.
+    const std::string short_header = "Bearer x";
+    Testing::plant(f.cache(), Testing::mac_of(f.cache(), short_header), generation, f.now,
+                   myapp01, kHeader, 200);
+    assert_int_equal(check_header(f, short_header).verdict, Verdict::malformed);
+}
+
 }  // namespace
 
 int main() {
@@ -364,6 +486,12 @@ int main() {
         unit_test_with(Clients, a_forked_child_has_a_key_of_its_own),
         unit_test_with(Clients, a_registry_that_cannot_be_read_is_never_served_from_memory),
         unit_test_with(Clients, each_verdict_says_whether_the_cache_answered),
+        unit_test_with(Clients, a_header_seen_before_is_answered_from_its_entry),
+        unit_test_with(Clients, a_replaced_token_in_a_header_is_refused_on_the_next_request),
+        unit_test_with(Clients, a_commit_retires_a_header_entry),
+        unit_test_with(Clients, a_passing_expiry_is_seen_through_a_header_entry),
+        unit_test_with(Clients, a_header_entry_never_answers_for_a_bare_token),
+        unit_test_with(Clients, a_full_mac_collision_on_a_header_never_admits_another_client),
     };
     return run_group(tests);
 }

@@ -93,7 +93,8 @@ AuthResult judge(ClientStore& store, std::string_view id, const CredentialDigest
     return result;
 }
 
-AuthResult verify_token(ClientStore& store, std::string_view token, std::int64_t now) {
+AuthResult verify_token(ClientStore& store, std::string_view token, std::int64_t now,
+                        std::size_t& /* token_at: 0, the token is all of it */) {
     if (token.empty())
         return refusal(Verdict::missing);
     ParsedToken parsed;
@@ -103,10 +104,24 @@ AuthResult verify_token(ClientStore& store, std::string_view token, std::int64_t
     return judge(store, parsed.client_id, credential, now);
 }
 
+// The full path for an Authorization header's value: its one Bearer token.
+AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std::int64_t now,
+                         std::size_t& token_at) {
+    const auto token = bearer_token(header_value);
+    if (!token) {
+        token_at = kNoToken;  // no token looked at: the cache was not asked
+        return refusal(Verdict::malformed);
+    }
+    token_at = static_cast<std::size_t>(token->data() - header_value.data());
+    std::size_t none = 0;
+    return verify_token(store, *token, now, none);
+}
+
 // A token this process verified under the state published now is not
 // verified again (verification_cache.hpp); any other takes the full path.
 AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
-    return remembered_verdict(store, token, now, verify_token);
+    return remembered_verdict(store, token, VerificationCache::Presented::token, now,
+                              verify_token);
 }
 
 // A certificate a rotation replaced is in no fingerprint table: its CN names
@@ -224,26 +239,33 @@ bool client_id_admitted(const Presented& presented, const Requirements& requirem
 
 AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented,
                                   const Requirements& requirements, std::int64_t now) {
-    std::optional<AuthResult> certificate, token;
-    if (judged(requirements.certificate, presented.certificate != nullptr)) {
-        certificate =
-            about(check_presented_certificate(store, presented, now), CredentialKind::certificate);
-        if (!certificate->accepted())
-            return *certificate;
+    // The usual request, a token alone: judged in place, no copy of a verdict.
+    if (!judged(requirements.certificate, presented.certificate != nullptr)) {
+        if (!judged(requirements.token, token_presented(presented)))
+            return refusal(Verdict::missing);  // nothing is required: a host's misuse
+        AuthResult token = check_presented_token(store, presented, now);
+        token.about = CredentialKind::token;
+        if (token.accepted() && presented.mqtt_client_id &&
+            !client_id_admitted(presented, requirements, token))
+            token.verdict = Verdict::client_id_refused;
+        return token;
     }
+    std::optional<AuthResult> certificate, token;
+    certificate =
+        about(check_presented_certificate(store, presented, now), CredentialKind::certificate);
+    if (!certificate->accepted())
+        return *certificate;
     if (judged(requirements.token, token_presented(presented))) {
         token = about(check_presented_token(store, presented, now), CredentialKind::token);
         if (!token->accepted())
             return *token;
     }
-    if (!certificate && !token)
-        return refusal(Verdict::missing);  // nothing is required: a host's misuse
-    if (certificate && token && certificate->client_id() != token->client_id()) {
+    if (token && certificate->client_id() != token->client_id()) {
         AuthResult result = *token;
         result.verdict = Verdict::different_clients;
         return result;
     }
-    AuthResult admitted = certificate ? *certificate : *token;
+    AuthResult admitted = *certificate;
     if (token)
         admitted.cache = token->cache;  // the certificate's verdict, the token's cache use
     if (presented.mqtt_client_id && !client_id_admitted(presented, requirements, admitted))
@@ -312,16 +334,18 @@ AuthResult check_token(ClientStore& store, std::string_view token, std::int64_t 
     }
 }
 
+// Cached by the whole header value: a request seen before costs no parse.
 AuthResult check_bearer(ClientStore& store, std::string_view header_value,
                         std::int64_t now) noexcept {
     if (header_value.empty()) {
         return refusal(Verdict::missing);
     }
-    const auto token = bearer_token(header_value);
-    if (!token) {
-        return refusal(Verdict::malformed);
+    try {
+        return remembered_verdict(store, header_value, VerificationCache::Presented::bearer_header,
+                                  now, verify_bearer);
+    } catch (...) {
+        return registry_failure();
     }
-    return check_token(store, *token, now);
 }
 
 AuthResult check_certificate(ClientStore& store, const X509* certificate,

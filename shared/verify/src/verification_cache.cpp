@@ -62,49 +62,54 @@ void VerificationCache::wipe_entries() noexcept {
         sodium_memzero(entries_.get(), kEntries * sizeof(Entry));
 }
 
-VerificationCache::Mac VerificationCache::mac_of(std::string_view token) const {
+VerificationCache::Mac VerificationCache::mac_of(std::string_view text) const {
     Mac mac;
-    crypto_shorthash_siphashx24(mac.data(), reinterpret_cast<const unsigned char*>(token.data()),
-                                token.size(), key_.data());
+    crypto_shorthash_siphashx24(mac.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                text.size(), key_.data());
     return mac;
 }
 
-bool VerificationCache::find(std::string_view token, std::uint64_t generation, std::int64_t now,
-                             Probe& probe, AuthResult& out) {
+const AuthResult* VerificationCache::find(std::string_view text, Presented presented,
+                                          std::uint64_t generation, std::int64_t now,
+                                          Probe& probe) {
     probe.usable = false;
-    // ~0: the registry cannot be read; empty or longer than a token: never
-    // accepted.
-    if (generation == 0 || generation == ~std::uint64_t{0} || token.empty() ||
-        token.size() > kMaxTokenLength)
-        return false;
+    // ~0: the registry cannot be read; empty or longer than a token (and its
+    // scheme): never accepted.
+    const std::size_t longest =
+        presented == Presented::token ? kMaxTokenLength : kMaxPresentedLength;
+    if (generation == 0 || generation == ~std::uint64_t{0} || text.empty() ||
+        text.size() > longest)
+        return nullptr;
     if (!keyed()) {
         draw_key();
         if (!keyed())
-            return false;
+            return nullptr;
     }
-    probe = Probe{mac_of(token), generation, now, true};
+    probe = Probe{mac_of(text), generation, now, true, presented};
     if (!entries_)
-        return false;
+        return nullptr;
     const Entry& entry = entries_[index_of(probe.mac)];
     // The whole MAC, in constant time, before anything else of the entry.
     if (crypto_verify_16(entry.mac.data(), probe.mac.data()) != 0 ||
-        entry.generation != generation || now < entry.verified_at ||
-        now > entry.result.not_after) {
-        return false;
+        entry.presented != presented || entry.generation != generation ||
+        now < entry.verified_at || now > entry.result.not_after ||
+        entry.token_at > text.size()) {
+        return nullptr;
     }
     // The token names the client the entry admitted: even two tokens whose
     // MACs collided in full could never pass one client for another.
+    const std::string_view token = text.substr(entry.token_at);
     const std::string_view id = entry.result.client_id();
     if (token.substr(0, id.size()) != id ||
         token.substr(id.size(), kTokenSeparator.size()) != kTokenSeparator) {
-        return false;
+        return nullptr;
     }
-    out = entry.result;
-    return true;
+    return &entry.result;
 }
 
-void VerificationCache::remember(const Probe& probe, const AuthResult& accepted) noexcept {
-    if (!probe.usable || !accepted.accepted() || !keyed())
+void VerificationCache::remember(const Probe& probe, const AuthResult& accepted,
+                                 std::size_t token_at) noexcept {
+    if (!probe.usable || !accepted.accepted() || !keyed() || token_at > 0xff)
         return;
     if (!entries_) {
         entries_.reset(new (std::nothrow) Entry[kEntries]());
@@ -115,27 +120,31 @@ void VerificationCache::remember(const Probe& probe, const AuthResult& accepted)
     entry.mac = probe.mac;
     entry.generation = probe.generation;
     entry.verified_at = probe.now;
+    entry.presented = probe.presented;
+    entry.token_at = static_cast<std::uint8_t>(token_at);
     entry.result = accepted;
 }
 
-AuthResult remembered_verdict(ClientStore& store, std::string_view token, std::int64_t now,
+AuthResult remembered_verdict(ClientStore& store, std::string_view text,
+                              VerificationCache::Presented presented, std::int64_t now,
                               TokenVerifier verify) {
+    std::size_t token_at = 0;
     VerificationCache* cache = store.verification_cache();
     if (cache == nullptr)
-        return verify(store, token, now);
+        return verify(store, text, now, token_at);
     // The generation before the full path: see remember().
     VerificationCache::Probe probe;
-    AuthResult result;
-    if (cache->find(token, store.generation(), now, probe, result)) {
+    if (const AuthResult* remembered = cache->find(text, presented, store.generation(), now, probe)) {
+        AuthResult result = *remembered;
         result.cache = CacheUse::hit;
         return result;
     }
-    result = verify(store, token, now);
+    AuthResult result = verify(store, text, now, token_at);
     if (result.accepted())
-        cache->remember(probe, result);
+        cache->remember(probe, result, token_at);
     // A token the cache could never hold (empty, too long, an unreadable
-    // registry) is no miss: the ratio stays about tokens it could answer.
-    result.cache = probe.usable ? CacheUse::miss : CacheUse::not_consulted;
+    // registry, a header holding none) is no miss: the ratio stays about tokens it could answer.
+    result.cache = probe.usable && token_at != kNoToken ? CacheUse::miss : CacheUse::not_consulted;
     return result;
 }
 

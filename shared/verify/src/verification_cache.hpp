@@ -8,7 +8,10 @@
 // registry's generation it was verified under and when. A hit needs the same
 // MAC (compared in constant time), the same generation (any commit or
 // replacement misses), a token naming the same client and a `now` inside
-// [verified at, not after]; anything else takes the full path. No secret is
+// [verified at, not after]; anything else takes the full path. An HTTP
+// request's entry is keyed by the whole Authorization value ("Bearer <token>"),
+// so a hit needs no header parse either; such an entry is told apart from a
+// bare token's (an MQTT username could be any bytes). No secret is
 // kept: a memory dump yields MACs under a key that dies with the process.
 // docs/SECURITY.md, "The verification cache", has the argument.
 #pragma once
@@ -20,6 +23,7 @@
 #include <string_view>
 
 #include "keyauth/authenticator.hpp"
+#include "keyauth/token.hpp"
 
 namespace keyauth {
 
@@ -29,12 +33,19 @@ class VerificationCache {
     static constexpr std::size_t kKeyBytes = 16;  // crypto_shorthash_siphashx24_KEYBYTES
     using Mac = std::array<std::uint8_t, kMacBytes>;
 
+    // What the cached bytes are: a token, or an Authorization header's value.
+    enum class Presented : std::uint8_t { token, bearer_header };
+    // The longest header value an entry is made for: a token and its scheme,
+    // with room for spaces.
+    static constexpr std::size_t kMaxPresentedLength = kMaxTokenLength + 64;
+
     // What a lookup computed, for remember() once a miss was verified.
     struct Probe {
         Mac mac{};
         std::uint64_t generation = 0;
         std::int64_t now = 0;
         bool usable = false;  // false: nothing is remembered from this lookup
+        Presented presented = Presented::token;
     };
 
     VerificationCache() = default;
@@ -42,14 +53,18 @@ class VerificationCache {
     VerificationCache(const VerificationCache&) = delete;
     VerificationCache& operator=(const VerificationCache&) = delete;
 
-    // The verdict remembered for this token under this generation, if `now`
-    // is still inside it. Fills probe either way. Never allocates.
-    bool find(std::string_view token, std::uint64_t generation, std::int64_t now, Probe& probe,
-              AuthResult& out);
+    // The verdict remembered for these bytes (a token, or a header value
+    // holding one) under this generation, if `now` is still inside it. Fills
+    // probe either way. Never allocates. The entry's verdict, valid until the
+    // next remember() or forget(), or nullptr.
+    const AuthResult* find(std::string_view text, Presented presented, std::uint64_t generation,
+                           std::int64_t now, Probe& probe);
     // Remembers an accepted verdict reached by the full path after find()
-    // missed. The generation is the one read before that path: a commit
-    // meanwhile leaves an entry nothing will ever hit.
-    void remember(const Probe& probe, const AuthResult& accepted) noexcept;
+    // missed; token_at: where the token starts in the bytes looked up. The
+    // generation is the one read before that path: a commit meanwhile leaves
+    // an entry nothing will ever hit.
+    void remember(const Probe& probe, const AuthResult& accepted,
+                  std::size_t token_at = 0) noexcept;
     // Every entry gone (a reopened registry: its generations start again).
     void forget() noexcept { wipe_entries(); }
 
@@ -61,6 +76,8 @@ class VerificationCache {
         Mac mac{};
         std::uint64_t generation = 0;  // 0: empty (no generation is 0)
         std::int64_t verified_at = 0;
+        Presented presented = Presented::token;
+        std::uint8_t token_at = 0;  // where the token starts in the bytes
         AuthResult result;
     };
     static constexpr std::size_t kEntries = 4096;  // a power of two, direct-mapped; ~0.6 MB
@@ -69,19 +86,25 @@ class VerificationCache {
     bool keyed() const;
     void draw_key();
     void wipe_entries() noexcept;
-    Mac mac_of(std::string_view token) const;
+    Mac mac_of(std::string_view text) const;
 
     std::array<std::uint8_t, kKeyBytes> key_{};
     unsigned keyed_in_ = 0;  // the fork epoch the key was drawn in (0: none yet)
     std::unique_ptr<Entry[]> entries_;
 };
 
-using TokenVerifier = AuthResult (*)(ClientStore&, std::string_view, std::int64_t);
+// The full path for the presented bytes; token_at: where the token it
+// judged starts in them, kNoToken if they held none (not a cache miss).
+inline constexpr std::size_t kNoToken = std::string_view::npos;
+using TokenVerifier = AuthResult (*)(ClientStore&, std::string_view, std::int64_t,
+                                     std::size_t& token_at);
 
-// The verdict on a token: the store's verification cache's when it holds one
-// for this token under the state published now, else verify()'s (then
-// remembered if accepted). A store without a cache always verifies.
-AuthResult remembered_verdict(ClientStore& store, std::string_view token, std::int64_t now,
+// The verdict on a token (or a header value holding one): the store's
+// verification cache's when it holds one for these bytes under the state
+// published now, else verify()'s (then remembered if accepted). A store
+// without a cache always verifies.
+AuthResult remembered_verdict(ClientStore& store, std::string_view text,
+                              VerificationCache::Presented presented, std::int64_t now,
                               TokenVerifier verify);
 
 }  // namespace keyauth
