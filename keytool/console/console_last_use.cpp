@@ -47,7 +47,12 @@ keyauth::Status LastUseRecords::refresh_file(File& file) {
         return uses.error();
     file.uses = std::move(*uses);
     file.stamp = stamp;
-    file.read_again = stamp.modified_ns + kClockTickNs >= nanoseconds(read_at);
+    // Within a clock tick of the last write, another write may keep the
+    // same mtime: read again until the tick is over. A time in the future
+    // (set by the file's owner) is no tick: a write changes it anyway.
+    const std::int64_t now_ns = nanoseconds(read_at);
+    file.read_again =
+        stamp.modified_ns <= now_ns && stamp.modified_ns + kClockTickNs >= now_ns;
     merge_again_ = true;
     return {};
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,21 @@ void a_flush_writes_the_file_and_keytool_reads_it(void**) {
     struct stat st {};
     assert_int_equal(stat((dir / "last-use").c_str(), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0640);
+}
+
+// The file is another user's: a record whose time no calendar holds (its
+// check right, as its writer could make it) is no record, for the reader
+// and for the writer's index alike.
+void a_time_no_calendar_holds_is_no_record(void**) {
+    TempDir dir;
+    LastUseRecorder recorder(dir / "last-use", 60);
+    recorder.mark("forged", std::numeric_limits<std::int64_t>::max() - 60);
+    recorder.mark("before1970", -120);
+    recorder.mark("alice", kStart);
+    recorder.flush(kStart + 61);
+    const LastUseMap uses = read_ok(dir / "last-use");
+    assert_int_equal(uses.size(), 1);
+    assert_int_equal(uses.at("alice"), kMinute);
 }
 
 void the_later_time_wins_across_processes_and_files(void**) {
@@ -314,6 +330,7 @@ int main() {
         cmocka_unit_test(a_flush_skips_while_another_process_holds_the_file),
         cmocka_unit_test(a_foreign_file_is_refused_cleanly_and_said_once),
         cmocka_unit_test(torn_and_damaged_records_are_skipped),
+        cmocka_unit_test(a_time_no_calendar_holds_is_no_record),
         cmocka_unit_test(a_pass_over_open_sessions_writes_as_it_goes_and_drops_none),
         cmocka_unit_test(intervals_are_one_to_sixty_seconds),
         cmocka_unit_test(c_facade_marks_and_flushes),

@@ -84,7 +84,9 @@ function shortTime(seed) {
 // last_used: Unix seconds -> "2026-11-30 05:45 UTC"; null: no record.
 function lastUseText(seconds) {
   if (seconds === null) return 'no record';
-  return new Date(seconds * 1000).toISOString().replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d).*$/, '$1 $2 UTC');
+  const at = new Date(seconds * 1000);
+  if (isNaN(at.getTime())) return 'invalid';
+  return at.toISOString().replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d).*$/, '$1 $2 UTC');
 }
 
 // The servers' last-use records, when keytool serve was given them (--last-use):

@@ -101,8 +101,12 @@ std::string_view record_id(const Record& r) {
 }
 
 // A whole record naming a valid client id, or an empty view.
+// 9999-12-31T23:59:59Z: the file is written by another user, and a time no
+// calendar (nor a browser's Date) holds is no record.
+constexpr std::int64_t kLatestTime = 253402300799;
+
 std::string_view valid_record(const Record& r) {
-    if (r.check != record_check(r))
+    if (r.check != record_check(r) || r.time < 0 || r.time > kLatestTime)
         return {};
     const std::string_view id = record_id(r);
     if (!check_client_id(id))
