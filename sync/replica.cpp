@@ -689,7 +689,7 @@ struct Replica::State {
         // following every change, is for a new snapshot to decide; what
         // comes before it in a joined batch is applied as ever (a del must
         // not wait for the operator behind it).
-        const std::int64_t undecided = first_undecided(batch.events);
+        const std::int64_t undecided = first_undecided(batch.events).revision;
         const bool for_a_snapshot = undecided > 0 && (w.recording || w.mode != Follow::all);
         const std::vector<keyauth::EtcdEvent> before =
             for_a_snapshot ? events_before(batch.events, undecided) : std::vector<keyauth::EtcdEvent>();
@@ -848,13 +848,18 @@ struct Replica::State {
     }
 
     // The first revision in `events` this watcher must not decide: a new
-    // fleet id or a mass delete; 0: none.
-    std::int64_t first_undecided(const std::vector<keyauth::EtcdEvent>& events) const {
+    // fleet id or a mass delete (revision 0: none), and which it is.
+    struct Undecided {
+        std::int64_t revision = 0;
+        bool new_fleet = false;  // first, or with the mass delete
+        MassRemoval mass;
+    };
+    Undecided first_undecided(const std::vector<keyauth::EtcdEvent>& events) const {
         const std::int64_t new_fleet = fleet_change(events);
-        const std::int64_t mass = mass_removal(events).revision;
-        if (new_fleet == 0 || mass == 0)
-            return std::max(new_fleet, mass);
-        return std::min(new_fleet, mass);
+        const MassRemoval mass = mass_removal(events);
+        if (new_fleet != 0 && (mass.revision == 0 || new_fleet <= mass.revision))
+            return {new_fleet, true, mass};
+        return {mass.revision, false, mass};
     }
 
     static std::vector<keyauth::EtcdEvent> events_before(
@@ -879,19 +884,18 @@ struct Replica::State {
             if (event.kv.mod_revision > revision)
                 events.push_back(event);
         }
-        const std::int64_t undecided = first_undecided(events);
-        if (undecided == 0)
+        const Undecided undecided = first_undecided(events);
+        if (undecided.revision == 0)
             return commit_events(events);
-        const MassRemoval mass = mass_removal(events);
-        if (Status s = commit_events(events_before(events, undecided)); !s)
+        if (Status s = commit_events(events_before(events, undecided.revision)); !s)
             return s;
-        if (undecided == fleet_change(events)) {  // first, or with the mass delete
+        if (undecided.new_fleet) {
             log_line("etcd's fleet id changed at revision %lld: rebuilding",
-                     static_cast<long long>(undecided));
+                     static_cast<long long>(undecided.revision));
             must_rebuild = true;
             return {};
         }
-        return hold(mass_removal_refusal(mass));
+        return hold(mass_removal_refusal(undecided.mass));
     }
 
     // Events newer than the registry, in one transaction with their revision.
