@@ -95,6 +95,9 @@ std::string prometheus_text(const SyncMetrics& m, std::int64_t now) {
            static_cast<long long>(m.watch_commits.load()));
     metric(out, "keyauth_sync_rebuilds_total", "counter", "registries rebuilt from a snapshot",
            static_cast<long long>(m.rebuilds.load()));
+    metric(out, "keyauth_sync_digest_checks_total", "counter",
+           "the whole registry compared with etcd by digest (equal or not)",
+           static_cast<long long>(m.digest_checks.load()));
     metric(out, "keyauth_sync_watch_reconnects_total", "counter",
            "watches that broke and were started again",
            static_cast<long long>(m.watch_reconnects.load()));
