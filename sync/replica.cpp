@@ -26,8 +26,6 @@ using keyauth::Result;
 using keyauth::Status;
 using Clock = std::chrono::steady_clock;
 
-// Small enough pages that a busy member answers each well within one attempt.
-constexpr std::int64_t kLoadPage = 1000;
 constexpr std::chrono::seconds kStaleReportEvery{30};
 constexpr std::chrono::seconds kContactEvery{10};
 // How often a held replica reads etcd again, in case it was restored.
@@ -353,7 +351,7 @@ struct Replica::State {
                     ++kept;
                 return (*writer)->put(record, false);
             },
-            nothing_between_pages, kLoadPage);
+            nothing_between_pages);
         if (!snapshot)
             return snapshot;
         refusal = loss_refusal(kept, served, serving_revision, *snapshot);
@@ -1004,7 +1002,7 @@ struct Replica::State {
                     remote.add(record);
                     return Status();
                 },
-                nothing_between_pages, kLoadPage);
+                nothing_between_pages);
         });
         if (!snapshot) {
             if (snapshot.error().code == Errc::not_found)

@@ -40,13 +40,12 @@ Status check_page(const keyauth::EtcdRange& page, std::int64_t at, const std::st
 // watch then skipped what changed on the pages already read.
 Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
                                const std::function<Status(const keyauth::ClientRecord&)>& sink,
-                               const std::function<Status()>& between_pages,
-                               std::int64_t page_size) {
+                               const std::function<Status()>& between_pages) {
     Snapshot snapshot;
     const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
     std::string from(keyauth::kFleetPrefix);
     for (bool first = true;; first = false) {
-        auto page = etcd.range(from, end, at, page_size);
+        auto page = etcd.range(from, end, at, etcd.read_page());
         if (!page)
             return page.error();
         if (first) {

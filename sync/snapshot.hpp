@@ -23,10 +23,10 @@ struct Snapshot {
 
 // Everything under /keyauth/ at revision `at` (0: the revision the first
 // page is read at), each client record handed to `sink` in id order;
-// `between_pages` runs after each page (of `page_size` keys) but the last.
+// `between_pages` runs after each page (of etcd.read_page() keys) but the last.
 keyauth::Result<Snapshot> read_snapshot(
     keyauth::EtcdClient& etcd, std::int64_t at,
     const std::function<keyauth::Status(const keyauth::ClientRecord&)>& sink,
-    const std::function<keyauth::Status()>& between_pages, std::int64_t page_size);
+    const std::function<keyauth::Status()>& between_pages);
 
 }  // namespace keysync

@@ -357,6 +357,13 @@ Result<EtcdOptions> etcd_options(std::string_view endpoints,
         options.request_timeout = std::chrono::milliseconds(millis);
         options.attempt_timeout = std::min(options.attempt_timeout, options.request_timeout);
     }
+    if (auto page = env("KEYAUTH_ETCD_READ_PAGE")) {
+        char* end = nullptr;
+        const long long keys = std::strtoll(page->c_str(), &end, 10);
+        if (page->empty() || *end != '\0' || keys < 1 || keys > 100000)
+            return make_error(Errc::invalid_argument, "KEYAUTH_ETCD_READ_PAGE needs 1 to 100000");
+        options.read_page = keys;
+    }
     if (auto password = env("KEYAUTH_ETCD_PASSWORD"))
         options.password = SecretString(*password);
     for (const auto& [name, value] : flags) {
@@ -415,6 +422,10 @@ Result<std::unique_ptr<EtcdClient>> EtcdClient::connect(EtcdOptions options) {
     auto impl = std::make_unique<Impl>();
     impl->options = std::move(options);
     return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(impl)));
+}
+
+std::int64_t EtcdClient::read_page() const {
+    return impl_->options.read_page;
 }
 
 const std::string& EtcdClient::endpoint() const {

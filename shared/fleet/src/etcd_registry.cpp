@@ -8,9 +8,6 @@
 namespace keyauth {
 namespace {
 
-// Pages of a full listing: bounded memory whatever the fleet's size.
-constexpr std::int64_t kListPage = 1000;
-
 std::string encoded_value(const ClientCredentials& credentials) {
     const auto encoded = encode_credentials(credentials);
     return std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size());
@@ -169,7 +166,7 @@ Result<std::vector<ClientRecord>> EtcdRegistry::list() {
     // current revision, not the one asked for, so it is taken once.
     std::int64_t at = 0;
     for (;;) {
-        auto page = client_->range(from, end, at, kListPage);
+        auto page = client_->range(from, end, at, client_->read_page());
         if (!page)
             return page.error();
         if (at == 0)

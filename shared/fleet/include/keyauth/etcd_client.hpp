@@ -32,6 +32,15 @@ struct EtcdOptions {
     // KEYAUTH_ETCD_TIMEOUT_MS sets the first (tests shorten it).
     std::chrono::milliseconds request_timeout{10000};
     std::chrono::milliseconds attempt_timeout{2000};
+    // Keys per page when a whole prefix is read (a load, a rebuild, a
+    // digest check, a listing). Large, because etcd 3.4 (Debian 12's)
+    // visits every key from a page's start to the range's end for each
+    // page, whatever its limit: reading n keys costs n^2 / (2 * page)
+    // visits. At a million clients pages of 1 000 cost etcd 154 s of CPU,
+    // pages of 10 000 31 s (BENCHMARKS.md); 10 000 records of the longest
+    // ids are about 3 MB. KEYAUTH_ETCD_READ_PAGE sets it (tests: several
+    // pages from a small fleet).
+    std::int64_t read_page = 10000;
 };
 
 // Endpoints from a comma-separated list; TLS and user from the environment
@@ -129,6 +138,8 @@ class EtcdClient {
 
     // The endpoint that answered last.
     const std::string& endpoint() const;
+    // Keys per page for reading a whole prefix (EtcdOptions::read_page).
+    std::int64_t read_page() const;
 
     struct Impl;
 
