@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -50,54 +52,164 @@ std::string row(const std::string& rownum, const std::string& id, const std::str
     return line + " │\n";
 }
 
-// last_use: the hosts' records merged, or null when no file was given.
-void print_table(const std::vector<keyauth::ClientRecord>& records,
-                 const keyauth::LastUseMap* last_use) {
+// Output in blocks: a million rows never sit in memory at once. What is
+// not flushed when a listing fails is dropped.
+class Output {
+  public:
+    void add(std::string_view text) {
+        buffer_ += text;
+        if (buffer_.size() >= kBlock)
+            flush();
+    }
+    void flush() {
+        std::fwrite(buffer_.data(), 1, buffer_.size(), stdout);
+        buffer_.clear();
+    }
+
+  private:
+    static constexpr std::size_t kBlock = 64 * 1024;
+    std::string buffer_;
+};
+
+// Which clients `list` shows: every filter given must hold.
+struct ListFilter {
+    std::optional<keyauth::EndingBy> ending;
+    std::optional<keyauth::InState> in_state;
+    std::optional<keyauth::UnusedSince> unused;
+
+    bool matches(std::string_view id, const keyauth::ClientCredentials& c) const {
+        return (!ending || ending->matches(c)) && (!in_state || in_state->matches(c)) &&
+               (!unused || unused->matches(id));
+    }
+};
+
+using ClientVisit = std::function<void(std::string_view id, const keyauth::ClientCredentials&)>;
+
+// Every client that matches, in id order, from one committed state of the
+// registry (a walk that would start over once output has begun fails: the
+// rows printed cannot be taken back), or from the fleet's listing.
+class ClientSource {
+  public:
+    virtual ~ClientSource() = default;
+    virtual keyauth::Status each(const ListFilter& filter, const ClientVisit& visit) = 0;
+};
+
+class RegistrySource final : public ClientSource {
+  public:
+    explicit RegistrySource(std::unique_ptr<keyauth::LocalRegistry> registry)
+        : registry_(std::move(registry)) {}
+
+    keyauth::Status each(const ListFilter& filter, const ClientVisit& visit) override {
+        bool visited = false;
+        bool changed = false;
+        keyauth::Status walked = registry_->scan(
+            false, [&] { changed = visited; },
+            [&](std::string_view id, const keyauth::ClientCredentials& c) {
+                if (changed)
+                    return false;
+                if (filter.matches(id, c)) {
+                    visited = true;
+                    visit(id, c);
+                }
+                return true;
+            });
+        if (!walked)
+            return walked;
+        if (changed)
+            return keyauth::make_error(keyauth::Errc::io_error,
+                                       "the registry changed while it was listed: run list again");
+        return {};
+    }
+
+  private:
+    std::unique_ptr<keyauth::LocalRegistry> registry_;
+};
+
+class FleetSource final : public ClientSource {
+  public:
+    explicit FleetSource(std::vector<keyauth::ClientRecord> records) : records_(std::move(records)) {}
+
+    keyauth::Status each(const ListFilter& filter, const ClientVisit& visit) override {
+        for (const auto& record : records_) {
+            if (filter.matches(record.id, record.credentials))
+                visit(record.id, record.credentials);
+        }
+        return {};
+    }
+
+  private:
+    std::vector<keyauth::ClientRecord> records_;  // in id order, as etcd lists them
+};
+
+// last_use: the hosts' records merged, or null when no file was given. Two
+// walks: the first finds the widest id, for the table's column.
+keyauth::Status print_table(ClientSource& source, const ListFilter& filter,
+                            const keyauth::LastUseMap* last_use) {
     std::size_t id_width = kMinIdWidth;
-    for (const auto& record : records)
-        id_width = std::max(id_width, record.id.size());
+    if (keyauth::Status s = source.each(filter, [&](std::string_view id, const auto&) {
+            id_width = std::max(id_width, id.size());
+        });
+        !s)
+        return s;
     const bool with_last_use = last_use != nullptr;
-    std::string out = rule("┌", "┬", "┐", id_width, with_last_use);
+    Output out;
+    out.add(rule("┌", "┬", "┐", id_width, with_last_use));
     const std::string heading = "LAST USED";
-    out += row("ROWNUM", "ID", "VALID FROM", "EXPIRE", with_last_use ? &heading : nullptr,
-               id_width);
-    out += rule("├", "┼", "┤", id_width, with_last_use);
+    out.add(row("ROWNUM", "ID", "VALID FROM", "EXPIRE", with_last_use ? &heading : nullptr,
+                id_width));
+    out.add(rule("├", "┼", "┤", id_width, with_last_use));
     std::size_t rownum = 0;
-    for (const auto& record : records) {
-        char number[16];
-        std::snprintf(number, sizeof number, "%6zu", ++rownum);
-        const auto& validity = record.credentials.validity;
-        std::string used;
-        if (with_last_use)
-            used = format_last_use(*last_use, record.id);
-        out += row(number, record.id, format_time(validity.not_before),
-                   format_time(validity.not_after), with_last_use ? &used : nullptr, id_width);
-    }
-    out += rule("└", "┴", "┘", id_width, with_last_use);
-    std::fputs(out.c_str(), stdout);
+    keyauth::Status listed =
+        source.each(filter, [&](std::string_view id, const keyauth::ClientCredentials& c) {
+            char number[16];
+            std::snprintf(number, sizeof number, "%6zu", ++rownum);
+            std::string used;
+            if (with_last_use)
+                used = format_last_use(*last_use, id);
+            out.add(row(number, std::string(id), format_time(c.validity.not_before),
+                        format_time(c.validity.not_after), with_last_use ? &used : nullptr,
+                        id_width));
+        });
+    if (!listed)
+        return listed;
+    out.add(rule("└", "┴", "┘", id_width, with_last_use));
+    out.flush();
+    return {};
 }
 
-void print_json(const std::vector<keyauth::ClientRecord>& records,
-                const keyauth::LastUseMap* last_use) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        out += i == 0 ? "\n" : ",\n";
-        nlohmann::ordered_json client;
-        client["id"] = records[i].id;
-        add_credential_fields(client, records[i].credentials);
-        if (last_use)
-            add_last_use_field(client, *last_use, records[i].id);
-        out += "  " + json_text(client);
-    }
-    out += records.empty() ? "]\n" : "\n]\n";
-    std::fputs(out.c_str(), stdout);
+keyauth::Status print_json(ClientSource& source, const ListFilter& filter,
+                           const keyauth::LastUseMap* last_use) {
+    Output out;
+    std::size_t printed = 0;
+    out.add("[");
+    keyauth::Status listed =
+        source.each(filter, [&](std::string_view id, const keyauth::ClientCredentials& c) {
+            out.add(printed++ == 0 ? "\n" : ",\n");
+            nlohmann::ordered_json client;
+            client["id"] = std::string(id);
+            add_credential_fields(client, c);
+            if (last_use)
+                add_last_use_field(client, *last_use, id);
+            out.add("  " + json_text(client));
+        });
+    if (!listed)
+        return listed;
+    out.add(printed == 0 ? "]\n" : "\n]\n");
+    out.flush();
+    return {};
 }
 
-keyauth::Result<std::vector<keyauth::ClientRecord>> list_registry(const std::string& dir) {
-    auto registry = keyauth::open_registry_to_read(dir);
+keyauth::Result<std::unique_ptr<ClientSource>> client_source(const Invocation& invocation) {
+    if (invocation.etcd.enabled()) {
+        auto records = list_fleet(invocation.etcd);
+        if (!records)
+            return records.error();
+        return std::unique_ptr<ClientSource>(std::make_unique<FleetSource>(std::move(*records)));
+    }
+    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
     if (!registry)
         return registry.error();
-    return (*registry)->list();
+    return std::unique_ptr<ClientSource>(std::make_unique<RegistrySource>(std::move(*registry)));
 }
 
 }  // namespace
@@ -105,23 +217,13 @@ keyauth::Result<std::vector<keyauth::ClientRecord>> list_registry(const std::str
 int run_list(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("list takes no operands");
-    auto records = invocation.etcd.enabled() ? list_fleet(invocation.etcd)
-                                             : list_registry(invocation.registry.dir);
-    if (!records)
-        return report_failure(records.error());
-    auto& all = *records;
-    const auto keep_only = [&all](const auto& matches) {
-        all.erase(std::remove_if(all.begin(), all.end(),
-                                 [&](const auto& r) { return !matches(r.credentials); }),
-                  all.end());
-    };
+    ListFilter filter;
     const std::int64_t now = keyauth::unix_now();
     if (const auto expiring = arguments.value("expiring")) {
         auto seconds = keyauth::parse_duration(*expiring);
         if (!seconds)
             return report_failure("--expiring: " + seconds.error().message);
-        const keyauth::EndingBy ending = keyauth::ending_within(now, *seconds);
-        keep_only([&](const auto& c) { return ending.matches(c); });
+        filter.ending = keyauth::ending_within(now, *seconds);
     }
     std::optional<keyauth::LastUseMap> last_use;
     if (arguments.flag("last-use") || arguments.flag("unused")) {
@@ -134,23 +236,22 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
         auto seconds = keyauth::parse_duration(*unused);
         if (!seconds)
             return report_failure("--unused: " + seconds.error().message);
-        const keyauth::UnusedSince since = keyauth::unused_within(*last_use, now, *seconds);
-        all.erase(std::remove_if(all.begin(), all.end(),
-                                 [&](const auto& r) { return !since.matches(r.id); }),
-                  all.end());
+        filter.unused = keyauth::unused_within(*last_use, now, *seconds);
     }
     if (const auto name = arguments.value("state")) {
         const auto state = keyauth::state_named(*name);
         if (!state)
             return report_failure("--state must be active, suspended, expired or \"not yet valid\"");
-        const keyauth::InState in_state{*state, now};
-        keep_only([&](const auto& c) { return in_state.matches(c); });
+        filter.in_state = keyauth::InState{*state, now};
     }
-    if (arguments.flag("json")) {
-        print_json(*records, last_use ? &*last_use : nullptr);
-    } else {
-        print_table(*records, last_use ? &*last_use : nullptr);
-    }
+    auto source = client_source(invocation);
+    if (!source)
+        return report_failure(source.error());
+    const keyauth::LastUseMap* uses = last_use ? &*last_use : nullptr;
+    keyauth::Status printed = arguments.flag("json") ? print_json(**source, filter, uses)
+                                                     : print_table(**source, filter, uses);
+    if (!printed)
+        return report_failure(printed.error());
     return kExitOk;
 }
 
