@@ -1,0 +1,37 @@
+# keytool list writes a long listing in blocks as it walks the registry
+# (no whole registry in memory): 3 000 clients, several 64 KiB blocks of
+# output, every client once, in id order, the table's id column as wide as
+# its widest id (found by a first walk), the same through --json and for a
+# member of the servers' group (who lists through lookup.idx).
+source "$TESTLIB"
+keytool init --group www-data >/dev/null
+wide=a-rather-long-client-id-to-widen-the-column
+keytool gen "$wide" >/dev/null 2>&1
+"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 3000 >/dev/null || fail "fill"
+
+table=$(keytool list)
+expect_eq "$(echo "$table" | wc -l)" "3004" "lines: 3 000 rows, 3 rules and a header"
+[ "$(printf '%s' "$table" | wc -c)" -gt $((4 * 65536)) ] || fail "the table is not several blocks long"
+ids=$(echo "$table" | sed -n '4,3003p' | awk -F'│' '{gsub(/ /, "", $3); print $3}')
+expect_eq "$(echo "$ids" | sort -u | wc -l)" "3000" "every client once"
+expect_eq "$ids" "$(echo "$ids" | LC_ALL=C sort)" "in id order"
+expect_eq "$(echo "$table" | awk -F'│' 'NR == 4 {print length($3)}')" "$((${#wide} + 2))" \
+    "the id column fits the widest id"
+numbers=$(echo "$table" | sed -n '4,3003p' | awk -F'│' '{gsub(/ /, "", $2); print $2}')
+expect_eq "$numbers" "$(seq 1 3000)" "row numbers"
+pass "a 3 000-client table in blocks: every client once, in order, widest id fits"
+
+keytool list --json >list.json || fail "list --json"
+python3 - list.json <<'PY' || fail "json"
+import json, sys
+clients = json.load(open(sys.argv[1]))
+ids = [c["id"] for c in clients]
+assert len(ids) == 3000 and len(set(ids)) == 3000, len(ids)
+assert ids == sorted(ids), "not in id order"
+PY
+pass "--json: 3 000 clients, valid JSON, in id order"
+
+as_group=$(setpriv --reuid=www-data --regid=www-data --clear-groups "$KEYTOOL" list 2>&1) ||
+    fail "www-data's list: $as_group"
+expect_eq "$as_group" "$table" "the group's listing (through lookup.idx) is the owner's"
+pass "a member of the group lists the same, through lookup.idx"
