@@ -180,6 +180,9 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "keyauth-sync: %s\n", etcd.error().message.c_str());
         return 1;
     }
+    if (publishing.files.empty() &&
+        (host_name || publishing.interval != keysync::kLastUsePublishInterval))
+        return usage_error("--host-name and --publish-last-use-interval go with --publish-last-use");
     if (!publishing.files.empty()) {
         auto host = publishing_host_name(host_name);
         if (!host)
