@@ -1,10 +1,11 @@
 # keyauth-sync --publish-last-use: each host's broker records the clients it
 # admits (plugin_opt_last_use); each host's keyauth-sync publishes that file
 # into etcd under /keyauth-usage/<fleet id>/<host>/, outside what the
-# replicas watch; keytool --etcd list --unused and show read every host's.
+# replicas watch; keytool --etcd list --unused, show and serve read every host's.
 # A shard is put only when it changed (days: a use later the same day
 # changes nothing); a malformed shard fails list --unused, naming host and key.
 source "$FLEET_LIB"
+source "$(dirname "$FLEET_LIB")/../console/console_lib.sh"
 start_etcd_cluster
 admin init >/dev/null
 admin_gen alice bob carol
@@ -17,6 +18,9 @@ expect_contains "$out" "--publish-last-use needs FILE[,FILE...]" "the refusal"
 out=$("$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$WORK/unused" --publish-last-use a \
     --host-name 'a/b' 2>&1) && fail "a host name with a slash accepted"
 expect_contains "$out" "--host-name needs a DNS name" "the refusal"
+out=$("$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$WORK/unused" --host-name host-a 2>&1) &&
+    fail "--host-name without --publish-last-use accepted"
+expect_contains "$out" "go with --publish-last-use" "the refusal"
 [ ! -e "$WORK/unused" ] || fail "a refused start made a registry"
 pass "--publish-last-use and --host-name are checked before anything starts"
 
@@ -71,6 +75,16 @@ expect_contains "$(admin show carol)" "LAST USED BY HOST   never" "show carol"
 expect_eq "$(admin show alice --json | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)["last_used_by_host"]))')" \
     "['host-a', 'host-b']" "show --json's hosts"
 pass "keytool --etcd show names each host that saw the client, with its day"
+
+start_console --registry "$ADMIN" --etcd "$ETCD"
+console_login
+answer=$(api GET '/api/v1/clients?unused=1d')
+expect_contains "$answer" '"total":1,' "unused=1d's total"
+expect_contains "$answer" '"id":"carol"' "unused=1d lists carol"
+expect_contains "$(api GET '/api/v1/clients?q=alice')" "\"last_used\":$(date -u -d "$TODAY" +%s)" "alice's last_used"
+expect_contains "$(api GET '/api/v1/clients?q=alice')" '"last_use_errors":[]' "no errors"
+stop_console
+pass "keytool --etcd serve: last_used and unused= from the hosts' shards"
 
 # Nothing new: nothing put. A use later the same day: the same day, nothing put.
 wait_until 5 "host 1's put counted" metric_is 1 keyauth_sync_last_use_published_total 1
