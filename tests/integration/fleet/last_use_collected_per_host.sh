@@ -120,6 +120,15 @@ expect_eq "$(metric 1 keyauth_sync_last_use_published_total)" 2 "one put for car
 expect_eq "$(unused_in_fleet)" "" "no client unused"
 pass "a new client's first use: one put; the replicas' watch sees nothing (no commit, no cache flush)"
 
+# A client deleted: it leaves its host's shard (only the registry's clients are published).
+shard_holds() { etcdctl --endpoints "$ETCD" get "/keyauth-usage/$FLEET_ID/$1/0" --print-value-only | grep -aq "$2"; }
+shard_holds host-b bob || fail "bob not in host-b's shard before his del"
+admin del bob >/dev/null
+bob_left_host_b() { ! shard_holds host-b bob; }
+wait_until 10 "bob gone from host-b's shard after his del" bob_left_host_b
+shard_holds host-b alice || fail "alice gone from host-b's shard with bob"
+pass "a client deleted from the registry leaves the host's shard"
+
 # A malformed shard (another writer, a bug): list --unused fails naming it.
 etcdctl --endpoints "$ETCD" put "/keyauth-usage/$FLEET_ID/host-c/0" "$(printf '\001\001\000\001a')" >/dev/null
 out=$(admin list --unused 1d 2>&1) && fail "list --unused with a malformed shard succeeded: $out"
