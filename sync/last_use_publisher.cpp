@@ -76,8 +76,8 @@ void LastUsePublisher::loop() {
         }
         // After a failure (a file the server has not written yet, etcd
         // away) again within a minute, not an hour later.
-        const auto wait = failure_.empty() ? options_.interval
-                                           : std::min(options_.interval, kRetryAfterFailure);
+        const auto wait =
+            failure_.empty() ? options_.interval : std::min(options_.interval, kRetryAfterFailure);
         wake_.wait_for(lock, wait, [this] { return stopping_; });
     }
 }

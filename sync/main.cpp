@@ -72,12 +72,14 @@ keyauth::Result<std::string> publishing_host_name(std::optional<std::string> giv
     if (!given) {
         char name[256] = {};
         if (gethostname(name, sizeof name - 1) != 0)
-            return keyauth::make_error(keyauth::Errc::io_error, "cannot read this host's name: give --host-name");
+            return keyauth::make_error(keyauth::Errc::io_error,
+                                       "cannot read this host's name: give --host-name");
         given = name;
     }
     if (!keyauth::check_host_name(*given) || given->find('*') != std::string::npos)
-        return keyauth::make_error(keyauth::Errc::invalid_argument,
-                                   "--host-name needs a DNS name or an address, not '" + *given + "'");
+        return keyauth::make_error(
+            keyauth::Errc::invalid_argument,
+            "--host-name needs a DNS name or an address, not '" + *given + "'");
     return *given;
 }
 
@@ -182,7 +184,8 @@ int run(int argc, char** argv) {
     }
     if (publishing.files.empty() &&
         (host_name || publishing.interval != keysync::kLastUsePublishInterval))
-        return usage_error("--host-name and --publish-last-use-interval go with --publish-last-use");
+        return usage_error(
+            "--host-name and --publish-last-use-interval go with --publish-last-use");
     if (!publishing.files.empty()) {
         auto host = publishing_host_name(host_name);
         if (!host)

@@ -98,9 +98,10 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     for (auto& message : last_use_.refresh())
         last_use_errors.push_back(std::move(message));
     if (*unused && !last_use_.given()) {
-        return error_response(400, "unused needs the servers' last-use files: "
-                                   "keytool serve --last-use FILE, once per host, or with "
-                                   "--etcd a host that publishes (keyauth-sync --publish-last-use)");
+        return error_response(400,
+                              "unused needs the servers' last-use files: keytool serve "
+                              "--last-use FILE, once per host, or with --etcd a host that "
+                              "publishes (keyauth-sync --publish-last-use)");
     }
     auto registry = store_->open_to_read();
     if (!registry)

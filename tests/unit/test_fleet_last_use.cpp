@@ -122,23 +122,32 @@ void every_byte_changed_is_refused_or_reads_differently_but_validly(void**) {
     assert_true(refused > shard.size() * 4);
 }
 
+// A shard spelled byte by byte: version, count, then per entry shared,
+// suffix length, suffix, day.
+std::string bytes(std::initializer_list<int> values) {
+    std::string out;
+    for (int value : values)
+        out.push_back(static_cast<char>(value));
+    return out;
+}
+
 void each_rule_is_enforced(void**) {
-    // version, count, then entries: shared, suffix length, suffix, day
-    assert_refused(std::string("\x02\x01\x00\x01" "a\x01", 6));          // version 2
-    assert_refused(std::string("\x01\x00", 2));                          // no entries
-    assert_refused(std::string("\x01\x01\x00\x01" "a", 5));              // no day
-    assert_refused(std::string("\x01\x01\x01\x01" "a\x01", 6));          // shares with nothing
-    assert_refused(std::string("\x01\x01\x00\x00\x01", 5));              // empty id
-    assert_refused(std::string("\x01\x01\x00\x01" "-\x01", 6));          // invalid id
-    assert_refused(std::string("\x01\x01\x00\x02" "a\n\x01", 7));        // control byte
-    assert_refused(std::string("\x01\x02\x00\x01" "b\x01\x00\x01" "a\x01", 10));  // out of order
-    assert_refused(std::string("\x01\x02\x00\x01" "a\x01\x00\x01" "a\x01", 10));  // twice
-    assert_refused(std::string("\x01\x02\x00\x02" "ab\x01\x00\x02" "ac\x01", 12));  // not front-coded
-    assert_refused(std::string("\x01\x01\x00\x01" "a\x81\x00", 7));      // non-minimal day
-    assert_refused(std::string("\x01\x01\x00\x01" "a\xff\xff\xff\xff\x0f", 10));  // day too late
-    assert_refused(std::string("\x01\x01\x00\x41", 4) + std::string(65, 'a') + "\x01");  // 65 long
-    assert_true(keyauth::decode_last_use_shard(std::string("\x01\x02\x00\x02" "ab\x01\x01\x01" "c\x02", 11)).ok());
-    assert_refused(std::string(keyauth::kLastUseShardMaxBytes + 1, '\x01'));
+    assert_true(
+        keyauth::decode_last_use_shard(bytes({1, 2, 0, 2, 'a', 'b', 1, 1, 1, 'c', 2})).ok());
+    assert_refused(bytes({2, 1, 0, 1, 'a', 1}));                              // version 2
+    assert_refused(bytes({1, 0}));                                            // no entries
+    assert_refused(bytes({1, 1, 0, 1, 'a'}));                                 // no day
+    assert_refused(bytes({1, 1, 1, 1, 'a', 1}));                              // shares with nothing
+    assert_refused(bytes({1, 1, 0, 0, 1}));                                   // empty id
+    assert_refused(bytes({1, 1, 0, 1, '-', 1}));                              // invalid id
+    assert_refused(bytes({1, 1, 0, 2, 'a', '\n', 1}));                        // control byte
+    assert_refused(bytes({1, 2, 0, 1, 'b', 1, 0, 1, 'a', 1}));                // out of order
+    assert_refused(bytes({1, 2, 0, 1, 'a', 1, 0, 1, 'a', 1}));                // twice
+    assert_refused(bytes({1, 2, 0, 2, 'a', 'b', 1, 0, 2, 'a', 'c', 1}));      // not front-coded
+    assert_refused(bytes({1, 1, 0, 1, 'a', 0x81, 0}));                        // non-minimal day
+    assert_refused(bytes({1, 1, 0, 1, 'a', 0xff, 0xff, 0xff, 0xff, 0x0f}));   // day too late
+    assert_refused(bytes({1, 1, 0, 65}) + std::string(65, 'a') + '\x01');     // 65 long
+    assert_refused(std::string(keyauth::kLastUseShardMaxBytes + 1, '\x01'));  // too large
 }
 
 void keys_are_outside_what_replicas_watch(void**) {

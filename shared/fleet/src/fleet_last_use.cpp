@@ -25,7 +25,8 @@ void put_varint(std::string& out, std::uint64_t value) {
 }
 
 std::size_t common_prefix(std::string_view a, std::string_view b) {
-    const auto mismatch = std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin());
+    const auto mismatch =
+        std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin());
     return static_cast<std::size_t>(mismatch.first - a.begin());
 }
 
@@ -36,8 +37,8 @@ std::string encoded_entry(std::string_view id, std::string_view previous, std::i
     put_varint(entry, shared);
     put_varint(entry, id.size() - shared);
     entry.append(id.substr(shared));
-    put_varint(entry, static_cast<std::uint64_t>(start_of_utc_day(std::max<std::int64_t>(seconds, 0)) /
-                                                 kSecondsPerDay));
+    put_varint(entry, static_cast<std::uint64_t>(
+                          start_of_utc_day(std::max<std::int64_t>(seconds, 0)) / kSecondsPerDay));
     return entry;
 }
 
@@ -158,11 +159,11 @@ Result<UsageShardKey> parse_fleet_usage_key(std::string_view fleet_id, std::stri
     const std::string prefix = fleet_usage_prefix(fleet_id);
     const auto refused = [&] {
         // The key is printed only once known to be printable.
-        const bool printable = std::all_of(key.begin(), key.end(), [](char c) {
-            return c > ' ' && c < 0x7f;
-        });
+        const bool printable =
+            std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7f; });
         return make_error(Errc::registry_corrupt,
-                          "etcd key " + (printable ? std::string(key) : std::string("(unprintable)")) +
+                          "etcd key " +
+                              (printable ? std::string(key) : std::string("(unprintable)")) +
                               " under " + prefix + " is no <host>/<shard>");
     };
     if (key.substr(0, prefix.size()) != prefix)
@@ -178,7 +179,8 @@ Result<UsageShardKey> parse_fleet_usage_key(std::string_view fleet_id, std::stri
     if (number.empty() || number.size() > 6 || (number.size() > 1 && number[0] == '0') ||
         !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return refused();
-    return UsageShardKey{std::string(host), static_cast<std::size_t>(std::stoul(std::string(number)))};
+    return UsageShardKey{std::string(host),
+                         static_cast<std::size_t>(std::stoul(std::string(number)))};
 }
 
 std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::size_t max_bytes) {
