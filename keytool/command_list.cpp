@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client_last_use.hpp"
 #include "commands.hpp"
 #include "keyauth/client_listing.hpp"
 #include "keyauth/clock.hpp"
@@ -225,12 +226,22 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
             return report_failure("--expiring: " + seconds.error().message);
         filter.ending = keyauth::ending_within(now, *seconds);
     }
+    // With --etcd, the hosts' published last use too (list --json carries it).
     std::optional<keyauth::LastUseMap> last_use;
-    if (arguments.flag("last-use") || arguments.flag("unused")) {
-        auto read = read_last_use_files(arguments.values("last-use"));
+    const bool wants_last_use = arguments.flag("last-use") || arguments.flag("unused");
+    if (wants_last_use || (invocation.etcd.enabled() && arguments.flag("json"))) {
+        auto read = read_client_last_use(invocation, arguments.values("last-use"),
+                                         arguments.flag("unused") ? LastUseNeed::to_filter
+                                                                  : LastUseNeed::to_show);
         if (!read)
             return report_failure(read.error());
-        last_use = std::move(*read);
+        if (!read->any_source && arguments.flag("unused")) {
+            return report_failure("--unused needs the hosts' last use: no host of the fleet "
+                                  "publishes it (keyauth-sync --publish-last-use FILE), and no "
+                                  "--last-use FILE was given");
+        }
+        if (read->any_source)
+            last_use = std::move(read->merged);
     }
     if (const auto unused = arguments.value("unused")) {
         auto seconds = keyauth::parse_duration(*unused);

@@ -2,6 +2,7 @@
 
 #include "client_bundle.hpp"
 #include "commands.hpp"
+#include "fleet.hpp"
 #include "console/console_server.hpp"
 #include "console/from_keytool.hpp"
 #include "record_store.hpp"
@@ -32,6 +33,16 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
     options.tls = arguments.flag("tls");
     options.hosts = arguments.values("host");
     options.last_use_files = arguments.values("last-use");
+    if (invocation.etcd.enabled())
+        options.fleet_last_use = [etcd = invocation.etcd] {
+            // An etcd user not allowed to read it: no host's last use (unused=
+            // is then refused), as keytool show does; any other error stands.
+            auto hosts = read_fleet_last_use(etcd);
+            if (!hosts && hosts.error().code == keyauth::Errc::permission_denied)
+                return keyauth::Result<std::vector<keyauth::HostLastUse>>(
+                    std::vector<keyauth::HostLastUse>{});
+            return hosts;
+        };
     if (const auto listen = arguments.value("listen")) {
         auto parsed = console::parse_listen(*listen, options);
         if (!parsed)

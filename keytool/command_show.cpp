@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client_last_use.hpp"
 #include "commands.hpp"
 #include "record_store.hpp"
 #include "keyauth/client_id.hpp"
@@ -38,18 +39,24 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
             return report_failure("no client " + id);
         return report_failure(s.error());
     }
-    std::optional<keyauth::LastUseMap> last_use;
-    if (arguments.flag("last-use")) {
-        auto read = read_last_use_files(arguments.values("last-use"));
+    // With --etcd, each host's published last use, named.
+    std::optional<ClientLastUse> last_use;
+    if (arguments.flag("last-use") || invocation.etcd.enabled()) {
+        auto read = read_client_last_use(invocation, arguments.values("last-use"),
+                                         LastUseNeed::to_show);
         if (!read)
             return report_failure(read.error());
-        last_use = std::move(*read);
+        if (read->any_source)
+            last_use = std::move(*read);
     }
     const std::int64_t now = keyauth::unix_now();
     if (arguments.flag("json")) {
         auto client = client_json(id, credentials, now);
-        if (last_use)
-            add_last_use_field(client, *last_use, id);
+        if (last_use) {
+            add_last_use_field(client, last_use->merged, id);
+            if (invocation.etcd.enabled())
+                last_use->add_by_host_field(client, id);
+        }
         std::printf("%s\n", json_text(client).c_str());
         return kExitOk;
     }
@@ -63,7 +70,9 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     std::printf("CERTIFICATE SHA-256 %s\n", credentials.certificate_fingerprint.hex().c_str());
     if (last_use)
         std::printf("LAST USED           %s (at least this recent)\n",
-                    format_last_use(*last_use, id).c_str());
+                    format_last_use(last_use->merged, id).c_str());
+    if (last_use && invocation.etcd.enabled())
+        std::printf("LAST USED BY HOST   %s\n", last_use->by_host(id).c_str());
     // Said even once the grace is over: the record holds them until the next change.
     if (credentials.previous.present()) {
         std::printf("PREVIOUS VALID TO   %s%s\n",

@@ -132,6 +132,16 @@ keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget&
     return (*fleet)->list();
 }
 
+keyauth::Result<std::vector<keyauth::HostLastUse>> read_fleet_last_use(const EtcdTarget& target) {
+    auto fleet = connect_fleet(target);
+    if (!fleet)
+        return fleet.error();
+    auto fleet_id = keyauth::read_fleet_id((*fleet)->client());
+    if (!fleet_id)
+        return fleet_id.error();
+    return keyauth::read_fleet_last_use((*fleet)->client(), *fleet_id);
+}
+
 keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what) {
     // Opening for writing would make a registry of any directory: judge it first.
     if (!keyauth::check_registry_directory(registry.dir))

@@ -12,7 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "keyauth/etcd_client.hpp"
+#include "keyauth/host_name.hpp"
+#include "last_use_publisher.hpp"
 #include "replica.hpp"
 #include "replica_directory.hpp"
 #include "service_notify.hpp"
@@ -25,6 +29,8 @@ constexpr const char* kUsage =
     "                    [--etcd-user NAME --etcd-password-file FILE]\n"
     "                    [--digest-interval SECONDS] [--max-loss PERCENT]\n"
     "                    [--metrics ADDR:PORT [--health-max-stale SECONDS]]\n"
+    "                    [--publish-last-use FILE[,FILE...] [--host-name NAME]\n"
+    "                     [--publish-last-use-interval SECONDS]]\n"
     "                    [--accept-new-fleet] [--once | --check | --restore-etcd]\n"
     "\n"
     "Replicates the fleet's clients from etcd into this host's registry (the\n"
@@ -39,6 +45,9 @@ constexpr const char* kUsage =
     "SIGUSR1 rebuilds the registry from etcd now (as a digest mismatch does).\n"
     "--metrics serves Prometheus text at /metrics and a health check at /healthz\n"
     "(503 when HELD, or when etcd has not answered for --health-max-stale, 30 s).\n"
+    "--publish-last-use puts this host's servers' last-use files (keyauth_last_use,\n"
+    "plugin_opt_last_use) into etcd every hour (--publish-last-use-interval), for\n"
+    "keytool --etcd list --unused; the host's name (--host-name, else its own) names them.\n"
     "TLS and user also from KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD(_FILE).\n";
 
 std::atomic<bool> stop_requested{false};
@@ -58,6 +67,22 @@ int usage_error(const std::string& message) {
     return 2;
 }
 
+// This host's name for its last-use shards: --host-name, else gethostname().
+keyauth::Result<std::string> publishing_host_name(std::optional<std::string> given) {
+    if (!given) {
+        char name[256] = {};
+        if (gethostname(name, sizeof name - 1) != 0)
+            return keyauth::make_error(keyauth::Errc::io_error,
+                                       "cannot read this host's name: give --host-name");
+        given = name;
+    }
+    if (!keyauth::check_host_name(*given) || given->find('*') != std::string::npos)
+        return keyauth::make_error(
+            keyauth::Errc::invalid_argument,
+            "--host-name needs a DNS name or an address, not '" + *given + "'");
+    return *given;
+}
+
 int run(int argc, char** argv) {
     std::optional<std::string> endpoints;
     std::optional<std::string> registry;
@@ -67,6 +92,8 @@ int run(int argc, char** argv) {
     std::optional<std::string> metrics_address;
     std::chrono::seconds health_max_stale{30};
     bool restore = false;
+    keysync::LastUsePublishOptions publishing;
+    std::optional<std::string> host_name;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
         if (word == "--help" || word == "-h") {
@@ -118,6 +145,17 @@ int run(int argc, char** argv) {
             if (value.empty() || *end != '\0' || percent < 0 || percent > 100)
                 return usage_error("--max-loss needs a percentage from 0 to 100");
             options.max_loss_percent = static_cast<int>(percent);
+        } else if (name == "publish-last-use") {
+            if (keyauth::Status s = keysync::add_last_use_files(value, publishing.files); !s)
+                return usage_error(s.error().message);
+        } else if (name == "publish-last-use-interval") {
+            char* end = nullptr;
+            const long seconds = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || seconds < 1)
+                return usage_error("--publish-last-use-interval needs a number of seconds");
+            publishing.interval = std::chrono::seconds(seconds);
+        } else if (name == "host-name") {
+            host_name = value;
         } else {
             etcd_flags.emplace_back(name, value);
         }
@@ -143,6 +181,19 @@ int run(int argc, char** argv) {
     if (!etcd) {
         std::fprintf(stderr, "keyauth-sync: %s\n", etcd.error().message.c_str());
         return 1;
+    }
+    if (publishing.files.empty() &&
+        (host_name || publishing.interval != keysync::kLastUsePublishInterval))
+        return usage_error(
+            "--host-name and --publish-last-use-interval go with --publish-last-use");
+    if (!publishing.files.empty()) {
+        auto host = publishing_host_name(host_name);
+        if (!host)
+            return usage_error(host.error().message);
+        publishing.host = std::move(*host);
+        publishing.registry_dir = options.layout.dir;
+        publishing.connect = options.connect_follower;
+        publishing.metrics = options.metrics;
     }
     options.rebuild_requested = [] { return rebuild_requested.exchange(false); };
     keysync::Replica replica(**etcd, options);
@@ -189,6 +240,10 @@ int run(int argc, char** argv) {
         }
         endpoint = std::move(*started);
     }
+    // Beside the loop, on a thread and an etcd connection of its own.
+    std::unique_ptr<keysync::LastUsePublisher> publisher;
+    if (!publishing.files.empty() && !options.once)
+        publisher = std::make_unique<keysync::LastUsePublisher>(publishing);
     // Ready once a revision is served: resumed from this host's replica, or
     // first loaded from etcd. The loop asks should_stop() between its steps
     // and every 20 ms while it waits: the watchdog's heartbeat.

@@ -104,6 +104,12 @@ std::string prometheus_text(const SyncMetrics& m, std::int64_t now) {
     metric(out, "keyauth_sync_errors_total", "counter",
            "failed steps: etcd unreachable, a rebuild or a digest check that failed",
            static_cast<long long>(m.errors.load()));
+    metric(out, "keyauth_sync_last_use_published_total", "counter",
+           "last-use shards put into etcd (--publish-last-use; only those that changed)",
+           static_cast<long long>(m.last_use_published.load()));
+    metric(out, "keyauth_sync_last_use_publish_errors_total", "counter",
+           "last-use publications that failed (a file unreadable, etcd unreachable)",
+           static_cast<long long>(m.last_use_publish_errors.load()));
     return out;
 }
 

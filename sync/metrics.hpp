@@ -24,6 +24,10 @@ struct SyncMetrics {
     std::atomic<std::uint64_t> watch_reconnects{0};  // a watch that broke and was started again
     std::atomic<std::uint64_t> errors{0};            // etcd unreachable, a step failed
     std::atomic<bool> held{false};
+    // --publish-last-use: shards put into etcd (only those that changed), and
+    // passes that failed (a file unreadable, etcd unreachable).
+    std::atomic<std::uint64_t> last_use_published{0};
+    std::atomic<std::uint64_t> last_use_publish_errors{0};
 };
 
 // The Prometheus text exposition (version 0.0.4) of `metrics` at `now`.

@@ -93,20 +93,21 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     auto unused = unused_filter(query);
     if (!unused)
         return error_response(unused.error());
+    // Before given(): a host of the fleet may have published since.
+    Json last_use_errors = Json::array();
+    for (auto& message : last_use_.refresh())
+        last_use_errors.push_back(std::move(message));
     if (*unused && !last_use_.given()) {
-        return error_response(400, "unused needs the servers' last-use files: "
-                                   "keytool serve --last-use FILE, once per host");
+        return error_response(400,
+                              "unused needs the servers' last-use files: keytool serve "
+                              "--last-use FILE, once per host, or with --etcd a host that "
+                              "publishes (keyauth-sync --publish-last-use)");
     }
     auto registry = store_->open_to_read();
     if (!registry)
         return error_response(registry.error());
     if (*state)
         listing->in_state = keyauth::InState{**state, now};
-    Json last_use_errors = Json::array();
-    if (last_use_.given()) {
-        for (auto& message : last_use_.refresh())
-            last_use_errors.push_back(std::move(message));
-    }
     if (*unused)
         listing->unused = keyauth::unused_within(last_use_.merged(), now, **unused);
     auto page = keyauth::list_clients_page(**registry, *listing);

@@ -23,7 +23,8 @@ bool LastUseRecords::Stamp::operator==(const Stamp& other) const noexcept {
            modified_ns == other.modified_ns;
 }
 
-LastUseRecords::LastUseRecords(std::vector<std::string> paths) {
+LastUseRecords::LastUseRecords(std::vector<std::string> paths, FleetSource fleet)
+    : fleet_(std::move(fleet)) {
     for (auto& path : paths)
         files_.push_back(File{std::move(path), {}, true, {}});
 }
@@ -57,6 +58,29 @@ keyauth::Status LastUseRecords::refresh_file(File& file) {
     return {};
 }
 
+keyauth::Status LastUseRecords::refresh_fleet() {
+    const auto now = std::chrono::steady_clock::now();
+    if (fleet_read_at_ && now - *fleet_read_at_ < kFleetRereadInterval) {
+        if (!fleet_error_.empty())
+            return keyauth::make_error(keyauth::Errc::io_error, fleet_error_);
+        return {};
+    }
+    fleet_read_at_ = now;
+    auto hosts = fleet_();
+    if (!hosts) {
+        fleet_error_ = "last use in etcd: " + hosts.error().message;
+        return keyauth::make_error(hosts.error().code, fleet_error_);
+    }
+    fleet_error_.clear();
+    keyauth::LastUseMap uses;
+    for (const auto& host : *hosts)
+        keyauth::merge_last_use(uses, host.uses);
+    fleet_uses_ = std::move(uses);
+    fleet_hosts_ = hosts->size();
+    merge_again_ = true;
+    return {};
+}
+
 keyauth::Status LastUseRecords::load() {
     const std::vector<std::string> errors = refresh();
     if (!errors.empty())
@@ -70,8 +94,12 @@ std::vector<std::string> LastUseRecords::refresh() {
         if (keyauth::Status s = refresh_file(file); !s)
             errors.push_back(s.error().message);
     }
+    if (fleet_) {
+        if (keyauth::Status s = refresh_fleet(); !s)
+            errors.push_back(s.error().message);
+    }
     if (merge_again_) {
-        keyauth::LastUseMap merged;
+        keyauth::LastUseMap merged = fleet_uses_;
         for (const auto& file : files_)
             keyauth::merge_last_use(merged, file.uses);
         merged_ = std::move(merged);

@@ -1,12 +1,18 @@
 // The servers' last-use files keytool serve was given (--last-use, once per
-// host), merged as keytool list merges them: the latest any of them records.
+// host) and, with --etcd, what the fleet's hosts published there (keyauth-sync
+// --publish-last-use, read again at most every 60 s), merged as keytool list
+// merges them: the latest any of them records.
 // "At least this recent": shown and filtered on, never a security decision.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "keyauth/fleet_last_use.hpp"
 #include "keyauth/last_use.hpp"
 #include "keyauth/result.hpp"
 
@@ -14,10 +20,15 @@ namespace keytool::console {
 
 class LastUseRecords {
   public:
-    explicit LastUseRecords(std::vector<std::string> paths = {});
+    // Every host's last use in etcd (keytool --etcd serve).
+    using FleetSource = std::function<keyauth::Result<std::vector<keyauth::HostLastUse>>()>;
+    static constexpr std::chrono::seconds kFleetRereadInterval{60};
 
-    // Whether files were given: the API then carries last_use and takes unused=.
-    bool given() const noexcept { return !files_.empty(); }
+    explicit LastUseRecords(std::vector<std::string> paths = {}, FleetSource fleet = {});
+
+    // Whether there are records: files given, or a host of the fleet that
+    // publishes. The API then carries last_used and takes unused=.
+    bool given() const noexcept { return !files_.empty() || fleet_hosts_ > 0; }
 
     // Reads every file; the first that cannot be read is the error (keytool
     // serve then refuses to start rather than show a used client as unused).
@@ -50,10 +61,17 @@ class LastUseRecords {
     };
 
     keyauth::Status refresh_file(File& file);
+    // The fleet's, if its interval is over: an error keeps what it last held.
+    keyauth::Status refresh_fleet();
 
     std::vector<File> files_;
     keyauth::LastUseMap merged_;
     bool merge_again_ = false;  // a file was read since merged_ was made
+    FleetSource fleet_;
+    std::optional<std::chrono::steady_clock::time_point> fleet_read_at_;
+    keyauth::LastUseMap fleet_uses_;  // every host's, merged
+    std::size_t fleet_hosts_ = 0;
+    std::string fleet_error_;  // the last read's, until one succeeds
 };
 
 }  // namespace keytool::console

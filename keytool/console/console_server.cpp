@@ -430,7 +430,7 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
         return s;
     if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
         return s;
-    LastUseRecords last_use(options.last_use_files);
+    LastUseRecords last_use(options.last_use_files, options.fleet_last_use);
     if (keyauth::Status s = last_use.load(); !s)
         return keyauth::make_error(s.code(), "--last-use: " + s.error().message);
     const bool in_fleet = store->in_fleet();

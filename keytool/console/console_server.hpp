@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "console_last_use.hpp"
 #include "from_keytool.hpp"
 #include "keyauth/registry_layout.hpp"
 #include "keyauth/result.hpp"
@@ -25,6 +26,9 @@ struct ServeOptions {
     // The servers' last-use files (--last-use, once per host): the API's
     // last_used and unused=. Each must be readable at start.
     std::vector<std::string> last_use_files;
+    // With --etcd: every host's published last use (keyauth-sync
+    // --publish-last-use); readable at start, then read at most every 60 s.
+    LastUseRecords::FleetSource fleet_last_use;
 };
 
 // "ADDR:PORT" or "[V6]:PORT".

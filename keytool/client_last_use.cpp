@@ -1,0 +1,76 @@
+#include "client_last_use.hpp"
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "fleet.hpp"
+#include "output.hpp"
+
+namespace keytool {
+namespace {
+
+// A shard holds days: "2026-12-03".
+std::string format_day(std::int64_t unix_seconds) {
+    const auto seconds = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+    return text;
+}
+
+}  // namespace
+
+std::string ClientLastUse::by_host(std::string_view id) const {
+    std::string text;
+    for (const auto& host : hosts) {
+        const auto found = host.uses.find(id);
+        if (found == host.uses.end())
+            continue;
+        if (!text.empty())
+            text += ", ";
+        // Host names are checked (host_name.hpp) before they get here.
+        text += format_day(found->second) + " (" + host.host + ")";
+    }
+    return text.empty() ? "never" : text;
+}
+
+void ClientLastUse::add_by_host_field(nlohmann::ordered_json& object, std::string_view id) const {
+    nlohmann::ordered_json seen = nlohmann::ordered_json::object();
+    for (const auto& host : hosts) {
+        if (const auto found = host.uses.find(id); found != host.uses.end())
+            seen[host.host] = found->second;
+    }
+    object["last_used_by_host"] = std::move(seen);
+}
+
+keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
+                                                    const std::vector<std::string>& files,
+                                                    LastUseNeed need) {
+    ClientLastUse last_use;
+    if (!files.empty() || !invocation.etcd.enabled()) {
+        auto read = read_last_use_files(files);
+        if (!read)
+            return read.error();
+        last_use.merged = std::move(*read);
+        last_use.any_source = true;
+    }
+    if (!invocation.etcd.enabled())
+        return last_use;
+    auto hosts = read_fleet_last_use(invocation.etcd);
+    if (!hosts && hosts.error().code == keyauth::Errc::permission_denied &&
+        need == LastUseNeed::to_show)
+        return last_use;
+    if (!hosts)
+        return keyauth::make_error(hosts.error().code,
+                                   "last use in etcd: " + hosts.error().message);
+    for (const auto& host : *hosts)
+        keyauth::merge_last_use(last_use.merged, host.uses);
+    last_use.any_source = last_use.any_source || !hosts->empty();
+    last_use.hosts = std::move(*hosts);
+    return last_use;
+}
+
+}  // namespace keytool

@@ -1,0 +1,42 @@
+// Where keytool's "last used" comes from: the servers' files given by hand
+// (--last-use FILE, once per host) and, with --etcd, what every host's
+// keyauth-sync --publish-last-use put into etcd. The latest of all, per
+// client: "at least this recent", never a security decision.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "keyauth/fleet_last_use.hpp"
+#include "keyauth/last_use.hpp"
+#include "keyauth/result.hpp"
+
+namespace keytool {
+
+struct Invocation;
+
+struct ClientLastUse {
+    keyauth::LastUseMap merged;               // files and hosts: the latest per client
+    std::vector<keyauth::HostLastUse> hosts;  // from etcd, each host's own
+    bool any_source = false;                  // a file given, or a host that published
+
+    // "2026-12-03 (host-a), 2026-12-01 (host-b)": each host that saw the client.
+    std::string by_host(std::string_view id) const;
+    // "last_used_by_host": {"host-a": Unix seconds of the day, ...}.
+    void add_by_host_field(nlohmann::ordered_json& object, std::string_view id) const;
+};
+
+// The files, then (with --etcd) the fleet's shards. Anything that cannot be
+// read, or a malformed shard, fails the command: a host left out could make
+// a used client look unused. Except, when the caller only shows it (show,
+// list --json without --unused), an etcd user not allowed to read
+// /keyauth-usage/: then no host's last use is shown, as before it existed.
+enum class LastUseNeed { to_filter, to_show };
+keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
+                                                    const std::vector<std::string>& files,
+                                                    LastUseNeed need);
+
+}  // namespace keytool

@@ -1,0 +1,292 @@
+#include "keyauth/fleet_last_use.hpp"
+
+#include <algorithm>
+
+#include "keyauth/client_id.hpp"
+#include "keyauth/etcd_registry.hpp"
+#include "keyauth/host_name.hpp"
+
+namespace keyauth {
+namespace {
+
+constexpr std::size_t kMaxVarintBytes = 5;  // up to 2^35: days, lengths, counts
+// 9999-12-31: a later day is no calendar's, so no record.
+constexpr std::uint64_t kLastDay = 2932896;
+constexpr std::size_t kMaxFleetIdLength = 64;
+// A reader's page of shards: a few MiB of base64 per answer at most.
+constexpr std::int64_t kShardsPerPage = 4;
+
+void put_varint(std::string& out, std::uint64_t value) {
+    while (value >= 0x80) {
+        out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+        value >>= 7;
+    }
+    out.push_back(static_cast<char>(value));
+}
+
+std::size_t common_prefix(std::string_view a, std::string_view b) {
+    const auto mismatch =
+        std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin());
+    return static_cast<std::size_t>(mismatch.first - a.begin());
+}
+
+// One entry, its id front-coded after previous ("" for a shard's first).
+std::string encoded_entry(std::string_view id, std::string_view previous, std::int64_t seconds) {
+    std::string entry;
+    const std::size_t shared = common_prefix(id, previous);
+    put_varint(entry, shared);
+    put_varint(entry, id.size() - shared);
+    entry.append(id.substr(shared));
+    put_varint(entry, static_cast<std::uint64_t>(
+                          start_of_utc_day(std::max<std::int64_t>(seconds, 0)) / kSecondsPerDay));
+    return entry;
+}
+
+Error corrupt(const std::string& what) {
+    return make_error(Errc::registry_corrupt, "last-use shard refused: " + what);
+}
+
+// Reads what a shard holds, front to back; every read checks its bounds.
+class ShardReader {
+  public:
+    explicit ShardReader(std::string_view bytes) : bytes_(bytes) {}
+
+    bool at_end() const { return at_ == bytes_.size(); }
+
+    // LEB128, minimal (no redundant zero group), at most kMaxVarintBytes.
+    Result<std::uint64_t> varint(const char* what) {
+        std::uint64_t value = 0;
+        for (std::size_t i = 0; i < kMaxVarintBytes; ++i) {
+            if (at_ >= bytes_.size())
+                return corrupt(std::string("cut short in ") + what);
+            const auto byte = static_cast<std::uint8_t>(bytes_[at_++]);
+            value |= static_cast<std::uint64_t>(byte & 0x7f) << (7 * i);
+            if ((byte & 0x80) == 0) {
+                if (byte == 0 && i > 0)
+                    return corrupt(std::string("non-minimal number in ") + what);
+                return value;
+            }
+        }
+        return corrupt(std::string("number too long in ") + what);
+    }
+
+    Result<std::string_view> bytes(std::size_t count) {
+        if (bytes_.size() - at_ < count)
+            return corrupt("cut short in an id");
+        const std::string_view taken = bytes_.substr(at_, count);
+        at_ += count;
+        return taken;
+    }
+
+  private:
+    std::string_view bytes_;
+    std::size_t at_ = 0;
+};
+
+// One entry: front-coded id after `previous`, then its day.
+Status read_entry(ShardReader& reader, std::string& previous, LastUseMap& into) {
+    auto shared = reader.varint("an id's shared length");
+    if (!shared)
+        return shared.error();
+    auto suffix_length = reader.varint("an id's length");
+    if (!suffix_length)
+        return suffix_length.error();
+    if (*shared > previous.size() || *suffix_length == 0 ||
+        *shared + *suffix_length > kMaxClientIdLength)
+        return corrupt("an id's lengths are out of range");
+    auto suffix = reader.bytes(static_cast<std::size_t>(*suffix_length));
+    if (!suffix)
+        return suffix.error();
+    std::string id = previous.substr(0, static_cast<std::size_t>(*shared));
+    id.append(*suffix);
+    if (!is_valid_client_id(id))
+        return corrupt("an entry is no valid client id");
+    if (!previous.empty() && (id <= previous || common_prefix(id, previous) != *shared))
+        return corrupt("ids out of order or not front-coded exactly");
+    auto day = reader.varint("a day");
+    if (!day)
+        return day.error();
+    if (*day > kLastDay)
+        return corrupt("a day no calendar holds");
+    into.emplace_hint(into.end(), id, static_cast<std::int64_t>(*day) * kSecondsPerDay);
+    previous = std::move(id);
+    return {};
+}
+
+bool is_lower_hex(std::string_view text) {
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+std::int64_t start_of_utc_day(std::int64_t unix_seconds) noexcept {
+    std::int64_t day = unix_seconds / kSecondsPerDay;
+    if (unix_seconds % kSecondsPerDay < 0)
+        --day;
+    return day * kSecondsPerDay;
+}
+
+Status check_fleet_id(std::string_view fleet_id) {
+    if (fleet_id.empty() || fleet_id.size() > kMaxFleetIdLength || !is_lower_hex(fleet_id)) {
+        return make_error(Errc::registry_corrupt,
+                          "etcd's fleet id (/keyauth/fleet_id) is not lower-case hex: not a "
+                          "store keytool --etcd init wrote");
+    }
+    return {};
+}
+
+std::string fleet_usage_prefix(std::string_view fleet_id) {
+    std::string prefix(kFleetUsagePrefix);
+    prefix.append(fleet_id);
+    prefix.push_back('/');
+    return prefix;
+}
+
+std::string fleet_usage_host_prefix(std::string_view fleet_id, std::string_view host) {
+    std::string prefix = fleet_usage_prefix(fleet_id);
+    prefix.append(host);
+    prefix.push_back('/');
+    return prefix;
+}
+
+std::string fleet_usage_shard_key(std::string_view fleet_id, std::string_view host,
+                                  std::size_t shard) {
+    return fleet_usage_host_prefix(fleet_id, host) + std::to_string(shard);
+}
+
+Result<UsageShardKey> parse_fleet_usage_key(std::string_view fleet_id, std::string_view key) {
+    const std::string prefix = fleet_usage_prefix(fleet_id);
+    const auto refused = [&] {
+        // The key is printed only once known to be printable.
+        const bool printable =
+            std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7f; });
+        return make_error(Errc::registry_corrupt,
+                          "etcd key " +
+                              (printable ? std::string(key) : std::string("(unprintable)")) +
+                              " under " + prefix + " is no <host>/<shard>");
+    };
+    if (key.substr(0, prefix.size()) != prefix)
+        return refused();
+    const std::string_view rest = key.substr(prefix.size());
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos)
+        return refused();
+    const std::string_view host = rest.substr(0, slash);
+    const std::string_view number = rest.substr(slash + 1);
+    if (!check_host_name(host) || host.find('*') != std::string_view::npos)
+        return refused();
+    if (number.empty() || number.size() > 6 || (number.size() > 1 && number[0] == '0') ||
+        !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return refused();
+    return UsageShardKey{std::string(host),
+                         static_cast<std::size_t>(std::stoul(std::string(number)))};
+}
+
+std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::size_t max_bytes) {
+    // Room for the version byte and the largest count.
+    const std::size_t body_limit = max_bytes - 1 - kMaxVarintBytes;
+    std::vector<std::string> shards;
+    std::string body;
+    std::size_t count = 0;
+    std::string previous;
+    const auto close_shard = [&] {
+        std::string shard(1, static_cast<char>(kLastUseShardVersion));
+        put_varint(shard, count);
+        shard += body;
+        shards.push_back(std::move(shard));
+        body.clear();
+        count = 0;
+        previous.clear();
+    };
+    for (const auto& [id, seconds] : uses) {
+        std::string entry = encoded_entry(id, previous, seconds);
+        if (count > 0 && body.size() + entry.size() > body_limit) {
+            close_shard();
+            entry = encoded_entry(id, previous, seconds);  // whole: the shard's first id
+        }
+        body += entry;
+        ++count;
+        previous = id;
+    }
+    if (count > 0)
+        close_shard();
+    return shards;
+}
+
+Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
+    if (bytes.empty())
+        return corrupt("empty");
+    if (static_cast<std::uint8_t>(bytes[0]) != kLastUseShardVersion) {
+        return corrupt("version " + std::to_string(static_cast<std::uint8_t>(bytes[0])) +
+                       ", this keytool reads version 1 only");
+    }
+    if (bytes.size() > kLastUseShardMaxBytes)
+        return corrupt("larger than a shard may be");
+    ShardReader reader(bytes.substr(1));
+    auto count = reader.varint("the count");
+    if (!count)
+        return count.error();
+    if (*count == 0)
+        return corrupt("no entries");
+    LastUseMap uses;
+    std::string previous;
+    for (std::uint64_t i = 0; i < *count; ++i) {
+        if (Status s = read_entry(reader, previous, uses); !s)
+            return s.error();
+    }
+    if (!reader.at_end())
+        return corrupt("bytes after the last entry");
+    return uses;
+}
+
+Result<std::string> read_fleet_id(EtcdClient& etcd) {
+    auto range = etcd.range(kFleetIdKey, "");
+    if (!range)
+        return range.error();
+    if (range->kvs.empty()) {
+        return make_error(Errc::not_found,
+                          "etcd holds no fleet id: run keytool --etcd URL init first");
+    }
+    std::string fleet_id = range->kvs.front().value;
+    if (Status s = check_fleet_id(fleet_id); !s)
+        return s.error();
+    return fleet_id;
+}
+
+Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id) {
+    if (Status s = check_fleet_id(fleet_id); !s)
+        return s.error();
+    const std::string prefix = fleet_usage_prefix(fleet_id);
+    const std::string end = etcd_prefix_end(prefix);
+    std::vector<HostLastUse> hosts;
+    std::string from = prefix;
+    std::int64_t revision = 0;  // the first page's, for every later page
+    for (;;) {
+        auto page = etcd.range(from, end, revision, kShardsPerPage);
+        if (!page)
+            return page.error();
+        if (revision == 0)
+            revision = page->revision;
+        for (const auto& kv : page->kvs) {
+            auto key = parse_fleet_usage_key(fleet_id, kv.key);
+            if (!key)
+                return key.error();
+            auto uses = decode_last_use_shard(kv.value);
+            if (!uses) {
+                return make_error(uses.error().code, "host " + key->host + ": etcd key " + kv.key +
+                                                         ": " + uses.error().message);
+            }
+            if (hosts.empty() || hosts.back().host != key->host)
+                hosts.push_back(HostLastUse{key->host, {}});
+            merge_last_use(hosts.back().uses, *uses);
+        }
+        if (!page->more || page->kvs.empty())
+            break;
+        from = page->kvs.back().key;
+        from.push_back('\0');
+    }
+    return hosts;
+}
+
+}  // namespace keyauth

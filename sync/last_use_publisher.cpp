@@ -1,0 +1,166 @@
+#include "last_use_publisher.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "keyauth/fleet_last_use.hpp"
+#include "keyauth/last_use.hpp"
+#include "keyauth/registry_reader.hpp"
+
+namespace keysync {
+
+using keyauth::Errc;
+using keyauth::make_error;
+using keyauth::Status;
+
+namespace {
+
+constexpr std::chrono::seconds kRetryAfterFailure{60};
+
+// A line in keyauth-sync's log (stderr), with the time, as the replica's.
+void say(const std::string& message) {
+    char when[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::fprintf(stderr, "%s keyauth-sync: %s\n", when, message.c_str());
+}
+
+}  // namespace
+
+Status add_last_use_files(std::string_view list, std::vector<std::string>& files) {
+    for (;;) {
+        const std::size_t comma = list.find(',');
+        const std::string_view name = list.substr(0, comma);
+        if (name.empty())
+            return make_error(Errc::invalid_argument,
+                              "--publish-last-use needs FILE[,FILE...], no empty name");
+        files.emplace_back(name);
+        if (comma == std::string_view::npos)
+            return {};
+        list.remove_prefix(comma + 1);
+    }
+}
+
+LastUsePublisher::LastUsePublisher(LastUsePublishOptions options)
+    : options_(std::move(options)), thread_([this] { loop(); }) {}
+
+LastUsePublisher::~LastUsePublisher() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+void LastUsePublisher::loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        lock.unlock();
+        const Status s = publish_once();
+        lock.lock();
+        if (!s) {
+            ++options_.metrics->last_use_publish_errors;
+            // Said once a streak: an hourly line per host is noise, not news.
+            if (failure_.empty())
+                say("last use not published (again every " +
+                    std::to_string(options_.interval.count()) + " s): " + s.error().message);
+            failure_ = s.error().message;
+            published_fleet_id_.clear();  // etcd's state unknown: read it again
+        } else if (!failure_.empty()) {
+            say("last use published again");
+            failure_.clear();
+        }
+        // After a failure (a file the server has not written yet, etcd
+        // away) again within a minute, not an hour later.
+        const auto wait =
+            failure_.empty() ? options_.interval : std::min(options_.interval, kRetryAfterFailure);
+        wake_.wait_for(lock, wait, [this] { return stopping_; });
+    }
+}
+
+keyauth::Result<std::vector<std::string>> LastUsePublisher::shards_to_publish() {
+    // Every file, or nothing: a shard without a file's uses would show its
+    // clients older than they are.
+    keyauth::LastUseMap uses;
+    for (const auto& path : options_.files) {
+        auto one = keyauth::read_last_use(path);
+        if (!one)
+            return one.error();
+        keyauth::merge_last_use(uses, *one);
+    }
+    // What the servers read: no LMDB, no lock, so the writer never waits.
+    auto registry = keyauth::RegistryReader::open(options_.registry_dir);
+    if (!registry)
+        return registry.error();
+    keyauth::LastUseMap known;
+    for (const auto& [id, seconds] : uses) {
+        keyauth::ClientCredentials credentials;
+        const Status found = (*registry)->find(id, credentials);
+        if (found)
+            known.emplace_hint(known.end(), id, seconds);
+        else if (found.code() != Errc::unknown_client)
+            return found.error();
+    }
+    return keyauth::encode_last_use_shards(known);
+}
+
+Status LastUsePublisher::reconcile(const std::string& fleet_id,
+                                   const std::vector<std::string>& shards) {
+    const std::string prefix = keyauth::fleet_usage_host_prefix(fleet_id, options_.host);
+    if (published_fleet_id_ != fleet_id) {
+        auto range = etcd_->range(prefix, keyauth::etcd_prefix_end(prefix));
+        if (!range)
+            return range.error();
+        published_.clear();
+        for (auto& kv : range->kvs)
+            published_.emplace(std::move(kv.key), std::move(kv.value));
+        published_fleet_id_ = fleet_id;
+    }
+    using Kind = keyauth::EtcdOperation::Kind;
+    // One shard a request: each stays far below etcd's request limit.
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+        const std::string key = keyauth::fleet_usage_shard_key(fleet_id, options_.host, i);
+        const auto held = published_.find(key);
+        if (held != published_.end() && held->second == shards[i])
+            continue;
+        auto put = etcd_->txn({}, {{Kind::put, key, shards[i]}});
+        if (!put)
+            return put.error();
+        published_[key] = shards[i];
+        ++options_.metrics->last_use_published;
+    }
+    for (auto it = published_.begin(); it != published_.end();) {
+        const auto shard = keyauth::parse_fleet_usage_key(fleet_id, it->first);
+        if (shard && shard->shard < shards.size()) {
+            ++it;
+            continue;
+        }
+        auto erased = etcd_->txn({}, {{Kind::erase, it->first, ""}});
+        if (!erased)
+            return erased.error();
+        it = published_.erase(it);
+    }
+    return {};
+}
+
+Status LastUsePublisher::publish_once() {
+    if (!etcd_) {
+        auto connected = options_.connect();
+        if (!connected)
+            return connected.error();
+        etcd_ = std::move(*connected);
+    }
+    auto shards = shards_to_publish();
+    if (!shards)
+        return shards.status();
+    auto fleet_id = keyauth::read_fleet_id(*etcd_);
+    if (!fleet_id)
+        return fleet_id.status();
+    return reconcile(*fleet_id, *shards);
+}
+
+}  // namespace keysync
