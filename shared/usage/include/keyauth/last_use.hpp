@@ -84,6 +84,11 @@ struct FlushReport {
     std::string message;  // failed: what and the fix
     // say it in the log: a new failure, or the first success after one
     bool report = false;
+    // What the flush did to the file: pread and pwrite calls on its pages
+    // (runs of pages, coalesced), and growths of the table.
+    std::size_t page_reads = 0;
+    std::size_t page_writes = 0;
+    std::size_t growths = 0;
 };
 
 // One per server process: the marks and their file.
@@ -115,16 +120,13 @@ class LastUseRecorder {
     std::int64_t interval() const noexcept { return interval_; }
     const std::string& path() const noexcept { return path_; }
 
-    struct FileIndex;
-
   private:
     std::string path_;
     std::int64_t interval_;
     std::int64_t last_attempt_ = 0;
     std::uint64_t dropped_at_flush_ = 0;  // marks_.dropped() at the last attempt
     LastUseMarks marks_;
-    std::unique_ptr<FileIndex> index_;  // where each id's record is, per file
-    std::string last_failure_;          // "" after a success
+    std::string last_failure_;  // "" after a success
 };
 
 // id -> the latest minute any of the files records.
