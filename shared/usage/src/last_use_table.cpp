@@ -263,15 +263,20 @@ Status write_marks(int fd, TableHeader& header, std::vector<Mark>& marks, bool* 
             dirty[p - lo] = 1;
             m.done = m.changed = true;
         }
-        // Only the pages changed, in runs.
+        // Only the pages changed, in runs; a short gap of pages read
+        // (current: the lock is ours) is written through, unchanged, rather
+        // than split a write in two.
         for (std::uint32_t p = 0; p < span;) {
             if (!dirty[p]) {
                 ++p;
                 continue;
             }
-            std::uint32_t end = p;
-            while (end < span && dirty[end])
-                ++end;
+            std::uint32_t end = p + 1;
+            for (std::uint32_t next = end; next < span && next <= end + kReadGap && loaded[next];
+                 ++next) {
+                if (dirty[next])
+                    end = next + 1;
+            }
             ++counts.writes;
             if (!write_all(fd, page(lo + p), std::size_t{end - p} * kPageBytes, page_offset(lo + p)))
                 return fail("cannot write last-use records");
@@ -366,6 +371,10 @@ Status read_table(int fd, off_t file_size, const std::string& path, LastUseMap& 
         return make_error(Errc::registry_corrupt, path + ": " + bad);
     const std::uint32_t pages = std::uint32_t{1} << h.log2_pages;
     std::vector<unsigned char> chunk(std::size_t{kWindowPages} * kPageBytes);
+    // Collected, then sorted into the map: slots come in hash order, and a
+    // tree built in order costs a third of one built at random.
+    std::vector<std::pair<std::string, std::int64_t>> found;
+    found.reserve(std::min<std::uint64_t>(h.used, std::uint64_t{pages} * kSlotsPerPage));
     for (std::uint32_t first = 0; first < pages; first += kWindowPages) {
         const std::uint32_t n = std::min(kWindowPages, pages - first);
         if (!read_all(fd, chunk.data(), std::size_t{n} * kPageBytes, page_offset(first)))
@@ -377,12 +386,19 @@ Status read_table(int fd, off_t file_size, const std::string& path, LastUseMap& 
                 const std::string_view id = valid_slot(slots[s], h.key);
                 if (id.empty())
                     continue;
-                const std::int64_t time = std::int64_t{slots[s].minute} * kLastUseResolution;
-                auto [it, added] = into.emplace(std::string(id), time);
-                if (!added)
-                    it->second = std::max(it->second, time);
+                found.emplace_back(std::string(id),
+                                   std::int64_t{slots[s].minute} * kLastUseResolution);
             }
         }
+    }
+    std::sort(found.begin(), found.end());
+    for (auto& [id, time] : found) {
+        // after the last one inserted (sorted), or where it already is
+        auto it = into.lower_bound(id);
+        if (it != into.end() && it->first == id)
+            it->second = std::max(it->second, time);
+        else
+            into.emplace_hint(it, std::move(id), time);
     }
     return {};
 }
