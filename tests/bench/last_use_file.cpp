@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
     const std::int64_t now = mode == "fill" ? kNow : kNow + 60 * later;
     // remark: one flush for all, as a worker with M open sessions whose
     // marks all fit (the table sized to hold them)
-    keyauth::LastUseRecorder recorder(path, 60, mode == "fill" ? keyauth::kLastUseMarkSlots
-                                                               : static_cast<std::size_t>(n) * 2);
+    keyauth::LastUseRecorder recorder(
+        path, 60, mode == "fill" ? keyauth::kLastUseMarkSlots : static_cast<std::size_t>(n) * 2);
     long flushes = 0, failed = 0;
     for (long i = 0; i < n; ++i) {
         const std::string id = id_of(i);
@@ -88,10 +88,11 @@ int main(int argc, char** argv) {
     ++flushes;
     struct stat st {};
     stat(path.c_str(), &st);
-    std::printf("%s: %ld ids, %ld flushes (%ld failed) in %.2f s; VmRSS %ld kB, VmHWM %ld kB; "
-                "file %lld bytes, %.1f bytes per client\n",
-                mode.c_str(), n, flushes, failed, seconds_since(start), status_kb("VmRSS:"),
-                status_kb("VmHWM:"), static_cast<long long>(st.st_size),
-                n > 0 ? double(st.st_size) / double(n) : 0.0);
+    std::printf(
+        "%s: %ld ids, %ld flushes (%ld failed) in %.2f s; VmRSS %ld kB, VmHWM %ld kB; "
+        "file %lld bytes, %.1f bytes per client\n",
+        mode.c_str(), n, flushes, failed, seconds_since(start), status_kb("VmRSS:"),
+        status_kb("VmHWM:"), static_cast<long long>(st.st_size),
+        n > 0 ? double(st.st_size) / double(n) : 0.0);
     return failed != 0;
 }

@@ -265,8 +265,8 @@ struct Head {
 };
 
 bool read_head(int fd, off_t file_size, Head& head) {
-    head.size = static_cast<std::size_t>(
-        std::min<off_t>(file_size, static_cast<off_t>(sizeof head.bytes)));
+    head.size =
+        static_cast<std::size_t>(std::min<off_t>(file_size, static_cast<off_t>(sizeof head.bytes)));
     return read_all(fd, head.bytes, head.size, 0);
 }
 
@@ -299,10 +299,10 @@ Status create_at(const std::string& path, std::int64_t now) {
     const int error = errno;
     ::unlink(temp.c_str());
     if (!linked)
-        return make_error(Errc::io_error, "cannot create the last-use file (" +
-                                              errno_text(error) +
-                                              "); the directory must be writable by the "
-                                              "server's user, or the file exist and be owned by it");
+        return make_error(Errc::io_error,
+                          "cannot create the last-use file (" + errno_text(error) +
+                              "); the directory must be writable by the "
+                              "server's user, or the file exist and be owned by it");
     return {};
 }
 
@@ -313,10 +313,9 @@ Status migrate_format1(const std::string& path, std::int64_t now) {
     const std::string aside = path + ".format1";
     if (::link(path.c_str(), aside.c_str()) != 0) {
         const int error = errno;
-        return make_error(Errc::io_error,
-                          "a format-1 last-use file cannot be moved aside to " + aside + " (" +
-                              errno_text(error) +
-                              "); remove that file once keytool has read it");
+        return make_error(Errc::io_error, "a format-1 last-use file cannot be moved aside to " +
+                                              aside + " (" + errno_text(error) +
+                                              "); remove that file once keytool has read it");
     }
     unsigned char key[16];
     new_key(key);
@@ -326,9 +325,8 @@ Status migrate_format1(const std::string& path, std::int64_t now) {
         const int error = errno;
         ::unlink(temp.c_str());
         ::unlink(aside.c_str());  // path still names format 1: tried again next time
-        return made ? make_error(Errc::io_error,
-                                 "cannot replace the format-1 last-use file (" +
-                                     errno_text(error) + ")")
+        return made ? make_error(Errc::io_error, "cannot replace the format-1 last-use file (" +
+                                                     errno_text(error) + ")")
                     : made.error();
     }
     return {};
@@ -504,8 +502,7 @@ FlushReport LastUseRecorder::flush(std::int64_t now) noexcept {
         marks_.take([&](std::string_view id, std::int64_t) {
             const table::Mark* m = i < marks.size() ? &marks[i] : nullptr;
             ++i;
-            const bool done = m != nullptr && m->done &&
-                              std::string_view(m->id, m->length) == id;
+            const bool done = m != nullptr && m->done && std::string_view(m->id, m->length) == id;
             if (done && m->changed)
                 ++report.written;
             return done;

@@ -71,7 +71,8 @@ std::uint64_t tag_of(const unsigned char* key, const char* id, std::size_t lengt
 // Not a MAC (the file's owner can write anything): a test that a slot's
 // minute was written with its tag, not torn from another write.
 std::uint32_t check_of(std::uint64_t tag, std::uint32_t minute) {
-    std::uint64_t h = (tag ^ (std::uint64_t{minute} * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    std::uint64_t h =
+        (tag ^ (std::uint64_t{minute} * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
     h ^= h >> 29;
     h *= 0xc4ceb9fe1a85ec53ull;
     return static_cast<std::uint32_t>(h >> 32) ^ 0x6b61u;
@@ -197,7 +198,8 @@ Status write_marks(int fd, TableHeader& header, std::vector<Mark>& marks, bool* 
         todo.push_back(&m);
     }
     // Sorted by page: each page read and written once, in runs.
-    std::sort(todo.begin(), todo.end(), [](const Mark* a, const Mark* b) { return a->home < b->home; });
+    std::sort(todo.begin(), todo.end(),
+              [](const Mark* a, const Mark* b) { return a->home < b->home; });
     std::vector<unsigned char> buffer;
     std::vector<char> loaded, dirty;
     std::uint64_t inserted = 0;
@@ -214,7 +216,9 @@ Status write_marks(int fd, TableHeader& header, std::vector<Mark>& marks, bool* 
         buffer.resize(std::size_t{span} * kPageBytes);
         loaded.assign(span, 0);
         dirty.assign(span, 0);
-        auto page = [&](std::uint32_t p) { return buffer.data() + std::size_t{p - lo} * kPageBytes; };
+        auto page = [&](std::uint32_t p) {
+            return buffer.data() + std::size_t{p - lo} * kPageBytes;
+        };
         auto load = [&](std::uint32_t first, std::uint32_t last) {
             ++counts.reads;
             if (!read_all(fd, page(first), std::size_t{last - first + 1} * kPageBytes,
@@ -278,7 +282,8 @@ Status write_marks(int fd, TableHeader& header, std::vector<Mark>& marks, bool* 
                     end = next + 1;
             }
             ++counts.writes;
-            if (!write_all(fd, page(lo + p), std::size_t{end - p} * kPageBytes, page_offset(lo + p)))
+            if (!write_all(fd, page(lo + p), std::size_t{end - p} * kPageBytes,
+                           page_offset(lo + p)))
                 return fail("cannot write last-use records");
             p = end;
         }
@@ -295,9 +300,9 @@ Result<UniqueFd> grow(int fd, const std::string& path, TableHeader& header, std:
                       IoCounts& counts) {
     const unsigned old_log2 = header.log2_pages;
     if (old_log2 >= kMaxLog2)
-        return make_error(Errc::registry_full,
-                          "the last-use file is full (" + std::to_string(kMaxLog2) +
-                              " doublings); move it away (it is re-created)");
+        return make_error(Errc::registry_full, "the last-use file is full (" +
+                                                   std::to_string(kMaxLog2) +
+                                                   " doublings); move it away (it is re-created)");
     const std::string temp = path + ".grow";
     Result<UniqueFd> grown = create_table(temp, old_log2 + 1, header.key, now);
     if (!grown)
@@ -332,7 +337,8 @@ Result<UniqueFd> grow(int fd, const std::string& path, TableHeader& header, std:
                 }
             }
             for (int half = 0; half < 2; ++half) {
-                unsigned char* out = (half == 0 ? low : high).data() + std::size_t{pair} * kPageBytes;
+                unsigned char* out =
+                    (half == 0 ? low : high).data() + std::size_t{pair} * kPageBytes;
                 unsigned char* pages[2] = {out, out + kPageBytes};
                 std::size_t fill[2] = {0, 0};
                 std::vector<Slot>* mine = &homed[half * 2];

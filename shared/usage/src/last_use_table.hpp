@@ -97,8 +97,7 @@ bool init_table(int fd, unsigned log2_pages, const unsigned char* key, std::int6
 // A new table file at temp (O_EXCL; an existing one is removed first, its
 // name being this process's own), complete and synced, still locked.
 Result<UniqueFd> create_table(const std::string& temp, unsigned log2_pages,
-                              const unsigned char* key, std::int64_t now,
-                              std::uint64_t used = 0);
+                              const unsigned char* key, std::int64_t now, std::uint64_t used = 0);
 
 // Writes the marks not yet done into the table at fd (locked by the
 // caller). Marks whose pair is full stay !done, and *full says so.

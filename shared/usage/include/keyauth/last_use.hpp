@@ -8,7 +8,9 @@
 // once per interval (a minute by default) LastUseRecorder writes the marks
 // to a file of the server's own (not the registry), off the request path:
 // it opens the file, takes flock(LOCK_EX | LOCK_NB) and, if another process
-// holds it, keeps the marks for the next interval. It never waits. Stored
+// holds it, keeps the marks for the next interval. It never waits, and
+// keeps nothing of the file between flushes: the file is an on-disk hash
+// table (last_use_table.hpp) whose pages the marks hash to. Stored
 // times only grow (the max of stored and new). keytool reads the files of
 // every host it is given (read_last_use) and takes the max per client.
 //
@@ -132,9 +134,11 @@ class LastUseRecorder {
 // id -> the latest minute any of the files records.
 using LastUseMap = std::map<std::string, std::int64_t, std::less<>>;
 
-// Reads one host's file (for keytool; any user that may read it). Refuses a
-// file that is not one (wrong header, not a regular file); skips records
-// that are torn or carry no valid client id.
+// Reads one host's file (for keytool; any user that may read it), format 2
+// or 1, and merges PATH.format1 (a format-1 file the writer moved aside
+// when it made format 2) while that exists. Refuses a file that is not one
+// (wrong header, a size not its geometry, not a regular file); skips
+// records that are torn or carry no valid client id.
 Result<LastUseMap> read_last_use(const std::string& path);
 // Keeps the later time per id.
 void merge_last_use(LastUseMap& into, const LastUseMap& from);
