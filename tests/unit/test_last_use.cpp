@@ -438,7 +438,9 @@ void hostile_files_are_refused(void**) {
 }
 
 // Format 1 as keyauth before the table wrote it: a 64-byte header, then
-// 80-byte records (id, Unix seconds, FNV-1a over both ^ 0x6b61).
+// 80-byte records (id, Unix seconds, FNV-1a over both ^ 0x6b61). Written
+// here, not by the core: the bytes an older server left, independently of
+// the reader they test.
 std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 14695981039346656037ull) {
     const auto* p = static_cast<const unsigned char*>(data);
     for (std::size_t i = 0; i < size; ++i) {

@@ -122,30 +122,8 @@ bool header_ok(const Header& h) {
            h.record_size == kRecordSize;
 }
 
-// The whole buffer, through pread or pwrite, or false (errno says why; a
-// short read is the end of the file).
-template <typename Io, typename Byte>
-bool transfer_all(Io io, int fd, Byte* p, std::size_t size, off_t offset) {
-    while (size > 0) {
-        const ssize_t n = io(fd, p, size, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        size -= static_cast<std::size_t>(n);
-        offset += n;
-    }
-    return true;
-}
-
-bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
-    return transfer_all(::pread, fd, static_cast<char*>(buffer), size, offset);
-}
-
-std::string errno_text(int error) {
-    return std::strerror(error);
-}
+using last_use_table::errno_text;
+using last_use_table::read_all;
 
 }  // namespace
 

@@ -14,23 +14,12 @@
 #include "keyauth/client_id.hpp"
 
 namespace keyauth::last_use_table {
-namespace {
-
-constexpr char kMagic[16] = {'k', 'e', 'y', 'a', 'u', 't', 'h', ' ',
-                             'l', 'a', 's', 't', 'u', 's', 'e', '2'};
-// 9999-12-31T23:59:59Z: a time no calendar holds is no record.
-constexpr std::uint32_t kLatestMinute = 253402300799 / 60;
-// Pages a flush holds at once (1 MiB): its memory stays bounded whatever
-// the table's size.
-constexpr std::uint32_t kWindowPages = 256;
-// Pages a flush reads through rather than split a read in two.
-constexpr std::uint32_t kReadGap = 2;
-// Old pages a growth reads at once.
-constexpr std::uint32_t kGrowChunk = 64;
 
 std::string errno_text(int error) {
     return std::strerror(error);
 }
+
+namespace {
 
 template <typename Io, typename Byte>
 bool transfer_all(Io io, int fd, Byte* p, std::size_t size, off_t offset) {
@@ -49,6 +38,8 @@ bool transfer_all(Io io, int fd, Byte* p, std::size_t size, off_t offset) {
     return true;
 }
 
+}  // namespace
+
 bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
     return transfer_all(::pread, fd, static_cast<char*>(buffer), size, offset);
 }
@@ -56,6 +47,20 @@ bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
 bool write_all(int fd, const void* buffer, std::size_t size, off_t offset) {
     return transfer_all(::pwrite, fd, static_cast<const char*>(buffer), size, offset);
 }
+
+namespace {
+
+constexpr char kMagic[16] = {'k', 'e', 'y', 'a', 'u', 't', 'h', ' ',
+                             'l', 'a', 's', 't', 'u', 's', 'e', '2'};
+// 9999-12-31T23:59:59Z: a time no calendar holds is no record.
+constexpr std::uint32_t kLatestMinute = 253402300799 / 60;
+// Pages a flush holds at once (1 MiB): its memory stays bounded whatever
+// the table's size.
+constexpr std::uint32_t kWindowPages = 256;
+// Pages a flush reads through rather than split a read in two.
+constexpr std::uint32_t kReadGap = 2;
+// Old pages a growth reads at once.
+constexpr std::uint32_t kGrowChunk = 64;
 
 off_t page_offset(std::uint32_t page) {
     return static_cast<off_t>(page + 1) * static_cast<off_t>(kPageBytes);

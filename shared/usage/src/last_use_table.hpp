@@ -82,6 +82,12 @@ struct IoCounts {
     std::size_t grown = 0;   // growths
 };
 
+// The whole buffer at offset, through pread or pwrite, or false (errno says
+// why; EIO for a read past the end: the file was cut).
+bool read_all(int fd, void* buffer, std::size_t size, off_t offset);
+bool write_all(int fd, const void* buffer, std::size_t size, off_t offset);
+std::string errno_text(int error);
+
 off_t file_size_for(unsigned log2_pages);
 
 // Whether the first bytes of a file are a format-2 header; "" or what is
