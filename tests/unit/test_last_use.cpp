@@ -3,6 +3,7 @@
 // that is not ours refused.
 #include "unit_test.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,6 +24,24 @@ using keyauth::LastUseMap;
 using keyauth::LastUseMarks;
 using keyauth::LastUseRecorder;
 using keyauth_test::TempDir;
+
+// flock(), as the core calls it, with a hook a test sets: what another
+// process does between a flush's open and its lock. The test binary's
+// definition is the one the static core links against.
+namespace {
+void (*before_next_flock)() = nullptr;
+}
+
+extern "C" int flock(int fd, int operation) {
+    using Flock = int (*)(int, int);
+    static const auto real = reinterpret_cast<Flock>(dlsym(RTLD_NEXT, "flock"));
+    if (before_next_flock != nullptr) {
+        void (*hook)() = before_next_flock;
+        before_next_flock = nullptr;
+        hook();
+    }
+    return real(fd, operation);
+}
 
 namespace {
 
@@ -378,6 +397,40 @@ void many_clients_grow_the_table_and_every_recorder_follows(void**) {
         assert_int_equal(uses.at("device" + std::to_string(i)), kMinute);
 }
 
+// Another process replaced the file (a growth, a migration) after this one
+// opened it and before it locked it: the inode it locked is no longer the
+// file's, so it opens again; written to the old inode, the marks would be
+// lost with it.
+std::string replaced_path;
+
+void a_flush_follows_a_file_replaced_between_its_open_and_its_lock(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    replaced_path = path;
+    LastUseRecorder recorder(path, 1);
+    recorder.mark("alice", kStart);
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart)),
+                     static_cast<int>(FlushOutcome::written));
+    // another process's new file, renamed over the path while this one waits
+    LastUseRecorder other(dir / "replacement", 1);
+    other.mark("bob", kStart);
+    assert_int_equal(static_cast<int>(flushed(other, kStart)),
+                     static_cast<int>(FlushOutcome::written));
+    before_next_flock = [] {
+        const std::string from = replaced_path.substr(0, replaced_path.rfind('/')) + "/replacement";
+        assert_int_equal(rename(from.c_str(), replaced_path.c_str()), 0);
+    };
+    recorder.mark("carol", kStart + 60);
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart + 60)),
+                     static_cast<int>(FlushOutcome::written));
+    assert_null(reinterpret_cast<void*>(before_next_flock));  // the hook ran
+    const LastUseMap uses = read_ok(path);
+    assert_int_equal(uses.count("alice"), 0);  // the old file's, gone with it
+    assert_int_equal(uses.count("carol"), 1);  // written to the file, not the old inode
+    assert_int_equal(uses.at("carol"), kMinute + 60);
+    assert_int_equal(uses.at("bob"), kMinute);
+}
+
 // Files that are not a last-use table, or not ours: refused by the writer
 // (marks kept) and, where not a table, by the reader; never followed.
 void hostile_files_are_refused(void**) {
@@ -584,6 +637,7 @@ int main() {
         cmocka_unit_test(a_clock_stepped_back_keeps_the_later_minute),
         cmocka_unit_test(a_flush_writes_only_the_pages_it_changes),
         cmocka_unit_test(many_clients_grow_the_table_and_every_recorder_follows),
+        cmocka_unit_test(a_flush_follows_a_file_replaced_between_its_open_and_its_lock),
         cmocka_unit_test(hostile_files_are_refused),
         cmocka_unit_test(a_format1_file_is_moved_aside_and_still_read),
         cmocka_unit_test(a_time_no_calendar_holds_is_no_record),
