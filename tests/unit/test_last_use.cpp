@@ -295,6 +295,7 @@ void torn_slots_read_as_absent_and_are_written_again(void**) {
     overwrite(path, slot_of(path, "bob") + 16, "rob", 3);
     const LastUseMap uses = read_ok(path);
     assert_int_equal(uses.size(), 0);
+    assert_false(keyauth::read_last_use_of(path, "alice")->has_value());
     // the next write of alice puts her slot right (not a later minute read
     // from the torn one: at least this recent, never newer)
     recorder.mark("alice", kStart + 60);
@@ -396,6 +397,16 @@ void many_clients_grow_the_table_and_every_recorder_follows(void**) {
     assert_int_equal(uses.at("late"), kMinute + 60);
     for (int i = 0; i < 20000; i += 997)
         assert_int_equal(uses.at("device" + std::to_string(i)), kMinute);
+    // one client, two pages at most: the same answer as the whole map
+    for (const auto& [id, time] : uses) {
+        auto one = keyauth::read_last_use_of(path, id);
+        assert_ok(one);
+        if (!one->has_value() || **one != time)
+            fail_msg("read_last_use_of(%s) differs from read_last_use", id.c_str());
+    }
+    auto never = keyauth::read_last_use_of(path, "never-seen");
+    assert_ok(never);
+    assert_false(never->has_value());
 }
 
 // Another process replaced the file (a growth, a migration) after this one
@@ -430,6 +441,33 @@ void a_flush_follows_a_file_replaced_between_its_open_and_its_lock(void**) {
     assert_int_equal(uses.count("carol"), 1);  // written to the file, not the old inode
     assert_int_equal(uses.at("carol"), kMinute + 60);
     assert_int_equal(uses.at("bob"), kMinute);
+}
+
+// A client whose home page is full is in the page's buddy: the one-client
+// lookup reads it there. Up to the first growth, which comes only when a
+// pair is full, so some clients sit in their buddies just before it.
+void one_client_is_found_in_its_home_or_its_buddy(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    LastUseRecorder recorder(path, 1);
+    std::vector<std::string> ids;
+    for (int batch = 0; batch < 200; ++batch) {
+        for (int i = 0; i < 10; ++i) {
+            ids.push_back("client" + std::to_string(ids.size()));
+            recorder.mark(ids.back(), kStart);
+        }
+        const auto flush = recorder.flush(kStart);
+        assert_int_equal(static_cast<int>(flush.outcome), static_cast<int>(FlushOutcome::written));
+        if (flush.growths != 0)
+            return;
+        for (const std::string& id : ids) {
+            auto one = keyauth::read_last_use_of(path, id);
+            assert_ok(one);
+            if (!one->has_value())
+                fail_msg("%s not found among %zu clients", id.c_str(), ids.size());
+        }
+    }
+    fail_msg("no growth after 2 000 clients in a table of 816 slots");
 }
 
 // Workers writing one file at once, growing it as they go: each flush that
@@ -594,6 +632,8 @@ void a_format1_file_is_moved_aside_and_still_read(void**) {
     assert_int_equal(uses.at("alice"), kMinute);
     assert_int_equal(uses.at("bob"), kMinute + 600);
     assert_int_equal(uses.at("carol"), kMinute + 60);
+    for (const auto& [id, time] : uses)
+        assert_int_equal(**keyauth::read_last_use_of(path, id), time);
     // removed by the operator: the table alone
     assert_int_equal(unlink((path + ".format1").c_str()), 0);
     assert_int_equal(read_ok(path).size(), 2);
@@ -684,6 +724,7 @@ int main() {
         cmocka_unit_test(a_flush_writes_only_the_pages_it_changes),
         cmocka_unit_test(many_clients_grow_the_table_and_every_recorder_follows),
         cmocka_unit_test(a_flush_follows_a_file_replaced_between_its_open_and_its_lock),
+        cmocka_unit_test(one_client_is_found_in_its_home_or_its_buddy),
         cmocka_unit_test(workers_writing_at_once_lose_no_client),
         cmocka_unit_test(hostile_files_are_refused),
         cmocka_unit_test(a_format1_file_is_moved_aside_and_still_read),

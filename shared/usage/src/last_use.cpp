@@ -564,6 +564,36 @@ Result<LastUseMap> read_last_use(const std::string& path) {
     return uses;
 }
 
+Result<std::optional<std::int64_t>> read_last_use_of(const std::string& path,
+                                                     std::string_view client_id) {
+    std::optional<std::int64_t> time;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd.valid()) {
+        const int error = errno;
+        return make_error(error == ENOENT ? Errc::not_found : Errc::io_error,
+                          path + ": cannot open (" + errno_text(error) + ")");
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return make_error(Errc::invalid_argument, path + ": not a regular file");
+    Head head;
+    if (!read_head(fd.get(), st.st_size, head))
+        return make_error(Errc::io_error, path + ": cannot read (" + errno_text(errno) + ")");
+    LastUseMap whole;  // format 1 has no index: read whole, as read_last_use does
+    if (table::is_table(head.bytes, head.size)) {
+        if (Status s = table::lookup_table(fd.get(), st.st_size, path, client_id, time); !s)
+            return s.error();
+    } else if (Status s = read_one(path, whole); !s) {
+        return s.error();
+    }
+    if (Status aside = read_one(path + ".format1", whole);
+        !aside && aside.code() != Errc::not_found)
+        return aside.error();
+    if (const auto it = whole.find(client_id); it != whole.end())
+        time = std::max(time.value_or(it->second), it->second);
+    return time;
+}
+
 void merge_last_use(LastUseMap& into, const LastUseMap& from) {
     for (const auto& [id, time] : from) {
         auto [it, added] = into.emplace(id, time);

@@ -374,6 +374,36 @@ Result<UniqueFd> grow(int fd, const std::string& path, TableHeader& header, std:
     return grown;
 }
 
+Status lookup_table(int fd, off_t file_size, const std::string& path, std::string_view id,
+                    std::optional<std::int64_t>& time) {
+    TableHeader h{};
+    if (!read_all(fd, &h, sizeof h, 0))
+        return make_error(Errc::io_error, path + ": cannot read (" + errno_text(errno) + ")");
+    if (std::string bad = geometry_error(h, file_size); !bad.empty())
+        return make_error(Errc::registry_corrupt, path + ": " + bad);
+    if (id.empty() || id.size() > kIdBytes)
+        return {};
+    const std::uint64_t tag = tag_of(h.key, id.data(), id.size());
+    const std::uint32_t home = home_of(tag, h.log2_pages);
+    unsigned char page[kPageBytes];
+    for (const std::uint32_t p : {home, home ^ 1}) {
+        if (!read_all(fd, page, sizeof page, page_offset(p)))
+            return make_error(Errc::io_error, path + ": cannot read (" + errno_text(errno) + ")");
+        bool room = false;
+        for (std::size_t i = 0; i < kSlotsPerPage; ++i) {
+            const Slot& s = slots_of(page)[i];
+            room = room || s.tag == 0;
+            if (s.tag == tag && valid_slot(s, h.key) == id) {
+                const std::int64_t t = std::int64_t{s.minute} * kLastUseResolution;
+                time = std::max(time.value_or(t), t);
+            }
+        }
+        if (room)
+            break;  // a home with room: the id was never put in its buddy
+    }
+    return {};
+}
+
 Status read_table(int fd, off_t file_size, const std::string& path, LastUseMap& into) {
     TableHeader h{};
     if (!read_all(fd, &h, sizeof h, 0))

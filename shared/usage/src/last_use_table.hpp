@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,6 +116,12 @@ Status write_marks(int fd, TableHeader& header, std::vector<Mark>& marks, bool* 
 // locked, and its header.
 Result<UniqueFd> grow(int fd, const std::string& path, TableHeader& header, std::int64_t now,
                       IoCounts& counts);
+
+// One id's minute start, reading its home page and, when that is full, its
+// buddy: where the writer puts it (a slot its owner moved elsewhere is not
+// looked for). Unset: no record.
+Status lookup_table(int fd, off_t file_size, const std::string& path, std::string_view id,
+                    std::optional<std::int64_t>& time);
 
 // Every valid slot (whole, its tag that of its id, a valid client id).
 Status read_table(int fd, off_t file_size, const std::string& path, LastUseMap& into);

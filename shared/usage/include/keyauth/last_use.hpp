@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -140,6 +141,11 @@ using LastUseMap = std::map<std::string, std::int64_t, std::less<>>;
 // (wrong header, a size not its geometry, not a regular file); skips
 // records that are torn or carry no valid client id.
 Result<LastUseMap> read_last_use(const std::string& path);
+// One client's time, as read_last_use(path) gives it, without reading the
+// whole file: at most two pages of a format-2 table (a format-1 file, and
+// PATH.format1 while it exists, are read whole). Unset: no record.
+Result<std::optional<std::int64_t>> read_last_use_of(const std::string& path,
+                                                     std::string_view client_id);
 // Keeps the later time per id.
 void merge_last_use(LastUseMap& into, const LastUseMap& from);
 
