@@ -529,27 +529,45 @@ Status read_format1(int fd, const std::string& path, LastUseMap& uses) {
     return {};
 }
 
-Status read_one(const std::string& path, LastUseMap& uses) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd.valid()) {
+// A file to read: opened without following a link or waiting on a FIFO, a
+// regular file, its first bytes read.
+struct FileToRead {
+    UniqueFd fd;
+    struct stat st {};
+    Head head;
+};
+
+Status open_to_read(const std::string& path, FileToRead& file) {
+    file.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!file.fd.valid()) {
         const int error = errno;
         return make_error(error == ENOENT ? Errc::not_found : Errc::io_error,
                           path + ": cannot open (" + errno_text(error) + ")");
     }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    if (::fstat(file.fd.get(), &file.st) != 0 || !S_ISREG(file.st.st_mode))
         return make_error(Errc::invalid_argument, path + ": not a regular file");
-    Head head;
-    if (!read_head(fd.get(), st.st_size, head))
+    if (!read_head(file.fd.get(), file.st.st_size, file.head))
         return make_error(Errc::io_error, path + ": cannot read (" + errno_text(errno) + ")");
-    if (is_format1(head)) {
-        if (st.st_size > kMaxFileSize)
+    return {};
+}
+
+// Every record of the file, either format.
+Status read_whole(const FileToRead& file, const std::string& path, LastUseMap& uses) {
+    if (is_format1(file.head)) {
+        if (file.st.st_size > kMaxFileSize)
             return make_error(Errc::registry_corrupt, path + ": larger than any last-use file");
-        return read_format1(fd.get(), path, uses);
+        return read_format1(file.fd.get(), path, uses);
     }
-    if (table::is_table(head.bytes, head.size))
-        return table::read_table(fd.get(), st.st_size, path, uses);
+    if (table::is_table(file.head.bytes, file.head.size))
+        return table::read_table(file.fd.get(), file.st.st_size, path, uses);
     return make_error(Errc::registry_corrupt, path + ": not a keyauth last-use file");
+}
+
+Status read_one(const std::string& path, LastUseMap& uses) {
+    FileToRead file;
+    if (Status opened = open_to_read(path, file); !opened)
+        return opened;
+    return read_whole(file, path, uses);
 }
 
 }  // namespace
@@ -567,23 +585,15 @@ Result<LastUseMap> read_last_use(const std::string& path) {
 Result<std::optional<std::int64_t>> read_last_use_of(const std::string& path,
                                                      std::string_view client_id) {
     std::optional<std::int64_t> time;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd.valid()) {
-        const int error = errno;
-        return make_error(error == ENOENT ? Errc::not_found : Errc::io_error,
-                          path + ": cannot open (" + errno_text(error) + ")");
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return make_error(Errc::invalid_argument, path + ": not a regular file");
-    Head head;
-    if (!read_head(fd.get(), st.st_size, head))
-        return make_error(Errc::io_error, path + ": cannot read (" + errno_text(errno) + ")");
+    FileToRead file;
+    if (Status opened = open_to_read(path, file); !opened)
+        return opened.error();
     LastUseMap whole;  // format 1 has no index: read whole, as read_last_use does
-    if (table::is_table(head.bytes, head.size)) {
-        if (Status s = table::lookup_table(fd.get(), st.st_size, path, client_id, time); !s)
+    if (table::is_table(file.head.bytes, file.head.size)) {
+        if (Status s = table::lookup_table(file.fd.get(), file.st.st_size, path, client_id, time);
+            !s)
             return s.error();
-    } else if (Status s = read_one(path, whole); !s) {
+    } else if (Status s = read_whole(file, path, whole); !s) {
         return s.error();
     }
     if (Status aside = read_one(path + ".format1", whole);
