@@ -3,12 +3,15 @@
 // that is not ours refused.
 #include "unit_test.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -22,6 +25,24 @@ using keyauth::LastUseMap;
 using keyauth::LastUseMarks;
 using keyauth::LastUseRecorder;
 using keyauth_test::TempDir;
+
+// flock(), as the core calls it, with a hook a test sets: what another
+// process does between a flush's open and its lock. The test binary's
+// definition is the one the static core links against.
+namespace {
+void (*before_next_flock)() = nullptr;
+}
+
+extern "C" int flock(int fd, int operation) {
+    using Flock = int (*)(int, int);
+    static const auto real = reinterpret_cast<Flock>(dlsym(RTLD_NEXT, "flock"));
+    if (before_next_flock != nullptr) {
+        void (*hook)() = before_next_flock;
+        before_next_flock = nullptr;
+        hook();
+    }
+    return real(fd, operation);
+}
 
 namespace {
 
@@ -215,38 +236,407 @@ void a_foreign_file_is_refused_cleanly_and_said_once(void**) {
                      static_cast<int>(FlushOutcome::failed));
 }
 
-void torn_and_damaged_records_are_skipped(void**) {
+// The file's bytes, for the tests that damage it as a crash or its owner
+// could: page 0 the header, then pages of 51 slots of 80 bytes (tag, minute,
+// check, id).
+constexpr off_t kPage = 4096;
+constexpr off_t kSlot = 80;
+
+std::string file_bytes(const std::string& path) {
+    std::string bytes;
+    FILE* f = std::fopen(path.c_str(), "rb");
+    assert_non_null(f);
+    char buffer[65536];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;)
+        bytes.append(buffer, n);
+    std::fclose(f);
+    return bytes;
+}
+
+// Where the slot naming id begins (its id is 16 bytes in).
+off_t slot_of(const std::string& path, const std::string& id) {
+    const std::string bytes = file_bytes(path);
+    const std::string field = id + std::string(1, '\0');
+    for (off_t at = kPage; at + kSlot <= off_t(bytes.size()); at += kSlot) {
+        if ((at % kPage) + kSlot > kPage) {
+            at = (at / kPage + 1) * kPage - kSlot;  // the page's spare bytes
+            continue;
+        }
+        if (bytes.compare(at + 16, field.size(), field) == 0)
+            return at;
+    }
+    fail_msg("no slot names %s", id.c_str());
+    return -1;
+}
+
+void overwrite(const std::string& path, off_t at, const void* bytes, std::size_t size) {
+    const int fd = open(path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, size, at), static_cast<ssize_t>(size));
+    close(fd);
+}
+
+FlushOutcome flushed(LastUseRecorder& recorder, std::int64_t now) {
+    return recorder.flush(now).outcome;
+}
+
+void torn_slots_read_as_absent_and_are_written_again(void**) {
     TempDir dir;
-    LastUseRecorder recorder(dir / "last-use", 1);
+    const std::string path = dir / "last-use";
+    LastUseRecorder recorder(path, 1);
     recorder.mark("alice", kStart);
     recorder.mark("bob", kStart);
-    assert_int_equal(static_cast<int>(recorder.flush(kStart).outcome),
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart)),
                      static_cast<int>(FlushOutcome::written));
-    // damage the first record's time (one of the two), and leave a torn
-    // record at the end
-    const int fd = open((dir / "last-use").c_str(), O_RDWR);
-    assert_true(fd >= 0);
-    const char junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    assert_int_equal(pwrite(fd, junk, sizeof junk, 64 + 64), 8);
-    struct stat st {};
-    fstat(fd, &st);
-    assert_int_equal(pwrite(fd, junk, sizeof junk, st.st_size), 8);
-    close(fd);
-    const LastUseMap uses = read_ok(dir / "last-use");
-    assert_int_equal(uses.size(), 1);
-    // a fresh writer writes over the torn tail; the damaged id comes back
-    LastUseRecorder next(dir / "last-use", 1);
-    for (const char* id : {"alice", "bob", "carol"})
-        next.mark(id, kStart + 60);
-    assert_int_equal(static_cast<int>(next.flush(kStart + 60).outcome),
+    // alice's minute torn from its check (a crash inside the write)
+    const std::uint32_t later_minute = kMinute / 60 + 7;
+    overwrite(path, slot_of(path, "alice") + 8, &later_minute, sizeof later_minute);
+    // bob's id changed under its tag (a forged or torn id): no record
+    overwrite(path, slot_of(path, "bob") + 16, "rob", 3);
+    const LastUseMap uses = read_ok(path);
+    assert_int_equal(uses.size(), 0);
+    assert_false(keyauth::read_last_use_of(path, "alice")->has_value());
+    // the next write of alice puts her slot right (not a later minute read
+    // from the torn one: at least this recent, never newer)
+    recorder.mark("alice", kStart + 60);
+    recorder.mark("bob", kStart + 60);
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart + 60)),
                      static_cast<int>(FlushOutcome::written));
-    const LastUseMap after = read_ok(dir / "last-use");
-    assert_int_equal(after.size(), 3);
-    for (const char* id : {"alice", "bob", "carol"})
-        assert_int_equal(after.at(id), kMinute + 60);
-    struct stat end {};
-    assert_int_equal(stat((dir / "last-use").c_str(), &end), 0);
-    assert_int_equal((end.st_size - 64) % 80, 0);  // the torn tail written over
+    const LastUseMap after = read_ok(path);
+    assert_int_equal(after.size(), 2);
+    assert_int_equal(after.at("alice"), kMinute + 60);
+    assert_int_equal(after.at("bob"), kMinute + 60);
+}
+
+// A clock stepped back (NTP, an operator) never makes a record older.
+void a_clock_stepped_back_keeps_the_later_minute(void**) {
+    TempDir dir;
+    LastUseRecorder recorder(dir / "last-use", 1);
+    recorder.mark("alice", kStart + 600);
+    assert_int_equal(recorder.flush(kStart + 600).written, 1);
+    recorder.mark("alice", kStart);  // ten minutes earlier, after the step
+    const auto flush = recorder.flush(kStart + 1);
+    assert_int_equal(static_cast<int>(flush.outcome), static_cast<int>(FlushOutcome::written));
+    assert_int_equal(flush.written, 0);
+    assert_int_equal(flush.page_writes, 0);  // nothing newer: nothing written
+    assert_int_equal(recorder.marks().pending(), 0);
+    assert_int_equal(read_ok(dir / "last-use").at("alice"), kMinute + 600);
+}
+
+// The flush reads the pages its marks hash to and writes only those it
+// changed, in runs: a minute's marks already in the file write nothing.
+void a_flush_writes_only_the_pages_it_changes(void**) {
+    TempDir dir;
+    LastUseRecorder recorder(dir / "last-use", 1);
+    for (int i = 0; i < 200; ++i)
+        recorder.mark("client" + std::to_string(i), kStart);
+    const auto first = recorder.flush(kStart);
+    assert_int_equal(first.written, 200);
+    assert_true(first.page_writes >= 1);
+    assert_true(first.page_writes <= 16);  // runs of 16 pages, not 200 writes
+    assert_true(first.page_reads <= 16);
+    LastUseRecorder second(dir / "last-use", 1);  // another worker, same minute
+    for (int i = 0; i < 200; ++i)
+        second.mark("client" + std::to_string(i), kStart + 5);
+    const auto again = second.flush(kStart + 5);
+    assert_int_equal(static_cast<int>(again.outcome), static_cast<int>(FlushOutcome::written));
+    assert_int_equal(again.written, 0);
+    assert_int_equal(again.page_writes, 0);
+    assert_int_equal(second.marks().pending(), 0);
+    // one client a minute later: one page written
+    second.mark("client7", kStart + 60);
+    const auto one = second.flush(kStart + 60);
+    assert_int_equal(one.written, 1);
+    assert_int_equal(one.page_writes, 1);
+    assert_int_equal(one.page_reads, 1);
+}
+
+// More clients than the first table holds: it doubles (renamed over the
+// file, under its lock), and a recorder made before follows the new file.
+void many_clients_grow_the_table_and_every_recorder_follows(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    LastUseRecorder early(path, 1);
+    early.mark("early", kStart);
+    assert_int_equal(static_cast<int>(flushed(early, kStart)),
+                     static_cast<int>(FlushOutcome::written));
+    const int old_file = open(path.c_str(), O_RDONLY);  // its inode not reused
+    struct stat before {};
+    assert_int_equal(fstat(old_file, &before), 0);
+
+    LastUseRecorder recorder(path, 1, 8192);
+    std::size_t growths = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const std::string id = "device" + std::to_string(i);
+        recorder.mark(id, kStart);
+        if (recorder.crowded()) {
+            const auto flush = recorder.flush(kStart);
+            assert_int_equal(static_cast<int>(flush.outcome),
+                             static_cast<int>(FlushOutcome::written));
+            growths += flush.growths;
+            recorder.mark(id, kStart);  // it may have been dropped
+        }
+    }
+    growths += recorder.flush(kStart).growths;
+    assert_true(growths >= 4);
+    struct stat after {};
+    assert_int_equal(stat(path.c_str(), &after), 0);
+    assert_true(after.st_ino != before.st_ino);  // a new file, renamed over
+    assert_true(after.st_size > before.st_size);
+    assert_int_equal(after.st_mode & 07777, 0640);
+    assert_int_equal(access((path + ".grow").c_str(), F_OK), -1);
+    close(old_file);
+
+    early.mark("early", kStart + 60);
+    early.mark("late", kStart + 60);
+    assert_int_equal(static_cast<int>(flushed(early, kStart + 60)),
+                     static_cast<int>(FlushOutcome::written));
+    const LastUseMap uses = read_ok(path);
+    assert_int_equal(uses.size(), 20002);
+    assert_int_equal(uses.at("early"), kMinute + 60);
+    assert_int_equal(uses.at("late"), kMinute + 60);
+    for (int i = 0; i < 20000; i += 997)
+        assert_int_equal(uses.at("device" + std::to_string(i)), kMinute);
+    // one client, two pages at most: the same answer as the whole map
+    for (const auto& [id, time] : uses) {
+        auto one = keyauth::read_last_use_of(path, id);
+        assert_ok(one);
+        if (!one->has_value() || **one != time)
+            fail_msg("read_last_use_of(%s) differs from read_last_use", id.c_str());
+    }
+    auto never = keyauth::read_last_use_of(path, "never-seen");
+    assert_ok(never);
+    assert_false(never->has_value());
+}
+
+// Another process replaced the file (a growth, a migration) after this one
+// opened it and before it locked it: the inode it locked is no longer the
+// file's, so it opens again; written to the old inode, the marks would be
+// lost with it.
+std::string replaced_path;
+
+void a_flush_follows_a_file_replaced_between_its_open_and_its_lock(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    replaced_path = path;
+    LastUseRecorder recorder(path, 1);
+    recorder.mark("alice", kStart);
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart)),
+                     static_cast<int>(FlushOutcome::written));
+    // another process's new file, renamed over the path while this one waits
+    LastUseRecorder other(dir / "replacement", 1);
+    other.mark("bob", kStart);
+    assert_int_equal(static_cast<int>(flushed(other, kStart)),
+                     static_cast<int>(FlushOutcome::written));
+    before_next_flock = [] {
+        const std::string from = replaced_path.substr(0, replaced_path.rfind('/')) + "/replacement";
+        assert_int_equal(rename(from.c_str(), replaced_path.c_str()), 0);
+    };
+    recorder.mark("carol", kStart + 60);
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart + 60)),
+                     static_cast<int>(FlushOutcome::written));
+    assert_null(reinterpret_cast<void*>(before_next_flock));  // the hook ran
+    const LastUseMap uses = read_ok(path);
+    assert_int_equal(uses.count("alice"), 0);  // the old file's, gone with it
+    assert_int_equal(uses.count("carol"), 1);  // written to the file, not the old inode
+    assert_int_equal(uses.at("carol"), kMinute + 60);
+    assert_int_equal(uses.at("bob"), kMinute);
+}
+
+// A client whose home page is full is in the page's buddy: the one-client
+// lookup reads it there. Up to the first growth, which comes only when a
+// pair is full, so some clients sit in their buddies just before it.
+void one_client_is_found_in_its_home_or_its_buddy(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    LastUseRecorder recorder(path, 1);
+    std::vector<std::string> ids;
+    for (int batch = 0; batch < 200; ++batch) {
+        for (int i = 0; i < 10; ++i) {
+            ids.push_back("client" + std::to_string(ids.size()));
+            recorder.mark(ids.back(), kStart);
+        }
+        const auto flush = recorder.flush(kStart);
+        assert_int_equal(static_cast<int>(flush.outcome), static_cast<int>(FlushOutcome::written));
+        if (flush.growths != 0)
+            return;
+        for (const std::string& id : ids) {
+            auto one = keyauth::read_last_use_of(path, id);
+            assert_ok(one);
+            if (!one->has_value())
+                fail_msg("%s not found among %zu clients", id.c_str(), ids.size());
+        }
+    }
+    fail_msg("no growth after 2 000 clients in a table of 816 slots");
+}
+
+// Workers writing one file at once, growing it as they go: each flush that
+// finds the file held keeps its marks, and in the end every client of every
+// worker is in the file (none lost to a growth another worker made).
+void workers_writing_at_once_lose_no_client(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    constexpr int kWorkers = 4, kClients = 4000;
+    std::vector<pid_t> children;
+    for (int w = 0; w < kWorkers; ++w) {
+        const pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            LastUseRecorder recorder(path, 1, 1024);
+            int failed = 0;
+            for (int i = 0; i < kClients; ++i) {
+                const std::string id = "w" + std::to_string(w) + "c" + std::to_string(i);
+                recorder.mark(id, kStart);
+                if (recorder.crowded()) {
+                    // held by another worker: tried again (a server's next
+                    // interval), so that no mark is dropped meanwhile
+                    FlushOutcome outcome;
+                    while ((outcome = recorder.flush(kStart).outcome) == FlushOutcome::busy)
+                        usleep(100);
+                    failed += outcome == FlushOutcome::failed;
+                    recorder.mark(id, kStart);
+                }
+            }
+            for (int tries = 0; recorder.marks().pending() != 0 && tries < 10000; ++tries) {
+                failed += recorder.flush(kStart).outcome == FlushOutcome::failed;
+                usleep(100);
+            }
+            _exit(failed != 0 ? 1 : recorder.marks().pending() != 0 ? 2 : 0);
+        }
+        children.push_back(pid);
+    }
+    for (const pid_t pid : children) {
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    const LastUseMap uses = read_ok(path);
+    assert_int_equal(uses.size(), kWorkers * kClients);
+}
+
+// Files that are not a last-use table, or not ours: refused by the writer
+// (marks kept) and, where not a table, by the reader; never followed.
+void hostile_files_are_refused(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    auto refused = [&](const char* what, const char* said) {
+        LastUseRecorder recorder(path, 1);
+        recorder.mark("alice", kStart);
+        const auto flush = recorder.flush(kStart);
+        if (flush.outcome != FlushOutcome::failed)
+            fail_msg("%s: written", what);
+        if (flush.message.find(said) == std::string::npos)
+            fail_msg("%s: '%s'", what, flush.message.c_str());
+        assert_int_equal(recorder.marks().pending(), 1);
+    };
+    auto made = [&] {
+        unlink(path.c_str());
+        LastUseRecorder recorder(path, 1);
+        recorder.mark("bob", kStart);
+        assert_int_equal(static_cast<int>(flushed(recorder, kStart)),
+                         static_cast<int>(FlushOutcome::written));
+    };
+    made();
+    overwrite(path, 0, "KEYAUTH", 7);
+    refused("wrong magic", "not a keyauth last-use file");
+    assert_false(keyauth::read_last_use(path).ok());
+
+    made();
+    const std::uint32_t absurd = 40;
+    overwrite(path, 28, &absurd, sizeof absurd);  // 2^40 pages
+    refused("absurd log2", "geometry");
+    assert_false(keyauth::read_last_use(path).ok());
+
+    made();
+    assert_int_equal(truncate(path.c_str(), 3 * kPage), 0);  // cut
+    refused("cut file", "wrong size");
+    auto cut = keyauth::read_last_use(path);
+    assert_false(cut.ok());
+    assert_true(cut.error().message.find("wrong size") != std::string::npos);
+
+    made();
+    assert_int_equal(chown(path.c_str(), 1, 1), 0);
+    refused("another user's", "owned by uid 1");
+
+    made();
+    assert_int_equal(chmod(path.c_str(), 0660), 0);
+    refused("group-writable", "writable by group");
+
+    unlink(path.c_str());
+    assert_int_equal(mkfifo(path.c_str(), 0600), 0);
+    refused("a FIFO", "not a regular file");
+    assert_false(keyauth::read_last_use(path).ok());
+
+    unlink(path.c_str());
+    assert_int_equal(symlink((dir / "elsewhere").c_str(), path.c_str()), 0);
+    refused("a link", "cannot open");
+    assert_int_equal(access((dir / "elsewhere").c_str(), F_OK), -1);  // never created
+}
+
+// Format 1 as keyauth before the table wrote it: a 64-byte header, then
+// 80-byte records (id, Unix seconds, FNV-1a over both ^ 0x6b61). Written
+// here, not by the core: the bytes an older server left, independently of
+// the reader they test.
+std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 14695981039346656037ull) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void write_format1(const std::string& path,
+                   const std::vector<std::pair<std::string, std::int64_t>>& records) {
+    std::string bytes(64, '\0');
+    bytes.replace(0, 16, "keyauth last-use");
+    const std::uint32_t format = 1, record_size = 80;
+    bytes.replace(16, 4, reinterpret_cast<const char*>(&format), 4);
+    bytes.replace(20, 4, reinterpret_cast<const char*>(&record_size), 4);
+    for (const auto& [id, time] : records) {
+        char record[80] = {};
+        std::memcpy(record, id.data(), id.size());
+        std::memcpy(record + 64, &time, 8);
+        const std::uint64_t check = fnv1a(record + 64, 8, fnv1a(record, 64)) ^ 0x6b61u;
+        std::memcpy(record + 72, &check, 8);
+        bytes.append(record, sizeof record);
+    }
+    FILE* f = std::fopen(path.c_str(), "wb");
+    assert_non_null(f);
+    assert_int_equal(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+    std::fclose(f);
+    assert_int_equal(chmod(path.c_str(), 0640), 0);
+}
+
+void a_format1_file_is_moved_aside_and_still_read(void**) {
+    TempDir dir;
+    const std::string path = dir / "last-use";
+    write_format1(path, {{"alice", kMinute}, {"bob", kMinute + 600}});
+    assert_int_equal(read_ok(path).at("bob"), kMinute + 600);  // read as it is
+    LastUseRecorder recorder(path, 1);
+    recorder.mark("bob", kStart + 60);
+    recorder.mark("carol", kStart + 60);
+    assert_int_equal(static_cast<int>(flushed(recorder, kStart + 60)),
+                     static_cast<int>(FlushOutcome::written));
+    // the old records under PATH.format1, the new table at PATH
+    assert_int_equal(read_ok(path + ".format1").size(), 2);
+    const std::string bytes = file_bytes(path);
+    assert_true(bytes.compare(0, 16, "keyauth last-use") != 0);  // an older reader refuses it
+    std::uint32_t format = 0;
+    std::memcpy(&format, bytes.data() + 16, 4);
+    assert_int_equal(format, 2);
+    // both read, the later time per client
+    const LastUseMap uses = read_ok(path);
+    assert_int_equal(uses.size(), 3);
+    assert_int_equal(uses.at("alice"), kMinute);
+    assert_int_equal(uses.at("bob"), kMinute + 600);
+    assert_int_equal(uses.at("carol"), kMinute + 60);
+    for (const auto& [id, time] : uses)
+        assert_int_equal(**keyauth::read_last_use_of(path, id), time);
+    // removed by the operator: the table alone
+    assert_int_equal(unlink((path + ".format1").c_str()), 0);
+    assert_int_equal(read_ok(path).size(), 2);
 }
 
 // The timer's pass over open sessions: each interval, marks or not, and
@@ -329,7 +719,15 @@ int main() {
         cmocka_unit_test(the_later_time_wins_across_processes_and_files),
         cmocka_unit_test(a_flush_skips_while_another_process_holds_the_file),
         cmocka_unit_test(a_foreign_file_is_refused_cleanly_and_said_once),
-        cmocka_unit_test(torn_and_damaged_records_are_skipped),
+        cmocka_unit_test(torn_slots_read_as_absent_and_are_written_again),
+        cmocka_unit_test(a_clock_stepped_back_keeps_the_later_minute),
+        cmocka_unit_test(a_flush_writes_only_the_pages_it_changes),
+        cmocka_unit_test(many_clients_grow_the_table_and_every_recorder_follows),
+        cmocka_unit_test(a_flush_follows_a_file_replaced_between_its_open_and_its_lock),
+        cmocka_unit_test(one_client_is_found_in_its_home_or_its_buddy),
+        cmocka_unit_test(workers_writing_at_once_lose_no_client),
+        cmocka_unit_test(hostile_files_are_refused),
+        cmocka_unit_test(a_format1_file_is_moved_aside_and_still_read),
         cmocka_unit_test(a_time_no_calendar_holds_is_no_record),
         cmocka_unit_test(a_pass_over_open_sessions_writes_as_it_goes_and_drops_none),
         cmocka_unit_test(intervals_are_one_to_sixty_seconds),

@@ -1,6 +1,7 @@
 #include "keyauth/last_use.hpp"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,26 +9,28 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <unordered_map>
 #include <vector>
 
 #include "keyauth/client_id.hpp"
 #include "keyauth/duration.hpp"
+#include "keyauth/files.hpp"
+#include "last_use_table.hpp"
 
 namespace keyauth {
 namespace {
 
-// The file: a 64-byte header, then 80-byte records appended in the order
-// ids were first seen: the id (NUL-padded), the minute (Unix seconds) and
-// a check over both, so a torn or damaged record is skipped, not misread.
-// Host byte order: a file belongs to the host that writes it.
+// Format 1, read only now (a file not yet migrated, or PATH.format1; the
+// writer is last_use_table's format 2): a 64-byte header, then 80-byte
+// records appended in the order ids were first seen: the id (NUL-padded),
+// the minute (Unix seconds) and a check over both, so a torn or damaged
+// record is skipped, not misread.
 constexpr char kMagic[16] = {'k', 'e', 'y', 'a', 'u', 't', 'h', ' ',
                              'l', 'a', 's', 't', '-', 'u', 's', 'e'};
 constexpr std::uint32_t kFormat = 1;
 constexpr std::size_t kHeaderSize = 64;
 constexpr std::size_t kRecordSize = 80;
 constexpr std::size_t kIdField = 64;
-// A million clients and some: a larger file is refused, not read.
+// A million clients and some: a larger format-1 file is refused, not read.
 constexpr off_t kMaxFileSize = kHeaderSize + off_t{kRecordSize} * (std::size_t{1} << 22);
 // Neighbouring slots a mark may take before it is dropped.
 constexpr std::size_t kProbe = 4;
@@ -114,62 +117,13 @@ std::string_view valid_record(const Record& r) {
     return id;
 }
 
-Header make_header() {
-    Header h{};
-    std::memcpy(h.magic, kMagic, sizeof kMagic);
-    h.format = kFormat;
-    h.record_size = kRecordSize;
-    return h;
-}
-
 bool header_ok(const Header& h) {
     return std::memcmp(h.magic, kMagic, sizeof kMagic) == 0 && h.format == kFormat &&
            h.record_size == kRecordSize;
 }
 
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0)
-            ::close(fd_);  // also releases the flock
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
-// The whole buffer, through pread or pwrite, or false (errno says why; a
-// short read is the end of the file).
-template <typename Io, typename Byte>
-bool transfer_all(Io io, int fd, Byte* p, std::size_t size, off_t offset) {
-    while (size > 0) {
-        const ssize_t n = io(fd, p, size, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        size -= static_cast<std::size_t>(n);
-        offset += n;
-    }
-    return true;
-}
-
-bool read_all(int fd, void* buffer, std::size_t size, off_t offset) {
-    return transfer_all(::pread, fd, static_cast<char*>(buffer), size, offset);
-}
-
-bool write_all(int fd, const void* buffer, std::size_t size, off_t offset) {
-    return transfer_all(::pwrite, fd, static_cast<const char*>(buffer), size, offset);
-}
-
-std::string errno_text(int error) {
-    return std::strerror(error);
-}
+using last_use_table::errno_text;
+using last_use_table::read_all;
 
 }  // namespace
 
@@ -270,20 +224,188 @@ void LastUseMarks::take(const std::function<bool(std::string_view, std::int64_t)
 
 // --------------------------------------------------------------- the file
 
-// Where each id's record is in the file this process last wrote, so a
-// flush reads only what other processes appended since.
-struct LastUseRecorder::FileIndex {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t indexed_to = 0;  // records before this offset are in `at`
-    std::unordered_map<std::string, off_t> at;
+namespace {
+
+namespace table = last_use_table;
+
+// A table open and locked, its geometry checked against its size.
+struct LockedTable {
+    UniqueFd fd;
+    table::TableHeader header{};
 };
+
+enum class Opened { ok, busy, failed };
+
+// The first bytes of a file: a format-2 header's worth.
+struct Head {
+    unsigned char bytes[sizeof(table::TableHeader)] = {};
+    std::size_t size = 0;
+};
+
+bool read_head(int fd, off_t file_size, Head& head) {
+    head.size =
+        static_cast<std::size_t>(std::min<off_t>(file_size, static_cast<off_t>(sizeof head.bytes)));
+    return read_all(fd, head.bytes, head.size, 0);
+}
+
+bool is_format1(const Head& head) {
+    Header h{};
+    if (head.size < sizeof h)
+        return false;
+    std::memcpy(&h, head.bytes, sizeof h);
+    return header_ok(h);
+}
+
+void new_key(unsigned char* key) {
+    if (sodium_init() < 0)
+        std::memset(key, 0, 16);  // cannot happen once the servers start; a fixed key still works
+    else
+        randombytes_buf(key, 16);
+}
+
+// A new empty table named path, unless another process made one first: made
+// under a name of this process's own and linked, which never replaces.
+Status create_at(const std::string& path, std::int64_t now) {
+    unsigned char key[16];
+    new_key(key);
+    const std::string temp = path + ".new." + std::to_string(::getpid());
+    Result<UniqueFd> made = table::create_table(temp, table::kFirstLog2, key, now);
+    if (!made)
+        return made.error();
+    const bool linked = ::fdatasync(made->get()) == 0 &&
+                        (::link(temp.c_str(), path.c_str()) == 0 || errno == EEXIST);
+    const int error = errno;
+    ::unlink(temp.c_str());
+    if (!linked)
+        return make_error(Errc::io_error,
+                          "cannot create the last-use file (" + errno_text(error) +
+                              "); the directory must be writable by the "
+                              "server's user, or the file exist and be owned by it");
+    return {};
+}
+
+// Format 1 found at path (under its lock): its name moves to path.format1,
+// which readers keep merging until the operator removes it, and a new
+// table replaces it at path in one rename.
+Status migrate_format1(const std::string& path, std::int64_t now) {
+    const std::string aside = path + ".format1";
+    if (::link(path.c_str(), aside.c_str()) != 0) {
+        const int error = errno;
+        return make_error(Errc::io_error, "a format-1 last-use file cannot be moved aside to " +
+                                              aside + " (" + errno_text(error) +
+                                              "); remove that file once keytool has read it");
+    }
+    unsigned char key[16];
+    new_key(key);
+    const std::string temp = path + ".new." + std::to_string(::getpid());
+    Result<UniqueFd> made = table::create_table(temp, table::kFirstLog2, key, now);
+    if (!made || ::fdatasync(made->get()) != 0 || ::rename(temp.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temp.c_str());
+        ::unlink(aside.c_str());  // path still names format 1: tried again next time
+        return made ? make_error(Errc::io_error, "cannot replace the format-1 last-use file (" +
+                                                     errno_text(error) + ")")
+                    : made.error();
+    }
+    return {};
+}
+
+// Opens path's table, locked, after today's checks; creates it, migrates a
+// format-1 file, and follows a rename by another process (a growth) made
+// between the open and the lock. Never waits.
+Opened open_table(const std::string& path, std::int64_t now, LockedTable& out,
+                  std::string& message) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        // O_NONBLOCK: a FIFO put in its place must not stop the server.
+        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        if (!fd.valid() && errno == ENOENT) {
+            if (Status made = create_at(path, now); !made) {
+                message = made.error().message;
+                return Opened::failed;
+            }
+            continue;
+        }
+        if (!fd.valid()) {
+            message = "cannot open the last-use file (" + errno_text(errno) +
+                      "); the directory must be writable by the server's user, or the file "
+                      "exist and be owned by it";
+            return Opened::failed;
+        }
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+            if (errno == EWOULDBLOCK || errno == EINTR)
+                return Opened::busy;  // another process: next interval
+            message = "cannot lock the last-use file (" + errno_text(errno) + ")";
+            return Opened::failed;
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) {
+            message = "cannot stat the last-use file (" + errno_text(errno) + ")";
+            return Opened::failed;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            message = "not a regular file; refusing to write last-use records to it";
+            return Opened::failed;
+        }
+        if (st.st_uid != ::geteuid()) {
+            message = "owned by uid " + std::to_string(st.st_uid) +
+                      ", not by the server's user; refusing to write to it";
+            return Opened::failed;
+        }
+        if ((st.st_mode & 0022) != 0) {
+            message = "writable by group or others; make it 0640 (or remove it)";
+            return Opened::failed;
+        }
+        // Replaced (grown, migrated) between our open and our lock: the
+        // inode we hold is no longer the file.
+        struct stat named {};
+        if (::lstat(path.c_str(), &named) != 0 || named.st_dev != st.st_dev ||
+            named.st_ino != st.st_ino)
+            continue;
+        if (st.st_size == 0) {
+            // Made empty by its owner, or created by an older keyauth that
+            // was killed before its header: ours to start, under the lock.
+            unsigned char key[16];
+            new_key(key);
+            table::TableHeader h{};
+            if (!table::init_table(fd.get(), table::kFirstLog2, key, now, h)) {
+                message = "cannot write the last-use file (" + errno_text(errno) + ")";
+                return Opened::failed;
+            }
+            out.fd = std::move(fd);
+            out.header = h;
+            return Opened::ok;
+        }
+        Head head;
+        if (!read_head(fd.get(), st.st_size, head)) {
+            message = "cannot read the last-use file (" + errno_text(errno) + ")";
+            return Opened::failed;
+        }
+        if (is_format1(head)) {
+            if (Status moved = migrate_format1(path, now); !moved) {
+                message = moved.error().message;
+                return Opened::failed;
+            }
+            continue;
+        }
+        table::TableHeader h{};
+        std::memcpy(&h, head.bytes, std::min(head.size, sizeof h));
+        if (std::string bad = table::geometry_error(h, st.st_size); !bad.empty()) {
+            message = bad + "; move it away (it is re-created)";
+            return Opened::failed;
+        }
+        out.fd = std::move(fd);
+        out.header = h;
+        return Opened::ok;
+    }
+    return Opened::busy;  // replaced under us again and again: next interval
+}
+
+}  // namespace
 
 LastUseRecorder::LastUseRecorder(std::string path, std::int64_t interval, std::size_t slots)
     : path_(std::move(path)),
       interval_(std::clamp(interval, kLastUseMinInterval, kLastUseDefaultInterval)),
-      marks_(slots),
-      index_(std::make_unique<FileIndex>()) {}
+      marks_(slots) {}
 
 LastUseRecorder::~LastUseRecorder() = default;
 
@@ -309,114 +431,62 @@ FlushReport LastUseRecorder::flush(std::int64_t now) noexcept {
         return report;
     };
     try {
-        // O_NONBLOCK: a FIFO put in its place must not stop the server.
-        Fd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0640));
-        if (fd.get() < 0) {
-            const int error = errno;
-            return fail("cannot open the last-use file (" + errno_text(error) +
-                        "); the directory must be writable by the server's user, or the "
-                        "file exist and be owned by it");
-        }
-        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-            if (errno == EWOULDBLOCK || errno == EINTR) {
-                report.outcome = FlushOutcome::busy;  // another process: next interval
-                return report;
-            }
-            const int error = errno;
-            return fail("cannot lock the last-use file (" + errno_text(error) + ")");
-        }
-        struct stat st {};
-        if (::fstat(fd.get(), &st) != 0)
-            return fail("cannot stat the last-use file (" + errno_text(errno) + ")");
-        if (!S_ISREG(st.st_mode))
-            return fail("not a regular file; refusing to write last-use records to it");
-        if (st.st_uid != ::geteuid())
-            return fail("owned by uid " + std::to_string(st.st_uid) +
-                        ", not by the server's user; refusing to write to it");
-        if ((st.st_mode & 0022) != 0)
-            return fail("writable by group or others; make it 0640 (or remove it)");
-        if (st.st_size == 0) {
-            const Header header = make_header();
-            if (::fchmod(fd.get(), 0640) != 0 || !write_all(fd.get(), &header, sizeof header, 0))
-                return fail("cannot write the header (" + errno_text(errno) + ")");
-            st.st_size = kHeaderSize;
-        } else {
-            Header header{};
-            if (st.st_size < static_cast<off_t>(kHeaderSize) ||
-                !read_all(fd.get(), &header, sizeof header, 0) || !header_ok(header))
-                return fail("not a keyauth last-use file; move it away (it is re-created)");
-        }
-        if (st.st_size > kMaxFileSize)
-            return fail("the file is over its size limit; move it away (it is re-created)");
-
-        FileIndex& index = *index_;
-        if (index.device != st.st_dev || index.inode != st.st_ino ||
-            index.indexed_to > st.st_size) {
-            index.at.clear();
-            index.device = st.st_dev;
-            index.inode = st.st_ino;
-            index.indexed_to = kHeaderSize;
-        }
-        // Records other processes appended since this one last looked.
-        const off_t whole = kHeaderSize + (st.st_size - static_cast<off_t>(kHeaderSize)) /
-                                              static_cast<off_t>(kRecordSize) *
-                                              static_cast<off_t>(kRecordSize);
-        std::vector<Record> chunk(1024);
-        while (index.indexed_to < whole) {
-            const std::size_t n = std::min<std::size_t>(
-                chunk.size(), static_cast<std::size_t>(whole - index.indexed_to) / kRecordSize);
-            if (!read_all(fd.get(), chunk.data(), n * kRecordSize, index.indexed_to))
-                return fail("cannot read the last-use file (" + errno_text(errno) + ")");
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::string_view id = valid_record(chunk[i]);
-                if (!id.empty())
-                    index.at.emplace(std::string(id), index.indexed_to + off_t(i * kRecordSize));
-            }
-            index.indexed_to += static_cast<off_t>(n * kRecordSize);
-        }
-        // A torn last record (a power loss while appending) is written over.
-        off_t end = whole;
-        int write_errno = 0;
+        // The pending marks, copied (at most the table's slots): written
+        // sorted by page, then released in a second pass over the same
+        // slots in the same order (nothing marks in between).
+        std::vector<table::Mark> marks;
+        marks.reserve(marks_.pending());
         marks_.take([&](std::string_view id, std::int64_t time) {
-            if (write_errno != 0)
-                return false;
-            Record r{};
-            std::memcpy(r.id, id.data(), id.size());
-            const auto found = index.at.find(std::string(id));
-            if (found != index.at.end()) {
-                Record stored{};
-                if (read_all(fd.get(), &stored, sizeof stored, found->second) &&
-                    valid_record(stored) == id && stored.time >= time)
-                    return true;  // the file knows a later use already
-                r.time = time;
-                r.check = record_check(r);
-                if (!write_all(fd.get(), &r.time, sizeof r.time + sizeof r.check,
-                               found->second + off_t(kIdField))) {
-                    write_errno = errno != 0 ? errno : EIO;
-                    return false;
-                }
-            } else {
-                if (end + off_t(kRecordSize) > kMaxFileSize) {
-                    write_errno = EFBIG;
-                    return false;
-                }
-                r.time = time;
-                r.check = record_check(r);
-                if (!write_all(fd.get(), &r, sizeof r, end)) {
-                    write_errno = errno != 0 ? errno : EIO;
-                    // a part written is torn: the next append writes over it
-                    return false;
-                }
-                index.at.emplace(std::string(id), end);
-                end += off_t(kRecordSize);
-                index.indexed_to = end;
-            }
-            ++report.written;
-            return true;
+            table::Mark m{};
+            std::memcpy(m.id, id.data(), id.size());
+            m.length = static_cast<std::uint8_t>(id.size());
+            // A time no calendar holds is no record: taken, never written.
+            m.done = time < 0 || time > kLatestTime;
+            m.minute = m.done ? 0 : static_cast<std::uint32_t>(time / kLastUseResolution);
+            marks.push_back(m);
+            return false;
         });
-        if (write_errno != 0)
-            return fail("cannot write last-use records (" + errno_text(write_errno) +
-                        "); the marks are kept and tried again");
+        LockedTable file;
+        std::string message;
+        switch (open_table(path_, now, file, message)) {
+        case Opened::busy:
+            report.outcome = FlushOutcome::busy;
+            return report;
+        case Opened::failed:
+            return fail(message);
+        case Opened::ok:
+            break;
+        }
+        table::IoCounts counts;
+        Status written;
+        for (;;) {
+            bool full = false;
+            written = table::write_marks(file.fd.get(), file.header, marks, &full, counts);
+            if (!written || !full)
+                break;
+            // A pair with no room: the table doubles, and the marks left
+            // are written into it in this same flush.
+            Result<UniqueFd> grown = table::grow(file.fd.get(), path_, file.header, now, counts);
+            if (!grown) {
+                written = grown.error();
+                break;
+            }
+            file.fd = std::move(*grown);
+        }
+        report.page_reads = counts.reads;
+        report.page_writes = counts.writes;
+        report.growths = counts.grown;
+        std::size_t i = 0;
+        marks_.take([&](std::string_view id, std::int64_t) {
+            const table::Mark* m = i < marks.size() ? &marks[i] : nullptr;
+            ++i;
+            const bool done = m != nullptr && m->done && std::string_view(m->id, m->length) == id;
+            if (done && m->changed)
+                ++report.written;
+            return done;
+        });
+        if (!written)
+            return fail(written.error().message + "; the marks are kept and tried again");
         report.outcome = FlushOutcome::written;
         report.report = !last_failure_.empty();  // say that it works again
         last_failure_.clear();
@@ -428,27 +498,15 @@ FlushReport LastUseRecorder::flush(std::int64_t now) noexcept {
 
 // ------------------------------------------------------------ the reader
 
-Result<LastUseMap> read_last_use(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (fd.get() < 0) {
-        const int error = errno;
-        return make_error(error == ENOENT ? Errc::not_found : Errc::io_error,
-                          path + ": cannot open (" + errno_text(error) + ")");
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return make_error(Errc::invalid_argument, path + ": not a regular file");
-    if (st.st_size > kMaxFileSize)
-        return make_error(Errc::registry_corrupt, path + ": larger than any last-use file");
-    Header header{};
-    if (st.st_size < static_cast<off_t>(kHeaderSize) ||
-        !read_all(fd.get(), &header, sizeof header, 0) || !header_ok(header))
-        return make_error(Errc::registry_corrupt, path + ": not a keyauth last-use file");
-    LastUseMap uses;
+namespace {
+
+// Format 1 (keyauth before the table): read from a file not yet migrated,
+// or moved aside to PATH.format1.
+Status read_format1(int fd, const std::string& path, LastUseMap& uses) {
     std::vector<Record> chunk(1024);
     off_t at = kHeaderSize;
     for (;;) {
-        const ssize_t n = ::pread(fd.get(), chunk.data(), chunk.size() * kRecordSize, at);
+        const ssize_t n = ::pread(fd, chunk.data(), chunk.size() * kRecordSize, at);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -468,7 +526,82 @@ Result<LastUseMap> read_last_use(const std::string& path) {
         if (at > kMaxFileSize)
             break;
     }
+    return {};
+}
+
+// A file to read: opened without following a link or waiting on a FIFO, a
+// regular file, its first bytes read.
+struct FileToRead {
+    UniqueFd fd;
+    struct stat st {};
+    Head head;
+};
+
+Status open_to_read(const std::string& path, FileToRead& file) {
+    file.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!file.fd.valid()) {
+        const int error = errno;
+        return make_error(error == ENOENT ? Errc::not_found : Errc::io_error,
+                          path + ": cannot open (" + errno_text(error) + ")");
+    }
+    if (::fstat(file.fd.get(), &file.st) != 0 || !S_ISREG(file.st.st_mode))
+        return make_error(Errc::invalid_argument, path + ": not a regular file");
+    if (!read_head(file.fd.get(), file.st.st_size, file.head))
+        return make_error(Errc::io_error, path + ": cannot read (" + errno_text(errno) + ")");
+    return {};
+}
+
+// Every record of the file, either format.
+Status read_whole(const FileToRead& file, const std::string& path, LastUseMap& uses) {
+    if (is_format1(file.head)) {
+        if (file.st.st_size > kMaxFileSize)
+            return make_error(Errc::registry_corrupt, path + ": larger than any last-use file");
+        return read_format1(file.fd.get(), path, uses);
+    }
+    if (table::is_table(file.head.bytes, file.head.size))
+        return table::read_table(file.fd.get(), file.st.st_size, path, uses);
+    return make_error(Errc::registry_corrupt, path + ": not a keyauth last-use file");
+}
+
+Status read_one(const std::string& path, LastUseMap& uses) {
+    FileToRead file;
+    if (Status opened = open_to_read(path, file); !opened)
+        return opened;
+    return read_whole(file, path, uses);
+}
+
+}  // namespace
+
+Result<LastUseMap> read_last_use(const std::string& path) {
+    LastUseMap uses;
+    if (Status read = read_one(path, uses); !read)
+        return read.error();
+    // Left by the migration to format 2: merged until the operator removes it.
+    if (Status aside = read_one(path + ".format1", uses); !aside && aside.code() != Errc::not_found)
+        return aside.error();
     return uses;
+}
+
+Result<std::optional<std::int64_t>> read_last_use_of(const std::string& path,
+                                                     std::string_view client_id) {
+    std::optional<std::int64_t> time;
+    FileToRead file;
+    if (Status opened = open_to_read(path, file); !opened)
+        return opened.error();
+    LastUseMap whole;  // format 1 has no index: read whole, as read_last_use does
+    if (table::is_table(file.head.bytes, file.head.size)) {
+        if (Status s = table::lookup_table(file.fd.get(), file.st.st_size, path, client_id, time);
+            !s)
+            return s.error();
+    } else if (Status s = read_whole(file, path, whole); !s) {
+        return s.error();
+    }
+    if (Status aside = read_one(path + ".format1", whole);
+        !aside && aside.code() != Errc::not_found)
+        return aside.error();
+    if (const auto it = whole.find(client_id); it != whole.end())
+        time = std::max(time.value_or(it->second), it->second);
+    return time;
 }
 
 void merge_last_use(LastUseMap& into, const LastUseMap& from) {

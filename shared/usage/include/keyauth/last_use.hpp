@@ -8,7 +8,9 @@
 // once per interval (a minute by default) LastUseRecorder writes the marks
 // to a file of the server's own (not the registry), off the request path:
 // it opens the file, takes flock(LOCK_EX | LOCK_NB) and, if another process
-// holds it, keeps the marks for the next interval. It never waits. Stored
+// holds it, keeps the marks for the next interval. It never waits, and
+// keeps nothing of the file between flushes: the file is an on-disk hash
+// table (last_use_table.hpp) whose pages the marks hash to. Stored
 // times only grow (the max of stored and new). keytool reads the files of
 // every host it is given (read_last_use) and takes the max per client.
 //
@@ -23,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -84,6 +87,11 @@ struct FlushReport {
     std::string message;  // failed: what and the fix
     // say it in the log: a new failure, or the first success after one
     bool report = false;
+    // What the flush did to the file: pread and pwrite calls on its pages
+    // (runs of pages, coalesced), and growths of the table.
+    std::size_t page_reads = 0;
+    std::size_t page_writes = 0;
+    std::size_t growths = 0;
 };
 
 // One per server process: the marks and their file.
@@ -115,25 +123,29 @@ class LastUseRecorder {
     std::int64_t interval() const noexcept { return interval_; }
     const std::string& path() const noexcept { return path_; }
 
-    struct FileIndex;
-
   private:
     std::string path_;
     std::int64_t interval_;
     std::int64_t last_attempt_ = 0;
     std::uint64_t dropped_at_flush_ = 0;  // marks_.dropped() at the last attempt
     LastUseMarks marks_;
-    std::unique_ptr<FileIndex> index_;  // where each id's record is, per file
-    std::string last_failure_;          // "" after a success
+    std::string last_failure_;  // "" after a success
 };
 
 // id -> the latest minute any of the files records.
 using LastUseMap = std::map<std::string, std::int64_t, std::less<>>;
 
-// Reads one host's file (for keytool; any user that may read it). Refuses a
-// file that is not one (wrong header, not a regular file); skips records
-// that are torn or carry no valid client id.
+// Reads one host's file (for keytool; any user that may read it), format 2
+// or 1, and merges PATH.format1 (a format-1 file the writer moved aside
+// when it made format 2) while that exists. Refuses a file that is not one
+// (wrong header, a size not its geometry, not a regular file); skips
+// records that are torn or carry no valid client id.
 Result<LastUseMap> read_last_use(const std::string& path);
+// One client's time, as read_last_use(path) gives it, without reading the
+// whole file: at most two pages of a format-2 table (a format-1 file, and
+// PATH.format1 while it exists, are read whole). Unset: no record.
+Result<std::optional<std::int64_t>> read_last_use_of(const std::string& path,
+                                                     std::string_view client_id);
 // Keeps the later time per id.
 void merge_last_use(LastUseMap& into, const LastUseMap& from);
 
