@@ -95,6 +95,10 @@ std::string prometheus_text(const SyncMetrics& m, std::int64_t now) {
            static_cast<long long>(m.watch_commits.load()));
     metric(out, "keyauth_sync_rebuilds_total", "counter", "registries rebuilt from a snapshot",
            static_cast<long long>(m.rebuilds.load()));
+    metric(out, "keyauth_sync_quiet_revisions_followed_total", "counter",
+           "etcd's revision taken as this host's when nothing under /keyauth/ changed up to it "
+           "(writes elsewhere in etcd), so that compaction never forces a rebuild",
+           static_cast<long long>(m.quiet_advances.load()));
     metric(out, "keyauth_sync_digest_checks_total", "counter",
            "the whole registry compared with etcd by digest (equal or not)",
            static_cast<long long>(m.digest_checks.load()));

@@ -21,6 +21,7 @@ struct SyncMetrics {
     std::atomic<std::uint64_t> watch_commits{0};  // transactions that applied them
     std::atomic<std::uint64_t> rebuilds{0};
     std::atomic<std::uint64_t> digest_checks{0};     // whole registry compared with etcd
+    std::atomic<std::uint64_t> quiet_advances{0};    // etcd's revision taken: nothing of ours changed
     std::atomic<std::uint64_t> watch_reconnects{0};  // a watch that broke and was started again
     std::atomic<std::uint64_t> errors{0};            // etcd unreachable, a step failed
     std::atomic<bool> held{false};

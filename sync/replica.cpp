@@ -977,6 +977,57 @@ struct Replica::State {
         return identity;
     }
 
+    // etcd's revision moves with every write, ours only with the fleet's
+    // (under /keyauth/): hosts publishing last use, keytool's settle, other
+    // programs sharing etcd. Left behind, the revision the watch starts
+    // from is compacted away sooner or later, and that forces a rebuild of
+    // every host at once. So, when etcd is ahead, prove that nothing under
+    // /keyauth/ changed up to its revision `head` and take `head` as ours:
+    // no key there was put after ours (etcd filters by mod revision), as
+    // many keys as our clients, the fleet id and the CA certificate (a
+    // delete leaves no key to see), those two still there. Then the state at `head` is ours,
+    // key for key. Anything else, or a change the watcher applied
+    // meanwhile: nothing is moved, the watch goes on as ever.
+    Status follow_quiet_revisions(std::int64_t head) {
+        if (!watcher || watcher->mode != Follow::all || watcher->recording || !held.empty() ||
+            must_rebuild)
+            return {};
+        const std::int64_t ours = revision;
+        const std::string fleet_end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
+        auto changed = unlocked(
+            [&] { return etcd.changed_since(keyauth::kFleetPrefix, fleet_end, head, ours); });
+        if (!changed)
+            return changed.status();
+        if (!changed->kvs.empty() || changed->cluster_id != cluster_id)
+            return {};  // a change the watcher brings, or another store the heartbeat names
+        for (std::string_view key : {keyauth::kFleetIdKey, keyauth::kFleetCaCertKey}) {
+            auto present = unlocked([&] { return etcd.range(key, "", head); });
+            if (!present)
+                return present.status();
+            if (present->kvs.size() != 1)
+                return {};
+        }
+        auto count = registry->count();
+        if (!count)
+            return count.status();
+        // Every key under /keyauth/: the clients, the fleet id, the CA certificate.
+        if (revision != ours || changed->count != static_cast<std::int64_t>(*count) + 2 ||
+            watcher->mode != Follow::all || watcher->recording)
+            return {};
+        auto writer = registry->begin_write();
+        if (!writer)
+            return writer.status();
+        if (Status s = (*writer)->put_meta(keyauth::kReplicaRevisionMeta, decimal(head)); !s)
+            return s;
+        if (Status s = (*writer)->commit(); !s)
+            return s;
+        revision = head;
+        watcher->from = std::max(watcher->from, head + 1);
+        ++metrics().quiet_advances;
+        publish_state();
+        return {};
+    }
+
     // Local digest and etcd's, both at the local revision; nullopt if etcd
     // can no longer serve that revision (compacted: the watcher will tell).
     // The watcher goes on applying changes meanwhile: the local list is
@@ -1061,6 +1112,11 @@ struct Replica::State {
         if (Clock::now() < next_digest)
             return false;
         const auto started = Clock::now();
+        if (now.revision > revision) {
+            if (Status s = follow_quiet_revisions(now.revision); !s)
+                log_line("checking etcd's revisions after %lld: %s", static_cast<long long>(revision),
+                         s.error().message.c_str());
+        }
         auto pair = digests();
         schedule_digest(Clock::now() - started);
         if (pair && *pair)

@@ -253,6 +253,9 @@ struct EtcdClient::Impl {
     // Tries the endpoints in turn (the last good one first) until one
     // answers, or the request's time is up. Every retried request is safe
     // to repeat: reads, and transactions guarded by compares.
+    // A /v3/kv/range answer, its keys decoded.
+    Result<EtcdRange> range(const json& request);
+
     Result<json> call(std::string_view path, const json& request) {
         const std::string body = request.dump();
         const auto deadline = Clock::now() + options.request_timeout;
@@ -444,7 +447,21 @@ Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range
         request["revision"] = std::to_string(revision);
     if (limit > 0)
         request["limit"] = std::to_string(limit);
-    auto answer = impl_->call("/v3/kv/range", request);
+    return impl_->range(request);
+}
+
+Result<EtcdRange> EtcdClient::changed_since(std::string_view key, std::string_view range_end,
+                                            std::int64_t revision, std::int64_t after) {
+    json request = {{"key", base64(key)},
+                    {"range_end", base64(range_end)},
+                    {"revision", std::to_string(revision)},
+                    {"keys_only", true},
+                    {"min_mod_revision", std::to_string(after + 1)}};
+    return impl_->range(request);
+}
+
+Result<EtcdRange> EtcdClient::Impl::range(const json& request) {
+    auto answer = call("/v3/kv/range", request);
     if (!answer)
         return answer.error();
     try {
@@ -452,6 +469,7 @@ Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range
         out.revision = int_field((*answer)["header"], "revision");
         out.cluster_id = id_field((*answer)["header"], "cluster_id");
         out.more = answer->value("more", false);
+        out.count = int_field(*answer, "count");
         if (auto kvs = answer->find("kvs"); kvs != answer->end()) {
             out.kvs.reserve(kvs->size());
             for (const json& kv : *kvs)

@@ -65,6 +65,7 @@ struct EtcdRange {
     std::string cluster_id;  // the answering cluster's, decimal: changes when etcd is replaced
     std::vector<EtcdKeyValue> kvs;
     bool more = false;  // limit cut it short
+    std::int64_t count = 0;  // keys in the range at the revision read, before any filter
 };
 
 // A compare that must hold for a transaction to apply: the key's
@@ -115,6 +116,11 @@ class EtcdClient {
     Result<EtcdRange> range(std::string_view key, std::string_view range_end,
                             std::int64_t revision = 0, std::int64_t limit = 0,
                             bool serializable = false);
+    // The keys in [key, range_end) at `revision` that were put after
+    // `after` (keys only), and in `count` how many keys the range holds
+    // then. etcd reads every key of the range to answer (no values sent).
+    Result<EtcdRange> changed_since(std::string_view key, std::string_view range_end,
+                                    std::int64_t revision, std::int64_t after);
     // All compares hold -> all operations, atomically. On failure the
     // compared keys are read in the same transaction.
     Result<EtcdTxnResult> txn(const std::vector<EtcdCompare>& compares,
