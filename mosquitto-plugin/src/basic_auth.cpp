@@ -92,7 +92,8 @@ int admit(Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id,
     const ClientIdText registered_id(result.client_id());  // in place: no allocation
     plugin.sessions.track(client, Session{mqtt_client_id, Grant::from(result),
                                           !mosquitto_client_clean_session(client)});
-    if (view_of(mosquitto_client_username(client)) != registered_id.view() &&
+    const char* username = mosquitto_client_username(client);
+    if ((username == nullptr || std::strcmp(username, registered_id.c_str()) != 0) &&
         mosquitto_set_username(client, registered_id.c_str()) != MOSQ_ERR_SUCCESS) {
         count_connect(plugin, result.about, Verdict::registry_error);
         return refuse(plugin, client, "credential", registered_id.view(), Verdict::registry_error,
@@ -176,7 +177,8 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     }
     const std::string_view mqtt_client_id = broker_client_id;
     Presented presented;
-    presented.mqtt_username = optional_of(event.username);
+    if (event.username != nullptr)
+        presented.mqtt_username = username;  // measured once
     presented.mqtt_password = optional_of(event.password);
     presented.mqtt_client_id = mqtt_client_id;
     presented.mqtt_client_id_assigned = broker_assigned(plugin, client, mqtt_client_id);

@@ -58,7 +58,7 @@ class InlineText {
         heap_ = std::move(other.heap_);
         size_ = other.size_;
         if (!heap_)
-            std::memcpy(inline_, other.inline_, size_ + 1);
+            std::memcpy(inline_, other.inline_, sizeof inline_);  // fixed: no call
         other.size_ = 0;
         other.inline_[0] = '\0';
     }

@@ -84,13 +84,13 @@ SessionMap::Entry& SessionMap::insert(const mosquitto* client, Session&& session
         rebuild_index(index_.empty() ? 16 : 2 * index_.size());
     if (entries_.size() == entries_.capacity())
         entries_.reserve(entries_.empty() ? 8 : 2 * entries_.size());
-    entries_.push_back(Entry{client, std::move(session), counted});  // moves never throw
+    Entry& entry = entries_.emplace_back(client, std::move(session), counted);  // cannot throw now
     const std::size_t mask = index_.size() - 1;
     std::size_t i = home_of(client);
     while (index_[i].entry != kVacant)
         i = (i + 1) & mask;
     index_[i] = Slot{client, entries_.size() - 1};
-    return entries_.back();
+    return entry;
 }
 
 void SessionMap::erase(Entry* entry) noexcept {
@@ -116,17 +116,17 @@ void SessionMap::erase(Entry* entry) noexcept {
         index_[slot_of(entries_[position].client)].entry = position;
     }
     entries_.pop_back();
-    shrink_if_sparse();
+    if (index_.size() > kSmall)
+        shrink_if_sparse();
 }
 
 // After a crowd has gone, memory goes back (amortized: a quarter or an
 // eighth full before a shrink, half full after). A failed allocation only
 // leaves the map larger.
 void SessionMap::shrink_if_sparse() noexcept {
-    constexpr std::size_t kSmall = 1024;
-    if (entries_.capacity() > kSmall && 4 * entries_.size() < entries_.capacity())
+    if (4 * entries_.size() < entries_.capacity())
         entries_.shrink_to_fit();  // non-binding: never throws
-    if (index_.size() > kSmall && 8 * entries_.size() < index_.size()) {
+    if (8 * entries_.size() < index_.size()) {
         try {
             rebuild_index(index_.size() / 4);
         } catch (...) {
@@ -134,7 +134,7 @@ void SessionMap::shrink_if_sparse() noexcept {
     }
 }
 
-void SessionTable::track(const mosquitto* client, Session session) {
+void SessionTable::track(const mosquitto* client, Session&& session) {
     rule_.admitted(session.grant.not_after);
     // A client at an address the table still knows: the broker freed the
     // one before without telling (an expired offline session does not).

@@ -55,9 +55,13 @@ struct Session {
 class SessionMap {
   public:
     struct Entry {
-        const mosquitto* client = nullptr;
+        // Built in place from a session that moves in: nothing zeroed first.
+        Entry(const mosquitto* broker_client, Session&& moved, bool is_counted) noexcept
+            : client(broker_client), session(std::move(moved)), counted(is_counted) {}
+
+        const mosquitto* client;
         Session session;
-        bool counted = false;  // its id is in the table's assigned_ids_
+        bool counted;  // its id is in the table's assigned_ids_
     };
 
     Entry* find(const mosquitto* client) noexcept;
@@ -75,6 +79,8 @@ class SessionMap {
 
   private:
     static constexpr std::size_t kVacant = ~std::size_t{0};
+    // Up to this many index slots (512 sessions) nothing is given back.
+    static constexpr std::size_t kSmall = 1024;
     struct Slot {
         const mosquitto* client = nullptr;
         std::size_t entry = kVacant;  // its position in entries_
@@ -120,7 +126,7 @@ class SessionTable {
         : rule_(registry_error_grace) {}
 
     // Keyed by the broker's client: the broker reports every disconnect.
-    void track(const mosquitto* client, Session session);
+    void track(const mosquitto* client, Session&& session);
     void untrack(const mosquitto* client) noexcept;
     // The broker reports a disconnect: a persistent session is kept offline
     // (parked) until the broker drops it, which it reports as well.
