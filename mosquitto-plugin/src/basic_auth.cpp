@@ -87,20 +87,21 @@ void warn_if_no_tick(Plugin& plugin) {
 // From here on the broker, its log and acl_file's %u know the client by its
 // registered id: the token never reaches them. On SIGHUP the broker re-runs
 // BASIC_AUTH with this id as the username; the session table answers that.
-int admit(Plugin& plugin, mosquitto* client, const AuthResult& result) {
-    const char* mqtt_client_id = mosquitto_client_id(client);
-    const std::string registered_id(result.client_id());
-    Session session{mqtt_client_id, Grant::from(result), !mosquitto_client_clean_session(client)};
-    plugin.sessions.track(client, std::move(session));
-    if (view_of(mosquitto_client_username(client)) != registered_id &&
+int admit(Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id,
+          const AuthResult& result) {
+    const ClientIdText registered_id(result.client_id());  // in place: no allocation
+    plugin.sessions.track(client, Session{mqtt_client_id, Grant::from(result),
+                                          !mosquitto_client_clean_session(client)});
+    const char* username = mosquitto_client_username(client);
+    if ((username == nullptr || std::strcmp(username, registered_id.c_str()) != 0) &&
         mosquitto_set_username(client, registered_id.c_str()) != MOSQ_ERR_SUCCESS) {
         count_connect(plugin, result.about, Verdict::registry_error);
-        return refuse(plugin, client, "credential", registered_id, Verdict::registry_error,
+        return refuse(plugin, client, "credential", registered_id.view(), Verdict::registry_error,
                       "could not set username");
     }
     count_connect(plugin, result.about, Verdict::accepted);
     if (plugin.last_use)
-        plugin.last_use->mark(registered_id, unix_now());
+        plugin.last_use->mark(registered_id.view(), unix_now());
     warn_if_no_tick(plugin);
     return MOSQ_ERR_SUCCESS;
 }
@@ -119,8 +120,8 @@ bool broker_assigned(const Plugin& plugin, mosquitto* client, std::string_view m
 // username; it passes again exactly while its token would.
 bool is_token_session_reauth(const Session* session, mosquitto* client, std::string_view username) {
     return session != nullptr && session->grant.credential.kind == CredentialKind::token &&
-           username == session->grant.client_id &&
-           view_of(mosquitto_client_id(client)) == session->mqtt_client_id;
+           username == session->grant.client_id.view() &&
+           view_of(mosquitto_client_id(client)) == session->mqtt_client_id.view();
 }
 
 // SIGHUP also re-runs BASIC_AUTH for the persistent sessions the broker
@@ -156,8 +157,8 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
             const Verdict verdict = recheck_grant(*plugin.store, session->grant, now);
             const SweepRuling ruling = plugin.sessions.ruling(verdict, session->grant, now);
             if (ruling.fate == SessionFate::cut) {
-                const std::string client_id = session->grant.client_id;
-                return refuse(plugin, client, "token", client_id, ruling.why);
+                const ClientIdText client_id = session->grant.client_id;  // refuse() untracks it
+                return refuse(plugin, client, "token", client_id.view(), ruling.why);
             }
             return MOSQ_ERR_SUCCESS;
         }
@@ -168,14 +169,16 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
 
     const CredentialKind presented_kind =
         certificate ? CredentialKind::certificate : CredentialKind::token;
-    const char* mqtt_client_id = mosquitto_client_id(client);
-    if (mqtt_client_id == nullptr) {
+    const char* broker_client_id = mosquitto_client_id(client);
+    if (broker_client_id == nullptr) {
         count_connect(plugin, presented_kind, Verdict::client_id_refused);
         return refuse(plugin, client, "credential", "", Verdict::client_id_refused,
                       "no MQTT client id");
     }
+    const std::string_view mqtt_client_id = broker_client_id;
     Presented presented;
-    presented.mqtt_username = optional_of(event.username);
+    if (event.username != nullptr)
+        presented.mqtt_username = username;  // measured once
     presented.mqtt_password = optional_of(event.password);
     presented.mqtt_client_id = mqtt_client_id;
     presented.mqtt_client_id_assigned = broker_assigned(plugin, client, mqtt_client_id);
@@ -209,7 +212,7 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     // A reload's pass over an offline session (password form): it stays parked.
     if (plugin.reloading && plugin.sessions.find_parked(client) != nullptr)
         return MOSQ_ERR_SUCCESS;
-    return admit(plugin, client, result);
+    return admit(plugin, client, mqtt_client_id, result);
 }
 
 }  // namespace

@@ -115,7 +115,13 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
 
 int on_disconnect(int /*event*/, void* event_data, void* userdata) {
     Plugin& plugin = *static_cast<Plugin*>(userdata);
-    plugin.sessions.disconnected(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
+    const mosquitto* client = static_cast<mosquitto_evt_disconnect*>(event_data)->client;
+    try {
+        plugin.sessions.disconnected(client);
+    } catch (...) {
+        // Not parked (no memory): forgotten, so a reload refuses it, never admits it.
+        plugin.sessions.untrack(client);
+    }
     return MOSQ_ERR_SUCCESS;
 }
 

@@ -3,12 +3,16 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "client_ids.hpp"
 
 namespace keyauth::mqtt {
 
 static_assert(sizeof(KeyedIdHash) == crypto_shorthash_KEYBYTES);
+// SessionMap moves entries when it grows and erases: never half-way.
+static_assert(std::is_nothrow_move_constructible_v<Session> &&
+              std::is_nothrow_move_assignable_v<Session>);
 
 KeyedIdHash::KeyedIdHash() : key_{} {
     // Without randomness (it never happens on Linux) a known key: slower
@@ -32,53 +36,167 @@ Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
     return result.verdict;
 }
 
-void SessionTable::track(const mosquitto* client, Session session) {
+// The broker's addresses are not the client's choice: a multiplicative hash
+// spreads them (their low bits are the allocator's alignment).
+std::size_t SessionMap::home_of(const mosquitto* client) const noexcept {
+    const std::uint64_t bits = reinterpret_cast<std::uintptr_t>(client) * 0x9E3779B97F4A7C15u;
+    return static_cast<std::size_t>(bits ^ (bits >> 32)) & (index_.size() - 1);
+}
+
+std::size_t SessionMap::slot_of(const mosquitto* client) const noexcept {
+    if (index_.empty())
+        return kVacant;
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = home_of(client);; i = (i + 1) & mask) {
+        const Slot& slot = index_[i];
+        if (slot.entry == kVacant)
+            return kVacant;  // never full: at most half the slots are taken
+        if (slot.client == client)
+            return i;
+    }
+}
+
+SessionMap::Entry* SessionMap::find(const mosquitto* client) noexcept {
+    const std::size_t i = slot_of(client);
+    return i == kVacant ? nullptr : &entries_[index_[i].entry];
+}
+
+const SessionMap::Entry* SessionMap::find(const mosquitto* client) const noexcept {
+    const std::size_t i = slot_of(client);
+    return i == kVacant ? nullptr : &entries_[index_[i].entry];
+}
+
+void SessionMap::rebuild_index(std::size_t slots) {
+    std::vector<Slot> index(slots);
+    index_.swap(index);
+    const std::size_t mask = slots - 1;
+    for (std::size_t e = 0; e < entries_.size(); ++e) {
+        std::size_t i = home_of(entries_[e].client);
+        while (index_[i].entry != kVacant)
+            i = (i + 1) & mask;
+        index_[i] = Slot{entries_[e].client, e};
+    }
+}
+
+SessionMap::Entry& SessionMap::insert(const mosquitto* client, Session&& session, bool counted) {
+    // Everything that can throw comes before the session is moved.
+    if (2 * (entries_.size() + 1) > index_.size())
+        rebuild_index(index_.empty() ? 16 : 2 * index_.size());
+    if (entries_.size() == entries_.capacity())
+        entries_.reserve(entries_.empty() ? 8 : 2 * entries_.size());
+    Entry& entry = entries_.emplace_back(client, std::move(session), counted);  // cannot throw now
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = home_of(client);
+    while (index_[i].entry != kVacant)
+        i = (i + 1) & mask;
+    index_[i] = Slot{client, entries_.size() - 1};
+    return entry;
+}
+
+void SessionMap::erase(Entry* entry) noexcept {
+    const std::size_t position = static_cast<std::size_t>(entry - entries_.data());
+    // Out of the index: the slots after it that may not stay where they are
+    // shift back into the hole, so that no probe stops short of them.
+    const std::size_t mask = index_.size() - 1;
+    std::size_t hole = slot_of(entry->client);
+    for (std::size_t i = (hole + 1) & mask; index_[i].entry != kVacant; i = (i + 1) & mask) {
+        const std::size_t home = home_of(index_[i].client);
+        // The slot stays when its home lies cyclically in (hole, i].
+        const bool stays = hole < i ? (hole < home && home <= i) : (hole < home || home <= i);
+        if (!stays) {
+            index_[hole] = index_[i];
+            hole = i;
+        }
+    }
+    index_[hole] = Slot{};
+    // Out of the array: the last entry takes its place.
+    const std::size_t last = entries_.size() - 1;
+    if (position != last) {
+        entries_[position] = std::move(entries_[last]);
+        index_[slot_of(entries_[position].client)].entry = position;
+    }
+    entries_.pop_back();
+    if (index_.size() > kSmall)
+        shrink_if_sparse();
+}
+
+// After a crowd has gone, memory goes back (amortized: a quarter or an
+// eighth full before a shrink, half full after). A failed allocation only
+// leaves the map larger.
+void SessionMap::shrink_if_sparse() noexcept {
+    if (4 * entries_.size() < entries_.capacity())
+        entries_.shrink_to_fit();  // non-binding: never throws
+    if (8 * entries_.size() < index_.size()) {
+        try {
+            rebuild_index(index_.size() / 4);
+        } catch (...) {
+        }
+    }
+}
+
+void SessionTable::track(const mosquitto* client, Session&& session) {
     rule_.admitted(session.grant.not_after);
     // A client at an address the table still knows: the broker freed the
     // one before without telling (an expired offline session does not).
-    if (auto it = sessions_.find(client); it != sessions_.end())
-        forget(sessions_, it);
-    if (auto it = parked_.find(client); it != parked_.end())
-        forget(parked_, it);
-    if (looks_broker_assigned(session.mqtt_client_id))
-        ++assigned_ids_[session.mqtt_client_id];
-    sessions_.emplace(client, std::move(session));
+    if (SessionMap::Entry* known = sessions_.find(client))
+        forget(sessions_, known);
+    if (SessionMap::Entry* known = parked_.find(client))
+        forget(parked_, known);
+    const bool counted = looks_broker_assigned(session.mqtt_client_id);
+    if (counted) {
+        auto [entry, added] = assigned_ids_.try_emplace(std::string(session.mqtt_client_id), 0);
+        try {
+            sessions_.insert(client, std::move(session), true);
+        } catch (...) {
+            if (added)
+                assigned_ids_.erase(entry);
+            throw;
+        }
+        ++entry->second;
+        return;
+    }
+    sessions_.insert(client, std::move(session), false);
 }
 
-void SessionTable::forget(Sessions& table, Sessions::iterator entry) noexcept {
-    const std::string& id = entry->second.mqtt_client_id;
-    if (auto counted = assigned_ids_.find(id); counted != assigned_ids_.end()) {
-        if (--counted->second == 0)
-            assigned_ids_.erase(counted);
+void SessionTable::forget(SessionMap& table, SessionMap::Entry* entry) noexcept {
+    if (entry->counted) {
+        // The count was made with this id at track(); only a lookup's string can throw.
+        try {
+            auto counted = assigned_ids_.find(std::string(entry->session.mqtt_client_id));
+            if (counted != assigned_ids_.end() && --counted->second == 0)
+                assigned_ids_.erase(counted);
+        } catch (...) {
+        }
     }
     table.erase(entry);
 }
 
 void SessionTable::untrack(const mosquitto* client) noexcept {
-    if (auto it = sessions_.find(client); it != sessions_.end())
-        forget(sessions_, it);
+    if (SessionMap::Entry* live = sessions_.find(client))
+        forget(sessions_, live);
 }
 
 void SessionTable::disconnected(const mosquitto* client) {
     // The live session first: track() left no parked one at its address.
-    auto it = sessions_.find(client);
-    if (it == sessions_.end()) {
-        if (auto parked = parked_.find(client); parked != parked_.end())
+    SessionMap::Entry* live = sessions_.find(client);
+    if (live == nullptr) {
+        if (SessionMap::Entry* parked = parked_.find(client))
             forget(parked_, parked);
         return;
     }
-    if (it->second.persistent) {
-        // Parked under the same id: its count stays.
-        parked_.emplace(client, std::move(it->second));
-        sessions_.erase(it);
+    if (live->session.persistent) {
+        // Parked under the same id: its count stays. If parking throws, the
+        // session is still live and the caller forgets it.
+        parked_.insert(client, std::move(live->session), live->counted);
+        sessions_.erase(live);
         return;
     }
-    forget(sessions_, it);
+    forget(sessions_, live);
 }
 
 const Session* SessionTable::find_parked(const mosquitto* client) const {
-    auto it = parked_.find(client);
-    return it == parked_.end() ? nullptr : &it->second;
+    const SessionMap::Entry* parked = parked_.find(client);
+    return parked == nullptr ? nullptr : &parked->session;
 }
 
 bool SessionTable::holds_broker_assigned_id(std::string_view mqtt_client_id) const {
@@ -86,8 +204,8 @@ bool SessionTable::holds_broker_assigned_id(std::string_view mqtt_client_id) con
 }
 
 Session* SessionTable::find(const mosquitto* client) {
-    auto it = sessions_.find(client);
-    return it == sessions_.end() ? nullptr : &it->second;
+    SessionMap::Entry* live = sessions_.find(client);
+    return live == nullptr ? nullptr : &live->session;
 }
 
 SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
@@ -105,14 +223,15 @@ SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
         on_sweep(sessions_.size());
     std::vector<const mosquitto*> gone;
     rule_.begin(generation);
-    for (auto& [client, session] : sessions_) {
+    for (SessionMap::Entry& entry : sessions_) {
+        Session& session = entry.session;
         // recheck_grant() renews not_after first: two statements, in this order
         const Verdict verdict = recheck_grant(store, session.grant, now);
         const SweepRuling ruling = rule_.judge(verdict, session.grant.not_after, now);
         if (ruling.fate == SessionFate::cut) {
-            outcome.revoked.push_back(
-                {session.mqtt_client_id, session.grant.client_id, ruling.why});
-            gone.push_back(client);
+            outcome.revoked.push_back({std::string(session.mqtt_client_id.view()),
+                                       std::string(session.grant.client_id.view()), ruling.why});
+            gone.push_back(entry.client);
         }
     }
     // Nothing is forgotten until every verdict is in: if the sweep throws, the

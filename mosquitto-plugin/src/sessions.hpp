@@ -10,23 +10,30 @@
 #include <vector>
 
 #include <keyauth/authenticator.hpp>
+#include <keyauth/client_id.hpp>
 #include <keyauth/client_record.hpp>
 #include <keyauth/registry.hpp>
 #include <keyauth/revocation_sweep.hpp>
+
+#include "inline_text.hpp"
 
 struct mosquitto;
 
 namespace keyauth::mqtt {
 
+// A registered id always fits in place; an MQTT client id of a registered
+// id, ':' and a short suffix, or of the broker's assigned form, does too.
+using ClientIdText = InlineText<kMaxClientIdLength>;
+
 // What a session proved, without its secret: the registered id and the
 // digest of its token or certificate (a re-issue changes it).
 struct Grant {
-    std::string client_id;
+    ClientIdText client_id;
     CredentialDigest credential;
     std::int64_t not_after = 0;
 
     static Grant from(const AuthResult& accepted) {
-        return Grant{std::string(accepted.client_id()), accepted.credential, accepted.not_after};
+        return Grant{accepted.client_id(), accepted.credential, accepted.not_after};
     }
 };
 
@@ -35,9 +42,57 @@ struct Grant {
 Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now);
 
 struct Session {
-    std::string mqtt_client_id;  // what the broker knows it by, for the kick
+    ClientIdText mqtt_client_id;  // what the broker knows it by, for the kick
     Grant grant;
     bool persistent = false;  // clean session off: the broker keeps it offline
+};
+
+// Sessions by the broker's client (an address the broker chose, not the
+// client): a dense array that a sweep walks, and beside it an index of the
+// addresses, open addressing with linear probing and no tombstones. Once
+// the arrays have grown, a CONNECT and its DISCONNECT cost a probe each and
+// no allocation. A pointer into it is valid until the map next changes.
+class SessionMap {
+  public:
+    struct Entry {
+        // Built in place from a session that moves in: nothing zeroed first.
+        Entry(const mosquitto* broker_client, Session&& moved, bool is_counted) noexcept
+            : client(broker_client), session(std::move(moved)), counted(is_counted) {}
+
+        const mosquitto* client;
+        Session session;
+        bool counted;  // its id is in the table's assigned_ids_
+    };
+
+    Entry* find(const mosquitto* client) noexcept;
+    const Entry* find(const mosquitto* client) const noexcept;
+    // The client must not be in the map. Strong guarantee if it throws.
+    Entry& insert(const mosquitto* client, Session&& session, bool counted);
+    // An entry find() returned; the last entry takes its place.
+    void erase(Entry* entry) noexcept;
+    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return entries_.empty(); }
+    std::vector<Entry>::iterator begin() noexcept { return entries_.begin(); }
+    std::vector<Entry>::iterator end() noexcept { return entries_.end(); }
+    std::vector<Entry>::const_iterator begin() const noexcept { return entries_.begin(); }
+    std::vector<Entry>::const_iterator end() const noexcept { return entries_.end(); }
+
+  private:
+    static constexpr std::size_t kVacant = ~std::size_t{0};
+    // Up to this many index slots (512 sessions) nothing is given back.
+    static constexpr std::size_t kSmall = 1024;
+    struct Slot {
+        const mosquitto* client = nullptr;
+        std::size_t entry = kVacant;  // its position in entries_
+    };
+
+    std::size_t home_of(const mosquitto* client) const noexcept;
+    std::size_t slot_of(const mosquitto* client) const noexcept;  // kVacant: absent
+    void rebuild_index(std::size_t slots);
+    void shrink_if_sparse() noexcept;
+
+    std::vector<Entry> entries_;
+    std::vector<Slot> index_;  // a power of two, at most half full (empty: none yet)
 };
 
 // A session the registry no longer admits, or no longer answers for.
@@ -71,7 +126,7 @@ class SessionTable {
         : rule_(registry_error_grace) {}
 
     // Keyed by the broker's client: the broker reports every disconnect.
-    void track(const mosquitto* client, Session session);
+    void track(const mosquitto* client, Session&& session);
     void untrack(const mosquitto* client) noexcept;
     // The broker reports a disconnect: a persistent session is kept offline
     // (parked) until the broker drops it, which it reports as well.
@@ -88,8 +143,8 @@ class SessionTable {
     // last-use pass: O(live sessions), nothing allocated.
     template <typename Used>
     void for_each_live(Used&& used) const {
-        for (const auto& entry : sessions_)
-            used(std::string_view(entry.second.grant.client_id));
+        for (const SessionMap::Entry& entry : sessions_)
+            used(entry.session.grant.client_id.view());
     }
 
     // Re-checks every session when the core's rule says a sweep is due (the
@@ -105,12 +160,11 @@ class SessionTable {
     }
 
   private:
-    using Sessions = std::unordered_map<const mosquitto*, Session>;
     // Erases the entry and forgets its id.
-    void forget(Sessions& table, Sessions::iterator entry) noexcept;
+    void forget(SessionMap& table, SessionMap::Entry* entry) noexcept;
 
-    Sessions sessions_;
-    Sessions parked_;
+    SessionMap sessions_;
+    SessionMap parked_;
     // The ids of the broker's assigned form among sessions_ and parked_,
     // counted: only these are ever asked about.
     std::unordered_map<std::string, std::size_t, KeyedIdHash> assigned_ids_;

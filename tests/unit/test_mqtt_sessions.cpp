@@ -321,6 +321,78 @@ void recheck_grant_renews_the_validity(void**) {
     assert_int_equal(grant.not_after, kNow + 2 * kDay);
 }
 
+// The table's index is open addressing: every session must stay findable
+// through any order of arrivals and departures, and a sweep must still see
+// each one (a revocation that missed one would leave it connected).
+void every_session_is_found_through_any_arrivals_and_departures(void**) {
+    constexpr int kClients = 3000;
+    static char addresses[kClients];
+    auto at = [](int n) { return reinterpret_cast<const mosquitto*>(&addresses[n]); };
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table;
+    std::map<int, bool> expected;  // client -> persistent
+    unsigned state = 12345;
+    auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 8; };
+    for (int step = 0; step < 4 * kClients; ++step) {
+        const int n = static_cast<int>(next() % kClients);
+        if (next() % 3 != 0) {
+            const bool persistent = next() % 2 == 0;
+            table.track(at(n), token_session("m-" + std::to_string(n), "myapp01", live(1), persistent));
+            expected[n] = persistent;
+        } else if (expected.count(n) != 0) {
+            table.disconnected(at(n));
+            if (!expected[n])
+                expected.erase(n);
+            else
+                expected[n] = false;  // parked: its next disconnect drops it
+        }
+    }
+    std::size_t live_count = 0;
+    for (int n = 0; n < kClients; ++n) {
+        const Session* found = table.find(at(n));
+        const Session* parked = table.find_parked(at(n));
+        if (found != nullptr) {
+            ++live_count;
+            assert_string_equal(found->mqtt_client_id.c_str(), ("m-" + std::to_string(n)).c_str());
+        }
+        assert_true(found == nullptr || parked == nullptr);
+        assert_int_equal(found != nullptr || parked != nullptr, expected.count(n));
+    }
+    assert_int_equal(table.size(), live_count);
+    store.erase("myapp01");
+    const SweepOutcome outcome = table.sweep(store, kNow);
+    assert_int_equal(outcome.revoked.size(), live_count);
+    assert_int_equal(table.size(), 0);
+    for (int n = 0; n < kClients; ++n)
+        assert_null(table.find(at(n)));
+}
+
+// An MQTT client id longer than what a session keeps in place is kept whole:
+// the kick names it exactly, and a reload compares it exactly.
+void a_long_mqtt_client_id_is_kept_whole(void**) {
+    const std::string id = "myapp01:" + std::string(300, 'x');
+    const std::string assigned = std::string(100, 'p') + kAssigned1.substr(5);
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table;
+    table.track(client(0), token_session(id, "myapp01", live(1), true));
+    table.track(client(1), token_session(assigned, "myapp01", live(1), true));
+    assert_true(table.holds_broker_assigned_id(assigned));
+    table.disconnected(client(0));
+    table.disconnected(client(1));
+    assert_string_equal(table.find_parked(client(0))->mqtt_client_id.c_str(), id.c_str());
+    assert_true(table.holds_broker_assigned_id(assigned));
+    table.track(client(0), token_session(id + "y", "myapp01", live(1)));
+    assert_null(table.find_parked(client(0)));
+    store.erase("myapp01");
+    const SweepOutcome outcome = table.sweep(store, kNow);
+    assert_int_equal(outcome.revoked.size(), 1);
+    assert_string_equal(outcome.revoked[0].mqtt_client_id.c_str(), (id + "y").c_str());
+    table.disconnected(client(1));
+    assert_false(table.holds_broker_assigned_id(assigned));
+}
+
 }  // namespace
 
 int main() {
@@ -339,6 +411,8 @@ int main() {
         cmocka_unit_test(ruling_outside_a_sweep_keeps_through_an_error),
         cmocka_unit_test(recheck_grant_renews_the_validity),
         cmocka_unit_test(only_live_sessions_are_visited_for_last_use),
+        cmocka_unit_test(every_session_is_found_through_any_arrivals_and_departures),
+        cmocka_unit_test(a_long_mqtt_client_id_is_kept_whole),
     };
     return run_group(tests);
 }

@@ -172,17 +172,22 @@ AuthResult about(AuthResult result, CredentialKind kind) {
 
 // The token an MQTT CONNECT carries: the username when it has a token's
 // form, else the password, whose username must then be the registered id.
+// A username alone is parsed at most once: a client id (never a token's
+// form: ids are shorter than any token) lacks its password; anything else is
+// judged as a token, from the cache without a parse when it holds it.
+static_assert(kMaxClientIdLength < 1 + kTokenSeparator.size() + 2 * kTokenSecretBytes,
+              "a valid client id never has a token's form");
 AuthResult check_mqtt_token(ClientStore& store, const Presented& presented, std::int64_t now) {
     const std::string_view username = presented.mqtt_username.value_or("");
     const std::string_view password = presented.mqtt_password.value_or("");
-    ParsedToken parsed;
-    if (parse_token(username, parsed))
-        return check_token_unguarded(store, username, now);
     if (password.empty()) {
         if (is_valid_client_id(username))
             return refusal(Verdict::password_missing);
         return check_token_unguarded(store, username, now);
     }
+    ParsedToken parsed;
+    if (parse_token(username, parsed))
+        return check_token_unguarded(store, username, now);
     AuthResult result = check_token_unguarded(store, password, now);
     if (result.accepted() && username != result.client_id())
         result.verdict = Verdict::different_clients;
@@ -223,6 +228,13 @@ bool judged(Check check, bool is_presented) {
     return check == Check::required || (check == Check::when_presented && is_presented);
 }
 
+// Is the token judged? Whether one is presented (for MQTT a parse) is asked
+// only when that decides it.
+bool token_judged(Check check, const Presented& presented) {
+    return check == Check::required ||
+           (check == Check::when_presented && token_presented(presented));
+}
+
 // The MQTT client id rule of authenticate(), once the credentials passed.
 bool client_id_admitted(const Presented& presented, const Requirements& requirements,
                         const AuthResult& admitted) {
@@ -241,7 +253,7 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
                                   const Requirements& requirements, std::int64_t now) {
     // The usual request, a token alone: judged in place, no copy of a verdict.
     if (!judged(requirements.certificate, presented.certificate != nullptr)) {
-        if (!judged(requirements.token, token_presented(presented)))
+        if (!token_judged(requirements.token, presented))
             return refusal(Verdict::missing);  // nothing is required: a host's misuse
         AuthResult token = check_presented_token(store, presented, now);
         token.about = CredentialKind::token;
@@ -255,7 +267,7 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
         about(check_presented_certificate(store, presented, now), CredentialKind::certificate);
     if (!certificate->accepted())
         return *certificate;
-    if (judged(requirements.token, token_presented(presented))) {
+    if (token_judged(requirements.token, presented)) {
         token = about(check_presented_token(store, presented, now), CredentialKind::token);
         if (!token->accepted())
             return *token;
