@@ -382,8 +382,13 @@ struct Replica::State {
     // which did too): --digest-interval, or ten times that read if longer,
     // so that at a million clients (a read of minutes) comparing never
     // takes more than a tenth of etcd's time, nor starts again at once.
+    // Never more than six hours apart, however slow a read was.
     void schedule_digest(Clock::duration whole_read) {
-        next_digest = Clock::now() + std::max<Clock::duration>(options.digest_interval, 10 * whole_read);
+        const Clock::duration wait =
+            std::max<Clock::duration>(options.digest_interval, 10 * whole_read);
+        next_digest = Clock::now() + std::min<Clock::duration>(wait, std::max<Clock::duration>(
+                                                                          options.digest_interval,
+                                                                          std::chrono::hours(6)));
     }
 
     Status after_load(const Snapshot& snapshot, const char* how) {

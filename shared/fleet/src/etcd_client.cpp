@@ -26,6 +26,16 @@ constexpr int kGrpcUnauthenticated = 16;
 constexpr int kGrpcDeadlineExceeded = 4;
 constexpr std::size_t kRefusedRounds = 3;
 
+// A request of one key or a transaction, or a page of a whole prefix (a
+// load, a rebuild, a digest check: megabytes).
+enum class Transfer { small, bulk };
+// A page may take several request budgets (a slow link); what stops a
+// member that hangs is its sending less than this many bytes a second for
+// a slice.
+constexpr int kBulkBudgets = 6;
+constexpr long kBulkLowSpeed = 16 * 1024;
+constexpr long kBulkSilentSlices = 5;
+
 struct CurlEasyFree {
     void operator()(CURL* p) const { curl_easy_cleanup(p); }
 };
@@ -153,7 +163,7 @@ struct EtcdClient::Impl {
     }
 
     Exchange post(const std::string& endpoint, std::string_view path, std::string_view body,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout, Transfer transfer = Transfer::small) {
         if (!handle)
             handle.reset(curl_easy_init());
         CURL* curl = handle.get();
@@ -165,6 +175,17 @@ struct EtcdClient::Impl {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+        if (transfer == Transfer::bulk) {
+            // Megabytes over a slow link may take longer than any fixed
+            // slice, and a member reads a million keys for seconds before
+            // it sends a byte; one that sends next to nothing for five
+            // slices is left as a hung one is.
+            const long slice = static_cast<long>(options.attempt_timeout.count());
+            curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, slice);
+            curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, kBulkLowSpeed);
+            curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                             std::max(1L, kBulkSilentSlices * slice / 1000));
+        }
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
         out.transport = curl_easy_perform(curl);
@@ -254,11 +275,14 @@ struct EtcdClient::Impl {
     // answers, or the request's time is up. Every retried request is safe
     // to repeat: reads, and transactions guarded by compares.
     // A /v3/kv/range answer, its keys decoded.
-    Result<EtcdRange> range(const json& request);
+    Result<EtcdRange> range(const json& request, Transfer transfer);
 
-    Result<json> call(std::string_view path, const json& request) {
+    Result<json> call(std::string_view path, const json& request,
+                      Transfer transfer = Transfer::small) {
         const std::string body = request.dump();
-        const auto deadline = Clock::now() + options.request_timeout;
+        const auto deadline = Clock::now() + (transfer == Transfer::bulk
+                                                  ? kBulkBudgets * options.request_timeout
+                                                  : options.request_timeout);
         Error last = make_error(Errc::io_error, "etcd: no endpoint");
         bool authenticated_again = false;
         // Rounds in which no endpoint even accepted a connection: the
@@ -283,10 +307,13 @@ struct EtcdClient::Impl {
                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             // One member may hang (a follower waiting for a dead leader):
             // each attempt gets a slice, the rest goes to the others.
+            const auto slice = std::max(options.attempt_timeout, std::chrono::milliseconds(200));
             Exchange exchange =
                 post(endpoint, path, body,
-                     std::clamp(left, std::chrono::milliseconds(200),
-                                std::max(options.attempt_timeout, std::chrono::milliseconds(200))));
+                     transfer == Transfer::bulk
+                         ? std::max(left, std::chrono::milliseconds(200))
+                         : std::clamp(left, std::chrono::milliseconds(200), slice),
+                     transfer);
             if (exchange.transport == CURLE_OK && exchange.status == 200) {
                 json answer = json::parse(exchange.body, nullptr, false);
                 if (!answer.is_object())
@@ -447,7 +474,7 @@ Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range
         request["revision"] = std::to_string(revision);
     if (limit > 0)
         request["limit"] = std::to_string(limit);
-    return impl_->range(request);
+    return impl_->range(request, limit > 0 ? Transfer::bulk : Transfer::small);
 }
 
 Result<EtcdRange> EtcdClient::changed_since(std::string_view key, std::string_view range_end,
@@ -457,11 +484,11 @@ Result<EtcdRange> EtcdClient::changed_since(std::string_view key, std::string_vi
                     {"revision", std::to_string(revision)},
                     {"keys_only", true},
                     {"min_mod_revision", std::to_string(after + 1)}};
-    return impl_->range(request);
+    return impl_->range(request, Transfer::bulk);
 }
 
-Result<EtcdRange> EtcdClient::Impl::range(const json& request) {
-    auto answer = call("/v3/kv/range", request);
+Result<EtcdRange> EtcdClient::Impl::range(const json& request, Transfer transfer) {
+    auto answer = call("/v3/kv/range", request, transfer);
     if (!answer)
         return answer.error();
     try {
