@@ -92,6 +92,14 @@ keyauth::Result<std::vector<std::string>> LastUsePublisher::shards_to_publish() 
             return one.error();
         keyauth::merge_last_use(uses, *one);
     }
+    // And what this host published before: a file made again (moved aside,
+    // a new disk, a reinstall under the same host name) must not erase
+    // the host's history and show a client used last week as never used.
+    // A shard that is not one holds no history: it is written over.
+    for (const auto& entry : published_) {
+        if (auto held = keyauth::decode_last_use_shard(entry.second))
+            keyauth::merge_last_use(uses, *held);
+    }
     // What the servers read: no LMDB, no lock, so the writer never waits.
     auto registry = keyauth::RegistryReader::open(options_.registry_dir);
     if (!registry)
@@ -108,18 +116,23 @@ keyauth::Result<std::vector<std::string>> LastUsePublisher::shards_to_publish() 
     return keyauth::encode_last_use_shards(known);
 }
 
+// What etcd holds of this host's, once per fleet id (and after a failure).
+Status LastUsePublisher::load_published(const std::string& fleet_id) {
+    if (published_fleet_id_ == fleet_id)
+        return {};
+    const std::string prefix = keyauth::fleet_usage_host_prefix(fleet_id, options_.host);
+    auto range = etcd_->range(prefix, keyauth::etcd_prefix_end(prefix));
+    if (!range)
+        return range.error();
+    published_.clear();
+    for (auto& kv : range->kvs)
+        published_.emplace(std::move(kv.key), std::move(kv.value));
+    published_fleet_id_ = fleet_id;
+    return {};
+}
+
 Status LastUsePublisher::reconcile(const std::string& fleet_id,
                                    const std::vector<std::string>& shards) {
-    const std::string prefix = keyauth::fleet_usage_host_prefix(fleet_id, options_.host);
-    if (published_fleet_id_ != fleet_id) {
-        auto range = etcd_->range(prefix, keyauth::etcd_prefix_end(prefix));
-        if (!range)
-            return range.error();
-        published_.clear();
-        for (auto& kv : range->kvs)
-            published_.emplace(std::move(kv.key), std::move(kv.value));
-        published_fleet_id_ = fleet_id;
-    }
     using Kind = keyauth::EtcdOperation::Kind;
     // One shard a request: each stays far below etcd's request limit.
     for (std::size_t i = 0; i < shards.size(); ++i) {
@@ -154,12 +167,14 @@ Status LastUsePublisher::publish_once() {
             return connected.error();
         etcd_ = std::move(*connected);
     }
-    auto shards = shards_to_publish();
-    if (!shards)
-        return shards.status();
     auto fleet_id = keyauth::read_fleet_id(*etcd_);
     if (!fleet_id)
         return fleet_id.status();
+    if (Status s = load_published(*fleet_id); !s)
+        return s;
+    auto shards = shards_to_publish();
+    if (!shards)
+        return shards.status();
     return reconcile(*fleet_id, *shards);
 }
 

@@ -48,6 +48,7 @@ class LastUsePublisher {
 
   private:
     void loop();
+    keyauth::Status load_published(const std::string& fleet_id);
     keyauth::Result<std::vector<std::string>> shards_to_publish();
     keyauth::Status reconcile(const std::string& fleet_id, const std::vector<std::string>& shards);
 

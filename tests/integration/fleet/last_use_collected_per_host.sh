@@ -133,6 +133,16 @@ wait_until 10 "bob gone from host-b's shard after his del" bob_left_host_b
 shard_holds host-b alice || fail "alice gone from host-b's shard with bob"
 pass "a client deleted from the registry leaves the host's shard"
 
+# host-b's file made again (moved aside, a new disk): what host-b published
+# before stays in its shard. The broker starts a new file with carol's use;
+# alice, used on host-b before, is still in host-b's shard beside her.
+mv "$WORK/usage-b/last-use" "$WORK/usage-b/last-use.old"
+publish 2 ./carol_token "from b" >/dev/null || fail "carol on host 2"
+carol_on_host_b() { shard_holds host-b carol; }
+wait_until 10 "carol in host-b's shard" carol_on_host_b
+shard_holds host-b alice || fail "host-b's history erased by a file made again"
+pass "a last-use file made again: the host's published history is kept"
+
 # A malformed shard (another writer, a bug): list --unused fails naming it.
 etcdctl --endpoints "$ETCD" put "/keyauth-usage/$FLEET_ID/host-c/0" "$(printf '\001\001\000\001a')" >/dev/null
 out=$(admin list --unused 1d 2>&1) && fail "list --unused with a malformed shard succeeded: $out"
