@@ -13,8 +13,11 @@ constexpr std::size_t kMaxVarintBytes = 5;  // up to 2^35: days, lengths, counts
 // 9999-12-31: a later day is no calendar's, so no record.
 constexpr std::uint64_t kLastDay = 2932896;
 constexpr std::size_t kMaxFleetIdLength = 64;
-// A reader's page of shards: a few MiB of base64 per answer at most.
-constexpr std::int64_t kShardsPerPage = 4;
+// A reader's page of shards: 16 of 256 KiB are about 5.5 MiB of base64 (the
+// gateway answers pages of 6 MB whole), and a quarter of the pages of 4.
+constexpr std::int64_t kShardsPerPage = 16;
+// Shards a fleet's readers take, all hosts together.
+constexpr std::int64_t kMaxShards = 65536;
 
 void put_varint(std::string& out, std::uint64_t value) {
     while (value >= 0x80) {
@@ -266,8 +269,20 @@ Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::stri
         auto page = etcd.range(from, end, revision, kShardsPerPage);
         if (!page)
             return page.error();
-        if (revision == 0)
+        if (revision == 0) {
             revision = page->revision;
+            // etcd 3.4 walks the rest of the range for every page: tiny
+            // shards by the million (a host's stolen etcd user) would cost
+            // etcd hours. No fleet comes near this many (each shard up to
+            // 256 KiB: 16 GiB, beyond any etcd's quota).
+            if (page->count > kMaxShards)
+                return make_error(Errc::registry_corrupt,
+                                  "etcd holds " + std::to_string(page->count) +
+                                      " last-use shards under " + prefix + ", more than " +
+                                      std::to_string(kMaxShards) +
+                                      " a fleet can publish: not read (delete what a host "
+                                      "should not have put; docs/FLEET.md)");
+        }
         for (const auto& kv : page->kvs) {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
             if (!key)
