@@ -1,5 +1,6 @@
 #include "client_last_use.hpp"
 
+#include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -60,9 +61,15 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
     if (!invocation.etcd.enabled())
         return last_use;
     auto hosts = read_fleet_last_use(invocation.etcd);
-    if (!hosts && hosts.error().code == keyauth::Errc::permission_denied &&
-        need == LastUseNeed::to_show)
+    if (!hosts && need == LastUseNeed::to_show) {
+        // Shown only: a host's bad shard must not cost the operator `show`
+        // (mid-incident) or a listing. Filtering fails instead: a host left
+        // out could make a used client look unused.
+        if (hosts.error().code != keyauth::Errc::permission_denied)
+            std::fprintf(stderr, "keytool: last use in etcd left out: %s\n",
+                         hosts.error().message.c_str());
         return last_use;
+    }
     if (!hosts)
         return keyauth::make_error(hosts.error().code,
                                    "last use in etcd: " + hosts.error().message);

@@ -81,10 +81,15 @@ keyauth::Status LastUseRecords::refresh_fleet() {
     return {};
 }
 
+// A file given that cannot be read stops the console from starting, as it
+// stops list; the fleet's shards do not (a host's bad shard or etcd away for
+// a moment): the answers name that error (last_use_errors) until it clears.
 keyauth::Status LastUseRecords::load() {
-    const std::vector<std::string> errors = refresh();
-    if (!errors.empty())
-        return keyauth::make_error(keyauth::Errc::io_error, errors.front());
+    for (auto& file : files_) {
+        if (keyauth::Status s = refresh_file(file); !s)
+            return s;
+    }
+    refresh();
     return {};
 }
 
