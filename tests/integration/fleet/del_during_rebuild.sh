@@ -11,10 +11,7 @@ CLIENTS=${CLIENTS:-15000}
 LIMIT_MS=${LIMIT_MS:-100}
 start_etcd_cluster
 admin init >/dev/null
-admin_gen template
-mkdir "$WORK/tokens"
-python3 "$(dirname "$FLEET_LIB")/bulk_clients.py" "${ETCD%%,*}" template b "$CLIENTS" "$WORK/tokens" ||
-    fail "bulk registration"
+admin_gen_bulk b "$CLIENTS"
 start_host 1
 start_nginx 1
 host_has_all() {

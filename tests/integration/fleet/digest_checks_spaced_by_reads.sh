@@ -8,10 +8,7 @@ source "$FLEET_LIB"
 CLIENTS=${CLIENTS:-25000}
 start_etcd_cluster
 admin init >/dev/null
-admin_gen template
-mkdir "$WORK/tokens"
-python3 "$(dirname "$FLEET_LIB")/bulk_clients.py" "${ETCD%%,*}" template b "$CLIENTS" "$WORK/tokens" ||
-    fail "bulk registration"
+admin_gen_bulk b "$CLIENTS"
 
 port=$(free_port)
 DIGEST_INTERVAL=1 start_host 1 --metrics "127.0.0.1:$port"

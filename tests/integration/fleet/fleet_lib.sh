@@ -117,6 +117,16 @@ admin_gen() {
     for id in "$@"; do admin gen "$id" --output "./$id" >/dev/null || fail "admin gen $id"; done
 }
 
+# admin_gen_bulk PREFIX N: a template client, then N clients PREFIX0000...
+# registered straight into etcd (tests/integration/fleet/bulk_clients.py),
+# their tokens in $WORK/tokens.
+admin_gen_bulk() {
+    admin_gen template
+    mkdir -p "$WORK/tokens"
+    python3 "$(dirname "$FLEET_LIB")/bulk_clients.py" "${ETCD%%,*}" template "$1" "$2" "$WORK/tokens" ||
+        fail "bulk registration"
+}
+
 # ---- hosts ------------------------------------------------------------------
 
 host_dir() { echo "$WORK/host$1"; }

@@ -15,10 +15,7 @@ FORCED_REBUILDS=${FORCED_REBUILDS:-3}  # SIGUSR1 to both hosts, every 5 s
 CHECK_EVERY=${CHECK_EVERY:-2}  # seconds between digest checks
 start_etcd_cluster
 admin init >/dev/null
-admin_gen template
-mkdir "$WORK/tokens"
-python3 "$(dirname "$FLEET_LIB")/bulk_clients.py" "${ETCD%%,*}" template b 3200 "$WORK/tokens" ||
-    fail "bulk registration"
+admin_gen_bulk b 3200
 expect_eq "$(etcd_ids | wc -l)" "3201" "clients in etcd before the writers"
 
 # del_and_probe ID: keytool --etcd del, then, once it has returned, the

@@ -11,10 +11,7 @@ LAG_LIMIT_MS=${LAG_LIMIT_MS:-1000}
 DELS=${DELS:-10}
 start_etcd_cluster
 admin init >/dev/null
-admin_gen template
-mkdir "$WORK/tokens"
-python3 "$(dirname "$FLEET_LIB")/bulk_clients.py" "${ETCD%%,*}" template d "$DELS" "$WORK/tokens" ||
-    fail "bulk registration"
+admin_gen_bulk d "$DELS"
 port=$(free_port)
 start_host 1 --metrics "127.0.0.1:$port"
 start_nginx 1
