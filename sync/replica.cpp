@@ -983,15 +983,15 @@ struct Replica::State {
     }
 
     // etcd's revision moves with every write, ours only with the fleet's
-    // (under /keyauth/): hosts publishing last use, keytool's settle, other
-    // programs sharing etcd. Left behind, the revision the watch starts
-    // from is compacted away sooner or later, and that forces a rebuild of
-    // every host at once. So, when etcd is ahead, prove that nothing under
-    // /keyauth/ changed up to its revision `head` and take `head` as ours:
-    // no key there was put after ours (etcd filters by mod revision), as
-    // many keys as our clients, the fleet id and the CA certificate (a
-    // delete leaves no key to see), those two still there. Then the state at `head` is ours,
-    // key for key. Anything else, or a change the watcher applied
+    // (under /keyauth/): hosts publishing last use, other programs sharing
+    // etcd. Left behind, the revision the watch starts from is compacted
+    // away sooner or later, and that forces a rebuild of every host at
+    // once. So, when etcd is ahead, prove that nothing under /keyauth/
+    // changed up to its revision `head` and take `head` as ours: no key
+    // there was put after ours (etcd filters by mod revision), as many keys
+    // as our clients, the fleet id and the CA certificate (a delete leaves
+    // no key to see), those two still there. Then the state at `head` is
+    // ours, key for key. Anything else, or a change the watcher applied
     // meanwhile: nothing is moved, the watch goes on as ever.
     Status follow_quiet_revisions(std::int64_t head) {
         if (!watcher || watcher->mode != Follow::all || watcher->recording || !held.empty() ||

@@ -271,12 +271,12 @@ struct EtcdClient::Impl {
                                               last.message);
     }
 
-    // Tries the endpoints in turn (the last good one first) until one
-    // answers, or the request's time is up. Every retried request is safe
-    // to repeat: reads, and transactions guarded by compares.
     // A /v3/kv/range answer, its keys decoded.
     Result<EtcdRange> range(const json& request, Transfer transfer);
 
+    // Tries the endpoints in turn (the last good one first) until one
+    // answers, or the request's time is up. Every retried request is safe
+    // to repeat: reads, and transactions guarded by compares.
     Result<json> call(std::string_view path, const json& request,
                       Transfer transfer = Transfer::small) {
         const std::string body = request.dump();
