@@ -22,9 +22,66 @@ std::string format_day(std::int64_t unix_seconds) {
     return text;
 }
 
+// "3 h 10 min", "2 d 4 h", "45 s": how long ago, to the two largest units.
+std::string format_age(std::int64_t seconds) {
+    const std::int64_t days = seconds / 86400, hours = seconds % 86400 / 3600,
+                       minutes = seconds % 3600 / 60;
+    if (days > 0)
+        return std::to_string(days) + " d " + std::to_string(hours) + " h";
+    if (hours > 0)
+        return std::to_string(hours) + " h " + std::to_string(minutes) + " min";
+    if (minutes > 0)
+        return std::to_string(minutes) + " min";
+    return std::to_string(seconds) + " s";
+}
+
 }  // namespace
 
-std::string ClientLastUse::by_host(std::string_view id) const {
+std::string stale_as_of(const keyauth::HostLastUse& host) {
+    if (!host.marker)
+        return "stale: as of an unknown time, no publish marker";
+    return "stale: as of " + format_time(host.marker->published_at);
+}
+
+bool is_stale(const keyauth::HostLastUse& host, std::int64_t now) {
+    return keyauth::host_staleness(host, now) != keyauth::HostStaleness::fresh;
+}
+
+nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
+                                        std::int64_t now) {
+    nlohmann::ordered_json stale = nlohmann::ordered_json::array();
+    for (const auto& host : hosts) {
+        if (!is_stale(host, now))
+            continue;
+        nlohmann::ordered_json entry;
+        entry["host"] = host.host;
+        if (host.marker)
+            entry["published_at"] = host.marker->published_at;
+        else
+            entry["published_at"] = nullptr;
+        stale.push_back(std::move(entry));
+    }
+    return stale;
+}
+
+std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t now) {
+    switch (keyauth::host_staleness(host, now)) {
+    case keyauth::HostStaleness::no_marker:
+        return host.host + ": publishes no marker (a keyauth-sync older than markers, or "
+                           "the marker deleted): when it last published is not known";
+    case keyauth::HostStaleness::marker_ahead:
+        return host.host + ": marker dated " + format_time(host.marker->published_at) +
+               ", ahead of this clock (its clock is wrong, or the marker forged): not believed";
+    case keyauth::HostStaleness::stale:
+    case keyauth::HostStaleness::fresh:
+        break;
+    }
+    return host.host + ": last published " + format_age(now - host.marker->published_at) +
+           " ago (" + format_time(host.marker->published_at) + "; it publishes every " +
+           format_age(host.marker->interval_seconds) + ")";
+}
+
+std::string ClientLastUse::by_host(std::string_view id, std::int64_t now) const {
     std::string text;
     for (const auto& host : hosts) {
         const auto found = host.uses.find(id);
@@ -33,7 +90,8 @@ std::string ClientLastUse::by_host(std::string_view id) const {
         if (!text.empty())
             text += ", ";
         // Host names are checked (host_name.hpp) before they get here.
-        text += format_day(found->second) + " (" + host.host + ")";
+        text += format_day(found->second) + " (" + host.host;
+        text += is_stale(host, now) ? ", " + stale_as_of(host) + ")" : ")";
     }
     return text.empty() ? "never" : text;
 }

@@ -4,6 +4,7 @@
 // client: "at least this recent", never a security decision.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,11 +24,25 @@ struct ClientLastUse {
     std::vector<keyauth::HostLastUse> hosts;  // from etcd, each host's own
     bool any_source = false;                  // a file given, or a host that published
 
-    // "2026-12-03 (host-a), 2026-12-01 (host-b)": each host that saw the client.
-    std::string by_host(std::string_view id) const;
+    // "2026-12-03 (host-a), 2026-12-01 (host-b, stale: as of 2026-12-02
+    // 08:00:00 +0000 UTC)": each host that saw the client.
+    std::string by_host(std::string_view id, std::int64_t now) const;
     // "last_used_by_host": {"host-a": Unix seconds of the day, ...}.
     void add_by_host_field(nlohmann::ordered_json& object, std::string_view id) const;
 };
+
+// A host whose last use may be out of date (keyauth::host_staleness): its
+// clients may have been used there since it last published.
+bool is_stale(const keyauth::HostLastUse& host, std::int64_t now);
+// "stale: as of 2026-12-02 08:00:00 +0000 UTC": when what a stale host says was true.
+std::string stale_as_of(const keyauth::HostLastUse& host);
+// "stale_hosts": [{"host": "edge2", "published_at": Unix seconds, or null
+// for a host that publishes no marker}, ...], in host order.
+nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
+                                        std::int64_t now);
+// "edge2: last published 3 h 10 min ago (2026-12-05 09:00:00 +0000 UTC)", or why
+// its age is not known; host names are checked before they get here.
+std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t now);
 
 // The files, then (with --etcd) the fleet's shards. Anything that cannot be
 // read, or a malformed shard, fails the command: a host left out could make

@@ -178,8 +178,11 @@ keyauth::Status print_table(ClientSource& source, const ListFilter& filter,
     return {};
 }
 
+// stale_hosts: the same for every client (the array stays an array), set
+// when the fleet's last use was read.
 keyauth::Status print_json(ClientSource& source, const ListFilter& filter,
-                           const keyauth::LastUseMap* last_use) {
+                           const keyauth::LastUseMap* last_use,
+                           const std::optional<nlohmann::ordered_json>& stale_hosts) {
     Output out;
     std::size_t printed = 0;
     out.add("[");
@@ -191,6 +194,8 @@ keyauth::Status print_json(ClientSource& source, const ListFilter& filter,
             add_credential_fields(client, c);
             if (last_use)
                 add_last_use_field(client, *last_use, id);
+            if (stale_hosts)
+                client["stale_hosts"] = *stale_hosts;
             out.add("  " + json_text(client));
         });
     if (!listed)
@@ -213,6 +218,28 @@ keyauth::Result<std::unique_ptr<ClientSource>> client_source(const Invocation& i
     return std::unique_ptr<ClientSource>(std::make_unique<RegistrySource>(std::move(*registry)));
 }
 
+// On stderr, each host whose last use may be out of date, and what that
+// means for the answer: it is given anyway (a host down for a week must not
+// stop every report), but not taken as the whole truth.
+void warn_stale_hosts(const std::vector<keyauth::HostLastUse>& hosts, std::int64_t now,
+                      bool filtering_unused) {
+    std::size_t stale = 0;
+    for (const auto& host : hosts)
+        stale += is_stale(host, now) ? 1 : 0;
+    if (stale == 0)
+        return;
+    std::fprintf(stderr,
+                 "keytool: last use may be out of date on %zu host%s (stopped publishing?)%s:\n",
+                 stale, stale == 1 ? "" : "s",
+                 filtering_unused
+                     ? "; clients used there since it last published may be listed as unused"
+                     : "");
+    for (const auto& host : hosts) {
+        if (is_stale(host, now))
+            std::fprintf(stderr, "keytool:   %s\n", describe_stale_host(host, now).c_str());
+    }
+}
+
 }  // namespace
 
 int run_list(const Invocation& invocation, const Arguments& arguments) {
@@ -228,6 +255,7 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
     }
     // With --etcd, the hosts' published last use too (list --json carries it).
     std::optional<keyauth::LastUseMap> last_use;
+    std::optional<nlohmann::ordered_json> stale_hosts;
     const bool wants_last_use = arguments.flag("last-use") || arguments.flag("unused");
     if (wants_last_use || (invocation.etcd.enabled() && arguments.flag("json"))) {
         auto read = read_client_last_use(invocation, arguments.values("last-use"),
@@ -242,6 +270,10 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
         }
         if (read->any_source)
             last_use = std::move(read->merged);
+        if (invocation.etcd.enabled() && last_use) {
+            warn_stale_hosts(read->hosts, now, arguments.flag("unused"));
+            stale_hosts = stale_hosts_json(read->hosts, now);
+        }
     }
     if (const auto unused = arguments.value("unused")) {
         auto seconds = keyauth::parse_duration(*unused);
@@ -259,7 +291,7 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
     if (!source)
         return report_failure(source.error());
     const keyauth::LastUseMap* uses = last_use ? &*last_use : nullptr;
-    keyauth::Status printed = arguments.flag("json") ? print_json(**source, filter, uses)
+    keyauth::Status printed = arguments.flag("json") ? print_json(**source, filter, uses, stale_hosts)
                                                      : print_table(**source, filter, uses);
     if (!printed)
         return report_failure(printed.error());

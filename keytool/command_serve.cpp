@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client_bundle.hpp"
+#include "client_last_use.hpp"
 #include "commands.hpp"
 #include "fleet.hpp"
 #include "console/console_server.hpp"
@@ -15,6 +16,11 @@ nlohmann::ordered_json console::describe_client(std::string_view id,
                                                 const keyauth::ClientCredentials& credentials,
                                                 std::int64_t now) {
     return client_json(id, credentials, now);
+}
+
+nlohmann::ordered_json console::describe_stale_hosts(
+    const std::vector<keyauth::HostLastUse>& hosts, std::int64_t now) {
+    return stale_hosts_json(hosts, now);
 }
 
 console::ClientFiles console::client_files(const keyauth::IssuedClient& issued) {

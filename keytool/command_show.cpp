@@ -54,8 +54,10 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
         auto client = client_json(id, credentials, now);
         if (last_use) {
             add_last_use_field(client, last_use->merged, id);
-            if (invocation.etcd.enabled())
+            if (invocation.etcd.enabled()) {
                 last_use->add_by_host_field(client, id);
+                client["stale_hosts"] = stale_hosts_json(last_use->hosts, now);
+            }
         }
         std::printf("%s\n", json_text(client).c_str());
         return kExitOk;
@@ -71,8 +73,17 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     if (last_use)
         std::printf("LAST USED           %s (at least this recent)\n",
                     format_last_use(last_use->merged, id).c_str());
-    if (last_use && invocation.etcd.enabled())
-        std::printf("LAST USED BY HOST   %s\n", last_use->by_host(id).c_str());
+    if (last_use && invocation.etcd.enabled()) {
+        std::printf("LAST USED BY HOST   %s\n", last_use->by_host(id, now).c_str());
+        // A stale host that never saw the client may have since.
+        std::string stale;
+        for (const auto& host : last_use->hosts) {
+            if (is_stale(host, now))
+                stale += (stale.empty() ? "" : ", ") + host.host + " (" + stale_as_of(host) + ")";
+        }
+        if (!stale.empty())
+            std::printf("STALE HOSTS         %s\n", stale.c_str());
+    }
     // Said even once the grace is over: the record holds them until the next change.
     if (credentials.previous.present()) {
         std::printf("PREVIOUS VALID TO   %s%s\n",

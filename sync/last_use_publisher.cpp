@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "keyauth/clock.hpp"
 #include "keyauth/fleet_last_use.hpp"
 #include "keyauth/last_use.hpp"
 #include "keyauth/registry_reader.hpp"
@@ -175,7 +176,21 @@ Status LastUsePublisher::publish_once() {
     auto shards = shards_to_publish();
     if (!shards)
         return shards.status();
-    return reconcile(*fleet_id, *shards);
+    if (Status s = reconcile(*fleet_id, *shards); !s)
+        return s;
+    return put_marker(*fleet_id);
+}
+
+// Every pass, shards changed or not: readers tell a host that stopped
+// publishing from one whose clients went unused by its age.
+Status LastUsePublisher::put_marker(const std::string& fleet_id) {
+    const keyauth::PublishMarker marker{keyauth::unix_now(), options_.interval.count()};
+    auto put = etcd_->txn({}, {{keyauth::EtcdOperation::Kind::put,
+                                keyauth::fleet_usage_marker_key(fleet_id, options_.host),
+                                keyauth::encode_publish_marker(marker)}});
+    if (!put)
+        return put.error();
+    return {};
 }
 
 }  // namespace keysync

@@ -43,7 +43,7 @@ class LastUsePublisher {
     LastUsePublisher& operator=(const LastUsePublisher&) = delete;
 
     // One pass: read the files, keep the registry's clients, put the shards
-    // that changed, delete those no longer needed.
+    // that changed, delete those no longer needed, then the host's marker.
     keyauth::Status publish_once();
 
   private:
@@ -51,6 +51,7 @@ class LastUsePublisher {
     keyauth::Status load_published(const std::string& fleet_id);
     keyauth::Result<std::vector<std::string>> shards_to_publish();
     keyauth::Status reconcile(const std::string& fleet_id, const std::vector<std::string>& shards);
+    keyauth::Status put_marker(const std::string& fleet_id);
 
     LastUsePublishOptions options_;
     std::unique_ptr<keyauth::EtcdClient> etcd_;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "keyauth/etcd_client.hpp"
+#include "keyauth/fleet_last_use.hpp"
 #include "keyauth/host_name.hpp"
 #include "last_use_publisher.hpp"
 #include "replica.hpp"
@@ -151,8 +152,12 @@ int run(int argc, char** argv) {
         } else if (name == "publish-last-use-interval") {
             char* end = nullptr;
             const long seconds = std::strtol(value.c_str(), &end, 10);
-            if (value.empty() || *end != '\0' || seconds < 1)
-                return usage_error("--publish-last-use-interval needs a number of seconds");
+            if (value.empty() || *end != '\0' || seconds < 1 ||
+                seconds > keyauth::kMaxPublishIntervalSeconds)
+                return usage_error("--publish-last-use-interval needs a number of seconds, at "
+                                   "most " +
+                                   std::to_string(keyauth::kMaxPublishIntervalSeconds) +
+                                   " (a week)");
             publishing.interval = std::chrono::seconds(seconds);
         } else if (name == "host-name") {
             host_name = value;

@@ -127,6 +127,8 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
                 {"clients", std::move(clients)}};
     if (last_use_.given())
         out["last_use_errors"] = std::move(last_use_errors);
+    if (last_use_.from_fleet())
+        out["stale_hosts"] = describe_stale_hosts(last_use_.fleet_hosts(), now);
     return json_response(200, out);
 }
 

@@ -37,7 +37,8 @@ class ConsoleApi {
 
     // GET /api/v1/clients?offset=&limit=&q=&sort=&expiring=&state=&unused=
     // With last-use files, each client carries last_use and the answer
-    // last_use_errors (the files that could not be read again).
+    // last_use_errors (the files that could not be read again); with --etcd,
+    // stale_hosts too (hosts whose last use may be out of date).
     HttpResponse list_clients(const QueryParams& query, std::int64_t now) const;
     // GET /api/v1/clients/{id}
     HttpResponse show_client(std::string_view id, std::int64_t now) const;

@@ -73,10 +73,12 @@ keyauth::Status LastUseRecords::refresh_fleet() {
     }
     fleet_error_.clear();
     keyauth::LastUseMap uses;
-    for (const auto& host : *hosts)
+    for (auto& host : *hosts) {
         keyauth::merge_last_use(uses, host.uses);
+        host.uses.clear();
+    }
     fleet_uses_ = std::move(uses);
-    fleet_hosts_ = hosts->size();
+    fleet_hosts_ = std::move(*hosts);
     merge_again_ = true;
     return {};
 }

@@ -28,7 +28,9 @@ class LastUseRecords {
 
     // Whether there are records: files given, or a host of the fleet that
     // publishes. The API then carries last_used and takes unused=.
-    bool given() const noexcept { return !files_.empty() || fleet_hosts_ > 0; }
+    bool given() const noexcept { return !files_.empty() || !fleet_hosts_.empty(); }
+    // Whether the fleet's are read (keytool --etcd serve).
+    bool from_fleet() const noexcept { return static_cast<bool>(fleet_); }
 
     // Reads every file; the first that cannot be read is the error (keytool
     // serve then refuses to start rather than show a used client as unused).
@@ -40,6 +42,9 @@ class LastUseRecords {
     std::vector<std::string> refresh();
 
     const keyauth::LastUseMap& merged() const noexcept { return merged_; }
+    // The fleet's hosts as last read, with their markers (uses left out:
+    // merged() holds them).
+    const std::vector<keyauth::HostLastUse>& fleet_hosts() const noexcept { return fleet_hosts_; }
 
   private:
     // What stat says of a file: when any of it differs, the file is read again.
@@ -70,7 +75,7 @@ class LastUseRecords {
     FleetSource fleet_;
     std::optional<std::chrono::steady_clock::time_point> fleet_read_at_;
     keyauth::LastUseMap fleet_uses_;  // every host's, merged
-    std::size_t fleet_hosts_ = 0;
+    std::vector<keyauth::HostLastUse> fleet_hosts_;
     std::string fleet_error_;  // the last read's, until one succeeds
 };
 

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "keyauth/client_record.hpp"
+#include "keyauth/fleet_last_use.hpp"
 #include "keyauth/issuance.hpp"
 #include "keyauth/secret.hpp"
 #include "record_store.hpp"
@@ -24,6 +26,11 @@ using keytool::RecordStore;
 nlohmann::ordered_json describe_client(std::string_view id,
                                        const keyauth::ClientCredentials& credentials,
                                        std::int64_t now);
+
+// The hosts whose last use may be out of date, as `keytool list --json`
+// gives them: [{"host": ..., "published_at": Unix seconds or null}, ...].
+nlohmann::ordered_json describe_stale_hosts(const std::vector<keyauth::HostLastUse>& hosts,
+                                            std::int64_t now);
 
 // What a new client is handed once, as `keytool gen --zip` saves it.
 struct ClientFiles {

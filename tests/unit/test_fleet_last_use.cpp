@@ -3,6 +3,7 @@
 // and every shard not exactly as written refused.
 #include "unit_test.hpp"
 
+#include <cstring>
 #include <string>
 
 #include "keyauth/etcd_client.hpp"
@@ -173,6 +174,68 @@ void keys_are_outside_what_replicas_watch(void**) {
     assert_false(keyauth::check_fleet_id("ABCD").ok());
 }
 
+void a_marker_reads_back_as_written(void**) {
+    const keyauth::PublishMarker marker{kDecember3 + 3600, 3600};
+    const std::string text = keyauth::encode_publish_marker(marker);
+    assert_sv_equal(text, "v1 published_at=1796259600 interval=3600");
+    auto read = keyauth::decode_publish_marker(text);
+    assert_true(read.ok());
+    assert_int_equal(read->published_at, marker.published_at);
+    assert_int_equal(read->interval_seconds, marker.interval_seconds);
+    auto longest = keyauth::decode_publish_marker(keyauth::encode_publish_marker(
+        {253402214400, keyauth::kMaxPublishIntervalSeconds}));  // 9999-12-31, a week
+    assert_true(longest.ok());
+}
+
+void every_marker_not_as_written_is_refused(void**) {
+    for (const char* bad : {"", "v2 published_at=1 interval=1", "v1", "v1 ",
+                            "v1 published_at=1", "v1 published_at=1 interval=",
+                            "v1 published_at= interval=1", "v1 published_at=01 interval=1",
+                            "v1 published_at=1 interval=01", "v1 published_at=-1 interval=1",
+                            "v1 published_at=+1 interval=1", "v1 published_at=1 interval=0",
+                            "v1 published_at=1 interval=604801",       // over a week
+                            "v1 published_at=253402300800 interval=1",  // year 10000
+                            "v1 published_at=99999999999999999999 interval=1",
+                            "v1 published_at=1 interval=1\n", "v1 published_at=1 interval=1 ",
+                            "v1  published_at=1 interval=1", "V1 published_at=1 interval=1",
+                            "v1 interval=1 published_at=1", "garbage",
+                            "v1 published_at=1\tinterval=1"})
+        assert_false(keyauth::decode_publish_marker(bad).ok());
+    auto refused = keyauth::decode_publish_marker("v2 published_at=1 interval=1");
+    assert_non_null(std::strstr(refused.error().message.c_str(), "version 1"));
+}
+
+void a_host_is_stale_after_two_intervals_and_a_minute(void**) {
+    keyauth::HostLastUse host{"edge2", {}, keyauth::PublishMarker{kDecember3, 3600}};
+    assert_true(keyauth::host_staleness(host, kDecember3 + 2 * 3600 + 60) ==
+                keyauth::HostStaleness::fresh);
+    assert_true(keyauth::host_staleness(host, kDecember3 + 2 * 3600 + 61) ==
+                keyauth::HostStaleness::stale);
+    assert_true(keyauth::host_staleness(host, kDecember3 - keyauth::kMarkerClockSkewSeconds) ==
+                keyauth::HostStaleness::fresh);
+    assert_true(keyauth::host_staleness(host, kDecember3 - keyauth::kMarkerClockSkewSeconds - 1) ==
+                keyauth::HostStaleness::marker_ahead);
+    host.marker.reset();
+    assert_true(keyauth::host_staleness(host, kDecember3) == keyauth::HostStaleness::no_marker);
+}
+
+void markers_are_outside_the_shards_and_what_replicas_watch(void**) {
+    const std::string key = keyauth::fleet_usage_marker_key("00ff", "host-a.example");
+    assert_sv_equal(key, "/keyauth-usage-hosts/00ff/host-a.example");
+    const std::string shards = keyauth::fleet_usage_prefix("00ff");
+    assert_false(key >= shards && key < keyauth::etcd_prefix_end(shards));
+    const std::string watched_end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
+    assert_false(key >= std::string(keyauth::kFleetPrefix) && key < watched_end);
+    auto host = keyauth::parse_fleet_usage_marker_key("00ff", key);
+    assert_true(host.ok());
+    assert_sv_equal(*host, "host-a.example");
+    for (const char* bad : {"/keyauth-usage-hosts/00ff/", "/keyauth-usage-hosts/00ff/a/b",
+                            "/keyauth-usage-hosts/00fe/host-a", "/keyauth-usage-hosts/00ff/ho st",
+                            "/keyauth-usage-hosts/00ff/*.x.y", "/keyauth-usage/00ff/host-a/0",
+                            "/keyauth-usage-hosts/00ff/h\x1b[2J"})
+        assert_false(keyauth::parse_fleet_usage_marker_key("00ff", bad).ok());
+}
+
 }  // namespace
 
 int main() {
@@ -185,6 +248,10 @@ int main() {
         cmocka_unit_test(every_byte_changed_is_refused_or_reads_differently_but_validly),
         cmocka_unit_test(each_rule_is_enforced),
         cmocka_unit_test(keys_are_outside_what_replicas_watch),
+        cmocka_unit_test(a_marker_reads_back_as_written),
+        cmocka_unit_test(every_marker_not_as_written_is_refused),
+        cmocka_unit_test(a_host_is_stale_after_two_intervals_and_a_minute),
+        cmocka_unit_test(markers_are_outside_the_shards_and_what_replicas_watch),
     };
     return run_group(tests);
 }

@@ -99,6 +99,13 @@ function showLastUse(page) {
   warning.hidden = !given || page.last_use_errors.length === 0;
   warning.textContent = warning.hidden ? ''
     : `Last use shown as last read; cannot read again: ${page.last_use_errors.join('; ')}`;
+  // Hosts that stopped publishing (keytool --etcd serve): their last use is as of then.
+  const stale = Array.isArray(page.stale_hosts) ? page.stale_hosts : [];
+  const note = $('stale-hosts-note');
+  note.hidden = !given || stale.length === 0;
+  note.textContent = note.hidden ? ''
+    : 'Last use may be out of date: ' + stale.map((host) => `${host.host} as of ${host.published_at === null ? 'an unknown time (no publish marker)' : lastUseText(host.published_at)}`).join(', ')
+      + '. Clients used there since may show an older last use, or as unused.';
   return given;
 }
 

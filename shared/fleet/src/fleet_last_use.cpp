@@ -1,6 +1,8 @@
 #include "keyauth/fleet_last_use.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 
 #include "keyauth/client_id.hpp"
 #include "keyauth/etcd_registry.hpp"
@@ -16,8 +18,10 @@ constexpr std::size_t kMaxFleetIdLength = 64;
 // A reader's page of shards: 16 of 256 KiB are about 5.5 MiB of base64 (the
 // gateway answers pages of 6 MB whole), and a quarter of the pages of 4.
 constexpr std::int64_t kShardsPerPage = 16;
-// Shards a fleet's readers take, all hosts together.
+// Shards a fleet's readers take, all hosts together (and markers).
 constexpr std::int64_t kMaxShards = 65536;
+// Markers are some 40 bytes: a page holds a large fleet's.
+constexpr std::int64_t kMarkersPerPage = 1024;
 
 void put_varint(std::string& out, std::uint64_t value) {
     while (value >= 0x80) {
@@ -116,6 +120,29 @@ Status read_entry(ShardReader& reader, std::string& previous, LastUseMap& into) 
     return {};
 }
 
+// A decimal as encode_publish_marker writes it: digits, no sign, no leading
+// zero, at most `highest`.
+std::optional<std::int64_t> parse_marker_number(std::string_view text, std::int64_t highest) {
+    if (text.empty() || text.size() > 18 || (text.size() > 1 && text[0] == '0') ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    const std::int64_t value = std::stoll(std::string(text));
+    if (value > highest)
+        return std::nullopt;
+    return value;
+}
+
+Error bad_marker(const std::string& what) {
+    return make_error(Errc::registry_corrupt, "publish marker refused: " + what);
+}
+
+// A key printed only once known to be printable: etcd keys are anyone's bytes.
+std::string printable_key(std::string_view key) {
+    const bool printable =
+        std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    return printable ? std::string(key) : std::string("(unprintable)");
+}
+
 bool is_lower_hex(std::string_view text) {
     return std::all_of(text.begin(), text.end(),
                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -161,13 +188,9 @@ std::string fleet_usage_shard_key(std::string_view fleet_id, std::string_view ho
 Result<UsageShardKey> parse_fleet_usage_key(std::string_view fleet_id, std::string_view key) {
     const std::string prefix = fleet_usage_prefix(fleet_id);
     const auto refused = [&] {
-        // The key is printed only once known to be printable.
-        const bool printable =
-            std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7f; });
         return make_error(Errc::registry_corrupt,
-                          "etcd key " +
-                              (printable ? std::string(key) : std::string("(unprintable)")) +
-                              " under " + prefix + " is no <host>/<shard>");
+                          "etcd key " + printable_key(key) + " under " + prefix +
+                              " is no <host>/<shard>");
     };
     if (key.substr(0, prefix.size()) != prefix)
         return refused();
@@ -184,6 +207,71 @@ Result<UsageShardKey> parse_fleet_usage_key(std::string_view fleet_id, std::stri
         return refused();
     return UsageShardKey{std::string(host),
                          static_cast<std::size_t>(std::stoul(std::string(number)))};
+}
+
+std::string fleet_usage_marker_prefix(std::string_view fleet_id) {
+    std::string prefix(kFleetUsageHostsPrefix);
+    prefix.append(fleet_id);
+    prefix.push_back('/');
+    return prefix;
+}
+
+std::string fleet_usage_marker_key(std::string_view fleet_id, std::string_view host) {
+    return fleet_usage_marker_prefix(fleet_id) + std::string(host);
+}
+
+Result<std::string> parse_fleet_usage_marker_key(std::string_view fleet_id, std::string_view key) {
+    const std::string prefix = fleet_usage_marker_prefix(fleet_id);
+    const std::string_view host =
+        key.substr(0, prefix.size()) == prefix ? key.substr(prefix.size()) : std::string_view();
+    if (host.empty() || !check_host_name(host) || host.find('*') != std::string_view::npos) {
+        return make_error(Errc::registry_corrupt, "etcd key " + printable_key(key) + " under " +
+                                                      prefix + " is no <host>");
+    }
+    return std::string(host);
+}
+
+std::string encode_publish_marker(const PublishMarker& marker) {
+    return "v1 published_at=" + std::to_string(marker.published_at) +
+           " interval=" + std::to_string(marker.interval_seconds);
+}
+
+Result<PublishMarker> decode_publish_marker(std::string_view bytes) {
+    constexpr std::string_view kVersion1 = "v1 ";
+    constexpr std::string_view kPublishedAt = "published_at=";
+    constexpr std::string_view kInterval = " interval=";
+    if (bytes.substr(0, 1) == "v" && bytes.substr(0, kVersion1.size()) != kVersion1)
+        return bad_marker("not version 1, the only one this keytool reads");
+    if (bytes.substr(0, kVersion1.size()) != kVersion1)
+        return bad_marker("not a marker (no version)");
+    std::string_view rest = bytes.substr(kVersion1.size());
+    if (rest.substr(0, kPublishedAt.size()) != kPublishedAt)
+        return bad_marker("no published_at");
+    rest.remove_prefix(kPublishedAt.size());
+    const std::size_t space = rest.find(' ');
+    if (space == std::string_view::npos || rest.substr(space, kInterval.size()) != kInterval)
+        return bad_marker("no interval");
+    const auto published_at =
+        parse_marker_number(rest.substr(0, space), static_cast<std::int64_t>(kLastDay) * kSecondsPerDay);
+    if (!published_at)
+        return bad_marker("published_at is no time");
+    const auto interval =
+        parse_marker_number(rest.substr(space + kInterval.size()), kMaxPublishIntervalSeconds);
+    if (!interval || *interval == 0)
+        return bad_marker("interval is no number of seconds from 1 to " +
+                          std::to_string(kMaxPublishIntervalSeconds));
+    return PublishMarker{*published_at, *interval};
+}
+
+HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept {
+    if (!host.marker)
+        return HostStaleness::no_marker;
+    if (host.marker->published_at > now + kMarkerClockSkewSeconds)
+        return HostStaleness::marker_ahead;
+    // Two intervals: one pass late (a slow etcd, a retry) is not yet news.
+    if (now - host.marker->published_at > 2 * host.marker->interval_seconds + 60)
+        return HostStaleness::stale;
+    return HostStaleness::fresh;
 }
 
 std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::size_t max_bytes) {
@@ -257,50 +345,104 @@ Result<std::string> read_fleet_id(EtcdClient& etcd) {
     return fleet_id;
 }
 
-Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id) {
-    if (Status s = check_fleet_id(fleet_id); !s)
-        return s.error();
-    const std::string prefix = fleet_usage_prefix(fleet_id);
+namespace {
+
+// etcd 3.4 walks the rest of the range for every page: tiny keys by the
+// million (a host's stolen etcd user) would cost etcd hours. No fleet comes
+// near this many (each shard up to 256 KiB: 16 GiB, beyond any etcd's quota;
+// a marker a host).
+Status refuse_too_many(std::int64_t count, const std::string& what, const std::string& prefix) {
+    if (count <= kMaxShards)
+        return {};
+    return make_error(Errc::registry_corrupt,
+                      "etcd holds " + std::to_string(count) + " " + what + " under " + prefix +
+                          ", more than " + std::to_string(kMaxShards) +
+                          " a fleet can publish: not read (delete what a host should not have "
+                          "put; docs/FLEET.md)");
+}
+
+// Each key and value under `prefix`, `per_page` at a time, all at one
+// revision (set to the first page's).
+Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int64_t per_page,
+                          const char* what, std::int64_t& revision,
+                          const std::function<Status(const EtcdKeyValue&)>& on_key) {
     const std::string end = etcd_prefix_end(prefix);
-    std::vector<HostLastUse> hosts;
     std::string from = prefix;
-    std::int64_t revision = 0;  // the first page's, for every later page
     for (;;) {
-        auto page = etcd.range(from, end, revision, kShardsPerPage);
+        auto page = etcd.range(from, end, revision, per_page);
         if (!page)
             return page.error();
-        if (revision == 0) {
+        if (from == prefix) {
             revision = page->revision;
-            // etcd 3.4 walks the rest of the range for every page: tiny
-            // shards by the million (a host's stolen etcd user) would cost
-            // etcd hours. No fleet comes near this many (each shard up to
-            // 256 KiB: 16 GiB, beyond any etcd's quota).
-            if (page->count > kMaxShards)
-                return make_error(Errc::registry_corrupt,
-                                  "etcd holds " + std::to_string(page->count) +
-                                      " last-use shards under " + prefix + ", more than " +
-                                      std::to_string(kMaxShards) +
-                                      " a fleet can publish: not read (delete what a host "
-                                      "should not have put; docs/FLEET.md)");
+            if (Status s = refuse_too_many(page->count, what, prefix); !s)
+                return s;
         }
         for (const auto& kv : page->kvs) {
+            if (Status s = on_key(kv); !s)
+                return s;
+        }
+        if (!page->more || page->kvs.empty())
+            return {};
+        from = page->kvs.back().key;
+        from.push_back('\0');
+    }
+}
+
+Status read_shards(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
+                   std::map<std::string, HostLastUse>& hosts) {
+    return for_each_published(
+        etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, "last-use shards", revision,
+        [&](const EtcdKeyValue& kv) -> Status {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
             if (!key)
                 return key.error();
             auto uses = decode_last_use_shard(kv.value);
             if (!uses) {
-                return make_error(uses.error().code, "host " + key->host + ": etcd key " + kv.key +
-                                                         ": " + uses.error().message);
+                return make_error(uses.error().code, "host " + key->host + ": etcd key " +
+                                                         kv.key + ": " + uses.error().message);
             }
-            if (hosts.empty() || hosts.back().host != key->host)
-                hosts.push_back(HostLastUse{key->host, {}});
-            merge_last_use(hosts.back().uses, *uses);
-        }
-        if (!page->more || page->kvs.empty())
-            break;
-        from = page->kvs.back().key;
-        from.push_back('\0');
-    }
+            HostLastUse& host = hosts[key->host];
+            host.host = key->host;
+            merge_last_use(host.uses, *uses);
+            return {};
+        });
+}
+
+Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
+                    std::map<std::string, HostLastUse>& hosts) {
+    return for_each_published(
+        etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, "publish markers", revision,
+        [&](const EtcdKeyValue& kv) -> Status {
+            auto host_name = parse_fleet_usage_marker_key(fleet_id, kv.key);
+            if (!host_name)
+                return host_name.error();
+            auto marker = decode_publish_marker(kv.value);
+            if (!marker) {
+                return make_error(marker.error().code, "host " + *host_name + ": etcd key " +
+                                                           kv.key + ": " + marker.error().message);
+            }
+            HostLastUse& host = hosts[*host_name];
+            host.host = *host_name;
+            host.marker = *marker;
+            return {};
+        });
+}
+
+}  // namespace
+
+Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id) {
+    if (Status s = check_fleet_id(fleet_id); !s)
+        return s.error();
+    std::map<std::string, HostLastUse> by_host;
+    std::int64_t revision = 0;  // the shards' first page's, for every later read
+    if (Status s = read_shards(etcd, fleet_id, revision, by_host); !s)
+        return s.error();
+    if (Status s = read_markers(etcd, fleet_id, revision, by_host); !s)
+        return s.error();
+    std::vector<HostLastUse> hosts;
+    hosts.reserve(by_host.size());
+    for (auto& entry : by_host)
+        hosts.push_back(std::move(entry.second));
     return hosts;
 }
 

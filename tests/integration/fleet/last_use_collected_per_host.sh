@@ -159,9 +159,10 @@ expect_eq "$(unused_in_fleet)" "" "readable again"
 pass "a malformed shard or key: keytool --etcd list --unused fails, naming it; show warns and shows the rest"
 
 # No host publishing: list --unused refuses rather than call every client unused.
-etcdctl --endpoints "$ETCD" del --prefix /keyauth-usage/ >/dev/null
 stop_host 1
 stop_host 2
+# Shards and markers (/keyauth-usage-hosts/): a host with a marker publishes.
+etcdctl --endpoints "$ETCD" del --prefix /keyauth-usage >/dev/null
 out=$(admin list --unused 1d 2>&1) && fail "list --unused with nothing published succeeded: $out"
 expect_contains "$out" "no host of the fleet publishes it" "the refusal"
 pass "keytool --etcd list --unused with no host publishing: refused"

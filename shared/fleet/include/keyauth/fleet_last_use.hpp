@@ -19,10 +19,21 @@
 // days (UTC); varints LEB128, minimal, at most 5 bytes. A reader refuses
 // anything else (another version, a byte too many or too few): a record it
 // misread could show a used client as unused.
+//
+// Beside its shards, every interval (changed or not), each host puts when it
+// last published and how often it does, under
+//
+//     /keyauth-usage-hosts/<fleet id>/<host>
+//
+// (outside /keyauth-usage/: a shard reader never meets it; outside /keyauth/
+// too), in version 1 the text "v1 published_at=<unix seconds> interval=<seconds>".
+// A reader calls a host stale when that is older than 2 intervals and a
+// minute: its clients may have been used since, so "unused" may not be.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +50,12 @@ inline constexpr std::string_view kFleetUsagePrefix = "/keyauth-usage/";
 inline constexpr std::size_t kLastUseShardMaxBytes = 256 * 1024;
 inline constexpr std::uint8_t kLastUseShardVersion = 1;
 inline constexpr std::int64_t kSecondsPerDay = 86400;
+inline constexpr std::string_view kFleetUsageHostsPrefix = "/keyauth-usage-hosts/";
+// The longest --publish-last-use-interval: a host's marker cannot keep it
+// looking fresh for longer than two weeks and a minute after it stopped.
+inline constexpr std::int64_t kMaxPublishIntervalSeconds = 7 * kSecondsPerDay;
+// A marker dated this far ahead of the reader's clock is not believed fresh.
+inline constexpr std::int64_t kMarkerClockSkewSeconds = 300;
 
 // The start of the UTC day holding unix_seconds (a time earlier or equal:
 // still "at least this recent").
@@ -69,13 +86,42 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses,
 // exactly as encode_last_use_shards writes it is refused (Errc::registry_corrupt).
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes);
 
-// What one host published, all its shards merged.
+// A host's publish marker: when its keyauth-sync last published all its
+// shards, and every how many seconds it publishes.
+struct PublishMarker {
+    std::int64_t published_at = 0;
+    std::int64_t interval_seconds = 0;
+};
+// "/keyauth-usage-hosts/<fleet id>/" and one host's marker key under it.
+std::string fleet_usage_marker_prefix(std::string_view fleet_id);
+std::string fleet_usage_marker_key(std::string_view fleet_id, std::string_view host);
+// Its host (a valid host name), or an error naming the key.
+Result<std::string> parse_fleet_usage_marker_key(std::string_view fleet_id, std::string_view key);
+std::string encode_publish_marker(const PublishMarker& marker);
+// Anything not exactly as encode_publish_marker writes it (another version,
+// a number out of range or not minimal, a byte more) is refused.
+Result<PublishMarker> decode_publish_marker(std::string_view bytes);
+
+// What one host published, all its shards merged, and its marker (none: a
+// keyauth-sync older than markers published the shards).
 struct HostLastUse {
     std::string host;
     LastUseMap uses;
+    std::optional<PublishMarker> marker;
 };
-// Every host's, in host order, read at one etcd revision. A malformed shard
-// is an error naming the host and the key.
+
+// Why a host's last use may be out of date at `now`, if it may.
+enum class HostStaleness {
+    fresh,
+    stale,         // marker older than 2 intervals and a minute
+    no_marker,     // shards without a marker: published by an older keyauth-sync
+    marker_ahead,  // marker dated ahead of now (a clock ahead, or forged)
+};
+HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept;
+
+// Every host's (those with shards or a marker), in host order, read at one
+// etcd revision. A malformed shard or marker is an error naming the host and
+// the key.
 Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id);
 // The fleet id etcd holds (/keyauth/fleet_id), checked; an error before `init`.
 Result<std::string> read_fleet_id(EtcdClient& etcd);
