@@ -71,9 +71,10 @@ etcdctl --endpoints "$ETCD" del "$MARKERS/host-c" >/dev/null
 pass "a hostile marker: bad version or garbage fails --unused naming the host; one from the future is warned about"
 
 # Shards without a marker: published by a keyauth-sync older than markers.
-# (alice, used on 1970-01-02: version 1, one entry, "alice", day 1.)
-etcdctl --endpoints "$ETCD" put "/keyauth-usage/$FLEET_ID/host-d/0" \
-    "$(printf '\001\001\000\005alice\001')" >/dev/null
+# (alice, used on 1970-01-02: version 1, one entry, "alice", day 1; put
+# through etcd's gateway, as etcdctl's arguments cannot carry its NUL.)
+curl -sf "${ETCD%%,*}/v3/kv/put" -d "{\"key\":\"$(printf %s "/keyauth-usage/$FLEET_ID/host-d/0" | base64 -w0)\",
+    \"value\":\"$(printf '\001\001\000\005alice\001' | base64 -w0)\"}" >/dev/null || fail "host-d's shard"
 admin list --unused 1d >"$WORK/out" 2>"$WORK/err" || fail "list --unused, host-d: $(cat "$WORK/err")"
 expect_contains "$(cat "$WORK/err")" "host-d: publishes no marker" "an older host named"
 expect_contains "$(admin list --unused 1d --json 2>/dev/null)" '"stale_hosts":[{"host":"host-d","published_at":null}]' "--json"
