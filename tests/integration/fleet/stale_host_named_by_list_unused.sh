@@ -113,7 +113,12 @@ console_login
 expect_contains "$(api GET '/api/v1/clients?unused=1d')" \
     "\"stale_hosts\":[{\"host\":\"host-b\",\"published_at\":$published_at}]" "the console's API"
 stop_console
-pass "show and the console mark host-b's last use as of its last publish"
+install_puppeteer
+start_console --registry "$ADMIN" --etcd "$ETCD"
+run_in_chromium "$(dirname "$FLEET_LIB")/../console/browser_stale_hosts.cjs" "$LOGIN_LINK" "$WORK" \
+    host-b "$(date -u -d "@$published_at" '+%Y-%m-%d %H:%M UTC')"
+stop_console
+pass "show, the console's API and its page mark host-b's last use as of its last publish"
 
 # host-b retired: its shards and marker deleted together, it disappears.
 etcdctl --endpoints "$ETCD" del --prefix "/keyauth-usage/$FLEET_ID/host-b/" >/dev/null
