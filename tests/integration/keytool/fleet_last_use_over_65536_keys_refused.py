@@ -1,0 +1,51 @@
+"""An etcd JSON gateway that claims more last-use keys than a fleet can publish.
+
+fleet_last_use_over_65536_keys_refused.sh points keytool --etcd at it: the
+readers' cap is checked without writing 65 537 keys into a real etcd.
+
+    python3 fleet_last_use_over_65536_keys_refused.py PORT_FILE shards|markers
+
+Answers /v3/kv/range only: /keyauth/fleet_id holds 00ff; the range named by
+the second argument (/keyauth-usage/00ff/ or /keyauth-usage-hosts/00ff/)
+counts 65 537 keys, the other none.
+"""
+import base64
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+CROWDED = {"shards": "/keyauth-usage/00ff/", "markers": "/keyauth-usage-hosts/00ff/"}[sys.argv[2]]
+
+
+def encoded(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+class Gateway(BaseHTTPRequestHandler):
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        key = base64.b64decode(request.get("key", "")).decode()
+        answer = {"header": {"cluster_id": "1", "revision": "7"}, "count": "0"}
+        if self.path != "/v3/kv/range":
+            self.send_error(404)
+            return
+        if key == "/keyauth/fleet_id":
+            answer.update(count="1", kvs=[{"key": encoded(key), "value": encoded("00ff"),
+                                           "create_revision": "2", "mod_revision": "2"}])
+        elif key == CROWDED:
+            answer.update(count="65537", more=True)  # no kvs: only the count is read first
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = HTTPServer(("127.0.0.1", 0), Gateway)
+with open(sys.argv[1], "w") as port_file:
+    port_file.write(str(server.server_address[1]))
+server.serve_forever()
