@@ -291,8 +291,9 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
     if (!source)
         return report_failure(source.error());
     const keyauth::LastUseMap* uses = last_use ? &*last_use : nullptr;
-    keyauth::Status printed = arguments.flag("json") ? print_json(**source, filter, uses, stale_hosts)
-                                                     : print_table(**source, filter, uses);
+    keyauth::Status printed = arguments.flag("json")
+                                  ? print_json(**source, filter, uses, stale_hosts)
+                                  : print_table(**source, filter, uses);
     if (!printed)
         return report_failure(printed.error());
     return kExitOk;

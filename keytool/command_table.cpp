@@ -50,6 +50,8 @@ const std::vector<Command>& commands() {
          "                       \"not yet valid\"\n"
          "  --unused DURATION    only clients with no use recorded within DURATION (90d)\n"
          "                       in the --last-use files: \"at least this recent\"\n"
+         "                       (with --etcd, and the hosts' published last use: a\n"
+         "                       host that stopped publishing is named on stderr)\n"
          "  --last-use FILE      a server's last-use file (keyauth_last_use,\n"
          "                       plugin_opt_last_use); repeat for each host: the latest\n"
          "                       wins. Adds a LAST USED column (\"never\": no record)\n"

@@ -47,8 +47,9 @@ constexpr const char* kUsage =
     "--metrics serves Prometheus text at /metrics and a health check at /healthz\n"
     "(503 when HELD, or when etcd has not answered for --health-max-stale, 30 s).\n"
     "--publish-last-use puts this host's servers' last-use files (keyauth_last_use,\n"
-    "plugin_opt_last_use) into etcd every hour (--publish-last-use-interval), for\n"
-    "keytool --etcd list --unused; the host's name (--host-name, else its own) names them.\n"
+    "plugin_opt_last_use) into etcd every hour (--publish-last-use-interval, at most\n"
+    "a week), for keytool --etcd list --unused, with a marker of when: a host that\n"
+    "stops is named stale. The host's name (--host-name, else its own) names them.\n"
     "TLS and user also from KEYAUTH_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD(_FILE).\n";
 
 std::atomic<bool> stop_requested{false};

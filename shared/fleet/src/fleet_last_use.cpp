@@ -251,8 +251,8 @@ Result<PublishMarker> decode_publish_marker(std::string_view bytes) {
     const std::size_t space = rest.find(' ');
     if (space == std::string_view::npos || rest.substr(space, kInterval.size()) != kInterval)
         return bad_marker("no interval");
-    const auto published_at =
-        parse_marker_number(rest.substr(0, space), static_cast<std::int64_t>(kLastDay) * kSecondsPerDay);
+    const auto published_at = parse_marker_number(
+        rest.substr(0, space), static_cast<std::int64_t>(kLastDay) * kSecondsPerDay);
     if (!published_at)
         return bad_marker("published_at is no time");
     const auto interval =
