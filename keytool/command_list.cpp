@@ -232,7 +232,7 @@ void warn_stale_hosts(const std::vector<keyauth::HostLastUse>& hosts, std::int64
                  "keytool: last use may be out of date on %zu host%s (stopped publishing?)%s:\n",
                  stale, stale == 1 ? "" : "s",
                  filtering_unused
-                     ? "; clients used there since it last published may be listed as unused"
+                     ? "; clients used there since may be listed as unused"
                      : "");
     for (const auto& host : hosts) {
         if (is_stale(host, now))
