@@ -370,11 +370,12 @@ void a_writer_stopped_or_killed_anywhere_never_holds_up_readers(void**) {
 // never held. It must follow the path to the new file, not refuse everyone.
 void a_reader_on_an_index_a_killed_writer_replaced_follows_the_path(void**) {
     TempRegistry temp;
-    // 768 clients fill the first index to its capacity: one more grows it.
+    // 870 clients fill the first index (1 024 slots, 85 %) to its capacity:
+    // one more makes a new file.
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "bystander", kSecond); }));
     assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
-        if (!put_client(w, "bystander", kSecond))
-            return false;
-        for (int i = 1; i < 768; ++i) {
+        for (int i = 1; i < 870; ++i) {
             ClientCredentials filler = make_credentials(0x30, i, i + 1);
             std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
             if (!put_client(w, "filler" + std::to_string(i), filler))
@@ -441,15 +442,15 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
     auto registry = temp.open_reader();
-    // Every slot of both copies set to a value no writer writes; the
-    // copies' headers (a page each) left as they are.
+    // Every slot of both copies set to a value no writer writes (a record
+    // far past the heap); the copies' headers (a page each) left as they are.
     const std::string path = temp.path() + "/lookup.idx";
     const int fd = open(path.c_str(), O_RDWR);
     assert_true(fd >= 0);
-    struct stat st {};
-    assert_int_equal(fstat(fd, &st), 0);
-    const std::size_t copy_bytes = (static_cast<std::size_t>(st.st_size) - 4096) / 2;
-    std::vector<char> bytes(copy_bytes - 4096, 7);
+    std::uint64_t slots = 0;
+    assert_int_equal(pread(fd, &slots, sizeof slots, 16), static_cast<ssize_t>(sizeof slots));
+    const std::size_t copy_bytes = (4096 + slots * 16 + 4095) / 4096 * 4096;
+    std::vector<char> bytes(slots * 16, 7);
     for (std::size_t copy = 0; copy < 2; ++copy) {
         const off_t tables = static_cast<off_t>(4096 + copy * copy_bytes + 4096);
         assert_int_equal(pwrite(fd, bytes.data(), bytes.size(), tables),
