@@ -467,6 +467,80 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     assert_false(registry->list().ok());
 }
 
+// lookup.idx's geometry (shared/verify/src/index_file.hpp), for the tests
+// that damage it on purpose: a header page, two copies (a header page, then
+// id and fingerprint tables of 8-byte slots), then the heap of records.
+struct IndexGeometry {
+    std::uint64_t slots = 0;
+    std::uint64_t heap_bytes = 0;
+
+    explicit IndexGeometry(int fd) {
+        assert_int_equal(pread(fd, &slots, 8, 16), 8);
+        assert_int_equal(pread(fd, &heap_bytes, 8, 24), 8);
+    }
+    off_t copy_bytes() const { return static_cast<off_t>((4096 + slots * 16 + 4095) / 4096 * 4096); }
+    off_t tables(unsigned copy) const { return 4096 + copy * copy_bytes() + 4096; }
+    off_t heap() const { return 4096 + 2 * copy_bytes(); }
+};
+
+constexpr std::uint64_t kRecordIndexMask = (std::uint64_t{1} << 40) - 1;
+
+// Every full slot of both copies' tables, rewritten by change(word).
+template <class Change>
+void rewrite_slots(int fd, const IndexGeometry& index, Change&& change) {
+    std::vector<std::uint64_t> words(index.slots * 2);
+    const auto bytes = static_cast<ssize_t>(words.size() * 8);
+    for (unsigned copy = 0; copy < 2; ++copy) {
+        assert_int_equal(pread(fd, words.data(), bytes, index.tables(copy)), bytes);
+        for (std::uint64_t& word : words) {
+            if (word != 0)
+                word = change(word);
+        }
+        assert_int_equal(pwrite(fd, words.data(), bytes, index.tables(copy)), bytes);
+    }
+}
+
+// Whatever a damaged index names (a record past the heap, a record running
+// past the file, a record with a byte no writer writes) is reported as a
+// corrupt registry by every lookup, never followed.
+void hostile_index_bytes_are_reported_never_followed(void**) {
+    enum class Damage { slot_past_heap, record_past_file, unknown_flag };
+    for (Damage damage : {Damage::slot_past_heap, Damage::record_past_file, Damage::unknown_flag}) {
+        TempRegistry temp;
+        assert_true(write_registry(
+            temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+        const int fd = open((temp.path() + "/lookup.idx").c_str(), O_RDWR);
+        assert_true(fd >= 0);
+        const IndexGeometry index(fd);
+        const std::uint64_t last_word = index.heap_bytes / 8;  // its record index
+        if (damage == Damage::slot_past_heap) {
+            rewrite_slots(fd, index, [&](std::uint64_t word) {
+                return (word & ~kRecordIndexMask) | (last_word + 1);
+            });
+        } else if (damage == Damage::record_past_file) {
+            // A 64-byte id claimed by the heap's last 8 bytes.
+            const unsigned char head[8] = {64, 0, 1, 0, 0, 0, 0, 0};
+            assert_int_equal(pwrite(fd, head, 8, index.heap() + static_cast<off_t>(index.heap_bytes) - 8),
+                             8);
+            rewrite_slots(fd, index,
+                          [&](std::uint64_t word) { return (word & ~kRecordIndexMask) | last_word; });
+        } else {
+            // The one record, at the heap's start: a flag no writer sets.
+            const unsigned char flags = 0x80;
+            assert_int_equal(pwrite(fd, &flags, 1, index.heap() + 1), 1);
+        }
+        close(fd);
+        auto registry = temp.open_reader();
+        assert_non_null(registry.get());
+        ClientCredentials found;
+        assert_code(registry->find("myapp01", found), Errc::registry_corrupt);
+        std::string id;
+        assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                    Errc::registry_corrupt);
+        assert_false(registry->list().ok());
+    }
+}
+
 // As sshd's StrictModes: a registry others may write is refused outright.
 void a_registry_others_may_write_is_refused(void**) {
     TempRegistry temp;
@@ -516,6 +590,7 @@ int main() {
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
+        cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
     };
     return run_group(tests);
 }
