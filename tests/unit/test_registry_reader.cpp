@@ -485,7 +485,7 @@ struct IndexGeometry {
 
 constexpr std::uint64_t kRecordIndexMask = (std::uint64_t{1} << 40) - 1;
 
-// Every full slot of both copies' tables, rewritten by change(word).
+// Every full slot of both copies' tables, rewritten by change(copy, word).
 template <class Change>
 void rewrite_slots(int fd, const IndexGeometry& index, Change&& change) {
     std::vector<std::uint64_t> words(index.slots * 2);
@@ -494,7 +494,7 @@ void rewrite_slots(int fd, const IndexGeometry& index, Change&& change) {
         assert_int_equal(pread(fd, words.data(), bytes, index.tables(copy)), bytes);
         for (std::uint64_t& word : words) {
             if (word != 0)
-                word = change(word);
+                word = change(copy, word);
         }
         assert_int_equal(pwrite(fd, words.data(), bytes, index.tables(copy)), bytes);
     }
@@ -514,8 +514,9 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
         const IndexGeometry index(fd);
         const std::uint64_t last_word = index.heap_bytes / 8;  // its record index
         if (damage == Damage::slot_past_heap) {
-            rewrite_slots(fd, index, [&](std::uint64_t word) {
-                return (word & ~kRecordIndexMask) | (last_word + 1);
+            // As far past it as a slot can name.
+            rewrite_slots(fd, index, [&](unsigned, std::uint64_t word) {
+                return (word & ~kRecordIndexMask) | kRecordIndexMask;
             });
         } else if (damage == Damage::record_past_file) {
             // A 64-byte id claimed by the heap's last 8 bytes.
@@ -523,7 +524,9 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
             assert_int_equal(pwrite(fd, head, 8, index.heap() + static_cast<off_t>(index.heap_bytes) - 8),
                              8);
             rewrite_slots(fd, index,
-                          [&](std::uint64_t word) { return (word & ~kRecordIndexMask) | last_word; });
+                          [&](unsigned, std::uint64_t word) {
+                              return (word & ~kRecordIndexMask) | last_word;
+                          });
         } else {
             // The one record, at the heap's start: a flag no writer sets.
             const unsigned char flags = 0x80;
