@@ -139,6 +139,7 @@ struct BenchRegistry {
     std::vector<Fingerprint> fingerprints;       // sample of registered fingerprints
     std::vector<keyauth::X509Ptr> certificates;  // real, registered certificates
     std::vector<std::string> random_ids;         // uniform over all ids
+    std::vector<Fingerprint> random_fingerprints;  // the random ids' certificates
 };
 
 // Makes DIR: the CA and server certificate, then every client in one
@@ -307,6 +308,12 @@ std::unique_ptr<BenchRegistry> prepare(const Options& options, std::size_t clien
     std::uniform_int_distribution<std::size_t> pick(0, clients - 1);
     for (std::size_t i = 0; i < kRandomIds; ++i)
         bench->random_ids.push_back(client_id(pick(rng)));
+    for (const std::string& id : bench->random_ids) {
+        keyauth::ClientCredentials credentials;
+        if (!bench->reader->find(id, credentials))
+            die("a random id is not registered: " + id);
+        bench->random_fingerprints.push_back(credentials.certificate_fingerprint);
+    }
 
     // Every sample must give the expected verdict before it is timed.
     const std::int64_t now = keyauth::unix_now();
@@ -402,6 +409,20 @@ void bm_find_random_id(benchmark::State& state, BenchRegistry* r) {
         auto s = r->reader->find(r->random_ids[i], credentials);
         benchmark::DoNotOptimize(s);
         if (++i == r->random_ids.size())
+            i = 0;
+    }
+}
+
+// The same, by certificate fingerprint.
+void bm_find_random_fingerprint(benchmark::State& state, BenchRegistry* r) {
+    std::string id;
+    id.reserve(keyauth::kMaxClientIdLength);
+    keyauth::ClientCredentials credentials;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        auto s = r->reader->find_by_fingerprint(r->random_fingerprints[i], id, credentials);
+        benchmark::DoNotOptimize(s);
+        if (++i == r->random_fingerprints.size())
             i = 0;
     }
 }
@@ -688,6 +709,8 @@ int main(int argc, char** argv) {
                                      reg);
         benchmark::RegisterBenchmark(("check_certificate" + n).c_str(), bm_check_certificate, reg);
         benchmark::RegisterBenchmark(("find_random_id" + n).c_str(), bm_find_random_id, reg);
+        benchmark::RegisterBenchmark(("find_random_fingerprint" + n).c_str(),
+                                     bm_find_random_fingerprint, reg);
     }
     if (registries.back()->clients >= 100000) {
         struct stat st {};
