@@ -14,21 +14,11 @@ constexpr std::uint8_t kSuspendedFlag = 0x01;
 constexpr std::uint8_t kGraceFlag = 0x02;
 constexpr std::uint8_t kKnownFlags = kSuspendedFlag | kGraceFlag;
 
-void put_i64(unsigned char* out, std::int64_t value) {
-    auto bits = static_cast<std::uint64_t>(value);
-    for (int i = 0; i < 8; ++i)
-        out[i] = static_cast<unsigned char>(bits >> (8 * i));
-}
-
-std::int64_t get_i64(const unsigned char* in) {
+std::uint64_t get_u64(const unsigned char* in) {
     std::uint64_t bits = 0;
     for (int i = 0; i < 8; ++i)
         bits |= static_cast<std::uint64_t>(in[i]) << (8 * i);
-    return static_cast<std::int64_t>(bits);
-}
-
-std::uint64_t get_u64(const unsigned char* in) {
-    return static_cast<std::uint64_t>(get_i64(in));
+    return bits;
 }
 
 }  // namespace
@@ -40,26 +30,12 @@ std::size_t encode_record(std::string_view id, const ClientCredentials& c, unsig
     out[0] = static_cast<unsigned char>(id.size());
     out[1] = static_cast<unsigned char>((c.suspended ? kSuspendedFlag : 0) |
                                         (grace ? kGraceFlag : 0));
-    out[2] = c.serial.length;
     unsigned char* p = out + kRecordHeadBytes;
     std::memcpy(p, id.data(), id.size());
     p += id.size();
-    std::memcpy(p, c.token_hash.bytes.data(), kTokenHashBytes);
-    p += kTokenHashBytes;
-    std::memcpy(p, c.certificate_fingerprint.bytes.data(), kFingerprintBytes);
-    p += kFingerprintBytes;
-    std::memcpy(p, c.serial.bytes.data(), kMaxSerialBytes);
-    p += kMaxSerialBytes;
-    put_i64(p, c.validity.not_before);
-    put_i64(p + 8, c.validity.not_after);
-    put_i64(p + 16, c.issued_at);
-    p += 24;
-    if (grace) {
-        std::memcpy(p, c.previous.token_hash.bytes.data(), kTokenHashBytes);
-        std::memcpy(p + kTokenHashBytes, c.previous.certificate_fingerprint.bytes.data(),
-                    kFingerprintBytes);
-        put_i64(p + kTokenHashBytes + kFingerprintBytes, c.previous.valid_until);
-    }
+    encode_credential_fields(c, p);
+    if (grace)
+        encode_previous_credentials(c.previous, p + kCredentialFieldsSize);
     return length;
 }
 
@@ -76,36 +52,21 @@ bool decode_record(const unsigned char* bytes, std::size_t length, std::string_v
         return false;
     const std::size_t id_length = bytes[0];
     const bool grace = (bytes[1] & kGraceFlag) != 0;
-    ClientCredentials c;
-    c.suspended = (bytes[1] & kSuspendedFlag) != 0;
-    c.serial.length = bytes[2];
-    if (c.serial.length == 0 || c.serial.length > kMaxSerialBytes)
-        return false;
     const unsigned char* p = bytes + kRecordHeadBytes;
     const std::string_view stored_id(reinterpret_cast<const char*>(p), id_length);
     if (!is_valid_client_id(stored_id))
         return false;
     p += id_length;
-    std::memcpy(c.token_hash.bytes.data(), p, kTokenHashBytes);
-    p += kTokenHashBytes;
-    std::memcpy(c.certificate_fingerprint.bytes.data(), p, kFingerprintBytes);
-    p += kFingerprintBytes;
-    std::memcpy(c.serial.bytes.data(), p, kMaxSerialBytes);
-    p += kMaxSerialBytes;
-    c.validity.not_before = get_i64(p);
-    c.validity.not_after = get_i64(p + 8);
-    c.issued_at = get_i64(p + 16);
-    p += 24;
-    if (c.validity.not_before > c.validity.not_after)
+    ClientCredentials c;
+    c.suspended = (bytes[1] & kSuspendedFlag) != 0;
+    if (!decode_credential_fields(p, c))
         return false;
+    p += kCredentialFieldsSize;
     if (grace) {
-        std::memcpy(c.previous.token_hash.bytes.data(), p, kTokenHashBytes);
-        std::memcpy(c.previous.certificate_fingerprint.bytes.data(), p + kTokenHashBytes,
-                    kFingerprintBytes);
-        c.previous.valid_until = get_i64(p + kTokenHashBytes + kFingerprintBytes);
+        decode_previous_credentials(p, c.previous);
         if (c.previous.valid_until <= 0)
             return false;
-        p += kGraceBytes;
+        p += kPreviousCredentialsSize;
     }
     for (const unsigned char* padding = p; padding < bytes + length; ++padding) {
         if (*padding != 0)

@@ -54,19 +54,16 @@ inline constexpr std::uint64_t kRecordIndexMask = (std::uint64_t{1} << kRecordIn
 inline constexpr std::uint64_t kTagMask = (std::uint64_t{1} << 24) - 1;
 inline constexpr std::uint64_t kMaxHeapBytes = kRecordIndexMask * 8;
 
-// A record: id length, flags, serial length, the id, the token hash, the
-// fingerprint, the serial (20 bytes, as LMDB keeps it), not before, not
-// after, issued at; then, only while a rotation's grace is pending, the
-// previous token hash, fingerprint and valid until. Zero-padded to 8 bytes.
-inline constexpr std::size_t kRecordHeadBytes = 3;
-inline constexpr std::size_t kRecordFixedBytes =
-    kTokenHashBytes + kFingerprintBytes + kMaxSerialBytes + 3 * 8;
-inline constexpr std::size_t kGraceBytes = kTokenHashBytes + kFingerprintBytes + 8;
-inline constexpr std::size_t kMaxRecordBytes =
-    round_up(kRecordHeadBytes + kMaxClientIdLength + kRecordFixedBytes + kGraceBytes, 8);
+// A record: id length, flags, the id, the credential fields (as LMDB's
+// records hold them: client_record.hpp), then, only while a rotation's grace
+// is pending, the previous credentials. Zero-padded to 8 bytes.
+inline constexpr std::size_t kRecordHeadBytes = 2;
+inline constexpr std::size_t kMaxRecordBytes = round_up(
+    kRecordHeadBytes + kMaxClientIdLength + kCredentialFieldsSize + kPreviousCredentialsSize, 8);
 
 constexpr std::size_t record_bytes(std::size_t id_length, bool grace) {
-    return round_up(kRecordHeadBytes + id_length + kRecordFixedBytes + (grace ? kGraceBytes : 0),
+    return round_up(kRecordHeadBytes + id_length + kCredentialFieldsSize +
+                        (grace ? kPreviousCredentialsSize : 0),
                     8);
 }
 inline std::size_t record_bytes(std::string_view id, const ClientCredentials& credentials) {
