@@ -131,6 +131,31 @@ void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
                         "command on it as root once (e.g. keytool list) to upgrade it");
 }
 
+// A lookup.idx of format 3 (records inline in both copies' slots) is
+// refused, naming the fix, and replaced by a new file at the next write.
+void an_index_of_format_3_is_refused_then_replaced_by_the_next_write(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    const std::string path = temp.path() + "/lookup.idx";
+    const int fd = open(path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    const std::uint32_t format = 3;
+    assert_int_equal(pwrite(fd, &format, sizeof format, 8), static_cast<ssize_t>(sizeof format));
+    close(fd);
+    auto refused = RegistryReader::open(temp.path());
+    assert_false(refused.ok());
+    assert_non_null(strstr(refused.error().message.c_str(),
+                           "lookup.idx was made by an older keyauth: run any keytool command"));
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp02", kSecond); }));
+    auto reader = temp.open_reader();
+    assert_non_null(reader.get());
+    ClientCredentials found;
+    assert_ok(reader->find("myapp01", found));
+    assert_ok(reader->find("myapp02", found));
+}
+
 void open_of_a_file_is_refused(void**) {
     TempDir dir;
     const std::string file = dir / "file";
@@ -594,6 +619,7 @@ int main() {
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
+        cmocka_unit_test(an_index_of_format_3_is_refused_then_replaced_by_the_next_write),
     };
     return run_group(tests);
 }
