@@ -31,6 +31,15 @@ at_exit() { CLEANUPS+=("$1"); }
 
 keytool() { "$KEYTOOL" "$@"; }
 
+# How many clients a registry's lookup.idx takes before a commit makes a new
+# one: its tables (slots at offset 16 of the header) at most 85 % full
+# (shared/admin/src/index_writer.cpp).
+index_capacity() {
+    local slots
+    slots=$(od -An -tu8 -j16 -N8 "$1/lookup.idx" | tr -d ' ')
+    echo $((slots * 85 / 100))
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 

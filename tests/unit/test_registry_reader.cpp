@@ -131,6 +131,31 @@ void read_only_open_of_lmdb_without_tables_is_not_found(void**) {
                         "command on it as root once (e.g. keytool list) to upgrade it");
 }
 
+// A lookup.idx of format 3 (records inline in both copies' slots) is
+// refused, naming the fix, and replaced by a new file at the next write.
+void an_index_of_format_3_is_refused_then_replaced_by_the_next_write(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    const std::string path = temp.path() + "/lookup.idx";
+    const int fd = open(path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    const std::uint32_t format = 3;
+    assert_int_equal(pwrite(fd, &format, sizeof format, 8), static_cast<ssize_t>(sizeof format));
+    close(fd);
+    auto refused = RegistryReader::open(temp.path());
+    assert_false(refused.ok());
+    assert_non_null(strstr(refused.error().message.c_str(),
+                           "lookup.idx was made by an older keyauth: run any keytool command"));
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp02", kSecond); }));
+    auto reader = temp.open_reader();
+    assert_non_null(reader.get());
+    ClientCredentials found;
+    assert_ok(reader->find("myapp01", found));
+    assert_ok(reader->find("myapp02", found));
+}
+
 void open_of_a_file_is_refused(void**) {
     TempDir dir;
     const std::string file = dir / "file";
@@ -370,11 +395,12 @@ void a_writer_stopped_or_killed_anywhere_never_holds_up_readers(void**) {
 // never held. It must follow the path to the new file, not refuse everyone.
 void a_reader_on_an_index_a_killed_writer_replaced_follows_the_path(void**) {
     TempRegistry temp;
-    // 768 clients fill the first index to its capacity: one more grows it.
+    // 870 clients fill the first index (1 024 slots, 85 %) to its capacity:
+    // one more makes a new file.
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "bystander", kSecond); }));
     assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
-        if (!put_client(w, "bystander", kSecond))
-            return false;
-        for (int i = 1; i < 768; ++i) {
+        for (int i = 1; i < 870; ++i) {
             ClientCredentials filler = make_credentials(0x30, i, i + 1);
             std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
             if (!put_client(w, "filler" + std::to_string(i), filler))
@@ -441,15 +467,15 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
     auto registry = temp.open_reader();
-    // Every slot of both copies set to a value no writer writes; the
-    // copies' headers (a page each) left as they are.
+    // Every slot of both copies set to a value no writer writes (a record
+    // far past the heap); the copies' headers (a page each) left as they are.
     const std::string path = temp.path() + "/lookup.idx";
     const int fd = open(path.c_str(), O_RDWR);
     assert_true(fd >= 0);
-    struct stat st {};
-    assert_int_equal(fstat(fd, &st), 0);
-    const std::size_t copy_bytes = (static_cast<std::size_t>(st.st_size) - 4096) / 2;
-    std::vector<char> bytes(copy_bytes - 4096, 7);
+    std::uint64_t slots = 0;
+    assert_int_equal(pread(fd, &slots, sizeof slots, 16), static_cast<ssize_t>(sizeof slots));
+    const std::size_t copy_bytes = (4096 + slots * 16 + 4095) / 4096 * 4096;
+    std::vector<char> bytes(slots * 16, 7);
     for (std::size_t copy = 0; copy < 2; ++copy) {
         const off_t tables = static_cast<off_t>(4096 + copy * copy_bytes + 4096);
         assert_int_equal(pwrite(fd, bytes.data(), bytes.size(), tables),
@@ -464,6 +490,83 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
                 Errc::registry_corrupt);
     assert_false(registry->list().ok());
+}
+
+// lookup.idx's geometry (shared/verify/src/index_file.hpp), for the tests
+// that damage it on purpose: a header page, two copies (a header page, then
+// id and fingerprint tables of 8-byte slots), then the heap of records.
+struct IndexGeometry {
+    std::uint64_t slots = 0;
+    std::uint64_t heap_bytes = 0;
+
+    explicit IndexGeometry(int fd) {
+        assert_int_equal(pread(fd, &slots, 8, 16), 8);
+        assert_int_equal(pread(fd, &heap_bytes, 8, 24), 8);
+    }
+    off_t copy_bytes() const { return static_cast<off_t>((4096 + slots * 16 + 4095) / 4096 * 4096); }
+    off_t tables(unsigned copy) const { return 4096 + copy * copy_bytes() + 4096; }
+    off_t heap() const { return 4096 + 2 * copy_bytes(); }
+};
+
+constexpr std::uint64_t kRecordIndexMask = (std::uint64_t{1} << 40) - 1;
+
+// Every full slot of both copies' tables, rewritten by change(copy, word).
+template <class Change>
+void rewrite_slots(int fd, const IndexGeometry& index, Change&& change) {
+    std::vector<std::uint64_t> words(index.slots * 2);
+    const auto bytes = static_cast<ssize_t>(words.size() * 8);
+    for (unsigned copy = 0; copy < 2; ++copy) {
+        assert_int_equal(pread(fd, words.data(), bytes, index.tables(copy)), bytes);
+        for (std::uint64_t& word : words) {
+            if (word != 0)
+                word = change(copy, word);
+        }
+        assert_int_equal(pwrite(fd, words.data(), bytes, index.tables(copy)), bytes);
+    }
+}
+
+// Whatever a damaged index names (a record past the heap, a record running
+// past the file, a record with a byte no writer writes) is reported as a
+// corrupt registry by every lookup, never followed.
+void hostile_index_bytes_are_reported_never_followed(void**) {
+    enum class Damage { slot_past_heap, record_past_file, unknown_flag };
+    for (Damage damage : {Damage::slot_past_heap, Damage::record_past_file, Damage::unknown_flag}) {
+        TempRegistry temp;
+        assert_true(write_registry(
+            temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+        const int fd = open((temp.path() + "/lookup.idx").c_str(), O_RDWR);
+        assert_true(fd >= 0);
+        const IndexGeometry index(fd);
+        const std::uint64_t last_word = index.heap_bytes / 8;  // its record index
+        if (damage == Damage::slot_past_heap) {
+            // As far past it as a slot can name.
+            rewrite_slots(fd, index, [&](unsigned, std::uint64_t word) {
+                return (word & ~kRecordIndexMask) | kRecordIndexMask;
+            });
+        } else if (damage == Damage::record_past_file) {
+            // A 64-byte id claimed by the heap's last 8 bytes.
+            const unsigned char head[8] = {64, 0, 1, 0, 0, 0, 0, 0};
+            assert_int_equal(pwrite(fd, head, 8, index.heap() + static_cast<off_t>(index.heap_bytes) - 8),
+                             8);
+            rewrite_slots(fd, index,
+                          [&](unsigned, std::uint64_t word) {
+                              return (word & ~kRecordIndexMask) | last_word;
+                          });
+        } else {
+            // The one record, at the heap's start: a flag no writer sets.
+            const unsigned char flags = 0x80;
+            assert_int_equal(pwrite(fd, &flags, 1, index.heap() + 1), 1);
+        }
+        close(fd);
+        auto registry = temp.open_reader();
+        assert_non_null(registry.get());
+        ClientCredentials found;
+        assert_code(registry->find("myapp01", found), Errc::registry_corrupt);
+        std::string id;
+        assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                    Errc::registry_corrupt);
+        assert_false(registry->list().ok());
+    }
 }
 
 // As sshd's StrictModes: a registry others may write is refused outright.
@@ -515,6 +618,8 @@ int main() {
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
+        cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
+        cmocka_unit_test(an_index_of_format_3_is_refused_then_replaced_by_the_next_write),
     };
     return run_group(tests);
 }

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <lmdb.h>
 
 #include <chrono>
@@ -445,6 +446,129 @@ void a_dead_writers_new_index_file_is_removed(void**) {
     assert_int_equal(access(staged.c_str(), F_OK), -1);
 }
 
+ino_t index_inode(const std::string& dir) {
+    struct stat st {};
+    assert_int_equal(stat((dir + "/lookup.idx").c_str(), &st), 0);
+    return st.st_ino;
+}
+
+// Credentials of their own for the nth client of a test, marked by `round`.
+ClientCredentials numbered(int n, std::uint8_t round) {
+    ClientCredentials c = make_credentials(round, n, n + 1);
+    std::memcpy(c.certificate_fingerprint.bytes.data(), &n, sizeof n);
+    return c;
+}
+
+bool put_numbered(RegistryWriter& w, int from, int to, std::uint8_t round) {
+    for (int i = from; i < to; ++i) {
+        if (!put_client(w, "client" + std::to_string(i), numbered(i, round), true))
+            return false;
+    }
+    return true;
+}
+
+// Records are appended, never rewritten: a commit whose changes might not
+// fit the heap's room moves the index to a new file (compacted), and a
+// reader on the old one follows it.
+void a_full_heap_moves_the_index_to_a_new_file_readers_follow(void**) {
+    TempRegistry temp;
+    // 5 000 clients in one commit: a new file, its heap 1 MiB past them.
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 0, 5000, 0x30); }));
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_ok(reader->find("client1", found));
+    const ino_t first = index_inode(temp.path());
+    // 2 000 records changed (~128 bytes each): room for them.
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 0, 2000, 0x50); }));
+    assert_int_equal(index_inode(temp.path()), first);
+    assert_ok(reader->find("client1", found));
+    assert_int_equal(found.token_hash.bytes[0], 0x50);
+    // 2 000 more: this copy takes both commits' 4 000 changes, which at
+    // their largest (a 64-byte id, a grace) would not fit what is left.
+    assert_true(write_registry(
+        temp.path(), [](RegistryWriter& w) { return put_numbered(w, 2000, 4000, 0x60); }));
+    assert_int_not_equal(index_inode(temp.path()), first);
+    assert_ok(reader->find("client2001", found));
+    assert_int_equal(found.token_hash.bytes[0], 0x60);
+    assert_ok(reader->find("client1", found));
+    assert_int_equal(found.token_hash.bytes[0], 0x50);
+    std::string id;
+    assert_ok(reader->find_by_fingerprint(numbered(4500, 0x30).certificate_fingerprint, id, found));
+    assert_sv_equal(id, "client4500");
+    auto count = reader->count();
+    assert_ok(count);
+    assert_int_equal(*count, 5000);
+}
+
+// A first index has 1 024 slots a table: 870 clients (85 %) fit it, the
+// 871st makes a new file.
+void a_table_past_its_load_limit_moves_the_index_to_a_new_file(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 0, 1, 0x30); }));
+    const ino_t first = index_inode(temp.path());
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 1, 870, 0x30); }));
+    assert_int_equal(index_inode(temp.path()), first);
+    auto reader = temp.open_reader();
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 870, 871, 0x30); }));
+    assert_int_not_equal(index_inode(temp.path()), first);
+    ClientCredentials found;
+    assert_ok(reader->find("client870", found));
+    assert_ok(reader->find("client0", found));
+    auto count = reader->count();
+    assert_ok(count);
+    assert_int_equal(*count, 871);
+}
+
+// A rotation's grace is kept out of line of the records without one; both
+// read back whole, by id and by certificate.
+void a_record_with_a_pending_grace_reads_back_whole(void**) {
+    ClientCredentials rotated = make_credentials(0x70, 1000, 2000);
+    rotated.serial.length = 20;
+    rotated.serial.bytes.fill(0xab);
+    rotated.issued_at = 999;
+    rotated.suspended = true;
+    rotated.previous.token_hash.bytes.fill(0x71);
+    rotated.previous.certificate_fingerprint.bytes.fill(0x72);
+    rotated.previous.valid_until = 1500;
+    const std::string long_id(64, 'r');
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [&](RegistryWriter& w) {
+        return put_client(w, long_id, rotated) && put_client(w, "plain", kFirst);
+    }));
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_ok(reader->find(long_id, found));
+    assert_memory_equal(&found.token_hash, &rotated.token_hash, sizeof found.token_hash);
+    assert_int_equal(found.serial.length, 20);
+    assert_memory_equal(found.serial.bytes.data(), rotated.serial.bytes.data(), 20);
+    assert_int_equal(found.issued_at, 999);
+    assert_true(found.suspended);
+    assert_true(found.previous.present());
+    assert_int_equal(found.previous.valid_until, 1500);
+    assert_memory_equal(&found.previous.token_hash, &rotated.previous.token_hash, 32);
+    assert_memory_equal(&found.previous.certificate_fingerprint,
+                        &rotated.previous.certificate_fingerprint, 32);
+    std::string id;
+    assert_ok(reader->find_by_fingerprint(rotated.certificate_fingerprint, id, found));
+    assert_sv_equal(id, long_id);
+    assert_int_equal(found.previous.valid_until, 1500);
+    assert_ok(reader->find("plain", found));
+    assert_false(found.previous.present());
+    assert_false(found.suspended);
+    // The grace ends: the same client, its record without the block.
+    rotated.previous = {};
+    assert_true(write_registry(temp.path(),
+                               [&](RegistryWriter& w) { return put_client(w, long_id, rotated, true); }));
+    assert_ok(reader->find(long_id, found));
+    assert_false(found.previous.present());
+    assert_true(found.suspended);
+}
+
 void registry_directory_comes_from_flag_then_env_then_default(void**) {
     setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
     assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
@@ -487,6 +611,9 @@ int main() {
         cmocka_unit_test(corrupt_record_stops_the_writer_not_the_servers),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
         cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
+        cmocka_unit_test(a_full_heap_moves_the_index_to_a_new_file_readers_follow),
+        cmocka_unit_test(a_table_past_its_load_limit_moves_the_index_to_a_new_file),
+        cmocka_unit_test(a_record_with_a_pending_grace_reads_back_whole),
         cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),
     };
     return run_group(tests);

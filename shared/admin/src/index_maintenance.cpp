@@ -30,9 +30,15 @@ IndexJournal read_journal(MDB_txn* txn, MDB_dbi meta) {
     return IndexJournal::decode(as_view(value));
 }
 
-// Every committed client into the copy, emptied first.
-Status refill(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients) {
-    index.clear(copy);
+// What a new file must hold: how many clients, and their records' bytes.
+struct IndexContents {
+    std::uint64_t clients = 0;
+    std::uint64_t record_bytes = 0;
+};
+
+// Walks every committed client: into visit(id, credentials), strictly.
+template <class Visit>
+Status for_each_client(MDB_txn* txn, MDB_dbi clients, Visit&& visit) {
     MDB_cursor* raw = nullptr;
     if (int rc = mdb_cursor_open(txn, clients, &raw); rc != 0)
         return lmdb_error(rc, "indexing clients");
@@ -40,17 +46,36 @@ Status refill(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients) 
     MDB_val key{};
     MDB_val value{};
     int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
-    for (std::uint64_t entries = 0; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
+    for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
         ClientCredentials credentials;
         if (!is_valid_client_id(as_view(key)) || !decode_credentials(as_view(value), credentials))
             return make_error(Errc::registry_corrupt, "registry record is corrupt");
-        if (++entries > index.capacity())
-            return make_error(Errc::registry_corrupt, "registry changed while indexing");
-        index.put(copy, as_view(key), credentials);
+        if (Status s = visit(as_view(key), credentials); !s)
+            return s;
     }
     if (rc != MDB_NOTFOUND)
         return lmdb_error(rc, "indexing clients");
     return {};
+}
+
+Result<IndexContents> contents_of(MDB_txn* txn, MDB_dbi clients) {
+    IndexContents contents;
+    Status counted =
+        for_each_client(txn, clients, [&](std::string_view id, const ClientCredentials& c) {
+            ++contents.clients;
+            contents.record_bytes += index_file::record_bytes(id, c);
+            return Status{};
+        });
+    if (!counted)
+        return counted.error();
+    return contents;
+}
+
+// Every committed client into a copy of a new file.
+Status fill(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients) {
+    return for_each_client(txn, clients, [&](std::string_view id, const ClientCredentials& c) {
+        return index.put(copy, id, c);
+    });
 }
 
 // The copy's entries for these ids made what LMDB says now.
@@ -61,7 +86,8 @@ Status apply(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients,
         MDB_val value{};
         const int rc = mdb_get(txn, clients, &key, &value);
         if (rc == MDB_NOTFOUND) {
-            index.erase(copy, id);
+            if (Status s = index.erase(copy, id); !s)
+                return s;
             continue;
         }
         ClientCredentials credentials;
@@ -69,7 +95,8 @@ Status apply(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients,
             return lmdb_error(rc, "indexing client " + id);
         if (!decode_credentials(as_view(value), credentials))
             return make_error(Errc::registry_corrupt, "registry record is corrupt");
-        index.put(copy, id, credentials);
+        if (Status s = index.put(copy, id, credentials); !s)
+            return s;
     }
     return {};
 }
@@ -106,23 +133,41 @@ Status LmdbRegistry::Impl::keep_index_current() {
     return publish_committed(journal, std::nullopt);
 }
 
-Result<IndexWriter> LmdbRegistry::Impl::new_index_file(std::uint64_t clients) {
+Result<IndexWriter> LmdbRegistry::Impl::new_index_file(MDB_txn* txn) {
     struct stat data {};
     if (::stat(layout.data_file().c_str(), &data) != 0)
         return make_error(Errc::io_error, layout.data_file() + ": " + std::strerror(errno));
-    auto fresh = IndexWriter::create(layout.lookup_index(), clients, data.st_gid);
+    auto contents = contents_of(txn, lmdb.clients);
+    if (!contents)
+        return contents.error();
+    auto fresh = IndexWriter::create(layout.lookup_index(), contents->clients,
+                                     contents->record_bytes, data.st_gid);
     if (!fresh)
         return with_dir(layout.dir, fresh.error());
     return fresh;
 }
 
-Result<std::optional<IndexWriter>> LmdbRegistry::Impl::room_for(MDB_txn* txn) {
+// The file in place takes the next commit if it is current (not an older
+// registry's, nor beside a new counter), the journal names what changed
+// since the copy to change was published, and the tables and heap have
+// room for it. Otherwise a new file, which also compacts the heap.
+bool LmdbRegistry::Impl::index_takes(const IndexJournal& journal, MDB_txn* txn,
+                                     std::uint64_t clients) const {
+    if (!index.mapped() || sequence.created())
+        return false;
+    const unsigned copy = (sequence.load() + 1) & 1;
+    const auto ids = journal.changes(index.lmdb_txnid(copy), mdb_txn_id(txn));
+    return ids && index.fits(clients, ids->size());
+}
+
+Result<std::optional<IndexWriter>> LmdbRegistry::Impl::room_for(const IndexJournal& journal,
+                                                                MDB_txn* txn) {
     auto clients = clients_in(txn, lmdb.clients);
     if (!clients)
         return clients.error();
-    if (index.mapped() && !sequence.created() && *clients <= index.capacity())
+    if (index_takes(journal, txn, *clients))
         return std::optional<IndexWriter>();
-    auto fresh = new_index_file(*clients);
+    auto fresh = new_index_file(txn);
     if (!fresh)
         return fresh.error();
     return std::optional<IndexWriter>(std::move(*fresh));
@@ -139,8 +184,8 @@ Status LmdbRegistry::Impl::publish_committed(const IndexJournal& journal,
     auto clients = clients_in(raw, lmdb.clients);
     if (!clients)
         return clients.error();
-    if (!fresh && (!index.mapped() || sequence.created() || *clients > index.capacity())) {
-        auto made = new_index_file(*clients);
+    if (!fresh && !index_takes(journal, raw, *clients)) {
+        auto made = new_index_file(raw);
         if (!made)
             return made.error();
         fresh = std::move(*made);
@@ -153,10 +198,15 @@ Status LmdbRegistry::Impl::publish_committed(const IndexJournal& journal,
     if (Status s = index.begin_change(copy); !s)
         return with_dir(layout.dir, s.error());
     stop_point("copy-marked");
-    Status changed = ids ? apply(index, copy, raw, lmdb.clients, *ids)
-                         : refill(index, copy, raw, lmdb.clients);
-    if (!changed)
-        return changed;
+    if (Status changed = apply(index, copy, raw, lmdb.clients, *ids); !changed) {
+        if (changed.code() != Errc::registry_corrupt && changed.code() != Errc::io_error)
+            return changed;
+        // A copy this writer cannot make sense of: a new file instead.
+        auto made = new_index_file(raw);
+        if (!made)
+            return made.error();
+        return publish_new_file(std::move(*made), raw, next);
+    }
     stop_point("copy-changed");
     if (Status s = index.finish_change(copy, txnid, next); !s)
         return with_dir(layout.dir, s.error());
@@ -174,8 +224,8 @@ Status LmdbRegistry::Impl::publish_committed(const IndexJournal& journal,
 Status LmdbRegistry::Impl::publish_new_file(IndexWriter fresh, MDB_txn* txn, std::uint64_t next) {
     const std::uint64_t txnid = mdb_txn_id(txn);
     const unsigned copy = next & 1;
-    if (Status s = refill(fresh, copy, txn, lmdb.clients); !s)
-        return s;
+    if (Status s = fill(fresh, copy, txn, lmdb.clients); !s)
+        return with_dir(layout.dir, s.error());
     fresh.copy_tables(copy, copy ^ 1);
     if (Status s = fresh.finish_change(copy ^ 1, txnid, next - 1); !s)
         return with_dir(layout.dir, s.error());

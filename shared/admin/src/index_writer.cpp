@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <sodium.h>
 
 #include "keyauth/files.hpp"
 
@@ -15,31 +18,78 @@ using namespace index_file;
 
 namespace {
 
+// Tables at most this full when made, and a new file past the second.
+constexpr std::uint64_t kCreatedLoadPercent = 70;
+constexpr std::uint64_t kMaxLoadPercent = 85;
+// Heap slack: room for the records later commits append before a new file
+// compacts them.
+constexpr std::uint64_t kMinHeapSlack = std::uint64_t{1} << 20;
+constexpr std::uint64_t kHeapSlackDivisor = 16;
+
+Error corrupt_index() {
+    return make_error(Errc::registry_corrupt, "lookup.idx is corrupt");
+}
+
+std::uint64_t load_slot(const std::uint64_t* table, std::uint64_t slot) {
+    return __atomic_load_n(table + slot, __ATOMIC_RELAXED);
+}
+
+void store_slot(std::uint64_t* table, std::uint64_t slot, std::uint64_t word) {
+    __atomic_store_n(table + slot, word, __ATOMIC_RELAXED);
+}
+
 // Linear probing's deletion without tombstones: slots after the hole whose
-// home lies outside (hole, slot] move back into it.
-template <class SlotAt, class HomeOf>
-void delete_slot(std::size_t slot_bytes, std::uint64_t mask, std::uint64_t hole, SlotAt slot_at,
-                 HomeOf home_of) {
+// home lies outside (hole, slot], cyclically, move back into it.
+template <class HomeOf>
+Status delete_slot(const IndexFile& file, std::uint64_t* table, std::uint64_t hole,
+                   HomeOf home_of) {
     std::uint64_t next = hole;
     for (;;) {
-        next = (next + 1) & mask;
-        unsigned char* candidate = slot_at(next);
-        if (candidate[kStateAt] == 0)
+        next = file.next_slot(next);
+        const std::uint64_t word = load_slot(table, next);
+        if (word == 0)
             break;
-        const std::uint64_t home = home_of(candidate);
+        std::uint64_t home = 0;
+        if (!home_of(word, home))
+            return corrupt_index();
         const bool stays =
             hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
         if (stays)
             continue;
-        store_words(slot_at(hole), candidate, slot_bytes);
+        store_slot(table, hole, word);
         hole = next;
     }
-    alignas(8) static const unsigned char empty[kIdSlotBytes] = {};
-    store_words(slot_at(hole), empty, slot_bytes);
+    store_slot(table, hole, 0);
+    return {};
 }
 
-std::string_view record_of(const unsigned char* slot) {
-    return {reinterpret_cast<const char*>(slot + kValueAt), kEncodedCredentialsSize};
+// Where id's slot is in a copy's id table: found (word nonzero) or the
+// empty slot that ends its probe.
+struct IdSlot {
+    std::uint64_t slot = 0;
+    std::uint64_t word = 0;
+};
+
+Result<IdSlot> find_id(const IndexFile& file, unsigned copy, std::string_view id,
+                       ClientCredentials& credentials) {
+    alignas(8) unsigned char record[kMaxRecordBytes];
+    const std::uint64_t* table = file.id_table(copy);
+    const Probe probe = file.id_probe(id);
+    std::uint64_t slot = probe.home;
+    for (std::uint64_t probed = 0; probed < file.slots(); ++probed) {
+        const std::uint64_t word = load_slot(table, slot);
+        if (word == 0)
+            return IdSlot{slot, 0};
+        std::string_view stored;
+        if (tag_of(word) == probe.tag) {
+            if (!file.read_record(word, record, stored, credentials))
+                return corrupt_index();
+            if (stored == id)
+                return IdSlot{slot, word};
+        }
+        slot = file.next_slot(slot);
+    }
+    return corrupt_index();  // full: fits() keeps it from happening
 }
 
 }  // namespace
@@ -50,6 +100,8 @@ IndexWriter& IndexWriter::operator=(IndexWriter&& other) noexcept {
         file_ = std::move(other.file_);
         staged_path_ = std::move(other.staged_path_);
         other.staged_path_.clear();
+        append_from_ = other.append_from_;
+        append_at_ = other.append_at_;
     }
     return *this;
 }
@@ -75,21 +127,25 @@ Result<IndexWriter> IndexWriter::open(const std::string& path) {
 }
 
 Result<IndexWriter> IndexWriter::create(const std::string& path, std::uint64_t clients,
-                                        gid_t group) {
-    unsigned log2 = kMinLog2Slots;
-    // At most three quarters full: short probes, and room to grow.
-    while (log2 < kMaxLog2Slots && (std::uint64_t{1} << log2) * 3 / 4 < clients + 1)
-        ++log2;
+                                        std::uint64_t record_bytes, gid_t group) {
+    const std::uint64_t slots = std::clamp<std::uint64_t>(
+        ((clients + 1) * 100 + kCreatedLoadPercent - 1) / kCreatedLoadPercent, kMinSlots,
+        kMaxSlots);
+    const std::uint64_t heap_bytes =
+        round_up(record_bytes + std::max(record_bytes / kHeapSlackDivisor, kMinHeapSlack),
+                 kPageBytes);
+    if (heap_bytes > kMaxHeapBytes)
+        return make_error(Errc::io_error, path + ": too many clients for one lookup index");
     const std::string staged = staged_path(path);
     unlink(staged.c_str());  // from a writer that died
     UniqueFd fd(::open(staged.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid())
         return file_error(errno, staged);
     FileHeader head{};
-    write_new_header(head, log2);
+    write_new_header(head, slots, heap_bytes);
     // Allocated, not sparse: writing into a hole of a shared mapping on a
     // full disk is SIGBUS; here it is an error, before anything changed.
-    const auto bytes = static_cast<off_t>(file_bytes(std::uint64_t{1} << log2));
+    const auto bytes = static_cast<off_t>(file_bytes(slots, heap_bytes));
     if (const int err = posix_fallocate(fd.get(), 0, bytes); err != 0) {
         unlink(staged.c_str());
         return file_error(err, staged);
@@ -119,131 +175,188 @@ std::uint64_t IndexWriter::lmdb_txnid(unsigned copy) const {
     return file_.copy_header(copy)->lmdb_txnid.load(std::memory_order_relaxed);
 }
 
+// Past either copy's records: what neither copy names, free to append to.
+std::uint64_t IndexWriter::heap_in_use() const {
+    const std::uint64_t in_use =
+        std::max(file_.copy_header(0)->heap_end.load(std::memory_order_relaxed),
+                 file_.copy_header(1)->heap_end.load(std::memory_order_relaxed));
+    return std::min(in_use, file_.heap_bytes());
+}
+
+bool IndexWriter::fits(std::uint64_t clients, std::size_t changed_ids) const {
+    const std::uint64_t heap_room = file_.heap_bytes() - heap_in_use();
+    return clients <= file_.slots() * kMaxLoadPercent / 100 &&
+           changed_ids <= heap_room / kMaxRecordBytes;
+}
+
 Status IndexWriter::sync_copy(unsigned copy, bool header_only) const {
     const std::size_t offset = static_cast<std::size_t>(file_.copy_base(copy) - file_.file().data());
     return file_.file().sync(offset, header_only ? kPageBytes : copy_bytes(file_.slots()));
 }
 
-// Durably "being changed" before any slot changes: after a power loss the
-// copy is never taken for a state it does not hold.
+// Durably "being changed" before any slot or record changes: after a power
+// loss the copy is never taken for a state it does not hold.
 Status IndexWriter::begin_change(unsigned copy) {
     CopyHeader* head = file_.copy_header(copy);
     head->version.store(0, std::memory_order_relaxed);
     head->lmdb_txnid.store(0, std::memory_order_relaxed);
+    append_from_ = append_at_ = heap_in_use();
     return sync_copy(copy, true);
 }
 
+// The tables and the records appended for them durable before the header
+// names them.
 Status IndexWriter::finish_change(unsigned copy, std::uint64_t lmdb_txnid, std::uint64_t version) {
     if (Status s = sync_copy(copy, false); !s)
         return s;
+    if (append_at_ > append_from_) {
+        const std::size_t first_page = append_from_ / kPageBytes * kPageBytes;
+        const std::size_t heap_at = heap_offset(file_.slots());
+        if (Status s = file_.file().sync(heap_at + first_page, append_at_ - first_page); !s)
+            return s;
+    }
     CopyHeader* head = file_.copy_header(copy);
+    head->heap_end.store(append_at_, std::memory_order_relaxed);
     head->lmdb_txnid.store(lmdb_txnid, std::memory_order_relaxed);
     head->version.store(version, std::memory_order_relaxed);
     return sync_copy(copy, true);
 }
 
-void IndexWriter::clear(unsigned copy) {
-    // Tables only: the header page stays as begin_change left it.
-    const std::size_t tables = file_.slots() * (kIdSlotBytes + kFingerprintSlotBytes);
-    unsigned char* first = file_.id_slot(copy, 0);
-    for (std::size_t at = 0; at < tables; at += 8)
-        __atomic_store_n(reinterpret_cast<std::uint64_t*>(first + at), 0, __ATOMIC_RELAXED);
-    file_.copy_header(copy)->entries.store(0, std::memory_order_relaxed);
-}
-
 void IndexWriter::copy_tables(unsigned from, unsigned to) {
-    const std::size_t tables = file_.slots() * (kIdSlotBytes + kFingerprintSlotBytes);
-    store_words(file_.id_slot(to, 0), file_.id_slot(from, 0), tables);
+    store_words(reinterpret_cast<unsigned char*>(file_.id_table(to)),
+                reinterpret_cast<const unsigned char*>(file_.id_table(from)),
+                file_.slots() * 2 * 8);
     file_.copy_header(to)->entries.store(
         file_.copy_header(from)->entries.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
-void IndexWriter::erase_fingerprint(unsigned copy, const Fingerprint& fingerprint) {
-    const std::uint64_t home = file_.fingerprint_home(fingerprint);
-    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        const std::uint64_t at = (home + probe) & file_.mask();
-        const unsigned char* slot = file_.fingerprint_slot(copy, at);
-        if (slot[kStateAt] == 0)
-            return;
-        if (std::memcmp(slot + kValueAt, fingerprint.bytes.data(), kFingerprintBytes) == 0) {
-            delete_slot(
-                kFingerprintSlotBytes, file_.mask(), at,
-                [&](std::uint64_t i) { return file_.fingerprint_slot(copy, i); },
-                [&](const unsigned char* s) {
-                    Fingerprint f;
-                    std::memcpy(f.bytes.data(), s + kValueAt, kFingerprintBytes);
-                    return file_.fingerprint_home(f);
-                });
-            return;
-        }
-    }
+std::uint64_t IndexWriter::shared_record(unsigned copy, std::string_view id,
+                                         const unsigned char* encoded, std::size_t length) const {
+    const unsigned other = copy ^ 1;
+    if (version(other) == 0)
+        return 0;  // a change that never finished: its records may be overwritten
+    ClientCredentials unused;
+    const auto found = find_id(file_, other, id, unused);
+    if (!found || found->word == 0)
+        return 0;
+    const std::uint64_t index = record_index_of(found->word);
+    const std::uint64_t offset = (index - 1) * 8;
+    if (offset + length > append_from_)
+        return 0;
+    // Not a check of a credential: two records both written by this writer.
+    return sodium_memcmp(file_.heap() + offset, encoded, length) == 0 ? index : 0;
 }
 
-void IndexWriter::put(unsigned copy, std::string_view id, const ClientCredentials& credentials) {
-    const std::uint64_t home = file_.id_home(id);
-    unsigned char* slot = nullptr;
-    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        unsigned char* candidate = file_.id_slot(copy, (home + probe) & file_.mask());
-        if (candidate[kStateAt] == 0 || slot_id(candidate) == id) {
-            slot = candidate;
-            break;
+Result<std::uint64_t> IndexWriter::append(const unsigned char* encoded, std::size_t length) {
+    if (length > file_.heap_bytes() - append_at_)
+        return make_error(Errc::io_error, "lookup.idx has no room left for records");
+    store_words(file_.heap() + append_at_, encoded, length);
+    const std::uint64_t index = append_at_ / 8 + 1;
+    append_at_ += length;
+    return index;
+}
+
+Status IndexWriter::erase_fingerprint(unsigned copy, const Fingerprint& fingerprint,
+                                      std::uint64_t record_index) {
+    std::uint64_t* table = file_.fingerprint_table(copy);
+    std::uint64_t slot = file_.fingerprint_probe(fingerprint).home;
+    for (std::uint64_t probed = 0; probed < file_.slots(); ++probed) {
+        const std::uint64_t word = load_slot(table, slot);
+        if (word == 0)
+            return {};
+        if (record_index_of(word) == record_index) {
+            alignas(8) unsigned char record[kMaxRecordBytes];
+            return delete_slot(file_, table, slot, [&](std::uint64_t moved, std::uint64_t& home) {
+                std::string_view id;
+                ClientCredentials credentials;
+                if (!file_.read_record(moved, record, id, credentials))
+                    return false;
+                home = file_.fingerprint_probe(credentials.certificate_fingerprint).home;
+                return true;
+            });
         }
+        slot = file_.next_slot(slot);
     }
-    alignas(8) unsigned char fresh[kIdSlotBytes] = {};
-    if (slot[kStateAt] == kFull) {
-        ClientCredentials old;
-        if (decode_credentials(record_of(slot), old))
-            erase_fingerprint(copy, old.certificate_fingerprint);
+    return {};
+}
+
+Status IndexWriter::put(unsigned copy, std::string_view id, const ClientCredentials& credentials) {
+    alignas(8) unsigned char encoded[kMaxRecordBytes];
+    const std::size_t length = encode_record(id, credentials, encoded);
+    ClientCredentials old;
+    const auto at = find_id(file_, copy, id, old);
+    if (!at)
+        return at.error();
+    std::uint64_t index = shared_record(copy, id, encoded, length);
+    if (index == 0) {
+        auto appended = append(encoded, length);
+        if (!appended)
+            return appended.error();
+        index = *appended;
+    }
+    CopyHeader* head = file_.copy_header(copy);
+    if (at->word != 0) {
+        if (Status s =
+                erase_fingerprint(copy, old.certificate_fingerprint, record_index_of(at->word));
+            !s)
+            return s;
     } else {
-        CopyHeader* head = file_.copy_header(copy);
         head->entries.store(head->entries.load(std::memory_order_relaxed) + 1,
                             std::memory_order_relaxed);
     }
-    fresh[kStateAt] = kFull;
-    fresh[kLengthAt] = static_cast<unsigned char>(id.size());
-    std::memcpy(fresh + kIdAt, id.data(), id.size());
-    const auto encoded = encode_credentials(credentials);
-    std::memcpy(fresh + kValueAt, encoded.data(), encoded.size());
-    store_words(slot, fresh, sizeof fresh);
+    store_slot(file_.id_table(copy), at->slot, slot_word(file_.id_probe(id).tag, index));
 
+    // The certificate's slot: a free one, or the one a record with the same
+    // fingerprint held.
     const Fingerprint& fingerprint = credentials.certificate_fingerprint;
-    const std::uint64_t fingerprint_at = file_.fingerprint_home(fingerprint);
-    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        unsigned char* candidate =
-            file_.fingerprint_slot(copy, (fingerprint_at + probe) & file_.mask());
-        if (candidate[kStateAt] == 0 ||
-            std::memcmp(candidate + kValueAt, fingerprint.bytes.data(), kFingerprintBytes) == 0) {
-            alignas(8) unsigned char entry[kFingerprintSlotBytes] = {};
-            entry[kStateAt] = kFull;
-            entry[kLengthAt] = static_cast<unsigned char>(id.size());
-            std::memcpy(entry + kIdAt, id.data(), id.size());
-            std::memcpy(entry + kValueAt, fingerprint.bytes.data(), kFingerprintBytes);
-            store_words(candidate, entry, sizeof entry);
-            return;
+    const Probe probe = file_.fingerprint_probe(fingerprint);
+    std::uint64_t* table = file_.fingerprint_table(copy);
+    std::uint64_t slot = probe.home;
+    alignas(8) unsigned char record[kMaxRecordBytes];
+    for (std::uint64_t probed = 0; probed < file_.slots(); ++probed) {
+        const std::uint64_t word = load_slot(table, slot);
+        if (word != 0 && tag_of(word) == probe.tag) {
+            std::string_view owner;
+            ClientCredentials other;
+            if (!file_.read_record(word, record, owner, other))
+                return corrupt_index();
+            if (other.certificate_fingerprint == fingerprint)
+                break;
         }
+        if (word == 0)
+            break;
+        slot = file_.next_slot(slot);
     }
+    store_slot(table, slot, slot_word(probe.tag, index));
+    return {};
 }
 
-void IndexWriter::erase(unsigned copy, std::string_view id) {
-    const std::uint64_t home = file_.id_home(id);
-    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        const std::uint64_t at = (home + probe) & file_.mask();
-        const unsigned char* slot = file_.id_slot(copy, at);
-        if (slot[kStateAt] == 0)
-            return;
-        if (slot_id(slot) != id)
-            continue;
-        ClientCredentials old;
-        if (decode_credentials(record_of(slot), old))
-            erase_fingerprint(copy, old.certificate_fingerprint);
-        delete_slot(
-            kIdSlotBytes, file_.mask(), at, [&](std::uint64_t i) { return file_.id_slot(copy, i); },
-            [&](const unsigned char* s) { return file_.id_home(slot_id(s)); });
-        CopyHeader* head = file_.copy_header(copy);
-        head->entries.store(head->entries.load(std::memory_order_relaxed) - 1,
-                            std::memory_order_relaxed);
-        return;
-    }
+Status IndexWriter::erase(unsigned copy, std::string_view id) {
+    ClientCredentials old;
+    const auto at = find_id(file_, copy, id, old);
+    if (!at)
+        return at.error();
+    if (at->word == 0)
+        return {};
+    if (Status s = erase_fingerprint(copy, old.certificate_fingerprint, record_index_of(at->word));
+        !s)
+        return s;
+    alignas(8) unsigned char record[kMaxRecordBytes];
+    if (Status s = delete_slot(file_, file_.id_table(copy), at->slot,
+                               [&](std::uint64_t moved, std::uint64_t& home) {
+                                   std::string_view moved_id;
+                                   ClientCredentials credentials;
+                                   if (!file_.read_record(moved, record, moved_id, credentials))
+                                       return false;
+                                   home = file_.id_probe(moved_id).home;
+                                   return true;
+                               });
+        !s)
+        return s;
+    CopyHeader* head = file_.copy_header(copy);
+    head->entries.store(head->entries.load(std::memory_order_relaxed) - 1,
+                        std::memory_order_relaxed);
+    return {};
 }
 
 Status IndexWriter::publish(const std::string& path) {

@@ -25,25 +25,31 @@ class IndexWriter {
     ~IndexWriter();
 
     static Result<IndexWriter> open(const std::string& path);
-    // A new file with both copies empty, for at least `clients` clients,
-    // its room allocated now (a full disk fails here, not as SIGBUS later),
-    // made under a temporary name and renamed over path by publish().
-    static Result<IndexWriter> create(const std::string& path, std::uint64_t clients, gid_t group);
+    // A new file with both copies empty, for at least `clients` clients
+    // whose records take `record_bytes`, with room for more (tables at most
+    // 0.7 full, heap slack of 1/16, at least 1 MiB); its room allocated now
+    // (a full disk fails here, not as SIGBUS later), made under a temporary
+    // name and renamed over path by publish().
+    static Result<IndexWriter> create(const std::string& path, std::uint64_t clients,
+                                      std::uint64_t record_bytes, gid_t group);
     // Where create() makes the file for path.
     static std::string staged_path(const std::string& path) { return path + ".new"; }
 
     bool mapped() const { return file_.mapped(); }
     std::uint64_t version(unsigned copy) const;
     std::uint64_t lmdb_txnid(unsigned copy) const;
-    // How many clients a copy holds at most (three quarters full).
-    std::uint64_t capacity() const { return file_.slots() * 3 / 4; }
+    // Whether a change of `changed_ids` ids, leaving `clients` clients, fits
+    // this file: its tables at most 0.85 full, and room in the heap for
+    // every changed id's largest record. If not, a new file.
+    bool fits(std::uint64_t clients, std::size_t changed_ids) const;
 
     // A change to a copy: begin_change marks it as being changed (durably),
-    // finish_change makes its tables durable, then names what they hold.
+    // finish_change makes its tables and the records appended for it
+    // durable, then names what they hold. put and erase fail only on a file
+    // they cannot make sense of (or a heap without room): then a new file.
     Status begin_change(unsigned copy);
-    void put(unsigned copy, std::string_view id, const ClientCredentials& credentials);
-    void erase(unsigned copy, std::string_view id);
-    void clear(unsigned copy);
+    Status put(unsigned copy, std::string_view id, const ClientCredentials& credentials);
+    Status erase(unsigned copy, std::string_view id);
     Status finish_change(unsigned copy, std::uint64_t lmdb_txnid, std::uint64_t version);
     // Both copies the same (a new file, filled once).
     void copy_tables(unsigned from, unsigned to);
@@ -56,11 +62,21 @@ class IndexWriter {
 
   private:
     Status sync_copy(unsigned copy, bool header_only) const;
-    void erase_fingerprint(unsigned copy, const Fingerprint& fingerprint);
+    std::uint64_t heap_in_use() const;
+    // The record for id in the other copy, if it is these very bytes and
+    // safely below where this change appends; else 0.
+    std::uint64_t shared_record(unsigned copy, std::string_view id, const unsigned char* encoded,
+                                std::size_t length) const;
+    Result<std::uint64_t> append(const unsigned char* encoded, std::size_t length);
+    Status erase_fingerprint(unsigned copy, const Fingerprint& fingerprint,
+                             std::uint64_t record_index);
     void drop_staged();
 
     index_file::IndexFile file_;
     std::string staged_path_;  // create()d, not yet published
+    // The records this change appended: [append_from_, append_at_) of the heap.
+    std::uint64_t append_from_ = 0;
+    std::uint64_t append_at_ = 0;
 };
 
 }  // namespace keyauth

@@ -457,7 +457,7 @@ class LmdbWriter final : public RegistryWriter {
             return s;
         // A new index file, when one is needed, is made (its room allocated)
         // now: a full disk then fails the commit with nothing changed.
-        auto room = impl_.room_for(txn_.get());
+        auto room = impl_.room_for(journal, txn_.get());
         if (!room)
             return room.error();
         stop_point("before-commit");

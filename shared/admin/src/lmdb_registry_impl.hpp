@@ -53,15 +53,16 @@ struct LmdbRegistry::Impl {
     // older registry), publishing a repaired copy if not.
     Status keep_index_current();
     // Before a commit (txn: the write transaction): a new, allocated index
-    // file if the clients after it will not fit the one in place.
-    Result<std::optional<IndexWriter>> room_for(MDB_txn* txn);
+    // file if the one in place cannot take the commit (see index_takes).
+    Result<std::optional<IndexWriter>> room_for(const IndexJournal& journal, MDB_txn* txn);
     // Brings the copy readers are not using to LMDB's committed state (by
-    // the journal's ids where it can, else refilled, else in a new file),
+    // the journal's ids where it can, else in a new file),
     // makes it durable, then publishes it with one store of the counter.
     Status publish_committed(const IndexJournal& journal, std::optional<IndexWriter> fresh);
 
   private:
-    Result<IndexWriter> new_index_file(std::uint64_t clients);
+    bool index_takes(const IndexJournal& journal, MDB_txn* txn, std::uint64_t clients) const;
+    Result<IndexWriter> new_index_file(MDB_txn* txn);
     Status publish_new_file(IndexWriter fresh, MDB_txn* txn, std::uint64_t next);
 };
 

@@ -38,14 +38,7 @@ std::string CertificateSerial::hex() const {
     return to_hex(bytes.data(), length);
 }
 
-// Layout (little-endian): format, token hash, fingerprint, serial length,
-// serial (zero-padded to 20), not before, not after, issued at; format 2
-// then: flags, the previous token hash and fingerprint, valid until (all
-// zero when there is none).
-std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const ClientCredentials& c) {
-    std::array<std::uint8_t, kEncodedCredentialsSize> out{};
-    std::uint8_t* p = out.data();
-    *p++ = kRecordFormat;
+void encode_credential_fields(const ClientCredentials& c, std::uint8_t* p) noexcept {
     std::memcpy(p, c.token_hash.bytes.data(), kTokenHashBytes);
     p += kTokenHashBytes;
     std::memcpy(p, c.certificate_fingerprint.bytes.data(), kFingerprintBytes);
@@ -56,14 +49,49 @@ std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const Clien
     put_i64(p, c.validity.not_before);
     put_i64(p + 8, c.validity.not_after);
     put_i64(p + 16, c.issued_at);
-    p += 24;
+}
+
+bool decode_credential_fields(const std::uint8_t* p, ClientCredentials& c) noexcept {
+    std::memcpy(c.token_hash.bytes.data(), p, kTokenHashBytes);
+    p += kTokenHashBytes;
+    std::memcpy(c.certificate_fingerprint.bytes.data(), p, kFingerprintBytes);
+    p += kFingerprintBytes;
+    c.serial.length = *p++;
+    if (c.serial.length == 0 || c.serial.length > kMaxSerialBytes)
+        return false;
+    std::memcpy(c.serial.bytes.data(), p, kMaxSerialBytes);
+    p += kMaxSerialBytes;
+    c.validity.not_before = get_i64(p);
+    c.validity.not_after = get_i64(p + 8);
+    c.issued_at = get_i64(p + 16);
+    return c.validity.not_before <= c.validity.not_after;
+}
+
+void encode_previous_credentials(const PreviousCredentials& previous, std::uint8_t* p) noexcept {
+    std::memcpy(p, previous.token_hash.bytes.data(), kTokenHashBytes);
+    std::memcpy(p + kTokenHashBytes, previous.certificate_fingerprint.bytes.data(),
+                kFingerprintBytes);
+    put_i64(p + kTokenHashBytes + kFingerprintBytes, previous.valid_until);
+}
+
+void decode_previous_credentials(const std::uint8_t* p, PreviousCredentials& previous) noexcept {
+    std::memcpy(previous.token_hash.bytes.data(), p, kTokenHashBytes);
+    std::memcpy(previous.certificate_fingerprint.bytes.data(), p + kTokenHashBytes,
+                kFingerprintBytes);
+    previous.valid_until = get_i64(p + kTokenHashBytes + kFingerprintBytes);
+}
+
+// Layout: format, the credential fields; format 2 then: flags, the previous
+// credentials (all zero when there are none).
+std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const ClientCredentials& c) {
+    std::array<std::uint8_t, kEncodedCredentialsSize> out{};
+    std::uint8_t* p = out.data();
+    *p++ = kRecordFormat;
+    encode_credential_fields(c, p);
+    p += kCredentialFieldsSize;
     *p++ = c.suspended ? kSuspendedFlag : 0;
-    if (c.previous.present()) {
-        std::memcpy(p, c.previous.token_hash.bytes.data(), kTokenHashBytes);
-        std::memcpy(p + kTokenHashBytes, c.previous.certificate_fingerprint.bytes.data(),
-                    kFingerprintBytes);
-        put_i64(p + kTokenHashBytes + kFingerprintBytes, c.previous.valid_until);
-    }
+    if (c.previous.present())
+        encode_previous_credentials(c.previous, p);
     return out;
 }
 
@@ -81,30 +109,15 @@ bool decode_credentials(std::string_view bytes, ClientCredentials& out) noexcept
         return false;
     const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data()) + 1;
     ClientCredentials c;
-    std::memcpy(c.token_hash.bytes.data(), p, kTokenHashBytes);
-    p += kTokenHashBytes;
-    std::memcpy(c.certificate_fingerprint.bytes.data(), p, kFingerprintBytes);
-    p += kFingerprintBytes;
-    c.serial.length = *p++;
-    if (c.serial.length == 0 || c.serial.length > kMaxSerialBytes)
+    if (!decode_credential_fields(p, c))
         return false;
-    std::memcpy(c.serial.bytes.data(), p, kMaxSerialBytes);
-    p += kMaxSerialBytes;
-    c.validity.not_before = get_i64(p);
-    c.validity.not_after = get_i64(p + 8);
-    c.issued_at = get_i64(p + 16);
-    p += 24;
-    if (c.validity.not_before > c.validity.not_after)
-        return false;
+    p += kCredentialFieldsSize;
     if (format >= 2) {
         const std::uint8_t flags = *p++;
         if ((flags & ~kKnownFlags) != 0)
             return false;  // a state this keyauth does not know: never guessed at
         c.suspended = (flags & kSuspendedFlag) != 0;
-        std::memcpy(c.previous.token_hash.bytes.data(), p, kTokenHashBytes);
-        std::memcpy(c.previous.certificate_fingerprint.bytes.data(), p + kTokenHashBytes,
-                    kFingerprintBytes);
-        c.previous.valid_until = get_i64(p + kTokenHashBytes + kFingerprintBytes);
+        decode_previous_credentials(p, c.previous);
         if (c.previous.valid_until < 0)
             return false;
         if (!c.previous.present() && !(all_zero(c.previous.token_hash.bytes) &&

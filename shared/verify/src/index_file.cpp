@@ -10,7 +10,72 @@ namespace {
 constexpr char kMagic[8] = {'k', 'e', 'y', 'a', 'u', 't', 'h', 'i'};
 static_assert(crypto_shorthash_KEYBYTES == kHashKeyBytes);
 
+constexpr std::uint8_t kSuspendedFlag = 0x01;
+constexpr std::uint8_t kGraceFlag = 0x02;
+constexpr std::uint8_t kKnownFlags = kSuspendedFlag | kGraceFlag;
+
+std::uint64_t get_u64(const unsigned char* in) {
+    std::uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i)
+        bits |= static_cast<std::uint64_t>(in[i]) << (8 * i);
+    return bits;
+}
+
 }  // namespace
+
+std::size_t encode_record(std::string_view id, const ClientCredentials& c, unsigned char* out) {
+    const bool grace = c.previous.present();
+    const std::size_t length = record_bytes(id.size(), grace);
+    std::memset(out, 0, length);
+    out[0] = static_cast<unsigned char>(id.size());
+    out[1] = static_cast<unsigned char>((c.suspended ? kSuspendedFlag : 0) |
+                                        (grace ? kGraceFlag : 0));
+    unsigned char* p = out + kRecordHeadBytes;
+    std::memcpy(p, id.data(), id.size());
+    p += id.size();
+    encode_credential_fields(c, p);
+    if (grace)
+        encode_previous_credentials(c.previous, p + kCredentialFieldsSize);
+    return length;
+}
+
+std::size_t record_length(const unsigned char* first_word) {
+    const std::size_t id_length = first_word[0];
+    if (id_length == 0 || id_length > kMaxClientIdLength || (first_word[1] & ~kKnownFlags) != 0)
+        return 0;
+    return record_bytes(id_length, (first_word[1] & kGraceFlag) != 0);
+}
+
+bool decode_record(const unsigned char* bytes, std::size_t length, std::string_view& id,
+                   ClientCredentials& out) {
+    if (length < 8 || record_length(bytes) != length)
+        return false;
+    const std::size_t id_length = bytes[0];
+    const bool grace = (bytes[1] & kGraceFlag) != 0;
+    const unsigned char* p = bytes + kRecordHeadBytes;
+    const std::string_view stored_id(reinterpret_cast<const char*>(p), id_length);
+    if (!is_valid_client_id(stored_id))
+        return false;
+    p += id_length;
+    ClientCredentials c;
+    c.suspended = (bytes[1] & kSuspendedFlag) != 0;
+    if (!decode_credential_fields(p, c))
+        return false;
+    p += kCredentialFieldsSize;
+    if (grace) {
+        decode_previous_credentials(p, c.previous);
+        if (c.previous.valid_until <= 0)
+            return false;
+        p += kPreviousCredentialsSize;
+    }
+    for (const unsigned char* padding = p; padding < bytes + length; ++padding) {
+        if (*padding != 0)
+            return false;
+    }
+    id = stored_id;
+    out = c;
+    return true;
+}
 
 Result<IndexFile> IndexFile::checked(Result<MappedFile> file, const std::string& path) {
     if (!file)
@@ -21,15 +86,17 @@ Result<IndexFile> IndexFile::checked(Result<MappedFile> file, const std::string&
                           path + " was made by an older keyauth: run any keytool command on "
                                  "its registry as root once (e.g. keytool list) to upgrade it");
     }
+    // Bounds first, so that the size below cannot overflow.
     if (std::memcmp(head->magic, kMagic, sizeof kMagic) != 0 || head->format != kFormat ||
-        head->record_bytes != kEncodedCredentialsSize || head->log2_slots < kMinLog2Slots ||
-        head->log2_slots > kMaxLog2Slots ||
-        file->size() != file_bytes(std::uint64_t{1} << head->log2_slots)) {
+        head->slots < kMinSlots || head->slots > kMaxSlots || head->heap_bytes > kMaxHeapBytes ||
+        head->heap_bytes % kPageBytes != 0 ||
+        file->size() != file_bytes(head->slots, head->heap_bytes)) {
         return make_error(Errc::registry_corrupt,
                           path + " is not a lookup index this keyauth can read");
     }
     IndexFile index;
-    index.slots_ = std::uint64_t{1} << head->log2_slots;
+    index.slots_ = head->slots;
+    index.heap_bytes_ = head->heap_bytes;
     index.file_ = std::move(*file);
     return index;
 }
@@ -42,26 +109,41 @@ Result<IndexFile> IndexFile::map(int fd, const std::string& path) {
     return checked(MappedFile::map(fd, path, true, kPageBytes), path);
 }
 
-void write_new_header(FileHeader& head, unsigned log2_slots) {
+void write_new_header(FileHeader& head, std::uint64_t slots, std::uint64_t heap_bytes) {
     std::memcpy(head.magic, kMagic, sizeof kMagic);
     head.format = kFormat;
-    head.log2_slots = log2_slots;
-    head.record_bytes = kEncodedCredentialsSize;
+    head.slots = slots;
+    head.heap_bytes = heap_bytes;
     randombytes_buf(head.hash_key, sizeof head.hash_key);
 }
 
-std::uint64_t IndexFile::id_home(std::string_view id) const {
-    std::uint64_t hash = 0;
-    crypto_shorthash(reinterpret_cast<unsigned char*>(&hash),
-                     reinterpret_cast<const unsigned char*>(id.data()), id.size(),
+Probe IndexFile::id_probe(std::string_view id) const {
+    unsigned char hash[8];
+    crypto_shorthash(hash, reinterpret_cast<const unsigned char*>(id.data()), id.size(),
                      header()->hash_key);
-    return hash & mask();
+    const std::uint64_t bits = get_u64(hash);
+    // The home takes the hash's high bits (multiply-shift), the tag its low.
+    return {home_of(bits), bits & kTagMask};
 }
 
-std::uint64_t IndexFile::fingerprint_home(const Fingerprint& fingerprint) const {
-    std::uint64_t hash = 0;
-    std::memcpy(&hash, fingerprint.bytes.data(), sizeof hash);
-    return hash & mask();
+Probe IndexFile::fingerprint_probe(const Fingerprint& fingerprint) const {
+    const unsigned char* bytes = fingerprint.bytes.data();
+    return {home_of(get_u64(bytes)), get_u64(bytes + 8) & kTagMask};
+}
+
+bool IndexFile::read_record(std::uint64_t word, unsigned char* out, std::string_view& id,
+                            ClientCredentials& credentials) const {
+    // The first word must lie inside the heap before it is read.
+    if (!names_heap(word))
+        return false;
+    const std::uint64_t offset = (record_index_of(word) - 1) * 8;
+    const unsigned char* at = heap() + offset;
+    load_words(out, at, 8);
+    const std::size_t length = record_length(out);
+    if (length == 0 || length > heap_bytes_ - offset)
+        return false;
+    load_words(out + 8, at + 8, length - 8);
+    return decode_record(out, length, id, credentials);
 }
 
 }  // namespace keyauth::index_file

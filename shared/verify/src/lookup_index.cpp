@@ -1,34 +1,13 @@
 #include "lookup_index.hpp"
 
-#include <cstring>
-
 namespace keyauth {
 
 using namespace index_file;
 
 namespace {
 
-// Judges a slot's copy: empty, a well-formed full slot, or garbage.
-LookupIndex::Found judge(const unsigned char* copy) {
-    if (copy[kStateAt] == 0)
-        return LookupIndex::Found::no;
-    if (copy[kStateAt] != kFull || copy[kLengthAt] == 0 || copy[kLengthAt] > kMaxClientIdLength)
-        return LookupIndex::Found::garbage;
-    return LookupIndex::Found::yes;
-}
-
-// Reads a slot word by word, as far as needed: the first word (state and id
-// length), judged; if the slot is full, on to the end of its id. Most probes
-// end here; read_to says how many bytes of the slot were read.
-inline LookupIndex::Found read_to_id(unsigned char* slot, const unsigned char* at,
-                                     std::size_t& read_to) {
-    load_words(slot, at, 8);
-    const LookupIndex::Found state = judge(slot);
-    if (state != LookupIndex::Found::yes)
-        return state;
-    read_to = round_up(kIdAt + slot[kLengthAt], 8);
-    load_words(slot + 8, at + 8, read_to - 8);
-    return state;
+std::uint64_t load_slot(const std::uint64_t* table, std::uint64_t slot) {
+    return __atomic_load_n(table + slot, __ATOMIC_RELAXED);
 }
 
 }  // namespace
@@ -50,69 +29,72 @@ bool LookupIndex::retired() const {
     return file_.header()->retired.load(std::memory_order_relaxed) != 0;
 }
 
-LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
-                                     ClientCredentials& out) const {
-    if (id.empty() || id.size() > kMaxClientIdLength)
-        return Found::no;
-    const std::uint64_t home = file_.id_home(id);
-    alignas(8) unsigned char slot[kIdSlotBytes];
-    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        const unsigned char* at = file_.id_slot(copy, (home + probe) & file_.mask());
-        std::size_t read_to = 0;
-        if (const Found state = read_to_id(slot, at, read_to); state != Found::yes)
-            return state;
-        if (slot_id(slot) != id)
-            continue;
-        // Only the matching slot's record is read.
-        load_words(slot + read_to, at + read_to, sizeof slot - read_to);
-        const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
-                                      kEncodedCredentialsSize);
-        return decode_credentials(record, out) ? Found::yes : Found::garbage;
+// Probes from the key's home until an empty slot: a slot whose tag matches
+// names a record, read and decoded (garbage if it cannot be one), then
+// matches(id, credentials) says whether it is the key's.
+template <class Matches>
+LookupIndex::Found LookupIndex::probe(const std::uint64_t* table, Probe probe,
+                                      ClientCredentials& out, Matches&& matches) const {
+    alignas(8) unsigned char record[kMaxRecordBytes];
+    ClientCredentials candidate;  // out is left alone unless found
+    std::string_view id;  // into record: valid until the next read
+    std::uint64_t slot = probe.home;
+    for (std::uint64_t probed = 0; probed < file_.slots(); ++probed) {
+        const std::uint64_t word = load_slot(table, slot);
+        if (word == 0)
+            return Found::no;
+        if (!file_.names_heap(word))
+            return Found::garbage;
+        if (tag_of(word) == probe.tag) {
+            if (!file_.read_record(word, record, id, candidate))
+                return Found::garbage;
+            if (matches(id, candidate)) {
+                out = candidate;
+                return Found::yes;
+            }
+        }
+        slot = file_.next_slot(slot);
     }
     return Found::no;
 }
 
+LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
+                                     ClientCredentials& out) const {
+    if (id.empty() || id.size() > kMaxClientIdLength)
+        return Found::no;
+    return probe(file_.id_table(copy), file_.id_probe(id), out,
+                 [&](std::string_view candidate, const ClientCredentials&) {
+                     return candidate == id;
+                 });
+}
+
+// One probe and one record: the fingerprint table names the record itself.
 LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint,
                                                     std::string& id,
                                                     ClientCredentials& out) const {
-    const std::uint64_t home = file_.fingerprint_home(fingerprint);
-    alignas(8) unsigned char slot[kFingerprintSlotBytes];
-    for (std::uint64_t probe = 0; probe < file_.slots(); ++probe) {
-        const unsigned char* at = file_.fingerprint_slot(copy, (home + probe) & file_.mask());
-        std::size_t read_to = 0;
-        if (const Found state = read_to_id(slot, at, read_to); state != Found::yes)
-            return state;
-        load_words(slot + read_to, at + read_to, sizeof slot - read_to);
-        if (std::memcmp(slot + kValueAt, fingerprint.bytes.data(), kFingerprintBytes) != 0)
-            continue;
-        const std::string_view owner = slot_id(slot);
-        if (!is_valid_client_id(owner))
-            return Found::garbage;
-        if (find(copy, owner, out) != Found::yes)
-            return Found::garbage;  // the two tables always agree
-        if (!(out.certificate_fingerprint == fingerprint))
-            return Found::garbage;
-        id.assign(owner);
-        return Found::yes;
-    }
-    return Found::no;
+    return probe(file_.fingerprint_table(copy), file_.fingerprint_probe(fingerprint), out,
+                 [&](std::string_view owner, const ClientCredentials& c) {
+                     if (!(c.certificate_fingerprint == fingerprint))
+                         return false;
+                     id.assign(owner);
+                     return true;
+                 });
 }
 
 bool LookupIndex::for_each(
     unsigned copy,
     const std::function<void(std::string_view, const ClientCredentials&)>& visit) const {
-    alignas(8) unsigned char slot[kIdSlotBytes];
-    for (std::uint64_t i = 0; i < file_.slots(); ++i) {
-        load_words(slot, file_.id_slot(copy, i), sizeof slot);
-        const Found state = judge(slot);
-        if (state == Found::no)
+    alignas(8) unsigned char record[kMaxRecordBytes];
+    const std::uint64_t* table = file_.id_table(copy);
+    for (std::uint64_t slot = 0; slot < file_.slots(); ++slot) {
+        const std::uint64_t word = load_slot(table, slot);
+        if (word == 0)
             continue;
+        std::string_view id;
         ClientCredentials credentials;
-        const std::string_view record(reinterpret_cast<const char*>(slot + kValueAt),
-                                      kEncodedCredentialsSize);
-        if (state == Found::garbage || !decode_credentials(record, credentials))
+        if (!file_.read_record(word, record, id, credentials))
             return false;
-        visit(slot_id(slot), credentials);
+        visit(id, credentials);
     }
     return true;
 }

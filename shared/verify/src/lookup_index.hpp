@@ -41,6 +41,10 @@ class LookupIndex {
     ino_t inode() const { return file_.file().inode(); }
 
   private:
+    template <class Matches>
+    Found probe(const std::uint64_t* table, index_file::Probe probe, ClientCredentials& out,
+                Matches&& matches) const;
+
     index_file::IndexFile file_;
 };
 

@@ -109,12 +109,12 @@ done
 older "impossible" published lookup.idx copy-changed
 add_case impossible closed after del
 
-# A gen that takes the registry past its index's capacity (768 clients in
+# A gen that takes the registry past its index's capacity (870 clients in
 # 1024 slots) makes a new file: renamed in over the old one, then published.
 # Each stop is its own gen (new keys), each from the registry filled to the
 # brim.
 cp -a "$SNAP/start" "$SNAP/full"
-"$FILL_REGISTRY" "$SNAP/full" bystander fill 768
+"$FILL_REGISTRY" "$SNAP/full" bystander fill "$(index_capacity "$SNAP/full")"
 for point in before-commit lmdb-committed new-file-in-place published; do
     mkdir "$WORK/grow-$point"
     snapshot full "$point" "grow-$point" gen grower --output "$WORK/grow-$point/grower"

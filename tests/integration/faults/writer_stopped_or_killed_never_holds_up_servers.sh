@@ -113,19 +113,17 @@ for point in "${POINTS[@]}"; do
     done
 done
 
-# Growth: a gen that takes the registry past the index's capacity (three
-# quarters of its slots) makes a new file. The registry is filled to the
-# brim first (one transaction of made-up clients); each growth doubles it.
-CAPACITY=768
+# Growth: a gen that takes the registry past the index's capacity (its
+# tables 85 % full) makes a new file. The registry is filled to the brim
+# first (one transaction of made-up clients).
 inode() { stat -c %i "$KEYAUTH_REGISTRY/lookup.idx"; }
 growth() {
     local point=$1 mode=$2 while=$3 id="g-$1-$2" before_inode
-    "$FILL_REGISTRY" "$KEYAUTH_REGISTRY" bystander fill "$CAPACITY"
+    "$FILL_REGISTRY" "$KEYAUTH_REGISTRY" bystander fill "$(index_capacity "$KEYAUTH_REGISTRY")"
     before_inode=$(inode)
     fault "$point" "$mode" "./${id}_token" refused admitted "$while" "$KEYTOOL" gen "$id"
     [ "$(inode)" != "$before_inode" ] || fail "gen $id did not make a new lookup.idx"
     [ ! -e "$KEYAUTH_REGISTRY/lookup.idx.new" ] || fail "lookup.idx.new left behind after $id"
-    CAPACITY=$((CAPACITY * 2))
 }
 growth lmdb-committed kill refused     # a staged new file, never renamed in
 growth new-file-in-place stop any      # readers may reopen the new file before the counter moves

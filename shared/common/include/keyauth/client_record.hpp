@@ -71,6 +71,19 @@ inline constexpr std::size_t kEncodedCredentialsSize =
 
 std::array<std::uint8_t, kEncodedCredentialsSize> encode_credentials(const ClientCredentials& c);
 
+// The fields every record format holds, as they are encoded (the lookup
+// index's records too): token hash, fingerprint, serial length, serial
+// (zero-padded to 20), not before, not after, issued at (little-endian).
+inline constexpr std::size_t kCredentialFieldsSize = kFormat1CredentialsSize - 1;
+void encode_credential_fields(const ClientCredentials& c, std::uint8_t* out) noexcept;
+// false (c unchanged or partly set) on a serial length or validity no
+// writer writes.
+bool decode_credential_fields(const std::uint8_t* in, ClientCredentials& c) noexcept;
+// A rotation's previous credentials: token hash, fingerprint, valid until.
+inline constexpr std::size_t kPreviousCredentialsSize = kTokenHashBytes + kFingerprintBytes + 8;
+void encode_previous_credentials(const PreviousCredentials& previous, std::uint8_t* out) noexcept;
+void decode_previous_credentials(const std::uint8_t* in, PreviousCredentials& previous) noexcept;
+
 // Reads either format; refuses any other (a newer keyauth's, or damage) and
 // anything inconsistent: readers never guess at a record.
 bool decode_credentials(std::string_view bytes, ClientCredentials& out) noexcept;
