@@ -14,6 +14,7 @@
 #include "legacy_upgrade.hpp"
 #include "lmdb_registry_impl.hpp"
 #include "registry_directory.hpp"
+#include "walked_map_pages.hpp"
 #include "writer_lock.hpp"
 
 namespace keyauth {
@@ -314,7 +315,9 @@ Status LmdbRegistry::scan(bool backward, const std::function<void()>& start_over
         const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
         int rc = mdb_cursor_get(raw, &key, &value, backward ? MDB_LAST : MDB_FIRST);
         ClientCredentials credentials;
+        WalkedMapPages walked(impl_->lmdb.env.get());
         for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, step)) {
+            walked.add(key, value);
             if (!decode_credentials(as_view(value), credentials))
                 return make_error(Errc::registry_corrupt, "registry record is corrupt");
             if (!visit(as_view(key), credentials))
