@@ -16,9 +16,8 @@ namespace {
 // not the page read, is what a record leaves mapped. A registry grown over
 // time has its leaves scattered over the file.
 constexpr std::uintptr_t kBlockBytes = std::uintptr_t{2} << 20;
-// At most 64 MiB mapped by the walk between two drops (~15 MB measured at
-// a million clients, where the leaves lie scattered).
-constexpr std::size_t kBlocksBetweenDrops = 32;
+// At most 8 MiB mapped by the walk between two drops.
+constexpr std::size_t kBlocksBetweenDrops = 4;
 
 struct Mapping {
     std::uintptr_t start = 0;
@@ -50,31 +49,28 @@ Mapping mapping_holding(std::uintptr_t address) {
 WalkedMapPages::WalkedMapPages(MDB_env* env) {
     unsigned flags = 0;
     droppable_ = mdb_env_get_flags(env, &flags) == 0 && (flags & MDB_WRITEMAP) == 0;
-    if (droppable_)
-        blocks_.reserve(kBlocksBetweenDrops + 2);
 }
 
 void WalkedMapPages::add(const MDB_val& key, const MDB_val& value) {
     if (!droppable_)
         return;
+    note(key);
+    note(value);
+    if (blocks_.size() < kBlocksBetweenDrops)
+        return;
+    // Looked up only now: a short walk (the console's first page) never reads it.
     if (map_end_ == 0) {
         const Mapping map = mapping_holding(reinterpret_cast<std::uintptr_t>(key.mv_data));
         droppable_ = map.read_only_shared;
-        if (!droppable_)
-            return;
         map_start_ = map.start;
         map_end_ = map.end;
     }
-    note(key);
-    note(value);
-    if (blocks_.size() >= kBlocksBetweenDrops)
+    if (droppable_)
         drop();
 }
 
 void WalkedMapPages::note(const MDB_val& bytes) {
     const auto start = reinterpret_cast<std::uintptr_t>(bytes.mv_data);
-    if (start < map_start_ || start >= map_end_)
-        return;
     // A large value (an overflow page run) may span blocks.
     const std::uintptr_t end = start + std::max<std::size_t>(bytes.mv_size, 1);
     for (std::uintptr_t block = start & ~(kBlockBytes - 1); block < end; block += kBlockBytes) {
@@ -99,7 +95,7 @@ void WalkedMapPages::drop() {
         const std::uintptr_t from = std::max(blocks_[first], map_start_);
         const std::uintptr_t to = std::min(blocks_[end - 1] + kBlockBytes, map_end_);
         // A refusal costs only memory: walk on, keeping the pages.
-        if (madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED) != 0)
+        if (from < to && madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED) != 0)
             droppable_ = false;
         first = end;
     }

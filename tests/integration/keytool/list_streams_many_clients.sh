@@ -48,16 +48,16 @@ data_kb() { echo $(($(stat -c %s "$KEYAUTH_REGISTRY/data.mdb") / 1024)); }
 
 # data.mdb's pages, read through LMDB's map, are what would grow: a walk
 # that kept them would add about what the file grows by.
-"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 50000 >/dev/null || fail "fill 50 000"
+"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 25000 >/dev/null || fail "fill 25 000"
 small_file=$(data_kb)
 small_list=$(list_peak_kb)
 small_json=$(list_peak_kb --json)
-"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 200000 >/dev/null || fail "fill 200 000"
+"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 100000 >/dev/null || fail "fill 100 000"
 file_growth=$(($(data_kb) - small_file))
 list_growth=$(($(list_peak_kb) - small_list))
 json_growth=$(($(list_peak_kb --json) - small_json))
 [ "$list_growth" -lt $((file_growth / 4)) ] ||
-    fail "list's peak grew by $list_growth kB from 50 000 to 200 000 clients (data.mdb: $file_growth kB)"
+    fail "list's peak grew by $list_growth kB from 25 000 to 100 000 clients (data.mdb: $file_growth kB)"
 [ "$json_growth" -lt $((file_growth / 4)) ] ||
-    fail "list --json's peak grew by $json_growth kB from 50 000 to 200 000 clients (data.mdb: $file_growth kB)"
-pass "peak memory flat from 50 000 to 200 000 clients (list +$list_growth kB, --json +$json_growth kB, data.mdb +$file_growth kB)"
+    fail "list --json's peak grew by $json_growth kB from 25 000 to 100 000 clients (data.mdb: $file_growth kB)"
+pass "peak memory flat from 25 000 to 100 000 clients (list +$list_growth kB, --json +$json_growth kB, data.mdb +$file_growth kB)"
