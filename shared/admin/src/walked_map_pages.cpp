@@ -15,9 +15,9 @@ namespace {
 // (fault-around, a large folio of the page cache, a huge page): that span,
 // not the page read, is what a record leaves mapped. A registry grown over
 // time has its leaves scattered over the file.
-constexpr std::uintptr_t kBlockBytes = std::uintptr_t{2} << 20;
+constexpr std::uintptr_t kSpanBytes = std::uintptr_t{2} << 20;
 // At most 8 MiB mapped by the walk between two drops.
-constexpr std::size_t kBlocksBetweenDrops = 4;
+constexpr std::size_t kSpansBetweenDrops = 4;
 
 struct Mapping {
     std::uintptr_t start = 0;
@@ -56,7 +56,7 @@ void WalkedMapPages::add(const MDB_val& key, const MDB_val& value) {
         return;
     note(key);
     note(value);
-    if (blocks_.size() < kBlocksBetweenDrops)
+    if (spans_.size() < kSpansBetweenDrops)
         return;
     // Looked up only now: a short walk (the console's first page) never reads it.
     if (map_end_ == 0) {
@@ -71,11 +71,11 @@ void WalkedMapPages::add(const MDB_val& key, const MDB_val& value) {
 
 void WalkedMapPages::note(const MDB_val& bytes) {
     const auto start = reinterpret_cast<std::uintptr_t>(bytes.mv_data);
-    // A large value (an overflow page run) may span blocks.
+    // A large value (an overflow page run) may cross spans.
     const std::uintptr_t end = start + std::max<std::size_t>(bytes.mv_size, 1);
-    for (std::uintptr_t block = start & ~(kBlockBytes - 1); block < end; block += kBlockBytes) {
-        if (blocks_.empty() || blocks_.back() != block)
-            blocks_.push_back(block);
+    for (std::uintptr_t span = start & ~(kSpanBytes - 1); span < end; span += kSpanBytes) {
+        if (spans_.empty() || spans_.back() != span)
+            spans_.push_back(span);
     }
 }
 
@@ -83,23 +83,23 @@ void WalkedMapPages::note(const MDB_val& bytes) {
 // in the page cache, and the cursor's next touch faults them back in, the
 // same bytes, since nothing writes the file under the write lock.
 void WalkedMapPages::drop() {
-    std::sort(blocks_.begin(), blocks_.end());
-    blocks_.erase(std::unique(blocks_.begin(), blocks_.end()), blocks_.end());
-    // Neighbouring blocks (a registry laid out in id order) in one call.
-    for (std::size_t first = 0; first < blocks_.size();) {
+    std::sort(spans_.begin(), spans_.end());
+    spans_.erase(std::unique(spans_.begin(), spans_.end()), spans_.end());
+    // Neighbouring spans (a registry laid out in id order) in one call.
+    for (std::size_t first = 0; first < spans_.size();) {
         std::size_t end = first + 1;
-        while (end < blocks_.size() && blocks_[end] == blocks_[end - 1] + kBlockBytes)
+        while (end < spans_.size() && spans_[end] == spans_[end - 1] + kSpanBytes)
             ++end;
-        // Blocks are aligned, the map only to a page: never past its ends,
+        // Spans are aligned, the map only to a page: never past its ends,
         // where other memory lies.
-        const std::uintptr_t from = std::max(blocks_[first], map_start_);
-        const std::uintptr_t to = std::min(blocks_[end - 1] + kBlockBytes, map_end_);
+        const std::uintptr_t from = std::max(spans_[first], map_start_);
+        const std::uintptr_t to = std::min(spans_[end - 1] + kSpanBytes, map_end_);
         // A refusal costs only memory: walk on, keeping the pages.
         if (from < to && madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED) != 0)
             droppable_ = false;
         first = end;
     }
-    blocks_.clear();
+    spans_.clear();
 }
 
 }  // namespace keyauth

@@ -25,7 +25,7 @@ class WalkedMapPages {
     bool droppable_ = false;
     std::uintptr_t map_start_ = 0;  // found at the first drop
     std::uintptr_t map_end_ = 0;
-    std::vector<std::uintptr_t> blocks_;  // walked since the last drop, repeats possible
+    std::vector<std::uintptr_t> spans_;  // walked since the last drop, repeats possible
 };
 
 }  // namespace keyauth
