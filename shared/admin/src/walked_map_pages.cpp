@@ -58,7 +58,7 @@ void WalkedMapPages::add(const MDB_val& key, const MDB_val& value) {
     note(value);
     if (spans_.size() < kSpansBetweenDrops)
         return;
-    // Looked up only now: a short walk (the console's first page) never reads it.
+    // Looked up only now: a walk of a few records never reads it.
     if (map_end_ == 0) {
         const Mapping map = mapping_holding(reinterpret_cast<std::uintptr_t>(key.mv_data));
         droppable_ = map.read_only_shared;

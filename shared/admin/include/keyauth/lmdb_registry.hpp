@@ -40,7 +40,7 @@ class RegistryWriter {
 // What a walk over LMDB does with the pages of data.mdb it read. A one-shot
 // listing hands them back, so its memory does not grow with the registry; a
 // long-lived reader (the console) keeps them, or each of its full scans
-// would fault the whole registry back in (5x slower at a million clients).
+// would fault the whole registry back in (4-6x slower at a million clients).
 enum class WalkedPages { kept, handed_back };
 
 // One committed state at a glance: how many clients (LMDB's own count, not a
