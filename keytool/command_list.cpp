@@ -212,7 +212,8 @@ keyauth::Result<std::unique_ptr<ClientSource>> client_source(const Invocation& i
             return records.error();
         return std::unique_ptr<ClientSource>(std::make_unique<FleetSource>(std::move(*records)));
     }
-    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
+    auto registry = keyauth::open_registry_to_read(invocation.registry.dir,
+                                                   keyauth::WalkedPages::handed_back);
     if (!registry)
         return registry.error();
     return std::unique_ptr<ClientSource>(std::make_unique<RegistrySource>(std::move(*registry)));

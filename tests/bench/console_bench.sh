@@ -33,13 +33,13 @@ console_login
 # ms PATH: median time to first byte, after checking one answer is 200.
 ms() {
     local status
-    status=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$CONSOLE$1")
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SESSION" "$CONSOLE$1")
     [ "$status" = 200 ] || die "GET $1 answered $status"
     for _ in $(seq "$RUNS"); do
-        curl -s -o /dev/null -w '%{time_starttransfer}\n' -b "$JAR" "$CONSOLE$1"
+        curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $SESSION" "$CONSOLE$1"
     done | median | awk '{ printf "%.1f", $1 * 1000 }'
 }
-total=$(curl -s -b "$JAR" "$CONSOLE/api/v1/clients?limit=1" | json_field total)
+total=$(curl -s -H "Authorization: Bearer $SESSION" "$CONSOLE/api/v1/clients?limit=1" | json_field total)
 [ "$total" = "$CLIENTS" ] || die "the console counts $total clients, not $CLIENTS"
 
 printf '\nConsole on a registry of %s clients (%s), median of %s\n' "$CLIENTS" "$(machine_line)" "$RUNS"

@@ -14,6 +14,7 @@
 #include "legacy_upgrade.hpp"
 #include "lmdb_registry_impl.hpp"
 #include "registry_directory.hpp"
+#include "walked_map_pages.hpp"
 #include "writer_lock.hpp"
 
 namespace keyauth {
@@ -243,6 +244,10 @@ Status LmdbRegistry::Impl::read_lmdb(Lookup&& lookup) {
 LmdbRegistry::LmdbRegistry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LmdbRegistry::~LmdbRegistry() = default;
 
+void LmdbRegistry::set_walked_pages(WalkedPages walked) {
+    impl_->walked_pages = walked;
+}
+
 void LmdbRegistry::retire_for_readers() {
     if (impl_->index.mapped())
         impl_->index.retire();
@@ -257,12 +262,14 @@ Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, O
     return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
 }
 
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir) {
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir,
+                                                             WalkedPages walked) {
     const std::string path(dir);
     if (access(path.c_str(), W_OK) == 0) {
         auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
         if (!registry)
             return registry.error();
+        (*registry)->set_walked_pages(walked);
         return std::unique_ptr<LocalRegistry>(std::move(*registry));
     }
     auto reader = RegistryReader::open(dir);
@@ -314,7 +321,11 @@ Status LmdbRegistry::scan(bool backward, const std::function<void()>& start_over
         const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
         int rc = mdb_cursor_get(raw, &key, &value, backward ? MDB_LAST : MDB_FIRST);
         ClientCredentials credentials;
+        const bool hand_back = impl_->walked_pages == WalkedPages::handed_back;
+        WalkedMapPages walked(impl_->lmdb.env.get());
         for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, step)) {
+            if (hand_back)
+                walked.add(key, value);
             if (!decode_credentials(as_view(value), credentials))
                 return make_error(Errc::registry_corrupt, "registry record is corrupt");
             if (!visit(as_view(key), credentials))

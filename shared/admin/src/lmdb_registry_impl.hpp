@@ -35,6 +35,7 @@ std::string_view as_view(const MDB_val& v);
 struct LmdbRegistry::Impl {
     RegistryLayout layout;
     OpenMode mode = OpenMode::read_write;
+    WalkedPages walked_pages = WalkedPages::kept;
     CommitSequence sequence;
     IndexWriter index;
     WriterEnvironment lmdb;

@@ -2,7 +2,8 @@
 # (no whole registry in memory): 3 000 clients, several 64 KiB blocks of
 # output, every client once, in id order, the table's id column as wide as
 # its widest id (found by a first walk), the same through --json and for a
-# member of the servers' group (who lists through lookup.idx).
+# member of the servers' group (who lists through lookup.idx). Then the
+# owner's peak memory does not grow with the registry (issue 19).
 source "$TESTLIB"
 keytool init --group www-data >/dev/null
 wide=a-rather-long-client-id-to-widen-the-column
@@ -35,3 +36,28 @@ as_group=$(setpriv --reuid=www-data --regid=www-data --clear-groups "$KEYTOOL" l
     fail "www-data's list: $as_group"
 expect_eq "$as_group" "$table" "the group's listing (through lookup.idx) is the owner's"
 pass "a member of the group lists the same, through lookup.idx"
+
+# Peak resident set, in kB, of `keytool list ARGS > /dev/null`.
+list_peak_kb() {
+    python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$KEYTOOL" list "$@" ||
+        fail "list $*"
+}
+data_kb() { echo $(($(stat -c %s "$KEYAUTH_REGISTRY/data.mdb") / 1024)); }
+
+# data.mdb's pages, read through LMDB's map, are what would grow: a walk
+# that kept them would add about what the file grows by.
+"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 25000 >/dev/null || fail "fill 25 000"
+small_file=$(data_kb)
+small_list=$(list_peak_kb)
+small_json=$(list_peak_kb --json)
+"$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 100000 >/dev/null || fail "fill 100 000"
+file_growth=$(($(data_kb) - small_file))
+list_growth=$(($(list_peak_kb) - small_list))
+json_growth=$(($(list_peak_kb --json) - small_json))
+[ "$list_growth" -lt $((file_growth / 4)) ] ||
+    fail "list's peak grew by $list_growth kB from 25 000 to 100 000 clients (data.mdb: $file_growth kB)"
+[ "$json_growth" -lt $((file_growth / 4)) ] ||
+    fail "list --json's peak grew by $json_growth kB from 25 000 to 100 000 clients (data.mdb: $file_growth kB)"
+pass "peak memory flat from 25 000 to 100 000 clients (list +$list_growth kB, --json +$json_growth kB, data.mdb +$file_growth kB)"
