@@ -569,6 +569,49 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
     }
 }
 
+// A certificate's slot naming a record its id's slot does not (a replaced
+// certificate's, left behind) is corrupt, never an admission of the old
+// certificate: the two tables are checked against each other.
+void a_certificate_slot_the_id_table_disagrees_with_is_corrupt(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    // Rotated: one copy names kSecond's record, the other still kFirst's.
+    assert_true(write_registry(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    const int fd = open((temp.path() + "/lookup.idx").c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    const IndexGeometry index(fd);
+    // Each copy's certificate table given the other's slots it lacks.
+    std::vector<std::uint64_t> tables[2];
+    const auto bytes = static_cast<ssize_t>(index.slots * 16);
+    for (unsigned copy = 0; copy < 2; ++copy) {
+        tables[copy].resize(index.slots * 2);
+        assert_int_equal(pread(fd, tables[copy].data(), bytes, index.tables(copy)), bytes);
+    }
+    int added = 0;
+    for (unsigned copy = 0; copy < 2; ++copy) {
+        std::vector<std::uint64_t> merged = tables[copy];
+        for (std::uint64_t slot = index.slots; slot < 2 * index.slots; ++slot) {
+            if (merged[slot] == 0 && tables[copy ^ 1][slot] != 0) {
+                merged[slot] = tables[copy ^ 1][slot];
+                ++added;
+            }
+        }
+        assert_int_equal(pwrite(fd, merged.data(), bytes, index.tables(copy)), bytes);
+    }
+    close(fd);
+    assert_int_equal(added, 2);
+    auto registry = temp.open_reader();
+    assert_non_null(registry.get());
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
+                Errc::registry_corrupt);
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "myapp01");
+}
+
 // As sshd's StrictModes: a registry others may write is refused outright.
 void a_registry_others_may_write_is_refused(void**) {
     TempRegistry temp;
@@ -619,6 +662,7 @@ int main() {
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
+        cmocka_unit_test(a_certificate_slot_the_id_table_disagrees_with_is_corrupt),
         cmocka_unit_test(an_index_of_format_3_is_refused_then_replaced_by_the_next_write),
     };
     return run_group(tests);

@@ -5,10 +5,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <vector>
 
@@ -569,6 +571,48 @@ void a_record_with_a_pending_grace_reads_back_whole(void**) {
     assert_true(found.suspended);
 }
 
+extern "C" void writer_hung(int) {
+    const char message[] = "the writer looped: a copy's table filled up during a change\n";
+    (void)!write(2, message, sizeof message - 1);
+    _exit(3);
+}
+
+// A commit whose end state fits the table, but whose additions sort before
+// its removals (the journal's order): the copy must never fill on the way
+// (a full table's deletion never ends). It stays in place, and ends whole.
+void additions_before_removals_never_fill_a_copy(void**) {
+    TempRegistry temp;
+    // Both copies of the first file (1 024 slots a table) at 800 clients.
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 0, 800, 0x30); }));
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_numbered(w, 0, 1, 0x31); }));
+    const ino_t before = index_inode(temp.path());
+    auto reader = temp.open_reader();
+    signal(SIGALRM, writer_hung);
+    alarm(60);
+    // 224 more would fill the 1 024 slots before the 200 removals: 824 at the end.
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        for (int i = 800; i < 1024; ++i) {
+            if (!put_client(w, "aaa" + std::to_string(i), numbered(i, 0x40), true))
+                return false;
+        }
+        for (int i = 0; i < 200; ++i) {
+            if (!w.erase("client" + std::to_string(i)).ok())
+                return false;
+        }
+        return true;
+    }));
+    alarm(0);
+    assert_int_equal(index_inode(temp.path()), before);
+    ClientCredentials found;
+    assert_code(reader->find("client5", found), Errc::unknown_client);
+    assert_ok(reader->find("aaa1023", found));
+    auto count = reader->count();
+    assert_ok(count);
+    assert_int_equal(*count, 824);
+}
+
 void registry_directory_comes_from_flag_then_env_then_default(void**) {
     setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
     assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
@@ -614,6 +658,7 @@ int main() {
         cmocka_unit_test(a_full_heap_moves_the_index_to_a_new_file_readers_follow),
         cmocka_unit_test(a_table_past_its_load_limit_moves_the_index_to_a_new_file),
         cmocka_unit_test(a_record_with_a_pending_grace_reads_back_whole),
+        cmocka_unit_test(additions_before_removals_never_fill_a_copy),
         cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),
     };
     return run_group(tests);

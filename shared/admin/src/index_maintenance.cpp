@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "keyauth/commit_signals.hpp"
 #include "keyauth/client_id.hpp"
@@ -78,9 +80,14 @@ Status fill(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients) {
     });
 }
 
-// The copy's entries for these ids made what LMDB says now.
+// The copy's entries for these ids made what LMDB says now. Removals
+// first: the copy then never holds more than before or after the change,
+// both within the load limit fits() checked (in the journal's order, an
+// addition sorted before a removal could fill the table).
 Status apply(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients,
              const std::vector<std::string>& ids) {
+    std::vector<std::pair<const std::string*, ClientCredentials>> kept;
+    kept.reserve(ids.size());
     for (const std::string& id : ids) {
         MDB_val key = mdb_value(id.data(), id.size());
         MDB_val value{};
@@ -90,12 +97,14 @@ Status apply(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients,
                 return s;
             continue;
         }
-        ClientCredentials credentials;
         if (rc != 0)
             return lmdb_error(rc, "indexing client " + id);
-        if (!decode_credentials(as_view(value), credentials))
+        kept.emplace_back(&id, ClientCredentials{});
+        if (!decode_credentials(as_view(value), kept.back().second))
             return make_error(Errc::registry_corrupt, "registry record is corrupt");
-        if (Status s = index.put(copy, id, credentials); !s)
+    }
+    for (const auto& [id, credentials] : kept) {
+        if (Status s = index.put(copy, *id, credentials); !s)
             return s;
     }
     return {};

@@ -44,7 +44,9 @@ template <class HomeOf>
 Status delete_slot(const IndexFile& file, std::uint64_t* table, std::uint64_t hole,
                    HomeOf home_of) {
     std::uint64_t next = hole;
-    for (;;) {
+    for (std::uint64_t probed = 0;; ++probed) {
+        if (probed == file.slots())
+            return corrupt_index();  // no empty slot: never so below the load limit
         next = file.next_slot(next);
         const std::uint64_t word = load_slot(table, next);
         if (word == 0)
@@ -218,7 +220,9 @@ Status IndexWriter::finish_change(unsigned copy, std::uint64_t lmdb_txnid, std::
     CopyHeader* head = file_.copy_header(copy);
     head->heap_end.store(append_at_, std::memory_order_relaxed);
     head->lmdb_txnid.store(lmdb_txnid, std::memory_order_relaxed);
-    head->version.store(version, std::memory_order_relaxed);
+    // Last, and after the others on any CPU: written back without them, a
+    // version would name a copy whose heap_end is older than its records.
+    head->version.store(version, std::memory_order_release);
     return sync_copy(copy, true);
 }
 
@@ -313,7 +317,9 @@ Status IndexWriter::put(unsigned copy, std::string_view id, const ClientCredenti
     std::uint64_t* table = file_.fingerprint_table(copy);
     std::uint64_t slot = probe.home;
     alignas(8) unsigned char record[kMaxRecordBytes];
-    for (std::uint64_t probed = 0; probed < file_.slots(); ++probed) {
+    for (std::uint64_t probed = 0;; ++probed) {
+        if (probed == file_.slots())
+            return corrupt_index();  // full: never so below the load limit
         const std::uint64_t word = load_slot(table, slot);
         if (word != 0 && tag_of(word) == probe.tag) {
             std::string_view owner;

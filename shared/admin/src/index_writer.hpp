@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "index_file.hpp"
 #include "keyauth/client_record.hpp"
@@ -18,7 +19,7 @@ namespace keyauth {
 class IndexWriter {
   public:
     IndexWriter() = default;
-    IndexWriter(IndexWriter&& other) noexcept = default;
+    IndexWriter(IndexWriter&& other) noexcept { *this = std::move(other); }
     IndexWriter& operator=(IndexWriter&& other) noexcept;
     IndexWriter(const IndexWriter&) = delete;
     IndexWriter& operator=(const IndexWriter&) = delete;
@@ -39,8 +40,9 @@ class IndexWriter {
     std::uint64_t version(unsigned copy) const;
     std::uint64_t lmdb_txnid(unsigned copy) const;
     // Whether a change of `changed_ids` ids, leaving `clients` clients, fits
-    // this file: its tables at most 0.85 full, and room in the heap for
-    // every changed id's largest record. If not, a new file.
+    // this file: its tables at most 0.85 full (at the end, and on the way,
+    // removals being applied first), and room in the heap for every changed
+    // id's largest record. If not, a new file.
     bool fits(std::uint64_t clients, std::size_t changed_ids) const;
 
     // A change to a copy: begin_change marks it as being changed (durably),

@@ -81,7 +81,7 @@ void WalkedMapPages::note(const MDB_val& bytes) {
 
 // MADV_DONTNEED on a read-only shared file map only unmaps: the pages stay
 // in the page cache, and the cursor's next touch faults them back in, the
-// same bytes, since nothing writes the file under the write lock.
+// same bytes: LMDB never rewrites a page a live read transaction can see.
 void WalkedMapPages::drop() {
     std::sort(spans_.begin(), spans_.end());
     spans_.erase(std::unique(spans_.begin(), spans_.end()), spans_.end());

@@ -107,13 +107,15 @@ static_assert(sizeof(FileHeader) <= kPageBytes && sizeof(CopyHeader) <= kPageByt
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared between processes: must be lock-free");
 
-inline std::size_t copy_bytes(std::uint64_t slots) {
-    return round_up(kPageBytes + slots * 2 * 8, kPageBytes);
+// In 64 bits whatever size_t is: a header's sizes are checked against the
+// file before anything is read, and must not wrap on the way.
+inline std::uint64_t copy_bytes(std::uint64_t slots) {
+    return (kPageBytes + slots * 2 * 8 + kPageBytes - 1) / kPageBytes * kPageBytes;
 }
-inline std::size_t heap_offset(std::uint64_t slots) {
+inline std::uint64_t heap_offset(std::uint64_t slots) {
     return kPageBytes + 2 * copy_bytes(slots);
 }
-inline std::size_t file_bytes(std::uint64_t slots, std::uint64_t heap_bytes) {
+inline std::uint64_t file_bytes(std::uint64_t slots, std::uint64_t heap_bytes) {
     return heap_offset(slots) + heap_bytes;
 }
 

@@ -34,7 +34,8 @@ bool LookupIndex::retired() const {
 // matches(id, credentials) says whether it is the key's.
 template <class Matches>
 LookupIndex::Found LookupIndex::probe(const std::uint64_t* table, Probe probe,
-                                      ClientCredentials& out, Matches&& matches) const {
+                                      ClientCredentials& out, Matches&& matches,
+                                      std::uint64_t* found_word) const {
     alignas(8) unsigned char record[kMaxRecordBytes];
     ClientCredentials candidate;  // out is left alone unless found
     std::string_view id;  // into record: valid until the next read
@@ -50,6 +51,8 @@ LookupIndex::Found LookupIndex::probe(const std::uint64_t* table, Probe probe,
                 return Found::garbage;
             if (matches(id, candidate)) {
                 out = candidate;
+                if (found_word != nullptr)
+                    *found_word = word;
                 return Found::yes;
             }
         }
@@ -69,16 +72,37 @@ LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
 }
 
 // One probe and one record: the fingerprint table names the record itself.
+// The record a certificate's slot names must be the one its id's slot
+// names: the two tables always agree, and a fingerprint slot a change left
+// behind would otherwise admit a replaced certificate. Slot words only, no
+// second record read.
 LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint,
                                                     std::string& id,
                                                     ClientCredentials& out) const {
-    return probe(file_.fingerprint_table(copy), file_.fingerprint_probe(fingerprint), out,
-                 [&](std::string_view owner, const ClientCredentials& c) {
-                     if (!(c.certificate_fingerprint == fingerprint))
-                         return false;
-                     id.assign(owner);
-                     return true;
-                 });
+    std::uint64_t named = 0;
+    const Found found = probe(
+        file_.fingerprint_table(copy), file_.fingerprint_probe(fingerprint), out,
+        [&](std::string_view owner, const ClientCredentials& c) {
+            if (!(c.certificate_fingerprint == fingerprint))
+                return false;
+            id.assign(owner);
+            return true;
+        },
+        &named);
+    if (found != Found::yes)
+        return found;
+    const std::uint64_t* ids = file_.id_table(copy);
+    const Probe by_id = file_.id_probe(id);
+    std::uint64_t slot = by_id.home;
+    for (std::uint64_t probed = 0; probed < file_.slots(); ++probed) {
+        const std::uint64_t word = load_slot(ids, slot);
+        if (word == 0)
+            break;
+        if (record_index_of(word) == record_index_of(named))
+            return tag_of(word) == by_id.tag ? Found::yes : Found::garbage;
+        slot = file_.next_slot(slot);
+    }
+    return Found::garbage;
 }
 
 bool LookupIndex::for_each(

@@ -42,8 +42,9 @@ class LookupIndex {
 
   private:
     template <class Matches>
+    // found_word, if given: the slot word that named the record found.
     Found probe(const std::uint64_t* table, index_file::Probe probe, ClientCredentials& out,
-                Matches&& matches) const;
+                Matches&& matches, std::uint64_t* found_word = nullptr) const;
 
     index_file::IndexFile file_;
 };
