@@ -117,18 +117,20 @@ void write_new_header(FileHeader& head, std::uint64_t slots, std::uint64_t heap_
     randombytes_buf(head.hash_key, sizeof head.hash_key);
 }
 
-Probe IndexFile::id_probe(std::string_view id) const {
+Probe IndexFile::keyed_probe(const unsigned char* key, std::size_t bytes) const {
     unsigned char hash[8];
-    crypto_shorthash(hash, reinterpret_cast<const unsigned char*>(id.data()), id.size(),
-                     header()->hash_key);
+    crypto_shorthash(hash, key, bytes, header()->hash_key);
     const std::uint64_t bits = get_u64(hash);
     // The home takes the hash's high bits (multiply-shift), the tag its low.
     return {home_of(bits), bits & kTagMask};
 }
 
+Probe IndexFile::id_probe(std::string_view id) const {
+    return keyed_probe(reinterpret_cast<const unsigned char*>(id.data()), id.size());
+}
+
 Probe IndexFile::fingerprint_probe(const Fingerprint& fingerprint) const {
-    const unsigned char* bytes = fingerprint.bytes.data();
-    return {home_of(get_u64(bytes)), get_u64(bytes + 8) & kTagMask};
+    return keyed_probe(fingerprint.bytes.data(), fingerprint.bytes.size());
 }
 
 bool IndexFile::read_record(std::uint64_t word, unsigned char* out, std::string_view& id,

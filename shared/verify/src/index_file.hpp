@@ -179,10 +179,12 @@ class IndexFile {
     }
     unsigned char* heap() const { return file_.data() + heap_offset(slots_); }
 
-    // SipHash with the file's own random key: how ids cluster is not known
-    // to whoever picks the ids a lookup asks for.
+    // SipHash with the file's own random key: how keys cluster is not known
+    // to whoever picks the ids a lookup asks for, nor to whoever put
+    // fingerprints no certificate has into the registry of record (a
+    // fingerprint's own bytes, uniform for a real certificate, would let
+    // them make one long cluster).
     Probe id_probe(std::string_view id) const;
-    // Fingerprints are SHA-256 outputs: already uniform.
     Probe fingerprint_probe(const Fingerprint& fingerprint) const;
 
     // Whether a slot word names a record inside the heap: checked for every
@@ -202,6 +204,7 @@ class IndexFile {
 
   private:
     static Result<IndexFile> checked(Result<MappedFile> file, const std::string& path);
+    Probe keyed_probe(const unsigned char* key, std::size_t bytes) const;
     std::uint64_t home_of(std::uint64_t hash) const {
         return static_cast<std::uint64_t>((static_cast<unsigned __int128>(hash) * slots_) >> 64);
     }
