@@ -46,6 +46,14 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$KEYTOOL" list "
 }
 data_kb() { echo $(($(stat -c %s "$KEYAUTH_REGISTRY/data.mdb") / 1024)); }
 
+# Under AddressSanitizer a process keeps what it frees (the quarantine, up
+# to 256 MB), so its peak says nothing of the walk: the plain build's run
+# measures it.
+if ldd "$KEYTOOL" | grep -q libasan; then
+    echo "ok - peak memory # SKIP keytool is built with AddressSanitizer"
+    exit 0
+fi
+
 # data.mdb's pages, read through LMDB's map, are what would grow: a walk
 # that kept them would add about what the file grows by.
 "$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 25000 >/dev/null || fail "fill 25 000"
