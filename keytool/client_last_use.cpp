@@ -1,5 +1,6 @@
 #include "client_last_use.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -44,7 +45,9 @@ std::string stale_as_of(const keyauth::HostLastUse& host) {
 }
 
 bool is_stale(const keyauth::HostLastUse& host, std::int64_t now) {
-    return keyauth::host_staleness(host, now) != keyauth::HostStaleness::fresh;
+    const auto staleness = keyauth::host_staleness(host, now);
+    return staleness != keyauth::HostStaleness::fresh &&
+           staleness != keyauth::HostStaleness::not_judged;
 }
 
 nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
@@ -72,6 +75,9 @@ std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t n
     case keyauth::HostStaleness::marker_ahead:
         return host.host + ": marker dated " + format_time(host.marker->published_at) +
                ", ahead of this clock (its clock is wrong, or the marker forged): not believed";
+    case keyauth::HostStaleness::not_judged:
+        return host.host + ": its marker not readable by this etcd user: when it last "
+                           "published is not known";
     case keyauth::HostStaleness::stale:
     case keyauth::HostStaleness::fresh:
         break;
@@ -105,8 +111,19 @@ void ClientLastUse::add_by_host_field(nlohmann::ordered_json& object, std::strin
     object["last_used_by_host"] = std::move(seen);
 }
 
+keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& records) {
+    const auto keep = [&records](std::string_view id) {
+        const auto at = std::lower_bound(
+            records.begin(), records.end(), id,
+            [](const keyauth::ClientRecord& record, std::string_view id) { return record.id < id; });
+        return at != records.end() && at->id == id;
+    };
+    return keyauth::KeptClients{keep, records.size()};
+}
+
 keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
                                                     const std::vector<std::string>& files,
+                                                    const keyauth::KeptClients& kept,
                                                     LastUseNeed need) {
     ClientLastUse last_use;
     if (!files.empty() || !invocation.etcd.enabled()) {
@@ -118,23 +135,25 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
     }
     if (!invocation.etcd.enabled())
         return last_use;
-    auto hosts = read_fleet_last_use(invocation.etcd);
-    if (!hosts && need == LastUseNeed::to_show) {
+    auto fleet = read_fleet_last_use(invocation.etcd, kept);
+    if (!fleet && need == LastUseNeed::to_show) {
         // Shown only: a host's bad shard must not cost the operator `show`
         // (mid-incident) or a listing. Filtering fails instead: a host left
         // out could make a used client look unused.
-        if (hosts.error().code != keyauth::Errc::permission_denied)
+        if (fleet.error().code != keyauth::Errc::permission_denied)
             std::fprintf(stderr, "keytool: last use in etcd left out: %s\n",
-                         hosts.error().message.c_str());
+                         fleet.error().message.c_str());
         return last_use;
     }
-    if (!hosts)
-        return keyauth::make_error(hosts.error().code,
-                                   "last use in etcd: " + hosts.error().message);
-    for (const auto& host : *hosts)
+    if (!fleet)
+        return keyauth::make_error(fleet.error().code,
+                                   "last use in etcd: " + fleet.error().message);
+    for (const auto& warning : fleet->warnings)
+        std::fprintf(stderr, "keytool: last use: %s\n", warning.c_str());
+    for (const auto& host : fleet->hosts)
         keyauth::merge_last_use(last_use.merged, host.uses);
-    last_use.any_source = last_use.any_source || !hosts->empty();
-    last_use.hosts = std::move(*hosts);
+    last_use.any_source = last_use.any_source || !fleet->hosts.empty();
+    last_use.hosts = std::move(fleet->hosts);
     return last_use;
 }
 

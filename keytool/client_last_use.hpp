@@ -13,6 +13,7 @@
 
 #include "keyauth/fleet_last_use.hpp"
 #include "keyauth/last_use.hpp"
+#include "keyauth/registry.hpp"
 #include "keyauth/result.hpp"
 
 namespace keytool {
@@ -44,7 +45,12 @@ nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>&
 // its age is not known; host names are checked before they get here.
 std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t now);
 
-// The files, then (with --etcd) the fleet's shards. Anything that cannot be
+// The clients of `records` (in id order, as a registry lists them): whose
+// last use a reader of the fleet's keeps.
+keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& records);
+
+// The files, then (with --etcd) the fleet's shards, the kept clients' only
+// (the fleet's warnings said on stderr). Anything that cannot be
 // read, or a malformed shard, fails the command: a host left out could make
 // a used client look unused. Except, when the caller only shows it (show,
 // list --json without --unused), an etcd user not allowed to read
@@ -53,6 +59,7 @@ std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t n
 enum class LastUseNeed { to_filter, to_show };
 keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
                                                     const std::vector<std::string>& files,
+                                                    const keyauth::KeptClients& kept,
                                                     LastUseNeed need);
 
 }  // namespace keytool

@@ -205,13 +205,12 @@ keyauth::Status print_json(ClientSource& source, const ListFilter& filter,
     return {};
 }
 
-keyauth::Result<std::unique_ptr<ClientSource>> client_source(const Invocation& invocation) {
-    if (invocation.etcd.enabled()) {
-        auto records = list_fleet(invocation.etcd);
-        if (!records)
-            return records.error();
-        return std::unique_ptr<ClientSource>(std::make_unique<FleetSource>(std::move(*records)));
-    }
+// fleet_records: the fleet's clients (with --etcd), read before its last use.
+keyauth::Result<std::unique_ptr<ClientSource>> client_source(
+    const Invocation& invocation, std::optional<std::vector<keyauth::ClientRecord>> fleet_records) {
+    if (fleet_records)
+        return std::unique_ptr<ClientSource>(
+            std::make_unique<FleetSource>(std::move(*fleet_records)));
     auto registry = keyauth::open_registry_to_read(invocation.registry.dir,
                                                    keyauth::WalkedPages::handed_back);
     if (!registry)
@@ -254,12 +253,22 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
             return report_failure("--expiring: " + seconds.error().message);
         filter.ending = keyauth::ending_within(now, *seconds);
     }
+    // With --etcd, the fleet's clients first: the hosts' last use is kept for those only.
+    std::optional<std::vector<keyauth::ClientRecord>> fleet_records;
+    if (invocation.etcd.enabled()) {
+        auto records = list_fleet(invocation.etcd);
+        if (!records)
+            return report_failure(records.error());
+        fleet_records = std::move(*records);
+    }
     // With --etcd, the hosts' published last use too (list --json carries it).
     std::optional<keyauth::LastUseMap> last_use;
     std::optional<nlohmann::ordered_json> stale_hosts;
     const bool wants_last_use = arguments.flag("last-use") || arguments.flag("unused");
     if (wants_last_use || (invocation.etcd.enabled() && arguments.flag("json"))) {
         auto read = read_client_last_use(invocation, arguments.values("last-use"),
+                                         fleet_records ? kept_clients(*fleet_records)
+                                                       : keyauth::KeptClients{},
                                          arguments.flag("unused") ? LastUseNeed::to_filter
                                                                   : LastUseNeed::to_show);
         if (!read)
@@ -288,7 +297,7 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
             return report_failure("--state must be active, suspended, expired or \"not yet valid\"");
         filter.in_state = keyauth::InState{*state, now};
     }
-    auto source = client_source(invocation);
+    auto source = client_source(invocation, std::move(fleet_records));
     if (!source)
         return report_failure(source.error());
     const keyauth::LastUseMap* uses = last_use ? &*last_use : nullptr;

@@ -41,13 +41,16 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
     options.last_use_files = arguments.values("last-use");
     if (invocation.etcd.enabled())
         options.fleet_last_use = [etcd = invocation.etcd] {
-            // An etcd user not allowed to read it: no host's last use (unused=
-            // is then refused), as keytool show does; any other error stands.
-            auto hosts = read_fleet_last_use(etcd);
-            if (!hosts && hosts.error().code == keyauth::Errc::permission_denied)
-                return keyauth::Result<std::vector<keyauth::HostLastUse>>(
-                    std::vector<keyauth::HostLastUse>{});
-            return hosts;
+            // The fleet's clients first: only theirs is kept. An etcd user not
+            // allowed to read it: no host's last use (unused= is then
+            // refused), as keytool show does; any other error stands.
+            auto records = list_fleet(etcd);
+            if (!records)
+                return keyauth::Result<keyauth::FleetLastUse>(records.error());
+            auto fleet = read_fleet_last_use(etcd, kept_clients(*records));
+            if (!fleet && fleet.error().code == keyauth::Errc::permission_denied)
+                return keyauth::Result<keyauth::FleetLastUse>(keyauth::FleetLastUse{});
+            return fleet;
         };
     if (const auto listen = arguments.value("listen")) {
         auto parsed = console::parse_listen(*listen, options);

@@ -40,9 +40,17 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
         return report_failure(s.error());
     }
     // With --etcd, each host's published last use, named.
+    // Only this client's is kept; the registry's size bounds what a host may publish.
     std::optional<ClientLastUse> last_use;
     if (arguments.flag("last-use") || invocation.etcd.enabled()) {
-        auto read = read_client_last_use(invocation, arguments.values("last-use"),
+        keyauth::KeptClients kept{[&id](std::string_view other) { return other == id; }, 0};
+        if (invocation.etcd.enabled()) {
+            auto registry_size = (*registry)->count();
+            if (!registry_size)
+                return report_failure(registry_size.error());
+            kept.registry_size = *registry_size;
+        }
+        auto read = read_client_last_use(invocation, arguments.values("last-use"), kept,
                                          LastUseNeed::to_show);
         if (!read)
             return report_failure(read.error());

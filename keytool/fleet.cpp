@@ -132,14 +132,15 @@ keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget&
     return (*fleet)->list();
 }
 
-keyauth::Result<std::vector<keyauth::HostLastUse>> read_fleet_last_use(const EtcdTarget& target) {
+keyauth::Result<keyauth::FleetLastUse> read_fleet_last_use(const EtcdTarget& target,
+                                                           const keyauth::KeptClients& kept) {
     auto fleet = connect_fleet(target);
     if (!fleet)
         return fleet.error();
     auto fleet_id = keyauth::read_fleet_id((*fleet)->client());
     if (!fleet_id)
         return fleet_id.error();
-    return keyauth::read_fleet_last_use((*fleet)->client(), *fleet_id);
+    return keyauth::read_fleet_last_use((*fleet)->client(), *fleet_id, kept);
 }
 
 keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what) {

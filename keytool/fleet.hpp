@@ -48,9 +48,10 @@ keyauth::Result<bool> suspend_in_fleet(const EtcdTarget& target, const std::stri
 int run_init_in_fleet(const Invocation& invocation, const keyauth::InitOptions& options,
                       AuditedChange& change);
 keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget& target);
-// What each host's keyauth-sync --publish-last-use put into etcd, per host;
-// a malformed shard is an error naming the host and the key.
-keyauth::Result<std::vector<keyauth::HostLastUse>> read_fleet_last_use(const EtcdTarget& target);
+// What each host's keyauth-sync --publish-last-use put into etcd, per host,
+// the kept clients' only; a malformed shard is an error naming the host and the key.
+keyauth::Result<keyauth::FleetLastUse> read_fleet_last_use(const EtcdTarget& target,
+                                                           const keyauth::KeptClients& kept);
 // Refuses a local change to a registry keyauth-sync keeps (the next digest
 // check would undo it): ok for any other directory. Names --etcd.
 keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what);

@@ -66,19 +66,22 @@ keyauth::Status LastUseRecords::refresh_fleet() {
         return {};
     }
     fleet_read_at_ = now;
-    auto hosts = fleet_();
-    if (!hosts) {
-        fleet_error_ = "last use in etcd: " + hosts.error().message;
-        return keyauth::make_error(hosts.error().code, fleet_error_);
+    auto fleet = fleet_();
+    if (!fleet) {
+        fleet_error_ = "last use in etcd: " + fleet.error().message;
+        return keyauth::make_error(fleet.error().code, fleet_error_);
     }
     fleet_error_.clear();
     keyauth::LastUseMap uses;
-    for (auto& host : *hosts) {
+    for (auto& host : fleet->hosts) {
         keyauth::merge_last_use(uses, host.uses);
         host.uses.clear();
     }
     fleet_uses_ = std::move(uses);
-    fleet_hosts_ = std::move(*hosts);
+    fleet_hosts_ = std::move(fleet->hosts);
+    fleet_warnings_.clear();
+    for (auto& warning : fleet->warnings)
+        fleet_warnings_.push_back("last use in etcd: " + std::move(warning));
     merge_again_ = true;
     return {};
 }
@@ -104,6 +107,7 @@ std::vector<std::string> LastUseRecords::refresh() {
     if (fleet_) {
         if (keyauth::Status s = refresh_fleet(); !s)
             errors.push_back(s.error().message);
+        errors.insert(errors.end(), fleet_warnings_.begin(), fleet_warnings_.end());
     }
     if (merge_again_) {
         keyauth::LastUseMap merged = fleet_uses_;

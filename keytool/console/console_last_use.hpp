@@ -21,7 +21,7 @@ namespace keytool::console {
 class LastUseRecords {
   public:
     // Every host's last use in etcd (keytool --etcd serve).
-    using FleetSource = std::function<keyauth::Result<std::vector<keyauth::HostLastUse>>()>;
+    using FleetSource = std::function<keyauth::Result<keyauth::FleetLastUse>()>;
     static constexpr std::chrono::seconds kFleetRereadInterval{60};
 
     explicit LastUseRecords(std::vector<std::string> paths = {}, FleetSource fleet = {});
@@ -38,7 +38,8 @@ class LastUseRecords {
 
     // Reads again each file that changed since it was last read. A file that
     // cannot be read now keeps what it last held (older, so still "at least
-    // this recent") and its error is returned, one message per file.
+    // this recent") and its error is returned, one message per file; then
+    // the fleet's last read's warnings.
     std::vector<std::string> refresh();
 
     const keyauth::LastUseMap& merged() const noexcept { return merged_; }
@@ -77,6 +78,7 @@ class LastUseRecords {
     keyauth::LastUseMap fleet_uses_;  // every host's, merged
     std::vector<keyauth::HostLastUse> fleet_hosts_;
     std::string fleet_error_;  // the last read's, until one succeeds
+    std::vector<std::string> fleet_warnings_;  // the last read's that succeeded
 };
 
 }  // namespace keytool::console

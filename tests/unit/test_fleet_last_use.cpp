@@ -132,6 +132,45 @@ std::string bytes(std::initializer_list<int> values) {
     return out;
 }
 
+// A host's etcd user can fill its own prefix with valid shards of ids the
+// registry never held: a reader keeps the registry's clients only, so what
+// it holds stays bounded by the registry, whatever the host wrote.
+void ids_the_registry_does_not_hold_are_dropped_as_read(void**) {
+    const LastUseMap flood = many_uses(60000);
+    const auto shards = keyauth::encode_last_use_shards(flood);
+    assert_true(shards.size() >= 2);
+    const std::string kept_id = flood.begin()->first;
+    const auto keep = [&](std::string_view id) { return id == kept_id || id == "alice"; };
+    LastUseMap into{{kept_id, kDecember3 + 3 * kDay}};  // a later day another host saw
+    std::size_t entries = 0;
+    for (int pass = 0; pass < 3; ++pass) {  // the same shards again: no more held
+        for (const auto& shard : shards)
+            assert_true(keyauth::merge_last_use_shard(shard, keep, into, entries).ok());
+    }
+    assert_int_equal(entries, 3 * flood.size());
+    assert_int_equal(into.size(), 1);
+    assert_int_equal(into.at(kept_id), kDecember3 + 3 * kDay);  // the latest kept
+    // An earlier day merged in from a shard is overtaken by a later one.
+    LastUseMap alice;
+    std::size_t counted = 0;
+    assert_true(keyauth::merge_last_use_shard(keyauth::encode_last_use_shards(some_uses()).front(),
+                                              keep, alice, counted)
+                    .ok());
+    assert_int_equal(counted, some_uses().size());
+    assert_true(alice == (LastUseMap{{"alice", kDecember3}}));
+    // A malformed shard is refused whatever is kept.
+    assert_false(keyauth::merge_last_use_shard(bytes({1, 1, 0, 1, '-', 1}),
+                                               [](std::string_view) { return false; }, alice,
+                                               counted)
+                     .ok());
+}
+
+void a_host_is_not_judged_when_markers_are_not_readable(void**) {
+    keyauth::HostLastUse host{"edge2", {}, std::nullopt};
+    host.markers_read = false;
+    assert_true(keyauth::host_staleness(host, kDecember3) == keyauth::HostStaleness::not_judged);
+}
+
 void each_rule_is_enforced(void**) {
     assert_true(
         keyauth::decode_last_use_shard(bytes({1, 2, 0, 2, 'a', 'b', 1, 1, 1, 'c', 2})).ok());
@@ -247,6 +286,8 @@ int main() {
         cmocka_unit_test(every_truncation_is_refused),
         cmocka_unit_test(every_byte_changed_is_refused_or_reads_differently_but_validly),
         cmocka_unit_test(each_rule_is_enforced),
+        cmocka_unit_test(ids_the_registry_does_not_hold_are_dropped_as_read),
+        cmocka_unit_test(a_host_is_not_judged_when_markers_are_not_readable),
         cmocka_unit_test(keys_are_outside_what_replicas_watch),
         cmocka_unit_test(a_marker_reads_back_as_written),
         cmocka_unit_test(every_marker_not_as_written_is_refused),

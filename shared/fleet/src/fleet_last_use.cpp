@@ -90,8 +90,10 @@ class ShardReader {
     std::size_t at_ = 0;
 };
 
-// One entry: front-coded id after `previous`, then its day.
-Status read_entry(ShardReader& reader, std::string& previous, LastUseMap& into) {
+// One entry: front-coded id after `previous`, then its day; into `into`
+// (the later day kept) if `keep` takes its id.
+Status read_entry(ShardReader& reader, std::string& previous,
+                  const std::function<bool(std::string_view)>& keep, LastUseMap& into) {
     auto shared = reader.varint("an id's shared length");
     if (!shared)
         return shared.error();
@@ -115,7 +117,12 @@ Status read_entry(ShardReader& reader, std::string& previous, LastUseMap& into) 
         return day.error();
     if (*day > kLastDay)
         return corrupt("a day no calendar holds");
-    into.emplace_hint(into.end(), id, static_cast<std::int64_t>(*day) * kSecondsPerDay);
+    if (!keep || keep(id)) {
+        const auto seconds = static_cast<std::int64_t>(*day) * kSecondsPerDay;
+        auto [it, added] = into.emplace(id, seconds);
+        if (!added)
+            it->second = std::max(it->second, seconds);
+    }
     previous = std::move(id);
     return {};
 }
@@ -264,6 +271,8 @@ Result<PublishMarker> decode_publish_marker(std::string_view bytes) {
 }
 
 HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept {
+    if (!host.markers_read)
+        return HostStaleness::not_judged;
     if (!host.marker)
         return HostStaleness::no_marker;
     if (host.marker->published_at > now + kMarkerClockSkewSeconds)
@@ -306,6 +315,16 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::siz
 }
 
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
+    LastUseMap uses;
+    std::size_t entries = 0;
+    if (Status s = merge_last_use_shard(bytes, {}, uses, entries); !s)
+        return s.error();
+    return uses;
+}
+
+Status merge_last_use_shard(std::string_view bytes,
+                            const std::function<bool(std::string_view id)>& keep,
+                            LastUseMap& into, std::size_t& entries) {
     if (bytes.empty())
         return corrupt("empty");
     if (static_cast<std::uint8_t>(bytes[0]) != kLastUseShardVersion) {
@@ -320,15 +339,15 @@ Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
         return count.error();
     if (*count == 0)
         return corrupt("no entries");
-    LastUseMap uses;
     std::string previous;
     for (std::uint64_t i = 0; i < *count; ++i) {
-        if (Status s = read_entry(reader, previous, uses); !s)
-            return s.error();
+        if (Status s = read_entry(reader, previous, keep, into); !s)
+            return s;
+        ++entries;
     }
     if (!reader.at_end())
         return corrupt("bytes after the last entry");
-    return uses;
+    return {};
 }
 
 Result<std::string> read_fleet_id(EtcdClient& etcd) {
@@ -388,22 +407,22 @@ Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int6
     }
 }
 
-Status read_shards(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
-                   std::map<std::string, HostLastUse>& hosts) {
+// Each host's shards merged as read, only the kept clients' entries held.
+Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
+                   std::int64_t& revision, std::map<std::string, HostLastUse>& hosts) {
     return for_each_published(
         etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, "last-use shards", revision,
         [&](const EtcdKeyValue& kv) -> Status {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
             if (!key)
                 return key.error();
-            auto uses = decode_last_use_shard(kv.value);
-            if (!uses) {
-                return make_error(uses.error().code, "host " + key->host + ": etcd key " +
-                                                         kv.key + ": " + uses.error().message);
-            }
             HostLastUse& host = hosts[key->host];
             host.host = key->host;
-            merge_last_use(host.uses, *uses);
+            if (Status s = merge_last_use_shard(kv.value, kept.keep, host.uses, host.entries);
+                !s) {
+                return make_error(s.code(), "host " + key->host + ": etcd key " + kv.key + ": " +
+                                                s.error().message);
+            }
             return {};
         });
 }
@@ -430,20 +449,48 @@ Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& r
 
 }  // namespace
 
-Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id) {
+Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id,
+                                         const KeptClients& kept) {
     if (Status s = check_fleet_id(fleet_id); !s)
         return s.error();
     std::map<std::string, HostLastUse> by_host;
+    FleetLastUse fleet;
     std::int64_t revision = 0;  // the shards' first page's, for every later read
-    if (Status s = read_shards(etcd, fleet_id, revision, by_host); !s)
+    if (Status s = read_shards(etcd, fleet_id, kept, revision, by_host); !s)
         return s.error();
-    if (Status s = read_markers(etcd, fleet_id, revision, by_host); !s)
-        return s.error();
-    std::vector<HostLastUse> hosts;
-    hosts.reserve(by_host.size());
-    for (auto& entry : by_host)
-        hosts.push_back(std::move(entry.second));
-    return hosts;
+    Status markers = read_markers(etcd, fleet_id, revision, by_host);
+    if (!markers && markers.code() != Errc::permission_denied)
+        return markers.error();
+    if (!markers) {
+        // A role granted before markers existed (docs/FLEET.md, "Upgrading"):
+        // last use is still shown, but no host can be judged stale.
+        for (auto& entry : by_host) {
+            entry.second.marker.reset();
+            entry.second.markers_read = false;
+        }
+        fleet.warnings.push_back(
+            "this etcd user may not read the hosts' publish markers (" +
+            fleet_usage_marker_prefix(fleet_id) +
+            "): whether a host stopped publishing cannot be judged, so no host is named "
+            "stale and a client used on such a host since may look unused; grant the role "
+            "read on " + std::string(kFleetUsageHostsPrefix) +
+            " (docs/FLEET.md, \"Upgrading: read on the markers\")");
+    }
+    fleet.hosts.reserve(by_host.size());
+    for (auto& entry : by_host) {
+        const HostLastUse& host = entry.second;
+        if (host.entries > kept.registry_size) {
+            fleet.warnings.push_back(
+                "host " + host.host + " published " + std::to_string(host.entries) +
+                " last-use entries, more than the registry's " +
+                std::to_string(kept.registry_size) +
+                " clients: those of ids the registry does not hold are dropped (a host "
+                "publishes its registry's clients only: check it, and delete what it put under " +
+                fleet_usage_host_prefix(fleet_id, host.host) + "; docs/FLEET.md)");
+        }
+        fleet.hosts.push_back(std::move(entry.second));
+    }
+    return fleet;
 }
 
 }  // namespace keyauth

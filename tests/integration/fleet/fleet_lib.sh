@@ -127,6 +127,17 @@ admin_gen_bulk() {
         fail "bulk registration"
 }
 
+# start_fleet ID...: the etcd cluster, the fleet initialized by the
+# administrator, each client ID registered (admin_gen); FLEET_ID its fleet id,
+# as the hosts' last-use keys name it.
+start_fleet() {
+    start_etcd_cluster
+    admin init >/dev/null || fail "admin init"
+    admin_gen "$@"
+    FLEET_ID=$(etcdctl --endpoints "$ETCD" get /keyauth/fleet_id --print-value-only)
+    [ -n "$FLEET_ID" ] || fail "no fleet id in etcd after init"
+}
+
 # ---- hosts ------------------------------------------------------------------
 
 host_dir() { echo "$WORK/host$1"; }

@@ -28,11 +28,14 @@
 // (outside /keyauth-usage/: a shard reader never meets it; outside /keyauth/
 // too), in version 1 the text "v1 published_at=<unix seconds> interval=<seconds>".
 // A reader calls a host stale when that is older than 2 intervals and a
-// minute: its clients may have been used since, so "unused" may not be.
+// minute: its clients may have been used since, so "unused" may not be. A
+// host that never published (no marker, no shards) is unknown to readers:
+// never named stale.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,7 +55,8 @@ inline constexpr std::uint8_t kLastUseShardVersion = 1;
 inline constexpr std::int64_t kSecondsPerDay = 86400;
 inline constexpr std::string_view kFleetUsageHostsPrefix = "/keyauth-usage-hosts/";
 // The longest --publish-last-use-interval: a host's marker cannot keep it
-// looking fresh for longer than two weeks and a minute after it stopped.
+// looking fresh for longer than two weeks and six minutes after it was
+// written (2 intervals, a minute, and kMarkerClockSkewSeconds ahead).
 inline constexpr std::int64_t kMaxPublishIntervalSeconds = 7 * kSecondsPerDay;
 // A marker dated this far ahead of the reader's clock is not believed fresh.
 inline constexpr std::int64_t kMarkerClockSkewSeconds = 300;
@@ -86,6 +90,24 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses,
 // exactly as encode_last_use_shards writes it is refused (Errc::registry_corrupt).
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes);
 
+// Whose last use a reader keeps: the registry's clients (or fewer: show
+// keeps its one), and how many clients the registry holds. A host's entries
+// for other ids are dropped as its shards are read, never held: what a
+// reader holds is bounded by the registry, not by what a host wrote (a
+// host's etcd user can fill its own prefix, up to etcd's quota).
+struct KeptClients {
+    std::function<bool(std::string_view id)> keep;
+    std::size_t registry_size = 0;
+};
+
+// One shard's entries merged into `into` (the latest day per id), those
+// `keep` refuses dropped as read; `entries` grows by all it holds. A shard
+// not exactly as encode_last_use_shards writes it is refused as
+// decode_last_use_shard refuses it (`into` may then hold part of it).
+Status merge_last_use_shard(std::string_view bytes,
+                            const std::function<bool(std::string_view id)>& keep,
+                            LastUseMap& into, std::size_t& entries);
+
 // A host's publish marker: when its keyauth-sync last published all its
 // shards, and every how many seconds it publishes.
 struct PublishMarker {
@@ -102,12 +124,15 @@ std::string encode_publish_marker(const PublishMarker& marker);
 // a number out of range or not minimal, a byte more) is refused.
 Result<PublishMarker> decode_publish_marker(std::string_view bytes);
 
-// What one host published, all its shards merged, and its marker (none: a
-// keyauth-sync older than markers published the shards).
+// What one host published, all its shards merged (the kept clients'), and
+// its marker (none: a keyauth-sync older than markers published the shards,
+// or markers_read false: this etcd user may not read them).
 struct HostLastUse {
     std::string host;
     LastUseMap uses;
     std::optional<PublishMarker> marker;
+    bool markers_read = true;
+    std::size_t entries = 0;  // in its shards, every id's, kept or not
 };
 
 // Why a host's last use may be out of date at `now`, if it may.
@@ -116,13 +141,22 @@ enum class HostStaleness {
     stale,         // marker older than 2 intervals and a minute
     no_marker,     // shards without a marker: published by an older keyauth-sync
     marker_ahead,  // marker dated ahead of now (a clock ahead, or forged)
+    not_judged,    // markers not readable by this etcd user: no host named stale
 };
 HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept;
 
 // Every host's (those with shards or a marker), in host order, read at one
-// etcd revision. A malformed shard or marker is an error naming the host and
-// the key.
-Result<std::vector<HostLastUse>> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id);
+// etcd revision, and what the reader should be told (keytool on stderr, the
+// console in last_use_errors): a host whose shards hold more entries than the
+// registry has clients (the rest dropped), markers this etcd user may not
+// read (then no host is judged stale: markers_read false). A malformed shard
+// or marker is an error naming the host and the key.
+struct FleetLastUse {
+    std::vector<HostLastUse> hosts;
+    std::vector<std::string> warnings;
+};
+Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id,
+                                         const KeptClients& kept);
 // The fleet id etcd holds (/keyauth/fleet_id), checked; an error before `init`.
 Result<std::string> read_fleet_id(EtcdClient& etcd);
 
