@@ -30,14 +30,6 @@ Error corrupt_index() {
     return make_error(Errc::registry_corrupt, "lookup.idx is corrupt");
 }
 
-std::uint64_t load_slot(const std::uint64_t* table, std::uint64_t slot) {
-    return __atomic_load_n(table + slot, __ATOMIC_RELAXED);
-}
-
-void store_slot(std::uint64_t* table, std::uint64_t slot, std::uint64_t word) {
-    __atomic_store_n(table + slot, word, __ATOMIC_RELAXED);
-}
-
 // Linear probing's deletion without tombstones: slots after the hole whose
 // home lies outside (hole, slot], cyclically, move back into it.
 template <class HomeOf>
@@ -220,8 +212,11 @@ Status IndexWriter::finish_change(unsigned copy, std::uint64_t lmdb_txnid, std::
     CopyHeader* head = file_.copy_header(copy);
     head->heap_end.store(append_at_, std::memory_order_relaxed);
     head->lmdb_txnid.store(lmdb_txnid, std::memory_order_relaxed);
-    // Last, and after the others on any CPU: written back without them, a
-    // version would name a copy whose heap_end is older than its records.
+    // Last, with release order: a thread that sees this version (acquiring it,
+    // or commit.seq's counter stored after it) sees this heap_end and
+    // lmdb_txnid too. That orders visibility only, not write-back: durability
+    // is the syncs', the tables and records above, the header page (all three
+    // fields) below.
     head->version.store(version, std::memory_order_release);
     return sync_copy(copy, true);
 }

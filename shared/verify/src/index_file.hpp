@@ -135,6 +135,16 @@ inline void store_words(unsigned char* to, const unsigned char* from, std::size_
     }
 }
 
+// One slot of a table, as a relaxed atomic word: a shared mapping another
+// process writes (the reader may see the writer's half-made copy, never a
+// torn word).
+inline std::uint64_t load_slot(const std::uint64_t* table, std::uint64_t slot) {
+    return __atomic_load_n(table + slot, __ATOMIC_RELAXED);
+}
+inline void store_slot(std::uint64_t* table, std::uint64_t slot, std::uint64_t word) {
+    __atomic_store_n(table + slot, word, __ATOMIC_RELAXED);
+}
+
 // A new file's first page: magic, geometry and a fresh random hash key.
 void write_new_header(FileHeader& head, std::uint64_t slots, std::uint64_t heap_bytes);
 

@@ -4,14 +4,6 @@ namespace keyauth {
 
 using namespace index_file;
 
-namespace {
-
-std::uint64_t load_slot(const std::uint64_t* table, std::uint64_t slot) {
-    return __atomic_load_n(table + slot, __ATOMIC_RELAXED);
-}
-
-}  // namespace
-
 Result<LookupIndex> LookupIndex::open(const std::string& path) {
     auto file = IndexFile::open(path, false);
     if (!file)

@@ -3,10 +3,7 @@
 # shards and its marker; it cannot write another host's marker, nor one whose
 # name starts with its own (a prefix grant would allow host-a2).
 source "$FLEET_LIB"
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice
-FLEET_ID=$(etcdctl --endpoints "$ETCD" get /keyauth/fleet_id --print-value-only)
+start_fleet alice
 
 ctl() { etcdctl --endpoints "$ETCD" "$@"; }
 ctl user add root --new-user-password=root-secret >/dev/null

@@ -6,10 +6,7 @@
 # changes nothing); a malformed shard fails list --unused, naming host and key.
 source "$FLEET_LIB"
 source "$(dirname "$FLEET_LIB")/../console/console_lib.sh"
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice bob carol
-FLEET_ID=$(etcdctl --endpoints "$ETCD" get /keyauth/fleet_id --print-value-only)
+start_fleet alice bob carol
 TODAY=$(date -u +%F)
 
 out=$("$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$WORK/unused" --publish-last-use a,,b 2>&1) &&

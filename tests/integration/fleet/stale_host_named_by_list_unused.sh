@@ -6,10 +6,7 @@
 # hostile marker fails --unused naming its host, or is warned about.
 source "$FLEET_LIB"
 source "$(dirname "$FLEET_LIB")/../console/console_lib.sh"
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice bob carol
-FLEET_ID=$(etcdctl --endpoints "$ETCD" get /keyauth/fleet_id --print-value-only)
+start_fleet alice bob carol
 MARKERS=/keyauth-usage-hosts/$FLEET_ID
 
 for host in a b; do
