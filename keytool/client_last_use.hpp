@@ -46,7 +46,8 @@ nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>&
 std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t now);
 
 // The clients of `records` (in id order, as a registry lists them): whose
-// last use a reader of the fleet's keeps.
+// last use a reader of the fleet's keeps (it refers to records: read
+// before they go).
 keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& records);
 
 // The files, then (with --etcd) the fleet's shards, the kept clients' only
