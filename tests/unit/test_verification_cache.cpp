@@ -539,7 +539,8 @@ int main() {
         unit_test_with(Clients, a_header_entry_never_answers_for_a_bare_token),
         unit_test_with(Clients, a_full_mac_collision_on_a_header_never_admits_another_client),
     };
-    const int with_the_cpus_mac = cmocka_run_group_tests_name("the CPU's MAC", tests, nullptr, nullptr);
+    const int with_the_cpus_mac =
+        cmocka_run_group_tests_name("the CPU's MAC", tests, nullptr, nullptr);
     force_siphash = true;
     return with_the_cpus_mac +
            cmocka_run_group_tests_name("SipHash-2-4-128 forced", tests, nullptr, nullptr);

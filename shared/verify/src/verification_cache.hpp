@@ -1,10 +1,10 @@
 // Tokens this process has fully verified (issue 19), so that a client
 // presenting the same token again, while nothing has been published, costs
 // no parse, no BLAKE2b and no index probe. Each entry is keyed by a 128-bit
-// MAC of the token's bytes, AES-128-CMAC where the CPU has AES-NI (about a
-// quarter of the instructions, aes_cmac.hpp), else SipHash-2-4-128, under a
-// key drawn at random in this process (and drawn again in a child after
-// fork), never written anywhere; it holds the accepted verdict (the client's id, the moment it
+// MAC of the token's bytes, AES-128-CMAC where the CPU has AES-NI (a third
+// of the instructions, aes_cmac.hpp), else SipHash-2-4-128, under a key
+// drawn at random in this process (and drawn again in a child after fork),
+// never written anywhere; it holds the accepted verdict (the client's id, the moment it
 // stops being valid, the credential's digest a recheck follows), the
 // registry's generation it was verified under and when. A hit needs the same
 // MAC (compared in constant time), the same generation (any commit or
@@ -97,7 +97,7 @@ class VerificationCache {
 
     std::array<std::uint8_t, kKeyBytes> key_{};
     MacFunction mac_function_;
-    AesCmac aes_cmac_;  // key_'s schedule and subkeys, for MacFunction::aes_cmac
+    AesCmac aes_cmac_;       // key_'s schedule and subkeys, for MacFunction::aes_cmac
     unsigned keyed_in_ = 0;  // the fork epoch the key was drawn in (0: none yet)
     std::unique_ptr<Entry[]> entries_;
 };
