@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include <sodium.h>
+
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/hex.hpp"
+#include "aes_cmac.hpp"
 #include "verification_cache.hpp"
 
 using keyauth::AuthResult;
@@ -32,7 +35,16 @@ struct VerificationCacheTesting {
     static void set_key(VerificationCache& cache, const Key& key) {
         cache.draw_key();
         cache.key_ = key;
+        cache.use_key();
         cache.wipe_entries();
+    }
+    // SipHash-2-4-128, as on a CPU without AES-NI; a new key, no entries.
+    static void use_siphash(VerificationCache& cache) {
+        cache.mac_function_ = VerificationCache::MacFunction::siphash;
+        cache.draw_key();
+    }
+    static bool uses_aes_cmac(const VerificationCache& cache) {
+        return cache.mac_function_ == VerificationCache::MacFunction::aes_cmac;
     }
     static Key key(const VerificationCache& cache) { return cache.key_; }
     static VerificationCache::Mac mac_of(const VerificationCache& cache, std::string_view token) {
@@ -70,12 +82,19 @@ using Testing = keyauth::VerificationCacheTesting;
 
 namespace {
 
+// Every test runs twice: with the MAC the CPU picks (AES-128-CMAC where it
+// has AES-NI), then with SipHash-2-4-128 forced, the other CPUs' MAC.
+bool force_siphash = false;
+
 // myapp01 and myapp02, both with kSecret, live from now - 10 for an hour.
 struct Clients : LiveClients {
     explicit Clients(std::int64_t now = keyauth::unix_now())
         : LiveClients({{"myapp01", kSecret, now - 10, now + 3600},
                        {"myapp02", kSecret, now - 10, now + 3600}}),
-          now(now) {}
+          now(now) {
+        if (force_siphash && ready())
+            Testing::use_siphash(cache());
+    }
     VerificationCache& cache() { return *reader().verification_cache(); }
     AuthResult check(std::string_view token, std::int64_t at) {
         return keyauth::check_token(reader(), token, at);
@@ -352,6 +371,32 @@ void each_verdict_says_whether_the_cache_answered(void** state) {
                      keyauth::CacheUse::hit);
 }
 
+// The MAC is AES-128-CMAC where the CPU has AES-NI, SipHash-2-4-128
+// elsewhere (and in the second run of every test here), each under the
+// cache's key.
+void entries_are_keyed_by_the_mac_the_cpu_computes_fastest(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    set_known_key(f.cache(), 3, 11);
+    const auto key = Testing::key(f.cache());
+    const auto mac = Testing::mac_of(f.cache(), kToken1);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(kToken1.data());
+    VerificationCache::Mac expected{};
+    if (force_siphash || !keyauth::AesCmac::available()) {
+        assert_false(Testing::uses_aes_cmac(f.cache()));
+        crypto_shorthash_siphashx24(expected.data(), bytes, kToken1.size(), key.data());
+    } else {
+        assert_true(Testing::uses_aes_cmac(f.cache()));
+        keyauth::AesCmac cmac;
+        cmac.set_key(key);
+        expected = cmac.tag(bytes, kToken1.size());
+    }
+    assert_true(mac == expected);
+    // And a hit is found under it.
+    assert_int_equal(f.check(kToken1).cache, keyauth::CacheUse::miss);
+    assert_int_equal(f.check(kToken1).cache, keyauth::CacheUse::hit);
+    assert_non_null(Testing::entry_for(f.cache(), kToken1));
+}
+
 // ---- An HTTP request's Authorization value, cached whole (no header parse)
 
 constexpr auto kHeader = VerificationCache::Presented::bearer_header;
@@ -486,6 +531,7 @@ int main() {
         unit_test_with(Clients, a_forked_child_has_a_key_of_its_own),
         unit_test_with(Clients, a_registry_that_cannot_be_read_is_never_served_from_memory),
         unit_test_with(Clients, each_verdict_says_whether_the_cache_answered),
+        unit_test_with(Clients, entries_are_keyed_by_the_mac_the_cpu_computes_fastest),
         unit_test_with(Clients, a_header_seen_before_is_answered_from_its_entry),
         unit_test_with(Clients, a_replaced_token_in_a_header_is_refused_on_the_next_request),
         unit_test_with(Clients, a_commit_retires_a_header_entry),
@@ -493,5 +539,9 @@ int main() {
         unit_test_with(Clients, a_header_entry_never_answers_for_a_bare_token),
         unit_test_with(Clients, a_full_mac_collision_on_a_header_never_admits_another_client),
     };
-    return run_group(tests);
+    const int with_the_cpus_mac =
+        cmocka_run_group_tests_name("the CPU's MAC", tests, nullptr, nullptr);
+    force_siphash = true;
+    return with_the_cpus_mac +
+           cmocka_run_group_tests_name("SipHash-2-4-128 forced", tests, nullptr, nullptr);
 }

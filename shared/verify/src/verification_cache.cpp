@@ -16,6 +16,8 @@ namespace {
 static_assert(VerificationCache::kMacBytes == crypto_shorthash_siphashx24_BYTES);
 static_assert(VerificationCache::kKeyBytes == crypto_shorthash_siphashx24_KEYBYTES);
 static_assert(VerificationCache::kMacBytes == crypto_verify_16_BYTES);
+static_assert(VerificationCache::kMacBytes == AesCmac::kTagBytes);
+static_assert(VerificationCache::kKeyBytes == AesCmac::kKeyBytes);
 
 // Moves in every child a fork makes, so that a cache keyed before the fork
 // draws a key (and forgets its entries) of its own in the child.
@@ -31,6 +33,9 @@ bool watching_forks() {
 }
 
 }  // namespace
+
+VerificationCache::VerificationCache()
+    : mac_function_(AesCmac::available() ? MacFunction::aes_cmac : MacFunction::siphash) {}
 
 VerificationCache::~VerificationCache() {
     wipe_entries();
@@ -54,7 +59,13 @@ void VerificationCache::draw_key() {
     if (!watching_forks() || sodium_init() < 0)
         return;  // never keyed: nothing is ever remembered
     randombytes_buf(key_.data(), key_.size());
+    use_key();
     keyed_in_ = fork_epoch.load(std::memory_order_relaxed);
+}
+
+void VerificationCache::use_key() {
+    if (mac_function_ == MacFunction::aes_cmac)
+        aes_cmac_.set_key(key_);
 }
 
 void VerificationCache::wipe_entries() noexcept {
@@ -63,9 +74,11 @@ void VerificationCache::wipe_entries() noexcept {
 }
 
 VerificationCache::Mac VerificationCache::mac_of(std::string_view text) const {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    if (mac_function_ == MacFunction::aes_cmac)
+        return aes_cmac_.tag(bytes, text.size());
     Mac mac;
-    crypto_shorthash_siphashx24(mac.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                text.size(), key_.data());
+    crypto_shorthash_siphashx24(mac.data(), bytes, text.size(), key_.data());
     return mac;
 }
 
