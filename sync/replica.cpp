@@ -427,6 +427,9 @@ struct Replica::State {
     // Into an empty registry: nothing to lose.
     Status load_in_place() {
         const auto started = Clock::now();
+        // The load's commit holds the contact.
+        if (Status s = keyauth::discard_replica_contact(options.layout); !s)
+            return s;
         std::string refusal;
         auto snapshot = read_and_commit(
             *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,

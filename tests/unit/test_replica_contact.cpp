@@ -116,6 +116,18 @@ void a_staging_file_left_behind_is_replaced(void**) {
     assert_int_not_equal(access(layout.fleet_contact_staging().c_str(), F_OK), 0);
 }
 
+void a_discarded_file_leaves_lmdb_alone_to_say(void**) {
+    TempRegistry temp;
+    const RegistryLayout layout{temp.path()};
+    auto registry = temp.open(OpenMode::read_write);
+    const std::uint64_t generation = commit_progress(*registry, "40", "1000");
+    assert_ok(keyauth::write_replica_contact(layout, ReplicaContact{1030, 55, 40, generation}));
+    assert_ok(keyauth::discard_replica_contact(layout));
+    assert_int_equal(replica_progress(layout, "40", "1000", generation).revision, 40);
+    assert_int_equal(replica_progress(layout, "40", "1000", generation).contact, 1000);
+    assert_ok(keyauth::discard_replica_contact(layout));  // none: nothing to do
+}
+
 }  // namespace
 
 int main() {
@@ -125,6 +137,7 @@ int main() {
         cmocka_unit_test(a_commit_since_the_file_makes_lmdbs_revision_the_one),
         cmocka_unit_test(a_damaged_file_is_no_file),
         cmocka_unit_test(a_staging_file_left_behind_is_replaced),
+        cmocka_unit_test(a_discarded_file_leaves_lmdb_alone_to_say),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -81,6 +81,12 @@ Status write_replica_contact(const RegistryLayout& layout, const ReplicaContact&
     return {};
 }
 
+Status discard_replica_contact(const RegistryLayout& layout) {
+    if (unlink(layout.fleet_contact().c_str()) != 0 && errno != ENOENT)
+        return file_error(errno, layout.fleet_contact());
+    return {};
+}
+
 ReplicaProgress replica_progress(const RegistryLayout& layout,
                                  const std::optional<std::string>& stored_revision,
                                  const std::optional<std::string>& stored_contact,

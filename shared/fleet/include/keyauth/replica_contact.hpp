@@ -28,6 +28,10 @@ struct ReplicaContact {
 
 // Replaces the file in one rename. Not synced: see the definition.
 Status write_replica_contact(const RegistryLayout& layout, const ReplicaContact& contact);
+// Before a registry is loaded afresh where another LMDB was (moved away by
+// an operator): the file speaks of that one, whose transaction numbers and
+// revisions the new one may meet again.
+Status discard_replica_contact(const RegistryLayout& layout);
 
 // A replica's progress as it stands: LMDB's bookkeeping (fleet.revision and
 // fleet.contact, read in one transaction at LMDB transaction `generation`)
