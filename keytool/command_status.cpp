@@ -32,9 +32,8 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
         return report_failure(summary.error());
     // The newest contact and revision: keyauth-sync records them between
     // commits in a file beside LMDB.
-    const keyauth::ReplicaProgress progress =
-        keyauth::replica_progress(invocation.registry, summary->meta[0], summary->meta[1],
-                                  summary->generation);
+    const keyauth::ReplicaProgress progress = keyauth::replica_progress(
+        invocation.registry, summary->meta[0], summary->meta[1], summary->generation);
     const std::optional<std::string>& held = summary->meta[2];
     const std::optional<std::string>& cluster = summary->meta[3];
     const std::optional<std::string>& fleet_id = summary->meta[4];

@@ -182,7 +182,7 @@ struct Replica::State {
     std::string fleet_id;
     std::size_t local_clients = 0;
     std::int64_t last_contact = 0;  // recorded, in LMDB or the contact file
-    std::string held;  // why a rebuild is refused (empty: not held)
+    std::string held;               // why a rebuild is refused (empty: not held)
     Clock::time_point next_digest;
     Clock::time_point last_stale_report;
     Clock::time_point last_contact_failure_report;

@@ -16,8 +16,8 @@
 
 using keyauth::OpenMode;
 using keyauth::RegistryLayout;
-using keyauth::ReplicaContact;
 using keyauth::replica_progress;
+using keyauth::ReplicaContact;
 using keyauth_test::TempRegistry;
 
 namespace {
@@ -53,8 +53,8 @@ struct Replica {
     }
     // The file after etcd's revision 55 was found quiet, contact at 1030.
     void write_quiet(std::int64_t contact = 1030) const {
-        assert_ok(keyauth::write_replica_contact(layout,
-                                                 ReplicaContact{contact, 55, 40, generation}));
+        assert_ok(
+            keyauth::write_replica_contact(layout, ReplicaContact{contact, 55, 40, generation}));
     }
 };
 
@@ -103,10 +103,13 @@ void a_damaged_file_is_no_file(void**) {
     Replica replica;
     const std::string good = "contact 1030\nrevision 55\nover 40\ngeneration " +
                              std::to_string(replica.generation) + "\n";
-    const std::vector<std::string> damaged = {
-        std::string(), good.substr(0, good.size() - 1), good.substr(0, 20), good + "x",
-        std::string(good.size(), '\0'), "contact -5\nrevision 55\nover 40\ngeneration 1\n",
-        "revision 55\ncontact 1030\nover 40\ngeneration 1\n"};
+    const std::vector<std::string> damaged = {std::string(),
+                                              good.substr(0, good.size() - 1),
+                                              good.substr(0, 20),
+                                              good + "x",
+                                              std::string(good.size(), '\0'),
+                                              "contact -5\nrevision 55\nover 40\ngeneration 1\n",
+                                              "revision 55\ncontact 1030\nover 40\ngeneration 1\n"};
     for (const std::string& text : damaged) {
         std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << text;
         assert_int_equal(replica.progress().revision, 40);

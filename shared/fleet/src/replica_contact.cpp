@@ -35,7 +35,8 @@ std::optional<ReplicaContact> decode(std::string_view text) {
         if (text.substr(0, kFields[i].size() + 1) != std::string(kFields[i]) + " ")
             return std::nullopt;
         text.remove_prefix(kFields[i].size() + 1);
-        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), values[i]);
+        const auto [end, error] =
+            std::from_chars(text.data(), text.data() + text.size(), values[i]);
         if (error != std::errc() || end == text.data() || values[i] < 0 ||
             end == text.data() + text.size() || *end != '\n')
             return std::nullopt;
