@@ -7,6 +7,7 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/etcd_registry.hpp"
 #include "keyauth/lmdb_registry.hpp"
+#include "keyauth/replica_contact.hpp"
 
 namespace keytool {
 namespace {
@@ -29,26 +30,28 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
          keyauth::kReplicaClusterMeta, keyauth::kReplicaFleetIdMeta});
     if (!summary)
         return report_failure(summary.error());
-    const std::optional<std::string>& revision = summary->meta[0];
-    const std::optional<std::string>& contact = summary->meta[1];
+    // The newest contact and revision: keyauth-sync records them between
+    // commits in a file beside LMDB.
+    const keyauth::ReplicaProgress progress = keyauth::replica_progress(
+        invocation.registry, summary->meta[0], summary->meta[1], summary->generation);
     const std::optional<std::string>& held = summary->meta[2];
     const std::optional<std::string>& cluster = summary->meta[3];
     const std::optional<std::string>& fleet_id = summary->meta[4];
     std::printf("registry:      %s\n", invocation.registry.dir.c_str());
     std::printf("clients:       %zu\n", summary->clients);
-    if (!revision) {
+    if (progress.revision == 0) {
         std::puts("replica:       no (not kept by keyauth-sync)");
         return kExitOk;
     }
-    std::printf("etcd revision: %s\n", revision->c_str());
+    std::printf("etcd revision: %lld\n", static_cast<long long>(progress.revision));
     // Which store that revision is of: hosts of one fleet show the same two.
     std::printf("etcd cluster:  %s\n", cluster.value_or("").c_str());
     std::printf("fleet id:      %s\n", fleet_id.value_or("").c_str());
-    const std::int64_t seen = contact ? std::strtoll(contact->c_str(), nullptr, 10) : 0;
+    const std::int64_t seen = progress.contact;
     const std::int64_t age = keyauth::unix_now() - seen;
     std::printf("last contact:  %s (%lld s ago)\n", format_time(seen).c_str(),
                 static_cast<long long>(age));
-    // keyauth-sync records contact at least every few seconds while etcd answers.
+    // keyauth-sync records contact at least every 10 s while etcd answers.
     std::int64_t stale_after = kStaleAfterSeconds;
     if (auto value = arguments.value("stale-after")) {
         char* end = nullptr;

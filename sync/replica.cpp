@@ -14,6 +14,7 @@
 #include "keyauth/etcd_registry.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/registry_reader.hpp"
+#include "keyauth/replica_contact.hpp"
 #include "replica_directory.hpp"
 #include "snapshot.hpp"
 
@@ -27,6 +28,8 @@ using keyauth::Status;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::seconds kStaleReportEvery{30};
+// How often contact is recorded for `keytool status` (in a file, not LMDB:
+// keyauth/replica_contact.hpp), which calls a host stale after 30 s.
 constexpr std::chrono::seconds kContactEvery{10};
 // How often a held replica reads etcd again, in case it was restored.
 constexpr std::chrono::milliseconds kHeldRetry{5000};
@@ -178,10 +181,11 @@ struct Replica::State {
     std::string cluster_id;     // whose revision it is
     std::string fleet_id;
     std::size_t local_clients = 0;
-    std::int64_t last_contact = 0;
-    std::string held;  // why a rebuild is refused (empty: not held)
+    std::int64_t last_contact = 0;  // recorded, in LMDB or the contact file
+    std::string held;               // why a rebuild is refused (empty: not held)
     Clock::time_point next_digest;
     Clock::time_point last_stale_report;
+    Clock::time_point last_contact_failure_report;
     Clock::time_point last_held_report;
     bool unreachable = false;
     bool must_rebuild = false;
@@ -258,9 +262,15 @@ struct Replica::State {
             auto stored = (*writer)->find_meta(keyauth::kReplicaRevisionMeta);
             if (!stored)
                 return stored.error();
-            revision = *stored ? std::strtoll((*stored)->c_str(), nullptr, 10) : 0;
-            last_contact = std::strtoll(meta(**writer, keyauth::kReplicaContactMeta).c_str(),
-                                        nullptr, 10);
+            auto contact = (*writer)->find_meta(keyauth::kReplicaContactMeta);
+            if (!contact)
+                return contact.error();
+            // No commit while the writer lives: the file is judged against
+            // the very state read.
+            const keyauth::ReplicaProgress progress = keyauth::replica_progress(
+                options.layout, *stored, *contact, registry->generation());
+            revision = progress.revision;
+            last_contact = progress.contact;
             cluster_id = meta(**writer, keyauth::kReplicaClusterMeta);
             fleet_id = meta(**writer, keyauth::kReplicaFleetIdMeta);
             held = meta(**writer, keyauth::kReplicaHeldMeta);
@@ -417,6 +427,9 @@ struct Replica::State {
     // Into an empty registry: nothing to lose.
     Status load_in_place() {
         const auto started = Clock::now();
+        // The load's commit holds the contact.
+        if (Status s = keyauth::discard_replica_contact(options.layout); !s)
+            return s;
         std::string refusal;
         auto snapshot = read_and_commit(
             *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
@@ -967,19 +980,40 @@ struct Replica::State {
                 return s.error();
         }
         const std::int64_t now = keyauth::unix_now();
-        // Every commit moves commit.seq, and the broker re-checks its live
-        // sessions when it does: contact alone is recorded sparingly.
-        if (now - last_contact >= kContactEvery.count()) {
-            auto writer = registry->begin_write();
-            if (!writer)
-                return writer.error();
-            if (Status s = (*writer)->put_meta(keyauth::kReplicaContactMeta, decimal(now)); !s)
-                return s.error();
-            if (Status s = (*writer)->commit(); !s)
-                return s.error();
-            last_contact = now;
-        }
+        if (now - last_contact >= kContactEvery.count())
+            record_contact(now);
         return identity;
+    }
+
+    // Contact at `now` and the revision the clients stand at, into the file
+    // beside the registry, never LMDB: a commit moves commit.seq, which
+    // empties every server's caches and makes the broker re-check every live
+    // session, for no client changed. `revision` is true of LMDB's state as
+    // it is (under `serving`): LMDB's own, or etcd's later one that
+    // follow_quiet_revisions proved the same. A failure leaves only the
+    // host looking stale: said, and tried again at the next heartbeat.
+    void record_contact(std::int64_t now) {
+        auto summary = registry->summarize({keyauth::kReplicaRevisionMeta});
+        Status written = summary.status();
+        if (summary) {
+            const keyauth::ReplicaContact contact{
+                now, revision,
+                std::strtoll(summary->meta.front().value_or("0").c_str(), nullptr, 10),
+                summary->generation};
+            written = keyauth::write_replica_contact(options.layout, contact);
+        }
+        if (written) {
+            last_contact = now;
+            return;
+        }
+        ++metrics().errors;
+        const auto at = Clock::now();
+        if (at - last_contact_failure_report >= kStaleReportEvery) {
+            last_contact_failure_report = at;
+            log_line("cannot record contact with etcd (keytool status will call this host "
+                     "stale): %s",
+                     written.error().message.c_str());
+        }
     }
 
     // etcd's revision moves with every write, ours only with the fleet's
@@ -1019,17 +1053,14 @@ struct Replica::State {
         if (revision != ours || changed->count != static_cast<std::int64_t>(*count) + 2 ||
             watcher->mode != Follow::all || watcher->recording)
             return {};
-        auto writer = registry->begin_write();
-        if (!writer)
-            return writer.status();
-        if (Status s = (*writer)->put_meta(keyauth::kReplicaRevisionMeta, decimal(head)); !s)
-            return s;
-        if (Status s = (*writer)->commit(); !s)
-            return s;
+        // No commit (it would move commit.seq for no client changed): the
+        // contact file keeps it for a restart, for as long as LMDB does not
+        // commit; the next commit of a change stores a revision past it.
         revision = head;
         watcher->from = std::max(watcher->from, head + 1);
         ++metrics().quiet_advances;
         publish_state();
+        record_contact(keyauth::unix_now());
         return {};
     }
 

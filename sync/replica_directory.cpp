@@ -42,10 +42,15 @@ std::string parent_of(const std::string& dir) {
     return parent.empty() ? "." : parent.string();
 }
 
-// The files the LMDB writer makes itself; every other file is copied.
-bool is_lmdb_file(const std::string& name) {
+// The files the LMDB writer makes itself, and keyauth-sync's contact file
+// (its revision is said of the old LMDB's transactions, which the new LMDB's
+// numbers may meet again: the new registry's first commit holds the contact);
+// every other file is copied.
+bool is_of_the_old_lmdb(const keyauth::RegistryLayout& layout, const std::string& name) {
+    const auto named = [&](const std::string& path) { return fs::path(path).filename() == name; };
     return name == "data.mdb" || name == "lookup.idx" || name == "commit.seq" ||
-           name == "writer.lock" || name == "lock.mdb";
+           name == "writer.lock" || name == "lock.mdb" || named(layout.fleet_contact()) ||
+           named(layout.fleet_contact_staging());
 }
 
 Status copy_file(const std::string& from, const std::string& to) {
@@ -132,7 +137,7 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
     std::error_code error;
     for (const fs::directory_entry& entry : fs::directory_iterator(layout.dir, error)) {
         const std::string name = entry.path().filename().string();
-        if (!entry.is_regular_file() || is_lmdb_file(name) ||
+        if (!entry.is_regular_file() || is_of_the_old_lmdb(layout, name) ||
             access((fresh.dir + "/" + name).c_str(), F_OK) == 0)
             continue;
         if (Status s = copy_file(entry.path().string(), fresh.dir + "/" + name); !s)

@@ -351,6 +351,7 @@ Result<RegistrySummary> LmdbRegistry::summarize(const std::vector<std::string_vi
         if (int rc = mdb_stat(txn, impl_->lmdb.clients, &stat); rc != 0)
             return lmdb_error(rc, "counting clients");
         summary.clients = static_cast<std::size_t>(stat.ms_entries);
+        summary.generation = mdb_txn_id(txn);
         for (std::string_view key : meta_keys) {
             auto value = read_meta(txn, impl_->lmdb.meta, key);
             if (!value)

@@ -3,8 +3,8 @@
 # A host whose own revision stayed at the fleet's last change had its watch
 # compacted away and rebuilt its registry (every host at once, at a million
 # clients minutes each). Now a host that proves nothing under /keyauth/
-# changed takes etcd's revision as its own: compaction finds nothing to
-# force, and a del afterwards is applied as ever.
+# changed takes etcd's revision as its own, and after a restart too:
+# compaction finds nothing to force, and a del afterwards is applied as ever.
 source "$FLEET_LIB"
 start_etcd_cluster
 admin init >/dev/null
@@ -20,7 +20,15 @@ for i in 1 2 3; do etcdctl --endpoints "$ETCD" put "/elsewhere/key$i" "value$i" 
 head=$(etcd_revision)
 wait_until 20 "host 1 to take etcd's revision $head" value_is keyauth_sync_applied_revision "$head"
 [ "$(value keyauth_sync_quiet_revisions_followed_total)" -ge 1 ] || fail "no quiet revision counted"
-pass "writes outside /keyauth/: the host takes etcd's revision ($head), nothing committed but it"
+pass "writes outside /keyauth/: the host takes etcd's revision ($head) without a commit"
+
+# Kept beside the registry, not committed (a commit would empty every
+# server's caches for no client changed): a restart resumes from it.
+stop_host 1
+DIGEST_INTERVAL=1 start_host 1 --metrics "127.0.0.1:$port"
+wait_until 10 "host 1 resuming at $head" grep -q "resuming at etcd revision $head\$" "$WORK/sync1.log"
+expect_contains "$(keytool --registry "$(host_dir 1)" status)" "etcd revision: $head" "keytool status"
+pass "a restart resumes at etcd's revision $head; keytool status shows it"
 
 etcdctl --endpoints "$ETCD" compact "$head" >/dev/null
 sleep 12  # longer than a watch session (10 s): the next one starts after the compaction

@@ -2,6 +2,7 @@
 // keyauth-sync alone, with lookup.idx kept in step for the servers.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,7 @@ enum class WalkedPages { kept, handed_back };
 struct RegistrySummary {
     std::size_t clients = 0;
     std::vector<std::optional<std::string>> meta;  // in the order asked for
+    std::uint64_t generation = 0;                  // the transaction read (generation())
 };
 
 class LmdbRegistry final : public LocalRegistry {

@@ -27,6 +27,12 @@ struct RegistryLayout {
     std::string ca_key() const { return dir + "/ca_key.pem"; }
     std::string server_cert() const { return dir + "/server_cert.pem"; }
     std::string server_key() const { return dir + "/server_key.pem"; }
+    // A fleet host's keyauth-sync: when etcd last answered, and the etcd
+    // revision its clients stand at, rewritten between commits (keyauth/
+    // replica_contact.hpp); its owner's alone, never read by the servers.
+    std::string fleet_contact() const { return dir + "/fleet-contact"; }
+    // Where the next one is written before it is renamed over the last.
+    std::string fleet_contact_staging() const { return dir + "/.fleet-contact.new"; }
 
     // What the servers map: the only registry files they read.
     std::array<std::string, 2> served_files() const { return {lookup_index(), commit_sequence()}; }

@@ -28,7 +28,8 @@ inline constexpr std::string_view kFleetIdKey = "/keyauth/fleet_id";
 
 // What a replica (keyauth-sync) stores beside the clients, in the same
 // transaction: the etcd revision it holds, and when it last heard from etcd
-// (unix seconds, decimal).
+// (unix seconds, decimal), as of its last commit of a change. Between
+// commits both move on in the contact file (keyauth/replica_contact.hpp).
 inline constexpr std::string_view kReplicaRevisionMeta = "fleet.revision";
 inline constexpr std::string_view kReplicaContactMeta = "fleet.contact";
 // Which store that revision belongs to: etcd's cluster id and the fleet id.
