@@ -378,6 +378,30 @@ AuthResult authenticate(ClientStore& store, const Presented& presented,
     }
 }
 
+// A Bearer header alone is what authenticate_unguarded's lone token comes to
+// for HTTP: its check_bearer, handed over in place.
+void authenticate_http(ClientStore& store, std::optional<std::string_view> authorization,
+                       const X509* certificate, bool certificate_verified,
+                       const Requirements& requirements, std::int64_t now, VerdictSink sink,
+                       void* context) noexcept {
+    try {
+        if (authorization && !authorization->empty() && requirements.token != Check::off &&
+            !judged(requirements.certificate, certificate != nullptr)) {
+            // about: the token (a hit's is already, remember() says so)
+            return remembered_verdict_to(store, *authorization,
+                                         VerificationCache::Presented::bearer_header, now,
+                                         verify_bearer, sink, context);
+        }
+    } catch (...) {
+        return sink(registry_failure(), context);  // thrown before anything was handed
+    }
+    Presented presented;
+    presented.authorization = authorization;
+    presented.certificate = certificate;
+    presented.certificate_verified = certificate_verified;
+    sink(authenticate(store, presented, requirements, now), context);
+}
+
 AuthResult recheck(ClientStore& store, std::string_view client_id,
                    const CredentialDigest& credential, std::int64_t now) noexcept {
     try {

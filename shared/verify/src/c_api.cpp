@@ -2,6 +2,7 @@
 #include "keyauth/keyauth.h"
 
 #include <cstdio>
+#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -79,6 +80,10 @@ void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
     to->cache = static_cast<keyauth_cache_use_t>(from.cache);
 }
 
+void copy_verdict(const keyauth::AuthResult& verdict, void* result) {
+    copy_result(verdict, static_cast<keyauth_result_t*>(result));
+}
+
 void set_registry_error(keyauth_result_t* result) {
     result->about = KEYAUTH_TOKEN;
     result->verdict = KEYAUTH_REGISTRY_ERROR;
@@ -149,18 +154,16 @@ void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t*
                           keyauth_result_t* result) {
     if (registry == nullptr || request == nullptr)
         return set_registry_error(result);
-    keyauth::Presented presented;
+    std::optional<std::string_view> authorization;
     if (request->authorization != nullptr)
-        presented.authorization =
-            std::string_view(request->authorization, request->authorization_len);
-    presented.certificate = request->certificate;
-    presented.certificate_verified = request->certificate_verified != 0;
+        authorization = std::string_view(request->authorization, request->authorization_len);
     keyauth::Requirements requirements;
     requirements.token = check_of(request->token);
     requirements.certificate = check_of(request->client_certificate);
-    copy_result(
-        keyauth::authenticate(*registry->registry, presented, requirements, keyauth::unix_now()),
-        result);
+    // The verdict copied once, from where the core holds it.
+    keyauth::authenticate_http(*registry->registry, authorization, request->certificate,
+                               request->certificate_verified != 0, requirements,
+                               keyauth::unix_now(), copy_verdict, result);
 }
 
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {

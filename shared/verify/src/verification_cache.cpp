@@ -136,28 +136,54 @@ void VerificationCache::remember(const Probe& probe, const AuthResult& accepted,
     entry.presented = probe.presented;
     entry.token_at = static_cast<std::uint8_t>(token_at);
     entry.result = accepted;
+    // As a hit answers: read in place, never adjusted after (a token's).
+    entry.result.about = CredentialKind::token;
+    entry.result.cache = CacheUse::hit;
 }
 
-AuthResult remembered_verdict(ClientStore& store, std::string_view text,
-                              VerificationCache::Presented presented, std::int64_t now,
-                              TokenVerifier verify) {
+namespace {
+
+// A miss, or no cache: the full path (remembered if accepted, and probe.usable).
+[[gnu::noinline]] AuthResult verified(ClientStore& store, std::string_view text, std::int64_t now,
+                                      TokenVerifier verify, VerificationCache* cache,
+                                      const VerificationCache::Probe& probe) {
     std::size_t token_at = 0;
-    VerificationCache* cache = store.verification_cache();
-    if (cache == nullptr)
-        return verify(store, text, now, token_at);
-    // The generation before the full path: see remember().
-    VerificationCache::Probe probe;
-    if (const AuthResult* remembered = cache->find(text, presented, store.generation(), now, probe)) {
-        AuthResult result = *remembered;
-        result.cache = CacheUse::hit;
-        return result;
-    }
     AuthResult result = verify(store, text, now, token_at);
+    if (cache == nullptr)
+        return result;
     if (result.accepted())
         cache->remember(probe, result, token_at);
     // A token the cache could never hold (empty, too long, an unreadable
     // registry, a header holding none) is no miss: the ratio stays about tokens it could answer.
     result.cache = probe.usable && token_at != kNoToken ? CacheUse::miss : CacheUse::not_consulted;
+    return result;
+}
+
+void copy_to(const AuthResult& verdict, void* result) {
+    *static_cast<AuthResult*>(result) = verdict;
+}
+
+}  // namespace
+
+void remembered_verdict_to(ClientStore& store, std::string_view text,
+                           VerificationCache::Presented presented, std::int64_t now,
+                           TokenVerifier verify, VerdictSink sink, void* context) {
+    VerificationCache* cache = store.verification_cache();
+    VerificationCache::Probe probe;
+    // The generation before the full path: see remember().
+    if (cache != nullptr) {
+        if (const AuthResult* remembered =
+                cache->find(text, presented, store.generation(), now, probe))
+            return sink(*remembered, context);  // remember() made it a hit's verdict
+    }
+    sink(verified(store, text, now, verify, cache, probe), context);
+}
+
+AuthResult remembered_verdict(ClientStore& store, std::string_view text,
+                              VerificationCache::Presented presented, std::int64_t now,
+                              TokenVerifier verify) {
+    AuthResult result;
+    remembered_verdict_to(store, text, presented, now, verify, copy_to, &result);
     return result;
 }
 

@@ -115,5 +115,10 @@ using TokenVerifier = AuthResult (*)(ClientStore&, std::string_view, std::int64_
 AuthResult remembered_verdict(ClientStore& store, std::string_view text,
                               VerificationCache::Presented presented, std::int64_t now,
                               TokenVerifier verify);
+// The same verdict handed to sink, once: a hit's is the cache entry's own,
+// not copied. Throws what verify() throws, before sink is called.
+void remembered_verdict_to(ClientStore& store, std::string_view text,
+                           VerificationCache::Presented presented, std::int64_t now,
+                           TokenVerifier verify, VerdictSink sink, void* context);
 
 }  // namespace keyauth
