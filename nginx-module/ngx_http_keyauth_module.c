@@ -251,11 +251,8 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     ctx->client_id_len = 0;
 
     if (result->verdict == KEYAUTH_ACCEPTED) {
+        /* kept for the revocation sweep (nothing to allocate: cannot fail) */
         grant = ngx_http_keyauth_track(r, kscf->registry, ctx, result);
-        if (grant == NULL) {
-            /* an admission that could not be revoked later is no admission */
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
 
         /* $keyauth_client_id reads the grant, which lives as long */
         ctx->client_id = (u_char *) grant->client_id;

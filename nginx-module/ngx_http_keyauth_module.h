@@ -74,6 +74,7 @@ typedef struct {
 
 /* an admitted request, kept for the revocation sweep (_streams.c) */
 typedef struct {
+    ngx_pool_cleanup_t             cleanup;     /* unlinks it */
     ngx_queue_t                    queue;
     ngx_http_request_t            *request;
     ngx_http_keyauth_registry_t   *registry;

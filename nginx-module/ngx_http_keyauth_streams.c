@@ -37,9 +37,9 @@ static ngx_event_t   ngx_http_keyauth_sweep_event;
 
 
 /*
- * The grant kept for the request's life, or NULL if it could not be: the
- * context's own stream, which the verdict was written in when grant is its
- * grant (no copy).
+ * The grant kept for the request's life: the context's own stream, which
+ * the verdict was written in when grant is its grant (no copy). Allocates
+ * nothing, cannot fail.
  */
 
 keyauth_result_t *
@@ -70,18 +70,22 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     }
 
     if (stream == NULL) {
-        /* the context lives as long as the request's pool: no data here */
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return NULL;
-        }
+        /*
+         * the pool's cleanup, in the context (which lives as long as the
+         * pool): linked as ngx_pool_cleanup_add() links one, no allocation
+         */
 
         stream = &ctx->stream;
         stream->request = r;
 
         ngx_queue_insert_tail(&ngx_http_keyauth_streams, &stream->queue);
+
+        cln = &stream->cleanup;
         cln->handler = ngx_http_keyauth_untrack;
         cln->data = stream;
+        cln->next = r->pool->cleanup;
+        r->pool->cleanup = cln;
+
         ctx->tracked = 1;
 
         if (!ngx_http_keyauth_sweep_event.timer_set) {

@@ -7,6 +7,9 @@
 #include <new>
 
 #include <sodium.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "keyauth/token.hpp"
 
@@ -18,6 +21,19 @@ static_assert(VerificationCache::kKeyBytes == crypto_shorthash_siphashx24_KEYBYT
 static_assert(VerificationCache::kMacBytes == crypto_verify_16_BYTES);
 static_assert(VerificationCache::kMacBytes == AesCmac::kTagBytes);
 static_assert(VerificationCache::kKeyBytes == AesCmac::kKeyBytes);
+
+// Two MACs compared in constant time: all 16 bytes, no branch nor memory
+// access that depends on any of them (crypto_verify_16's promise, without
+// its call where SSE2 does it in one comparison).
+bool macs_equal(const VerificationCache::Mac& a, const VerificationCache::Mac& b) {
+#if defined(__SSE2__)
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.data()));
+    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.data()));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) == 0xffff;
+#else
+    return crypto_verify_16(a.data(), b.data()) == 0;
+#endif
+}
 
 // Moves in every child a fork makes, so that a cache keyed before the fork
 // draws a key (and forgets its entries) of its own in the child.
@@ -103,7 +119,7 @@ const AuthResult* VerificationCache::find(std::string_view text, Presented prese
         return nullptr;
     const Entry& entry = entries_[index_of(probe.mac)];
     // The whole MAC, in constant time, before anything else of the entry.
-    if (crypto_verify_16(entry.mac.data(), probe.mac.data()) != 0 ||
+    if (!macs_equal(entry.mac, probe.mac) ||
         entry.presented != presented || entry.generation != generation ||
         now < entry.verified_at || now > entry.result.not_after ||
         entry.token_at > text.size()) {
@@ -141,12 +157,9 @@ void VerificationCache::remember(const Probe& probe, const AuthResult& accepted,
     entry.result.cache = CacheUse::hit;
 }
 
-namespace {
-
-// A miss, or no cache: the full path (remembered if accepted, and probe.usable).
-[[gnu::noinline]] AuthResult verified(ClientStore& store, std::string_view text, std::int64_t now,
-                                      TokenVerifier verify, VerificationCache* cache,
-                                      const VerificationCache::Probe& probe) {
+AuthResult verified_in_full(ClientStore& store, std::string_view text, std::int64_t now,
+                            TokenVerifier verify, VerificationCache* cache,
+                            const VerificationCache::Probe& probe) {
     std::size_t token_at = 0;
     AuthResult result = verify(store, text, now, token_at);
     if (cache == nullptr)
@@ -159,25 +172,13 @@ namespace {
     return result;
 }
 
+namespace {
+
 void copy_to(const AuthResult& verdict, void* result) {
     *static_cast<AuthResult*>(result) = verdict;
 }
 
 }  // namespace
-
-void remembered_verdict_to(ClientStore& store, std::string_view text,
-                           VerificationCache::Presented presented, std::int64_t now,
-                           TokenVerifier verify, VerdictSink sink, void* context) {
-    VerificationCache* cache = store.verification_cache();
-    VerificationCache::Probe probe;
-    // The generation before the full path: see remember().
-    if (cache != nullptr) {
-        if (const AuthResult* remembered =
-                cache->find(text, presented, store.generation(), now, probe))
-            return sink(*remembered, context);  // remember() made it a hit's verdict
-    }
-    sink(verified(store, text, now, verify, cache, probe), context);
-}
 
 AuthResult remembered_verdict(ClientStore& store, std::string_view text,
                               VerificationCache::Presented presented, std::int64_t now,

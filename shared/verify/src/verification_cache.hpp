@@ -115,10 +115,26 @@ using TokenVerifier = AuthResult (*)(ClientStore&, std::string_view, std::int64_
 AuthResult remembered_verdict(ClientStore& store, std::string_view text,
                               VerificationCache::Presented presented, std::int64_t now,
                               TokenVerifier verify);
+// A miss (cache: nullptr when the store has none): the full path, remembered
+// when accepted and probe.usable. Out of line: a hit stays short.
+AuthResult verified_in_full(ClientStore& store, std::string_view text, std::int64_t now,
+                            TokenVerifier verify, VerificationCache* cache,
+                            const VerificationCache::Probe& probe);
+
 // The same verdict handed to sink, once: a hit's is the cache entry's own,
 // not copied. Throws what verify() throws, before sink is called.
-void remembered_verdict_to(ClientStore& store, std::string_view text,
-                           VerificationCache::Presented presented, std::int64_t now,
-                           TokenVerifier verify, VerdictSink sink, void* context);
+inline void remembered_verdict_to(ClientStore& store, std::string_view text,
+                                  VerificationCache::Presented presented, std::int64_t now,
+                                  TokenVerifier verify, VerdictSink sink, void* context) {
+    VerificationCache* cache = store.verification_cache();
+    VerificationCache::Probe probe;
+    // The generation before the full path: see remember().
+    if (cache != nullptr) {
+        if (const AuthResult* remembered =
+                cache->find(text, presented, store.generation(), now, probe))
+            return sink(*remembered, context);  // remember() made it a hit's verdict
+    }
+    sink(verified_in_full(store, text, now, verify, cache, probe), context);
+}
 
 }  // namespace keyauth
