@@ -522,6 +522,7 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_keyauth_loc_conf_t  *prev = parent;
     ngx_http_keyauth_loc_conf_t  *conf = child;
 
+    ngx_http_core_loc_conf_t      *clcf;
     ngx_http_keyauth_main_conf_t  *kmcf;
 
     ngx_conf_merge_value(conf->token, prev->token, 0);
@@ -543,6 +544,14 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->client_cert) {
         kmcf->certificates = 1;
+    }
+
+    /* merged before this module's: the core module comes first */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+        kmcf->satisfy_any = 1;
     }
 
     return NGX_CONF_OK;

@@ -53,6 +53,8 @@ typedef struct {
     ngx_http_keyauth_status_t     *status;      /* "keyauth_status": its zone */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
+    /* a location that checks has "satisfy any" */
+    ngx_flag_t                     satisfy_any;
     time_t                         registry_error_grace;
     ngx_str_t                      last_use;  /* "keyauth_last_use" FILE */
     time_t                         last_use_interval;
