@@ -8,6 +8,7 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/token.hpp"
 #include "keyauth/x509_identity.hpp"
+#include "authenticate_http.hpp"
 #include "verification_cache.hpp"
 
 namespace keyauth {
@@ -104,7 +105,10 @@ AuthResult verify_token(ClientStore& store, std::string_view token, std::int64_t
     return judge(store, parsed.client_id, credential, now);
 }
 
-// The full path for an Authorization header's value: its one Bearer token.
+}  // namespace
+
+// The full path for an Authorization header's value: its one Bearer token
+// (authenticate_http.hpp).
 AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std::int64_t now,
                          std::size_t& token_at) {
     const auto token = bearer_token(header_value);
@@ -116,6 +120,8 @@ AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std:
     std::size_t none = 0;
     return verify_token(store, *token, now, none);
 }
+
+namespace {
 
 // A token this process verified under the state published now is not
 // verified again (verification_cache.hpp); any other takes the full path.
@@ -376,30 +382,6 @@ AuthResult authenticate(ClientStore& store, const Presented& presented,
     } catch (...) {
         return registry_failure();
     }
-}
-
-// A Bearer header alone is what authenticate_unguarded's lone token comes to
-// for HTTP: its check_bearer, handed over in place.
-void authenticate_http(ClientStore& store, std::optional<std::string_view> authorization,
-                       const X509* certificate, bool certificate_verified,
-                       const Requirements& requirements, std::int64_t now, VerdictSink sink,
-                       void* context) noexcept {
-    try {
-        if (authorization && !authorization->empty() && requirements.token != Check::off &&
-            !judged(requirements.certificate, certificate != nullptr)) {
-            // about: the token (a hit's is already, remember() says so)
-            return remembered_verdict_to(store, *authorization,
-                                         VerificationCache::Presented::bearer_header, now,
-                                         verify_bearer, sink, context);
-        }
-    } catch (...) {
-        return sink(registry_failure(), context);  // thrown before anything was handed
-    }
-    Presented presented;
-    presented.authorization = authorization;
-    presented.certificate = certificate;
-    presented.certificate_verified = certificate_verified;
-    sink(authenticate(store, presented, requirements, now), context);
 }
 
 AuthResult recheck(ClientStore& store, std::string_view client_id,

@@ -2,7 +2,6 @@
 #include "keyauth/keyauth.h"
 
 #include <cstdio>
-#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -14,6 +13,7 @@
 #include "keyauth/refusal_log.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/revocation_sweep.hpp"
+#include "authenticate_http.hpp"
 #include "registry_directory.hpp"
 
 struct keyauth_registry_s {
@@ -78,10 +78,6 @@ void copy_result(const keyauth::AuthResult& from, keyauth_result_t* to) {
     to->not_after = from.not_after;
     std::memcpy(to->credential, from.credential.bytes.data(), sizeof to->credential);
     to->cache = static_cast<keyauth_cache_use_t>(from.cache);
-}
-
-void copy_verdict(const keyauth::AuthResult& verdict, void* result) {
-    copy_result(verdict, static_cast<keyauth_result_t*>(result));
 }
 
 void set_registry_error(keyauth_result_t* result) {
@@ -154,16 +150,16 @@ void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t*
                           keyauth_result_t* result) {
     if (registry == nullptr || request == nullptr)
         return set_registry_error(result);
-    std::optional<std::string_view> authorization;
-    if (request->authorization != nullptr)
-        authorization = std::string_view(request->authorization, request->authorization_len);
     keyauth::Requirements requirements;
     requirements.token = check_of(request->token);
     requirements.certificate = check_of(request->client_certificate);
     // The verdict copied once, from where the core holds it.
-    keyauth::authenticate_http(*registry->registry, authorization, request->certificate,
+    keyauth::authenticate_http(*registry->registry, request->authorization,
+                               request->authorization_len, request->certificate,
                                request->certificate_verified != 0, requirements,
-                               keyauth::unix_now(), copy_verdict, result);
+                               keyauth::unix_now(), [result](const keyauth::AuthResult& verdict) {
+                                   copy_result(verdict, result);
+                               });
 }
 
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {

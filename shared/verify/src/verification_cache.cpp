@@ -172,20 +172,18 @@ AuthResult verified_in_full(ClientStore& store, std::string_view text, std::int6
     return result;
 }
 
-namespace {
-
-void copy_to(const AuthResult& verdict, void* result) {
-    *static_cast<AuthResult*>(result) = verdict;
-}
-
-}  // namespace
-
 AuthResult remembered_verdict(ClientStore& store, std::string_view text,
                               VerificationCache::Presented presented, std::int64_t now,
                               TokenVerifier verify) {
-    AuthResult result;
-    remembered_verdict_to(store, text, presented, now, verify, copy_to, &result);
-    return result;
+    VerificationCache* cache = store.verification_cache();
+    VerificationCache::Probe probe;
+    // The generation before the full path: see remember().
+    if (cache != nullptr) {
+        if (const AuthResult* remembered =
+                cache->find(text, presented, store.generation(), now, probe))
+            return *remembered;  // remember() made it a hit's verdict
+    }
+    return verified_in_full(store, text, now, verify, cache, probe);
 }
 
 }  // namespace keyauth

@@ -121,20 +121,4 @@ AuthResult verified_in_full(ClientStore& store, std::string_view text, std::int6
                             TokenVerifier verify, VerificationCache* cache,
                             const VerificationCache::Probe& probe);
 
-// The same verdict handed to sink, once: a hit's is the cache entry's own,
-// not copied. Throws what verify() throws, before sink is called.
-inline void remembered_verdict_to(ClientStore& store, std::string_view text,
-                                  VerificationCache::Presented presented, std::int64_t now,
-                                  TokenVerifier verify, VerdictSink sink, void* context) {
-    VerificationCache* cache = store.verification_cache();
-    VerificationCache::Probe probe;
-    // The generation before the full path: see remember().
-    if (cache != nullptr) {
-        if (const AuthResult* remembered =
-                cache->find(text, presented, store.generation(), now, probe))
-            return sink(*remembered, context);  // remember() made it a hit's verdict
-    }
-    sink(verified_in_full(store, text, now, verify, cache, probe), context);
-}
-
 }  // namespace keyauth

@@ -134,18 +134,7 @@ struct Requirements {
 // the password with the registered id as username.
 AuthResult authenticate(ClientStore& store, const Presented& presented,
                         const Requirements& requirements, std::int64_t now) noexcept;
-// Where a verdict is handed, once, for a host that copies it out at once:
-// a cache hit's is read in place, valid only during the call.
-using VerdictSink = void (*)(const AuthResult& verdict, void* context);
 
-// authenticate() for an HTTP request (Presented's HTTP fields: the
-// Authorization value, nullopt when there is none, and the certificate), the
-// verdict handed to sink. A Bearer header alone, seen before, is answered from
-// the verification cache with no policy built around it, nothing copied.
-void authenticate_http(ClientStore& store, std::optional<std::string_view> authorization,
-                       const X509* certificate, bool certificate_verified,
-                       const Requirements& requirements, std::int64_t now, VerdictSink sink,
-                       void* context) noexcept;
 
 // For live sessions: is the registry's record of client_id still the one
 // that admitted it (same digest), and live now?
