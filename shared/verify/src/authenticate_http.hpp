@@ -21,7 +21,7 @@ AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std:
 
 // authorization: the header's value, nullptr when there is none.
 template <class Store, class Deliver>
-void authenticate_http(Store& store, const char* authorization, std::size_t authorization_len,
+[[gnu::always_inline]] inline void authenticate_http(Store& store, const char* authorization, std::size_t authorization_len,
                        const X509* certificate, bool certificate_verified,
                        const Requirements& requirements, std::int64_t now,
                        Deliver&& deliver) noexcept {
