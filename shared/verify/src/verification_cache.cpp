@@ -114,23 +114,29 @@ const AuthResult* VerificationCache::find(std::string_view text, Presented prese
         if (!keyed())
             return nullptr;
     }
-    probe = Probe{mac_of(text), generation, now, true, presented};
+    probe.mac = mac_of(text);
+    probe.generation = generation;
+    probe.now = now;
+    probe.usable = true;
+    probe.presented = presented;
     if (!entries_)
         return nullptr;
     const Entry& entry = entries_[index_of(probe.mac)];
     // The whole MAC, in constant time, before anything else of the entry.
     if (!macs_equal(entry.mac, probe.mac) ||
         entry.presented != presented || entry.generation != generation ||
-        now < entry.verified_at || now > entry.result.not_after ||
-        entry.token_at > text.size()) {
+        now < entry.verified_at || now > entry.result.not_after) {
         return nullptr;
     }
     // The token names the client the entry admitted: even two tokens whose
-    // MACs collided in full could never pass one client for another.
-    const std::string_view token = text.substr(entry.token_at);
-    const std::string_view id = entry.result.client_id();
-    if (token.substr(0, id.size()) != id ||
-        token.substr(id.size(), kTokenSeparator.size()) != kTokenSeparator) {
+    // MACs collided in full could never pass one client for another. Its
+    // id, then the separator, where the entry says the token starts.
+    const std::size_t id_length = entry.result.client_id_length;
+    if (text.size() < entry.token_at + id_length + kTokenSeparator.size())
+        return nullptr;
+    const char* token = text.data() + entry.token_at;
+    if (std::memcmp(token, entry.result.client_id_bytes, id_length) != 0 ||
+        std::memcmp(token + id_length, kTokenSeparator.data(), kTokenSeparator.size()) != 0) {
         return nullptr;
     }
     return &entry.result;
