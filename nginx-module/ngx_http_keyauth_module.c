@@ -19,7 +19,7 @@
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
+static ngx_inline ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
     keyauth_result_t *result, uint64_t *generation);
 static ngx_int_t ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -127,7 +127,7 @@ static ngx_str_t  ngx_http_keyauth_client_id_name =
 
 /* what the request presented, judged by the core */
 
-static ngx_int_t
+static ngx_inline ngx_int_t
 ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
     uint64_t *generation)
 {
@@ -138,7 +138,9 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
-    if (ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL) {
+    if (kscf->registry->handle == NULL
+        && ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL)
+    {
         return NGX_ERROR;
     }
 
