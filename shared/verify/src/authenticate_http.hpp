@@ -14,6 +14,12 @@
 
 namespace keyauth {
 
+// Whether a credential is judged, as its Check says (authenticate()'s rule,
+// authenticator.cpp, and this header's).
+inline bool judged(Check check, bool is_presented) {
+    return check == Check::required || (check == Check::when_presented && is_presented);
+}
+
 // The full path for an Authorization value: its one Bearer token
 // (authenticator.cpp); token_at: where it starts, kNoToken if none.
 AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std::int64_t now,
@@ -25,11 +31,10 @@ template <class Store, class Deliver>
                        const X509* certificate, bool certificate_verified,
                        const Requirements& requirements, std::int64_t now,
                        Deliver&& deliver) noexcept {
-    const bool certificate_judged =
-        requirements.certificate == Check::required ||
-        (requirements.certificate == Check::when_presented && certificate != nullptr);
+    // authenticate()'s lone token, for HTTP: judged whenever presented
+    // (an empty value is its malformed one, left to it)
     if (authorization != nullptr && authorization_len != 0 && requirements.token != Check::off &&
-        !certificate_judged) {
+        !judged(requirements.certificate, certificate != nullptr)) {
         const std::string_view value(authorization, authorization_len);
         try {
             VerificationCache* cache = store.verification_cache();

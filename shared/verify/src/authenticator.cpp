@@ -230,10 +230,6 @@ AuthResult check_presented_certificate(ClientStore& store, const Presented& pres
     return check_certificate_unguarded(store, presented.certificate, now);
 }
 
-bool judged(Check check, bool is_presented) {
-    return check == Check::required || (check == Check::when_presented && is_presented);
-}
-
 // Is the token judged? Whether one is presented (for MQTT a parse) is asked
 // only when that decides it.
 bool token_judged(Check check, const Presented& presented) {

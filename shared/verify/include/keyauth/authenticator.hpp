@@ -135,7 +135,6 @@ struct Requirements {
 AuthResult authenticate(ClientStore& store, const Presented& presented,
                         const Requirements& requirements, std::int64_t now) noexcept;
 
-
 // For live sessions: is the registry's record of client_id still the one
 // that admitted it (same digest), and live now?
 AuthResult recheck(ClientStore& store, std::string_view client_id,
