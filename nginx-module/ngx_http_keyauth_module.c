@@ -19,7 +19,7 @@
 
 static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
+static ngx_inline ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
     keyauth_result_t *result, uint64_t *generation);
 static ngx_int_t ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -127,7 +127,7 @@ static ngx_str_t  ngx_http_keyauth_client_id_name =
 
 /* what the request presented, judged by the core */
 
-static ngx_int_t
+static ngx_inline ngx_int_t
 ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
     uint64_t *generation)
 {
@@ -138,7 +138,9 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_keyauth_module);
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
-    if (ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL) {
+    if (kscf->registry->handle == NULL
+        && ngx_http_keyauth_open(r->connection->log, kscf->registry) == NULL)
+    {
         return NGX_ERROR;
     }
 
@@ -188,7 +190,7 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
 static ngx_int_t
 ngx_http_keyauth_handler(ngx_http_request_t *r)
 {
-    keyauth_result_t              result, *grant;
+    keyauth_result_t              local, *result, *grant;
     ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
     ngx_http_keyauth_loc_conf_t  *klcf;
@@ -203,51 +205,56 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
     /*
+     * one allocation for the context and the grant kept for the request's
+     * life: the verdict is written where it is kept (its stream is not
+     * zeroed: the verdict and the tracking fill it)
+     */
+
+    if (ctx == NULL) {
+        ctx = ngx_palloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memzero(ctx, offsetof(ngx_http_keyauth_ctx_t, stream));
+
+        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
+    }
+
+    /* a grant already tracked keeps its verdict until the next admission */
+
+    result = ctx->tracked ? &local : &ctx->stream.grant;
+
+    /*
      * judged already if $keyauth_client_id was asked for before access; a
      * limit_req delay may have lasted seconds since: the verdict holds only
      * while the registry has not changed
      */
 
-    if (ctx
-        && ctx->judged
+    if (ctx->judged
         && kscf->registry->handle
         && keyauth_registry_generation(kscf->registry->handle)
            == ctx->generation)
     {
-        result = *ctx->verdict;
+        *result = *ctx->verdict;
 
-    } else if (ngx_http_keyauth_judge(r, &result, NULL) != NGX_OK) {
+    } else if (ngx_http_keyauth_judge(r, result, NULL) != NGX_OK) {
         ngx_http_keyauth_count(KEYAUTH_TOKEN, KEYAUTH_REGISTRY_ERROR);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_keyauth_count(result.about, result.verdict);
-    ngx_http_keyauth_count_cache(result.cache);
+    ngx_http_keyauth_count(result->about, result->verdict);
+    ngx_http_keyauth_count_cache(result->cache);
 
-    /* after the verdict: what it is kept in, small (no verdict inside) */
+    ctx->judged = 0;
+    ctx->status = 0;
+    ctx->body = NULL;
+    ctx->replace = 0;
+    ctx->client_id_len = 0;
 
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_keyauth_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_keyauth_module);
-
-    } else {
-        ctx->judged = 0;
-        ctx->status = 0;
-        ctx->body = NULL;
-        ctx->replace = 0;
-        ctx->client_id_len = 0;
-    }
-
-    if (result.verdict == KEYAUTH_ACCEPTED) {
-        grant = ngx_http_keyauth_track(r, kscf->registry, &result);
-        if (grant == NULL) {
-            /* an admission that could not be revoked later is no admission */
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (result->verdict == KEYAUTH_ACCEPTED) {
+        /* kept for the revocation sweep (nothing to allocate: cannot fail) */
+        grant = ngx_http_keyauth_track(r, kscf->registry, ctx, result);
 
         /* $keyauth_client_id reads the grant, which lives as long */
         ctx->client_id = (u_char *) grant->client_id;
@@ -260,12 +267,12 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    if (result.about == KEYAUTH_CERTIFICATE) {
+    if (result->about == KEYAUTH_CERTIFICATE) {
         return ngx_http_keyauth_refuse_certificate(r, ctx, kscf->registry,
-                                                   &result);
+                                                   result);
     }
 
-    return ngx_http_keyauth_refuse_token(r, ctx, kscf->registry, &result);
+    return ngx_http_keyauth_refuse_token(r, ctx, kscf->registry, result);
 }
 
 
@@ -517,6 +524,7 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_keyauth_loc_conf_t  *prev = parent;
     ngx_http_keyauth_loc_conf_t  *conf = child;
 
+    ngx_http_core_loc_conf_t      *clcf;
     ngx_http_keyauth_main_conf_t  *kmcf;
 
     ngx_conf_merge_value(conf->token, prev->token, 0);
@@ -538,6 +546,14 @@ ngx_http_keyauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->client_cert) {
         kmcf->certificates = 1;
+    }
+
+    /* merged before this module's: the core module comes first */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+        kmcf->satisfy_any = 1;
     }
 
     return NGX_CONF_OK;

@@ -53,6 +53,8 @@ typedef struct {
     ngx_http_keyauth_status_t     *status;      /* "keyauth_status": its zone */
     ngx_flag_t                     tokens;
     ngx_flag_t                     certificates;
+    /* a location that checks has "satisfy any" */
+    ngx_flag_t                     satisfy_any;
     time_t                         registry_error_grace;
     ngx_str_t                      last_use;  /* "keyauth_last_use" FILE */
     time_t                         last_use_interval;
@@ -72,6 +74,16 @@ typedef struct {
 } ngx_http_keyauth_loc_conf_t;
 
 
+/* an admitted request, kept for the revocation sweep (_streams.c) */
+typedef struct {
+    ngx_pool_cleanup_t             cleanup;     /* unlinks it */
+    ngx_queue_t                    queue;
+    ngx_http_request_t            *request;
+    ngx_http_keyauth_registry_t   *registry;
+    keyauth_result_t               grant;       /* what admitted it */
+} ngx_http_keyauth_stream_t;
+
+
 typedef struct {
     ngx_uint_t                     status;   /* of our refusal, or 0 */
     ngx_str_t                     *body;     /* JSON body of the refusal */
@@ -80,9 +92,13 @@ typedef struct {
     unsigned                       judged:1;
     uint64_t                       generation;  /* the registry's, then */
     keyauth_result_t              *verdict;     /* only then allocated */
+    /* stream is linked into the worker's list of open requests */
+    unsigned                       tracked:1;
     /* the admitted client: in the tracked grant (or in verdict) */
     size_t                         client_id_len;
     u_char                        *client_id;
+    /* last, not zeroed: the access phase's verdict is written in its grant */
+    ngx_http_keyauth_stream_t      stream;
 } ngx_http_keyauth_ctx_t;
 
 
@@ -102,7 +118,8 @@ void ngx_http_keyauth_refusals_exit(void);
 
 /* ngx_http_keyauth_streams.c */
 keyauth_result_t *ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant);
+    ngx_http_keyauth_registry_t *registry, ngx_http_keyauth_ctx_t *ctx,
+    keyauth_result_t *grant);
 void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
 typedef void (*ngx_http_keyauth_stream_visit_pt)(keyauth_result_t *grant,
     void *data);

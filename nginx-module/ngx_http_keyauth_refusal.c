@@ -355,17 +355,26 @@ ngx_http_keyauth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 ngx_int_t
 ngx_http_keyauth_refusal_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_keyauth_main_conf_t  *kmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_keyauth_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
+    /*
+     * only "satisfy any" lets a request that keyauth refused through (the
+     * locations are merged by now): elsewhere no request pays for the phase
+     */
+
+    if (kmcf->satisfy_any) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_keyauth_precontent_handler;
     }
-
-    *h = ngx_http_keyauth_precontent_handler;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_keyauth_header_filter;

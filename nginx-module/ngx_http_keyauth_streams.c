@@ -24,14 +24,6 @@
 #define NGX_HTTP_KEYAUTH_SWEEP_INTERVAL  250
 
 
-typedef struct {
-    ngx_queue_t                    queue;
-    ngx_http_request_t            *request;
-    ngx_http_keyauth_registry_t   *registry;
-    keyauth_result_t               grant;       /* what admitted it */
-} ngx_http_keyauth_stream_t;
-
-
 static void ngx_http_keyauth_untrack(void *data);
 static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_keyauth_begin_sweeps(time_t now);
@@ -44,37 +36,57 @@ static ngx_queue_t   ngx_http_keyauth_streams;
 static ngx_event_t   ngx_http_keyauth_sweep_event;
 
 
-/* The grant kept for the request's life, or NULL if it could not be. */
+/*
+ * The grant kept for the request's life: the context's own stream, which
+ * the verdict was written in when grant is its grant (no copy). Allocates
+ * nothing, cannot fail.
+ */
 
 keyauth_result_t *
 ngx_http_keyauth_track(ngx_http_request_t *r,
-    ngx_http_keyauth_registry_t *registry, keyauth_result_t *grant)
+    ngx_http_keyauth_registry_t *registry, ngx_http_keyauth_ctx_t *ctx,
+    keyauth_result_t *grant)
 {
     ngx_pool_cleanup_t         *cln;
     ngx_http_keyauth_stream_t  *stream;
 
-    /* an internal redirect admits the same request again: one entry */
+    /*
+     * an internal redirect admits the same request again (with a context of
+     * its own, the one before cleared): one entry, the first context's
+     */
 
     stream = NULL;
 
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_keyauth_untrack) {
-            stream = cln->data;
-            break;
+    if (!ctx->tracked) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_keyauth_untrack) {
+                stream = cln->data;
+                break;
+            }
         }
+
+    } else {
+        stream = &ctx->stream;
     }
 
     if (stream == NULL) {
-        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_keyauth_stream_t));
-        if (cln == NULL) {
-            return NULL;
-        }
+        /*
+         * the pool's cleanup, in the context (which lives as long as the
+         * pool): linked as ngx_pool_cleanup_add() links one, no allocation
+         */
 
-        stream = cln->data;
+        stream = &ctx->stream;
         stream->request = r;
 
         ngx_queue_insert_tail(&ngx_http_keyauth_streams, &stream->queue);
+
+        cln = &stream->cleanup;
         cln->handler = ngx_http_keyauth_untrack;
+        cln->data = stream;
+        cln->next = r->pool->cleanup;
+        r->pool->cleanup = cln;
+
+        ctx->tracked = 1;
 
         if (!ngx_http_keyauth_sweep_event.timer_set) {
             ngx_add_timer(&ngx_http_keyauth_sweep_event,
@@ -83,7 +95,10 @@ ngx_http_keyauth_track(ngx_http_request_t *r,
     }
 
     stream->registry = registry;
-    stream->grant = *grant;
+
+    if (&stream->grant != grant) {
+        stream->grant = *grant;
+    }
 
     keyauth_sweep_admitted(&registry->sweep, grant->not_after);
 

@@ -8,6 +8,7 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/token.hpp"
 #include "keyauth/x509_identity.hpp"
+#include "authenticate_http.hpp"
 #include "verification_cache.hpp"
 
 namespace keyauth {
@@ -104,7 +105,10 @@ AuthResult verify_token(ClientStore& store, std::string_view token, std::int64_t
     return judge(store, parsed.client_id, credential, now);
 }
 
-// The full path for an Authorization header's value: its one Bearer token.
+}  // namespace
+
+// The full path for an Authorization header's value: its one Bearer token
+// (authenticate_http.hpp).
 AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std::int64_t now,
                          std::size_t& token_at) {
     const auto token = bearer_token(header_value);
@@ -116,6 +120,8 @@ AuthResult verify_bearer(ClientStore& store, std::string_view header_value, std:
     std::size_t none = 0;
     return verify_token(store, *token, now, none);
 }
+
+namespace {
 
 // A token this process verified under the state published now is not
 // verified again (verification_cache.hpp); any other takes the full path.
@@ -222,10 +228,6 @@ AuthResult check_presented_certificate(ClientStore& store, const Presented& pres
     if (!presented.certificate_verified)
         return refusal(Verdict::not_verified);
     return check_certificate_unguarded(store, presented.certificate, now);
-}
-
-bool judged(Check check, bool is_presented) {
-    return check == Check::required || (check == Check::when_presented && is_presented);
 }
 
 // Is the token judged? Whether one is presented (for MQTT a parse) is asked

@@ -13,6 +13,7 @@
 #include "keyauth/refusal_log.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/revocation_sweep.hpp"
+#include "authenticate_http.hpp"
 #include "registry_directory.hpp"
 
 struct keyauth_registry_s {
@@ -149,18 +150,16 @@ void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t*
                           keyauth_result_t* result) {
     if (registry == nullptr || request == nullptr)
         return set_registry_error(result);
-    keyauth::Presented presented;
-    if (request->authorization != nullptr)
-        presented.authorization =
-            std::string_view(request->authorization, request->authorization_len);
-    presented.certificate = request->certificate;
-    presented.certificate_verified = request->certificate_verified != 0;
     keyauth::Requirements requirements;
     requirements.token = check_of(request->token);
     requirements.certificate = check_of(request->client_certificate);
-    copy_result(
-        keyauth::authenticate(*registry->registry, presented, requirements, keyauth::unix_now()),
-        result);
+    // The verdict copied once, from where the core holds it.
+    keyauth::authenticate_http(*registry->registry, request->authorization,
+                               request->authorization_len, request->certificate,
+                               request->certificate_verified != 0, requirements,
+                               keyauth::unix_now(), [result](const keyauth::AuthResult& verdict) {
+                                   copy_result(verdict, result);
+                               });
 }
 
 const char* keyauth_verdict_reason(keyauth_verdict_t verdict) {

@@ -12,10 +12,11 @@
 namespace keyauth {
 namespace {
 
-// The file: 8 bytes of magic, then the counter, 8-byte aligned.
+// The file: 8 bytes of magic, then the counter (CommitSequence::kCounterOffset),
+// 8-byte aligned.
 constexpr char kMagic[8] = {'k', 'e', 'y', 'a', 'u', 't', 'h', 's'};
-constexpr std::size_t kCounterOffset = 8;
 constexpr std::size_t kFileSize = 16;
+static_assert(CommitSequence::kCounterOffset == sizeof kMagic);
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "the counter is shared between processes: it must be lock-free");
@@ -67,10 +68,6 @@ Result<CommitSequence> CommitSequence::open_for_writing(const std::string& path,
     if (sequence)
         sequence->created_ = created;
     return sequence;
-}
-
-std::atomic<std::uint64_t>* CommitSequence::counter() const {
-    return reinterpret_cast<std::atomic<std::uint64_t>*>(file_.data() + kCounterOffset);
 }
 
 // The copy this value names was written and synced before; the fence

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -16,6 +17,8 @@ namespace keyauth {
 
 class CommitSequence {
   public:
+    // Where the counter is in the file: after 8 bytes of magic.
+    static constexpr std::size_t kCounterOffset = 8;
     // A reader's view: the file must exist and be what the writer made.
     static Result<CommitSequence> open_for_reading(const std::string& path);
     // The writer's: created (mode 0640, the group of group_from) if missing.
@@ -40,7 +43,9 @@ class CommitSequence {
 
   private:
     static Result<CommitSequence> checked(Result<MappedFile> file, const std::string& path);
-    std::atomic<std::uint64_t>* counter() const;
+    std::atomic<std::uint64_t>* counter() const {
+        return reinterpret_cast<std::atomic<std::uint64_t>*>(file_.data() + kCounterOffset);
+    }
 
     MappedFile file_;
     bool created_ = false;

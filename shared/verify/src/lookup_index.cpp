@@ -13,14 +13,6 @@ Result<LookupIndex> LookupIndex::open(const std::string& path) {
     return index;
 }
 
-std::uint64_t LookupIndex::version(unsigned copy) const {
-    return file_.copy_header(copy)->version.load(std::memory_order_relaxed);
-}
-
-bool LookupIndex::retired() const {
-    return file_.header()->retired.load(std::memory_order_relaxed) != 0;
-}
-
 // Probes from the key's home until an empty slot: a slot whose tag matches
 // names a record, read and decoded (garbage if it cannot be one), then
 // matches(id, credentials) says whether it is the key's.

@@ -26,7 +26,9 @@ class LookupIndex {
 
     bool mapped() const { return file_.mapped(); }
     // The counter value that publishes this copy (0: none).
-    std::uint64_t version(unsigned copy) const;
+    std::uint64_t version(unsigned copy) const {
+        return file_.copy_header(copy)->version.load(std::memory_order_relaxed);
+    }
     Found find(unsigned copy, std::string_view id, ClientCredentials& out) const;
     Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
                               ClientCredentials& out) const;
@@ -35,7 +37,9 @@ class LookupIndex {
     bool for_each(unsigned copy,
                   const std::function<void(std::string_view, const ClientCredentials&)>& visit) const;
     // A newer file has replaced this one: reopen.
-    bool retired() const;
+    bool retired() const {
+        return file_.header()->retired.load(std::memory_order_relaxed) != 0;
+    }
 
     dev_t device() const { return file_.file().device(); }
     ino_t inode() const { return file_.file().inode(); }

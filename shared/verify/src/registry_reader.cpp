@@ -48,6 +48,11 @@ struct RegistryReader::Impl {
 
     Status open_files();
     Status ensure_current();
+    // ensure_current() without its Status while nothing is due: open, and
+    // the replacement check not yet due (the usual call: a clock read).
+    bool current_now() {
+        return open && monotonic_millis() < next_check_millis;
+    }
     // Either file at the path is not the one mapped: replaced, or gone.
     bool replaced_on_disk() const;
     // Runs lookup(index, copy) on one published state; tag names it. The
@@ -268,7 +273,7 @@ Status RegistryReader::scan(bool backward, const std::function<void()>& start_ov
 // The state a lookup made now would read. A registry that cannot be read
 // has a generation of its own, never one a cached verdict carries.
 std::uint64_t RegistryReader::generation() {
-    if (!impl_->ensure_current())
+    if (!impl_->current_now() && !impl_->ensure_current())
         return ~std::uint64_t{0};
     const std::uint64_t version = impl_->published();
     return version != 0 ? impl_->tag_of(version) : ~std::uint64_t{0};

@@ -7,6 +7,9 @@
 #include <new>
 
 #include <sodium.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "keyauth/token.hpp"
 
@@ -18,6 +21,19 @@ static_assert(VerificationCache::kKeyBytes == crypto_shorthash_siphashx24_KEYBYT
 static_assert(VerificationCache::kMacBytes == crypto_verify_16_BYTES);
 static_assert(VerificationCache::kMacBytes == AesCmac::kTagBytes);
 static_assert(VerificationCache::kKeyBytes == AesCmac::kKeyBytes);
+
+// Two MACs compared in constant time: all 16 bytes, no branch nor memory
+// access that depends on any of them (crypto_verify_16's promise, without
+// its call where SSE2 does it in one comparison).
+bool macs_equal(const VerificationCache::Mac& a, const VerificationCache::Mac& b) {
+#if defined(__SSE2__)
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.data()));
+    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.data()));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) == 0xffff;
+#else
+    return crypto_verify_16(a.data(), b.data()) == 0;
+#endif
+}
 
 // Moves in every child a fork makes, so that a cache keyed before the fork
 // draws a key (and forgets its entries) of its own in the child.
@@ -98,23 +114,29 @@ const AuthResult* VerificationCache::find(std::string_view text, Presented prese
         if (!keyed())
             return nullptr;
     }
-    probe = Probe{mac_of(text), generation, now, true, presented};
+    probe.mac = mac_of(text);
+    probe.generation = generation;
+    probe.now = now;
+    probe.usable = true;
+    probe.presented = presented;
     if (!entries_)
         return nullptr;
     const Entry& entry = entries_[index_of(probe.mac)];
     // The whole MAC, in constant time, before anything else of the entry.
-    if (crypto_verify_16(entry.mac.data(), probe.mac.data()) != 0 ||
+    if (!macs_equal(entry.mac, probe.mac) ||
         entry.presented != presented || entry.generation != generation ||
-        now < entry.verified_at || now > entry.result.not_after ||
-        entry.token_at > text.size()) {
+        now < entry.verified_at || now > entry.result.not_after) {
         return nullptr;
     }
     // The token names the client the entry admitted: even two tokens whose
-    // MACs collided in full could never pass one client for another.
-    const std::string_view token = text.substr(entry.token_at);
-    const std::string_view id = entry.result.client_id();
-    if (token.substr(0, id.size()) != id ||
-        token.substr(id.size(), kTokenSeparator.size()) != kTokenSeparator) {
+    // MACs collided in full could never pass one client for another. Its
+    // id, then the separator, where the entry says the token starts.
+    const std::size_t id_length = entry.result.client_id_length;
+    if (text.size() < entry.token_at + id_length + kTokenSeparator.size())
+        return nullptr;
+    const char* token = text.data() + entry.token_at;
+    if (std::memcmp(token, entry.result.client_id_bytes, id_length) != 0 ||
+        std::memcmp(token + id_length, kTokenSeparator.data(), kTokenSeparator.size()) != 0) {
         return nullptr;
     }
     return &entry.result;
@@ -136,29 +158,38 @@ void VerificationCache::remember(const Probe& probe, const AuthResult& accepted,
     entry.presented = probe.presented;
     entry.token_at = static_cast<std::uint8_t>(token_at);
     entry.result = accepted;
+    // As a hit answers: read in place, never adjusted after (a token's).
+    entry.result.about = CredentialKind::token;
+    entry.result.cache = CacheUse::hit;
 }
 
-AuthResult remembered_verdict(ClientStore& store, std::string_view text,
-                              VerificationCache::Presented presented, std::int64_t now,
-                              TokenVerifier verify) {
+AuthResult verified_in_full(ClientStore& store, std::string_view text, std::int64_t now,
+                            TokenVerifier verify, VerificationCache* cache,
+                            const VerificationCache::Probe& probe) {
     std::size_t token_at = 0;
-    VerificationCache* cache = store.verification_cache();
-    if (cache == nullptr)
-        return verify(store, text, now, token_at);
-    // The generation before the full path: see remember().
-    VerificationCache::Probe probe;
-    if (const AuthResult* remembered = cache->find(text, presented, store.generation(), now, probe)) {
-        AuthResult result = *remembered;
-        result.cache = CacheUse::hit;
-        return result;
-    }
     AuthResult result = verify(store, text, now, token_at);
+    if (cache == nullptr)
+        return result;
     if (result.accepted())
         cache->remember(probe, result, token_at);
     // A token the cache could never hold (empty, too long, an unreadable
     // registry, a header holding none) is no miss: the ratio stays about tokens it could answer.
     result.cache = probe.usable && token_at != kNoToken ? CacheUse::miss : CacheUse::not_consulted;
     return result;
+}
+
+AuthResult remembered_verdict(ClientStore& store, std::string_view text,
+                              VerificationCache::Presented presented, std::int64_t now,
+                              TokenVerifier verify) {
+    VerificationCache* cache = store.verification_cache();
+    VerificationCache::Probe probe;
+    // The generation before the full path: see remember().
+    if (cache != nullptr) {
+        if (const AuthResult* remembered =
+                cache->find(text, presented, store.generation(), now, probe))
+            return *remembered;  // remember() made it a hit's verdict
+    }
+    return verified_in_full(store, text, now, verify, cache, probe);
 }
 
 }  // namespace keyauth

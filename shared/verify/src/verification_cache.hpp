@@ -115,5 +115,10 @@ using TokenVerifier = AuthResult (*)(ClientStore&, std::string_view, std::int64_
 AuthResult remembered_verdict(ClientStore& store, std::string_view text,
                               VerificationCache::Presented presented, std::int64_t now,
                               TokenVerifier verify);
+// A miss (cache: nullptr when the store has none): the full path, remembered
+// when accepted and probe.usable. Out of line: a hit stays short.
+AuthResult verified_in_full(ClientStore& store, std::string_view text, std::int64_t now,
+                            TokenVerifier verify, VerificationCache* cache,
+                            const VerificationCache::Probe& probe);
 
 }  // namespace keyauth
