@@ -14,8 +14,8 @@
 
 namespace keyauth {
 
-// A set of files written in full and fsynced before any of them gets its
-// name. publish() puts them all in place or none; until the set dies,
+// A set of files written in full and fsynced (all of them, at publish())
+// before any of them gets its name. publish() puts them all in place or none; until the set dies,
 // rollback() restores exactly what was there before (files replaced with
 // overwrite come back from hard-linked backups).
 class StagedFiles {
@@ -42,6 +42,7 @@ class StagedFiles {
         std::string backup;   // the file this one replaced
         bool published = false;
     };
+    Status make_durable() const;
     void undo(Entry& entry);
     std::vector<Entry> entries_;
 };
