@@ -199,16 +199,18 @@ Status IndexWriter::begin_change(unsigned copy) {
 }
 
 // The tables and the records appended for them durable before the header
-// names them.
+// names them: one msync over both, as they need no order between them. The
+// range also spans the other copy when this one is copy 0; that copy is
+// published and was synced when it was, so it has no dirty page to write
+// and only makes the walk longer (a tagged page-cache lookup, not a write).
 Status IndexWriter::finish_change(unsigned copy, std::uint64_t lmdb_txnid, std::uint64_t version) {
-    if (Status s = sync_copy(copy, false); !s)
+    const std::size_t copy_at =
+        static_cast<std::size_t>(file_.copy_base(copy) - file_.file().data());
+    std::size_t end = copy_at + copy_bytes(file_.slots());
+    if (append_at_ > append_from_)
+        end = heap_offset(file_.slots()) + append_at_;
+    if (Status s = file_.file().sync(copy_at, end - copy_at); !s)
         return s;
-    if (append_at_ > append_from_) {
-        const std::size_t first_page = append_from_ / kPageBytes * kPageBytes;
-        const std::size_t heap_at = heap_offset(file_.slots());
-        if (Status s = file_.file().sync(heap_at + first_page, append_at_ - first_page); !s)
-            return s;
-    }
     CopyHeader* head = file_.copy_header(copy);
     head->heap_end.store(append_at_, std::memory_order_relaxed);
     head->lmdb_txnid.store(lmdb_txnid, std::memory_order_relaxed);

@@ -14,10 +14,10 @@
 
 namespace keyauth {
 
-// A set of files written in full and fsynced before any of them gets its
-// name. publish() puts them all in place or none; until the set dies,
-// rollback() restores exactly what was there before (files replaced with
-// overwrite come back from hard-linked backups).
+// A set of files written in full, and all of them fsynced at publish()
+// before any of them gets its name. publish() puts them all in place or
+// none; until the set dies, rollback() restores exactly what was there
+// before (files replaced with overwrite come back from hard-linked backups).
 class StagedFiles {
   public:
     StagedFiles() = default;
@@ -42,6 +42,7 @@ class StagedFiles {
         std::string backup;   // the file this one replaced
         bool published = false;
     };
+    Status make_durable() const;
     void undo(Entry& entry);
     std::vector<Entry> entries_;
 };
