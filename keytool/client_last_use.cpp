@@ -51,7 +51,9 @@ bool is_stale(const keyauth::HostLastUse& host, std::int64_t now) {
 }
 
 nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
-                                        std::int64_t now) {
+                                        bool markers_read, std::int64_t now) {
+    if (!markers_read)
+        return nullptr;
     nlohmann::ordered_json stale = nlohmann::ordered_json::array();
     for (const auto& host : hosts) {
         if (!is_stale(host, now))
@@ -143,6 +145,7 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
         if (fleet.error().code != keyauth::Errc::permission_denied)
             std::fprintf(stderr, "keytool: last use in etcd left out: %s\n",
                          fleet.error().message.c_str());
+        last_use.markers_read = false;  // no host judged: stale_hosts unknown, not none
         return last_use;
     }
     if (!fleet)
@@ -153,6 +156,7 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
     for (const auto& host : fleet->hosts)
         keyauth::merge_last_use(last_use.merged, host.uses);
     last_use.any_source = last_use.any_source || !fleet->hosts.empty();
+    last_use.markers_read = fleet->markers_read;
     last_use.hosts = std::move(fleet->hosts);
     return last_use;
 }

@@ -64,7 +64,8 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
             add_last_use_field(client, last_use->merged, id);
             if (invocation.etcd.enabled()) {
                 last_use->add_by_host_field(client, id);
-                client["stale_hosts"] = stale_hosts_json(last_use->hosts, now);
+                client["stale_hosts"] =
+                    stale_hosts_json(last_use->hosts, last_use->markers_read, now);
             }
         }
         std::printf("%s\n", json_text(client).c_str());

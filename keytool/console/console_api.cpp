@@ -128,7 +128,8 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     if (last_use_.given())
         out["last_use_errors"] = std::move(last_use_errors);
     if (last_use_.from_fleet())
-        out["stale_hosts"] = describe_stale_hosts(last_use_.fleet_hosts(), now);
+        out["stale_hosts"] =
+            describe_stale_hosts(last_use_.fleet_hosts(), last_use_.fleet_markers_read(), now);
     return json_response(200, out);
 }
 

@@ -79,6 +79,7 @@ keyauth::Status LastUseRecords::refresh_fleet() {
     }
     fleet_uses_ = std::move(uses);
     fleet_hosts_ = std::move(fleet->hosts);
+    fleet_markers_read_ = fleet->markers_read;
     fleet_warnings_.clear();
     for (auto& warning : fleet->warnings)
         fleet_warnings_.push_back("last use in etcd: " + std::move(warning));

@@ -165,6 +165,24 @@ void ids_the_registry_does_not_hold_are_dropped_as_read(void**) {
                      .ok());
 }
 
+// A filter forgotten (KeptClients{}, an empty function) keeps nothing:
+// there is no way to read a prefix of shards keeping every id by accident.
+void no_filter_keeps_nothing(void**) {
+    const auto shard = keyauth::encode_last_use_shards(some_uses()).front();
+    LastUseMap into;
+    std::size_t entries = 0;
+    assert_true(
+        keyauth::merge_last_use_shard(shard, keyauth::KeptClients{}.keep, into, entries).ok());
+    assert_int_equal(entries, some_uses().size());  // counted, as for a flooding host's
+    assert_int_equal(into.size(), 0);
+    assert_true(
+        keyauth::merge_last_use_shard(shard, keyauth::KeptClients::nothing().keep, into, entries)
+            .ok());
+    assert_int_equal(into.size(), 0);
+    // One shard decoded whole is bounded by its size: every id of it.
+    assert_int_equal(keyauth::decode_last_use_shard(shard)->size(), some_uses().size());
+}
+
 void a_host_is_not_judged_when_markers_are_not_readable(void**) {
     keyauth::HostLastUse host{"edge2", {}, std::nullopt};
     host.markers_read = false;
@@ -287,6 +305,7 @@ int main() {
         cmocka_unit_test(every_byte_changed_is_refused_or_reads_differently_but_validly),
         cmocka_unit_test(each_rule_is_enforced),
         cmocka_unit_test(ids_the_registry_does_not_hold_are_dropped_as_read),
+        cmocka_unit_test(no_filter_keeps_nothing),
         cmocka_unit_test(a_host_is_not_judged_when_markers_are_not_readable),
         cmocka_unit_test(keys_are_outside_what_replicas_watch),
         cmocka_unit_test(a_marker_reads_back_as_written),

@@ -117,7 +117,7 @@ Status read_entry(ShardReader& reader, std::string& previous,
         return day.error();
     if (*day > kLastDay)
         return corrupt("a day no calendar holds");
-    if (!keep || keep(id)) {
+    if (keep && keep(id)) {  // no filter keeps nothing, never everything
         const auto seconds = static_cast<std::int64_t>(*day) * kSecondsPerDay;
         auto [it, added] = into.emplace(id, seconds);
         if (!added)
@@ -317,7 +317,9 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::siz
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
     LastUseMap uses;
     std::size_t entries = 0;
-    if (Status s = merge_last_use_shard(bytes, {}, uses, entries); !s)
+    // Every id: one shard's worth, at most kLastUseShardMaxBytes.
+    const auto every_id = [](std::string_view) { return true; };
+    if (Status s = merge_last_use_shard(bytes, every_id, uses, entries); !s)
         return s.error();
     return uses;
 }
@@ -464,6 +466,7 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
     if (!markers) {
         // A role granted before markers existed (docs/FLEET.md, "Upgrading"):
         // last use is still shown, but no host can be judged stale.
+        fleet.markers_read = false;
         for (auto& entry : by_host) {
             entry.second.marker.reset();
             entry.second.markers_read = false;

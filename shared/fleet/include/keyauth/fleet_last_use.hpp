@@ -88,22 +88,30 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses,
                                                 std::size_t max_bytes = kLastUseShardMaxBytes);
 // One shard back: id -> the start of its day (Unix seconds). Anything not
 // exactly as encode_last_use_shards writes it is refused (Errc::registry_corrupt).
+// Every id of the shard, kept or not: bounded by one shard's size only; what
+// reads a prefix of shards merges them with a filter (merge_last_use_shard).
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes);
 
 // Whose last use a reader keeps: the registry's clients (or fewer: show
 // keeps its one), and how many clients the registry holds. A host's entries
 // for other ids are dropped as its shards are read, never held: what a
 // reader holds is bounded by the registry, not by what a host wrote (a
-// host's etcd user can fill its own prefix, up to etcd's quota).
+// host's etcd user can fill its own prefix, up to etcd's quota). There is
+// no "keep every id": an empty `keep` (KeptClients{}, nothing()) keeps
+// nothing, so a filter forgotten can never hold unbounded ids.
 struct KeptClients {
     std::function<bool(std::string_view id)> keep;
     std::size_t registry_size = 0;
+
+    // No client's: for a caller that reads no fleet (keytool without --etcd).
+    static KeptClients nothing() { return {}; }
 };
 
 // One shard's entries merged into `into` (the latest day per id), those
-// `keep` refuses dropped as read; `entries` grows by all it holds. A shard
-// not exactly as encode_last_use_shards writes it is refused as
-// decode_last_use_shard refuses it (`into` may then hold part of it).
+// `keep` refuses (all, for an empty `keep`) dropped as read; `entries`
+// grows by all it holds. A shard not exactly as encode_last_use_shards
+// writes it is refused as decode_last_use_shard refuses it (`into` may then
+// hold part of it).
 Status merge_last_use_shard(std::string_view bytes,
                             const std::function<bool(std::string_view id)>& keep,
                             LastUseMap& into, std::size_t& entries);
@@ -154,6 +162,9 @@ HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept
 struct FleetLastUse {
     std::vector<HostLastUse> hosts;
     std::vector<std::string> warnings;
+    // False: the markers could not be read, so whether any host is stale is
+    // unknown (not "none is"), even of hosts not in `hosts`.
+    bool markers_read = true;
 };
 Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id,
                                          const KeptClients& kept);
