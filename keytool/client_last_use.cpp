@@ -120,7 +120,7 @@ keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& reco
             [](const keyauth::ClientRecord& record, std::string_view id) { return record.id < id; });
         return at != records.end() && at->id == id;
     };
-    return keyauth::KeptClients{keep, records.size()};
+    return keyauth::KeptClients{keep, records.size(), records.size()};
 }
 
 keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,

@@ -43,7 +43,7 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     // Only this client's is kept; the registry's size bounds what a host may publish.
     std::optional<ClientLastUse> last_use;
     if (arguments.flag("last-use") || invocation.etcd.enabled()) {
-        keyauth::KeptClients kept{[&id](std::string_view other) { return other == id; }, 0};
+        keyauth::KeptClients kept{[&id](std::string_view other) { return other == id; }, 0, 1};
         if (invocation.etcd.enabled()) {
             auto registry_size = (*registry)->count();
             if (!registry_size)

@@ -113,7 +113,7 @@ keyauth::Result<std::vector<std::string>> LastUsePublisher::shards_to_publish() 
     };
     for (const auto& entry : published_) {
         keyauth::LastUseMap held;
-        std::size_t entries = 0;
+        keyauth::ShardEntries entries;
         if (keyauth::merge_last_use_shard(entry.second, in_registry, held, entries))
             keyauth::merge_last_use(uses, held);
     }

@@ -93,7 +93,8 @@ class ShardReader {
 // One entry: front-coded id after `previous`, then its day; into `into`
 // (the later day kept) if `keep` takes its id.
 Status read_entry(ShardReader& reader, std::string& previous,
-                  const std::function<bool(std::string_view)>& keep, LastUseMap& into) {
+                  const std::function<bool(std::string_view)>& keep, LastUseMap& into,
+                  ShardEntries& entries) {
     auto shared = reader.varint("an id's shared length");
     if (!shared)
         return shared.error();
@@ -117,11 +118,14 @@ Status read_entry(ShardReader& reader, std::string& previous,
         return day.error();
     if (*day > kLastDay)
         return corrupt("a day no calendar holds");
+    ++entries.read;
     if (keep && keep(id)) {  // no filter keeps nothing, never everything
         const auto seconds = static_cast<std::int64_t>(*day) * kSecondsPerDay;
         auto [it, added] = into.emplace(id, seconds);
         if (!added)
             it->second = std::max(it->second, seconds);
+    } else {
+        ++entries.dropped;
     }
     previous = std::move(id);
     return {};
@@ -316,7 +320,7 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::siz
 
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
     LastUseMap uses;
-    std::size_t entries = 0;
+    ShardEntries entries;
     // Every id: one shard's worth, at most kLastUseShardMaxBytes.
     const auto every_id = [](std::string_view) { return true; };
     if (Status s = merge_last_use_shard(bytes, every_id, uses, entries); !s)
@@ -325,8 +329,8 @@ Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
 }
 
 Status merge_last_use_shard(std::string_view bytes,
-                            const std::function<bool(std::string_view id)>& keep,
-                            LastUseMap& into, std::size_t& entries) {
+                            const std::function<bool(std::string_view id)>& keep, LastUseMap& into,
+                            ShardEntries& entries) {
     if (bytes.empty())
         return corrupt("empty");
     if (static_cast<std::uint8_t>(bytes[0]) != kLastUseShardVersion) {
@@ -343,9 +347,8 @@ Status merge_last_use_shard(std::string_view bytes,
         return corrupt("no entries");
     std::string previous;
     for (std::uint64_t i = 0; i < *count; ++i) {
-        if (Status s = read_entry(reader, previous, keep, into); !s)
+        if (Status s = read_entry(reader, previous, keep, into, entries); !s)
             return s;
-        ++entries;
     }
     if (!reader.at_end())
         return corrupt("bytes after the last entry");
@@ -429,6 +432,14 @@ Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClient
         });
 }
 
+// Of the entries `kept` refused, those that cannot be the registry's: all of
+// them when it keeps the whole registry, a lower bound when it keeps fewer.
+std::size_t ids_not_in_registry(const ShardEntries& entries, const KeptClients& kept) {
+    const std::size_t registry_refused =
+        kept.registry_size - std::min(kept.registry_ids_kept, kept.registry_size);
+    return entries.dropped - std::min(entries.dropped, registry_refused);
+}
+
 Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
                     std::map<std::string, HostLastUse>& hosts) {
     return for_each_published(
@@ -482,14 +493,18 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
     fleet.hosts.reserve(by_host.size());
     for (auto& entry : by_host) {
         const HostLastUse& host = entry.second;
-        if (host.entries > kept.registry_size) {
+        const std::size_t foreign = ids_not_in_registry(host.entries, kept);
+        if (foreign > kept.registry_size && foreign > kFloodWarningFloor) {
             fleet.warnings.push_back(
-                "host " + host.host + " published " + std::to_string(host.entries) +
-                " last-use entries, more than the registry's " +
+                "host " + host.host + " published " + std::to_string(host.entries.read) +
+                " last-use entries, at least " + std::to_string(foreign) +
+                " of ids the registry does not hold (it holds " +
                 std::to_string(kept.registry_size) +
-                " clients: those of ids the registry does not hold are dropped (a host "
-                "publishes its registry's clients only: check it, and delete what it put under " +
-                fleet_usage_host_prefix(fleet_id, host.host) + "; docs/FLEET.md)");
+                "; clients deleted since the host's last pass explain a few, not this many): "
+                "they are dropped. A host publishes its registry's clients only: find out why "
+                "(a host on another registry, its etcd user misused) before deleting " +
+                fleet_usage_host_prefix(fleet_id, host.host) +
+                ", which deletes that host's published history too (docs/FLEET.md)");
         }
         fleet.hosts.push_back(std::move(entry.second));
     }
