@@ -151,6 +151,15 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
     if (!fleet)
         return keyauth::make_error(fleet.error().code,
                                    "last use in etcd: " + fleet.error().message);
+    // A host whose shards or marker are not as written: filtering fails
+    // (its clients could look unused), showing leaves that host out only.
+    if (!fleet->refused.empty() && need == LastUseNeed::to_filter) {
+        const keyauth::Error& first = fleet->refused.front().error;
+        return keyauth::make_error(first.code, "last use in etcd: " + first.message);
+    }
+    for (const auto& refused : fleet->refused)
+        std::fprintf(stderr, "keytool: last use in etcd left out: %s\n",
+                     refused.error.message.c_str());
     for (const auto& warning : fleet->warnings)
         std::fprintf(stderr, "keytool: last use: %s\n", warning.c_str());
     for (const auto& host : fleet->hosts)

@@ -57,9 +57,10 @@ keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& reco
 // (the fleet's warnings said on stderr). Anything that cannot be
 // read, or a malformed shard, fails the command: a host left out could make
 // a used client look unused. Except, when the caller only shows it (show,
-// list --json without --unused), an etcd user not allowed to read
-// /keyauth-usage/, or a shard there that is not one: then no host's last
-// use is shown, as before it existed (the latter said on stderr).
+// list --json without --unused): a host whose shard or marker is not one is
+// left out, the others shown (said on stderr, naming it); an etcd user not
+// allowed to read /keyauth-usage/, or etcd failing: no host's last use is
+// shown, as before it existed (the latter said on stderr).
 enum class LastUseNeed { to_filter, to_show };
 keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
                                                     const std::vector<std::string>& files,

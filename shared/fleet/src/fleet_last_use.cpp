@@ -412,22 +412,62 @@ Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int6
     }
 }
 
+// The hosts read so far, and those refused: one host's bad shard or
+// marker costs that host, not the fleet.
+struct HostsRead {
+    std::map<std::string, HostLastUse> hosts;
+    std::map<std::string, Error> refused;
+
+    // The host's entry, or none once it is refused.
+    HostLastUse* host(const std::string& name) {
+        if (refused.count(name) != 0)
+            return nullptr;
+        HostLastUse& host = hosts[name];
+        host.host = name;
+        return &host;
+    }
+    void refuse(const std::string& name, const std::string& key, const Error& error) {
+        hosts.erase(name);
+        refused.emplace(name,
+                        make_error(error.code, "host " + name + ": etcd key " + printable_key(key) +
+                                                   ": " + error.message));
+    }
+};
+
+// The host a key under the usage prefix is under, when it names one (a key
+// there that is no shard is that host's to answer for).
+std::optional<std::string> host_of_usage_key(std::string_view fleet_id, std::string_view key) {
+    const std::string prefix = fleet_usage_prefix(fleet_id);
+    if (key.substr(0, prefix.size()) != prefix)
+        return std::nullopt;
+    const std::string_view rest = key.substr(prefix.size());
+    const std::size_t slash = rest.find('/');
+    const std::string_view host = rest.substr(0, slash);
+    if (slash == std::string_view::npos || !check_host_name(host) ||
+        host.find('*') != std::string_view::npos)
+        return std::nullopt;
+    return std::string(host);
+}
+
 // Each host's shards merged as read, only the kept clients' entries held.
 Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
-                   std::int64_t& revision, std::map<std::string, HostLastUse>& hosts) {
+                   std::int64_t& revision, HostsRead& read) {
     return for_each_published(
         etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, "last-use shards", revision,
         [&](const EtcdKeyValue& kv) -> Status {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
-            if (!key)
-                return key.error();
-            HostLastUse& host = hosts[key->host];
-            host.host = key->host;
-            if (Status s = merge_last_use_shard(kv.value, kept.keep, host.uses, host.entries);
-                !s) {
-                return make_error(s.code(), "host " + key->host + ": etcd key " + kv.key + ": " +
-                                                s.error().message);
+            if (!key) {
+                const auto host = host_of_usage_key(fleet_id, kv.key);
+                if (!host)
+                    return key.error();
+                read.refuse(*host, kv.key, key.error());
+                return {};
             }
+            HostLastUse* host = read.host(key->host);
+            if (host == nullptr)
+                return {};
+            if (Status s = merge_last_use_shard(kv.value, kept.keep, host->uses, host->entries); !s)
+                read.refuse(key->host, kv.key, s.error());
             return {};
         });
 }
@@ -441,7 +481,7 @@ std::size_t ids_not_in_registry(const ShardEntries& entries, const KeptClients& 
 }
 
 Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
-                    std::map<std::string, HostLastUse>& hosts) {
+                    HostsRead& read) {
     return for_each_published(
         etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, "publish markers", revision,
         [&](const EtcdKeyValue& kv) -> Status {
@@ -450,12 +490,11 @@ Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& r
                 return host_name.error();
             auto marker = decode_publish_marker(kv.value);
             if (!marker) {
-                return make_error(marker.error().code, "host " + *host_name + ": etcd key " +
-                                                           kv.key + ": " + marker.error().message);
+                read.refuse(*host_name, kv.key, marker.error());
+                return {};
             }
-            HostLastUse& host = hosts[*host_name];
-            host.host = *host_name;
-            host.marker = *marker;
+            if (HostLastUse* host = read.host(*host_name))
+                host->marker = *marker;
             return {};
         });
 }
@@ -466,12 +505,13 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
                                          const KeptClients& kept) {
     if (Status s = check_fleet_id(fleet_id); !s)
         return s.error();
-    std::map<std::string, HostLastUse> by_host;
+    HostsRead read;
+    std::map<std::string, HostLastUse>& by_host = read.hosts;
     FleetLastUse fleet;
     std::int64_t revision = 0;  // the shards' first page's, for every later read
-    if (Status s = read_shards(etcd, fleet_id, kept, revision, by_host); !s)
+    if (Status s = read_shards(etcd, fleet_id, kept, revision, read); !s)
         return s.error();
-    Status markers = read_markers(etcd, fleet_id, revision, by_host);
+    Status markers = read_markers(etcd, fleet_id, revision, read);
     if (!markers && markers.code() != Errc::permission_denied)
         return markers.error();
     if (!markers) {
@@ -508,6 +548,8 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
         }
         fleet.hosts.push_back(std::move(entry.second));
     }
+    for (auto& [host, error] : read.refused)
+        fleet.refused.push_back(RefusedHost{host, std::move(error)});
     return fleet;
 }
 

@@ -174,10 +174,19 @@ HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept
 // the registry does not hold than it has clients, and over
 // kFloodWarningFloor (fewer: clients deleted since its last pass; dropped
 // all the same); markers this etcd user may not read (then no host is
-// judged stale: markers_read false). A malformed shard or marker is an
-// error naming the host and the key.
+// judged stale: markers_read false). A host with a malformed shard, marker
+// or key under its prefix is left out of `hosts` and named in `refused`
+// (the error names the host and the key): a reader that filters on last use
+// must fail then (that host's clients could look unused), one that only
+// shows it shows the other hosts'. A key that names no host, too many keys
+// or etcd failing is an error.
+struct RefusedHost {
+    std::string host;
+    Error error;
+};
 struct FleetLastUse {
     std::vector<HostLastUse> hosts;
+    std::vector<RefusedHost> refused;  // in host order
     std::vector<std::string> warnings;
     // False: the markers could not be read, so whether any host is stale is
     // unknown (not "none is"), even of hosts not in `hosts`.
