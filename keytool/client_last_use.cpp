@@ -51,7 +51,9 @@ bool is_stale(const keyauth::HostLastUse& host, std::int64_t now) {
 }
 
 nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
-                                        std::int64_t now) {
+                                        bool markers_read, std::int64_t now) {
+    if (!markers_read)
+        return nullptr;
     nlohmann::ordered_json stale = nlohmann::ordered_json::array();
     for (const auto& host : hosts) {
         if (!is_stale(host, now))
@@ -118,7 +120,7 @@ keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& reco
             [](const keyauth::ClientRecord& record, std::string_view id) { return record.id < id; });
         return at != records.end() && at->id == id;
     };
-    return keyauth::KeptClients{keep, records.size()};
+    return keyauth::KeptClients{keep, records.size(), records.size()};
 }
 
 keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
@@ -143,16 +145,27 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
         if (fleet.error().code != keyauth::Errc::permission_denied)
             std::fprintf(stderr, "keytool: last use in etcd left out: %s\n",
                          fleet.error().message.c_str());
+        last_use.markers_read = false;  // no host judged: stale_hosts unknown, not none
         return last_use;
     }
     if (!fleet)
         return keyauth::make_error(fleet.error().code,
                                    "last use in etcd: " + fleet.error().message);
+    // A host whose shards or marker are not as written: filtering fails
+    // (its clients could look unused), showing leaves that host out only.
+    if (!fleet->refused.empty() && need == LastUseNeed::to_filter) {
+        const keyauth::Error& first = fleet->refused.front().error;
+        return keyauth::make_error(first.code, "last use in etcd: " + first.message);
+    }
+    for (const auto& refused : fleet->refused)
+        std::fprintf(stderr, "keytool: last use in etcd left out: %s\n",
+                     refused.error.message.c_str());
     for (const auto& warning : fleet->warnings)
         std::fprintf(stderr, "keytool: last use: %s\n", warning.c_str());
     for (const auto& host : fleet->hosts)
         keyauth::merge_last_use(last_use.merged, host.uses);
     last_use.any_source = last_use.any_source || !fleet->hosts.empty();
+    last_use.markers_read = fleet->markers_read;
     last_use.hosts = std::move(fleet->hosts);
     return last_use;
 }

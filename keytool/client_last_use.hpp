@@ -24,6 +24,7 @@ struct ClientLastUse {
     keyauth::LastUseMap merged;               // files and hosts: the latest per client
     std::vector<keyauth::HostLastUse> hosts;  // from etcd, each host's own
     bool any_source = false;                  // a file given, or a host that published
+    bool markers_read = true;  // false: whether a host is stale is unknown (FleetLastUse)
 
     // "2026-12-03 (host-a), 2026-12-01 (host-b, stale: as of 2026-12-02
     // 08:00:00 +0000 UTC)": each host that saw the client.
@@ -38,9 +39,11 @@ bool is_stale(const keyauth::HostLastUse& host, std::int64_t now);
 // "stale: as of 2026-12-02 08:00:00 +0000 UTC": when what a stale host says was true.
 std::string stale_as_of(const keyauth::HostLastUse& host);
 // "stale_hosts": [{"host": "edge2", "published_at": Unix seconds, or null
-// for a host that publishes no marker}, ...], in host order.
+// for a host that publishes no marker}, ...], in host order; null when the
+// markers could not be read (!markers_read): unknown, so that a script never
+// takes "[]", none stale, for it.
 nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
-                                        std::int64_t now);
+                                        bool markers_read, std::int64_t now);
 // "edge2: last published 3 h 10 min ago (2026-12-05 09:00:00 +0000 UTC)", or why
 // its age is not known; host names are checked before they get here.
 std::string describe_stale_host(const keyauth::HostLastUse& host, std::int64_t now);
@@ -54,9 +57,10 @@ keyauth::KeptClients kept_clients(const std::vector<keyauth::ClientRecord>& reco
 // (the fleet's warnings said on stderr). Anything that cannot be
 // read, or a malformed shard, fails the command: a host left out could make
 // a used client look unused. Except, when the caller only shows it (show,
-// list --json without --unused), an etcd user not allowed to read
-// /keyauth-usage/, or a shard there that is not one: then no host's last
-// use is shown, as before it existed (the latter said on stderr).
+// list --json without --unused): a host whose shard or marker is not one is
+// left out, the others shown (said on stderr, naming it); an etcd user not
+// allowed to read /keyauth-usage/, or etcd failing: no host's last use is
+// shown, as before it existed (the latter said on stderr).
 enum class LastUseNeed { to_filter, to_show };
 keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation,
                                                     const std::vector<std::string>& files,

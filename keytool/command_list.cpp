@@ -179,7 +179,7 @@ keyauth::Status print_table(ClientSource& source, const ListFilter& filter,
 }
 
 // stale_hosts: the same for every client (the array stays an array), set
-// when the fleet's last use was read.
+// when the fleet's last use was read; null when staleness was not judged.
 keyauth::Status print_json(ClientSource& source, const ListFilter& filter,
                            const keyauth::LastUseMap* last_use,
                            const std::optional<nlohmann::ordered_json>& stale_hosts) {
@@ -266,11 +266,10 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
     std::optional<nlohmann::ordered_json> stale_hosts;
     const bool wants_last_use = arguments.flag("last-use") || arguments.flag("unused");
     if (wants_last_use || (invocation.etcd.enabled() && arguments.flag("json"))) {
-        auto read = read_client_last_use(invocation, arguments.values("last-use"),
-                                         fleet_records ? kept_clients(*fleet_records)
-                                                       : keyauth::KeptClients{},
-                                         arguments.flag("unused") ? LastUseNeed::to_filter
-                                                                  : LastUseNeed::to_show);
+        auto read = read_client_last_use(
+            invocation, arguments.values("last-use"),
+            fleet_records ? kept_clients(*fleet_records) : keyauth::KeptClients::nothing(),
+            arguments.flag("unused") ? LastUseNeed::to_filter : LastUseNeed::to_show);
         if (!read)
             return report_failure(read.error());
         if (!read->any_source && arguments.flag("unused")) {
@@ -282,7 +281,7 @@ int run_list(const Invocation& invocation, const Arguments& arguments) {
             last_use = std::move(read->merged);
         if (invocation.etcd.enabled() && last_use) {
             warn_stale_hosts(read->hosts, now, arguments.flag("unused"));
-            stale_hosts = stale_hosts_json(read->hosts, now);
+            stale_hosts = stale_hosts_json(read->hosts, read->markers_read, now);
         }
     }
     if (const auto unused = arguments.value("unused")) {

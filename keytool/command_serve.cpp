@@ -18,9 +18,9 @@ nlohmann::ordered_json console::describe_client(std::string_view id,
     return client_json(id, credentials, now);
 }
 
-nlohmann::ordered_json console::describe_stale_hosts(
-    const std::vector<keyauth::HostLastUse>& hosts, std::int64_t now) {
-    return stale_hosts_json(hosts, now);
+nlohmann::ordered_json console::describe_stale_hosts(const std::vector<keyauth::HostLastUse>& hosts,
+                                                     bool markers_read, std::int64_t now) {
+    return stale_hosts_json(hosts, markers_read, now);
 }
 
 console::ClientFiles console::client_files(const keyauth::IssuedClient& issued) {
@@ -48,8 +48,11 @@ int run_serve(const Invocation& invocation, const Arguments& arguments) {
             if (!records)
                 return keyauth::Result<keyauth::FleetLastUse>(records.error());
             auto fleet = read_fleet_last_use(etcd, kept_clients(*records));
-            if (!fleet && fleet.error().code == keyauth::Errc::permission_denied)
-                return keyauth::Result<keyauth::FleetLastUse>(keyauth::FleetLastUse{});
+            if (!fleet && fleet.error().code == keyauth::Errc::permission_denied) {
+                keyauth::FleetLastUse none;
+                none.markers_read = false;  // no host judged: stale_hosts null
+                return keyauth::Result<keyauth::FleetLastUse>(std::move(none));
+            }
             return fleet;
         };
     if (const auto listen = arguments.value("listen")) {

@@ -43,7 +43,7 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     // Only this client's is kept; the registry's size bounds what a host may publish.
     std::optional<ClientLastUse> last_use;
     if (arguments.flag("last-use") || invocation.etcd.enabled()) {
-        keyauth::KeptClients kept{[&id](std::string_view other) { return other == id; }, 0};
+        keyauth::KeptClients kept{[&id](std::string_view other) { return other == id; }, 0, 1};
         if (invocation.etcd.enabled()) {
             auto registry_size = (*registry)->count();
             if (!registry_size)
@@ -64,7 +64,8 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
             add_last_use_field(client, last_use->merged, id);
             if (invocation.etcd.enabled()) {
                 last_use->add_by_host_field(client, id);
-                client["stale_hosts"] = stale_hosts_json(last_use->hosts, now);
+                client["stale_hosts"] =
+                    stale_hosts_json(last_use->hosts, last_use->markers_read, now);
             }
         }
         std::printf("%s\n", json_text(client).c_str());

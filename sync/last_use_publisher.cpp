@@ -93,18 +93,32 @@ keyauth::Result<std::vector<std::string>> LastUsePublisher::shards_to_publish() 
             return one.error();
         keyauth::merge_last_use(uses, *one);
     }
-    // And what this host published before: a file made again (moved aside,
-    // a new disk, a reinstall under the same host name) must not erase
-    // the host's history and show a client used last week as never used.
-    // A shard that is not one holds no history: it is written over.
-    for (const auto& entry : published_) {
-        if (auto held = keyauth::decode_last_use_shard(entry.second))
-            keyauth::merge_last_use(uses, *held);
-    }
     // What the servers read: no LMDB, no lock, so the writer never waits.
     auto registry = keyauth::RegistryReader::open(options_.registry_dir);
     if (!registry)
         return registry.error();
+    // And what this host published before: a file made again (moved aside,
+    // a new disk, a reinstall under the same host name) must not erase
+    // the host's history and show a client used last week as never used.
+    // A shard that is not one holds no history: it is written over. Only
+    // the registry's clients are kept as it is read: what etcd holds under
+    // this host's prefix is bounded by etcd's quota, not by the registry.
+    Status lookup;  // the first lookup that failed: nothing published then
+    const auto in_registry = [&registry, &lookup](std::string_view id) {
+        keyauth::ClientCredentials credentials;
+        const Status found = (*registry)->find(id, credentials);
+        if (!found && found.code() != Errc::unknown_client && lookup)
+            lookup = found;
+        return found.ok();
+    };
+    for (const auto& entry : published_) {
+        keyauth::LastUseMap held;
+        keyauth::ShardEntries entries;
+        if (keyauth::merge_last_use_shard(entry.second, in_registry, held, entries))
+            keyauth::merge_last_use(uses, held);
+    }
+    if (!lookup)
+        return lookup.error();
     keyauth::LastUseMap known;
     for (const auto& [id, seconds] : uses) {
         keyauth::ClientCredentials credentials;

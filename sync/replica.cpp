@@ -248,7 +248,20 @@ struct Replica::State {
         return value && *value ? **value : std::string();
     }
 
+    // The registry opened (again), its progress read; on failure none is
+    // held (`registry` null: a half-open one is not served) and the watcher
+    // follows nothing, so nothing touches it until the loop ends.
     Status open() {
+        Status opened = open_registry();
+        if (!opened) {
+            registry.reset();
+            if (watcher)
+                watcher->mode = Follow::none;
+        }
+        return opened;
+    }
+
+    Status open_registry() {
         registry.reset();
         auto opened =
             keyauth::LmdbRegistry::open(options.layout.dir, keyauth::OpenMode::read_write);
@@ -1223,7 +1236,19 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     };
 
+    // After a swap (or a failed rebuild) the registry could not be opened
+    // again: no step may run on none. The loop ends, the supervisor
+    // (systemd: Restart=always) starts keyauth-sync afresh, which opens it
+    // or says why not.
+    const auto registry_lost = [&s](const Status& why) {
+        log_line("the registry could not be opened again (%s): ending, to be started afresh",
+                 why ? "no registry open" : why.error().message.c_str());
+        return make_error(Errc::io_error, "the registry could not be opened again" +
+                                              (why ? std::string() : ": " + why.error().message));
+    };
     while (!should_stop()) {
+        if (!s.registry)
+            return registry_lost({});
         if (requested || s.options.rebuild_requested()) {
             log_line("rebuild requested");
             requested = false;
@@ -1239,6 +1264,8 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             step = s.rebuild();
         else if (s.revision == 0)
             step = s.load_in_place();
+        if (!s.registry)
+            return registry_lost(step);
         if (!step && s.read_again) {
             s.read_again = false;
             log_line("%s", step.error().message.c_str());

@@ -103,6 +103,12 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
                               "--last-use FILE, once per host, or with --etcd a host that "
                               "publishes (keyauth-sync --publish-last-use)");
     }
+    if (*unused && !last_use_.fleet_refused().empty()) {
+        // Shown without it, but not filtered on: its clients could look unused.
+        return error_response(400, "unused needs every host's last use: host " +
+                                       last_use_.fleet_refused().front() +
+                                       "'s could not be read (last_use_errors says why)");
+    }
     auto registry = store_->open_to_read();
     if (!registry)
         return error_response(registry.error());
@@ -128,7 +134,8 @@ HttpResponse ConsoleApi::list_clients(const QueryParams& query, std::int64_t now
     if (last_use_.given())
         out["last_use_errors"] = std::move(last_use_errors);
     if (last_use_.from_fleet())
-        out["stale_hosts"] = describe_stale_hosts(last_use_.fleet_hosts(), now);
+        out["stale_hosts"] =
+            describe_stale_hosts(last_use_.fleet_hosts(), last_use_.fleet_markers_read(), now);
     return json_response(200, out);
 }
 

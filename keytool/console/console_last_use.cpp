@@ -79,7 +79,13 @@ keyauth::Status LastUseRecords::refresh_fleet() {
     }
     fleet_uses_ = std::move(uses);
     fleet_hosts_ = std::move(fleet->hosts);
+    fleet_markers_read_ = fleet->markers_read;
     fleet_warnings_.clear();
+    fleet_refused_.clear();
+    for (auto& refused : fleet->refused) {
+        fleet_warnings_.push_back("last use in etcd left out: " + refused.error.message);
+        fleet_refused_.push_back(std::move(refused.host));
+    }
     for (auto& warning : fleet->warnings)
         fleet_warnings_.push_back("last use in etcd: " + std::move(warning));
     merge_again_ = true;

@@ -46,6 +46,11 @@ class LastUseRecords {
     // The fleet's hosts as last read, with their markers (uses left out:
     // merged() holds them).
     const std::vector<keyauth::HostLastUse>& fleet_hosts() const noexcept { return fleet_hosts_; }
+    // False: the markers could not be read; no host can be judged stale.
+    bool fleet_markers_read() const noexcept { return fleet_markers_read_; }
+    // The hosts left out of the last read (a shard or marker not as written):
+    // the others' last use is shown, unused= is refused.
+    const std::vector<std::string>& fleet_refused() const noexcept { return fleet_refused_; }
 
   private:
     // What stat says of a file: when any of it differs, the file is read again.
@@ -77,6 +82,8 @@ class LastUseRecords {
     std::optional<std::chrono::steady_clock::time_point> fleet_read_at_;
     keyauth::LastUseMap fleet_uses_;  // every host's, merged
     std::vector<keyauth::HostLastUse> fleet_hosts_;
+    bool fleet_markers_read_ = true;
+    std::vector<std::string> fleet_refused_;
     std::string fleet_error_;  // the last read's, until one succeeds
     std::vector<std::string> fleet_warnings_;  // the last read's that succeeded
 };

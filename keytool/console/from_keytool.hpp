@@ -28,9 +28,10 @@ nlohmann::ordered_json describe_client(std::string_view id,
                                        std::int64_t now);
 
 // The hosts whose last use may be out of date, as `keytool list --json`
-// gives them: [{"host": ..., "published_at": Unix seconds or null}, ...].
+// gives them: [{"host": ..., "published_at": Unix seconds or null}, ...];
+// null when the markers could not be read (not judged).
 nlohmann::ordered_json describe_stale_hosts(const std::vector<keyauth::HostLastUse>& hosts,
-                                            std::int64_t now);
+                                            bool markers_read, std::int64_t now);
 
 // What a new client is handed once, as `keytool gen --zip` saves it.
 struct ClientFiles {

@@ -142,27 +142,47 @@ void ids_the_registry_does_not_hold_are_dropped_as_read(void**) {
     const std::string kept_id = flood.begin()->first;
     const auto keep = [&](std::string_view id) { return id == kept_id || id == "alice"; };
     LastUseMap into{{kept_id, kDecember3 + 3 * kDay}};  // a later day another host saw
-    std::size_t entries = 0;
+    keyauth::ShardEntries entries;
     for (int pass = 0; pass < 3; ++pass) {  // the same shards again: no more held
         for (const auto& shard : shards)
             assert_true(keyauth::merge_last_use_shard(shard, keep, into, entries).ok());
     }
-    assert_int_equal(entries, 3 * flood.size());
+    assert_int_equal(entries.read, 3 * flood.size());
+    assert_int_equal(entries.dropped, 3 * flood.size() - 3);  // kept_id, once a pass
     assert_int_equal(into.size(), 1);
     assert_int_equal(into.at(kept_id), kDecember3 + 3 * kDay);  // the latest kept
     // An earlier day merged in from a shard is overtaken by a later one.
     LastUseMap alice;
-    std::size_t counted = 0;
+    keyauth::ShardEntries counted;
     assert_true(keyauth::merge_last_use_shard(keyauth::encode_last_use_shards(some_uses()).front(),
                                               keep, alice, counted)
                     .ok());
-    assert_int_equal(counted, some_uses().size());
+    assert_int_equal(counted.read, some_uses().size());
     assert_true(alice == (LastUseMap{{"alice", kDecember3}}));
     // A malformed shard is refused whatever is kept.
     assert_false(keyauth::merge_last_use_shard(bytes({1, 1, 0, 1, '-', 1}),
                                                [](std::string_view) { return false; }, alice,
                                                counted)
                      .ok());
+}
+
+// A filter forgotten (KeptClients{}, an empty function) keeps nothing:
+// there is no way to read a prefix of shards keeping every id by accident.
+void no_filter_keeps_nothing(void**) {
+    const auto shard = keyauth::encode_last_use_shards(some_uses()).front();
+    LastUseMap into;
+    keyauth::ShardEntries entries;
+    assert_true(
+        keyauth::merge_last_use_shard(shard, keyauth::KeptClients{}.keep, into, entries).ok());
+    assert_int_equal(entries.read, some_uses().size());  // counted, as for a flooding host's
+    assert_int_equal(entries.dropped, some_uses().size());
+    assert_int_equal(into.size(), 0);
+    assert_true(
+        keyauth::merge_last_use_shard(shard, keyauth::KeptClients::nothing().keep, into, entries)
+            .ok());
+    assert_int_equal(into.size(), 0);
+    // One shard decoded whole is bounded by its size: every id of it.
+    assert_int_equal(keyauth::decode_last_use_shard(shard)->size(), some_uses().size());
 }
 
 void a_host_is_not_judged_when_markers_are_not_readable(void**) {
@@ -287,6 +307,7 @@ int main() {
         cmocka_unit_test(every_byte_changed_is_refused_or_reads_differently_but_validly),
         cmocka_unit_test(each_rule_is_enforced),
         cmocka_unit_test(ids_the_registry_does_not_hold_are_dropped_as_read),
+        cmocka_unit_test(no_filter_keeps_nothing),
         cmocka_unit_test(a_host_is_not_judged_when_markers_are_not_readable),
         cmocka_unit_test(keys_are_outside_what_replicas_watch),
         cmocka_unit_test(a_marker_reads_back_as_written),

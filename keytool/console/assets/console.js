@@ -100,10 +100,13 @@ function showLastUse(page) {
   warning.textContent = warning.hidden ? ''
     : `Last use shown as last read; cannot read again: ${page.last_use_errors.join('; ')}`;
   // Hosts that stopped publishing (keytool --etcd serve): their last use is as of then.
+  // null: the markers could not be read, so no host could be judged (unknown, not none).
+  const unjudged = page.stale_hosts === null;
   const stale = Array.isArray(page.stale_hosts) ? page.stale_hosts : [];
   const note = $('stale-hosts-note');
-  note.hidden = !given || stale.length === 0;
+  note.hidden = !given || (!unjudged && stale.length === 0);
   note.textContent = note.hidden ? ''
+    : unjudged ? 'Whether a host stopped publishing is not known (its publish marker not readable): a client used on such a host may show an older last use, or as unused.'
     : 'Last use may be out of date: ' + stale.map((host) => `${host.host} as of ${host.published_at === null ? 'an unknown time (no publish marker)' : lastUseText(host.published_at)}`).join(', ')
       + '. Clients used there since may show an older last use, or as unused.';
   return given;

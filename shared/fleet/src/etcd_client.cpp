@@ -20,6 +20,7 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // gRPC status codes the gateway passes through.
+constexpr int kGrpcPermissionDenied = 7;
 constexpr int kGrpcOutOfRange = 11;
 constexpr int kGrpcUnavailable = 14;
 constexpr int kGrpcUnauthenticated = 16;
@@ -217,14 +218,17 @@ struct EtcdClient::Impl {
         const std::string what = "etcd " + endpoint + ": " + message;
         if (code == kGrpcOutOfRange && message.find("compacted") != std::string::npos)
             return {Next::give_up, make_error(Errc::not_found, what)};
+        // The token expired or was revoked: log in again (once). Only a
+        // request etcd refuses with PERMISSION_DENIED is about the key.
         if (code == kGrpcUnauthenticated)
-            return {Next::authenticate, make_error(Errc::permission_denied, what)};
+            return {Next::authenticate, make_error(Errc::authentication_failed, what)};
         // No leader, leader changed, timed out, a member shutting down.
         if (code == kGrpcUnavailable || code == kGrpcDeadlineExceeded || exchange.status >= 500 ||
             message.find("leader") != std::string::npos)
             return {Next::other_endpoint, make_error(Errc::io_error, what)};
         return {Next::give_up,
-                make_error(code == 7 ? Errc::permission_denied : Errc::io_error, what)};
+                make_error(code == kGrpcPermissionDenied ? Errc::permission_denied : Errc::io_error,
+                           what)};
     }
 
     // nullopt once a token is held.
@@ -248,10 +252,16 @@ struct EtcdClient::Impl {
         }
         Failure failure = judge(endpoint, exchange);
         if (failure.next != Next::other_endpoint) {
+            // Whatever the member said (a wrong password is gRPC 3, a TLS
+            // failure no answer at all), the login failed: not a permission
+            // on a key, which a reader may take as "not allowed, go on".
             failure.next = Next::give_up;
             failure.error =
-                make_error(Errc::permission_denied,
-                           "etcd refused user " + options.user + ": " + failure.error.message);
+                make_error(Errc::authentication_failed,
+                           exchange.transport == CURLE_OK
+                               ? "etcd refused user " + options.user + ": " + failure.error.message
+                               : "cannot log in to etcd as user " + options.user + ": " +
+                                     failure.error.message);
         }
         return failure;
     }

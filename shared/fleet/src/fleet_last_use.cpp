@@ -93,7 +93,8 @@ class ShardReader {
 // One entry: front-coded id after `previous`, then its day; into `into`
 // (the later day kept) if `keep` takes its id.
 Status read_entry(ShardReader& reader, std::string& previous,
-                  const std::function<bool(std::string_view)>& keep, LastUseMap& into) {
+                  const std::function<bool(std::string_view)>& keep, LastUseMap& into,
+                  ShardEntries& entries) {
     auto shared = reader.varint("an id's shared length");
     if (!shared)
         return shared.error();
@@ -117,11 +118,14 @@ Status read_entry(ShardReader& reader, std::string& previous,
         return day.error();
     if (*day > kLastDay)
         return corrupt("a day no calendar holds");
-    if (!keep || keep(id)) {
+    ++entries.read;
+    if (keep && keep(id)) {  // no filter keeps nothing, never everything
         const auto seconds = static_cast<std::int64_t>(*day) * kSecondsPerDay;
         auto [it, added] = into.emplace(id, seconds);
         if (!added)
             it->second = std::max(it->second, seconds);
+    } else {
+        ++entries.dropped;
     }
     previous = std::move(id);
     return {};
@@ -316,15 +320,17 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses, std::siz
 
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes) {
     LastUseMap uses;
-    std::size_t entries = 0;
-    if (Status s = merge_last_use_shard(bytes, {}, uses, entries); !s)
+    ShardEntries entries;
+    // Every id: one shard's worth, at most kLastUseShardMaxBytes.
+    const auto every_id = [](std::string_view) { return true; };
+    if (Status s = merge_last_use_shard(bytes, every_id, uses, entries); !s)
         return s.error();
     return uses;
 }
 
 Status merge_last_use_shard(std::string_view bytes,
-                            const std::function<bool(std::string_view id)>& keep,
-                            LastUseMap& into, std::size_t& entries) {
+                            const std::function<bool(std::string_view id)>& keep, LastUseMap& into,
+                            ShardEntries& entries) {
     if (bytes.empty())
         return corrupt("empty");
     if (static_cast<std::uint8_t>(bytes[0]) != kLastUseShardVersion) {
@@ -341,9 +347,8 @@ Status merge_last_use_shard(std::string_view bytes,
         return corrupt("no entries");
     std::string previous;
     for (std::uint64_t i = 0; i < *count; ++i) {
-        if (Status s = read_entry(reader, previous, keep, into); !s)
+        if (Status s = read_entry(reader, previous, keep, into, entries); !s)
             return s;
-        ++entries;
     }
     if (!reader.at_end())
         return corrupt("bytes after the last entry");
@@ -407,28 +412,76 @@ Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int6
     }
 }
 
+// The hosts read so far, and those refused: one host's bad shard or
+// marker costs that host, not the fleet.
+struct HostsRead {
+    std::map<std::string, HostLastUse> hosts;
+    std::map<std::string, Error> refused;
+
+    // The host's entry, or none once it is refused.
+    HostLastUse* host(const std::string& name) {
+        if (refused.count(name) != 0)
+            return nullptr;
+        HostLastUse& host = hosts[name];
+        host.host = name;
+        return &host;
+    }
+    void refuse(const std::string& name, const std::string& key, const Error& error) {
+        hosts.erase(name);
+        refused.emplace(name,
+                        make_error(error.code, "host " + name + ": etcd key " + printable_key(key) +
+                                                   ": " + error.message));
+    }
+};
+
+// The host a key under the usage prefix is under, when it names one (a key
+// there that is no shard is that host's to answer for).
+std::optional<std::string> host_of_usage_key(std::string_view fleet_id, std::string_view key) {
+    const std::string prefix = fleet_usage_prefix(fleet_id);
+    if (key.substr(0, prefix.size()) != prefix)
+        return std::nullopt;
+    const std::string_view rest = key.substr(prefix.size());
+    const std::size_t slash = rest.find('/');
+    const std::string_view host = rest.substr(0, slash);
+    if (slash == std::string_view::npos || !check_host_name(host) ||
+        host.find('*') != std::string_view::npos)
+        return std::nullopt;
+    return std::string(host);
+}
+
 // Each host's shards merged as read, only the kept clients' entries held.
 Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
-                   std::int64_t& revision, std::map<std::string, HostLastUse>& hosts) {
+                   std::int64_t& revision, HostsRead& read) {
     return for_each_published(
         etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, "last-use shards", revision,
         [&](const EtcdKeyValue& kv) -> Status {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
-            if (!key)
-                return key.error();
-            HostLastUse& host = hosts[key->host];
-            host.host = key->host;
-            if (Status s = merge_last_use_shard(kv.value, kept.keep, host.uses, host.entries);
-                !s) {
-                return make_error(s.code(), "host " + key->host + ": etcd key " + kv.key + ": " +
-                                                s.error().message);
+            if (!key) {
+                const auto host = host_of_usage_key(fleet_id, kv.key);
+                if (!host)
+                    return key.error();
+                read.refuse(*host, kv.key, key.error());
+                return {};
             }
+            HostLastUse* host = read.host(key->host);
+            if (host == nullptr)
+                return {};
+            if (Status s = merge_last_use_shard(kv.value, kept.keep, host->uses, host->entries); !s)
+                read.refuse(key->host, kv.key, s.error());
             return {};
         });
 }
 
+// Of the entries `kept` refused, those that cannot be the registry's: all of
+// them when it keeps the whole registry, a lower bound when it keeps fewer.
+std::size_t ids_not_in_registry(const ShardEntries& entries, const KeptClients& kept) {
+    const std::size_t registry_refused =
+        kept.registry_size - std::min(kept.registry_ids_kept, kept.registry_size);
+    return entries.dropped - std::min(entries.dropped, registry_refused);
+}
+
 Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
-                    std::map<std::string, HostLastUse>& hosts) {
+                    HostsRead& read) {
     return for_each_published(
         etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, "publish markers", revision,
         [&](const EtcdKeyValue& kv) -> Status {
@@ -437,12 +490,11 @@ Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& r
                 return host_name.error();
             auto marker = decode_publish_marker(kv.value);
             if (!marker) {
-                return make_error(marker.error().code, "host " + *host_name + ": etcd key " +
-                                                           kv.key + ": " + marker.error().message);
+                read.refuse(*host_name, kv.key, marker.error());
+                return {};
             }
-            HostLastUse& host = hosts[*host_name];
-            host.host = *host_name;
-            host.marker = *marker;
+            if (HostLastUse* host = read.host(*host_name))
+                host->marker = *marker;
             return {};
         });
 }
@@ -453,17 +505,19 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
                                          const KeptClients& kept) {
     if (Status s = check_fleet_id(fleet_id); !s)
         return s.error();
-    std::map<std::string, HostLastUse> by_host;
+    HostsRead read;
+    std::map<std::string, HostLastUse>& by_host = read.hosts;
     FleetLastUse fleet;
     std::int64_t revision = 0;  // the shards' first page's, for every later read
-    if (Status s = read_shards(etcd, fleet_id, kept, revision, by_host); !s)
+    if (Status s = read_shards(etcd, fleet_id, kept, revision, read); !s)
         return s.error();
-    Status markers = read_markers(etcd, fleet_id, revision, by_host);
+    Status markers = read_markers(etcd, fleet_id, revision, read);
     if (!markers && markers.code() != Errc::permission_denied)
         return markers.error();
     if (!markers) {
         // A role granted before markers existed (docs/FLEET.md, "Upgrading"):
         // last use is still shown, but no host can be judged stale.
+        fleet.markers_read = false;
         for (auto& entry : by_host) {
             entry.second.marker.reset();
             entry.second.markers_read = false;
@@ -479,17 +533,23 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
     fleet.hosts.reserve(by_host.size());
     for (auto& entry : by_host) {
         const HostLastUse& host = entry.second;
-        if (host.entries > kept.registry_size) {
+        const std::size_t foreign = ids_not_in_registry(host.entries, kept);
+        if (foreign > kept.registry_size && foreign > kFloodWarningFloor) {
             fleet.warnings.push_back(
-                "host " + host.host + " published " + std::to_string(host.entries) +
-                " last-use entries, more than the registry's " +
+                "host " + host.host + " published " + std::to_string(host.entries.read) +
+                " last-use entries, at least " + std::to_string(foreign) +
+                " of ids the registry does not hold (it holds " +
                 std::to_string(kept.registry_size) +
-                " clients: those of ids the registry does not hold are dropped (a host "
-                "publishes its registry's clients only: check it, and delete what it put under " +
-                fleet_usage_host_prefix(fleet_id, host.host) + "; docs/FLEET.md)");
+                "; clients deleted since the host's last pass explain a few, not this many): "
+                "they are dropped. A host publishes its registry's clients only: find out why "
+                "(a host on another registry, its etcd user misused) before deleting " +
+                fleet_usage_host_prefix(fleet_id, host.host) +
+                ", which deletes that host's published history too (docs/FLEET.md)");
         }
         fleet.hosts.push_back(std::move(entry.second));
     }
+    for (auto& [host, error] : read.refused)
+        fleet.refused.push_back(RefusedHost{host, std::move(error)});
     return fleet;
 }
 

@@ -2,7 +2,8 @@
 # markers (read on /keyauth-usage/ only) is denied the markers under
 # /keyauth-usage-hosts/. keytool --etcd list --unused, show and serve still
 # give the hosts' last use, say once how to grant the markers, and name no
-# host stale (that cannot be judged without them).
+# host stale: --json and the console give stale_hosts null (unknown), never
+# [] (none stale), which a script could take for a clean answer.
 source "$FLEET_LIB"
 source "$(dirname "$FLEET_LIB")/../console/console_lib.sh"
 start_fleet alice bob carol
@@ -43,13 +44,15 @@ expect_contains "$(cat "$WORK/err")" "no host is named stale" "what it means"
 expect_eq "$(grep -c . "$WORK/err")" 1 "stderr's lines (one warning, no host named)"
 admin list --unused 1d --json >"$WORK/out" 2>/dev/null || fail "list --unused --json"
 expect_eq "$(unused_ids <"$WORK/out")" "bob carol" "the unused clients"
-expect_contains "$(cat "$WORK/out")" '"stale_hosts":[]' "--json's stale_hosts"
+expect_contains "$(cat "$WORK/out")" '"stale_hosts":null' "--json's stale_hosts (unknown, not none)"
+expect_not_contains "$(cat "$WORK/out")" '"stale_hosts":[]' "--json's stale_hosts"
 pass "list --unused: answers, warns once how to grant the markers, names no host stale"
 
 admin show alice >"$WORK/out" 2>"$WORK/err" || fail "show alice: $(cat "$WORK/err")"
 expect_contains "$(cat "$WORK/out")" "LAST USED BY HOST   $TODAY (host-a)" "show alice"
 expect_not_contains "$(cat "$WORK/out")" "STALE HOSTS" "show alice"
 expect_contains "$(cat "$WORK/err")" "$WARNING" "show's warning"
+expect_contains "$(admin show alice --json 2>/dev/null)" '"stale_hosts":null' "show --json's stale_hosts"
 pass "show: the hosts' last use kept, the warning said"
 
 start_console --registry "$ADMIN" --etcd "$ETCD" --etcd-user keyauth-admin \
@@ -58,6 +61,6 @@ console_login
 answer=$(api GET '/api/v1/clients?unused=1d')
 expect_contains "$answer" '"total":2,' "unused=1d's total"
 expect_contains "$answer" "$WARNING" "last_use_errors"
-expect_contains "$answer" '"stale_hosts":[]' "stale_hosts"
+expect_contains "$answer" '"stale_hosts":null' "stale_hosts (unknown, not none)"
 stop_console
 pass "keytool serve: last use kept, the warning in last_use_errors, no host stale"

@@ -15,6 +15,11 @@ enum class Errc {
     already_exists,  // duplicate client id or existing output file
     not_found,       // missing file or registry
     permission_denied,
+    // A login refused or impossible (etcd: a wrong or rotated password, a
+    // deleted user, a token refused again after logging in afresh, TLS
+    // failing at login): never "this key may not be read", which is
+    // permission_denied.
+    authentication_failed,
     registry_corrupt,
     registry_full,
     io_error,

@@ -104,7 +104,12 @@ struct EtcdWatchBatch {
 };
 
 // Range errors: Errc::not_found with "compacted" when the revision asked for
-// has been compacted; Errc::io_error when no endpoint answered.
+// has been compacted; Errc::io_error when no endpoint answered;
+// Errc::permission_denied only when etcd refused the request itself (gRPC
+// PERMISSION_DENIED: the user's role may not read the key);
+// Errc::authentication_failed when the login failed (a wrong or rotated
+// password, a deleted user, TLS failing at login, a token refused again
+// after logging in afresh). Every request, a watch too.
 class EtcdClient {
   public:
     static Result<std::unique_ptr<EtcdClient>> connect(EtcdOptions options);

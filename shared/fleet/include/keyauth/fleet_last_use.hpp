@@ -60,6 +60,10 @@ inline constexpr std::string_view kFleetUsageHostsPrefix = "/keyauth-usage-hosts
 inline constexpr std::int64_t kMaxPublishIntervalSeconds = 7 * kSecondsPerDay;
 // A marker dated this far ahead of the reader's clock is not believed fresh.
 inline constexpr std::int64_t kMarkerClockSkewSeconds = 300;
+// A host is named for publishing ids the registry does not hold only past
+// this many (and past the registry's size): fewer are what deletes since
+// its last pass explain.
+inline constexpr std::size_t kFloodWarningFloor = 1000;
 
 // The start of the UTC day holding unix_seconds (a time earlier or equal:
 // still "at least this recent").
@@ -88,25 +92,44 @@ std::vector<std::string> encode_last_use_shards(const LastUseMap& uses,
                                                 std::size_t max_bytes = kLastUseShardMaxBytes);
 // One shard back: id -> the start of its day (Unix seconds). Anything not
 // exactly as encode_last_use_shards writes it is refused (Errc::registry_corrupt).
+// Every id of the shard, kept or not: bounded by one shard's size only; what
+// reads a prefix of shards merges them with a filter (merge_last_use_shard).
 Result<LastUseMap> decode_last_use_shard(std::string_view bytes);
 
 // Whose last use a reader keeps: the registry's clients (or fewer: show
 // keeps its one), and how many clients the registry holds. A host's entries
 // for other ids are dropped as its shards are read, never held: what a
 // reader holds is bounded by the registry, not by what a host wrote (a
-// host's etcd user can fill its own prefix, up to etcd's quota).
+// host's etcd user can fill its own prefix, up to etcd's quota). There is
+// no "keep every id": an empty `keep` (KeptClients{}, nothing()) keeps
+// nothing, so a filter forgotten can never hold unbounded ids.
 struct KeptClients {
     std::function<bool(std::string_view id)> keep;
     std::size_t registry_size = 0;
+    // How many of the registry's ids `keep` accepts: all (list, the
+    // console: the entries it refuses are then exactly those of ids the
+    // registry does not hold) or fewer (show: 1, so at least all but
+    // registry_size - 1 of those refused are).
+    std::size_t registry_ids_kept = 0;
+
+    // No client's: for a caller that reads no fleet (keytool without --etcd).
+    static KeptClients nothing() { return {}; }
+};
+
+// Entries read from shards, and of those how many `keep` refused.
+struct ShardEntries {
+    std::size_t read = 0;
+    std::size_t dropped = 0;
 };
 
 // One shard's entries merged into `into` (the latest day per id), those
-// `keep` refuses dropped as read; `entries` grows by all it holds. A shard
-// not exactly as encode_last_use_shards writes it is refused as
-// decode_last_use_shard refuses it (`into` may then hold part of it).
+// `keep` refuses (all, for an empty `keep`) dropped as read and counted in
+// `entries`. A shard not exactly as encode_last_use_shards writes it is
+// refused as decode_last_use_shard refuses it (`into` may then hold part of
+// it).
 Status merge_last_use_shard(std::string_view bytes,
-                            const std::function<bool(std::string_view id)>& keep,
-                            LastUseMap& into, std::size_t& entries);
+                            const std::function<bool(std::string_view id)>& keep, LastUseMap& into,
+                            ShardEntries& entries);
 
 // A host's publish marker: when its keyauth-sync last published all its
 // shards, and every how many seconds it publishes.
@@ -132,7 +155,7 @@ struct HostLastUse {
     LastUseMap uses;
     std::optional<PublishMarker> marker;
     bool markers_read = true;
-    std::size_t entries = 0;  // in its shards, every id's, kept or not
+    ShardEntries entries;  // in its shards, every id's, kept or not
 };
 
 // Why a host's last use may be out of date at `now`, if it may.
@@ -147,13 +170,27 @@ HostStaleness host_staleness(const HostLastUse& host, std::int64_t now) noexcept
 
 // Every host's (those with shards or a marker), in host order, read at one
 // etcd revision, and what the reader should be told (keytool on stderr, the
-// console in last_use_errors): a host whose shards hold more entries than the
-// registry has clients (the rest dropped), markers this etcd user may not
-// read (then no host is judged stale: markers_read false). A malformed shard
-// or marker is an error naming the host and the key.
+// console in last_use_errors): a host whose shards hold more entries of ids
+// the registry does not hold than it has clients, and over
+// kFloodWarningFloor (fewer: clients deleted since its last pass; dropped
+// all the same); markers this etcd user may not read (then no host is
+// judged stale: markers_read false). A host with a malformed shard, marker
+// or key under its prefix is left out of `hosts` and named in `refused`
+// (the error names the host and the key): a reader that filters on last use
+// must fail then (that host's clients could look unused), one that only
+// shows it shows the other hosts'. A key that names no host, too many keys
+// or etcd failing is an error.
+struct RefusedHost {
+    std::string host;
+    Error error;
+};
 struct FleetLastUse {
     std::vector<HostLastUse> hosts;
+    std::vector<RefusedHost> refused;  // in host order
     std::vector<std::string> warnings;
+    // False: the markers could not be read, so whether any host is stale is
+    // unknown (not "none is"), even of hosts not in `hosts`.
+    bool markers_read = true;
 };
 Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view fleet_id,
                                          const KeptClients& kept);
