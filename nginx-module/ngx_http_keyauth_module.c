@@ -226,12 +226,15 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
     result = ctx->tracked ? &local : &ctx->stream.grant;
 
     /*
-     * judged already if $keyauth_client_id was asked for before access; a
-     * limit_req delay may have lasted seconds since: the verdict holds only
-     * while the registry has not changed
+     * judged already if $keyauth_client_id was asked for before access; the
+     * verdict holds only for the checks it was judged under (a server-level
+     * "set", or a rewrite into another location, judged under another
+     * location's) and, a limit_req delay having maybe lasted seconds since,
+     * only while the registry has not changed
      */
 
     if (ctx->judged
+        && ctx->judged_under == klcf
         && kscf->registry->handle
         && keyauth_registry_generation(kscf->registry->handle)
            == ctx->generation)
@@ -395,6 +398,7 @@ ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
                 == NGX_OK)
             {
                 ctx->judged = 1;
+                ctx->judged_under = klcf;
 
                 if (ctx->verdict->verdict == KEYAUTH_ACCEPTED) {
                     ctx->client_id_len = ctx->verdict->client_id_len;

@@ -91,6 +91,8 @@ typedef struct {
     /* judged before the access phase, for $keyauth_client_id (limit_req) */
     unsigned                       judged:1;
     uint64_t                       generation;  /* the registry's, then */
+    /* the location's checks it was judged under: it holds for those only */
+    ngx_http_keyauth_loc_conf_t   *judged_under;
     keyauth_result_t              *verdict;     /* only then allocated */
     /* stream is linked into the worker's list of open requests */
     unsigned                       tracked:1;
