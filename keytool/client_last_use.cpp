@@ -165,7 +165,8 @@ keyauth::Result<ClientLastUse> read_client_last_use(const Invocation& invocation
     for (const auto& host : fleet->hosts)
         keyauth::merge_last_use(last_use.merged, host.uses);
     last_use.any_source = last_use.any_source || !fleet->hosts.empty();
-    last_use.markers_read = fleet->markers_read;
+    // A host left out may be stale: none named stale would not be known.
+    last_use.markers_read = fleet->markers_read && fleet->refused.empty();
     last_use.hosts = std::move(fleet->hosts);
     return last_use;
 }

@@ -24,7 +24,9 @@ struct ClientLastUse {
     keyauth::LastUseMap merged;               // files and hosts: the latest per client
     std::vector<keyauth::HostLastUse> hosts;  // from etcd, each host's own
     bool any_source = false;                  // a file given, or a host that published
-    bool markers_read = true;  // false: whether a host is stale is unknown (FleetLastUse)
+    // false: whether a host is stale is unknown (FleetLastUse's markers not
+    // read, or a host refused and left out)
+    bool markers_read = true;
 
     // "2026-12-03 (host-a), 2026-12-01 (host-b, stale: as of 2026-12-02
     // 08:00:00 +0000 UTC)": each host that saw the client.
@@ -40,8 +42,8 @@ bool is_stale(const keyauth::HostLastUse& host, std::int64_t now);
 std::string stale_as_of(const keyauth::HostLastUse& host);
 // "stale_hosts": [{"host": "edge2", "published_at": Unix seconds, or null
 // for a host that publishes no marker}, ...], in host order; null when the
-// markers could not be read (!markers_read): unknown, so that a script never
-// takes "[]", none stale, for it.
+// markers could not be read or a host was left out (!markers_read):
+// unknown, so that a script never takes "[]", none stale, for it.
 nlohmann::ordered_json stale_hosts_json(const std::vector<keyauth::HostLastUse>& hosts,
                                         bool markers_read, std::int64_t now);
 // "edge2: last published 3 h 10 min ago (2026-12-05 09:00:00 +0000 UTC)", or why

@@ -51,6 +51,11 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
     const std::int64_t age = keyauth::unix_now() - seen;
     std::printf("last contact:  %s (%lld s ago)\n", format_time(seen).c_str(),
                 static_cast<long long>(age));
+    // Then contact is LMDB's alone, which moves only with client changes: a
+    // quiet host would look stale for it.
+    if (!progress.contact_file_refused.empty())
+        std::printf("contact file:  unreadable: %s (ignored)\n",
+                    progress.contact_file_refused.c_str());
     // keyauth-sync records contact at least every 10 s while etcd answers.
     std::int64_t stale_after = kStaleAfterSeconds;
     if (auto value = arguments.value("stale-after")) {

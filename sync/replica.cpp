@@ -284,6 +284,9 @@ struct Replica::State {
                 options.layout, *stored, *contact, registry->generation());
             revision = progress.revision;
             last_contact = progress.contact;
+            if (!progress.contact_file_refused.empty())
+                log_line("contact file ignored (replaced at the next heartbeat): %s",
+                         progress.contact_file_refused.c_str());
             cluster_id = meta(**writer, keyauth::kReplicaClusterMeta);
             fleet_id = meta(**writer, keyauth::kReplicaFleetIdMeta);
             held = meta(**writer, keyauth::kReplicaHeldMeta);

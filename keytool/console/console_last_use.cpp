@@ -79,7 +79,8 @@ keyauth::Status LastUseRecords::refresh_fleet() {
     }
     fleet_uses_ = std::move(uses);
     fleet_hosts_ = std::move(fleet->hosts);
-    fleet_markers_read_ = fleet->markers_read;
+    // A host left out may be stale: stale_hosts null, not "[]" without it.
+    fleet_markers_read_ = fleet->markers_read && fleet->refused.empty();
     fleet_warnings_.clear();
     fleet_refused_.clear();
     for (auto& refused : fleet->refused) {

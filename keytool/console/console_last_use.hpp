@@ -46,7 +46,8 @@ class LastUseRecords {
     // The fleet's hosts as last read, with their markers (uses left out:
     // merged() holds them).
     const std::vector<keyauth::HostLastUse>& fleet_hosts() const noexcept { return fleet_hosts_; }
-    // False: the markers could not be read; no host can be judged stale.
+    // False: the markers could not be read, or a host was left out; which
+    // hosts are stale is not known.
     bool fleet_markers_read() const noexcept { return fleet_markers_read_; }
     // The hosts left out of the last read (a shard or marker not as written):
     // the others' last use is shown, unused= is refused.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -67,14 +68,21 @@ void without_a_file_lmdb_says_it_all(void**) {
     assert_int_equal(none.contact, 0);
 }
 
-void the_file_written_owner_only_adds_contact_and_a_quiet_revision(void**) {
+void the_file_written_group_readable_adds_contact_and_a_quiet_revision(void**) {
     Replica replica;
+    // The registry directory's group, not the writer's: a monitoring user
+    // of that group runs keytool status (as root here: any group will do).
+    const gid_t group = getegid() + 4242;
+    assert_int_equal(chown(replica.layout.dir.c_str(), static_cast<uid_t>(-1), group), 0);
     umask(0);
+    replica.write_quiet();
+    umask(077);
     replica.write_quiet();
     umask(022);
     struct stat st {};
     assert_int_equal(stat(replica.layout.fleet_contact().c_str(), &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(st.st_gid, group);
     assert_int_not_equal(access(replica.layout.fleet_contact_staging().c_str(), F_OK), 0);
     assert_int_equal(replica.progress().revision, 55);
     assert_int_equal(replica.progress().contact, 1030);
@@ -119,6 +127,45 @@ void a_damaged_file_is_no_file(void**) {
     assert_int_equal(replica.progress().revision, 55);
 }
 
+// Anything but keyauth-sync's own file is ignored, and said why: a link, no
+// regular file, another owner's, one the group or others may write.
+void a_file_not_as_written_is_refused_and_said(void**) {
+    Replica replica;
+    const std::string path = replica.layout.fleet_contact();
+    replica.write_quiet();
+    assert_true(replica.progress().contact_file_refused.empty());
+    const auto refused = [&replica](const char* why) {
+        const auto progress = replica.progress();
+        assert_int_equal(progress.contact, 1000);
+        assert_int_equal(progress.revision, 40);
+        assert_non_null(strstr(progress.contact_file_refused.c_str(), why));
+    };
+    // A link to a file that is as written.
+    const std::string real = replica.layout.dir + "/elsewhere";
+    assert_int_equal(rename(path.c_str(), real.c_str()), 0);
+    assert_int_equal(symlink(real.c_str(), path.c_str()), 0);
+    refused("symbolic link");
+    assert_int_equal(unlink(path.c_str()), 0);
+    assert_int_equal(mkfifo(path.c_str(), 0600), 0);
+    refused("not a regular file");
+    assert_int_equal(unlink(path.c_str()), 0);
+    replica.write_quiet();
+    assert_int_equal(chmod(path.c_str(), 0660), 0);
+    refused("writable by group or others");
+    assert_int_equal(chmod(path.c_str(), 0642), 0);
+    refused("writable by group or others");
+    assert_int_equal(chmod(path.c_str(), 0640), 0);
+    assert_int_equal(chown(path.c_str(), geteuid() + 4242, static_cast<gid_t>(-1)), 0);
+    refused("not owned by the registry directory's owner");
+    // Rewritten by keyauth-sync: believed again.
+    replica.write_quiet();
+    assert_true(replica.progress().contact_file_refused.empty());
+    assert_int_equal(replica.progress().contact, 1030);
+    // None at all is not refused: none written yet.
+    assert_ok(keyauth::discard_replica_contact(replica.layout));
+    assert_true(replica.progress().contact_file_refused.empty());
+}
+
 void a_staging_file_left_behind_is_replaced(void**) {
     Replica replica;
     std::ofstream(replica.layout.fleet_contact_staging()) << "left by a killed keyauth-sync";
@@ -141,7 +188,8 @@ void a_discarded_file_leaves_lmdb_alone_to_say(void**) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(without_a_file_lmdb_says_it_all),
-        cmocka_unit_test(the_file_written_owner_only_adds_contact_and_a_quiet_revision),
+        cmocka_unit_test(the_file_written_group_readable_adds_contact_and_a_quiet_revision),
+        cmocka_unit_test(a_file_not_as_written_is_refused_and_said),
         cmocka_unit_test(a_commit_since_the_file_makes_lmdbs_revision_the_one),
         cmocka_unit_test(a_damaged_file_is_no_file),
         cmocka_unit_test(a_staging_file_left_behind_is_replaced),

@@ -47,6 +47,54 @@ std::optional<ReplicaContact> decode(std::string_view text) {
     return ReplicaContact{values[0], values[1], values[2], static_cast<std::uint64_t>(values[3])};
 }
 
+// The file is believed only as keyauth-sync writes it: a regular file, not
+// a link, of the registry directory's owner, that nobody else may write.
+// Anything else is ignored, and `refused` says why; a missing file is not
+// refused (none written yet).
+std::optional<std::string> read_contact_file(const RegistryLayout& layout, std::string& refused) {
+    const std::string path = layout.fleet_contact();
+    // O_NONBLOCK: a FIFO put there must not hang `keytool status`.
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) {
+        if (errno == ELOOP)
+            refused = path + " is a symbolic link";
+        else if (errno != ENOENT)
+            refused = file_error(errno, path).message;
+        return std::nullopt;
+    }
+    struct stat st {};
+    struct stat dir {};
+    if (fstat(fd.get(), &st) != 0 || stat(layout.dir.c_str(), &dir) != 0) {
+        refused = file_error(errno, path).message;
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode))
+        refused = path + " is not a regular file";
+    else if (st.st_uid != dir.st_uid)
+        refused = path + " is not owned by the registry directory's owner";
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        refused = path + " is writable by group or others";
+    if (!refused.empty())
+        return std::nullopt;
+    // Under a hundred bytes as written: more is no file of ours.
+    std::string text(256, '\0');
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = read(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            refused = file_error(errno, path).message;
+            return std::nullopt;
+        }
+        if (n == 0)
+            break;
+        done += static_cast<std::size_t>(n);
+    }
+    text.resize(done);
+    return text;
+}
+
 std::int64_t decimal_or_zero(const std::optional<std::string>& value) {
     return value ? std::strtoll(value->c_str(), nullptr, 10) : 0;
 }
@@ -66,11 +114,17 @@ Status write_replica_contact(const RegistryLayout& layout, const ReplicaContact&
     // registry: nobody else writes it).
     if (unlink(staging.c_str()) != 0 && errno != ENOENT)
         return file_error(errno, staging);
-    // Made afresh, never through a link, the owner's alone whatever the umask.
+    // Made afresh, never through a link. No secret in it: 0640 with the
+    // registry directory's group, as data.mdb, so that a monitoring user of
+    // that group can run `keytool status`; whatever the umask.
+    struct stat dir {};
+    if (stat(layout.dir.c_str(), &dir) != 0)
+        return file_error(errno, layout.dir);
     UniqueFd fd(open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid())
         return file_error(errno, staging);
-    if (fchmod(fd.get(), 0600) != 0)
+    // After fchown, which may clear set-id bits.
+    if (fchown(fd.get(), static_cast<uid_t>(-1), dir.st_gid) != 0 || fchmod(fd.get(), 0640) != 0)
         return file_error(errno, staging);
     const std::string text = encode(contact);
     // Under a hundred bytes: a short write is a full disk.
@@ -92,11 +146,11 @@ ReplicaProgress replica_progress(const RegistryLayout& layout,
                                  const std::optional<std::string>& stored_revision,
                                  const std::optional<std::string>& stored_contact,
                                  std::uint64_t generation) {
-    ReplicaProgress progress{decimal_or_zero(stored_revision), decimal_or_zero(stored_contact)};
+    ReplicaProgress progress{decimal_or_zero(stored_revision), decimal_or_zero(stored_contact), {}};
     // None: a host upgraded from a release that kept contact in LMDB alone,
     // before its first heartbeat, or a registry just rebuilt (whose commit
     // holds the contact).
-    auto text = read_small_file(layout.fleet_contact());
+    auto text = read_contact_file(layout, progress.contact_file_refused);
     if (!text)
         return progress;
     const std::optional<ReplicaContact> file = decode(*text);

@@ -153,11 +153,17 @@ json=$(admin list --json 2>"$WORK/err") || fail "list --json with a malformed sh
 expect_contains "$(cat "$WORK/err")" "last use in etcd left out: host host-c" "list --json's warning"
 alice_used=$(echo "$json" | python3 -c 'import json,sys; print([c.get("last_used") for c in json.load(sys.stdin) if c["id"] == "alice"][0])')
 expect_eq "$alice_used" "$(($(date +%s) / 86400 * 86400))" "list --json keeps the other hosts' last use (alice's)"
+# host-c left out may be stale: stale_hosts unknown (null), never "[]" (none stale).
+stale=$(echo "$json" | python3 -c 'import json,sys; print(json.dumps([c["stale_hosts"] for c in json.load(sys.stdin) if c["id"] == "alice"][0]))')
+expect_eq "$stale" "null" "list --json's stale_hosts with a host left out"
+stale=$(admin show alice --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["stale_hosts"]))')
+expect_eq "$stale" "null" "show --json's stale_hosts with a host left out"
 start_console --registry "$ADMIN" --etcd "$ETCD"
 console_login
 answer=$(api GET '/api/v1/clients?q=alice')
 expect_contains "$answer" "last use in etcd left out: host host-c" "the console's last_use_errors"
 expect_contains "$answer" "\"last_used\":$(date -u -d "$TODAY" +%s)" "the console keeps the other hosts' last use"
+expect_contains "$answer" '"stale_hosts":null' "the console's stale_hosts with a host left out"
 expect_contains "$(api GET '/api/v1/clients?unused=1d')" "400 {\"error\":\"unused needs every host's last use: host host-c" "the console's unused="
 stop_console
 etcdctl --endpoints "$ETCD" put "/keyauth-usage/$FLEET_ID/bad host/0" x >/dev/null
@@ -166,7 +172,7 @@ out=$(admin list --unused 1d 2>&1) && fail "list --unused with a malformed key s
 expect_contains "$out" "is no <host>/<shard>" "a key that names no host"
 etcdctl --endpoints "$ETCD" del "/keyauth-usage/$FLEET_ID/bad host/0" >/dev/null
 expect_eq "$(unused_in_fleet)" "" "readable again"
-pass "a malformed shard or key: keytool --etcd list --unused and the console's unused= fail, naming it; show, list --json and the console leave that host out and show the rest"
+pass "a malformed shard or key: keytool --etcd list --unused and the console's unused= fail, naming it; show, list --json and the console leave that host out and show the rest, stale_hosts null"
 
 # No host publishing: list --unused refuses rather than call every client unused.
 stop_host 1

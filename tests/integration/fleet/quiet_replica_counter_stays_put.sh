@@ -38,7 +38,24 @@ expect_contains "$out" "state:         current" "keytool status"
 age=$(sed -n 's/^last contact: .*(\([0-9-]*\) s ago)$/\1/p' <<<"$out")
 [ -n "$age" ] && [ "$age" -ge 0 ] && [ "$age" -lt 15 ] || fail "last contact not within 15 s: $out"
 expect_eq "$(status_revision)" "$(etcd_revision)" "the revision keytool status shows (etcd's)"
-pass "30 s without a client change: commit.seq stays at $before, no session re-checked; contact $age s ago, at etcd's revision"
+# The registry's group (not its owner: a monitoring user) may read the
+# contact file as it reads data.mdb: LMDB's own contact is 30 s old. (keytool
+# status itself still opens writer.lock, its owner's alone.)
+as_group() { setpriv --reuid=nobody --regid=mosquitto --clear-groups "$@"; }
+as_group cat "$registry/fleet-contact" >/dev/null || fail "the contact file not readable by the registry's group: $(ls -l "$registry/fleet-contact")"
+pass "30 s without a client change: commit.seq stays at $before, no session re-checked; contact $age s ago, at etcd's revision, for the registry's group too"
+
+# A contact file keytool status may not believe (another's, a link): said,
+# not silently LMDB's older contact instead.
+cp -p "$registry/fleet-contact" "$WORK/contact"
+ln -sf "$WORK/contact" "$registry/fleet-contact"
+out=$(keytool --registry "$registry" status) && fail "keytool status current on LMDB's 30 s old contact: $out"
+expect_contains "$out" "state:         STALE" "keytool status on a linked contact file"
+expect_contains "$out" "contact file:  unreadable: $registry/fleet-contact is a symbolic link" "keytool status on a linked contact file"
+wait_until 15 "the contact file written again" test ! -L "$registry/fleet-contact"
+out=$(keytool --registry "$registry" status) || fail "keytool status after the heartbeat: $out"
+expect_not_contains "$out" "contact file:" "keytool status after the heartbeat"
+pass "a contact file as a link: keytool status says so; the next heartbeat replaces it"
 
 admin del bob >/dev/null
 wait_on_host 1 refused ./bob_token 5

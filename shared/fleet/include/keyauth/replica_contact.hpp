@@ -26,7 +26,9 @@ struct ReplicaContact {
     std::uint64_t generation = 0;
 };
 
-// Replaces the file in one rename. Not synced: see the definition.
+// Replaces the file in one rename, 0640 with the registry directory's group
+// (no secret in it: `keytool status` by that group). Not synced: see the
+// definition.
 Status write_replica_contact(const RegistryLayout& layout, const ReplicaContact& contact);
 // Before a registry is loaded afresh where another LMDB was (moved away by
 // an operator): the file speaks of that one, whose transaction numbers and
@@ -40,6 +42,10 @@ Status discard_replica_contact(const RegistryLayout& layout);
 struct ReplicaProgress {
     std::int64_t revision = 0;  // 0: not a replica
     std::int64_t contact = 0;   // 0: never
+    // Why the file was there but ignored (unreadable, a link, not the
+    // registry directory owner's, group- or other-writable); empty when it
+    // was read or is missing.
+    std::string contact_file_refused;
 };
 ReplicaProgress replica_progress(const RegistryLayout& layout,
                                  const std::optional<std::string>& stored_revision,
