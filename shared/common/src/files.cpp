@@ -62,10 +62,14 @@ Result<std::string> read_small_file(const std::string& path) {
     if (!S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxSmallFile) {
         return make_error(Errc::invalid_argument, path + " is not a small regular file");
     }
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    return read_up_to(fd.get(), static_cast<std::size_t>(st.st_size), path);
+}
+
+Result<std::string> read_up_to(int fd, std::size_t limit, const std::string& path) {
+    std::string text(limit, '\0');
     std::size_t done = 0;
     while (done < text.size()) {
-        const ssize_t n = read(fd.get(), text.data() + done, text.size() - done);
+        const ssize_t n = read(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 
 #include "keyauth/files.hpp"
 
@@ -77,22 +78,12 @@ std::optional<std::string> read_contact_file(const RegistryLayout& layout, std::
     if (!refused.empty())
         return std::nullopt;
     // Under a hundred bytes as written: more is no file of ours.
-    std::string text(256, '\0');
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = read(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            refused = file_error(errno, path).message;
-            return std::nullopt;
-        }
-        if (n == 0)
-            break;
-        done += static_cast<std::size_t>(n);
+    auto text = read_up_to(fd.get(), 256, path);
+    if (!text) {
+        refused = text.error().message;
+        return std::nullopt;
     }
-    text.resize(done);
-    return text;
+    return std::move(*text);
 }
 
 std::int64_t decimal_or_zero(const std::optional<std::string>& value) {

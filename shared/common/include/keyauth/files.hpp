@@ -1,6 +1,7 @@
 // File descriptors and file errors, as every part of keyauth handles them.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "keyauth/result.hpp"
@@ -26,6 +27,9 @@ class UniqueFd {
 };
 
 Result<std::string> read_small_file(const std::string& path);
+// At most limit bytes from fd's current offset (fewer at its end); path
+// names it in errors.
+Result<std::string> read_up_to(int fd, std::size_t limit, const std::string& path);
 
 // An errno as an error naming the path (permission_denied, not_found, ...).
 Error file_error(int err, const std::string& path);
