@@ -13,6 +13,7 @@
 #include "keyauth/client_id.hpp"
 #include "lmdb_registry_impl.hpp"
 #include "registry_directory.hpp"
+#include "walked_map_pages.hpp"
 
 namespace keyauth {
 namespace {
@@ -38,9 +39,12 @@ struct IndexContents {
     std::uint64_t record_bytes = 0;
 };
 
-// Walks every committed client: into visit(id, credentials), strictly.
+// Walks every committed client: into visit(id, credentials), strictly;
+// with `walked`, the map's pages handed back as it goes (a read
+// transaction's: a write transaction's own pages are not in the map).
 template <class Visit>
-Status for_each_client(MDB_txn* txn, MDB_dbi clients, Visit&& visit) {
+Status for_each_client(MDB_txn* txn, MDB_dbi clients, Visit&& visit,
+                       WalkedMapPages* walked = nullptr) {
     MDB_cursor* raw = nullptr;
     if (int rc = mdb_cursor_open(txn, clients, &raw); rc != 0)
         return lmdb_error(rc, "indexing clients");
@@ -49,6 +53,8 @@ Status for_each_client(MDB_txn* txn, MDB_dbi clients, Visit&& visit) {
     MDB_val value{};
     int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
     for (; rc == 0; rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT)) {
+        if (walked)
+            walked->add(key, value);
         ClientCredentials credentials;
         if (!is_valid_client_id(as_view(key)) || !decode_credentials(as_view(value), credentials))
             return make_error(Errc::registry_corrupt, "registry record is corrupt");
@@ -73,11 +79,16 @@ Result<IndexContents> contents_of(MDB_txn* txn, MDB_dbi clients) {
     return contents;
 }
 
-// Every committed client into a copy of a new file.
-Status fill(IndexWriter& index, unsigned copy, MDB_txn* txn, MDB_dbi clients) {
-    return for_each_client(txn, clients, [&](std::string_view id, const ClientCredentials& c) {
-        return index.put(copy, id, c);
-    });
+// Every committed client into a copy of a new file, read through a read
+// transaction (after the commit): data.mdb's pages are handed back as the
+// walk goes, as the new file's are (IndexWriter), so that a million
+// clients' refill does not leave both files resident in this process.
+Status fill(IndexWriter& index, unsigned copy, MDB_env* env, MDB_txn* txn, MDB_dbi clients) {
+    WalkedMapPages walked(env);
+    return for_each_client(
+        txn, clients,
+        [&](std::string_view id, const ClientCredentials& c) { return index.put(copy, id, c); },
+        &walked);
 }
 
 // The copy's entries for these ids made what LMDB says now. Removals
@@ -233,7 +244,7 @@ Status LmdbRegistry::Impl::publish_committed(const IndexJournal& journal,
 Status LmdbRegistry::Impl::publish_new_file(IndexWriter fresh, MDB_txn* txn, std::uint64_t next) {
     const std::uint64_t txnid = mdb_txn_id(txn);
     const unsigned copy = next & 1;
-    if (Status s = fill(fresh, copy, txn, lmdb.clients); !s)
+    if (Status s = fill(fresh, copy, lmdb.env.get(), txn, lmdb.clients); !s)
         return with_dir(layout.dir, s.error());
     fresh.copy_tables(copy, copy ^ 1);
     if (Status s = fresh.finish_change(copy ^ 1, txnid, next - 1); !s)

@@ -1,6 +1,7 @@
 #include "index_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,20 @@ constexpr std::uint64_t kMaxLoadPercent = 85;
 // compacts them.
 constexpr std::uint64_t kMinHeapSlack = std::uint64_t{1} << 20;
 constexpr std::uint64_t kHeapSlackDivisor = 16;
+// A new file's heap is handed back in steps of this, the last step kept
+// (the probes of the next puts read the records just appended).
+constexpr std::uint64_t kReleaseBytes = std::uint64_t{4} << 20;
+
+// MADV_DONTNEED on a shared file mapping only unmaps: a page written
+// through it stays in the page cache, dirty until written back or synced
+// (publish's msync covers the whole file), and the next touch maps the
+// same bytes again. What it saves is this process's resident memory: a
+// new lookup.idx at a million clients is ~200 MB. A refusal costs only
+// that memory.
+void release_pages(unsigned char* from, std::size_t bytes) {
+    if (bytes > 0)
+        (void)madvise(from, bytes, MADV_DONTNEED);
+}
 
 Error corrupt_index() {
     return make_error(Errc::registry_corrupt, "lookup.idx is corrupt");
@@ -96,6 +111,7 @@ IndexWriter& IndexWriter::operator=(IndexWriter&& other) noexcept {
         other.staged_path_.clear();
         append_from_ = other.append_from_;
         append_at_ = other.append_at_;
+        heap_released_ = other.heap_released_;
     }
     return *this;
 }
@@ -254,7 +270,18 @@ Result<std::uint64_t> IndexWriter::append(const unsigned char* encoded, std::siz
     store_words(file_.heap() + append_at_, encoded, length);
     const std::uint64_t index = append_at_ / 8 + 1;
     append_at_ += length;
+    if (!staged_path_.empty())
+        release_heap_behind();
     return index;
+}
+
+void IndexWriter::release_heap_behind() {
+    if (append_at_ < heap_released_ + 2 * kReleaseBytes)
+        return;
+    // The heap starts on a page: heap_offset() is a whole number of pages.
+    const std::uint64_t to = (append_at_ - kReleaseBytes) / kPageBytes * kPageBytes;
+    release_pages(file_.heap() + heap_released_, to - heap_released_);
+    heap_released_ = to;
 }
 
 Status IndexWriter::erase_fingerprint(unsigned copy, const Fingerprint& fingerprint,
@@ -368,6 +395,8 @@ Status IndexWriter::publish(const std::string& path) {
     if (rename(staged_path_.c_str(), path.c_str()) != 0)
         return file_error(errno, path);
     staged_path_.clear();
+    // Clean now: later changes touch a few pages of it, faulted back in.
+    release_pages(file_.file().data(), file_.file().size());
     const auto slash = path.rfind('/');
     return fsync_directory(slash == std::string::npos ? "." : path.substr(0, slash));
 }

@@ -56,7 +56,9 @@ class IndexWriter {
     // Both copies the same (a new file, filled once).
     void copy_tables(unsigned from, unsigned to);
 
-    Status publish(const std::string& path);  // rename into place (create()d only)
+    // rename into place (create()d only); the whole file is then on disk,
+    // and its pages are handed back to the page cache (see release_pages)
+    Status publish(const std::string& path);
     void retire();
 
     dev_t device() const { return file_.file().device(); }
@@ -73,12 +75,16 @@ class IndexWriter {
     Status erase_fingerprint(unsigned copy, const Fingerprint& fingerprint,
                              std::uint64_t record_index);
     void drop_staged();
+    // A create()d file's heap is filled once, in order: the pages behind
+    // the append point leave this process's memory as it goes.
+    void release_heap_behind();
 
     index_file::IndexFile file_;
     std::string staged_path_;  // create()d, not yet published
     // The records this change appended: [append_from_, append_at_) of the heap.
     std::uint64_t append_from_ = 0;
     std::uint64_t append_at_ = 0;
+    std::uint64_t heap_released_ = 0;  // a create()d file's heap: [0, this) handed back
 };
 
 }  // namespace keyauth

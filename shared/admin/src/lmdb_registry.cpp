@@ -1,6 +1,7 @@
 #include "keyauth/lmdb_registry.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,6 +164,34 @@ Status LmdbRegistry::Impl::open_environment() {
     if (Status s = upgrade_records(); !s)
         return s;
     return keep_index_current();
+}
+
+// LMDB keeps every page a write transaction dirtied, once written, in a
+// list for later transactions, for the environment's life: after a load of
+// a million clients (erase_all and every record in one transaction, as
+// keyauth-sync's load and rebuild commit), ~300 MB of memory this process
+// would hold to its end, beside the new lookup.idx being filled. A new
+// environment over the same files frees them. The new one is opened
+// before the old one is closed: if it cannot be, the old one serves on,
+// only the memory is kept. Two environments over data.mdb at once hold no
+// lock a close could drop (MDB_NOLOCK; writer.lock's is an OFD lock on
+// its own file), and neither has a transaction open.
+void LmdbRegistry::Impl::reopen_environment() {
+    MDB_env* raw = nullptr;
+    if (mdb_env_create(&raw) != 0)
+        return;
+    WriterEnvironment fresh;
+    fresh.env.reset(raw);
+    mdb_env_set_maxdbs(raw, kMaxTables);
+    mdb_env_set_mapsize(raw, kMapSize);
+    if (mdb_env_open(raw, layout.dir.c_str(), MDB_NOTLS | MDB_NOLOCK, 0600) != 0 ||
+        !open_tables(raw, layout.dir, false, fresh)) {
+        return;
+    }
+    lmdb = std::move(fresh);  // the old environment closed, its pages freed
+    // Freed to malloc, not yet to the system: the pages were allocated one
+    // by one, among the load's other allocations.
+    malloc_trim(0);
 }
 
 Status LmdbRegistry::Impl::upgrade_records() {
@@ -398,7 +427,17 @@ class LmdbWriter final : public RegistryWriter {
         const auto& fp = record.credentials.certificate_fingerprint.bytes;
         MDB_val key = mdb_value(record.id.data(), record.id.size());
         MDB_val value = mdb_value(encoded.data(), encoded.size());
-        if (int rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, 0); rc != 0)
+        // After erase_all (a load or rebuild from etcd, in id order), each id
+        // after the last: appended, LMDB fills the pages whole instead of
+        // splitting them (5 % fewer pages at a million clients, every one
+        // held in memory until the commit). An id out of order is refused
+        // with MDB_KEYEXIST, nothing written, and put the ordinary way.
+        int rc = MDB_KEYEXIST;
+        if (everything_)
+            rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, MDB_APPEND);
+        if (rc == MDB_KEYEXIST)
+            rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, 0);
+        if (rc != 0)
             return lmdb_error(rc, "writing client " + record.id);
         MDB_val fp_key = mdb_value(fp.data(), fp.size());
         MDB_val owner = mdb_value(record.id.data(), record.id.size());
@@ -476,6 +515,8 @@ class LmdbWriter final : public RegistryWriter {
         HeldSignals held;
         if (int rc = mdb_txn_commit(txn_.release()); rc != 0)
             return lmdb_error(rc, "committing registry");
+        if (everything_)
+            impl_.reopen_environment();
         note_committed_change();
         stop_point("lmdb-committed");
         if (Status s = impl_.publish_committed(journal, std::move(*room)); !s) {

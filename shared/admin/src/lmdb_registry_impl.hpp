@@ -41,6 +41,9 @@ struct LmdbRegistry::Impl {
     WriterEnvironment lmdb;
 
     Status open_environment();
+    // Under the write lock, no transaction open: a new environment over
+    // the same files in place of this one (see its definition for why).
+    void reopen_environment();
     // Under the write lock: every record in the current format, rewritten
     // in one transaction if an older keyauth wrote them; refuses a registry
     // whose records a newer keyauth wrote.
