@@ -35,10 +35,11 @@ struct EtcdOptions {
     // Keys per page when a whole prefix is read (a load, a rebuild, a
     // digest check, a listing). Large, because etcd 3.4 (Debian 12's)
     // visits every key from a page's start to the range's end for each
-    // page, whatever its limit: reading n keys costs n^2 / (2 * page)
-    // visits. At a million clients pages of 1 000 cost etcd 154 s of CPU,
-    // pages of 10 000 31 s (BENCHMARKS.md); 10 000 records of the longest
-    // ids are about 3 MB. KEYAUTH_ETCD_READ_PAGE sets it (tests: several
+    // page, whatever its limit: reading n keys over one range costs
+    // n^2 / (2 * page) visits. At a million clients pages of 1 000 cost
+    // etcd 154 s of CPU, pages of 10 000 31 s (BENCHMARKS.md); keyauth-sync's
+    // snapshots read each page of a window of keys instead (sync/snapshot.cpp),
+    // 13 s. 10 000 records of the longest ids are about 3 MB. KEYAUTH_ETCD_READ_PAGE sets it (tests: several
     // pages from a small fleet).
     std::int64_t read_page = 10000;
 };
