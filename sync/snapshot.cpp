@@ -45,8 +45,8 @@ Status check_page(const keyauth::EtcdRange& page, std::int64_t at, const std::st
 // The windows tile the prefix in order (the next page starts after the last
 // key read, or at the window's end once the window is exhausted), so the
 // snapshot holds exactly what one range would. Only the cost adapts: a
-// window etcd counts far more keys in than a page is narrowed, one that
-// ends in fewer than a fraction of a page is widened.
+// window etcd counts more than four pages in is narrowed, one that held
+// less than half a page is widened.
 class Windows {
   public:
     Windows(std::string from, std::string end, std::int64_t page)
@@ -84,7 +84,7 @@ class Windows {
         }
         if (window >= end_)
             return true;
-        if (window_keys_ < page_ / 8 && depth_ > keyauth::kFleetPrefix.size())
+        if (window_keys_ * 2 < page_ && depth_ > keyauth::kFleetPrefix.size())
             --depth_;
         from_ = window;
         last_.clear();  // the next window is from_'s
