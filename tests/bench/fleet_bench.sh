@@ -9,7 +9,7 @@
 #
 #   tests/bench/fleet_bench.sh [--build-dir DIR] [--deletes 1000] [--rate 200] [--initial 100000,1000000]
 #       [--bulk N] [--writers N] [--rebuild-every SECONDS] [--digest-interval SECONDS]
-#       [--etcd-writes RATE] [--etcd-on-tmpfs]
+#       [--etcd-writes RATE] [--etcd-on-tmpfs] [--etcd-members N]
 # The revocation run under load: --bulk N more clients in etcd (a rebuild or a
 # digest check then reads for seconds), --writers N processes looping keytool
 # gen and del of their own clients meanwhile, --rebuild-every S a SIGUSR1 to
@@ -19,10 +19,11 @@
 # puts the etcd members' data directories (WAL included) in /dev/shm, for a
 # measurement of keyauth's part where the disk's fsyncs cap etcd's rate
 # (the hosts' registries stay on disk): etcd so run is not durable.
+# --etcd-members N: a cluster of N members (3 by default).
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH_DIR/bench_lib.sh"
 BUILD_ARG="" DELETES=1000 RATE=200 INITIAL=100000 BULK=0 WRITERS=0 REBUILD_EVERY=0 ETCD_WRITES=0
-ETCD_ON_TMPFS=0
+ETCD_ON_TMPFS=0 ETCD_MEMBERS=3
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) BUILD_ARG=$2; shift ;;
@@ -35,7 +36,8 @@ while [ $# -gt 0 ]; do
     --digest-interval) export DIGEST_INTERVAL=$2; shift ;;
     --etcd-writes) ETCD_WRITES=$2; shift ;;
     --etcd-on-tmpfs) ETCD_ON_TMPFS=1 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    --etcd-members) ETCD_MEMBERS=$2; shift ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
     esac
     shift
@@ -47,6 +49,7 @@ export TESTLIB=$REPO_DIR/tests/integration/lib.sh
 source "$REPO_DIR/tests/integration/fleet/fleet_lib.sh"
 trap 'exit 130' INT TERM
 
+MEMBERS=($(seq "$ETCD_MEMBERS"))
 if [ "$ETCD_ON_TMPFS" -eq 1 ]; then
     ETCD_SHM=$(mktemp -d /dev/shm/keyauth-bench-etcd.XXXXXX)
     at_exit "rm -rf $ETCD_SHM"
