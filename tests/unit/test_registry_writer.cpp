@@ -310,6 +310,66 @@ void meta_is_committed_with_the_clients_or_not_at_all(void**) {
     assert_int_equal(raw_count(temp.path(), "fingerprints"), 0);
 }
 
+// A load (erase_all, then every record, as keyauth-sync commits one):
+// ids after the last are appended, one out of order put the ordinary way,
+// and after the commit, which opens a new LMDB environment to free the
+// load's pages, the same registry reads and writes on, the servers see it
+// all, and the tables hold each client once.
+void a_load_in_and_out_of_id_order_reads_and_writes_on_after_its_commit(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    const ClientCredentials fourth = make_credentials(0x50, 5000, 6000);
+    const ClientCredentials fifth = make_credentials(0x60, 5000, 6000);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_true(put_client(**writer, "old", kFirst));
+        assert_ok((*writer)->commit());
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->erase_all());
+        assert_true(put_client(**writer, "c", kFirst) && put_client(**writer, "d", kSecond) &&
+                    put_client(**writer, "a", kThird) && put_client(**writer, "e", fourth));
+        assert_code((*writer)->put(keyauth::ClientRecord{"e", fifth}, false), Errc::already_exists);
+        assert_code((*writer)->put(keyauth::ClientRecord{"a", fifth}, false), Errc::already_exists);
+        assert_ok((*writer)->put_meta("revision", "7"));
+        assert_ok((*writer)->commit());
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        ClientCredentials found;
+        assert_ok((*writer)->find("a", found));
+        assert_same_credentials(found, kThird);
+        assert_code((*writer)->find("old", found), Errc::unknown_client);
+        auto revision = (*writer)->find_meta("revision");
+        assert_ok(revision);
+        assert_sv_equal(**revision, "7");
+        assert_true(put_client(**writer, "b", fifth));
+        assert_ok((*writer)->commit());
+    }
+    auto count = registry->count();
+    assert_ok(count);
+    assert_int_equal(*count, 5);
+    assert_int_equal(raw_count(temp.path(), "clients"), 5);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 5);
+    auto reader = temp.open_reader();
+    const std::pair<const char*, const ClientCredentials*> expected[] = {
+        {"a", &kThird}, {"b", &fifth}, {"c", &kFirst}, {"d", &kSecond}, {"e", &fourth}};
+    for (const auto& [id, credentials] : expected) {
+        ClientCredentials found;
+        assert_ok(reader->find(id, found));
+        assert_same_credentials(found, *credentials);
+        std::string owner;
+        assert_ok(reader->find_by_fingerprint(credentials->certificate_fingerprint, owner, found));
+        assert_string_equal(owner.c_str(), id);
+    }
+    ClientCredentials found;
+    assert_code(reader->find("old", found), Errc::unknown_client);
+}
+
 std::string bytes_of(const keyauth::Fingerprint& f) {
     return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
 }
@@ -648,6 +708,7 @@ int main() {
         cmocka_unit_test(writers_take_turns),
         cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
+        cmocka_unit_test(a_load_in_and_out_of_id_order_reads_and_writes_on_after_its_commit),
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
         cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
         cmocka_unit_test(a_dead_writers_new_index_file_is_removed),
