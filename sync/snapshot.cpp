@@ -50,7 +50,9 @@ Status check_page(const keyauth::EtcdRange& page, std::int64_t at, const std::st
 class Windows {
   public:
     Windows(std::string from, std::string end, std::int64_t page)
-        : from_(std::move(from)), end_(std::move(end)), page_(page),
+        : from_(std::move(from)),
+          end_(std::move(end)),
+          page_(page),
           depth_(keyauth::kFleetPrefix.size()) {}
 
     const std::string& from() const { return from_; }
@@ -97,7 +99,7 @@ class Windows {
     std::string end_;
     std::int64_t page_;
     std::size_t depth_;
-    std::string last_;  // the last key read in the current window
+    std::string last_;              // the last key read in the current window
     std::int64_t window_keys_ = 0;  // read in the current window
 };
 
@@ -111,8 +113,8 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
                                const std::function<Status(const keyauth::ClientRecord&)>& sink,
                                const std::function<Status()>& between_pages) {
     Snapshot snapshot;
-    Windows windows(std::string(keyauth::kFleetPrefix), keyauth::etcd_prefix_end(keyauth::kFleetPrefix),
-                    etcd.read_page());
+    Windows windows(std::string(keyauth::kFleetPrefix),
+                    keyauth::etcd_prefix_end(keyauth::kFleetPrefix), etcd.read_page());
     for (bool first = true;; first = false) {
         const std::string window = windows.window_end();
         auto page = etcd.range(windows.from(), window, at, etcd.read_page());
