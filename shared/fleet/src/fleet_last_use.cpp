@@ -18,8 +18,21 @@ constexpr std::size_t kMaxFleetIdLength = 64;
 // A reader's page of shards: 16 of 256 KiB are about 5.5 MiB of base64 (the
 // gateway answers pages of 6 MB whole), and a quarter of the pages of 4.
 constexpr std::int64_t kShardsPerPage = 16;
-// Shards a fleet's readers take, all hosts together (and markers).
-constexpr std::int64_t kMaxShards = 65536;
+// etcd 3.4 walks the rest of the range for every page: tiny keys by the
+// million would cost etcd hours. Readers refuse to page through more keys
+// under the usage prefix than this, or more markers (one a host) than
+// kMaxMarkers; a host past its own share (most_shards_of_a_host) is skipped.
+constexpr std::int64_t kMaxUsageKeys = std::int64_t{1} << 20;
+constexpr std::int64_t kMaxMarkers = 65536;
+// The longest entry (the shared-bytes and length varints, an id of the
+// longest kind, not front-coded, and a day of 4 varint bytes), and so the
+// fewest entries encode_last_use_shards closes a full shard with.
+constexpr std::size_t kLongestEntryBytes = 1 + 1 + kMaxClientIdLength + 4;
+constexpr std::size_t kLeastEntriesPerFullShard =
+    (kLastUseShardMaxBytes - 1 - kMaxVarintBytes) / kLongestEntryBytes - 1;
+// A host's shards beyond its registry's share: a last shard, a registry that
+// grew since, and small registries.
+constexpr std::int64_t kSpareShardsPerHost = 64;
 // Markers are some 40 bytes: a page holds a large fleet's.
 constexpr std::int64_t kMarkersPerPage = 1024;
 
@@ -371,25 +384,24 @@ Result<std::string> read_fleet_id(EtcdClient& etcd) {
 
 namespace {
 
-// etcd 3.4 walks the rest of the range for every page: tiny keys by the
-// million (a host's stolen etcd user) would cost etcd hours. No fleet comes
-// near this many (each shard up to 256 KiB: 16 GiB, beyond any etcd's quota;
-// a marker a host).
-Status refuse_too_many(std::int64_t count, const std::string& what, const std::string& prefix) {
-    if (count <= kMaxShards)
+Status refuse_too_many(std::int64_t count, std::int64_t limit, const std::string& what,
+                       const std::string& prefix) {
+    if (count <= limit)
         return {};
     return make_error(Errc::registry_corrupt,
                       "etcd holds " + std::to_string(count) + " " + what + " under " + prefix +
-                          ", more than " + std::to_string(kMaxShards) +
+                          ", more than " + std::to_string(limit) +
                           " a fleet can publish: not read (delete what a host should not have "
                           "put; docs/FLEET.md)");
 }
 
 // Each key and value under `prefix`, `per_page` at a time, all at one
-// revision (set to the first page's).
-Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int64_t per_page,
-                          const char* what, std::int64_t& revision,
-                          const std::function<Status(const EtcdKeyValue&)>& on_key) {
+// revision (set to the first page's). on_key may name a key to go on from
+// (`skip_to`), past keys it will not read.
+Status for_each_published(
+    EtcdClient& etcd, const std::string& prefix, std::int64_t per_page, std::int64_t most_keys,
+    const char* what, std::int64_t& revision,
+    const std::function<Status(const EtcdKeyValue&, std::string& skip_to)>& on_key) {
     const std::string end = etcd_prefix_end(prefix);
     std::string from = prefix;
     for (;;) {
@@ -398,12 +410,19 @@ Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int6
             return page.error();
         if (from == prefix) {
             revision = page->revision;
-            if (Status s = refuse_too_many(page->count, what, prefix); !s)
+            if (Status s = refuse_too_many(page->count, most_keys, what, prefix); !s)
                 return s;
         }
+        std::string skip_to;
         for (const auto& kv : page->kvs) {
-            if (Status s = on_key(kv); !s)
+            if (Status s = on_key(kv, skip_to); !s)
                 return s;
+            if (!skip_to.empty())
+                break;
+        }
+        if (!skip_to.empty()) {
+            from = std::move(skip_to);
+            continue;
         }
         if (!page->more || page->kvs.empty())
             return {};
@@ -449,25 +468,54 @@ std::optional<std::string> host_of_usage_key(std::string_view fleet_id, std::str
     return std::string(host);
 }
 
-// Each host's shards merged as read, only the kept clients' entries held.
+// The most shards a host can need for a registry of `registry_size`: a full
+// shard holds at least kLeastEntriesPerFullShard, and a host's registry may
+// briefly hold more clients than the reader's (deletes not yet replicated).
+std::int64_t most_shards_of_a_host(std::size_t registry_size) {
+    return kSpareShardsPerHost +
+           2 * static_cast<std::int64_t>(registry_size / kLeastEntriesPerFullShard);
+}
+
+// Each host's shards merged as read, only the kept clients' entries held. A
+// host with more shards than its registry could fill is left out alone and
+// the rest of its prefix skipped: its stolen etcd user costs that host's
+// last use, not the fleet's.
 Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
                    std::int64_t& revision, HostsRead& read) {
+    const std::int64_t most_shards = most_shards_of_a_host(kept.registry_size);
+    std::string counted_host;  // keys come sorted: a host's are together
+    std::int64_t host_shards = 0;
     return for_each_published(
-        etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, "last-use shards", revision,
-        [&](const EtcdKeyValue& kv) -> Status {
+        etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, kMaxUsageKeys, "last-use shards",
+        revision, [&](const EtcdKeyValue& kv, std::string& skip_to) -> Status {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
+            const auto host =
+                key ? std::optional<std::string>(key->host) : host_of_usage_key(fleet_id, kv.key);
+            if (!host)
+                return key.error();
+            if (*host != counted_host) {
+                counted_host = *host;
+                host_shards = 0;
+            }
+            if (++host_shards > most_shards) {
+                read.refuse(*host, kv.key,
+                            corrupt("more than " + std::to_string(most_shards) +
+                                    " shards, more than a registry of " +
+                                    std::to_string(kept.registry_size) +
+                                    " clients needs: the rest not read"));
+                skip_to = etcd_prefix_end(fleet_usage_host_prefix(fleet_id, *host));
+                return {};
+            }
             if (!key) {
-                const auto host = host_of_usage_key(fleet_id, kv.key);
-                if (!host)
-                    return key.error();
                 read.refuse(*host, kv.key, key.error());
                 return {};
             }
-            HostLastUse* host = read.host(key->host);
-            if (host == nullptr)
+            HostLastUse* entry = read.host(*host);
+            if (entry == nullptr)
                 return {};
-            if (Status s = merge_last_use_shard(kv.value, kept.keep, host->uses, host->entries); !s)
-                read.refuse(key->host, kv.key, s.error());
+            if (Status s = merge_last_use_shard(kv.value, kept.keep, entry->uses, entry->entries);
+                !s)
+                read.refuse(*host, kv.key, s.error());
             return {};
         });
 }
@@ -483,8 +531,8 @@ std::size_t ids_not_in_registry(const ShardEntries& entries, const KeptClients& 
 Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
                     HostsRead& read) {
     return for_each_published(
-        etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, "publish markers", revision,
-        [&](const EtcdKeyValue& kv) -> Status {
+        etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, kMaxMarkers,
+        "publish markers", revision, [&](const EtcdKeyValue& kv, std::string&) -> Status {
             auto host_name = parse_fleet_usage_marker_key(fleet_id, kv.key);
             if (!host_name)
                 return host_name.error();
