@@ -630,7 +630,13 @@ struct Replica::State {
             return writer.error();
         if (Status s = (*writer)->put_meta(keyauth::kReplicaHeldMeta, reason); !s)
             return s;
-        return (*writer)->commit();
+        if (Status s = (*writer)->commit(); !s)
+            return s;
+        writer->reset();  // its lock released: record_contact reads LMDB
+        // No heartbeat runs while held: the registry's group (keytool status
+        // as a monitoring user) reads the hold from this file alone.
+        record_contact(last_contact);
+        return {};
     }
 
     // Another store than the one copied: another cluster, or another
@@ -1009,13 +1015,21 @@ struct Replica::State {
     // follow_quiet_revisions proved the same. A failure leaves only the
     // host looking stale: said, and tried again at the next heartbeat.
     void record_contact(std::int64_t now) {
-        auto summary = registry->summarize({keyauth::kReplicaRevisionMeta});
+        // One read: what the file says is all of LMDB's state at `generation`.
+        auto summary =
+            registry->summarize({keyauth::kReplicaRevisionMeta, keyauth::kReplicaHeldMeta,
+                                 keyauth::kReplicaClusterMeta, keyauth::kReplicaFleetIdMeta});
         Status written = summary.status();
         if (summary) {
+            const auto& meta = summary->meta;
             const keyauth::ReplicaContact contact{
-                now, revision,
-                std::strtoll(summary->meta.front().value_or("0").c_str(), nullptr, 10),
-                summary->generation};
+                now,
+                revision,
+                std::strtoll(meta[0].value_or("0").c_str(), nullptr, 10),
+                summary->generation,
+                !meta[1].value_or("").empty(),
+                meta[2].value_or(""),
+                meta[3].value_or("")};
             written = keyauth::write_replica_contact(options.layout, contact);
         }
         if (written) {

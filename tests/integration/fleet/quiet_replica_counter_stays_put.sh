@@ -38,11 +38,17 @@ expect_contains "$out" "state:         current" "keytool status"
 age=$(sed -n 's/^last contact: .*(\([0-9-]*\) s ago)$/\1/p' <<<"$out")
 [ -n "$age" ] && [ "$age" -ge 0 ] && [ "$age" -lt 15 ] || fail "last contact not within 15 s: $out"
 expect_eq "$(status_revision)" "$(etcd_revision)" "the revision keytool status shows (etcd's)"
-# The registry's group (not its owner: a monitoring user) may read the
-# contact file as it reads data.mdb: LMDB's own contact is 30 s old. (keytool
-# status itself still opens writer.lock, its owner's alone.)
+# The registry's group (not its owner: a monitoring user), who may not take
+# writer.lock to read LMDB, gets the same from keyauth-sync's contact file:
+# LMDB's own contact is 30 s old.
 as_group() { setpriv --reuid=nobody --regid=mosquitto --clear-groups "$@"; }
-as_group cat "$registry/fleet-contact" >/dev/null || fail "the contact file not readable by the registry's group: $(ls -l "$registry/fleet-contact")"
+owners=$out
+out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "keytool status as the registry's group: $out"
+expect_contains "$out" "state:         current" "keytool status as the registry's group"
+expect_contains "$out" "read as:       the registry's group: as keyauth-sync last recorded it" "the group's status says what it read"
+for line in "clients:" "etcd revision:" "etcd cluster:" "fleet id:"; do
+    expect_eq "$(grep "^$line" <<<"$out")" "$(grep "^$line" <<<"$owners")" "the group's '$line'"
+done
 pass "30 s without a client change: commit.seq stays at $before, no session re-checked; contact $age s ago, at etcd's revision, for the registry's group too"
 
 # A contact file keytool status may not believe (another's, a link): said,
@@ -52,6 +58,9 @@ ln -sf "$WORK/contact" "$registry/fleet-contact"
 out=$(keytool --registry "$registry" status) && fail "keytool status current on LMDB's 30 s old contact: $out"
 expect_contains "$out" "state:         STALE" "keytool status on a linked contact file"
 expect_contains "$out" "contact file:  unreadable: $registry/fleet-contact is a symbolic link" "keytool status on a linked contact file"
+out=$(as_group "$KEYTOOL" --registry "$registry" status) && fail "the group's keytool status current through a link: $out"
+expect_contains "$out" "state:         UNKNOWN" "the group's keytool status on a linked contact file"
+expect_contains "$out" "is a symbolic link" "the group's keytool status says why"
 wait_until 15 "the contact file written again" test ! -L "$registry/fleet-contact"
 out=$(keytool --registry "$registry" status) || fail "keytool status after the heartbeat: $out"
 expect_not_contains "$out" "contact file:" "keytool status after the heartbeat"
