@@ -38,9 +38,8 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
             std::puts("state:         UNKNOWN: no contact recorded that this user may read");
             return kExitFailure;
         }
-        std::puts(status->recorded_only
-                      ? "replica:       no (no contact recorded by keyauth-sync)"
-                      : "replica:       no (not kept by keyauth-sync)");
+        std::puts(status->recorded_only ? "replica:       no (no contact recorded by keyauth-sync)"
+                                        : "replica:       no (not kept by keyauth-sync)");
         return kExitOk;
     }
     std::printf("etcd revision: %lld\n", static_cast<long long>(progress.revision));

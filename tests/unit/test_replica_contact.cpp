@@ -54,8 +54,7 @@ struct Replica {
     }
     // The file after etcd's revision 55 was found quiet, contact at 1030.
     void write_quiet(std::int64_t contact = 1030) const {
-        assert_ok(
-            keyauth::write_replica_contact(
+        assert_ok(keyauth::write_replica_contact(
             layout, ReplicaContact{contact, 55, 40, generation, false, "4242", "00ff"}));
     }
 };
@@ -113,21 +112,21 @@ void a_damaged_file_is_no_file(void**) {
     const std::string numbers = "contact 1030\nrevision 55\nover 40\ngeneration " +
                                 std::to_string(replica.generation) + "\n";
     const std::string good = numbers + "held 0\ncluster 4242\nfleet 00ff\n";
-    const std::vector<std::string> damaged = {std::string(),
-                                              good.substr(0, good.size() - 1),
-                                              good.substr(0, 20),
-                                              good + "x",
-                                              std::string(good.size(), '\0'),
-                                              "contact -5\nrevision 55\nover 40\ngeneration 1\n",
-                                              "revision 55\ncontact 1030\nover 40\ngeneration 1\n",
-                                              numbers,  // an older keyauth-sync's
-                                              numbers + "held 2\ncluster 4242\nfleet 00ff\n",
-                                              numbers + "held 0\ncluster 42/42\nfleet 00ff\n",
-                                              numbers + "held 0\ncluster 4242\nfleet 00FF\n",
-                                              numbers + "held 0\ncluster 4242\n",
-                                              numbers + "held 0\nfleet 00ff\ncluster 4242\n",
-                                              numbers + "held 0\ncluster 4242\nfleet " +
-                                                  std::string(65, 'a') + "\n"};
+    const std::vector<std::string> damaged = {
+        std::string(),
+        good.substr(0, good.size() - 1),
+        good.substr(0, 20),
+        good + "x",
+        std::string(good.size(), '\0'),
+        "contact -5\nrevision 55\nover 40\ngeneration 1\n",
+        "revision 55\ncontact 1030\nover 40\ngeneration 1\n",
+        numbers,  // an older keyauth-sync's
+        numbers + "held 2\ncluster 4242\nfleet 00ff\n",
+        numbers + "held 0\ncluster 42/42\nfleet 00ff\n",
+        numbers + "held 0\ncluster 4242\nfleet 00FF\n",
+        numbers + "held 0\ncluster 4242\n",
+        numbers + "held 0\nfleet 00ff\ncluster 4242\n",
+        numbers + "held 0\ncluster 4242\nfleet " + std::string(65, 'a') + "\n"};
     for (const std::string& text : damaged) {
         std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << text;
         assert_int_equal(replica.progress().revision, 40);

@@ -530,21 +530,21 @@ std::size_t ids_not_in_registry(const ShardEntries& entries, const KeptClients& 
 
 Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
                     HostsRead& read) {
-    return for_each_published(
-        etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, kMaxMarkers,
-        "publish markers", revision, [&](const EtcdKeyValue& kv, std::string&) -> Status {
-            auto host_name = parse_fleet_usage_marker_key(fleet_id, kv.key);
-            if (!host_name)
-                return host_name.error();
-            auto marker = decode_publish_marker(kv.value);
-            if (!marker) {
-                read.refuse(*host_name, kv.key, marker.error());
-                return {};
-            }
-            if (HostLastUse* host = read.host(*host_name))
-                host->marker = *marker;
-            return {};
-        });
+    return for_each_published(etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage,
+                              kMaxMarkers, "publish markers", revision,
+                              [&](const EtcdKeyValue& kv, std::string&) -> Status {
+                                  auto host_name = parse_fleet_usage_marker_key(fleet_id, kv.key);
+                                  if (!host_name)
+                                      return host_name.error();
+                                  auto marker = decode_publish_marker(kv.value);
+                                  if (!marker) {
+                                      read.refuse(*host_name, kv.key, marker.error());
+                                      return {};
+                                  }
+                                  if (HostLastUse* host = read.host(*host_name))
+                                      host->marker = *marker;
+                                  return {};
+                              });
 }
 
 }  // namespace

@@ -57,9 +57,9 @@ std::optional<std::string_view> take_line(std::string_view& text, std::string_vi
 }
 
 bool is_name(std::string_view value) {
-    return value.size() <= kMaxNameLength &&
-           std::all_of(value.begin(), value.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); });
+    return value.size() <= kMaxNameLength && std::all_of(value.begin(), value.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+           });
 }
 
 std::optional<std::int64_t> decimal(std::string_view value) {
@@ -87,8 +87,10 @@ std::optional<ReplicaContact> decode(std::string_view text) {
     if (!held || (*held != "0" && *held != "1") || !cluster || !is_name(*cluster) || !fleet ||
         !is_name(*fleet) || !text.empty())
         return std::nullopt;
-    return ReplicaContact{values[0], values[1], values[2], static_cast<std::uint64_t>(values[3]),
-                          *held == "1", std::string(*cluster), std::string(*fleet)};
+    return ReplicaContact{values[0],          values[1],
+                          values[2],          static_cast<std::uint64_t>(values[3]),
+                          *held == "1",       std::string(*cluster),
+                          std::string(*fleet)};
 }
 
 // The file is believed only as keyauth-sync writes it: a regular file, not
@@ -208,9 +210,9 @@ Result<ReplicaStatus> status_from_lmdb(const RegistryLayout& layout) {
     auto registry = LmdbRegistry::open(layout.dir, OpenMode::read_write);
     if (!registry)
         return registry.error();
-    auto summary = (*registry)->summarize({kReplicaRevisionMeta, kReplicaContactMeta,
-                                           kReplicaHeldMeta, kReplicaClusterMeta,
-                                           kReplicaFleetIdMeta});
+    auto summary =
+        (*registry)->summarize({kReplicaRevisionMeta, kReplicaContactMeta, kReplicaHeldMeta,
+                                kReplicaClusterMeta, kReplicaFleetIdMeta});
     if (!summary)
         return summary.error();
     const std::vector<std::optional<std::string>>& meta = summary->meta;
@@ -242,15 +244,17 @@ Result<ReplicaStatus> status_as_recorded(const RegistryLayout& layout) {
     if (!file) {
         // Only LMDB could tell more, and this reader may not open it.
         status.progress.contact_file_refused =
-            layout.fleet_contact() + " is not as keyauth-sync writes it (damaged, or an older "
-                                     "keyauth-sync's: it is rewritten within 10 s of a restart)";
+            layout.fleet_contact() +
+            " is not as keyauth-sync writes it (damaged, or an older "
+            "keyauth-sync's: it is rewritten within 10 s of a restart)";
         return status;
     }
     status.progress.revision = file->revision;
     status.progress.contact = file->contact;
     if (file->held)
-        status.held = "keyauth-sync holds the registry (its log, or keytool status as the "
-                      "registry's owner, says why)";
+        status.held =
+            "keyauth-sync holds the registry (its log, or keytool status as the "
+            "registry's owner, says why)";
     status.cluster = file->cluster;
     status.fleet_id = file->fleet_id;
     return status;

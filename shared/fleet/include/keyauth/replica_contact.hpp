@@ -67,7 +67,7 @@ ReplicaProgress replica_progress(const RegistryLayout& layout,
 // `recorded_only`).
 struct ReplicaStatus {
     std::size_t clients = 0;
-    ReplicaProgress progress;  // revision 0: not a replica (no file, for the group)
+    ReplicaProgress progress;         // revision 0: not a replica (no file, for the group)
     std::optional<std::string> held;  // why keyauth-sync holds the registry, if it does
     std::string cluster;
     std::string fleet_id;
