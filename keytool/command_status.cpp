@@ -31,15 +31,22 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
     const keyauth::ReplicaProgress& progress = status->progress;
     std::printf("registry:      %s\n", invocation.registry.dir.c_str());
     std::printf("clients:       %zu\n", status->clients);
+    // keyauth-sync refused a rebuild that would lose clients: it serves
+    // what it had, which is no longer what etcd holds.
+    const auto say_held = [&status] {
+        std::printf("state:         HELD: %s\n", status->held->c_str());
+        return kExitFailure;
+    };
     if (progress.revision == 0) {
-        if (!progress.contact_file_refused.empty()) {
+        if (status->held)  // at the first load: no revision yet
+            return say_held();
+        if (status->recorded_only) {
             // The registry's group, who reads nothing else of keyauth-sync's.
             std::printf("contact file:  unreadable: %s\n", progress.contact_file_refused.c_str());
             std::puts("state:         UNKNOWN: no contact recorded that this user may read");
             return kExitFailure;
         }
-        std::puts(status->recorded_only ? "replica:       no (no contact recorded by keyauth-sync)"
-                                        : "replica:       no (not kept by keyauth-sync)");
+        std::puts("replica:       no (not kept by keyauth-sync)");
         return kExitOk;
     }
     std::printf("etcd revision: %lld\n", static_cast<long long>(progress.revision));
@@ -57,12 +64,8 @@ int run_status(const Invocation& invocation, const Arguments& arguments) {
                     progress.contact_file_refused.c_str());
     if (status->recorded_only)
         std::puts("read as:       the registry's group: as keyauth-sync last recorded it");
-    // keyauth-sync refused a rebuild that would lose clients: it serves
-    // what it had, which is no longer what etcd holds.
-    if (status->held) {
-        std::printf("state:         HELD: %s\n", status->held->c_str());
-        return kExitFailure;
-    }
+    if (status->held)
+        return say_held();
     if (age > stale_after) {
         std::printf("state:         STALE: no contact with etcd for %lld s\n",
                     static_cast<long long>(age));

@@ -120,7 +120,8 @@ void a_damaged_file_is_no_file(void**) {
         std::string(good.size(), '\0'),
         "contact -5\nrevision 55\nover 40\ngeneration 1\n",
         "revision 55\ncontact 1030\nover 40\ngeneration 1\n",
-        numbers,  // an older keyauth-sync's
+        "contact 01030\nrevision 55\nover 40\ngeneration 1\n",
+        "contact -0\nrevision 55\nover 40\ngeneration 1\n",
         numbers + "held 2\ncluster 4242\nfleet 00ff\n",
         numbers + "held 0\ncluster 42/42\nfleet 00ff\n",
         numbers + "held 0\ncluster 4242\nfleet 00FF\n",
@@ -134,6 +135,11 @@ void a_damaged_file_is_no_file(void**) {
     }
     std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << good;
     assert_int_equal(replica.progress().revision, 55);
+    // An older keyauth-sync's four numbers: still true of LMDB's state (an
+    // upgraded host resumes at its quiet revision, not a compacted one).
+    std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << numbers;
+    assert_int_equal(replica.progress().revision, 55);
+    assert_int_equal(replica.progress().contact, 1030);
 }
 
 // Anything but keyauth-sync's own file is ignored, and said why: a link, no

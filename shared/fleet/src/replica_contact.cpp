@@ -62,17 +62,26 @@ bool is_name(std::string_view value) {
            });
 }
 
+// Digits only, no sign, no leading zero.
 std::optional<std::int64_t> decimal(std::string_view value) {
     std::int64_t number = 0;
     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-    if (error != std::errc() || value.empty() || end != value.data() + value.size() || number < 0)
+    if (error != std::errc() || value.empty() || end != value.data() + value.size() ||
+        value[0] == '-' || (value[0] == '0' && value.size() > 1))
         return std::nullopt;
     return number;
 }
 
-// Anything else (an empty file, one cut short, zeros, an older
-// keyauth-sync's four lines) is no file at all.
-std::optional<ReplicaContact> decode(std::string_view text) {
+// The file as keyauth-sync writes it, and whether it had the lines after
+// the numbers (an older keyauth-sync's has the four numbers alone: as true
+// of its LMDB state, but it says nothing of a hold).
+struct DecodedContact {
+    ReplicaContact contact;
+    bool complete = false;
+};
+
+// Anything else (an empty file, one cut short, zeros) is no file at all.
+std::optional<DecodedContact> decode(std::string_view text) {
     std::array<std::int64_t, 4> values{};
     for (std::size_t i = 0; i < kNumbers.size(); ++i) {
         const auto line = take_line(text, kNumbers[i]);
@@ -81,16 +90,24 @@ std::optional<ReplicaContact> decode(std::string_view text) {
             return std::nullopt;
         values[i] = *value;
     }
+    DecodedContact decoded;
+    decoded.contact.contact = values[0];
+    decoded.contact.revision = values[1];
+    decoded.contact.over = values[2];
+    decoded.contact.generation = static_cast<std::uint64_t>(values[3]);
+    if (text.empty())
+        return decoded;
     const auto held = take_line(text, kHeld);
     const auto cluster = take_line(text, kCluster);
     const auto fleet = take_line(text, kFleet);
     if (!held || (*held != "0" && *held != "1") || !cluster || !is_name(*cluster) || !fleet ||
         !is_name(*fleet) || !text.empty())
         return std::nullopt;
-    return ReplicaContact{values[0],          values[1],
-                          values[2],          static_cast<std::uint64_t>(values[3]),
-                          *held == "1",       std::string(*cluster),
-                          std::string(*fleet)};
+    decoded.contact.held = *held == "1";
+    decoded.contact.cluster = std::string(*cluster);
+    decoded.contact.fleet_id = std::string(*fleet);
+    decoded.complete = true;
+    return decoded;
 }
 
 // The file is believed only as keyauth-sync writes it: a regular file, not
@@ -122,7 +139,7 @@ std::optional<std::string> read_contact_file(const RegistryLayout& layout, std::
         refused = path + " is writable by group or others";
     if (!refused.empty())
         return std::nullopt;
-    // Under 250 bytes as written: more is no file of ours.
+    // Under 300 bytes as written: more is no file of ours.
     auto text = read_up_to(fd.get(), 512, path);
     if (!text) {
         refused = text.error().message;
@@ -165,7 +182,7 @@ Status write_replica_contact(const RegistryLayout& layout, const ReplicaContact&
     if (fchown(fd.get(), static_cast<uid_t>(-1), dir.st_gid) != 0 || fchmod(fd.get(), 0640) != 0)
         return file_error(errno, staging);
     const std::string text = encode(contact);
-    // Under 250 bytes: a short write is a full disk.
+    // Under 300 bytes: a short write is a full disk.
     const ssize_t written = write(fd.get(), text.data(), text.size());
     if (written != static_cast<ssize_t>(text.size()))
         return file_error(written < 0 ? errno : ENOSPC, staging);
@@ -191,9 +208,10 @@ ReplicaProgress replica_progress(const RegistryLayout& layout,
     auto text = read_contact_file(layout, progress.contact_file_refused);
     if (!text)
         return progress;
-    const std::optional<ReplicaContact> file = decode(*text);
-    if (!file)
+    const std::optional<DecodedContact> decoded = decode(*text);
+    if (!decoded)
         return progress;
+    const ReplicaContact* file = &decoded->contact;
     progress.contact = std::max(progress.contact, file->contact);
     // Only of the state LMDB is in: any commit since (a change applied, a
     // rebuild's new registry) makes LMDB's own revision the one to trust.
@@ -238,17 +256,25 @@ Result<ReplicaStatus> status_as_recorded(const RegistryLayout& layout) {
     status.clients = *clients;
     status.recorded_only = true;
     auto text = read_contact_file(layout, status.progress.contact_file_refused);
-    if (!text)
-        return status;
-    const std::optional<ReplicaContact> file = decode(*text);
-    if (!file) {
-        // Only LMDB could tell more, and this reader may not open it.
-        status.progress.contact_file_refused =
-            layout.fleet_contact() +
-            " is not as keyauth-sync writes it (damaged, or an older "
-            "keyauth-sync's: it is rewritten within 10 s of a restart)";
+    if (!text) {
+        // Only LMDB could tell whether this is a replica at all, and this
+        // reader may not open it: unknown, never "not a replica".
+        if (status.progress.contact_file_refused.empty())
+            status.progress.contact_file_refused =
+                layout.fleet_contact() + " is missing (not a replica, or keyauth-sync has not "
+                                         "written it since it loaded the registry)";
         return status;
     }
+    const std::optional<DecodedContact> decoded = decode(*text);
+    if (!decoded || !decoded->complete) {
+        status.progress.contact_file_refused =
+            layout.fleet_contact() +
+            (decoded ? " is an older keyauth-sync's, which does not say whether it holds the "
+                       "registry (rewritten within 10 s once keyauth-sync is upgraded)"
+                     : " is not as keyauth-sync writes it");
+        return status;
+    }
+    const ReplicaContact* file = &decoded->contact;
     status.progress.revision = file->revision;
     status.progress.contact = file->contact;
     if (file->held)

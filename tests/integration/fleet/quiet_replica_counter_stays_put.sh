@@ -20,6 +20,12 @@ rechecks() { grep -c "re-checking" "$WORK/broker1.log" || true; }
 status_revision() { keytool --registry "$registry" status | awk '/^etcd revision:/ {print $3}'; }
 status_revision_is() { [ "$(status_revision)" == "$1" ]; }
 wait_until 10 "host 1 at etcd's revision" status_revision_is "$(etcd_revision)"
+# The registry's group (not its owner: a monitoring user) may not take
+# writer.lock to read LMDB: keytool status reads keyauth-sync's contact
+# file, written with the load itself, not at the first heartbeat.
+as_group() { setpriv --reuid=nobody --regid=mosquitto --clear-groups "$@"; }
+out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "keytool status as the registry's group, after the load: $out"
+expect_contains "$out" "state:         current" "the group's keytool status after the load"
 sleep 1  # the broker's first look at its new session (every 50 ms) counts as a re-check
 
 before=$(counter)
@@ -38,10 +44,7 @@ expect_contains "$out" "state:         current" "keytool status"
 age=$(sed -n 's/^last contact: .*(\([0-9-]*\) s ago)$/\1/p' <<<"$out")
 [ -n "$age" ] && [ "$age" -ge 0 ] && [ "$age" -lt 15 ] || fail "last contact not within 15 s: $out"
 expect_eq "$(status_revision)" "$(etcd_revision)" "the revision keytool status shows (etcd's)"
-# The registry's group (not its owner: a monitoring user), who may not take
-# writer.lock to read LMDB, gets the same from keyauth-sync's contact file:
-# LMDB's own contact is 30 s old.
-as_group() { setpriv --reuid=nobody --regid=mosquitto --clear-groups "$@"; }
+# The group gets the same from the contact file: LMDB's own contact is 30 s old.
 owners=$out
 out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "keytool status as the registry's group: $out"
 expect_contains "$out" "state:         current" "keytool status as the registry's group"
@@ -70,3 +73,14 @@ admin del bob >/dev/null
 wait_on_host 1 refused ./bob_token 5
 [ "$(counter)" -gt "$before" ] || fail "commit.seq did not move with a del"
 pass "a del still moves commit.seq ($before -> $(counter)) and is refused"
+
+# Changes more often than every 10 s: each commit carries contact in LMDB,
+# and the file is still rewritten every 10 s for the group.
+for i in $(seq 8); do
+    admin gen "steady$i" --output "./steady$i" >/dev/null || fail "admin gen steady$i"
+    sleep 3
+done
+out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "the group's keytool status under steady changes: $out"
+age=$(sed -n 's/^last contact: .*(\([0-9-]*\) s ago)$/\1/p' <<<"$out")
+[ -n "$age" ] && [ "$age" -lt 15 ] || fail "the group's last contact not within 15 s under steady changes: $out"
+pass "a change every 3 s for 24 s: the group's keytool status current (contact $age s ago)"

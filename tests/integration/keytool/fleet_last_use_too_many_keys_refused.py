@@ -7,7 +7,7 @@ readers' caps are checked without writing a million keys into a real etcd.
 
 Answers /v3/kv/range only: /keyauth/fleet_id holds 00ff; the range named by
 the second argument (/keyauth-usage/00ff/ or /keyauth-usage-hosts/00ff/)
-counts one key more than readers page through (1 048 577 shards, 65 537
+counts more keys than readers walk in one go (1 048 577 shards, 65 537
 markers), the other none.
 """
 import base64
