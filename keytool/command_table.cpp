@@ -173,7 +173,9 @@ const std::vector<Command>& commands() {
          "usage: keytool [--registry DIR] status [--stale-after SECONDS]\n"
          "\n"
          "Prints the clients held, the etcd revision and when keyauth-sync last heard\n"
-         "from etcd. Exit 1 if that was more than SECONDS (default 30) ago: stale.\n",
+         "from etcd. Exit 1 if that was more than SECONDS (default 30) ago: stale.\n"
+         "A member of the registry's group (not its owner) sees what keyauth-sync\n"
+         "last recorded beside the registry.\n",
          {{"stale-after", true, false}},
          run_status},
     };

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
@@ -186,6 +187,9 @@ struct Replica::State {
     Clock::time_point next_digest;
     Clock::time_point last_stale_report;
     Clock::time_point last_contact_failure_report;
+    // When the contact file was last written: every kContactEvery, whether
+    // or not commits (which carry contact in LMDB) came between.
+    std::optional<Clock::time_point> contact_file_written;
     Clock::time_point last_held_report;
     bool unreachable = false;
     bool must_rebuild = false;
@@ -429,6 +433,9 @@ struct Replica::State {
         held.clear();
         publish_state();
         options.accept_new_fleet = false;  // once: a later accident is refused again
+        // The file a load dropped (or a rebuild's new directory lacks), at
+        // once: the registry's group reads nothing else.
+        record_contact(last_contact);
         if (snapshot.ca_cert) {
             if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
                 return s;
@@ -630,7 +637,13 @@ struct Replica::State {
             return writer.error();
         if (Status s = (*writer)->put_meta(keyauth::kReplicaHeldMeta, reason); !s)
             return s;
-        return (*writer)->commit();
+        if (Status s = (*writer)->commit(); !s)
+            return s;
+        writer->reset();  // its lock released: record_contact reads LMDB
+        // No heartbeat runs while held: the registry's group (keytool status
+        // as a monitoring user) reads the hold from this file alone.
+        record_contact(last_contact);
+        return {};
     }
 
     // Another store than the one copied: another cluster, or another
@@ -995,9 +1008,7 @@ struct Replica::State {
             if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
                 return s.error();
         }
-        const std::int64_t now = keyauth::unix_now();
-        if (now - last_contact >= kContactEvery.count())
-            record_contact(now);
+        record_contact_if_due(keyauth::unix_now());
         return identity;
     }
 
@@ -1008,18 +1019,31 @@ struct Replica::State {
     // it is (under `serving`): LMDB's own, or etcd's later one that
     // follow_quiet_revisions proved the same. A failure leaves only the
     // host looking stale: said, and tried again at the next heartbeat.
+    void record_contact_if_due(std::int64_t contact) {
+        if (!contact_file_written || Clock::now() - *contact_file_written >= kContactEvery)
+            record_contact(contact);
+    }
     void record_contact(std::int64_t now) {
-        auto summary = registry->summarize({keyauth::kReplicaRevisionMeta});
+        // One read: what the file says is all of LMDB's state at `generation`.
+        auto summary =
+            registry->summarize({keyauth::kReplicaRevisionMeta, keyauth::kReplicaHeldMeta,
+                                 keyauth::kReplicaClusterMeta, keyauth::kReplicaFleetIdMeta});
         Status written = summary.status();
         if (summary) {
+            const auto& meta = summary->meta;
             const keyauth::ReplicaContact contact{
-                now, revision,
-                std::strtoll(summary->meta.front().value_or("0").c_str(), nullptr, 10),
-                summary->generation};
+                now,
+                revision,
+                std::strtoll(meta[0].value_or("0").c_str(), nullptr, 10),
+                summary->generation,
+                !meta[1].value_or("").empty(),
+                meta[2].value_or(""),
+                meta[3].value_or("")};
             written = keyauth::write_replica_contact(options.layout, contact);
         }
         if (written) {
             last_contact = now;
+            contact_file_written = Clock::now();
             return;
         }
         ++metrics().errors;
@@ -1284,6 +1308,9 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         if (!s.held.empty()) {
             if (s.options.once)
                 return make_error(Errc::already_exists, "HELD: " + s.held);
+            // No heartbeat while held: the hold itself kept in the file (one
+            // a restart, a full disk or a power cut lost written again).
+            s.record_contact_if_due(s.last_contact);
             // Tried again now and then: etcd may be restored meanwhile.
             backoff = kHeldRetry;
             pause();

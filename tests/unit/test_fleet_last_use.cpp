@@ -186,7 +186,8 @@ void no_filter_keeps_nothing(void**) {
 }
 
 void a_host_is_not_judged_when_markers_are_not_readable(void**) {
-    keyauth::HostLastUse host{"edge2", {}, std::nullopt};
+    keyauth::HostLastUse host;
+    host.host = "edge2";
     host.markers_read = false;
     assert_true(keyauth::host_staleness(host, kDecember3) == keyauth::HostStaleness::not_judged);
 }
@@ -265,7 +266,9 @@ void every_marker_not_as_written_is_refused(void**) {
 }
 
 void a_host_is_stale_after_two_intervals_and_a_minute(void**) {
-    keyauth::HostLastUse host{"edge2", {}, keyauth::PublishMarker{kDecember3, 3600}};
+    keyauth::HostLastUse host;
+    host.host = "edge2";
+    host.marker = keyauth::PublishMarker{kDecember3, 3600};
     assert_true(keyauth::host_staleness(host, kDecember3 + 2 * 3600 + 60) ==
                 keyauth::HostStaleness::fresh);
     assert_true(keyauth::host_staleness(host, kDecember3 + 2 * 3600 + 61) ==

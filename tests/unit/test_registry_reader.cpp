@@ -34,6 +34,9 @@ void list_gives_every_client_in_id_order(void**) {
     assert_sv_equal((*listed)[2].id, "zeta");
     assert_same_credentials((*listed)[0].credentials, kSecond);
     assert_same_credentials((*listed)[2].credentials, kFirst);
+    auto counted = registry->count();  // the copy's count, not a walk
+    assert_ok(counted);
+    assert_int_equal(*counted, 3);
 }
 
 void empty_registry_lists_nothing(void**) {
@@ -85,9 +88,11 @@ void reader_sees_commits_on_next_lookup(void**) {
         temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
     assert_ok(reader->find("myapp01", found));
     assert_same_credentials(found, kSecond);
+    assert_int_equal(*reader->count(), 1);
     assert_true(write_registry_in_child(temp.path(),
                                         [](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
     assert_code(reader->find("myapp01", found), Errc::unknown_client);
+    assert_int_equal(*reader->count(), 0);
 }
 
 void read_only_open_of_missing_dir_is_not_found(void**) {

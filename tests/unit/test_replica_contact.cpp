@@ -54,8 +54,8 @@ struct Replica {
     }
     // The file after etcd's revision 55 was found quiet, contact at 1030.
     void write_quiet(std::int64_t contact = 1030) const {
-        assert_ok(
-            keyauth::write_replica_contact(layout, ReplicaContact{contact, 55, 40, generation}));
+        assert_ok(keyauth::write_replica_contact(
+            layout, ReplicaContact{contact, 55, 40, generation, false, "4242", "00ff"}));
     }
 };
 
@@ -109,15 +109,25 @@ void a_commit_since_the_file_makes_lmdbs_revision_the_one(void**) {
 
 void a_damaged_file_is_no_file(void**) {
     Replica replica;
-    const std::string good = "contact 1030\nrevision 55\nover 40\ngeneration " +
-                             std::to_string(replica.generation) + "\n";
-    const std::vector<std::string> damaged = {std::string(),
-                                              good.substr(0, good.size() - 1),
-                                              good.substr(0, 20),
-                                              good + "x",
-                                              std::string(good.size(), '\0'),
-                                              "contact -5\nrevision 55\nover 40\ngeneration 1\n",
-                                              "revision 55\ncontact 1030\nover 40\ngeneration 1\n"};
+    const std::string numbers = "contact 1030\nrevision 55\nover 40\ngeneration " +
+                                std::to_string(replica.generation) + "\n";
+    const std::string good = numbers + "held 0\ncluster 4242\nfleet 00ff\n";
+    const std::vector<std::string> damaged = {
+        std::string(),
+        good.substr(0, good.size() - 1),
+        good.substr(0, 20),
+        good + "x",
+        std::string(good.size(), '\0'),
+        "contact -5\nrevision 55\nover 40\ngeneration 1\n",
+        "revision 55\ncontact 1030\nover 40\ngeneration 1\n",
+        "contact 01030\nrevision 55\nover 40\ngeneration 1\n",
+        "contact -0\nrevision 55\nover 40\ngeneration 1\n",
+        numbers + "held 2\ncluster 4242\nfleet 00ff\n",
+        numbers + "held 0\ncluster 42/42\nfleet 00ff\n",
+        numbers + "held 0\ncluster 4242\nfleet 00FF\n",
+        numbers + "held 0\ncluster 4242\n",
+        numbers + "held 0\nfleet 00ff\ncluster 4242\n",
+        numbers + "held 0\ncluster 4242\nfleet " + std::string(65, 'a') + "\n"};
     for (const std::string& text : damaged) {
         std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << text;
         assert_int_equal(replica.progress().revision, 40);
@@ -125,6 +135,11 @@ void a_damaged_file_is_no_file(void**) {
     }
     std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << good;
     assert_int_equal(replica.progress().revision, 55);
+    // An older keyauth-sync's four numbers: still true of LMDB's state (an
+    // upgraded host resumes at its quiet revision, not a compacted one).
+    std::ofstream(replica.layout.fleet_contact(), std::ios::binary | std::ios::trunc) << numbers;
+    assert_int_equal(replica.progress().revision, 55);
+    assert_int_equal(replica.progress().contact, 1030);
 }
 
 // Anything but keyauth-sync's own file is ignored, and said why: a link, no
@@ -183,6 +198,42 @@ void a_discarded_file_leaves_lmdb_alone_to_say(void**) {
     assert_ok(keyauth::discard_replica_contact(replica.layout));  // none: nothing to do
 }
 
+// The owner's `keytool status`: LMDB's bookkeeping, the file's contact and
+// quiet revision. (The registry's group's reads the file alone: tested as
+// that user in fleet_quiet_replica_counter_stays_put and fleet_mass_delete_held.)
+void the_owners_status_is_lmdbs_with_the_files_contact(void**) {
+    Replica replica;
+    {
+        auto writer = replica.registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->put_meta("fleet.cluster", "4242"));
+        assert_ok((*writer)->put_meta("fleet.id", "00ff"));
+        assert_ok((*writer)->put_meta("fleet.held", "a rebuild would lose 3 clients"));
+        assert_ok((*writer)->commit());
+    }
+    replica.generation = replica.registry->generation();
+    replica.write_quiet();
+    replica.registry.reset();  // status takes writer.lock
+    auto status = keyauth::read_replica_status(replica.layout);
+    assert_ok(status);
+    assert_false(status->recorded_only);
+    assert_int_equal(status->progress.revision, 55);
+    assert_int_equal(status->progress.contact, 1030);
+    assert_true(status->held.has_value());
+    assert_string_equal(status->held->c_str(), "a rebuild would lose 3 clients");
+    assert_string_equal(status->cluster.c_str(), "4242");
+    assert_string_equal(status->fleet_id.c_str(), "00ff");
+}
+
+void a_name_that_is_no_name_is_not_written(void**) {
+    Replica replica;
+    const ReplicaContact contact{1030, 55, 40, replica.generation, false, "42\n42", "00ff"};
+    assert_int_equal(keyauth::write_replica_contact(replica.layout, contact).code(),
+                     keyauth::Errc::invalid_argument);
+    assert_int_not_equal(access(replica.layout.fleet_contact().c_str(), F_OK), 0);
+    assert_int_not_equal(access(replica.layout.fleet_contact_staging().c_str(), F_OK), 0);
+}
+
 }  // namespace
 
 int main() {
@@ -194,6 +245,8 @@ int main() {
         cmocka_unit_test(a_damaged_file_is_no_file),
         cmocka_unit_test(a_staging_file_left_behind_is_replaced),
         cmocka_unit_test(a_discarded_file_leaves_lmdb_alone_to_say),
+        cmocka_unit_test(the_owners_status_is_lmdbs_with_the_files_contact),
+        cmocka_unit_test(a_name_that_is_no_name_is_not_written),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -18,8 +18,22 @@ constexpr std::size_t kMaxFleetIdLength = 64;
 // A reader's page of shards: 16 of 256 KiB are about 5.5 MiB of base64 (the
 // gateway answers pages of 6 MB whole), and a quarter of the pages of 4.
 constexpr std::int64_t kShardsPerPage = 16;
-// Shards a fleet's readers take, all hosts together (and markers).
-constexpr std::int64_t kMaxShards = 65536;
+// etcd 3.4 walks the rest of the range for every page: tiny keys by the
+// million would cost etcd hours. Readers walk the usage prefix in one go up
+// to this many keys, else host by host (each host's range walks its own
+// keys only, and a host past its share, most_shards_of_a_host, is refused
+// from its count); they refuse more markers (one a host) than kMaxMarkers.
+constexpr std::int64_t kMaxUsageKeysInOneWalk = 65536;
+constexpr std::int64_t kMaxMarkers = 65536;
+// The longest entry (the shared-bytes and length varints, an id of the
+// longest kind, not front-coded, and a day of 4 varint bytes), and so the
+// fewest entries encode_last_use_shards closes a full shard with.
+constexpr std::size_t kLongestEntryBytes = 1 + 1 + kMaxClientIdLength + 4;
+constexpr std::size_t kLeastEntriesPerFullShard =
+    (kLastUseShardMaxBytes - 1 - kMaxVarintBytes) / kLongestEntryBytes - 1;
+// A host's shards beyond its registry's share: a last shard, a registry that
+// grew since, and small registries.
+constexpr std::int64_t kSpareShardsPerHost = 64;
 // Markers are some 40 bytes: a page holds a large fleet's.
 constexpr std::int64_t kMarkersPerPage = 1024;
 
@@ -371,25 +385,24 @@ Result<std::string> read_fleet_id(EtcdClient& etcd) {
 
 namespace {
 
-// etcd 3.4 walks the rest of the range for every page: tiny keys by the
-// million (a host's stolen etcd user) would cost etcd hours. No fleet comes
-// near this many (each shard up to 256 KiB: 16 GiB, beyond any etcd's quota;
-// a marker a host).
-Status refuse_too_many(std::int64_t count, const std::string& what, const std::string& prefix) {
-    if (count <= kMaxShards)
+Status refuse_too_many(std::int64_t count, std::int64_t limit, const std::string& what,
+                       const std::string& prefix) {
+    if (count <= limit)
         return {};
     return make_error(Errc::registry_corrupt,
                       "etcd holds " + std::to_string(count) + " " + what + " under " + prefix +
-                          ", more than " + std::to_string(kMaxShards) +
+                          ", more than " + std::to_string(limit) +
                           " a fleet can publish: not read (delete what a host should not have "
                           "put; docs/FLEET.md)");
 }
 
 // Each key and value under `prefix`, `per_page` at a time, all at one
-// revision (set to the first page's).
-Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int64_t per_page,
-                          const char* what, std::int64_t& revision,
-                          const std::function<Status(const EtcdKeyValue&)>& on_key) {
+// revision (set to the first page's). on_key may name a key to go on from
+// (`skip_to`), past keys it will not read.
+Status for_each_published(
+    EtcdClient& etcd, const std::string& prefix, std::int64_t per_page, std::int64_t most_keys,
+    const char* what, std::int64_t& revision,
+    const std::function<Status(const EtcdKeyValue&, std::string& skip_to)>& on_key) {
     const std::string end = etcd_prefix_end(prefix);
     std::string from = prefix;
     for (;;) {
@@ -398,12 +411,19 @@ Status for_each_published(EtcdClient& etcd, const std::string& prefix, std::int6
             return page.error();
         if (from == prefix) {
             revision = page->revision;
-            if (Status s = refuse_too_many(page->count, what, prefix); !s)
+            if (Status s = refuse_too_many(page->count, most_keys, what, prefix); !s)
                 return s;
         }
+        std::string skip_to;
         for (const auto& kv : page->kvs) {
-            if (Status s = on_key(kv); !s)
+            if (Status s = on_key(kv, skip_to); !s)
                 return s;
+            if (!skip_to.empty())
+                break;
+        }
+        if (!skip_to.empty()) {
+            from = std::move(skip_to);
+            continue;
         }
         if (!page->more || page->kvs.empty())
             return {};
@@ -418,6 +438,7 @@ struct HostsRead {
     std::map<std::string, HostLastUse> hosts;
     std::map<std::string, Error> refused;
 
+    bool host_refused(const std::string& name) const { return refused.count(name) != 0; }
     // The host's entry, or none once it is refused.
     HostLastUse* host(const std::string& name) {
         if (refused.count(name) != 0)
@@ -449,27 +470,127 @@ std::optional<std::string> host_of_usage_key(std::string_view fleet_id, std::str
     return std::string(host);
 }
 
-// Each host's shards merged as read, only the kept clients' entries held.
-Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
-                   std::int64_t& revision, HostsRead& read) {
+// The most shards a host can need for a registry of `registry_size`: a full
+// shard holds at least kLeastEntriesPerFullShard, and a host's registry may
+// briefly hold more clients than the reader's (deletes not yet replicated).
+std::int64_t most_shards_of_a_host(std::size_t registry_size) {
+    return kSpareShardsPerHost +
+           2 * static_cast<std::int64_t>(registry_size / kLeastEntriesPerFullShard);
+}
+
+// A host past its share (a stolen etcd user crowding its own prefix) is
+// left out alone, the rest of its prefix not read.
+Error crowding(std::int64_t most_shards, const KeptClients& kept) {
+    return corrupt("more than " + std::to_string(most_shards) +
+                   " shards, more than a registry of " + std::to_string(kept.registry_size) +
+                   " clients needs: the rest not read");
+}
+
+// How many keys `prefix` holds at `revision` (0: now, then set): etcd
+// walks them, and sends one value.
+Result<std::int64_t> keys_under(EtcdClient& etcd, const std::string& prefix,
+                                std::int64_t& revision) {
+    auto page = etcd.range(prefix, etcd_prefix_end(prefix), revision, 1);
+    if (!page)
+        return page.error();
+    revision = page->revision;
+    return page->count;
+}
+
+// Each host's shards merged as read, only the kept clients' entries held,
+// in one walk of the usage prefix. A host refused (a bad key or shard, more
+// shards than its registry could fill) is left out and the rest of its
+// prefix skipped.
+Status read_shards_in_one_walk(EtcdClient& etcd, std::string_view fleet_id,
+                               const KeptClients& kept, std::int64_t& revision, HostsRead& read) {
+    const std::int64_t most_shards = most_shards_of_a_host(kept.registry_size);
+    std::string counted_host;  // keys come sorted: a host's are together
+    std::int64_t host_shards = 0;
     return for_each_published(
-        etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, "last-use shards", revision,
-        [&](const EtcdKeyValue& kv) -> Status {
+        etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, kMaxUsageKeysInOneWalk,
+        "last-use shards", revision, [&](const EtcdKeyValue& kv, std::string& skip_to) -> Status {
             auto key = parse_fleet_usage_key(fleet_id, kv.key);
-            if (!key) {
-                const auto host = host_of_usage_key(fleet_id, kv.key);
-                if (!host)
-                    return key.error();
-                read.refuse(*host, kv.key, key.error());
-                return {};
+            const auto host =
+                key ? std::optional<std::string>(key->host) : host_of_usage_key(fleet_id, kv.key);
+            if (!host)
+                return key.error();
+            if (*host != counted_host) {
+                counted_host = *host;
+                host_shards = 0;
             }
-            HostLastUse* host = read.host(key->host);
-            if (host == nullptr)
-                return {};
-            if (Status s = merge_last_use_shard(kv.value, kept.keep, host->uses, host->entries); !s)
-                read.refuse(key->host, kv.key, s.error());
+            if (++host_shards > most_shards)
+                read.refuse(*host, kv.key, crowding(most_shards, kept));
+            else if (!key)
+                read.refuse(*host, kv.key, key.error());
+            else if (HostLastUse* entry = read.host(*host)) {
+                if (Status s =
+                        merge_last_use_shard(kv.value, kept.keep, entry->uses, entry->entries);
+                    !s)
+                    read.refuse(*host, kv.key, s.error());
+            }
+            if (read.host_refused(*host))
+                skip_to = etcd_prefix_end(fleet_usage_host_prefix(fleet_id, *host));
             return {};
         });
+}
+
+// The same, one range per host that has a marker: etcd walks only that
+// host's keys for each page, and a host with more keys than its share is
+// refused from its first page's count, its values never read.
+Status read_shards_host_by_host(EtcdClient& etcd, std::string_view fleet_id,
+                                const KeptClients& kept, std::int64_t revision, HostsRead& read) {
+    const std::int64_t most_shards = most_shards_of_a_host(kept.registry_size);
+    std::vector<std::string> hosts;
+    for (const auto& entry : read.hosts)
+        hosts.push_back(entry.first);
+    for (const std::string& host : hosts) {
+        const std::string prefix = fleet_usage_host_prefix(fleet_id, host);
+        auto keys = keys_under(etcd, prefix, revision);
+        if (!keys)
+            return keys.error();
+        if (*keys > most_shards) {
+            read.refuse(host, prefix, crowding(most_shards, kept));
+            continue;
+        }
+        Status walked = for_each_published(
+            etcd, prefix, kShardsPerPage, most_shards, "last-use shards", revision,
+            [&](const EtcdKeyValue& kv, std::string& skip_to) -> Status {
+                auto key = parse_fleet_usage_key(fleet_id, kv.key);
+                if (!key)
+                    read.refuse(host, kv.key, key.error());
+                else if (HostLastUse* entry = read.host(host)) {
+                    if (Status s = merge_last_use_shard(kv.value, kept.keep, entry->uses,
+                                                        entry->entries);
+                        !s)
+                        read.refuse(host, kv.key, s.error());
+                }
+                if (read.host_refused(host))
+                    skip_to = etcd_prefix_end(prefix);
+                return {};
+            });
+        if (!walked)
+            return walked;
+    }
+    return {};
+}
+
+// One walk while the prefix holds few enough keys for etcd to walk them for
+// every page; else host by host from the markers (a host without one, a
+// keyauth-sync older than markers, is then not read: said).
+Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
+                   bool markers_read, std::int64_t& revision, HostsRead& read,
+                   std::vector<std::string>& warnings) {
+    auto keys = keys_under(etcd, fleet_usage_prefix(fleet_id), revision);
+    if (!keys)
+        return keys.error();
+    if (*keys <= kMaxUsageKeysInOneWalk || !markers_read)
+        return read_shards_in_one_walk(etcd, fleet_id, kept, revision, read);
+    warnings.push_back("etcd holds " + std::to_string(*keys) + " keys under " +
+                       fleet_usage_prefix(fleet_id) + ", more than " +
+                       std::to_string(kMaxUsageKeysInOneWalk) +
+                       " to read in one walk: read host by host from their publish markers, so "
+                       "a host without a marker (a keyauth-sync older than markers) is not read");
+    return read_shards_host_by_host(etcd, fleet_id, kept, revision, read);
 }
 
 // Of the entries `kept` refused, those that cannot be the registry's: all of
@@ -482,21 +603,21 @@ std::size_t ids_not_in_registry(const ShardEntries& entries, const KeptClients& 
 
 Status read_markers(EtcdClient& etcd, std::string_view fleet_id, std::int64_t& revision,
                     HostsRead& read) {
-    return for_each_published(
-        etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage, "publish markers", revision,
-        [&](const EtcdKeyValue& kv) -> Status {
-            auto host_name = parse_fleet_usage_marker_key(fleet_id, kv.key);
-            if (!host_name)
-                return host_name.error();
-            auto marker = decode_publish_marker(kv.value);
-            if (!marker) {
-                read.refuse(*host_name, kv.key, marker.error());
-                return {};
-            }
-            if (HostLastUse* host = read.host(*host_name))
-                host->marker = *marker;
-            return {};
-        });
+    return for_each_published(etcd, fleet_usage_marker_prefix(fleet_id), kMarkersPerPage,
+                              kMaxMarkers, "publish markers", revision,
+                              [&](const EtcdKeyValue& kv, std::string&) -> Status {
+                                  auto host_name = parse_fleet_usage_marker_key(fleet_id, kv.key);
+                                  if (!host_name)
+                                      return host_name.error();
+                                  auto marker = decode_publish_marker(kv.value);
+                                  if (!marker) {
+                                      read.refuse(*host_name, kv.key, marker.error());
+                                      return {};
+                                  }
+                                  if (HostLastUse* host = read.host(*host_name))
+                                      host->marker = *marker;
+                                  return {};
+                              });
 }
 
 }  // namespace
@@ -508,12 +629,13 @@ Result<FleetLastUse> read_fleet_last_use(EtcdClient& etcd, std::string_view flee
     HostsRead read;
     std::map<std::string, HostLastUse>& by_host = read.hosts;
     FleetLastUse fleet;
-    std::int64_t revision = 0;  // the shards' first page's, for every later read
-    if (Status s = read_shards(etcd, fleet_id, kept, revision, read); !s)
-        return s.error();
+    std::int64_t revision = 0;  // the first read's, for every later one
     Status markers = read_markers(etcd, fleet_id, revision, read);
     if (!markers && markers.code() != Errc::permission_denied)
         return markers.error();
+    if (Status s = read_shards(etcd, fleet_id, kept, markers.ok(), revision, read, fleet.warnings);
+        !s)
+        return s.error();
     if (!markers) {
         // A role granted before markers existed (docs/FLEET.md, "Upgrading"):
         // last use is still shown, but no host can be judged stale.

@@ -29,6 +29,11 @@ class LookupIndex {
     std::uint64_t version(unsigned copy) const {
         return file_.copy_header(copy)->version.load(std::memory_order_relaxed);
     }
+    // The clients the copy holds (garbage while the writer changes it: the
+    // caller's counter check decides).
+    std::uint64_t entries(unsigned copy) const {
+        return file_.copy_header(copy)->entries.load(std::memory_order_relaxed);
+    }
     Found find(unsigned copy, std::string_view id, ClientCredentials& out) const;
     Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
                               ClientCredentials& out) const;

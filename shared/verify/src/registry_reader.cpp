@@ -270,6 +270,21 @@ Status RegistryReader::scan(bool backward, const std::function<void()>& start_ov
     return {};
 }
 
+Result<std::size_t> RegistryReader::count() {
+    if (Status s = impl_->ensure_current(); !s)
+        return s.error();
+    std::uint64_t tag = 0;
+    std::uint64_t entries = 0;
+    LookupIndex::Found found = LookupIndex::Found::no;
+    Status read = impl_->read_index(tag, found, [&](const LookupIndex& index, unsigned copy) {
+        entries = index.entries(copy);
+        return LookupIndex::Found::yes;
+    });
+    if (!read)
+        return read.error();
+    return static_cast<std::size_t>(entries);
+}
+
 // The state a lookup made now would read. A registry that cannot be read
 // has a generation of its own, never one a cached verdict carries.
 std::uint64_t RegistryReader::generation() {

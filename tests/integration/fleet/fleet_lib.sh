@@ -176,11 +176,19 @@ wait_on_host() {
     fi
 }
 
-# status_says_held I: keytool status on host I says HELD, and exits 1.
+# status_says_held I: keytool status on host I says HELD, and exits 1; as
+# its owner (LMDB) at once, as the registry's group (a monitoring user: the
+# contact file) within a heartbeat.
 status_says_held() {
     local out
     out=$(keytool --registry "$(host_dir "$1")" status) && fail "host $1's status said all is well while held: $out"
     expect_contains "$out" "state:         HELD" "keytool status on host $1"
+    wait_until 15 "host $1's status HELD for the registry's group" group_status_says_held "$1"
+}
+group_status_says_held() {
+    ! setpriv --reuid=nobody --regid=mosquitto --clear-groups \
+        "$KEYTOOL" --registry "$(host_dir "$1")" status >"$WORK/group-status" &&
+        grep -q "^state:         HELD: keyauth-sync holds the registry" "$WORK/group-status"
 }
 
 # accept_new_fleet I: the operator's answer to HELD, with host I's keyauth-sync stopped.

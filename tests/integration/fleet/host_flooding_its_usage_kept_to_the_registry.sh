@@ -9,45 +9,11 @@ source "$(dirname "$FLEET_LIB")/../console/console_lib.sh"
 start_fleet alice bob carol
 TODAY=$(date -u +%F)
 
-# put_shards HOST IDS: HOST's shards (256 KiB each, as keyauth-sync writes
-# them) holding alice and IDS ids flood-0000000..., all used today; and a
-# fresh marker for HOST.
+# put_shards HOST IDS: HOST's shards holding alice and IDS ids
+# flood-0000000..., all used today; and a fresh marker for HOST.
 put_shards() {
-    python3 - "${ETCD%%,*}" "$FLEET_ID" "$1" "$2" <<'PY' || fail "shards for $1"
-import base64, json, sys, time, urllib.request
-endpoint, fleet, host, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-day = int(time.time()) // 86400
-def varint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7f | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-def put(key, value):
-    body = json.dumps({"key": base64.b64encode(key.encode()).decode(),
-                       "value": base64.b64encode(value).decode()}).encode()
-    urllib.request.urlopen(endpoint + "/v3/kv/put", body).read()
-ids = sorted(["alice"] + ["flood-%07d" % i for i in range(count)])
-shard, entries, previous, number = bytearray(), 0, "", 0
-def close():
-    global shard, entries, previous, number
-    put("/keyauth-usage/%s/%s/%d" % (fleet, host, number), bytes([1]) + varint(entries) + bytes(shard))
-    shard, entries, previous, number = bytearray(), 0, "", number + 1
-for id in ids:
-    shared = 0
-    while shared < min(len(id), len(previous)) and id[shared] == previous[shared]:
-        shared += 1
-    entry = varint(shared) + varint(len(id) - shared) + id[shared:].encode() + varint(day)
-    if entries and len(shard) + len(entry) > 256 * 1024 - 6:
-        close()
-        entry = varint(0) + varint(len(id)) + id.encode() + varint(day)
-    shard += entry
-    entries += 1
-    previous = id
-close()
-put("/keyauth-usage-hosts/%s/%s" % (fleet, host), b"v1 published_at=%d interval=3600" % int(time.time()))
-PY
+    python3 "$(dirname "$FLEET_LIB")/usage_shards.py" "${ETCD%%,*}" "$FLEET_ID" "$1" flood "$2" ||
+        fail "shards for $1"
 }
 unused_ids() { python3 -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))'; }
 

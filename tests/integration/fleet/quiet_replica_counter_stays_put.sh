@@ -20,6 +20,12 @@ rechecks() { grep -c "re-checking" "$WORK/broker1.log" || true; }
 status_revision() { keytool --registry "$registry" status | awk '/^etcd revision:/ {print $3}'; }
 status_revision_is() { [ "$(status_revision)" == "$1" ]; }
 wait_until 10 "host 1 at etcd's revision" status_revision_is "$(etcd_revision)"
+# The registry's group (not its owner: a monitoring user) may not take
+# writer.lock to read LMDB: keytool status reads keyauth-sync's contact
+# file, written with the load itself, not at the first heartbeat.
+as_group() { setpriv --reuid=nobody --regid=mosquitto --clear-groups "$@"; }
+out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "keytool status as the registry's group, after the load: $out"
+expect_contains "$out" "state:         current" "the group's keytool status after the load"
 sleep 1  # the broker's first look at its new session (every 50 ms) counts as a re-check
 
 before=$(counter)
@@ -38,11 +44,14 @@ expect_contains "$out" "state:         current" "keytool status"
 age=$(sed -n 's/^last contact: .*(\([0-9-]*\) s ago)$/\1/p' <<<"$out")
 [ -n "$age" ] && [ "$age" -ge 0 ] && [ "$age" -lt 15 ] || fail "last contact not within 15 s: $out"
 expect_eq "$(status_revision)" "$(etcd_revision)" "the revision keytool status shows (etcd's)"
-# The registry's group (not its owner: a monitoring user) may read the
-# contact file as it reads data.mdb: LMDB's own contact is 30 s old. (keytool
-# status itself still opens writer.lock, its owner's alone.)
-as_group() { setpriv --reuid=nobody --regid=mosquitto --clear-groups "$@"; }
-as_group cat "$registry/fleet-contact" >/dev/null || fail "the contact file not readable by the registry's group: $(ls -l "$registry/fleet-contact")"
+# The group gets the same from the contact file: LMDB's own contact is 30 s old.
+owners=$out
+out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "keytool status as the registry's group: $out"
+expect_contains "$out" "state:         current" "keytool status as the registry's group"
+expect_contains "$out" "read as:       the registry's group: as keyauth-sync last recorded it" "the group's status says what it read"
+for line in "clients:" "etcd revision:" "etcd cluster:" "fleet id:"; do
+    expect_eq "$(grep "^$line" <<<"$out")" "$(grep "^$line" <<<"$owners")" "the group's '$line'"
+done
 pass "30 s without a client change: commit.seq stays at $before, no session re-checked; contact $age s ago, at etcd's revision, for the registry's group too"
 
 # A contact file keytool status may not believe (another's, a link): said,
@@ -52,6 +61,9 @@ ln -sf "$WORK/contact" "$registry/fleet-contact"
 out=$(keytool --registry "$registry" status) && fail "keytool status current on LMDB's 30 s old contact: $out"
 expect_contains "$out" "state:         STALE" "keytool status on a linked contact file"
 expect_contains "$out" "contact file:  unreadable: $registry/fleet-contact is a symbolic link" "keytool status on a linked contact file"
+out=$(as_group "$KEYTOOL" --registry "$registry" status) && fail "the group's keytool status current through a link: $out"
+expect_contains "$out" "state:         UNKNOWN" "the group's keytool status on a linked contact file"
+expect_contains "$out" "is a symbolic link" "the group's keytool status says why"
 wait_until 15 "the contact file written again" test ! -L "$registry/fleet-contact"
 out=$(keytool --registry "$registry" status) || fail "keytool status after the heartbeat: $out"
 expect_not_contains "$out" "contact file:" "keytool status after the heartbeat"
@@ -61,3 +73,14 @@ admin del bob >/dev/null
 wait_on_host 1 refused ./bob_token 5
 [ "$(counter)" -gt "$before" ] || fail "commit.seq did not move with a del"
 pass "a del still moves commit.seq ($before -> $(counter)) and is refused"
+
+# Changes more often than every 10 s: each commit carries contact in LMDB,
+# and the file is still rewritten every 10 s for the group.
+for i in $(seq 8); do
+    admin gen "steady$i" --output "./steady$i" >/dev/null || fail "admin gen steady$i"
+    sleep 3
+done
+out=$(as_group "$KEYTOOL" --registry "$registry" status) || fail "the group's keytool status under steady changes: $out"
+age=$(sed -n 's/^last contact: .*(\([0-9-]*\) s ago)$/\1/p' <<<"$out")
+[ -n "$age" ] && [ "$age" -lt 15 ] || fail "the group's last contact not within 15 s under steady changes: $out"
+pass "a change every 3 s for 24 s: the group's keytool status current (contact $age s ago)"

@@ -12,14 +12,7 @@ keytool server-cert --output ./server.crt >/dev/null
 UP=$(free_port)
 TLS=$(free_port)
 start_nginx "$(upstream_server "$UP")
-    server {
-        listen 127.0.0.1:$TLS ssl;
-        ssl_certificate $KEYAUTH_REGISTRY/server_cert.pem;
-        ssl_certificate_key $KEYAUTH_REGISTRY/server_key.pem;
-        ssl_client_certificate $KEYAUTH_REGISTRY/ca_cert.pem;
-        ssl_verify_client optional;
-
-        keyauth_registry $KEYAUTH_REGISTRY;
+$(tls_server "$TLS" optional "
         keyauth on;
         set \$early \$keyauth_client_id;
 
@@ -40,8 +33,7 @@ start_nginx "$(upstream_server "$UP")
         location /token-to-admin/ {
             set \$again \$keyauth_client_id;
             rewrite ^ /admin/q last;
-        }
-    }"
+        }")"
 
 token="Authorization: Bearer $(cat ./myapp01_token)"
 # with_cert URL CURL_ARGS...: presenting myapp01's certificate too.

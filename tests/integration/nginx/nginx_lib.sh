@@ -198,21 +198,27 @@ status_and_worker() {
         | awk '/^HTTP\// { s = $2 } tolower($1) == "x-worker:" { w = $2 } END { print s, w }'
 }
 
-# certificate_server PORT LOCATIONS: HTTPS and HTTP/2 on PORT, client
-# certificates verified against the registry's CA and admitted only when
-# registered and live (keyauth_client_cert on), LOCATIONS inside.
-certificate_server() {
+# tls_server PORT VERIFY DIRECTIVES: HTTPS and HTTP/2 on PORT with the
+# registry's server certificate, client certificates verified against its CA
+# (ssl_verify_client VERIFY), keyauth_registry set, DIRECTIVES inside.
+tls_server() {
     cat <<EOF2
     server {
         listen 127.0.0.1:$1 ssl http2 reuseport;
         ssl_certificate $KEYAUTH_REGISTRY/server_cert.pem;
         ssl_certificate_key $KEYAUTH_REGISTRY/server_key.pem;
         ssl_client_certificate $KEYAUTH_REGISTRY/ca_cert.pem;
-        ssl_verify_client on;
+        ssl_verify_client $2;
 
         keyauth_registry $KEYAUTH_REGISTRY;
-        keyauth_client_cert on;
-$2
+$3
     }
 EOF2
+}
+
+# certificate_server PORT LOCATIONS: client certificates required, and
+# admitted only when registered and live (keyauth_client_cert on).
+certificate_server() {
+    tls_server "$1" on "        keyauth_client_cert on;
+$2"
 }

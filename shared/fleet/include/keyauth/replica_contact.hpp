@@ -4,7 +4,9 @@
 // moves commit.seq, which empties every server's caches and makes the broker
 // re-check every live session, and neither a heartbeat (every 10 s) nor
 // etcd's revision moving for keys outside /keyauth/ changes a client.
-// Read by keyauth-sync at start and by `keytool status`.
+// Read by keyauth-sync at start and by `keytool status`: its owner's beside
+// LMDB, a member of the registry's group's (a monitoring user, who may not
+// take writer.lock to read LMDB) alone.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,12 @@ struct ReplicaContact {
     std::int64_t revision = 0;
     std::int64_t over = 0;
     std::uint64_t generation = 0;
+    // LMDB's bookkeeping at `generation` that `keytool status` shows: whether
+    // keyauth-sync holds the registry (fleet.held set), the etcd cluster and
+    // the fleet it replicates (digits and lower-case letters, up to 64).
+    bool held = false;
+    std::string cluster;
+    std::string fleet_id;
 };
 
 // Replaces the file in one rename, 0640 with the registry directory's group
@@ -51,5 +59,20 @@ ReplicaProgress replica_progress(const RegistryLayout& layout,
                                  const std::optional<std::string>& stored_revision,
                                  const std::optional<std::string>& stored_contact,
                                  std::uint64_t generation);
+
+// What `keytool status` shows of a registry. Its owner (who may write the
+// directory) reads LMDB under writer.lock, and the file as replica_progress
+// does; a member of its group reads lookup.idx (the clients) and the file
+// alone, as keyauth-sync last wrote it (at most a heartbeat, 10 s, behind:
+// `recorded_only`).
+struct ReplicaStatus {
+    std::size_t clients = 0;
+    ReplicaProgress progress;         // revision 0: not a replica (no file, for the group)
+    std::optional<std::string> held;  // why keyauth-sync holds the registry, if it does
+    std::string cluster;
+    std::string fleet_id;
+    bool recorded_only = false;
+};
+Result<ReplicaStatus> read_replica_status(const RegistryLayout& layout);
 
 }  // namespace keyauth

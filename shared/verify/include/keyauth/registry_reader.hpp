@@ -20,6 +20,8 @@ class RegistryReader final : public LocalRegistry {
                                ClientCredentials& out) override;
     Status scan(bool backward, const std::function<void()>& start_over,
                 const ClientVisitor& visit) override;
+    // The published copy's count of clients: no walk, no copy of a record.
+    Result<std::size_t> count() override;
     std::uint64_t generation() override;
     // commit.seq's counter for the state a lookup made now would read (every
     // commit on this host moves it by one): for monitoring. 0 if unreadable.

@@ -1,20 +1,22 @@
 """An etcd JSON gateway that claims more last-use keys than a fleet can publish.
 
-fleet_last_use_over_65536_keys_refused.sh points keytool --etcd at it: the
-readers' cap is checked without writing 65 537 keys into a real etcd.
+fleet_last_use_too_many_keys_refused.sh points keytool --etcd at it: the
+readers' caps are checked without writing a million keys into a real etcd.
 
-    python3 fleet_last_use_over_65536_keys_refused.py PORT_FILE shards|markers
+    python3 fleet_last_use_too_many_keys_refused.py PORT_FILE shards|markers
 
 Answers /v3/kv/range only: /keyauth/fleet_id holds 00ff; the range named by
 the second argument (/keyauth-usage/00ff/ or /keyauth-usage-hosts/00ff/)
-counts 65 537 keys, the other none.
+counts more keys than readers walk in one go (1 048 577 shards, 65 537
+markers), the other none.
 """
 import base64
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-CROWDED = {"shards": "/keyauth-usage/00ff/", "markers": "/keyauth-usage-hosts/00ff/"}[sys.argv[2]]
+CROWDED, COUNT = {"shards": ("/keyauth-usage/00ff/", "1048577"),
+                  "markers": ("/keyauth-usage-hosts/00ff/", "65537")}[sys.argv[2]]
 
 
 def encoded(text):
@@ -33,7 +35,7 @@ class Gateway(BaseHTTPRequestHandler):
             answer.update(count="1", kvs=[{"key": encoded(key), "value": encoded("00ff"),
                                            "create_revision": "2", "mod_revision": "2"}])
         elif key == CROWDED:
-            answer.update(count="65537", more=True)  # no kvs: only the count is read first
+            answer.update(count=COUNT, more=True)  # no kvs: only the count is read first
         body = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
