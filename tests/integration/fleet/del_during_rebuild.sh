@@ -7,6 +7,9 @@
 # (Before: after a compaction nothing followed, a deleted client was admitted
 # until the swap, seconds; after SIGUSR1, between pages of 250 only.)
 source "$FLEET_LIB"
+# Pages of 250: a rebuild reads for seconds, whatever etcd's speed (in
+# pages of 10 000 it was over in well under a second, before a del).
+export KEYAUTH_ETCD_READ_PAGE=250
 CLIENTS=${CLIENTS:-15000}
 LIMIT_MS=${LIMIT_MS:-100}
 start_etcd_cluster
@@ -18,12 +21,14 @@ host_has_all() {
     [ "$(keytool --registry "$(host_dir 1)" status | awk '/^clients:/ {print $2}')" == "$((CLIENTS + 1))" ]
 }
 wait_until 60 "host 1's first load of $((CLIENTS + 1)) clients" host_has_all
-probe() { # START-PATTERN ID...
-    local start=$1
-    shift
+in_log() { grep -c "$1" "$WORK/sync1.log" || true; }
+# probe START-PATTERN STARTS ENDS ID...: STARTS and ENDS, the log's counts of
+# START-PATTERN and of the swap before the rebuild was set off (counted
+# after, a rebuild already over would be waited for in vain).
+probe() {
     python3 "$(dirname "$FLEET_LIB")/del_probe.py" "${NGINX_PORT[1]}" "$WORK/tokens" \
-        "$WORK/sync1.log" "$start" "rebuilt the registry" "$LIMIT_MS" \
-        -- "$KEYTOOL" --registry "$ADMIN" --etcd "$ETCD" -- "$@"
+        "$WORK/sync1.log" "$1" "$2" "rebuilt the registry" "$3" "$LIMIT_MS" \
+        -- "$KEYTOOL" --registry "$ADMIN" --etcd "$ETCD" -- "${@:4}"
 }
 
 # A rebuild after a compaction: host 1 stopped while etcd moves on and compacts.
@@ -31,14 +36,19 @@ stop_host 1
 admin del b0000 >/dev/null
 admin_gen carol  # two revisions: the one host 1 watches from is compacted
 etcdctl --endpoints "$ETCD" compact "$(etcd_revision)" >/dev/null
+starts=$(in_log "compacted past revision")
+ends=$(in_log "rebuilt the registry")
 start_host 1
-out=$(probe "compacted past revision" b0001 b0002 b0003 b0004 b0005) ||
+out=$(probe "compacted past revision" "$starts" "$ends" b0001 b0002 b0003 b0004 b0005) ||
     fail "after a compaction: $out"
 pass "dels during a rebuild after a compaction: $out"
 
 # A rebuild asked for (SIGUSR1): the same store, followed whole.
+starts=$(in_log "rebuild requested")
+ends=$(in_log "rebuilt the registry")
 kill -USR1 "${SYNC_PID[1]}"
-out=$(probe "rebuild requested" b0006 b0007 b0008 b0009 b0010) || fail "after SIGUSR1: $out"
+out=$(probe "rebuild requested" "$starts" "$ends" b0006 b0007 b0008 b0009 b0010) ||
+    fail "after SIGUSR1: $out"
 pass "dels during a SIGUSR1 rebuild: $out"
 
 # Nothing deleted came back, and the host equals etcd.

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""del_probe.py PORT TOKEN-DIR LOG START END LIMIT-MS -- KEYTOOL-COMMAND... -- ID...
+"""del_probe.py PORT TOKEN-DIR LOG START STARTS END ENDS LIMIT-MS -- KEYTOOL-COMMAND... -- ID...
 
-Waits for START to appear in LOG (a rebuild begun), then deletes each ID with
-KEYTOOL-COMMAND del ID, and from each del's return asks nginx on PORT, over
-one keep-alive connection, for every client deleted so far, again and again,
-until END has appeared in LOG once more than when it started (the rebuild
-swapped in) and one more second has passed. Any 200 for a deleted client is
+Waits for START to appear in LOG more than STARTS times (a rebuild begun),
+then deletes each ID with KEYTOOL-COMMAND del ID, and from each del's return
+asks nginx on PORT, over one keep-alive connection, for every client deleted
+so far, again and again, until END has appeared in LOG more than ENDS times
+(the rebuild swapped in) and one more second has passed. STARTS and ENDS are
+the counts before the caller set the rebuild off. Any 200 for a deleted client is
 an admission after its del returned: prints the worst, and exits 1 if it came
 later than LIMIT-MS after that del, 2 if the rebuild was over before a del.
 """
@@ -18,14 +19,13 @@ def count(log, pattern):
 
 
 def main():
-    port, tokens, log, start, end, limit = sys.argv[1:7]
-    limit = float(limit)
-    rest = sys.argv[7:]
+    port, tokens, log, start, starts_before, end, ends_before, limit = sys.argv[1:9]
+    starts_before, ends_before, limit = int(starts_before), int(ends_before), float(limit)
+    rest = sys.argv[9:]
     second = rest.index("--", 1)
     keytool, ids = rest[1:second], rest[second + 1:]
-    ends_before = count(log, end)
     deadline = time.monotonic() + 60
-    while count(log, start) == 0:
+    while count(log, start) <= starts_before:
         if time.monotonic() > deadline:
             raise SystemExit("no '%s' in %s within 60 s" % (start, log))
         time.sleep(0.005)
