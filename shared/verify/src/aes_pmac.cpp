@@ -111,24 +111,34 @@ KEYAUTH_AES_NI_CODE __m128i last_block(const std::uint8_t* bytes, std::size_t le
 }
 
 KEYAUTH_AES_NI_CODE void tag_with_aes_ni(const std::uint8_t (*round_keys)[16],
+                                         const std::uint8_t (*offsets)[16], std::size_t ready,
                                          const std::uint8_t (*l)[16],
                                          const std::uint8_t l_inverse[16],
                                          const std::uint8_t* bytes, std::size_t length,
                                          std::uint8_t out[16]) {
     // Every block but the last: block j (from 1) enciphered with offset
     // Delta_j = Delta_(j-1) ^ L(ntz(j)), the results summed. No block waits
-    // for another's encryption: only the offsets and the sum are chained,
-    // one xor each. The last block is the one holding the final byte; an
-    // empty message has one, empty.
+    // for another's encryption: only the sum is chained, one xor each. The
+    // last block is the one holding the final byte; an empty message has
+    // one, empty. The first `ready` offsets are read from the table; any
+    // further, computed from the one before.
     const std::size_t before_last = length == 0 ? 0 : (length - 1) / 16;
-    const auto* levels = reinterpret_cast<const __m128i*>(l);
-    __m128i offset = _mm_setzero_si128();
+    const auto* block = reinterpret_cast<const __m128i*>(bytes);
+    const auto* offset = reinterpret_cast<const __m128i*>(offsets);
     __m128i sum = _mm_setzero_si128();
-    for (std::size_t j = 1; j <= before_last; ++j) {
-        offset = _mm_xor_si128(offset, _mm_load_si128(levels + __builtin_ctzll(j)));
-        const __m128i block =
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + 16 * (j - 1)));
-        sum = _mm_xor_si128(sum, encrypt(_mm_xor_si128(block, offset), round_keys));
+    const std::size_t from_table = before_last < ready ? before_last : ready;
+    for (std::size_t j = 0; j < from_table; ++j) {
+        const __m128i masked = _mm_xor_si128(_mm_loadu_si128(block + j), _mm_load_si128(offset + j));
+        sum = _mm_xor_si128(sum, encrypt(masked, round_keys));
+    }
+    if (from_table < before_last) {
+        const auto* levels = reinterpret_cast<const __m128i*>(l);
+        __m128i delta = _mm_load_si128(offset + from_table - 1);
+        for (std::size_t j = from_table + 1; j <= before_last; ++j) {
+            delta = _mm_xor_si128(delta, _mm_load_si128(levels + __builtin_ctzll(j)));
+            const __m128i masked = _mm_xor_si128(_mm_loadu_si128(block + j - 1), delta);
+            sum = _mm_xor_si128(sum, encrypt(masked, round_keys));
+        }
     }
     // The last block: whole, xored with L(-1); short, padded. Then one more
     // encryption of the sum.
@@ -155,6 +165,7 @@ bool AesPmac::available() {
 AesPmac::~AesPmac() {
     sodium_memzero(round_keys_, sizeof round_keys_);
     sodium_memzero(l_inverse_, sizeof l_inverse_);
+    sodium_memzero(offsets_, sizeof offsets_);
     sodium_memzero(l_, sizeof l_);
 }
 
@@ -165,6 +176,12 @@ void AesPmac::set_key(const Key& key) {
     for (std::size_t i = 1; i < kLevels; ++i)
         double_block(l_[i - 1], l_[i]);
     halve_block(l_[0], l_inverse_);
+    // Delta_1 = L(0), Delta_j = Delta_(j-1) ^ L(ntz(j)).
+    std::memcpy(offsets_[0], l_[0], 16);
+    for (std::size_t j = 2; j <= kOffsets; ++j) {
+        for (std::size_t i = 0; i < 16; ++i)
+            offsets_[j - 1][i] = offsets_[j - 2][i] ^ l_[__builtin_ctzll(j)][i];
+    }
 #else
     (void)key;
     std::abort();  // never called: available() is false
@@ -174,7 +191,7 @@ void AesPmac::set_key(const Key& key) {
 AesPmac::Tag AesPmac::tag(const std::uint8_t* bytes, std::size_t length) const {
     Tag tag;
 #ifdef KEYAUTH_AES_NI
-    tag_with_aes_ni(round_keys_, l_, l_inverse_, bytes, length, tag.data());
+    tag_with_aes_ni(round_keys_, offsets_, kOffsets, l_, l_inverse_, bytes, length, tag.data());
 #else
     (void)bytes, (void)length;
     std::abort();  // never called: available() is false

@@ -45,8 +45,12 @@ class AesPmac {
     static constexpr std::size_t kRounds = 10;
     // L(i) for i < 32: block j's offset adds L(ntz(j)), j < 2^32.
     static constexpr std::size_t kLevels = 32;
+    // The first blocks' offsets, ready: a header value's (13 blocks at
+    // most) are loaded, not computed.
+    static constexpr std::size_t kOffsets = 16;
     alignas(16) std::uint8_t round_keys_[kRounds + 1][16] = {};
     alignas(16) std::uint8_t l_inverse_[16] = {};  // L(-1) = L · x^-1
+    alignas(16) std::uint8_t offsets_[kOffsets][16] = {};  // Delta_1 .. Delta_16
     alignas(16) std::uint8_t l_[kLevels][16] = {};  // L(i) = L · x^i
 };
 
