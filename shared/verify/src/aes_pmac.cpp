@@ -128,7 +128,8 @@ KEYAUTH_AES_NI_CODE void tag_with_aes_ni(const std::uint8_t (*round_keys)[16],
     __m128i sum = _mm_setzero_si128();
     const std::size_t from_table = before_last < ready ? before_last : ready;
     for (std::size_t j = 0; j < from_table; ++j) {
-        const __m128i masked = _mm_xor_si128(_mm_loadu_si128(block + j), _mm_load_si128(offset + j));
+        const __m128i masked =
+            _mm_xor_si128(_mm_loadu_si128(block + j), _mm_load_si128(offset + j));
         sum = _mm_xor_si128(sum, encrypt(masked, round_keys));
     }
     if (from_table < before_last) {

@@ -49,9 +49,9 @@ class AesPmac {
     // most) are loaded, not computed.
     static constexpr std::size_t kOffsets = 16;
     alignas(16) std::uint8_t round_keys_[kRounds + 1][16] = {};
-    alignas(16) std::uint8_t l_inverse_[16] = {};  // L(-1) = L · x^-1
+    alignas(16) std::uint8_t l_inverse_[16] = {};          // L(-1) = L · x^-1
     alignas(16) std::uint8_t offsets_[kOffsets][16] = {};  // Delta_1 .. Delta_16
-    alignas(16) std::uint8_t l_[kLevels][16] = {};  // L(i) = L · x^i
+    alignas(16) std::uint8_t l_[kLevels][16] = {};         // L(i) = L · x^i
 };
 
 }  // namespace keyauth
