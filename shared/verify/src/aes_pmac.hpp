@@ -34,8 +34,8 @@ class AesPmac {
     AesPmac(const AesPmac&) = delete;
     AesPmac& operator=(const AesPmac&) = delete;
 
-    // The key's AES-128 round keys, then L = AES_K(0), its doublings L(i) and
-    // its halving L(-1). Only where available().
+    // The key's AES-128 round keys, then L = AES_K(0), its doublings L(i),
+    // its halving L(-1) and the first blocks' offsets. Only where available().
     void set_key(const Key& key);
     // The tag of the bytes under the key set (any length below 2^36 bytes).
     // Only where available(), after set_key().
