@@ -11,7 +11,7 @@
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/hex.hpp"
-#include "aes_cmac.hpp"
+#include "aes_pmac.hpp"
 #include "verification_cache.hpp"
 
 using keyauth::AuthResult;
@@ -43,8 +43,8 @@ struct VerificationCacheTesting {
         cache.mac_function_ = VerificationCache::MacFunction::siphash;
         cache.draw_key();
     }
-    static bool uses_aes_cmac(const VerificationCache& cache) {
-        return cache.mac_function_ == VerificationCache::MacFunction::aes_cmac;
+    static bool uses_aes_pmac(const VerificationCache& cache) {
+        return cache.mac_function_ == VerificationCache::MacFunction::aes_pmac;
     }
     static Key key(const VerificationCache& cache) { return cache.key_; }
     static VerificationCache::Mac mac_of(const VerificationCache& cache, std::string_view token) {
@@ -82,7 +82,7 @@ using Testing = keyauth::VerificationCacheTesting;
 
 namespace {
 
-// Every test runs twice: with the MAC the CPU picks (AES-128-CMAC where it
+// Every test runs twice: with the MAC the CPU picks (PMAC1 with AES-128 where it
 // has AES-NI), then with SipHash-2-4-128 forced, the other CPUs' MAC.
 bool force_siphash = false;
 
@@ -371,7 +371,7 @@ void each_verdict_says_whether_the_cache_answered(void** state) {
                      keyauth::CacheUse::hit);
 }
 
-// The MAC is AES-128-CMAC where the CPU has AES-NI, SipHash-2-4-128
+// The MAC is PMAC1 with AES-128 where the CPU has AES-NI, SipHash-2-4-128
 // elsewhere (and in the second run of every test here), each under the
 // cache's key.
 void entries_are_keyed_by_the_mac_the_cpu_computes_fastest(void** state) {
@@ -381,14 +381,14 @@ void entries_are_keyed_by_the_mac_the_cpu_computes_fastest(void** state) {
     const auto mac = Testing::mac_of(f.cache(), kToken1);
     const auto* bytes = reinterpret_cast<const unsigned char*>(kToken1.data());
     VerificationCache::Mac expected{};
-    if (force_siphash || !keyauth::AesCmac::available()) {
-        assert_false(Testing::uses_aes_cmac(f.cache()));
+    if (force_siphash || !keyauth::AesPmac::available()) {
+        assert_false(Testing::uses_aes_pmac(f.cache()));
         crypto_shorthash_siphashx24(expected.data(), bytes, kToken1.size(), key.data());
     } else {
-        assert_true(Testing::uses_aes_cmac(f.cache()));
-        keyauth::AesCmac cmac;
-        cmac.set_key(key);
-        expected = cmac.tag(bytes, kToken1.size());
+        assert_true(Testing::uses_aes_pmac(f.cache()));
+        keyauth::AesPmac pmac;
+        pmac.set_key(key);
+        expected = pmac.tag(bytes, kToken1.size());
     }
     assert_true(mac == expected);
     // And a hit is found under it.

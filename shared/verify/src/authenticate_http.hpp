@@ -42,8 +42,8 @@ template <class Store, class Deliver>
             // The generation before the full path: see remember().
             if (cache != nullptr) {
                 if (const AuthResult* remembered = cache->find(
-                        value, VerificationCache::Presented::bearer_header, store.generation(),
-                        now, probe))
+                        value, VerificationCache::Presented::bearer_header,
+                        [&store] { return store.generation(); }, now, probe))
                     return deliver(*remembered);  // remember() made it a hit's verdict
             }
             // about: the token, as verify_bearer's refusals and admissions say

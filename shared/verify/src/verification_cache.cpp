@@ -19,8 +19,8 @@ namespace {
 static_assert(VerificationCache::kMacBytes == crypto_shorthash_siphashx24_BYTES);
 static_assert(VerificationCache::kKeyBytes == crypto_shorthash_siphashx24_KEYBYTES);
 static_assert(VerificationCache::kMacBytes == crypto_verify_16_BYTES);
-static_assert(VerificationCache::kMacBytes == AesCmac::kTagBytes);
-static_assert(VerificationCache::kKeyBytes == AesCmac::kKeyBytes);
+static_assert(VerificationCache::kMacBytes == AesPmac::kTagBytes);
+static_assert(VerificationCache::kKeyBytes == AesPmac::kKeyBytes);
 
 // Two MACs compared in constant time: all 16 bytes, no branch nor memory
 // access that depends on any of them (crypto_verify_16's promise, without
@@ -51,7 +51,7 @@ bool watching_forks() {
 }  // namespace
 
 VerificationCache::VerificationCache()
-    : mac_function_(AesCmac::available() ? MacFunction::aes_cmac : MacFunction::siphash) {}
+    : mac_function_(AesPmac::available() ? MacFunction::aes_pmac : MacFunction::siphash) {}
 
 VerificationCache::~VerificationCache() {
     wipe_entries();
@@ -80,8 +80,8 @@ void VerificationCache::draw_key() {
 }
 
 void VerificationCache::use_key() {
-    if (mac_function_ == MacFunction::aes_cmac)
-        aes_cmac_.set_key(key_);
+    if (mac_function_ == MacFunction::aes_pmac)
+        aes_pmac_.set_key(key_);
 }
 
 void VerificationCache::wipe_entries() noexcept {
@@ -91,34 +91,41 @@ void VerificationCache::wipe_entries() noexcept {
 
 VerificationCache::Mac VerificationCache::mac_of(std::string_view text) const {
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-    if (mac_function_ == MacFunction::aes_cmac)
-        return aes_cmac_.tag(bytes, text.size());
+    if (mac_function_ == MacFunction::aes_pmac)
+        return aes_pmac_.tag(bytes, text.size());
     Mac mac;
     crypto_shorthash_siphashx24(mac.data(), bytes, text.size(), key_.data());
     return mac;
 }
 
-const AuthResult* VerificationCache::find(std::string_view text, Presented presented,
-                                          std::uint64_t generation, std::int64_t now,
-                                          Probe& probe) {
+bool VerificationCache::mac_into(std::string_view text, Presented presented, std::int64_t now,
+                                 Probe& probe) {
     probe.usable = false;
-    // ~0: the registry cannot be read; empty or longer than a token (and its
-    // scheme): never accepted.
+    // Empty or longer than a token (and its scheme): never accepted.
     const std::size_t longest =
         presented == Presented::token ? kMaxTokenLength : kMaxPresentedLength;
-    if (generation == 0 || generation == ~std::uint64_t{0} || text.empty() ||
-        text.size() > longest)
-        return nullptr;
+    if (text.empty() || text.size() > longest)
+        return false;
     if (!keyed()) {
         draw_key();
         if (!keyed())
-            return nullptr;
+            return false;
     }
     probe.mac = mac_of(text);
-    probe.generation = generation;
     probe.now = now;
-    probe.usable = true;
     probe.presented = presented;
+    return true;
+}
+
+const AuthResult* VerificationCache::entry_for(std::string_view text, std::uint64_t generation,
+                                               Probe& probe) {
+    // ~0: the registry cannot be read; 0: no generation is.
+    if (generation == 0 || generation == ~std::uint64_t{0})
+        return nullptr;
+    probe.generation = generation;
+    probe.usable = true;
+    const Presented presented = probe.presented;
+    const std::int64_t now = probe.now;
     if (!entries_)
         return nullptr;
     const Entry& entry = entries_[index_of(probe.mac)];
@@ -185,8 +192,8 @@ AuthResult remembered_verdict(ClientStore& store, std::string_view text,
     VerificationCache::Probe probe;
     // The generation before the full path: see remember().
     if (cache != nullptr) {
-        if (const AuthResult* remembered =
-                cache->find(text, presented, store.generation(), now, probe))
+        if (const AuthResult* remembered = cache->find(
+                text, presented, [&store] { return store.generation(); }, now, probe))
             return *remembered;  // remember() made it a hit's verdict
     }
     return verified_in_full(store, text, now, verify, cache, probe);

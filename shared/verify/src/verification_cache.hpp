@@ -1,8 +1,8 @@
 // Tokens this process has fully verified (issue 19), so that a client
 // presenting the same token again, while nothing has been published, costs
 // no parse, no BLAKE2b and no index probe. Each entry is keyed by a 128-bit
-// MAC of the token's bytes, AES-128-CMAC where the CPU has AES-NI (a third
-// of the instructions, aes_cmac.hpp), else SipHash-2-4-128, under a key
+// MAC of the token's bytes, PMAC1 with AES-128 where the CPU has AES-NI
+// (its blocks enciphered side by side, aes_pmac.hpp), else SipHash-2-4-128, under a key
 // drawn at random in this process (and drawn again in a child after fork),
 // never written anywhere; it holds the accepted verdict (the client's id, the moment it
 // stops being valid, the credential's digest a recheck follows), the
@@ -23,7 +23,7 @@
 #include <memory>
 #include <string_view>
 
-#include "aes_cmac.hpp"
+#include "aes_pmac.hpp"
 #include "keyauth/authenticator.hpp"
 #include "keyauth/token.hpp"
 
@@ -60,7 +60,22 @@ class VerificationCache {
     // probe either way. Never allocates. The entry's verdict, valid until the
     // next remember() or forget(), or nullptr.
     const AuthResult* find(std::string_view text, Presented presented, std::uint64_t generation,
-                           std::int64_t now, Probe& probe);
+                           std::int64_t now, Probe& probe) {
+        return mac_into(text, presented, now, probe) ? entry_for(text, generation, probe) : nullptr;
+    }
+    // The same, the generation read by read_generation() after the MAC is
+    // computed and before anything of an entry is compared: the MAC's AES
+    // rounds are one chain of dependent instructions, and the generation's
+    // loads (the counter's and the index's pages, which the request has not
+    // touched yet) run beside it instead of before it. Read on every find
+    // whose bytes a MAC is made of: a commit still misses on the very next
+    // request.
+    template <class ReadGeneration>
+    const AuthResult* find(std::string_view text, Presented presented,
+                           ReadGeneration&& read_generation, std::int64_t now, Probe& probe) {
+        return mac_into(text, presented, now, probe) ? entry_for(text, read_generation(), probe)
+                                                     : nullptr;
+    }
     // Remembers an accepted verdict reached by the full path after find()
     // missed; token_at: where the token starts in the bytes looked up. The
     // generation is the one read before that path: a commit meanwhile leaves
@@ -84,6 +99,13 @@ class VerificationCache {
     };
     static constexpr std::size_t kEntries = 4096;  // a power of two, direct-mapped; ~0.6 MB
 
+    // find()'s halves. mac_into: probe.mac and probe.now, or false (bytes
+    // never accepted, no key); probe.usable false either way. entry_for: the
+    // generation checked and put in the probe (usable from then on), then
+    // the entry compared.
+    bool mac_into(std::string_view text, Presented presented, std::int64_t now, Probe& probe);
+    const AuthResult* entry_for(std::string_view text, std::uint64_t generation, Probe& probe);
+
     static std::size_t index_of(const Mac& mac);
     bool keyed() const;
     void draw_key();
@@ -93,11 +115,11 @@ class VerificationCache {
 
     // Both are PRFs with a 128-bit key and tag; the choice is made once,
     // at creation, and only a test changes it.
-    enum class MacFunction : std::uint8_t { aes_cmac, siphash };
+    enum class MacFunction : std::uint8_t { aes_pmac, siphash };
 
     std::array<std::uint8_t, kKeyBytes> key_{};
     MacFunction mac_function_;
-    AesCmac aes_cmac_;       // key_'s schedule and subkeys, for MacFunction::aes_cmac
+    AesPmac aes_pmac_;       // key_'s schedule and offsets, for MacFunction::aes_pmac
     unsigned keyed_in_ = 0;  // the fork epoch the key was drawn in (0: none yet)
     std::unique_ptr<Entry[]> entries_;
 };

@@ -1,4 +1,4 @@
-#include "aes_cmac.hpp"
+#include "aes_pmac.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +25,17 @@ void double_block(const std::uint8_t in[16], std::uint8_t out[16]) {
     for (std::size_t i = 0; i < 15; ++i)
         out[i] = static_cast<std::uint8_t>((in[i] << 1) | (in[i + 1] >> 7));
     out[15] = static_cast<std::uint8_t>((in[15] << 1) ^ (carry & 0x87));
+}
+
+// Halving in GF(2^128), L · x^-1 (PMAC1): the block shifted right by one
+// bit; when the bit shifted out was set, x^-1 = x^127 + x^6 + x + 1 folded
+// in (0x80 into the first byte, 0x43 into the last; a mask, not a branch).
+void halve_block(const std::uint8_t in[16], std::uint8_t out[16]) {
+    const auto carry = static_cast<std::uint8_t>(-(in[15] & 1));
+    for (std::size_t i = 15; i > 0; --i)
+        out[i] = static_cast<std::uint8_t>((in[i] >> 1) | (in[i - 1] << 7));
+    out[0] = static_cast<std::uint8_t>((in[0] >> 1) ^ (carry & 0x80));
+    out[15] ^= static_cast<std::uint8_t>(carry & 0x43);
 }
 
 // AES-128's next round key (FIPS 197, 5.2): AESKEYGENASSIST gives
@@ -75,13 +86,13 @@ KEYAUTH_AES_NI_CODE void expand_key(const std::uint8_t key[16], std::uint8_t (*r
     k = next_round_key<0x36>(k), store(10);
 }
 
-// L = AES_K(0^128), the subkeys' seed (RFC 4493, 2.3, step 1).
+// L = AES_K(0^128), the offsets' seed.
 KEYAUTH_AES_NI_CODE void encrypt_zero(const std::uint8_t (*round_keys)[16], std::uint8_t out[16]) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), encrypt(_mm_setzero_si128(), round_keys));
 }
 
 // The message's last block (1 to 16 bytes; none for an empty message),
-// padded with 10* when short (RFC 4493, 2.4, step 4). From 16 bytes on (a
+// padded with 10* when short. From 16 bytes on (a
 // token has 68 or more): the 16 that end the message, shifted down by an
 // amount the length alone sets; no copy, no loop.
 KEYAUTH_AES_NI_CODE __m128i last_block(const std::uint8_t* bytes, std::size_t length,
@@ -100,30 +111,50 @@ KEYAUTH_AES_NI_CODE __m128i last_block(const std::uint8_t* bytes, std::size_t le
 }
 
 KEYAUTH_AES_NI_CODE void tag_with_aes_ni(const std::uint8_t (*round_keys)[16],
-                                         const std::uint8_t k1[16], const std::uint8_t k2[16],
+                                         const std::uint8_t (*offsets)[16], std::size_t ready,
+                                         const std::uint8_t (*l)[16],
+                                         const std::uint8_t l_inverse[16],
                                          const std::uint8_t* bytes, std::size_t length,
                                          std::uint8_t out[16]) {
-    // Every block but the last, chained (RFC 4493, 2.4, steps 5-6). The
-    // last is the one holding the final byte; an empty message has one, empty.
+    // Every block but the last: block j (from 1) enciphered with offset
+    // Delta_j = Delta_(j-1) ^ L(ntz(j)), the results summed. No block waits
+    // for another's encryption: only the sum is chained, one xor each. The
+    // last block is the one holding the final byte; an empty message has
+    // one, empty. The first `ready` offsets are read from the table; any
+    // further, computed from the one before.
     const std::size_t before_last = length == 0 ? 0 : (length - 1) / 16;
-    __m128i x = _mm_setzero_si128();
-    for (std::size_t i = 0; i < before_last; ++i) {
-        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + 16 * i));
-        x = encrypt(_mm_xor_si128(x, block), round_keys);
+    const auto* block = reinterpret_cast<const __m128i*>(bytes);
+    const auto* offset = reinterpret_cast<const __m128i*>(offsets);
+    __m128i sum = _mm_setzero_si128();
+    const std::size_t from_table = before_last < ready ? before_last : ready;
+    for (std::size_t j = 0; j < from_table; ++j) {
+        const __m128i masked =
+            _mm_xor_si128(_mm_loadu_si128(block + j), _mm_load_si128(offset + j));
+        sum = _mm_xor_si128(sum, encrypt(masked, round_keys));
     }
-    // The last block: whole, xored with K1; short, padded and xored with K2.
+    if (from_table < before_last) {
+        const auto* levels = reinterpret_cast<const __m128i*>(l);
+        __m128i delta = _mm_load_si128(offset + from_table - 1);
+        for (std::size_t j = from_table + 1; j <= before_last; ++j) {
+            delta = _mm_xor_si128(delta, _mm_load_si128(levels + __builtin_ctzll(j)));
+            const __m128i masked = _mm_xor_si128(_mm_loadu_si128(block + j - 1), delta);
+            sum = _mm_xor_si128(sum, encrypt(masked, round_keys));
+        }
+    }
+    // The last block: whole, xored with L(-1); short, padded. Then one more
+    // encryption of the sum.
     const std::size_t rest = length - 16 * before_last;
-    const std::uint8_t* subkey = rest == 16 ? k1 : k2;
-    x = _mm_xor_si128(x, last_block(bytes, length, rest));
-    x = _mm_xor_si128(x, _mm_load_si128(reinterpret_cast<const __m128i*>(subkey)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), encrypt(x, round_keys));
+    sum = _mm_xor_si128(sum, last_block(bytes, length, rest));
+    if (rest == 16)
+        sum = _mm_xor_si128(sum, _mm_load_si128(reinterpret_cast<const __m128i*>(l_inverse)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), encrypt(sum, round_keys));
 }
 
 #endif  // KEYAUTH_AES_NI
 
 }  // namespace
 
-bool AesCmac::available() {
+bool AesPmac::available() {
 #ifdef KEYAUTH_AES_NI
     __builtin_cpu_init();
     return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse2");
@@ -132,30 +163,36 @@ bool AesCmac::available() {
 #endif
 }
 
-AesCmac::~AesCmac() {
+AesPmac::~AesPmac() {
     sodium_memzero(round_keys_, sizeof round_keys_);
-    sodium_memzero(k1_, sizeof k1_);
-    sodium_memzero(k2_, sizeof k2_);
+    sodium_memzero(l_inverse_, sizeof l_inverse_);
+    sodium_memzero(offsets_, sizeof offsets_);
+    sodium_memzero(l_, sizeof l_);
 }
 
-void AesCmac::set_key(const Key& key) {
+void AesPmac::set_key(const Key& key) {
 #ifdef KEYAUTH_AES_NI
     expand_key(key.data(), round_keys_);
-    std::uint8_t l[16];
-    encrypt_zero(round_keys_, l);
-    double_block(l, k1_);
-    double_block(k1_, k2_);
-    sodium_memzero(l, sizeof l);
+    encrypt_zero(round_keys_, l_[0]);
+    for (std::size_t i = 1; i < kLevels; ++i)
+        double_block(l_[i - 1], l_[i]);
+    halve_block(l_[0], l_inverse_);
+    // Delta_1 = L(0), Delta_j = Delta_(j-1) ^ L(ntz(j)).
+    std::memcpy(offsets_[0], l_[0], 16);
+    for (std::size_t j = 2; j <= kOffsets; ++j) {
+        for (std::size_t i = 0; i < 16; ++i)
+            offsets_[j - 1][i] = offsets_[j - 2][i] ^ l_[__builtin_ctzll(j)][i];
+    }
 #else
     (void)key;
     std::abort();  // never called: available() is false
 #endif
 }
 
-AesCmac::Tag AesCmac::tag(const std::uint8_t* bytes, std::size_t length) const {
+AesPmac::Tag AesPmac::tag(const std::uint8_t* bytes, std::size_t length) const {
     Tag tag;
 #ifdef KEYAUTH_AES_NI
-    tag_with_aes_ni(round_keys_, k1_, k2_, bytes, length, tag.data());
+    tag_with_aes_ni(round_keys_, offsets_, kOffsets, l_, l_inverse_, bytes, length, tag.data());
 #else
     (void)bytes, (void)length;
     std::abort();  // never called: available() is false
