@@ -1,4 +1,4 @@
-// PMAC1 with AES-128 on AES-NI (aes_pmac.hpp), the verification cache's MAC
+// PMAC (Black-Rogaway 2002, Gray-code offsets) with AES-128 on AES-NI (aes_pmac.hpp), the verification cache's MAC
 // where the CPU has the instructions: the published vectors (Rogaway's
 // pmac-test.htm, as miscreant's vectors/aes_pmac.tjson carry them), and a
 // reference written here from the definition over OpenSSL's AES-128-ECB for
@@ -42,7 +42,7 @@ void skip_without_aes_ni() {
         skip();
 }
 
-// ---- The reference: PMAC1 as its definition reads, one block at a time,
+// ---- The reference: PMAC as its definition reads, one block at a time,
 // AES-128 from OpenSSL (EVP, AES-128-ECB, no padding), GF(2^128) by bits.
 
 struct CipherDeleter {

@@ -27,7 +27,7 @@ void double_block(const std::uint8_t in[16], std::uint8_t out[16]) {
     out[15] = static_cast<std::uint8_t>((in[15] << 1) ^ (carry & 0x87));
 }
 
-// Halving in GF(2^128), L · x^-1 (PMAC1): the block shifted right by one
+// Halving in GF(2^128), L · x^-1 (PMAC's L(-1)): the block shifted right by one
 // bit; when the bit shifted out was set, x^-1 = x^127 + x^6 + x + 1 folded
 // in (0x80 into the first byte, 0x43 into the last; a mask, not a branch).
 void halve_block(const std::uint8_t in[16], std::uint8_t out[16]) {

@@ -1,6 +1,6 @@
-// PMAC1 with AES-128 (Rogaway, "Efficient Instantiations of Tweakable
-// Blockciphers and Refinements to Modes OCB and PMAC", 2004; the PMAC of
-// pmac-test.htm's vectors) on AES-NI: the verification cache's MAC where the
+// PMAC with AES-128 (Black and Rogaway, "A Block-Cipher Mode of Operation
+// for Parallelizable Message Authentication", Eurocrypt 2002: Gray-code
+// offsets; the PMAC of Rogaway's pmac-test vectors, not the 2004 PMAC1) on AES-NI: the verification cache's MAC where the
 // CPU has the instructions (verification_cache.hpp). A standard MAC with a
 // 128-bit tag, a PRF up to the birthday bound (docs/SECURITY.md, "The
 // verification cache"). Unlike CMAC, whose blocks are one chain of
@@ -41,13 +41,14 @@ class AesPmac {
     // Only where available(), after set_key().
     Tag tag(const std::uint8_t* bytes, std::size_t length) const;
 
+    // The first blocks' offsets, ready: a header value's (13 blocks at
+    // most: verification_cache.cpp asserts it) are loaded, not computed.
+    static constexpr std::size_t kOffsets = 16;
+
   private:
     static constexpr std::size_t kRounds = 10;
     // L(i) for i < 32: block j's offset adds L(ntz(j)), j < 2^32.
     static constexpr std::size_t kLevels = 32;
-    // The first blocks' offsets, ready: a header value's (13 blocks at
-    // most) are loaded, not computed.
-    static constexpr std::size_t kOffsets = 16;
     alignas(16) std::uint8_t round_keys_[kRounds + 1][16] = {};
     alignas(16) std::uint8_t l_inverse_[16] = {};          // L(-1) = L · x^-1
     alignas(16) std::uint8_t offsets_[kOffsets][16] = {};  // Delta_1 .. Delta_16

@@ -21,6 +21,9 @@ static_assert(VerificationCache::kKeyBytes == crypto_shorthash_siphashx24_KEYBYT
 static_assert(VerificationCache::kMacBytes == crypto_verify_16_BYTES);
 static_assert(VerificationCache::kMacBytes == AesPmac::kTagBytes);
 static_assert(VerificationCache::kKeyBytes == AesPmac::kKeyBytes);
+// Every block of the longest value a MAC is made of but its last has its
+// offset in the table, never computed.
+static_assert((VerificationCache::kMaxPresentedLength - 1) / 16 <= AesPmac::kOffsets);
 
 // Two MACs compared in constant time: all 16 bytes, no branch nor memory
 // access that depends on any of them (crypto_verify_16's promise, without

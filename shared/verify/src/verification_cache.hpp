@@ -1,7 +1,7 @@
 // Tokens this process has fully verified (issue 19), so that a client
 // presenting the same token again, while nothing has been published, costs
 // no parse, no BLAKE2b and no index probe. Each entry is keyed by a 128-bit
-// MAC of the token's bytes, PMAC1 with AES-128 where the CPU has AES-NI
+// MAC of the token's bytes, PMAC with AES-128 where the CPU has AES-NI
 // (its blocks enciphered side by side, aes_pmac.hpp), else SipHash-2-4-128, under a key
 // drawn at random in this process (and drawn again in a child after fork),
 // never written anywhere; it holds the accepted verdict (the client's id, the moment it
@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 
 #include "aes_pmac.hpp"
 #include "keyauth/authenticator.hpp"
@@ -64,13 +65,13 @@ class VerificationCache {
         return mac_into(text, presented, now, probe) ? entry_for(text, generation, probe) : nullptr;
     }
     // The same, the generation read by read_generation() after the MAC is
-    // computed and before anything of an entry is compared: the MAC's AES
-    // rounds are one chain of dependent instructions, and the generation's
-    // loads (the counter's and the index's pages, which the request has not
+    // computed and before anything of an entry is compared: the MAC's last
+    // AES rounds wait on its parallel ones, and the generation's loads (the counter's and the index's pages, which the request has not
     // touched yet) run beside it instead of before it. Read on every find
     // whose bytes a MAC is made of: a commit still misses on the very next
     // request.
-    template <class ReadGeneration>
+    template <class ReadGeneration,
+              class = std::enable_if_t<std::is_invocable_r_v<std::uint64_t, ReadGeneration>>>
     const AuthResult* find(std::string_view text, Presented presented,
                            ReadGeneration&& read_generation, std::int64_t now, Probe& probe) {
         return mac_into(text, presented, now, probe) ? entry_for(text, read_generation(), probe)
