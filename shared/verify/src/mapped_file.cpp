@@ -54,7 +54,8 @@ Result<MappedFile> MappedFile::map(int fd, const std::string& path, bool writabl
     // The writer (keytool) reads and writes a few slots and records far
     // apart, from the header on: without this, each page not in memory
     // comes with the disk's whole read-ahead around it (8 MiB on the
-    // benchmark machine, docs/BENCHMARKS.md "A gen's page-ins at 10^7").
+    // benchmark machine, docs/BENCHMARKS.md, "A gen's process start
+    // and page-ins at 10^7").
     if (writable)
         madvise(mapped, bytes, MADV_RANDOM);
     MappedFile file;

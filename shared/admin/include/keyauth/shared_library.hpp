@@ -1,7 +1,8 @@
-// A shared library loaded when a command first needs it, not at start: keytool
-// links libcurl's thirty libraries and libmicrohttpd's GnuTLS for --etcd and
-// serve alone, and every other command would pay for loading and relocating
-// them (docs/BENCHMARKS.md, "A gen's process start").
+// A shared library loaded when a command first needs it, not at start:
+// keytool needs libcurl (thirty libraries) for --etcd and libmicrohttpd
+// (GnuTLS's) for serve alone; linked, every other command would pay for
+// loading and relocating them (docs/BENCHMARKS.md, "A gen's process start
+// and page-ins at 10^7").
 #pragma once
 
 #include <string>
