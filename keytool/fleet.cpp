@@ -143,14 +143,9 @@ keyauth::Result<keyauth::FleetLastUse> read_fleet_last_use(const EtcdTarget& tar
     return keyauth::read_fleet_last_use((*fleet)->client(), *fleet_id, kept);
 }
 
-keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what) {
-    // Opening for writing would make a registry of any directory: judge it first.
-    if (!keyauth::check_registry_directory(registry.dir))
-        return {};
-    auto opened = keyauth::LmdbRegistry::open(registry.dir, keyauth::OpenMode::read_write);
-    if (!opened)
-        return {};  // not ours to judge: the command's own open says why
-    auto summary = (*opened)->summarize({keyauth::kReplicaRevisionMeta});
+keyauth::Status refuse_on_replica(keyauth::LmdbRegistry& opened, const keyauth::RegistryLayout& registry,
+                                  std::string_view what) {
+    auto summary = opened.summarize({keyauth::kReplicaRevisionMeta});
     if (!summary)
         return summary.error();
     const std::optional<std::string>& revision = summary->meta.front();

@@ -53,7 +53,9 @@ keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget&
 keyauth::Result<keyauth::FleetLastUse> read_fleet_last_use(const EtcdTarget& target,
                                                            const keyauth::KeptClients& kept);
 // Refuses a local change to a registry keyauth-sync keeps (the next digest
-// check would undo it): ok for any other directory. Names --etcd.
-keyauth::Status refuse_on_replica(const keyauth::RegistryLayout& registry, std::string_view what);
+// check would undo it): ok for any other. Names --etcd. opened: registry's,
+// opened for writing.
+keyauth::Status refuse_on_replica(keyauth::LmdbRegistry& opened,
+                                  const keyauth::RegistryLayout& registry, std::string_view what);
 
 }  // namespace keytool

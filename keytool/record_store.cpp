@@ -13,8 +13,21 @@ class LocalStore final : public RecordStore {
   public:
     explicit LocalStore(keyauth::RegistryLayout layout) : layout_(std::move(layout)) {}
 
+    // The registry opened to judge it is the one the change that follows
+    // uses: one opening a change, not two (each maps data.mdb and lookup.idx
+    // and checks the index is current).
     keyauth::Status check_writable(std::string_view what) override {
-        return refuse_on_replica(layout_, what);
+        opened_.reset();
+        // Opening for writing would make a registry of any directory: judge it first.
+        if (!keyauth::check_registry_directory(layout_.dir))
+            return {};
+        auto registry = keyauth::LmdbRegistry::open(layout_.dir, keyauth::OpenMode::read_write);
+        if (!registry)
+            return {};  // not ours to judge: the change's own open says why
+        if (auto s = refuse_on_replica(**registry, layout_, what); !s)
+            return s;
+        opened_ = std::move(*registry);
+        return {};
     }
 
     keyauth::Status issue(const keyauth::CertificateAuthority& authority,
@@ -48,7 +61,10 @@ class LocalStore final : public RecordStore {
     bool in_fleet() const override { return false; }
 
   private:
+    // The registry check_writable opened, taken once; else opened afresh.
     keyauth::Result<std::unique_ptr<keyauth::LmdbRegistry>> open_to_write() {
+        if (opened_)
+            return std::move(opened_);
         // Opening for writing would make a registry of any directory: judge it first.
         if (auto s = keyauth::check_registry_directory(layout_.dir); !s)
             return s.error();
@@ -56,6 +72,7 @@ class LocalStore final : public RecordStore {
     }
 
     keyauth::RegistryLayout layout_;
+    std::unique_ptr<keyauth::LmdbRegistry> opened_;
 };
 
 // The fleet's registry of record in etcd: fleet.hpp's calls, one connection each.

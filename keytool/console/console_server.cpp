@@ -24,6 +24,7 @@
 #include "keyauth/files.hpp"
 #include "keyauth/host_name.hpp"
 #include "keyauth/registry.hpp"
+#include "keyauth/shared_library.hpp"
 
 namespace keytool::console {
 namespace {
@@ -56,6 +57,59 @@ struct Server {
     std::string origin() const { return scheme() + authority; }
 };
 
+// libmicrohttpd's functions the console calls, bound from libmicrohttpd.so.12
+// when serve starts: every other keytool command skips loading it and the
+// GnuTLS chain it links (about 3 ms of every gen's start; keyauth-sync, a
+// daemon, links it as usual).
+struct MhdApi {
+    decltype(&::MHD_start_daemon) start_daemon = nullptr;
+    decltype(&::MHD_stop_daemon) stop_daemon = nullptr;
+    decltype(&::MHD_get_daemon_info) get_daemon_info = nullptr;
+    decltype(&::MHD_get_connection_info) get_connection_info = nullptr;
+    decltype(&::MHD_get_connection_values) get_connection_values = nullptr;
+    decltype(&::MHD_lookup_connection_value) lookup_connection_value = nullptr;
+    decltype(&::MHD_create_response_from_buffer) create_response_from_buffer = nullptr;
+    decltype(&::MHD_create_response_from_buffer_with_free_callback_cls)
+        create_response_from_buffer_with_free_callback_cls = nullptr;
+    decltype(&::MHD_add_response_header) add_response_header = nullptr;
+    decltype(&::MHD_queue_response) queue_response = nullptr;
+    decltype(&::MHD_destroy_response) destroy_response = nullptr;
+};
+
+// The soname of the libmicrohttpd the headers are (0.9.x).
+constexpr const char* kMhdLibrary = "libmicrohttpd.so.12";
+MhdApi bound_mhd;
+
+// Every call below comes after serve() loaded it.
+const MhdApi& mhd() {
+    return bound_mhd;
+}
+
+keyauth::Status load_mhd() {
+    auto lib = keyauth::SharedLibrary::open(kMhdLibrary);
+    if (!lib)
+        return make_error(Errc::io_error, "serve needs libmicrohttpd: " + lib.error().message);
+    MhdApi api;
+    for (keyauth::Status s :
+         {lib->bind("MHD_start_daemon", api.start_daemon),
+          lib->bind("MHD_stop_daemon", api.stop_daemon),
+          lib->bind("MHD_get_daemon_info", api.get_daemon_info),
+          lib->bind("MHD_get_connection_info", api.get_connection_info),
+          lib->bind("MHD_get_connection_values", api.get_connection_values),
+          lib->bind("MHD_lookup_connection_value", api.lookup_connection_value),
+          lib->bind("MHD_create_response_from_buffer", api.create_response_from_buffer),
+          lib->bind("MHD_create_response_from_buffer_with_free_callback_cls",
+                    api.create_response_from_buffer_with_free_callback_cls),
+          lib->bind("MHD_add_response_header", api.add_response_header),
+          lib->bind("MHD_queue_response", api.queue_response),
+          lib->bind("MHD_destroy_response", api.destroy_response)}) {
+        if (!s)
+            return s;
+    }
+    bound_mhd = api;
+    return {};
+}
+
 // What MHD hands us in pieces: the request body, capped.
 struct PendingRequest {
     std::string body;
@@ -71,13 +125,13 @@ MHD_Result count_content_length(void* cls, MHD_ValueKind, const char* key, const
 // Two lengths for one body are how requests get smuggled past a proxy.
 bool has_duplicate_content_length(MHD_Connection* connection) {
     int count = 0;
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, count_content_length, &count);
+    mhd().get_connection_values(connection, MHD_HEADER_KIND, count_content_length, &count);
     return count > 1;
 }
 
 std::string peer_address(MHD_Connection* connection) {
     const MHD_ConnectionInfo* info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        mhd().get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info == nullptr || info->client_addr == nullptr)
         return {};
     char text[INET6_ADDRSTRLEN] = "";
@@ -93,7 +147,7 @@ std::string peer_address(MHD_Connection* connection) {
 }
 
 std::string_view header(MHD_Connection* connection, MHD_ValueKind kind, const char* name) {
-    const char* value = MHD_lookup_connection_value(connection, kind, name);
+    const char* value = mhd().lookup_connection_value(connection, kind, name);
     return value == nullptr ? std::string_view() : std::string_view(value);
 }
 
@@ -183,7 +237,7 @@ HttpResponse route_api(Server& server, MHD_Connection* connection, std::string_v
     const std::int64_t now = keyauth::unix_now();
     const bool get = method == "GET" || method == "HEAD";
     QueryParams query;
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
+    mhd().get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
     if (path == "/api/v1/session") {
         if (get)
             return json_response(200, {{"open", true}, {"label", server.sessions.label()}});
@@ -284,13 +338,13 @@ void free_body(void* cls) {
 
 MHD_Response* make_reply(HttpResponse& response) {
     if (response.static_body) {
-        return MHD_create_response_from_buffer(response.static_body->size(),
+        return mhd().create_response_from_buffer(response.static_body->size(),
                                                const_cast<char*>(response.static_body->data()),
                                                MHD_RESPMEM_PERSISTENT);
     }
     auto* body = new keyauth::SecretString(std::move(response.body));
     const std::string_view bytes = body->view();
-    MHD_Response* reply = MHD_create_response_from_buffer_with_free_callback_cls(
+    MHD_Response* reply = mhd().create_response_from_buffer_with_free_callback_cls(
         bytes.size(), const_cast<char*>(bytes.data()), free_body, body);
     if (reply == nullptr)
         delete body;
@@ -301,19 +355,19 @@ MHD_Result send(const Server& server, MHD_Connection* connection, HttpResponse& 
     MHD_Response* reply = make_reply(response);
     if (reply == nullptr)
         return MHD_NO;
-    MHD_add_response_header(reply, "Content-Type", response.content_type.c_str());
-    MHD_add_response_header(reply, "Content-Security-Policy", kContentSecurityPolicy);
-    MHD_add_response_header(reply, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(reply, "X-Frame-Options", "DENY");
-    MHD_add_response_header(reply, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(reply, "Cache-Control", "no-store");
+    mhd().add_response_header(reply, "Content-Type", response.content_type.c_str());
+    mhd().add_response_header(reply, "Content-Security-Policy", kContentSecurityPolicy);
+    mhd().add_response_header(reply, "X-Content-Type-Options", "nosniff");
+    mhd().add_response_header(reply, "X-Frame-Options", "DENY");
+    mhd().add_response_header(reply, "Referrer-Policy", "no-referrer");
+    mhd().add_response_header(reply, "Cache-Control", "no-store");
     if (server.options.tls)
-        MHD_add_response_header(reply, "Strict-Transport-Security", kStrictTransportSecurity);
+        mhd().add_response_header(reply, "Strict-Transport-Security", kStrictTransportSecurity);
     for (const auto& [name, value] : response.headers)
-        MHD_add_response_header(reply, name.c_str(), value.c_str());
+        mhd().add_response_header(reply, name.c_str(), value.c_str());
     const MHD_Result queued =
-        MHD_queue_response(connection, static_cast<unsigned>(response.status), reply);
-    MHD_destroy_response(reply);
+        mhd().queue_response(connection, static_cast<unsigned>(response.status), reply);
+    mhd().destroy_response(reply);
     return queued;
 }
 
@@ -353,7 +407,7 @@ void on_completed(void*, MHD_Connection*, void** state, MHD_RequestTerminationCo
 }
 
 struct DaemonStop {
-    void operator()(MHD_Daemon* daemon) const { MHD_stop_daemon(daemon); }
+    void operator()(MHD_Daemon* daemon) const { mhd().stop_daemon(daemon); }
 };
 
 bool is_wildcard(const std::string& address) {
@@ -430,6 +484,8 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
         return s;
     if (keyauth::Status s = keyauth::check_registry_directory(options.registry.dir); !s)
         return s;
+    if (keyauth::Status s = load_mhd(); !s)
+        return s;
     LastUseRecords last_use(options.last_use_files, options.fleet_last_use);
     if (keyauth::Status s = last_use.load(); !s)
         return keyauth::make_error(s.code(), "--last-use: " + s.error().message);
@@ -485,7 +541,7 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
     }
     tls_options.push_back({MHD_OPTION_END, 0, nullptr});
     errno = 0;
-    std::unique_ptr<MHD_Daemon, DaemonStop> daemon(MHD_start_daemon(
+    std::unique_ptr<MHD_Daemon, DaemonStop> daemon(mhd().start_daemon(
         flags, options.port, nullptr, nullptr, on_request, &server, MHD_OPTION_SOCK_ADDR,
         reinterpret_cast<sockaddr*>(&address), MHD_OPTION_NOTIFY_COMPLETED, on_completed, nullptr,
         MHD_OPTION_CONNECTION_LIMIT, kConnections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -498,7 +554,7 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
                               std::to_string(options.port) +
                               (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
     }
-    const MHD_DaemonInfo* bound = MHD_get_daemon_info(daemon.get(), MHD_DAEMON_INFO_BIND_PORT);
+    const MHD_DaemonInfo* bound = mhd().get_daemon_info(daemon.get(), MHD_DAEMON_INFO_BIND_PORT);
     const std::uint16_t port = bound != nullptr && bound->port != 0 ? bound->port : options.port;
     // On every address, this host's own loopback name; never any name at all.
     const std::string shown =

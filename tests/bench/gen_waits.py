@@ -13,6 +13,13 @@ MODE:
            from that first sync to the exit, as wall time.
   calls    N gens each under strace -f -c -w: the sync calls' count and
            summed time.
+  rusage   N gens each, the kernel's count for the gen's process (wait4):
+           CPU (user + system), minor and major page faults, KB read from
+           the disk; figures the machine's load does not move.
+  cold     as rusage, with the registry's files (data.mdb, lookup.idx,
+           commit.seq) dropped from the page cache before each gen
+           (posix_fadvise DONTNEED): a registry larger than the memory left
+           for it.
 Prints p50 and p90 per build. Client ids are OUT's base name, the build's
 name and the run's number.
 """
@@ -38,6 +45,16 @@ def line(name, what, values):
 def stamp(text):
     h, m, s = text.split()[1].split(":")
     return (int(h) * 3600 + int(m) * 60 + float(s)) * 1000
+
+
+def evict(registry):
+    for name in ("data.mdb", "lookup.idx", "commit.seq"):
+        fd = os.open(os.path.join(registry, name), os.O_RDONLY)
+        try:
+            os.fsync(fd)  # dirty pages stay cached: written first
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def main():
@@ -72,6 +89,19 @@ def main():
                         linked = at + (float(took.group(1)) * 1000 if took else 0)
                 record.setdefault("files' phase", []).append(linked - first)
                 record.setdefault("first file sync to exit", []).append(end - first)
+            elif mode in ("rusage", "cold"):
+                if mode == "cold":
+                    evict(registry)
+                start = time.perf_counter()
+                child = subprocess.Popen(gen, stdout=subprocess.DEVNULL)
+                _, status, use = os.wait4(child.pid, 0)
+                if status != 0:
+                    sys.exit(f"{gen}: exit status {status}")
+                record.setdefault("wall", []).append((time.perf_counter() - start) * 1000)
+                record.setdefault("cpu", []).append((use.ru_utime + use.ru_stime) * 1000)
+                record.setdefault("count minor faults", []).append(use.ru_minflt)
+                record.setdefault("count major faults", []).append(use.ru_majflt)
+                record.setdefault("count KB read", []).append(use.ru_inblock // 2)
             elif mode == "calls":
                 summary = os.path.join(files, client + ".calls")
                 subprocess.run(["strace", "-f", "-c", "-w", "-o", summary] + gen, check=True,
@@ -84,7 +114,7 @@ def main():
                         record.setdefault("count " + f[-1], []).append(int(f[3]))
                 record.setdefault("summed sync calls", []).append(total)
             else:
-                sys.exit("mode: wall, del, phases or calls")
+                sys.exit("mode: wall, del, phases, calls, rusage or cold")
     for name in found:
         for what, values in found[name].items():
             if what.startswith("count "):

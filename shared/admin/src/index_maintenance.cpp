@@ -49,6 +49,7 @@ Status for_each_client(MDB_txn* txn, MDB_dbi clients, Visit&& visit,
     if (int rc = mdb_cursor_open(txn, clients, &raw); rc != 0)
         return lmdb_error(rc, "indexing clients");
     MdbCursorPtr cursor(raw);
+    WalkReadAhead in_order(txn, clients);
     MDB_val key{};
     MDB_val value{};
     int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);

@@ -44,6 +44,30 @@ Mapping mapping_holding(std::uintptr_t address) {
 
 }  // namespace
 
+WalkReadAhead::WalkReadAhead(MDB_txn* txn, MDB_dbi table) {
+    MDB_cursor* cursor = nullptr;
+    if (mdb_cursor_open(txn, table, &cursor) != 0)
+        return;
+    MDB_val key{};
+    MDB_val value{};
+    const int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+    mdb_cursor_close(cursor);
+    if (rc != 0)
+        return;
+    const Mapping map = mapping_holding(reinterpret_cast<std::uintptr_t>(key.mv_data));
+    if (map.start == 0 || !map.read_only_shared)
+        return;  // a write transaction's own page, not the map: nothing to ask
+    if (madvise(reinterpret_cast<void*>(map.start), map.end - map.start, MADV_NORMAL) != 0)
+        return;
+    map_start_ = map.start;
+    map_end_ = map.end;
+}
+
+WalkReadAhead::~WalkReadAhead() {
+    if (map_start_ != 0)
+        madvise(reinterpret_cast<void*>(map_start_), map_end_ - map_start_, MADV_RANDOM);
+}
+
 // Only a read-only map is ever dropped: with MDB_WRITEMAP it would hold a
 // write transaction's pages.
 WalkedMapPages::WalkedMapPages(MDB_env* env) {

@@ -5,10 +5,31 @@
 
 #include <lmdb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace keyauth {
+
+// LMDB's map is opened MDB_NORDAHEAD (MADV_RANDOM, lmdb_registry.cpp): a
+// change reads a handful of pages far apart, and without it each page not
+// in memory is read with the disk's whole read-ahead around it (8 MiB on
+// the benchmark machine: 124 MB a gen at 10^7, docs/BENCHMARKS.md). A walk
+// over every record (list, a new lookup.idx, a records upgrade) reads in
+// order and asks for read-ahead back while it runs.
+class WalkReadAhead {
+  public:
+    // table: what the walk reads, in txn; its first record shows where the
+    // map is (LMDB gives no map address without MDB_FIXEDMAP).
+    WalkReadAhead(MDB_txn* txn, MDB_dbi table);
+    ~WalkReadAhead();
+    WalkReadAhead(const WalkReadAhead&) = delete;
+    WalkReadAhead& operator=(const WalkReadAhead&) = delete;
+
+  private:
+    std::uintptr_t map_start_ = 0;
+    std::uintptr_t map_end_ = 0;
+};
 
 class WalkedMapPages {
   public:

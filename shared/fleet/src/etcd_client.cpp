@@ -12,6 +12,7 @@
 
 #include "keyauth/files.hpp"
 #include "keyauth/json_text.hpp"
+#include "keyauth/shared_library.hpp"
 
 namespace keyauth {
 namespace {
@@ -37,18 +38,89 @@ constexpr int kBulkBudgets = 6;
 constexpr long kBulkLowSpeed = 16 * 1024;
 constexpr long kBulkSilentSlices = 5;
 
+// libcurl's functions this client calls, bound from libcurl.so.4 on the first
+// connect: a keytool command without --etcd never loads libcurl and the
+// thirty libraries it links (about 2 ms of every gen's start).
+struct CurlApi {
+    decltype(&::curl_global_init) global_init = nullptr;
+    decltype(&::curl_easy_init) easy_init = nullptr;
+    decltype(&::curl_easy_reset) easy_reset = nullptr;
+    decltype(&::curl_easy_setopt) easy_setopt = nullptr;
+    decltype(&::curl_easy_perform) easy_perform = nullptr;
+    decltype(&::curl_easy_getinfo) easy_getinfo = nullptr;
+    decltype(&::curl_easy_strerror) easy_strerror = nullptr;
+    decltype(&::curl_easy_cleanup) easy_cleanup = nullptr;
+    decltype(&::curl_slist_append) slist_append = nullptr;
+    decltype(&::curl_slist_free_all) slist_free_all = nullptr;
+    decltype(&::curl_multi_init) multi_init = nullptr;
+    decltype(&::curl_multi_add_handle) multi_add_handle = nullptr;
+    decltype(&::curl_multi_perform) multi_perform = nullptr;
+    decltype(&::curl_multi_info_read) multi_info_read = nullptr;
+    decltype(&::curl_multi_poll) multi_poll = nullptr;
+    decltype(&::curl_multi_remove_handle) multi_remove_handle = nullptr;
+    decltype(&::curl_multi_cleanup) multi_cleanup = nullptr;
+};
+
+// The soname libcurl has had since 7.16; the headers are its.
+constexpr const char* kCurlLibrary = "libcurl.so.4";
+CurlApi bound_curl;
+
+Status bind_curl(const SharedLibrary& lib, CurlApi& api) {
+    for (Status s : {lib.bind("curl_global_init", api.global_init),
+                     lib.bind("curl_easy_init", api.easy_init),
+                     lib.bind("curl_easy_reset", api.easy_reset),
+                     lib.bind("curl_easy_setopt", api.easy_setopt),
+                     lib.bind("curl_easy_perform", api.easy_perform),
+                     lib.bind("curl_easy_getinfo", api.easy_getinfo),
+                     lib.bind("curl_easy_strerror", api.easy_strerror),
+                     lib.bind("curl_easy_cleanup", api.easy_cleanup),
+                     lib.bind("curl_slist_append", api.slist_append),
+                     lib.bind("curl_slist_free_all", api.slist_free_all),
+                     lib.bind("curl_multi_init", api.multi_init),
+                     lib.bind("curl_multi_add_handle", api.multi_add_handle),
+                     lib.bind("curl_multi_perform", api.multi_perform),
+                     lib.bind("curl_multi_info_read", api.multi_info_read),
+                     lib.bind("curl_multi_poll", api.multi_poll),
+                     lib.bind("curl_multi_remove_handle", api.multi_remove_handle),
+                     lib.bind("curl_multi_cleanup", api.multi_cleanup)}) {
+        if (!s)
+            return s;
+    }
+    return {};
+}
+
+// Every call below comes after EtcdClient::connect loaded it.
+const CurlApi& libcurl() {
+    return bound_curl;
+}
+
 struct CurlEasyFree {
-    void operator()(CURL* p) const { curl_easy_cleanup(p); }
+    void operator()(CURL* p) const { libcurl().easy_cleanup(p); }
 };
 using CurlPtr = std::unique_ptr<CURL, CurlEasyFree>;
 struct CurlListFree {
-    void operator()(curl_slist* p) const { curl_slist_free_all(p); }
+    void operator()(curl_slist* p) const { libcurl().slist_free_all(p); }
 };
 using CurlListPtr = std::unique_ptr<curl_slist, CurlListFree>;
 
-void init_curl_once() {
+// Loads and initializes libcurl once per process; the same verdict after.
+Status load_curl_once() {
     static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    static Status loaded;
+    std::call_once(once, [] {
+        auto lib = SharedLibrary::open(kCurlLibrary);
+        if (!lib) {
+            loaded = Error{Errc::io_error, "etcd needs libcurl: " + lib.error().message};
+            return;
+        }
+        CurlApi api;
+        loaded = bind_curl(*lib, api);
+        if (!loaded)
+            return;
+        bound_curl = api;
+        bound_curl.global_init(CURL_GLOBAL_DEFAULT);
+    });
+    return loaded;
 }
 
 std::string base64(std::string_view bytes) {
@@ -140,25 +212,25 @@ struct EtcdClient::Impl {
     SecretString token;  // etcd's auth token, when a user is set
 
     void set_common(CURL* curl, const std::string& url) const {
-        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-        curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        libcurl().easy_setopt(curl, CURLOPT_URL, url.c_str());
+        libcurl().easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        libcurl().easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+        libcurl().easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+        libcurl().easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
         if (!options.ca_cert.empty())
-            curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_cert.c_str());
+            libcurl().easy_setopt(curl, CURLOPT_CAINFO, options.ca_cert.c_str());
         if (!options.client_cert.empty())
-            curl_easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert.c_str());
+            libcurl().easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert.c_str());
         if (!options.client_key.empty())
-            curl_easy_setopt(curl, CURLOPT_SSLKEY, options.client_key.c_str());
+            libcurl().easy_setopt(curl, CURLOPT_SSLKEY, options.client_key.c_str());
     }
 
     CurlListPtr headers() const {
-        curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+        curl_slist* list = libcurl().slist_append(nullptr, "Content-Type: application/json");
         if (!token.view().empty()) {
             // The token is a credential: built in a wiped string.
             const SecretString header("Authorization: " + std::string(token.view()));
-            list = curl_slist_append(list, header.view().data());
+            list = libcurl().slist_append(list, header.view().data());
         }
         return CurlListPtr(list);
     }
@@ -166,31 +238,31 @@ struct EtcdClient::Impl {
     Exchange post(const std::string& endpoint, std::string_view path, std::string_view body,
                   std::chrono::milliseconds timeout, Transfer transfer = Transfer::small) {
         if (!handle)
-            handle.reset(curl_easy_init());
+            handle.reset(libcurl().easy_init());
         CURL* curl = handle.get();
-        curl_easy_reset(curl);
+        libcurl().easy_reset(curl);
         set_common(curl, endpoint + std::string(path));
         auto list = headers();
         Exchange out;
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+        libcurl().easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
+        libcurl().easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+        libcurl().easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+        libcurl().easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
         if (transfer == Transfer::bulk) {
             // Megabytes over a slow link may take longer than any fixed
             // slice, and a member reads a million keys for seconds before
             // it sends a byte; one that sends next to nothing for five
             // slices is left as a hung one is.
             const long slice = static_cast<long>(options.attempt_timeout.count());
-            curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, slice);
-            curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, kBulkLowSpeed);
-            curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+            libcurl().easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, slice);
+            libcurl().easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, kBulkLowSpeed);
+            libcurl().easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
                              std::max(1L, kBulkSilentSlices * slice / 1000));
         }
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
-        out.transport = curl_easy_perform(curl);
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+        libcurl().easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+        libcurl().easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+        out.transport = libcurl().easy_perform(curl);
+        libcurl().easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
         return out;
     }
 
@@ -203,7 +275,7 @@ struct EtcdClient::Impl {
                                         exchange.transport == CURLE_SSL_CACERT_BADFILE;
             return {refused_by_tls ? Next::give_up : Next::other_endpoint,
                     make_error(Errc::io_error,
-                               "etcd " + endpoint + ": " + curl_easy_strerror(exchange.transport))};
+                               "etcd " + endpoint + ": " + libcurl().easy_strerror(exchange.transport))};
         }
         std::string message = "HTTP " + std::to_string(exchange.status);
         int code = 0;
@@ -458,7 +530,8 @@ EtcdClient::~EtcdClient() = default;
 Result<std::unique_ptr<EtcdClient>> EtcdClient::connect(EtcdOptions options) {
     if (options.endpoints.empty())
         return make_error(Errc::invalid_argument, "no etcd endpoint given");
-    init_curl_once();
+    if (Status s = load_curl_once(); !s)
+        return s.error();
     auto impl = std::make_unique<Impl>();
     impl->options = std::move(options);
     return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(impl)));
@@ -685,20 +758,20 @@ size_t watch_body(char* data, size_t size, size_t count, void* user) {
 constexpr int kWatchStopCheckMillis = 20;
 
 struct CurlMultiFree {
-    void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+    void operator()(CURLM* multi) const { libcurl().multi_cleanup(multi); }
 };
 using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiFree>;
 
 // Runs one transfer until it ends, `until` passes or should_stop says so
 // (then `ended_early`). The transfer's own result, or a multi error.
 CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
-    CurlMultiPtr multi(curl_multi_init());
-    if (!multi || curl_multi_add_handle(multi.get(), curl) != CURLM_OK)
+    CurlMultiPtr multi(libcurl().multi_init());
+    if (!multi || libcurl().multi_add_handle(multi.get(), curl) != CURLM_OK)
         return CURLE_OUT_OF_MEMORY;
     CURLcode result = CURLE_OK;
     for (;;) {
         int running = 0;
-        if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
+        if (libcurl().multi_perform(multi.get(), &running) != CURLM_OK) {
             result = CURLE_RECV_ERROR;
             break;
         }
@@ -706,7 +779,7 @@ CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
             break;
         if (running == 0) {
             int left = 0;
-            while (CURLMsg* message = curl_multi_info_read(multi.get(), &left)) {
+            while (CURLMsg* message = libcurl().multi_info_read(multi.get(), &left)) {
                 if (message->msg == CURLMSG_DONE)
                     result = message->data.result;
             }
@@ -716,9 +789,9 @@ CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
             ended_early = true;
             break;
         }
-        curl_multi_poll(multi.get(), nullptr, 0, kWatchStopCheckMillis, nullptr);
+        libcurl().multi_poll(multi.get(), nullptr, 0, kWatchStopCheckMillis, nullptr);
     }
-    curl_multi_remove_handle(multi.get(), curl);
+    libcurl().multi_remove_handle(multi.get(), curl);
     return result;
 }
 
@@ -743,22 +816,22 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
                       {"range_end", base64(range_end)},
                       {"start_revision", std::to_string(start_revision)}}}};
     const std::string body = request.dump();
-    CurlPtr curl(curl_easy_init());
+    CurlPtr curl(libcurl().easy_init());
     impl.set_common(curl.get(), endpoint + "/v3/watch");
     auto list = impl.headers();
     WatchState state;
     state.on_batch = &on_batch;
     state.should_stop = &should_stop;
     state.until = Clock::now() + session;
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list.get());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, watch_body);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
+    libcurl().easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list.get());
+    libcurl().easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+    libcurl().easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    libcurl().easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, watch_body);
+    libcurl().easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
     bool ended_early = false;
     const CURLcode rc = run_watch_transfer(curl.get(), state, ended_early);
     long status = 0;
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+    libcurl().easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (state.stopped || ended_early)
         return {};
     if (state.error) {
@@ -769,7 +842,7 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
     // Any other end: this endpoint is gone or refused; try the next one.
     impl.current = (impl.current + 1) % impl.options.endpoints.size();
     if (rc != CURLE_OK)
-        return make_error(Errc::io_error, "etcd " + endpoint + ": " + curl_easy_strerror(rc));
+        return make_error(Errc::io_error, "etcd " + endpoint + ": " + libcurl().easy_strerror(rc));
     return make_error(Errc::io_error,
                       "etcd " + endpoint + ": watch ended (HTTP " + std::to_string(status) + ")");
 }

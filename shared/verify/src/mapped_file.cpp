@@ -51,6 +51,13 @@ Result<MappedFile> MappedFile::map(int fd, const std::string& path, bool writabl
     void* mapped = mmap(nullptr, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     if (mapped == MAP_FAILED)
         return file_error(errno, path);
+    // The writer (keytool) reads and writes a few slots and records far
+    // apart, from the header on: without this, each page not in memory
+    // comes with the disk's whole read-ahead around it (8 MiB on the
+    // benchmark machine, docs/BENCHMARKS.md, "A gen's process start
+    // and page-ins at 10^7").
+    if (writable)
+        madvise(mapped, bytes, MADV_RANDOM);
     MappedFile file;
     file.data_ = static_cast<unsigned char*>(mapped);
     file.size_ = bytes;
