@@ -116,6 +116,12 @@ Error lmdb_error(int rc, const std::string& doing) {
     return make_error(code, doing + ": " + mdb_strerror(rc));
 }
 
+// MDB_NOLOCK: writer.lock does what lock.mdb's writer mutex did.
+// MDB_NORDAHEAD: a change reads a few pages far apart, each with the disk's
+// whole read-ahead around it otherwise (walked_map_pages.hpp); a walk over
+// every record asks for it back (WalkReadAhead).
+constexpr unsigned kEnvironmentFlags = MDB_NOTLS | MDB_NOLOCK | MDB_NORDAHEAD;
+
 // The writer's LMDB environment with its tables. MDB_NOLOCK: writer.lock
 // does what lock.mdb's writer mutex did, and no server reads LMDB at all.
 // Every commit is synced whole before lookup.idx names it: a power loss
@@ -143,11 +149,7 @@ Status LmdbRegistry::Impl::open_environment() {
     lmdb.env.reset(raw);
     mdb_env_set_maxdbs(raw, kMaxTables);
     mdb_env_set_mapsize(raw, kMapSize);
-    // MDB_NORDAHEAD: a change reads a few pages far apart, each with the
-    // disk's whole read-ahead around it otherwise (walked_map_pages.hpp);
-    // a walk over every record asks for it back (WalkReadAhead).
-    if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_NOLOCK | MDB_NORDAHEAD, 0600);
-        rc != 0)
+    if (int rc = mdb_env_open(raw, dir.c_str(), kEnvironmentFlags, 0600); rc != 0)
         return lmdb_error(rc, "registry " + dir);
     // Readable by the group (keytool verify and list), never writable by it.
     int data_fd = -1;
@@ -188,7 +190,7 @@ void LmdbRegistry::Impl::reopen_environment() {
     fresh.env.reset(raw);
     mdb_env_set_maxdbs(raw, kMaxTables);
     mdb_env_set_mapsize(raw, kMapSize);
-    if (mdb_env_open(raw, layout.dir.c_str(), MDB_NOTLS | MDB_NOLOCK, 0600) != 0 ||
+    if (mdb_env_open(raw, layout.dir.c_str(), kEnvironmentFlags, 0600) != 0 ||
         !open_tables(raw, layout.dir, false, fresh)) {
         return;
     }
