@@ -72,6 +72,9 @@ class LocalStore final : public RecordStore {
     }
 
     keyauth::RegistryLayout layout_;
+    // One change at a time: keytool's commands, and the console, whose
+    // server answers on one thread. A change refused after the check (a bad
+    // id) leaves it open until the next check drops it: no lock is held.
     std::unique_ptr<keyauth::LmdbRegistry> opened_;
 };
 

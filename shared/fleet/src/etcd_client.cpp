@@ -42,6 +42,7 @@ constexpr long kBulkSilentSlices = 5;
 // connect: a keytool command without --etcd never loads libcurl and the
 // thirty libraries it links (about 2 ms of every gen's start).
 struct CurlApi {
+    decltype(&::curl_version_info) version_info = nullptr;
     decltype(&::curl_global_init) global_init = nullptr;
     decltype(&::curl_easy_init) easy_init = nullptr;
     decltype(&::curl_easy_reset) easy_reset = nullptr;
@@ -66,7 +67,8 @@ constexpr const char* kCurlLibrary = "libcurl.so.4";
 CurlApi bound_curl;
 
 Status bind_curl(const SharedLibrary& lib, CurlApi& api) {
-    for (Status s : {lib.bind("curl_global_init", api.global_init),
+    for (Status s : {lib.bind("curl_version_info", api.version_info),
+                     lib.bind("curl_global_init", api.global_init),
                      lib.bind("curl_easy_init", api.easy_init),
                      lib.bind("curl_easy_reset", api.easy_reset),
                      lib.bind("curl_easy_setopt", api.easy_setopt),
@@ -117,8 +119,20 @@ Status load_curl_once() {
         loaded = bind_curl(*lib, api);
         if (!loaded)
             return;
+        // 7.85: CURLOPT_PROTOCOLS_STR, which keeps every transfer to http
+        // and https (an older one would ignore it); a thread-safe global init.
+        const curl_version_info_data* version = api.version_info(CURLVERSION_NOW);
+        if (version == nullptr || version->version_num < 0x075500) {
+            loaded = Error{Errc::io_error,
+                           std::string("etcd needs libcurl 7.85 or later, found ") +
+                               (version != nullptr ? version->version : "an unknown one")};
+            return;
+        }
+        if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            loaded = Error{Errc::io_error, "etcd: libcurl could not be initialized"};
+            return;
+        }
         bound_curl = api;
-        bound_curl.global_init(CURL_GLOBAL_DEFAULT);
     });
     return loaded;
 }
@@ -239,11 +253,15 @@ struct EtcdClient::Impl {
                   std::chrono::milliseconds timeout, Transfer transfer = Transfer::small) {
         if (!handle)
             handle.reset(libcurl().easy_init());
+        Exchange out;
+        if (!handle) {  // out of memory: a transport failure like any other
+            out.transport = CURLE_OUT_OF_MEMORY;
+            return out;
+        }
         CURL* curl = handle.get();
         libcurl().easy_reset(curl);
         set_common(curl, endpoint + std::string(path));
         auto list = headers();
-        Exchange out;
         libcurl().easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
         libcurl().easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
         libcurl().easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
@@ -817,6 +835,8 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
                       {"start_revision", std::to_string(start_revision)}}}};
     const std::string body = request.dump();
     CurlPtr curl(libcurl().easy_init());
+    if (!curl)
+        return make_error(Errc::io_error, "watch: libcurl could not make a handle");
     impl.set_common(curl.get(), endpoint + "/v3/watch");
     auto list = impl.headers();
     WatchState state;
