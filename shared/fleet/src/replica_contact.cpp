@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
+#include <limits>
 #include <string_view>
 #include <utility>
 
+#include "keyauth/decimal.hpp"
 #include "keyauth/etcd_registry.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/lmdb_registry.hpp"
@@ -62,14 +63,12 @@ bool is_name(std::string_view value) {
            });
 }
 
-// Digits only, no sign, no leading zero.
+// As encode writes it (parse_decimal's one spelling), within int64_t.
 std::optional<std::int64_t> decimal(std::string_view value) {
-    std::int64_t number = 0;
-    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-    if (error != std::errc() || value.empty() || end != value.data() + value.size() ||
-        value[0] == '-' || (value[0] == '0' && value.size() > 1))
+    const auto number = parse_decimal(value);
+    if (!number || *number > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         return std::nullopt;
-    return number;
+    return static_cast<std::int64_t>(*number);
 }
 
 // The file as keyauth-sync writes it, and whether it had the lines after
