@@ -5,6 +5,7 @@
 #include <map>
 
 #include "keyauth/client_id.hpp"
+#include "keyauth/decimal.hpp"
 #include "keyauth/etcd_registry.hpp"
 #include "keyauth/host_name.hpp"
 
@@ -36,6 +37,8 @@ constexpr std::size_t kLeastEntriesPerFullShard =
 constexpr std::int64_t kSpareShardsPerHost = 64;
 // Markers are some 40 bytes: a page holds a large fleet's.
 constexpr std::int64_t kMarkersPerPage = 1024;
+// Six digits at most in a shard's key.
+constexpr std::uint64_t kHighestShardNumber = 999999;
 
 void put_varint(std::string& out, std::uint64_t value) {
     while (value >= 0x80) {
@@ -145,16 +148,13 @@ Status read_entry(ShardReader& reader, std::string& previous,
     return {};
 }
 
-// A decimal as encode_publish_marker writes it: digits, no sign, no leading
-// zero, at most `highest`.
+// A decimal as encode_publish_marker writes it (parse_decimal's one
+// spelling), at most `highest`.
 std::optional<std::int64_t> parse_marker_number(std::string_view text, std::int64_t highest) {
-    if (text.empty() || text.size() > 18 || (text.size() > 1 && text[0] == '0') ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    const auto value = parse_decimal(text);
+    if (!value || *value > static_cast<std::uint64_t>(highest))
         return std::nullopt;
-    const std::int64_t value = std::stoll(std::string(text));
-    if (value > highest)
-        return std::nullopt;
-    return value;
+    return static_cast<std::int64_t>(*value);
 }
 
 Error bad_marker(const std::string& what) {
@@ -227,11 +227,10 @@ Result<UsageShardKey> parse_fleet_usage_key(std::string_view fleet_id, std::stri
     const std::string_view number = rest.substr(slash + 1);
     if (!check_host_name(host) || host.find('*') != std::string_view::npos)
         return refused();
-    if (number.empty() || number.size() > 6 || (number.size() > 1 && number[0] == '0') ||
-        !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    const auto shard = parse_decimal(number);
+    if (!shard || *shard > kHighestShardNumber)
         return refused();
-    return UsageShardKey{std::string(host),
-                         static_cast<std::size_t>(std::stoul(std::string(number)))};
+    return UsageShardKey{std::string(host), static_cast<std::size_t>(*shard)};
 }
 
 std::string fleet_usage_marker_prefix(std::string_view fleet_id) {
@@ -397,12 +396,15 @@ Status refuse_too_many(std::int64_t count, std::int64_t limit, const std::string
 }
 
 // Each key and value under `prefix`, `per_page` at a time, all at one
-// revision (set to the first page's). on_key may name a key to go on from
-// (`skip_to`), past keys it will not read.
+// revision (set to the first page's). More than most_keys under it (the
+// first page's count) refuses the walk; given `keys_over_most`, it ends
+// instead, no key read, their count there. on_key may name a key to go on
+// from (`skip_to`), past keys it will not read.
 Status for_each_published(
     EtcdClient& etcd, const std::string& prefix, std::int64_t per_page, std::int64_t most_keys,
     const char* what, std::int64_t& revision,
-    const std::function<Status(const EtcdKeyValue&, std::string& skip_to)>& on_key) {
+    const std::function<Status(const EtcdKeyValue&, std::string& skip_to)>& on_key,
+    std::int64_t* keys_over_most = nullptr) {
     const std::string end = etcd_prefix_end(prefix);
     std::string from = prefix;
     for (;;) {
@@ -411,6 +413,10 @@ Status for_each_published(
             return page.error();
         if (from == prefix) {
             revision = page->revision;
+            if (keys_over_most && page->count > most_keys) {
+                *keys_over_most = page->count;
+                return {};
+            }
             if (Status s = refuse_too_many(page->count, most_keys, what, prefix); !s)
                 return s;
         }
@@ -480,10 +486,28 @@ std::int64_t most_shards_of_a_host(std::size_t registry_size) {
 
 // A host past its share (a stolen etcd user crowding its own prefix) is
 // left out alone, the rest of its prefix not read.
-Error crowding(std::int64_t most_shards, const KeptClients& kept) {
-    return corrupt("more than " + std::to_string(most_shards) +
+Error crowding(const KeptClients& kept) {
+    return corrupt("more than " + std::to_string(most_shards_of_a_host(kept.registry_size)) +
                    " shards, more than a registry of " + std::to_string(kept.registry_size) +
                    " clients needs: the rest not read");
+}
+
+// One key under `host`'s usage prefix: its shard merged into the host's
+// entries, or the host refused (past its share, a key that is no shard, a
+// shard that does not decode) and the rest of its prefix skipped.
+void take_shard(std::string_view fleet_id, const std::string& host, const EtcdKeyValue& kv,
+                bool past_share, const KeptClients& kept, HostsRead& read, std::string& skip_to) {
+    auto key = parse_fleet_usage_key(fleet_id, kv.key);
+    if (past_share)
+        read.refuse(host, kv.key, crowding(kept));
+    else if (!key)
+        read.refuse(host, kv.key, key.error());
+    else if (HostLastUse* entry = read.host(host)) {
+        if (Status s = merge_last_use_shard(kv.value, kept.keep, entry->uses, entry->entries); !s)
+            read.refuse(host, kv.key, s.error());
+    }
+    if (read.host_refused(host))
+        skip_to = etcd_prefix_end(fleet_usage_host_prefix(fleet_id, host));
 }
 
 // How many keys `prefix` holds at `revision` (0: now, then set): etcd
@@ -500,38 +524,29 @@ Result<std::int64_t> keys_under(EtcdClient& etcd, const std::string& prefix,
 // Each host's shards merged as read, only the kept clients' entries held,
 // in one walk of the usage prefix. A host refused (a bad key or shard, more
 // shards than its registry could fill) is left out and the rest of its
-// prefix skipped.
-Status read_shards_in_one_walk(EtcdClient& etcd, std::string_view fleet_id,
-                               const KeptClients& kept, std::int64_t& revision, HostsRead& read) {
+// prefix skipped. More keys under the prefix than one walk may take refuse
+// the read, or, given `keys_over_one_walk`, end it there, none read.
+Status read_shards_in_one_walk(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
+                               std::int64_t& revision, HostsRead& read,
+                               std::int64_t* keys_over_one_walk) {
     const std::int64_t most_shards = most_shards_of_a_host(kept.registry_size);
     std::string counted_host;  // keys come sorted: a host's are together
     std::int64_t host_shards = 0;
     return for_each_published(
         etcd, fleet_usage_prefix(fleet_id), kShardsPerPage, kMaxUsageKeysInOneWalk,
-        "last-use shards", revision, [&](const EtcdKeyValue& kv, std::string& skip_to) -> Status {
-            auto key = parse_fleet_usage_key(fleet_id, kv.key);
-            const auto host =
-                key ? std::optional<std::string>(key->host) : host_of_usage_key(fleet_id, kv.key);
-            if (!host)
-                return key.error();
+        "last-use shards", revision,
+        [&](const EtcdKeyValue& kv, std::string& skip_to) -> Status {
+            const auto host = host_of_usage_key(fleet_id, kv.key);
+            if (!host)  // a key no host answers for refuses the read
+                return parse_fleet_usage_key(fleet_id, kv.key).error();
             if (*host != counted_host) {
                 counted_host = *host;
                 host_shards = 0;
             }
-            if (++host_shards > most_shards)
-                read.refuse(*host, kv.key, crowding(most_shards, kept));
-            else if (!key)
-                read.refuse(*host, kv.key, key.error());
-            else if (HostLastUse* entry = read.host(*host)) {
-                if (Status s =
-                        merge_last_use_shard(kv.value, kept.keep, entry->uses, entry->entries);
-                    !s)
-                    read.refuse(*host, kv.key, s.error());
-            }
-            if (read.host_refused(*host))
-                skip_to = etcd_prefix_end(fleet_usage_host_prefix(fleet_id, *host));
+            take_shard(fleet_id, *host, kv, ++host_shards > most_shards, kept, read, skip_to);
             return {};
-        });
+        },
+        keys_over_one_walk);
 }
 
 // The same, one range per host that has a marker: etcd walks only that
@@ -549,23 +564,13 @@ Status read_shards_host_by_host(EtcdClient& etcd, std::string_view fleet_id,
         if (!keys)
             return keys.error();
         if (*keys > most_shards) {
-            read.refuse(host, prefix, crowding(most_shards, kept));
+            read.refuse(host, prefix, crowding(kept));
             continue;
         }
         Status walked = for_each_published(
             etcd, prefix, kShardsPerPage, most_shards, "last-use shards", revision,
             [&](const EtcdKeyValue& kv, std::string& skip_to) -> Status {
-                auto key = parse_fleet_usage_key(fleet_id, kv.key);
-                if (!key)
-                    read.refuse(host, kv.key, key.error());
-                else if (HostLastUse* entry = read.host(host)) {
-                    if (Status s = merge_last_use_shard(kv.value, kept.keep, entry->uses,
-                                                        entry->entries);
-                        !s)
-                        read.refuse(host, kv.key, s.error());
-                }
-                if (read.host_refused(host))
-                    skip_to = etcd_prefix_end(prefix);
+                take_shard(fleet_id, host, kv, false, kept, read, skip_to);
                 return {};
             });
         if (!walked)
@@ -575,17 +580,18 @@ Status read_shards_host_by_host(EtcdClient& etcd, std::string_view fleet_id,
 }
 
 // One walk while the prefix holds few enough keys for etcd to walk them for
-// every page; else host by host from the markers (a host without one, a
-// keyauth-sync older than markers, is then not read: said).
+// every page (its first page's count says); else host by host from the
+// markers (a host without one, a keyauth-sync older than markers, is then
+// not read: said). Without markers, too many keys refuse the read.
 Status read_shards(EtcdClient& etcd, std::string_view fleet_id, const KeptClients& kept,
                    bool markers_read, std::int64_t& revision, HostsRead& read,
                    std::vector<std::string>& warnings) {
-    auto keys = keys_under(etcd, fleet_usage_prefix(fleet_id), revision);
-    if (!keys)
-        return keys.error();
-    if (*keys <= kMaxUsageKeysInOneWalk || !markers_read)
-        return read_shards_in_one_walk(etcd, fleet_id, kept, revision, read);
-    warnings.push_back("etcd holds " + std::to_string(*keys) + " keys under " +
+    std::int64_t keys_over_one_walk = 0;
+    Status walked = read_shards_in_one_walk(etcd, fleet_id, kept, revision, read,
+                                            markers_read ? &keys_over_one_walk : nullptr);
+    if (!walked || keys_over_one_walk == 0)
+        return walked;
+    warnings.push_back("etcd holds " + std::to_string(keys_over_one_walk) + " keys under " +
                        fleet_usage_prefix(fleet_id) + ", more than " +
                        std::to_string(kMaxUsageKeysInOneWalk) +
                        " to read in one walk: read host by host from their publish markers, so "

@@ -3,12 +3,13 @@
 fleet_last_use_too_many_keys_refused.sh points keytool --etcd at it: the
 readers' caps are checked without writing a million keys into a real etcd.
 
-    python3 fleet_last_use_too_many_keys_refused.py PORT_FILE shards|markers
+    python3 fleet_last_use_too_many_keys_refused.py PORT_FILE shards|markers|none [RANGES_FILE]
 
 Answers /v3/kv/range only: /keyauth/fleet_id holds 00ff; the range named by
 the second argument (/keyauth-usage/00ff/ or /keyauth-usage-hosts/00ff/)
 counts more keys than readers walk in one go (1 048 577 shards, 65 537
-markers), the other none.
+markers), the other none (none: neither). With RANGES_FILE, the key of
+each range asked for is appended to it, a line each.
 """
 import base64
 import json
@@ -16,7 +17,9 @@ import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 CROWDED, COUNT = {"shards": ("/keyauth-usage/00ff/", "1048577"),
-                  "markers": ("/keyauth-usage-hosts/00ff/", "65537")}[sys.argv[2]]
+                  "markers": ("/keyauth-usage-hosts/00ff/", "65537"),
+                  "none": (None, "0")}[sys.argv[2]]
+RANGES = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def encoded(text):
@@ -31,6 +34,9 @@ class Gateway(BaseHTTPRequestHandler):
         if self.path != "/v3/kv/range":
             self.send_error(404)
             return
+        if RANGES:
+            with open(RANGES, "a") as ranges:
+                ranges.write(key + "\n")
         if key == "/keyauth/fleet_id":
             answer.update(count="1", kvs=[{"key": encoded(key), "value": encoded("00ff"),
                                            "create_revision": "2", "mod_revision": "2"}])
