@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -448,6 +449,51 @@ bool raw_delete(const std::string& dir, const char* table, std::string_view key)
     return ok;
 }
 
+// A load's commit opens LMDB anew to free the load's pages. When that
+// fails (data.mdb moved aside meanwhile: the new environment finds no
+// tables), the load stands, the environment it wrote serves on, and one
+// line on stderr says so.
+void a_failed_reopen_after_a_load_is_said_once_and_the_load_stands(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
+    int said[2];
+    assert_int_equal(pipe(said), 0);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(said[1], STDERR_FILENO);
+        setenv("KEYAUTH_TEST_STOP_AT", "before-environment-reopened", 1);
+        const bool loaded = write_registry(temp.path(), [](RegistryWriter& w) {
+            return w.erase_all().ok() && put_client(w, "new", kSecond);
+        });
+        _exit(loaded ? 0 : 1);
+    }
+    close(said[1]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    const std::string data = temp.path() + "/data.mdb";
+    assert_int_equal(rename(data.c_str(), (data + ".aside").c_str()), 0);
+    assert_int_equal(kill(pid, SIGCONT), 0);
+    assert_int_equal(exit_code_of(pid), 0);
+    assert_int_equal(rename((data + ".aside").c_str(), data.c_str()), 0);
+    std::string stderr_text;
+    char buffer[4096];
+    for (ssize_t got; (got = read(said[0], buffer, sizeof buffer)) > 0;)
+        stderr_text.append(buffer, static_cast<std::size_t>(got));
+    close(said[0]);
+    if (stderr_text.find(": the load is committed, but LMDB could not be opened anew after it (") ==
+            std::string::npos ||
+        std::count(stderr_text.begin(), stderr_text.end(), '\n') != 1)
+        fail_msg("stderr: [%s]", stderr_text.c_str());
+    auto reader = temp.open_reader();
+    ClientCredentials found;
+    assert_ok(reader->find("new", found));
+    assert_same_credentials(found, kSecond);
+    assert_code(reader->find("old", found), Errc::unknown_client);
+}
+
 // Writer A opened the registry; writer B then grew the index (a new
 // lookup.idx, the old one retired). A's delete must reach the servers, not
 // the retired file A had mapped.
@@ -709,6 +755,7 @@ int main() {
         cmocka_unit_test(a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause),
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
         cmocka_unit_test(a_load_in_and_out_of_id_order_reads_and_writes_on_after_its_commit),
+        cmocka_unit_test(a_failed_reopen_after_a_load_is_said_once_and_the_load_stands),
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
         cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
         cmocka_unit_test(a_dead_writers_new_index_file_is_removed),

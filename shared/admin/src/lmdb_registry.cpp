@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "keyauth/commit_signals.hpp"
 #include "keyauth/client_id.hpp"
@@ -179,25 +181,27 @@ Status LmdbRegistry::Impl::open_environment() {
 // would hold to its end, beside the new lookup.idx being filled. A new
 // environment over the same files frees them. The new one is opened
 // before the old one is closed: if it cannot be, the old one serves on,
-// only the memory is kept. Two environments over data.mdb at once hold no
-// lock a close could drop (MDB_NOLOCK; writer.lock's is an OFD lock on
-// its own file), and neither has a transaction open.
-void LmdbRegistry::Impl::reopen_environment() {
+// only the memory is kept (the commit says so on stderr). Two environments
+// over data.mdb at once hold no lock a close could drop (MDB_NOLOCK;
+// writer.lock's is an OFD lock on its own file), and neither has a
+// transaction open.
+Status LmdbRegistry::Impl::reopen_environment() {
     MDB_env* raw = nullptr;
-    if (mdb_env_create(&raw) != 0)
-        return;
+    if (int rc = mdb_env_create(&raw); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
     WriterEnvironment fresh;
     fresh.env.reset(raw);
     mdb_env_set_maxdbs(raw, kMaxTables);
     mdb_env_set_mapsize(raw, kMapSize);
-    if (mdb_env_open(raw, layout.dir.c_str(), kEnvironmentFlags, 0600) != 0 ||
-        !open_tables(raw, layout.dir, false, fresh)) {
-        return;
-    }
+    if (int rc = mdb_env_open(raw, layout.dir.c_str(), kEnvironmentFlags, 0600); rc != 0)
+        return lmdb_error(rc, "registry " + layout.dir);
+    if (Status s = open_tables(raw, layout.dir, false, fresh); !s)
+        return s;
     lmdb = std::move(fresh);  // the old environment closed, its pages freed
     // Freed to malloc, not yet to the system: the pages were allocated one
     // by one, among the load's other allocations.
     malloc_trim(0);
+    return {};
 }
 
 Status LmdbRegistry::Impl::upgrade_records() {
@@ -409,6 +413,21 @@ std::uint64_t LmdbRegistry::generation() {
 
 namespace {
 
+// A commit that stands, with a cost the operator should hear of: one line
+// on stderr, keyauth-sync's log, in its manner (UTC time, program name).
+void say_memory_kept(const Error& why) {
+    char when[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::fprintf(stderr,
+                 "%s %s: the load is committed, but LMDB could not be opened anew after it (%s): "
+                 "the environment the load wrote serves on, holding its pages in memory until "
+                 "the next load or a restart\n",
+                 when, program_invocation_short_name, why.message.c_str());
+}
+
 class LmdbWriter final : public RegistryWriter {
   public:
     LmdbWriter(WriterLock lock, MdbTxnPtr txn, LmdbRegistry::Impl& impl)
@@ -523,8 +542,11 @@ class LmdbWriter final : public RegistryWriter {
         HeldSignals held;
         if (int rc = mdb_txn_commit(txn_.release()); rc != 0)
             return lmdb_error(rc, "committing registry");
-        if (everything_)
-            impl_.reopen_environment();
+        if (everything_) {
+            stop_point("before-environment-reopened");
+            if (Status s = impl_.reopen_environment(); !s)
+                say_memory_kept(s.error());
+        }
         note_committed_change();
         stop_point("lmdb-committed");
         if (Status s = impl_.publish_committed(journal, std::move(*room)); !s) {

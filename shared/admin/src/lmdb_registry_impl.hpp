@@ -42,8 +42,9 @@ struct LmdbRegistry::Impl {
 
     Status open_environment();
     // Under the write lock, no transaction open: a new environment over
-    // the same files in place of this one (see its definition for why).
-    void reopen_environment();
+    // the same files in place of this one (see its definition for why);
+    // on failure this one stays, and the failure is returned.
+    Status reopen_environment();
     // Under the write lock: every record in the current format, rewritten
     // in one transaction if an older keyauth wrote them; refuses a registry
     // whose records a newer keyauth wrote.
