@@ -13,6 +13,7 @@
 
 #include "keyauth/files.hpp"
 #include "keyauth/staged_files.hpp"
+#include "keyauth/writer_lock.hpp"
 
 namespace keysync {
 namespace {
@@ -151,8 +152,17 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         return system_error(fresh.dir);
     if (Status s = keyauth::fsync_directory(fresh.dir); !s)
         return s;
-    if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(), RENAME_EXCHANGE) != 0)
-        return system_error("cannot swap in " + fresh.dir);
+    {
+        // Under the old registry's write lock: a keytool between its lock
+        // and its last write finishes on the old registry first, and one
+        // waiting for the lock takes the new one's (WriterLock::acquire).
+        auto lock = keyauth::WriterLock::acquire(layout.writer_lock());
+        if (!lock)
+            return lock.error();
+        if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(),
+                      RENAME_EXCHANGE) != 0)
+            return system_error("cannot swap in " + fresh.dir);
+    }
     swapped();
     if (Status s = keyauth::fsync_directory(parent_of(layout.dir)); !s)
         return s;

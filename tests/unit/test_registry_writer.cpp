@@ -12,10 +12,14 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "keyauth/registry_layout.hpp"
+#include "keyauth/writer_lock.hpp"
 
 using keyauth::ClientRecord;
 
@@ -719,6 +723,55 @@ void additions_before_removals_never_fill_a_copy(void**) {
     assert_int_equal(*count, 824);
 }
 
+// keyauth-sync's rebuild exchanges the registry's directory whole. A writer
+// opened on the old one must not write into, or publish an index for, the
+// new one from it.
+void a_writer_opened_before_the_directory_was_exchanged_writes_nothing(void**) {
+    TempRegistry live;
+    TempRegistry rebuilt;
+    assert_true(write_registry(rebuilt.path(), [](RegistryWriter& w) {
+        return put_client(w, "rebuilt01", kFirst);
+    }));
+    auto opened_before = live.open(OpenMode::read_write);
+    assert_non_null(opened_before.get());
+    assert_int_equal(renameat2(AT_FDCWD, rebuilt.path().c_str(), AT_FDCWD, live.path().c_str(),
+                               RENAME_EXCHANGE),
+                     0);
+    auto writer = opened_before->begin_write();
+    assert_false(writer.ok());
+    assert_non_null(strstr(writer.error().message.c_str(), "was replaced since it was opened"));
+    ClientCredentials found;
+    assert_false(opened_before->find("rebuilt01", found).ok());
+    // The servers' index under the path is still the new registry's.
+    auto reader = live.open_reader();
+    assert_non_null(reader.get());
+    assert_ok(reader->find("rebuilt01", found));
+    assert_ok(live.open(OpenMode::read_write)->find("rebuilt01", found));
+}
+
+// One waiting for writer.lock while the directory is exchanged under it
+// ends up holding the lock of the file named now, never the old one's.
+void a_writer_waiting_for_the_lock_takes_the_one_named_after_an_exchange(void**) {
+    TempRegistry live;
+    TempRegistry rebuilt;
+    const std::string lock_path = live.path() + "/writer.lock";
+    auto held = keyauth::WriterLock::acquire(lock_path);
+    assert_ok(held);
+    std::optional<keyauth::Result<keyauth::WriterLock>> waited;
+    std::thread waiter([&] { waited = keyauth::WriterLock::acquire(lock_path); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    assert_int_equal(renameat2(AT_FDCWD, rebuilt.path().c_str(), AT_FDCWD, live.path().c_str(),
+                               RENAME_EXCHANGE),
+                     0);
+    { auto released = std::move(*held); }
+    waiter.join();
+    assert_true(waited.has_value());
+    assert_ok(*waited);
+    // The file named now is taken: another writer cannot have it.
+    auto again = keyauth::WriterLock::acquire(lock_path, keyauth::WriterLock::Scope::writes, 100);
+    assert_false(again.ok());
+}
+
 void registry_directory_comes_from_flag_then_env_then_default(void**) {
     setenv("KEYAUTH_REGISTRY", "/from/env/", 1);
     assert_sv_equal(keyauth::resolve_registry(std::string_view("/from/flag//")).dir, "/from/flag");
@@ -767,6 +820,8 @@ int main() {
         cmocka_unit_test(a_table_past_its_load_limit_moves_the_index_to_a_new_file),
         cmocka_unit_test(a_record_with_a_pending_grace_reads_back_whole),
         cmocka_unit_test(additions_before_removals_never_fill_a_copy),
+        cmocka_unit_test(a_writer_opened_before_the_directory_was_exchanged_writes_nothing),
+        cmocka_unit_test(a_writer_waiting_for_the_lock_takes_the_one_named_after_an_exchange),
         cmocka_unit_test(registry_directory_comes_from_flag_then_env_then_default),
     };
     return run_group(tests);

@@ -14,11 +14,11 @@
 #include "keyauth/client_id.hpp"
 #include "keyauth/files.hpp"
 #include "keyauth/registry_reader.hpp"
+#include "keyauth/writer_lock.hpp"
 #include "legacy_upgrade.hpp"
 #include "lmdb_registry_impl.hpp"
 #include "registry_directory.hpp"
 #include "walked_map_pages.hpp"
-#include "writer_lock.hpp"
 
 namespace keyauth {
 namespace {
@@ -124,6 +124,28 @@ Error lmdb_error(int rc, const std::string& doing) {
 // every record asks for it back (WalkReadAhead).
 constexpr unsigned kEnvironmentFlags = MDB_NOTLS | MDB_NOLOCK | MDB_NORDAHEAD;
 
+namespace {
+
+// Under the write lock: the environment is the data.mdb the directory
+// names. A keyauth-sync rebuild exchanges the directory whole (under the
+// old one's lock); a process that opened the old one must not write, or
+// publish a lookup.idx into, the new one from it.
+Status check_still_named(MDB_env* env, const RegistryLayout& layout) {
+    int fd = -1;
+    struct stat opened {};
+    struct stat named {};
+    if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &opened) != 0 ||
+        stat(layout.data_file().c_str(), &named) != 0 || opened.st_dev != named.st_dev ||
+        opened.st_ino != named.st_ino) {
+        return make_error(Errc::io_error, "registry " + layout.dir +
+                                              " was replaced since it was opened (keyauth-sync "
+                                              "rebuilt it): run the command again");
+    }
+    return {};
+}
+
+}  // namespace
+
 // The writer's LMDB environment with its tables. MDB_NOLOCK: writer.lock
 // does what lock.mdb's writer mutex did, and no server reads LMDB at all.
 // Every commit is synced whole before lookup.idx names it: a power loss
@@ -153,6 +175,8 @@ Status LmdbRegistry::Impl::open_environment() {
     mdb_env_set_mapsize(raw, kMapSize);
     if (int rc = mdb_env_open(raw, dir.c_str(), kEnvironmentFlags, 0600); rc != 0)
         return lmdb_error(rc, "registry " + dir);
+    if (Status s = check_still_named(raw, layout); !s)
+        return s;
     // Readable by the group (keytool verify and list), never writable by it.
     int data_fd = -1;
     if (mdb_env_get_fd(raw, &data_fd) != 0 || fchmod(data_fd, 0640) != 0)
@@ -274,6 +298,8 @@ Status LmdbRegistry::Impl::read_lmdb(Lookup&& lookup) {
     auto lock = WriterLock::acquire(layout.writer_lock());
     if (!lock)
         return with_dir(layout.dir, lock.error());
+    if (Status s = check_still_named(lmdb.env.get(), layout); !s)
+        return s;
     MDB_txn* raw = nullptr;
     if (int rc = mdb_txn_begin(lmdb.env.get(), nullptr, MDB_RDONLY, &raw); rc != 0)
         return lmdb_error(rc, "registry " + layout.dir);
@@ -586,6 +612,8 @@ Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
     auto lock = WriterLock::acquire(impl_->layout.writer_lock());
     if (!lock)
         return with_dir(impl_->layout.dir, lock.error());
+    if (Status s = check_still_named(impl_->lmdb.env.get(), impl_->layout); !s)
+        return s.error();
     // Another writer may have published, grown or replaced the index since
     // this process looked, or died before publishing: start from LMDB's
     // committed state, published.

@@ -13,7 +13,7 @@
 #include "keyauth/files.hpp"
 #include "keyauth/staged_files.hpp"
 #include "keyauth/lmdb_registry.hpp"
-#include "writer_lock.hpp"
+#include "keyauth/writer_lock.hpp"
 
 namespace keyauth {
 namespace {
