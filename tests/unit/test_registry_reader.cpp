@@ -74,6 +74,38 @@ void find_refuses_ids_that_cannot_exist(void**) {
     assert_code(registry->find(std::string(100000, 'a'), found), Errc::unknown_client);
 }
 
+// find_while runs the caller's work (the token's hash) exactly once on every
+// path, and answers as find does: an id that cannot exist, an unknown one,
+// one read from lookup.idx, the same one again from the lookup cache.
+void find_while_runs_its_work_once_and_answers_as_find(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open_reader();
+    int runs = 0;
+    auto work = [&] { ++runs; };
+    ClientCredentials found;
+    for (const std::string& id : {std::string(), std::string(65, 'a'), std::string("nobody")}) {
+        runs = 0;
+        assert_code(registry->find_while(id, found, keyauth::Meanwhile(work)),
+                    Errc::unknown_client);
+        assert_int_equal(runs, 1);
+    }
+    for (int lookup = 0; lookup < 2; ++lookup) {  // the index, then the cache
+        runs = 0;
+        found = ClientCredentials{};
+        assert_ok(registry->find_while("myapp01", found, keyauth::Meanwhile(work)));
+        assert_int_equal(runs, 1);
+        assert_same_credentials(found, kFirst);
+    }
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    runs = 0;
+    assert_ok(registry->find_while("myapp01", found, keyauth::Meanwhile(work)));
+    assert_int_equal(runs, 1);
+    assert_same_credentials(found, kSecond);  // the commit, not the cached record
+}
+
 void reader_sees_commits_on_next_lookup(void**) {
     TempRegistry temp;
     auto reader = temp.open_reader();
@@ -491,6 +523,11 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     const keyauth::Status status = registry->find("myapp01", found);
     assert_code(status, Errc::registry_corrupt);
     assert_non_null(strstr(status.error().message.c_str(), "lookup.idx is corrupt"));
+    int runs = 0;
+    auto work = [&] { ++runs; };
+    assert_code(registry->find_while("myapp01", found, keyauth::Meanwhile(work)),
+                Errc::registry_corrupt);
+    assert_int_equal(runs, 1);
     std::string id;
     assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
                 Errc::registry_corrupt);
@@ -567,6 +604,10 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
         assert_non_null(registry.get());
         ClientCredentials found;
         assert_code(registry->find("myapp01", found), Errc::registry_corrupt);
+        // The prefetch before the hash reads the same slots: a hint, never trusted.
+        auto nothing = [] {};
+        assert_code(registry->find_while("myapp01", found, keyauth::Meanwhile(nothing)),
+                    Errc::registry_corrupt);
         std::string id;
         assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
                     Errc::registry_corrupt);
@@ -651,6 +692,7 @@ int main() {
         cmocka_unit_test(empty_registry_lists_nothing),
         cmocka_unit_test(find_by_fingerprint_names_the_owner),
         cmocka_unit_test(find_refuses_ids_that_cannot_exist),
+        cmocka_unit_test(find_while_runs_its_work_once_and_answers_as_find),
         cmocka_unit_test(reader_sees_commits_on_next_lookup),
         cmocka_unit_test(read_only_open_of_missing_dir_is_not_found),
         cmocka_unit_test(read_only_open_without_data_mdb_is_not_found),
