@@ -89,8 +89,7 @@ bool from_lower_hex(std::string_view text, std::uint8_t* out, std::size_t length
         __m128i valid_first, valid_second;
         const __m128i first = decode_sixteen(text.data() + 2 * i, valid_first);
         const __m128i second = decode_sixteen(text.data() + 2 * i + 16, valid_second);
-        all_lanes_valid =
-            _mm_and_si128(all_lanes_valid, _mm_and_si128(valid_first, valid_second));
+        all_lanes_valid = _mm_and_si128(all_lanes_valid, _mm_and_si128(valid_first, valid_second));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(first, second));
     }
     bad |= _mm_movemask_epi8(all_lanes_valid) == 0xffff ? 0u : 1u;

@@ -58,26 +58,25 @@ LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id, Probe f
                                      ClientCredentials& out) const {
     if (id.empty() || id.size() > kMaxClientIdLength)
         return Found::no;
-    return probe(file_.id_table(copy), from, out,
-                 [&](std::string_view candidate, const ClientCredentials&) {
-                     return candidate == id;
-                 });
+    return probe(
+        file_.id_table(copy), from, out,
+        [&](std::string_view candidate, const ClientCredentials&) { return candidate == id; });
 }
 
 // The slots after the home in its cache line cost no other miss; a key
 // further away (rare at 70 % full) gets no record prefetched.
-void LookupIndex::prefetch(unsigned copy, Probe probe, std::size_t id_length) const {
+void LookupIndex::prefetch(unsigned copy, Probe from, std::size_t id_length) const {
     constexpr std::uint64_t kSlotsPerLine = 64 / sizeof(std::uint64_t);
     const std::uint64_t* table = file_.id_table(copy);
-    const std::uint64_t line_end = (probe.home | (kSlotsPerLine - 1)) + 1;
-    for (std::uint64_t slot = probe.home; slot < line_end && slot < file_.slots(); ++slot) {
+    const std::uint64_t line_end = (from.home | (kSlotsPerLine - 1)) + 1;
+    for (std::uint64_t slot = from.home; slot < line_end && slot < file_.slots(); ++slot) {
         const std::uint64_t word = load_slot(table, slot);
         if (word == 0 || !file_.names_heap(word))
             return;
-        if (tag_of(word) == probe.tag) {
+        if (tag_of(word) == from.tag) {
             const std::uint64_t offset = (record_index_of(word) - 1) * 8;
-            const std::uint64_t end =
-                std::min<std::uint64_t>(offset + record_bytes(id_length, false), file_.heap_bytes());
+            const std::uint64_t end = std::min<std::uint64_t>(
+                offset + record_bytes(id_length, false), file_.heap_bytes());
             for (std::uint64_t at = offset & ~std::uint64_t{63}; at < end; at += 64)
                 __builtin_prefetch(file_.heap() + at);
             return;

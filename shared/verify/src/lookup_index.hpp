@@ -43,7 +43,7 @@ class LookupIndex {
     // record of the first slot in its line whose tag matches, the record's
     // bytes taken as id_length's without a grace. A copy being changed
     // costs at worst a useless load; find() reads and checks it all again.
-    void prefetch(unsigned copy, index_file::Probe probe, std::size_t id_length) const;
+    void prefetch(unsigned copy, index_file::Probe from, std::size_t id_length) const;
     Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
                               ClientCredentials& out) const;
     // Every client, in no particular order; false if something read was
