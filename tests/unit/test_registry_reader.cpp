@@ -467,6 +467,46 @@ void a_reader_on_an_index_a_killed_writer_replaced_follows_the_path(void**) {
                      static_cast<long long>(millis));
 }
 
+// find_while's probe, computed before the lookup, is of the file the
+// reader had mapped: a file replaced meanwhile (grown here, inside the
+// 200 ms the reader does not look at the path) is probed anew, never with
+// the old file's slot (past a smaller table's end, or another hash key).
+void find_while_follows_a_grown_index(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "bystander", kSecond); }));
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        for (int i = 1; i < 870; ++i) {
+            ClientCredentials filler = make_credentials(0x30, i, i + 1);
+            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
+            if (!put_client(w, "filler" + std::to_string(i), filler))
+                return false;
+        }
+        return true;
+    }));
+    const auto opened = std::chrono::steady_clock::now();
+    auto reader = temp.open_reader();
+    int runs = 0;
+    auto work = [&] { ++runs; };
+    ClientCredentials found;
+    assert_ok(reader->find_while("bystander", found, keyauth::Meanwhile(work)));
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "grower", kFirst); }));
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - opened)
+                            .count();
+    assert_ok(reader->find_while("filler77", found, keyauth::Meanwhile(work)));
+    assert_ok(reader->find_while("bystander", found, keyauth::Meanwhile(work)));
+    assert_ok(reader->find_while("grower", found, keyauth::Meanwhile(work)));
+    for (int i = 1; i < 870; ++i)
+        assert_ok(
+            reader->find_while("filler" + std::to_string(i), found, keyauth::Meanwhile(work)));
+    assert_int_equal(runs, 4 + 869);
+    if (millis >= 200)
+        std::fprintf(stderr, "# the writes took %lld ms: the old file was not tested\n",
+                     static_cast<long long>(millis));
+}
+
 // Hundreds of readers at once: no reader table to fill (LMDB's held 126).
 void three_hundred_readers_at_once(void**) {
     TempRegistry temp;
@@ -705,6 +745,7 @@ int main() {
         cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
         cmocka_unit_test(a_writer_stopped_or_killed_anywhere_never_holds_up_readers),
         cmocka_unit_test(a_reader_on_an_index_a_killed_writer_replaced_follows_the_path),
+        cmocka_unit_test(find_while_follows_a_grown_index),
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),

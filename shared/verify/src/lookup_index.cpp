@@ -58,6 +58,9 @@ LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id, Probe f
                                      ClientCredentials& out) const {
     if (id.empty() || id.size() > kMaxClientIdLength)
         return Found::no;
+    // A probe of another file (its caller's to prevent) starts past no end.
+    if (from.home >= file_.slots())
+        from = file_.id_probe(id);
     return probe(
         file_.id_table(copy), from, out,
         [&](std::string_view candidate, const ClientCredentials&) { return candidate == id; });

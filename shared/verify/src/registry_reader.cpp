@@ -237,16 +237,16 @@ Status RegistryReader::find_while(std::string_view id, ClientCredentials& out,
         meanwhile();
         return s;
     }
+    // A client found in the lookup cache needs no line of the index.
     const std::uint64_t version = impl_->published();
+    if (version != 0 && impl_->cache.find(impl_->tag_of(version), id, out)) {
+        meanwhile();
+        return {};
+    }
     const index_file::Probe probe = impl_->index.id_probe(id);
     const std::uint64_t probed_in = impl_->reopen_count;
-    if (version != 0) {
+    if (version != 0)
         impl_->index.prefetch(version & 1, probe, id.size());
-        if (impl_->cache.find(impl_->tag_of(version), id, out)) {
-            meanwhile();
-            return {};
-        }
-    }
     meanwhile();
     return impl_->find_in_index(
         [&](const LookupIndex& index, unsigned copy) {

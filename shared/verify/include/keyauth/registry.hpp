@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "keyauth/client_record.hpp"
@@ -21,7 +22,7 @@ class VerificationCache;
 // for memory (a reference to a callable: no copy, no allocation).
 class Meanwhile {
   public:
-    template <class Work>
+    template <class Work, class = std::enable_if_t<!std::is_same_v<Work, Meanwhile>>>
     explicit Meanwhile(Work& work)
         : run_([](void* w) { (*static_cast<Work*>(w))(); }), work_(&work) {}
     void operator()() const { run_(work_); }
