@@ -329,6 +329,8 @@ void run_reader(const std::string& dir, Shared& shared, std::size_t ids, unsigne
     std::string owner;
     Histogram quiet;
     Histogram overlapped;
+    // Half the lookups by id as the token check makes them (find_while).
+    auto no_work = [] {};
     while (!shared.stop.load(std::memory_order_relaxed)) {
         const std::size_t index = rng() % ids;
         Truth& truth = shared.truth[index];
@@ -342,7 +344,8 @@ void run_reader(const std::string& dir, Shared& shared, std::size_t ids, unsigne
         const keyauth::Status status =
             by_fingerprint
                 ? (*registry)->find_by_fingerprint(expected.certificate_fingerprint, owner, found)
-                : (*registry)->find(id, found);
+                : (local & 1) ? (*registry)->find_while(id, found, keyauth::Meanwhile(no_work))
+                              : (*registry)->find(id, found);
         const std::uint64_t took = nanos() - started;
         const std::uint64_t published_after = counter.load();
         const std::uint64_t after = truth.pending.load();

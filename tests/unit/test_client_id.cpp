@@ -34,6 +34,20 @@ void accepts_every_allowed_character(void**) {
     assert_true(is_valid_client_id("a._.b"));
 }
 
+// The byte classes are a table: every byte, first and further in, against
+// the rule as SPEC.md words it.
+void every_byte_first_and_further_in_is_classed_as_the_rule_says(void**) {
+    for (int c = 0; c < 256; ++c) {
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool allowed = alnum || c == '.' || c == '_' || c == '@' || c == '-';
+        const char byte = static_cast<char>(c);
+        assert_int_equal(is_valid_client_id(std::string(1, byte) + "a"), alnum);
+        assert_int_equal(is_valid_client_id("a" + std::string(1, byte)), allowed);
+        assert_int_equal(is_valid_client_id("ab" + std::string(1, byte) + "cd"), allowed);
+    }
+}
+
 void refuses_empty(void**) {
     refused_with("", "client id is empty");
 }
@@ -101,6 +115,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_the_seed_ids),
         cmocka_unit_test(accepts_every_allowed_character),
+        cmocka_unit_test(every_byte_first_and_further_in_is_classed_as_the_rule_says),
         cmocka_unit_test(refuses_empty),
         cmocka_unit_test(length_64_accepted_65_refused),
         cmocka_unit_test(first_character_must_be_letter_or_digit),

@@ -74,6 +74,38 @@ void find_refuses_ids_that_cannot_exist(void**) {
     assert_code(registry->find(std::string(100000, 'a'), found), Errc::unknown_client);
 }
 
+// find_while runs the caller's work (the token's hash) exactly once on every
+// path, and answers as find does: an id that cannot exist, an unknown one,
+// one read from lookup.idx, the same one again from the lookup cache.
+void find_while_runs_its_work_once_and_answers_as_find(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open_reader();
+    int runs = 0;
+    auto work = [&] { ++runs; };
+    ClientCredentials found;
+    for (const std::string& id : {std::string(), std::string(65, 'a'), std::string("nobody")}) {
+        runs = 0;
+        assert_code(registry->find_while(id, found, keyauth::Meanwhile(work)),
+                    Errc::unknown_client);
+        assert_int_equal(runs, 1);
+    }
+    for (int lookup = 0; lookup < 2; ++lookup) {  // the index, then the cache
+        runs = 0;
+        found = ClientCredentials{};
+        assert_ok(registry->find_while("myapp01", found, keyauth::Meanwhile(work)));
+        assert_int_equal(runs, 1);
+        assert_same_credentials(found, kFirst);
+    }
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kSecond, true); }));
+    runs = 0;
+    assert_ok(registry->find_while("myapp01", found, keyauth::Meanwhile(work)));
+    assert_int_equal(runs, 1);
+    assert_same_credentials(found, kSecond);  // the commit, not the cached record
+}
+
 void reader_sees_commits_on_next_lookup(void**) {
     TempRegistry temp;
     auto reader = temp.open_reader();
@@ -435,6 +467,46 @@ void a_reader_on_an_index_a_killed_writer_replaced_follows_the_path(void**) {
                      static_cast<long long>(millis));
 }
 
+// find_while's probe, computed before the lookup, is of the file the
+// reader had mapped: a file replaced meanwhile (grown here, inside the
+// 200 ms the reader does not look at the path) is probed anew, never with
+// the old file's slot (past a smaller table's end, or another hash key).
+void find_while_follows_a_grown_index(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "bystander", kSecond); }));
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        for (int i = 1; i < 870; ++i) {
+            ClientCredentials filler = make_credentials(0x30, i, i + 1);
+            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
+            if (!put_client(w, "filler" + std::to_string(i), filler))
+                return false;
+        }
+        return true;
+    }));
+    const auto opened = std::chrono::steady_clock::now();
+    auto reader = temp.open_reader();
+    int runs = 0;
+    auto work = [&] { ++runs; };
+    ClientCredentials found;
+    assert_ok(reader->find_while("bystander", found, keyauth::Meanwhile(work)));
+    assert_true(write_registry_in_child(
+        temp.path(), [](RegistryWriter& w) { return put_client(w, "grower", kFirst); }));
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - opened)
+                            .count();
+    assert_ok(reader->find_while("filler77", found, keyauth::Meanwhile(work)));
+    assert_ok(reader->find_while("bystander", found, keyauth::Meanwhile(work)));
+    assert_ok(reader->find_while("grower", found, keyauth::Meanwhile(work)));
+    for (int i = 1; i < 870; ++i)
+        assert_ok(
+            reader->find_while("filler" + std::to_string(i), found, keyauth::Meanwhile(work)));
+    assert_int_equal(runs, 4 + 869);
+    if (millis >= 200)
+        std::fprintf(stderr, "# the writes took %lld ms: the old file was not tested\n",
+                     static_cast<long long>(millis));
+}
+
 // Hundreds of readers at once: no reader table to fill (LMDB's held 126).
 void three_hundred_readers_at_once(void**) {
     TempRegistry temp;
@@ -491,6 +563,11 @@ void corrupt_lookup_index_is_reported_not_trusted(void**) {
     const keyauth::Status status = registry->find("myapp01", found);
     assert_code(status, Errc::registry_corrupt);
     assert_non_null(strstr(status.error().message.c_str(), "lookup.idx is corrupt"));
+    int runs = 0;
+    auto work = [&] { ++runs; };
+    assert_code(registry->find_while("myapp01", found, keyauth::Meanwhile(work)),
+                Errc::registry_corrupt);
+    assert_int_equal(runs, 1);
     std::string id;
     assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
                 Errc::registry_corrupt);
@@ -567,6 +644,10 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
         assert_non_null(registry.get());
         ClientCredentials found;
         assert_code(registry->find("myapp01", found), Errc::registry_corrupt);
+        // The prefetch before the hash reads the same slots: a hint, never trusted.
+        auto nothing = [] {};
+        assert_code(registry->find_while("myapp01", found, keyauth::Meanwhile(nothing)),
+                    Errc::registry_corrupt);
         std::string id;
         assert_code(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found),
                     Errc::registry_corrupt);
@@ -651,6 +732,7 @@ int main() {
         cmocka_unit_test(empty_registry_lists_nothing),
         cmocka_unit_test(find_by_fingerprint_names_the_owner),
         cmocka_unit_test(find_refuses_ids_that_cannot_exist),
+        cmocka_unit_test(find_while_runs_its_work_once_and_answers_as_find),
         cmocka_unit_test(reader_sees_commits_on_next_lookup),
         cmocka_unit_test(read_only_open_of_missing_dir_is_not_found),
         cmocka_unit_test(read_only_open_without_data_mdb_is_not_found),
@@ -663,6 +745,7 @@ int main() {
         cmocka_unit_test(readers_are_not_blocked_by_an_open_write),
         cmocka_unit_test(a_writer_stopped_or_killed_anywhere_never_holds_up_readers),
         cmocka_unit_test(a_reader_on_an_index_a_killed_writer_replaced_follows_the_path),
+        cmocka_unit_test(find_while_follows_a_grown_index),
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),

@@ -3,7 +3,9 @@
 
 #include <cstring>
 #include <set>
+#include <vector>
 
+#include "keyauth/hex.hpp"
 #include "keyauth/token.hpp"
 
 using keyauth::generate_token;
@@ -142,6 +144,28 @@ void every_byte_at_every_digit_decodes_exactly_or_is_refused(void**) {
     }
 }
 
+// from_lower_hex in 32-digit steps, then 8, then one byte: every length to
+// 80 bytes decodes as to_hex encodes, and a bad digit anywhere is refused.
+void hex_of_every_length_decodes_or_is_refused_at_any_digit(void**) {
+    for (std::size_t length = 0; length <= 80; ++length) {
+        std::vector<std::uint8_t> bytes(length);
+        for (std::size_t i = 0; i < length; ++i)
+            bytes[i] = static_cast<std::uint8_t>(i * 37 + length);
+        const std::string hex = keyauth::to_hex(bytes.data(), length);
+        std::vector<std::uint8_t> decoded(length + 1, 0xee);
+        assert_true(keyauth::from_lower_hex(hex, decoded.data(), length));
+        assert_memory_equal(decoded.data(), bytes.data(), length);
+        assert_int_equal(decoded[length], 0xee);  // nothing written past
+        for (std::size_t at = 0; at < hex.size(); ++at) {
+            for (const char bad : {'/', ':', '`', 'g', 'A', 'F', '\0', '\x80', '\xb0', '\xe1'}) {
+                std::string changed = hex;
+                changed[at] = bad;
+                assert_false(keyauth::from_lower_hex(changed, decoded.data(), length));
+            }
+        }
+    }
+}
+
 void refuses_wrong_secret_length(void**) {
     const std::string hex(kHex);
     assert_true(parses(token_text("a", hex)));
@@ -233,6 +257,7 @@ int main() {
         cmocka_unit_test(token_hashes_equal_compares_every_byte),
         cmocka_unit_test(every_single_character_change_is_refused_or_changes_the_secret),
         cmocka_unit_test(every_byte_at_every_digit_decodes_exactly_or_is_refused),
+        cmocka_unit_test(hex_of_every_length_decodes_or_is_refused_at_any_digit),
         cmocka_unit_test(refuses_wrong_secret_length),
         cmocka_unit_test(refuses_upper_case_hex),
         cmocka_unit_test(refuses_embedded_nul),

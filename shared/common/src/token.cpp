@@ -31,11 +31,14 @@ TokenHash hash_token_secret(const TokenSecret& secret) noexcept {
     return hash;
 }
 
+// The secret's digits are the last 64 bytes and the separator the 3 before:
+// no search (an id holds no ':', so this is the only place it can be).
 bool parse_token(std::string_view text, ParsedToken& out) noexcept {
-    if (text.size() > kMaxTokenLength)
+    constexpr std::size_t kTailBytes = kTokenSeparator.size() + 2 * kTokenSecretBytes;
+    if (text.size() > kMaxTokenLength || text.size() <= kTailBytes)
         return false;
-    const std::size_t separator = text.find(kTokenSeparator);
-    if (separator == std::string_view::npos)
+    const std::size_t separator = text.size() - kTailBytes;
+    if (text.substr(separator, kTokenSeparator.size()) != kTokenSeparator)
         return false;
     const std::string_view id = text.substr(0, separator);
     const std::string_view hex = text.substr(separator + kTokenSeparator.size());

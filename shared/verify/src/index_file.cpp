@@ -14,10 +14,13 @@ constexpr std::uint8_t kSuspendedFlag = 0x01;
 constexpr std::uint8_t kGraceFlag = 0x02;
 constexpr std::uint8_t kKnownFlags = kSuspendedFlag | kGraceFlag;
 
+// Little-endian: one load where the CPU is.
 std::uint64_t get_u64(const unsigned char* in) {
     std::uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i)
-        bits |= static_cast<std::uint64_t>(in[i]) << (8 * i);
+    std::memcpy(&bits, in, sizeof bits);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    bits = __builtin_bswap64(bits);
+#endif
     return bits;
 }
 

@@ -35,6 +35,15 @@ class LookupIndex {
         return file_.copy_header(copy)->entries.load(std::memory_order_relaxed);
     }
     Found find(unsigned copy, std::string_view id, ClientCredentials& out) const;
+    // find() from a probe id_probe(id) gave for this file.
+    Found find(unsigned copy, std::string_view id, index_file::Probe probe,
+               ClientCredentials& out) const;
+    index_file::Probe id_probe(std::string_view id) const { return file_.id_probe(id); }
+    // A hint, nothing trusted: starts loading the probe's home slot and the
+    // record of the first slot in its line whose tag matches, the record's
+    // bytes taken as id_length's without a grace. A copy being changed
+    // costs at worst a useless load; find() reads and checks it all again.
+    void prefetch(unsigned copy, index_file::Probe from, std::size_t id_length) const;
     Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
                               ClientCredentials& out) const;
     // Every client, in no particular order; false if something read was

@@ -224,6 +224,39 @@ Status RegistryReader::find(std::string_view id, ClientCredentials& out) {
         [&](std::uint64_t tag) { impl_->cache.remember(tag, id, out); }, "unknown client");
 }
 
+// find(), with the index's lines for id loading while meanwhile() runs. The
+// prefetch reads the published copy unchecked, for addresses only; the
+// lookup after it is find()'s, checked the same way.
+Status RegistryReader::find_while(std::string_view id, ClientCredentials& out,
+                                  Meanwhile meanwhile) {
+    if (id.empty() || id.size() > kMaxClientIdLength) {
+        meanwhile();
+        return make_error(Errc::unknown_client, "unknown client");
+    }
+    if (Status s = impl_->ensure_current(); !s) {
+        meanwhile();
+        return s;
+    }
+    // A client found in the lookup cache needs no line of the index.
+    const std::uint64_t version = impl_->published();
+    if (version != 0 && impl_->cache.find(impl_->tag_of(version), id, out)) {
+        meanwhile();
+        return {};
+    }
+    const index_file::Probe probe = impl_->index.id_probe(id);
+    const std::uint64_t probed_in = impl_->reopen_count;
+    if (version != 0)
+        impl_->index.prefetch(version & 1, probe, id.size());
+    meanwhile();
+    return impl_->find_in_index(
+        [&](const LookupIndex& index, unsigned copy) {
+            // A reopen while reading maps another file, with its own hash key.
+            return impl_->reopen_count == probed_in ? index.find(copy, id, probe, out)
+                                                    : index.find(copy, id, out);
+        },
+        [&](std::uint64_t tag) { impl_->cache.remember(tag, id, out); }, "unknown client");
+}
+
 Status RegistryReader::find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                            ClientCredentials& out) {
     if (Status s = impl_->ensure_current(); !s)

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "keyauth/client_record.hpp"
@@ -17,12 +18,33 @@ namespace keyauth {
 
 class VerificationCache;
 
+// Work a caller hands to a store's lookup, to be run while the store waits
+// for memory (a reference to a callable: no copy, no allocation).
+class Meanwhile {
+  public:
+    template <class Work, class = std::enable_if_t<!std::is_same_v<Work, Meanwhile>>>
+    explicit Meanwhile(Work& work)
+        : run_([](void* w) { (*static_cast<Work*>(w))(); }), work_(&work) {}
+    void operator()() const { run_(work_); }
+
+  private:
+    void (*run_)(void*);
+    void* work_;
+};
+
 class ClientStore {
   public:
     virtual ~ClientStore() = default;
 
     // Errc::unknown_client when absent. Never allocates on success.
     virtual Status find(std::string_view id, ClientCredentials& out) = 0;
+    // find(), running meanwhile() exactly once whatever the outcome: a store
+    // whose lines may be cold starts loading the client's first, so that the
+    // caller's work (hashing the presented secret) overlaps the loads.
+    virtual Status find_while(std::string_view id, ClientCredentials& out, Meanwhile meanwhile) {
+        meanwhile();
+        return find(id, out);
+    }
     // Fills the id (at most kMaxClientIdLength bytes) of the certificate's owner.
     virtual Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                        ClientCredentials& out) = 0;

@@ -16,6 +16,9 @@ class RegistryReader final : public LocalRegistry {
     ~RegistryReader() override;
 
     Status find(std::string_view id, ClientCredentials& out) override;
+    // Prefetches the client's lookup.idx slot and record, then runs
+    // meanwhile() while they load; what is read is checked as find() checks it.
+    Status find_while(std::string_view id, ClientCredentials& out, Meanwhile meanwhile) override;
     Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                ClientCredentials& out) override;
     Status scan(bool backward, const std::function<void()>& start_over,
