@@ -27,8 +27,8 @@ namespace {
 constexpr std::size_t kMapSize = std::size_t{8} << 30;
 constexpr unsigned kMaxTables = 3;
 // A fill's map handed back this often (LmdbRegistry::Impl::hand_back_map):
-// ~20 MB mapped between two at most, at a million clients.
-constexpr std::size_t kPutsBetweenHandBacks = 2048;
+// a fault maps up to 2 MiB around it, so a few hundred puts map tens of MB.
+constexpr std::size_t kPutsBetweenHandBacks = 512;
 
 bool exists(const std::string& path) {
     struct stat st {};
