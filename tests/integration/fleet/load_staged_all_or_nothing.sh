@@ -50,11 +50,14 @@ touch "$WORK/stop-probe"
 wait "$group_probe" "$owner_probe"
 for who in group owner; do
     counts=$(sort -n "$WORK/$who-counts" | uniq -c | tr -s ' ' | tr '\n' ';')
-    grep -qx "$expected" "$WORK/$who-counts" || fail "the $who's probe never saw the load: $counts"
+    [ -s "$WORK/$who-counts" ] || fail "the $who's probe read nothing"
     grep -vqx -e 0 -e "$expected" "$WORK/$who-counts" &&
-        fail "the $who saw a part of the load (count: occurrences): $counts"
+        fail "the $who saw a part of the load (occurrences, count): $counts"
     echo "the $who's view during the load (occurrences, count): $counts"
 done
+grep -qx "$expected" "$WORK/owner-counts" || fail "the owner's probe never saw the load"
+expect_eq "$(as_group "$KEYTOOL" --registry "$(host_dir 1)" status | sed -n 's/^clients: *//p')" "$expected" \
+    "clients the registry's group reads after the load"
 [ -e "$staged" ] && fail "$staged left behind after the load"
 expect_eq "$(keytool --registry "$(host_dir 1)" list --json | grep -c '"id":')" "$expected" "clients listed"
 out=$(host_digest_equal 1) || fail "host 1 differs from etcd: $out"
