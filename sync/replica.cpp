@@ -40,6 +40,13 @@ constexpr std::size_t kRestoreBatch = 100;
 // where it stopped (a stream that died silently is not waited on for ever);
 // a stop is seen within 20 ms whatever this is.
 constexpr std::chrono::milliseconds kFollowSession{10000};
+// Clients per transaction of a load or rebuild (into a directory no server
+// reads yet): LMDB holds a transaction's pages in memory until its commit.
+// A client dirties at most one leaf of each table, and the fingerprints
+// come in no order: a transaction of 16384 holds ~70 MB at most, however
+// large the registry (one transaction of everything: ~290 MB at a million).
+// Fewer make more commits rewrite the same fingerprint leaves.
+constexpr std::size_t kClientsPerCommit = 16384;
 
 Status nothing_between_pages() {
     return {};
@@ -323,13 +330,16 @@ struct Replica::State {
                "--accept-new-fleet; to restore etcd from this host: docs/FLEET.md";
     }
 
-    // Everything at one revision, in one transaction with that revision and
-    // the store it came from; `known` counts the clients kept, and the
-    // transaction is abandoned if loss_refusal says so. With `recording` (the
-    // watcher, recording since before the snapshot's revision `at`), the
-    // changes after `at` are applied after the snapshot, in the same
-    // transaction, and the revision committed is the last one's. `served`:
-    // the clients served now (at `serving_revision`), for loss_refusal.
+    // Everything at one revision into `target`, a registry no server reads
+    // yet (rebuild_registry's), kClientsPerCommit clients a transaction; the
+    // last one holds that revision and the store it came from, and its
+    // lookup.idx is filled once, at the end. `known` counts the clients
+    // kept, and nothing more is committed if loss_refusal says so (the
+    // directory goes with the failed fill). With `recording` (the watcher,
+    // recording since before the snapshot's revision `at`), the changes
+    // after `at` are applied after the snapshot, in the last transaction,
+    // and the revision committed is the last one's. `served`: the clients
+    // served now (at `serving_revision`), for loss_refusal.
     // The changes recorded after the snapshot's revision, into `into`.
     static Status catch_up(keyauth::RegistryWriter& into, Watcher& recording, Snapshot& snapshot) {
         std::vector<keyauth::EtcdEvent> after;
@@ -368,25 +378,36 @@ struct Replica::State {
                                      const std::function<bool(const keyauth::ClientRecord&)>& known,
                                      std::size_t served, std::int64_t serving_revision,
                                      Watcher* recording, std::string& refusal) {
+        target.begin_fill();
         auto writer = target.begin_write();
         if (!writer)
             return writer.error();
         if (Status s = (*writer)->erase_all(); !s)
             return s.error();
         std::size_t kept = 0;
+        std::size_t uncommitted = 0;
         auto snapshot = read_snapshot(
             etcd, at,
-            [&](const keyauth::ClientRecord& record) {
+            [&](const keyauth::ClientRecord& record) -> Status {
                 if (known(record))
                     ++kept;
-                return (*writer)->put(record, false);
+                if (Status s = (*writer)->put(record, false); !s)
+                    return s;
+                if (++uncommitted < kClientsPerCommit)
+                    return {};
+                uncommitted = 0;
+                if (Status s = (*writer)->commit(); !s)
+                    return s;
+                writer->reset();  // its write lock let go before the next one's
+                writer = target.begin_write();
+                return writer.status();
             },
             nothing_between_pages);
         if (!snapshot)
             return snapshot;
         refusal = loss_refusal(kept, served, serving_revision, *snapshot);
         if (!refusal.empty())
-            return snapshot;  // not committed: the writer dies with its transaction
+            return snapshot;  // the rest not committed: the directory is removed
         if (recording) {
             if (Status s = catch_up(**writer, *recording, *snapshot); !s)
                 return s.error();
@@ -404,6 +425,9 @@ struct Replica::State {
                 return s.error();
         }
         if (Status s = (*writer)->commit(); !s)
+            return s.error();
+        writer->reset();
+        if (Status s = target.finish_fill(); !s)
             return s.error();
         return snapshot;
     }
@@ -447,21 +471,36 @@ struct Replica::State {
         return {};
     }
 
-    // Into an empty registry: nothing to lose.
-    Status load_in_place() {
+    // Into an empty registry (nothing to lose), built beside it and swapped
+    // in as a rebuild is: the servers, keytool and `current` see no client
+    // until they see them all, and a load that dies leaves only leftovers.
+    // The new directory has no contact file: its last commit holds the contact.
+    Status load() {
         const auto started = Clock::now();
-        // The load's commit holds the contact.
-        if (Status s = keyauth::discard_replica_contact(options.layout); !s)
-            return s;
+        Snapshot loaded;
         std::string refusal;
-        auto snapshot = read_and_commit(
-            *registry, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
-            revision, nullptr, refusal);
-        load_time = Clock::now() - started;
-        if (!snapshot)
-            return snapshot.error();
-        audit_snapshot(*snapshot, "load");
-        return after_load(*snapshot, "loaded");
+        Status swapped_in = make_error(Errc::io_error, "not swapped in");
+        const auto fill = [&](keyauth::LmdbRegistry& fresh) -> Status {
+            auto snapshot = read_and_commit(
+                fresh, 0, [](const keyauth::ClientRecord&) { return false; }, local_clients,
+                revision, nullptr, refusal);
+            if (!snapshot)
+                return snapshot.status();
+            if (!refusal.empty())
+                return make_error(Errc::already_exists, refusal);
+            loaded = std::move(*snapshot);
+            return {};
+        };
+        const auto swapped = [&] {
+            registry->retire_for_readers();
+            load_time = Clock::now() - started;
+            swapped_in = open();
+        };
+        Status built = rebuild_registry(options.layout, fill, swapped);
+        if (!swapped_in)
+            return built ? swapped_in : built;
+        audit_snapshot(loaded, "load");
+        return after_load(loaded, "loaded");
     }
 
     // One audit line for a whole snapshot taken in (not one per client).
@@ -1290,7 +1329,7 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         if (s.must_rebuild || (s.revision == 0 && s.local_clients > 0))
             step = s.rebuild();
         else if (s.revision == 0)
-            step = s.load_in_place();
+            step = s.load();
         if (!s.registry)
             return registry_lost(step);
         if (!step && s.read_again) {

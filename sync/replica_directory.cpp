@@ -126,14 +126,19 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         return system_error(layout.data_file());
     if (mkdir(fresh.dir.c_str(), 0700) != 0)
         return system_error(fresh.dir);
-    if (Status s = make_registry_files(fresh, data_st.st_gid); !s)
-        return s;
-    {
+    const Status filled = [&]() -> Status {
+        if (Status s = make_registry_files(fresh, data_st.st_gid); !s)
+            return s;
         auto registry = keyauth::LmdbRegistry::open(fresh.dir, keyauth::OpenMode::read_write);
         if (!registry)
             return registry.error();
-        if (Status s = fill(**registry); !s)
-            return s;
+        return fill(**registry);
+    }();
+    // A refused or failed fill (its commits made along the way) leaves
+    // nothing behind.
+    if (!filled) {
+        remove_rebuild_leftovers(layout);
+        return filled;
     }
     std::error_code error;
     for (const fs::directory_entry& entry : fs::directory_iterator(layout.dir, error)) {

@@ -22,7 +22,8 @@ keyauth::Status prepare_registry(const keyauth::RegistryLayout& layout,
 // Builds a new registry beside layout.dir (fill writes it), with the same
 // modes and group and a copy of the other files (certificates), then
 // exchanges the two directories in one rename(2) and removes the old one.
-// Servers see the new data.mdb's inode and reopen it.
+// Servers see the new data.mdb's inode and reopen it. A fill that fails
+// leaves no new directory (it may commit as it goes: nobody reads it).
 // `swapped` runs right after the exchange, before anything else.
 keyauth::Status rebuild_registry(
     const keyauth::RegistryLayout& layout,

@@ -375,6 +375,69 @@ void a_load_in_and_out_of_id_order_reads_and_writes_on_after_its_commit(void**) 
     assert_code(reader->find("old", found), Errc::unknown_client);
 }
 
+// keyauth-sync's load and rebuild (a registry no server reads yet): the
+// fill commits in parts, lookup.idx is left as it was until finish_fill()
+// fills it once; after it, commits publish as ever.
+void a_fill_commits_in_parts_and_publishes_once_at_its_end(void**) {
+    TempRegistry temp;
+    auto registry = temp.open(OpenMode::read_write);
+    const ClientCredentials fourth = make_credentials(0x50, 5000, 6000);
+    const ClientCredentials fifth = make_credentials(0x60, 5000, 6000);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_true(put_client(**writer, "old", kFirst));
+        assert_ok((*writer)->commit());
+    }
+    auto reader = temp.open_reader();
+    registry->begin_fill();
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_ok((*writer)->erase_all());
+        assert_true(put_client(**writer, "a", kFirst) && put_client(**writer, "c", kSecond));
+        assert_ok((*writer)->commit());
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_true(put_client(**writer, "d", kThird) && put_client(**writer, "b", fourth));
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    const auto served = [&] {
+        auto count = reader->count();
+        assert_ok(count);
+        return *count;
+    };
+    assert_int_equal(served(), 1);
+    assert_ok(reader->find("old", found));
+    auto committed = registry->count();
+    assert_ok(committed);
+    assert_int_equal(*committed, 4);
+
+    assert_ok(registry->finish_fill());
+    assert_int_equal(served(), 4);
+    assert_code(reader->find("old", found), Errc::unknown_client);
+    const std::pair<const char*, const ClientCredentials*> expected[] = {
+        {"a", &kFirst}, {"b", &fourth}, {"c", &kSecond}, {"d", &kThird}};
+    for (const auto& [id, credentials] : expected) {
+        assert_ok(reader->find(id, found));
+        assert_same_credentials(found, *credentials);
+        std::string owner;
+        assert_ok(reader->find_by_fingerprint(credentials->certificate_fingerprint, owner, found));
+        assert_string_equal(owner.c_str(), id);
+    }
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_true(put_client(**writer, "e", fifth));
+        assert_ok((*writer)->commit());
+    }
+    assert_int_equal(served(), 5);
+    assert_int_equal(raw_count(temp.path(), "fingerprints"), 5);
+}
+
 std::string bytes_of(const keyauth::Fingerprint& f) {
     return std::string(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
 }
@@ -809,6 +872,7 @@ int main() {
         cmocka_unit_test(meta_is_committed_with_the_clients_or_not_at_all),
         cmocka_unit_test(a_load_in_and_out_of_id_order_reads_and_writes_on_after_its_commit),
         cmocka_unit_test(a_failed_reopen_after_a_load_is_said_once_and_the_load_stands),
+        cmocka_unit_test(a_fill_commits_in_parts_and_publishes_once_at_its_end),
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
         cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
         cmocka_unit_test(a_dead_writers_new_index_file_is_removed),

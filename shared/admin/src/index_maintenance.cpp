@@ -67,14 +67,20 @@ Status for_each_client(MDB_txn* txn, MDB_dbi clients, Visit&& visit,
     return {};
 }
 
-Result<IndexContents> contents_of(MDB_txn* txn, MDB_dbi clients) {
+// The map's pages handed back as the walk goes, as fill() does: after a
+// fill (LmdbRegistry::begin_fill) the whole registry is read through the
+// map, not from a write transaction's pages.
+Result<IndexContents> contents_of(MDB_env* env, MDB_txn* txn, MDB_dbi clients) {
     IndexContents contents;
-    Status counted =
-        for_each_client(txn, clients, [&](std::string_view id, const ClientCredentials& c) {
+    WalkedMapPages walked(env);
+    Status counted = for_each_client(
+        txn, clients,
+        [&](std::string_view id, const ClientCredentials& c) {
             ++contents.clients;
             contents.record_bytes += index_file::record_bytes(id, c);
             return Status{};
-        });
+        },
+        &walked);
     if (!counted)
         return counted.error();
     return contents;
@@ -158,7 +164,7 @@ Result<IndexWriter> LmdbRegistry::Impl::new_index_file(MDB_txn* txn) {
     struct stat data {};
     if (::stat(layout.data_file().c_str(), &data) != 0)
         return make_error(Errc::io_error, layout.data_file() + ": " + std::strerror(errno));
-    auto contents = contents_of(txn, lmdb.clients);
+    auto contents = contents_of(lmdb.env.get(), txn, lmdb.clients);
     if (!contents)
         return contents.error();
     auto fresh = IndexWriter::create(layout.lookup_index(), contents->clients,

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ namespace {
 // address space, not disk.
 constexpr std::size_t kMapSize = std::size_t{8} << 30;
 constexpr unsigned kMaxTables = 3;
+// A fill's map handed back this often (LmdbRegistry::Impl::hand_back_map):
+// a fault maps up to 2 MiB around it, so a few hundred puts map tens of MB.
+constexpr std::size_t kPutsBetweenHandBacks = 512;
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -222,10 +226,29 @@ Status LmdbRegistry::Impl::reopen_environment() {
     if (Status s = open_tables(raw, layout.dir, false, fresh); !s)
         return s;
     lmdb = std::move(fresh);  // the old environment closed, its pages freed
+    filled_map = {};
     // Freed to malloc, not yet to the system: the pages were allocated one
     // by one, among the load's other allocations.
     malloc_trim(0);
     return {};
+}
+
+// A fill's puts copy the leaves they change from LMDB's map, and the
+// fingerprints come in no order: every fault maps its neighbours too
+// (walked_map_pages.cpp), so within one transaction of thousands of puts
+// the whole of data.mdb would be mapped into this process (366 MB at a
+// million clients). Handed back after each commit and every
+// kPutsBetweenHandBacks puts (the pages stay in the page cache: the next
+// touch maps them again).
+void LmdbRegistry::Impl::hand_back_map() {
+    if (filled_map.start == 0) {
+        MDB_txn* raw = nullptr;
+        if (mdb_txn_begin(lmdb.env.get(), nullptr, MDB_RDONLY, &raw) != 0)
+            return;
+        MdbTxnPtr reader(raw);
+        filled_map = map_read_by(raw, lmdb.meta);
+    }
+    hand_back(filled_map);
 }
 
 Status LmdbRegistry::Impl::upgrade_records() {
@@ -486,7 +509,7 @@ class LmdbWriter final : public RegistryWriter {
         // held in memory until the commit). An id out of order is refused
         // with MDB_KEYEXIST, nothing written, and put the ordinary way.
         int rc = MDB_KEYEXIST;
-        if (everything_)
+        if (everything_ || impl_.filling)
             rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, MDB_APPEND);
         if (rc == MDB_KEYEXIST)
             rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, 0);
@@ -500,6 +523,8 @@ class LmdbWriter final : public RegistryWriter {
             return lmdb_error(rc, "indexing certificate of " + record.id);
         }
         changed(record.id);
+        if (impl_.filling && impl_.filled_map.start != 0 && ++puts_ % kPutsBetweenHandBacks == 0)
+            hand_back(impl_.filled_map);
         return {};
     }
 
@@ -553,12 +578,21 @@ class LmdbWriter final : public RegistryWriter {
             return previous.error();
         IndexJournalEntry entry;
         entry.parent_txnid = mdb_txn_id(txn_.get()) - 1;
-        entry.everything = everything_;
+        // A fill's commits are published by finish_fill(), which refills.
+        entry.everything = everything_ || impl_.filling;
         entry.ids = std::move(changed_);
         const IndexJournal journal =
             IndexJournal::decode(previous->value_or(std::string())).then(std::move(entry));
         if (Status s = put_meta(IndexJournal::kMetaKey, journal.encode()); !s)
             return s;
+        if (impl_.filling) {
+            if (int rc = mdb_txn_commit(txn_.release()); rc != 0)
+                return lmdb_error(rc, "committing registry");
+            if (everything_)
+                impl_.reopen_environment();
+            impl_.hand_back_map();
+            return {};
+        }
         // A new index file, when one is needed, is made (its room allocated)
         // now: a full disk then fails the commit with nothing changed.
         auto room = impl_.room_for(journal, txn_.get());
@@ -587,7 +621,7 @@ class LmdbWriter final : public RegistryWriter {
 
   private:
     void changed(std::string_view id) {
-        if (!everything_)
+        if (!everything_ && !impl_.filling)
             changed_.emplace_back(id);
     }
 
@@ -604,9 +638,26 @@ class LmdbWriter final : public RegistryWriter {
     LmdbRegistry::Impl& impl_;
     std::vector<std::string> changed_;
     bool everything_ = false;
+    std::size_t puts_ = 0;
 };
 
 }  // namespace
+
+void LmdbRegistry::begin_fill() {
+    impl_->filling = true;
+}
+
+Status LmdbRegistry::finish_fill() {
+    impl_->filling = false;
+    auto lock = WriterLock::acquire(impl_->layout.writer_lock());
+    if (!lock)
+        return with_dir(impl_->layout.dir, lock.error());
+    // The pages the fill's transactions dirtied, kept by LMDB for the next
+    // ones (a transaction's worth), freed before lookup.idx is filled.
+    impl_->reopen_environment();
+    impl_->hand_back_map();
+    return impl_->keep_index_current();
+}
 
 Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
     auto lock = WriterLock::acquire(impl_->layout.writer_lock());
@@ -616,9 +667,11 @@ Result<std::unique_ptr<RegistryWriter>> LmdbRegistry::begin_write() {
         return s.error();
     // Another writer may have published, grown or replaced the index since
     // this process looked, or died before publishing: start from LMDB's
-    // committed state, published.
-    if (Status s = impl_->keep_index_current(); !s)
-        return s.error();
+    // committed state, published (a fill's, at its end).
+    if (!impl_->filling) {
+        if (Status s = impl_->keep_index_current(); !s)
+            return s.error();
+    }
     MDB_txn* txn = nullptr;
     if (int rc = mdb_txn_begin(impl_->lmdb.env.get(), nullptr, 0, &txn); rc != 0)
         return lmdb_error(rc, "registry " + impl_->layout.dir);

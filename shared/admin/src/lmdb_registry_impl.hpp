@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commit_sequence.hpp"
+#include "walked_map_pages.hpp"
 #include "index_journal.hpp"
 #include "index_writer.hpp"
 #include "keyauth/lmdb_registry.hpp"
@@ -39,12 +40,17 @@ struct LmdbRegistry::Impl {
     CommitSequence sequence;
     IndexWriter index;
     WriterEnvironment lmdb;
+    bool filling = false;  // begin_fill(): lookup.idx waits for finish_fill()
+    MapSpan filled_map;    // found at a fill's first commit (hand_back_map)
 
     Status open_environment();
     // Under the write lock, no transaction open: a new environment over
     // the same files in place of this one (see its definition for why);
     // on failure this one stays, and the failure is returned.
     Status reopen_environment();
+    // data.mdb's pages mapped into this process let go (a fill's); the map
+    // is found with no transaction open, at the fill's first commit.
+    void hand_back_map();
     // Under the write lock: every record in the current format, rewritten
     // in one transaction if an older keyauth wrote them; refuses a registry
     // whose records a newer keyauth wrote.

@@ -42,21 +42,38 @@ Mapping mapping_holding(std::uintptr_t address) {
     return {};
 }
 
-}  // namespace
-
-WalkReadAhead::WalkReadAhead(MDB_txn* txn, MDB_dbi table) {
+// The map `txn` reads `table` through (none: a write transaction's own
+// page, not the map, or an empty table).
+Mapping map_of(MDB_txn* txn, MDB_dbi table) {
     MDB_cursor* cursor = nullptr;
     if (mdb_cursor_open(txn, table, &cursor) != 0)
-        return;
+        return {};
     MDB_val key{};
     MDB_val value{};
     const int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
     mdb_cursor_close(cursor);
     if (rc != 0)
-        return;
+        return {};
     const Mapping map = mapping_holding(reinterpret_cast<std::uintptr_t>(key.mv_data));
-    if (map.start == 0 || !map.read_only_shared)
-        return;  // a write transaction's own page, not the map: nothing to ask
+    return map.read_only_shared ? map : Mapping{};
+}
+
+}  // namespace
+
+MapSpan map_read_by(MDB_txn* txn, MDB_dbi table) {
+    const Mapping map = map_of(txn, table);
+    return {map.start, map.end};
+}
+
+void hand_back(const MapSpan& map) {
+    if (map.start != 0)
+        madvise(reinterpret_cast<void*>(map.start), map.end - map.start, MADV_DONTNEED);
+}
+
+WalkReadAhead::WalkReadAhead(MDB_txn* txn, MDB_dbi table) {
+    const Mapping map = map_of(txn, table);
+    if (map.start == 0)
+        return;
     if (madvise(reinterpret_cast<void*>(map.start), map.end - map.start, MADV_NORMAL) != 0)
         return;
     map_start_ = map.start;

@@ -31,6 +31,20 @@ class WalkReadAhead {
     std::uintptr_t map_end_ = 0;
 };
 
+// LMDB's read-only map, as found through a read transaction `txn` reading
+// `table` (none: an empty table, or a map that is not read-only).
+struct MapSpan {
+    std::uintptr_t start = 0;
+    std::uintptr_t end = 0;
+};
+MapSpan map_read_by(MDB_txn* txn, MDB_dbi table);
+
+// Every page of `map` handed back (as WalkedMapPages does, all at once): for
+// a writer whose changes copy pages they read through the map. Safe with a
+// write transaction open: its own pages are not in the map, and LMDB
+// rewrites no page of the map before it commits.
+void hand_back(const MapSpan& map);
+
 class WalkedMapPages {
   public:
     explicit WalkedMapPages(MDB_env* env);

@@ -81,6 +81,17 @@ class LmdbRegistry final : public LocalRegistry {
 
     void set_walked_pages(WalkedPages walked);
 
+    // For a registry no server reads yet (keyauth-sync's load and rebuild
+    // fill one beside the one served, then swap it in): a fill may commit
+    // as often as it likes, so that no transaction holds more than a part
+    // of the registry's pages in memory. Until finish_fill(), commits write
+    // LMDB only (durably, as always), ids are appended where they come in
+    // order, and lookup.idx is left as it is: a publication per commit
+    // would refill it whole each time. finish_fill() fills it once, from
+    // what LMDB holds, and publishes it.
+    void begin_fill();
+    Status finish_fill();
+
     struct Impl;
 
   private:
