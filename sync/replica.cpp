@@ -496,7 +496,25 @@ struct Replica::State {
             load_time = Clock::now() - started;
             swapped_in = open();
         };
-        Status built = rebuild_registry(options.layout, fill, swapped);
+        // The empty registry has no revision yet: keytool may write it while
+        // it loads. What it wrote is not thrown away by the exchange: the
+        // registry is rebuilt instead, which counts what that would drop.
+        const auto still_empty = [&]() -> Status {
+            auto served = keyauth::RegistryReader::open(options.layout.dir);
+            if (!served)
+                return served.status();
+            auto count = (*served)->count();
+            if (!count)
+                return count.error();
+            if (*count == 0)
+                return {};
+            must_rebuild = true;
+            read_again = true;
+            return make_error(Errc::io_error, "clients were registered in " + options.layout.dir +
+                                                  " while it loaded from etcd: rebuilding it "
+                                                  "instead, counting what that would drop");
+        };
+        Status built = rebuild_registry(options.layout, fill, swapped, still_empty);
         if (!swapped_in)
             return built ? swapped_in : built;
         audit_snapshot(loaded, "load");

@@ -115,7 +115,8 @@ void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
 
 Status rebuild_registry(const keyauth::RegistryLayout& layout,
                         const std::function<Status(keyauth::LmdbRegistry&)>& fill,
-                        const std::function<void()>& swapped) {
+                        const std::function<void()>& swapped,
+                        const std::function<Status()>& still_replaceable) {
     const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
     remove_rebuild_leftovers(layout);
     struct stat dir_st {};
@@ -164,6 +165,10 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         auto lock = keyauth::WriterLock::acquire(layout.writer_lock());
         if (!lock)
             return lock.error();
+        if (Status s = still_replaceable(); !s) {
+            remove_rebuild_leftovers(layout);
+            return s;
+        }
         if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(),
                       RENAME_EXCHANGE) != 0)
             return system_error("cannot swap in " + fresh.dir);

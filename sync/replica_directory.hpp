@@ -24,11 +24,14 @@ keyauth::Status prepare_registry(const keyauth::RegistryLayout& layout,
 // exchanges the two directories in one rename(2) and removes the old one.
 // Servers see the new data.mdb's inode and reopen it. A fill that fails
 // leaves no new directory (it may commit as it goes: nobody reads it).
-// `swapped` runs right after the exchange, before anything else.
+// `swapped` runs right after the exchange, before anything else;
+// `still_replaceable`, under the old registry's write lock just before the
+// exchange, may refuse it (the directory built is then removed).
 keyauth::Status rebuild_registry(
     const keyauth::RegistryLayout& layout,
     const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill,
-    const std::function<void()>& swapped = [] {});
+    const std::function<void()>& swapped = [] {},
+    const std::function<keyauth::Status()>& still_replaceable = [] { return keyauth::Status(); });
 
 // Leftovers of a rebuild that died half way.
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);

@@ -588,8 +588,10 @@ class LmdbWriter final : public RegistryWriter {
         if (impl_.filling) {
             if (int rc = mdb_txn_commit(txn_.release()); rc != 0)
                 return lmdb_error(rc, "committing registry");
-            if (everything_)
-                impl_.reopen_environment();
+            if (everything_) {
+                if (Status s = impl_.reopen_environment(); !s)
+                    say_memory_kept(s.error());
+            }
             impl_.hand_back_map();
             return {};
         }
@@ -654,7 +656,8 @@ Status LmdbRegistry::finish_fill() {
         return with_dir(impl_->layout.dir, lock.error());
     // The pages the fill's transactions dirtied, kept by LMDB for the next
     // ones (a transaction's worth), freed before lookup.idx is filled.
-    impl_->reopen_environment();
+    if (Status s = impl_->reopen_environment(); !s)
+        say_memory_kept(s.error());
     impl_->hand_back_map();
     return impl_->keep_index_current();
 }

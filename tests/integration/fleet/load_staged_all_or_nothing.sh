@@ -53,6 +53,10 @@ for who in group owner; do
     [ -s "$WORK/$who-counts" ] || fail "the $who's probe read nothing"
     grep -vqx -e 0 -e "$expected" "$WORK/$who-counts" &&
         fail "the $who saw a part of the load (occurrences, count): $counts"
+    # In the order read: once all, never none again (an old index published
+    # over the new registry).
+    awk -v all="$expected" '$1 == all { seen = 1 } seen && $1 == 0 { exit 1 }' "$WORK/$who-counts" ||
+        fail "the $who saw the load, then none of it: $(tr '\n' ' ' <"$WORK/$who-counts")"
     echo "the $who's view during the load (occurrences, count): $counts"
 done
 grep -qx "$expected" "$WORK/owner-counts" || fail "the owner's probe never saw the load"
@@ -62,3 +66,21 @@ expect_eq "$(as_group "$KEYTOOL" --registry "$(host_dir 1)" status | sed -n 's/^
 expect_eq "$(keytool --registry "$(host_dir 1)" list --json | grep -c '"id":')" "$expected" "clients listed"
 out=$(host_digest_equal 1) || fail "host 1 differs from etcd: $out"
 pass "restarted: the load swapped in all $expected clients at once (no part seen by the group or the owner), nothing left beside it ($out)"
+
+# keytool writing the empty registry while it loads (it has no revision yet,
+# so keytool does not refuse; here an operator copied the CA key in): the
+# swap does not throw the client away; the load gives way to a rebuild,
+# which counts the loss and refuses it.
+"$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir 2)" --group mosquitto >>"$WORK/sync2.log" 2>&1 &
+SYNC_PID[2]=$!
+at_exit "kill -KILL ${SYNC_PID[2]} 2>/dev/null"
+staged="$(host_dir 2).rebuild"
+wait_until 60 "a part of host 2's load committed in $staged" part_committed
+cp "$ADMIN/ca_key.pem" "$ADMIN/ca_cert.pem" "$(host_dir 2)/"
+keytool --registry "$(host_dir 2)" gen intruder01 --output ./intruder01 >/dev/null ||
+    fail "keytool gen on host 2's empty registry during its load"
+wait_until 120 "host 2's load given up" grep -q "while it loaded from etcd: rebuilding it instead" "$WORK/sync2.log"
+wait_until 120 "host 2's rebuild refused" grep -q "would remove 1 of the 1 clients" "$WORK/sync2.log"
+host_verify 2 ./intruder01_token || fail "the client keytool registered during the load was thrown away"
+grep -q "loaded $expected clients" "$WORK/sync2.log" && fail "host 2 swapped its load in over keytool's client"
+pass "keytool's client written during host 2's load kept: the load gave way to a rebuild, which refused the loss"
