@@ -475,6 +475,30 @@ struct Replica::State {
     // in as a rebuild is: the servers, keytool and `current` see no client
     // until they see them all, and a load that dies leaves only leftovers.
     // The new directory has no contact file: its last commit holds the contact.
+    // keytool does not refuse a registry without a revision (an empty one
+    // before its first load, or one keytool made): what it commits while
+    // the replacement is filled beside it must not be thrown away by the
+    // exchange. The servers' commit sequence, read before the fill and
+    // again under the old registry's lock just before the exchange: if it
+    // moved, the exchange is refused and the registry rebuilt, which counts
+    // what that would drop.
+    std::uint64_t served_commits() const {
+        auto served = keyauth::RegistryReader::open(options.layout.dir);
+        return served ? (*served)->commit_sequence() : 0;
+    }
+    std::function<Status()> unwritten_since(std::uint64_t commits) {
+        return [this, commits]() -> Status {
+            if (served_commits() == commits)
+                return {};
+            must_rebuild = true;
+            read_again = true;
+            return make_error(Errc::io_error, "keytool changed " + options.layout.dir +
+                                                  " while keyauth-sync filled its replacement "
+                                                  "from etcd: rebuilding it again, counting what "
+                                                  "that would drop");
+        };
+    }
+
     Status load() {
         const auto started = Clock::now();
         Snapshot loaded;
@@ -496,25 +520,8 @@ struct Replica::State {
             load_time = Clock::now() - started;
             swapped_in = open();
         };
-        // The empty registry has no revision yet: keytool may write it while
-        // it loads. What it wrote is not thrown away by the exchange: the
-        // registry is rebuilt instead, which counts what that would drop.
-        const auto still_empty = [&]() -> Status {
-            auto served = keyauth::RegistryReader::open(options.layout.dir);
-            if (!served)
-                return served.status();
-            auto count = (*served)->count();
-            if (!count)
-                return count.error();
-            if (*count == 0)
-                return {};
-            must_rebuild = true;
-            read_again = true;
-            return make_error(Errc::io_error, "clients were registered in " + options.layout.dir +
-                                                  " while it loaded from etcd: rebuilding it "
-                                                  "instead, counting what that would drop");
-        };
-        Status built = rebuild_registry(options.layout, fill, swapped, still_empty);
+        Status built =
+            rebuild_registry(options.layout, fill, swapped, unwritten_since(served_commits()));
         if (!swapped_in)
             return built ? swapped_in : built;
         audit_snapshot(loaded, "load");
@@ -553,6 +560,7 @@ struct Replica::State {
         recording_at(at, follow);
         // What the rebuild would lose is counted against the clients served
         // now, looked up in the index the servers read.
+        const std::uint64_t commits_counted = served_commits();  // before the count
         auto count = registry->count();
         if (!count) {
             stop_recording();
@@ -612,7 +620,12 @@ struct Replica::State {
             loop_lock.unlock();
         };
         const bool was_held = !held.empty();
-        Status built = unlocked([&] { return rebuild_registry(options.layout, fill, swapped); });
+        // Followed (a revision), keytool refuses it: only the sync writes it.
+        const auto still_replaceable = serving_revision == 0
+                                           ? unwritten_since(commits_counted)
+                                           : std::function<Status()>([] { return Status(); });
+        Status built = unlocked(
+            [&] { return rebuild_registry(options.layout, fill, swapped, still_replaceable); });
         index->reset();
         const std::size_t caught_up = watcher->taken;
         stop_recording();

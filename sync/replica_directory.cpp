@@ -19,6 +19,10 @@ namespace keysync {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The exchange waits for the old registry's write lock longer than keytool
+// does: a fill of minutes is not thrown away for a keytool list of seconds.
+constexpr long kSwapLockWaitMillis = 30000;
 using keyauth::Errc;
 using keyauth::make_error;
 using keyauth::Status;
@@ -162,7 +166,8 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         // Under the old registry's write lock: a keytool between its lock
         // and its last write finishes on the old registry first, and one
         // waiting for the lock takes the new one's (WriterLock::acquire).
-        auto lock = keyauth::WriterLock::acquire(layout.writer_lock());
+        auto lock = keyauth::WriterLock::acquire(
+            layout.writer_lock(), keyauth::WriterLock::Scope::writes, kSwapLockWaitMillis);
         if (!lock)
             return lock.error();
         if (Status s = still_replaceable(); !s) {

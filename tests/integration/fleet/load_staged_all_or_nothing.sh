@@ -79,7 +79,7 @@ wait_until 60 "a part of host 2's load committed in $staged" part_committed
 cp "$ADMIN/ca_key.pem" "$ADMIN/ca_cert.pem" "$(host_dir 2)/"
 keytool --registry "$(host_dir 2)" gen intruder01 --output ./intruder01 >/dev/null ||
     fail "keytool gen on host 2's empty registry during its load"
-wait_until 120 "host 2's load given up" grep -q "while it loaded from etcd: rebuilding it instead" "$WORK/sync2.log"
+wait_until 120 "host 2's load given up" grep -q "while keyauth-sync filled its replacement from etcd: rebuilding it again" "$WORK/sync2.log"
 wait_until 120 "host 2's rebuild refused" grep -q "would remove 1 of the 1 clients" "$WORK/sync2.log"
 host_verify 2 ./intruder01_token || fail "the client keytool registered during the load was thrown away"
 grep -q "loaded $expected clients" "$WORK/sync2.log" && fail "host 2 swapped its load in over keytool's client"
