@@ -1,5 +1,8 @@
 #include "record_store.hpp"
 
+#include <optional>
+#include <string>
+
 #include "commands.hpp"
 #include "fleet.hpp"
 #include "keyauth/client_listing.hpp"
@@ -18,12 +21,17 @@ class LocalStore final : public RecordStore {
     // and checks the index is current).
     keyauth::Status check_writable(std::string_view what) override {
         opened_.reset();
+        unjudged_.reset();
         // Opening for writing would make a registry of any directory: judge it first.
         if (!keyauth::check_registry_directory(layout_.dir))
             return {};
         auto registry = keyauth::LmdbRegistry::open(layout_.dir, keyauth::OpenMode::read_write);
-        if (!registry)
-            return {};  // not ours to judge: the change's own open says why
+        if (!registry) {
+            // The change's own open says why; if it succeeds a moment later
+            // (the lock was busy), it judges the registry then.
+            unjudged_ = std::string(what);
+            return {};
+        }
         if (auto s = refuse_on_replica(**registry, layout_, what); !s)
             return s;
         opened_ = std::move(*registry);
@@ -68,7 +76,12 @@ class LocalStore final : public RecordStore {
         // Opening for writing would make a registry of any directory: judge it first.
         if (auto s = keyauth::check_registry_directory(layout_.dir); !s)
             return s.error();
-        return keyauth::LmdbRegistry::open(layout_.dir, keyauth::OpenMode::read_write);
+        auto registry = keyauth::LmdbRegistry::open(layout_.dir, keyauth::OpenMode::read_write);
+        if (registry && unjudged_) {
+            if (auto s = refuse_on_replica(**registry, layout_, *unjudged_); !s)
+                return s.error();
+        }
+        return registry;
     }
 
     keyauth::RegistryLayout layout_;
@@ -76,6 +89,8 @@ class LocalStore final : public RecordStore {
     // server answers on one thread. A change refused after the check (a bad
     // id) leaves it open until the next check drops it: no lock is held.
     std::unique_ptr<keyauth::LmdbRegistry> opened_;
+    // What check_writable could not judge, its open failing: the change's.
+    std::optional<std::string> unjudged_;
 };
 
 // The fleet's registry of record in etcd: fleet.hpp's calls, one connection each.
