@@ -340,8 +340,9 @@ void a_registry_that_cannot_be_read_is_never_served_from_memory(void** state) {
     auto& f = fixture_of<Clients>(state);
     assert_true(f.check(kToken1).accepted());
     VerificationCache::Probe probe;
-    assert_null(f.cache().find(kToken1, VerificationCache::Presented::token, ~std::uint64_t{0},
-                               f.now, probe));
+    assert_null(f.cache().find(
+        kToken1, VerificationCache::Presented::token, [] { return ~std::uint64_t{0}; }, f.now,
+        probe));
     assert_false(probe.usable);
 }
 

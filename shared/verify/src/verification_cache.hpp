@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <type_traits>
 
 #include "aes_pmac.hpp"
 #include "keyauth/authenticator.hpp"
@@ -57,21 +56,16 @@ class VerificationCache {
     VerificationCache& operator=(const VerificationCache&) = delete;
 
     // The verdict remembered for these bytes (a token, or a header value
-    // holding one) under this generation, if `now` is still inside it. Fills
-    // probe either way. Never allocates. The entry's verdict, valid until the
-    // next remember() or forget(), or nullptr.
-    const AuthResult* find(std::string_view text, Presented presented, std::uint64_t generation,
-                           std::int64_t now, Probe& probe) {
-        return mac_into(text, presented, now, probe) ? entry_for(text, generation, probe) : nullptr;
-    }
-    // The same, the generation read by read_generation() after the MAC is
-    // computed and before anything of an entry is compared: the MAC's last
-    // AES rounds wait on its parallel ones, and the generation's loads (the counter's and the index's pages, which the request has not
-    // touched yet) run beside it instead of before it. Read on every find
-    // whose bytes a MAC is made of: a commit still misses on the very next
-    // request.
-    template <class ReadGeneration,
-              class = std::enable_if_t<std::is_invocable_r_v<std::uint64_t, ReadGeneration>>>
+    // holding one) under the generation read_generation() reads, if `now`
+    // is still inside it. Fills probe either way. Never allocates. The
+    // entry's verdict, valid until the next remember() or forget(), or
+    // nullptr. The generation is read after the MAC is computed and before
+    // anything of an entry is compared: the MAC's last AES rounds wait on
+    // its parallel ones, and the generation's loads (the counter's and the
+    // index's pages, which the request has not touched yet) run beside it
+    // instead of before it. Read on every find whose bytes a MAC is made
+    // of: a commit still misses on the very next request.
+    template <class ReadGeneration>
     const AuthResult* find(std::string_view text, Presented presented,
                            ReadGeneration&& read_generation, std::int64_t now, Probe& probe) {
         return mac_into(text, presented, now, probe) ? entry_for(text, read_generation(), probe)
