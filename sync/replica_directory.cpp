@@ -117,12 +117,12 @@ void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
     fs::remove_all(rebuild_dir(layout), ignored);
 }
 
-Status rebuild_registry(const keyauth::RegistryLayout& layout,
-                        const std::function<Status(keyauth::LmdbRegistry&)>& fill,
-                        const std::function<void()>& swapped,
-                        const std::function<Status()>& still_replaceable) {
-    const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
-    remove_rebuild_leftovers(layout);
+namespace {
+
+// Everything of a rebuild but the exchange: the new registry at fresh.dir,
+// filled, with the old one's other files, modes and group, durable.
+Status build_beside(const keyauth::RegistryLayout& layout, const keyauth::RegistryLayout& fresh,
+                    const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
     struct stat dir_st {};
     struct stat data_st {};
     if (stat(layout.dir.c_str(), &dir_st) != 0)
@@ -131,19 +131,14 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         return system_error(layout.data_file());
     if (mkdir(fresh.dir.c_str(), 0700) != 0)
         return system_error(fresh.dir);
-    const Status filled = [&]() -> Status {
-        if (Status s = make_registry_files(fresh, data_st.st_gid); !s)
-            return s;
+    if (Status s = make_registry_files(fresh, data_st.st_gid); !s)
+        return s;
+    {
         auto registry = keyauth::LmdbRegistry::open(fresh.dir, keyauth::OpenMode::read_write);
         if (!registry)
             return registry.error();
-        return fill(**registry);
-    }();
-    // A refused or failed fill (its commits made along the way) leaves
-    // nothing behind.
-    if (!filled) {
-        remove_rebuild_leftovers(layout);
-        return filled;
+        if (Status s = fill(**registry); !s)
+            return s;
     }
     std::error_code error;
     for (const fs::directory_entry& entry : fs::directory_iterator(layout.dir, error)) {
@@ -160,9 +155,20 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
     if (chown(fresh.dir.c_str(), dir_st.st_uid, dir_st.st_gid) != 0 ||
         chmod(fresh.dir.c_str(), dir_st.st_mode & 07777) != 0)
         return system_error(fresh.dir);
-    if (Status s = keyauth::fsync_directory(fresh.dir); !s)
-        return s;
-    {
+    return keyauth::fsync_directory(fresh.dir);
+}
+
+}  // namespace
+
+Status rebuild_registry(const keyauth::RegistryLayout& layout,
+                        const std::function<Status(keyauth::LmdbRegistry&)>& fill,
+                        const std::function<void()>& swapped,
+                        const std::function<Status()>& still_replaceable) {
+    const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
+    remove_rebuild_leftovers(layout);
+    const Status exchanged = [&]() -> Status {
+        if (Status s = build_beside(layout, fresh, fill); !s)
+            return s;
         // Under the old registry's write lock: a keytool between its lock
         // and its last write finishes on the old registry first, and one
         // waiting for the lock takes the new one's (WriterLock::acquire).
@@ -170,13 +176,18 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
             layout.writer_lock(), keyauth::WriterLock::Scope::writes, kSwapLockWaitMillis);
         if (!lock)
             return lock.error();
-        if (Status s = still_replaceable(); !s) {
-            remove_rebuild_leftovers(layout);
+        if (Status s = still_replaceable(); !s)
             return s;
-        }
         if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(),
                       RENAME_EXCHANGE) != 0)
             return system_error("cannot swap in " + fresh.dir);
+        return {};
+    }();
+    // Whatever failed before the exchange (a refused fill, a copy, the lock)
+    // leaves nothing behind.
+    if (!exchanged) {
+        remove_rebuild_leftovers(layout);
+        return exchanged;
     }
     swapped();
     if (Status s = keyauth::fsync_directory(parent_of(layout.dir)); !s)
