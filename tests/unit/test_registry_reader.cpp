@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -432,19 +431,10 @@ void a_writer_stopped_or_killed_anywhere_never_holds_up_readers(void**) {
 // never held. It must follow the path to the new file, not refuse everyone.
 void a_reader_on_an_index_a_killed_writer_replaced_follows_the_path(void**) {
     TempRegistry temp;
-    // 870 clients fill the first index (1 024 slots, 85 %) to its capacity:
-    // one more makes a new file.
+    // The first index filled to its capacity: one more client makes a new file.
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "bystander", kSecond); }));
-    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
-        for (int i = 1; i < 870; ++i) {
-            ClientCredentials filler = make_credentials(0x30, i, i + 1);
-            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
-            if (!put_client(w, "filler" + std::to_string(i), filler))
-                return false;
-        }
-        return true;
-    }));
+    assert_true(fill_first_index(temp));
     const auto opened = std::chrono::steady_clock::now();
     auto reader = temp.open_reader();
     ClientCredentials found;
@@ -475,15 +465,7 @@ void find_while_follows_a_grown_index(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "bystander", kSecond); }));
-    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
-        for (int i = 1; i < 870; ++i) {
-            ClientCredentials filler = make_credentials(0x30, i, i + 1);
-            std::memcpy(filler.certificate_fingerprint.bytes.data(), &i, sizeof i);
-            if (!put_client(w, "filler" + std::to_string(i), filler))
-                return false;
-        }
-        return true;
-    }));
+    assert_true(fill_first_index(temp));
     const auto opened = std::chrono::steady_clock::now();
     auto reader = temp.open_reader();
     int runs = 0;
@@ -495,12 +477,12 @@ void find_while_follows_a_grown_index(void**) {
     const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - opened)
                             .count();
-    assert_ok(reader->find_while("filler77", found, keyauth::Meanwhile(work)));
+    assert_ok(reader->find_while("client77", found, keyauth::Meanwhile(work)));
     assert_ok(reader->find_while("bystander", found, keyauth::Meanwhile(work)));
     assert_ok(reader->find_while("grower", found, keyauth::Meanwhile(work)));
-    for (int i = 1; i < 870; ++i)
+    for (int i = 1; i < kFirstIndexCapacity; ++i)
         assert_ok(
-            reader->find_while("filler" + std::to_string(i), found, keyauth::Meanwhile(work)));
+            reader->find_while("client" + std::to_string(i), found, keyauth::Meanwhile(work)));
     assert_int_equal(runs, 4 + 869);
     if (millis >= 200)
         std::fprintf(stderr, "# the writes took %lld ms: the old file was not tested\n",

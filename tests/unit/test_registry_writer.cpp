@@ -627,21 +627,6 @@ ino_t index_inode(const std::string& dir) {
     return st.st_ino;
 }
 
-// Credentials of their own for the nth client of a test, marked by `round`.
-ClientCredentials numbered(int n, std::uint8_t round) {
-    ClientCredentials c = make_credentials(round, n, n + 1);
-    std::memcpy(c.certificate_fingerprint.bytes.data(), &n, sizeof n);
-    return c;
-}
-
-bool put_numbered(RegistryWriter& w, int from, int to, std::uint8_t round) {
-    for (int i = from; i < to; ++i) {
-        if (!put_client(w, "client" + std::to_string(i), numbered(i, round), true))
-            return false;
-    }
-    return true;
-}
-
 // Records are appended, never rewritten: a commit whose changes might not
 // fit the heap's room moves the index to a new file (compacted), and a
 // reader on the old one follows it.
@@ -677,15 +662,13 @@ void a_full_heap_moves_the_index_to_a_new_file_readers_follow(void**) {
     assert_int_equal(*count, 5000);
 }
 
-// A first index has 1 024 slots a table: 870 clients (85 %) fit it, the
-// 871st makes a new file.
+// 870 clients fit a first index, the 871st makes a new file.
 void a_table_past_its_load_limit_moves_the_index_to_a_new_file(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_numbered(w, 0, 1, 0x30); }));
     const ino_t first = index_inode(temp.path());
-    assert_true(write_registry(temp.path(),
-                               [](RegistryWriter& w) { return put_numbered(w, 1, 870, 0x30); }));
+    assert_true(fill_first_index(temp));
     assert_int_equal(index_inode(temp.path()), first);
     auto reader = temp.open_reader();
     assert_true(write_registry(temp.path(),
