@@ -499,6 +499,15 @@ struct Replica::State {
         };
     }
 
+    // Right after the exchange (a load's or a rebuild's, `started` when it
+    // began): servers still on the old index follow the path at once, and
+    // the new registry is opened.
+    Status swap_in(Clock::time_point started) {
+        registry->retire_for_readers();
+        load_time = Clock::now() - started;
+        return open();
+    }
+
     Status load() {
         const auto started = Clock::now();
         Snapshot loaded;
@@ -515,11 +524,7 @@ struct Replica::State {
             loaded = std::move(*snapshot);
             return {};
         };
-        const auto swapped = [&] {
-            registry->retire_for_readers();
-            load_time = Clock::now() - started;
-            swapped_in = open();
-        };
+        const auto swapped = [&] { swapped_in = swap_in(started); };
         Status built =
             rebuild_registry(options.layout, fill, swapped, unwritten_since(served_commits()));
         if (!swapped_in)
@@ -605,10 +610,7 @@ struct Replica::State {
             return {};
         };
         const auto swapped = [&] {
-            // Servers still on the old index follow the path at once.
-            registry->retire_for_readers();
-            load_time = Clock::now() - started;
-            swapped_in = open();
+            swapped_in = swap_in(started);
             if (swapped_in) {
                 const std::size_t counted = local_clients;  // with the changes caught up
                 swapped_in = after_load(loaded, "rebuilt the registry with");
