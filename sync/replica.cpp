@@ -565,18 +565,21 @@ struct Replica::State {
         recording_at(at, follow);
         // What the rebuild would lose is counted against the clients served
         // now, looked up in the index the servers read.
-        const std::uint64_t commits_counted = served_commits();  // before the count
+        auto index = keyauth::RegistryReader::open(options.layout.dir);
+        if (!index) {
+            stop_recording();
+            return index.error();
+        }
+        // Read (live, as served_commits() reads it) before the count: a
+        // keytool commit is then in the count, or seen by unwritten_since
+        // as a moved sequence, never in neither.
+        const std::uint64_t commits_counted = (*index)->commit_sequence();
         auto count = registry->count();
         if (!count) {
             stop_recording();
             return count.error();
         }
         const std::size_t served = local_clients = *count;
-        auto index = keyauth::RegistryReader::open(options.layout.dir);
-        if (!index) {
-            stop_recording();
-            return index.error();
-        }
         const auto known = [&](const keyauth::ClientRecord& record) {
             keyauth::ClientCredentials credentials;
             return (*index)->find(record.id, credentials).ok();
