@@ -1291,6 +1291,10 @@ Replica::~Replica() = default;
 
 Status Replica::run(const std::function<bool()>& should_stop) {
     State& s = *state_;
+    // Before the lock, which is made in the same parent: a parent that
+    // cannot be written is named as the cause, not as a lock that failed.
+    if (Status replaceable = check_replaceable(s.options.layout); !replaceable)
+        return replaceable;
     // One keyauth-sync per registry: a second one would interleave its
     // revisions with ours.
     auto lock = lock_replica(s.options.layout);

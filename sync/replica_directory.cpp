@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -110,6 +111,43 @@ Status prepare_registry(const keyauth::RegistryLayout& layout,
     if (access(layout.data_file().c_str(), F_OK) == 0)
         return {};
     return make_registry_files(layout, group);
+}
+
+Status check_replaceable(const keyauth::RegistryLayout& layout) {
+    const std::string& dir = layout.dir;
+    const std::string parent = parent_of(dir);
+    const std::string replaced = "registry " + dir + " is replaced as a whole (a load or a " +
+                                 "rebuild builds " + rebuild_dir(layout) +
+                                 " beside it and exchanges the two): ";
+    if (faccessat(AT_FDCWD, parent.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+        const int error = errno;
+        return make_error(error == EACCES ? Errc::permission_denied : Errc::io_error,
+                          replaced + "cannot create in " + parent + " (" + std::strerror(error) +
+                              "); let keyauth-sync write " + parent +
+                              " (systemd: ReadWritePaths=" + parent +
+                              "), or set KEYAUTH_REGISTRY / --registry to a directory inside "
+                              "one it can write (docs/FLEET.md)");
+    }
+    struct stat parent_st {};
+    if (stat(parent.c_str(), &parent_st) != 0)
+        return system_error(parent);
+    // The directory itself, not what a symbolic link names: rename(2) moves the link.
+    struct statx dir_st {};
+    if (statx(AT_FDCWD, dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &dir_st) != 0)
+        return errno == ENOENT ? Status() : system_error(dir);  // made in the parent
+    // st_dev alone misses a bind mount within one file system.
+    bool mount_root = makedev(dir_st.stx_dev_major, dir_st.stx_dev_minor) != parent_st.st_dev;
+#ifdef STATX_ATTR_MOUNT_ROOT
+    mount_root = mount_root ||
+                 (dir_st.stx_attributes_mask & dir_st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+#endif
+    if (mount_root)
+        return make_error(Errc::invalid_argument,
+                          replaced + dir +
+                              " must not be a mount point; mount the volume at a parent and set "
+                              "KEYAUTH_REGISTRY / --registry to a directory inside it "
+                              "(docs/FLEET.md)");
+    return {};
 }
 
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {

@@ -33,6 +33,13 @@ keyauth::Status rebuild_registry(
     const std::function<void()>& swapped = [] {},
     const std::function<keyauth::Status()>& still_replaceable = [] { return keyauth::Status(); });
 
+// Whether rebuild_registry can ever exchange layout.dir: it builds
+// DIR.rebuild in DIR's parent and renames DIR itself, which a DIR that is a
+// mount point (or on another device than its parent) or a parent
+// keyauth-sync cannot create in refuses. Asked at start, before etcd is
+// read, so that it is not found after a load of minutes; nothing is changed.
+keyauth::Status check_replaceable(const keyauth::RegistryLayout& layout);
+
 // Leftovers of a rebuild that died half way.
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
 
