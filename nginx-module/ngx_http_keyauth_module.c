@@ -230,14 +230,17 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
      * verdict holds only for the checks it was judged under (a server-level
      * "set", or a rewrite into another location, judged under another
      * location's) and, a limit_req delay having maybe lasted seconds since,
-     * only while the registry has not changed
+     * only while the registry has not changed and an admission's validity
+     * (or a replaced token's grace) has not ended meanwhile
      */
 
     if (ctx->judged
         && ctx->judged_under == klcf
         && kscf->registry->handle
         && keyauth_registry_generation(kscf->registry->handle)
-           == ctx->generation)
+           == ctx->generation
+        && (ctx->verdict->verdict != KEYAUTH_ACCEPTED
+            || (int64_t) ngx_time() <= ctx->verdict->not_after))
     {
         *result = *ctx->verdict;
 

@@ -110,9 +110,10 @@ keyauth::Status load_mhd() {
     return {};
 }
 
-// What MHD hands us in pieces: the request body, capped.
+// What MHD hands us in pieces: the request body, capped. It may hold the
+// login secret or a new client's request: wiped when freed.
 struct PendingRequest {
-    std::string body;
+    WipedString body;
     bool too_large = false;
 };
 

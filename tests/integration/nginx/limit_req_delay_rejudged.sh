@@ -2,12 +2,15 @@
 # A request held by limit_req (keyed by $keyauth_client_id, which judges the
 # token before the access phase) is judged again when it comes out of the
 # delay if the registry changed meanwhile: "keytool del" during the delay
-# refuses it with 401. Nothing changed: the early verdict stands.
+# refuses it with 401, and so does a token whose validity ends during the
+# delay. Nothing changed: the early verdict stands.
 source "$(dirname "$0")/nginx_lib.sh"
+: "${SET_VALIDITY:?SET_VALIDITY must name keyauth_set_validity}"
 
 init_registry
 keytool gen myapp01 --output ./myapp01 >/dev/null
 keytool gen myapp02 --output ./myapp02 >/dev/null
+keytool gen myapp03 --output ./myapp03 >/dev/null
 UP=$(free_port)
 PORT=$(free_port)
 start_nginx "$(upstream_server "$UP")
@@ -53,4 +56,19 @@ expect_contains "$(cat "$NGX_ERROR_LOG")" 'keyauth: token of client "myapp01" re
     "error log"
 pass "keytool del during a limit_req delay: the delayed requests get 401"
 
-expect_clean_error_log ./myapp01_token ./myapp02_token
+# myapp03 valid 2 s more; six requests at once come out of the delay at
+# +0 .. +5 s: those after its end are refused although judged before it,
+# with nothing committed meanwhile (+2 s may fall either side).
+"$SET_VALIDITY" "$KEYAUTH_REGISTRY" myapp03 -100 +2
+burst ending myapp03 6
+wait
+ended=$(statuses ending)
+case "$ended" in
+"2x 200 client=myapp03 4x 401 $INVALID_TOKEN_BODY" | "3x 200 client=myapp03 3x 401 $INVALID_TOKEN_BODY") ;;
+*) fail "myapp03's burst across its validity's end: $ended" ;;
+esac
+expect_contains "$(cat "$NGX_ERROR_LOG")" 'keyauth: token of client "myapp03" refused: expired' \
+    "error log"
+pass "a validity ending during a limit_req delay: the requests let out after it get 401"
+
+expect_clean_error_log ./myapp01_token ./myapp02_token ./myapp03_token
