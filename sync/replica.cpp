@@ -48,9 +48,6 @@ constexpr std::chrono::milliseconds kFollowSession{10000};
 // Fewer make more commits rewrite the same fingerprint leaves.
 constexpr std::size_t kClientsPerCommit = 16384;
 
-Status nothing_between_pages() {
-    return {};
-}
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void log_line(const char* format, ...) {
@@ -184,6 +181,14 @@ struct Watcher {
 struct Replica::State {
     keyauth::EtcdClient& etcd;
     ReplicaOptions options;
+    // Asked between the pages of a whole read of etcd (a load, a rebuild, a
+    // digest: a minute at a million clients): run()'s should_stop, which is
+    // also systemd's watchdog heartbeat. A stop still waits for the read.
+    std::function<bool()> pulse = [] { return false; };
+    Status between_pages() const {
+        pulse();
+        return {};
+    }
     std::unique_ptr<keyauth::LmdbRegistry> registry;
     std::int64_t revision = 0;  // what the registry holds (0: nothing yet)
     std::string cluster_id;     // whose revision it is
@@ -402,7 +407,7 @@ struct Replica::State {
                 writer = target.begin_write();
                 return writer.status();
             },
-            nothing_between_pages);
+            [this] { return between_pages(); });
         if (!snapshot)
             return snapshot;
         refusal = loss_refusal(kept, served, serving_revision, *snapshot);
@@ -1204,7 +1209,7 @@ struct Replica::State {
                     remote.add(record);
                     return Status();
                 },
-                nothing_between_pages);
+                [this] { return between_pages(); });
         });
         if (!snapshot) {
             if (snapshot.error().code == Errc::not_found)
@@ -1291,6 +1296,7 @@ Replica::~Replica() = default;
 
 Status Replica::run(const std::function<bool()>& should_stop) {
     State& s = *state_;
+    s.pulse = should_stop;
     // Before the lock, which is made in the same parent: a parent that
     // cannot be written is named as the cause, not as a lock that failed.
     if (Status replaceable = check_replaceable(s.options.layout); !replaceable)

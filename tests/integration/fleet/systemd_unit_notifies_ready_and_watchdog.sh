@@ -66,7 +66,7 @@ run_unit() {
     done
     local -a assignments=()
     for key in "${!env[@]}"; do assignments+=("$key=${env[$key]}"); done
-    env "${assignments[@]}" NOTIFY_SOCKET="$WORK/$name.sock" WATCHDOG_USEC=1000000 \
+    env "${assignments[@]}" NOTIFY_SOCKET="$WORK/$name.sock" WATCHDOG_USEC="${WATCHDOG_USEC:-1000000}" \
         "${command[@]}" >>"$WORK/$name.log" 2>&1 &
     UNIT_PID=$!
     at_exit "kill -KILL $UNIT_PID 2>/dev/null"
@@ -122,3 +122,23 @@ wait_until 5 "the watchdog fed while etcd does not answer" fed
 kill -TERM "$UNIT_PID"
 wait "$UNIT_PID" || true
 pass "no etcd, no load: WATCHDOG=1 but no READY=1"
+
+# A load of many pages (a rebuild's or a digest's read is the same walk): a
+# whole read of etcd takes a minute at a million clients, more than the
+# unit's WatchdogSec, so the watchdog is fed between the pages, before
+# READY=1. Here a watchdog of 0.2 s (fed every 0.1 s) and 1 000 pages.
+admin_gen_bulk c 10000
+sed -e "s|^KEYAUTH_REGISTRY=.*|KEYAUTH_REGISTRY=$(host_dir 3)|" sync.conf >many-pages.conf
+notify_listener host3
+KEYAUTH_ETCD_READ_PAGE=10 WATCHDOG_USEC=200000 run_unit host3 ./many-pages.conf
+wait_until 120 "READY=1 after the load" grep -q '^READY=1' "$WORK/host3.out"
+load=$(sed -n 's/.*loaded 10003 clients .* in \([0-9.]*\) s.*/\1/p' "$WORK/host3.log")
+[ -n "$load" ] || fail "no load of 10003 clients logged: $(cat "$WORK/host3.log")"
+before=$(awk '/^READY=1/ { exit } /^WATCHDOG=1$/ { n++ } END { print n + 0 }' "$WORK/host3.out")
+# One a tenth of a second; half of them is room for a loaded machine.
+wanted=$(awk -v s="$load" 'BEGIN { printf "%d", s * 5 }')
+[ "$wanted" -ge 3 ] || fail "the load took $load s: too quick to show the heartbeat"
+[ "$before" -ge "$wanted" ] || fail "$before WATCHDOG=1 during a load of $load s (at least $wanted wanted)"
+kill -TERM "$UNIT_PID"
+wait "$UNIT_PID" || true
+pass "a load of 1 000 pages ($load s) fed the watchdog $before times before READY=1"
