@@ -1297,6 +1297,14 @@ Replica::~Replica() = default;
 Status Replica::run(const std::function<bool()>& should_stop) {
     State& s = *state_;
     s.pulse = should_stop;
+    auto followed = registry_behind_links(s.options.layout);
+    if (!followed)
+        return followed.error();
+    if (followed->dir != s.options.layout.dir) {
+        log_line("registry %s is a symbolic link: %s is the directory replaced",
+                 s.options.layout.dir.c_str(), followed->dir.c_str());
+        s.options.layout = std::move(*followed);
+    }
     // Before the lock, which is made in the same parent: a parent that
     // cannot be written is named as the cause, not as a lock that failed.
     if (Status replaceable = check_replaceable(s.options.layout); !replaceable)

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "keyauth/files.hpp"
 #include "keyauth/staged_files.hpp"
@@ -148,6 +150,20 @@ Status check_replaceable(const keyauth::RegistryLayout& layout) {
                               "KEYAUTH_REGISTRY / --registry to a directory inside it "
                               "(docs/FLEET.md)");
     return {};
+}
+
+keyauth::Result<keyauth::RegistryLayout> registry_behind_links(const keyauth::RegistryLayout& layout) {
+    struct stat st {};
+    if (lstat(layout.dir.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
+        return layout;
+    std::unique_ptr<char, decltype(&free)> resolved(realpath(layout.dir.c_str(), nullptr), &free);
+    if (!resolved) {
+        const int error = errno;
+        return make_error(Errc::io_error, "registry " + layout.dir +
+                                              " is a symbolic link to no directory (" +
+                                              std::strerror(error) + ")");
+    }
+    return keyauth::RegistryLayout{std::string(resolved.get())};
 }
 
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {

@@ -40,6 +40,12 @@ keyauth::Status rebuild_registry(
 // read, so that it is not found after a load of minutes; nothing is changed.
 keyauth::Status check_replaceable(const keyauth::RegistryLayout& layout);
 
+// The registry's directory with the symbolic links of its path followed,
+// resolved once at start: a rename would move a link named as the registry,
+// and the directory it names would be left behind, stale. A path that is
+// no link (or does not exist yet) is kept as given.
+keyauth::Result<keyauth::RegistryLayout> registry_behind_links(const keyauth::RegistryLayout& layout);
+
 // Leftovers of a rebuild that died half way.
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
 
