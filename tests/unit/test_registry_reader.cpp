@@ -4,6 +4,7 @@
 #include "registry_test.hpp"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <lmdb.h>
 
 #include <algorithm>
@@ -590,11 +591,14 @@ void rewrite_slots(int fd, const IndexGeometry& index, Change&& change) {
 }
 
 // Whatever a damaged index names (a record past the heap, a record running
-// past the file, a record with a byte no writer writes) is reported as a
-// corrupt registry by every lookup, never followed.
+// past the file, a record with a byte no writer writes, a record whose id
+// no writer accepts) is reported as a corrupt registry by every lookup,
+// never followed. The id looked up is checked once, at the entry; a stored
+// id that differs from it is checked as it is decoded.
 void hostile_index_bytes_are_reported_never_followed(void**) {
-    enum class Damage { slot_past_heap, record_past_file, unknown_flag };
-    for (Damage damage : {Damage::slot_past_heap, Damage::record_past_file, Damage::unknown_flag}) {
+    enum class Damage { slot_past_heap, record_past_file, unknown_flag, invalid_stored_id };
+    for (Damage damage : {Damage::slot_past_heap, Damage::record_past_file, Damage::unknown_flag,
+                          Damage::invalid_stored_id}) {
         TempRegistry temp;
         assert_true(write_registry(
             temp.path(), [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
@@ -616,10 +620,14 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
                           [&](unsigned, std::uint64_t word) {
                               return (word & ~kRecordIndexMask) | last_word;
                           });
-        } else {
+        } else if (damage == Damage::unknown_flag) {
             // The one record, at the heap's start: a flag no writer sets.
             const unsigned char flags = 0x80;
             assert_int_equal(pwrite(fd, &flags, 1, index.heap() + 1), 1);
+        } else {
+            // Its id (after the length and flags bytes) "myapp01" made
+            // "my..p01", its slot's tag left as "myapp01"'s.
+            assert_int_equal(pwrite(fd, "..", 2, index.heap() + 2 + 2), 2);
         }
         close(fd);
         auto registry = temp.open_reader();
@@ -635,6 +643,53 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
                     Errc::registry_corrupt);
         assert_false(registry->list().ok());
     }
+}
+
+// The index's find checks no id that equals the one looked up: that one is
+// checked at the reader's entry. A record holding an id no writer accepts,
+// planted in the slot that id would probe, is never found by it.
+void an_invalid_id_is_refused_before_the_index_is_read(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    const std::string invalid = "my..p01";
+    const int fd = open((temp.path() + "/lookup.idx").c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    const IndexGeometry index(fd);
+    assert_int_equal(pwrite(fd, invalid.data(), invalid.size(), index.heap() + 2),
+                     static_cast<ssize_t>(invalid.size()));
+    // The slot invalid's SipHash names, under the file's key (after the
+    // magic, format, reserved, slots and heap size: 32 bytes in).
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    assert_int_equal(pread(fd, key, sizeof key, 32), static_cast<ssize_t>(sizeof key));
+    std::uint64_t hash = 0;
+    crypto_shorthash(reinterpret_cast<unsigned char*>(&hash),
+                     reinterpret_cast<const unsigned char*>(invalid.data()), invalid.size(), key);
+    const auto home =
+        static_cast<std::uint64_t>((static_cast<unsigned __int128>(hash) * index.slots) >> 64);
+    const std::uint64_t tag = hash & ((std::uint64_t{1} << 24) - 1);
+    // The id table (its first slots words) of each copy naming the record.
+    std::vector<std::uint64_t> ids(index.slots);
+    const auto bytes = static_cast<ssize_t>(ids.size() * 8);
+    int planted = 0;
+    for (unsigned copy = 0; copy < 2; ++copy) {
+        assert_int_equal(pread(fd, ids.data(), bytes, index.tables(copy)), bytes);
+        const auto named =
+            std::find_if(ids.begin(), ids.end(), [](std::uint64_t w) { return w != 0; });
+        if (named == ids.end())
+            continue;  // the copy before the first commit
+        ++planted;
+        const std::uint64_t record = *named & kRecordIndexMask;
+        *named = 0;
+        ids[home] = tag << 40 | record;
+        assert_int_equal(pwrite(fd, ids.data(), bytes, index.tables(copy)), bytes);
+    }
+    close(fd);
+    assert_true(planted >= 1);
+    auto registry = temp.open_reader();
+    assert_non_null(registry.get());
+    ClientCredentials found;
+    assert_code(registry->find(invalid, found), Errc::unknown_client);
 }
 
 // A certificate's slot naming a record its id's slot does not (a replaced
@@ -732,6 +787,7 @@ int main() {
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
+        cmocka_unit_test(an_invalid_id_is_refused_before_the_index_is_read),
         cmocka_unit_test(a_certificate_slot_the_id_table_disagrees_with_is_corrupt),
         cmocka_unit_test(an_index_of_format_3_is_refused_then_replaced_by_the_next_write),
     };

@@ -50,14 +50,15 @@ std::size_t record_length(const unsigned char* first_word) {
 }
 
 bool decode_record(const unsigned char* bytes, std::size_t length, std::string_view& id,
-                   ClientCredentials& out) {
+                   ClientCredentials& out, std::string_view checked_id) {
     if (length < 8 || record_length(bytes) != length)
         return false;
     const std::size_t id_length = bytes[0];
     const bool grace = (bytes[1] & kGraceFlag) != 0;
     const unsigned char* p = bytes + kRecordHeadBytes;
     const std::string_view stored_id(reinterpret_cast<const char*>(p), id_length);
-    if (!is_valid_client_id(stored_id))
+    // Empty never equals a stored id: record_length refused length 0.
+    if (stored_id != checked_id && !is_valid_client_id(stored_id))
         return false;
     p += id_length;
     ClientCredentials c;
@@ -137,7 +138,7 @@ Probe IndexFile::fingerprint_probe(const Fingerprint& fingerprint) const {
 }
 
 bool IndexFile::read_record(std::uint64_t word, unsigned char* out, std::string_view& id,
-                            ClientCredentials& credentials) const {
+                            ClientCredentials& credentials, std::string_view checked_id) const {
     // The first word must lie inside the heap before it is read.
     if (!names_heap(word))
         return false;
@@ -148,7 +149,7 @@ bool IndexFile::read_record(std::uint64_t word, unsigned char* out, std::string_
     if (length == 0 || length > heap_bytes_ - offset)
         return false;
     load_words(out + 8, at + 8, length - 8);
-    return decode_record(out, length, id, credentials);
+    return decode_record(out, length, id, credentials, checked_id);
 }
 
 }  // namespace keyauth::index_file

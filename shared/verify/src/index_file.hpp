@@ -77,9 +77,11 @@ std::size_t encode_record(std::string_view id, const ClientCredentials& credenti
 // be a record).
 std::size_t record_length(const unsigned char* first_word);
 // Strict: any byte that could not have been written by encode_record
-// refuses the whole record. id points into bytes.
+// refuses the whole record. id points into bytes. checked_id: an id
+// is_valid_client_id already accepted (the one looked up), or empty; a
+// stored id equal to it is that check's already, any other is checked here.
 bool decode_record(const unsigned char* bytes, std::size_t length, std::string_view& id,
-                   ClientCredentials& out);
+                   ClientCredentials& out, std::string_view checked_id = {});
 
 // The file's first page: what both copies share.
 struct FileHeader {
@@ -205,10 +207,10 @@ class IndexFile {
         return index != 0 && index <= heap_bytes_ / 8;
     }
     // Reads the record a slot word names into out (kMaxRecordBytes, 8-byte
-    // aligned) and decodes it; false if the word or what it names cannot
-    // be a record of this heap.
+    // aligned) and decodes it (checked_id: decode_record's); false if the
+    // word or what it names cannot be a record of this heap.
     bool read_record(std::uint64_t word, unsigned char* out, std::string_view& id,
-                     ClientCredentials& credentials) const;
+                     ClientCredentials& credentials, std::string_view checked_id = {}) const;
 
     const MappedFile& file() const { return file_; }
 

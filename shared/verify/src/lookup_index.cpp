@@ -21,6 +21,7 @@ Result<LookupIndex> LookupIndex::open(const std::string& path) {
 template <class Matches>
 LookupIndex::Found LookupIndex::probe(const std::uint64_t* table, Probe probe,
                                       ClientCredentials& out, Matches&& matches,
+                                      std::string_view checked_id,
                                       std::uint64_t* found_word) const {
     alignas(8) unsigned char record[kMaxRecordBytes];
     ClientCredentials candidate;  // out is left alone unless found
@@ -33,7 +34,7 @@ LookupIndex::Found LookupIndex::probe(const std::uint64_t* table, Probe probe,
         if (!file_.names_heap(word))
             return Found::garbage;
         if (tag_of(word) == probe.tag) {
-            if (!file_.read_record(word, record, id, candidate))
+            if (!file_.read_record(word, record, id, candidate, checked_id))
                 return Found::garbage;
             if (matches(id, candidate)) {
                 out = candidate;
@@ -49,21 +50,19 @@ LookupIndex::Found LookupIndex::probe(const std::uint64_t* table, Probe probe,
 
 LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id,
                                      ClientCredentials& out) const {
-    if (id.empty() || id.size() > kMaxClientIdLength)
-        return Found::no;
     return find(copy, id, file_.id_probe(id), out);
 }
 
+// The id's length and characters are the caller's to have checked: a
+// record's id equal to it is not checked again (read_record).
 LookupIndex::Found LookupIndex::find(unsigned copy, std::string_view id, Probe from,
                                      ClientCredentials& out) const {
-    if (id.empty() || id.size() > kMaxClientIdLength)
-        return Found::no;
     // A probe of another file (its caller's to prevent) starts past no end.
     if (from.home >= file_.slots())
         from = file_.id_probe(id);
     return probe(
         file_.id_table(copy), from, out,
-        [&](std::string_view candidate, const ClientCredentials&) { return candidate == id; });
+        [&](std::string_view candidate, const ClientCredentials&) { return candidate == id; }, id);
 }
 
 // The slots after the home in its cache line cost no other miss; a key
@@ -104,7 +103,7 @@ LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerp
             id.assign(owner);
             return true;
         },
-        &named);
+        {}, &named);
     if (found != Found::yes)
         return found;
     const std::uint64_t* ids = file_.id_table(copy);

@@ -34,6 +34,9 @@ class LookupIndex {
     std::uint64_t entries(unsigned copy) const {
         return file_.copy_header(copy)->entries.load(std::memory_order_relaxed);
     }
+    // id: a valid client id (is_valid_client_id), as the reader's callers
+    // check it once at the core's entry; a record holding that same id
+    // needs no check of its characters again.
     Found find(unsigned copy, std::string_view id, ClientCredentials& out) const;
     // find() from a probe id_probe(id) gave for this file.
     Found find(unsigned copy, std::string_view id, index_file::Probe probe,
@@ -59,10 +62,12 @@ class LookupIndex {
     ino_t inode() const { return file_.file().inode(); }
 
   private:
+    // checked_id: as read_record's; found_word, if given: the slot word that
+    // named the record found.
     template <class Matches>
-    // found_word, if given: the slot word that named the record found.
     Found probe(const std::uint64_t* table, index_file::Probe probe, ClientCredentials& out,
-                Matches&& matches, std::uint64_t* found_word = nullptr) const;
+                Matches&& matches, std::string_view checked_id,
+                std::uint64_t* found_word = nullptr) const;
 
     index_file::IndexFile file_;
 };

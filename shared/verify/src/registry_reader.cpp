@@ -208,10 +208,11 @@ Result<std::unique_ptr<RegistryReader>> RegistryReader::open(std::string_view di
     return std::unique_ptr<RegistryReader>(new RegistryReader(std::move(impl)));
 }
 
-// The hot path: while nothing has been published since a client was last
-// looked up, its answer comes from the cache; otherwise from the index.
+// While nothing has been published since a client was last looked up, its
+// answer comes from the cache; otherwise from the index. Any caller's id
+// (keytool's, keyauth-sync's): checked here, as the index's find needs it.
 Status RegistryReader::find(std::string_view id, ClientCredentials& out) {
-    if (id.empty() || id.size() > kMaxClientIdLength)
+    if (!is_valid_client_id(id))
         return make_error(Errc::unknown_client, "unknown client");
     if (Status s = impl_->ensure_current(); !s)
         return s;
@@ -226,7 +227,9 @@ Status RegistryReader::find(std::string_view id, ClientCredentials& out) {
 
 // find(), with the index's lines for id loading while meanwhile() runs. The
 // prefetch reads the published copy unchecked, for addresses only; the
-// lookup after it is find()'s, checked the same way.
+// lookup after it is find()'s, checked the same way. The id's characters
+// were checked by the caller (ClientStore::find_while); its length is the
+// one bound checked here.
 Status RegistryReader::find_while(std::string_view id, ClientCredentials& out,
                                   Meanwhile meanwhile) {
     if (id.empty() || id.size() > kMaxClientIdLength) {

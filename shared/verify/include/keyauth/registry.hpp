@@ -40,7 +40,9 @@ class ClientStore {
     virtual Status find(std::string_view id, ClientCredentials& out) = 0;
     // find(), running meanwhile() exactly once whatever the outcome: a store
     // whose lines may be cold starts loading the client's first, so that the
-    // caller's work (hashing the presented secret) overlaps the loads.
+    // caller's work (hashing the presented secret) overlaps the loads. id:
+    // one is_valid_client_id accepted (a token's parse, a recheck's check),
+    // not checked again.
     virtual Status find_while(std::string_view id, ClientCredentials& out, Meanwhile meanwhile) {
         meanwhile();
         return find(id, out);
