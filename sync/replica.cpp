@@ -816,8 +816,8 @@ struct Replica::State {
             if (!watched)
                 ++metrics().watch_reconnects;
             const auto pause = watched ? busy_pause : backoff;
-            for (auto slept = std::chrono::milliseconds(0);
-                 slept < pause && !w.stop && !w.restart; slept += std::chrono::milliseconds(20))
+            for (auto slept = std::chrono::milliseconds(0); slept < pause && !w.stop && !w.restart;
+                 slept += std::chrono::milliseconds(20))
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
             if (!watched)
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
@@ -1288,9 +1288,10 @@ struct Replica::State {
             return;
         busy_since = Clock::now();
         ++metrics().errors;
-        log_line("%s: etcd's changes wait for it (kept, tried again until it is free; "
-                 "serving revision %lld meanwhile)",
-                 error.message.c_str(), static_cast<long long>(revision));
+        log_line(
+            "%s: etcd's changes wait for it (kept, tried again until it is free; "
+            "serving revision %lld meanwhile)",
+            error.message.c_str(), static_cast<long long>(revision));
     }
 
     void report_through() {

@@ -411,8 +411,7 @@ struct EtcdClient::Impl {
     // answers, or the request's time is up. Every retried request is safe
     // to repeat: reads, and transactions guarded by compares.
     Result<json> call(std::string_view path, const json& request,
-                      Transfer transfer = Transfer::small,
-                      std::size_t most_bytes = kAnswerBytes) {
+                      Transfer transfer = Transfer::small, std::size_t most_bytes = kAnswerBytes) {
         const std::string body = request.dump();
         const auto deadline = Clock::now() + (transfer == Transfer::bulk
                                                   ? kBulkBudgets * options.request_timeout
@@ -442,12 +441,11 @@ struct EtcdClient::Impl {
             // One member may hang (a follower waiting for a dead leader):
             // each attempt gets a slice, the rest goes to the others.
             const auto slice = std::max(options.attempt_timeout, std::chrono::milliseconds(200));
-            Exchange exchange =
-                post(endpoint, path, body,
-                     transfer == Transfer::bulk
-                         ? std::max(left, std::chrono::milliseconds(200))
-                         : std::clamp(left, std::chrono::milliseconds(200), slice),
-                     transfer, most_bytes);
+            Exchange exchange = post(endpoint, path, body,
+                                     transfer == Transfer::bulk
+                                         ? std::max(left, std::chrono::milliseconds(200))
+                                         : std::clamp(left, std::chrono::milliseconds(200), slice),
+                                     transfer, most_bytes);
             if (exchange.transport == CURLE_OK && exchange.status == 200) {
                 json answer = json::parse(exchange.body, nullptr, false);
                 if (!answer.is_object())
