@@ -653,6 +653,10 @@ struct Replica::State {
             }
             if (!built) {
                 remove_rebuild_leftovers(options.layout);
+                // Busy: the old registry's lock, before the exchange; the
+                // registry served is untouched and stays open.
+                if (built.code() == Errc::busy)
+                    return built;
                 if (Status s = open(); !s)
                     return s;
                 return built;

@@ -417,6 +417,8 @@ struct EtcdClient::Impl {
                                                   ? kBulkBudgets * options.request_timeout
                                                   : options.request_timeout);
         Error last = make_error(Errc::io_error, "etcd: no endpoint");
+        // An answer cut for its size says more than the timeouts around it.
+        std::optional<Error> cut;
         bool authenticated_again = false;
         // Rounds in which no endpoint even accepted a connection: the
         // cluster is down, not electing; said at once rather than at the deadline.
@@ -454,6 +456,8 @@ struct EtcdClient::Impl {
             }
             Failure failure = judge(endpoint, exchange);
             last = failure.error;
+            if (exchange.too_large)
+                cut = last;
             if (failure.next == Next::give_up)
                 return last;
             if (failure.next == Next::authenticate) {
@@ -467,7 +471,7 @@ struct EtcdClient::Impl {
                 ++refused_in_round;
             current = (current + 1) % options.endpoints.size();
             if (Clock::now() >= deadline)
-                return no_quorum(last);
+                return cut ? *cut : no_quorum(last);
             if ((attempt + 1) % options.endpoints.size() == 0) {
                 refused_rounds =
                     refused_in_round == options.endpoints.size() ? refused_rounds + 1 : 0;

@@ -25,6 +25,8 @@ sleep 2
 kill -0 "$LIST" 2>/dev/null || fail "keytool list ended: its output was meant to block it"
 admin del bob >/dev/null
 deleted_at=$(date +%s)
+sleep 1
+kill -USR1 "${SYNC_PID[1]}"  # a rebuild asked for meanwhile waits too
 # Three of keyauth-sync's 5 s waits for the lock.
 sleep 16
 kill -0 "${SYNC_PID[1]}" 2>/dev/null || fail "keyauth-sync died while keytool list held writer.lock: $(tail -n 5 "$WORK/sync1.log")"
@@ -47,3 +49,6 @@ kill -0 "${SYNC_PID[1]}" 2>/dev/null || fail "keyauth-sync died"
 grep -q "writer.lock free again" "$WORK/sync1.log" || fail "keyauth-sync did not say it got through"
 pass "bob refused $(( $(now_millis) - released )) ms after the list was killed; $(grep -m1 -o 'writer.lock free again.*' "$WORK/sync1.log")"
 wait_until 15 "keytool status current again" keytool --registry "$(host_dir 1)" status
+wait_until 15 "the rebuild asked for while busy done" grep -q "rebuilt the registry with" "$WORK/sync1.log"
+kill -0 "${SYNC_PID[1]}" 2>/dev/null || fail "keyauth-sync died after the rebuild"
+pass "the rebuild asked for while the lock was held done once it was let go"
