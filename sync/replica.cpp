@@ -47,6 +47,11 @@ constexpr std::chrono::milliseconds kFollowSession{10000};
 // large the registry (one transaction of everything: ~290 MB at a million).
 // Fewer make more commits rewrite the same fingerprint leaves.
 constexpr std::size_t kClientsPerCommit = 16384;
+// Another process holds writer.lock past a writer's wait (5 s): a `keytool
+// list` whose output nobody reads, a keytool stopped by Ctrl-Z. The change
+// is kept and tried again after this pause, doubled while it stays busy.
+constexpr std::chrono::milliseconds kBusyRetryFirst{250};
+constexpr std::chrono::milliseconds kBusyRetryMost{5000};
 
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
@@ -144,6 +149,12 @@ struct Watcher {
     bool complete = true;   // recording: nothing after `at` was missed
     std::size_t taken = 0;  // recorded changes taken (the loop's thread only)
     Status failed;          // the registry served refused a change
+    // The registry served was busy (Errc::busy): the watch ended, to start
+    // again from the first change not applied after this pause (0: not busy).
+    std::chrono::milliseconds busy_pause{0};
+    // Recording: the last revision recorded, so that a change a watch
+    // started again after a busy registry delivers twice is recorded once.
+    std::int64_t recorded_through = 0;
     std::thread thread;
     std::atomic<bool> stop{false};
     std::atomic<bool> restart{false};
@@ -223,6 +234,11 @@ struct Replica::State {
     std::unique_lock<std::mutex> loop_lock{serving, std::defer_lock};
     // Set by the watcher when the loop must look: a rebuild, a hold, a failure.
     std::atomic<bool> wake{false};
+    // Since when a change from etcd waits for writer.lock, which another
+    // process holds (said once, and when it is through). Meanwhile no
+    // contact is recorded: `keytool status` calls the host stale rather
+    // than current, and no digest is checked (LMDB cannot be read).
+    std::optional<Clock::time_point> busy_since;
     // The last rebuild is read again at once: etcd is there, but changed in
     // a way its watcher must not decide.
     bool read_again = false;
@@ -647,6 +663,10 @@ struct Replica::State {
             }
             if (!built) {
                 remove_rebuild_leftovers(options.layout);
+                // Busy: the old registry's lock, before the exchange; the
+                // registry served is untouched and stays open.
+                if (built.code() == Errc::busy)
+                    return built;
                 if (Status s = open(); !s)
                     return s;
                 return built;
@@ -674,6 +694,7 @@ struct Replica::State {
         watcher->take();
         watcher->taken = 0;
         watcher->recording = true;
+        watcher->recorded_through = 0;
         watcher->at = 0;
         watcher->complete = true;
         return {};
@@ -689,6 +710,8 @@ struct Replica::State {
             ++watcher->epoch;
             watcher->take();
             watcher->taken = 0;
+            watcher->recorded_through = 0;
+            watcher->busy_pause = std::chrono::milliseconds(0);  // the rebuild takes over
             watcher->restart = true;
         }
     }
@@ -710,8 +733,8 @@ struct Replica::State {
         }
         if (reason == held)
             return {};
-        held = reason;
-        metrics().held = true;
+        // Held once stored: a hold that could not be (writer.lock busy) is
+        // tried again whole.
         auto writer = registry->begin_write();
         if (!writer)
             return writer.error();
@@ -720,6 +743,8 @@ struct Replica::State {
         if (Status s = (*writer)->commit(); !s)
             return s;
         writer->reset();  // its lock released: record_contact reads LMDB
+        held = reason;
+        metrics().held = true;
         // No heartbeat runs while held: the registry's group (keytool status
         // as a monitoring user) reads the hold from this file alone.
         record_contact(last_contact);
@@ -791,22 +816,32 @@ struct Replica::State {
                     return more;
                 },
                 kFollowSession, [&] { return w.stop.load() || w.restart.load(); });
-            if (watched) {
+            std::chrono::milliseconds busy_pause{0};
+            {
+                std::lock_guard<std::mutex> lock(serving);
+                busy_pause = w.busy_pause;
+            }
+            if (watched && busy_pause.count() == 0) {
                 backoff = std::chrono::milliseconds(100);
                 continue;
             }
-            // etcd unreachable: the loop's heartbeat says so.
-            ++metrics().watch_reconnects;
-            for (auto slept = std::chrono::milliseconds(0);
-                 slept < backoff && !w.stop && !w.restart; slept += std::chrono::milliseconds(20))
+            // etcd unreachable (the loop's heartbeat says so), or the
+            // registry busy: watched again from w.from after a pause.
+            if (!watched)
+                ++metrics().watch_reconnects;
+            const auto pause = watched ? busy_pause : backoff;
+            for (auto slept = std::chrono::milliseconds(0); slept < pause && !w.stop && !w.restart;
+                 slept += std::chrono::milliseconds(20))
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            if (!watched)
+                backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         }
     }
 
     // One watch response, under `serving`. False: watch again from w.from.
     bool on_batch(Watcher& w, const keyauth::EtcdWatchBatch& batch) {
         if (batch.compact_revision > 0) {
+            w.busy_pause = std::chrono::milliseconds(0);  // the rebuild that follows takes over
             on_compaction(w, batch.compact_revision);
             return false;
         }
@@ -814,11 +849,15 @@ struct Replica::State {
             return false;
         if (batch.events.empty())
             return true;
+        const std::int64_t batch_from = w.from;
         for (const keyauth::EtcdEvent& event : batch.events) {
             w.from = std::max(w.from, event.kv.mod_revision + 1);
-            if (w.recording)
+            // A watch delivers a revision's changes together.
+            if (w.recording && event.kv.mod_revision > w.recorded_through)
                 w.record(event);
         }
+        if (w.recording)
+            w.recorded_through = std::max(w.recorded_through, w.from - 1);
         // A new fleet id or a mass delete during a rebuild, or when not
         // following every change, is for a new snapshot to decide; what
         // comes before it in a joined batch is applied as ever (a del must
@@ -833,6 +872,20 @@ struct Replica::State {
             applied = apply(events);  // decides a fleet change and a mass delete itself
         else if (w.mode == Follow::deletes)
             applied = apply_deletes(events);
+        if (!applied && applied.code() == Errc::busy) {
+            // Nothing is lost: the watch starts again where this batch did
+            // (what a partial apply committed is below the revision and not
+            // applied again), after a pause.
+            w.from = batch_from;
+            w.busy_pause = w.busy_pause.count() == 0 ? kBusyRetryFirst
+                                                     : std::min(w.busy_pause * 2, kBusyRetryMost);
+            report_busy(applied.error());
+            return false;
+        }
+        if (applied && w.busy_pause.count() > 0) {
+            w.busy_pause = std::chrono::milliseconds(0);
+            report_through();
+        }
         if (!applied) {
             w.failed = applied;
             w.mode = Follow::none;
@@ -1088,7 +1141,9 @@ struct Replica::State {
             if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
                 return s.error();
         }
-        record_contact_if_due(keyauth::unix_now());
+        // Not while a change waits for writer.lock: the host is behind.
+        if (!busy_since)
+            record_contact_if_due(keyauth::unix_now());
         return identity;
     }
 
@@ -1242,6 +1297,26 @@ struct Replica::State {
         }
     }
 
+    void report_busy(const keyauth::Error& error) {
+        if (busy_since)
+            return;
+        busy_since = Clock::now();
+        ++metrics().errors;
+        log_line(
+            "%s: etcd's changes wait for it (kept, tried again until it is free; "
+            "serving revision %lld meanwhile)",
+            error.message.c_str(), static_cast<long long>(revision));
+    }
+
+    void report_through() {
+        if (!busy_since)
+            return;
+        log_line("writer.lock free again after %.1f s: changes applied, at revision %lld",
+                 std::chrono::duration<double>(Clock::now() - *busy_since).count(),
+                 static_cast<long long>(revision));
+        busy_since.reset();
+    }
+
     void report_reachable() {
         if (unreachable) {
             unreachable = false;
@@ -1265,7 +1340,7 @@ struct Replica::State {
                 static_cast<long long>(now.revision), static_cast<long long>(now.local_revision));
             return true;
         }
-        if (Clock::now() < next_digest)
+        if (Clock::now() < next_digest || busy_since)
             return false;
         const auto started = Clock::now();
         if (now.revision > revision) {
@@ -1317,8 +1392,21 @@ Status Replica::run(const std::function<bool()>& should_stop) {
     remove_rebuild_leftovers(s.options.layout);
     if (Status opened = prepare_registry(s.options.layout, s.options.group); !opened)
         return opened;
-    if (Status opened = s.open(); !opened)
-        return opened;
+    for (auto pause = kBusyRetryFirst;; pause = std::min(pause * 2, kBusyRetryMost)) {
+        Status opened = s.open();
+        if (opened)
+            break;
+        if (opened.code() != Errc::busy)
+            return opened;
+        s.report_busy(opened.error());
+        for (auto slept = std::chrono::milliseconds(0); slept < pause;
+             slept += std::chrono::milliseconds(20)) {
+            if (should_stop())
+                return {};
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    s.report_through();
     if (s.revision > 0)
         log_line("resuming at etcd revision %lld", static_cast<long long>(s.revision));
     // The loop holds `serving` but while it waits (State::unlocked); the
@@ -1378,12 +1466,15 @@ Status Replica::run(const std::function<bool()>& should_stop) {
         if (s.watcher && !s.watcher->failed)
             return s.watcher->failed;  // the local registry failed us: let the supervisor restart
         Status step;
+        bool stepped = true;
         // A registry with clients but no revision (made by keytool, say) is
         // rebuilt, not loaded in place: rebuilding is what counts the loss.
         if (s.must_rebuild || (s.revision == 0 && s.local_clients > 0))
             step = s.rebuild();
         else if (s.revision == 0)
             step = s.load();
+        else
+            stepped = false;
         if (!s.registry)
             return registry_lost(step);
         if (!step && s.read_again) {
@@ -1391,6 +1482,13 @@ Status Replica::run(const std::function<bool()>& should_stop) {
             log_line("%s", step.error().message.c_str());
             continue;
         }
+        if (!step && step.code() == Errc::busy) {
+            s.report_busy(step.error());
+            pause();
+            continue;
+        }
+        if (stepped && step && (!s.watcher || s.watcher->busy_pause.count() == 0))
+            s.report_through();
         if (!step) {
             if (step.code() != Errc::io_error && step.code() != Errc::not_found)
                 return step;  // the registry itself refuses: nothing to retry

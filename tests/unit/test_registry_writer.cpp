@@ -204,6 +204,7 @@ void a_writer_that_cannot_get_the_lock_gives_up_naming_the_cause(void**) {
     auto opened = LmdbRegistry::open(temp.path(), OpenMode::read_write);
     assert_false(opened.ok());
     assert_non_null(strstr(opened.error().message.c_str(), "registry is busy: another writer"));
+    assert_code(opened.status(), Errc::busy);  // a value keyauth-sync tries again on
     // Readers do not care.
     auto reader = temp.open_reader();
     assert_non_null(reader.get());

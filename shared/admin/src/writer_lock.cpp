@@ -60,7 +60,7 @@ Result<WriterLock> WriterLock::acquire(const std::string& path, Scope scope, lon
         if (err != EAGAIN && err != EACCES && err != EINTR)
             return lock_error(err, path);
         if (waited >= wait_millis) {
-            return make_error(Errc::io_error,
+            return make_error(Errc::busy,
                               "registry is busy: another writer (keytool, keytool serve or "
                               "keyauth-sync) has held " +
                                   path + " for over " + std::to_string(wait_millis / 1000) + " s");

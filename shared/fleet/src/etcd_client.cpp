@@ -37,6 +37,19 @@ enum class Transfer { small, bulk };
 constexpr int kBulkBudgets = 6;
 constexpr long kBulkLowSpeed = 16 * 1024;
 constexpr long kBulkSilentSlices = 5;
+// The most an answer may hold, so that a member (or anyone on an http://
+// path) answering without end cannot grow the process until the OOM killer
+// acts. Any answer: a single value etcd accepts (--max-request-bytes, 1.5
+// MiB by default) or a page of 16 usage shards (5.5 MiB), with room. A page
+// of clients: that, and per key a client's key and value base64'd with the
+// JSON around them (~600 bytes). A range without a limit (a host's own
+// usage shards, keys changed since): tens of MB at a million clients.
+constexpr std::size_t kAnswerBytes = 8u << 20;
+constexpr std::size_t kAnswerBytesPerKey = 1024;
+constexpr std::size_t kWholeRangeAnswerBytes = 256u << 20;
+// One line of the watch stream is one response: the events of up to 1000
+// revisions, or of one `del --prefix` (~150 bytes a key: some 400 000).
+constexpr std::size_t kWatchLineBytes = 64u << 20;
 
 // libcurl's functions this client calls, bound from libcurl.so.4 on the first
 // connect: a keytool command without --etcd never loads libcurl and the
@@ -190,17 +203,29 @@ EtcdKeyValue key_value_of(const json& kv) {
                         int_field(kv, "create_revision"), int_field(kv, "mod_revision")};
 }
 
-size_t append_body(char* data, size_t size, size_t count, void* user) {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
+std::string mebibytes(std::size_t bytes) {
+    return std::to_string(bytes >> 20) + " MiB";
 }
 
-// One HTTP exchange: curl's verdict, the status and the body.
+// One HTTP exchange: curl's verdict, the status and the body, which may
+// hold `most_bytes` at most.
 struct Exchange {
     CURLcode transport = CURLE_OK;
     long status = 0;
     std::string body;
+    std::size_t most_bytes = kAnswerBytes;
+    bool too_large = false;  // the transfer was cut there
 };
+
+size_t append_body(char* data, size_t size, size_t count, void* user) {
+    auto& exchange = *static_cast<Exchange*>(user);
+    if (size * count > exchange.most_bytes - exchange.body.size()) {
+        exchange.too_large = true;
+        return 0;  // curl aborts the transfer
+    }
+    exchange.body.append(data, size * count);
+    return size * count;
+}
 
 // What a failed answer means for the next try.
 enum class Next { done, other_endpoint, authenticate, give_up };
@@ -250,10 +275,12 @@ struct EtcdClient::Impl {
     }
 
     Exchange post(const std::string& endpoint, std::string_view path, std::string_view body,
-                  std::chrono::milliseconds timeout, Transfer transfer = Transfer::small) {
+                  std::chrono::milliseconds timeout, Transfer transfer = Transfer::small,
+                  std::size_t most_bytes = kAnswerBytes) {
         if (!handle)
             handle.reset(libcurl().easy_init());
         Exchange out;
+        out.most_bytes = most_bytes;
         if (!handle) {  // out of memory: a transport failure like any other
             out.transport = CURLE_OUT_OF_MEMORY;
             return out;
@@ -278,13 +305,19 @@ struct EtcdClient::Impl {
                              std::max(1L, kBulkSilentSlices * slice / 1000));
         }
         libcurl().easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
-        libcurl().easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+        libcurl().easy_setopt(curl, CURLOPT_WRITEDATA, &out);
         out.transport = libcurl().easy_perform(curl);
         libcurl().easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
         return out;
     }
 
     static Failure judge(const std::string& endpoint, const Exchange& exchange) {
+        // Another member may answer as it should.
+        if (exchange.too_large)
+            return {Next::other_endpoint,
+                    make_error(Errc::io_error, "etcd " + endpoint + ": answer cut at " +
+                                                   mebibytes(exchange.most_bytes) +
+                                                   ", more than the request can hold")};
         if (exchange.transport != CURLE_OK) {
             // Our own TLS settings are wrong, or the member is not who it
             // claims: no other endpoint will do better.
@@ -371,19 +404,21 @@ struct EtcdClient::Impl {
                                               last.message);
     }
 
-    // A /v3/kv/range answer, its keys decoded.
-    Result<EtcdRange> range(const json& request, Transfer transfer);
+    // A /v3/kv/range answer, its keys decoded; `limit` keys at most (0: no limit).
+    Result<EtcdRange> range(const json& request, Transfer transfer, std::int64_t limit);
 
     // Tries the endpoints in turn (the last good one first) until one
     // answers, or the request's time is up. Every retried request is safe
     // to repeat: reads, and transactions guarded by compares.
     Result<json> call(std::string_view path, const json& request,
-                      Transfer transfer = Transfer::small) {
+                      Transfer transfer = Transfer::small, std::size_t most_bytes = kAnswerBytes) {
         const std::string body = request.dump();
         const auto deadline = Clock::now() + (transfer == Transfer::bulk
                                                   ? kBulkBudgets * options.request_timeout
                                                   : options.request_timeout);
         Error last = make_error(Errc::io_error, "etcd: no endpoint");
+        // An answer cut for its size says more than the timeouts around it.
+        std::optional<Error> cut;
         bool authenticated_again = false;
         // Rounds in which no endpoint even accepted a connection: the
         // cluster is down, not electing; said at once rather than at the deadline.
@@ -408,12 +443,11 @@ struct EtcdClient::Impl {
             // One member may hang (a follower waiting for a dead leader):
             // each attempt gets a slice, the rest goes to the others.
             const auto slice = std::max(options.attempt_timeout, std::chrono::milliseconds(200));
-            Exchange exchange =
-                post(endpoint, path, body,
-                     transfer == Transfer::bulk
-                         ? std::max(left, std::chrono::milliseconds(200))
-                         : std::clamp(left, std::chrono::milliseconds(200), slice),
-                     transfer);
+            Exchange exchange = post(endpoint, path, body,
+                                     transfer == Transfer::bulk
+                                         ? std::max(left, std::chrono::milliseconds(200))
+                                         : std::clamp(left, std::chrono::milliseconds(200), slice),
+                                     transfer, most_bytes);
             if (exchange.transport == CURLE_OK && exchange.status == 200) {
                 json answer = json::parse(exchange.body, nullptr, false);
                 if (!answer.is_object())
@@ -422,6 +456,8 @@ struct EtcdClient::Impl {
             }
             Failure failure = judge(endpoint, exchange);
             last = failure.error;
+            if (exchange.too_large)
+                cut = last;
             if (failure.next == Next::give_up)
                 return last;
             if (failure.next == Next::authenticate) {
@@ -435,7 +471,7 @@ struct EtcdClient::Impl {
                 ++refused_in_round;
             current = (current + 1) % options.endpoints.size();
             if (Clock::now() >= deadline)
-                return no_quorum(last);
+                return cut ? *cut : no_quorum(last);
             if ((attempt + 1) % options.endpoints.size() == 0) {
                 refused_rounds =
                     refused_in_round == options.endpoints.size() ? refused_rounds + 1 : 0;
@@ -575,7 +611,7 @@ Result<EtcdRange> EtcdClient::range(std::string_view key, std::string_view range
         request["revision"] = std::to_string(revision);
     if (limit > 0)
         request["limit"] = std::to_string(limit);
-    return impl_->range(request, limit > 0 ? Transfer::bulk : Transfer::small);
+    return impl_->range(request, limit > 0 ? Transfer::bulk : Transfer::small, limit);
 }
 
 Result<EtcdRange> EtcdClient::changed_since(std::string_view key, std::string_view range_end,
@@ -585,11 +621,16 @@ Result<EtcdRange> EtcdClient::changed_since(std::string_view key, std::string_vi
                     {"revision", std::to_string(revision)},
                     {"keys_only", true},
                     {"min_mod_revision", std::to_string(after + 1)}};
-    return impl_->range(request, Transfer::bulk);
+    return impl_->range(request, Transfer::bulk, 0);
 }
 
-Result<EtcdRange> EtcdClient::Impl::range(const json& request, Transfer transfer) {
-    auto answer = call("/v3/kv/range", request, transfer);
+Result<EtcdRange> EtcdClient::Impl::range(const json& request, Transfer transfer,
+                                          std::int64_t limit) {
+    const std::size_t most_bytes =
+        limit > 0 ? kAnswerBytes + static_cast<std::size_t>(limit) * kAnswerBytesPerKey
+        : request.contains("range_end") ? kWholeRangeAnswerBytes
+                                        : kAnswerBytes;
+    auto answer = call("/v3/kv/range", request, transfer, most_bytes);
     if (!answer)
         return answer.error();
     try {
@@ -690,6 +731,7 @@ struct WatchState {
     // handed on at once (see deliver_received).
     std::vector<EtcdWatchBatch> received;
     bool stopped = false;
+    bool too_large = false;  // a line past kWatchLineBytes: the transfer was cut
     std::optional<Error> error;
 };
 
@@ -756,6 +798,12 @@ bool deliver_received(WatchState& state) {
 
 size_t watch_body(char* data, size_t size, size_t count, void* user) {
     auto& state = *static_cast<WatchState*>(user);
+    // `pending` holds no newline between calls: what is left of a line.
+    if (size * count > kWatchLineBytes - std::min(kWatchLineBytes, state.pending.size()) &&
+        std::string_view(data, size * count).find('\n') == std::string_view::npos) {
+        state.too_large = true;
+        return 0;  // stops the transfer
+    }
     state.pending.append(data, size * count);
     std::size_t start = 0;
     for (std::size_t newline; (newline = state.pending.find('\n', start)) != std::string::npos;
@@ -854,6 +902,12 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
     libcurl().easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (state.stopped || ended_early)
         return {};
+    if (state.too_large) {
+        impl.current = (impl.current + 1) % impl.options.endpoints.size();
+        return make_error(Errc::io_error, "etcd " + endpoint + ": watch response cut at " +
+                                              mebibytes(kWatchLineBytes) +
+                                              ", more than one may hold");
+    }
     if (state.error) {
         if (state.error->message.find("auth") != std::string::npos)
             impl.token = SecretString();

@@ -24,6 +24,10 @@ enum class Errc {
     registry_full,
     io_error,
     crypto_error,
+    // Another process holds the registry's writer.lock past the wait (a
+    // `keytool list` whose output nobody reads): the same request succeeds
+    // once it lets go, so a writer that must not lose it tries again.
+    busy,
 };
 
 // A one-line, secret-free description of what went wrong.
