@@ -24,6 +24,10 @@ enum class Errc {
     registry_full,
     io_error,
     crypto_error,
+    // A registry change committed to LMDB, the registry of record, that the
+    // servers do not see yet (publishing lookup.idx failed): it stands, and
+    // the next writer publishes it. Never to be undone as if not made.
+    not_published,
 };
 
 // A one-line, secret-free description of what went wrong.
