@@ -9,21 +9,10 @@ keytool init >/dev/null
 keytool gen alice >/dev/null
 cp alice_token old_token
 
-cat >"$WORK/fail_msync.c" <<'C'
-#include <errno.h>
-#include <stddef.h>
-int msync(void* addr, size_t length, int flags) {
-    (void)addr;
-    (void)length;
-    (void)flags;
-    errno = EIO;
-    return -1;
-}
-C
-cc -shared -fPIC -o "$WORK/fail_msync.so" "$WORK/fail_msync.c" || fail "the shim"
-
+shim=$(failing_msync_shim)
+touch "$WORK/fail-msync"
 status=0
-LD_PRELOAD="$WORK/fail_msync.so" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
     "$KEYTOOL" gen alice --force >out 2>err || status=$?
 expect_eq "$status" 1 "gen --force's exit status when publishing fails"
 expect_contains "$(cat err)" "the change is committed, but the servers still answer as before it" \
@@ -33,6 +22,7 @@ expect_contains "$(cat out)" "Save token ./alice_token" "gen still names the fil
 if cmp -s alice_token old_token; then fail "alice_token was put back to the old token"; fi
 pass "a commit not published keeps the new files and says the change is committed"
 
+rm "$WORK/fail-msync"
 keytool list >/dev/null
 out=$(keytool verify - <alice_token) || fail "the new token after the next command: $out"
 expect_contains "$out" "valid: client alice" "the new token after the next command"
