@@ -20,4 +20,17 @@ rm "$WORK/fail-msync"
 keytool list >/dev/null
 expect_contains "$(keytool verify "$(cat sensor-1_token)" || true)" "valid: client sensor-1" \
     "the answered token once published"
-pass "a generate not published answers the keys with a warning; published next, they verify"
+
+# As a zip: the warning in a header. (The next writer publishes first: with
+# msync still failing it would refuse before changing anything.)
+touch "$WORK/fail-msync"
+answer=$(api POST '/api/v1/clients?format=zip' -D "$WORK/zip-headers" \
+    -H 'Content-Type: application/json' -d '{"id":"sensor-2"}')
+expect_eq "${answer%% *}" 201 "the zip of a generate not published"
+expect_contains "$(cat "$WORK/zip-headers")" "Keyauth-Warning: the change is committed, but" \
+    "the zip answer's headers"
+[ "$(head -c 2 "$WORK/api-body")" = PK ] || fail "the zip answer is not a zip"
+rm "$WORK/fail-msync"
+keytool list >/dev/null
+expect_contains "$(keytool list)" "sensor-2" "the clients once published"
+pass "a generate not published answers the keys (JSON or zip) with a warning; published next, they verify"
