@@ -130,10 +130,10 @@ int issue_and_save(const Invocation& invocation, const Arguments& arguments,
                            " already exists (use --force to replace)");
     if (!s && s.code() == keyauth::Errc::unknown_client)
         return change.fail("no client " + request.client_id);
-    if (!s)
+    if (!s && s.code() != keyauth::Errc::not_published)
         return change.fail(s.error());
+    // Registered even when not yet published: the saved files are its keys.
     change.event().add("serial", registered.credentials.serial.hex());
-    change.succeed();
     if (arguments.flag("json")) {
         print_json(registered, paths, zip);
     } else {
@@ -147,7 +147,7 @@ int issue_and_save(const Invocation& invocation, const Arguments& arguments,
                         format_time(registered.credentials.previous.valid_until).c_str());
         }
     }
-    return kExitOk;
+    return s ? change.succeed() : change.fail(s.error());
 }
 
 }  // namespace

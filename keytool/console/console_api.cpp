@@ -26,7 +26,7 @@ std::string base64(std::string_view bytes) {
 }
 
 // The three files once, as JSON, with the zip for the page's download button.
-HttpResponse issued_json(const keyauth::IssuedClient& issued, std::int64_t now) {
+Json issued_json(const keyauth::IssuedClient& issued, std::int64_t now) {
     const ClientFiles files = client_files(issued);
     const keyauth::SecretString zip64(base64(files.zip.view()));
     Json out = describe_client(issued.record.id, issued.record.credentials, now);
@@ -40,7 +40,7 @@ HttpResponse issued_json(const keyauth::IssuedClient& issued, std::int64_t now) 
         {{"name", files.token_name}, {"mode", "0600"}, {"contents", files.token_file.view()}},
     });
     out["zip"] = {{"name", issued.record.id + ".zip"}, {"base64", zip64.view()}};
-    return json_response(201, out);
+    return out;
 }
 
 }  // namespace
@@ -178,7 +178,8 @@ HttpResponse ConsoleApi::issue_audited(keyauth::AuditAction action, std::string_
         request ? issue(*request, as_zip, now, event, response) : keyauth::Status(request.error());
     add_revision(event);
     keyauth::audit(event);
-    return event.result ? std::move(response) : error_response(event.result.error());
+    const bool registered = event.result || event.result.code() == keyauth::Errc::not_published;
+    return registered ? std::move(response) : error_response(event.result.error());
 }
 
 keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_zip,
@@ -194,10 +195,11 @@ keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_
         return authority.error();
     // Built while the write lock is held; dropped if the commit fails.
     std::string serial;
+    Json issued_keys;
     auto deliver = [&](const keyauth::IssuedClient& issued) -> keyauth::Status {
         serial = issued.record.credentials.serial.hex();
         if (!as_zip) {
-            response = issued_json(issued, now);
+            issued_keys = issued_json(issued, now);
             return {};
         }
         response = body_response(201, "application/zip", client_files(issued).zip);
@@ -205,14 +207,23 @@ keyauth::Status ConsoleApi::issue(const keyauth::IssueRequest& request, bool as_
                                       "attachment; filename=\"" + issued.record.id + ".zip\"");
         return {};
     };
-    auto undeliver = [&] { response = HttpResponse(); };
-    if (keyauth::Status s =
-            store_->issue(*authority, request, now, deliver, undeliver);
-        !s) {
+    auto undeliver = [&] {
+        issued_keys = Json();
+        response = HttpResponse();
+    };
+    const keyauth::Status s = store_->issue(*authority, request, now, deliver, undeliver);
+    if (!s && s.code() != keyauth::Errc::not_published)
         return s;
+    // Registered, if not yet published: this answer is the keys' only copy.
+    if (!as_zip) {
+        if (!s)
+            issued_keys["warning"] = s.error().message;
+        response = json_response(201, issued_keys);
+    } else if (!s) {
+        response.headers.emplace_back("Keyauth-Warning", s.error().message);
     }
     event.add("serial", serial);
-    return {};
+    return s;
 }
 
 HttpResponse ConsoleApi::delete_client(std::string_view id, const ConsoleActor& actor) const {

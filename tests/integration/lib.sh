@@ -40,6 +40,29 @@ index_capacity() {
     echo $((slots * 85 / 100))
 }
 
+# failing_msync_shim: builds $WORK/fail_msync.so, an LD_PRELOAD shim whose
+# msync fails with EIO while $WORK/fail-msync exists (a writer's publication
+# of lookup.idx failing after LMDB committed); prints what to preload.
+failing_msync_shim() {
+    cat >"$WORK/fail_msync.c" <<C
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
+int msync(void* addr, size_t length, int flags) {
+    if (access("$WORK/fail-msync", F_OK) == 0) {
+        errno = EIO;
+        return -1;
+    }
+    int (*real)(void*, size_t, int) = (int (*)(void*, size_t, int))dlsym(RTLD_NEXT, "msync");
+    return real(addr, length, flags);
+}
+C
+    cc -shared -fPIC -o "$WORK/fail_msync.so" "$WORK/fail_msync.c" -ldl || fail "the msync shim"
+    echo "$WORK/fail_msync.so"
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 

@@ -291,6 +291,9 @@ function issue(event) {
 // The files are shown once and dropped from the page when the dialog closes.
 function showResult(issued) {
   $('result-title').textContent = `Keys for ${issued.id}`;
+  // Registered, but the servers refuse these keys until the registry is published.
+  $('result-warning').textContent = issued.warning || '';
+  $('result-warning').hidden = !issued.warning;
   const files = $('result-files');
   files.replaceChildren();
   for (const file of issued.files) {

@@ -85,7 +85,9 @@ Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authorit
     if (Status s = deliver(*issued); !s)
         return s;
     if (Status s = (*writer)->commit(); !s) {
-        undeliver();
+        // Not published yet, but registered: the files are the client's.
+        if (s.code() != Errc::not_published)
+            undeliver();
         return s;
     }
     return {};

@@ -612,7 +612,7 @@ class LmdbWriter final : public RegistryWriter {
         note_committed_change();
         stop_point("lmdb-committed");
         if (Status s = impl_.publish_committed(journal, std::move(*room)); !s) {
-            return make_error(s.code(),
+            return make_error(Errc::not_published,
                               "the change is committed, but the servers still answer as before "
                               "it: " +
                                   s.error().message +

@@ -17,6 +17,9 @@ namespace {
 
 // How often a reader looks for a registry replaced on disk.
 constexpr long kReplacementCheckMillis = 200;
+// Openings in a row a registry swapped in meanwhile may spoil: swaps are
+// a rebuild's, far apart, so more means something else keeps moving it.
+constexpr int kOpenAttempts = 3;
 // A reader reads again only when a commit was published while it read; a
 // commit takes at least a disk sync, so more than a few in a row means
 // something else moves the counter.
@@ -91,25 +94,31 @@ struct RegistryReader::Impl {
 Status RegistryReader::Impl::open_files() {
     open = false;
     const std::string& dir = layout.dir;
-    if (Status s = check_registry_directory(dir); !s)
-        return s;
-    auto opened_sequence = CommitSequence::open_for_reading(layout.commit_sequence());
-    if (!opened_sequence)
-        return with_dir(dir, opened_sequence.error());
-    auto opened_index = LookupIndex::open(layout.lookup_index());
-    if (!opened_index)
-        return with_dir(dir, opened_index.error());
-    // The counter must be the one that guards this index: a registry
-    // swapped in meanwhile brings its own.
-    FileIdentity now;
-    if (!identify(layout.commit_sequence(), now) ||
-        !(now == FileIdentity{opened_sequence->device(), opened_sequence->inode()})) {
-        return make_error(Errc::not_found, "registry " + dir + " changed while opening");
+    for (int attempt = 1;; ++attempt) {
+        if (Status s = check_registry_directory(dir); !s)
+            return s;
+        auto opened_sequence = CommitSequence::open_for_reading(layout.commit_sequence());
+        if (!opened_sequence)
+            return with_dir(dir, opened_sequence.error());
+        auto opened_index = LookupIndex::open(layout.lookup_index());
+        if (!opened_index)
+            return with_dir(dir, opened_index.error());
+        // The counter must be the one that guards this index: a registry
+        // swapped in meanwhile brings its own.
+        FileIdentity now;
+        if (identify(layout.commit_sequence(), now) &&
+            now == FileIdentity{opened_sequence->device(), opened_sequence->inode()}) {
+            sequence = std::move(*opened_sequence);
+            index = std::move(*opened_index);
+            open = true;
+            return {};
+        }
+        // A swap (keyauth-sync's exchange) landed between the two opens: the
+        // new registry is whole at the path, so open it at once rather than
+        // refuse every lookup until the next replacement check.
+        if (attempt == kOpenAttempts)
+            return make_error(Errc::not_found, "registry " + dir + " changed while opening");
     }
-    sequence = std::move(*opened_sequence);
-    index = std::move(*opened_index);
-    open = true;
-    return {};
 }
 
 bool RegistryReader::Impl::replaced_on_disk() const {

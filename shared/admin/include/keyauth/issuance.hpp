@@ -49,7 +49,8 @@ Result<IssuedClient> issue_credentials(const CertificateAuthority& authority,
 
 // Hands the new credentials to deliver() (which writes them out) while the
 // registry's write lock is held, and commits only if deliver() succeeds: a
-// client is registered exactly when its files exist.
+// client is registered exactly when its files exist. Errc::not_published:
+// registered (the files kept), not yet published to the servers.
 using Delivery = std::function<Status(const IssuedClient&)>;
 Status issue_client(LmdbRegistry& registry, const CertificateAuthority& authority,
                     const IssueRequest& request, std::int64_t now, const Delivery& deliver,

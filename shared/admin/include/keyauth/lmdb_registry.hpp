@@ -34,7 +34,8 @@ class RegistryWriter {
     virtual Status put_meta(std::string_view key, std::string_view value) = 0;
     virtual Result<std::optional<std::string>> find_meta(std::string_view key) = 0;
     // Durable in LMDB, then published to the servers with one store; the
-    // operator's signals are held meanwhile.
+    // operator's signals are held meanwhile. Errc::not_published: committed,
+    // only the publication failed.
     virtual Status commit() = 0;
 };
 

@@ -28,6 +28,10 @@ enum class Errc {
     // `keytool list` whose output nobody reads): the same request succeeds
     // once it lets go, so a writer that must not lose it tries again.
     busy,
+    // A registry change committed to LMDB, the registry of record, that the
+    // servers do not see yet (publishing lookup.idx failed): it stands, and
+    // the next writer publishes it. Never to be undone as if not made.
+    not_published,
 };
 
 // A one-line, secret-free description of what went wrong.
