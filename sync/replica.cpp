@@ -81,6 +81,44 @@ std::string decimal(std::int64_t value) {
     return std::to_string(value);
 }
 
+// Whatever etcd holds at a key that is not a client this registry can hold
+// (a bad id, a corrupt value, a certificate an earlier client holds) is
+// refused as a snapshot refuses it: said once, its id's copy here erased
+// (fail closed for it), and the batch goes on. Only the registry failing
+// fails the watcher: one bad record must not stop every change after it.
+void say_refused(std::string_view key, const std::string& why) {
+    log_line("etcd record %s refused: %s", keyauth::printable_fleet_key(key).c_str(), why.c_str());
+}
+
+Status erase_if_present(keyauth::RegistryWriter& writer, const std::string& id) {
+    Status erased = writer.erase(id);
+    if (!erased && erased.code() != Errc::unknown_client)
+        return erased;
+    return {};
+}
+
+// A certificate admits one client: of the records holding it, the first in
+// id order, as keyauth::FleetRecordFilter keeps from a snapshot; here the
+// registry's index names the one kept so far. A later one is refused; an
+// earlier one takes the certificate, and the client that held it is refused.
+Status put_first_claimant(keyauth::RegistryWriter& writer, const keyauth::ClientRecord& record) {
+    auto holder = writer.fingerprint_owner(record.credentials.certificate_fingerprint);
+    if (!holder)
+        return holder.error();
+    if (*holder && **holder != record.id) {
+        if (**holder < record.id) {
+            say_refused(keyauth::fleet_client_key(record.id),
+                        "its certificate is " + **holder + "'s, earlier in id order");
+            return erase_if_present(writer, record.id);
+        }
+        say_refused(keyauth::fleet_client_key(**holder),
+                    "its certificate is " + record.id + "'s too, earlier in id order");
+        if (Status s = writer.erase(**holder); !s)
+            return s;
+    }
+    return writer.put(record, true);
+}
+
 // Changes from etcd into one transaction: `at` moves to the last one's
 // revision; a new CA certificate is handed back, to be installed after the
 // commit.
@@ -93,23 +131,22 @@ Status apply_events(keyauth::RegistryWriter& writer, const std::vector<keyauth::
                 ca_cert = event.kv.value;
             continue;
         }
-        auto id = keyauth::fleet_client_id(event.kv.key);
-        if (!id)
+        if (!keyauth::is_fleet_client_key(event.kv.key))
             continue;
-        auto record = event.deleted ? Result<keyauth::ClientRecord>(
-                                          keyauth::make_error(Errc::unknown_client, "deleted"))
-                                    : keyauth::fleet_record(event.kv);
-        if (record) {
-            if (Status s = writer.put(*record, true); !s)
-                return s;
-            continue;
+        if (!event.deleted) {
+            auto record = keyauth::fleet_record(event.kv);
+            if (record) {
+                if (Status s = put_first_claimant(writer, *record); !s)
+                    return s;
+                continue;
+            }
+            say_refused(event.kv.key, record.error().message);
         }
-        // Deleted, or corrupt in etcd: absent here either way.
-        if (!event.deleted)
-            log_line("etcd record of %s refused: %s", id->c_str(), record.error().message.c_str());
-        Status erased = writer.erase(*id);
-        if (!erased && erased.code() != Errc::unknown_client)
-            return erased;
+        // Deleted, or refused: absent here either way (an invalid id never is).
+        if (auto id = keyauth::fleet_client_id(event.kv.key)) {
+            if (Status s = erase_if_present(writer, *id); !s)
+                return s;
+        }
     }
     return {};
 }
@@ -464,10 +501,13 @@ struct Replica::State {
             if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
                 return s;
         }
-        log_line("%s %zu clients at etcd revision %lld (cluster %s) in %.3f s%s", how,
+        log_line("%s %zu clients at etcd revision %lld (cluster %s) in %.3f s", how,
                  snapshot.clients, static_cast<long long>(revision), cluster_id.c_str(),
-                 std::chrono::duration<double>(load_time).count(),
-                 snapshot.refused ? " (some corrupt records left out)" : "");
+                 std::chrono::duration<double>(load_time).count());
+        for (const auto& [key, why] : snapshot.refusals)
+            log_line("etcd record %s refused: %s", key.c_str(), why.c_str());
+        if (snapshot.refused > snapshot.refusals.size())
+            log_line("and %zu more etcd records refused", snapshot.refused - snapshot.refusals.size());
         return {};
     }
 
@@ -906,9 +946,8 @@ struct Replica::State {
         if (!writer)
             return writer.error();
         for (const std::string& id : ids) {
-            Status erased = (*writer)->erase(id);
-            if (!erased && erased.code() != Errc::unknown_client)
-                return erased;
+            if (Status s = erase_if_present(**writer, id); !s)
+                return s;
         }
         if (Status s = (*writer)->commit(); !s)
             return s;
