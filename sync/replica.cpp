@@ -261,6 +261,7 @@ struct Replica::State {
     // The audit trail's lines for changes applied, made under `serving` and
     // sent without it (a slow syslog must not hold up the watcher).
     std::vector<keyauth::AuditEvent> audits;
+    std::string refused_ca_cert;  // etcd's, not installed (said once)
     // Last: stopped before the rest goes.
     std::unique_ptr<Watcher> watcher;
 
@@ -498,7 +499,7 @@ struct Replica::State {
         // once: the registry's group reads nothing else.
         record_contact(last_contact);
         if (snapshot.ca_cert) {
-            if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
+            if (Status s = install_ca(*snapshot.ca_cert); !s)
                 return s;
         }
         log_line("%s %zu clients at etcd revision %lld (cluster %s) in %.3f s", how,
@@ -1089,7 +1090,7 @@ struct Replica::State {
         metrics().changes_applied += client_changes(events);
         publish_state();
         if (ca_cert)
-            return install_ca_certificate(options.layout, *ca_cert);
+            return install_ca(*ca_cert);
         return {};
     }
 
@@ -1114,11 +1115,24 @@ struct Replica::State {
         metrics().last_contact = keyauth::unix_now();
         if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision &&
             foreign(identity).empty()) {
-            if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
+            if (Status s = install_ca(range->kvs.front().value); !s)
                 return s.error();
         }
         record_contact_if_due(keyauth::unix_now());
         return identity;
+    }
+
+    // etcd's CA certificate for the servers; one they could not load is
+    // said once (the heartbeat reads it again and again) and not installed.
+    Status install_ca(const std::string& pem) {
+        Status installed = install_ca_certificate(options.layout, pem);
+        if (installed.code() != Errc::invalid_argument)
+            return installed;
+        if (pem != refused_ca_cert) {
+            refused_ca_cert = pem;
+            log_line("%s", installed.error().message.c_str());
+        }
+        return {};
     }
 
     // Contact at `now` and the revision the clients stand at, into the file
