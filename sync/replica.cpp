@@ -508,7 +508,8 @@ struct Replica::State {
         for (const auto& [key, why] : snapshot.refusals)
             log_line("etcd record %s refused: %s", key.c_str(), why.c_str());
         if (snapshot.refused > snapshot.refusals.size())
-            log_line("and %zu more etcd records refused", snapshot.refused - snapshot.refusals.size());
+            log_line("and %zu more etcd records refused",
+                     snapshot.refused - snapshot.refusals.size());
         return {};
     }
 

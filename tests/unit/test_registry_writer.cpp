@@ -545,8 +545,8 @@ void a_stale_fingerprint_entry_yields_to_a_put(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
                                [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
-    assert_true(raw_put(temp.path(), "fingerprints", bytes_of(kSecond.certificate_fingerprint),
-                        "myapp01"));
+    assert_true(
+        raw_put(temp.path(), "fingerprints", bytes_of(kSecond.certificate_fingerprint), "myapp01"));
     auto registry = temp.open(OpenMode::read_write);
     {
         auto writer = registry->begin_write();

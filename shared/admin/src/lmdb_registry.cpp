@@ -651,7 +651,8 @@ class LmdbWriter final : public RegistryWriter {
 
     // Indexes the certificate as `id`'s, unless another client's record
     // holds it (Errc::already_exists, nothing written); a stale entry is
-    // replaced, `id`'s own written again. NOOVERWRITE first: a fill searches the table once a client.
+    // replaced, `id`'s own written again. NOOVERWRITE first: a fill
+    // searches the table once a client.
     Status claim_fingerprint(const Fingerprint& fingerprint, const std::string& id) {
         MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
         MDB_val owner = mdb_value(id.data(), id.size());

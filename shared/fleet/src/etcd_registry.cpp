@@ -133,11 +133,13 @@ std::string printable_fleet_key(std::string_view key) {
 
 Result<ClientRecord> fleet_record(const EtcdKeyValue& kv) {
     if (!is_fleet_client_key(kv.key))
-        return make_error(Errc::invalid_argument, "not a client key: " + printable_fleet_key(kv.key));
+        return make_error(Errc::invalid_argument,
+                          "not a client key: " + printable_fleet_key(kv.key));
     ClientRecord record;
     record.id = kv.key.substr(kFleetClientsPrefix.size());
     if (Status s = check_client_id(record.id); !s)
-        return make_error(Errc::registry_corrupt, "etcd holds a bad client id (" + s.error().message + ")");
+        return make_error(Errc::registry_corrupt,
+                          "etcd holds a bad client id (" + s.error().message + ")");
     if (!decode_credentials(kv.value, record.credentials))
         return make_error(Errc::registry_corrupt, "etcd record of " + record.id + " is corrupt");
     return record;

@@ -28,7 +28,8 @@ class RegistryWriter {
     // drops the old certificate's fingerprint from the index.
     virtual Status put(const ClientRecord& record, bool replace) = 0;
     // The client whose record holds this certificate; nullopt: none.
-    virtual Result<std::optional<std::string>> fingerprint_owner(const Fingerprint& fingerprint) = 0;
+    virtual Result<std::optional<std::string>> fingerprint_owner(
+        const Fingerprint& fingerprint) = 0;
     // Errc::unknown_client for an id no registry may hold, as for one absent.
     virtual Status erase(std::string_view id) = 0;
     // Every client and index entry (a replica rebuilding from its source).
