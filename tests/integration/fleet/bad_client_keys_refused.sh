@@ -12,12 +12,6 @@ admin_gen alice bob carol
 DIGEST_INTERVAL=1 start_host 1
 wait_on_host 1 valid bob_token 10
 
-# As the servers read the registry: its group, through lookup.idx.
-group_verify() {
-    setpriv --reuid=nobody --regid=mosquitto --clear-groups \
-        "$KEYTOOL" --registry "$(host_dir "$1")" verify - <"$2" >/dev/null 2>&1
-}
-group_refuses() { ! group_verify "$@"; }
 
 evil=$'/keyauth/clients/ev\nil\e[2J'
 etcdctl --endpoints "$ETCD" put /keyauth/clients/ garbage >/dev/null

@@ -13,11 +13,6 @@ admin_gen alice bob zed
 DIGEST_INTERVAL=2 start_host 1
 wait_on_host 1 valid bob_token 10
 
-group_verify() {
-    setpriv --reuid=nobody --regid=mosquitto --clear-groups \
-        "$KEYTOOL" --registry "$(host_dir "$1")" verify - <"$2" >/dev/null 2>&1
-}
-group_refuses() { ! group_verify "$@"; }
 host_ids() { keytool --registry "$(host_dir "$1")" list --json | grep -o '"id": *"[^"]*"' | tr -d ' ' | sort | tr '\n' ' '; }
 
 # copy FROM TO: FROM's etcd value put at TO's key, as etcd holds it.
