@@ -129,7 +129,15 @@ keyauth::Result<std::vector<keyauth::ClientRecord>> list_fleet(const EtcdTarget&
     auto fleet = connect_fleet(target);
     if (!fleet)
         return fleet.error();
-    return (*fleet)->list();
+    auto records = (*fleet)->list();
+    // Said, not failed: the records every host holds are listed, and the
+    // operator learns which keys to mend or remove (etcdctl).
+    if (records && (*fleet)->refused() > 0)
+        std::fprintf(stderr,
+                     "keytool: %zu etcd record(s) refused and left out, as every host refuses "
+                     "them; the first: %s\n",
+                     (*fleet)->refused(), (*fleet)->refusal().c_str());
+    return records;
 }
 
 keyauth::Result<keyauth::FleetLastUse> read_fleet_last_use(const EtcdTarget& target,

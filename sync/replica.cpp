@@ -83,6 +83,44 @@ std::string decimal(std::int64_t value) {
     return std::to_string(value);
 }
 
+// Whatever etcd holds at a key that is not a client this registry can hold
+// (a bad id, a corrupt value, a certificate an earlier client holds) is
+// refused as a snapshot refuses it: said once, its id's copy here erased
+// (fail closed for it), and the batch goes on. Only the registry failing
+// fails the watcher: one bad record must not stop every change after it.
+void say_refused(std::string_view key, const std::string& why) {
+    log_line("etcd record %s refused: %s", keyauth::printable_fleet_key(key).c_str(), why.c_str());
+}
+
+Status erase_if_present(keyauth::RegistryWriter& writer, const std::string& id) {
+    Status erased = writer.erase(id);
+    if (!erased && erased.code() != Errc::unknown_client)
+        return erased;
+    return {};
+}
+
+// A certificate admits one client: of the records holding it, the first in
+// id order, as keyauth::FleetRecordFilter keeps from a snapshot; here the
+// registry's index names the one kept so far. A later one is refused; an
+// earlier one takes the certificate, and the client that held it is refused.
+Status put_first_claimant(keyauth::RegistryWriter& writer, const keyauth::ClientRecord& record) {
+    auto holder = writer.fingerprint_owner(record.credentials.certificate_fingerprint);
+    if (!holder)
+        return holder.error();
+    if (*holder && **holder != record.id) {
+        if (**holder < record.id) {
+            say_refused(keyauth::fleet_client_key(record.id),
+                        "its certificate is " + **holder + "'s, earlier in id order");
+            return erase_if_present(writer, record.id);
+        }
+        say_refused(keyauth::fleet_client_key(**holder),
+                    "its certificate is " + record.id + "'s too, earlier in id order");
+        if (Status s = writer.erase(**holder); !s)
+            return s;
+    }
+    return writer.put(record, true);
+}
+
 // Changes from etcd into one transaction: `at` moves to the last one's
 // revision; a new CA certificate is handed back, to be installed after the
 // commit.
@@ -95,23 +133,22 @@ Status apply_events(keyauth::RegistryWriter& writer, const std::vector<keyauth::
                 ca_cert = event.kv.value;
             continue;
         }
-        auto id = keyauth::fleet_client_id(event.kv.key);
-        if (!id)
+        if (!keyauth::is_fleet_client_key(event.kv.key))
             continue;
-        auto record = event.deleted ? Result<keyauth::ClientRecord>(
-                                          keyauth::make_error(Errc::unknown_client, "deleted"))
-                                    : keyauth::fleet_record(event.kv);
-        if (record) {
-            if (Status s = writer.put(*record, true); !s)
-                return s;
-            continue;
+        if (!event.deleted) {
+            auto record = keyauth::fleet_record(event.kv);
+            if (record) {
+                if (Status s = put_first_claimant(writer, *record); !s)
+                    return s;
+                continue;
+            }
+            say_refused(event.kv.key, record.error().message);
         }
-        // Deleted, or corrupt in etcd: absent here either way.
-        if (!event.deleted)
-            log_line("etcd record of %s refused: %s", id->c_str(), record.error().message.c_str());
-        Status erased = writer.erase(*id);
-        if (!erased && erased.code() != Errc::unknown_client)
-            return erased;
+        // Deleted, or refused: absent here either way (an invalid id never is).
+        if (auto id = keyauth::fleet_client_id(event.kv.key)) {
+            if (Status s = erase_if_present(writer, *id); !s)
+                return s;
+        }
     }
     return {};
 }
@@ -245,6 +282,7 @@ struct Replica::State {
     // The audit trail's lines for changes applied, made under `serving` and
     // sent without it (a slow syslog must not hold up the watcher).
     std::vector<keyauth::AuditEvent> audits;
+    std::string refused_ca_cert;  // etcd's, not installed (said once)
     // Last: stopped before the rest goes.
     std::unique_ptr<Watcher> watcher;
 
@@ -482,13 +520,17 @@ struct Replica::State {
         // once: the registry's group reads nothing else.
         record_contact(last_contact);
         if (snapshot.ca_cert) {
-            if (Status s = install_ca_certificate(options.layout, *snapshot.ca_cert); !s)
+            if (Status s = install_ca(*snapshot.ca_cert); !s)
                 return s;
         }
-        log_line("%s %zu clients at etcd revision %lld (cluster %s) in %.3f s%s", how,
+        log_line("%s %zu clients at etcd revision %lld (cluster %s) in %.3f s", how,
                  snapshot.clients, static_cast<long long>(revision), cluster_id.c_str(),
-                 std::chrono::duration<double>(load_time).count(),
-                 snapshot.refused ? " (some corrupt records left out)" : "");
+                 std::chrono::duration<double>(load_time).count());
+        for (const auto& [key, why] : snapshot.refusals)
+            log_line("etcd record %s refused: %s", key.c_str(), why.c_str());
+        if (snapshot.refused > snapshot.refusals.size())
+            log_line("and %zu more etcd records refused",
+                     snapshot.refused - snapshot.refusals.size());
         return {};
     }
 
@@ -969,9 +1011,8 @@ struct Replica::State {
         if (!writer)
             return writer.error();
         for (const std::string& id : ids) {
-            Status erased = (*writer)->erase(id);
-            if (!erased && erased.code() != Errc::unknown_client)
-                return erased;
+            if (Status s = erase_if_present(**writer, id); !s)
+                return s;
         }
         if (Status s = (*writer)->commit(); !s)
             return s;
@@ -1113,7 +1154,7 @@ struct Replica::State {
         metrics().changes_applied += client_changes(events);
         publish_state();
         if (ca_cert)
-            return install_ca_certificate(options.layout, *ca_cert);
+            return install_ca(*ca_cert);
         return {};
     }
 
@@ -1138,13 +1179,26 @@ struct Replica::State {
         metrics().last_contact = keyauth::unix_now();
         if (range->kvs.size() == 1 && range->kvs.front().mod_revision <= revision &&
             foreign(identity).empty()) {
-            if (Status s = install_ca_certificate(options.layout, range->kvs.front().value); !s)
+            if (Status s = install_ca(range->kvs.front().value); !s)
                 return s.error();
         }
         // Not while a change waits for writer.lock: the host is behind.
         if (!busy_since)
             record_contact_if_due(keyauth::unix_now());
         return identity;
+    }
+
+    // etcd's CA certificate for the servers; one they could not load is
+    // said once (the heartbeat reads it again and again) and not installed.
+    Status install_ca(const std::string& pem) {
+        Status installed = install_ca_certificate(options.layout, pem);
+        if (installed.code() != Errc::invalid_argument)
+            return installed;
+        if (pem != refused_ca_cert) {
+            refused_ca_cert = pem;
+            log_line("%s", installed.error().message.c_str());
+        }
+        return {};
     }
 
     // Contact at `now` and the revision the clients stand at, into the file

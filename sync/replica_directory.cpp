@@ -14,7 +14,10 @@
 #include <filesystem>
 #include <memory>
 
+#include <openssl/x509v3.h>
+
 #include "keyauth/files.hpp"
+#include "keyauth/x509_identity.hpp"
 #include "keyauth/staged_files.hpp"
 #include "keyauth/writer_lock.hpp"
 
@@ -279,10 +282,39 @@ keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& l
     return fd;
 }
 
+namespace {
+
+// What the servers will load as their CA: one PEM certificate of a CA,
+// nothing but white space around it.
+Status check_ca_certificate(std::string_view pem) {
+    static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+    static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+    static constexpr std::string_view kSpace = " \t\r\n";
+    const std::size_t begin = pem.find_first_not_of(kSpace);
+    const std::size_t end = pem.find(kEnd);
+    if (begin == std::string_view::npos || pem.substr(begin, kBegin.size()) != kBegin ||
+        end == std::string_view::npos)
+        return make_error(Errc::invalid_argument, "not a PEM certificate");
+    if (pem.find_first_not_of(kSpace, end + kEnd.size()) != std::string_view::npos)
+        return make_error(Errc::invalid_argument, "more than one certificate");
+    auto certificate = keyauth::parse_certificate_pem(pem.substr(begin, end + kEnd.size() - begin));
+    if (!certificate)
+        return make_error(Errc::invalid_argument, certificate.error().message);
+    if (X509_check_ca(certificate->get()) < 1)
+        return make_error(Errc::invalid_argument, "not a CA certificate");
+    return {};
+}
+
+}  // namespace
+
 Status install_ca_certificate(const keyauth::RegistryLayout& layout, const std::string& pem) {
     auto current = keyauth::read_small_file(layout.ca_cert());
     if (current && *current == pem)
         return {};
+    if (Status s = check_ca_certificate(pem); !s)
+        return make_error(Errc::invalid_argument, "etcd's CA certificate refused (" +
+                                                      s.error().message + "): " + layout.ca_cert() +
+                                                      " kept as it is");
     return keyauth::write_file_exclusive(layout.ca_cert(), pem, 0644, true);
 }
 

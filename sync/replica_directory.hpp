@@ -54,7 +54,9 @@ void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
 // Refused at once, naming the holder's pid, if another one holds it.
 keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout);
 
-// Writes ca_cert.pem (0644) if its contents differ.
+// Writes ca_cert.pem (0644) if its contents differ; Errc::invalid_argument,
+// the file left as it is, unless they are one PEM certificate of a CA and
+// nothing more (the servers would fail to start on it, every host at once).
 keyauth::Status install_ca_certificate(const keyauth::RegistryLayout& layout,
                                        const std::string& pem);
 

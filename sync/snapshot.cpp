@@ -29,7 +29,8 @@ Status check_page(const keyauth::EtcdRange& page, std::int64_t at, const std::st
                                               ", behind the snapshot's " + std::to_string(at));
     for (const keyauth::EtcdKeyValue& kv : page.kvs) {
         if (kv.mod_revision > at)
-            return make_error(Errc::io_error, "etcd sent " + kv.key + " at revision " +
+            return make_error(Errc::io_error, "etcd sent " + keyauth::printable_fleet_key(kv.key) +
+                                                  " at revision " +
                                                   std::to_string(kv.mod_revision) +
                                                   " in a snapshot at " + std::to_string(at));
     }
@@ -113,6 +114,7 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
                                const std::function<Status(const keyauth::ClientRecord&)>& sink,
                                const std::function<Status()>& between_pages) {
     Snapshot snapshot;
+    keyauth::FleetRecordFilter filter;
     Windows windows(std::string(keyauth::kFleetPrefix),
                     keyauth::etcd_prefix_end(keyauth::kFleetPrefix), etcd.read_page());
     for (bool first = true;; first = false) {
@@ -138,11 +140,13 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
                 snapshot.fleet_id = kv.value;
                 continue;
             }
-            if (!keyauth::fleet_client_id(kv.key))
+            if (!keyauth::is_fleet_client_key(kv.key))
                 continue;
-            auto record = keyauth::fleet_record(kv);
+            auto record = filter.admit(kv);
             if (!record) {
-                ++snapshot.refused;
+                if (++snapshot.refused <= kRefusalsSaid)
+                    snapshot.refusals.emplace_back(keyauth::printable_fleet_key(kv.key),
+                                                   record.error().message);
                 continue;
             }
             if (Status s = sink(*record); !s)

@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "keyauth/client_record.hpp"
 #include "keyauth/etcd_client.hpp"
@@ -18,8 +20,13 @@ struct Snapshot {
     std::string fleet_id;  // empty: etcd holds none
     std::optional<std::string> ca_cert;
     std::size_t clients = 0;
-    std::size_t refused = 0;  // records that do not decode: left out, as absent
+    // Client records a host refuses (keyauth::FleetRecordFilter): left out,
+    // as absent; the first kRefusalsSaid of them to be said: the key (as a
+    // log may show it) and why.
+    std::size_t refused = 0;
+    std::vector<std::pair<std::string, std::string>> refusals;
 };
+inline constexpr std::size_t kRefusalsSaid = 10;
 
 // Everything under /keyauth/ at revision `at` (0: the revision the first
 // page is read at), each client record handed to `sink` in id order;

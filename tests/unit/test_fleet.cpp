@@ -33,6 +33,27 @@ void client_keys_and_only_them(void**) {
     assert_false(keyauth::fleet_client_id("/keyauth/ca_cert").has_value());
     assert_false(keyauth::fleet_client_id("/keyauth/clientsalice").has_value());
     assert_false(keyauth::fleet_client_id("/other/clients/alice").has_value());
+    // Under the prefix, but no registry may hold the id.
+    for (const char* key : {"/keyauth/clients/", "/keyauth/clients/a\nb", "/keyauth/clients/.x"}) {
+        assert_true(keyauth::is_fleet_client_key(key));
+        assert_false(keyauth::fleet_client_id(key).has_value());
+    }
+    assert_sv_equal(keyauth::printable_fleet_key("/keyauth/clients/a\n\x1b[2J"),
+                    "/keyauth/clients/a\\x0a\\x1b[2J");
+}
+
+// Read in id order, a certificate admits the first record holding it.
+void a_certificate_admits_the_first_record_holding_it(void**) {
+    const auto first = make_credentials(7, 10, 20);
+    const auto second = make_credentials(9, 10, 20);
+    keyauth::FleetRecordFilter filter;
+    assert_true(filter.admit(EtcdKeyValue{"/keyauth/clients/adam", encoded(first), 2, 2}).ok());
+    assert_false(filter.admit(EtcdKeyValue{"/keyauth/clients/", encoded(second), 2, 2}).ok());
+    assert_true(filter.admit(EtcdKeyValue{"/keyauth/clients/bob", encoded(second), 2, 2}).ok());
+    auto copy = filter.admit(EtcdKeyValue{"/keyauth/clients/zed", encoded(first), 2, 2});
+    assert_false(copy.ok());
+    assert_int_equal(static_cast<int>(copy.error().code),
+                     static_cast<int>(keyauth::Errc::already_exists));
 }
 
 void records_from_etcd_are_checked(void**) {
@@ -141,6 +162,7 @@ int main() {
         cmocka_unit_test(prefix_end_is_the_next_key),
         cmocka_unit_test(client_keys_and_only_them),
         cmocka_unit_test(records_from_etcd_are_checked),
+        cmocka_unit_test(a_certificate_admits_the_first_record_holding_it),
         cmocka_unit_test(digest_is_of_the_records_not_their_order),
         cmocka_unit_test(endpoints_are_urls),
         cmocka_unit_test(tls_and_user_options),

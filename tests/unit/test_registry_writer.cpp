@@ -82,6 +82,62 @@ void erase_of_unknown_client_is_refused(void**) {
     assert_sv_equal(status.error().message, "no client ghost");
 }
 
+// An id no registry may hold (the empty one LMDB itself refuses with
+// MDB_BAD_VALSIZE) is answered as absent, never asked of LMDB.
+void invalid_ids_are_unknown_not_errors(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    auto registry = temp.open(OpenMode::read_write);
+    ClientCredentials found;
+    for (const std::string& id : {std::string(), std::string("a\nb"), std::string(600, 'x')}) {
+        assert_code(registry->find(id, found), Errc::unknown_client);
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_code((*writer)->find(id, found), Errc::unknown_client);
+        assert_code((*writer)->erase(id), Errc::unknown_client);
+        assert_ok((*writer)->commit());
+    }
+    assert_ok(registry->find("myapp01", found));
+}
+
+// A certificate admits one client: a put of another client's certificate is
+// refused before anything is written, and the transaction goes on.
+void a_certificate_another_client_holds_is_refused_writing_nothing(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "alice", kFirst) && put_client(w, "bob", kSecond);
+    }));
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        auto owner = (*writer)->fingerprint_owner(kFirst.certificate_fingerprint);
+        assert_ok(owner);
+        assert_sv_equal(owner->value_or(""), "alice");
+        assert_false((*writer)->fingerprint_owner(kThird.certificate_fingerprint)->has_value());
+        // New, and replacing bob's: both refused, nothing of them written.
+        const keyauth::Status carol = (*writer)->put(ClientRecord{"carol", kFirst}, true);
+        assert_code(carol, Errc::already_exists);
+        assert_sv_equal(carol.error().message, "the certificate of carol is alice's");
+        assert_code((*writer)->put(ClientRecord{"bob", kFirst}, true), Errc::already_exists);
+        // alice's own again (a suspend, say) is hers.
+        assert_ok((*writer)->put(ClientRecord{"alice", kFirst}, true));
+        assert_ok((*writer)->put(ClientRecord{"dave", kThird}, false));
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    std::string id;
+    assert_code(registry->find("carol", found), Errc::unknown_client);
+    assert_ok(registry->find("bob", found));
+    assert_same_credentials(found, kSecond);
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "bob");
+    assert_ok(registry->find_by_fingerprint(kFirst.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "alice");
+    assert_int_equal(registry->list()->size(), 3);
+}
+
 void duplicate_is_refused_without_replace(void**) {
     TempRegistry temp;
     assert_true(write_registry(temp.path(),
@@ -484,6 +540,28 @@ void stale_fingerprint_index_entry_is_refused(void**) {
 }
 
 // keytool reads LMDB itself: an index entry naming no valid id is corrupt.
+// An index entry naming a client whose record holds another certificate
+// is stale: it names nobody, and a put of that certificate replaces it.
+void a_stale_fingerprint_entry_yields_to_a_put(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(),
+                               [](RegistryWriter& w) { return put_client(w, "myapp01", kFirst); }));
+    assert_true(
+        raw_put(temp.path(), "fingerprints", bytes_of(kSecond.certificate_fingerprint), "myapp01"));
+    auto registry = temp.open(OpenMode::read_write);
+    {
+        auto writer = registry->begin_write();
+        assert_ok(writer);
+        assert_false((*writer)->fingerprint_owner(kSecond.certificate_fingerprint)->has_value());
+        assert_ok((*writer)->put(ClientRecord{"myapp02", kSecond}, false));
+        assert_ok((*writer)->commit());
+    }
+    ClientCredentials found;
+    std::string id;
+    assert_ok(registry->find_by_fingerprint(kSecond.certificate_fingerprint, id, found));
+    assert_sv_equal(id, "myapp02");
+}
+
 void fingerprint_index_naming_an_invalid_id_is_corrupt(void**) {
     TempRegistry temp;
     assert_true(raw_put(temp.path(), "fingerprints", bytes_of(fingerprint_filled(0x99)), "../x"));
@@ -846,6 +924,8 @@ int main() {
         cmocka_unit_test(uncommitted_writes_are_rolled_back),
         cmocka_unit_test(erase_removes_client_and_fingerprint),
         cmocka_unit_test(erase_of_unknown_client_is_refused),
+        cmocka_unit_test(invalid_ids_are_unknown_not_errors),
+        cmocka_unit_test(a_certificate_another_client_holds_is_refused_writing_nothing),
         cmocka_unit_test(duplicate_is_refused_without_replace),
         cmocka_unit_test(replace_drops_the_old_fingerprint),
         cmocka_unit_test(put_refuses_invalid_ids),
@@ -863,6 +943,7 @@ int main() {
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_stops_the_writer_not_the_servers),
         cmocka_unit_test(stale_fingerprint_index_entry_is_refused),
+        cmocka_unit_test(a_stale_fingerprint_entry_yields_to_a_put),
         cmocka_unit_test(fingerprint_index_naming_an_invalid_id_is_corrupt),
         cmocka_unit_test(a_full_heap_moves_the_index_to_a_new_file_readers_follow),
         cmocka_unit_test(a_table_past_its_load_limit_moves_the_index_to_a_new_file),

@@ -60,6 +60,10 @@ Status open_tables(MDB_env* env, const std::string& dir, bool create, WriterEnvi
 
 Status read_credentials(MDB_txn* txn, MDB_dbi clients, std::string_view id,
                         ClientCredentials& out) {
+    // No registry holds such an id: never asked of LMDB (an empty key is
+    // an error there, not an absence).
+    if (!is_valid_client_id(id))
+        return make_error(Errc::unknown_client, "unknown client");
     MDB_val key = mdb_value(id.data(), id.size());
     MDB_val value{};
     const int rc = mdb_get(txn, clients, &key, &value);
@@ -493,14 +497,18 @@ class LmdbWriter final : public RegistryWriter {
         Status existing = find(record.id, old);
         if (existing.ok() && !replace)
             return make_error(Errc::already_exists, "client " + record.id + " already exists");
-        if (existing.ok()) {
+        if (!existing.ok() && existing.code() != Errc::unknown_client)
+            return existing;
+        // The certificate first: one another client's record holds refuses
+        // the put before anything is written.
+        const Fingerprint& fingerprint = record.credentials.certificate_fingerprint;
+        if (Status s = claim_fingerprint(fingerprint, record.id); !s)
+            return s;
+        if (existing.ok() && !(old.certificate_fingerprint == fingerprint)) {
             if (Status s = drop_fingerprint(old.certificate_fingerprint); !s)
                 return s;
-        } else if (existing.code() != Errc::unknown_client) {
-            return existing;
         }
         const auto encoded = encode_credentials(record.credentials);
-        const auto& fp = record.credentials.certificate_fingerprint.bytes;
         MDB_val key = mdb_value(record.id.data(), record.id.size());
         MDB_val value = mdb_value(encoded.data(), encoded.size());
         // After erase_all (a load or rebuild from etcd, in id order), each id
@@ -515,20 +523,34 @@ class LmdbWriter final : public RegistryWriter {
             rc = mdb_put(txn_.get(), impl_.lmdb.clients, &key, &value, 0);
         if (rc != 0)
             return lmdb_error(rc, "writing client " + record.id);
-        MDB_val fp_key = mdb_value(fp.data(), fp.size());
-        MDB_val owner = mdb_value(record.id.data(), record.id.size());
-        if (int rc = mdb_put(txn_.get(), impl_.lmdb.fingerprints, &fp_key, &owner,
-                             MDB_NOOVERWRITE);
-            rc != 0) {
-            return lmdb_error(rc, "indexing certificate of " + record.id);
-        }
         changed(record.id);
         if (impl_.filling && impl_.filled_map.start != 0 && ++puts_ % kPutsBetweenHandBacks == 0)
             hand_back(impl_.filled_map);
         return {};
     }
 
+    Result<std::optional<std::string>> fingerprint_owner(const Fingerprint& fingerprint) override {
+        MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
+        MDB_val value{};
+        const int rc = mdb_get(txn_.get(), impl_.lmdb.fingerprints, &key, &value);
+        if (rc == MDB_NOTFOUND)
+            return std::optional<std::string>();
+        if (rc != 0)
+            return lmdb_error(rc, "reading certificate index");
+        std::string owner(as_view(value));
+        ClientCredentials held;
+        Status read = read_credentials(txn_.get(), impl_.lmdb.clients, owner, held);
+        if (!read && read.code() != Errc::unknown_client)
+            return read.error();
+        // An entry naming a client whose record no longer holds it is stale.
+        if (!read || !(held.certificate_fingerprint == fingerprint))
+            return std::optional<std::string>();
+        return std::optional<std::string>(std::move(owner));
+    }
+
     Status erase(std::string_view id) override {
+        if (!is_valid_client_id(id))
+            return make_error(Errc::unknown_client, "no client: the id is invalid");
         ClientCredentials old;
         if (Status s = find(id, old); !s) {
             if (s.code() == Errc::unknown_client)
@@ -625,6 +647,29 @@ class LmdbWriter final : public RegistryWriter {
     void changed(std::string_view id) {
         if (!everything_ && !impl_.filling)
             changed_.emplace_back(id);
+    }
+
+    // Indexes the certificate as `id`'s, unless another client's record
+    // holds it (Errc::already_exists, nothing written); a stale entry is
+    // replaced, `id`'s own written again. NOOVERWRITE first: a fill
+    // searches the table once a client.
+    Status claim_fingerprint(const Fingerprint& fingerprint, const std::string& id) {
+        MDB_val key = mdb_value(fingerprint.bytes.data(), fingerprint.bytes.size());
+        MDB_val owner = mdb_value(id.data(), id.size());
+        int rc = mdb_put(txn_.get(), impl_.lmdb.fingerprints, &key, &owner, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
+            auto holder = fingerprint_owner(fingerprint);
+            if (!holder)
+                return holder.error();
+            if (*holder && **holder != id)
+                return make_error(Errc::already_exists,
+                                  "the certificate of " + id + " is " + **holder + "'s");
+            owner = mdb_value(id.data(), id.size());
+            rc = mdb_put(txn_.get(), impl_.lmdb.fingerprints, &key, &owner, 0);
+        }
+        if (rc != 0)
+            return lmdb_error(rc, "indexing certificate of " + id);
+        return {};
     }
 
     Status drop_fingerprint(const Fingerprint& fingerprint) {

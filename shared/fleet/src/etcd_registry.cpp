@@ -1,9 +1,11 @@
 #include "keyauth/etcd_registry.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "keyauth/hex.hpp"
 #include "keyauth/client_id.hpp"
+#include "keyauth/refusal_log.hpp"
 
 namespace keyauth {
 namespace {
@@ -112,22 +114,50 @@ std::string fleet_client_key(std::string_view client_id) {
     return std::string(kFleetClientsPrefix) + std::string(client_id);
 }
 
+bool is_fleet_client_key(std::string_view key) {
+    return key.substr(0, kFleetClientsPrefix.size()) == kFleetClientsPrefix;
+}
+
 std::optional<std::string> fleet_client_id(std::string_view key) {
-    if (key.substr(0, kFleetClientsPrefix.size()) != kFleetClientsPrefix)
+    if (!is_fleet_client_key(key))
         return std::nullopt;
-    return std::string(key.substr(kFleetClientsPrefix.size()));
+    const std::string_view id = key.substr(kFleetClientsPrefix.size());
+    if (!is_valid_client_id(id))
+        return std::nullopt;
+    return std::string(id);
+}
+
+std::string printable_fleet_key(std::string_view key) {
+    return printable_for_log(key, kFleetClientsPrefix.size() + kMaxClientIdLength);
 }
 
 Result<ClientRecord> fleet_record(const EtcdKeyValue& kv) {
-    auto id = fleet_client_id(kv.key);
-    if (!id)
-        return make_error(Errc::invalid_argument, "not a client key: " + kv.key);
+    if (!is_fleet_client_key(kv.key))
+        return make_error(Errc::invalid_argument,
+                          "not a client key: " + printable_fleet_key(kv.key));
     ClientRecord record;
-    record.id = std::move(*id);
+    record.id = kv.key.substr(kFleetClientsPrefix.size());
     if (Status s = check_client_id(record.id); !s)
-        return make_error(Errc::registry_corrupt, "etcd holds a bad client id");
+        return make_error(Errc::registry_corrupt,
+                          "etcd holds a bad client id (" + s.error().message + ")");
     if (!decode_credentials(kv.value, record.credentials))
         return make_error(Errc::registry_corrupt, "etcd record of " + record.id + " is corrupt");
+    return record;
+}
+
+std::size_t FleetRecordFilter::FingerprintHash::operator()(const Fingerprint& f) const noexcept {
+    // A SHA-256 digest: any of its words is as good a hash as the whole.
+    std::size_t word = 0;
+    std::memcpy(&word, f.bytes.data(), sizeof word);
+    return word;
+}
+
+Result<ClientRecord> FleetRecordFilter::admit(const EtcdKeyValue& kv) {
+    auto record = fleet_record(kv);
+    if (record && !claimed_.insert(record->credentials.certificate_fingerprint).second)
+        return make_error(Errc::already_exists,
+                          "its certificate (" + record->credentials.certificate_fingerprint.hex() +
+                              ") is an earlier client's, in id order");
     return record;
 }
 
@@ -165,6 +195,9 @@ Result<std::vector<ClientRecord>> EtcdRegistry::list() {
     // Every page at the first page's revision: etcd's header says its
     // current revision, not the one asked for, so it is taken once.
     std::int64_t at = 0;
+    FleetRecordFilter filter;
+    refused_ = 0;
+    first_refusal_.clear();
     for (;;) {
         auto page = client_->range(from, end, at, client_->read_page());
         if (!page)
@@ -172,10 +205,12 @@ Result<std::vector<ClientRecord>> EtcdRegistry::list() {
         if (at == 0)
             at = page->revision;
         for (const EtcdKeyValue& kv : page->kvs) {
-            auto record = fleet_record(kv);
-            if (!record)
-                return record.error();
-            records.push_back(std::move(*record));
+            auto record = filter.admit(kv);
+            if (record) {
+                records.push_back(std::move(*record));
+            } else if (refused_++ == 0) {
+                first_refusal_ = printable_fleet_key(kv.key) + ": " + record.error().message;
+            }
         }
         if (!page->more || page->kvs.empty())
             break;

@@ -167,6 +167,14 @@ host_verify() {
 }
 host_refuses() { ! host_verify "$@"; }
 
+# group_verify I TOKEN-FILE: as the servers read host I's registry (its
+# group, through lookup.idx).
+group_verify() {
+    setpriv --reuid=nobody --regid=mosquitto --clear-groups \
+        "$KEYTOOL" --registry "$(host_dir "$1")" verify - <"$2" >/dev/null 2>&1
+}
+group_refuses() { ! group_verify "$@"; }
+
 # wait_on_host I valid|refused TOKEN-FILE [SECONDS]
 wait_on_host() {
     if [ "$2" == valid ]; then

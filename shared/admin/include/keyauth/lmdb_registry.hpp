@@ -23,9 +23,14 @@ class RegistryWriter {
   public:
     virtual ~RegistryWriter() = default;
     virtual Status find(std::string_view id, ClientCredentials& out) = 0;
-    // Refused with Errc::already_exists unless replace; replacing drops the
-    // old certificate's fingerprint from the index.
+    // Refused with Errc::already_exists unless replace, and when another
+    // client's record holds the certificate (nothing written); replacing
+    // drops the old certificate's fingerprint from the index.
     virtual Status put(const ClientRecord& record, bool replace) = 0;
+    // The client whose record holds this certificate; nullopt: none.
+    virtual Result<std::optional<std::string>> fingerprint_owner(
+        const Fingerprint& fingerprint) = 0;
+    // Errc::unknown_client for an id no registry may hold, as for one absent.
     virtual Status erase(std::string_view id) = 0;
     // Every client and index entry (a replica rebuilding from its source).
     virtual Status erase_all() = 0;

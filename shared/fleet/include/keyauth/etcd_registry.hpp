@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <sodium.h>
@@ -45,10 +46,31 @@ inline constexpr std::string_view kReplicaHeldMeta = "fleet.held";
 bool exceeds_loss(std::size_t served, std::size_t lost, int max_loss_percent);
 
 std::string fleet_client_key(std::string_view client_id);
-// The id of a /keyauth/clients/<id> key; nullopt for any other key.
+// A key under /keyauth/clients/, whatever follows.
+bool is_fleet_client_key(std::string_view key);
+// The id of a /keyauth/clients/<id> key; nullopt for any other key and for
+// an id no registry may hold (check_client_id), which never reaches one.
 std::optional<std::string> fleet_client_id(std::string_view key);
 // A record from its etcd key and value, refused unless both are exact.
 Result<ClientRecord> fleet_record(const EtcdKeyValue& kv);
+// An etcd key as a log line may show it (etcd holds any bytes).
+std::string printable_fleet_key(std::string_view key);
+
+// Which of etcd's client records a host holds, read in id order (the
+// order etcd lists keys in): those fleet_record accepts whose certificate no
+// record before them holds. A certificate admits one client; every host
+// and the digest keep the same one whatever order the changes came in.
+class FleetRecordFilter {
+  public:
+    // The record, or why a host refuses it.
+    Result<ClientRecord> admit(const EtcdKeyValue& kv);
+
+  private:
+    struct FingerprintHash {
+        std::size_t operator()(const Fingerprint& f) const noexcept;
+    };
+    std::unordered_set<Fingerprint, FingerprintHash> claimed_;
+};
 
 // The registry of record: a ClientStore for reading, CAS for changing.
 class EtcdRegistry final : public ClientStore {
@@ -59,8 +81,12 @@ class EtcdRegistry final : public ClientStore {
     // A scan of every record: for administrators, not a request path.
     Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                ClientCredentials& out) override;
+    // The records a host holds (FleetRecordFilter); those it refuses are
+    // left out, counted, and the first one said by refusal().
     Result<std::vector<ClientRecord>> list() override;
     std::uint64_t generation() override;  // the last etcd revision seen
+    std::size_t refused() const { return refused_; }
+    const std::string& refusal() const { return first_refusal_; }
 
     // Publishes the CA certificate if etcd has none; refuses a different one,
     // so that one fleet has one CA.
@@ -83,6 +109,8 @@ class EtcdRegistry final : public ClientStore {
     std::unique_ptr<EtcdClient> client_;
     std::int64_t revision_ = 0;
     std::int64_t written_revision_ = 0;
+    std::size_t refused_ = 0;
+    std::string first_refusal_;
 };
 
 // As the one-host issue_client, with the registration a compare-and-swap in
