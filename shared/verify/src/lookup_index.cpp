@@ -121,20 +121,19 @@ LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerp
     return Found::garbage;
 }
 
-bool LookupIndex::for_each(
-    unsigned copy,
-    const std::function<void(std::string_view, const ClientCredentials&)>& visit) const {
+bool LookupIndex::for_each(unsigned copy, const std::function<bool(std::uint64_t slot)>& wanted,
+                           const SlotVisitor& visit) const {
     alignas(8) unsigned char record[kMaxRecordBytes];
     const std::uint64_t* table = file_.id_table(copy);
     for (std::uint64_t slot = 0; slot < file_.slots(); ++slot) {
         const std::uint64_t word = load_slot(table, slot);
-        if (word == 0)
+        if (word == 0 || !wanted(slot))
             continue;
         std::string_view id;
         ClientCredentials credentials;
         if (!file_.read_record(word, record, id, credentials))
             return false;
-        visit(id, credentials);
+        visit(slot, id, credentials);
     }
     return true;
 }

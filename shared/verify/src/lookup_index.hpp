@@ -46,10 +46,15 @@ class LookupIndex {
     void prefetch(unsigned copy, index_file::Probe from, std::size_t id_length) const;
     Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
                               ClientCredentials& out) const;
-    // Every client, in no particular order; false if something read was
-    // garbage.
-    bool for_each(unsigned copy,
-                  const std::function<void(std::string_view, const ClientCredentials&)>& visit) const;
+    // Slots per table: what a walk numbers its slots up to.
+    std::uint64_t slots() const { return file_.slots(); }
+    // Every client in slot order (no order of ids), with its slot; a slot
+    // wanted(slot) refuses is passed over without reading its record. False
+    // if something read was garbage.
+    using SlotVisitor =
+        std::function<void(std::uint64_t slot, std::string_view, const ClientCredentials&)>;
+    bool for_each(unsigned copy, const std::function<bool(std::uint64_t slot)>& wanted,
+                  const SlotVisitor& visit) const;
     // A newer file has replaced this one: reopen.
     bool retired() const {
         return file_.header()->retired.load(std::memory_order_relaxed) != 0;
