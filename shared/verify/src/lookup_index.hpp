@@ -48,12 +48,13 @@ class LookupIndex {
                               ClientCredentials& out) const;
     // Slots per table: what a walk numbers its slots up to.
     std::uint64_t slots() const { return file_.slots(); }
-    // Every client in slot order (no order of ids), with its slot; a slot
-    // wanted(slot) refuses is passed over without reading its record. False
-    // if something read was garbage.
+    // The clients of the slots to read, in slot order (no order of ids),
+    // each with its slot: next_wanted(slot) names the first slot at or
+    // after slot to read (slots() or more: none left). False if something
+    // read was garbage.
     using SlotVisitor =
         std::function<void(std::uint64_t slot, std::string_view, const ClientCredentials&)>;
-    bool for_each(unsigned copy, const std::function<bool(std::uint64_t slot)>& wanted,
+    bool for_each(unsigned copy, const std::function<std::uint64_t(std::uint64_t)>& next_wanted,
                   const SlotVisitor& visit) const;
     // A newer file has replaced this one: reopen.
     bool retired() const {

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "commit_sequence.hpp"
 #include "keyauth/client_id.hpp"
@@ -400,6 +401,7 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
         changed = tag != walked_state;
         return {};
     };
+    const auto every_slot = [](std::uint64_t slot) { return slot; };
     const auto visit_record = [&](const ClientRecord& record) {
         return visit(record.id, record.credentials);
     };
@@ -411,19 +413,18 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
         sample.clear();
         entries = index.entries(copy);
         if (entries <= capacity) {
-            return index.for_each(
-                copy, [](std::uint64_t) { return true; },
-                [&](std::uint64_t, std::string_view id, const ClientCredentials& c) {
-                                        held.offer(id, c);
-                });
+            return index.for_each(copy, every_slot,
+                                  [&](std::uint64_t, std::string_view id,
+                                      const ClientCredentials& c) { held.offer(id, c); });
         }
-        const std::uint64_t every = std::max<std::uint64_t>(
-            {1, capacity / 2 / kSamplesPerRange, entries / (kMaxWalkRanges * kSamplesPerRange)});
-        std::uint64_t full = 0;
+        // Every k-th slot, full or not (a table has more slots than records).
+        const std::uint64_t samples = std::min<std::uint64_t>(
+            kMaxWalkRanges * kSamplesPerRange, entries * kSamplesPerRange * 2 / capacity + 1);
+        const std::uint64_t every = std::max<std::uint64_t>(1, index.slots() / samples);
         return index.for_each(
-            copy, [&](std::uint64_t) { return full++ % every == 0; },
+            copy, [&](std::uint64_t slot) { return (slot + every - 1) / every * every; },
             [&](std::uint64_t, std::string_view id, const ClientCredentials&) {
-                                sample.emplace_back(id);
+                sample.emplace_back(id);
             });
     });
     if (!first)
@@ -446,7 +447,7 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
     Status numbered = one_pass([&](const LookupIndex& index, unsigned copy) {
         range_of.assign(index.slots(), 0);
         return index.for_each(
-            copy, [](std::uint64_t) { return true; },
+            copy, every_slot,
             [&](std::uint64_t slot, std::string_view id, const ClientCredentials&) {
                                 range_of[slot] = static_cast<std::uint8_t>(
                     1 + (std::upper_bound(bounds.begin(), bounds.end(), id) - bounds.begin()));
@@ -457,15 +458,22 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
 
     for (std::size_t step = 0; step <= bounds.size(); ++step) {
         const std::size_t range = backward ? bounds.size() - step : step;
-        const auto in_range = [&](std::uint64_t slot) {
-            return slot < range_of.size() && range_of[slot] == range + 1;
+        // memchr: a walk of 10^7 clients looks through its ~14 MB of range
+        // numbers once a range, 255 times.
+        const auto next_in_range = [&](std::uint64_t slot) -> std::uint64_t {
+            if (slot >= range_of.size())
+                return range_of.size();
+            const void* next = std::memchr(range_of.data() + slot, static_cast<int>(range + 1),
+                                           range_of.size() - slot);
+            return next == nullptr ? range_of.size()
+                                   : static_cast<const std::uint8_t*>(next) - range_of.data();
         };
         std::string last_visited;
         for (bool part_after = false;; part_after = true) {
             Status read = one_pass([&](const LookupIndex& index, unsigned copy) {
                 held.clear();
                 return index.for_each(
-                    copy, in_range,
+                    copy, next_in_range,
                     [&](std::uint64_t, std::string_view id, const ClientCredentials& c) {
                                                 if (!part_after || held.before(last_visited, id))
                             held.offer(id, c);
