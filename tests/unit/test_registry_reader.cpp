@@ -195,7 +195,8 @@ void a_commit_between_ranges_starts_the_walk_over(void**) {
                 seen.push_back(keyauth::ClientRecord{std::string(id), c});
                 if (start_overs == 1 && seen.size() == 100) {
                     assert_true(write_registry_in_child(temp.path(), [&](RegistryWriter& w) {
-                        return put_client(w, added, walked_credentials(kWalkedClients + backward)) &&
+                        return put_client(w, added,
+                                          walked_credentials(kWalkedClients + backward)) &&
                                w.erase(erased).ok();
                     }));
                 }

@@ -366,9 +366,10 @@ Status RegistryReader::scan(bool backward, const std::function<void()>& start_ov
         if (Status s = impl_->walk(backward, visit, changed); !s || !changed)
             return s;
     }
-    return make_error(Errc::io_error, "registry " + impl_->layout.dir + ": a commit was published during each of " +
-                                          std::to_string(kMaxWalks) +
-                                          " walks of lookup.idx: list again when fewer changes are made");
+    return make_error(Errc::io_error,
+                      "registry " + impl_->layout.dir + ": a commit was published during each of " +
+                          std::to_string(kMaxWalks) +
+                          " walks of lookup.idx: list again when fewer changes are made");
 }
 
 // A registry of at most walk_range clients is read whole in one pass.
@@ -449,7 +450,7 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
         return index.for_each(
             copy, every_slot,
             [&](std::uint64_t slot, std::string_view id, const ClientCredentials&) {
-                                range_of[slot] = static_cast<std::uint8_t>(
+                range_of[slot] = static_cast<std::uint8_t>(
                     1 + (std::upper_bound(bounds.begin(), bounds.end(), id) - bounds.begin()));
             });
     });
@@ -475,7 +476,7 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
                 return index.for_each(
                     copy, next_in_range,
                     [&](std::uint64_t, std::string_view id, const ClientCredentials& c) {
-                                                if (!part_after || held.before(last_visited, id))
+                        if (!part_after || held.before(last_visited, id))
                             held.offer(id, c);
                     });
             });
