@@ -49,10 +49,16 @@ class LookupIndex {
     void prefetch(unsigned copy, index_file::Probe from, std::size_t id_length) const;
     Found find_by_fingerprint(unsigned copy, const Fingerprint& fingerprint, std::string& id,
                               ClientCredentials& out) const;
-    // Every client, in no particular order; false if something read was
-    // garbage.
-    bool for_each(unsigned copy,
-                  const std::function<void(std::string_view, const ClientCredentials&)>& visit) const;
+    // Slots per table: what a walk numbers its slots up to.
+    std::uint64_t slots() const { return file_.slots(); }
+    // The clients of the slots to read, in slot order (no order of ids),
+    // each with its slot: next_wanted(slot) names the first slot at or
+    // after slot to read (slots() or more: none left). False if something
+    // read was garbage.
+    using SlotVisitor =
+        std::function<void(std::uint64_t slot, std::string_view, const ClientCredentials&)>;
+    bool for_each(unsigned copy, const std::function<std::uint64_t(std::uint64_t)>& next_wanted,
+                  const SlotVisitor& visit) const;
     // A newer file has replaced this one: reopen.
     bool retired() const {
         return file_.header()->retired.load(std::memory_order_relaxed) != 0;

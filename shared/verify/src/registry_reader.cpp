@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "commit_sequence.hpp"
 #include "keyauth/client_id.hpp"
@@ -24,6 +25,19 @@ constexpr int kOpenAttempts = 3;
 // commit takes at least a disk sync, so more than a few in a row means
 // something else moves the counter.
 constexpr int kMaxReads = 64;
+// A walk in id order of lookup.idx, a hash table, holds at most this many
+// records at once (~220 bytes each): a larger registry is walked in ranges
+// of ids, one pass over the table each.
+constexpr std::size_t kWalkRangeRecords = 64 * 1024;
+// A range is numbered in one byte a slot.
+constexpr std::size_t kMaxWalkRanges = 255;
+// Ids sampled per range to choose its bounds: a range then strays from its
+// expected size by about an eighth (1 / sqrt(64)), and a range that holds
+// more than a walk may is taken in parts.
+constexpr std::size_t kSamplesPerRange = 64;
+// A walk of several passes starts over when a commit is published between
+// two of them; one that meets a commit every time gives up.
+constexpr int kMaxWalks = 8;
 
 std::int64_t monotonic_millis() {
     timespec ts{};
@@ -37,6 +51,67 @@ Status unknown(LookupIndex::Found found, const char* what) {
     return make_error(Errc::unknown_client, what);
 }
 
+// The records offered that come first in a walk's order (at most capacity
+// of them), and how many were offered: a range of a walk, whole or a part.
+// Ordered through their positions: a record is ~220 bytes to move.
+class FirstInWalk {
+  public:
+    FirstInWalk(bool backward, std::size_t capacity) : backward_(backward), capacity_(capacity) {}
+
+    bool before(std::string_view a, std::string_view b) const { return backward_ ? b < a : a < b; }
+    void clear() {
+        records_.clear();
+        order_.clear();
+        offered_ = 0;
+    }
+    // Held as offered until full; then order_ is a max-heap in walk order
+    // (the last record held on top), whose top a record before it replaces.
+    void offer(std::string_view id, const ClientCredentials& credentials) {
+        ++offered_;
+        if (records_.size() < capacity_) {
+            order_.push_back(static_cast<std::uint32_t>(records_.size()));
+            records_.push_back(ClientRecord{std::string(id), credentials});
+            if (records_.size() == capacity_)
+                std::make_heap(order_.begin(), order_.end(), by_id());
+        } else if (before(id, records_[order_.front()].id)) {
+            std::pop_heap(order_.begin(), order_.end(), by_id());
+            ClientRecord& replaced = records_[order_.back()];
+            replaced.id.assign(id);
+            replaced.credentials = credentials;
+            std::push_heap(order_.begin(), order_.end(), by_id());
+        }
+    }
+    bool all_held() const { return offered_ <= capacity_; }
+    // Once, after the pass: visit(record) in walk order while it returns
+    // true; the last record visited (null if none).
+    template <class Visit>
+    const ClientRecord* visit_sorted(Visit&& visit) {
+        std::sort(order_.begin(), order_.end(), by_id());
+        const ClientRecord* last = nullptr;
+        for (std::uint32_t at : order_) {
+            last = &records_[at];
+            if (!visit(*last))
+                break;
+        }
+        return last;
+    }
+
+  private:
+    struct ById {
+        const FirstInWalk* walk;
+        bool operator()(std::uint32_t a, std::uint32_t b) const {
+            return walk->before(walk->records_[a].id, walk->records_[b].id);
+        }
+    };
+    ById by_id() const { return ById{this}; }
+
+    bool backward_;
+    std::size_t capacity_;
+    std::size_t offered_ = 0;
+    std::vector<ClientRecord> records_;
+    std::vector<std::uint32_t> order_;
+};
+
 }  // namespace
 
 struct RegistryReader::Impl {
@@ -48,6 +123,7 @@ struct RegistryReader::Impl {
     std::uint64_t reopen_count = 0;
     LookupCache cache;
     VerificationCache verified;
+    std::size_t walk_range = kWalkRangeRecords;
 
     Status open_files();
     Status ensure_current();
@@ -62,6 +138,10 @@ struct RegistryReader::Impl {
     // caller has made the reader current (ensure_current), once per lookup.
     template <class Lookup>
     Status read_index(std::uint64_t& tag, LookupIndex::Found& found, Lookup&& lookup);
+    // One walk of scan(); changed: a pass read another state than the
+    // first (a commit published meanwhile, or a file reopened), so what
+    // was visited is not one state's.
+    Status walk(bool backward, const ClientVisitor& visit, bool& changed);
     // A lookup the cache could not answer: read_index, then remember(tag)
     // what was found. Out of line: the cache hit stays short.
     template <class Lookup, class Remember>
@@ -285,34 +365,152 @@ Status RegistryReader::find_by_fingerprint(const Fingerprint& fingerprint, std::
         "unknown certificate");
 }
 
-// lookup.idx is a hash table: ordered once sorted.
+// lookup.idx is a hash table: a registry of one range is read whole and
+// sorted; a larger one is walked range by range (see walk), each range read
+// by a pass of its own over the same published state.
 Status RegistryReader::scan(bool backward, const std::function<void()>& start_over,
                             const ClientVisitor& visit) {
     if (Status s = impl_->ensure_current(); !s)
         return s;
-    std::vector<ClientRecord> records;
-    std::uint64_t tag = 0;
-    LookupIndex::Found found = LookupIndex::Found::no;
-    Status listed =
-        impl_->read_index(tag, found, [&](const LookupIndex& index, unsigned copy) {
-            records.clear();  // a retry starts over
-            const bool whole =
-                index.for_each(copy, [&](std::string_view id, const ClientCredentials& c) {
-                    records.push_back(ClientRecord{std::string(id), c});
-                });
+    for (int walk = 0; walk < kMaxWalks; ++walk) {
+        start_over();
+        bool changed = false;
+        if (Status s = impl_->walk(backward, visit, changed); !s || !changed)
+            return s;
+    }
+    return make_error(Errc::io_error,
+                      "registry " + impl_->layout.dir + ": a commit was published during each of " +
+                          std::to_string(kMaxWalks) +
+                          " walks of lookup.idx: list again when fewer changes are made");
+}
+
+// A registry of at most walk_range clients is read whole in one pass.
+// Else a first pass samples its ids: the records of every k-th full slot
+// of a table whose order is a keyed hash's (a uniform sample no choice of
+// ids can skew), whose quantiles bound up to kMaxWalkRanges ranges of about
+// half walk_range each. A second pass numbers each slot with its record's
+// range (a byte a slot); then one pass per range reads only that range's
+// records, holds them, sorts and visits them. A range holding more than
+// walk_range records (a sample far off) is taken in parts: the first
+// walk_range, then those after the last visited. Every pass goes through
+// read_index and must read the state the first read: else the walk is not
+// one state's, and scan starts over.
+Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, bool& changed) {
+    const std::size_t capacity = std::max<std::size_t>(walk_range, 1);
+    FirstInWalk held(backward, capacity);
+    std::uint64_t walked_state = 0;
+    // One pass: pass(index, copy) reads, having reset what a retry redoes.
+    auto one_pass = [&](auto&& pass) -> Status {
+        std::uint64_t tag = 0;
+        LookupIndex::Found found = LookupIndex::Found::no;
+        Status read = read_index(tag, found, [&](const LookupIndex& index, unsigned copy) {
+            const bool whole = pass(index, copy);
             return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
         });
-    if (!listed)
-        return listed;
-    std::sort(records.begin(), records.end(), [&](const ClientRecord& a, const ClientRecord& b) {
-        return backward ? b.id < a.id : a.id < b.id;
+        if (!read)
+            return read;
+        if (walked_state == 0)
+            walked_state = tag;
+        changed = tag != walked_state;
+        return {};
+    };
+    const auto every_slot = [](std::uint64_t slot) { return slot; };
+    const auto visit_record = [&](const ClientRecord& record) {
+        return visit(record.id, record.credentials);
+    };
+
+    std::vector<std::string> sample;
+    std::uint64_t entries = 0;
+    Status first = one_pass([&](const LookupIndex& index, unsigned copy) {
+        held.clear();
+        sample.clear();
+        entries = index.entries(copy);
+        if (entries <= capacity) {
+            return index.for_each(copy, every_slot,
+                                  [&](std::uint64_t, std::string_view id,
+                                      const ClientCredentials& c) { held.offer(id, c); });
+        }
+        // Every k-th slot, full or not (a table has more slots than records).
+        const std::uint64_t samples = std::min<std::uint64_t>(
+            kMaxWalkRanges * kSamplesPerRange, entries * kSamplesPerRange * 2 / capacity + 1);
+        const std::uint64_t every = std::max<std::uint64_t>(1, index.slots() / samples);
+        return index.for_each(
+            copy, [&](std::uint64_t slot) { return (slot + every - 1) / every * every; },
+            [&](std::uint64_t, std::string_view id, const ClientCredentials&) {
+                sample.emplace_back(id);
+            });
     });
-    start_over();
-    for (const ClientRecord& record : records) {
-        if (!visit(record.id, record.credentials))
-            break;
+    if (!first)
+        return first;
+    if (entries <= capacity) {
+        held.visit_sorted(visit_record);
+        return {};
+    }
+
+    std::sort(sample.begin(), sample.end());
+    const std::size_t half_range = std::max<std::size_t>(capacity / 2, 1);
+    const std::size_t ranges = std::max<std::size_t>(
+        1, std::min<std::uint64_t>(kMaxWalkRanges, (entries + half_range - 1) / half_range));
+    std::vector<std::string> bounds;  // range r holds [bounds[r - 1], bounds[r])
+    for (std::size_t r = 1; r < ranges && !sample.empty(); ++r)
+        bounds.push_back(std::move(sample[r * sample.size() / ranges]));
+    std::vector<std::string>().swap(sample);
+
+    std::vector<std::uint8_t> range_of;  // per slot: 0 empty, else its range + 1
+    Status numbered = one_pass([&](const LookupIndex& index, unsigned copy) {
+        range_of.assign(index.slots(), 0);
+        return index.for_each(
+            copy, every_slot,
+            [&](std::uint64_t slot, std::string_view id, const ClientCredentials&) {
+                range_of[slot] = static_cast<std::uint8_t>(
+                    1 + (std::upper_bound(bounds.begin(), bounds.end(), id) - bounds.begin()));
+            });
+    });
+    if (!numbered || changed)
+        return numbered;
+
+    for (std::size_t step = 0; step <= bounds.size(); ++step) {
+        const std::size_t range = backward ? bounds.size() - step : step;
+        // memchr: a walk of 10^7 clients looks through its ~14 MB of range
+        // numbers once a range, 255 times.
+        const auto next_in_range = [&](std::uint64_t slot) -> std::uint64_t {
+            if (slot >= range_of.size())
+                return range_of.size();
+            const void* next = std::memchr(range_of.data() + slot, static_cast<int>(range + 1),
+                                           range_of.size() - slot);
+            return next == nullptr ? range_of.size()
+                                   : static_cast<const std::uint8_t*>(next) - range_of.data();
+        };
+        std::string last_visited;
+        for (bool part_after = false;; part_after = true) {
+            Status read = one_pass([&](const LookupIndex& index, unsigned copy) {
+                held.clear();
+                return index.for_each(
+                    copy, next_in_range,
+                    [&](std::uint64_t, std::string_view id, const ClientCredentials& c) {
+                        if (!part_after || held.before(last_visited, id))
+                            held.offer(id, c);
+                    });
+            });
+            if (!read || changed)
+                return read;
+            bool stopped = false;
+            const ClientRecord* last = held.visit_sorted([&](const ClientRecord& record) {
+                stopped = !visit_record(record);
+                return !stopped;
+            });
+            if (stopped)
+                return {};
+            if (held.all_held() || last == nullptr)
+                break;
+            last_visited = last->id;
+        }
     }
     return {};
+}
+
+void RegistryReader::set_walk_range(std::size_t records) {
+    impl_->walk_range = records;
 }
 
 Result<std::size_t> RegistryReader::count() {

@@ -21,8 +21,12 @@ class RegistryReader final : public LocalRegistry {
     Status find_while(std::string_view id, ClientCredentials& out, Meanwhile meanwhile) override;
     Status find_by_fingerprint(const Fingerprint& fingerprint, std::string& id,
                                ClientCredentials& out) override;
+    // In id order with at most set_walk_range records held at once (see
+    // registry_reader.cpp): a commit between two of its passes starts it over.
     Status scan(bool backward, const std::function<void()>& start_over,
                 const ClientVisitor& visit) override;
+    // The most records a walk holds at once (64 Ki; tests make it small).
+    void set_walk_range(std::size_t records);
     // The published copy's count of clients: no walk, no copy of a record.
     Result<std::size_t> count() override;
     std::uint64_t generation() override;
