@@ -47,9 +47,11 @@ constexpr long kBulkSilentSlices = 5;
 constexpr std::size_t kAnswerBytes = 8u << 20;
 constexpr std::size_t kAnswerBytesPerKey = 1024;
 constexpr std::size_t kWholeRangeAnswerBytes = 256u << 20;
-// One line of the watch stream is one response: the events of up to 1000
-// revisions, or of one `del --prefix` (~150 bytes a key: some 400 000).
-constexpr std::size_t kWatchLineBytes = 64u << 20;
+// A line of the watch stream has no cap: it is one response, all of a
+// revision's events (a `del --prefix` of a million clients: ~100 MB), and a
+// line cut would be watched again and cut again, the host stalled at that
+// revision while it still reported contact. A member streaming without end
+// is stopped by the unit's MemoryMax= instead.
 
 // libcurl's functions this client calls, bound from libcurl.so.4 on the first
 // connect: a keytool command without --etcd never loads libcurl and the
@@ -731,7 +733,6 @@ struct WatchState {
     // handed on at once (see deliver_received).
     std::vector<EtcdWatchBatch> received;
     bool stopped = false;
-    bool too_large = false;  // a line past kWatchLineBytes: the transfer was cut
     std::optional<Error> error;
 };
 
@@ -799,11 +800,6 @@ bool deliver_received(WatchState& state) {
 size_t watch_body(char* data, size_t size, size_t count, void* user) {
     auto& state = *static_cast<WatchState*>(user);
     // `pending` holds no newline between calls: what is left of a line.
-    if (size * count > kWatchLineBytes - std::min(kWatchLineBytes, state.pending.size()) &&
-        std::string_view(data, size * count).find('\n') == std::string_view::npos) {
-        state.too_large = true;
-        return 0;  // stops the transfer
-    }
     state.pending.append(data, size * count);
     std::size_t start = 0;
     for (std::size_t newline; (newline = state.pending.find('\n', start)) != std::string::npos;
@@ -902,12 +898,6 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
     libcurl().easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (state.stopped || ended_early)
         return {};
-    if (state.too_large) {
-        impl.current = (impl.current + 1) % impl.options.endpoints.size();
-        return make_error(Errc::io_error, "etcd " + endpoint + ": watch response cut at " +
-                                              mebibytes(kWatchLineBytes) +
-                                              ", more than one may hold");
-    }
     if (state.error) {
         if (state.error->message.find("auth") != std::string::npos)
             impl.token = SecretString();

@@ -58,8 +58,12 @@ std::string printable_fleet_key(std::string_view key);
 
 // Which of etcd's client records a host holds, read in id order (the
 // order etcd lists keys in): those fleet_record accepts whose certificate no
-// record before them holds. A certificate admits one client; every host
-// and the digest keep the same one whatever order the changes came in.
+// record before them holds. A certificate admits one client: a snapshot
+// (a load, a rebuild, the digest's etcd side) keeps the same one on every
+// host. The watcher judges from the host's own registry, which does not
+// remember the later claimants it refused: after the first claimant goes or
+// changes its certificate, a host may keep another one (or none) until its
+// next digest check rebuilds it.
 class FleetRecordFilter {
   public:
     // The record, or why a host refuses it.
