@@ -527,7 +527,7 @@ struct Replica::State {
                  snapshot.clients, static_cast<long long>(revision), cluster_id.c_str(),
                  std::chrono::duration<double>(load_time).count());
         for (const auto& [key, why] : snapshot.refusals)
-            log_line("etcd record %s refused: %s", key.c_str(), why.c_str());
+            say_refused(key, why);
         if (snapshot.refused > snapshot.refusals.size())
             log_line("and %zu more etcd records refused",
                      snapshot.refused - snapshot.refusals.size());

@@ -145,8 +145,7 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
             auto record = filter.admit(kv);
             if (!record) {
                 if (++snapshot.refused <= kRefusalsSaid)
-                    snapshot.refusals.emplace_back(keyauth::printable_fleet_key(kv.key),
-                                                   record.error().message);
+                    snapshot.refusals.emplace_back(kv.key, record.error().message);
                 continue;
             }
             if (Status s = sink(*record); !s)

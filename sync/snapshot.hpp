@@ -21,8 +21,8 @@ struct Snapshot {
     std::optional<std::string> ca_cert;
     std::size_t clients = 0;
     // Client records a host refuses (keyauth::FleetRecordFilter): left out,
-    // as absent; the first kRefusalsSaid of them to be said: the key (as a
-    // log may show it) and why.
+    // as absent; the first kRefusalsSaid of them to be said: the key (raw,
+    // as etcd holds it: escaped where it is said) and why.
     std::size_t refused = 0;
     std::vector<std::pair<std::string, std::string>> refusals;
 };
