@@ -251,14 +251,11 @@ int run(int argc, char** argv) {
     if (!publishing.files.empty() && !options.once)
         publisher = std::make_unique<keysync::LastUsePublisher>(publishing);
     // Ready once a revision is served: resumed from this host's replica, or
-    // first loaded from etcd. The loop asks should_stop() between its steps
-    // and every 20 ms while it waits: the watchdog's heartbeat.
+    // first loaded from etcd; the watchdog fed while the loop is alive.
     keysync::ServiceNotifier systemd;
     const std::shared_ptr<const keysync::SyncMetrics> state = options.metrics;
-    const keyauth::Status s = replica.run([&] {
-        systemd.loop_alive(state->applied_revision.load());
-        return stop_requested.load();
-    });
+    const keyauth::Status s = replica.run([] { return stop_requested.load(); },
+                                          [&] { systemd.loop_alive(state->applied_revision.load()); });
     systemd.stopping();
     if (!s) {
         std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());

@@ -229,12 +229,13 @@ struct Watcher {
 struct Replica::State {
     keyauth::EtcdClient& etcd;
     ReplicaOptions options;
-    // Asked between the pages of a whole read of etcd (a load, a rebuild, a
-    // digest: a minute at a million clients): run()'s should_stop, which is
-    // also systemd's watchdog heartbeat. A stop still waits for the read.
-    std::function<bool()> pulse = [] { return false; };
+    // run()'s loop_alive, called between the pages of a whole read of etcd
+    // too (a load, a rebuild, a digest: a minute at a million clients), so
+    // that systemd's watchdog sees the loop alive through it. A stop still
+    // waits for the read.
+    std::function<void()> loop_alive = [] {};
     Status between_pages() const {
-        pulse();
+        loop_alive();
         return {};
     }
     std::unique_ptr<keyauth::LmdbRegistry> registry;
@@ -1423,9 +1424,15 @@ Replica::Replica(keyauth::EtcdClient& etcd, ReplicaOptions options)
     : state_(std::make_unique<State>(etcd, std::move(options))) {}
 Replica::~Replica() = default;
 
-Status Replica::run(const std::function<bool()>& should_stop) {
+Status Replica::run(const std::function<bool()>& should_stop_asked,
+                    const std::function<void()>& loop_alive) {
     State& s = *state_;
-    s.pulse = should_stop;
+    s.loop_alive = loop_alive;
+    // Wherever the loop looks whether to stop, it is alive.
+    const auto should_stop = [&] {
+        loop_alive();
+        return should_stop_asked();
+    };
     auto followed = registry_behind_links(s.options.layout);
     if (!followed)
         return followed.error();

@@ -48,8 +48,13 @@ class Replica {
     ~Replica();
 
     // The loop. Returns when should_stop() says so (or, with once, when
-    // caught up); an error only for what retrying cannot mend.
-    keyauth::Status run(const std::function<bool()>& should_stop);
+    // caught up); an error only for what retrying cannot mend. loop_alive()
+    // is called every 20 ms while the loop waits, at each of its steps and
+    // between the pages of a whole read of etcd (a minute at a million
+    // clients): systemd's watchdog is fed from it, so it stops only when
+    // the loop hangs.
+    keyauth::Status run(const std::function<bool()>& should_stop,
+                        const std::function<void()>& loop_alive);
 
     // Local digest against etcd's at the stored revision: true if equal.
     keyauth::Result<bool> check(std::string& report);
