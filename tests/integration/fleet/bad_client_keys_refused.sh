@@ -5,13 +5,7 @@
 # loads the rest; the digest check skips what the hosts refuse (no rebuild);
 # keytool --etcd list lists the rest and says how many it left out.
 source "$FLEET_LIB"
-MEMBERS=(1)
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice bob carol
-DIGEST_INTERVAL=1 start_host 1
-wait_on_host 1 valid bob_token 10
-
+start_one_host_fleet 1 alice bob carol
 
 evil=$'/keyauth/clients/ev\nil\e[2J'
 etcdctl --endpoints "$ETCD" put /keyauth/clients/ garbage >/dev/null
@@ -19,11 +13,7 @@ etcdctl --endpoints "$ETCD" put "$evil" garbage >/dev/null
 etcdctl --endpoints "$ETCD" put /keyauth/clients/carol garbage >/dev/null
 etcdctl --endpoints "$ETCD" del /keyauth/clients/ >/dev/null
 etcdctl --endpoints "$ETCD" put /keyauth/clients/ again >/dev/null
-admin del bob >/dev/null
-wait_until 10 "bob (deleted in etcd after the bad keys) refused on host 1 as the servers read it" \
-    group_refuses 1 bob_token
-kill -0 "${SYNC_PID[1]}" 2>/dev/null || fail "keyauth-sync died: $(tail -n 5 "$WORK/sync1.log")"
-group_verify 1 alice_token || fail "alice refused on host 1"
+del_bob_reaches_host_1 "the bad keys"
 group_refuses 1 carol_token || fail "carol (corrupt in etcd) still admitted on host 1"
 log=$(cat "$WORK/sync1.log")
 expect_contains "$log" "etcd record /keyauth/clients/ refused: etcd holds a bad client id (client id is empty)" \

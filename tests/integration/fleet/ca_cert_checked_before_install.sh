@@ -4,12 +4,7 @@
 # certificate) are refused, said once, and the file kept; keyauth-sync goes
 # on applying changes, and a good CA certificate is installed.
 source "$FLEET_LIB"
-MEMBERS=(1)
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice bob carol dave
-start_host 1
-wait_on_host 1 valid bob_token 10
+start_one_host_fleet 30 alice bob carol dave
 ca=$(host_dir 1)/ca_cert.pem
 cp "$ca" "$WORK/fleet_ca.pem"
 

@@ -6,12 +6,7 @@
 # them reaches the host, a new host loads the same clients, the digest
 # check agrees, and when adam goes zed comes back (the next digest check).
 source "$FLEET_LIB"
-MEMBERS=(1)
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice bob zed
-DIGEST_INTERVAL=2 start_host 1
-wait_on_host 1 valid bob_token 10
+start_one_host_fleet 2 alice bob zed
 
 host_ids() { keytool --registry "$(host_dir "$1")" list --json | grep -o '"id": *"[^"]*"' | tr -d ' ' | sort | tr '\n' ' '; }
 
@@ -30,11 +25,7 @@ PY
 }
 copy alice carol
 copy zed adam
-admin del bob >/dev/null
-wait_until 10 "bob (deleted in etcd after the copies) refused on host 1 as the servers read it" \
-    group_refuses 1 bob_token
-kill -0 "${SYNC_PID[1]}" 2>/dev/null || fail "keyauth-sync died: $(tail -n 5 "$WORK/sync1.log")"
-group_verify 1 alice_token || fail "alice refused on host 1"
+del_bob_reaches_host_1 "the copies"
 group_refuses 1 zed_token || fail "zed (its certificate adam's, earlier in id order) admitted on host 1"
 expect_eq "$(host_ids 1)" '"id":"adam" "id":"alice" ' "host 1's clients"
 log=$(cat "$WORK/sync1.log")

@@ -138,6 +138,33 @@ start_fleet() {
     [ -n "$FLEET_ID" ] || fail "no fleet id in etcd after init"
 }
 
+# start_one_host_fleet DIGEST-INTERVAL ID...: a one-member etcd cluster,
+# the fleet initialized, each ID registered (bob among them), host 1 kept by
+# keyauth-sync checking its digest every DIGEST-INTERVAL s, bob loaded there:
+# the start of the tests that put in etcd what the hosts refuse.
+start_one_host_fleet() {
+    local interval=$1
+    shift
+    MEMBERS=(1)
+    start_etcd_cluster
+    admin init >/dev/null || fail "admin init"
+    admin_gen "$@"
+    DIGEST_INTERVAL=$interval start_host 1
+    wait_on_host 1 valid bob_token 10
+}
+
+# del_bob_reaches_host_1 AFTER-WHAT: bob deleted in etcd after what a test
+# put there is refused on host 1 as the servers read it, keyauth-sync still
+# up and alice still admitted (one bad record must not stop the changes
+# after it).
+del_bob_reaches_host_1() {
+    admin del bob >/dev/null || fail "admin del bob"
+    wait_until 10 "bob (deleted in etcd after $1) refused on host 1 as the servers read it" \
+        group_refuses 1 bob_token
+    kill -0 "${SYNC_PID[1]}" 2>/dev/null || fail "keyauth-sync died: $(tail -n 5 "$WORK/sync1.log")"
+    group_verify 1 alice_token || fail "alice refused on host 1"
+}
+
 # ---- hosts ------------------------------------------------------------------
 
 host_dir() { echo "$WORK/host$1"; }
