@@ -84,16 +84,26 @@ void exchange_on_next_openings(const TempRegistry& live, const TempRegistry& oth
     exchange.made = 0;
 }
 
-// The first opening (a fresh nginx worker's): the registry swapped in is
-// opened at once, not refused for the second until the next attempt.
-void a_swap_while_opening_is_followed_at_once(void**) {
+// The registry served ("old", kFirst) and the one a swap puts in its place
+// ("new", kSecond). A fixture, not locals: a failed assertion longjmps out
+// of the test, past any destructor, and the teardown still removes both.
+struct ServedAndReplacement {
     TempRegistry live;
     TempRegistry other;
-    assert_true(write_registry(live.path(),
-                               [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
-    assert_true(write_registry(other.path(),
-                               [](RegistryWriter& w) { return put_client(w, "new", kSecond); }));
-    exchange_on_next_openings(live, other, 1);
+    bool ready() const {
+        return write_registry(live.path(),
+                              [](RegistryWriter& w) { return put_client(w, "old", kFirst); }) &&
+               write_registry(other.path(),
+                              [](RegistryWriter& w) { return put_client(w, "new", kSecond); });
+    }
+};
+
+// The first opening (a fresh nginx worker's): the registry swapped in is
+// opened at once, not refused for the second until the next attempt.
+void a_swap_while_opening_is_followed_at_once(void** state) {
+    const ServedAndReplacement& registries = fixture_of<ServedAndReplacement>(state);
+    const TempRegistry& live = registries.live;
+    exchange_on_next_openings(live, registries.other, 1);
     auto opened = RegistryReader::open(live.path());
     assert_int_equal(exchange.made, 1);
     assert_ok(opened);
@@ -105,13 +115,10 @@ void a_swap_while_opening_is_followed_at_once(void**) {
 
 // A running server's reopen after a replacement: its lookups are answered,
 // not refused until the next replacement check 200 ms on.
-void a_swap_while_reopening_leaves_no_lookup_refused(void**) {
-    TempRegistry live;
-    TempRegistry other;
-    assert_true(write_registry(live.path(),
-                               [](RegistryWriter& w) { return put_client(w, "old", kFirst); }));
-    assert_true(write_registry(other.path(),
-                               [](RegistryWriter& w) { return put_client(w, "new", kSecond); }));
+void a_swap_while_reopening_leaves_no_lookup_refused(void** state) {
+    const ServedAndReplacement& registries = fixture_of<ServedAndReplacement>(state);
+    const TempRegistry& live = registries.live;
+    const TempRegistry& other = registries.other;
     auto reader = live.open_reader();
     assert_non_null(reader.get());
     ClientCredentials found;
@@ -145,8 +152,8 @@ void a_registry_changing_at_every_opening_is_refused_after_three(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_swap_while_opening_is_followed_at_once),
-        cmocka_unit_test(a_swap_while_reopening_leaves_no_lookup_refused),
+        unit_test_with(ServedAndReplacement, a_swap_while_opening_is_followed_at_once),
+        unit_test_with(ServedAndReplacement, a_swap_while_reopening_leaves_no_lookup_refused),
         cmocka_unit_test(a_registry_changing_at_every_opening_is_refused_after_three),
     };
     return run_group(tests);
