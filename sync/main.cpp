@@ -254,8 +254,9 @@ int run(int argc, char** argv) {
     // first loaded from etcd; the watchdog fed while the loop is alive.
     keysync::ServiceNotifier systemd;
     const std::shared_ptr<const keysync::SyncMetrics> state = options.metrics;
-    const keyauth::Status s = replica.run([] { return stop_requested.load(); },
-                                          [&] { systemd.loop_alive(state->applied_revision.load()); });
+    const keyauth::Status s =
+        replica.run([] { return stop_requested.load(); },
+                    [&] { systemd.loop_alive(state->applied_revision.load()); });
     systemd.stopping();
     if (!s) {
         std::fprintf(stderr, "keyauth-sync: %s\n", s.error().message.c_str());

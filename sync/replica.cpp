@@ -162,6 +162,13 @@ enum class Follow {
     // deletes only, the revision left as it was. A delete only ever refuses
     // more, so it is safe on any state; a put on a state missing history is not.
     deletes,
+    // HELD, the same store (its cluster and fleet id): its deletes still, a
+    // revision at a time, the revision left as it was, so that a revocation
+    // made while a host is held reaches it. Never a revision deleting more
+    // than --max-loss at once (the hold's own mass delete, seen again after
+    // a restart, or another), nothing from a new fleet id on, and no put: a
+    // held host admits nothing it did not admit before the hold.
+    held_deletes,
     // Another store, or none known: the registry served is left as it is.
     none,
 };
@@ -614,6 +621,10 @@ struct Replica::State {
         const auto started = Clock::now();
         Follow follow = rebuild_follow;
         rebuild_follow = Follow::none;
+        // Held: the retry goes on giving the registry served this store's
+        // deletes, whatever it decides.
+        if (!held.empty() && revision > 0)
+            follow = Follow::held_deletes;
         // Recording first, the snapshot's revision after (a linearizable
         // read): no change after that revision can be missed.
         if (Status s = start_recording(follow); !s)
@@ -624,7 +635,15 @@ struct Replica::State {
             return head.status();
         }
         const std::int64_t at = head->revision;
-        if (head->cluster_id != cluster_id)
+        const std::string head_fleet_id =
+            head->kvs.empty() ? std::string() : head->kvs.front().value;
+        if (head->cluster_id != cluster_id || head_fleet_id != fleet_id)
+            follow = Follow::none;
+        // Held deletes go on from where this copy or its watch stands: not
+        // in a store behind that (emptied and restored, keeping its cluster
+        // and fleet id), whose revisions there are other changes, and whose
+        // changes after `at` the rebuild must record.
+        if (follow == Follow::held_deletes && std::max(revision, watcher->from - 1) > at)
             follow = Follow::none;
         recording_at(at, follow);
         // What the rebuild would lose is counted against the clients served
@@ -701,7 +720,9 @@ struct Replica::State {
         if (!swapped_in) {
             if (!refusal.empty()) {
                 remove_rebuild_leftovers(options.layout);
-                watcher->mode = Follow::none;  // that store is not followed
+                // Another store is not followed; this copy's gives its
+                // deletes only until the hold ends.
+                watcher->mode = follow == Follow::none ? Follow::none : Follow::held_deletes;
                 return hold(refusal);
             }
             if (!built) {
@@ -731,6 +752,8 @@ struct Replica::State {
     // from the registry's revision, as `follow` says).
     Status start_recording(Follow follow) {
         if (!watcher) {
+            // Held deletes only once the store is known to be this copy's
+            // (recording_at).
             if (Status s = start_watcher(follow == Follow::all ? Follow::all : Follow::none); !s)
                 return s;
         }
@@ -747,16 +770,27 @@ struct Replica::State {
     // the watch starts again there and the registry served is left alone.
     void recording_at(std::int64_t at, Follow follow) {
         watcher->at = at;
-        if (follow == Follow::none) {
-            watcher->mode = Follow::none;
-            watcher->from = at + 1;
-            ++watcher->epoch;
-            watcher->take();
-            watcher->taken = 0;
-            watcher->recorded_through = 0;
-            watcher->busy_pause = std::chrono::milliseconds(0);  // the rebuild takes over
-            watcher->restart = true;
+        if (follow == Follow::held_deletes && watcher->mode != Follow::held_deletes) {
+            // Held, this copy's store, not followed so far (a restart): its
+            // deletes from the registry's revision on, the watch started again.
+            restart_watch(revision + 1, Follow::held_deletes);
+            return;
         }
+        if (follow == Follow::none)
+            restart_watch(at + 1, Follow::none);
+    }
+
+    // The watch started again at `from`, following as `mode` says: what the
+    // old one recorded or still delivers is dropped.
+    void restart_watch(std::int64_t from, Follow mode) {
+        watcher->mode = mode;
+        watcher->from = from;
+        ++watcher->epoch;
+        watcher->take();
+        watcher->taken = 0;
+        watcher->recorded_through = 0;
+        watcher->busy_pause = std::chrono::milliseconds(0);  // the rebuild takes over
+        watcher->restart = true;
     }
 
     void stop_recording() {
@@ -906,15 +940,29 @@ struct Replica::State {
         // comes before it in a joined batch is applied as ever (a del must
         // not wait for the operator behind it).
         const std::int64_t undecided = first_undecided(batch.events).revision;
-        const bool for_a_snapshot = undecided > 0 && (w.recording || w.mode != Follow::all);
+        // Held, the deletes only: what must not be decided is skipped there,
+        // the rest of the batch still applied.
+        const bool held_follow = w.mode == Follow::held_deletes;
+        const bool for_a_snapshot =
+            !held_follow && undecided > 0 && (w.recording || w.mode != Follow::all);
         const std::vector<keyauth::EtcdEvent> before =
             for_a_snapshot ? events_before(batch.events, undecided) : std::vector<keyauth::EtcdEvent>();
         const std::vector<keyauth::EtcdEvent>& events = for_a_snapshot ? before : batch.events;
         Status applied;
-        if (w.mode == Follow::all)
-            applied = apply(events);  // decides a fleet change and a mass delete itself
-        else if (w.mode == Follow::deletes)
+        bool another_fleet = false;
+        if (w.mode == Follow::all) {
+            std::int64_t held_at = 0;
+            applied = apply(events, held_at);  // decides a fleet change and a mass delete itself
+            if (applied && held_at > 0) {
+                // Held for this mass delete: the deletes after it still come.
+                w.mode = Follow::held_deletes;
+                applied = apply_held_deletes(events_after(events, held_at), another_fleet);
+            }
+        } else if (w.mode == Follow::deletes) {
             applied = apply_deletes(events);
+        } else if (held_follow) {
+            applied = apply_held_deletes(events, another_fleet);
+        }
         if (!applied && applied.code() == Errc::busy) {
             // Nothing is lost: the watch starts again where this batch did
             // (what a partial apply committed is below the revision and not
@@ -936,6 +984,13 @@ struct Replica::State {
         } else if (for_a_snapshot) {
             w.complete = false;
             w.mode = Follow::none;
+        } else if (w.mode == Follow::held_deletes) {
+            if (undecided > 0 && w.recording)
+                w.complete = false;  // not for a retried rebuild to catch up
+            if (another_fleet)
+                w.mode = Follow::none;  // another fleet: its deletes mean nothing here
+            if (!held_follow)
+                wake = true;  // held just now
         } else if (undecided > 0 && (must_rebuild || !held.empty())) {
             w.mode = Follow::none;  // another fleet, or held: nothing more until a rebuild
             wake = true;
@@ -1043,17 +1098,56 @@ struct Replica::State {
         if (options.accept_new_fleet)
             return {};
         std::size_t left = local_clients;
-        // The events of one revision come together.
         for (std::size_t i = 0; i < events.size();) {
             const std::int64_t at = events[i].kv.mod_revision;
-            std::size_t deleted = 0;
-            for (; i < events.size() && events[i].kv.mod_revision == at; ++i)
-                deleted += events[i].deleted && keyauth::fleet_client_id(events[i].kv.key) ? 1 : 0;
-            if (deleted >= 2 && keyauth::exceeds_loss(left, deleted, options.max_loss_percent))
+            const std::size_t deleted = client_deletes_of_revision(events, i);
+            if (is_mass_removal(left, deleted))
                 return {at, deleted, left};
             left -= std::min(left, deleted);
         }
         return {};
+    }
+
+    // The clients the revision of events[i] deletes; i moves past it (the
+    // events of one revision come together).
+    static std::size_t client_deletes_of_revision(const std::vector<keyauth::EtcdEvent>& events,
+                                                  std::size_t& i) {
+        const std::int64_t at = events[i].kv.mod_revision;
+        std::size_t deleted = 0;
+        for (; i < events.size() && events[i].kv.mod_revision == at; ++i)
+            deleted += events[i].deleted && keyauth::fleet_client_id(events[i].kv.key) ? 1 : 0;
+        return deleted;
+    }
+
+    bool is_mass_removal(std::size_t left, std::size_t deleted) const {
+        return deleted >= 2 && keyauth::exceeds_loss(left, deleted, options.max_loss_percent);
+    }
+
+    // Held (Follow::held_deletes): the deletes of `events`, a revision at a
+    // time, but for a revision deleting more than --max-loss at once (the
+    // hold's own, seen again after a restart, or another: skipped, as the
+    // hold keeps them), and nothing from a new fleet id on (`another_fleet`
+    // set). Applying a delete only ever refuses more; skipping one keeps the
+    // state the hold serves. Clients left only shrinks here (no put), so a
+    // mass delete is never judged smaller when seen again.
+    Status apply_held_deletes(const std::vector<keyauth::EtcdEvent>& events, bool& another_fleet) {
+        std::vector<keyauth::EtcdEvent> deletes;
+        std::size_t left = local_clients;
+        const std::int64_t new_fleet = fleet_change(events);
+        for (std::size_t i = 0; i < events.size();) {
+            const std::size_t first = i;
+            if (new_fleet != 0 && events[i].kv.mod_revision >= new_fleet) {
+                another_fleet = true;
+                break;
+            }
+            const std::size_t deleted = client_deletes_of_revision(events, i);
+            if (is_mass_removal(left, deleted))
+                continue;
+            left -= std::min(left, deleted);
+            deletes.insert(deletes.end(), events.begin() + static_cast<std::ptrdiff_t>(first),
+                           events.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        return apply_deletes(deletes);
     }
 
     std::string mass_removal_refusal(const MassRemoval& mass) const {
@@ -1091,6 +1185,16 @@ struct Replica::State {
         return {mass.revision, false, mass};
     }
 
+    static std::vector<keyauth::EtcdEvent> events_after(
+        const std::vector<keyauth::EtcdEvent>& events, std::int64_t revision) {
+        std::vector<keyauth::EtcdEvent> after;
+        for (const keyauth::EtcdEvent& event : events) {
+            if (event.kv.mod_revision > revision)
+                after.push_back(event);
+        }
+        return after;
+    }
+
     static std::vector<keyauth::EtcdEvent> events_before(
         const std::vector<keyauth::EtcdEvent>& events, std::int64_t revision) {
         std::vector<keyauth::EtcdEvent> before;
@@ -1106,8 +1210,9 @@ struct Replica::State {
     // new watch or a rebuilt registry may, is not applied again). What
     // comes before a change this watcher must not decide (a new fleet id, a
     // mass delete) is applied first: joined with it, a del of its own must
-    // not wait for the operator.
-    Status apply(const std::vector<keyauth::EtcdEvent>& all) {
+    // not wait for the operator. `held_at`: the revision of the mass delete
+    // it held for (0: none).
+    Status apply(const std::vector<keyauth::EtcdEvent>& all, std::int64_t& held_at) {
         std::vector<keyauth::EtcdEvent> events;
         for (const keyauth::EtcdEvent& event : all) {
             if (event.kv.mod_revision > revision)
@@ -1124,7 +1229,10 @@ struct Replica::State {
             must_rebuild = true;
             return {};
         }
-        return hold(mass_removal_refusal(undecided.mass));
+        if (Status s = hold(mass_removal_refusal(undecided.mass)); !s)
+            return s;
+        held_at = undecided.revision;
+        return {};
     }
 
     // Events newer than the registry, in one transaction with their revision.
