@@ -721,8 +721,12 @@ struct Replica::State {
             if (!refusal.empty()) {
                 remove_rebuild_leftovers(options.layout);
                 // Another store is not followed; this copy's gives its
-                // deletes only until the hold ends.
-                watcher->mode = follow == Follow::none ? Follow::none : Follow::held_deletes;
+                // deletes only until the hold ends. A watch that stopped
+                // following meanwhile (a mass delete during the read) is
+                // started again from the registry's revision by the retry.
+                watcher->mode = follow == Follow::none || watcher->mode == Follow::none
+                                    ? Follow::none
+                                    : Follow::held_deletes;
                 return hold(refusal);
             }
             if (!built) {
