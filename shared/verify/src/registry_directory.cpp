@@ -187,11 +187,7 @@ bool permits(const struct stat& st, const ServerUser& user, const gid_t* groups,
     return (st.st_mode & other_bit) != 0;
 }
 
-}  // namespace
-
 Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
-    if (user.uid == 0)
-        return {};
     gid_t groups[64];
     int ngroups = 64;
     if (getgrouplist(user.name.c_str(), user.gid, groups, &ngroups) == -1)
@@ -208,9 +204,35 @@ Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
         const struct group* owner = getgrgid(st.st_gid);
         return make_error(Errc::permission_denied,
                           "\"" + path + "\" is not readable by \"" + user.name +
-                              "\" (its group is \"" + (owner ? owner->gr_name : "?") + "\")");
+                              "\" (its group is \"" + (owner ? owner->gr_name : "?") +
+                              "\"), the workers' user: give it that group with the \"user\" "
+                              "directive");
     }
     return {};
+}
+
+// Workers that own the registry could write it: the master's privilege
+// separation would be gone. (A master that is not root starts workers as
+// itself, the registry's owner or not: nothing to separate.)
+Status check_not_owned_by(const RegistryLayout& layout, const ServerUser& user) {
+    struct stat st {};
+    if (stat(layout.dir.c_str(), &st) != 0 || st.st_uid != user.uid)
+        return {};
+    return make_error(Errc::permission_denied,
+                      "\"" + layout.dir + "\" is owned by \"" + user.name +
+                          "\", the workers' user, who could then write it: make root (or the "
+                          "user keytool runs as) its owner, and give \"" + user.name +
+                          "\" its group");
+}
+
+}  // namespace
+
+Status check_fit_for_workers(const RegistryLayout& layout, const ServerUser& user) {
+    if (user.uid == 0)
+        return {};
+    if (Status s = check_not_owned_by(layout, user); !s)
+        return s;
+    return check_readable_by(layout, user);
 }
 
 Status check_registry_for_servers(std::string_view dir) {

@@ -48,6 +48,15 @@ expect_nginx_t_fails "a registry under a directory anyone may write" \
     "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
 pass "nginx -t: a registry under a directory others may write"
 
+# A registry www-data owns: its workers (and PHP-FPM beside them) could
+# write it. (The registry's own checks pass: only its owner writes it.)
+chmod 0755 "$WORK/webroot"
+chown -R www-data "$WORK/webroot/registry"
+expect_nginx_t_fails "a registry the workers' user owns" \
+    "keyauth registry \"$WORK/webroot/registry\" is owned by \"www-data\", the workers' user, who could then write it" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
+pass "nginx -t: a registry the workers' user owns"
+
 expect_nginx_t_fails "a grace that is no time" \
     '"keyauth_registry_error_grace" directive invalid value' \
     "keyauth_registry_error_grace soon;"
