@@ -146,15 +146,13 @@ ngx_http_keyauth_check_workers_access(ngx_conf_t *cf,
 
     /* the path is NUL-terminated: keyauth_registry_check() was given it */
 
-    if (keyauth_registry_check_readable_by((const char *) registry->path.data,
-                                           user, uid, gid, (char *) err,
-                                           sizeof(err))
+    if (keyauth_registry_check_workers_user((const char *) registry->path.data,
+                                            user, uid, gid, (char *) err,
+                                            sizeof(err))
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "keyauth registry %s, the workers' user: give it "
-                           "that group with the \"user\" directive",
-                           err);
+                           "keyauth registry %s", err);
         return NGX_ERROR;
     }
 

@@ -956,6 +956,58 @@ void a_registry_others_may_write_is_refused(void**) {
     assert_non_null(temp.open_reader().get());
 }
 
+// Who may write a directory above the registry may rename it away and put
+// their own in its place: refused as sshd refuses such a path, except for a
+// sticky directory (/tmp), where only an entry's owner renames it.
+void a_registry_under_a_directory_others_may_write_is_refused(void**) {
+    TempDir outer;
+    const std::string above = outer / "above";
+    const std::string registry = above + "/registry";
+    assert_int_equal(mkdir(above.c_str(), 0755), 0);
+    assert_int_equal(mkdir(registry.c_str(), 0750), 0);
+    assert_true(TempRegistry::create(registry));
+    assert_true(RegistryReader::open(registry).ok());
+
+    const auto refused_because = [&](const std::string& path, const char* why) {
+        auto writer = LmdbRegistry::open(path, OpenMode::read_write);
+        auto reader = RegistryReader::open(path);
+        return !writer.ok() && !reader.ok() && strstr(writer.error().message.c_str(), why) &&
+               strstr(reader.error().message.c_str(), why);
+    };
+    assert_int_equal(chmod(above.c_str(), 0777), 0);
+    assert_true(refused_because(registry, "writable by its group or others"));
+    assert_int_equal(chmod(above.c_str(), 0775), 0);
+    assert_true(refused_because(registry, "writable by its group or others"));
+    assert_int_equal(chmod(above.c_str(), 01777), 0);
+    assert_true(RegistryReader::open(registry).ok());
+    assert_true(LmdbRegistry::open(registry, OpenMode::read_write).ok());
+    assert_int_equal(chmod(above.c_str(), 0755), 0);
+
+    // Owned by someone else (nobody: uid 65534).
+    assert_int_equal(chown(above.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    assert_true(refused_because(registry, "owned by another user"));
+    assert_int_equal(chown(above.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
+
+    // The path as configured: a link in a directory others may write.
+    const std::string open_dir = outer / "open";
+    assert_int_equal(mkdir(open_dir.c_str(), 0777), 0);
+    assert_int_equal(chmod(open_dir.c_str(), 0777), 0);
+    const std::string link = open_dir + "/registry";
+    assert_int_equal(symlink(registry.c_str(), link.c_str()), 0);
+    assert_true(refused_because(link, "writable by its group or others"));
+
+    // The path the links lead to: a directory others may write on the way.
+    const std::string deep = open_dir + "/deep";
+    assert_int_equal(mkdir(deep.c_str(), 0755), 0);
+    const std::string moved = deep + "/registry";
+    assert_int_equal(rename(registry.c_str(), moved.c_str()), 0);
+    const std::string shortcut = outer / "shortcut";
+    assert_int_equal(symlink(deep.c_str(), shortcut.c_str()), 0);
+    assert_true(refused_because(shortcut + "/registry", "writable by its group or others"));
+    assert_int_equal(chmod(open_dir.c_str(), 0755), 0);
+    assert_true(RegistryReader::open(shortcut + "/registry").ok());
+}
+
 }  // namespace
 
 int main() {
@@ -984,6 +1036,7 @@ int main() {
         cmocka_unit_test(find_while_follows_a_grown_index),
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
+        cmocka_unit_test(a_registry_under_a_directory_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
         cmocka_unit_test(an_invalid_id_is_refused_before_the_index_is_read),

@@ -137,12 +137,12 @@ int keyauth_registry_check(const char* dir, char* err, size_t err_len) {
                        [&] { return keyauth::check_registry_for_servers(dir ? dir : ""); });
 }
 
-int keyauth_registry_check_readable_by(const char* dir, const char* user, unsigned uid,
-                                       unsigned gid, char* err, size_t err_len) {
+int keyauth_registry_check_workers_user(const char* dir, const char* user, unsigned uid,
+                                        unsigned gid, char* err, size_t err_len) {
     return status_to_c(err, err_len, [&] {
         const keyauth::ServerUser who{user ? user : "", static_cast<uid_t>(uid),
                                       static_cast<gid_t>(gid)};
-        return keyauth::check_readable_by(keyauth::RegistryLayout{dir ? dir : ""}, who);
+        return keyauth::check_fit_for_workers(keyauth::RegistryLayout{dir ? dir : ""}, who);
     });
 }
 

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "keyauth/files.hpp"
 #include "keyauth/registry.hpp"
@@ -41,8 +44,76 @@ Status check_file(const std::string& dir, const std::string& path, const char* n
                       "registry " + dir + ": " + std::strerror(errno));
 }
 
-// Someone who may write the directory or these files could swap in an index
-// or a counter of their own. Judged by readers and writers alike.
+namespace {
+
+// The directories above `path`, nearest first, as the path names them (the
+// current directory's for a relative path). Who may write one of them may
+// rename the registry away and put one of their own in its place.
+std::vector<std::string> ancestors_of(const std::string& path) {
+    std::string absolute = path;
+    if (absolute.empty() || absolute.front() != '/') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof cwd) == nullptr)
+            return {};
+        absolute = std::string(cwd) + "/" + absolute;
+    }
+    std::vector<std::string> above;
+    std::string::size_type end = absolute.find_last_not_of('/');
+    while (end != std::string::npos && end > 0) {
+        const std::string::size_type slash = absolute.rfind('/', end);
+        if (slash == std::string::npos)
+            break;
+        const std::string::size_type parent_end = absolute.find_last_not_of('/', slash);
+        above.push_back(parent_end == std::string::npos ? "/" : absolute.substr(0, parent_end + 1));
+        end = parent_end;
+    }
+    return above;
+}
+
+// As sshd's StrictModes for the path above a user's files: each directory
+// root's or the registry owner's, and none others may write, except a
+// sticky one (/tmp), where only an entry's owner may rename it.
+Status check_ancestor(const std::string& registry, const std::string& ancestor, uid_t owner) {
+    struct stat st {};
+    if (stat(ancestor.c_str(), &st) != 0)
+        return file_error(errno, ancestor);
+    if (st.st_uid != 0 && st.st_uid != owner) {
+        return make_error(Errc::permission_denied,
+                          "registry " + registry + ": " + ancestor +
+                              " is owned by another user (uid " + std::to_string(st.st_uid) +
+                              "), who could replace the registry: make root its owner, or move "
+                              "the registry");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        return make_error(Errc::permission_denied,
+                          "registry " + registry + ": " + ancestor +
+                              " is writable by its group or others, who could replace the "
+                              "registry: run chmod go-w " + ancestor);
+    }
+    return {};
+}
+
+// The path as configured and the one its links lead to: a link on the way
+// is as much the registry's as the directories it passes.
+Status check_ancestors(const std::string& registry, uid_t owner) {
+    std::vector<std::string> above = ancestors_of(registry);
+    char resolved[PATH_MAX];
+    if (realpath(registry.c_str(), resolved) != nullptr) {
+        for (std::string& real : ancestors_of(resolved))
+            above.push_back(std::move(real));
+    }
+    for (const std::string& ancestor : above) {
+        if (Status s = check_ancestor(registry, ancestor, owner); !s)
+            return s;
+    }
+    return {};
+}
+
+}  // namespace
+
+// Someone who may write the directory, a directory above it or these files
+// could swap in an index or a counter of their own. Judged by readers and
+// writers alike.
 Status check_only_owner_writes(const RegistryLayout& layout) {
     struct stat dir {};
     if (stat(layout.dir.c_str(), &dir) != 0)
@@ -52,6 +123,8 @@ Status check_only_owner_writes(const RegistryLayout& layout) {
                           "registry " + layout.dir +
                               " is writable by its group or others: run chmod go-w " + layout.dir);
     }
+    if (Status s = check_ancestors(layout.dir, dir.st_uid); !s)
+        return s;
     for (const std::string& path : layout.group_readable_files()) {
         struct stat file {};
         if (lstat(path.c_str(), &file) != 0)
@@ -114,11 +187,7 @@ bool permits(const struct stat& st, const ServerUser& user, const gid_t* groups,
     return (st.st_mode & other_bit) != 0;
 }
 
-}  // namespace
-
 Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
-    if (user.uid == 0)
-        return {};
     gid_t groups[64];
     int ngroups = 64;
     if (getgrouplist(user.name.c_str(), user.gid, groups, &ngroups) == -1)
@@ -135,9 +204,35 @@ Status check_readable_by(const RegistryLayout& layout, const ServerUser& user) {
         const struct group* owner = getgrgid(st.st_gid);
         return make_error(Errc::permission_denied,
                           "\"" + path + "\" is not readable by \"" + user.name +
-                              "\" (its group is \"" + (owner ? owner->gr_name : "?") + "\")");
+                              "\" (its group is \"" + (owner ? owner->gr_name : "?") +
+                              "\"), the workers' user: give it that group with the \"user\" "
+                              "directive");
     }
     return {};
+}
+
+// Workers that own the registry could write it: the master's privilege
+// separation would be gone. (A master that is not root starts workers as
+// itself, the registry's owner or not: nothing to separate.)
+Status check_not_owned_by(const RegistryLayout& layout, const ServerUser& user) {
+    struct stat st {};
+    if (stat(layout.dir.c_str(), &st) != 0 || st.st_uid != user.uid)
+        return {};
+    return make_error(Errc::permission_denied,
+                      "\"" + layout.dir + "\" is owned by \"" + user.name +
+                          "\", the workers' user, who could then write it: make root (or the "
+                          "user keytool runs as) its owner, and give \"" + user.name +
+                          "\" its group");
+}
+
+}  // namespace
+
+Status check_fit_for_workers(const RegistryLayout& layout, const ServerUser& user) {
+    if (user.uid == 0)
+        return {};
+    if (Status s = check_not_owned_by(layout, user); !s)
+        return s;
+    return check_readable_by(layout, user);
 }
 
 Status check_registry_for_servers(std::string_view dir) {

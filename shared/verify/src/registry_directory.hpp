@@ -33,9 +33,9 @@ struct ServerUser {
     uid_t uid = 0;
     gid_t gid = 0;  // primary; the supplementary groups come from the name
 };
-// Can that user enter the registry and read the files the servers map?
-// POSIX's classes: the owner's bits, else a group's, else others'. Files
-// that are missing are check_registry_directory()'s to judge.
-Status check_readable_by(const RegistryLayout& layout, const ServerUser& user);
+// Can that user enter the registry and read the files the servers map, and
+// not write them? POSIX's classes: the owner's bits, else a group's, else
+// others'. Files that are missing are check_registry_directory()'s to judge.
+Status check_fit_for_workers(const RegistryLayout& layout, const ServerUser& user);
 
 }  // namespace keyauth

@@ -33,6 +33,30 @@ expect_nginx_t_fails "a directory that is no registry" \
 [ ! -e "$WORK/empty/lock.mdb" ] || fail "nginx -t created files in the registry"
 pass "nginx -t: a directory that is not a registry"
 
+# A directory above the registry that www-data owns: PHP-FPM or a web app
+# running as www-data could rename the registry away and put its own there.
+mkdir "$WORK/webroot"
+cp -a "$KEYAUTH_REGISTRY" "$WORK/webroot/registry"
+chown www-data "$WORK/webroot"
+expect_nginx_t_fails "a registry under a directory www-data owns" \
+    "keyauth registry \"$WORK/webroot/registry\" cannot be used: registry $WORK/webroot/registry: $WORK/webroot is owned by another user (uid $(id -u www-data)), who could replace the registry" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
+chown root "$WORK/webroot"
+chmod 0777 "$WORK/webroot"
+expect_nginx_t_fails "a registry under a directory anyone may write" \
+    "$WORK/webroot is writable by its group or others, who could replace the registry: run chmod go-w $WORK/webroot" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
+pass "nginx -t: a registry under a directory others may write"
+
+# A registry www-data owns: its workers (and PHP-FPM beside them) could
+# write it. (The registry's own checks pass: only its owner writes it.)
+chmod 0755 "$WORK/webroot"
+chown -R www-data "$WORK/webroot/registry"
+expect_nginx_t_fails "a registry the workers' user owns" \
+    "keyauth registry \"$WORK/webroot/registry\" is owned by \"www-data\", the workers' user, who could then write it" \
+    "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
+pass "nginx -t: a registry the workers' user owns"
+
 expect_nginx_t_fails "a grace that is no time" \
     '"keyauth_registry_error_grace" directive invalid value' \
     "keyauth_registry_error_grace soon;"

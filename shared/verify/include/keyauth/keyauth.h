@@ -102,14 +102,15 @@ void keyauth_registry_close(keyauth_registry_t *registry);
 int keyauth_registry_check(const char *dir, char *err, size_t err_len);
 
 /*
- * Can the given user (with the given primary group and its supplementary
- * groups) read what a server reads in dir: the directory and the files in
- * it the servers map? For a master process that will start workers as that
- * user. Returns 0, or -1 with a one-line reason naming the file and its
- * group in err. Files that are missing are keyauth_registry_check()'s to
- * judge.
+ * Is dir fit for workers started as the given user (with the given primary
+ * group and its supplementary groups): can they read what a server reads
+ * (the directory and the files in it the servers map), and can they not
+ * write it (they do not own it)? For a master process that will start
+ * workers as that user. Returns 0, or -1 with a one-line reason naming the
+ * file (and its group) in err. Files that are missing are
+ * keyauth_registry_check()'s to judge.
  */
-int keyauth_registry_check_readable_by(const char *dir, const char *user, unsigned uid,
+int keyauth_registry_check_workers_user(const char *dir, const char *user, unsigned uid,
     unsigned gid, char *err, size_t err_len);
 
 /*
