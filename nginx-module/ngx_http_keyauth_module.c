@@ -17,10 +17,8 @@
 #include "ngx_http_keyauth_module.h"
 
 
-static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r)
-    NGX_HTTP_KEYAUTH_HOT;
-static ngx_int_t ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r)
-    NGX_HTTP_KEYAUTH_HOT;
+static ngx_int_t ngx_http_keyauth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r);
 static ngx_inline ngx_int_t ngx_http_keyauth_judge(ngx_http_request_t *r,
     keyauth_result_t *result, uint64_t *generation);
 static ngx_int_t ngx_http_keyauth_client_id_variable(ngx_http_request_t *r,
@@ -192,7 +190,6 @@ ngx_http_keyauth_judge(ngx_http_request_t *r, keyauth_result_t *result,
 static ngx_int_t
 ngx_http_keyauth_handler(ngx_http_request_t *r)
 {
-    const void *const            *hot;
     keyauth_result_t              local, *result, *grant;
     ngx_http_keyauth_ctx_t       *ctx;
     ngx_http_keyauth_srv_conf_t  *kscf;
@@ -204,29 +201,8 @@ ngx_http_keyauth_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
-
-    /*
-     * The lines the core's cache hit reads first (the reader, its state, the
-     * cache's key schedule), asked for together now: cold after the kernel's
-     * network path, each would otherwise be found missing only once the one
-     * pointing to it had arrived. They arrive while the context is made.
-     * Written out: a loop's count costs more instructions than the slots.
-     */
-
-    hot = kscf->registry->hot_lines;
-
-    ngx_http_keyauth_prefetch(hot[0]);
-    ngx_http_keyauth_prefetch(hot[1]);
-    ngx_http_keyauth_prefetch(hot[2]);
-    ngx_http_keyauth_prefetch(hot[3]);
-    ngx_http_keyauth_prefetch(hot[4]);
-    ngx_http_keyauth_prefetch(hot[5]);
-    ngx_http_keyauth_prefetch(hot[6]);
-    ngx_http_keyauth_prefetch(hot[7]);
-    ngx_http_keyauth_prefetch(hot[8]);
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+    kscf = ngx_http_get_module_srv_conf(r, ngx_http_keyauth_module);
 
     /*
      * one allocation for the context and the grant kept for the request's
@@ -357,8 +333,7 @@ ngx_http_keyauth_subrequest_handler(ngx_http_request_t *r)
 keyauth_registry_t *
 ngx_http_keyauth_open(ngx_log_t *log, ngx_http_keyauth_registry_t *registry)
 {
-    size_t  i;
-    char    err[NGX_MAX_ERROR_STR];
+    char  err[NGX_MAX_ERROR_STR];
 
     if (registry->handle) {
         return registry->handle;
@@ -384,14 +359,6 @@ ngx_http_keyauth_open(ngx_log_t *log, ngx_http_keyauth_registry_t *registry)
         registry->handle = NULL;
         registry->failed_at = ngx_time();
         return NULL;
-    }
-
-    for (i = keyauth_registry_hot_lines(registry->handle, registry->hot_lines,
-                                        NGX_HTTP_KEYAUTH_HOT_LINES);
-         i < NGX_HTTP_KEYAUTH_HOT_LINES;
-         i++)
-    {
-        registry->hot_lines[i] = registry;
     }
 
     return registry->handle;
@@ -644,12 +611,6 @@ ngx_http_keyauth_set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     registry->path = path;
-
-    /* nothing to prefetch until the registry is open */
-
-    for (i = 0; i < NGX_HTTP_KEYAUTH_HOT_LINES; i++) {
-        registry->hot_lines[i] = registry;
-    }
 
     registries = ngx_array_push(&kmcf->registries);
     if (registries == NULL) {

@@ -27,33 +27,9 @@
 #include <keyauth/keyauth.h>
 
 
-/*
- * What every request runs of the module (and of the core, hot_path.hpp):
- * in .text.hot, side by side, so that a request fetches keyauth's code from
- * a few adjacent lines of one page after the kernel's network path has
- * evicted it, not from a line in each of several pages.
- */
-#if (defined __GNUC__)
-#define NGX_HTTP_KEYAUTH_HOT  __attribute__((hot))
-#define ngx_http_keyauth_prefetch(p)  __builtin_prefetch(p)
-#else
-#define NGX_HTTP_KEYAUTH_HOT
-#define ngx_http_keyauth_prefetch(p)
-#endif
-
-
-/* as many as the core names (ngx_http_keyauth_handler() asks for each) */
-#define NGX_HTTP_KEYAUTH_HOT_LINES  9
-
-
 typedef struct {
     ngx_str_t                      path;    /* NUL-terminated */
     keyauth_registry_t            *handle;  /* per process, opened after fork */
-    /*
-     * what the core reads first on a cache hit, prefetched by each request;
-     * the slots the core leaves empty name this struct
-     */
-    const void                    *hot_lines[NGX_HTTP_KEYAUTH_HOT_LINES];
     keyauth_sweep_t                sweep;   /* the core's rule, per process */
     uint64_t                       generation;  /* read by this sweep */
     unsigned                       due:1;       /* in this sweep */
@@ -145,7 +121,7 @@ void ngx_http_keyauth_refusals_exit(void);
 /* ngx_http_keyauth_streams.c */
 keyauth_result_t *ngx_http_keyauth_track(ngx_http_request_t *r,
     ngx_http_keyauth_registry_t *registry, ngx_http_keyauth_ctx_t *ctx,
-    keyauth_result_t *grant) NGX_HTTP_KEYAUTH_HOT;
+    keyauth_result_t *grant);
 void ngx_http_keyauth_streams_init(ngx_cycle_t *cycle);
 typedef void (*ngx_http_keyauth_stream_visit_pt)(keyauth_result_t *grant,
     void *data);

@@ -24,10 +24,9 @@ static ngx_int_t ngx_http_keyauth_refuse(ngx_http_request_t *r,
     ngx_str_t *challenge);
 static void ngx_http_keyauth_log_overdue(ngx_event_t *ev);
 static ngx_int_t ngx_http_keyauth_precontent_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_keyauth_header_filter(ngx_http_request_t *r)
-    NGX_HTTP_KEYAUTH_HOT;
+static ngx_int_t ngx_http_keyauth_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_keyauth_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in) NGX_HTTP_KEYAUTH_HOT;
+    ngx_chain_t *in);
 
 
 static ngx_str_t  ngx_http_keyauth_invalid_token =
@@ -265,17 +264,9 @@ ngx_http_keyauth_header_filter(ngx_http_request_t *r)
 {
     ngx_http_keyauth_ctx_t  *ctx;
 
-    /*
-     * only nginx's own page for our refusal is replaced: a response that is
-     * no page of nginx's (err_status 0, an admitted request's) is passed on
-     * before the context is looked up
-     */
-
-    if (r->err_status == 0) {
-        return ngx_http_next_header_filter(r);
-    }
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_keyauth_module);
+
+    /* only nginx's own page for our refusal is replaced */
 
     if (ctx == NULL
         || ctx->status == 0

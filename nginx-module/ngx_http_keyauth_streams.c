@@ -24,7 +24,7 @@
 #define NGX_HTTP_KEYAUTH_SWEEP_INTERVAL  250
 
 
-static void ngx_http_keyauth_untrack(void *data) NGX_HTTP_KEYAUTH_HOT;
+static void ngx_http_keyauth_untrack(void *data);
 static void ngx_http_keyauth_sweep_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_keyauth_begin_sweeps(time_t now);
 static void ngx_http_keyauth_end_sweeps(ngx_log_t *log);

@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <cstdint>
 #include <cstring>
 
 #include "keyauth/authenticator.hpp"
@@ -245,34 +244,6 @@ void authenticate_says_whether_the_cache_answered(void** state) {
     assert_int_equal(authenticate(registry, request).cache, KEYAUTH_CACHE_NOT_CONSULTED);
 }
 
-// What nginx prefetches at a request's start: whole distinct lines, the
-// handle's among them, no more than the module's slots
-// (NGX_HTTP_KEYAUTH_HOT_LINES, 9: a slot short drops a line).
-void hot_lines_are_distinct_whole_lines(void** state) {
-    keyauth_registry_t* registry = registry_of(state);
-    const void* lines[16] = {};
-    const std::size_t count = keyauth_registry_hot_lines(registry, lines, 16);
-    assert_in_range(count, 2, 9);
-    bool handle_named = false;
-    for (std::size_t i = 0; i < count; ++i) {
-        const auto line = reinterpret_cast<std::uintptr_t>(lines[i]);
-        assert_int_equal(line % 64, 0);
-        for (std::size_t j = 0; j < i; ++j)
-            assert_ptr_not_equal(lines[i], lines[j]);
-        handle_named |= line == (reinterpret_cast<std::uintptr_t>(registry) & ~std::uintptr_t{63});
-    }
-    assert_true(handle_named);
-    // The same lines while it stays open, a verdict or not in between.
-    bearer(registry, "Bearer " + token_text("myapp01", kSecret));
-    const void* again[16] = {};
-    assert_int_equal(keyauth_registry_hot_lines(registry, again, 16), count);
-    assert_memory_equal(again, lines, count * sizeof lines[0]);
-    // max is respected; no registry, nothing.
-    const void* two[2] = {};
-    assert_int_equal(keyauth_registry_hot_lines(registry, two, 2), 2);
-    assert_int_equal(keyauth_registry_hot_lines(nullptr, lines, 16), 0);
-}
-
 }  // namespace
 
 int main() {
@@ -288,7 +259,6 @@ int main() {
         unit_test_with(Clients, authorization_len_is_what_counts),
         unit_test_with(Clients, authenticate_judges_a_request),
         unit_test_with(Clients, authenticate_says_whether_the_cache_answered),
-        unit_test_with(Clients, hot_lines_are_distinct_whole_lines),
         cmocka_unit_test(verdict_reasons_reach_c),
     };
     return run_group(tests);

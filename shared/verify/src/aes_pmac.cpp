@@ -5,8 +5,6 @@
 
 #include <sodium.h>
 
-#include "hot_path.hpp"
-
 #if defined(__x86_64__) && defined(__GNUC__)  // GCC and Clang
 #define KEYAUTH_AES_NI 1
 #include <wmmintrin.h>
@@ -112,10 +110,12 @@ KEYAUTH_AES_NI_CODE __m128i last_block(const std::uint8_t* bytes, std::size_t le
     return _mm_set_epi64x(static_cast<long long>(block >> 64), static_cast<long long>(block));
 }
 
-KEYAUTH_HOT_PATH KEYAUTH_AES_NI_CODE void tag_with_aes_ni(
-    const std::uint8_t (*round_keys)[16], const std::uint8_t (*offsets)[16], std::size_t ready,
-    const std::uint8_t (*l)[16], const std::uint8_t l_inverse[16], const std::uint8_t* bytes,
-    std::size_t length, std::uint8_t out[16]) {
+KEYAUTH_AES_NI_CODE void tag_with_aes_ni(const std::uint8_t (*round_keys)[16],
+                                         const std::uint8_t (*offsets)[16], std::size_t ready,
+                                         const std::uint8_t (*l)[16],
+                                         const std::uint8_t l_inverse[16],
+                                         const std::uint8_t* bytes, std::size_t length,
+                                         std::uint8_t out[16]) {
     // Every block but the last: block j (from 1) enciphered with offset
     // Delta_j = Delta_(j-1) ^ L(ntz(j)), the results summed. No block waits
     // for another's encryption: only the sum is chained, one xor each. The
@@ -189,7 +189,7 @@ void AesPmac::set_key(const Key& key) {
 #endif
 }
 
-KEYAUTH_HOT_PATH AesPmac::Tag AesPmac::tag(const std::uint8_t* bytes, std::size_t length) const {
+AesPmac::Tag AesPmac::tag(const std::uint8_t* bytes, std::size_t length) const {
     Tag tag;
 #ifdef KEYAUTH_AES_NI
     tag_with_aes_ni(round_keys_, offsets_, kOffsets, l_, l_inverse_, bytes, length, tag.data());

@@ -45,23 +45,13 @@ class AesPmac {
     // most: verification_cache.cpp asserts it) are loaded, not computed.
     static constexpr std::size_t kOffsets = 16;
 
-    // What tag() reads of the key for a message of up to `length` bytes
-    // whose last block is short: the round keys, then the offsets of its
-    // blocks but the last (one range).
-    template <class Lines>
-    void hot_lines(Lines& lines, std::size_t length) const {
-        const std::size_t blocks = length == 0 ? 0 : (length - 1) / 16;
-        lines.add(round_keys_, sizeof round_keys_);
-        lines.add(offsets_, (blocks < kOffsets ? blocks : kOffsets) * sizeof offsets_[0]);
-    }
-
   private:
     static constexpr std::size_t kRounds = 10;
     // L(i) for i < 32: block j's offset adds L(ntz(j)), j < 2^32.
     static constexpr std::size_t kLevels = 32;
     alignas(16) std::uint8_t round_keys_[kRounds + 1][16] = {};
-    alignas(16) std::uint8_t offsets_[kOffsets][16] = {};  // Delta_1 .. Delta_16
     alignas(16) std::uint8_t l_inverse_[16] = {};          // L(-1) = L · x^-1
+    alignas(16) std::uint8_t offsets_[kOffsets][16] = {};  // Delta_1 .. Delta_16
     alignas(16) std::uint8_t l_[kLevels][16] = {};         // L(i) = L · x^i
 };
 

@@ -9,14 +9,11 @@
 #include <type_traits>
 
 #include "keyauth/authenticator.hpp"
-#include "keyauth/client_id.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/refusal_log.hpp"
 #include "keyauth/registry_reader.hpp"
 #include "keyauth/revocation_sweep.hpp"
-#include "keyauth/token.hpp"
 #include "authenticate_http.hpp"
-#include "hot_path.hpp"
 #include "registry_directory.hpp"
 
 struct keyauth_registry_s {
@@ -131,19 +128,6 @@ int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err, 
     }
 }
 
-size_t keyauth_registry_hot_lines(keyauth_registry_t* registry, const void** lines, size_t max) {
-    // A Bearer header whose client id has up to 16 characters: a longer
-    // one reads its last offsets without a prefetch.
-    constexpr std::size_t kHeaderLength = std::string_view("Bearer ").size() + 16 +
-                                          keyauth::kMaxTokenLength - keyauth::kMaxClientIdLength;
-    if (registry == nullptr || lines == nullptr)
-        return 0;
-    keyauth::HotLines hot(lines, max);
-    hot.add(registry, sizeof *registry);
-    registry->registry->hot_lines(hot, kHeaderLength);
-    return hot.count();
-}
-
 void keyauth_registry_close(keyauth_registry_t* registry) {
     delete registry;
 }
@@ -162,9 +146,8 @@ int keyauth_registry_check_readable_by(const char* dir, const char* user, unsign
     });
 }
 
-KEYAUTH_HOT_PATH void keyauth_authenticate(keyauth_registry_t* registry,
-                                           const keyauth_request_t* request,
-                                           keyauth_result_t* result) {
+void keyauth_authenticate(keyauth_registry_t* registry, const keyauth_request_t* request,
+                          keyauth_result_t* result) {
     if (registry == nullptr || request == nullptr)
         return set_registry_error(result);
     keyauth::Requirements requirements;
@@ -289,7 +272,7 @@ void keyauth_sweep_init(keyauth_sweep_t* sweep, int64_t error_grace) {
     new (sweep->opaque) keyauth::RevocationSweep(error_grace);
 }
 
-KEYAUTH_HOT_PATH void keyauth_sweep_admitted(keyauth_sweep_t* sweep, int64_t not_after) {
+void keyauth_sweep_admitted(keyauth_sweep_t* sweep, int64_t not_after) {
     sweep_of(sweep).admitted(not_after);
 }
 

@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "commit_sequence.hpp"
-#include "hot_path.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/registry_layout.hpp"
 #include "lookup_cache.hpp"
@@ -115,18 +114,15 @@ class FirstInWalk {
 
 }  // namespace
 
-// On lines of its own: what a request reads of it is six whole lines.
-struct alignas(HotLines::kLineBytes) RegistryReader::Impl {
-    // What a request's generation() and cache hit read, first and together
-    // (RegistryReader::hot_lines).
+struct RegistryReader::Impl {
+    RegistryLayout layout;
     bool open = false;
-    std::int64_t next_check_millis = 0;
-    std::uint64_t reopen_count = 0;
     CommitSequence sequence;
     LookupIndex index;
-    VerificationCache verified;
-    RegistryLayout layout;
+    std::int64_t next_check_millis = 0;
+    std::uint64_t reopen_count = 0;
     LookupCache cache;
+    VerificationCache verified;
     std::size_t walk_range = kWalkRangeRecords;
 
     Status open_files();
@@ -534,7 +530,7 @@ Result<std::size_t> RegistryReader::count() {
 
 // The state a lookup made now would read. A registry that cannot be read
 // has a generation of its own, never one a cached verdict carries.
-KEYAUTH_HOT_PATH std::uint64_t RegistryReader::generation() {
+std::uint64_t RegistryReader::generation() {
     if (!impl_->current_now() && !impl_->ensure_current())
         return ~std::uint64_t{0};
     const std::uint64_t version = impl_->published();
@@ -545,18 +541,8 @@ std::uint64_t RegistryReader::commit_sequence() {
     return impl_->ensure_current() ? impl_->published() : 0;
 }
 
-KEYAUTH_HOT_PATH VerificationCache* RegistryReader::verification_cache() {
+VerificationCache* RegistryReader::verification_cache() {
     return &impl_->verified;
-}
-
-void RegistryReader::hot_lines(HotLines& lines, std::size_t header_length) const {
-    lines.add(this, sizeof *this);
-    lines.add(&impl_->open, sizeof impl_->open);
-    lines.add(&impl_->next_check_millis, sizeof impl_->next_check_millis);
-    lines.add(&impl_->reopen_count, sizeof impl_->reopen_count);
-    lines.add(&impl_->sequence, sizeof impl_->sequence);
-    lines.add(&impl_->index, sizeof impl_->index);
-    impl_->verified.hot_lines(lines, header_length);
 }
 
 // LocalRegistry's walks.

@@ -4,6 +4,10 @@
 
 namespace keyauth {
 
+void RevocationSweep::admitted(std::int64_t not_after) noexcept {
+    earliest_not_after_ = std::min(earliest_not_after_, not_after);
+}
+
 bool RevocationSweep::due(std::uint64_t generation, std::int64_t now) const noexcept {
     // An unreadable registry may show one generation throughout: its grace
     // running out must bring the sweep that cuts.

@@ -11,7 +11,6 @@
 #include <emmintrin.h>
 #endif
 
-#include "hot_path.hpp"
 #include "keyauth/token.hpp"
 
 namespace keyauth {
@@ -62,17 +61,6 @@ VerificationCache::~VerificationCache() {
     sodium_memzero(key_.data(), key_.size());
 }
 
-void VerificationCache::hot_lines(HotLines& lines, std::size_t length) const {
-    lines.add(&mac_function_, sizeof mac_function_);
-    lines.add(&keyed_in_, sizeof keyed_in_);
-    lines.add(&entries_, sizeof entries_);
-    lines.add(&fork_epoch, sizeof fork_epoch);
-    if (mac_function_ == MacFunction::aes_pmac)
-        aes_pmac_.hot_lines(lines, length);
-    else
-        lines.add(key_.data(), key_.size());
-}
-
 std::size_t VerificationCache::index_of(const Mac& mac) {
     std::uint32_t head = 0;
     std::memcpy(&head, mac.data(), sizeof head);  // a PRF's output: already uniform
@@ -113,8 +101,8 @@ VerificationCache::Mac VerificationCache::mac_of(std::string_view text) const {
     return mac;
 }
 
-KEYAUTH_HOT_PATH bool VerificationCache::mac_into(std::string_view text, Presented presented,
-                                                  std::int64_t now, Probe& probe) {
+bool VerificationCache::mac_into(std::string_view text, Presented presented, std::int64_t now,
+                                 Probe& probe) {
     probe.usable = false;
     // Empty or longer than a token (and its scheme): never accepted.
     const std::size_t longest =
@@ -132,9 +120,8 @@ KEYAUTH_HOT_PATH bool VerificationCache::mac_into(std::string_view text, Present
     return true;
 }
 
-KEYAUTH_HOT_PATH const AuthResult* VerificationCache::entry_for(std::string_view text,
-                                                                std::uint64_t generation,
-                                                                Probe& probe) {
+const AuthResult* VerificationCache::entry_for(std::string_view text, std::uint64_t generation,
+                                               Probe& probe) {
     // ~0: the registry cannot be read; 0: no generation is.
     if (generation == 0 || generation == ~std::uint64_t{0})
         return nullptr;

@@ -24,7 +24,6 @@
 #include <string_view>
 
 #include "aes_pmac.hpp"
-#include "hot_path.hpp"
 #include "keyauth/authenticator.hpp"
 #include "keyauth/token.hpp"
 
@@ -80,9 +79,6 @@ class VerificationCache {
                   std::size_t token_at = 0) noexcept;
     // Every entry gone (a reopened registry: its generations start again).
     void forget() noexcept { wipe_entries(); }
-    // What find() reads before the entry, for a header value of `length`
-    // bytes (hot_path.hpp).
-    void hot_lines(HotLines& lines, std::size_t length) const;
 
   private:
     // Defined in tests/unit alone: sets the key, reads and plants entries.
@@ -116,12 +112,11 @@ class VerificationCache {
     // at creation, and only a test changes it.
     enum class MacFunction : std::uint8_t { aes_pmac, siphash };
 
-    // What every find() reads, first (hot_lines): the schedule follows.
+    std::array<std::uint8_t, kKeyBytes> key_{};
     MacFunction mac_function_;
+    AesPmac aes_pmac_;       // key_'s schedule and offsets, for MacFunction::aes_pmac
     unsigned keyed_in_ = 0;  // the fork epoch the key was drawn in (0: none yet)
     std::unique_ptr<Entry[]> entries_;
-    AesPmac aes_pmac_;  // key_'s schedule and offsets, for MacFunction::aes_pmac
-    std::array<std::uint8_t, kKeyBytes> key_{};
 };
 
 // The full path for the presented bytes; token_at: where the token it

@@ -121,17 +121,6 @@ int keyauth_registry_check_readable_by(const char *dir, const char *user, unsign
 void keyauth_authenticate(keyauth_registry_t *registry,
     const keyauth_request_t *request, keyauth_result_t *result);
 
-/*
- * The memory keyauth_authenticate() reads first when it answers a Bearer
- * header from the verification cache (the reader, its state, the cache's
- * key schedule), one address per 64-byte line, up to max of them; returns
- * how many. Stable while the registry is open. A server prefetches them at
- * the start of a request: they then arrive together, where each would
- * otherwise be found missing only once the one before it had arrived.
- */
-size_t keyauth_registry_hot_lines(keyauth_registry_t *registry,
-    const void **lines, size_t max);
-
 /* A short, secret-free description of a verdict, for logs. */
 const char *keyauth_verdict_reason(keyauth_verdict_t verdict);
 /* The verdict's stable snake_case name, for metrics ("unknown_client"). */

@@ -10,8 +10,6 @@
 
 namespace keyauth {
 
-class HotLines;
-
 class RegistryReader final : public LocalRegistry {
   public:
     static Result<std::unique_ptr<RegistryReader>> open(std::string_view dir);
@@ -36,10 +34,6 @@ class RegistryReader final : public LocalRegistry {
     // commit on this host moves it by one): for monitoring. 0 if unreadable.
     std::uint64_t commit_sequence();
     VerificationCache* verification_cache() override;
-    // The lines generation() and the verification cache's find() read
-    // before the mapped files and the entry, for a header value of
-    // header_length bytes: stable while this reader lives (hot_path.hpp).
-    void hot_lines(HotLines& lines, std::size_t header_length) const;
 
     struct Impl;
 

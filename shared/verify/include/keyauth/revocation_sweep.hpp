@@ -55,11 +55,7 @@ class RevocationSweep {
     std::int64_t error_grace() const noexcept { return grace_; }
 
     // A session was admitted (the registry answered) with this validity.
-    // Inline: every admitted HTTP request calls it.
-    void admitted(std::int64_t not_after) noexcept {
-        if (not_after < earliest_not_after_)
-            earliest_not_after_ = not_after;
-    }
+    void admitted(std::int64_t not_after) noexcept;
 
     // Must the sessions be rechecked now? Yes when the registry's generation
     // (read before the rechecks) moved since the last sweep, a validity has
