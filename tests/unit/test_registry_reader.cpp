@@ -901,6 +901,30 @@ void hostile_index_bytes_are_reported_never_followed(void**) {
     }
 }
 
+// Two slots of the id table naming one record (no writer makes that) are a
+// corrupt index to a walk, never a client listed twice.
+void two_slots_naming_one_record_are_corrupt_to_a_walk(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "one", kFirst) && put_client(w, "two", kSecond);
+    }));
+    const int fd = open((temp.path() + "/lookup.idx").c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    const IndexGeometry index(fd);
+    std::uint64_t first_named[2] = {0, 0};
+    rewrite_slots(fd, index, [&](unsigned copy, std::uint64_t word) {
+        if (first_named[copy] == 0)
+            first_named[copy] = word & kRecordIndexMask;
+        return (word & ~kRecordIndexMask) | first_named[copy];
+    });
+    close(fd);
+    auto registry = temp.open_reader();
+    assert_non_null(registry.get());
+    auto listed = registry->list();
+    assert_false(listed.ok());
+    assert_int_equal(listed.error().code, Errc::registry_corrupt);
+}
+
 // The index's find checks no id that equals the one looked up: that one is
 // checked at the reader's entry. A record holding an id no writer accepts,
 // planted in the slot that id would probe, is never found by it.
@@ -1048,6 +1072,7 @@ int main() {
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
+        cmocka_unit_test(two_slots_naming_one_record_are_corrupt_to_a_walk),
         cmocka_unit_test(an_invalid_id_is_refused_before_the_index_is_read),
         cmocka_unit_test(a_certificate_slot_the_id_table_disagrees_with_is_corrupt),
         cmocka_unit_test(an_index_of_format_3_is_refused_then_replaced_by_the_next_write),
