@@ -192,9 +192,9 @@ std::size_t index_pages_mapped_kb(const std::string& index_path) {
             text.pop_back();
         // A mapping's first line: "start-end perms offset dev inode path".
         if (text.find('-') < text.find(' ') && std::isxdigit(static_cast<unsigned char>(text[0]))) {
-            in_index = text.size() >= index_path.size() &&
-                       text.compare(text.size() - index_path.size(), index_path.size(),
-                                    index_path) == 0;
+            in_index =
+                text.size() >= index_path.size() &&
+                text.compare(text.size() - index_path.size(), index_path.size(), index_path) == 0;
         } else if (in_index && text.rfind("Rss:", 0) == 0) {
             kb += std::strtoul(text.c_str() + 4, nullptr, 10);
         }

@@ -27,8 +27,9 @@ Result<IndexWalkFile> IndexWalkFile::open(const std::string& path, dev_t device,
 
 bool IndexWalkFile::read_slots(unsigned copy, std::uint64_t first, std::size_t count,
                                std::uint64_t* out) const {
-    const std::uint64_t table =
-        index_file::kPageBytes + (copy & 1) * index_file::copy_bytes(slots_) + index_file::kPageBytes;
+    const std::uint64_t table = index_file::kPageBytes +
+                                (copy & 1) * index_file::copy_bytes(slots_) +
+                                index_file::kPageBytes;
     return read_at(table + first * 8, count * 8, reinterpret_cast<unsigned char*>(out));
 }
 

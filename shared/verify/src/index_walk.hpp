@@ -86,9 +86,9 @@ class RecordReads {
         pending_.clear();
         std::uint64_t offset = 0;
         while (next(offset)) {
-            if (!pending_.empty() && (offset - pending_.back() > kJoinGapBytes ||
-                                      offset + index_file::kMaxRecordBytes - pending_.front() >
-                                          kSpanBytes)) {
+            if (!pending_.empty() &&
+                (offset - pending_.back() > kJoinGapBytes ||
+                 offset + index_file::kMaxRecordBytes - pending_.front() > kSpanBytes)) {
                 if (!read_pending(visit))
                     return false;
             }
@@ -108,9 +108,8 @@ class RecordReads {
         if (pending_.empty())
             return true;
         const std::uint64_t start = pending_.front();
-        const std::uint64_t end =
-            std::min<std::uint64_t>(pending_.back() + index_file::kMaxRecordBytes,
-                                    file_.heap_bytes());
+        const std::uint64_t end = std::min<std::uint64_t>(
+            pending_.back() + index_file::kMaxRecordBytes, file_.heap_bytes());
         span_.resize(static_cast<std::size_t>(end - start));
         if (!file_.read_heap(start, span_.size(), span_.data()))
             return false;

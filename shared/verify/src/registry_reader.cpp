@@ -445,8 +445,8 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
     const auto offer = [&](std::string_view id, const ClientCredentials& c) { held.offer(id, c); };
     // The offsets of every record named, in heap order, for RecordReads.
     const auto every_named = [&] {
-        return [&, rank = std::uint64_t{0}, cursor = NamedRecords::Cursor{}](
-                   std::uint64_t& offset) mutable {
+        return [&, rank = std::uint64_t{0},
+                cursor = NamedRecords::Cursor{}](std::uint64_t& offset) mutable {
             if (rank == named.count())
                 return false;
             offset = named.offset_of(rank++, cursor);
@@ -468,8 +468,8 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
         std::vector<std::uint64_t> sampled;
         std::vector<std::uint64_t> words(kWalkTableChunk);
         for (std::uint64_t from = 0; from < file.slots(); from += words.size()) {
-            const auto chunk =
-                static_cast<std::size_t>(std::min<std::uint64_t>(words.size(), file.slots() - from));
+            const auto chunk = static_cast<std::size_t>(
+                std::min<std::uint64_t>(words.size(), file.slots() - from));
             if (!file.read_slots(copy, from, chunk, words.data()))
                 return false;
             for (std::size_t at = 0; at < chunk; ++at) {
@@ -538,9 +538,9 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
                     [&](std::uint64_t& offset) {
                         if (rank >= range_of.size())
                             return false;
-                        const void* next = std::memchr(range_of.data() + rank,
-                                                       static_cast<int>(range + 1),
-                                                       range_of.size() - rank);
+                        const void* next =
+                            std::memchr(range_of.data() + rank, static_cast<int>(range + 1),
+                                        range_of.size() - rank);
                         if (next == nullptr)
                             return false;
                         rank = static_cast<std::size_t>(static_cast<const std::uint8_t*>(next) -
