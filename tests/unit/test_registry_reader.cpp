@@ -234,6 +234,35 @@ void a_walk_maps_no_page_of_the_table_or_heap(void**) {
         fail_msg("a walk mapped %zu kB of lookup.idx's %zu kB", walked, file_kb);
 }
 
+// A lookup.idx replaced on disk after the reader mapped it (a rebuild's
+// rename, not yet noticed): a walk reads only the file it maps, so the
+// reader opens the new one and the walk lists it, never fails.
+void a_walk_follows_an_index_replaced_since_it_was_mapped(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "one", kFirst) && put_client(w, "two", kSecond);
+    }));
+    auto reader = temp.open_reader();
+    assert_non_null(reader.get());
+    const std::string index_path = temp.path() + "/lookup.idx";
+    const std::string copy_path = index_path + ".copy";
+    const int from = open(index_path.c_str(), O_RDONLY);
+    const int to = open(copy_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0640);
+    assert_true(from >= 0 && to >= 0);
+    std::vector<char> bytes(1 << 16);
+    for (ssize_t got; (got = read(from, bytes.data(), bytes.size())) > 0;)
+        assert_int_equal(write(to, bytes.data(), static_cast<std::size_t>(got)), got);
+    close(from);
+    close(to);
+    assert_int_equal(rename(copy_path.c_str(), index_path.c_str()), 0);
+    int start_overs = 0;
+    const auto seen = walk_of(*reader, false, &start_overs);
+    assert_int_equal(seen.size(), 2);
+    assert_sv_equal(seen[0].id, "one");
+    assert_sv_equal(seen[1].id, "two");
+    assert_in_range(start_overs, 1, 2);  // 1: the reader's own check saw it first
+}
+
 // A commit published between two ranges: what was visited mixes two states,
 // so the walk starts over (start_over, as a commit during an LMDB walk does)
 // and visits the new state whole: each client once, the owner's walk.
@@ -1050,6 +1079,7 @@ int main() {
         cmocka_unit_test(a_walk_in_ranges_is_the_owners_walk),
         cmocka_unit_test(a_walk_holds_one_range_at_a_time),
         cmocka_unit_test(a_walk_maps_no_page_of_the_table_or_heap),
+        cmocka_unit_test(a_walk_follows_an_index_replaced_since_it_was_mapped),
         cmocka_unit_test(a_commit_between_ranges_starts_the_walk_over),
         cmocka_unit_test(a_walk_a_commit_meets_every_time_gives_up),
         cmocka_unit_test(find_by_fingerprint_names_the_owner),

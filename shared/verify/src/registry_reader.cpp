@@ -28,7 +28,7 @@ constexpr int kOpenAttempts = 3;
 constexpr int kMaxReads = 64;
 // A walk in id order of lookup.idx, a hash table, holds at most this many
 // records at once (~220 bytes each): a larger registry is walked in ranges
-// of ids, one pass over the table each.
+// of ids, one pass over the records each.
 constexpr std::size_t kWalkRangeRecords = 64 * 1024;
 // Slot words a walk reads from the table at once (64 KiB).
 constexpr std::size_t kWalkTableChunk = 8192;
