@@ -120,22 +120,4 @@ LookupIndex::Found LookupIndex::find_by_fingerprint(unsigned copy, const Fingerp
     return Found::garbage;
 }
 
-bool LookupIndex::for_each(unsigned copy,
-                           const std::function<std::uint64_t(std::uint64_t)>& next_wanted,
-                           const SlotVisitor& visit) const {
-    alignas(8) unsigned char record[kMaxRecordBytes];
-    const std::uint64_t* table = file_.id_table(copy);
-    for (std::uint64_t slot = next_wanted(0); slot < file_.slots(); slot = next_wanted(slot + 1)) {
-        const std::uint64_t word = load_slot(table, slot);
-        if (word == 0)
-            continue;
-        std::string_view id;
-        ClientCredentials credentials;
-        if (!file_.read_record(word, record, id, credentials))
-            return false;
-        visit(slot, id, credentials);
-    }
-    return true;
-}
-
 }  // namespace keyauth

@@ -6,7 +6,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 
@@ -51,14 +50,8 @@ class LookupIndex {
                               ClientCredentials& out) const;
     // Slots per table: what a walk numbers its slots up to.
     std::uint64_t slots() const { return file_.slots(); }
-    // The clients of the slots to read, in slot order (no order of ids),
-    // each with its slot: next_wanted(slot) names the first slot at or
-    // after slot to read (slots() or more: none left). False if something
-    // read was garbage.
-    using SlotVisitor =
-        std::function<void(std::uint64_t slot, std::string_view, const ClientCredentials&)>;
-    bool for_each(unsigned copy, const std::function<std::uint64_t(std::uint64_t)>& next_wanted,
-                  const SlotVisitor& visit) const;
+    // The heap's size: what a walk's reads (index_walk.hpp) are bounded by.
+    std::uint64_t heap_bytes() const { return file_.heap_bytes(); }
     // A newer file has replaced this one: reopen.
     bool retired() const {
         return file_.header()->retired.load(std::memory_order_relaxed) != 0;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "commit_sequence.hpp"
+#include "index_walk.hpp"
 #include "keyauth/client_id.hpp"
 #include "keyauth/registry_layout.hpp"
 #include "lookup_cache.hpp"
@@ -27,9 +28,11 @@ constexpr int kOpenAttempts = 3;
 constexpr int kMaxReads = 64;
 // A walk in id order of lookup.idx, a hash table, holds at most this many
 // records at once (~220 bytes each): a larger registry is walked in ranges
-// of ids, one pass over the table each.
+// of ids, one pass over the records each.
 constexpr std::size_t kWalkRangeRecords = 64 * 1024;
-// A range is numbered in one byte a slot.
+// Slot words a walk reads from the table at once (64 KiB).
+constexpr std::size_t kWalkTableChunk = 8192;
+// A range is numbered in one byte a record.
 constexpr std::size_t kMaxWalkRanges = 255;
 // Ids sampled per range to choose its bounds: a range then strays from its
 // expected size by about an eighth (1 / sqrt(64)), and a range that holds
@@ -384,63 +387,115 @@ Status RegistryReader::scan(bool backward, const std::function<void()>& start_ov
                           " walks of lookup.idx: list again when fewer changes are made");
 }
 
-// A registry of at most walk_range clients is read whole in one pass.
-// Else a first pass samples its ids: the records of every k-th full slot
+// Every pass reads lookup.idx through its own descriptor (IndexWalkFile),
+// never the map: what it reads does not stay in the walker's RSS. The first
+// pass reads the published copy's id table in chunks and notes which
+// records it names (NamedRecords, a bit per heap word). A registry of at
+// most walk_range clients is then read whole, in heap order, in the same
+// pass. Else that pass also samples its ids: the records of every k-th slot
 // of a table whose order is a keyed hash's (a uniform sample no choice of
 // ids can skew), whose quantiles bound up to kMaxWalkRanges ranges of about
-// half walk_range each. A second pass numbers each slot with its record's
-// range (a byte a slot); then one pass per range reads only that range's
-// records, holds them, sorts and visits them. A range holding more than
-// walk_range records (a sample far off) is taken in parts: the first
-// walk_range, then those after the last visited. Every pass goes through
-// read_index and must read the state the first read: else the walk is not
-// one state's, and scan starts over.
+// half walk_range each. A second pass reads every record in heap order and
+// numbers it, by its rank there, with its range (a byte a record); then one
+// pass per range reads only that range's records, in heap order, holds
+// them, sorts and visits them. A range holding more than walk_range records
+// (a sample far off) is taken in parts: the first walk_range, then those
+// after the last visited. Every pass goes through read_index and must read
+// the state the first read, from the file the walk opened: else the walk is
+// not one state's (and what an earlier pass noted does not describe the
+// copy), so the pass reads nothing and scan starts over.
 Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, bool& changed) {
+    auto opened = IndexWalkFile::open(layout.lookup_index(), index.device(), index.inode(),
+                                      index.slots(), index.heap_bytes());
+    if (!opened) {
+        if (opened.error().code != Errc::not_found)
+            return opened.error();
+        changed = true;  // replaced since it was mapped: reopen, start over
+        return reopen();
+    }
+    const IndexWalkFile& file = *opened;
+    const std::uint64_t opened_in = reopen_count;
     const std::size_t capacity = std::max<std::size_t>(walk_range, 1);
     FirstInWalk held(backward, capacity);
+    RecordReads records(file);
+    NamedRecords named;
     std::uint64_t walked_state = 0;
-    // One pass: pass(index, copy) reads, having reset what a retry redoes.
+    // One pass: pass(copy) reads, having reset what a retry redoes.
     auto one_pass = [&](auto&& pass) -> Status {
         std::uint64_t tag = 0;
+        bool skipped = false;
         LookupIndex::Found found = LookupIndex::Found::no;
-        Status read = read_index(tag, found, [&](const LookupIndex& index, unsigned copy) {
-            const bool whole = pass(index, copy);
-            return whole ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
+        Status read = read_index(tag, found, [&](const LookupIndex& now, unsigned copy) {
+            skipped = reopen_count != opened_in ||
+                      (walked_state != 0 && tag_of(now.version(copy)) != walked_state);
+            if (skipped)
+                return LookupIndex::Found::yes;
+            return pass(copy) ? LookupIndex::Found::yes : LookupIndex::Found::garbage;
         });
         if (!read)
             return read;
         if (walked_state == 0)
             walked_state = tag;
-        changed = tag != walked_state;
+        changed = skipped || tag != walked_state;
         return {};
     };
-    const auto every_slot = [](std::uint64_t slot) { return slot; };
     const auto visit_record = [&](const ClientRecord& record) {
         return visit(record.id, record.credentials);
+    };
+    const auto offer = [&](std::string_view id, const ClientCredentials& c) { held.offer(id, c); };
+    // The offsets of every record named, in heap order, for RecordReads.
+    const auto every_named = [&] {
+        return [&, rank = std::uint64_t{0},
+                cursor = NamedRecords::Cursor{}](std::uint64_t& offset) mutable {
+            if (rank == named.count())
+                return false;
+            offset = named.offset_of(rank++, cursor);
+            return true;
+        };
     };
 
     std::vector<std::string> sample;
     std::uint64_t entries = 0;
-    Status first = one_pass([&](const LookupIndex& index, unsigned copy) {
+    Status first = one_pass([&](unsigned copy) {
         held.clear();
         sample.clear();
+        named.reset(file.heap_bytes());
         entries = index.entries(copy);
-        if (entries <= capacity) {
-            return index.for_each(copy, every_slot,
-                                  [&](std::uint64_t, std::string_view id,
-                                      const ClientCredentials& c) { held.offer(id, c); });
-        }
         // Every k-th slot, full or not (a table has more slots than records).
         const std::uint64_t samples = std::min<std::uint64_t>(
             kMaxWalkRanges * kSamplesPerRange, entries * kSamplesPerRange * 2 / capacity + 1);
-        const std::uint64_t every = std::max<std::uint64_t>(1, index.slots() / samples);
-        return index.for_each(
-            copy, [&](std::uint64_t slot) { return (slot + every - 1) / every * every; },
-            [&](std::uint64_t, std::string_view id, const ClientCredentials&) {
-                sample.emplace_back(id);
-            });
+        const std::uint64_t every = std::max<std::uint64_t>(1, file.slots() / samples);
+        std::vector<std::uint64_t> sampled;
+        std::vector<std::uint64_t> words(kWalkTableChunk);
+        for (std::uint64_t from = 0; from < file.slots(); from += words.size()) {
+            const auto chunk = static_cast<std::size_t>(
+                std::min<std::uint64_t>(words.size(), file.slots() - from));
+            if (!file.read_slots(copy, from, chunk, words.data()))
+                return false;
+            for (std::size_t at = 0; at < chunk; ++at) {
+                if (words[at] == 0)
+                    continue;
+                if (!named.add(words[at]))
+                    return false;
+                if (entries > capacity && (from + at) % every == 0)
+                    sampled.push_back((index_file::record_index_of(words[at]) - 1) * 8);
+            }
+        }
+        named.rank();
+        if (entries <= capacity)
+            return records.read(every_named(), offer);
+        std::sort(sampled.begin(), sampled.end());
+        std::size_t next_sample = 0;
+        return records.read(
+            [&](std::uint64_t& offset) {
+                if (next_sample == sampled.size())
+                    return false;
+                offset = sampled[next_sample++];
+                return true;
+            },
+            [&](std::string_view id, const ClientCredentials&) { sample.emplace_back(id); });
     });
-    if (!first)
+    if (!first || changed)
         return first;
     if (entries <= capacity) {
         held.visit_sorted(visit_record);
@@ -456,38 +511,44 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
         bounds.push_back(std::move(sample[r * sample.size() / ranges]));
     std::vector<std::string>().swap(sample);
 
-    std::vector<std::uint8_t> range_of;  // per slot: 0 empty, else its range + 1
-    Status numbered = one_pass([&](const LookupIndex& index, unsigned copy) {
-        range_of.assign(index.slots(), 0);
-        return index.for_each(
-            copy, every_slot,
-            [&](std::uint64_t slot, std::string_view id, const ClientCredentials&) {
-                range_of[slot] = static_cast<std::uint8_t>(
-                    1 + (std::upper_bound(bounds.begin(), bounds.end(), id) - bounds.begin()));
-            });
+    // The i-th record in heap order: by its rank, its range + 1.
+    std::vector<std::uint8_t> range_of;
+    Status numbered = one_pass([&](unsigned) {
+        range_of.assign(static_cast<std::size_t>(named.count()), 0);
+        std::size_t rank = 0;
+        return records.read(every_named(), [&](std::string_view id, const ClientCredentials&) {
+            range_of[rank++] = static_cast<std::uint8_t>(
+                1 + (std::upper_bound(bounds.begin(), bounds.end(), id) - bounds.begin()));
+        });
     });
     if (!numbered || changed)
         return numbered;
 
     for (std::size_t step = 0; step <= bounds.size(); ++step) {
         const std::size_t range = backward ? bounds.size() - step : step;
-        // memchr: a walk of 10^7 clients looks through its ~14 MB of range
-        // numbers once a range, 255 times.
-        const auto next_in_range = [&](std::uint64_t slot) -> std::uint64_t {
-            if (slot >= range_of.size())
-                return range_of.size();
-            const void* next = std::memchr(range_of.data() + slot, static_cast<int>(range + 1),
-                                           range_of.size() - slot);
-            return next == nullptr ? range_of.size()
-                                   : static_cast<const std::uint8_t*>(next) - range_of.data();
-        };
         std::string last_visited;
         for (bool part_after = false;; part_after = true) {
-            Status read = one_pass([&](const LookupIndex& index, unsigned copy) {
+            Status read = one_pass([&](unsigned) {
                 held.clear();
-                return index.for_each(
-                    copy, next_in_range,
-                    [&](std::uint64_t, std::string_view id, const ClientCredentials& c) {
+                // memchr: a walk of 10^7 clients looks through its ~10 MB
+                // of range numbers once a range, 255 times.
+                std::size_t rank = 0;
+                NamedRecords::Cursor cursor;
+                return records.read(
+                    [&](std::uint64_t& offset) {
+                        if (rank >= range_of.size())
+                            return false;
+                        const void* next =
+                            std::memchr(range_of.data() + rank, static_cast<int>(range + 1),
+                                        range_of.size() - rank);
+                        if (next == nullptr)
+                            return false;
+                        rank = static_cast<std::size_t>(static_cast<const std::uint8_t*>(next) -
+                                                        range_of.data());
+                        offset = named.offset_of(rank++, cursor);
+                        return true;
+                    },
+                    [&](std::string_view id, const ClientCredentials& c) {
                         if (!part_after || held.before(last_visited, id))
                             held.offer(id, c);
                     });
