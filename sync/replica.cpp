@@ -121,6 +121,21 @@ Status put_first_claimant(keyauth::RegistryWriter& writer, const keyauth::Client
     return writer.put(record, true);
 }
 
+// A snapshot's record a registry filled in id order refused (`refused`,
+// Errc::already_exists): its certificate is an earlier record's, whose
+// client the index names. The fill's own judge of the first claimant: the
+// same as keyauth::FleetRecordFilter's, without a set of every certificate.
+Status claimed_earlier(keyauth::RegistryWriter& filling, const keyauth::ClientRecord& record,
+                       Status refused) {
+    auto holder = filling.fingerprint_owner(record.credentials.certificate_fingerprint);
+    if (!holder)
+        return holder.error();
+    if (!*holder)
+        return refused;
+    return make_error(Errc::already_exists,
+                      "its certificate is " + **holder + "'s, earlier in id order");
+}
+
 // Changes from etcd into one transaction: `at` moves to the last one's
 // revision; a new CA certificate is handed back, to be installed after the
 // commit.
@@ -448,10 +463,11 @@ struct Replica::State {
         auto snapshot = read_snapshot(
             etcd, at,
             [&](const keyauth::ClientRecord& record) -> Status {
+                if (Status s = (*writer)->put(record, false); !s)
+                    return s.code() == Errc::already_exists ? claimed_earlier(**writer, record, s)
+                                                            : s;
                 if (known(record))
                     ++kept;
-                if (Status s = (*writer)->put(record, false); !s)
-                    return s;
                 if (++uncommitted < kClientsPerCommit)
                     return {};
                 uncommitted = 0;
@@ -1311,10 +1327,13 @@ struct Replica::State {
         }
         digest_revision = at;
         keyauth::RegistryDigest remote;
+        keyauth::FleetRecordFilter claims;
         auto snapshot = unlocked([&] {
             return read_snapshot(
                 etcd, at,
                 [&](const keyauth::ClientRecord& record) {
+                    if (Status s = claims.claim(record); !s)
+                        return s;
                     remote.add(record);
                     return Status();
                 },

@@ -154,11 +154,19 @@ std::size_t FleetRecordFilter::FingerprintHash::operator()(const Fingerprint& f)
 
 Result<ClientRecord> FleetRecordFilter::admit(const EtcdKeyValue& kv) {
     auto record = fleet_record(kv);
-    if (record && !claimed_.insert(record->credentials.certificate_fingerprint).second)
-        return make_error(Errc::already_exists,
-                          "its certificate (" + record->credentials.certificate_fingerprint.hex() +
-                              ") is an earlier client's, in id order");
+    if (!record)
+        return record;
+    if (Status s = claim(*record); !s)
+        return s.error();
     return record;
+}
+
+Status FleetRecordFilter::claim(const ClientRecord& record) {
+    if (!claimed_.insert(record.credentials.certificate_fingerprint).second)
+        return make_error(Errc::already_exists,
+                          "its certificate (" + record.credentials.certificate_fingerprint.hex() +
+                              ") is an earlier client's, in id order");
+    return {};
 }
 
 EtcdRegistry::EtcdRegistry(std::unique_ptr<EtcdClient> client) : client_(std::move(client)) {}
