@@ -382,17 +382,4 @@ std::string RegistryDigest::hex() {
     return to_hex(out, sizeof out);
 }
 
-std::string registry_digest(const std::vector<ClientRecord>& records) {
-    std::vector<const ClientRecord*> sorted;
-    sorted.reserve(records.size());
-    for (const ClientRecord& record : records)
-        sorted.push_back(&record);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const ClientRecord* a, const ClientRecord* b) { return a->id < b->id; });
-    RegistryDigest digest;
-    for (const ClientRecord* record : sorted)
-        digest.add(*record);
-    return digest.hex();
-}
-
 }  // namespace keyauth

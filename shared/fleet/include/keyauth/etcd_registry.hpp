@@ -150,6 +150,4 @@ class RegistryDigest {
     crypto_hash_sha256_state state_;
 };
 
-std::string registry_digest(const std::vector<ClientRecord>& records);
-
 }  // namespace keyauth
