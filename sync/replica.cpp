@@ -5,6 +5,7 @@
 #include <optional>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 #include <unordered_set>
@@ -40,6 +41,13 @@ constexpr std::size_t kRestoreBatch = 100;
 // where it stopped (a stream that died silently is not waited on for ever);
 // a stop is seen within 20 ms whatever this is.
 constexpr std::chrono::milliseconds kFollowSession{10000};
+// A watch answers a revision whole: a `del --prefix` of a million clients is
+// one response, whose first byte etcd's JSON gateway sent 45 s after the
+// watch began (BENCHMARKS.md). A session ended before it would be watched
+// again and cut again, the host stalled while it reported contact: after a
+// session that brought nothing while etcd is ahead, the next lasts twice as
+// long, up to this (a stream that died while a change waits: found in it).
+constexpr std::chrono::milliseconds kFollowSessionMost{160000};
 // Clients per transaction of a load or rebuild (into a directory no server
 // reads yet): LMDB holds a transaction's pages in memory until its commit.
 // A client dirties at most one leaf of each table, and the fingerprints
@@ -850,10 +858,19 @@ struct Replica::State {
         return {};
     }
 
+    // kFollowSession; tests: KEYAUTH_FOLLOW_SESSION_MS, shorter than etcd
+    // takes to answer a large revision.
+    static std::chrono::milliseconds follow_session() {
+        const char* given = std::getenv("KEYAUTH_FOLLOW_SESSION_MS");
+        const long ms = given ? std::atol(given) : 0;
+        return ms > 0 ? std::chrono::milliseconds(ms) : kFollowSession;
+    }
+
     // The watcher's thread: one watch after another until stopped.
     void watch(Watcher& w) {
         const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
         auto backoff = std::chrono::milliseconds(100);
+        auto session = follow_session();
         while (!w.stop) {
             std::int64_t from = 0;
             std::uint64_t epoch = 0;
@@ -876,12 +893,18 @@ struct Replica::State {
                     send_audits(applied);
                     return more;
                 },
-                kFollowSession, [&] { return w.stop.load() || w.restart.load(); });
+                session, [&] { return w.stop.load() || w.restart.load(); });
             std::chrono::milliseconds busy_pause{0};
+            std::int64_t reached = 0;
             {
                 std::lock_guard<std::mutex> lock(serving);
                 busy_pause = w.busy_pause;
+                reached = w.from;
             }
+            if (reached > from)
+                session = follow_session();
+            else if (watched && metrics().etcd_revision >= from)
+                session = std::min(session * 2, kFollowSessionMost);
             if (watched && busy_pause.count() == 0) {
                 backoff = std::chrono::milliseconds(100);
                 continue;
