@@ -48,7 +48,7 @@ constexpr std::size_t kAnswerBytes = 8u << 20;
 constexpr std::size_t kAnswerBytesPerKey = 1024;
 constexpr std::size_t kWholeRangeAnswerBytes = 256u << 20;
 // A line of the watch stream has no cap: it is one response, all of a
-// revision's events (a `del --prefix` of a million clients: ~100 MB), and a
+// revision's events (a `del --prefix` of a million clients: 92 MB), and a
 // line cut would be watched again and cut again, the host stalled at that
 // revision while it still reported contact. A member streaming without end
 // is stopped by the unit's MemoryMax= instead.
