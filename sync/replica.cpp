@@ -5,6 +5,7 @@
 #include <optional>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 #include <unordered_set>
@@ -40,6 +41,13 @@ constexpr std::size_t kRestoreBatch = 100;
 // where it stopped (a stream that died silently is not waited on for ever);
 // a stop is seen within 20 ms whatever this is.
 constexpr std::chrono::milliseconds kFollowSession{10000};
+// A watch answers a revision whole: a `del --prefix` of a million clients is
+// one response, whose first byte etcd's JSON gateway sent 45 s after the
+// watch began (BENCHMARKS.md). A session ended before it would be watched
+// again and cut again, the host stalled while it reported contact: after a
+// session that brought nothing while etcd is ahead, the next lasts twice as
+// long, up to this (a stream that died while a change waits: found in it).
+constexpr std::chrono::milliseconds kFollowSessionMost{160000};
 // Clients per transaction of a load or rebuild (into a directory no server
 // reads yet): LMDB holds a transaction's pages in memory until its commit.
 // A client dirties at most one leaf of each table, and the fingerprints
@@ -119,6 +127,21 @@ Status put_first_claimant(keyauth::RegistryWriter& writer, const keyauth::Client
             return s;
     }
     return writer.put(record, true);
+}
+
+// A snapshot's record a registry filled in id order refused (`refused`,
+// Errc::already_exists): its certificate is an earlier record's, whose
+// client the index names. The fill's own judge of the first claimant: the
+// same as keyauth::FleetRecordFilter's, without a set of every certificate.
+Status claimed_earlier(keyauth::RegistryWriter& filling, const keyauth::ClientRecord& record,
+                       Status refused) {
+    auto holder = filling.fingerprint_owner(record.credentials.certificate_fingerprint);
+    if (!holder)
+        return holder.error();
+    if (!*holder)
+        return refused;
+    return make_error(Errc::already_exists,
+                      "its certificate is " + **holder + "'s, earlier in id order");
 }
 
 // Changes from etcd into one transaction: `at` moves to the last one's
@@ -346,6 +369,9 @@ struct Replica::State {
         if (!opened)
             return opened.error();
         registry = std::move(*opened);
+        // Its walks (a digest, a restore) are one-shot: kept, their pages of
+        // data.mdb stayed mapped after each, ~370 MB at a million clients.
+        registry->set_walked_pages(keyauth::WalkedPages::handed_back);
         {
             auto writer = registry->begin_write();  // read, never committed
             if (!writer)
@@ -456,10 +482,11 @@ struct Replica::State {
         auto snapshot = read_snapshot(
             etcd, at,
             [&](const keyauth::ClientRecord& record) -> Status {
+                if (Status s = (*writer)->put(record, false); !s)
+                    return s.code() == Errc::already_exists ? claimed_earlier(**writer, record, s)
+                                                            : s;
                 if (known(record))
                     ++kept;
-                if (Status s = (*writer)->put(record, false); !s)
-                    return s;
                 if (++uncommitted < kClientsPerCommit)
                     return {};
                 uncommitted = 0;
@@ -870,10 +897,19 @@ struct Replica::State {
         return {};
     }
 
+    // kFollowSession; tests: KEYAUTH_FOLLOW_SESSION_MS, shorter than etcd
+    // takes to answer a large revision.
+    static std::chrono::milliseconds follow_session() {
+        const char* given = std::getenv("KEYAUTH_FOLLOW_SESSION_MS");
+        const long ms = given ? std::atol(given) : 0;
+        return ms > 0 ? std::chrono::milliseconds(ms) : kFollowSession;
+    }
+
     // The watcher's thread: one watch after another until stopped.
     void watch(Watcher& w) {
         const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
         auto backoff = std::chrono::milliseconds(100);
+        auto session = follow_session();
         while (!w.stop) {
             std::int64_t from = 0;
             std::uint64_t epoch = 0;
@@ -896,12 +932,18 @@ struct Replica::State {
                     send_audits(applied);
                     return more;
                 },
-                kFollowSession, [&] { return w.stop.load() || w.restart.load(); });
+                session, [&] { return w.stop.load() || w.restart.load(); });
             std::chrono::milliseconds busy_pause{0};
+            std::int64_t reached = 0;
             {
                 std::lock_guard<std::mutex> lock(serving);
                 busy_pause = w.busy_pause;
+                reached = w.from;
             }
+            if (reached > from)
+                session = follow_session();
+            else if (watched && metrics().etcd_revision >= from)
+                session = std::min(session * 2, kFollowSessionMost);
             if (watched && busy_pause.count() == 0) {
                 backoff = std::chrono::milliseconds(100);
                 continue;
@@ -1406,17 +1448,32 @@ struct Replica::State {
         return {};
     }
 
+    // The registry's digest, its records walked in id order as LMDB holds
+    // them: not listed first (~140 MB more at a million clients).
+    Result<std::string> local_digest() {
+        keyauth::RegistryDigest digest;
+        Status walked = registry->scan(
+            false, [&] { digest = keyauth::RegistryDigest(); },
+            [&](std::string_view id, const keyauth::ClientCredentials& credentials) {
+                digest.add(keyauth::ClientRecord{std::string(id), credentials});
+                return true;
+            });
+        if (!walked)
+            return walked.error();
+        return digest.hex();
+    }
+
     // Local digest and etcd's, both at the local revision; nullopt if etcd
     // can no longer serve that revision (compacted: the watcher will tell).
-    // The watcher goes on applying changes meanwhile: the local list is
+    // The watcher goes on applying changes meanwhile: the local registry is
     // read without `serving`, and taken as at the revision only if no
     // change was applied during it (else tried again, the last time held).
     Result<std::optional<std::pair<std::string, std::string>>> digests() {
-        Result<std::vector<keyauth::ClientRecord>> local = std::vector<keyauth::ClientRecord>();
+        Result<std::string> local = std::string();
         std::int64_t at = 0;
         for (int attempt = 0;; ++attempt) {
             at = revision;
-            local = attempt < 3 ? unlocked([&] { return registry->list(); }) : registry->list();
+            local = attempt < 3 ? unlocked([&] { return local_digest(); }) : local_digest();
             if (!local)
                 return local.error();
             if (revision == at)
@@ -1424,10 +1481,13 @@ struct Replica::State {
         }
         digest_revision = at;
         keyauth::RegistryDigest remote;
+        keyauth::FleetRecordFilter claims;
         auto snapshot = unlocked([&] {
             return read_snapshot(
                 etcd, at,
                 [&](const keyauth::ClientRecord& record) {
+                    if (Status s = claims.claim(record); !s)
+                        return s;
                     remote.add(record);
                     return Status();
                 },
@@ -1439,7 +1499,7 @@ struct Replica::State {
             return snapshot.error();
         }
         return std::optional<std::pair<std::string, std::string>>(
-            std::make_pair(keyauth::registry_digest(*local), remote.hex()));
+            std::make_pair(std::move(*local), remote.hex()));
     }
 
     void report_unreachable(const keyauth::Error& error) {

@@ -114,7 +114,6 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
                                const std::function<Status(const keyauth::ClientRecord&)>& sink,
                                const std::function<Status()>& between_pages) {
     Snapshot snapshot;
-    keyauth::FleetRecordFilter filter;
     Windows windows(std::string(keyauth::kFleetPrefix),
                     keyauth::etcd_prefix_end(keyauth::kFleetPrefix), etcd.read_page());
     for (bool first = true;; first = false) {
@@ -142,14 +141,15 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
             }
             if (!keyauth::is_fleet_client_key(kv.key))
                 continue;
-            auto record = filter.admit(kv);
-            if (!record) {
+            auto record = keyauth::fleet_record(kv);
+            Status kept = record ? sink(*record) : Status(record.error());
+            if (!kept && (!record || kept.code() == Errc::already_exists)) {
                 if (++snapshot.refused <= kRefusalsSaid)
-                    snapshot.refusals.emplace_back(kv.key, record.error().message);
+                    snapshot.refusals.emplace_back(kv.key, kept.error().message);
                 continue;
             }
-            if (Status s = sink(*record); !s)
-                return s.error();
+            if (!kept)
+                return kept.error();
             ++snapshot.clients;
         }
         if (windows.next(*page, window))

@@ -20,17 +20,23 @@ struct Snapshot {
     std::string fleet_id;  // empty: etcd holds none
     std::optional<std::string> ca_cert;
     std::size_t clients = 0;
-    // Client records a host refuses (keyauth::FleetRecordFilter): left out,
-    // as absent; the first kRefusalsSaid of them to be said: the key (raw,
-    // as etcd holds it: escaped where it is said) and why.
+    // Client records a host refuses (keyauth::fleet_record's, or a
+    // certificate an earlier record holds): left out, as absent; the first
+    // kRefusalsSaid of them to be said: the key (raw, as etcd holds it:
+    // escaped where it is said) and why.
     std::size_t refused = 0;
     std::vector<std::pair<std::string, std::string>> refusals;
 };
 inline constexpr std::size_t kRefusalsSaid = 10;
 
 // Everything under /keyauth/ at revision `at` (0: the revision the first
-// page is read at), each client record handed to `sink` in id order;
-// `between_pages` runs after each page (of etcd.read_page() keys) but the last.
+// page is read at), each client record keyauth::fleet_record accepts handed
+// to `sink` in id order; `between_pages` runs after each page (of
+// etcd.read_page() keys) but the last. A certificate admits one client, the
+// first in id order (keyauth::FleetRecordFilter): the sink judges it, since
+// a registry filled in id order already holds every certificate claimed
+// (a set of them here: ~56 MB at a million clients). A sink's
+// Errc::already_exists refuses the record, any other error ends the read.
 keyauth::Result<Snapshot> read_snapshot(
     keyauth::EtcdClient& etcd, std::int64_t at,
     const std::function<keyauth::Status(const keyauth::ClientRecord&)>& sink,

@@ -154,11 +154,19 @@ std::size_t FleetRecordFilter::FingerprintHash::operator()(const Fingerprint& f)
 
 Result<ClientRecord> FleetRecordFilter::admit(const EtcdKeyValue& kv) {
     auto record = fleet_record(kv);
-    if (record && !claimed_.insert(record->credentials.certificate_fingerprint).second)
-        return make_error(Errc::already_exists,
-                          "its certificate (" + record->credentials.certificate_fingerprint.hex() +
-                              ") is an earlier client's, in id order");
+    if (!record)
+        return record;
+    if (Status s = claim(*record); !s)
+        return s.error();
     return record;
+}
+
+Status FleetRecordFilter::claim(const ClientRecord& record) {
+    if (!claimed_.insert(record.credentials.certificate_fingerprint).second)
+        return make_error(Errc::already_exists,
+                          "its certificate (" + record.credentials.certificate_fingerprint.hex() +
+                              ") is an earlier client's, in id order");
+    return {};
 }
 
 EtcdRegistry::EtcdRegistry(std::unique_ptr<EtcdClient> client) : client_(std::move(client)) {}
@@ -372,19 +380,6 @@ std::string RegistryDigest::hex() {
     unsigned char out[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&state_, out);
     return to_hex(out, sizeof out);
-}
-
-std::string registry_digest(const std::vector<ClientRecord>& records) {
-    std::vector<const ClientRecord*> sorted;
-    sorted.reserve(records.size());
-    for (const ClientRecord& record : records)
-        sorted.push_back(&record);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const ClientRecord* a, const ClientRecord* b) { return a->id < b->id; });
-    RegistryDigest digest;
-    for (const ClientRecord* record : sorted)
-        digest.add(*record);
-    return digest.hex();
 }
 
 }  // namespace keyauth

@@ -68,6 +68,9 @@ class FleetRecordFilter {
   public:
     // The record, or why a host refuses it.
     Result<ClientRecord> admit(const EtcdKeyValue& kv);
+    // For a record fleet_record accepted: Errc::already_exists if an earlier
+    // one holds its certificate, else the certificate is this one's.
+    Status claim(const ClientRecord& record);
 
   private:
     struct FingerprintHash {
@@ -146,7 +149,5 @@ class RegistryDigest {
   private:
     crypto_hash_sha256_state state_;
 };
-
-std::string registry_digest(const std::vector<ClientRecord>& records);
 
 }  // namespace keyauth
