@@ -1120,6 +1120,26 @@ void a_registry_under_a_directory_others_may_write_is_refused(void**) {
     assert_true(refused_because(shortcut + "/registry", "writable by its group or others"));
     assert_int_equal(chmod(open_dir.c_str(), 0755), 0);
     assert_true(RegistryReader::open(shortcut + "/registry").ok());
+
+    // A directory crossed only inside a link's target: on neither the path
+    // as configured nor the one all the links lead to.
+    const std::string mid = outer / "mid";
+    assert_int_equal(mkdir(mid.c_str(), 0755), 0);
+    assert_int_equal(symlink(deep.c_str(), (mid + "/sub").c_str()), 0);
+    assert_int_equal(chown(mid.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    const std::string configured = outer / "configured";
+    assert_int_equal(symlink((mid + "/sub/registry").c_str(), configured.c_str()), 0);
+    assert_true(refused_because(configured, "owned by another user"));
+
+    // A link in a sticky directory that someone else owns, and so may replace.
+    const std::string sticky = outer / "sticky";
+    assert_int_equal(mkdir(sticky.c_str(), 0755), 0);
+    assert_int_equal(chmod(sticky.c_str(), 01777), 0);
+    const std::string theirs = sticky + "/registry";
+    assert_int_equal(symlink(moved.c_str(), theirs.c_str()), 0);
+    assert_true(RegistryReader::open(theirs).ok());
+    assert_int_equal(lchown(theirs.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    assert_true(refused_because(theirs, "owned by another user"));
 }
 
 }  // namespace

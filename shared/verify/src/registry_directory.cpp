@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <deque>
+#include <string_view>
 
 #include "keyauth/files.hpp"
 #include "keyauth/registry.hpp"
@@ -46,65 +46,103 @@ Status check_file(const std::string& dir, const std::string& path, const char* n
 
 namespace {
 
-// The directories above `path`, nearest first, as the path names them (the
-// current directory's for a relative path). Who may write one of them may
-// rename the registry away and put one of their own in its place.
-std::vector<std::string> ancestors_of(const std::string& path) {
-    std::string absolute = path;
-    if (absolute.empty() || absolute.front() != '/') {
-        char cwd[4096];
-        if (getcwd(cwd, sizeof cwd) == nullptr)
-            return {};
-        absolute = std::string(cwd) + "/" + absolute;
-    }
-    std::vector<std::string> above;
-    std::string::size_type end = absolute.find_last_not_of('/');
-    while (end != std::string::npos && end > 0) {
-        const std::string::size_type slash = absolute.rfind('/', end);
-        if (slash == std::string::npos)
+// A path's names in order, "" and "." left out.
+std::deque<std::string> names_of(std::string_view path) {
+    std::deque<std::string> names;
+    std::string_view::size_type at = 0;
+    while (at < path.size()) {
+        const std::string_view::size_type slash = path.find('/', at);
+        const std::string_view name =
+            path.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
+        if (!name.empty() && name != ".")
+            names.emplace_back(name);
+        if (slash == std::string_view::npos)
             break;
-        const std::string::size_type parent_end = absolute.find_last_not_of('/', slash);
-        above.push_back(parent_end == std::string::npos ? "/" : absolute.substr(0, parent_end + 1));
-        end = parent_end;
+        at = slash + 1;
     }
-    return above;
+    return names;
 }
 
-// As sshd's StrictModes for the path above a user's files: each directory
-// root's or the registry owner's, and none others may write, except a
-// sticky one (/tmp), where only an entry's owner may rename it.
-Status check_ancestor(const std::string& registry, const std::string& ancestor, uid_t owner) {
-    struct stat st {};
-    if (stat(ancestor.c_str(), &st) != 0)
-        return file_error(errno, ancestor);
+std::string parent_of(const std::string& dir) {
+    const std::string::size_type slash = dir.rfind('/');
+    return slash == 0 || slash == std::string::npos ? "/" : dir.substr(0, slash);
+}
+
+Error replaceable_by_others(const std::string& registry, const std::string& crossed,
+                            const std::string& why) {
+    return make_error(Errc::permission_denied, "registry " + registry + ": " + crossed + why);
+}
+
+// As sshd's StrictModes for the path above a user's files: every directory
+// crossed and every link followed is root's or the registry owner's, and
+// no directory crossed may be written by its group or others unless it is
+// sticky (/tmp), where only an entry's owner may rename it. Whoever could
+// change one of them could lead the path to a registry of their own.
+Status check_crossed(const std::string& registry, const std::string& crossed,
+                     const struct stat& st, uid_t owner) {
     if (st.st_uid != 0 && st.st_uid != owner) {
-        return make_error(Errc::permission_denied,
-                          "registry " + registry + ": " + ancestor +
-                              " is owned by another user (uid " + std::to_string(st.st_uid) +
-                              "), who could replace the registry: make root its owner, or move "
-                              "the registry");
+        return replaceable_by_others(registry, crossed,
+                                     " is owned by another user (uid " +
+                                         std::to_string(st.st_uid) +
+                                         "), who could replace the registry: make root its "
+                                         "owner, or move the registry");
     }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-        return make_error(Errc::permission_denied,
-                          "registry " + registry + ": " + ancestor +
-                              " is writable by its group or others, who could replace the "
-                              "registry: run chmod go-w " + ancestor);
+    if (S_ISDIR(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        return replaceable_by_others(registry, crossed,
+                                     " is writable by its group or others, who could replace "
+                                     "the registry: run chmod go-w " + crossed);
     }
     return {};
 }
 
-// The path as configured and the one its links lead to: a link on the way
-// is as much the registry's as the directories it passes.
-Status check_ancestors(const std::string& registry, uid_t owner) {
-    std::vector<std::string> above = ancestors_of(registry);
-    char resolved[PATH_MAX];
-    if (realpath(registry.c_str(), resolved) != nullptr) {
-        for (std::string& real : ancestors_of(resolved))
-            above.push_back(std::move(real));
+// The path walked as the kernel walks it, links followed one by one, so
+// that a directory crossed only inside a link's target is judged too.
+Status check_path_to(const std::string& registry, uid_t owner) {
+    std::string path = registry;
+    if (path.empty() || path.front() != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd) == nullptr)
+            return file_error(errno, ".");
+        path = std::string(cwd) + "/" + path;
     }
-    for (const std::string& ancestor : above) {
-        if (Status s = check_ancestor(registry, ancestor, owner); !s)
+    std::deque<std::string> pending = names_of(path);
+    std::string at = "/";
+    struct stat st {};
+    if (lstat(at.c_str(), &st) != 0)
+        return file_error(errno, at);
+    if (Status s = check_crossed(registry, at, st, owner); !s)
+        return s;
+    for (int links = 0; !pending.empty();) {
+        const std::string name = std::move(pending.front());
+        pending.pop_front();
+        if (name == "..") {
+            at = parent_of(at);  // `at` holds no link: its parent is the kernel's
+            continue;
+        }
+        const std::string next = at == "/" ? "/" + name : at + "/" + name;
+        if (lstat(next.c_str(), &st) != 0)
+            return file_error(errno, next);
+        if (S_ISLNK(st.st_mode)) {
+            if (Status s = check_crossed(registry, next, st, owner); !s)
+                return s;
+            char target[PATH_MAX];
+            const ssize_t length = readlink(next.c_str(), target, sizeof target);
+            if (++links > 40 || length <= 0 || length == static_cast<ssize_t>(sizeof target))
+                return file_error(length < 0 ? errno : ELOOP, next);
+            const std::string_view followed(target, static_cast<std::size_t>(length));
+            std::deque<std::string> names = names_of(followed);
+            pending.insert(pending.begin(), names.begin(), names.end());
+            if (followed.front() == '/')
+                at = "/";
+            continue;
+        }
+        if (pending.empty())
+            break;  // the registry itself, judged by its own rule
+        if (!S_ISDIR(st.st_mode))
+            return file_error(ENOTDIR, next);
+        if (Status s = check_crossed(registry, next, st, owner); !s)
             return s;
+        at = next;
     }
     return {};
 }
@@ -123,7 +161,7 @@ Status check_only_owner_writes(const RegistryLayout& layout) {
                           "registry " + layout.dir +
                               " is writable by its group or others: run chmod go-w " + layout.dir);
     }
-    if (Status s = check_ancestors(layout.dir, dir.st_uid); !s)
+    if (Status s = check_path_to(layout.dir, dir.st_uid); !s)
         return s;
     for (const std::string& path : layout.group_readable_files()) {
         struct stat file {};
