@@ -656,6 +656,9 @@ struct Replica::State {
         // read): no change after that revision can be missed.
         if (Status s = start_recording(follow); !s)
             return s;
+        // Where the watch stood before the head was read: what it takes
+        // meanwhile is after the head's revision, not a sign of a store behind.
+        const std::int64_t watched_from = watcher->from;
         auto head = unlocked([&] { return etcd.range(keyauth::kFleetIdKey, ""); });
         if (!head) {
             stop_recording();
@@ -670,7 +673,7 @@ struct Replica::State {
         // in a store behind that (emptied and restored, keeping its cluster
         // and fleet id), whose revisions there are other changes, and whose
         // changes after `at` the rebuild must record.
-        if (follow == Follow::held_deletes && std::max(revision, watcher->from - 1) > at)
+        if (follow == Follow::held_deletes && std::max(revision, watched_from - 1) > at)
             follow = Follow::none;
         recording_at(at, follow);
         // What the rebuild would lose is counted against the clients served
@@ -1031,8 +1034,10 @@ struct Replica::State {
             w.complete = false;
             w.mode = Follow::none;
         } else if (w.mode == Follow::held_deletes) {
-            if (undecided > 0 && w.recording)
-                w.complete = false;  // not for a retried rebuild to catch up
+            // Not for a retried rebuild to catch up; one at or below the
+            // snapshot's revision is in it, and judged by its loss check.
+            if (undecided > w.at && w.recording)
+                w.complete = false;
             if (another_fleet)
                 w.mode = Follow::none;  // another fleet: its deletes mean nothing here
             if (!held_follow)
