@@ -482,6 +482,8 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
             }
         }
         named.rank();
+        if (named.count() != entries)
+            return false;  // the header's count is not its table's: garbage, never a cut list
         if (entries <= capacity)
             return records.read(every_named(), offer);
         std::sort(sampled.begin(), sampled.end());
