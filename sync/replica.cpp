@@ -901,11 +901,28 @@ struct Replica::State {
     }
 
     // kFollowSession; tests: KEYAUTH_FOLLOW_SESSION_MS, shorter than etcd
-    // takes to answer a large revision.
+    // takes to answer a large revision (at most kFollowSession).
     static std::chrono::milliseconds follow_session() {
         const char* given = std::getenv("KEYAUTH_FOLLOW_SESSION_MS");
         const long ms = given ? std::atol(given) : 0;
-        return ms > 0 ? std::chrono::milliseconds(ms) : kFollowSession;
+        return ms > 0 && ms < kFollowSession.count() ? std::chrono::milliseconds(ms)
+                                                     : kFollowSession;
+    }
+
+    // A session that brought nothing while etcd's revision is ahead: a
+    // change under /keyauth/ etcd is slow to send (a del --prefix of a
+    // million clients is one answer it starts ~45 s later), or only writes
+    // elsewhere in etcd (the hosts' last use, other applications), where
+    // sessions must stay short for a dead member to be noticed. Told apart
+    // by the keys under /keyauth/: the clients served, the fleet id and the
+    // CA certificate, or more or fewer (a record refused here counts too,
+    // and lengthens sessions as before).
+    bool keys_change_pending(const std::string& end) {
+        auto keys = follower_etcd->range(keyauth::kFleetPrefix, end, 0, 1);
+        if (!keys)
+            return false;
+        std::lock_guard<std::mutex> lock(serving);
+        return keys->count != static_cast<std::int64_t>(local_clients) + 2;
     }
 
     // The watcher's thread: one watch after another until stopped.
@@ -945,8 +962,10 @@ struct Replica::State {
             }
             if (reached > from)
                 session = follow_session();
-            else if (watched && metrics().etcd_revision >= from)
+            else if (watched && metrics().etcd_revision >= from && keys_change_pending(end))
                 session = std::min(session * 2, kFollowSessionMost);
+            else
+                session = follow_session();
             if (watched && busy_pause.count() == 0) {
                 backoff = std::chrono::milliseconds(100);
                 continue;
@@ -1034,10 +1053,8 @@ struct Replica::State {
             w.complete = false;
             w.mode = Follow::none;
         } else if (w.mode == Follow::held_deletes) {
-            // Not for a retried rebuild to catch up; one at or below the
-            // snapshot's revision is in it, and judged by its loss check.
-            if (undecided > w.at && w.recording)
-                w.complete = false;
+            if (undecided > 0 && w.recording)
+                w.complete = false;  // not for a retried rebuild to catch up
             if (another_fleet)
                 w.mode = Follow::none;  // another fleet: its deletes mean nothing here
             if (!held_follow)

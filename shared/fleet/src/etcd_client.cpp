@@ -743,16 +743,29 @@ bool handle_line(WatchState& state, std::string_view line) {
     // --prefix` of every client: each is taken out as it is parsed, and the
     // tree of the whole line is never built (it peaked at 2.5 GB).
     std::vector<EtcdEvent> events;
-    std::string top_key;
+    std::string top_key;     // depth 1: "result" or "error"
+    std::string result_key;  // depth 2, inside "result": "events", "header"...
+    int results = 0;
     std::optional<std::string> bad_event;
     const json::parser_callback_t take_events = [&](int depth, json::parse_event_t what,
                                                     json& parsed) {
-        if (depth == 1 && what == json::parse_event_t::key)
-            top_key = parsed.get<std::string>();
-        if (depth != 3 || what != json::parse_event_t::object_end || top_key != "result" ||
-            !parsed.contains("kv"))
+        if (what == json::parse_event_t::key) {
+            if (depth == 1 && (top_key = parsed.get<std::string>()) == "result" && ++results > 1)
+                bad_event = "two results in one response";
+            if (depth == 2)
+                result_key = parsed.get<std::string>();
             return true;
-        try {  // result.events[i], the only objects at that depth of a response
+        }
+        // result.events[i], each taken out as it ends and none kept: a
+        // hostile answer's elements would each be looked through again.
+        if (depth != 3 || top_key != "result" || result_key != "events" ||
+            what == json::parse_event_t::object_start)
+            return true;
+        if (what != json::parse_event_t::object_end || !parsed.contains("kv")) {
+            bad_event = "an event that is not an object with a kv";
+            return false;
+        }
+        try {
             events.push_back(EtcdEvent{parsed.value("type", "PUT") == "DELETE",
                                        key_value_of(parsed.value("kv", json::object()))});
         } catch (const std::exception& e) {
