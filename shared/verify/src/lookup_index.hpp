@@ -58,6 +58,7 @@ class LookupIndex {
     }
 
     dev_t device() const { return file_.file().device(); }
+    void hand_back_pages() const { file_.file().hand_back(); }
     ino_t inode() const { return file_.file().inode(); }
 
   private:

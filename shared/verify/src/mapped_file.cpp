@@ -74,4 +74,10 @@ Status MappedFile::sync(std::size_t offset, std::size_t bytes) const {
     return {};
 }
 
+void MappedFile::hand_back() const {
+    // MADV_DONTNEED on a shared mapping only unmaps: nothing written is lost.
+    if (data_ != nullptr)
+        (void)madvise(data_, size_, MADV_DONTNEED);
+}
+
 }  // namespace keyauth

@@ -34,6 +34,10 @@ class MappedFile {
     // Writes the dirty pages of [offset, offset + bytes) to disk; offset
     // is a multiple of the page size.
     Status sync(std::size_t offset, std::size_t bytes) const;
+    // The pages this process has mapped, let go of (the file and the page
+    // cache keep them; the next read maps them again): a reader probing the
+    // whole file once keeps none of it resident.
+    void hand_back() const;
 
   private:
     unsigned char* data_ = nullptr;

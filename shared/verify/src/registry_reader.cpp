@@ -604,6 +604,11 @@ std::uint64_t RegistryReader::commit_sequence() {
     return impl_->ensure_current() ? impl_->published() : 0;
 }
 
+void RegistryReader::hand_back_pages() {
+    if (impl_->open)
+        impl_->index.hand_back_pages();
+}
+
 VerificationCache* RegistryReader::verification_cache() {
     return &impl_->verified;
 }

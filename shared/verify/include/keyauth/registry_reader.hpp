@@ -33,6 +33,11 @@ class RegistryReader final : public LocalRegistry {
     // commit.seq's counter for the state a lookup made now would read (every
     // commit on this host moves it by one): for monitoring. 0 if unreadable.
     std::uint64_t commit_sequence();
+    // The pages of lookup.idx this process mapped, let go of (the page
+    // cache keeps them): for one-shot reads of many clients, which would
+    // otherwise keep all of it resident (keyauth-sync's rebuild, counting
+    // which clients of a snapshot the host serves).
+    void hand_back_pages();
     VerificationCache* verification_cache() override;
 
     struct Impl;
