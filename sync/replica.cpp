@@ -149,17 +149,17 @@ Status put_first_claimant(keyauth::RegistryWriter& writer, const keyauth::Client
 
 // A snapshot's record a registry filled in id order refused (`refused`,
 // Errc::already_exists): its certificate is an earlier record's, whose
-// client the index names. The fill's own judge of the first claimant: the
-// same as keyauth::FleetRecordFilter's, without a set of every certificate.
-Status claimed_earlier(keyauth::RegistryWriter& filling, const keyauth::ClientRecord& record,
-                       Status refused) {
+// client the index names, and the record is refused; with no such client
+// the registry's error stands. The fill's own judge of the first claimant:
+// the same as keyauth::FleetRecordFilter's, without a set of every certificate.
+Result<RecordVerdict> claimed_earlier(keyauth::RegistryWriter& filling,
+                                      const keyauth::ClientRecord& record, Status refused) {
     auto holder = filling.fingerprint_owner(record.credentials.certificate_fingerprint);
     if (!holder)
         return holder.error();
     if (!*holder)
-        return refused;
-    return make_error(Errc::already_exists,
-                      "its certificate is " + **holder + "'s, earlier in id order");
+        return refused.error();
+    return RecordVerdict::refusal("its certificate is " + **holder + "'s, earlier in id order");
 }
 
 // Changes from etcd into one transaction: `at` moves to the last one's
@@ -499,20 +499,24 @@ struct Replica::State {
         std::size_t uncommitted = 0;
         auto snapshot = read_snapshot(
             etcd, at,
-            [&](const keyauth::ClientRecord& record) -> Status {
-                if (Status s = (*writer)->put(record, false); !s)
-                    return s.code() == Errc::already_exists ? claimed_earlier(**writer, record, s)
-                                                            : s;
+            [&](const keyauth::ClientRecord& record) -> Result<RecordVerdict> {
+                if (Status s = (*writer)->put(record, false); !s) {
+                    if (s.code() != Errc::already_exists)
+                        return s.error();
+                    return claimed_earlier(**writer, record, s);
+                }
                 if (known(record))
                     ++kept;
                 if (++uncommitted < kClientsPerCommit)
-                    return {};
+                    return RecordVerdict::taken();
                 uncommitted = 0;
                 if (Status s = (*writer)->commit(); !s)
-                    return s;
+                    return s.error();
                 writer->reset();  // its write lock let go before the next one's
                 writer = target.begin_write();
-                return writer.status();
+                if (!writer)
+                    return writer.error();
+                return RecordVerdict::taken();
             },
             [this] { return between_pages(); });
         if (!snapshot)
@@ -1529,10 +1533,11 @@ struct Replica::State {
             return read_snapshot(
                 etcd, at,
                 [&](const keyauth::ClientRecord& record) {
+                    // claim's one failure: an earlier record holds the certificate.
                     if (Status s = claims.claim(record); !s)
-                        return s;
+                        return RecordVerdict::refusal(s.error().message);
                     remote.add(record);
-                    return Status();
+                    return RecordVerdict::taken();
                 },
                 [this] { return between_pages(); });
         });

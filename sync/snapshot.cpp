@@ -110,8 +110,7 @@ class Windows {
 // read at, asked for explicitly in every later page. Taking each answer's
 // header revision instead moved the snapshot forward page by page, and the
 // watch then skipped what changed on the pages already read.
-Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
-                               const std::function<Status(const keyauth::ClientRecord&)>& sink,
+Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at, const RecordSink& sink,
                                const std::function<Status()>& between_pages) {
     Snapshot snapshot;
     Windows windows(std::string(keyauth::kFleetPrefix),
@@ -142,14 +141,14 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
             if (!keyauth::is_fleet_client_key(kv.key))
                 continue;
             auto record = keyauth::fleet_record(kv);
-            Status kept = record ? sink(*record) : Status(record.error());
-            if (!kept && (!record || kept.code() == Errc::already_exists)) {
+            auto verdict = record ? sink(*record) : RecordVerdict::refusal(record.error().message);
+            if (!verdict)
+                return verdict.error();
+            if (verdict->refused) {
                 if (++snapshot.refused <= kRefusalsSaid)
-                    snapshot.refusals.emplace_back(kv.key, kept.error().message);
+                    snapshot.refusals.emplace_back(kv.key, std::move(*verdict->refused));
                 continue;
             }
-            if (!kept)
-                return kept.error();
             ++snapshot.clients;
         }
         if (windows.next(*page, window))

@@ -29,17 +29,26 @@ struct Snapshot {
 };
 inline constexpr std::size_t kRefusalsSaid = 10;
 
+// What a sink made of one record: taken, or refused (why), which leaves it
+// out of the snapshot, as absent, and says it; the read goes on. An error
+// of the sink itself (the registry filled failing) ends the read.
+struct RecordVerdict {
+    std::optional<std::string> refused;  // why; none: taken
+    static RecordVerdict taken() { return {}; }
+    static RecordVerdict refusal(std::string why) { return {std::move(why)}; }
+};
+using RecordSink = std::function<keyauth::Result<RecordVerdict>(const keyauth::ClientRecord&)>;
+
 // Everything under /keyauth/ at revision `at` (0: the revision the first
 // page is read at), each client record keyauth::fleet_record accepts handed
 // to `sink` in id order; `between_pages` runs after each page (of
 // etcd.read_page() keys) but the last. A certificate admits one client, the
 // first in id order (keyauth::FleetRecordFilter): the sink judges it, since
 // a registry filled in id order already holds every certificate claimed
-// (a set of them here: ~56 MB at a million clients). A sink's
-// Errc::already_exists refuses the record, any other error ends the read.
-keyauth::Result<Snapshot> read_snapshot(
-    keyauth::EtcdClient& etcd, std::int64_t at,
-    const std::function<keyauth::Status(const keyauth::ClientRecord&)>& sink,
-    const std::function<keyauth::Status()>& between_pages);
+// (a set of them here: ~56 MB at a million clients), and refuses the later
+// claimants by its verdict.
+keyauth::Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at,
+                                        const RecordSink& sink,
+                                        const std::function<keyauth::Status()>& between_pages);
 
 }  // namespace keysync

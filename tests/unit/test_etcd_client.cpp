@@ -5,107 +5,13 @@
 // Against a canned JSON gateway on loopback: no etcd needed.
 #include "unit_test.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
+#include "fake_etcd_gateway.hpp"
 #include "keyauth/etcd_client.hpp"
 
 namespace {
-
-struct Answer {
-    int status = 200;
-    std::string body;
-};
-
-// One HTTP/1.1 answer per connection (Connection: close), from `answer(path)`;
-// the paths asked for are kept, in order.
-class FakeGateway {
-  public:
-    explicit FakeGateway(std::function<Answer(const std::string& path)> answer)
-        : answer_(std::move(answer)) {
-        listener_ = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-        socklen_t length = sizeof address;
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-        port_ = ntohs(address.sin_port);
-        assert_int_equal(listen(listener_, 16), 0);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~FakeGateway() {
-        stopping_ = true;
-        shutdown(listener_, SHUT_RDWR);
-        close(listener_);
-        thread_.join();
-    }
-
-    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    std::vector<std::string> paths() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return paths_;
-    }
-
-  private:
-    void serve() {
-        while (!stopping_) {
-            const int connection = accept(listener_, nullptr, nullptr);
-            if (connection < 0)
-                return;
-            std::string request;
-            char buffer[4096];
-            std::size_t header_end = std::string::npos;
-            std::size_t body_length = 0;
-            while (true) {
-                const ssize_t got = read(connection, buffer, sizeof buffer);
-                if (got <= 0)
-                    break;
-                request.append(buffer, static_cast<std::size_t>(got));
-                if (header_end == std::string::npos &&
-                    (header_end = request.find("\r\n\r\n")) != std::string::npos) {
-                    const auto at = request.find("Content-Length: ");
-                    if (at != std::string::npos && at < header_end)
-                        body_length = std::stoul(request.substr(at + 16));
-                }
-                if (header_end != std::string::npos &&
-                    request.size() >= header_end + 4 + body_length)
-                    break;
-            }
-            const std::string path =
-                request.substr(request.find(' ') + 1,
-                               request.find(' ', request.find(' ') + 1) - request.find(' ') - 1);
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                paths_.push_back(path);
-            }
-            const Answer answer = answer_(path);
-            const std::string response =
-                "HTTP/1.1 " + std::to_string(answer.status) +
-                " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                std::to_string(answer.body.size()) + "\r\n\r\n" + answer.body;
-            (void)!write(connection, response.data(), response.size());
-            close(connection);
-        }
-    }
-
-    std::function<Answer(const std::string&)> answer_;
-    int listener_ = -1;
-    int port_ = 0;
-    std::atomic<bool> stopping_{false};
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<std::string> paths_;
-};
 
 // etcd's own words, as its gateway sends them.
 const Answer kLoggedIn{200, R"({"header":{"revision":"5"},"token":"tok.1"})"};
