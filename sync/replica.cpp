@@ -332,6 +332,17 @@ struct Replica::State {
     // sent without it (a slow syslog must not hold up the watcher).
     std::vector<keyauth::AuditEvent> audits;
     std::string refused_ca_cert;  // etcd's, not installed (said once)
+    // A rebuild's registry, filled beside the one served (DIR.rebuild), not
+    // swapped in yet.
+    struct Filled {
+        Snapshot snapshot;  // its revision: what it holds
+        Clock::time_point started;
+        bool was_held = false;
+        std::function<Status()> still_replaceable;
+    };
+    // Kept while writer.lock was busy at its exchange (exchange_filled): at
+    // a million clients, a fill is a minute of etcd's reads.
+    std::optional<Filled> filled;
     // Last: stopped before the rest goes.
     std::unique_ptr<Watcher> watcher;
 
@@ -670,6 +681,11 @@ struct Replica::State {
         const auto started = Clock::now();
         Follow follow = rebuild_follow;
         rebuild_follow = Follow::none;
+        if (filled) {
+            Filled kept = std::move(*filled);
+            filled.reset();
+            return exchange_filled(std::move(kept));
+        }
         // Held: the retry goes on giving the registry served this store's
         // deletes, whatever it decides.
         if (!held.empty() && revision > 0)
@@ -724,11 +740,10 @@ struct Replica::State {
         };
         // All of it beside the watcher but the last changes recorded, the
         // swap and opening the new registry: `serving` is taken for those
-        // only, and let go as soon as the new registry is served.
+        // only (exchange_filled), and let go as soon as the new registry is served.
         const std::int64_t serving_revision = revision;
         Snapshot loaded;
         std::string refusal;
-        Status swapped_in = make_error(Errc::io_error, "not swapped in");
         const auto fill = [&](keyauth::LmdbRegistry& fresh) -> Status {
             auto snapshot = read_and_commit(fresh, at, known, served, serving_revision,
                                             watcher.get(), refusal);
@@ -738,43 +753,14 @@ struct Replica::State {
                 return make_error(Errc::already_exists, refusal);
             if (Status s = commit_recorded(fresh, *watcher, *snapshot); !s)
                 return s;
-            loop_lock.lock();
-            if (!watcher->complete) {
-                read_again = true;
-                return make_error(Errc::io_error,
-                                  "etcd changed during the rebuild in a way only a new snapshot "
-                                  "shows (compacted, fleet id, mass delete): reading it again");
-            }
-            if (Status s = commit_recorded(fresh, *watcher, *snapshot); !s)
-                return s;
             loaded = std::move(*snapshot);
             return {};
         };
-        const auto swapped = [&] {
-            swapped_in = swap_in(started);
-            if (swapped_in) {
-                const std::size_t counted = local_clients;  // with the changes caught up
-                swapped_in = after_load(loaded, "rebuilt the registry with");
-                local_clients = counted;
-            }
-            // The watcher goes on with the new registry, from its revision.
-            watcher->mode = swapped_in ? Follow::all : Follow::none;
-            watcher->recording = false;
-            loop_lock.unlock();
-        };
-        const bool was_held = !held.empty();
-        // Followed (a revision), keytool refuses it: only the sync writes it.
-        const auto still_replaceable = serving_revision == 0
-                                           ? unwritten_since(commits_counted)
-                                           : std::function<Status()>([] { return Status(); });
-        Status built = unlocked(
-            [&] { return rebuild_registry(options.layout, fill, swapped, still_replaceable); });
+        Status built = unlocked([&] { return build_rebuild(options.layout, fill); });
         index->reset();
-        const std::size_t caught_up = watcher->taken;
-        stop_recording();
-        if (!swapped_in) {
+        if (!built) {
+            stop_recording();
             if (!refusal.empty()) {
-                remove_rebuild_leftovers(options.layout);
                 // Another store is not followed; this copy's gives its
                 // deletes only until the hold ends. A watch that stopped
                 // following meanwhile (a mass delete during the read) is
@@ -784,22 +770,80 @@ struct Replica::State {
                                     : Follow::held_deletes;
                 return hold(refusal);
             }
-            if (!built) {
-                remove_rebuild_leftovers(options.layout);
-                // Busy: the old registry's lock, before the exchange; the
-                // registry served is untouched and stays open.
-                if (built.code() == Errc::busy)
-                    return built;
+            // Busy: the registry served is untouched and stays open.
+            if (built.code() == Errc::busy)
+                return built;
+            if (Status s = open(); !s)
+                return s;
+            return built;
+        }
+        // Followed (a revision), keytool refuses it: only the sync writes it.
+        return exchange_filled(Filled{std::move(loaded), started, !held.empty(),
+                                      serving_revision == 0
+                                          ? unwritten_since(commits_counted)
+                                          : std::function<Status()>([] { return Status(); })});
+    }
+
+    // The registry served, exchanged for the one a rebuild filled beside it.
+    // Under `serving` (which the watcher needs to change the registry
+    // served), the changes the watcher recorded since the fill's snapshot
+    // are committed into it first: it is then as new as the registry served
+    // or newer, and nothing the watcher applied meanwhile is lost. A change
+    // the watcher could not record (complete false: a compaction, a fleet
+    // id, a mass delete) throws it away: etcd is read again. writer.lock
+    // still busy after the exchange's wait keeps it, and the watcher
+    // recording, for the next rebuild, which tries the exchange alone again.
+    Status exchange_filled(Filled kept) {
+        Status swapped_in = make_error(Errc::io_error, "not swapped in");
+        const auto caught_up_copy = [&](keyauth::LmdbRegistry& fresh) -> Status {
+            loop_lock.lock();
+            if (!watcher->complete) {
+                read_again = true;
+                return make_error(Errc::io_error,
+                                  "etcd changed during the rebuild in a way only a new snapshot "
+                                  "shows (compacted, fleet id, mass delete): reading it again");
+            }
+            return commit_recorded(fresh, *watcher, kept.snapshot);
+        };
+        const auto swapped = [&] {
+            swapped_in = swap_in(kept.started);
+            if (swapped_in) {
+                const std::size_t counted = local_clients;  // with the changes caught up
+                swapped_in = after_load(kept.snapshot, "rebuilt the registry with");
+                local_clients = counted;
+            }
+            // The watcher goes on with the new registry, from its revision.
+            watcher->mode = swapped_in ? Follow::all : Follow::none;
+            watcher->recording = false;
+            loop_lock.unlock();
+        };
+        Status exchanged = unlocked([&] {
+            return exchange_rebuild(options.layout, caught_up_copy, swapped,
+                                    kept.still_replaceable);
+        });
+        if (!swapped_in && exchanged.code() == Errc::busy) {
+            // The registry served is untouched and stays open.
+            log_line(
+                "the registry rebuilt at etcd revision %lld kept for the exchange, "
+                "tried again: %s",
+                static_cast<long long>(kept.snapshot.revision), exchanged.error().message.c_str());
+            filled = std::move(kept);
+            return exchanged;
+        }
+        const std::size_t caught_up = watcher->taken;
+        stop_recording();
+        if (!swapped_in) {
+            if (!exchanged) {
                 if (Status s = open(); !s)
                     return s;
-                return built;
+                return exchanged;
             }
             return swapped_in;
         }
-        unlocked([&] { audit_snapshot(loaded, "rebuild"); });
+        unlocked([&] { audit_snapshot(kept.snapshot, "rebuild"); });
         ++metrics().rebuilds;
         publish_state();
-        if (was_held)
+        if (kept.was_held)
             log_line("etcd acceptable again: no longer held");
         must_rebuild = false;
         if (caught_up > 0)
@@ -1701,6 +1745,9 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
                 s.loop_lock.unlock();
             if (s.watcher)
                 s.watcher->finish();
+            // A rebuild kept for its exchange is not tried again.
+            if (s.filled)
+                remove_rebuild_leftovers(s.options.layout);
         }
     } stop_watcher{s};
     // A host that was held stays held until a rebuild is acceptable.

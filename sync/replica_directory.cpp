@@ -217,15 +217,29 @@ Status build_beside(const keyauth::RegistryLayout& layout, const keyauth::Regist
 
 }  // namespace
 
-Status rebuild_registry(const keyauth::RegistryLayout& layout,
-                        const std::function<Status(keyauth::LmdbRegistry&)>& fill,
+Status build_rebuild(const keyauth::RegistryLayout& layout,
+                     const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
+    remove_rebuild_leftovers(layout);
+    Status built = build_beside(layout, keyauth::RegistryLayout{rebuild_dir(layout)}, fill);
+    // A refused fill or a failed copy leaves nothing behind.
+    if (!built)
+        remove_rebuild_leftovers(layout);
+    return built;
+}
+
+Status exchange_rebuild(const keyauth::RegistryLayout& layout,
+                        const std::function<Status(keyauth::LmdbRegistry&)>& before_exchange,
                         const std::function<void()>& swapped,
                         const std::function<Status()>& still_replaceable) {
     const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
-    remove_rebuild_leftovers(layout);
     const Status exchanged = [&]() -> Status {
-        if (Status s = build_beside(layout, fresh, fill); !s)
-            return s;
+        if (before_exchange) {
+            auto registry = keyauth::LmdbRegistry::open(fresh.dir, keyauth::OpenMode::read_write);
+            if (!registry)
+                return registry.error();
+            if (Status s = before_exchange(**registry); !s)
+                return s;
+        }
         // Under the old registry's write lock: a keytool between its lock
         // and its last write finishes on the old registry first, and one
         // waiting for the lock takes the new one's (WriterLock::acquire).
@@ -240,10 +254,10 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
             return system_error("cannot swap in " + fresh.dir);
         return {};
     }();
-    // Whatever failed before the exchange (a refused fill, a copy, the lock)
-    // leaves nothing behind.
     if (!exchanged) {
-        remove_rebuild_leftovers(layout);
+        // Kept for another try while writer.lock is busy; else nothing is left.
+        if (exchanged.code() != Errc::busy)
+            remove_rebuild_leftovers(layout);
         return exchanged;
     }
     swapped();
@@ -251,6 +265,18 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
         return s;
     remove_rebuild_leftovers(layout);  // now the old registry
     return {};
+}
+
+Status rebuild_registry(const keyauth::RegistryLayout& layout,
+                        const std::function<Status(keyauth::LmdbRegistry&)>& fill,
+                        const std::function<void()>& swapped,
+                        const std::function<Status()>& still_replaceable) {
+    if (Status s = build_rebuild(layout, fill); !s)
+        return s;
+    Status exchanged = exchange_rebuild(layout, {}, swapped, still_replaceable);
+    if (!exchanged)
+        remove_rebuild_leftovers(layout);
+    return exchanged;
 }
 
 keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout) {

@@ -33,6 +33,22 @@ keyauth::Status rebuild_registry(
     const std::function<void()>& swapped = [] {},
     const std::function<keyauth::Status()>& still_replaceable = [] { return keyauth::Status(); });
 
+// rebuild_registry in two steps, for a caller that keeps what it built
+// while writer.lock is busy at the exchange. build_rebuild: the new
+// registry beside layout.dir, filled (nothing left on failure).
+// exchange_rebuild: `before_exchange` (if any) on the new registry, which
+// may change it or refuse the exchange, then the
+// exchange as rebuild_registry's; a writer.lock still busy after its wait
+// (Errc::busy) leaves the new registry for another try, any other failure
+// removes it.
+keyauth::Status build_rebuild(const keyauth::RegistryLayout& layout,
+                              const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill);
+keyauth::Status exchange_rebuild(
+    const keyauth::RegistryLayout& layout,
+    const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& before_exchange,
+    const std::function<void()>& swapped,
+    const std::function<keyauth::Status()>& still_replaceable);
+
 // Whether rebuild_registry can ever exchange layout.dir: it builds
 // DIR.rebuild in DIR's parent and renames DIR itself, which a DIR that is a
 // mount point (or on another device than its parent) or a parent
