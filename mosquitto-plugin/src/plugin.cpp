@@ -1,6 +1,6 @@
 // mosquitto_keyauth.so: registered tokens and client certificates for
 // Mosquitto 2.0 (plugin API v5). Entry points only; each concern lives in
-// its own file: options, basic_auth, sessions, client_ids, callbacks,
+// its own file: options, basic_auth, sessions, callbacks,
 // broker_private.
 #include <cstdarg>
 #include <cstdio>
