@@ -1,6 +1,9 @@
 #include "options.hpp"
 
+#include <string>
 #include <string_view>
+
+#include <keyauth/authenticator.hpp>
 
 #include <keyauth/duration.hpp>
 
@@ -16,6 +19,7 @@ constexpr std::string_view kRegistryErrorGrace = "registry_error_grace";
 constexpr std::string_view kSysInterval = "sys_interval";
 constexpr std::string_view kLastUse = "last_use";
 constexpr std::string_view kLastUseInterval = "last_use_interval";
+constexpr std::string_view kAutoIdPrefix = "auto_id_prefix";
 
 Status parse_bool(std::string_view key, std::string_view value, bool& out) {
     if (value == "true") {
@@ -51,7 +55,7 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
     Options parsed;
     bool seen_registry = false, seen_token_auth = false, seen_clientid_match = false,
          seen_registry_error_grace = false, seen_sys_interval = false, seen_last_use = false,
-         seen_last_use_interval = false;
+         seen_last_use_interval = false, seen_auto_id_prefix = false;
     for (int i = 0; i < count; ++i) {
         const std::string_view key = options[i].key != nullptr ? options[i].key : "";
         const std::string_view value = options[i].value != nullptr ? options[i].value : "";
@@ -62,13 +66,14 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
                      : key == kSysInterval        ? &seen_sys_interval
                      : key == kLastUse            ? &seen_last_use
                      : key == kLastUseInterval    ? &seen_last_use_interval
+                     : key == kAutoIdPrefix       ? &seen_auto_id_prefix
                                                   : nullptr;
         if (seen == nullptr) {
             return make_error(Errc::invalid_argument,
                               "unknown option plugin_opt_" + std::string(key) +
                                   " (known: registry, token_auth, clientid_match, "
                                   "registry_error_grace, sys_interval, last_use, "
-                                  "last_use_interval)");
+                                  "last_use_interval, auto_id_prefix)");
         }
         if (*seen) {
             return make_error(Errc::invalid_argument,
@@ -98,6 +103,13 @@ Result<Options> parse_options(const mosquitto_opt* options, int count) {
                 return make_error(Errc::invalid_argument,
                                   "plugin_opt_last_use_interval: " + interval.error().message);
             parsed.last_use_interval = *interval;
+        } else if (key == kAutoIdPrefix) {
+            // With ':' the ids would be in a registered client's namespace.
+            if (value.find(kClientIdSuffixSeparator) != std::string_view::npos)
+                return make_error(Errc::invalid_argument,
+                                  "plugin_opt_auto_id_prefix must be without ':' (an MQTT "
+                                  "client id 'ID:...' is registered client ID's)");
+            parsed.auto_id_prefix = std::string(value);
         } else {
             s = parse_bool(key, value, parsed.clientid_match);
         }

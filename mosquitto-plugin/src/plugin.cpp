@@ -1,6 +1,6 @@
 // mosquitto_keyauth.so: registered tokens and client certificates for
 // Mosquitto 2.0 (plugin API v5). Entry points only; each concern lives in
-// its own file: options, basic_auth, sessions, client_ids, callbacks,
+// its own file: options, basic_auth, sessions, callbacks,
 // broker_private.
 #include <cstdarg>
 #include <cstdio>
@@ -91,6 +91,10 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         o.token_auth ? "MQTT token authentication enabled" : "MQTT token authentication disabled");
     log(MOSQ_LOG_NOTICE, "client certificates are checked against the registry%s",
         o.clientid_match ? "; MQTT client id must be the registered id" : "");
+    if (!o.clientid_match)
+        log(MOSQ_LOG_WARNING,
+            "WARNING: plugin_opt_clientid_match false: a client certificate may use ANY MQTT "
+            "client id, another client's too (taking over its session)");
     log(MOSQ_LOG_NOTICE,
         "live sessions are kept up to %lld s through an unreadable registry "
         "(plugin_opt_registry_error_grace)",

@@ -5,8 +5,6 @@
 #include <cstring>
 #include <type_traits>
 
-#include "client_ids.hpp"
-
 namespace keyauth::mqtt {
 
 static_assert(sizeof(KeyedIdHash) == crypto_shorthash_KEYBYTES);
@@ -142,8 +140,7 @@ void SessionTable::track(const mosquitto* client, Session&& session) {
         forget(sessions_, known);
     if (SessionMap::Entry* known = parked_.find(client))
         forget(parked_, known);
-    const bool counted = looks_broker_assigned(session.mqtt_client_id);
-    if (counted) {
+    if (session.assigned_form) {
         auto [entry, added] = assigned_ids_.try_emplace(std::string(session.mqtt_client_id), 0);
         try {
             sessions_.insert(client, std::move(session), true);

@@ -45,6 +45,9 @@ struct Session {
     ClientIdText mqtt_client_id;  // what the broker knows it by, for the kick
     Grant grant;
     bool persistent = false;  // clean session off: the broker keeps it offline
+    // Its id has the form of one the broker assigns (has_assigned_id_form):
+    // counted, so that no one else's CONNECT passes such an id for assigned.
+    bool assigned_form = false;
 };
 
 // Sessions by the broker's client (an address the broker chose, not the
@@ -134,7 +137,7 @@ class SessionTable {
     Session* find(const mosquitto* client);
     const Session* find_parked(const mosquitto* client) const;
     // Does a session we admitted, live or parked, go by this id of the form
-    // the broker assigns (client_ids.hpp)? One probe: a CONNECT without an
+    // the broker assigns (Session::assigned_form)? One probe: a CONNECT without an
     // id asks before it is authenticated.
     bool holds_broker_assigned_id(std::string_view mqtt_client_id) const;
     std::size_t size() const { return sessions_.size(); }

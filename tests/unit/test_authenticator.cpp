@@ -331,9 +331,86 @@ void mqtt_token_session_client_id_belongs_to_its_client(void** state) {
     Presented assigned = mqtt("auto-0A1B2C3D-0000-0000-0000-000000000000", kTokenA);
     assigned.mqtt_client_id_assigned = true;
     assert_verdict(authenticate(store, assigned, kMqttTokens, kNotBefore), Verdict::accepted);
+    // Another broker's auto_id_prefix.
+    Requirements dev_prefix = kMqttTokens;
+    dev_prefix.assigned_id_prefix = "dev-";
+    assert_verdict(authenticate(store, assigned, dev_prefix, kNotBefore),
+                   Verdict::client_id_refused);
+    assigned.mqtt_client_id = "dev-0A1B2C3D-0000-0000-0000-000000000000";
+    assert_verdict(authenticate(store, assigned, dev_prefix, kNotBefore), Verdict::accepted);
     // The client id is judged after the credential: a bad token says so.
     assert_verdict(authenticate(store, mqtt("other", kWrongSecretA), kMqttTokens, kNotBefore),
                    Verdict::mismatch);
+}
+
+// Ids of the form the broker assigns, the broker's own among them
+// ("auto-UUID"), may be registered: a client chose one. Registered, they are
+// that client's alone, whatever its state.
+struct AssignedForm : LiveClients {
+    AssignedForm()
+        : LiveClients(
+              {{"myapp01", kSecret, kNotBefore, kNotAfter},
+               {"sensor-3F2504E0-4F89-11D3-9A0C-0305E82C3301", kOtherSecret, kNotBefore, kNotAfter},
+               {"auto-3F2504E0-4F89-11D3-9A0C-0305E82C3301", kOtherSecret, kNotBefore,
+                kNotAfter}}) {}
+};
+
+void the_brokers_assigned_form(void**) {
+    using keyauth::has_assigned_id_form;
+    assert_true(has_assigned_id_form("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    assert_true(has_assigned_id_form("dev-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "dev-"));
+    // Only with the broker's prefix, exactly.
+    assert_false(has_assigned_id_form("dev-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    assert_false(has_assigned_id_form("sensor-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    assert_false(has_assigned_id_form("0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    assert_false(has_assigned_id_form("x-auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    assert_false(has_assigned_id_form("", "auto-"));
+    assert_false(has_assigned_id_form("auto-", "auto-"));
+    // Lowercase hex: not what the broker writes.
+    assert_false(has_assigned_id_form("auto-0b8e3f2a-91c4-4d6e-a1b2-c3d4e5f60718", "auto-"));
+    // A dash moved, a digit missing, a letter beyond F, one character more.
+    assert_false(has_assigned_id_form("auto-0B8E3F2A91-C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    assert_false(has_assigned_id_form("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F6071", "auto-"));
+    assert_false(has_assigned_id_form("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F6071G", "auto-"));
+    assert_false(has_assigned_id_form("auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718x", "auto-"));
+    // A prefix in a registered client's namespace (its id, ':', anything).
+    assert_false(has_assigned_id_form("alice:0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "alice:"));
+}
+
+// review-2 M-A: a registered id of the assigned form is never taken for the
+// broker's, or any token holder could connect under it with a clean session
+// and wipe that client's stored session.
+void a_registered_id_is_never_assigned(void** state) {
+    AssignedForm& live = fixture_of<AssignedForm>(state);
+    keyauth::RegistryReader& store = live.reader();
+    const std::string sensor = "sensor-3F2504E0-4F89-11D3-9A0C-0305E82C3301";
+    const std::string registered_auto = "auto-3F2504E0-4F89-11D3-9A0C-0305E82C3301";
+    auto verdict_for = [&](std::string_view client_id, const Requirements& requirements) {
+        Presented presented = mqtt(client_id, kTokenA);
+        presented.mqtt_client_id_assigned = true;  // as far as the host can tell
+        return authenticate(store, presented, requirements, kNotBefore).verdict;
+    };
+    Requirements sensor_prefix = kMqttTokens;
+    sensor_prefix.assigned_id_prefix = "sensor-";
+    // Another client's registered id: refused, with either prefix.
+    assert_int_equal(verdict_for(registered_auto, kMqttTokens), Verdict::client_id_refused);
+    assert_int_equal(verdict_for(sensor, sensor_prefix), Verdict::client_id_refused);
+    // Of the form but with a prefix that is not the broker's: refused.
+    assert_int_equal(verdict_for(sensor, kMqttTokens), Verdict::client_id_refused);
+    // Suspended: still that client's.
+    assert_true(live.change([&](RegistryWriter& w) {
+        auto credentials = credentials_with_secret(3, kOtherSecret, kNotBefore, kNotAfter);
+        credentials.suspended = true;
+        return put_client(w, registered_auto, credentials, true);
+    }));
+    assert_int_equal(verdict_for(registered_auto, kMqttTokens), Verdict::client_id_refused);
+    // Deleted: nobody's, so the broker's form may be the broker's again.
+    assert_true(live.change([&](RegistryWriter& w) { return w.erase(registered_auto).ok(); }));
+    assert_int_equal(verdict_for(registered_auto, kMqttTokens), Verdict::accepted);
+    // Not claimed by the host (a session resumed, or one it admitted holds it).
+    Presented resumed = mqtt("auto-0A1B2C3D-0000-0000-0000-000000000000", kTokenA);
+    assert_verdict(authenticate(store, resumed, kMqttTokens, kNotBefore),
+                   Verdict::client_id_refused);
 }
 
 void nothing_checked_is_refused(void** state) {
@@ -556,6 +633,8 @@ int main() {
         unit_test_with(Tokens, mqtt_token_as_username_or_as_password),
         unit_test_with(Tokens, mqtt_token_session_client_id_belongs_to_its_client),
         unit_test_with(Tokens, nothing_checked_is_refused),
+        cmocka_unit_test(the_brokers_assigned_form),
+        unit_test_with(AssignedForm, a_registered_id_is_never_assigned),
         unit_test_with(Tokens, http_bearer_required),
         unit_test_with(Certificates, certificate_and_token_must_name_one_client),
         unit_test_with(Certificates, mqtt_certificate_session),

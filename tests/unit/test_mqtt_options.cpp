@@ -78,6 +78,17 @@ void last_use_is_off_unless_a_file_is_named(void**) {
                    "plugin_opt_last_use_interval needs plugin_opt_last_use FILE");
 }
 
+// The broker's auto_id_prefix ("auto-" unless mosquitto.conf says otherwise);
+// one with ':' would put assigned ids in a registered client's namespace.
+void the_auto_id_prefix_is_the_brokers(void**) {
+    assert_string_equal(parse({{"registry", "/r"}})->auto_id_prefix.c_str(), "auto-");
+    assert_string_equal(
+        parse({{"registry", "/r"}, {"auto_id_prefix", "dev-"}})->auto_id_prefix.c_str(), "dev-");
+    expect_refused(parse({{"registry", "/r"}, {"auto_id_prefix", "alice:"}}),
+                   "plugin_opt_auto_id_prefix must be without ':' (an MQTT client id 'ID:...' "
+                   "is registered client ID's)");
+}
+
 void the_registry_is_required(void**) {
     expect_refused(parse({}),
                    "plugin_opt_registry DIR is required (the directory of keytool init)");
@@ -89,7 +100,7 @@ void mistakes_are_named_as_written(void**) {
     expect_refused(parse({{"registry", "/r"}, {"tokens", "on"}}),
                    "unknown option plugin_opt_tokens (known: registry, token_auth, "
                    "clientid_match, registry_error_grace, sys_interval, last_use, "
-                   "last_use_interval)");
+                   "last_use_interval, auto_id_prefix)");
     expect_refused(parse({{"registry", "/r"}, {"registry", "/s"}}),
                    "plugin_opt_registry is given twice");
     expect_refused(parse({{"registry", ""}}), "plugin_opt_registry has no value");
@@ -117,6 +128,7 @@ int main() {
         cmocka_unit_test(the_registry_is_required),
         cmocka_unit_test(last_use_is_off_unless_a_file_is_named),
         cmocka_unit_test(mistakes_are_named_as_written),
+        cmocka_unit_test(the_auto_id_prefix_is_the_brokers),
         cmocka_unit_test(null_strings_are_refusals),
     };
     return run_group(tests);

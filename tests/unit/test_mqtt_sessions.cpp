@@ -77,7 +77,8 @@ Session token_session(const std::string& mqtt_id, const std::string& client_id,
     grant.credential.kind = CredentialKind::token;
     grant.credential.bytes = credentials.token_hash.bytes;
     grant.not_after = credentials.validity.not_after;
-    return Session{mqtt_id, grant, persistent};
+    return Session{mqtt_id, grant, persistent,
+                   keyauth::has_assigned_id_form(mqtt_id, keyauth::kDefaultAssignedIdPrefix)};
 }
 
 // Ids of the form Mosquitto gives a client that sent none.
@@ -377,7 +378,9 @@ void a_long_mqtt_client_id_is_kept_whole(void**) {
     store.put("myapp01", live(1));
     SessionTable table;
     table.track(client(0), token_session(id, "myapp01", live(1), true));
-    table.track(client(1), token_session(assigned, "myapp01", live(1), true));
+    Session with_long_prefix = token_session(assigned, "myapp01", live(1), true);
+    with_long_prefix.assigned_form = true;  // the broker's auto_id_prefix may be that long
+    table.track(client(1), std::move(with_long_prefix));
     assert_true(table.holds_broker_assigned_id(assigned));
     table.disconnected(client(0));
     table.disconnected(client(1));

@@ -247,18 +247,31 @@ bool token_judged(Check check, const Presented& presented) {
            (check == Check::when_presented && token_presented(presented));
 }
 
+// Has any client, in whatever state, the id? An unreadable registry says yes.
+bool registered_or_unknowable(ClientStore& store, std::string_view id) {
+    if (!is_valid_client_id(id))
+        return false;
+    ClientCredentials record;
+    const Status s = store.find(id, record);
+    return s.ok() || s.code() != Errc::unknown_client;
+}
+
 // The MQTT client id rule of authenticate(), once the credentials passed.
-bool client_id_admitted(const Presented& presented, const Requirements& requirements,
-                        const AuthResult& admitted) {
+bool client_id_admitted(ClientStore& store, const Presented& presented,
+                        const Requirements& requirements, const AuthResult& admitted) {
     const std::string_view mqtt_id = *presented.mqtt_client_id;
     const std::string_view registered = admitted.client_id();
     if (admitted.about == CredentialKind::certificate)
         return !requirements.certificate_client_id_is_registered_id || mqtt_id == registered;
-    if (presented.mqtt_client_id_assigned || mqtt_id == registered)
+    if (mqtt_id == registered)
         return true;
-    return mqtt_id.size() > registered.size() &&
-           mqtt_id.substr(0, registered.size()) == registered &&
-           mqtt_id[registered.size()] == kClientIdSuffixSeparator;
+    if (mqtt_id.size() > registered.size() && mqtt_id.substr(0, registered.size()) == registered &&
+        mqtt_id[registered.size()] == kClientIdSuffixSeparator)
+        return true;
+    // Asked last: the only rule that costs a lookup.
+    return presented.mqtt_client_id_assigned &&
+           has_assigned_id_form(mqtt_id, requirements.assigned_id_prefix) &&
+           !registered_or_unknowable(store, mqtt_id);
 }
 
 AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented,
@@ -270,7 +283,7 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
         AuthResult token = check_presented_token(store, presented, now);
         token.about = CredentialKind::token;
         if (token.accepted() && presented.mqtt_client_id &&
-            !client_id_admitted(presented, requirements, token))
+            !client_id_admitted(store, presented, requirements, token))
             token.verdict = Verdict::client_id_refused;
         return token;
     }
@@ -292,12 +305,27 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
     AuthResult admitted = *certificate;
     if (token)
         admitted.cache = token->cache;  // the certificate's verdict, the token's cache use
-    if (presented.mqtt_client_id && !client_id_admitted(presented, requirements, admitted))
+    if (presented.mqtt_client_id && !client_id_admitted(store, presented, requirements, admitted))
         admitted.verdict = Verdict::client_id_refused;
     return admitted;
 }
 
 }  // namespace
+
+bool has_assigned_id_form(std::string_view id, std::string_view prefix) noexcept {
+    constexpr std::size_t kUuidLength = 36;
+    if (id.size() != prefix.size() + kUuidLength || id.substr(0, prefix.size()) != prefix ||
+        prefix.find(kClientIdSuffixSeparator) != std::string_view::npos)
+        return false;
+    const std::string_view uuid = id.substr(prefix.size());
+    for (std::size_t i = 0; i < kUuidLength; ++i) {
+        const char c = uuid[i];
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
+            return false;
+    }
+    return true;
+}
 
 std::string_view verdict_reason(Verdict verdict) noexcept {
     switch (verdict) {

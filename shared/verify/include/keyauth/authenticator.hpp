@@ -36,6 +36,14 @@ inline constexpr std::size_t kVerdicts = static_cast<std::size_t>(Verdict::suspe
 // in an MQTT client id ("sensor7:kitchen"): ids cannot contain it.
 inline constexpr char kClientIdSuffixSeparator = ':';
 
+// Mosquitto's auto_id_prefix when mosquitto.conf sets none.
+inline constexpr std::string_view kDefaultAssignedIdPrefix = "auto-";
+// The broker's form of an id it assigns to a client that sent none: the
+// prefix, then 8-4-4-4-12 upper-case hex digits of 16 random bytes. A prefix
+// holding kClientIdSuffixSeparator is never the broker's: ids after it are a
+// registered client's.
+bool has_assigned_id_form(std::string_view id, std::string_view prefix) noexcept;
+
 enum class CredentialKind : std::uint8_t { token, certificate };
 
 // Whether a token's verdict came from this process's verification cache
@@ -103,8 +111,10 @@ struct Presented {
     // HTTP: the Authorization header's value.
     std::optional<std::string_view> authorization;
     // MQTT CONNECT: username and password, and the client id the broker
-    // knows the connection by (mqtt_client_id_assigned: the broker chose it
-    // because the client sent none).
+    // knows the connection by (mqtt_client_id_assigned: the broker may have
+    // chosen it because the client sent none, as far as the host can tell:
+    // a clean session, and no session it admitted goes by that id; the
+    // id's form and the registry decide, in authenticate()).
     std::optional<std::string_view> mqtt_username;
     std::optional<std::string_view> mqtt_password;
     std::optional<std::string_view> mqtt_client_id;
@@ -120,6 +130,8 @@ struct Requirements {
     // MQTT: a certificate session's client id must be its registered id
     // (plugin_opt_clientid_match).
     bool certificate_client_id_is_registered_id = true;
+    // MQTT: the broker's auto_id_prefix, which an id it assigned starts with.
+    std::string_view assigned_id_prefix = kDefaultAssignedIdPrefix;
 };
 
 // The verdict on one connection or request:
@@ -127,8 +139,12 @@ struct Requirements {
 //   presented; one judged must be registered, match and be live now;
 // - a token and a certificate that are both judged must name the same client;
 // - MQTT: a token session's client id is the registered id, the registered id,
-//   kClientIdSuffixSeparator and any suffix, or one the broker assigned; a
-//   certificate session's is the registered id (unless the host waives it).
+//   kClientIdSuffixSeparator and any suffix, or one the broker assigned: one
+//   the host says it may have assigned, of has_assigned_id_form() with the
+//   broker's prefix, and no registered client's id (suspended or expired
+//   ones included: a client may choose an id of that form, and its stored
+//   session is its own); a certificate session's is the registered id
+//   (unless the host waives it: then any id, another client's too).
 // A token is the Authorization header's Bearer credential, or in MQTT the
 // username (the password then ignored) or, when the username is no token,
 // the password with the registered id as username.
