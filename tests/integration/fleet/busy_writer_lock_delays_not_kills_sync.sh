@@ -37,17 +37,7 @@ kill -KILL "$LIST"
 wait "$LIST" 2>/dev/null || true
 
 # Another process holds writer.lock (as a keytool stopped inside a command would).
-python3 - "$(host_dir 1)/writer.lock" <<'PY' &
-import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 1, 0))
-open(sys.argv[1] + ".held", "w").close()
-time.sleep(600)
-PY
-HOLDER=$!
-at_exit "kill -KILL $HOLDER 2>/dev/null || true"
-wait_until 5 "writer.lock held" test -e "$(host_dir 1)/writer.lock.held"
-rm -f "$(host_dir 1)/writer.lock.held"
+hold_writer_lock "$(host_dir 1)" 600
 admin del bob >/dev/null
 deleted_at=$(date +%s)
 sleep 1
