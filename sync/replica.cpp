@@ -56,8 +56,8 @@ constexpr std::chrono::milliseconds kFollowSessionMost{160000};
 // Fewer make more commits rewrite the same fingerprint leaves.
 constexpr std::size_t kClientsPerCommit = 16384;
 // Another process holds writer.lock past a writer's wait (5 s): a keytool
-// stopped by Ctrl-Z inside a command. The change
-// is kept and tried again after this pause, doubled while it stays busy.
+// stopped by Ctrl-Z inside a command. The change is kept and tried again
+// after this pause, doubled while it stays busy.
 constexpr std::chrono::milliseconds kBusyRetryFirst{250};
 constexpr std::chrono::milliseconds kBusyRetryMost{5000};
 
