@@ -86,8 +86,10 @@ struct ListFilter {
 
 using ClientVisit = std::function<void(std::string_view id, const keyauth::ClientCredentials&)>;
 
-// Every client that matches, in id order, from one committed state of the
-// registry (a walk that would start over once output has begun fails: the
+// Every client that matches, in id order, from one published state of the
+// registry's lookup.idx, the owner's as a member's (open_registry_to_walk:
+// nothing held while the rows are written; a walk that would start over,
+// a commit published between its passes, fails once output has begun: the
 // rows printed cannot be taken back), or from the fleet's listing.
 class ClientSource {
   public:
@@ -211,8 +213,7 @@ keyauth::Result<std::unique_ptr<ClientSource>> client_source(
     if (fleet_records)
         return std::unique_ptr<ClientSource>(
             std::make_unique<FleetSource>(std::move(*fleet_records)));
-    auto registry = keyauth::open_registry_to_read(invocation.registry.dir,
-                                                   keyauth::WalkedPages::handed_back);
+    auto registry = keyauth::open_registry_to_walk(invocation.registry.dir);
     if (!registry)
         return registry.error();
     return std::unique_ptr<ClientSource>(std::make_unique<RegistrySource>(std::move(*registry)));

@@ -57,9 +57,9 @@ constexpr std::chrono::milliseconds kFollowSessionMost{160000};
 // large the registry (one transaction of everything: ~290 MB at a million).
 // Fewer make more commits rewrite the same fingerprint leaves.
 constexpr std::size_t kClientsPerCommit = 16384;
-// Another process holds writer.lock past a writer's wait (5 s): a `keytool
-// list` whose output nobody reads, a keytool stopped by Ctrl-Z. The change
-// is kept and tried again after this pause, doubled while it stays busy.
+// Another process holds writer.lock past a writer's wait (5 s): a keytool
+// stopped by Ctrl-Z inside a command. The change is kept and tried again
+// after this pause, doubled while it stays busy.
 constexpr std::chrono::milliseconds kBusyRetryFirst{250};
 // A rebuild's lookups in the index served (which clients it would keep) let
 // go of the pages they mapped this often. Its id table is probed at random:

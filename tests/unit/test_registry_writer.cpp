@@ -686,6 +686,55 @@ void a_change_behind_the_index_is_published_by_the_next_writer(void**) {
     assert_ok(reader->find("other", found));
 }
 
+// keytool list as the owner (open_registry_to_walk) walks lookup.idx, but
+// only after the opening has published what LMDB holds beyond it (a writer
+// killed between its commit and its publication): it lists what `keytool
+// show` reads, never an older state.
+void the_owners_walk_lists_a_change_behind_the_index(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "victim", kFirst) && put_client(w, "other", kSecond);
+    }));
+    assert_true(raw_delete(temp.path(), "clients", "victim"));
+    auto walked = keyauth::open_registry_to_walk(temp.path());
+    assert_ok(walked);
+    auto listed = (*walked)->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 1);
+    assert_string_equal((*listed)[0].id.c_str(), "other");
+}
+
+// Nor does it hold writer.lock (nor LMDB) while it visits, i.e. while
+// keytool writes the rows to a pager nobody reads: a writer gets the lock
+// at once and commits, and the walk lists the state it began with.
+void the_owners_walk_holds_up_no_writer_while_it_visits(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "first", kFirst) && put_client(w, "second", kSecond);
+    }));
+    auto walked = keyauth::open_registry_to_walk(temp.path());
+    assert_ok(walked);
+    std::vector<std::string> visited;
+    assert_ok((*walked)->scan(
+        false, [&] { visited.clear(); },
+        [&](std::string_view id, const ClientCredentials&) {
+            if (visited.empty()) {
+                assert_ok(keyauth::WriterLock::acquire(temp.path() + "/writer.lock",
+                                                       keyauth::WriterLock::Scope::writes, 0));
+                assert_true(write_registry_in_child(
+                    temp.path(), [](RegistryWriter& w) { return put_client(w, "third", kThird); }));
+            }
+            visited.emplace_back(id);
+            return true;
+        }));
+    assert_int_equal(visited.size(), 2);
+    auto again = keyauth::open_registry_to_walk(temp.path());
+    assert_ok(again);
+    auto listed = (*again)->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 3);
+}
+
 // A new index file a writer made and died before renaming in (a growth
 // killed before its commit) is removed by the next writer, not kept until
 // the next growth.
@@ -939,6 +988,8 @@ int main() {
         cmocka_unit_test(a_fill_commits_in_parts_and_publishes_once_at_its_end),
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
         cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
+        cmocka_unit_test(the_owners_walk_lists_a_change_behind_the_index),
+        cmocka_unit_test(the_owners_walk_holds_up_no_writer_while_it_visits),
         cmocka_unit_test(a_dead_writers_new_index_file_is_removed),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),
         cmocka_unit_test(corrupt_record_stops_the_writer_not_the_servers),

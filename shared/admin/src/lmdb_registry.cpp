@@ -355,20 +355,39 @@ Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, O
     return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
 }
 
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir,
-                                                             WalkedPages walked) {
-    const std::string path(dir);
-    if (access(path.c_str(), W_OK) == 0) {
-        auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
-        if (!registry)
-            return registry.error();
-        (*registry)->set_walked_pages(walked);
-        return std::unique_ptr<LocalRegistry>(std::move(*registry));
-    }
+namespace {
+
+// The registry's owner (or root): who can open data.mdb to write.
+bool may_write(std::string_view dir) {
+    return access(std::string(dir).c_str(), W_OK) == 0;
+}
+
+Result<std::unique_ptr<LocalRegistry>> open_as_servers_read(std::string_view dir) {
     auto reader = RegistryReader::open(dir);
     if (!reader)
         return reader.error();
     return std::unique_ptr<LocalRegistry>(std::move(*reader));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir) {
+    if (!may_write(dir))
+        return open_as_servers_read(dir);
+    auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
+    if (!registry)
+        return registry.error();
+    return std::unique_ptr<LocalRegistry>(std::move(*registry));
+}
+
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir) {
+    if (may_write(dir)) {
+        // Opened for what the opening publishes alone (keep_index_current,
+        // under writer.lock, let go as the opening returns), then closed.
+        if (auto published = LmdbRegistry::open(dir, OpenMode::read_write); !published)
+            return published.error();
+    }
+    return open_as_servers_read(dir);
 }
 
 Status LmdbRegistry::find(std::string_view id, ClientCredentials& out) {

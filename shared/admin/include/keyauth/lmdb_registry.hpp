@@ -45,9 +45,10 @@ class RegistryWriter {
 };
 
 // What a walk over LMDB does with the pages of data.mdb it read. A one-shot
-// listing hands them back, so its memory does not grow with the registry; a
-// long-lived reader (the console) keeps them, or each of its full scans
-// would fault the whole registry back in (4-6x slower at a million clients).
+// walk (keyauth-sync's digest) hands them back, so its memory does not grow
+// with the registry; a long-lived reader (the console) keeps them, or each
+// of its full scans would fault the whole registry back in (4-6x slower at
+// a million clients). keytool list walks lookup.idx instead.
 enum class WalkedPages { kept, handed_back };
 
 // One committed state at a glance: how many clients (LMDB's own count, not a
@@ -108,7 +109,18 @@ class LmdbRegistry final : public LocalRegistry {
 // keytool's reads: LMDB under the write lock where the caller may write the
 // registry directory (which also upgrades an older registry), else what the
 // servers read.
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(
-    std::string_view dir, WalkedPages walked = WalkedPages::kept);
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir);
+
+// keytool list's walk, the owner's as a member's: lookup.idx read with
+// pread (RegistryReader::scan), holding neither writer.lock nor an LMDB
+// transaction while the listing is written, so a pager left open holds up
+// no writer (keytool, keyauth-sync). Where the caller may write the
+// directory, LMDB is opened first and closed again: the opening publishes
+// what LMDB committed and lookup.idx does not hold yet (a writer killed
+// between the two, an older registry), so the owner lists what `keytool
+// show` reads, never an older state; a member lists what the servers
+// enforce. A commit published while a listing of more than one range is
+// written fails it (RegistryReader::scan starts over): run it again.
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir);
 
 }  // namespace keyauth

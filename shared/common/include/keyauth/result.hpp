@@ -25,7 +25,7 @@ enum class Errc {
     io_error,
     crypto_error,
     // Another process holds the registry's writer.lock past the wait (a
-    // `keytool list` whose output nobody reads): the same request succeeds
+    // keytool stopped by Ctrl-Z inside a command): the same request succeeds
     // once it lets go, so a writer that must not lose it tries again.
     busy,
     // A registry change committed to LMDB, the registry of record, that the
