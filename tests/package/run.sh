@@ -69,6 +69,8 @@ expect_eq "$(man -w 8 keytool)" "/usr/share/man/man8/keytool.8.gz" "keytool(8)"
 unit=$(dpkg -L keyauth-tools | grep '/systemd/system/keyauth-sync\.service$') ||
     fail "keyauth-sync.service not in keyauth-tools"
 expect_contains "$(cat "$unit")" "ConditionPathExists=/etc/keyauth/sync.conf" "the unit waits for its configuration"
+systemd-analyze verify "$unit" >unit-verify.out 2>&1 || { cat unit-verify.out; fail "systemd-analyze verify $unit"; }
+expect_contains "$(cat "$unit")" "ReadOnlyPaths=-/var/lib/dpkg" "the unit keeps dpkg's database read-only"
 [ ! -e /etc/systemd/system/multi-user.target.wants/keyauth-sync.service ] ||
     fail "keyauth-sync.service enabled before it is configured"
 [ -e /usr/share/doc/keyauth-tools/examples/sync.conf ] || fail "no example sync.conf"
