@@ -11,19 +11,9 @@ wait_on_host 1 valid ./alice_token
 
 # Another writer holds writer.lock 5.5 s: keytool's first opening waits its
 # 5 s and gives up, the change's opening gets it half a second later.
-python3 - "$(host_dir 1)/writer.lock" <<'PY' &
-import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 1, 0))
-open(sys.argv[1] + ".held", "w").close()
-time.sleep(5.5)
-PY
-holder=$!
-at_exit "kill $holder 2>/dev/null"
-wait_until 5 "writer.lock held" test -e "$(host_dir 1)/writer.lock.held"
-rm -f "$(host_dir 1)/writer.lock.held"
+hold_writer_lock "$(host_dir 1)" 5.5
 out=$(keytool --registry "$(host_dir 1)" del alice 2>&1) && fail "del on a replica succeeded after a busy lock: $out"
-wait "$holder" || true
+wait "$WRITER_LOCK_HOLDER" || true
 expect_contains "$out" "replica kept by keyauth-sync" "del on the replica after a busy lock"
 host_verify 1 ./alice_token || fail "the refused del deleted alice on host 1"
 pass "a del on the replica, its first look given up on a busy lock, refused as a replica's: $out"

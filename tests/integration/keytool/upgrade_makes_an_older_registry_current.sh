@@ -32,18 +32,8 @@ keytool upgrade || fail "a second keytool upgrade"
 expect_eq "$(tree_snapshot "$KEYAUTH_REGISTRY")" "$before" "the registry after a second upgrade"
 pass "keytool upgrade, silent, makes the registry readable by the group; again, it changes nothing"
 
-# Another writer holds writer.lock (an OFD lock on its first byte, as keytool's).
-python3 - "$KEYAUTH_REGISTRY/writer.lock" <<'PY' &
-import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 1, 0))
-open(sys.argv[1] + ".held", "w").close()
-time.sleep(30)
-PY
-holder=$!
-at_exit "kill $holder 2>/dev/null"
-for _ in $(seq 50); do [ -e "$KEYAUTH_REGISTRY/writer.lock.held" ] && break; sleep 0.1; done
-rm -f "$KEYAUTH_REGISTRY/writer.lock.held"
+# Another writer holds writer.lock longer than keytool waits.
+hold_writer_lock "$KEYAUTH_REGISTRY" 30
 start=$(date +%s%N)
 out=$(keytool upgrade 2>&1) && fail "keytool upgrade beside another writer: $out"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
