@@ -38,5 +38,6 @@ start=$(date +%s%N)
 out=$(keytool upgrade 2>&1) && fail "keytool upgrade beside another writer: $out"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_contains "$out" "registry is busy" "keytool upgrade beside another writer"
-[ "$elapsed_ms" -lt 8000 ] || fail "keytool upgrade waited ${elapsed_ms} ms for the lock"
+# About 5 s (500 tries 10 ms apart: more on a loaded machine), never the holder's 30.
+[ "$elapsed_ms" -lt 20000 ] || fail "keytool upgrade waited ${elapsed_ms} ms for the lock"
 pass "beside another writer it gives up after its wait (${elapsed_ms} ms), saying the registry is busy"
