@@ -178,6 +178,15 @@ const std::vector<Command>& commands() {
          "last recorded beside the registry.\n",
          {{"stale-after", true, false}},
          run_status},
+        {"upgrade",
+         "bring the registry to this keytool's formats (the packages run it)",
+         "usage: keytool [--registry DIR] upgrade\n"
+         "\n"
+         "Upgrades a registry an older keyauth made, in place, as any command run as its\n"
+         "owner would (the servers refuse some older formats until then); prints nothing.\n"
+         "Waits at most 5 s for another writer, then exits 1 saying the registry is busy.\n",
+         {},
+         run_upgrade},
     };
     return table;
 }

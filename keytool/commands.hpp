@@ -51,5 +51,6 @@ int run_verify(const Invocation&, const Arguments&);
 int run_serve(const Invocation&, const Arguments&);
 int run_show(const Invocation&, const Arguments&);
 int run_status(const Invocation&, const Arguments&);
+int run_upgrade(const Invocation&, const Arguments&);
 
 }  // namespace keytool

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -17,6 +18,7 @@
 
 #include "console_api.hpp"
 #include "console_assets.hpp"
+#include "console_connections.hpp"
 #include "console_requests.hpp"
 #include "console_session.hpp"
 #include "keyauth/bearer.hpp"
@@ -33,11 +35,16 @@ using keyauth::Errc;
 using keyauth::make_error;
 
 constexpr std::size_t kMaxBodyBytes = 4096;
-// Slow clients: a connection silent this long is closed, one address holds at
-// most so many, and all of them together so many more.
+// Slow clients: a connection silent this long is closed, a request not whole
+// (headers and body) this long after it began is cut, one address holds at
+// most so many, and all of them together so many more (console_connections.hpp).
 constexpr unsigned kConnectionTimeoutSeconds = 5;
+constexpr std::int64_t kRequestDeadlineMillis = 10'000;
 constexpr unsigned kConnectionsPerAddress = 16;
 constexpr unsigned kConnections = 256;
+// libmicrohttpd's own limit, above ours: a connection must reach the guard,
+// which makes room; the ones it cut linger until the server's next turn.
+constexpr unsigned kConnectionsBeforeTheGuard = 2 * kConnections;
 // GnuTLS: TLS 1.2 and 1.3 only.
 constexpr const char* kTlsPriorities = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
 constexpr const char* kStrictTransportSecurity = "max-age=31536000";
@@ -51,6 +58,7 @@ struct Server {
     ConsoleApi api;
     ConsoleSessions sessions;
     LoginThrottle login_throttle;
+    SlowClientGuard slow_clients;
     std::string authority;                 // "127.0.0.1:5688": the Host the link names
     std::vector<std::string> authorities;  // every Host we answer: it and --host's
     std::string scheme() const { return options.tls ? "https://" : "http://"; }
@@ -193,7 +201,8 @@ HttpResponse log_in(Server& server, MHD_Connection* connection, const PendingReq
     }
     if (!session) {
         server.login_throttle.failed(peer, now);
-        std::fputs("keytool serve: login refused (wrong or used link)\n", stderr);
+        std::fprintf(stderr, "keytool serve: login refused (wrong or used link) from %s\n",
+                     log_safe(peer).c_str());
         return error_response(401,
                               "this login link is wrong or was used already; restart keytool "
                               "serve for a new one");
@@ -395,6 +404,7 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
         *upload_size = 0;
         return MHD_YES;
     }
+    server.slow_clients.received(connection);
     HttpResponse response = route(server, connection, method, url, *request);
     // Method, path and status only: no header (the session) and no body (the login secret).
     std::fprintf(stderr, "keytool serve: %s %s %d\n", log_safe(method).c_str(),
@@ -402,9 +412,36 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
     return send(server, connection, response);
 }
 
-void on_completed(void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
+std::int64_t steady_millis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void on_completed(void* cls, MHD_Connection* connection, void** state, MHD_RequestTerminationCode) {
     delete static_cast<PendingRequest*>(*state);
     *state = nullptr;
+    static_cast<Server*>(cls)->slow_clients.answered(connection, steady_millis());
+}
+
+// Before libmicrohttpd closes a connection's socket it says so here: the
+// guard forgets it first, so it never cuts a descriptor reused since.
+void on_connection(void* cls, MHD_Connection* connection, void**,
+                   MHD_ConnectionNotificationCode code) {
+    SlowClientGuard& guard = static_cast<Server*>(cls)->slow_clients;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        guard.closed(connection);
+        return;
+    }
+    const MHD_ConnectionInfo* info =
+        mhd().get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info != nullptr)
+        guard.opened(connection, info->connect_fd, peer_address(connection), steady_millis());
+}
+
+// The server's thread reads the cut connection's end and closes it.
+void cut_connection(int fd) {
+    shutdown(fd, SHUT_RDWR);
 }
 
 struct DaemonStop {
@@ -491,8 +528,14 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
     if (keyauth::Status s = last_use.load(); !s)
         return keyauth::make_error(s.code(), "--last-use: " + s.error().message);
     const bool in_fleet = store->in_fleet();
-    Server server{options, ConsoleApi(options.registry, std::move(store), std::move(last_use)),
-                  ConsoleSessions(), {}, {}, {}};
+    Server server{options,
+                  ConsoleApi(options.registry, std::move(store), std::move(last_use)),
+                  ConsoleSessions(),
+                  {},
+                  SlowClientGuard({kRequestDeadlineMillis, kConnectionsPerAddress, kConnections},
+                                  cut_connection),
+                  {},
+                  {}};
 
     sockaddr_storage address{};
     const bool v6 = options.address.find(':') != std::string::npos;
@@ -544,9 +587,9 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
     errno = 0;
     std::unique_ptr<MHD_Daemon, DaemonStop> daemon(mhd().start_daemon(
         flags, options.port, nullptr, nullptr, on_request, &server, MHD_OPTION_SOCK_ADDR,
-        reinterpret_cast<sockaddr*>(&address), MHD_OPTION_NOTIFY_COMPLETED, on_completed, nullptr,
-        MHD_OPTION_CONNECTION_LIMIT, kConnections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        kConnectionsPerAddress, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
+        reinterpret_cast<sockaddr*>(&address), MHD_OPTION_NOTIFY_COMPLETED, on_completed, &server,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, &server, MHD_OPTION_CONNECTION_LIMIT,
+        kConnectionsBeforeTheGuard, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
         MHD_OPTION_ARRAY, tls_options.data(), MHD_OPTION_END));
     if (!daemon) {
         const int err = errno;
@@ -574,8 +617,14 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
                  in_fleet ? "the fleet's registry in etcd, CA key in " : "registry ",
                  options.registry.dir.c_str(), server.origin().c_str());
 
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+    // Once a second, the requests past their deadline are cut.
+    int signal_number = -1;
+    const timespec sweep{1, 0};
+    while (signal_number < 0) {
+        signal_number = sigtimedwait(&stop_signals, nullptr, &sweep);
+        if (signal_number < 0)
+            server.slow_clients.cut_late(steady_millis());
+    }
     std::fprintf(stderr, "keytool serve: stopping on signal %d\n", signal_number);
     daemon.reset();
     return {};

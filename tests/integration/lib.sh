@@ -205,6 +205,23 @@ time.sleep(60)' "$1" "$WORK/held" &
     for _ in $(seq 50); do [ -f "$WORK/held" ] && return 0; sleep 0.1; done
     fail "the lock holder did not start"
 }
+# hold_writer_lock REGISTRY SECONDS: another writer holds REGISTRY's
+# writer.lock (an OFD lock on its first byte, as keytool's) for SECONDS;
+# returns once it is held, the holder's pid in $WRITER_LOCK_HOLDER.
+hold_writer_lock() {
+    rm -f "$WORK/writer-lock-held"
+    python3 - "$1/writer.lock" "$WORK/writer-lock-held" "$2" <<'PY' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 1, 0))
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+PY
+    WRITER_LOCK_HOLDER=$!
+    at_exit "kill $WRITER_LOCK_HOLDER 2>/dev/null || true"
+    for _ in $(seq 50); do [ -f "$WORK/writer-lock-held" ] && return 0; sleep 0.1; done
+    fail "the writer.lock holder did not start"
+}
 release_lock() {
     kill "$LOCK_HOLDER"
     wait "$LOCK_HOLDER" 2>/dev/null || true

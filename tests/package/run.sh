@@ -69,6 +69,8 @@ expect_eq "$(man -w 8 keytool)" "/usr/share/man/man8/keytool.8.gz" "keytool(8)"
 unit=$(dpkg -L keyauth-tools | grep '/systemd/system/keyauth-sync\.service$') ||
     fail "keyauth-sync.service not in keyauth-tools"
 expect_contains "$(cat "$unit")" "ConditionPathExists=/etc/keyauth/sync.conf" "the unit waits for its configuration"
+systemd-analyze verify "$unit" >unit-verify.out 2>&1 || { cat unit-verify.out; fail "systemd-analyze verify $unit"; }
+expect_contains "$(cat "$unit")" "ReadOnlyPaths=-/var/lib/dpkg" "the unit keeps dpkg's database read-only"
 [ ! -e /etc/systemd/system/multi-user.target.wants/keyauth-sync.service ] ||
     fail "keyauth-sync.service enabled before it is configured"
 [ -e /usr/share/doc/keyauth-tools/examples/sync.conf ] || fail "no example sync.conf"
@@ -109,7 +111,7 @@ completion() {  # completion WORDS...: what <TAB> offers after them
         _keytool; printf "%s\n" "${COMPREPLY[@]}" | sort | paste -sd" "' _ "$@"
 }
 expect_eq "$(completion keytool '')" \
-    "del gen init list resume rotate serve server-cert show status suspend verify" "commands"
+    "del gen init list resume rotate serve server-cert show status suspend upgrade verify" "commands"
 expect_eq "$(completion keytool gen --)" "--days --force --help --json --output --zip" "gen options"
 expect_eq "$(completion keytool rotate --)" "--days --force --grace --help --json --output --zip" \
     "rotate options"
@@ -224,6 +226,26 @@ apt_get install ./src/keyauth-tools_*.deb ./src/libnginx-mod-http-keyauth_*.deb 
 expect_not_contains "$(cat install.out)" "created the registry" "registry not recreated"
 expect_contains "$(keytool list)" "kept01" "clients kept across remove and reinstall"
 ok "reinstall: link restored, registry and clients as they were"
+
+echo "== reinstall over a registry an older keyauth made (0.1: lock.mdb, no lookup.idx)"
+# As an upgrade from 0.1 finds it: the servers' user is refused until the
+# registry's owner opens it; the package's configure must do that itself.
+mkdir older && tar -xzf "$top/tests/fixtures/registry-0.1.0.tar.gz" -C older
+rm -rf /var/lib/keyauth
+mv older/registry /var/lib/keyauth
+chgrp -R keyauth /var/lib/keyauth
+chmod 2750 /var/lib/keyauth
+install -m 660 -g keyauth /dev/null /var/lib/keyauth/lock.mdb
+as_broker() { setpriv --reuid=mosquitto --regid=mosquitto --init-groups "$@"; }
+out=$(as_broker keytool verify - <older/alice_token 2>&1) && fail "the broker's user read a 0.1 registry: $out"
+expect_contains "$out" "made by an older keyauth" "the servers' user before the configure"
+dpkg -i ./src/keyauth-tools_*.deb >upgrade.out 2>&1 || { cat upgrade.out; fail "dpkg -i over a 0.1 registry"; }
+expect_not_contains "$(cat upgrade.out)" "could not" "configure over a 0.1 registry"
+out=$(as_broker keytool verify - <older/alice_token 2>&1) || fail "the broker's user after the configure: $out"
+expect_contains "$out" "valid: client alice" "alice's 0.1 token, as the broker's user"
+[ ! -e /var/lib/keyauth/lock.mdb ] || fail "lock.mdb left after the configure"
+/usr/sbin/nginx -t -c "$ng/nginx.conf" >nginx-t.out 2>&1 || { cat nginx-t.out; fail "nginx -t (keyauth on) after the configure"; }
+ok "reinstall over a 0.1 registry: the configure upgrades it, the servers' user verifies a 0.1 token"
 
 echo "== apt purge"
 apt_get purge "${packages[@]}" >purge.out 2>&1 || { cat purge.out; fail "apt purge"; }

@@ -55,8 +55,8 @@ out=$(setpriv --reuid=nobody --regid=mosquitto --clear-groups \
 expect_contains "$out" "state:         STALE" "keytool status while the del waits"
 pass "keyauth-sync alive, the busy lock said once, status STALE: $(grep -m1 -o 'registry is busy.*' "$WORK/sync1.log" | cut -c1-160)"
 
-kill -KILL "$HOLDER"
-wait "$HOLDER" 2>/dev/null || true
+kill -KILL "$WRITER_LOCK_HOLDER"
+wait "$WRITER_LOCK_HOLDER" 2>/dev/null || true
 released=$(now_millis)
 wait_until 8 "bob refused on host 1 once the lock is let go" eval '! group_verify ./bob_token'
 group_verify ./alice_token || fail "alice refused on host 1"

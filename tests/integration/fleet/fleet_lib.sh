@@ -40,23 +40,6 @@ wait_until() {
     done
 }
 
-# hold_writer_lock REGISTRY SECONDS: another process holds REGISTRY's
-# writer.lock for SECONDS (as a keytool stopped inside a command would);
-# returns once it does, its pid in HOLDER.
-hold_writer_lock() {
-    python3 - "$1/writer.lock" "$2" <<'PY' &
-import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 1, 0))
-open(sys.argv[1] + ".held", "w").close()
-time.sleep(float(sys.argv[2]))
-PY
-    HOLDER=$!
-    at_exit "kill -KILL $HOLDER 2>/dev/null || true"
-    wait_until 5 "writer.lock held" test -e "$1/writer.lock.held"
-    rm -f "$1/writer.lock.held"
-}
-
 # ---- etcd -------------------------------------------------------------------
 
 start_etcd_cluster() {

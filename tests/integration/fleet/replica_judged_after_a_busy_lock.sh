@@ -13,7 +13,7 @@ wait_on_host 1 valid ./alice_token
 # 5 s and gives up, the change's opening gets it half a second later.
 hold_writer_lock "$(host_dir 1)" 5.5
 out=$(keytool --registry "$(host_dir 1)" del alice 2>&1) && fail "del on a replica succeeded after a busy lock: $out"
-wait "$HOLDER" || true
+wait "$WRITER_LOCK_HOLDER" || true
 expect_contains "$out" "replica kept by keyauth-sync" "del on the replica after a busy lock"
 host_verify 1 ./alice_token || fail "the refused del deleted alice on host 1"
 pass "a del on the replica, its first look given up on a busy lock, refused as a replica's: $out"

@@ -1,0 +1,30 @@
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "commands.hpp"
+#include "keyauth/lmdb_registry.hpp"
+
+namespace keytool {
+
+// Opening the registry as its owner is the upgrade (lmdb_registry.cpp's
+// open_environment: a 0.1 layout, records of an older format, a lookup.idx
+// the servers refuse): nothing else is read, nothing printed, so a package's
+// configure can run it on every install.
+int run_upgrade(const Invocation& invocation, const Arguments& arguments) {
+    if (!arguments.operands.empty())
+        return report_failure("upgrade takes no operands");
+    const std::string& dir = invocation.registry.dir;
+    // Not check_registry_directory: it refuses the older layouts this upgrades.
+    if (access(dir.c_str(), W_OK) != 0 && errno == EACCES)
+        return report_failure(
+            "registry " + dir +
+            ": only its owner (root) can upgrade it; the servers' group reads it");
+    auto registry = keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::read_write);
+    if (!registry)
+        return report_failure(registry.error());
+    return kExitOk;
+}
+
+}  // namespace keytool
