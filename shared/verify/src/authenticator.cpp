@@ -314,6 +314,8 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
 
 bool has_assigned_id_form(std::string_view id, std::string_view prefix) noexcept {
     constexpr std::size_t kUuidLength = 36;
+    if (id.size() == kUuidLength)
+        prefix = {};
     if (id.size() != prefix.size() + kUuidLength || id.substr(0, prefix.size()) != prefix ||
         prefix.find(kClientIdSuffixSeparator) != std::string_view::npos)
         return false;

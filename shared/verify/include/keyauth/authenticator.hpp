@@ -39,9 +39,10 @@ inline constexpr char kClientIdSuffixSeparator = ':';
 // Mosquitto's auto_id_prefix when mosquitto.conf sets none.
 inline constexpr std::string_view kDefaultAssignedIdPrefix = "auto-";
 // The broker's form of an id it assigns to a client that sent none: the
-// prefix, then 8-4-4-4-12 upper-case hex digits of 16 random bytes. A prefix
-// holding kClientIdSuffixSeparator is never the broker's: ids after it are a
-// registered client's.
+// prefix, or none (Mosquitto 2.0.11 forgets the auto_id_prefix it defaulted
+// to "auto-" at a SIGHUP's reload), then 8-4-4-4-12 upper-case hex digits
+// of 16 random bytes. A prefix holding kClientIdSuffixSeparator is never the
+// broker's: ids after it are a registered client's.
 bool has_assigned_id_form(std::string_view id, std::string_view prefix) noexcept;
 
 enum class CredentialKind : std::uint8_t { token, certificate };
