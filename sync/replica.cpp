@@ -901,7 +901,8 @@ struct Replica::State {
     }
 
     // kFollowSession; tests: KEYAUTH_FOLLOW_SESSION_MS, shorter than etcd
-    // takes to answer a large revision (at most kFollowSession).
+    // takes to answer a large revision (at most kFollowSession). Read once
+    // a watcher.
     static std::chrono::milliseconds follow_session() {
         const char* given = std::getenv("KEYAUTH_FOLLOW_SESSION_MS");
         const long ms = given ? std::atol(given) : 0;
@@ -922,14 +923,21 @@ struct Replica::State {
         if (!keys)
             return false;
         std::lock_guard<std::mutex> lock(serving);
-        return keys->count != static_cast<std::int64_t>(local_clients) + 2;
+        return keys->count != fleet_keys_of(local_clients);
+    }
+
+    // The keys under /keyauth/ of a store whose clients are `clients`: those,
+    // the fleet id and the CA certificate.
+    static std::int64_t fleet_keys_of(std::size_t clients) {
+        return static_cast<std::int64_t>(clients) + 2;
     }
 
     // The watcher's thread: one watch after another until stopped.
     void watch(Watcher& w) {
         const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
         auto backoff = std::chrono::milliseconds(100);
-        auto session = follow_session();
+        const auto first_session = follow_session();
+        auto session = first_session;
         while (!w.stop) {
             std::int64_t from = 0;
             std::uint64_t epoch = 0;
@@ -960,12 +968,11 @@ struct Replica::State {
                 busy_pause = w.busy_pause;
                 reached = w.from;
             }
-            if (reached > from)
-                session = follow_session();
-            else if (watched && metrics().etcd_revision >= from && keys_change_pending(end))
+            if (watched && reached <= from && metrics().etcd_revision >= from &&
+                keys_change_pending(end))
                 session = std::min(session * 2, kFollowSessionMost);
             else
-                session = follow_session();
+                session = first_session;
             if (watched && busy_pause.count() == 0) {
                 backoff = std::chrono::milliseconds(100);
                 continue;
@@ -1455,8 +1462,7 @@ struct Replica::State {
         auto count = registry->count();
         if (!count)
             return count.status();
-        // Every key under /keyauth/: the clients, the fleet id, the CA certificate.
-        if (revision != ours || changed->count != static_cast<std::int64_t>(*count) + 2 ||
+        if (revision != ours || changed->count != fleet_keys_of(*count) ||
             watcher->mode != Follow::all || watcher->recording)
             return {};
         // No commit (it would move commit.seq for no client changed): the
