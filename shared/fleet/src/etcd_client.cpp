@@ -736,63 +736,163 @@ struct WatchState {
     std::optional<Error> error;
 };
 
+// One line of the watch stream read as it is parsed (nlohmann's SAX
+// interface): a response holds all of a revision's events, a million for a
+// `del --prefix` of every client, each taken out as it ends, and the tree of
+// the line never built (it peaked at 2.5 GB). Only the scalars read below
+// are kept, in objects of their own: a DOM parser with a callback looks
+// through an object's or array's kept elements each time one of them ends,
+// so a hostile line of 40 000 `{}` anywhere took 6 s, a megabyte of them
+// minutes.
+class WatchLineReader {
+  public:
+    std::vector<EtcdEvent> events;
+    json header = json::object();  // result.header's revision
+    json result = json::object();  // result's compact_revision and canceled
+    std::optional<json> error;     // the gateway's error: its scalars
+    std::optional<std::string> refused;
+    bool is_object = false;
+
+    bool null() { return scalar(nullptr); }
+    bool boolean(bool value) { return scalar(value); }
+    bool number_integer(json::number_integer_t value) { return scalar(value); }
+    bool number_unsigned(json::number_unsigned_t value) { return scalar(value); }
+    bool number_float(json::number_float_t value, const std::string&) { return scalar(value); }
+    bool string(std::string& value) { return scalar(std::move(value)); }
+    bool binary(json::binary_t&) { return scalar(nullptr); }  // not in JSON text
+    bool key(std::string& name) {
+        if (places_.size() == 1 && name == "result" && ++results_ > 1)
+            return refuse("two results in one response");
+        key_ = std::move(name);
+        return true;
+    }
+    bool start_object(std::size_t) { return open(true); }
+    bool start_array(std::size_t) { return open(false); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
+    bool parse_error(std::size_t, const std::string&, const json::exception&) {
+        return false;
+    }
+
+  private:
+    // What each container open around the parser is to the reader; key_ is
+    // the innermost object's last key, all that a scalar or a container
+    // opening needs.
+    enum class Place { root, result, header, events, event, kv, error, other };
+    std::vector<Place> places_;
+    std::string key_;
+    int results_ = 0;
+    json event_ = json::object();
+    std::optional<json> kv_;
+
+    bool refuse(std::string why) {
+        refused = std::move(why);
+        return false;
+    }
+    Place inside() const { return places_.empty() ? Place::other : places_.back(); }
+    bool open(bool object) {
+        Place place = Place::other;
+        const Place parent = inside();
+        if (places_.empty()) {
+            is_object = object;
+            place = Place::root;
+        } else if (parent == Place::root && key_ == "result" && object) {
+            place = Place::result;
+        } else if (parent == Place::root && key_ == "error") {
+            place = Place::error;
+            error = json::object();
+        } else if (parent == Place::result && key_ == "header" && object) {
+            place = Place::header;
+        } else if (parent == Place::result && key_ == "events" && !object) {
+            place = Place::events;
+        } else if (parent == Place::events) {
+            if (!object)
+                return refuse("an event that is not an object with a kv");
+            place = Place::event;
+            event_ = json::object();
+            kv_.reset();
+        } else if (parent == Place::event && key_ == "kv" && object) {
+            place = Place::kv;
+            kv_ = json::object();
+        }
+        places_.push_back(place);
+        key_.clear();
+        return true;
+    }
+    bool close() {
+        const Place place = places_.back();
+        places_.pop_back();
+        if (place != Place::event)
+            return true;
+        if (!kv_)
+            return refuse("an event that is not an object with a kv");
+        try {
+            events.push_back(EtcdEvent{event_.value("type", "PUT") == "DELETE", key_value_of(*kv_)});
+        } catch (const std::exception& e) {
+            return refuse(e.what());
+        }
+        return true;
+    }
+    bool scalar(json value) {
+        switch (inside()) {
+        case Place::root:
+            if (key_ == "error")
+                error = std::move(value);
+            else if (key_ == "result")
+                return refuse("a result that is not an object");
+            return true;
+        case Place::result:
+            if (key_ == "compact_revision" || key_ == "canceled")
+                result[key_] = std::move(value);
+            return true;
+        case Place::header:
+            if (key_ == "revision")
+                header[key_] = std::move(value);
+            return true;
+        case Place::events:
+            return refuse("an event that is not an object with a kv");
+        case Place::event:
+            if (key_ == "type")
+                event_[key_] = std::move(value);
+            return true;
+        case Place::kv:
+            if (key_ == "key" || key_ == "value" || key_ == "create_revision" ||
+                key_ == "mod_revision")
+                (*kv_)[key_] = std::move(value);
+            return true;
+        case Place::error:
+            (*error)[key_] = std::move(value);
+            return true;
+        case Place::other:
+            return true;
+        }
+        return true;
+    }
+};
+
 // The gateway streams one JSON object a line: {"result": WatchResponse} or
 // {"error": ...}.
 bool handle_line(WatchState& state, std::string_view line) {
-    // A response holds all of a revision's events, a million for a `del
-    // --prefix` of every client: each is taken out as it is parsed, and the
-    // tree of the whole line is never built (it peaked at 2.5 GB).
-    std::vector<EtcdEvent> events;
-    std::string top_key;     // depth 1: "result" or "error"
-    std::string result_key;  // depth 2, inside "result": "events", "header"...
-    int results = 0;
-    std::optional<std::string> bad_event;
-    const json::parser_callback_t take_events = [&](int depth, json::parse_event_t what,
-                                                    json& parsed) {
-        if (what == json::parse_event_t::key) {
-            if (depth == 1 && (top_key = parsed.get<std::string>()) == "result" && ++results > 1)
-                bad_event = "two results in one response";
-            if (depth == 2)
-                result_key = parsed.get<std::string>();
-            return true;
-        }
-        // result.events[i], each taken out as it ends and none kept: a
-        // hostile answer's elements would each be looked through again.
-        if (depth != 3 || top_key != "result" || result_key != "events" ||
-            what == json::parse_event_t::object_start)
-            return true;
-        if (what != json::parse_event_t::object_end || !parsed.contains("kv")) {
-            bad_event = "an event that is not an object with a kv";
-            return false;
-        }
-        try {
-            events.push_back(EtcdEvent{parsed.value("type", "PUT") == "DELETE",
-                                       key_value_of(parsed.value("kv", json::object()))});
-        } catch (const std::exception& e) {
-            bad_event = e.what();
-        }
-        return false;
-    };
-    const json message = json::parse(line, take_events, false);
-    if (bad_event) {
-        state.error = make_error(Errc::io_error, "etcd watch: " + *bad_event);
+    WatchLineReader reader;
+    const bool parsed = json::sax_parse(line, &reader);
+    if (reader.refused) {
+        state.error = make_error(Errc::io_error, "etcd watch: " + *reader.refused);
         return false;
     }
-    if (!message.is_object()) {
+    if (!parsed || !reader.is_object) {
         state.error = make_error(Errc::io_error, "etcd watch: not JSON");
         return false;
     }
-    if (auto e = message.find("error"); e != message.end()) {
-        state.error = make_error(Errc::io_error, "etcd watch: " + e->dump());
+    if (reader.error) {
+        state.error = make_error(Errc::io_error, "etcd watch: " + reader.error->dump());
         return false;
     }
-    const json result = message.value("result", json::object());
     EtcdWatchBatch batch;
     try {
-        batch.header_revision = int_field(result.value("header", json::object()), "revision");
-        batch.compact_revision = int_field(result, "compact_revision");
-        batch.canceled = result.value("canceled", false);
-        batch.events = std::move(events);
+        batch.header_revision = int_field(reader.header, "revision");
+        batch.compact_revision = int_field(reader.result, "compact_revision");
+        batch.canceled = reader.result.value("canceled", false);
+        batch.events = std::move(reader.events);
     } catch (const std::exception& e) {
         state.error = make_error(Errc::io_error, std::string("etcd watch: ") + e.what());
         return false;
