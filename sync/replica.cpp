@@ -918,12 +918,25 @@ struct Replica::State {
     // by the keys under /keyauth/: the clients served, the fleet id and the
     // CA certificate, or more or fewer (a record refused here counts too,
     // and lengthens sessions as before).
-    bool keys_change_pending(const std::string& end) {
+    // etcd counts them by walking its index of every key under /keyauth/
+    // (150 ms of its CPU at a million, BENCHMARKS.md), and with writes
+    // elsewhere it is ahead after nearly every session: once a count finds
+    // them what this host serves, the next waits kKeysCountPause. A change
+    // landing meanwhile waits that long at most to lengthen the sessions;
+    // a change sent while they are at their longest may wait as long.
+    static constexpr std::chrono::milliseconds kKeysCountPause = kFollowSessionMost;
+    bool keys_change_pending(const std::string& end, Clock::time_point& next_count) {
+        if (Clock::now() < next_count)
+            return false;
+        ++metrics().fleet_key_counts;
         auto keys = follower_etcd->range(keyauth::kFleetPrefix, end, 0, 1);
         if (!keys)
             return false;
         std::lock_guard<std::mutex> lock(serving);
-        return keys->count != fleet_keys_of(local_clients);
+        if (keys->count != fleet_keys_of(local_clients))
+            return true;
+        next_count = Clock::now() + kKeysCountPause;
+        return false;
     }
 
     // The keys under /keyauth/ of a store whose clients are `clients`: those,
@@ -938,6 +951,7 @@ struct Replica::State {
         auto backoff = std::chrono::milliseconds(100);
         const auto first_session = follow_session();
         auto session = first_session;
+        Clock::time_point next_keys_count{};
         while (!w.stop) {
             std::int64_t from = 0;
             std::uint64_t epoch = 0;
@@ -969,7 +983,7 @@ struct Replica::State {
                 reached = w.from;
             }
             if (watched && reached <= from && metrics().etcd_revision >= from &&
-                keys_change_pending(end))
+                keys_change_pending(end, next_keys_count))
                 session = std::min(session * 2, kFollowSessionMost);
             else
                 session = first_session;
