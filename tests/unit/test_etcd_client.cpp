@@ -202,7 +202,6 @@ void login_then_range_answers(void**) {
     assert_int_equal(read->revision, 5);
 }
 
-
 // A watch stream: the gateway's answer, one JSON object a line, then the
 // connection closed (the watch then ends in an error, after every batch).
 struct Watched {
@@ -252,7 +251,8 @@ std::string base64_of(std::string_view bytes) {
 }
 
 // An event as the gateway writes it; `type` empty: left out (proto3's PUT).
-std::string event_json(const std::string& key, std::int64_t revision, const std::string& type = "") {
+std::string event_json(const std::string& key, std::int64_t revision,
+                       const std::string& type = "") {
     return std::string("{") + (type.empty() ? "" : "\"type\":\"" + type + "\",") +
            R"("kv":{"key":")" + base64_of(key) + R"(","create_revision":")" +
            std::to_string(revision) + R"(","mod_revision":")" + std::to_string(revision) +
@@ -268,8 +268,7 @@ std::string events_line(std::int64_t revision, const std::vector<std::string>& e
 }
 
 bool refused_saying(const Watched& watched, std::string_view words) {
-    return !watched.status.ok() &&
-           watched.status.error().message.find(words) != std::string::npos;
+    return !watched.status.ok() && watched.status.error().message.find(words) != std::string::npos;
 }
 
 // Objects with a kv anywhere but in result.events are no events.
@@ -300,8 +299,8 @@ void many_empty_objects_read_in_linear_time(void**) {
         R"({"result":{"header":{"revision":"7"}},"junk":[)" + many + "]}\n",
         R"({"result":{"header":{"revision":"7"},"events":[{"kv":{"key":"YQ==","mod_revision":"7"},"junk":[)" +
             many + "]}]}}\n",
-        R"({"result":{"header":{"revision":"7"},"events":[)" + ok_event + R"(]},"x":{"a":[[)" + many +
-            "]]}}\n",
+        R"({"result":{"header":{"revision":"7"},"events":[)" + ok_event + R"(]},"x":{"a":[[)" +
+            many + "]]}}\n",
     };
     const auto started = std::chrono::steady_clock::now();
     for (const std::string& line : accepted) {
@@ -309,7 +308,8 @@ void many_empty_objects_read_in_linear_time(void**) {
         assert_int_equal(watched.batches.size(), 1);
         assert_int_equal(watched.batches[0].header_revision, 7);
     }
-    const Watched in_error = watch_through(R"({"error":{"message":"no leader","x":[)" + many + "]}}\n");
+    const Watched in_error =
+        watch_through(R"({"error":{"message":"no leader","x":[)" + many + "]}}\n");
     assert_true(refused_saying(in_error, "no leader"));
     const Watched as_events = watch_through(R"({"result":{"events":[)" + many + "]}}\n");
     assert_true(refused_saying(as_events, "an event that is not an object with a kv"));
@@ -379,8 +379,9 @@ void keys_and_values_with_escapes(void**) {
     std::string escaped;
     for (char c : key64)
         escaped += c == '/' ? std::string("\\/") : std::string(1, c);
-    escaped.replace(0, 1, "\\u00" + std::to_string(static_cast<int>(key64[0]) / 16) +
-                              "0123456789abcdef"[key64[0] % 16]);
+    escaped.replace(0, 1,
+                    "\\u00" + std::to_string(static_cast<int>(key64[0]) / 16) +
+                        "0123456789abcdef"[key64[0] % 16]);
     const Watched watched = watch_through(
         events_line(7, {R"({"kv":{"key":")" + escaped + R"(","value":")" + base64_of(value) +
                         R"(","mod_revision":"7","create_revision":"6"}})"}));
@@ -408,7 +409,8 @@ void delete_and_put_told_apart(void**) {
 void compaction_and_cancel_answers(void**) {
     const Watched watched = watch_through(
         events_line(7, {event_json("/keyauth/clients/a", 7)}) +
-        R"({"result":{"header":{"revision":"9"},"compact_revision":"8","canceled":true}})" "\n" +
+        R"({"result":{"header":{"revision":"9"},"compact_revision":"8","canceled":true}})"
+        "\n" +
         events_line(9, {event_json("/keyauth/clients/b", 9)}));
     assert_int_equal(watched.batches.size(), 3);
     assert_int_equal(watched.batches[0].events.size(), 1);
@@ -419,12 +421,14 @@ void compaction_and_cancel_answers(void**) {
     assert_int_equal(watched.batches[2].events.size(), 1);
     assert_false(watched.batches[2].canceled);
     const Watched canceled_only =
-        watch_through(R"({"result":{"header":{"revision":"9"},"canceled":true}})" "\n");
+        watch_through(R"({"result":{"header":{"revision":"9"},"canceled":true}})"
+                      "\n");
     assert_int_equal(canceled_only.batches.size(), 1);
     assert_true(canceled_only.batches[0].canceled);
     assert_int_equal(canceled_only.batches[0].compact_revision, 0);
     const Watched error = watch_through(
-        R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})" "\n");
+        R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})"
+        "\n");
     assert_true(refused_saying(error, "etcdserver: no leader"));
     assert_int_equal(error.batches.size(), 0);
 }

@@ -770,9 +770,7 @@ class WatchLineReader {
     bool start_array(std::size_t) { return open(false); }
     bool end_object() { return close(); }
     bool end_array() { return close(); }
-    bool parse_error(std::size_t, const std::string&, const json::exception&) {
-        return false;
-    }
+    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
 
   private:
     // What each container open around the parser is to the reader; key_ is
@@ -827,7 +825,8 @@ class WatchLineReader {
         if (!kv_)
             return refuse("an event that is not an object with a kv");
         try {
-            events.push_back(EtcdEvent{event_.value("type", "PUT") == "DELETE", key_value_of(*kv_)});
+            events.push_back(
+                EtcdEvent{event_.value("type", "PUT") == "DELETE", key_value_of(*kv_)});
         } catch (const std::exception& e) {
             return refuse(e.what());
         }
@@ -835,36 +834,36 @@ class WatchLineReader {
     }
     bool scalar(json value) {
         switch (inside()) {
-        case Place::root:
-            if (key_ == "error")
-                error = std::move(value);
-            else if (key_ == "result")
-                return refuse("a result that is not an object");
-            return true;
-        case Place::result:
-            if (key_ == "compact_revision" || key_ == "canceled")
-                result[key_] = std::move(value);
-            return true;
-        case Place::header:
-            if (key_ == "revision")
-                header[key_] = std::move(value);
-            return true;
-        case Place::events:
-            return refuse("an event that is not an object with a kv");
-        case Place::event:
-            if (key_ == "type")
-                event_[key_] = std::move(value);
-            return true;
-        case Place::kv:
-            if (key_ == "key" || key_ == "value" || key_ == "create_revision" ||
-                key_ == "mod_revision")
-                (*kv_)[key_] = std::move(value);
-            return true;
-        case Place::error:
-            (*error)[key_] = std::move(value);
-            return true;
-        case Place::other:
-            return true;
+            case Place::root:
+                if (key_ == "error")
+                    error = std::move(value);
+                else if (key_ == "result")
+                    return refuse("a result that is not an object");
+                return true;
+            case Place::result:
+                if (key_ == "compact_revision" || key_ == "canceled")
+                    result[key_] = std::move(value);
+                return true;
+            case Place::header:
+                if (key_ == "revision")
+                    header[key_] = std::move(value);
+                return true;
+            case Place::events:
+                return refuse("an event that is not an object with a kv");
+            case Place::event:
+                if (key_ == "type")
+                    event_[key_] = std::move(value);
+                return true;
+            case Place::kv:
+                if (key_ == "key" || key_ == "value" || key_ == "create_revision" ||
+                    key_ == "mod_revision")
+                    (*kv_)[key_] = std::move(value);
+                return true;
+            case Place::error:
+                (*error)[key_] = std::move(value);
+                return true;
+            case Place::other:
+                return true;
         }
         return true;
     }
