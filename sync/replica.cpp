@@ -901,8 +901,8 @@ struct Replica::State {
     }
 
     // kFollowSession; tests: KEYAUTH_FOLLOW_SESSION_MS, shorter than etcd
-    // takes to answer a large revision (at most kFollowSession). Read once
-    // a watcher.
+    // takes to answer a large revision (at most kFollowSession). Read when
+    // a watcher starts.
     static std::chrono::milliseconds follow_session() {
         const char* given = std::getenv("KEYAUTH_FOLLOW_SESSION_MS");
         const long ms = given ? std::atol(given) : 0;
@@ -919,7 +919,7 @@ struct Replica::State {
     // CA certificate, or more or fewer (a record refused here counts too,
     // and lengthens sessions as before).
     // etcd counts them by walking its index of every key under /keyauth/
-    // (150 ms of its CPU at a million, BENCHMARKS.md), and with writes
+    // (90-150 ms of its CPU at a million, BENCHMARKS.md), and with writes
     // elsewhere it is ahead after nearly every session: once a count finds
     // them what this host serves, the next waits kKeysCountPause. A change
     // landing meanwhile waits that long at most to lengthen the sessions;
