@@ -26,23 +26,31 @@ namespace {
 struct Answer {
     int status = 200;
     std::string body;
+    // Sent without a length and the connection kept open until the gateway
+    // ends: a watch stream that goes on.
+    bool held_open = false;
 };
+
+// A socket listening on a free loopback port; `port` set to it.
+int loopback_listener(int& port) {
+    const int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+    assert_int_equal(listen(listener, 16), 0);
+    return listener;
+}
 
 // One HTTP/1.1 answer per connection (Connection: close), from `answer(path)`;
 // the paths asked for are kept, in order.
 class FakeGateway {
   public:
     explicit FakeGateway(std::function<Answer(const std::string& path)> answer)
-        : answer_(std::move(answer)) {
-        listener_ = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-        socklen_t length = sizeof address;
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-        port_ = ntohs(address.sin_port);
-        assert_int_equal(listen(listener_, 16), 0);
+        : answer_(std::move(answer)), listener_(loopback_listener(port_)) {
         thread_ = std::thread([this] { serve(); });
     }
     ~FakeGateway() {
@@ -50,6 +58,8 @@ class FakeGateway {
         shutdown(listener_, SHUT_RDWR);
         close(listener_);
         thread_.join();
+        for (const int connection : held_)
+            close(connection);
     }
 
     std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -91,6 +101,13 @@ class FakeGateway {
                 paths_.push_back(path);
             }
             const Answer answer = answer_(path);
+            if (answer.held_open) {
+                const std::string response =
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + answer.body;
+                (void)!write(connection, response.data(), response.size());
+                held_.push_back(connection);
+                continue;
+            }
             const std::string response =
                 "HTTP/1.1 " + std::to_string(answer.status) +
                 " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
@@ -101,12 +118,26 @@ class FakeGateway {
     }
 
     std::function<Answer(const std::string&)> answer_;
+    int port_ = 0;  // before listener_, which sets it
     int listener_ = -1;
-    int port_ = 0;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
     std::mutex mutex_;
     std::vector<std::string> paths_;
+    std::vector<int> held_;
+};
+
+// An etcd member stopped (SIGSTOP) or hung: the kernel still accepts its
+// connections, nothing reads or answers them.
+class SilentMember {
+  public:
+    SilentMember() : listener_(loopback_listener(port_)) {}
+    ~SilentMember() { close(listener_); }
+    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    int port_ = 0;  // before listener_, which sets it
+    int listener_ = -1;
 };
 
 // etcd's own words, as its gateway sends them.
@@ -432,6 +463,67 @@ void compaction_and_cancel_answers(void**) {
     assert_true(refused_saying(error, "etcdserver: no leader"));
     assert_int_equal(error.batches.size(), 0);
 }
+
+// One watch session of `session` through `first` then `second`, then a
+// range: what the watch said, its batches, and the endpoint the range used.
+struct SessionThenRange {
+    keyauth::Status watched;
+    int batches = 0;
+    std::string range_endpoint;
+};
+
+SessionThenRange session_then_range(const std::string& first, const std::string& second) {
+    keyauth::EtcdOptions options;
+    options.endpoints = {first, second};
+    options.request_timeout = std::chrono::milliseconds(3000);
+    auto client = keyauth::EtcdClient::connect(std::move(options));
+    assert_true(client.ok());
+    SessionThenRange result;
+    result.watched = (*client)->watch(
+        "/keyauth/", "/keyauth0", 1,
+        [&result](const keyauth::EtcdWatchBatch&) {
+            ++result.batches;
+            return true;
+        },
+        std::chrono::milliseconds(1000), [] { return false; });  // the shortest judged silent
+    result.range_endpoint = (*client)->endpoint();
+    assert_ok((*client)->range("/keyauth/", "/keyauth0").status());
+    return result;
+}
+
+// A member that holds the watch's connection open and sends nothing, not
+// even the "created" line a live gateway sends at once, for a whole
+// session: an error, and the next request goes to the next endpoint
+// (before, the session "succeeded" and the watcher stayed on it).
+void silent_member_fails_the_session_and_is_left(void**) {
+    SilentMember silent;
+    FakeGateway next([](const std::string&) { return kRange; });
+    const SessionThenRange result = session_then_range(silent.endpoint(), next.endpoint());
+    assert_false(result.watched.ok());
+    assert_true(result.watched.error().message.find("no answer to a watch") != std::string::npos);
+    assert_int_equal(result.batches, 0);
+    assert_string_equal(result.range_endpoint.c_str(), next.endpoint().c_str());
+    assert_int_equal(next.paths().size(), 1);
+}
+
+// A member that answered "created" and has nothing more to send in the
+// session: alive, the session a success, the member kept.
+void created_then_quiet_session_keeps_the_member(void**) {
+    FakeGateway watched([](const std::string& path) {
+        return path != "/v3/watch"
+                   ? kRange
+                   : Answer{200,
+                            R"({"result":{"header":{"revision":"5"},"created":true}})"
+                            "\n",
+                            true};
+    });
+    FakeGateway other([](const std::string&) { return kRange; });
+    const SessionThenRange result = session_then_range(watched.endpoint(), other.endpoint());
+    assert_ok(result.watched);
+    assert_int_equal(result.batches, 1);
+    assert_string_equal(result.range_endpoint.c_str(), watched.endpoint().c_str());
+    assert_int_equal(other.paths().size(), 0);
+}
 }  // namespace
 
 int main() {
@@ -450,6 +542,8 @@ int main() {
         cmocka_unit_test(keys_and_values_with_escapes),
         cmocka_unit_test(delete_and_put_told_apart),
         cmocka_unit_test(compaction_and_cancel_answers),
+        cmocka_unit_test(silent_member_fails_the_session_and_is_left),
+        cmocka_unit_test(created_then_quiet_session_keeps_the_member),
     };
     return run_group(tests);
 }

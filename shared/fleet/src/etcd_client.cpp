@@ -733,6 +733,11 @@ struct WatchState {
     // handed on at once (see deliver_received).
     std::vector<EtcdWatchBatch> received;
     bool stopped = false;
+    // Whether the member sent anything: etcd's gateway answers a watch's
+    // create request at once with a line saying "created", before any
+    // catch-up however large and late (etcd holds a watch's events until
+    // that line is sent).
+    bool answered = false;
     std::optional<Error> error;
 };
 
@@ -933,6 +938,7 @@ bool deliver_received(WatchState& state) {
 
 size_t watch_body(char* data, size_t size, size_t count, void* user) {
     auto& state = *static_cast<WatchState*>(user);
+    state.answered = true;
     // `pending` holds no newline between calls: what is left of a line.
     state.pending.append(data, size * count);
     std::size_t start = 0;
@@ -958,9 +964,14 @@ struct CurlMultiFree {
 };
 using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiFree>;
 
-// Runs one transfer until it ends, `until` passes or should_stop says so
-// (then `ended_early`). The transfer's own result, or a multi error.
-CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
+enum class WatchEnd { transfer_ended, asked_to_stop, session_over };
+
+// How long a live member may take to answer a watch's create request.
+constexpr std::chrono::milliseconds kWatchCreatedWithin{1000};
+
+// Runs one transfer until it ends, should_stop says so or `until` passes
+// (then `end` says which). The transfer's own result, or a multi error.
+CURLcode run_watch_transfer(CURL* curl, WatchState& state, WatchEnd& end) {
     CurlMultiPtr multi(libcurl().multi_init());
     if (!multi || libcurl().multi_add_handle(multi.get(), curl) != CURLM_OK)
         return CURLE_OUT_OF_MEMORY;
@@ -981,8 +992,12 @@ CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
             }
             break;
         }
-        if (Clock::now() >= state.until || (*state.should_stop)()) {
-            ended_early = true;
+        if ((*state.should_stop)()) {
+            end = WatchEnd::asked_to_stop;
+            break;
+        }
+        if (Clock::now() >= state.until) {
+            end = WatchEnd::session_over;
             break;
         }
         libcurl().multi_poll(multi.get(), nullptr, 0, kWatchStopCheckMillis, nullptr);
@@ -1026,11 +1041,23 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
     libcurl().easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     libcurl().easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, watch_body);
     libcurl().easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
-    bool ended_early = false;
-    const CURLcode rc = run_watch_transfer(curl.get(), state, ended_early);
+    WatchEnd end = WatchEnd::transfer_ended;
+    const CURLcode rc = run_watch_transfer(curl.get(), state, end);
     long status = 0;
     libcurl().easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-    if (state.stopped || ended_early)
+    if (state.stopped || end == WatchEnd::asked_to_stop)
+        return {};
+    // A whole session without even the "created" line: the member is
+    // stopped or hung with its connection open (TCP still accepts), and
+    // would keep the watcher, no change applied, for as long as it lasts.
+    // Not judged in a session shorter than a live member may take to say
+    // "created" (tests' sessions of 20 ms: 4-75 ms here, loaded).
+    if (end == WatchEnd::session_over && !state.answered && session >= kWatchCreatedWithin) {
+        impl.current = (impl.current + 1) % impl.options.endpoints.size();
+        return make_error(Errc::io_error, "etcd " + endpoint + ": no answer to a watch in " +
+                                              std::to_string(session.count()) + " ms");
+    }
+    if (end == WatchEnd::session_over)
         return {};
     if (state.error) {
         if (state.error->message.find("auth") != std::string::npos)
