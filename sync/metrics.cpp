@@ -105,6 +105,10 @@ std::string prometheus_text(const SyncMetrics& m, std::int64_t now) {
     metric(out, "keyauth_sync_watch_reconnects_total", "counter",
            "watches that broke and were started again",
            static_cast<long long>(m.watch_reconnects.load()));
+    metric(out, "keyauth_sync_fleet_key_counts_total", "counter",
+           "counts of the keys under /keyauth/ asked of etcd (each a walk of them all) to "
+           "tell a change it is slow to send from writes elsewhere",
+           static_cast<long long>(m.fleet_key_counts.load()));
     metric(out, "keyauth_sync_errors_total", "counter",
            "failed steps: etcd unreachable, a rebuild or a digest check that failed",
            static_cast<long long>(m.errors.load()));

@@ -23,6 +23,9 @@ struct SyncMetrics {
     std::atomic<std::uint64_t> digest_checks{0};     // whole registry compared with etcd
     std::atomic<std::uint64_t> quiet_advances{0};    // etcd's revision taken: nothing of ours changed
     std::atomic<std::uint64_t> watch_reconnects{0};  // a watch that broke and was started again
+    // The keys under /keyauth/ counted after a watch session that brought
+    // nothing while etcd was ahead (a walk of etcd's index of them all).
+    std::atomic<std::uint64_t> fleet_key_counts{0};
     std::atomic<std::uint64_t> errors{0};            // etcd unreachable, a step failed
     std::atomic<bool> held{false};
     // --publish-last-use: shards put into etcd (only those that changed), and

@@ -970,7 +970,8 @@ struct Replica::State {
     }
 
     // kFollowSession; tests: KEYAUTH_FOLLOW_SESSION_MS, shorter than etcd
-    // takes to answer a large revision (at most kFollowSession).
+    // takes to answer a large revision (at most kFollowSession). Read when
+    // a watcher starts.
     static std::chrono::milliseconds follow_session() {
         const char* given = std::getenv("KEYAUTH_FOLLOW_SESSION_MS");
         const long ms = given ? std::atol(given) : 0;
@@ -986,19 +987,40 @@ struct Replica::State {
     // by the keys under /keyauth/: the clients served, the fleet id and the
     // CA certificate, or more or fewer (a record refused here counts too,
     // and lengthens sessions as before).
-    bool keys_change_pending(const std::string& end) {
+    // etcd counts them by walking its index of every key under /keyauth/
+    // (90-150 ms of its CPU at a million, BENCHMARKS.md), and with writes
+    // elsewhere it is ahead after nearly every session: once a count finds
+    // them what this host serves, the next waits kKeysCountPause. A change
+    // landing meanwhile waits that long at most to lengthen the sessions;
+    // a change sent while they are at their longest may wait as long.
+    static constexpr std::chrono::milliseconds kKeysCountPause = kFollowSessionMost;
+    bool keys_change_pending(const std::string& end, Clock::time_point& next_count) {
+        if (Clock::now() < next_count)
+            return false;
+        ++metrics().fleet_key_counts;
         auto keys = follower_etcd->range(keyauth::kFleetPrefix, end, 0, 1);
         if (!keys)
             return false;
         std::lock_guard<std::mutex> lock(serving);
-        return keys->count != static_cast<std::int64_t>(local_clients) + 2;
+        if (keys->count != fleet_keys_of(local_clients))
+            return true;
+        next_count = Clock::now() + kKeysCountPause;
+        return false;
+    }
+
+    // The keys under /keyauth/ of a store whose clients are `clients`: those,
+    // the fleet id and the CA certificate.
+    static std::int64_t fleet_keys_of(std::size_t clients) {
+        return static_cast<std::int64_t>(clients) + 2;
     }
 
     // The watcher's thread: one watch after another until stopped.
     void watch(Watcher& w) {
         const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
         auto backoff = std::chrono::milliseconds(100);
-        auto session = follow_session();
+        const auto first_session = follow_session();
+        auto session = first_session;
+        Clock::time_point next_keys_count{};
         while (!w.stop) {
             std::int64_t from = 0;
             std::uint64_t epoch = 0;
@@ -1029,12 +1051,11 @@ struct Replica::State {
                 busy_pause = w.busy_pause;
                 reached = w.from;
             }
-            if (reached > from)
-                session = follow_session();
-            else if (watched && metrics().etcd_revision >= from && keys_change_pending(end))
+            if (watched && reached <= from && metrics().etcd_revision >= from &&
+                keys_change_pending(end, next_keys_count))
                 session = std::min(session * 2, kFollowSessionMost);
             else
-                session = follow_session();
+                session = first_session;
             if (watched && busy_pause.count() == 0) {
                 backoff = std::chrono::milliseconds(100);
                 continue;
@@ -1524,8 +1545,7 @@ struct Replica::State {
         auto count = registry->count();
         if (!count)
             return count.status();
-        // Every key under /keyauth/: the clients, the fleet id, the CA certificate.
-        if (revision != ours || changed->count != static_cast<std::int64_t>(*count) + 2 ||
+        if (revision != ours || changed->count != fleet_keys_of(*count) ||
             watcher->mode != Follow::all || watcher->recording)
             return {};
         // No commit (it would move commit.seq for no client changed): the

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -21,23 +22,31 @@ namespace {
 struct Answer {
     int status = 200;
     std::string body;
+    // Sent without a length and the connection kept open until the gateway
+    // ends: a watch stream that goes on.
+    bool held_open = false;
 };
+
+// A socket listening on a free loopback port; `port` set to it.
+int loopback_listener(int& port) {
+    const int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+    assert_int_equal(listen(listener, 16), 0);
+    return listener;
+}
 
 // One HTTP/1.1 answer per connection (Connection: close), from `answer(path)`;
 // the paths asked for are kept, in order.
 class FakeGateway {
   public:
     explicit FakeGateway(std::function<Answer(const std::string& path)> answer)
-        : answer_(std::move(answer)) {
-        listener_ = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-        socklen_t length = sizeof address;
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-        port_ = ntohs(address.sin_port);
-        assert_int_equal(listen(listener_, 16), 0);
+        : answer_(std::move(answer)), listener_(loopback_listener(port_)) {
         thread_ = std::thread([this] { serve(); });
     }
     ~FakeGateway() {
@@ -45,6 +54,8 @@ class FakeGateway {
         shutdown(listener_, SHUT_RDWR);
         close(listener_);
         thread_.join();
+        for (const int connection : held_)
+            close(connection);
     }
 
     std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -86,6 +97,13 @@ class FakeGateway {
                 paths_.push_back(path);
             }
             const Answer answer = answer_(path);
+            if (answer.held_open) {
+                const std::string response =
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + answer.body;
+                (void)!write(connection, response.data(), response.size());
+                held_.push_back(connection);
+                continue;
+            }
             const std::string response =
                 "HTTP/1.1 " + std::to_string(answer.status) +
                 " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
@@ -96,12 +114,26 @@ class FakeGateway {
     }
 
     std::function<Answer(const std::string&)> answer_;
+    int port_ = 0;  // before listener_, which sets it
     int listener_ = -1;
-    int port_ = 0;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
     std::mutex mutex_;
     std::vector<std::string> paths_;
+    std::vector<int> held_;
+};
+
+// An etcd member stopped (SIGSTOP) or hung: the kernel still accepts its
+// connections, nothing reads or answers them.
+class SilentMember {
+  public:
+    SilentMember() : listener_(loopback_listener(port_)) {}
+    ~SilentMember() { close(listener_); }
+    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    int port_ = 0;  // before listener_, which sets it
+    int listener_ = -1;
 };
 
 }  // namespace

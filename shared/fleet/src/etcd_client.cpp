@@ -733,66 +733,170 @@ struct WatchState {
     // handed on at once (see deliver_received).
     std::vector<EtcdWatchBatch> received;
     bool stopped = false;
+    // Whether the member sent anything: etcd's gateway answers a watch's
+    // create request at once with a line saying "created", before any
+    // catch-up however large and late (etcd holds a watch's events until
+    // that line is sent).
+    bool answered = false;
     std::optional<Error> error;
+};
+
+// One line of the watch stream read as it is parsed (nlohmann's SAX
+// interface): a response holds all of a revision's events, a million for a
+// `del --prefix` of every client, each taken out as it ends, and the tree of
+// the line never built (it peaked at 2.5 GB). Only the scalars read below
+// are kept, in objects of their own: a DOM parser with a callback looks
+// through an object's or array's kept elements each time one of them ends,
+// so a hostile line of 40 000 `{}` anywhere took 6 s, a megabyte of them
+// minutes.
+class WatchLineReader {
+  public:
+    std::vector<EtcdEvent> events;
+    json header = json::object();  // result.header's revision
+    json result = json::object();  // result's compact_revision and canceled
+    std::optional<json> error;     // the gateway's error: its scalars
+    std::optional<std::string> refused;
+    bool is_object = false;
+
+    bool null() { return scalar(nullptr); }
+    bool boolean(bool value) { return scalar(value); }
+    bool number_integer(json::number_integer_t value) { return scalar(value); }
+    bool number_unsigned(json::number_unsigned_t value) { return scalar(value); }
+    bool number_float(json::number_float_t value, const std::string&) { return scalar(value); }
+    bool string(std::string& value) { return scalar(std::move(value)); }
+    bool binary(json::binary_t&) { return scalar(nullptr); }  // not in JSON text
+    bool key(std::string& name) {
+        if (places_.size() == 1 && name == "result" && ++results_ > 1)
+            return refuse("two results in one response");
+        key_ = std::move(name);
+        return true;
+    }
+    bool start_object(std::size_t) { return open(true); }
+    bool start_array(std::size_t) { return open(false); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
+    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+  private:
+    // What each container open around the parser is to the reader; key_ is
+    // the innermost object's last key, all that a scalar or a container
+    // opening needs.
+    enum class Place { root, result, header, events, event, kv, error, other };
+    std::vector<Place> places_;
+    std::string key_;
+    int results_ = 0;
+    json event_ = json::object();
+    std::optional<json> kv_;
+
+    bool refuse(std::string why) {
+        refused = std::move(why);
+        return false;
+    }
+    Place inside() const { return places_.empty() ? Place::other : places_.back(); }
+    bool open(bool object) {
+        Place place = Place::other;
+        const Place parent = inside();
+        if (places_.empty()) {
+            is_object = object;
+            place = Place::root;
+        } else if (parent == Place::root && key_ == "result" && object) {
+            place = Place::result;
+        } else if (parent == Place::root && key_ == "error") {
+            place = Place::error;
+            error = json::object();
+        } else if (parent == Place::result && key_ == "header" && object) {
+            place = Place::header;
+        } else if (parent == Place::result && key_ == "events" && !object) {
+            place = Place::events;
+        } else if (parent == Place::events) {
+            if (!object)
+                return refuse("an event that is not an object with a kv");
+            place = Place::event;
+            event_ = json::object();
+            kv_.reset();
+        } else if (parent == Place::event && key_ == "kv" && object) {
+            place = Place::kv;
+            kv_ = json::object();
+        }
+        places_.push_back(place);
+        key_.clear();
+        return true;
+    }
+    bool close() {
+        const Place place = places_.back();
+        places_.pop_back();
+        if (place != Place::event)
+            return true;
+        if (!kv_)
+            return refuse("an event that is not an object with a kv");
+        try {
+            events.push_back(
+                EtcdEvent{event_.value("type", "PUT") == "DELETE", key_value_of(*kv_)});
+        } catch (const std::exception& e) {
+            return refuse(e.what());
+        }
+        return true;
+    }
+    bool scalar(json value) {
+        switch (inside()) {
+            case Place::root:
+                if (key_ == "error")
+                    error = std::move(value);
+                else if (key_ == "result")
+                    return refuse("a result that is not an object");
+                return true;
+            case Place::result:
+                if (key_ == "compact_revision" || key_ == "canceled")
+                    result[key_] = std::move(value);
+                return true;
+            case Place::header:
+                if (key_ == "revision")
+                    header[key_] = std::move(value);
+                return true;
+            case Place::events:
+                return refuse("an event that is not an object with a kv");
+            case Place::event:
+                if (key_ == "type")
+                    event_[key_] = std::move(value);
+                return true;
+            case Place::kv:
+                if (key_ == "key" || key_ == "value" || key_ == "create_revision" ||
+                    key_ == "mod_revision")
+                    (*kv_)[key_] = std::move(value);
+                return true;
+            case Place::error:
+                (*error)[key_] = std::move(value);
+                return true;
+            case Place::other:
+                return true;
+        }
+        return true;
+    }
 };
 
 // The gateway streams one JSON object a line: {"result": WatchResponse} or
 // {"error": ...}.
 bool handle_line(WatchState& state, std::string_view line) {
-    // A response holds all of a revision's events, a million for a `del
-    // --prefix` of every client: each is taken out as it is parsed, and the
-    // tree of the whole line is never built (it peaked at 2.5 GB).
-    std::vector<EtcdEvent> events;
-    std::string top_key;     // depth 1: "result" or "error"
-    std::string result_key;  // depth 2, inside "result": "events", "header"...
-    int results = 0;
-    std::optional<std::string> bad_event;
-    const json::parser_callback_t take_events = [&](int depth, json::parse_event_t what,
-                                                    json& parsed) {
-        if (what == json::parse_event_t::key) {
-            if (depth == 1 && (top_key = parsed.get<std::string>()) == "result" && ++results > 1)
-                bad_event = "two results in one response";
-            if (depth == 2)
-                result_key = parsed.get<std::string>();
-            return true;
-        }
-        // result.events[i], each taken out as it ends and none kept: a
-        // hostile answer's elements would each be looked through again.
-        if (depth != 3 || top_key != "result" || result_key != "events" ||
-            what == json::parse_event_t::object_start)
-            return true;
-        if (what != json::parse_event_t::object_end || !parsed.contains("kv")) {
-            bad_event = "an event that is not an object with a kv";
-            return false;
-        }
-        try {
-            events.push_back(EtcdEvent{parsed.value("type", "PUT") == "DELETE",
-                                       key_value_of(parsed.value("kv", json::object()))});
-        } catch (const std::exception& e) {
-            bad_event = e.what();
-        }
-        return false;
-    };
-    const json message = json::parse(line, take_events, false);
-    if (bad_event) {
-        state.error = make_error(Errc::io_error, "etcd watch: " + *bad_event);
+    WatchLineReader reader;
+    const bool parsed = json::sax_parse(line, &reader);
+    if (reader.refused) {
+        state.error = make_error(Errc::io_error, "etcd watch: " + *reader.refused);
         return false;
     }
-    if (!message.is_object()) {
+    if (!parsed || !reader.is_object) {
         state.error = make_error(Errc::io_error, "etcd watch: not JSON");
         return false;
     }
-    if (auto e = message.find("error"); e != message.end()) {
-        state.error = make_error(Errc::io_error, "etcd watch: " + e->dump());
+    if (reader.error) {
+        state.error = make_error(Errc::io_error, "etcd watch: " + reader.error->dump());
         return false;
     }
-    const json result = message.value("result", json::object());
     EtcdWatchBatch batch;
     try {
-        batch.header_revision = int_field(result.value("header", json::object()), "revision");
-        batch.compact_revision = int_field(result, "compact_revision");
-        batch.canceled = result.value("canceled", false);
-        batch.events = std::move(events);
+        batch.header_revision = int_field(reader.header, "revision");
+        batch.compact_revision = int_field(reader.result, "compact_revision");
+        batch.canceled = reader.result.value("canceled", false);
+        batch.events = std::move(reader.events);
     } catch (const std::exception& e) {
         state.error = make_error(Errc::io_error, std::string("etcd watch: ") + e.what());
         return false;
@@ -834,6 +938,7 @@ bool deliver_received(WatchState& state) {
 
 size_t watch_body(char* data, size_t size, size_t count, void* user) {
     auto& state = *static_cast<WatchState*>(user);
+    state.answered = true;
     // `pending` holds no newline between calls: what is left of a line.
     state.pending.append(data, size * count);
     std::size_t start = 0;
@@ -859,9 +964,14 @@ struct CurlMultiFree {
 };
 using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiFree>;
 
-// Runs one transfer until it ends, `until` passes or should_stop says so
-// (then `ended_early`). The transfer's own result, or a multi error.
-CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
+enum class WatchEnd { transfer_ended, asked_to_stop, session_over };
+
+// How long a live member may take to answer a watch's create request.
+constexpr std::chrono::milliseconds kWatchCreatedWithin{1000};
+
+// Runs one transfer until it ends, should_stop says so or `until` passes
+// (then `end` says which). The transfer's own result, or a multi error.
+CURLcode run_watch_transfer(CURL* curl, WatchState& state, WatchEnd& end) {
     CurlMultiPtr multi(libcurl().multi_init());
     if (!multi || libcurl().multi_add_handle(multi.get(), curl) != CURLM_OK)
         return CURLE_OUT_OF_MEMORY;
@@ -882,8 +992,12 @@ CURLcode run_watch_transfer(CURL* curl, WatchState& state, bool& ended_early) {
             }
             break;
         }
-        if (Clock::now() >= state.until || (*state.should_stop)()) {
-            ended_early = true;
+        if ((*state.should_stop)()) {
+            end = WatchEnd::asked_to_stop;
+            break;
+        }
+        if (Clock::now() >= state.until) {
+            end = WatchEnd::session_over;
             break;
         }
         libcurl().multi_poll(multi.get(), nullptr, 0, kWatchStopCheckMillis, nullptr);
@@ -927,11 +1041,23 @@ Status EtcdClient::watch(std::string_view key, std::string_view range_end,
     libcurl().easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     libcurl().easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, watch_body);
     libcurl().easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
-    bool ended_early = false;
-    const CURLcode rc = run_watch_transfer(curl.get(), state, ended_early);
+    WatchEnd end = WatchEnd::transfer_ended;
+    const CURLcode rc = run_watch_transfer(curl.get(), state, end);
     long status = 0;
     libcurl().easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-    if (state.stopped || ended_early)
+    if (state.stopped || end == WatchEnd::asked_to_stop)
+        return {};
+    // A whole session without even the "created" line: the member is
+    // stopped or hung with its connection open (TCP still accepts), and
+    // would keep the watcher, no change applied, for as long as it lasts.
+    // Not judged in a session shorter than a live member may take to say
+    // "created" (tests' sessions of 20 ms: 4-75 ms here, loaded).
+    if (end == WatchEnd::session_over && !state.answered && session >= kWatchCreatedWithin) {
+        impl.current = (impl.current + 1) % impl.options.endpoints.size();
+        return make_error(Errc::io_error, "etcd " + endpoint + ": no answer to a watch in " +
+                                              std::to_string(session.count()) + " ms");
+    }
+    if (end == WatchEnd::session_over)
         return {};
     if (state.error) {
         if (state.error->message.find("auth") != std::string::npos)
