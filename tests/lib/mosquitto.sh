@@ -75,7 +75,11 @@ mosquitto_start() {
     local conf=$1 log=$2
     shift 2
     [ $# -gt 0 ] || set -- "${MOSQUITTO_SANITIZER[@]}"
-    "$@" "$MOSQUITTO" -c "$conf" >"$log" 2>&1 &
+    # Emptied here, not by the background job's redirection: a restart on
+    # the same log could otherwise find the last broker's "running" line
+    # before the job has truncated it, and go on before this one listens.
+    : >"$log"
+    "$@" "$MOSQUITTO" -c "$conf" >>"$log" 2>&1 &
     MOSQUITTO_STARTED=$!
     MOSQUITTO_RUNNING[$MOSQUITTO_STARTED]=1
     at_exit "mosquitto_stop $MOSQUITTO_STARTED"
