@@ -61,13 +61,13 @@ constexpr std::size_t kClientsPerCommit = 16384;
 // stopped by Ctrl-Z inside a command. The change is kept and tried again
 // after this pause, doubled while it stays busy.
 constexpr std::chrono::milliseconds kBusyRetryFirst{250};
+constexpr std::chrono::milliseconds kBusyRetryMost{5000};
 // A rebuild's lookups in the index served (which clients it would keep) let
 // go of the pages they mapped this often. Its id table is probed at random:
 // kept mapped, all of lookup.idx stayed resident (+130 MB at a million
 // clients); let go too often, each probe maps its pages again (+5 s of CPU
 // at 256 probes).
 constexpr std::size_t kProbesBetweenHandBacks = 4096;
-constexpr std::chrono::milliseconds kBusyRetryMost{5000};
 
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));

@@ -274,7 +274,9 @@ Status rebuild_registry(const keyauth::RegistryLayout& layout,
     if (Status s = build_rebuild(layout, fill); !s)
         return s;
     Status exchanged = exchange_rebuild(layout, {}, swapped, still_replaceable);
-    if (!exchanged)
+    // exchange_rebuild keeps a fill only for a busy writer.lock; this caller
+    // keeps none.
+    if (exchanged.code() == Errc::busy)
         remove_rebuild_leftovers(layout);
     return exchanged;
 }
