@@ -129,8 +129,8 @@ bool is_token_session_reauth(const Session* session, mosquitto* client, std::str
 int reauth_offline(Plugin& plugin, const Session& parked) {
     Grant grant = parked.grant;
     const std::int64_t now = unix_now();
-    const SweepRuling ruling =
-        plugin.sessions.ruling(recheck_grant(*plugin.store, grant, now), grant, now);
+    const SweepRuling ruling = plugin.sessions.ruling(
+        recheck_session(*plugin.store, parked.mqtt_client_id, grant, now), grant, now);
     if (ruling.fate != SessionFate::cut)
         return MOSQ_ERR_SUCCESS;
     log(MOSQ_LOG_NOTICE, "offline session '%s' of '%s' no longer admitted: %s",
@@ -154,7 +154,8 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
         if (is_token_session_reauth(session, client, username)) {
             // Judged as the sweep judges it: an unreadable registry is no revocation.
             const std::int64_t now = unix_now();
-            const Verdict verdict = recheck_grant(*plugin.store, session->grant, now);
+            const Verdict verdict =
+                recheck_session(*plugin.store, session->mqtt_client_id, session->grant, now);
             const SweepRuling ruling = plugin.sessions.ruling(verdict, session->grant, now);
             if (ruling.fate == SessionFate::cut) {
                 const ClientIdText client_id = session->grant.client_id;  // refuse() untracks it

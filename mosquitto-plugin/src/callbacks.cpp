@@ -35,6 +35,16 @@ bool write_last_use(Plugin& plugin) noexcept {
 
 namespace {
 
+// Why a live session was cut, in the log's words: a cut is no refusal, and
+// a refusal's advice is no help to the client cut.
+std::string_view cut_reason(Verdict verdict) {
+    if (verdict == Verdict::mismatch)
+        return "re-issued";
+    if (verdict == Verdict::client_id_refused)
+        return "its MQTT client id, assigned by the broker, is now a registered client's";
+    return verdict_reason(verdict);
+}
+
 // Once an interval: every live session's client is marked as used now (a
 // device connected for 100 days is not unused for 90), then the marks are
 // written. O(live sessions) per interval, a hash and a compare each, no
@@ -100,8 +110,7 @@ int on_tick(int /*event*/, void* /*event_data*/, void* userdata) {
     // Kicked only after the sweep: a kick may report the disconnect at once.
     for (const Revocation& r : swept.revoked) {
         plugin.sys.session_cut(r.verdict);
-        const std::string_view why =
-            r.verdict == Verdict::mismatch ? "re-issued" : verdict_reason(r.verdict);
+        const std::string_view why = cut_reason(r.verdict);
         log(MOSQ_LOG_NOTICE, "disconnecting MQTT client '%s' of '%s': %.*s%s",
             r.mqtt_client_id.c_str(), r.client_id.c_str(), static_cast<int>(why.size()), why.data(),
             r.verdict == Verdict::registry_error

@@ -27,8 +27,10 @@ std::size_t KeyedIdHash::operator()(const std::string& id) const noexcept {
     return hash;
 }
 
-Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now) {
-    const AuthResult result = keyauth::recheck(store, grant.client_id, grant.credential, now);
+Verdict recheck_session(ClientStore& store, std::string_view mqtt_client_id, Grant& grant,
+                        std::int64_t now) {
+    const AuthResult result =
+        recheck_mqtt_session(store, mqtt_client_id, grant.client_id, grant.credential, now);
     if (result.accepted())
         grant.not_after = result.not_after;
     return result.verdict;
@@ -222,8 +224,8 @@ SweepOutcome SessionTable::sweep(ClientStore& store, std::int64_t now,
     rule_.begin(generation);
     for (SessionMap::Entry& entry : sessions_) {
         Session& session = entry.session;
-        // recheck_grant() renews not_after first: two statements, in this order
-        const Verdict verdict = recheck_grant(store, session.grant, now);
+        // recheck_session() renews not_after first: two statements, in this order
+        const Verdict verdict = recheck_session(store, session.mqtt_client_id, session.grant, now);
         const SweepRuling ruling = rule_.judge(verdict, session.grant.not_after, now);
         if (ruling.fate == SessionFate::cut) {
             outcome.revoked.push_back({std::string(session.mqtt_client_id.view()),

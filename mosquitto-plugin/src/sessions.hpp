@@ -37,9 +37,12 @@ struct Grant {
     }
 };
 
-// Is the registry's current record still the one that admitted the session,
-// and live now? Refreshes grant.not_after when it is.
-Verdict recheck_grant(ClientStore& store, Grant& grant, std::int64_t now);
+// Does the registry still admit the session under its MQTT client id
+// (keyauth::recheck_mqtt_session): the record that admitted it, live now,
+// and an id the broker assigned still no registered client's? Refreshes
+// grant.not_after when it does.
+Verdict recheck_session(ClientStore& store, std::string_view mqtt_client_id, Grant& grant,
+                        std::int64_t now);
 
 struct Session {
     ClientIdText mqtt_client_id;  // what the broker knows it by, for the kick

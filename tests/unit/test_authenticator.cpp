@@ -414,6 +414,37 @@ void a_registered_id_is_never_assigned(void** state) {
                    Verdict::client_id_refused);
 }
 
+// A live token session under an id the broker assigned keeps it only while
+// no client has that id: one registered since, in whatever state, refuses it
+// at the next recheck. Sessions under their own id are not asked about it
+// (nor certificates' under any id: test_mqtt_sessions).
+void an_assigned_id_is_rechecked_against_clients_registered_since(void** state) {
+    AssignedForm& live = fixture_of<AssignedForm>(state);
+    keyauth::RegistryReader& store = live.reader();
+    const std::string assigned = "auto-0A1B2C3D-0000-0000-0000-000000000000";
+    Presented presented = mqtt(assigned, kTokenA);
+    presented.mqtt_client_id_assigned = true;
+    const AuthResult admitted = authenticate(store, presented, kMqttTokens, kNotBefore);
+    assert_verdict(admitted, Verdict::accepted);
+    auto recheck_under = [&](std::string_view mqtt_id) {
+        return keyauth::recheck_mqtt_session(store, mqtt_id, "myapp01", admitted.credential,
+                                             kNotBefore)
+            .verdict;
+    };
+    assert_int_equal(recheck_under(assigned), Verdict::accepted);
+    assert_true(live.change([&](RegistryWriter& w) {
+        auto credentials = credentials_with_secret(4, kOtherSecret, kNotBefore, kNotAfter);
+        credentials.suspended = true;
+        return put_client(w, assigned, credentials, true);
+    }));
+    assert_int_equal(recheck_under(assigned), Verdict::client_id_refused);
+    assert_int_equal(recheck_under("myapp01"), Verdict::accepted);
+    assert_int_equal(recheck_under("myapp01:sub"), Verdict::accepted);
+    // The credential is judged first: a deleted client is unknown, as ever.
+    assert_true(live.change([&](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
+    assert_int_equal(recheck_under(assigned), Verdict::unknown_client);
+}
+
 void nothing_checked_is_refused(void** state) {
     keyauth::RegistryReader& store = reader_of(state);
     assert_verdict(authenticate(store, mqtt("myapp01", kTokenA),
@@ -636,6 +667,7 @@ int main() {
         unit_test_with(Tokens, nothing_checked_is_refused),
         cmocka_unit_test(the_brokers_assigned_form),
         unit_test_with(AssignedForm, a_registered_id_is_never_assigned),
+        unit_test_with(AssignedForm, an_assigned_id_is_rechecked_against_clients_registered_since),
         unit_test_with(Tokens, http_bearer_required),
         unit_test_with(Certificates, certificate_and_token_must_name_one_client),
         unit_test_with(Certificates, mqtt_certificate_session),

@@ -41,8 +41,13 @@ class MemoryStore final : public keyauth::ClientStore {
         unreadable_ = unreadable;
         ++generation_;
     }
+    // Only the lookups of this id fail (a page of the registry unreadable).
+    void set_unreadable_id(const std::string& id) {
+        unreadable_id_ = id;
+        ++generation_;
+    }
     keyauth::Status find(std::string_view id, ClientCredentials& out) override {
-        if (unreadable_)
+        if (unreadable_ || (!unreadable_id_.empty() && id == unreadable_id_))
             return keyauth::make_error(Errc::io_error, "unreadable");
         auto it = clients_.find(std::string(id));
         if (it == clients_.end())
@@ -63,6 +68,7 @@ class MemoryStore final : public keyauth::ClientStore {
     std::map<std::string, ClientCredentials> clients_;
     std::uint64_t generation_ = 1;
     bool unreadable_ = false;
+    std::string unreadable_id_;
 };
 
 ClientCredentials live(std::uint8_t tag, std::int64_t not_after = kNow + kDay) {
@@ -79,6 +85,15 @@ Session token_session(const std::string& mqtt_id, const std::string& client_id,
     grant.not_after = credentials.validity.not_after;
     return Session{mqtt_id, grant, persistent,
                    keyauth::has_assigned_id_form(mqtt_id, keyauth::kDefaultAssignedIdPrefix)};
+}
+
+// A session admitted by the certificate of `credentials`.
+Session certificate_session(const std::string& mqtt_id, const std::string& client_id,
+                            const ClientCredentials& credentials) {
+    Session session = token_session(mqtt_id, client_id, credentials);
+    session.grant.credential.kind = CredentialKind::certificate;
+    session.grant.credential.bytes = credentials.certificate_fingerprint.bytes;
+    return session;
 }
 
 // Ids of the form Mosquitto gives a client that sent none.
@@ -310,16 +325,67 @@ void ruling_outside_a_sweep_keeps_through_an_error(void**) {
                      keyauth::SessionFate::cut);
 }
 
-void recheck_grant_renews_the_validity(void**) {
+void recheck_session_renews_the_validity(void**) {
     MemoryStore store;
     store.put("myapp01", live(1));
-    Grant grant = token_session("sensor-1", "myapp01", live(1)).grant;
+    Grant grant = token_session("myapp01", "myapp01", live(1)).grant;
     store.put("myapp01", live(1, kNow + 2 * kDay));  // same token, longer validity
-    assert_int_equal(keyauth::mqtt::recheck_grant(store, grant, kNow), Verdict::accepted);
+    assert_int_equal(keyauth::mqtt::recheck_session(store, "myapp01", grant, kNow),
+                     Verdict::accepted);
     assert_int_equal(grant.not_after, kNow + 2 * kDay);
     store.erase("myapp01");
-    assert_int_equal(keyauth::mqtt::recheck_grant(store, grant, kNow), Verdict::unknown_client);
+    assert_int_equal(keyauth::mqtt::recheck_session(store, "myapp01", grant, kNow),
+                     Verdict::unknown_client);
     assert_int_equal(grant.not_after, kNow + 2 * kDay);
+}
+
+// A token session under an id the broker assigned holds it only while no
+// client has it: a client registered later under that very id cuts it at
+// the next sweep (its id and stored session are that client's), as a
+// deleted client's session is cut. The session under its own id, and a
+// certificate's under any id (plugin_opt_clientid_match false), stay.
+void an_assigned_id_registered_later_cuts_its_session(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    store.put("device", live(2));
+    SessionTable table;
+    table.track(client(0), token_session(kAssigned1, "myapp01", live(1)));
+    table.track(client(1), token_session("myapp01:sub", "myapp01", live(1)));
+    table.track(client(2), certificate_session(kAssigned2, "device", live(2)));
+    assert_int_equal(table.sweep(store, kNow).revoked.size(), 0);
+    ClientCredentials squatted = live(3);
+    squatted.suspended = true;  // in whatever state: the id is its client's
+    store.put(kAssigned1, squatted);
+    store.put(kAssigned2, live(4));
+    SweepOutcome outcome = table.sweep(store, kNow);
+    assert_int_equal(outcome.revoked.size(), 1);
+    assert_string_equal(outcome.revoked[0].mqtt_client_id.c_str(), kAssigned1.c_str());
+    assert_string_equal(outcome.revoked[0].client_id.c_str(), "myapp01");
+    assert_int_equal(outcome.revoked[0].verdict, Verdict::client_id_refused);
+    assert_null(table.find(client(0)));
+    assert_false(table.holds_broker_assigned_id(kAssigned1));
+    assert_non_null(table.find(client(1)));
+    assert_non_null(table.find(client(2)));
+}
+
+// Whether the id is now registered cannot be read: no revocation, the
+// session is kept through the error as any other.
+void an_assigned_id_unreadable_keeps_its_session_for_the_grace(void**) {
+    MemoryStore store;
+    store.put("myapp01", live(1));
+    SessionTable table(30);
+    table.track(client(0), token_session(kAssigned1, "myapp01", live(1)));
+    table.sweep(store, kNow);
+    store.set_unreadable_id(kAssigned1);
+    SweepOutcome kept = table.sweep(store, kNow + 1);
+    assert_int_equal(kept.revoked.size(), 0);
+    assert_int_equal(kept.kept_through_error, 1);
+    Grant grant = table.find(client(0))->grant;
+    assert_int_equal(keyauth::mqtt::recheck_session(store, kAssigned1, grant, kNow + 1),
+                     Verdict::registry_error);
+    SweepOutcome cut = table.sweep(store, kNow + 32);
+    assert_int_equal(cut.revoked.size(), 1);
+    assert_int_equal(cut.revoked[0].verdict, Verdict::registry_error);
 }
 
 // The table's index is open addressing: every session must stay findable
@@ -339,7 +405,8 @@ void every_session_is_found_through_any_arrivals_and_departures(void**) {
         const int n = static_cast<int>(next() % kClients);
         if (next() % 3 != 0) {
             const bool persistent = next() % 2 == 0;
-            table.track(at(n), token_session("m-" + std::to_string(n), "myapp01", live(1), persistent));
+            table.track(at(n),
+                        token_session("m-" + std::to_string(n), "myapp01", live(1), persistent));
             expected[n] = persistent;
         } else if (expected.count(n) != 0) {
             table.disconnected(at(n));
@@ -412,7 +479,9 @@ int main() {
         cmocka_unit_test(an_unreadable_registry_keeps_sessions_for_the_grace),
         cmocka_unit_test(a_registry_answering_again_is_news),
         cmocka_unit_test(ruling_outside_a_sweep_keeps_through_an_error),
-        cmocka_unit_test(recheck_grant_renews_the_validity),
+        cmocka_unit_test(recheck_session_renews_the_validity),
+        cmocka_unit_test(an_assigned_id_registered_later_cuts_its_session),
+        cmocka_unit_test(an_assigned_id_unreadable_keeps_its_session_for_the_grace),
         cmocka_unit_test(only_live_sessions_are_visited_for_last_use),
         cmocka_unit_test(every_session_is_found_through_any_arrivals_and_departures),
         cmocka_unit_test(a_long_mqtt_client_id_is_kept_whole),

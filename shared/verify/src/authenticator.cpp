@@ -136,8 +136,7 @@ namespace {
 // A token this process verified under the state published now is not
 // verified again (verification_cache.hpp); any other takes the full path.
 AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
-    return remembered_verdict(store, token, VerificationCache::Presented::token, now,
-                              verify_token);
+    return remembered_verdict(store, token, VerificationCache::Presented::token, now, verify_token);
 }
 
 // A certificate a rotation replaced is in no fingerprint table: its CN names
@@ -247,13 +246,27 @@ bool token_judged(Check check, const Presented& presented) {
            (check == Check::when_presented && token_presented(presented));
 }
 
-// Has any client, in whatever state, the id? An unreadable registry says yes.
-bool registered_or_unknowable(ClientStore& store, std::string_view id) {
+// Who has the id in the registry, in whatever state.
+enum class IdHolder : std::uint8_t { nobody, a_client, unknowable };
+
+IdHolder holder_of(ClientStore& store, std::string_view id) {
     if (!is_valid_client_id(id))
-        return false;
+        return IdHolder::nobody;
     ClientCredentials record;
     const Status s = store.find(id, record);
-    return s.ok() || s.code() != Errc::unknown_client;
+    if (s.ok())
+        return IdHolder::a_client;
+    return s.code() == Errc::unknown_client ? IdHolder::nobody : IdHolder::unknowable;
+}
+
+// An MQTT client id of the registered id's own: the id, or the id,
+// kClientIdSuffixSeparator and any suffix.
+bool is_own_mqtt_client_id(std::string_view mqtt_id, std::string_view registered) {
+    if (mqtt_id == registered)
+        return true;
+    return mqtt_id.size() > registered.size() &&
+           mqtt_id.substr(0, registered.size()) == registered &&
+           mqtt_id[registered.size()] == kClientIdSuffixSeparator;
 }
 
 // The MQTT client id rule of authenticate(), once the credentials passed.
@@ -263,15 +276,12 @@ bool client_id_admitted(ClientStore& store, const Presented& presented,
     const std::string_view registered = admitted.client_id();
     if (admitted.about == CredentialKind::certificate)
         return !requirements.certificate_client_id_is_registered_id || mqtt_id == registered;
-    if (mqtt_id == registered)
+    if (is_own_mqtt_client_id(mqtt_id, registered))
         return true;
-    if (mqtt_id.size() > registered.size() && mqtt_id.substr(0, registered.size()) == registered &&
-        mqtt_id[registered.size()] == kClientIdSuffixSeparator)
-        return true;
-    // Asked last: the only rule that costs a lookup.
+    // Asked last: the only rule that costs a lookup (an unreadable registry refuses).
     return presented.mqtt_client_id_assigned &&
            has_assigned_id_form(mqtt_id, requirements.assigned_id_prefix) &&
-           !registered_or_unknowable(store, mqtt_id);
+           holder_of(store, mqtt_id) == IdHolder::nobody;
 }
 
 AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented,
@@ -427,6 +437,31 @@ AuthResult recheck(ClientStore& store, std::string_view client_id,
             return refusal(Verdict::malformed);
         }
         return judge(store, client_id, credential, now);
+    } catch (...) {
+        return registry_failure();
+    }
+}
+
+AuthResult recheck_mqtt_session(ClientStore& store, std::string_view mqtt_client_id,
+                                std::string_view client_id, const CredentialDigest& credential,
+                                std::int64_t now) noexcept {
+    AuthResult result = recheck(store, client_id, credential, now);
+    if (!result.accepted() || credential.kind != CredentialKind::token ||
+        is_own_mqtt_client_id(mqtt_client_id, client_id))
+        return result;
+    // Admitted under an id the broker assigned, while no client had it.
+    try {
+        switch (holder_of(store, mqtt_client_id)) {
+            case IdHolder::nobody:
+                break;
+            case IdHolder::a_client:
+                result.verdict = Verdict::client_id_refused;
+                break;
+            case IdHolder::unknowable:
+                result.verdict = Verdict::registry_error;
+                break;
+        }
+        return result;
     } catch (...) {
         return registry_failure();
     }

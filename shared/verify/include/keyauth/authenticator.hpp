@@ -157,4 +157,14 @@ AuthResult authenticate(ClientStore& store, const Presented& presented,
 AuthResult recheck(ClientStore& store, std::string_view client_id,
                    const CredentialDigest& credential, std::int64_t now) noexcept;
 
+// For live MQTT sessions: recheck(), then authenticate()'s client id rule
+// where the registry can change its answer. A token session under an id
+// the broker assigned (no registered id, nor one with a suffix) keeps it
+// only while no client has that id: one registered since, in whatever
+// state, makes it client_id_refused (the id and its stored session are that
+// client's); an unreadable registry, registry_error.
+AuthResult recheck_mqtt_session(ClientStore& store, std::string_view mqtt_client_id,
+                                std::string_view client_id, const CredentialDigest& credential,
+                                std::int64_t now) noexcept;
+
 }  // namespace keyauth
