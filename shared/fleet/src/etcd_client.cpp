@@ -792,6 +792,8 @@ class WatchLineReader {
         refused = std::move(why);
         return false;
     }
+    // "events" holds objects each with a kv: anything else is refused alike.
+    bool refuse_malformed_event() { return refuse("an event that is not an object with a kv"); }
     Place inside() const { return places_.empty() ? Place::other : places_.back(); }
     bool open(bool object) {
         Place place = Place::other;
@@ -810,7 +812,7 @@ class WatchLineReader {
             place = Place::events;
         } else if (parent == Place::events) {
             if (!object)
-                return refuse("an event that is not an object with a kv");
+                return refuse_malformed_event();
             place = Place::event;
             event_ = json::object();
             kv_.reset();
@@ -828,7 +830,7 @@ class WatchLineReader {
         if (place != Place::event)
             return true;
         if (!kv_)
-            return refuse("an event that is not an object with a kv");
+            return refuse_malformed_event();
         try {
             events.push_back(
                 EtcdEvent{event_.value("type", "PUT") == "DELETE", key_value_of(*kv_)});
@@ -854,7 +856,7 @@ class WatchLineReader {
                     header[key_] = std::move(value);
                 return true;
             case Place::events:
-                return refuse("an event that is not an object with a kv");
+                return refuse_malformed_event();
             case Place::event:
                 if (key_ == "type")
                     event_[key_] = std::move(value);
