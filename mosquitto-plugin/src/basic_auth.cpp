@@ -86,11 +86,12 @@ void warn_if_no_tick(Plugin& plugin) {
 // From here on the broker, its log and acl_file's %u know the client by its
 // registered id: the token never reaches them. On SIGHUP the broker re-runs
 // BASIC_AUTH with this id as the username; the session table answers that.
-int admit(Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id, bool assigned_form,
+int admit(Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id,
           const AuthResult& result) {
     const ClientIdText registered_id(result.client_id());  // in place: no allocation
     plugin.sessions.track(client, Session{mqtt_client_id, Grant::from(result),
-                                          !mosquitto_client_clean_session(client), assigned_form});
+                                          !mosquitto_client_clean_session(client),
+                                          result.mqtt_client_id_assigned_form});
     const char* username = mosquitto_client_username(client);
     if ((username == nullptr || std::strcmp(username, registered_id.c_str()) != 0) &&
         mosquitto_set_username(client, registered_id.c_str()) != MOSQ_ERR_SUCCESS) {
@@ -108,11 +109,11 @@ int admit(Plugin& plugin, mosquitto* client, std::string_view mqtt_client_id, bo
 // May the broker have assigned the id? The plugin API does not say. It
 // assigns one only with a clean session (MQTT 3.1.1; MQTT 5 see SECURITY.md),
 // and a fresh random id never collides with a session we admitted (one that
-// does was chosen, to take that session over). The core judges the form and
-// asks the registry; the form is asked here first only to spare the lookup.
-bool broker_may_have_assigned(const Plugin& plugin, mosquitto* client, bool assigned_form,
+// does was chosen, to take that session over). The core judges the id's
+// form and asks the registry.
+bool broker_may_have_assigned(const Plugin& plugin, mosquitto* client,
                               std::string_view mqtt_client_id) {
-    return assigned_form && mosquitto_client_clean_session(client) &&
+    return mosquitto_client_clean_session(client) &&
            !plugin.sessions.holds_broker_assigned_id(mqtt_client_id);
 }
 
@@ -182,9 +183,7 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
         presented.mqtt_username = username;  // measured once
     presented.mqtt_password = optional_of(event.password);
     presented.mqtt_client_id = mqtt_client_id;
-    const bool assigned_form = has_assigned_id_form(mqtt_client_id, plugin.options.auto_id_prefix);
-    presented.mqtt_client_id_assigned =
-        broker_may_have_assigned(plugin, client, assigned_form, mqtt_client_id);
+    presented.mqtt_client_id_assigned = broker_may_have_assigned(plugin, client, mqtt_client_id);
     presented.certificate = certificate.get();
     presented.certificate_verified = certificate != nullptr;
 
@@ -216,7 +215,7 @@ int answer_basic_auth(Plugin& plugin, const mosquitto_evt_basic_auth& event) {
     // A reload's pass over an offline session (password form): it stays parked.
     if (plugin.reloading && plugin.sessions.find_parked(client) != nullptr)
         return MOSQ_ERR_SUCCESS;
-    return admit(plugin, client, mqtt_client_id, assigned_form, result);
+    return admit(plugin, client, mqtt_client_id, result);
 }
 
 }  // namespace

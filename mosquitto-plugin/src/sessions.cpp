@@ -199,6 +199,8 @@ const Session* SessionTable::find_parked(const mosquitto* client) const {
 }
 
 bool SessionTable::holds_broker_assigned_id(std::string_view mqtt_client_id) const {
+    if (assigned_ids_.empty())
+        return false;  // asked of every clean CONNECT: nothing built to find nothing
     return assigned_ids_.find(std::string(mqtt_client_id)) != assigned_ids_.end();
 }
 

@@ -330,7 +330,11 @@ void mqtt_token_session_client_id_belongs_to_its_client(void** state) {
     // An id the broker assigned to a client that sent none.
     Presented assigned = mqtt("auto-0A1B2C3D-0000-0000-0000-000000000000", kTokenA);
     assigned.mqtt_client_id_assigned = true;
-    assert_verdict(authenticate(store, assigned, kMqttTokens, kNotBefore), Verdict::accepted);
+    const AuthResult admitted_assigned = authenticate(store, assigned, kMqttTokens, kNotBefore);
+    assert_verdict(admitted_assigned, Verdict::accepted);
+    // The id's form is said, for the host to count such sessions.
+    assert_true(admitted_assigned.mqtt_client_id_assigned_form);
+    assert_false(verdict_for("myapp01").mqtt_client_id_assigned_form);
     // Another broker's auto_id_prefix.
     Requirements dev_prefix = kMqttTokens;
     dev_prefix.assigned_id_prefix = "dev-";
@@ -540,6 +544,11 @@ void mqtt_certificate_session(void** state) {
     assert_verdict(
         authenticate(f->reader(), p, Requirements{Check::off, Check::required, false}, kNotBefore),
         Verdict::accepted);
+    // Any id when waived, one of the broker's form too: said, for the host to count.
+    p.mqtt_client_id = "auto-0A1B2C3D-0000-0000-0000-000000000000";
+    r = authenticate(f->reader(), p, Requirements{Check::off, Check::required, false}, kNotBefore);
+    assert_verdict(r, Verdict::accepted);
+    assert_true(r.mqtt_client_id_assigned_form);
 }
 
 // --- a store that fails ----------------------------------------------------

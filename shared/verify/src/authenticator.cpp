@@ -279,9 +279,17 @@ bool client_id_admitted(ClientStore& store, const Presented& presented,
     if (is_own_mqtt_client_id(mqtt_id, registered))
         return true;
     // Asked last: the only rule that costs a lookup (an unreadable registry refuses).
-    return presented.mqtt_client_id_assigned &&
-           has_assigned_id_form(mqtt_id, requirements.assigned_id_prefix) &&
+    return presented.mqtt_client_id_assigned && admitted.mqtt_client_id_assigned_form &&
            holder_of(store, mqtt_id) == IdHolder::nobody;
+}
+
+// Judges the MQTT client id of credentials that passed, noting its form.
+void judge_client_id(ClientStore& store, const Presented& presented,
+                     const Requirements& requirements, AuthResult& admitted) {
+    admitted.mqtt_client_id_assigned_form =
+        has_assigned_id_form(*presented.mqtt_client_id, requirements.assigned_id_prefix);
+    if (!client_id_admitted(store, presented, requirements, admitted))
+        admitted.verdict = Verdict::client_id_refused;
 }
 
 AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented,
@@ -292,9 +300,8 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
             return refusal(Verdict::missing);  // nothing is required: a host's misuse
         AuthResult token = check_presented_token(store, presented, now);
         token.about = CredentialKind::token;
-        if (token.accepted() && presented.mqtt_client_id &&
-            !client_id_admitted(store, presented, requirements, token))
-            token.verdict = Verdict::client_id_refused;
+        if (token.accepted() && presented.mqtt_client_id)
+            judge_client_id(store, presented, requirements, token);
         return token;
     }
     std::optional<AuthResult> certificate, token;
@@ -315,8 +322,8 @@ AuthResult authenticate_unguarded(ClientStore& store, const Presented& presented
     AuthResult admitted = *certificate;
     if (token)
         admitted.cache = token->cache;  // the certificate's verdict, the token's cache use
-    if (presented.mqtt_client_id && !client_id_admitted(store, presented, requirements, admitted))
-        admitted.verdict = Verdict::client_id_refused;
+    if (presented.mqtt_client_id)
+        judge_client_id(store, presented, requirements, admitted);
     return admitted;
 }
 

@@ -76,6 +76,10 @@ struct AuthResult {
     CredentialDigest credential;
     // The token's verdict, from the verification cache or not.
     CacheUse cache = CacheUse::not_consulted;
+    // MQTT, once the credentials passed: the client id has the broker's
+    // assigned form (has_assigned_id_form() with its prefix), whatever
+    // admitted it; a host keeping sessions counts those.
+    bool mqtt_client_id_assigned_form = false;
 
     bool accepted() const { return verdict == Verdict::accepted; }
     // Known whenever the credential named a well-formed id, accepted or not.
