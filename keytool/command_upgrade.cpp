@@ -16,7 +16,11 @@ int run_upgrade(const Invocation& invocation, const Arguments& arguments) {
     if (!arguments.operands.empty())
         return report_failure("upgrade takes no operands");
     const std::string& dir = invocation.registry.dir;
-    // Not check_registry_directory: it refuses the older layouts this upgrades.
+    // Not check_registry_directory: it refuses the older layouts this
+    // upgrades. Its ownership part first: the path to the registry is judged
+    // before anyone is told who may upgrade it.
+    if (keyauth::Status s = keyauth::check_registry_ownership(dir); !s)
+        return report_failure(s.error());
     if (access(dir.c_str(), W_OK) != 0 && errno == EACCES)
         return report_failure(
             "registry " + dir +

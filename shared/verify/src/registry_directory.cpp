@@ -190,11 +190,16 @@ Error with_dir(const std::string& dir, const Error& error) {
     return make_error(error.code, "registry " + dir + ": " + error.message);
 }
 
-Status check_registry_directory(std::string_view dir_view) {
-    const RegistryLayout layout{std::string(dir_view)};
+Status check_registry_ownership(std::string_view dir) {
+    const RegistryLayout layout{std::string(dir)};
     if (Status s = check_directory(layout.dir); !s)
         return s;
-    if (Status s = check_only_owner_writes(layout); !s)
+    return check_only_owner_writes(layout);
+}
+
+Status check_registry_directory(std::string_view dir_view) {
+    const RegistryLayout layout{std::string(dir_view)};
+    if (Status s = check_registry_ownership(layout.dir); !s)
         return s;
     if (Status s = check_file(layout.dir, layout.data_file(), "data.mdb"); !s)
         return s;

@@ -76,6 +76,10 @@ class LocalRegistry : public ClientStore {
 // lookup.idx and commit.seq, written by its owner alone), judged without
 // opening it: opening as root would create files.
 Status check_registry_directory(std::string_view dir);
+// Its first part, which every opening makes whatever its files' format: a
+// directory written by its owner alone, along a path only root or that
+// owner may change (as sshd's StrictModes), its served files its owner's.
+Status check_registry_ownership(std::string_view dir);
 // As above, and its lookup.idx is one this keyauth reads (a server's
 // configuration test: an older index needs keytool run once first).
 Status check_registry_for_servers(std::string_view dir);
