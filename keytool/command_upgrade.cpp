@@ -1,6 +1,3 @@
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
 
 #include "commands.hpp"
@@ -21,7 +18,7 @@ int run_upgrade(const Invocation& invocation, const Arguments& arguments) {
     // before anyone is told who may upgrade it.
     if (keyauth::Status s = keyauth::check_registry_ownership(dir); !s)
         return report_failure(s.error());
-    if (access(dir.c_str(), W_OK) != 0 && errno == EACCES)
+    if (!keyauth::may_write_registry(dir))
         return report_failure(
             "registry " + dir +
             ": only its owner (root) can upgrade it; the servers' group reads it");

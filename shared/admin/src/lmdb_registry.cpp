@@ -353,12 +353,11 @@ Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, O
     return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
 }
 
-namespace {
-
-// The registry's owner (or root): who can open data.mdb to write.
-bool may_write(std::string_view dir) {
+bool may_write_registry(std::string_view dir) {
     return access(std::string(dir).c_str(), W_OK) == 0;
 }
+
+namespace {
 
 Result<std::unique_ptr<LocalRegistry>> open_as_servers_read(std::string_view dir) {
     auto reader = RegistryReader::open(dir);
@@ -370,7 +369,7 @@ Result<std::unique_ptr<LocalRegistry>> open_as_servers_read(std::string_view dir
 }  // namespace
 
 Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir) {
-    if (!may_write(dir))
+    if (!may_write_registry(dir))
         return open_as_servers_read(dir);
     auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
     if (!registry)
@@ -379,7 +378,7 @@ Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view di
 }
 
 Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir) {
-    if (may_write(dir)) {
+    if (may_write_registry(dir)) {
         // Opened for what the opening publishes alone (keep_index_current,
         // under writer.lock, let go as the opening returns), then closed.
         if (auto published = LmdbRegistry::open(dir, OpenMode::read_write); !published)

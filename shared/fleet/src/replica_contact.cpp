@@ -291,7 +291,7 @@ Result<ReplicaStatus> read_replica_status(const RegistryLayout& layout) {
     if (Status s = check_registry_directory(layout.dir); !s)
         return s.error();
     // As open_registry_to_read chooses: writer.lock is the directory owner's.
-    if (access(layout.dir.c_str(), W_OK) == 0)
+    if (may_write_registry(layout.dir))
         return status_from_lmdb(layout);
     return status_as_recorded(layout);
 }

@@ -106,6 +106,11 @@ class LmdbRegistry final : public LocalRegistry {
     std::unique_ptr<Impl> impl_;
 };
 
+// The registry's owner (or root), who may open data.mdb to write: whether
+// the caller may write the directory. Everyone else reads what the servers
+// read, and may not upgrade it.
+bool may_write_registry(std::string_view dir);
+
 // keytool's reads: LMDB under the write lock where the caller may write the
 // registry directory (which also upgrades an older registry), else what the
 // servers read.
