@@ -139,21 +139,23 @@ void request_budget_from_the_environment(void**) {
     assert_true(options.ok());
     assert_int_equal(options->request_timeout.count(), 3000);
     assert_true(options->attempt_timeout <= options->request_timeout);
-    setenv("KEYAUTH_ETCD_TIMEOUT_MS", "5", 1);
-    assert_false(keyauth::etcd_options("http://e:2379", {}).ok());
+    for (const char* refused : {"5", "5000abc", "99999999999999999999", "3600001"}) {
+        setenv("KEYAUTH_ETCD_TIMEOUT_MS", refused, 1);
+        assert_false(keyauth::etcd_options("http://e:2379", {}).ok());
+    }
     unsetenv("KEYAUTH_ETCD_TIMEOUT_MS");
     assert_int_equal(keyauth::etcd_options("http://e:2379", {})->request_timeout.count(), 10000);
 }
 
 void loss_over_the_share_is_held(void**) {
-    assert_false(keyauth::exceeds_loss(0, 0, 50));      // nothing served, nothing to lose
-    assert_false(keyauth::exceeds_loss(10, 0, 0));      // nothing lost
-    assert_false(keyauth::exceeds_loss(10, 5, 50));     // exactly the share
+    assert_false(keyauth::exceeds_loss(0, 0, 50));   // nothing served, nothing to lose
+    assert_false(keyauth::exceeds_loss(10, 0, 0));   // nothing lost
+    assert_false(keyauth::exceeds_loss(10, 5, 50));  // exactly the share
     assert_true(keyauth::exceeds_loss(10, 6, 50));
-    assert_true(keyauth::exceeds_loss(2, 2, 50));       // emptied
-    assert_true(keyauth::exceeds_loss(3000, 3001, 50)); // more than served counts as all
-    assert_false(keyauth::exceeds_loss(2, 2, 100));     // the guard off
-    assert_true(keyauth::exceeds_loss(1000, 1, 0));     // any loss held
+    assert_true(keyauth::exceeds_loss(2, 2, 50));        // emptied
+    assert_true(keyauth::exceeds_loss(3000, 3001, 50));  // more than served counts as all
+    assert_false(keyauth::exceeds_loss(2, 2, 100));      // the guard off
+    assert_true(keyauth::exceeds_loss(1000, 1, 0));      // any loss held
 }
 
 }  // namespace

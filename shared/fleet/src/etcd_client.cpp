@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -490,6 +491,19 @@ struct EtcdClient::Impl {
     }
 };
 
+namespace {
+
+// `text` whole as a decimal number within [least, most]: "5000abc" is refused.
+bool whole_number_within(const std::string& text, long long least, long long most,
+                         long long& value) {
+    char* end = nullptr;
+    errno = 0;
+    value = std::strtoll(text.c_str(), &end, 10);
+    return !text.empty() && *end == '\0' && errno == 0 && value >= least && value <= most;
+}
+
+}  // namespace
+
 Result<EtcdOptions> etcd_options(std::string_view endpoints,
                                  const std::vector<std::pair<std::string, std::string>>& flags) {
     EtcdOptions options;
@@ -519,16 +533,16 @@ Result<EtcdOptions> etcd_options(std::string_view endpoints,
     options.user = env("KEYAUTH_ETCD_USER").value_or("");
     std::optional<std::string> password_file = env("KEYAUTH_ETCD_PASSWORD_FILE");
     if (auto timeout = env("KEYAUTH_ETCD_TIMEOUT_MS")) {
-        const long long millis = std::strtoll(timeout->c_str(), nullptr, 10);
-        if (millis < 200)
-            return make_error(Errc::invalid_argument, "KEYAUTH_ETCD_TIMEOUT_MS needs >= 200");
+        long long millis = 0;
+        if (!whole_number_within(*timeout, 200, 3600000, millis))
+            return make_error(Errc::invalid_argument,
+                              "KEYAUTH_ETCD_TIMEOUT_MS needs 200 to 3600000");
         options.request_timeout = std::chrono::milliseconds(millis);
         options.attempt_timeout = std::min(options.attempt_timeout, options.request_timeout);
     }
     if (auto page = env("KEYAUTH_ETCD_READ_PAGE")) {
-        char* end = nullptr;
-        const long long keys = std::strtoll(page->c_str(), &end, 10);
-        if (page->empty() || *end != '\0' || keys < 1 || keys > 100000)
+        long long keys = 0;
+        if (!whole_number_within(*page, 1, 100000, keys))
             return make_error(Errc::invalid_argument, "KEYAUTH_ETCD_READ_PAGE needs 1 to 100000");
         options.read_page = keys;
     }
