@@ -10,9 +10,7 @@
 # has moved to the next member, no rebuild. And a refused record no longer
 # keeps a host from following etcd's revision through writes elsewhere.
 source "$FLEET_LIB"
-start_etcd_cluster
-admin init >/dev/null
-admin_gen alice bob
+start_fleet alice bob
 port=$(free_port)
 DIGEST_INTERVAL=1 start_host 1 --metrics "127.0.0.1:$port"
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
