@@ -633,7 +633,6 @@ Result<EtcdRange> EtcdClient::count(std::string_view key, std::string_view range
     return impl_->range(request, Transfer::small, 0);
 }
 
-
 Result<EtcdRange> EtcdClient::Impl::range(const json& request, Transfer transfer,
                                           std::int64_t limit) {
     const std::size_t most_bytes =
