@@ -987,6 +987,13 @@ struct Replica::State {
     // by the keys under /keyauth/: the clients served, the fleet id and the
     // CA certificate, or more or fewer (a record refused here counts too,
     // and lengthens sessions as before).
+    // Unlike follow_quiet_revisions, this moves no revision: the watch
+    // still brings every change from w.from whatever it answers, so what
+    // the count cannot tell apart (as many records refused here, or put
+    // since, as clients deleted) only keeps sessions short, and that
+    // matters only for a change etcd is slow to start sending, a delete of
+    // hundreds of thousands of clients matched key for key. A count at the
+    // revision reached, beside the one at etcd's, would cost a second walk.
     // etcd counts them by walking its index of every key under /keyauth/
     // (90-150 ms of its CPU at a million, BENCHMARKS.md), and with writes
     // elsewhere it is ahead after nearly every session: once a count finds
@@ -1516,37 +1523,26 @@ struct Replica::State {
     // (under /keyauth/): hosts publishing last use, other programs sharing
     // etcd. Left behind, the revision the watch starts from is compacted
     // away sooner or later, and that forces a rebuild of every host at
-    // once. So, when etcd is ahead, prove that nothing under /keyauth/
-    // changed up to its revision `head` and take `head` as ours: no key
-    // there was put after ours (etcd filters by mod revision), as many keys
-    // as our clients, the fleet id and the CA certificate (a delete leaves
-    // no key to see), those two still there. Then the state at `head` is
-    // ours, key for key. Anything else, or a change the watcher applied
-    // meanwhile: nothing is moved, the watch goes on as ever.
+    // once. So, when etcd is ahead, prove from etcd alone that its keys
+    // under /keyauth/ at its revision `head` are those at ours
+    // (fleet_unchanged_between) and take `head` as ours. Not from what this
+    // host holds: a record it refuses stood in for a client deleted, and
+    // the host took the delete's revision while still admitting the client
+    // (review 4, L-2). Anything else, or a change the watcher applied
+    // meanwhile: nothing is moved, the watch goes on as ever. Asked before
+    // each digest check (--digest-interval), whose whole read of etcd costs
+    // far more than the count at ours this adds.
     Status follow_quiet_revisions(std::int64_t head) {
         if (!watcher || watcher->mode != Follow::all || watcher->recording || !held.empty() ||
             must_rebuild)
             return {};
         const std::int64_t ours = revision;
-        const std::string fleet_end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
-        auto changed = unlocked(
-            [&] { return etcd.changed_since(keyauth::kFleetPrefix, fleet_end, head, ours); });
-        if (!changed)
-            return changed.status();
-        if (!changed->kvs.empty() || changed->cluster_id != cluster_id)
-            return {};  // a change the watcher brings, or another store the heartbeat names
-        for (std::string_view key : {keyauth::kFleetIdKey, keyauth::kFleetCaCertKey}) {
-            auto present = unlocked([&] { return etcd.range(key, "", head); });
-            if (!present)
-                return present.status();
-            if (present->kvs.size() != 1)
-                return {};
-        }
-        auto count = registry->count();
-        if (!count)
-            return count.status();
-        if (revision != ours || changed->count != fleet_keys_of(*count) ||
-            watcher->mode != Follow::all || watcher->recording)
+        const std::string cluster = cluster_id;
+        auto unchanged =
+            unlocked([&] { return fleet_unchanged_between(etcd, ours, head, cluster); });
+        if (!unchanged)
+            return unchanged.status();
+        if (!*unchanged || revision != ours || watcher->mode != Follow::all || watcher->recording)
             return {};
         // No commit (it would move commit.seq for no client changed): the
         // contact file keeps it for a restart, for as long as LMDB does not

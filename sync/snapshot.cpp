@@ -160,4 +160,21 @@ Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t at, const
     return snapshot;
 }
 
+Result<bool> fleet_unchanged_between(keyauth::EtcdClient& etcd, std::int64_t ours,
+                                     std::int64_t head, const std::string& cluster_id) {
+    const std::string end = keyauth::etcd_prefix_end(keyauth::kFleetPrefix);
+    auto changed = etcd.changed_since(keyauth::kFleetPrefix, end, head, ours);
+    if (!changed)
+        return changed.error();
+    if (!changed->kvs.empty() || changed->cluster_id != cluster_id)
+        return false;
+    auto before = etcd.count(keyauth::kFleetPrefix, end, ours);
+    if (!before) {
+        if (before.error().code == Errc::not_found)
+            return false;  // compacted: the watch is rebuilt from a snapshot anyway
+        return before.error();
+    }
+    return before->cluster_id == cluster_id && before->count == changed->count;
+}
+
 }  // namespace keysync

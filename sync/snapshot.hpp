@@ -51,4 +51,16 @@ keyauth::Result<Snapshot> read_snapshot(keyauth::EtcdClient& etcd, std::int64_t 
                                         const RecordSink& sink,
                                         const std::function<keyauth::Status()>& between_pages);
 
+// Whether etcd's keys under /keyauth/ at `head` are the very ones it held at
+// `ours` (< head), in the cluster `cluster_id`: then a replica at `ours` is
+// at `head` too. No key there was put after `ours` (each would carry a mod
+// revision past it, a key deleted and put again too), so every key at
+// `head` was there at `ours`, unchanged; as many keys at both revisions,
+// then none was deleted either. A delete leaves no key to see, so only the
+// count at `ours` proves it: a count of what the replica holds would not
+// (a key it refuses would stand in for a key deleted). false: a change
+// (the watch brings it), another cluster, or `ours` compacted away.
+keyauth::Result<bool> fleet_unchanged_between(keyauth::EtcdClient& etcd, std::int64_t ours,
+                                              std::int64_t head, const std::string& cluster_id);
+
 }  // namespace keysync

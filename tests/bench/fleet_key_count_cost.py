@@ -3,9 +3,12 @@
 /proc, so ETCD_PID must be a local etcd's) and the wall time per call, N calls
 of each kind named (all by default). count_limit1 is what keyauth-sync asks
 after a watch session that brought nothing while etcd is ahead
-(sync/replica.cpp, keys_change_pending).
+(sync/replica.cpp, keys_change_pending); count_only_at:REV is the count at
+a past revision REV that follow_quiet_revisions asks before each digest check
+(sync/snapshot.cpp, fleet_unchanged_between), beside changed_since:REV, the
+keys put after REV (keys only) it asks first.
 
-  fleet_key_count_cost.py ENDPOINT ETCD_PID N [count_limit1|count_only|one_key ...]
+  fleet_key_count_cost.py ENDPOINT ETCD_PID N [count_limit1|count_only|count_only_at:REV|changed_since:REV|one_key ...]
 """
 import base64, http.client, json, os, sys, time, urllib.parse
 ep, pid, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -23,7 +26,14 @@ kinds = {
 }
 conn = http.client.HTTPConnection(u.hostname, u.port)
 for name in sys.argv[4:] or kinds:
-    body = json.dumps(kinds[name])
+    if name.startswith("count_only_at:"):
+        body = json.dumps(dict(kinds["count_only"], revision=name.split(":", 1)[1]))
+    elif name.startswith("changed_since:"):
+        after = int(name.split(":", 1)[1])
+        body = json.dumps({"key": b64("/keyauth/"), "range_end": b64("/keyauth0"),
+                           "keys_only": True, "min_mod_revision": str(after + 1)})
+    else:
+        body = json.dumps(kinds[name])
     walls = []
     c0 = cpu()
     for _ in range(n):

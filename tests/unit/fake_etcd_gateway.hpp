@@ -42,7 +42,7 @@ int loopback_listener(int& port) {
 }
 
 // One HTTP/1.1 answer per connection (Connection: close), from `answer(path)`;
-// the paths asked for are kept, in order.
+// the paths asked for are kept, in order, and the requests' bodies.
 class FakeGateway {
   public:
     explicit FakeGateway(std::function<Answer(const std::string& path)> answer)
@@ -62,6 +62,10 @@ class FakeGateway {
     std::vector<std::string> paths() {
         std::lock_guard<std::mutex> lock(mutex_);
         return paths_;
+    }
+    std::vector<std::string> bodies() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return bodies_;
     }
 
   private:
@@ -95,6 +99,8 @@ class FakeGateway {
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 paths_.push_back(path);
+                bodies_.push_back(header_end == std::string::npos ? std::string()
+                                                                  : request.substr(header_end + 4));
             }
             const Answer answer = answer_(path);
             if (answer.held_open) {
@@ -120,6 +126,7 @@ class FakeGateway {
     std::thread thread_;
     std::mutex mutex_;
     std::vector<std::string> paths_;
+    std::vector<std::string> bodies_;
     std::vector<int> held_;
 };
 

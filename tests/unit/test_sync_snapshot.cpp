@@ -87,12 +87,97 @@ void sink_error_ends_the_read_whatever_its_code(void**) {
     }
 }
 
+// fleet_unchanged_between against a gateway answering its requests in
+// turn: the range of keys put after revision 8 at etcd's head (9), then
+// the count at 8. The gateway's request bodies, in order.
+struct QuietCheck {
+    keyauth::Result<bool> unchanged = false;
+    std::vector<std::string> bodies;
+};
+QuietCheck check_quiet(const std::vector<Answer>& answers) {
+    std::atomic<std::size_t> asked{0};
+    FakeGateway gateway([&](const std::string&) {
+        const std::size_t turn = asked++;
+        return turn < answers.size() ? answers[turn] : Answer{500, "{}"};
+    });
+    keyauth::EtcdOptions options;
+    options.endpoints = {gateway.endpoint()};
+    options.request_timeout = std::chrono::milliseconds(3000);
+    auto etcd = keyauth::EtcdClient::connect(std::move(options));
+    assert_true(etcd.ok());
+    QuietCheck check;
+    check.unchanged = keysync::fleet_unchanged_between(**etcd, 8, 9, "1");
+    check.bodies = gateway.bodies();
+    return check;
+}
+
+// At head: nothing put after 8, 4 keys (alice, eve, the fleet id, the CA
+// certificate); what a host holding alice and bob and refusing eve counted
+// as its own (2 clients + 2). At 8, with bob: 5.
+const Answer kNothingPutSince8{200, R"({"header":{"revision":"9","cluster_id":"1"},"count":"4"})"};
+Answer count_at_8(const char* count) {
+    return {200, std::string(R"({"header":{"revision":"9","cluster_id":"1"},"count":")") + count +
+                     R"("})"};
+}
+
+// Review 4, L-2: the delete of bob at 9 leaves no key to see. etcd's count
+// at 8 tells it; a refused record must not stand in for it.
+void a_delete_is_found_by_the_count_at_our_revision(void**) {
+    QuietCheck check = check_quiet({kNothingPutSince8, count_at_8("5")});
+    assert_ok(check.unchanged.status());
+    assert_false(*check.unchanged);
+    assert_int_equal(check.bodies.size(), 2);
+    assert_true(check.bodies[0].find(R"("revision":"9")") != std::string::npos);
+    assert_true(check.bodies[0].find(R"("min_mod_revision":"9")") != std::string::npos);
+    assert_true(check.bodies[1].find(R"("revision":"8")") != std::string::npos);
+    assert_true(check.bodies[1].find(R"("count_only":true)") != std::string::npos);
+}
+
+void same_keys_at_both_revisions_are_quiet(void**) {
+    QuietCheck check = check_quiet({kNothingPutSince8, count_at_8("4")});
+    assert_ok(check.unchanged.status());
+    assert_true(*check.unchanged);
+}
+
+// A key put after 8: the watch brings it; no count asked.
+void a_key_put_since_is_not_quiet(void**) {
+    const Answer put{200, R"({"header":{"revision":"9","cluster_id":"1"},"count":"5","kvs":[)"
+                          R"({"key":"L2tleWF1dGgvY2xpZW50cy9ib2I=","mod_revision":"9"}]})"};
+    QuietCheck check = check_quiet({put});
+    assert_ok(check.unchanged.status());
+    assert_false(*check.unchanged);
+    assert_int_equal(check.bodies.size(), 1);
+}
+
+// Revision 8 compacted away: nothing proves the delete absent; not an error
+// (the watch, compacted too, rebuilds).
+void our_revision_compacted_is_not_quiet(void**) {
+    const Answer compacted{400, R"({"code":11,"message":"etcdserver: mvcc: required revision )"
+                                R"(has been compacted"})"};
+    QuietCheck check = check_quiet({kNothingPutSince8, compacted});
+    assert_ok(check.unchanged.status());
+    assert_false(*check.unchanged);
+}
+
+// Another cluster answering the count: its revision 8 is not ours.
+void a_count_from_another_cluster_is_not_quiet(void**) {
+    const Answer other{200, R"({"header":{"revision":"9","cluster_id":"2"},"count":"4"})"};
+    QuietCheck check = check_quiet({kNothingPutSince8, other});
+    assert_ok(check.unchanged.status());
+    assert_false(*check.unchanged);
+}
+
 }  // namespace
 
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(refused_record_left_out_and_said),
         cmocka_unit_test(sink_error_ends_the_read_whatever_its_code),
+        cmocka_unit_test(a_delete_is_found_by_the_count_at_our_revision),
+        cmocka_unit_test(same_keys_at_both_revisions_are_quiet),
+        cmocka_unit_test(a_key_put_since_is_not_quiet),
+        cmocka_unit_test(our_revision_compacted_is_not_quiet),
+        cmocka_unit_test(a_count_from_another_cluster_is_not_quiet),
     };
     return run_group(tests);
 }

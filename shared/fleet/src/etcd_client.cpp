@@ -639,13 +639,20 @@ Result<EtcdRange> EtcdClient::changed_since(std::string_view key, std::string_vi
                     {"min_mod_revision", std::to_string(after + 1)}};
     return impl_->range(request, Transfer::bulk, 0);
 }
+Result<EtcdRange> EtcdClient::count(std::string_view key, std::string_view range_end,
+                                    std::int64_t revision) {
+    json request = {{"key", base64(key)}, {"range_end", base64(range_end)}, {"count_only", true}};
+    if (revision > 0)
+        request["revision"] = std::to_string(revision);
+    return impl_->range(request, Transfer::small, 0);
+}
 
 Result<EtcdRange> EtcdClient::Impl::range(const json& request, Transfer transfer,
                                           std::int64_t limit) {
     const std::size_t most_bytes =
         limit > 0 ? kAnswerBytes + static_cast<std::size_t>(limit) * kAnswerBytesPerKey
-        : request.contains("range_end") ? kWholeRangeAnswerBytes
-                                        : kAnswerBytes;
+        : request.contains("range_end") && !request.contains("count_only") ? kWholeRangeAnswerBytes
+                                                                           : kAnswerBytes;
     auto answer = call("/v3/kv/range", request, transfer, most_bytes);
     if (!answer)
         return answer.error();

@@ -127,6 +127,10 @@ class EtcdClient {
     // then. etcd reads every key of the range to answer (no values sent).
     Result<EtcdRange> changed_since(std::string_view key, std::string_view range_end,
                                     std::int64_t revision, std::int64_t after);
+    // How many keys [key, range_end) holds at `revision` (0: now), nothing
+    // else sent. etcd walks its index of the range to count them.
+    Result<EtcdRange> count(std::string_view key, std::string_view range_end,
+                            std::int64_t revision = 0);
     // All compares hold -> all operations, atomically. On failure the
     // compared keys are read in the same transaction.
     Result<EtcdTxnResult> txn(const std::vector<EtcdCompare>& compares,
