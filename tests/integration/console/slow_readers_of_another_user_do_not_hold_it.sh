@@ -51,10 +51,7 @@ while time.time() < end:
 PY
 readers=$!
 at_exit "kill $readers 2>/dev/null"
-for _ in $(seq 100); do
-    grep -q '^held' "$WORK/readers.out" && break
-    sleep 0.1
-done
+wait_for_held "$WORK/readers.out"
 sleep 1  # every answer stalled in the full socket buffers
 
 answered=0

@@ -40,10 +40,7 @@ while time.time() - start < 16:
 PY
 slow_pid=$!
 at_exit "kill $slow_pid 2>/dev/null"
-for _ in $(seq 100); do
-    grep -q '^held' "$WORK/slow.out" && break
-    sleep 0.1
-done
+wait_for_held "$WORK/slow.out"
 expect_eq "$(grep '^held' "$WORK/slow.out")" "held 256" "connections the local user took"
 sleep 1
 
