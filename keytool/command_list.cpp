@@ -213,9 +213,15 @@ keyauth::Result<std::unique_ptr<ClientSource>> client_source(
     if (fleet_records)
         return std::unique_ptr<ClientSource>(
             std::make_unique<FleetSource>(std::move(*fleet_records)));
-    auto registry = keyauth::open_registry_to_walk(invocation.registry.dir);
+    bool all_published = true;
+    auto registry = keyauth::open_registry_to_walk(invocation.registry.dir, all_published);
     if (!registry)
         return registry.error();
+    if (!all_published)
+        std::fprintf(stderr,
+                     "keytool: another writer holds %s: listing what the servers enforce (a "
+                     "change it has not published yet is not shown)\n",
+                     invocation.registry.writer_lock().c_str());
     return std::unique_ptr<ClientSource>(std::make_unique<RegistrySource>(std::move(*registry)));
 }
 

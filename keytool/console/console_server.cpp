@@ -36,11 +36,16 @@ using keyauth::make_error;
 
 constexpr std::size_t kMaxBodyBytes = 4096;
 // Slow clients: a connection silent this long is closed, a request not whole
-// (headers and body) this long after it began is cut, one address holds at
-// most so many, and all of them together so many more (console_connections.hpp).
+// (headers and body) this long after it began is cut, an answer not sent
+// this long after its request is cut, one still sent after the shorter time
+// may be cut to make room, one holder (a local user, a remote address) holds
+// at most so many, and all of them together so many more
+// (console_connections.hpp).
 constexpr unsigned kConnectionTimeoutSeconds = 5;
 constexpr std::int64_t kRequestDeadlineMillis = 10'000;
-constexpr unsigned kConnectionsPerAddress = 16;
+constexpr std::int64_t kAnswerDeadlineMillis = 30'000;
+constexpr std::int64_t kSlowAnswerMillis = 2'000;
+constexpr unsigned kConnectionsPerHolder = 16;
 constexpr unsigned kConnections = 256;
 // libmicrohttpd's own limit, above ours: a connection must reach the guard,
 // which makes room; the ones it cut linger until the server's next turn.
@@ -349,8 +354,8 @@ void free_body(void* cls) {
 MHD_Response* make_reply(HttpResponse& response) {
     if (response.static_body) {
         return mhd().create_response_from_buffer(response.static_body->size(),
-                                               const_cast<char*>(response.static_body->data()),
-                                               MHD_RESPMEM_PERSISTENT);
+                                                 const_cast<char*>(response.static_body->data()),
+                                                 MHD_RESPMEM_PERSISTENT);
     }
     auto* body = new keyauth::SecretString(std::move(response.body));
     const std::string_view bytes = body->view();
@@ -381,6 +386,12 @@ MHD_Result send(const Server& server, MHD_Connection* connection, HttpResponse& 
     return queued;
 }
 
+std::int64_t steady_millis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method,
                       const char*, const char* upload_data, size_t* upload_size, void** state) {
     auto& server = *static_cast<Server*>(cls);
@@ -404,18 +415,12 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
         *upload_size = 0;
         return MHD_YES;
     }
-    server.slow_clients.received(connection);
+    server.slow_clients.received(connection, steady_millis());
     HttpResponse response = route(server, connection, method, url, *request);
     // Method, path and status only: no header (the session) and no body (the login secret).
     std::fprintf(stderr, "keytool serve: %s %s %d\n", log_safe(method).c_str(),
                  log_safe(url).c_str(), response.status);
     return send(server, connection, response);
-}
-
-std::int64_t steady_millis() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
 }
 
 void on_completed(void* cls, MHD_Connection* connection, void** state, MHD_RequestTerminationCode) {
@@ -436,7 +441,9 @@ void on_connection(void* cls, MHD_Connection* connection, void**,
     const MHD_ConnectionInfo* info =
         mhd().get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (info != nullptr)
-        guard.opened(connection, info->connect_fd, peer_address(connection), steady_millis());
+        guard.opened(connection, info->connect_fd,
+                     connection_holder(info->connect_fd, peer_address(connection)),
+                     steady_millis());
 }
 
 // The server's thread reads the cut connection's end and closes it.
@@ -532,7 +539,8 @@ keyauth::Status serve(const ServeOptions& options, std::unique_ptr<RecordStore> 
                   ConsoleApi(options.registry, std::move(store), std::move(last_use)),
                   ConsoleSessions(),
                   {},
-                  SlowClientGuard({kRequestDeadlineMillis, kConnectionsPerAddress, kConnections},
+                  SlowClientGuard({kRequestDeadlineMillis, kAnswerDeadlineMillis, kSlowAnswerMillis,
+                                   kConnectionsPerHolder, kConnections},
                                   cut_connection),
                   {},
                   {}};

@@ -696,12 +696,35 @@ void the_owners_walk_lists_a_change_behind_the_index(void**) {
         return put_client(w, "victim", kFirst) && put_client(w, "other", kSecond);
     }));
     assert_true(raw_delete(temp.path(), "clients", "victim"));
-    auto walked = keyauth::open_registry_to_walk(temp.path());
+    bool all_published = false;
+    auto walked = keyauth::open_registry_to_walk(temp.path(), all_published);
     assert_ok(walked);
+    assert_true(all_published);
     auto listed = (*walked)->list();
     assert_ok(listed);
     assert_int_equal(listed->size(), 1);
     assert_string_equal((*listed)[0].id.c_str(), "other");
+}
+
+// Review 3, L-1: another writer holding writer.lock (a keytool stopped by
+// Ctrl-Z) made the owner's list fail after its wait. It lists what the
+// servers enforce instead, and says so.
+void the_owners_walk_beside_a_busy_writer_lists_what_is_published(void**) {
+    TempRegistry temp;
+    assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
+        return put_client(w, "victim", kFirst) && put_client(w, "other", kSecond);
+    }));
+    assert_true(raw_delete(temp.path(), "clients", "victim"));  // committed, not published
+    auto held = keyauth::WriterLock::acquire(temp.path() + "/writer.lock",
+                                             keyauth::WriterLock::Scope::writes, 0);
+    assert_ok(held);
+    bool all_published = true;
+    auto walked = keyauth::open_registry_to_walk(temp.path(), all_published);
+    assert_ok(walked);
+    assert_false(all_published);
+    auto listed = (*walked)->list();
+    assert_ok(listed);
+    assert_int_equal(listed->size(), 2);
 }
 
 // Nor does it hold writer.lock (nor LMDB) while it visits, i.e. while
@@ -712,7 +735,8 @@ void the_owners_walk_holds_up_no_writer_while_it_visits(void**) {
     assert_true(write_registry(temp.path(), [](RegistryWriter& w) {
         return put_client(w, "first", kFirst) && put_client(w, "second", kSecond);
     }));
-    auto walked = keyauth::open_registry_to_walk(temp.path());
+    bool all_published = false;
+    auto walked = keyauth::open_registry_to_walk(temp.path(), all_published);
     assert_ok(walked);
     std::vector<std::string> visited;
     assert_ok((*walked)->scan(
@@ -728,7 +752,7 @@ void the_owners_walk_holds_up_no_writer_while_it_visits(void**) {
             return true;
         }));
     assert_int_equal(visited.size(), 2);
-    auto again = keyauth::open_registry_to_walk(temp.path());
+    auto again = keyauth::open_registry_to_walk(temp.path(), all_published);
     assert_ok(again);
     auto listed = (*again)->list();
     assert_ok(listed);
@@ -989,6 +1013,7 @@ int main() {
         cmocka_unit_test(a_delete_after_another_writer_grew_the_index_reaches_the_servers),
         cmocka_unit_test(a_change_behind_the_index_is_published_by_the_next_writer),
         cmocka_unit_test(the_owners_walk_lists_a_change_behind_the_index),
+        cmocka_unit_test(the_owners_walk_beside_a_busy_writer_lists_what_is_published),
         cmocka_unit_test(the_owners_walk_holds_up_no_writer_while_it_visits),
         cmocka_unit_test(a_dead_writers_new_index_file_is_removed),
         cmocka_unit_test(index_holds_exactly_the_live_fingerprints),

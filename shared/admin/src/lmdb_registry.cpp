@@ -377,12 +377,18 @@ Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view di
     return std::unique_ptr<LocalRegistry>(std::move(*registry));
 }
 
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir) {
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir,
+                                                             bool& all_published) {
+    all_published = true;
     if (may_write_registry(dir)) {
         // Opened for what the opening publishes alone (keep_index_current,
         // under writer.lock, let go as the opening returns), then closed.
-        if (auto published = LmdbRegistry::open(dir, OpenMode::read_write); !published)
-            return published.error();
+        // Another writer holding the lock past the wait publishes it itself.
+        if (auto published = LmdbRegistry::open(dir, OpenMode::read_write); !published) {
+            if (published.error().code != Errc::busy)
+                return published.error();
+            all_published = false;
+        }
     }
     return open_as_servers_read(dir);
 }

@@ -120,6 +120,15 @@ expect_no_secret_in_console_log() {
     done
 }
 
+# wait_for_held FILE: until a background holder of connections has written
+# its "held N" line to FILE (at most 10 s).
+wait_for_held() {
+    for _ in $(seq 100); do
+        grep -q '^held' "$1" && return 0
+        sleep 0.1
+    done
+}
+
 # listed ID: is ID in the registry (keytool list, read whole: no SIGPIPE)?
 listed() {
     local clients

@@ -126,6 +126,10 @@ Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view di
 // show` reads, never an older state; a member lists what the servers
 // enforce. A commit published while a listing of more than one range is
 // written fails it (RegistryReader::scan starts over): run it again.
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir);
+// all_published is false when another writer held writer.lock past the
+// wait: the owner then lists what the servers enforce, as a member does,
+// without a commit LMDB may hold that lookup.idx does not yet.
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir,
+                                                             bool& all_published);
 
 }  // namespace keyauth
