@@ -9,6 +9,7 @@
 #include "keyauth/token.hpp"
 #include "keyauth/x509_identity.hpp"
 #include "authenticate_http.hpp"
+#include "fingerprint_memo.hpp"
 #include "verification_cache.hpp"
 
 namespace keyauth {
@@ -136,8 +137,7 @@ namespace {
 // A token this process verified under the state published now is not
 // verified again (verification_cache.hpp); any other takes the full path.
 AuthResult check_token_unguarded(ClientStore& store, std::string_view token, std::int64_t now) {
-    return remembered_verdict(store, token, VerificationCache::Presented::token, now,
-                              verify_token);
+    return remembered_verdict(store, token, VerificationCache::Presented::token, now, verify_token);
 }
 
 // A certificate a rotation replaced is in no fingerprint table: its CN names
@@ -159,8 +159,12 @@ AuthResult check_certificate_unguarded(ClientStore& store, const X509* certifica
                                        std::int64_t now) {
     if (certificate == nullptr)
         return refusal(Verdict::missing);
+    // A kept-alive connection's certificate is hashed once (the memo holds
+    // hashes, not verdicts: the record is looked up and judged below every time).
     Fingerprint fingerprint;
-    if (!fingerprint_of(certificate, fingerprint))
+    FingerprintMemo* memo = store.fingerprint_memo();
+    if (!(memo ? memo->fingerprint_of(certificate, fingerprint)
+               : fingerprint_of(certificate, fingerprint)))
         return refusal(Verdict::malformed);  // never looked up
     const CredentialDigest credential{CredentialKind::certificate, fingerprint.bytes};
     AuthResult result;
