@@ -12,11 +12,7 @@ keytool server-cert --output ./server.crt >/dev/null
 UP=$(free_port)
 TLS=$(free_port)
 start_nginx "$(upstream_server "$UP")
-    $(certificate_server "$TLS" "
-        location / {
-            proxy_pass http://127.0.0.1:$UP;
-            proxy_set_header X-Client-Id \$keyauth_client_id;
-        }")"
+    $(certificate_server "$TLS" "$(proxy_naming_client "$UP")")"
 
 # kept_alive CLIENT COMMAND...: on one TLS connection presenting CLIENT's
 # certificate, two requests, then COMMAND, then one more; prints each
@@ -46,26 +42,21 @@ print("same connection" if len(ends) == 1 else "reconnected")
 PY
 }
 
-out=$(kept_alive myapp01 "$KEYTOOL" del myapp01)
-expect_eq "$out" "200 client=myapp01
-200 client=myapp01
+# refused_after CLIENT WHAT COMMAND...: CLIENT's kept connection admits it
+# twice, and after COMMAND refuses its very next request.
+refused_after() {
+    local client=$1 what=$2
+    shift 2
+    expect_eq "$(kept_alive "$client" "$@")" "200 client=$client
+200 client=$client
 403 refused
-same connection" "deleted: refused on the next request of the kept connection"
-pass "a deleted client's kept-alive connection refused on its very next request"
+same connection" "$what: refused on the next request of the kept connection"
+    pass "a $what client's kept-alive connection refused on its very next request"
+}
 
-out=$(kept_alive myapp02 "$KEYTOOL" suspend myapp02)
-expect_eq "$out" "200 client=myapp02
-200 client=myapp02
-403 refused
-same connection" "suspended: refused on the next request of the kept connection"
-pass "a suspended client's kept-alive connection refused on its very next request"
-
+refused_after myapp01 deleted "$KEYTOOL" del myapp01
+refused_after myapp02 suspended "$KEYTOOL" suspend myapp02
 keytool resume myapp02 >/dev/null
-out=$(kept_alive myapp02 "$KEYTOOL" gen myapp02 --force --output ./new02)
-expect_eq "$out" "200 client=myapp02
-200 client=myapp02
-403 refused
-same connection" "replaced: refused on the next request of the kept connection"
-pass "a replaced certificate's kept-alive connection refused on its very next request"
+refused_after myapp02 "replaced certificate's" "$KEYTOOL" gen myapp02 --force --output ./new02
 
 expect_clean_error_log
