@@ -21,9 +21,9 @@ declare -A BENCH_OPTION_VARIABLE=(
     [--build-dir]=BUILD_ARG [--registry]=REGISTRY_ARG [--registry-cache]=CACHE
     [--duration]=DURATION [--rounds]=ROUNDS [--connections]=CONNECTIONS
     [--trials]=TRIALS [--clients]=CLIENTS [--runs]=RUNS [--requests]=REQUESTS
-    [--small-registry]=SMALL_REGISTRY_ARG)
+    [--small-registry]=SMALL_REGISTRY_ARG [--tokens]=TOKENS_ARG [--cases]=CASES_ARG)
 declare -A BENCH_FLAG_VARIABLE=([--smoke]=SMOKE [--pin]=PIN [--no-profile]=NO_PROFILE)
-BUILD_ARG="" REGISTRY_ARG="" SMALL_REGISTRY_ARG="" SMOKE=0 PIN=0 NO_PROFILE=0
+BUILD_ARG="" REGISTRY_ARG="" SMALL_REGISTRY_ARG="" TOKENS_ARG="" CASES_ARG="" SMOKE=0 PIN=0 NO_PROFILE=0
 bench_options() {
     local word
     while [ $# -gt 0 ]; do
@@ -170,7 +170,8 @@ start_nginx_bench() {
 
 # callgrind_nginx NAME "MODULES" BODY PORT CLIENT...: one nginx process (no
 # master, no daemon) under callgrind, driven by the CLIENT command, then
-# stopped; its profile is $WORK/callgrind/NAME.out.
+# stopped (SIGQUIT, or $CALLGRIND_NGINX_STOP); its profile is
+# $WORK/callgrind/NAME.out.
 callgrind_nginx() {
     local name=$1 modules=$2 body=$3 port=$4 prefix=$WORK/callgrind/nginx-$1 pid
     shift 4
@@ -182,7 +183,13 @@ callgrind_nginx() {
     at_exit "stop_pid $pid KILL"
     wait_for_port "$port" 120
     "$@" || die "callgrind case $name: the client failed"
-    kill -QUIT "$pid"
+    kill -"${CALLGRIND_NGINX_STOP:-QUIT}" "$pid"
+    # Under valgrind the signal may land outside epoll_wait: an idle nginx
+    # would then sleep on. A connection wakes it to see the flag.
+    sleep 0.5
+    if kill -0 "$pid" 2>/dev/null; then
+        { exec {wake}<>"/dev/tcp/127.0.0.1/$port" && exec {wake}>&-; } 2>/dev/null || true
+    fi
     wait "$pid" || die "nginx under callgrind ($name) failed: $(tail -5 "$prefix/logs/valgrind.log")"
 }
 

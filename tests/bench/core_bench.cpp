@@ -4,7 +4,10 @@
 //
 //   core_bench [--registry-cache DIR] [--sizes 1000,100000,1000000]
 //              [--keytool PATH] [--keytool-runs N] [--no-keytool]
-//              [--populate-only] [--smoke] [benchmark flags...]
+//              [--populate-only] [--all-tokens] [--smoke] [benchmark flags...]
+//
+// --all-tokens: a registry made now also keeps every client's token in
+// bench-all-tokens.txt (a different client per request or CONNECT at any size).
 //
 // Each registry is made once, by keytool's own code path (initialize_registry,
 // then one write transaction of real records: real token hashes from
@@ -64,6 +67,7 @@ struct Options {
     int keytool_runs = 50;
     bool keytool_enabled = true;
     bool populate_only = false;
+    bool all_tokens = false;  // every client's token in bench-all-tokens.txt
     bool smoke = false;
 };
 
@@ -178,6 +182,7 @@ void populate(const Options& options, std::size_t clients, const std::string& di
 
     const std::int64_t now = keyauth::unix_now();
     std::string tokens_file;
+    std::string all_tokens_file;
     std::string fingerprints_file;
     std::string certificates_file;
     const auto write_start = Clock::now();
@@ -207,6 +212,8 @@ void populate(const Options& options, std::size_t clients, const std::string& di
             randombytes_buf(c.serial.bytes.data(), c.serial.length);
             c.serial.bytes[0] &= 0x7f;
         }
+        if (options.all_tokens)
+            all_tokens_file.append(token.text.view()).append("\n");
         if (in_sample[index]) {
             tokens_file.append(token.text.view()).append("\n");
             fingerprints_file.append(
@@ -225,6 +232,8 @@ void populate(const Options& options, std::size_t clients, const std::string& di
 
     write_file(dir + "/bench-tokens.txt", tokens_file, 0600);
     write_file(dir + "/bench-fingerprints.bin", fingerprints_file, 0600);
+    if (options.all_tokens)
+        write_file(dir + "/bench-all-tokens.txt", all_tokens_file, 0600);
     write_file(dir + "/bench-certificates.pem", certificates_file, 0644);
     struct stat st {};
     stat((dir + "/data.mdb").c_str(), &st);
@@ -242,7 +251,6 @@ void populate(const Options& options, std::size_t clients, const std::string& di
                  clients, total_seconds, generate_seconds, commit_seconds,
                  static_cast<long long>(st.st_size),
                  static_cast<double>(st.st_size) / static_cast<double>(clients));
-    (void)options;
 }
 
 bool cache_is_complete(const std::string& dir, std::size_t clients) {
@@ -632,6 +640,8 @@ Options parse_options(int& argc, char** argv) {
             options.keytool_enabled = false;
         } else if (word == "--populate-only") {
             options.populate_only = true;
+        } else if (word == "--all-tokens") {
+            options.all_tokens = true;
         } else if (word == "--smoke") {
             options.smoke = true;
         } else {

@@ -5,7 +5,7 @@
 #
 #   tests/bench/mosquitto_bench.sh [--build-dir DIR] [--registry DIR] [--small-registry DIR]
 #       [--duration S] [--rounds N] [--connections N] [--requests N] [--pin]
-#       [--no-profile] [--smoke]
+#       [--no-profile] [--smoke] [--tokens FILE] [--cases CASE,CASE...]
 #
 # 1. Wall clock: a broker per configuration (Mosquitto is one thread; with
 #    --pin on the last CPU, the load generator on the first), driven in turn
@@ -32,10 +32,14 @@
 #   tls, tls_keyauth TLS require_certificate without / with the plugin's
 #                    certificate check (wall clock only)
 # keyauth's instruction counts are also taken on --small-registry.
+# --tokens FILE: keyauth_token's tokens, one a line, instead of the registry's
+# sample (e.g. core_bench --all-tokens's bench-all-tokens.txt: no client twice
+# in a run, so the verification cache never answers). --cases: only those
+# cases (anonymous is always run: the others are measured against it).
 # The plugin: $MOSQUITTO_PLUGIN, else the build tree's mosquitto-plugin/.
 source "$(dirname "$0")/bench_lib.sh"
 
-BENCH_OPTIONS="--build-dir --registry --small-registry --duration --rounds --connections --requests --pin --no-profile --smoke"
+BENCH_OPTIONS="--build-dir --registry --small-registry --duration --rounds --connections --requests --pin --no-profile --smoke --tokens --cases"
 DURATION=3 ROUNDS=5 CONNECTIONS=16 REQUESTS=300
 bench_options "$@"
 if [ "$SMOKE" = 1 ]; then DURATION=1 ROUNDS=1 REQUESTS=10; fi
@@ -47,6 +51,7 @@ bench_init "$BUILD_ARG"
 [ -f "$MOSQUITTO_PLUGIN" ] || die "no plugin at $MOSQUITTO_PLUGIN (build target mosquitto_keyauth, or set MOSQUITTO_PLUGIN)"
 [ -x "$MQTT_CONNECT_BENCH" ] || die "no load generator at $MQTT_CONNECT_BENCH"
 prepare_registry "$REGISTRY_ARG" "$WORK"
+ROTATING_TOKENS=${TOKENS_ARG:-$TOKENS_FILE}
 SMALL_REGISTRY=""
 [ -n "$SMALL_REGISTRY_ARG" ] && SMALL_REGISTRY=$(cd "$SMALL_REGISTRY_ARG" && pwd)
 
@@ -87,7 +92,9 @@ with open(path, "w") as f:
 PY
 }
 HAVE_DYNSEC=0
-if [ -f "$DYNSEC" ]; then
+if [ -n "$CASES_ARG" ] && [[ $CASES_ARG != *dynsec* ]]; then
+    :  # not asked for: no configuration to make
+elif [ -f "$DYNSEC" ]; then
     HAVE_DYNSEC=1
     DYNSEC_SMALL=1000 DYNSEC_BIG=100000
     [ "$SMOKE" = 1 ] && DYNSEC_BIG=2000
@@ -123,12 +130,20 @@ conf_of() {
 CASES=(anonymous keyauth_same keyauth_token keyauth_refused password_file)
 [ "$HAVE_DYNSEC" = 1 ] && CASES+=(dynsec_1k dynsec_100k)
 CASES+=(tls tls_keyauth)
+if [ -n "$CASES_ARG" ]; then
+    wanted=(anonymous)
+    for c in ${CASES_ARG//,/ }; do
+        [[ " ${CASES[*]} " == *" $c "* ]] || die "no case $c"
+        [ "$c" = anonymous ] || wanted+=("$c")
+    done
+    CASES=("${wanted[@]}")
+fi
 declare -A BROKER=([anonymous]=anonymous [keyauth_same]=keyauth [keyauth_token]=keyauth
     [keyauth_refused]=keyauth [password_file]=passwd [dynsec_1k]=dynsec_1k
     [dynsec_100k]=dynsec_100k [tls]=tls [tls_keyauth]=tls_keyauth)
 declare -A ARGS=([anonymous]="-u $VALID"
     [keyauth_same]="-u $VALID"
-    [keyauth_token]="-U $TOKENS_FILE"
+    [keyauth_token]="-U $ROTATING_TOKENS"
     [keyauth_refused]="-u $WRONG --expect-refused"
     [password_file]="-u bench -P benchpassword"
     [dynsec_1k]="-u dynbench0000007 -P benchpassword"
@@ -148,7 +163,7 @@ own_dsos() {
 
 # ---- 1 and 2: wall clock, with perf on the broker ---------------------------
 declare -A PORT
-for b in $(printf '%s\n' "${BROKER[@]}" | sort -u); do
+for b in $(for c in "${CASES[@]}"; do echo "${BROKER[$c]}"; done | sort -u); do
     [ "$HAVE_DYNSEC" = 1 ] || [[ $b != dynsec* ]] || continue
     PORT[$b]=$(free_port)
     start_mosquitto "$b" "${PORT[$b]}" "$BROKER_CPU" "$(conf_of "$b")"
@@ -164,9 +179,13 @@ run_case() {
     pid=${MOSQUITTO_PID[$b]}
     [ "$PERF" = 1 ] && [ -n "${2:-}" ] && perf_start "$pid" "$WORK/perf-$c-$2.data"
     before=$(cpu_seconds "$pid")
+    local start=""
+    # --tokens: each run from a random line, so that no run meets the clients
+    # an earlier one left in the verification cache.
+    [ "$c" = keyauth_token ] && [ -n "$TOKENS_ARG" ] && start="-S $((RANDOM << 15 | RANDOM))"
     # shellcheck disable=SC2086
     out=$($PIN_LOAD "$MQTT_CONNECT_BENCH" -p "${PORT[$b]}" -c "$CONNECTIONS" \
-        -d "$DURATION" ${ARGS[$c]}) || die "case $c failed: $out"
+        -d "$DURATION" ${ARGS[$c]} $start) || die "case $c failed: $out"
     after=$(cpu_seconds "$pid")
     [ -n "${2:-}" ] && perf_stop
     awk -v b="$before" -v a="$after" -v d="$DURATION" \
@@ -202,7 +221,7 @@ CALLGRIND=0
 have_callgrind && CALLGRIND=1
 # count_case NAME CASE [REGISTRY TOKENS_FILE VALID_TOKEN]: instructions per CONNECT.
 count_case() {
-    local name=$1 c=$2 registry=${3:-$REGISTRY} tokens=${4:-$TOKENS_FILE} valid=${5:-$VALID}
+    local name=$1 c=$2 registry=${3:-$REGISTRY} tokens=${4:-$ROTATING_TOKENS} valid=${5:-$VALID}
     local port n=$REQUESTS args
     port=$(free_port)
     case $c in
@@ -228,7 +247,10 @@ if [ "$CALLGRIND" = 1 ]; then
     if [ -n "$SMALL_REGISTRY" ]; then
         small_valid=$(head -1 "$SMALL_REGISTRY/bench-tokens.txt")
         count_case keyauth_same_small keyauth_same "$SMALL_REGISTRY" "$SMALL_REGISTRY/bench-tokens.txt" "$small_valid"
-        count_case keyauth_token_small keyauth_token "$SMALL_REGISTRY" "$SMALL_REGISTRY/bench-tokens.txt" "$small_valid"
+        small_tokens=$SMALL_REGISTRY/bench-tokens.txt
+        [ -f "$SMALL_REGISTRY/bench-all-tokens.txt" ] && [ -n "$TOKENS_ARG" ] &&
+            small_tokens=$SMALL_REGISTRY/bench-all-tokens.txt
+        count_case keyauth_token_small keyauth_token "$SMALL_REGISTRY" "$small_tokens" "$small_valid"
     fi
 fi
 

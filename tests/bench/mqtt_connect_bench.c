@@ -5,6 +5,9 @@
  *   mqtt_connect_bench -p PORT [-H 127.0.0.1] [-c CONNECTIONS] [-d SECONDS]
  *       [-u USERNAME] [-P PASSWORD] [-U FILE]       FILE: one username per line,
  *                                                    a different one per connect
+ *       [-S LINE]                                    start -U's file at LINE (mod its
+ *                                                    length): runs that must not reuse
+ *                                                    one another's clients
  *       [--tls --cafile CA [--certs FILE]]           FILE: lines "id cert.pem key.pem";
  *                                                    connection k uses line k % n
  *                                                    and its id as MQTT client id
@@ -395,6 +398,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--expect-refused")) opt.expect_refused = 1;
         else if (!strcmp(a, "--watch")) opt.watch = 1;
         else if (!strcmp(a, "-n")) opt.cycles = strtoul(VALUE(), NULL, 10);
+        else if (!strcmp(a, "-S")) atomic_store(&next_username, strtoul(VALUE(), NULL, 10));
         else usage();
 #undef VALUE
     }

@@ -74,6 +74,9 @@ if [ -f "$NGINX_MODULE" ]; then
 else
     section "no NGINX module at $NGINX_MODULE: nginx part skipped"
 fi
+if [ -f "$NGINX_MODULE" ]; then
+    run_part nginx_tls "$BENCH_DIR/nginx_tls_bench.sh" --build-dir "$BUILD" "${SERVER_ARGS[@]}" $SMOKE_ARG $PROFILE_ARG
+fi
 if [ -f "$MOSQUITTO_PLUGIN" ] && [ -x "$MQTT_CONNECT_BENCH" ]; then
     run_part mosquitto "$BENCH_DIR/mosquitto_bench.sh" --build-dir "$BUILD" "${SERVER_ARGS[@]}" $SMOKE_ARG $PIN_ARG $PROFILE_ARG
 else
@@ -147,6 +150,14 @@ N=1000000
     [ -n "$e" ] && row "nginx keyauth_valid, 1 000 clients, +instructions" "$e" instr "" ""
     [ -n "$(get nginx_worker_rss_anon_kb)" ] &&
         row "nginx worker RssAnon / RssFile after load" "$(get nginx_worker_rss_anon_kb)/$(get nginx_worker_rss_file_kb)" kB "" "(file = shared LMDB map)"
+    # Client certificates beside ssl_verify_client alone (nginx_tls_bench.sh).
+    for m in keepalive handshake; do
+        e=$(get "nginx_tls_keyauth_${m}_extra_instructions")
+        [ -n "$e" ] && row "nginx keyauth_client_cert, $m, instructions/request over TLS alone" "$e" instr "" \
+            "($(get "nginx_tls_keyauth_${m}_instruction_share_pct")% of $(get "nginx_tls_keyauth_${m}_instructions"))"
+        p=$(get "nginx_tls_keyauth_${m}_cpu_share_pct")
+        [ -n "$p" ] && row "  keyauth's share of the worker's CPU samples (TLS alone: $(get "nginx_tls_verify_${m}_cpu_share_pct"))" "$p" % "" ""
+    done
     for c in anonymous keyauth_same keyauth_token keyauth_refused password_file dynsec_1k dynsec_100k tls tls_keyauth; do
         v=$(get "mqtt_${c}_rate")
         [ -n "$v" ] || continue

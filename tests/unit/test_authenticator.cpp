@@ -9,6 +9,16 @@
 #include "keyauth/issuance.hpp"
 #include "keyauth/provisioning.hpp"
 #include "keyauth/x509_authority.hpp"
+#include "fingerprint_memo.hpp"
+
+namespace keyauth {
+// Reaches the memo's count of the hashes it made.
+struct FingerprintMemoTesting {
+    static std::size_t hashes_made(RegistryReader& reader) {
+        return reader.fingerprint_memo()->hashes_made_;
+    }
+};
+}  // namespace keyauth
 
 using keyauth::AuthResult;
 using keyauth::check_bearer;
@@ -176,11 +186,12 @@ void bearer_header_is_checked(void** state) {
 // --- certificates -------------------------------------------------------
 
 keyauth::X509Ptr issue(const keyauth::CertificateAuthority& ca, std::string_view id,
-                       keyauth::Fingerprint& fingerprint) {
+                       keyauth::Fingerprint& fingerprint, std::string& pem) {
     auto issued = ca.issue_client(id, 30, kNotBefore);
     if (!issued)
         return nullptr;
     fingerprint = issued->fingerprint;
+    pem = issued->certificate_pem;
     auto parsed = keyauth::parse_certificate_pem(issued->certificate_pem);
     return parsed ? std::move(*parsed) : nullptr;
 }
@@ -189,6 +200,7 @@ keyauth::X509Ptr issue(const keyauth::CertificateAuthority& ca, std::string_view
 struct Certificates : Tokens {
     keyauth::X509Ptr registered;    // CN myapp01, registered
     keyauth::X509Ptr unregistered;  // CN myapp01 too, same CA, never registered
+    std::string registered_pem, unregistered_pem;
     bool registered_in_place = false;
 
     Certificates() {
@@ -197,8 +209,8 @@ struct Certificates : Tokens {
             return;
         keyauth::Fingerprint registered_fp;
         keyauth::Fingerprint unregistered_fp;
-        registered = issue(*ca, "myapp01", registered_fp);
-        unregistered = issue(*ca, "myapp01", unregistered_fp);
+        registered = issue(*ca, "myapp01", registered_fp, registered_pem);
+        unregistered = issue(*ca, "myapp01", unregistered_fp, unregistered_pem);
         ClientCredentials c = credentials_with_secret(1, kSecret, kNotBefore, kNotAfter);
         c.certificate_fingerprint = registered_fp;
         registered_in_place =
@@ -244,6 +256,49 @@ void deleted_certificate_is_refused_on_next_check(void** state) {
     assert_true(f->change([](RegistryWriter& w) { return w.erase("myapp01").ok(); }));
     assert_verdict(check_certificate(f->reader(), f->registered.get(), kNotBefore),
                    Verdict::unknown_client);
+}
+
+// A kept-alive connection presents one X509 object on every request: its
+// fingerprint is computed once, and the record is still looked up and judged
+// every time (fingerprint_memo.hpp).
+void a_kept_certificate_is_hashed_once_and_judged_every_time(void** state) {
+    auto* f = &fixture_of<Certificates>(state);
+    const X509* cert = f->registered.get();
+    const std::size_t before = keyauth::FingerprintMemoTesting::hashes_made(f->reader());
+    for (int i = 0; i < 3; ++i)
+        assert_verdict(check_certificate(f->reader(), cert, kNotBefore), Verdict::accepted);
+    assert_int_equal(keyauth::FingerprintMemoTesting::hashes_made(f->reader()), before + 1);
+    // Suspended, then given another certificate: the same object refused at once.
+    ClientCredentials c = credentials_with_secret(1, kSecret, kNotBefore, kNotAfter);
+    c.certificate_fingerprint = keyauth::fingerprint_of(cert);
+    c.suspended = true;
+    assert_true(f->change([&](RegistryWriter& w) { return put_client(w, "myapp01", c, true); }));
+    assert_verdict(check_certificate(f->reader(), cert, kNotBefore), Verdict::suspended);
+    c.suspended = false;
+    c.certificate_fingerprint = keyauth::fingerprint_of(f->unregistered.get());
+    assert_true(f->change([&](RegistryWriter& w) { return put_client(w, "myapp01", c, true); }));
+    assert_verdict(check_certificate(f->reader(), cert, kNotBefore), Verdict::unknown_client);
+    assert_verdict(check_certificate(f->reader(), f->unregistered.get(), kNotBefore),
+                   Verdict::accepted);
+    assert_int_equal(keyauth::FingerprintMemoTesting::hashes_made(f->reader()), before + 2);
+}
+
+// The memo keeps the certificates it names alive: a certificate freed by its
+// connection cannot have its address given to another, whose fingerprint
+// would then be taken for the first's.
+void a_freed_certificates_address_names_no_other(void** state) {
+    auto* f = &fixture_of<Certificates>(state);
+    for (int round = 0; round < 64; ++round) {
+        auto registered = keyauth::parse_certificate_pem(f->registered_pem);
+        assert_ok(registered);
+        assert_verdict(check_certificate(f->reader(), registered->get(), kNotBefore),
+                       Verdict::accepted);
+        registered->reset();  // the connection closes: the host's reference goes
+        auto other = keyauth::parse_certificate_pem(f->unregistered_pem);
+        assert_ok(other);
+        assert_verdict(check_certificate(f->reader(), other->get(), kNotBefore),
+                       Verdict::unknown_client);
+    }
 }
 
 // --- authenticate: the one policy ------------------------------------------
@@ -580,7 +635,8 @@ void registry_failures_fail_closed(void**) {
     auto ca = keyauth::CertificateAuthority::create("test CA", 30, kNotBefore);
     assert_ok(ca);
     keyauth::Fingerprint fp;
-    keyauth::X509Ptr cert = issue(*ca, "myapp01", fp);
+    std::string pem;
+    keyauth::X509Ptr cert = issue(*ca, "myapp01", fp, pem);
     for (keyauth::Errc code : {keyauth::Errc::io_error, keyauth::Errc::registry_corrupt,
                                keyauth::Errc::not_found, keyauth::Errc::permission_denied}) {
         FailingStore store(code);
@@ -684,6 +740,8 @@ int main() {
         unit_test_with(Certificates, certificate_with_unregistered_fingerprint_is_unknown),
         unit_test_with(Certificates, missing_certificate),
         unit_test_with(Certificates, deleted_certificate_is_refused_on_next_check),
+        unit_test_with(Certificates, a_kept_certificate_is_hashed_once_and_judged_every_time),
+        unit_test_with(Certificates, a_freed_certificates_address_names_no_other),
         cmocka_unit_test(registry_failures_fail_closed),
         cmocka_unit_test(verdict_reasons_are_fixed_words),
         cmocka_unit_test(issued_client_is_accepted_by_token_and_certificate),

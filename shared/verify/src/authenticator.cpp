@@ -9,6 +9,7 @@
 #include "keyauth/token.hpp"
 #include "keyauth/x509_identity.hpp"
 #include "authenticate_http.hpp"
+#include "fingerprint_memo.hpp"
 #include "verification_cache.hpp"
 
 namespace keyauth {
@@ -158,8 +159,12 @@ AuthResult check_certificate_unguarded(ClientStore& store, const X509* certifica
                                        std::int64_t now) {
     if (certificate == nullptr)
         return refusal(Verdict::missing);
+    // A kept-alive connection's certificate is hashed once (the memo holds
+    // hashes, not verdicts: the record is looked up and judged below every time).
     Fingerprint fingerprint;
-    if (!fingerprint_of(certificate, fingerprint))
+    FingerprintMemo* memo = store.fingerprint_memo();
+    if (!(memo ? memo->fingerprint_of(certificate, fingerprint)
+               : fingerprint_of(certificate, fingerprint)))
         return refusal(Verdict::malformed);  // never looked up
     const CredentialDigest credential{CredentialKind::certificate, fingerprint.bytes};
     AuthResult result;

@@ -12,6 +12,7 @@
 #include "lookup_cache.hpp"
 #include "lookup_index.hpp"
 #include "registry_directory.hpp"
+#include "fingerprint_memo.hpp"
 #include "verification_cache.hpp"
 
 namespace keyauth {
@@ -126,15 +127,14 @@ struct RegistryReader::Impl {
     std::uint64_t reopen_count = 0;
     LookupCache cache;
     VerificationCache verified;
+    FingerprintMemo fingerprints;  // of objects, never verdicts: kept across commits
     std::size_t walk_range = kWalkRangeRecords;
 
     Status open_files();
     Status ensure_current();
     // ensure_current() without its Status while nothing is due: open, and
     // the replacement check not yet due (the usual call: a clock read).
-    bool current_now() {
-        return open && monotonic_millis() < next_check_millis;
-    }
+    bool current_now() { return open && monotonic_millis() < next_check_millis; }
     // Either file at the path is not the one mapped: replaced, or gone.
     bool replaced_on_disk() const;
     // Runs lookup(index, copy) on one published state; tag names it. The
@@ -156,7 +156,7 @@ struct RegistryReader::Impl {
     std::uint64_t published() const {
         const std::uint64_t version = sequence.load();
         return version != 0 && index.version(version & 1) == version && !index.retired() ? version
-                                                                                          : 0;
+                                                                                         : 0;
     }
     // Opens the registry again. The tags below keep only 16 bits of the
     // reopen count, and a rebuilt registry counts its versions from 1
@@ -611,6 +611,10 @@ void RegistryReader::hand_back_pages() {
 
 VerificationCache* RegistryReader::verification_cache() {
     return &impl_->verified;
+}
+
+FingerprintMemo* RegistryReader::fingerprint_memo() {
+    return &impl_->fingerprints;
 }
 
 // LocalRegistry's walks.

@@ -14,11 +14,7 @@ mkdir -p "$WORK/html/dir"
 UP=$(free_port)
 TLS=$(free_port)
 start_nginx "$(upstream_server "$UP")
-    $(certificate_server "$TLS" "
-        location / {
-            proxy_pass http://127.0.0.1:$UP;
-            proxy_set_header X-Client-Id \$keyauth_client_id;
-        }
+    $(certificate_server "$TLS" "$(proxy_naming_client "$UP")
         # a certificate, or loopback; a directory without index: nginx's 403
         location /dir/ {
             satisfy any;

@@ -216,6 +216,17 @@ $3
 EOF2
 }
 
+# proxy_naming_client UP: "location /", proxied to the upstream on UP with
+# the admitted client's id in X-Client-Id (which the upstream echoes).
+proxy_naming_client() {
+    cat <<EOF2
+        location / {
+            proxy_pass http://127.0.0.1:$1;
+            proxy_set_header X-Client-Id \$keyauth_client_id;
+        }
+EOF2
+}
+
 # certificate_server PORT LOCATIONS: client certificates required, and
 # admitted only when registered and live (keyauth_client_cert on).
 certificate_server() {

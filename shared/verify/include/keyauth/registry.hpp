@@ -17,6 +17,7 @@
 namespace keyauth {
 
 class VerificationCache;
+class FingerprintMemo;
 
 // Work a caller hands to a store's lookup, to be run while the store waits
 // for memory (a reference to a callable: no copy, no allocation).
@@ -57,6 +58,9 @@ class ClientStore {
     // Tokens this process verified under a generation (verification_cache.hpp,
     // the servers' reader only): none by default.
     virtual VerificationCache* verification_cache() { return nullptr; }
+    // The fingerprints of certificates this process saw (fingerprint_memo.hpp,
+    // the servers' reader only): none by default.
+    virtual FingerprintMemo* fingerprint_memo() { return nullptr; }
 };
 
 // A registry on this host, walked in id order without loading it whole.

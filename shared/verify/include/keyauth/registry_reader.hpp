@@ -39,6 +39,7 @@ class RegistryReader final : public LocalRegistry {
     // which clients of a snapshot the host serves).
     void hand_back_pages();
     VerificationCache* verification_cache() override;
+    FingerprintMemo* fingerprint_memo() override;
 
     struct Impl;
 
