@@ -162,6 +162,8 @@ Status LmdbRegistry::Impl::open_environment() {
     const std::string& dir = layout.dir;
     if (Status s = check_directory(dir); !s)
         return s;
+    if (Status s = check_owner_may_write(dir); !s)
+        return s;
     if (Status s = check_only_owner_writes(layout); !s)
         return s;
     const bool present = exists(layout.data_file());

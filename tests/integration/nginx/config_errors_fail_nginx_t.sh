@@ -53,7 +53,7 @@ pass "nginx -t: a registry under a directory others may write"
 chmod 0755 "$WORK/webroot"
 chown -R www-data "$WORK/webroot/registry"
 expect_nginx_t_fails "a registry the workers' user owns" \
-    "keyauth registry \"$WORK/webroot/registry\" is owned by \"www-data\", the workers' user, who could then write it" \
+    "registry $WORK/webroot/registry is owned by www-data (uid $(id -u www-data)), a server's user, who could then write it" \
     "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
 pass "nginx -t: a registry the workers' user owns"
 
