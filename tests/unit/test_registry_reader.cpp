@@ -1069,8 +1069,9 @@ void a_registry_others_may_write_is_refused(void**) {
     assert_int_equal(chown(index.c_str(), 65534, static_cast<gid_t>(-1)), 0);
     auto refused = RegistryReader::open(temp.path());
     assert_false(refused.ok());
-    assert_non_null(strstr(refused.error().message.c_str(),
-                           "is owned by uid 65534, not by the registry's owner, root (uid 0)"));
+    const std::string why = "is owned by " + keyauth::user_named(65534) +
+                            ", not by the registry's owner, root (uid 0)";
+    assert_non_null(strstr(refused.error().message.c_str(), why.c_str()));
     assert_int_equal(chown(index.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
     assert_non_null(temp.open_reader().get());
 }
@@ -1171,6 +1172,7 @@ keyauth::Status status_of(const keyauth::Result<T>& result) {
 // here) refuses a registry that is neither root's nor its own, a reader
 // (a group member's keytool list) does not.
 void a_registry_of_another_user_is_refused_where_it_could_be_theirs(void**) {
+    const std::string nobody = keyauth::user_named(65534);
     TempDir outer;
     assert_int_equal(chmod(outer.path().c_str(), 0755), 0);
     const std::string sticky = outer / "sticky";
@@ -1184,12 +1186,12 @@ void a_registry_of_another_user_is_refused_where_it_could_be_theirs(void**) {
     give_registry_to(squatted, 65534);
     assert_true(refused_because(
         status_of(RegistryReader::open(squatted)),
-        "registry " + squatted + " is owned by uid 65534, who made its path in " + sticky));
+        "registry " + squatted + " is owned by " + nobody + ", who made its path in " + sticky));
     assert_true(refused_because(status_of(LmdbRegistry::open(squatted, OpenMode::read_write)),
-                                "is owned by uid 65534, neither root nor root (uid 0)"));
+                                "is owned by " + nobody + ", neither root nor root (uid 0)"));
     assert_true(refused_because(
         keyauth::initialize_registry(keyauth::RegistryLayout{squatted}, keyauth::InitOptions{}),
-        "exists and is owned by uid 65534, not by root (uid 0)"));
+        "exists and is owned by " + nobody + ", not by root (uid 0)"));
 
     // A directory of theirs in the sticky one, root's registry inside.
     const std::string theirs = sticky + "/theirs";
@@ -1221,6 +1223,7 @@ void a_registry_of_another_user_is_refused_where_it_could_be_theirs(void**) {
 // write it) and one a server's user owns (www-data, nginx, mosquitto);
 // other readers do not judge that.
 void servers_refuse_a_registry_a_servers_user_owns(void**) {
+    const std::string nobody = keyauth::user_named(65534);
     TempDir outer;
     assert_int_equal(chmod(outer.path().c_str(), 0755), 0);
     const std::string registry = outer / "registry";
@@ -1236,7 +1239,7 @@ void servers_refuse_a_registry_a_servers_user_owns(void**) {
     const keyauth::Status as_owner = status_of(RegistryReader::open_for_server(registry));
     const bool read_as_owner = RegistryReader::open(registry).ok();
     assert_int_equal(seteuid(0), 0);
-    assert_true(refused_because(as_owner, "is owned by uid 65534, the user this server runs as"));
+    assert_true(refused_because(as_owner, "is owned by " + nobody + ", the user this server runs as"));
     assert_true(read_as_owner);
 
     for (const char* server : keyauth::kServerUsers) {

@@ -26,7 +26,8 @@ sync_refuses() {
 }
 
 # A lock nobody made and holds.
-as_nobody flock "$shared/held.sync.lock" sleep 60 &
+setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    flock --no-fork "$shared/held.sync.lock" sleep 60 &  # one process: $! is the holder
 locker=$!
 at_exit "kill $locker 2>/dev/null"
 for _ in $(seq 1 100); do [ -e "$shared/held.sync.lock" ] && break; sleep 0.05; done

@@ -32,9 +32,21 @@ chmod 0755 "$shared/theirs"
 status=0
 out=$(keytool --registry "$shared/theirs" gen alice --output ./alice 2>&1) || status=$?
 [ "$status" -ne 0 ] || fail "root's gen signed with nobody's CA"
-expect_contains "$out" "registry $shared/theirs is owned by nobody (uid $(id -u nobody)), neither root nor root (uid 0)" \
+expect_contains "$out" "registry $shared/theirs is owned by nobody (uid $(id -u nobody)), who made its path in $shared" \
     "the refusal names the registry's owner"
 [ ! -e ./alice_token ] || fail "root's gen saved a token"
+pass "root's keytool gen refuses a registry nobody made in a sticky directory: $out"
+
+# Moved where nobody could not have made it: still nobody's, and root's
+# keytool writes only root's registries or its own.
+mv "$shared/theirs" "$WORK/moved"
+status=0
+out=$(keytool --registry "$WORK/moved" gen alice --output ./alice 2>&1) || status=$?
+[ "$status" -ne 0 ] || fail "root's gen signed with nobody's CA"
+expect_contains "$out" "registry $WORK/moved is owned by nobody (uid $(id -u nobody)), neither root nor root (uid 0)" \
+    "the refusal names the registry's owner"
+[ ! -e ./alice_token ] || fail "root's gen saved a token"
+mv "$WORK/moved" "$shared/theirs"
 pass "root's keytool gen refuses a registry nobody owns: $out"
 
 # Its owner still uses it; root's own registry beside it is root's to use.
