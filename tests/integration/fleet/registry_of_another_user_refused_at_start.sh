@@ -8,9 +8,8 @@
 source "$FLEET_LIB"
 
 nowhere="http://127.0.0.1:$(free_port)"  # no etcd: nothing may be read
-shared="$WORK/shared"
-mkdir "$shared" && chmod 1777 "$shared"
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+make_shared_directory
+shared=$SHARED
 nobody="nobody (uid $(id -u nobody))"
 
 # sync_refuses WHAT REGISTRY EXPECTED...: keyauth-sync exits 1 at start.

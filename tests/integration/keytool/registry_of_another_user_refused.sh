@@ -5,16 +5,25 @@
 # root's nor its own (its owner could have put in its own CA and clients).
 source "$TESTLIB"
 
-shared="$WORK/shared"
-mkdir "$shared" && chmod 1777 "$shared"
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+make_nobodys_registry
+shared=$SHARED
+nobody="nobody (uid $(id -u nobody))"
+
+# root_gen_refused REGISTRY EXPECTED: root's keytool gen adds no client.
+root_gen_refused() {
+    local status=0
+    out=$(keytool --registry "$1" gen alice --output ./alice 2>&1) || status=$?
+    [ "$status" -ne 0 ] || fail "root's gen signed with nobody's CA"
+    expect_contains "$out" "$2" "the refusal names the registry's owner"
+    [ ! -e ./alice_token ] || fail "root's gen saved a token"
+}
 
 # Repro 1: nobody makes the directory; root's init refuses it.
 as_nobody mkdir -m 0755 "$shared/squatted"
 status=0
 out=$(keytool --registry "$shared/squatted" init 2>&1) || status=$?
 expect_eq "$status" 1 "keytool init's exit status on a directory nobody made"
-expect_contains "$out" "registry $shared/squatted exists and is owned by nobody (uid $(id -u nobody)), not by root (uid 0)" \
+expect_contains "$out" "registry $shared/squatted exists and is owned by $nobody, not by root (uid 0)" \
     "the refusal names the directory's owner"
 expect_eq "$(ls -A "$shared/squatted")" "" "nothing written into nobody's directory"
 pass "keytool init refuses a directory another user made first: $out"
@@ -26,26 +35,13 @@ pass "keytool init through a link to it refuses it too"
 
 # Repro 2's registry: nobody's own, made by nobody's keytool. Root's
 # keytool neither adds to it nor signs with nobody's CA.
-as_nobody "$KEYTOOL" --registry "$shared/theirs" init >/dev/null
-as_nobody "$KEYTOOL" --registry "$shared/theirs" gen mallory --output "$shared/mallory" >/dev/null
-chmod 0755 "$shared/theirs"
-status=0
-out=$(keytool --registry "$shared/theirs" gen alice --output ./alice 2>&1) || status=$?
-[ "$status" -ne 0 ] || fail "root's gen signed with nobody's CA"
-expect_contains "$out" "registry $shared/theirs is owned by nobody (uid $(id -u nobody)), who made its path in $shared" \
-    "the refusal names the registry's owner"
-[ ! -e ./alice_token ] || fail "root's gen saved a token"
+root_gen_refused "$shared/theirs" "registry $shared/theirs is owned by $nobody, who made its path in $shared"
 pass "root's keytool gen refuses a registry nobody made in a sticky directory: $out"
 
 # Moved where nobody could not have made it: still nobody's, and root's
 # keytool writes only root's registries or its own.
 mv "$shared/theirs" "$WORK/moved"
-status=0
-out=$(keytool --registry "$WORK/moved" gen alice --output ./alice 2>&1) || status=$?
-[ "$status" -ne 0 ] || fail "root's gen signed with nobody's CA"
-expect_contains "$out" "registry $WORK/moved is owned by nobody (uid $(id -u nobody)), neither root nor root (uid 0)" \
-    "the refusal names the registry's owner"
-[ ! -e ./alice_token ] || fail "root's gen saved a token"
+root_gen_refused "$WORK/moved" "registry $WORK/moved is owned by $nobody, neither root nor root (uid 0)"
 mv "$WORK/moved" "$shared/theirs"
 pass "root's keytool gen refuses a registry nobody owns: $out"
 

@@ -8,11 +8,6 @@ source "$BROKER_LIB"
 require_broker
 init_registry  # the TLS listener's certificate
 
-shared="$WORK/shared"
-mkdir "$shared" && chmod 1777 "$shared"
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
-# Readable by every user (so by mosquitto), as the one who made it can make it.
-readable_by_all() { "$@" chmod 0755 "$dir" && "$@" chmod 0644 "$dir/lookup.idx" "$dir/commit.seq"; }
 
 check() {  # WHAT EXPECTED-LOG-TEXT REGISTRY
     local log
@@ -22,9 +17,8 @@ check() {  # WHAT EXPECTED-LOG-TEXT REGISTRY
 }
 
 # Repro 2: nobody's own registry, its own client mallory.
-as_nobody "$KEYTOOL" --registry "$shared/theirs" init >/dev/null
-as_nobody "$KEYTOOL" --registry "$shared/theirs" gen mallory --output "$shared/mallory" >/dev/null
-dir="$shared/theirs" readable_by_all as_nobody
+make_nobodys_registry
+shared=$SHARED
 check "nobody's registry in a sticky directory" \
     "registry $shared/theirs is owned by nobody (uid $(id -u nobody)), who made its path in $shared" \
     "$shared/theirs"
@@ -33,7 +27,7 @@ check "nobody's registry in a sticky directory" \
 for user in mosquitto www-data; do
     keytool --registry "$WORK/$user-owned" init >/dev/null
     chown -R "$user" "$WORK/$user-owned"
-    dir="$WORK/$user-owned" readable_by_all
+    readable_by_all "$WORK/$user-owned"
 done
 check "a registry mosquitto owns" \
     "registry $WORK/mosquitto-owned is owned by mosquitto (uid $(id -u mosquitto)), the user this server runs as, who could then write it" \
