@@ -1069,8 +1069,8 @@ void a_registry_others_may_write_is_refused(void**) {
     assert_int_equal(chown(index.c_str(), 65534, static_cast<gid_t>(-1)), 0);
     auto refused = RegistryReader::open(temp.path());
     assert_false(refused.ok());
-    const std::string why = "is owned by " + keyauth::user_named(65534) +
-                            ", not by the registry's owner, root (uid 0)";
+    const std::string why =
+        "is owned by " + keyauth::user_named(65534) + ", not by the registry's owner, root (uid 0)";
     assert_non_null(strstr(refused.error().message.c_str(), why.c_str()));
     assert_int_equal(chown(index.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
     assert_non_null(temp.open_reader().get());
@@ -1239,7 +1239,8 @@ void servers_refuse_a_registry_a_servers_user_owns(void**) {
     const keyauth::Status as_owner = status_of(RegistryReader::open_for_server(registry));
     const bool read_as_owner = RegistryReader::open(registry).ok();
     assert_int_equal(seteuid(0), 0);
-    assert_true(refused_because(as_owner, "is owned by " + nobody + ", the user this server runs as"));
+    assert_true(
+        refused_because(as_owner, "is owned by " + nobody + ", the user this server runs as"));
     assert_true(read_as_owner);
 
     for (const char* server : keyauth::kServerUsers) {
