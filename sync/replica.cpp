@@ -1731,6 +1731,8 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
     auto lock = lock_replica(s.options.layout);
     if (!lock)
         return lock.error();
+    if (Status ours = check_rebuild_leftovers(s.options.layout); !ours)
+        return ours;
     remove_rebuild_leftovers(s.options.layout);
     if (Status opened = prepare_registry(s.options.layout, s.options.group); !opened)
         return opened;

@@ -169,7 +169,24 @@ keyauth::Result<keyauth::RegistryLayout> registry_behind_links(const keyauth::Re
     return keyauth::RegistryLayout{std::string(resolved.get())};
 }
 
+Status check_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
+    const std::string leftovers = rebuild_dir(layout);
+    struct stat st {};
+    if (lstat(leftovers.c_str(), &st) != 0)
+        return errno == ENOENT ? Status() : system_error(leftovers);
+    if (st.st_uid == geteuid())
+        return {};
+    // Not ours: removed it would have been walked as we walk our own.
+    return make_error(Errc::permission_denied,
+                      leftovers + " is owned by " + keyauth::user_named(st.st_uid) + ", not by " +
+                          keyauth::user_named(geteuid()) +
+                          " who runs keyauth-sync: it is no rebuild of ours; remove it, or keep "
+                          "the registry in a directory only root and its owner may write");
+}
+
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
+    if (!check_rebuild_leftovers(layout))
+        return;
     std::error_code ignored;
     fs::remove_all(rebuild_dir(layout), ignored);
 }
@@ -219,6 +236,8 @@ Status build_beside(const keyauth::RegistryLayout& layout, const keyauth::Regist
 
 Status build_rebuild(const keyauth::RegistryLayout& layout,
                      const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
+    if (Status s = check_rebuild_leftovers(layout); !s)
+        return s;
     remove_rebuild_leftovers(layout);
     Status built = build_beside(layout, keyauth::RegistryLayout{rebuild_dir(layout)}, fill);
     // A refused fill or a failed copy leaves nothing behind.
@@ -291,6 +310,20 @@ keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& l
     keyauth::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid())
         return system_error("cannot open " + path).error();
+    // Made by another user first (beside a registry in /tmp), it would be
+    // theirs to hold locked for ever, and to say what they like in.
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0)
+        return system_error(path).error();
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        return make_error(Errc::permission_denied,
+                          "lock " + path + " is " +
+                              (S_ISREG(st.st_mode) ? "owned by " + keyauth::user_named(st.st_uid)
+                                                   : std::string("not a regular file")) +
+                              ", not a file of " + keyauth::user_named(geteuid()) +
+                              " who runs keyauth-sync: remove it, or keep the registry in a "
+                              "directory only root and its owner may write");
+    }
     if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK)
             return system_error("cannot lock " + path).error();

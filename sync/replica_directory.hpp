@@ -62,7 +62,10 @@ keyauth::Status check_replaceable(const keyauth::RegistryLayout& layout);
 // no link (or does not exist yet) is kept as given.
 keyauth::Result<keyauth::RegistryLayout> registry_behind_links(const keyauth::RegistryLayout& layout);
 
-// Leftovers of a rebuild that died half way.
+// DIR.rebuild, if there, is keyauth-sync's user's own: one someone else
+// made is refused, naming its owner, and never removed.
+keyauth::Status check_rebuild_leftovers(const keyauth::RegistryLayout& layout);
+// Leftovers of a rebuild that died half way (none that are not ours).
 void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
 
 // The lock one keyauth-sync holds on a registry for its whole life, beside

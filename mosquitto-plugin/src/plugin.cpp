@@ -60,7 +60,7 @@ int start(mosquitto_plugin_id_t* identifier, void** userdata, mosquitto_opt* opt
         log(MOSQ_LOG_ERR, "%s", parsed.error().message.c_str());
         return MOSQ_ERR_INVAL;
     }
-    auto registry = RegistryReader::open(parsed->registry_dir);
+    auto registry = RegistryReader::open_for_server(parsed->registry_dir);
     if (!registry) {
         log(MOSQ_LOG_ERR, "cannot open the registry: %s", registry.error().message.c_str());
         return MOSQ_ERR_INVAL;

@@ -66,6 +66,25 @@ C
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 
+# Review 4's squatter, a local user (nobody) against root's tools and servers.
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+# make_shared_directory: $SHARED, a sticky directory anyone may write, as
+# /tmp, /var/tmp and /dev/shm are.
+make_shared_directory() {
+    SHARED="$WORK/shared"
+    mkdir "$SHARED" && chmod 1777 "$SHARED"
+}
+# make_nobodys_registry: $SHARED/theirs, a registry nobody made with its own
+# client mallory ($SHARED/mallory_token...), readable by every user.
+make_nobodys_registry() {
+    make_shared_directory
+    as_nobody "$KEYTOOL" --registry "$SHARED/theirs" init >/dev/null
+    as_nobody "$KEYTOOL" --registry "$SHARED/theirs" gen mallory --output "$SHARED/mallory" >/dev/null
+    readable_by_all "$SHARED/theirs"
+}
+# readable_by_all REGISTRY: the servers' users may read it without its group.
+readable_by_all() { chmod 0755 "$1" && chmod 0644 "$1/lookup.idx" "$1/commit.seq"; }
+
 # expect_eq ACTUAL EXPECTED WHAT
 expect_eq() {
     [ "$1" == "$2" ] || fail "$3: expected [$2], got [$1]"

@@ -8,7 +8,9 @@
 #include <lmdb.h>
 #include <malloc.h>
 
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -20,7 +22,9 @@
 #include <vector>
 
 #include "keyauth/client_listing.hpp"
+#include "keyauth/provisioning.hpp"
 #include "keyauth/staged_files.hpp"
+#include "registry_directory.hpp"
 
 using keyauth::RegistryReader;
 
@@ -1065,7 +1069,9 @@ void a_registry_others_may_write_is_refused(void**) {
     assert_int_equal(chown(index.c_str(), 65534, static_cast<gid_t>(-1)), 0);
     auto refused = RegistryReader::open(temp.path());
     assert_false(refused.ok());
-    assert_non_null(strstr(refused.error().message.c_str(), "only the registry's owner"));
+    const std::string why =
+        "is owned by " + keyauth::user_named(65534) + ", not by the registry's owner, root (uid 0)";
+    assert_non_null(strstr(refused.error().message.c_str(), why.c_str()));
     assert_int_equal(chown(index.c_str(), getuid(), static_cast<gid_t>(-1)), 0);
     assert_non_null(temp.open_reader().get());
 }
@@ -1142,6 +1148,113 @@ void a_registry_under_a_directory_others_may_write_is_refused(void**) {
     assert_true(refused_because(theirs, "owned by another user"));
 }
 
+// Every file of the registry, and the directory, given to uid.
+void give_registry_to(const std::string& registry, uid_t uid) {
+    assert_int_equal(chown(registry.c_str(), uid, static_cast<gid_t>(-1)), 0);
+    for (const std::string& path : keyauth::RegistryLayout{registry}.group_readable_files())
+        assert_int_equal(chown(path.c_str(), uid, static_cast<gid_t>(-1)), 0);
+}
+
+bool refused_because(const keyauth::Status& status, const std::string& why) {
+    return !status.ok() && strstr(status.error().message.c_str(), why.c_str()) != nullptr;
+}
+
+template <typename T>
+keyauth::Status status_of(const keyauth::Result<T>& result) {
+    if (result.ok())
+        return {};
+    return result.error();
+}
+
+// Review 4, M-1: in a sticky directory others may write (/tmp) a name is
+// whoever's made it first. A registry there that is neither root's nor the
+// caller's is refused to every reader and writer; elsewhere a writer (root
+// here) refuses a registry that is neither root's nor its own, a reader
+// (a group member's keytool list) does not.
+void a_registry_of_another_user_is_refused_where_it_could_be_theirs(void**) {
+    const std::string nobody = keyauth::user_named(65534);
+    TempDir outer;
+    assert_int_equal(chmod(outer.path().c_str(), 0755), 0);
+    const std::string sticky = outer / "sticky";
+    assert_int_equal(mkdir(sticky.c_str(), 0755), 0);
+    assert_int_equal(chmod(sticky.c_str(), 01777), 0);
+    const std::string squatted = sticky + "/registry";
+    assert_int_equal(mkdir(squatted.c_str(), 0750), 0);
+    assert_true(TempRegistry::create(squatted));
+    assert_true(RegistryReader::open(squatted).ok());
+
+    give_registry_to(squatted, 65534);
+    assert_true(refused_because(
+        status_of(RegistryReader::open(squatted)),
+        "registry " + squatted + " is owned by " + nobody + ", who made its path in " + sticky));
+    assert_true(refused_because(status_of(LmdbRegistry::open(squatted, OpenMode::read_write)),
+                                "is owned by " + nobody + ", neither root nor root (uid 0)"));
+    assert_true(refused_because(
+        keyauth::initialize_registry(keyauth::RegistryLayout{squatted}, keyauth::InitOptions{}),
+        "exists and is owned by " + nobody + ", not by root (uid 0)"));
+
+    // A directory of theirs in the sticky one, root's registry inside.
+    const std::string theirs = sticky + "/theirs";
+    assert_int_equal(mkdir(theirs.c_str(), 0755), 0);
+    assert_int_equal(rename(squatted.c_str(), (theirs + "/registry").c_str()), 0);
+    give_registry_to(theirs + "/registry", 0);
+    assert_int_equal(chown(theirs.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    assert_true(refused_because(status_of(RegistryReader::open(theirs + "/registry")),
+                                "owned by another user"));
+
+    // Outside any sticky directory: the writer refuses, a reader reads.
+    const std::string elsewhere = outer / "registry";
+    assert_int_equal(rename((theirs + "/registry").c_str(), elsewhere.c_str()), 0);
+    give_registry_to(elsewhere, 65534);
+    assert_true(RegistryReader::open(elsewhere).ok());
+    assert_true(refused_because(status_of(LmdbRegistry::open(elsewhere, OpenMode::read_write)),
+                                "neither root nor root (uid 0)"));
+
+    // Root's registry in the sticky directory: everyone's to use.
+    const std::string roots = sticky + "/roots";
+    assert_int_equal(rename(elsewhere.c_str(), roots.c_str()), 0);
+    give_registry_to(roots, 0);
+    assert_true(RegistryReader::open(roots).ok());
+    assert_true(RegistryReader::open_for_server(roots).ok());
+    assert_true(LmdbRegistry::open(roots, OpenMode::read_write).ok());
+}
+
+// Review 4, L-1: a server refuses a registry its own user owns (it could
+// write it) and one a server's user owns (www-data, nginx, mosquitto);
+// other readers do not judge that.
+void servers_refuse_a_registry_a_servers_user_owns(void**) {
+    const std::string nobody = keyauth::user_named(65534);
+    TempDir outer;
+    assert_int_equal(chmod(outer.path().c_str(), 0755), 0);
+    const std::string registry = outer / "registry";
+    assert_int_equal(mkdir(registry.c_str(), 0755), 0);
+    assert_true(TempRegistry::create(registry));
+    for (const std::string& path : keyauth::RegistryLayout{registry}.served_files())
+        assert_int_equal(chmod(path.c_str(), 0644), 0);
+    assert_true(RegistryReader::open_for_server(registry).ok());
+
+    give_registry_to(registry, 65534);
+    assert_true(RegistryReader::open_for_server(registry).ok());  // no server's user
+    assert_int_equal(seteuid(65534), 0);
+    const keyauth::Status as_owner = status_of(RegistryReader::open_for_server(registry));
+    const bool read_as_owner = RegistryReader::open(registry).ok();
+    assert_int_equal(seteuid(0), 0);
+    assert_true(
+        refused_because(as_owner, "is owned by " + nobody + ", the user this server runs as"));
+    assert_true(read_as_owner);
+
+    for (const char* server : keyauth::kServerUsers) {
+        const struct passwd* user = getpwnam(server);
+        if (user == nullptr)
+            continue;
+        give_registry_to(registry, user->pw_uid);
+        assert_true(refused_because(
+            status_of(RegistryReader::open_for_server(registry)),
+            std::string(server) + " (uid " + std::to_string(user->pw_uid) + "), a server's user"));
+        assert_true(RegistryReader::open(registry).ok());
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -1173,6 +1286,8 @@ int main() {
         cmocka_unit_test(three_hundred_readers_at_once),
         cmocka_unit_test(a_registry_others_may_write_is_refused),
         cmocka_unit_test(a_registry_under_a_directory_others_may_write_is_refused),
+        cmocka_unit_test(a_registry_of_another_user_is_refused_where_it_could_be_theirs),
+        cmocka_unit_test(servers_refuse_a_registry_a_servers_user_owns),
         cmocka_unit_test(corrupt_lookup_index_is_reported_not_trusted),
         cmocka_unit_test(hostile_index_bytes_are_reported_never_followed),
         cmocka_unit_test(two_slots_naming_one_record_are_corrupt_to_a_walk),

@@ -160,7 +160,11 @@ Status check_still_named(MDB_env* env, const RegistryLayout& layout) {
 // cannot take back a change the servers have seen.
 Status LmdbRegistry::Impl::open_environment() {
     const std::string& dir = layout.dir;
-    if (Status s = check_registry_ownership(dir); !s)
+    if (Status s = check_directory(dir); !s)
+        return s;
+    if (Status s = check_owner_may_write(dir); !s)
+        return s;
+    if (Status s = check_only_owner_writes(layout); !s)
         return s;
     const bool present = exists(layout.data_file());
     if (!present && mode != OpenMode::create)

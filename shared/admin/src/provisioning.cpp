@@ -14,6 +14,7 @@
 #include "keyauth/staged_files.hpp"
 #include "keyauth/lmdb_registry.hpp"
 #include "keyauth/writer_lock.hpp"
+#include "registry_directory.hpp"
 
 namespace keyauth {
 namespace {
@@ -46,13 +47,40 @@ Status validate(const InitOptions& options) {
     return {};
 }
 
+// A directory that was there already is set up only if its owner is the
+// caller: someone else could have made it first (in /tmp, any user) and
+// would keep the right to replace every file in it.
+Status check_made_by_caller(const RegistryLayout& layout) {
+    struct stat st {};
+    if (lstat(layout.dir.c_str(), &st) != 0)
+        return file_error(errno, layout.dir);
+    if (S_ISLNK(st.st_mode) && stat(layout.dir.c_str(), &st) != 0)
+        return file_error(errno, layout.dir);  // a link's owner: check_only_owner_writes
+    if (!S_ISDIR(st.st_mode))
+        return make_error(Errc::invalid_argument, "registry " + layout.dir + " is not a directory");
+    if (st.st_uid != geteuid()) {
+        return make_error(Errc::permission_denied,
+                          "registry " + layout.dir + " exists and is owned by " +
+                              user_named(st.st_uid) + ", not by " + user_named(geteuid()) +
+                              " who runs this, and could replace every file in it: remove it, "
+                              "or init it as its owner");
+    }
+    return {};
+}
+
 // The directory exists (created 0750 if not) and is locked against a
 // concurrent setup, by a lock only the registry's owner can take (not the
 // directory itself, which the servers' group may open and lock).
 Result<WriterLock> lock_directory(const RegistryLayout& layout) {
-    if (mkdir(layout.dir.c_str(), 0750) != 0 && errno != EEXIST) {
-        return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
-                          "cannot create registry " + layout.dir + ": " + std::strerror(errno));
+    if (mkdir(layout.dir.c_str(), 0750) != 0) {
+        if (errno != EEXIST) {
+            return make_error(errno == EACCES ? Errc::permission_denied : Errc::io_error,
+                              "cannot create registry " + layout.dir + ": " + std::strerror(errno));
+        }
+        if (Status s = check_made_by_caller(layout); !s)
+            return s.error();
+        if (Status s = check_only_owner_writes(layout); !s)
+            return s.error();
     }
     auto lock = WriterLock::acquire(layout.writer_lock(), WriterLock::Scope::provisioning);
     if (!lock)

@@ -1,6 +1,7 @@
 #include "keyauth/files.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,12 @@ namespace {
 constexpr std::size_t kMaxSmallFile = 1 << 20;
 
 }  // namespace
+
+std::string user_named(uid_t uid) {
+    const struct passwd* user = getpwuid(uid);
+    const std::string number = "uid " + std::to_string(uid);
+    return user != nullptr ? std::string(user->pw_name) + " (" + number + ")" : number;
+}
 
 Error file_error(int err, const std::string& path) {
     Errc code = Errc::io_error;

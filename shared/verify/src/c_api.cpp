@@ -112,7 +112,7 @@ extern "C" {
 
 int keyauth_registry_open(const char* dir, keyauth_registry_t** out, char* err, size_t err_len) {
     try {
-        auto opened = keyauth::RegistryReader::open(dir ? dir : "");
+        auto opened = keyauth::RegistryReader::open_for_server(dir ? dir : "");
         if (!opened) {
             if (err != nullptr && err_len > 0) {
                 std::snprintf(err, err_len, "%s", opened.error().message.c_str());

@@ -1,6 +1,7 @@
 #include "registry_directory.hpp"
 
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <string_view>
+#include <vector>
 
 #include "keyauth/files.hpp"
 #include "keyauth/registry.hpp"
@@ -95,9 +97,17 @@ Status check_crossed(const std::string& registry, const std::string& crossed,
     return {};
 }
 
+bool others_may_create_in(const std::string& dir) {
+    struct stat st {};
+    return lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+           (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+}
+
 // The path walked as the kernel walks it, links followed one by one, so
 // that a directory crossed only inside a link's target is judged too.
-Status check_path_to(const std::string& registry, uid_t owner) {
+// first_made_in: the sticky directory others may write (/tmp) in which a
+// name on the path is not root's: whoever made that name first owns it.
+Status check_path_to(const std::string& registry, uid_t owner, std::string& first_made_in) {
     std::string path = registry;
     if (path.empty() || path.front() != '/') {
         char cwd[PATH_MAX];
@@ -122,6 +132,8 @@ Status check_path_to(const std::string& registry, uid_t owner) {
         const std::string next = at == "/" ? "/" + name : at + "/" + name;
         if (lstat(next.c_str(), &st) != 0)
             return file_error(errno, next);
+        if (st.st_uid != 0 && first_made_in.empty() && others_may_create_in(at))
+            first_made_in = at;
         if (S_ISLNK(st.st_mode)) {
             if (Status s = check_crossed(registry, next, st, owner); !s)
                 return s;
@@ -147,6 +159,13 @@ Status check_path_to(const std::string& registry, uid_t owner) {
     return {};
 }
 
+Result<struct stat> stat_of(const std::string& dir) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0)
+        return file_error(errno, dir);
+    return st;
+}
+
 }  // namespace
 
 // Someone who may write the directory, a directory above it or these files
@@ -161,18 +180,95 @@ Status check_only_owner_writes(const RegistryLayout& layout) {
                           "registry " + layout.dir +
                               " is writable by its group or others: run chmod go-w " + layout.dir);
     }
-    if (Status s = check_path_to(layout.dir, dir.st_uid); !s)
+    std::string first_made_in;
+    if (Status s = check_path_to(layout.dir, dir.st_uid, first_made_in); !s)
         return s;
+    // In /tmp a name is whoever's made it first (after a reboot too): only
+    // what root made there is surely root's choice.
+    if (!first_made_in.empty() && dir.st_uid != geteuid()) {
+        return make_error(Errc::permission_denied,
+                          "registry " + layout.dir + " is owned by " + user_named(dir.st_uid) +
+                              ", who made its path in " + first_made_in +
+                              ", where any user may make a name first: keep a registry there "
+                              "only in a directory root made, or move it");
+    }
     for (const std::string& path : layout.group_readable_files()) {
         struct stat file {};
         if (lstat(path.c_str(), &file) != 0)
             continue;  // judged where it is needed
-        if (!S_ISREG(file.st_mode) || (file.st_mode & (S_IWGRP | S_IWOTH)) ||
-            file.st_uid != dir.st_uid) {
+        if (file.st_uid != dir.st_uid) {
+            return make_error(Errc::permission_denied,
+                              "registry " + layout.dir + ": " + path + " is owned by " +
+                                  user_named(file.st_uid) + ", not by the registry's owner, " +
+                                  user_named(dir.st_uid));
+        }
+        if (!S_ISREG(file.st_mode) || (file.st_mode & (S_IWGRP | S_IWOTH))) {
             return make_error(Errc::permission_denied,
                               "registry " + layout.dir + ": " + path +
                                   " is not a regular file that only the registry's owner "
                                   "may write");
+        }
+    }
+    return {};
+}
+
+// Whoever owns the registry chose its CA and its clients: a writer adds to
+// it only if that is root or itself.
+Status check_owner_may_write(const std::string& dir) {
+    auto st = stat_of(dir);
+    if (!st)
+        return st.error();
+    const uid_t me = geteuid();
+    if (st->st_uid == 0 || st->st_uid == me)
+        return {};
+    return make_error(Errc::permission_denied,
+                      "registry " + dir + " is owned by " + user_named(st->st_uid) +
+                          ", neither root nor " + user_named(me) +
+                          " who runs this: its owner could have put in its own CA and "
+                          "clients; write it as root or as its owner, or make a new one");
+}
+
+namespace {
+
+// kServerUsers' uids, asked once a process: a worker reopening a replaced
+// registry must not wait on the name service (NSS may be LDAP).
+const std::vector<uid_t>& server_user_ids() {
+    static const std::vector<uid_t> ids = [] {
+        std::vector<uid_t> found;
+        for (const char* server : kServerUsers) {
+            passwd entry{};
+            passwd* user = nullptr;
+            char buffer[4096];
+            if (getpwnam_r(server, &entry, buffer, sizeof buffer, &user) == 0 && user != nullptr)
+                found.push_back(user->pw_uid);
+        }
+        return found;
+    }();
+    return ids;
+}
+
+}  // namespace
+
+// A server's user may only read a registry: one it owns it could write,
+// and a registry another server's user owns, that server could.
+Status check_owner_for_servers(const std::string& dir) {
+    auto st = stat_of(dir);
+    if (!st)
+        return st.error();
+    const uid_t owner = st->st_uid;
+    const uid_t me = geteuid();
+    if (owner != 0 && owner == me) {
+        return make_error(Errc::permission_denied,
+                          "registry " + dir + " is owned by " + user_named(owner) +
+                              ", the user this server runs as, who could then write it: make "
+                              "root (or the user keytool runs as) its owner");
+    }
+    for (const uid_t server : server_user_ids()) {
+        if (server == owner && owner != 0) {
+            return make_error(Errc::permission_denied,
+                              "registry " + dir + " is owned by " + user_named(owner) +
+                                  ", a server's user, who could then write it: make root (or "
+                                  "the user keytool runs as) its owner");
         }
     }
     return {};
@@ -280,6 +376,8 @@ Status check_fit_for_workers(const RegistryLayout& layout, const ServerUser& use
 
 Status check_registry_for_servers(std::string_view dir) {
     if (Status s = check_registry_directory(dir); !s)
+        return s;
+    if (Status s = check_owner_for_servers(std::string(dir)); !s)
         return s;
     const RegistryLayout layout{std::string(dir)};
     auto index = index_file::IndexFile::open(layout.lookup_index(), false);

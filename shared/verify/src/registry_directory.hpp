@@ -15,7 +15,18 @@ Status check_directory(const std::string& dir);
 Status check_file(const std::string& dir, const std::string& path, const char* name);
 // As sshd's StrictModes: a registry whose directory or files someone other
 // than its owner may write is no registry to trust.
+// Below a sticky directory others may write (/tmp), the owner must also
+// be root or the caller: any user may create the name there first.
 Status check_only_owner_writes(const RegistryLayout& layout);
+
+// The accounts Debian and other distributions run NGINX's workers and
+// Mosquitto as: a registry they own is refused by every server.
+inline constexpr const char* kServerUsers[] = {"www-data", "nginx", "mosquitto"};
+// Writers (keytool, keyauth-sync): the registry is root's or the caller's.
+Status check_owner_may_write(const std::string& dir);
+// Servers: the registry is neither the server process's own (unless root)
+// nor one of kServerUsers'.
+Status check_owner_for_servers(const std::string& dir);
 
 // Which file a path names now: a file replaced on disk has a new identity.
 struct FileIdentity {

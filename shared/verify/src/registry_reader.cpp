@@ -120,6 +120,7 @@ class FirstInWalk {
 
 struct RegistryReader::Impl {
     RegistryLayout layout;
+    bool for_server = false;
     bool open = false;
     CommitSequence sequence;
     LookupIndex index;
@@ -180,6 +181,10 @@ Status RegistryReader::Impl::open_files() {
     for (int attempt = 1;; ++attempt) {
         if (Status s = check_registry_directory(dir); !s)
             return s;
+        if (for_server) {
+            if (Status s = check_owner_for_servers(dir); !s)
+                return s;
+        }
         auto opened_sequence = CommitSequence::open_for_reading(layout.commit_sequence());
         if (!opened_sequence)
             return with_dir(dir, opened_sequence.error());
@@ -291,13 +296,23 @@ Status RegistryReader::Impl::find_in_index(Lookup&& lookup, Remember&& remember,
 RegistryReader::RegistryReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RegistryReader::~RegistryReader() = default;
 
-Result<std::unique_ptr<RegistryReader>> RegistryReader::open(std::string_view dir) {
+Result<std::unique_ptr<RegistryReader>> RegistryReader::open_as(std::string_view dir,
+                                                                bool for_server) {
     auto impl = std::make_unique<Impl>();
     impl->layout = RegistryLayout{std::string(dir)};
+    impl->for_server = for_server;
     if (Status s = impl->open_files(); !s)
         return s.error();
     impl->next_check_millis = monotonic_millis() + kReplacementCheckMillis;
     return std::unique_ptr<RegistryReader>(new RegistryReader(std::move(impl)));
+}
+
+Result<std::unique_ptr<RegistryReader>> RegistryReader::open(std::string_view dir) {
+    return open_as(dir, false);
+}
+
+Result<std::unique_ptr<RegistryReader>> RegistryReader::open_for_server(std::string_view dir) {
+    return open_as(dir, true);
 }
 
 // While nothing has been published since a client was last looked up, its

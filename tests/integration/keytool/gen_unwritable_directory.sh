@@ -10,7 +10,7 @@ expect_eq "$(cat err)" "keytool: ./locked/myapp01_cert.pem: Permission denied" "
 expect_eq "$(ls -A locked)" "" "nothing left in the directory"
 expect_eq "$(as_nobody list --json)" "[]" "nothing registered"
 
-if keytool gen myapp01 --output ./missing/dir/myapp01 2>err; then fail "wrote into a missing dir"; fi
+if as_nobody gen myapp01 --output ./missing/dir/myapp01 2>err; then fail "wrote into a missing dir"; fi
 expect_eq "$(cat err)" "keytool: ./missing/dir/myapp01_cert.pem: No such file or directory" "error"
-expect_eq "$(keytool list --json)" "[]" "nothing registered"
+expect_eq "$(as_nobody list --json)" "[]" "nothing registered"
 pass "unwritable output directory refused, nothing registered"

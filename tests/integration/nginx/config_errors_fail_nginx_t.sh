@@ -6,16 +6,6 @@ source "$(dirname "$0")/nginx_lib.sh"
 init_registry
 PORT=$(free_port)
 
-# expect_nginx_t_fails WHAT MESSAGE HTTP_BLOCK_BODY
-expect_nginx_t_fails() {
-    local out
-    if out=$(nginx_test "$3"); then
-        fail "$1: nginx -t accepted it: $out"
-    fi
-    expect_contains "$out" "$2" "$1"
-    expect_contains "$out" "test failed" "$1"
-}
-
 expect_nginx_t_fails "missing registry" \
     "keyauth registry \"$WORK/nowhere\" not found" \
     "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/nowhere; keyauth on; }"
@@ -53,7 +43,7 @@ pass "nginx -t: a registry under a directory others may write"
 chmod 0755 "$WORK/webroot"
 chown -R www-data "$WORK/webroot/registry"
 expect_nginx_t_fails "a registry the workers' user owns" \
-    "keyauth registry \"$WORK/webroot/registry\" is owned by \"www-data\", the workers' user, who could then write it" \
+    "registry $WORK/webroot/registry is owned by www-data (uid $(id -u www-data)), a server's user, who could then write it" \
     "server { listen 127.0.0.1:$PORT; keyauth_registry $WORK/webroot/registry; keyauth on; }"
 pass "nginx -t: a registry the workers' user owns"
 

@@ -72,6 +72,16 @@ nginx_test() {
     nginx_run "$NGX_PREFIX" -t 2>&1
 }
 
+# expect_nginx_t_fails WHAT MESSAGE HTTP_BLOCK_BODY
+expect_nginx_t_fails() {
+    local out
+    if out=$(nginx_test "$3"); then
+        fail "$1: nginx -t accepted it: $out"
+    fi
+    expect_contains "$out" "$2" "$1"
+    expect_contains "$out" "test failed" "$1"
+}
+
 # start_nginx HTTP_BLOCK_BODY: starts nginx (daemon, NGX_WORKERS workers) and
 # returns once every worker runs.
 start_nginx() {

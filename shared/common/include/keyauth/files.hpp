@@ -1,6 +1,8 @@
 // File descriptors and file errors, as every part of keyauth handles them.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <string>
 
@@ -33,6 +35,9 @@ Result<std::string> read_up_to(int fd, std::size_t limit, const std::string& pat
 
 // An errno as an error naming the path (permission_denied, not_found, ...).
 Error file_error(int err, const std::string& path);
+
+// "name (uid N)", or "uid N" for a uid no user has: for messages.
+std::string user_named(uid_t uid);
 
 // Makes a rename or unlink in dir durable.
 Status fsync_directory(const std::string& dir);

@@ -88,7 +88,9 @@ typedef struct {
 
 /*
  * Opens the registry directory read-only. Call after fork (one handle per
- * process). Returns 0, or -1 with a one-line reason in err.
+ * process). Returns 0, or -1 with a one-line reason in err. For servers: a
+ * registry owned by the calling process's user (unless root) or by a
+ * server's user (www-data, nginx, mosquitto) is refused, at every opening.
  */
 int keyauth_registry_open(const char *dir, keyauth_registry_t **out, char *err,
     size_t err_len);
@@ -96,8 +98,9 @@ void keyauth_registry_close(keyauth_registry_t *registry);
 
 /*
  * Checks, without opening it, that dir is a registry a server can open:
- * for configuration tests, run before the workers exist. Returns 0, or -1
- * with a one-line reason in err.
+ * for configuration tests, run before the workers exist. Its owner judged
+ * as keyauth_registry_open() judges it. Returns 0, or -1 with a one-line
+ * reason in err.
  */
 int keyauth_registry_check(const char *dir, char *err, size_t err_len);
 

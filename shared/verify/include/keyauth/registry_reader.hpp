@@ -13,6 +13,9 @@ namespace keyauth {
 class RegistryReader final : public LocalRegistry {
   public:
     static Result<std::unique_ptr<RegistryReader>> open(std::string_view dir);
+    // As open(), for a server (NGINX's workers, Mosquitto): each opening
+    // also refuses a registry a server's user owns (check_owner_for_servers).
+    static Result<std::unique_ptr<RegistryReader>> open_for_server(std::string_view dir);
     ~RegistryReader() override;
 
     Status find(std::string_view id, ClientCredentials& out) override;
@@ -45,6 +48,7 @@ class RegistryReader final : public LocalRegistry {
 
   private:
     explicit RegistryReader(std::unique_ptr<Impl> impl);
+    static Result<std::unique_ptr<RegistryReader>> open_as(std::string_view dir, bool for_server);
     std::unique_ptr<Impl> impl_;
 };
 
