@@ -21,7 +21,8 @@ int run_upgrade(const Invocation& invocation, const Arguments& arguments) {
     if (!keyauth::may_write_registry(dir))
         return report_failure(
             "registry " + dir +
-            ": only its owner (root) can upgrade it; the servers' group reads it");
+            ": only its owner can upgrade it (root, unless another user made it); the "
+            "servers' group reads it");
     auto registry = keyauth::LmdbRegistry::open(dir, keyauth::OpenMode::read_write);
     if (!registry)
         return report_failure(registry.error());

@@ -1,6 +1,7 @@
 #include "console_connections.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -48,6 +49,9 @@ constexpr long kPeerGone = -2;
 // end is closed already (an orphan, which the kernel counts as root's), -1
 // if it cannot be asked.
 long loopback_peer_uid(const sockaddr_storage& ours, const sockaddr_storage& peer) {
+    static const unsigned loopback_index = if_nametoindex("lo");
+    if (loopback_index == 0)
+        return -1;
     keyauth::UniqueFd diag(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
     if (!diag.valid())
         return -1;
@@ -64,6 +68,10 @@ long loopback_peer_uid(const sockaddr_storage& ours, const sockaddr_storage& pee
     // The peer's socket: its source is the peer, its destination us.
     diag_endpoint(peer, query.request.id.idiag_sport, query.request.id.idiag_src);
     diag_endpoint(ours, query.request.id.idiag_dport, query.request.id.idiag_dst);
+    // lo's index: with none the kernel finds no socket tied to a device, and
+    // any user may tie one to lo (SO_BINDTODEVICE) to go unnamed. A socket
+    // tied to no device is found by it too.
+    query.request.id.idiag_if = loopback_index;
     query.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
     query.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     sockaddr_nl kernel{};
@@ -96,7 +104,8 @@ std::string connection_holder(int fd, const std::string& address) {
     const long uid = loopback_peer_uid(ours, peer);
     if (uid == kPeerGone)
         return "a closed peer";
-    return uid < 0 ? address : "uid " + std::to_string(uid);
+    // Never the address: a user picks any of 127/8 for each connection.
+    return uid < 0 ? "an unnamed loopback peer" : "uid " + std::to_string(uid);
 }
 
 void SlowClientGuard::opened(const void* connection, int fd, std::string holder,

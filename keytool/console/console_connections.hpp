@@ -22,7 +22,8 @@
 namespace keytool::console {
 
 // Who holds an accepted connection, for the limits: "uid N" for a loopback
-// peer (from the kernel's socket table: NETLINK_SOCK_DIAG), else its address.
+// peer (from the kernel's socket table: NETLINK_SOCK_DIAG), one shared
+// holder for loopback peers the kernel cannot name, else its address.
 std::string connection_holder(int fd, const std::string& address);
 
 class SlowClientGuard {

@@ -358,7 +358,10 @@ Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, O
 }
 
 bool may_write_registry(std::string_view dir) {
-    return access(std::string(dir).c_str(), W_OK) == 0;
+    const std::string path(dir);
+    // access() alone lets root through anywhere: root reads another
+    // owner's registry as the servers do, never as its writer.
+    return access(path.c_str(), W_OK) == 0 && check_owner_may_write(path).ok();
 }
 
 namespace {

@@ -42,8 +42,18 @@ pass "root's keytool gen refuses a registry nobody made in a sticky directory: $
 # keytool writes only root's registries or its own.
 mv "$shared/theirs" "$WORK/moved"
 root_gen_refused "$WORK/moved" "registry $WORK/moved is owned by $nobody, neither root nor root (uid 0)"
-mv "$WORK/moved" "$shared/theirs"
 pass "root's keytool gen refuses a registry nobody owns: $out"
+# Review 5, L-1: reading is not writing. Root reads it as the servers do
+# (root may write any directory, which once sent its reads to the writer's
+# path and so to the writer's refusal).
+out=$(keytool --registry "$WORK/moved" list 2>&1) || fail "root's list of nobody's registry: $out"
+expect_contains "$out" mallory "root's list of nobody's registry"
+out=$(keytool --registry "$WORK/moved" show mallory 2>&1) || fail "root's show of nobody's client: $out"
+out=$(keytool --registry "$WORK/moved" verify "$(cat "$shared/mallory_token")" 2>&1) ||
+    fail "root's verify against nobody's registry: $out"
+expect_eq "$(stat -c %U "$WORK/moved/data.mdb")" nobody "data.mdb still nobody's after root's reads"
+mv "$WORK/moved" "$shared/theirs"
+pass "root's list, show and verify read a registry nobody owns, as the servers do"
 
 # Its owner still uses it; root's own registry beside it is root's to use.
 as_nobody "$KEYTOOL" --registry "$shared/theirs" list | grep -q mallory || fail "nobody cannot list its own registry"

@@ -106,9 +106,10 @@ class LmdbRegistry final : public LocalRegistry {
     std::unique_ptr<Impl> impl_;
 };
 
-// The registry's owner (or root), who may open data.mdb to write: whether
-// the caller may write the directory. Everyone else reads what the servers
-// read, and may not upgrade it.
+// Whether the caller may open data.mdb to write: it may write the directory
+// and the registry is its own or root's (check_owner_may_write). Everyone
+// else, root too on another user's registry, reads what the servers read,
+// and may not upgrade it.
 bool may_write_registry(std::string_view dir);
 
 // keytool's reads: LMDB under the write lock where the caller may write the
