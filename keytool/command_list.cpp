@@ -13,6 +13,7 @@
 #include "keyauth/clock.hpp"
 #include "keyauth/duration.hpp"
 #include "keyauth/lmdb_registry.hpp"
+#include "record_store.hpp"
 
 namespace keytool {
 namespace {
@@ -87,7 +88,7 @@ struct ListFilter {
 using ClientVisit = std::function<void(std::string_view id, const keyauth::ClientCredentials&)>;
 
 // Every client that matches, in id order, from one published state of the
-// registry's lookup.idx, the owner's as a member's (open_registry_to_walk:
+// registry's lookup.idx, the owner's as a member's (open_registry_to_read:
 // nothing held while the rows are written; a walk that would start over,
 // a commit published between its passes, fails once output has begun: the
 // rows printed cannot be taken back), or from the fleet's listing.
@@ -213,15 +214,9 @@ keyauth::Result<std::unique_ptr<ClientSource>> client_source(
     if (fleet_records)
         return std::unique_ptr<ClientSource>(
             std::make_unique<FleetSource>(std::move(*fleet_records)));
-    bool all_published = true;
-    auto registry = keyauth::open_registry_to_walk(invocation.registry.dir, all_published);
+    auto registry = open_local_to_read(invocation.registry);
     if (!registry)
         return registry.error();
-    if (!all_published)
-        std::fprintf(stderr,
-                     "keytool: another writer holds %s: listing what the servers enforce (a "
-                     "change it has not published yet is not shown)\n",
-                     invocation.registry.writer_lock().c_str());
     return std::unique_ptr<ClientSource>(std::make_unique<RegistrySource>(std::move(*registry)));
 }
 

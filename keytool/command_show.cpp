@@ -30,7 +30,8 @@ int run_show(const Invocation& invocation, const Arguments& arguments) {
     if (auto s = keyauth::check_client_id(id); !s)
         return report_failure(s.error());
     // With --etcd, the fleet's record, not this host's.
-    auto registry = record_store(invocation)->open_to_read();
+    auto registry = invocation.etcd.enabled() ? record_store(invocation)->open_to_read()
+                                              : open_local_to_read(invocation.registry);
     if (!registry)
         return report_failure(registry.error());
     keyauth::ClientCredentials credentials;

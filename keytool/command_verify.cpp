@@ -6,6 +6,7 @@
 #include "keyauth/authenticator.hpp"
 #include "keyauth/clock.hpp"
 #include "keyauth/token.hpp"
+#include "record_store.hpp"
 
 namespace keytool {
 namespace {
@@ -30,7 +31,7 @@ int run_verify(const Invocation& invocation, const Arguments& arguments) {
     } else {
         token = keyauth::SecretString(arguments.operands.front());
     }
-    auto registry = keyauth::open_registry_to_read(invocation.registry.dir);
+    auto registry = open_local_to_read(invocation.registry);
     if (!registry)
         return report_failure(registry.error());
     const auto result = keyauth::check_token(**registry, token.view(), keyauth::unix_now());

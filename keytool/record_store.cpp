@@ -1,5 +1,6 @@
 #include "record_store.hpp"
 
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -63,7 +64,8 @@ class LocalStore final : public RecordStore {
     }
 
     keyauth::Result<std::unique_ptr<keyauth::LocalRegistry>> open_to_read() override {
-        return keyauth::open_registry_to_read(layout_.dir);
+        bool all_published = true;  // the console answers what is published either way
+        return keyauth::open_registry_to_read(layout_.dir, all_published);
     }
 
     bool in_fleet() const override { return false; }
@@ -138,6 +140,18 @@ std::unique_ptr<RecordStore> record_store(const Invocation& invocation) {
     if (invocation.etcd.enabled())
         return std::make_unique<FleetStore>(invocation.etcd);
     return std::make_unique<LocalStore>(invocation.registry);
+}
+
+keyauth::Result<std::unique_ptr<keyauth::LocalRegistry>> open_local_to_read(
+    const keyauth::RegistryLayout& registry) {
+    bool all_published = true;
+    auto opened = keyauth::open_registry_to_read(registry.dir, all_published);
+    if (opened && !all_published)
+        std::fprintf(stderr,
+                     "keytool: another writer holds %s: reading what the servers enforce (a "
+                     "change it has not published yet is not shown)\n",
+                     registry.writer_lock().c_str());
+    return opened;
 }
 
 }  // namespace keytool

@@ -12,6 +12,7 @@
 
 #include "keyauth/issuance.hpp"
 #include "keyauth/registry.hpp"
+#include "keyauth/registry_layout.hpp"
 
 namespace keytool {
 
@@ -46,5 +47,12 @@ class RecordStore {
 
 // The fleet's when the invocation names etcd, else the registry's.
 std::unique_ptr<RecordStore> record_store(const Invocation& invocation);
+
+// This host's registry as keytool's commands read it (list, show, verify):
+// keyauth::open_registry_to_read, saying in one line on stderr when another
+// writer's writer.lock left the owner reading what the servers enforce.
+// The console reads without a word (RecordStore::open_to_read).
+keyauth::Result<std::unique_ptr<keyauth::LocalRegistry>> open_local_to_read(
+    const keyauth::RegistryLayout& registry);
 
 }  // namespace keytool

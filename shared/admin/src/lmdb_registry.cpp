@@ -31,6 +31,11 @@ constexpr unsigned kMaxTables = 3;
 // A fill's map handed back this often (LmdbRegistry::Impl::hand_back_map):
 // a fault maps up to 2 MiB around it, so a few hundred puts map tens of MB.
 constexpr std::size_t kPutsBetweenHandBacks = 512;
+// A read's wait for writer.lock (OpenMode::to_publish): long enough for
+// another writer's commit, short enough that no read, nor a console
+// thread, waits on a writer holding it longer: the read then takes what
+// is published.
+constexpr long kReadsLockWaitMillis = 100;
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -169,7 +174,9 @@ Status LmdbRegistry::Impl::open_environment() {
     const bool present = exists(layout.data_file());
     if (!present && mode != OpenMode::create)
         return check_file(dir, layout.data_file(), "data.mdb");
-    auto lock = WriterLock::acquire(layout.writer_lock());
+    auto lock = WriterLock::acquire(
+        layout.writer_lock(), WriterLock::Scope::writes,
+        mode == OpenMode::to_publish ? kReadsLockWaitMillis : WriterLock::kDefaultWaitMillis);
     if (!lock)
         return with_dir(dir, lock.error());
     if (present && exists(layout.legacy_lock_file())) {
@@ -375,23 +382,14 @@ Result<std::unique_ptr<LocalRegistry>> open_as_servers_read(std::string_view dir
 
 }  // namespace
 
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir) {
-    if (!may_write_registry(dir))
-        return open_as_servers_read(dir);
-    auto registry = LmdbRegistry::open(dir, OpenMode::read_write);
-    if (!registry)
-        return registry.error();
-    return std::unique_ptr<LocalRegistry>(std::move(*registry));
-}
-
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir,
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir,
                                                              bool& all_published) {
     all_published = true;
     if (may_write_registry(dir)) {
         // Opened for what the opening publishes alone (keep_index_current,
         // under writer.lock, let go as the opening returns), then closed.
-        // Another writer holding the lock past the wait publishes it itself.
-        if (auto published = LmdbRegistry::open(dir, OpenMode::read_write); !published) {
+        // Another writer holding the lock publishes it itself.
+        if (auto published = LmdbRegistry::open(dir, OpenMode::to_publish); !published) {
             if (published.error().code != Errc::busy)
                 return published.error();
             all_published = false;

@@ -1,5 +1,5 @@
 # Review 3, L-1: while another writer holds writer.lock (a root keytool
-# stopped by Ctrl-Z), the owner's keytool list waits its 5 s for the lock
+# stopped by Ctrl-Z), the owner's keytool list waits 0.1 s at most for the lock
 # to publish what LMDB holds, then lists what the servers enforce, as a
 # member of the group does, and says so in one line on stderr: it once
 # failed ("registry is busy"). With the lock free again it lists as before,

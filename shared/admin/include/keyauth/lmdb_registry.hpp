@@ -15,7 +15,10 @@ namespace keyauth {
 
 // read_write: keytool on an existing registry (upgrading an older one).
 // create: provisioning, which may make the data file.
-enum class OpenMode { read_write, create };
+// to_publish: as read_write, for a read's publication alone (see
+// open_registry_to_read): writer.lock is waited for 100 ms at most, not
+// the writers' 5 s, before the opening fails Errc::busy.
+enum class OpenMode { read_write, create, to_publish };
 
 // Applies writes in one transaction, exclusive across processes, committed
 // only by commit(). Destroying it uncommitted rolls everything back.
@@ -112,25 +115,23 @@ class LmdbRegistry final : public LocalRegistry {
 // and may not upgrade it.
 bool may_write_registry(std::string_view dir);
 
-// keytool's reads: LMDB under the write lock where the caller may write the
-// registry directory (which also upgrades an older registry), else what the
-// servers read.
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir);
-
-// keytool list's walk, the owner's as a member's: lookup.idx read with
+// keytool's reads (list, show, verify, the console's), the owner's as a
+// member's: lookup.idx, what the servers read (RegistryReader), walked with
 // pread (RegistryReader::scan), holding neither writer.lock nor an LMDB
-// transaction while the listing is written, so a pager left open holds up
-// no writer (keytool, keyauth-sync). Where the caller may write the
-// directory, LMDB is opened first and closed again: the opening publishes
-// what LMDB committed and lookup.idx does not hold yet (a writer killed
-// between the two, an older registry), so the owner lists what `keytool
-// show` reads, never an older state; a member lists what the servers
-// enforce. A commit published while a listing of more than one range is
-// written fails it (RegistryReader::scan starts over): run it again.
-// all_published is false when another writer held writer.lock past the
-// wait: the owner then lists what the servers enforce, as a member does,
-// without a commit LMDB may hold that lookup.idx does not yet.
-Result<std::unique_ptr<LocalRegistry>> open_registry_to_walk(std::string_view dir,
+// transaction while the answer is read or written, so a pager left open
+// holds up no writer (keytool, keyauth-sync). Where the caller may write
+// the directory, LMDB is opened first and closed again: the opening
+// publishes what LMDB committed and lookup.idx does not hold yet (a writer
+// killed between the two, an older registry, which it also upgrades), so
+// the owner never reads an older state than LMDB holds; a member reads what
+// the servers enforce. A commit published while a listing of more than one
+// range is written fails it (RegistryReader::scan starts over): run it
+// again. all_published is false when another writer holds writer.lock (a
+// long gen, keyauth-sync's exchange, a keytool stopped by Ctrl-Z): no read
+// waits for it (OpenMode::to_publish), the owner then reads what the
+// servers enforce, as a member does, without a commit LMDB may hold that
+// lookup.idx does not yet.
+Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view dir,
                                                              bool& all_published);
 
 }  // namespace keyauth
