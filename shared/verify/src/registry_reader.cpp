@@ -63,6 +63,14 @@ class FirstInWalk {
     FirstInWalk(bool backward, std::size_t capacity) : backward_(backward), capacity_(capacity) {}
 
     bool before(std::string_view a, std::string_view b) const { return backward_ ? b < a : a < b; }
+    // Room for as many as a walk of entries records may hold, at once: a
+    // vector grown by doubling would, for a range one record past a power
+    // of two, touch twice what it holds (a list's peak +7 MB at 10^5).
+    void reserve_for(std::uint64_t entries) {
+        const auto held = static_cast<std::size_t>(std::min<std::uint64_t>(capacity_, entries));
+        records_.reserve(held);
+        order_.reserve(held);
+    }
     void clear() {
         records_.clear();
         order_.clear();
@@ -499,6 +507,7 @@ Status RegistryReader::Impl::walk(bool backward, const ClientVisitor& visit, boo
         named.rank();
         if (named.count() != entries)
             return false;  // the header's count is not its table's: garbage, never a cut list
+        held.reserve_for(entries);
         if (entries <= capacity)
             return records.read(every_named(), offer);
         std::sort(sampled.begin(), sampled.end());

@@ -58,7 +58,9 @@ fi
 
 # A walk that held every record (lookup.idx's, before its ranges) or read
 # LMDB and kept data.mdb's pages would add about what data.mdb grows by
-# (~400 bytes a client); one range of the walk at a time adds little.
+# (~400 bytes a client); one range of the walk at a time adds little. An
+# eighth: a range's records held in a vector grown by doubling added 7-9 MB
+# whenever a range came out one record past 32 768 (CI, 1 run in 6).
 "$FILL_REGISTRY" "$KEYAUTH_REGISTRY" "$wide" c 25000 >/dev/null || fail "fill 25 000"
 small_file=$(data_kb)
 small_list=$(list_peak_kb)
@@ -67,8 +69,8 @@ small_json=$(list_peak_kb --json)
 file_growth=$(($(data_kb) - small_file))
 list_growth=$(($(list_peak_kb) - small_list))
 json_growth=$(($(list_peak_kb --json) - small_json))
-[ "$list_growth" -lt $((file_growth / 4)) ] ||
+[ "$list_growth" -lt $((file_growth / 8)) ] ||
     fail "list's peak grew by $list_growth kB from 25 000 to 100 000 clients (data.mdb: $file_growth kB)"
-[ "$json_growth" -lt $((file_growth / 4)) ] ||
+[ "$json_growth" -lt $((file_growth / 8)) ] ||
     fail "list --json's peak grew by $json_growth kB from 25 000 to 100 000 clients (data.mdb: $file_growth kB)"
 pass "peak memory flat from 25 000 to 100 000 clients (list +$list_growth kB, --json +$json_growth kB, data.mdb +$file_growth kB)"
