@@ -1005,7 +1005,7 @@ struct Replica::State {
         if (Clock::now() < next_count)
             return false;
         ++metrics().fleet_key_counts;
-        auto keys = follower_etcd->range(keyauth::kFleetPrefix, end, 0, 1);
+        auto keys = follower_etcd->count(keyauth::kFleetPrefix, end);
         if (!keys)
             return false;
         std::lock_guard<std::mutex> lock(serving);

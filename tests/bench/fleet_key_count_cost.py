@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """What one range request costs etcd: its process's CPU (utime + stime from
 /proc, so ETCD_PID must be a local etcd's) and the wall time per call, N calls
-of each kind named (all by default). count_limit1 is what keyauth-sync asks
+of each kind named (all by default). count_only is what keyauth-sync asks
 after a watch session that brought nothing while etcd is ahead
-(sync/replica.cpp, keys_change_pending); count_only_at:REV is the count at
+(sync/replica.cpp, keys_change_pending; count_limit1 what it asked before,
+for the same answer); count_only_at:REV is the count at
 a past revision REV that follow_quiet_revisions asks before each digest check
 (sync/snapshot.cpp, fleet_unchanged_between), beside changed_since:REV, the
 keys put after REV (keys only) it asks first.
@@ -19,8 +20,9 @@ def cpu():
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / tick
 kinds = {
-  # what keys_change_pending sends: range(/keyauth/, /keyauth0, revision 0, limit 1)
+  # what keys_change_pending sent before EtcdClient::count: revision 0, limit 1
   "count_limit1": {"key": b64("/keyauth/"), "range_end": b64("/keyauth0"), "limit": "1"},
+  # what it sends now (EtcdClient::count at etcd's revision)
   "count_only": {"key": b64("/keyauth/"), "range_end": b64("/keyauth0"), "count_only": True},
   "one_key": {"key": b64("/keyauth/fleet_id")},
 }

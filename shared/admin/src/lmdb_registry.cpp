@@ -165,11 +165,9 @@ Status check_still_named(MDB_env* env, const RegistryLayout& layout) {
 // cannot take back a change the servers have seen.
 Status LmdbRegistry::Impl::open_environment() {
     const std::string& dir = layout.dir;
-    if (Status s = check_directory(dir); !s)
-        return s;
-    if (Status s = check_owner_may_write(dir); !s)
-        return s;
-    if (Status s = check_only_owner_writes(layout); !s)
+    if (Status s = owner_may_write ? check_registry_ownership(dir)
+                                   : check_registry_ownership_to_write(dir);
+        !s)
         return s;
     const bool present = exists(layout.data_file());
     if (!present && mode != OpenMode::create)
@@ -356,9 +354,7 @@ void LmdbRegistry::retire_for_readers() {
 }
 
 Result<std::unique_ptr<LmdbRegistry>> LmdbRegistry::open(std::string_view dir, OpenMode mode) {
-    auto impl = std::make_unique<Impl>();
-    impl->layout = RegistryLayout{std::string(dir)};
-    impl->mode = mode;
+    auto impl = std::make_unique<Impl>(dir, mode);
     if (Status s = impl->open_environment(); !s)
         return s.error();
     return std::unique_ptr<LmdbRegistry>(new LmdbRegistry(std::move(impl)));
@@ -389,8 +385,10 @@ Result<std::unique_ptr<LocalRegistry>> open_registry_to_read(std::string_view di
         // Opened for what the opening publishes alone (keep_index_current,
         // under writer.lock, let go as the opening returns), then closed.
         // Another writer holding the lock publishes it itself.
-        if (auto published = LmdbRegistry::open(dir, OpenMode::to_publish); !published) {
-            if (published.error().code != Errc::busy)
+        LmdbRegistry::Impl publisher(dir, OpenMode::to_publish);
+        publisher.owner_may_write = true;
+        if (Status published = publisher.open_environment(); !published) {
+            if (published.code() != Errc::busy)
                 return published.error();
             all_published = false;
         }

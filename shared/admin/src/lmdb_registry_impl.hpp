@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "commit_sequence.hpp"
 #include "walked_map_pages.hpp"
@@ -34,8 +35,13 @@ std::uint64_t last_txnid(MDB_env* env);
 std::string_view as_view(const MDB_val& v);
 
 struct LmdbRegistry::Impl {
+    Impl(std::string_view dir, OpenMode mode) : layout{std::string(dir)}, mode(mode) {}
+
     RegistryLayout layout;
-    OpenMode mode = OpenMode::read_write;
+    OpenMode mode;
+    // may_write_registry has just found the registry root's or the caller's
+    // (open_registry_to_read): open_environment does not ask again.
+    bool owner_may_write = false;
     WalkedPages walked_pages = WalkedPages::kept;
     CommitSequence sequence;
     IndexWriter index;

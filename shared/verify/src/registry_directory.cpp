@@ -293,6 +293,15 @@ Status check_registry_ownership(std::string_view dir) {
     return check_only_owner_writes(layout);
 }
 
+Status check_registry_ownership_to_write(std::string_view dir) {
+    const RegistryLayout layout{std::string(dir)};
+    if (Status s = check_directory(layout.dir); !s)
+        return s;
+    if (Status s = check_owner_may_write(layout.dir); !s)
+        return s;
+    return check_only_owner_writes(layout);
+}
+
 Status check_registry_directory(std::string_view dir_view) {
     const RegistryLayout layout{std::string(dir_view)};
     if (Status s = check_registry_ownership(layout.dir); !s)

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 #include "keyauth/registry_layout.hpp"
 #include "keyauth/result.hpp"
@@ -24,6 +25,9 @@ Status check_only_owner_writes(const RegistryLayout& layout);
 inline constexpr const char* kServerUsers[] = {"www-data", "nginx", "mosquitto"};
 // Writers (keytool, keyauth-sync): the registry is root's or the caller's.
 Status check_owner_may_write(const std::string& dir);
+// check_registry_ownership as a writer opens it: a directory, root's or the
+// caller's (check_owner_may_write), that no one else may write.
+Status check_registry_ownership_to_write(std::string_view dir);
 // Servers: the registry is neither the server process's own (unless root)
 // nor one of kServerUsers'.
 Status check_owner_for_servers(const std::string& dir);

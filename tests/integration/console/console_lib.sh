@@ -129,6 +129,60 @@ wait_for_held() {
     done
 }
 
+# hold_slow_readers PATH COUNT SECONDS [ADDRESSES]: a local user without the
+# login secret (nobody), in the background, holds COUNT connections to the
+# console for SECONDS, pipelining GET PATH into each as fast as it fits and
+# reading 2 KB every 0.2 s from a small receive buffer (slow, yet never idle
+# for the server's 5 s). With ADDRESSES, each socket is tied to lo
+# (SO_BINDTODEVICE) and bound to 127.0.1.1 .. 127.0.1.ADDRESSES in turn.
+# Returns once they are held; its pid in $READERS, its lines ("held N", then
+# "at S s still held N") in $WORK/readers.out.
+hold_slow_readers() {
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        /usr/bin/python3 - "${CONSOLE##*:}" "$@" >"$WORK/readers.out" 2>&1 <<'PY' &
+import socket, sys, time
+port, path, count, seconds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+addresses = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+request = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (path.encode(), port)
+held = []
+for i in range(count):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    if addresses:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
+        s.bind(("127.0.1.%d" % (1 + i % addresses), 0))
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        continue
+    s.setblocking(False)
+    held.append(s)
+print("held", len(held), flush=True)
+end = time.time() + seconds
+while time.time() < end:
+    for s in list(held):
+        try:
+            s.send(request * 100)  # as many as fit: the pipeline never runs dry
+        except BlockingIOError:
+            pass
+        except OSError:
+            held.remove(s)
+            continue
+        try:
+            if not s.recv(2048):
+                held.remove(s)
+        except BlockingIOError:
+            pass
+        except OSError:
+            held.remove(s)
+    print("at %.0f s still held %d" % (seconds - (end - time.time()), len(held)), flush=True)
+    time.sleep(0.2)
+PY
+    READERS=$!
+    at_exit "kill $READERS 2>/dev/null"
+    wait_for_held "$WORK/readers.out"
+}
+
 # listed ID: is ID in the registry (keytool list, read whole: no SIGPIPE)?
 listed() {
     local clients

@@ -12,49 +12,7 @@ source "$(dirname "$0")/console_lib.sh"
 keytool init >/dev/null
 start_console
 console_login
-port=${CONSOLE##*:}
-
-setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    /usr/bin/python3 - "$port" 256 16 20 >"$WORK/readers.out" 2>&1 <<'PY' &
-import socket, sys, time
-port, count, addresses, seconds = (int(a) for a in sys.argv[1:5])
-request = b"GET /none HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
-held = []
-for i in range(count):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
-    s.bind(("127.0.1.%d" % (1 + i % addresses), 0))
-    try:
-        s.connect(("127.0.0.1", port))
-    except OSError:
-        continue
-    s.setblocking(False)
-    held.append(s)
-print("held", len(held), flush=True)
-end = time.time() + seconds
-while time.time() < end:
-    for s in list(held):
-        try:
-            s.send(request * 100)
-        except BlockingIOError:
-            pass
-        except OSError:
-            held.remove(s)
-            continue
-        try:
-            if not s.recv(2048):
-                held.remove(s)
-        except BlockingIOError:
-            pass
-        except OSError:
-            held.remove(s)
-    print("at %.0f s still held %d" % (seconds - (end - time.time()), len(held)), flush=True)
-    time.sleep(0.2)
-PY
-readers=$!
-at_exit "kill $readers 2>/dev/null"
-wait_for_held "$WORK/readers.out"
+hold_slow_readers /none 256 20 16
 sleep 3  # the guard has cut what is over nobody's share
 
 answered=0
@@ -70,6 +28,6 @@ held=$(grep 'still held' "$WORK/readers.out" | tail -n 1 | awk '{print $NF}')
 echo "operator answered $answered/5 beside 256 connections tied to lo; nobody still holds ${held:-?}"
 [ "$answered" -ge 4 ] || fail "the operator was answered $answered/5 times beside connections tied to lo"
 [ "${held:-999}" -le 16 ] || fail "nobody still holds $held connections tied to lo, over its 16"
-kill "$readers" 2>/dev/null || true
+kill "$READERS" 2>/dev/null || true
 expect_no_secret_in_console_log
 pass "connections another user tied to lo count as that user's"
