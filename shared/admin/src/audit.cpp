@@ -1,6 +1,5 @@
 #include "keyauth/audit.hpp"
 
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -120,11 +119,8 @@ bool looks_secret(std::string_view text) {
 AuditProcess current_audit_process() {
     AuditProcess process;
     process.uid = getuid();
-    passwd entry{};
-    passwd* found = nullptr;
-    char buffer[4096];
-    if (getpwuid_r(process.uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr)
-        process.user = found->pw_name;
+    if (auto name = name_of_user(process.uid))
+        process.user = std::move(*name);
     process.login_uid = read_login_uid();
     if (process.uid == 0) {
         if (const char* sudo_user = std::getenv("SUDO_USER"); sudo_user != nullptr)

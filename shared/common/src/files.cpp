@@ -7,18 +7,62 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace keyauth {
 namespace {
 
 constexpr std::size_t kMaxSmallFile = 1 << 20;
+constexpr std::size_t kMaxPasswordEntry = 1 << 20;
+
+// ask(entry, buffer, size, result): getpwuid_r's or getpwnam_r's, its
+// buffer grown while the entry does not fit. 0 with *user null: no such user.
+template <class Ask>
+int ask_password_entry(Ask&& ask, passwd& entry, std::vector<char>& buffer, passwd*& user) {
+    buffer.resize(1024);
+    for (;;) {
+        const int err = ask(&entry, buffer.data(), buffer.size(), &user);
+        if (err != ERANGE || buffer.size() >= kMaxPasswordEntry)
+            return err;
+        buffer.resize(buffer.size() * 2);
+    }
+}
 
 }  // namespace
 
+std::optional<std::string> name_of_user(uid_t uid) {
+    passwd entry{};
+    passwd* user = nullptr;
+    std::vector<char> buffer;
+    const auto by_uid = [uid](passwd* e, char* b, std::size_t n, passwd** r) {
+        return getpwuid_r(uid, e, b, n, r);
+    };
+    const int err = ask_password_entry(by_uid, entry, buffer, user);
+    if (err != 0 || user == nullptr)
+        return std::nullopt;
+    return std::string(user->pw_name);
+}
+
 std::string user_named(uid_t uid) {
-    const struct passwd* user = getpwuid(uid);
     const std::string number = "uid " + std::to_string(uid);
-    return user != nullptr ? std::string(user->pw_name) + " (" + number + ")" : number;
+    const auto name = name_of_user(uid);
+    return name ? *name + " (" + number + ")" : number;
+}
+
+UserLookup uid_of_user(const char* name, uid_t& uid) {
+    passwd entry{};
+    passwd* user = nullptr;
+    std::vector<char> buffer;
+    const auto by_name = [name](passwd* e, char* b, std::size_t n, passwd** r) {
+        return getpwnam_r(name, e, b, n, r);
+    };
+    const int err = ask_password_entry(by_name, entry, buffer, user);
+    if (err != 0)
+        return UserLookup::failed;
+    if (user == nullptr)
+        return UserLookup::absent;
+    uid = user->pw_uid;
+    return UserLookup::found;
 }
 
 Error file_error(int err, const std::string& path) {

@@ -1,7 +1,6 @@
 #include "registry_directory.hpp"
 
 #include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +8,8 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <iterator>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -230,21 +231,26 @@ Status check_owner_may_write(const std::string& dir) {
 
 namespace {
 
-// kServerUsers' uids, asked once a process: a worker reopening a replaced
-// registry must not wait on the name service (NSS may be LDAP).
-const std::vector<uid_t>& server_user_ids() {
-    static const std::vector<uid_t> ids = [] {
-        std::vector<uid_t> found;
-        for (const char* server : kServerUsers) {
-            passwd entry{};
-            passwd* user = nullptr;
-            char buffer[4096];
-            if (getpwnam_r(server, &entry, buffer, sizeof buffer, &user) == 0 && user != nullptr)
-                found.push_back(user->pw_uid);
-        }
-        return found;
-    }();
-    return ids;
+// kServerUsers' uids. Each name is asked of the name service until it has
+// answered (a uid, or no such user), then never again: a worker reopening a
+// replaced registry must not wait on NSS (it may be LDAP), and a name service
+// that failed at a process's first opening must not leave it never refusing
+// another server's registry.
+std::vector<uid_t> server_user_ids() {
+    static std::mutex guard;
+    static std::vector<uid_t> found;
+    static bool answered[std::size(kServerUsers)] = {};
+    const std::lock_guard<std::mutex> lock(guard);
+    for (std::size_t at = 0; at < std::size(kServerUsers); ++at) {
+        if (answered[at])
+            continue;
+        uid_t uid = 0;
+        const UserLookup asked = uid_of_user(kServerUsers[at], uid);
+        if (asked == UserLookup::found)
+            found.push_back(uid);
+        answered[at] = asked != UserLookup::failed;
+    }
+    return found;
 }
 
 }  // namespace
