@@ -3,14 +3,16 @@
 # was a loopback one. The console on the host's own address (--tls --host
 # ADDRESS) counted a local user's connections through that address by the
 # address, which is where the operator's own curl on the host comes from:
-# a local user without the login secret (nobody) flooding it cut the
-# operator's requests (main: 4 and 6 of 15 answered). Now every peer whose
-# end is a socket on this host is named by its user, whatever address it
-# came through, so the operator is answered beside the flood. And nobody
-# cannot go unnamed by tying its sockets to the address's interface
-# (SO_BINDTODEVICE, any user may): asked on lo's index only, the kernel
-# finds no such socket, and they would be a second 16 of nobody's, counted
-# by the address.
+# a local user without the login secret (nobody), two processes opening
+# connections through it as fast as they can, cut the operator's requests
+# (main: 4 and 13 of 20 cut). Now every peer whose end is a socket on this
+# host is named by its user, whatever address it came through, so the
+# operator is answered beside the flood. And nobody cannot go unnamed by
+# tying its sockets to the address's interface (SO_BINDTODEVICE, any user
+# may): asked on lo's index only, the kernel finds no such socket, and they
+# were a second 16 of nobody's, counted by the address (held 32, not 16).
+# Counted with a margin as console_connection_flood_of_another_user: the
+# listen queue is still shared with the flood.
 source "$(dirname "$0")/console_lib.sh"
 read -r device address < <(ip -o -4 addr show scope global |
     awk '{ split($4, a, "/"); print $2, a[1]; exit }')
@@ -56,8 +58,10 @@ held=$(awk '/^held/ {print $2}' "$WORK/held.out")
 [ -n "$held" ] || fail "nobody's connections through $address: $(cat "$WORK/held.out")"
 [ "$held" -le 16 ] || fail "nobody holds $held connections through $address, over its 16"
 
-setpriv --reuid=nobody --regid=nogroup --clear-groups nice -n 10 \
-    /usr/bin/python3 - "$address" "$port" 40 >"$WORK/flood.out" 2>&1 <<'PY' &
+flooders=()
+for flooder in 1 2; do
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        /usr/bin/python3 - "$address" "$port" 40 >"$WORK/flood$flooder.out" 2>&1 <<'PY' &
 import collections, socket, sys, time
 address, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 held = collections.deque()
@@ -79,13 +83,14 @@ while time.time() < end:
         held.popleft().close()
 print("opened", opened, flush=True)
 PY
-flooder=$!
-at_exit "kill $flooder 2>/dev/null"
+    flooders+=($!)
+    at_exit "kill ${flooders[-1]} 2>/dev/null"
+done
 sleep 2  # the flood at full speed
 
 answered=0
 cut=0
-for attempt in $(seq 15); do
+for attempt in $(seq 20); do
     rc=0
     status=$(curl -k -s -o /dev/null -w '%{http_code}' --max-time 4 \
         -H "Authorization: Bearer $SESSION" "$CONSOLE/api/v1/clients") || rc=$?
@@ -95,9 +100,9 @@ for attempt in $(seq 15); do
         cut=$((cut + 1))  # closed on it (empty reply, reset), not its 4 s up
     fi
 done
-kill "$flooder" 2>/dev/null || true
-echo "operator answered $answered/15 through $address beside nobody's flood, $cut cut"
-[ "$cut" -le 1 ] || fail "$cut of the operator's 15 requests through $address were cut beside nobody's flood"
-[ "$answered" -ge 12 ] || fail "the operator was answered $answered/15 times through $address beside nobody's flood"
+kill "${flooders[@]}" 2>/dev/null || true
+echo "operator answered $answered/20 through $address beside nobody's flood, $cut cut"
+[ "$cut" -le 1 ] || fail "$cut of the operator's 20 requests through $address were cut beside nobody's flood"
+[ "$answered" -ge 16 ] || fail "the operator was answered $answered/20 times through $address beside nobody's flood"
 expect_no_secret_in_console_log
 pass "connections through the host's own address count as their user's"
