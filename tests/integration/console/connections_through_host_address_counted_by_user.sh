@@ -14,6 +14,7 @@
 # Counted with a margin as console_connection_flood_of_another_user: the
 # listen queue is still shared with the flood.
 source "$(dirname "$0")/console_lib.sh"
+source "$(dirname "$0")/flood_lib.sh"
 read -r device address < <(ip -o -4 addr show scope global |
     awk '{ split($4, a, "/"); print $2, a[1]; exit }')
 if [ -z "${address:-}" ]; then
@@ -58,51 +59,10 @@ held=$(awk '/^held/ {print $2}' "$WORK/held.out")
 [ -n "$held" ] || fail "nobody's connections through $address: $(cat "$WORK/held.out")"
 [ "$held" -le 16 ] || fail "nobody holds $held connections through $address, over its 16"
 
-flooders=()
-for flooder in 1 2; do
-    setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        /usr/bin/python3 - "$address" "$port" 40 >"$WORK/flood$flooder.out" 2>&1 <<'PY' &
-import collections, socket, sys, time
-address, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-held = collections.deque()
-opened = 0
-end = time.time() + seconds
-while time.time() < end:
-    s = socket.socket()
-    s.setblocking(False)
-    try:
-        s.connect((address, port))
-    except BlockingIOError:
-        pass
-    except OSError:
-        s.close()
-        continue
-    opened += 1
-    held.append(s)
-    while len(held) > 300:
-        held.popleft().close()
-print("opened", opened, flush=True)
-PY
-    flooders+=($!)
-    at_exit "kill ${flooders[-1]} 2>/dev/null"
-done
-sleep 2  # the flood at full speed
-
-answered=0
-cut=0
-for attempt in $(seq 20); do
-    rc=0
-    status=$(curl -k -s -o /dev/null -w '%{http_code}' --max-time 4 \
-        -H "Authorization: Bearer $SESSION" "$CONSOLE/api/v1/clients") || rc=$?
-    if [ "$status" = 200 ]; then
-        answered=$((answered + 1))
-    elif [ "$rc" != 28 ]; then
-        cut=$((cut + 1))  # closed on it (empty reply, reset), not its 4 s up
-    fi
-done
-kill "${flooders[@]}" 2>/dev/null || true
-echo "operator answered $answered/20 through $address beside nobody's flood, $cut cut"
-[ "$cut" -le 1 ] || fail "$cut of the operator's 20 requests through $address were cut beside nobody's flood"
-[ "$answered" -ge 16 ] || fail "the operator was answered $answered/20 times through $address beside nobody's flood"
+start_nobodys_flood "$address" "$port" 40
+operators_requests_beside_flood 20 -k
+echo "operator answered $ANSWERED/20 through $address beside nobody's flood, $CUT cut"
+[ "$CUT" -le 1 ] || fail "$CUT of the operator's 20 requests through $address were cut beside nobody's flood"
+[ "$ANSWERED" -ge 16 ] || fail "the operator was answered $ANSWERED/20 times through $address beside nobody's flood"
 expect_no_secret_in_console_log
 pass "connections through the host's own address count as their user's"
