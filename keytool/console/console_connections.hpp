@@ -7,10 +7,13 @@
 // anyone trickles bytes. Idle time alone is no limit: one byte every few
 // seconds keeps a connection busy forever.
 //
-// A holder is who the limits count: the local user that opened a loopback
-// connection (every local user shares 127.0.0.1 with the operator, and may
-// bind any 127/8 address), else the peer's address (connection_holder).
+// A holder is who the limits count: the local user that opened a connection
+// from this host, through any of its addresses (every local user shares
+// 127.0.0.1 and the host's other addresses with the operator, and may bind
+// any 127/8 address), else the peer's address (connection_holder).
 #pragma once
+
+#include <linux/inet_diag.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -21,10 +24,19 @@
 
 namespace keytool::console {
 
-// Who holds an accepted connection, for the limits: "uid N" for a loopback
-// peer (from the kernel's socket table: NETLINK_SOCK_DIAG), one shared
-// holder for loopback peers the kernel cannot name, else its address.
+// Who holds an accepted connection, for the limits: "uid N" for a peer whose
+// end is a socket on this host (from the kernel's socket table:
+// NETLINK_SOCK_DIAG), one shared holder for loopback peers the kernel cannot
+// name, else its address.
 std::string connection_holder(int fd, const std::string& address);
+
+constexpr long kNotThePeer = -1;  // no answer, or not the socket asked for
+constexpr long kPeerGone = -2;    // closed already: an orphan, counted as root's
+// The uid in the kernel's answer to `asked` (the peer's socket by its four
+// ends: the peer as source, our end as destination) when the answer is that
+// very socket, just connected; kNotThePeer for any other (a listener the
+// lookup fell back to, another connection), kPeerGone for an orphan.
+long peer_uid_in_reply(const inet_diag_req_v2& asked, const inet_diag_msg& reply);
 
 class SlowClientGuard {
   public:
