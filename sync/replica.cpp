@@ -1740,12 +1740,20 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
     s.replica_lock = std::move(*lock);
     // Our own rebuilds that died with an earlier run; another user's
     // directory so named is no rebuild of ours (beside a registry in /tmp):
-    // said, left as it is, and in no rebuild's way.
-    for (const std::string& other : remove_rebuild_leftovers(s.options.layout))
+    // said in one line (however many), left as it is, and in no rebuild's way.
+    const std::vector<std::string> others = remove_rebuild_leftovers(s.options.layout);
+    if (!others.empty()) {
+        constexpr std::size_t kNamed = 5;
+        std::string named;
+        for (std::size_t i = 0; i < std::min(others.size(), kNamed); ++i)
+            named += (i == 0 ? "" : ", ") + others[i];
+        if (others.size() > kNamed)
+            named += " and " + std::to_string(others.size() - kNamed) + " more";
         log_line(
-            "%s: named as a rebuild of this registry but no directory of keyauth-sync's "
-            "user: left as it is",
-            other.c_str());
+            "named as rebuilds of this registry but no directories of keyauth-sync's user, "
+            "left as they are: %s",
+            named.c_str());
+    }
     for (auto pause = kBusyRetryFirst;; pause = std::min(pause * 2, kBusyRetryMost)) {
         Status opened = s.open();
         if (opened)
