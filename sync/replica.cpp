@@ -332,10 +332,14 @@ struct Replica::State {
     // sent without it (a slow syslog must not hold up the watcher).
     std::vector<keyauth::AuditEvent> audits;
     std::string refused_ca_cert;  // etcd's, not installed (said once)
-    // A rebuild's registry, filled beside the one served (DIR.rebuild), not
-    // swapped in yet.
+    // DIR/sync.lock, held for the run (lock_replica); a swap hands over the
+    // new directory's.
+    keyauth::UniqueFd replica_lock;
+    // A rebuild's registry, filled beside the one served (DIR.rebuild.XXXXXX),
+    // not swapped in yet.
     struct Filled {
-        Snapshot snapshot;  // its revision: what it holds
+        BuiltRegistry built;  // where, and its lock
+        Snapshot snapshot;    // its revision: what it holds
         Clock::time_point started;
         bool was_held = false;
         std::function<Status()> still_replaceable;
@@ -656,8 +660,8 @@ struct Replica::State {
             return {};
         };
         const auto swapped = [&] { swapped_in = swap_in(started); };
-        Status built =
-            rebuild_registry(options.layout, fill, swapped, unwritten_since(served_commits()));
+        Status built = rebuild_registry(options.layout, replica_lock, fill, swapped,
+                                        unwritten_since(served_commits()));
         if (!swapped_in)
             return built ? swapped_in : built;
         audit_snapshot(loaded, "load");
@@ -756,7 +760,7 @@ struct Replica::State {
             loaded = std::move(*snapshot);
             return {};
         };
-        Status built = unlocked([&] { return build_rebuild(options.layout, fill); });
+        auto built = unlocked([&] { return build_rebuild(options.layout, fill); });
         index->reset();
         if (!built) {
             stop_recording();
@@ -771,14 +775,14 @@ struct Replica::State {
                 return hold(refusal);
             }
             // Busy: the registry served is untouched and stays open.
-            if (built.code() == Errc::busy)
-                return built;
+            if (built.error().code == Errc::busy)
+                return built.status();
             if (Status s = open(); !s)
                 return s;
-            return built;
+            return built.status();
         }
         // Followed (a revision), keytool refuses it: only the sync writes it.
-        return exchange_filled(Filled{std::move(loaded), started, !held.empty(),
+        return exchange_filled(Filled{std::move(*built), std::move(loaded), started, !held.empty(),
                                       serving_revision == 0
                                           ? unwritten_since(commits_counted)
                                           : std::function<Status()>([] { return Status(); })});
@@ -818,8 +822,8 @@ struct Replica::State {
             loop_lock.unlock();
         };
         Status exchanged = unlocked([&] {
-            return exchange_rebuild(options.layout, caught_up_copy, swapped,
-                                    kept.still_replaceable);
+            return exchange_rebuild(options.layout, kept.built, caught_up_copy, swapped,
+                                    kept.still_replaceable, replica_lock);
         });
         if (!swapped_in && exchanged.code() == Errc::busy) {
             // The registry served is untouched and stays open.
@@ -1722,20 +1726,34 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
                  s.options.layout.dir.c_str(), followed->dir.c_str());
         s.options.layout = std::move(*followed);
     }
-    // Before the lock, which is made in the same parent: a parent that
-    // cannot be written is named as the cause, not as a lock that failed.
+    // Before the registry is made: a parent that cannot be written is
+    // named as the cause, not as a directory that could not be made.
     if (Status replaceable = check_replaceable(s.options.layout); !replaceable)
         return replaceable;
+    if (Status opened = prepare_registry(s.options.layout, s.options.group); !opened)
+        return opened;
     // One keyauth-sync per registry: a second one would interleave its
     // revisions with ours.
     auto lock = lock_replica(s.options.layout);
     if (!lock)
         return lock.error();
-    if (Status ours = check_rebuild_leftovers(s.options.layout); !ours)
-        return ours;
-    remove_rebuild_leftovers(s.options.layout);
-    if (Status opened = prepare_registry(s.options.layout, s.options.group); !opened)
-        return opened;
+    s.replica_lock = std::move(*lock);
+    // Our own rebuilds that died with an earlier run; another user's
+    // directory so named is no rebuild of ours (beside a registry in /tmp):
+    // said in one line (however many), left as it is, and in no rebuild's way.
+    const std::vector<std::string> others = remove_rebuild_leftovers(s.options.layout);
+    if (!others.empty()) {
+        constexpr std::size_t kNamed = 5;
+        std::string named;
+        for (std::size_t i = 0; i < std::min(others.size(), kNamed); ++i)
+            named += (i == 0 ? "" : ", ") + others[i];
+        if (others.size() > kNamed)
+            named += " and " + std::to_string(others.size() - kNamed) + " more";
+        log_line(
+            "named as rebuilds of this registry but no directories of keyauth-sync's user, "
+            "left as they are: %s",
+            named.c_str());
+    }
     for (auto pause = kBusyRetryFirst;; pause = std::min(pause * 2, kBusyRetryMost)) {
         Status opened = s.open();
         if (opened)
@@ -1765,7 +1783,7 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
                 s.watcher->finish();
             // A rebuild kept for its exchange is not tried again.
             if (s.filled)
-                remove_rebuild_leftovers(s.options.layout);
+                discard_rebuild(s.filled->built.layout);
         }
     } stop_watcher{s};
     // A host that was held stays held until a rebuild is acceptable.

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include <openssl/x509v3.h>
 
@@ -44,8 +46,21 @@ Status set_group_and_mode(const std::string& path, gid_t group, mode_t mode) {
     return {};
 }
 
-std::string rebuild_dir(const keyauth::RegistryLayout& layout) {
-    return layout.dir + ".rebuild";
+// The registry's directory as a name in its parent ("DIR/" is DIR).
+std::string without_trailing_slashes(std::string dir) {
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.pop_back();
+    return dir;
+}
+
+// A rebuild's directory is DIR.rebuild.XXXXXX, made by mkdtemp: no name
+// another user could make first beside a registry in /tmp (a fixed
+// DIR.rebuild made by them stopped every rebuild for good).
+constexpr std::string_view kRebuildSuffix = ".rebuild";
+constexpr std::size_t kUniqueLength = 6;  // mkdtemp's XXXXXX
+
+std::string rebuild_prefix(const keyauth::RegistryLayout& layout) {
+    return without_trailing_slashes(layout.dir) + std::string(kRebuildSuffix);
 }
 
 std::string parent_of(const std::string& dir) {
@@ -91,6 +106,38 @@ Status make_registry_files(const keyauth::RegistryLayout& layout, gid_t group) {
     return {};
 }
 
+// The lock of the one keyauth-sync that keeps a registry: inside its
+// directory, where no other user can make a name (beside a registry in /tmp,
+// anyone may make DIR.sync.lock first, and hold it for ever).
+constexpr const char* kSyncLockName = "sync.lock";
+
+std::string sync_lock_path(const keyauth::RegistryLayout& layout) {
+    return without_trailing_slashes(layout.dir) + "/" + kSyncLockName;
+}
+
+// flock()s fd at once, and writes our pid in it; Errc::already_exists, with
+// the holder's pid, if another process holds it.
+Status lock_without_waiting(const keyauth::UniqueFd& fd, const std::string& path,
+                            const keyauth::RegistryLayout& layout) {
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            return system_error("cannot lock " + path);
+        char holder[32] = {0};
+        const ssize_t n = pread(fd.get(), holder, sizeof holder - 1, 0);
+        std::string pid(holder, n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+            pid.pop_back();
+        return make_error(Errc::already_exists, "another keyauth-sync (pid " +
+                                                    (pid.empty() ? "?" : pid) +
+                                                    ") keeps registry " + layout.dir + " (lock " +
+                                                    path + "); one per registry");
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd.get(), 0) != 0 || pwrite(fd.get(), pid.data(), pid.size(), 0) < 0)
+        return system_error(path);
+    return {};
+}
+
 }  // namespace
 
 Status prepare_registry(const keyauth::RegistryLayout& layout,
@@ -122,8 +169,8 @@ Status check_replaceable(const keyauth::RegistryLayout& layout) {
     const std::string& dir = layout.dir;
     const std::string parent = parent_of(dir);
     const std::string replaced = "registry " + dir + " is replaced as a whole (a load or a " +
-                                 "rebuild builds " + rebuild_dir(layout) +
-                                 " beside it and exchanges the two): ";
+                                 "rebuild builds " + rebuild_prefix(layout) +
+                                 ".XXXXXX beside it and exchanges the two): ";
     if (faccessat(AT_FDCWD, parent.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
         const int error = errno;
         return make_error(error == EACCES ? Errc::permission_denied : Errc::io_error,
@@ -169,42 +216,62 @@ keyauth::Result<keyauth::RegistryLayout> registry_behind_links(const keyauth::Re
     return keyauth::RegistryLayout{std::string(resolved.get())};
 }
 
-Status check_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
-    const std::string leftovers = rebuild_dir(layout);
-    struct stat st {};
-    if (lstat(leftovers.c_str(), &st) != 0)
-        return errno == ENOENT ? Status() : system_error(leftovers);
-    if (st.st_uid == geteuid())
-        return {};
-    // Not ours: removed it would have been walked as we walk our own.
-    return make_error(Errc::permission_denied,
-                      leftovers + " is owned by " + keyauth::user_named(st.st_uid) + ", not by " +
-                          keyauth::user_named(geteuid()) +
-                          " who runs keyauth-sync: it is no rebuild of ours; remove it, or keep "
-                          "the registry in a directory only root and its owner may write");
+std::vector<std::string> remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
+    const fs::path prefix = rebuild_prefix(layout);
+    const std::string own_name = prefix.filename().string();
+    const std::string parent = parent_of(prefix.string());
+    std::vector<std::string> others;
+    std::error_code error;
+    for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
+        const std::string name = entry.path().filename().string();
+        // DIR.rebuild.XXXXXX, or DIR.rebuild as keyauth-sync named it before.
+        const bool rebuild_named =
+            name.compare(0, own_name.size(), own_name) == 0 &&
+            (name.size() == own_name.size() ||
+             (name.size() == own_name.size() + 1 + kUniqueLength && name[own_name.size()] == '.'));
+        struct stat st {};
+        if (!rebuild_named || lstat(entry.path().c_str(), &st) != 0)
+            continue;
+        // Ours is a directory of our user: in a sticky parent no one else can
+        // move it, nor write in it. Anything else (another user's, a link)
+        // is neither followed nor removed.
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+            others.push_back(entry.path().string() + " (" + keyauth::user_named(st.st_uid) + "'s)");
+            continue;
+        }
+        std::error_code ignored;
+        fs::remove_all(entry.path(), ignored);
+    }
+    return others;
 }
 
-void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout) {
-    if (!check_rebuild_leftovers(layout))
-        return;
+void discard_rebuild(const keyauth::RegistryLayout& built) {
     std::error_code ignored;
-    fs::remove_all(rebuild_dir(layout), ignored);
+    fs::remove_all(built.dir, ignored);
 }
 
 namespace {
 
-// Everything of a rebuild but the exchange: the new registry at fresh.dir,
-// filled, with the old one's other files, modes and group, durable.
-Status build_beside(const keyauth::RegistryLayout& layout, const keyauth::RegistryLayout& fresh,
+// Everything of a rebuild but the exchange: the new registry in fresh.dir
+// (made empty, 0700), filled, with the old one's other files, modes and group, durable.
+Status build_beside(const keyauth::RegistryLayout& layout, BuiltRegistry& built,
                     const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
+    const keyauth::RegistryLayout& fresh = built.layout;
     struct stat dir_st {};
     struct stat data_st {};
     if (stat(layout.dir.c_str(), &dir_st) != 0)
         return system_error(layout.dir);
     if (stat(layout.data_file().c_str(), &data_st) != 0)
         return system_error(layout.data_file());
-    if (mkdir(fresh.dir.c_str(), 0700) != 0)
-        return system_error(fresh.dir);
+    // Its lock first (not copied): held from before the exchange on, it
+    // is the replica's lock from the exchange on.
+    const std::string lock_path = sync_lock_path(fresh);
+    built.lock = keyauth::UniqueFd(
+        ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!built.lock.valid())
+        return system_error("cannot create " + lock_path);
+    if (Status s = lock_without_waiting(built.lock, lock_path, fresh); !s)
+        return s;
     if (Status s = make_registry_files(fresh, data_st.st_gid); !s)
         return s;
     {
@@ -234,23 +301,27 @@ Status build_beside(const keyauth::RegistryLayout& layout, const keyauth::Regist
 
 }  // namespace
 
-Status build_rebuild(const keyauth::RegistryLayout& layout,
-                     const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
-    if (Status s = check_rebuild_leftovers(layout); !s)
-        return s;
-    remove_rebuild_leftovers(layout);
-    Status built = build_beside(layout, keyauth::RegistryLayout{rebuild_dir(layout)}, fill);
+keyauth::Result<BuiltRegistry> build_rebuild(
+    const keyauth::RegistryLayout& layout,
+    const std::function<Status(keyauth::LmdbRegistry&)>& fill) {
+    std::string name = rebuild_prefix(layout) + "." + std::string(kUniqueLength, 'X');
+    if (mkdtemp(name.data()) == nullptr)
+        return system_error("cannot create " + name).error();
+    BuiltRegistry built{keyauth::RegistryLayout{name}, {}};
     // A refused fill or a failed copy leaves nothing behind.
-    if (!built)
-        remove_rebuild_leftovers(layout);
+    if (Status s = build_beside(layout, built, fill); !s) {
+        discard_rebuild(built.layout);
+        return s.error();
+    }
     return built;
 }
 
-Status exchange_rebuild(const keyauth::RegistryLayout& layout,
+Status exchange_rebuild(const keyauth::RegistryLayout& layout, BuiltRegistry& built,
                         const std::function<Status(keyauth::LmdbRegistry&)>& before_exchange,
                         const std::function<void()>& swapped,
-                        const std::function<Status()>& still_replaceable) {
-    const keyauth::RegistryLayout fresh{rebuild_dir(layout)};
+                        const std::function<Status()>& still_replaceable,
+                        keyauth::UniqueFd& replica_lock) {
+    const keyauth::RegistryLayout& fresh = built.layout;
     const Status exchanged = [&]() -> Status {
         if (before_exchange) {
             auto registry = keyauth::LmdbRegistry::open(fresh.dir, keyauth::OpenMode::read_write);
@@ -271,76 +342,79 @@ Status exchange_rebuild(const keyauth::RegistryLayout& layout,
         if (renameat2(AT_FDCWD, fresh.dir.c_str(), AT_FDCWD, layout.dir.c_str(),
                       RENAME_EXCHANGE) != 0)
             return system_error("cannot swap in " + fresh.dir);
+        // The new DIR/sync.lock, held since before the exchange, is now the
+        // replica's lock; the old one goes with the old registry.
+        replica_lock = std::move(built.lock);
         return {};
     }();
     if (!exchanged) {
         // Kept for another try while writer.lock is busy; else nothing is left.
         if (exchanged.code() != Errc::busy)
-            remove_rebuild_leftovers(layout);
+            discard_rebuild(fresh);
         return exchanged;
     }
     swapped();
     if (Status s = keyauth::fsync_directory(parent_of(layout.dir)); !s)
         return s;
-    remove_rebuild_leftovers(layout);  // now the old registry
+    discard_rebuild(fresh);  // now the old registry
     return {};
 }
 
-Status rebuild_registry(const keyauth::RegistryLayout& layout,
+Status rebuild_registry(const keyauth::RegistryLayout& layout, keyauth::UniqueFd& replica_lock,
                         const std::function<Status(keyauth::LmdbRegistry&)>& fill,
                         const std::function<void()>& swapped,
                         const std::function<Status()>& still_replaceable) {
-    if (Status s = build_rebuild(layout, fill); !s)
-        return s;
-    Status exchanged = exchange_rebuild(layout, {}, swapped, still_replaceable);
+    auto built = build_rebuild(layout, fill);
+    if (!built)
+        return built.status();
+    Status exchanged =
+        exchange_rebuild(layout, *built, {}, swapped, still_replaceable, replica_lock);
     // exchange_rebuild keeps a fill only for a busy writer.lock; this caller
     // keeps none.
     if (exchanged.code() == Errc::busy)
-        remove_rebuild_leftovers(layout);
+        discard_rebuild(built->layout);
     return exchanged;
 }
 
 keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout) {
-    // Beside the directory, whatever way it is spelt ("DIR/" would put the
-    // lock inside, where a rebuild swaps it away).
-    std::string dir = layout.dir;
-    while (dir.size() > 1 && dir.back() == '/')
-        dir.pop_back();
-    const std::string path = dir + ".sync.lock";
-    keyauth::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd.valid())
-        return system_error("cannot open " + path).error();
-    // Made by another user first (beside a registry in /tmp), it would be
-    // theirs to hold locked for ever, and to say what they like in.
-    struct stat st {};
-    if (fstat(fd.get(), &st) != 0)
-        return system_error(path).error();
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    const std::string path = sync_lock_path(layout);
+    // Only in a directory a writer would write: the lock is the first thing
+    // made in it, before LMDB judges the registry.
+    const auto open_directory = [&] {
+        return keyauth::UniqueFd(
+            ::open(layout.dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    };
+    keyauth::UniqueFd dir = open_directory();
+    struct stat dir_st {};
+    if (!dir.valid() || fstat(dir.get(), &dir_st) != 0)
+        return system_error("cannot open registry " + layout.dir).error();
+    if ((dir_st.st_uid != 0 && dir_st.st_uid != geteuid()) ||
+        (dir_st.st_mode & (S_IWGRP | S_IWOTH)))
         return make_error(Errc::permission_denied,
-                          "lock " + path + " is " +
-                              (S_ISREG(st.st_mode) ? "owned by " + keyauth::user_named(st.st_uid)
-                                                   : std::string("not a regular file")) +
-                              ", not a file of " + keyauth::user_named(geteuid()) +
-                              " who runs keyauth-sync: remove it, or keep the registry in a "
-                              "directory only root and its owner may write");
+                          "registry " + layout.dir + " is owned by " +
+                              keyauth::user_named(dir_st.st_uid) +
+                              ", or others may write it: keyauth-sync keeps only a directory of "
+                              "root's or its own user's, that no one else may write");
+    // An exchange may replace the directory between the open and the lock:
+    // the file locked must be the one the path names then. Its holder keeps
+    // both locked across an exchange, so that the next try finds it held.
+    for (int tries = 0; tries < 3; ++tries) {
+        keyauth::UniqueFd fd(
+            ::openat(dir.get(), kSyncLockName, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!fd.valid())
+            return system_error("cannot open " + path).error();
+        if (Status s = lock_without_waiting(fd, path, layout); !s)
+            return s.error();
+        struct stat locked {};
+        struct stat named {};
+        if (fstat(fd.get(), &locked) == 0 && stat(path.c_str(), &named) == 0 &&
+            locked.st_dev == named.st_dev && locked.st_ino == named.st_ino)
+            return fd;
+        dir = open_directory();
+        if (!dir.valid())
+            return system_error("cannot open registry " + layout.dir).error();
     }
-    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK)
-            return system_error("cannot lock " + path).error();
-        char holder[32] = {0};
-        const ssize_t n = pread(fd.get(), holder, sizeof holder - 1, 0);
-        std::string pid(holder, n > 0 ? static_cast<std::size_t>(n) : 0);
-        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
-            pid.pop_back();
-        return make_error(Errc::already_exists,
-                          "another keyauth-sync (pid " + (pid.empty() ? "?" : pid) +
-                              ") keeps registry " + layout.dir + " (lock " + path +
-                              "); one per registry");
-    }
-    const std::string pid = std::to_string(getpid()) + "\n";
-    if (ftruncate(fd.get(), 0) != 0 || pwrite(fd.get(), pid.data(), pid.size(), 0) < 0)
-        return system_error(path).error();
-    return fd;
+    return make_error(Errc::io_error, "cannot lock " + path + ": replaced at every try");
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "keyauth/files.hpp"
 #include "keyauth/lmdb_registry.hpp"
@@ -19,38 +20,48 @@ namespace keysync {
 keyauth::Status prepare_registry(const keyauth::RegistryLayout& layout,
                                  const std::optional<std::string>& group);
 
-// Builds a new registry beside layout.dir (fill writes it), with the same
-// modes and group and a copy of the other files (certificates), then
-// exchanges the two directories in one rename(2) and removes the old one.
-// Servers see the new data.mdb's inode and reopen it. A fill that fails
-// leaves no new directory (it may commit as it goes: nobody reads it).
+// Builds a new registry beside layout.dir (fill writes it) in a directory
+// of its own, DIR.rebuild.XXXXXX (mkdtemp: beside a registry in /tmp, no
+// other user can take its name first), with the same modes and group and a
+// copy of the other files (certificates), then exchanges the two
+// directories in one rename(2) and removes the old one. Servers see the new
+// data.mdb's inode and reopen it. A fill that fails leaves no new directory
+// (it may commit as it goes: nobody reads it).
 // `swapped` runs right after the exchange, before anything else;
 // `still_replaceable`, under the old registry's write lock just before the
 // exchange, may refuse it (the directory built is then removed).
+// `replica_lock` (lock_replica's) becomes the new directory's sync.lock,
+// locked before the exchange: no second keyauth-sync finds it free.
 keyauth::Status rebuild_registry(
-    const keyauth::RegistryLayout& layout,
+    const keyauth::RegistryLayout& layout, keyauth::UniqueFd& replica_lock,
     const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill,
     const std::function<void()>& swapped = [] {},
     const std::function<keyauth::Status()>& still_replaceable = [] { return keyauth::Status(); });
 
 // rebuild_registry in two steps, for a caller that keeps what it built
 // while writer.lock is busy at the exchange. build_rebuild: the new
-// registry beside layout.dir, filled (nothing left on failure).
-// exchange_rebuild: `before_exchange` (if any) on the new registry, which
+// registry beside layout.dir, filled (nothing left on failure), where it is.
+// exchange_rebuild: `before_exchange` (if any) on that new registry, which
 // may change it or refuse the exchange, then the
 // exchange as rebuild_registry's; a writer.lock still busy after its wait
 // (Errc::busy) leaves the new registry for another try, any other failure
-// removes it.
-keyauth::Status build_rebuild(const keyauth::RegistryLayout& layout,
-                              const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill);
-keyauth::Status exchange_rebuild(
+// removes it. discard_rebuild removes a new registry kept and not exchanged.
+struct BuiltRegistry {
+    keyauth::RegistryLayout layout;  // DIR.rebuild.XXXXXX
+    keyauth::UniqueFd lock;          // its sync.lock, held
+};
+keyauth::Result<BuiltRegistry> build_rebuild(
     const keyauth::RegistryLayout& layout,
+    const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& fill);
+keyauth::Status exchange_rebuild(
+    const keyauth::RegistryLayout& layout, BuiltRegistry& built,
     const std::function<keyauth::Status(keyauth::LmdbRegistry&)>& before_exchange,
-    const std::function<void()>& swapped,
-    const std::function<keyauth::Status()>& still_replaceable);
+    const std::function<void()>& swapped, const std::function<keyauth::Status()>& still_replaceable,
+    keyauth::UniqueFd& replica_lock);
+void discard_rebuild(const keyauth::RegistryLayout& built);
 
 // Whether rebuild_registry can ever exchange layout.dir: it builds
-// DIR.rebuild in DIR's parent and renames DIR itself, which a DIR that is a
+// DIR.rebuild.XXXXXX in DIR's parent and renames DIR itself, which a DIR that is a
 // mount point (or on another device than its parent) or a parent
 // keyauth-sync cannot create in refuses. Asked at start, before etcd is
 // read, so that it is not found after a load of minutes; nothing is changed.
@@ -62,15 +73,19 @@ keyauth::Status check_replaceable(const keyauth::RegistryLayout& layout);
 // no link (or does not exist yet) is kept as given.
 keyauth::Result<keyauth::RegistryLayout> registry_behind_links(const keyauth::RegistryLayout& layout);
 
-// DIR.rebuild, if there, is keyauth-sync's user's own: one someone else
-// made is refused, naming its owner, and never removed.
-keyauth::Status check_rebuild_leftovers(const keyauth::RegistryLayout& layout);
-// Leftovers of a rebuild that died half way (none that are not ours).
-void remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
+// Leftovers of rebuilds that died half way (DIR.rebuild.XXXXXX, or
+// DIR.rebuild of keyauth-sync before), removed if they are directories of
+// keyauth-sync's user (judged by lstat: no link followed). Anything else so
+// named, another user's or a link, is left as it is: its paths and owners
+// are returned, to be said.
+std::vector<std::string> remove_rebuild_leftovers(const keyauth::RegistryLayout& layout);
 
-// The lock one keyauth-sync holds on a registry for its whole life, beside
-// the directory (DIR.sync.lock: a rebuild swaps the directory itself).
-// Refused at once, naming the holder's pid, if another one holds it.
+// The lock one keyauth-sync holds on a registry for its whole life,
+// DIR/sync.lock: inside the directory, where no other user can make it
+// first (beside a registry in /tmp anyone could make DIR.sync.lock, and
+// hold it for ever). A rebuild carries it over to the new directory
+// (exchange_rebuild). Refused at once, naming the holder's pid, if another
+// one holds it; refused in a directory of another user's (not even made).
 keyauth::Result<keyauth::UniqueFd> lock_replica(const keyauth::RegistryLayout& layout);
 
 // Writes ca_cert.pem (0644) if its contents differ; Errc::invalid_argument,

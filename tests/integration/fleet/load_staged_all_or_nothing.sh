@@ -12,7 +12,8 @@ start_etcd_cluster
 admin init >/dev/null
 admin_gen_bulk c "$clients"
 expected=$((clients + 1))          # and the template
-staged="$(host_dir 1).rebuild"
+# staged I: the directory host I's load fills (DIR.rebuild.XXXXXX), once made.
+staged() { compgen -G "$(host_dir "$1").rebuild.??????"; }
 
 # probe AS...: `clients:` of keytool status, one a line, until $WORK/stop-probe.
 probe() {
@@ -28,8 +29,9 @@ as_owner() { "$@"; }
 "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir 1)" --group mosquitto >>"$WORK/sync1.log" 2>&1 &
 SYNC_PID[1]=$!
 at_exit "kill -KILL ${SYNC_PID[1]} 2>/dev/null"
-part_committed() { [ "$(stat -c %s "$staged/data.mdb" 2>/dev/null || echo 0)" -gt 1000000 ]; }
-wait_until 60 "a part of the load committed in $staged" part_committed
+part_committed() { [ "$(stat -c %s "$(staged "$1")/data.mdb" 2>/dev/null || echo 0)" -gt 1000000 ]; }
+wait_until 60 "a part of the load committed beside $(host_dir 1)" part_committed 1
+staged=$(staged 1)
 stop_host 1 KILL
 grep -q "loaded" "$WORK/sync1.log" && fail "the load ended before the kill: nothing shown"
 [ -d "$staged" ] || fail "no half-filled $staged after the kill"
@@ -74,8 +76,7 @@ pass "restarted: the load swapped in all $expected clients at once (no part seen
 "$KEYAUTH_SYNC" --etcd "$ETCD" --registry "$(host_dir 2)" --group mosquitto >>"$WORK/sync2.log" 2>&1 &
 SYNC_PID[2]=$!
 at_exit "kill -KILL ${SYNC_PID[2]} 2>/dev/null"
-staged="$(host_dir 2).rebuild"
-wait_until 60 "a part of host 2's load committed in $staged" part_committed
+wait_until 60 "a part of host 2's load committed beside $(host_dir 2)" part_committed 2
 cp "$ADMIN/ca_key.pem" "$ADMIN/ca_cert.pem" "$(host_dir 2)/"
 keytool --registry "$(host_dir 2)" gen intruder01 --output ./intruder01 >/dev/null ||
     fail "keytool gen on host 2's empty registry during its load"

@@ -27,10 +27,10 @@ swapped() { [ "$(in_log "rebuilt the registry")" -gt "$rebuilt" ]; }
 # registry (the rebuild counts the clients served under that lock before),
 # and holds it until told to let go.
 python3 - "$(host_dir 1)" <<'PY' &
-import fcntl, os, struct, sys, time
+import fcntl, glob, os, struct, sys, time
 registry = sys.argv[1]
 open(registry + ".watched", "w").close()
-while not os.path.exists(registry + ".rebuild"):
+while not glob.glob(glob.escape(registry) + ".rebuild.??????"):
     time.sleep(0.005)
 fd = os.open(registry + "/writer.lock", os.O_RDWR)
 fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 1, 0))

@@ -1,10 +1,9 @@
-# Review 4, M-1: beside a registry in a sticky directory others may write
-# (/tmp: here a copy of one in $WORK), a local user can make DIR.sync.lock,
-# DIR.rebuild or DIR itself before keyauth-sync does. keyauth-sync refuses
-# each at start, before etcd is read (etcd is not even there), naming the
-# owner, and leaves what it does not own as it is: it neither waits on a
-# lock held by "another keyauth-sync", nor removes a tree that is not its
-# own, nor fills a directory someone else owns.
+# Review 4, M-1: in a sticky directory others may write (/tmp: here a copy
+# of one in $WORK), a local user can make the registry's directory DIR
+# before keyauth-sync does. keyauth-sync refuses it at start, before etcd is
+# read (etcd is not even there), naming the owner, and fills nothing in it.
+# (Names beside DIR another user makes first stop nothing:
+# rebuild_not_stopped_by_another_users_directory.)
 source "$FLEET_LIB"
 
 nowhere="http://127.0.0.1:$(free_port)"  # no etcd: nothing may be read
@@ -24,25 +23,15 @@ sync_refuses() {
     pass "$what: refused at start: $out"
 }
 
-# A lock nobody made and holds.
-setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    flock --no-fork "$shared/held.sync.lock" sleep 60 &  # one process: $! is the holder
-locker=$!
-at_exit "kill $locker 2>/dev/null"
-for _ in $(seq 1 100); do [ -e "$shared/held.sync.lock" ] && break; sleep 0.05; done
-sync_refuses "a lock nobody made" "$shared/held" \
-    "lock $shared/held.sync.lock is owned by $nobody, not a file of root (uid 0) who runs keyauth-sync"
-[ ! -e "$shared/held" ] || fail "keyauth-sync went on past nobody's lock"
-
-# A rebuild's directory nobody made, with a file of nobody's in it.
-as_nobody mkdir "$shared/rebuilt.rebuild"
-as_nobody touch "$shared/rebuilt.rebuild/kept"
-sync_refuses "a rebuild nobody made" "$shared/rebuilt" \
-    "$shared/rebuilt.rebuild is owned by $nobody, not by root (uid 0) who runs keyauth-sync"
-[ -e "$shared/rebuilt.rebuild/kept" ] || fail "keyauth-sync removed nobody's files"
-
 # The registry's directory itself, made by nobody.
 as_nobody mkdir -m 0755 "$shared/squatted"
 sync_refuses "a registry directory nobody made" "$shared/squatted" \
     "registry $shared/squatted is owned by $nobody, neither root nor root (uid 0)"
 expect_eq "$(ls -A "$shared/squatted")" "" "nothing written into nobody's directory"
+
+# A whole registry nobody made: not even its lock is made in it.
+as_nobody "$KEYTOOL" --registry "$shared/theirs" init >/dev/null || fail "nobody's keytool init"
+before=$(ls -A "$shared/theirs")
+sync_refuses "a registry nobody made" "$shared/theirs" \
+    "registry $shared/theirs is owned by $nobody"
+expect_eq "$(ls -A "$shared/theirs")" "$before" "nothing written into nobody's registry"
