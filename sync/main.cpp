@@ -202,6 +202,15 @@ int run(int argc, char** argv) {
         publishing.metrics = options.metrics;
     }
     options.rebuild_requested = [] { return rebuild_requested.exchange(false); };
+    if (restore) {
+        // The lock is inside the directory a link names, as run() takes it.
+        auto followed = keysync::registry_behind_links(options.layout);
+        if (!followed) {
+            std::fprintf(stderr, "keyauth-sync: %s\n", followed.error().message.c_str());
+            return 1;
+        }
+        options.layout = std::move(*followed);
+    }
     keysync::Replica replica(**etcd, options);
     if (restore) {
         // Only with this host's keyauth-sync stopped: it holds the lock.

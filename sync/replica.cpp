@@ -1738,22 +1738,6 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
     if (!lock)
         return lock.error();
     s.replica_lock = std::move(*lock);
-    // Our own rebuilds that died with an earlier run; another user's
-    // directory so named is no rebuild of ours (beside a registry in /tmp):
-    // said in one line (however many), left as it is, and in no rebuild's way.
-    const std::vector<std::string> others = remove_rebuild_leftovers(s.options.layout);
-    if (!others.empty()) {
-        constexpr std::size_t kNamed = 5;
-        std::string named;
-        for (std::size_t i = 0; i < std::min(others.size(), kNamed); ++i)
-            named += (i == 0 ? "" : ", ") + others[i];
-        if (others.size() > kNamed)
-            named += " and " + std::to_string(others.size() - kNamed) + " more";
-        log_line(
-            "named as rebuilds of this registry but no directories of keyauth-sync's user, "
-            "left as they are: %s",
-            named.c_str());
-    }
     for (auto pause = kBusyRetryFirst;; pause = std::min(pause * 2, kBusyRetryMost)) {
         Status opened = s.open();
         if (opened)
@@ -1767,6 +1751,25 @@ Status Replica::run(const std::function<bool()>& should_stop_asked,
                 return {};
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
+    }
+    // Our own rebuilds that died with an earlier run, removed once the path
+    // to the registry is judged (a parent others may write refused first, so
+    // no one could have moved one of root's directories under that name);
+    // another user's directory so named is no rebuild of ours (beside a
+    // registry in /tmp): said in one line (however many), left as it is,
+    // and in no rebuild's way.
+    const std::vector<std::string> others = remove_rebuild_leftovers(s.options.layout);
+    if (!others.empty()) {
+        constexpr std::size_t kNamed = 5;
+        std::string named;
+        for (std::size_t i = 0; i < std::min(others.size(), kNamed); ++i)
+            named += (i == 0 ? "" : ", ") + others[i];
+        if (others.size() > kNamed)
+            named += " and " + std::to_string(others.size() - kNamed) + " more";
+        log_line(
+            "named as rebuilds of this registry but no directories of keyauth-sync's user, "
+            "left as they are: %s",
+            named.c_str());
     }
     s.report_through();
     if (s.revision > 0)

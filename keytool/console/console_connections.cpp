@@ -131,8 +131,10 @@ long ask_for_peer_socket(int diag, const Endpoint& ours, const Endpoint& peer, u
 // Asked on lo's index: asked on none, the kernel finds no socket tied to a
 // device, and any user may tie one to lo (SO_BINDTODEVICE) to go unnamed; a
 // socket tied to no device is found by it too. Else on the index of the
-// interface holding our address: a socket tied to it reaches that address.
-long peer_socket_uid(const Endpoint& ours, const Endpoint& peer) {
+// interface holding our address (for a link-local one, the interface it
+// was reached on: several may hold the same fe80:: address): a socket tied
+// to it reaches that address.
+long peer_socket_uid(const Endpoint& ours, unsigned our_scope, const Endpoint& peer) {
     static const unsigned loopback_index = if_nametoindex("lo");
     keyauth::UniqueFd diag(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
     if (!diag.valid())
@@ -141,7 +143,7 @@ long peer_socket_uid(const Endpoint& ours, const Endpoint& peer) {
         if (const long uid = ask_for_peer_socket(diag.get(), ours, peer, loopback_index);
             uid != kNotThePeer)
             return uid;
-    const unsigned device = device_holding(ours.address);
+    const unsigned device = our_scope != 0 ? our_scope : device_holding(ours.address);
     if (device == 0 || device == loopback_index)
         return kNotThePeer;
     return ask_for_peer_socket(diag.get(), ours, peer, device);
@@ -179,8 +181,12 @@ std::string connection_holder(int fd, const std::string& address) {
         (peer.ss_family != AF_INET && peer.ss_family != AF_INET6))
         return address;
     const Endpoint peer_end = endpoint_of(reinterpret_cast<const sockaddr&>(peer));
+    const auto& ours6 = reinterpret_cast<const sockaddr_in6&>(ours);
+    const unsigned our_scope = ours.ss_family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&ours6.sin6_addr)
+                                   ? ours6.sin6_scope_id
+                                   : 0;
     const long uid =
-        peer_socket_uid(endpoint_of(reinterpret_cast<const sockaddr&>(ours)), peer_end);
+        peer_socket_uid(endpoint_of(reinterpret_cast<const sockaddr&>(ours)), our_scope, peer_end);
     // A peer gone holds nothing: its own holder, no one's share.
     if (uid == kPeerGone)
         return "a closed peer";

@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <iterator>
 #include <mutex>
@@ -232,15 +234,23 @@ Status check_owner_may_write(const std::string& dir) {
 namespace {
 
 // kServerUsers' uids. Each name is asked of the name service until it has
-// answered (a uid, or no such user), then never again: a worker reopening a
-// replaced registry must not wait on NSS (it may be LDAP), and a name service
-// that failed at a process's first opening must not leave it never refusing
-// another server's registry.
+// answered (a uid, or no such user), then never again, and while it fails at
+// most once a minute: a worker reopening a replaced registry must not wait
+// on NSS (it may be LDAP) at every reopening, and a name service that failed
+// at a process's first opening must not leave it never refusing another
+// server's registry.
 std::vector<uid_t> server_user_ids() {
+    constexpr std::int64_t kAskAgainAfterSeconds = 60;
     static std::mutex guard;
     static std::vector<uid_t> found;
     static bool answered[std::size(kServerUsers)] = {};
+    static std::int64_t next_ask = 0;
     const std::lock_guard<std::mutex> lock(guard);
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    if (now.tv_sec < next_ask)
+        return found;
+    next_ask = 0;
     for (std::size_t at = 0; at < std::size(kServerUsers); ++at) {
         if (answered[at])
             continue;
@@ -249,6 +259,8 @@ std::vector<uid_t> server_user_ids() {
         if (asked == UserLookup::found)
             found.push_back(uid);
         answered[at] = asked != UserLookup::failed;
+        if (!answered[at])
+            next_ask = now.tv_sec + kAskAgainAfterSeconds;
     }
     return found;
 }

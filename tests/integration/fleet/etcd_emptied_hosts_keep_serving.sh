@@ -2,9 +2,14 @@
 # empties itself. Each refuses the rebuild that would drop every client,
 # keeps serving its last state and says HELD; the fleet's store of record is
 # then restored from a host's copy, and the hosts carry on by themselves.
+# Host 2's registry is a link to a volume (FLEET.md): the restore goes
+# through it to the directory whose lock the service takes.
 source "$FLEET_LIB"
 start_etcd_cluster
 admin init >/dev/null
+mkdir -p "$WORK/volume"
+install -d -m 2750 -g mosquitto "$WORK/volume/keyauth"
+ln -s "$WORK/volume/keyauth" "$(host_dir 2)"
 for i in 1 2; do start_host "$i"; done
 start_nginx 1
 admin_gen alice bob
