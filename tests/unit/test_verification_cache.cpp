@@ -66,6 +66,15 @@ struct VerificationCacheTesting {
         return {reinterpret_cast<const char*>(cache.entries_.get()),
                 VerificationCache::kEntries * sizeof(VerificationCache::Entry)};
     }
+    // How many 64-byte lines the table's entry i spans, and the fewest any
+    // entry of its size could.
+    static std::size_t lines_of_entry(const VerificationCache& cache, std::size_t i) {
+        const auto start = reinterpret_cast<std::uintptr_t>(&cache.entries_[i]);
+        const std::uintptr_t end = start + sizeof(VerificationCache::Entry) - 1;
+        return end / VerificationCache::kCacheLine - start / VerificationCache::kCacheLine + 1;
+    }
+    static constexpr std::size_t kEntries = VerificationCache::kEntries;
+    static constexpr std::size_t kEntryLines = VerificationCache::kEntryLines;
     // An entry as remember() would write it, under any MAC.
     static void plant(VerificationCache& cache, const VerificationCache::Mac& mac,
                       std::uint64_t generation, std::int64_t verified_at, const AuthResult& result,
@@ -318,6 +327,16 @@ void the_table_holds_no_secret(void** state) {
     assert_true(holds("myapp01"));  // what it does hold
 }
 
+// A hit reads its entry's lines, which find() asks for ahead: no entry may
+// straddle one line more than its size needs (with malloc's 16-byte
+// alignment every other one spanned four lines, not three).
+void no_entry_spans_more_lines_than_its_size_needs(void** state) {
+    auto& f = fixture_of<Clients>(state);
+    assert_true(f.check(kToken1).accepted());  // the table is allocated
+    for (std::size_t i = 0; i < Testing::kEntries; ++i)
+        assert_int_equal(Testing::lines_of_entry(f.cache(), i), Testing::kEntryLines);
+}
+
 // A child of fork draws its own key and forgets the parent's entries.
 void a_forked_child_has_a_key_of_its_own(void** state) {
     auto& f = fixture_of<Clients>(state);
@@ -529,6 +548,7 @@ int main() {
         unit_test_with(Clients, every_byte_of_the_mac_is_compared),
         unit_test_with(Clients, a_full_mac_collision_never_admits_another_client),
         unit_test_with(Clients, the_table_holds_no_secret),
+        unit_test_with(Clients, no_entry_spans_more_lines_than_its_size_needs),
         unit_test_with(Clients, a_forked_child_has_a_key_of_its_own),
         unit_test_with(Clients, a_registry_that_cannot_be_read_is_never_served_from_memory),
         unit_test_with(Clients, each_verdict_says_whether_the_cache_answered),

@@ -61,12 +61,6 @@ VerificationCache::~VerificationCache() {
     sodium_memzero(key_.data(), key_.size());
 }
 
-std::size_t VerificationCache::index_of(const Mac& mac) {
-    std::uint32_t head = 0;
-    std::memcpy(&head, mac.data(), sizeof head);  // a PRF's output: already uniform
-    return head & (kEntries - 1);
-}
-
 bool VerificationCache::keyed() const {
     return keyed_in_ == fork_epoch.load(std::memory_order_relaxed);
 }
