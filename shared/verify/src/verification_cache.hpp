@@ -100,7 +100,7 @@ class VerificationCache {
         std::uint8_t token_at = 0;  // where the token starts in the bytes
         AuthResult result;
     };
-    // A power of two, direct-mapped; ~2.6 MB. A fleet of devices in turn
+    // A power of two, direct-mapped; 2.5 MB (4 MB in huge pages). A fleet of devices in turn
     // keeps its entries only in a table much larger than itself: a thousand
     // in 4 096 entries lost one in five to another token's (a full check
     // each time), in 16 384 one in sixteen.
