@@ -1,10 +1,14 @@
 #include "verification_cache.hpp"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <atomic>
+#include <cstdint>
+#include <memory>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include <sodium.h>
 #if defined(__SSE2__)
@@ -61,12 +65,6 @@ VerificationCache::~VerificationCache() {
     sodium_memzero(key_.data(), key_.size());
 }
 
-std::size_t VerificationCache::index_of(const Mac& mac) {
-    std::uint32_t head = 0;
-    std::memcpy(&head, mac.data(), sizeof head);  // a PRF's output: already uniform
-    return head & (kEntries - 1);
-}
-
 bool VerificationCache::keyed() const {
     return keyed_in_ == fork_epoch.load(std::memory_order_relaxed);
 }
@@ -85,6 +83,43 @@ void VerificationCache::draw_key() {
 void VerificationCache::use_key() {
     if (mac_function_ == MacFunction::aes_pmac)
         aes_pmac_.set_key(key_);
+}
+
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+constexpr std::size_t huge_pages_for(std::size_t bytes) {
+    return (bytes + kHugePage - 1) / kHugePage * kHugePage;
+}
+
+}  // namespace
+
+VerificationCache::Entry* VerificationCache::allocate_table() noexcept {
+    static_assert(std::is_trivially_destructible_v<Entry>, "released by munmap alone");
+    constexpr std::size_t bytes = huge_pages_for(kEntries * sizeof(Entry));
+    // One huge page more than needed, so that a 2 MB boundary falls inside.
+    void* mapped = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED)
+        return nullptr;  // only slower
+    const auto begin = reinterpret_cast<std::uintptr_t>(mapped);
+    const std::uintptr_t start = (begin + kHugePage - 1) / kHugePage * kHugePage;
+    if (start != begin)
+        munmap(mapped, start - begin);
+    if (const std::uintptr_t slack = begin + kHugePage - start)
+        munmap(reinterpret_cast<void*>(start + bytes), slack);
+    void* table = reinterpret_cast<void*>(start);
+#if defined(MADV_HUGEPAGE)
+    madvise(table, bytes, MADV_HUGEPAGE);  // refused: 4 KiB pages, only slower
+#endif
+    Entry* entries = static_cast<Entry*>(table);
+    std::uninitialized_value_construct_n(entries, kEntries);
+    return entries;
+}
+
+void VerificationCache::TableRelease::operator()(Entry* entries) const noexcept {
+    munmap(entries, huge_pages_for(kEntries * sizeof(Entry)));
 }
 
 void VerificationCache::wipe_entries() noexcept {
@@ -157,7 +192,7 @@ void VerificationCache::remember(const Probe& probe, const AuthResult& accepted,
     if (!probe.usable || !accepted.accepted() || !keyed() || token_at > 0xff)
         return;
     if (!entries_) {
-        entries_.reset(new (std::nothrow) Entry[kEntries]());
+        entries_.reset(allocate_table());
         if (!entries_)
             return;  // only slower
     }
