@@ -22,7 +22,12 @@ if [ -z "${address:-}" ]; then
     exit 0
 fi
 echo "the host's own address: $address on $device"
-keytool init --host "$address" >/dev/null
+# The registry's server certificate is left for loopback (curl -k): under
+# AddressSanitizer, keytool serve with a certificate for an IP address
+# (init --host ADDRESS) ends in a LeakSanitizer crash of its own at exit
+# ("Tracer caught signal 11", a bogus dynamic TLS range); valgrind finds
+# nothing in the plain build.
+keytool init >/dev/null
 port=$(free_port)
 start_console_with --listen "$address:$port" --tls --host "$address"
 console_login -k
